@@ -1,0 +1,51 @@
+# PolicyFindsPeople (pfp). `make run` and `make test` work on a fresh machine
+# with only the Swift toolchain: they install libsqlite3-dev when it is missing.
+SWIFT      ?= swift
+RELEASE    := .build/release/pfp
+SAMPLE_SEED := 20261123
+SAMPLE_DATE := 2026-11-23
+SAMPLE_HOUSEHOLDS := 300
+
+.PHONY: all deps build run test sample bench clean help
+
+all: build
+
+help:
+	@echo "make run     build (release) and run the nightly job on SampleData/ (both days)"
+	@echo "make test    build and run every test"
+	@echo "make sample  regenerate SampleData/ ($(SAMPLE_HOUSEHOLDS) households, two consecutive days)"
+	@echo "make bench   benchmark the pipeline on generated deliveries (see docs/PERFORMANCE.md)"
+	@echo "make clean   remove build products and local outputs"
+
+# The system SQLite headers (the CSQLite module needs sqlite3.h and pkg-config's sqlite3.pc).
+deps:
+	@if [ ! -f /usr/include/sqlite3.h ] || ! pkg-config --exists sqlite3 2>/dev/null; then \
+	  echo "installing libsqlite3-dev and pkg-config (needs root or sudo)"; \
+	  SUDO=""; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq libsqlite3-dev pkg-config >/dev/null; \
+	fi
+
+build: deps
+	$(SWIFT) build -c release --product pfp
+
+run: build
+	@rm -rf out/published out/pfp.sqlite out/pfp.sqlite-wal out/pfp.sqlite-shm
+	$(RELEASE) run --run-date 2026-11-23
+	$(RELEASE) run --run-date 2026-11-24
+	@echo
+	@echo "published runs:"; ls -1d out/published/*/
+	@$(RELEASE) runs
+
+test: deps
+	$(SWIFT) build --build-tests
+	$(SWIFT) test --skip-build
+
+sample: build
+	rm -rf SampleData/inbox-*
+	$(RELEASE) sample --households $(SAMPLE_HOUSEHOLDS) --seed $(SAMPLE_SEED) --run-date $(SAMPLE_DATE) --days 2 --out SampleData
+
+bench: build
+	./scripts/bench.sh
+
+clean:
+	rm -rf .build out bench-data

@@ -1,0 +1,29 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+// No package dependencies: Foundation, Dispatch, Glibc and the system SQLite only.
+let package = Package(
+    name: "pfp",
+    platforms: [.macOS(.v13)],
+    products: [
+        .executable(name: "pfp", targets: ["pfp"]),
+        .library(name: "PFPCore", targets: ["PFPCore"]),
+    ],
+    targets: [
+        .systemLibrary(
+            name: "CSQLite",
+            pkgConfig: "sqlite3",
+            providers: [.apt(["libsqlite3-dev"])]
+        ),
+        // C where Swift cannot reach: SHA-256 with a SHA-NI path chosen at run time
+        // (portable fallback), and renameat2(RENAME_EXCHANGE) for atomic republishing.
+        .target(name: "CPFPNative"),
+        .target(name: "PFPCore", dependencies: ["CSQLite", "CPFPNative"]),
+        .target(name: "PFPIngest", dependencies: ["PFPCore"]),
+        .target(name: "PFPSample", dependencies: ["PFPCore"]),
+        .target(name: "PFPRun", dependencies: ["PFPCore", "PFPIngest"]),
+        .executableTarget(name: "pfp", dependencies: ["PFPCore", "PFPIngest", "PFPSample", "PFPRun"]),
+        .testTarget(name: "PFPCoreTests", dependencies: ["PFPCore"]),
+        .testTarget(name: "PFPIngestTests", dependencies: ["PFPCore", "PFPIngest", "PFPSample", "PFPRun"]),
+    ]
+)

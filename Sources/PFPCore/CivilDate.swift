@@ -1,0 +1,99 @@
+import Foundation
+
+/// A calendar date (proleptic Gregorian), stored as days since 1970-01-01.
+///
+/// Dates in feeds are `YYYY-MM-DD`; ages and staleness are exact day arithmetic,
+/// never floating point and never time zones.
+public struct CivilDate: Hashable, Comparable, Sendable, CustomStringConvertible {
+    public var days: Int32
+
+    public init(days: Int32) { self.days = days }
+
+    /// nil when the date does not exist (2023-02-30) or the year is outside 1..9999.
+    public init?(year: Int, month: Int, day: Int) {
+        guard year >= 1, year <= 9999, month >= 1, month <= 12, day >= 1,
+              day <= CivilDate.daysInMonth(year: year, month: month) else { return nil }
+        // Howard Hinnant's days_from_civil.
+        let y = month <= 2 ? year - 1 : year
+        let era = (y >= 0 ? y : y - 399) / 400
+        let yoe = y - era * 400
+        let mp = (month + 9) % 12
+        let doy = (153 * mp + 2) / 5 + day - 1
+        let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy
+        self.days = Int32(era * 146097 + doe - 719468)
+    }
+
+    public static func isLeap(_ year: Int) -> Bool {
+        (year % 4 == 0 && year % 100 != 0) || year % 400 == 0
+    }
+
+    public static func daysInMonth(year: Int, month: Int) -> Int {
+        switch month {
+        case 2: return isLeap(year) ? 29 : 28
+        case 4, 6, 9, 11: return 30
+        default: return 31
+        }
+    }
+
+    /// (year, month, day), Hinnant's civil_from_days.
+    public var components: (year: Int, month: Int, day: Int) {
+        let z = Int(days) + 719468
+        let era = (z >= 0 ? z : z - 146096) / 146097
+        let doe = z - era * 146097
+        let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365
+        let y = yoe + era * 400
+        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100)
+        let mp = (5 * doy + 2) / 153
+        let d = doy - (153 * mp + 2) / 5 + 1
+        let m = mp < 10 ? mp + 3 : mp - 9
+        return (m <= 2 ? y + 1 : y, m, d)
+    }
+
+    /// Parses exactly `YYYY-MM-DD` from bytes; nil for any other shape or a date that does not exist.
+    @inlinable
+    public static func parse(_ b: UnsafeRawBufferPointer) -> CivilDate? {
+        guard b.count == 10, b[4] == UInt8(ascii: "-"), b[7] == UInt8(ascii: "-") else { return nil }
+        @inline(__always) func digits(_ start: Int, _ len: Int) -> Int? {
+            var n = 0
+            for i in start..<(start + len) {
+                let c = b[i] &- 48
+                if c > 9 { return nil }
+                n = n * 10 + Int(c)
+            }
+            return n
+        }
+        guard let y = digits(0, 4), let m = digits(5, 2), let d = digits(8, 2) else { return nil }
+        return CivilDate(year: y, month: m, day: d)
+    }
+
+    public static func parse(_ s: String) -> CivilDate? {
+        var s = s
+        return s.withUTF8 { parse(UnsafeRawBufferPointer($0)) }
+    }
+
+    /// Whole years from `self` (a birth date) to `date`. Someone born on
+    /// 29 February turns a year older on 1 March in common years.
+    public func age(on date: CivilDate) -> Int {
+        let b = components, d = date.components
+        var years = d.year - b.year
+        if (d.month, d.day) < (b.month, b.day) { years -= 1 }
+        return years
+    }
+
+    public func adding(days n: Int) -> CivilDate { CivilDate(days: days + Int32(n)) }
+
+    public var description: String {
+        let c = components
+        return String(format: "%04d-%02d-%02d", c.year, c.month, c.day)
+    }
+
+    public static func < (a: CivilDate, b: CivilDate) -> Bool { a.days < b.days }
+
+    /// Today's date in the machine's local time zone (the run date of a nightly job).
+    public static func today() -> CivilDate {
+        var t = time(nil)
+        var tmv = tm()
+        localtime_r(&t, &tmv)
+        return CivilDate(year: Int(tmv.tm_year) + 1900, month: Int(tmv.tm_mon) + 1, day: Int(tmv.tm_mday))!
+    }
+}

@@ -1,0 +1,165 @@
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// File operations with the project's rules: owner-only files, whole-file reads, clear errors.
+public enum FileIO {
+    /// Reads a whole file into memory.
+    public static func readAll(_ path: String) throws -> [UInt8] {
+        let fd = open(path, O_RDONLY)
+        guard fd >= 0 else { throw PipelineError.badInput(location: path, "cannot open: \(String(cString: strerror(errno)))") }
+        defer { close(fd) }
+        var st = stat()
+        guard fstat(fd, &st) == 0 else { throw PipelineError.failure(location: path, "cannot stat: \(String(cString: strerror(errno)))") }
+        let size = Int(st.st_size)
+        var out = [UInt8](repeating: 0, count: size)
+        var got = 0
+        try out.withUnsafeMutableBytes { buf in
+            while got < size {
+                let n = read(fd, buf.baseAddress! + got, min(size - got, 1 << 30))
+                if n < 0 {
+                    if errno == EINTR { continue }
+                    throw PipelineError.failure(location: path, "cannot read: \(String(cString: strerror(errno)))")
+                }
+                if n == 0 { break }
+                got += n
+            }
+        }
+        if got < size { out.removeSubrange(got...) }
+        return out
+    }
+
+    public static func readText(_ path: String) throws -> String {
+        String(decoding: try readAll(path), as: UTF8.self)
+    }
+
+    /// Creates a directory and its parents, owner-only (0700) for the ones it creates.
+    public static func makeDirectory(_ path: String) throws {
+        var isDir: ObjCBool = false
+        if FileManager.default.fileExists(atPath: path, isDirectory: &isDir) {
+            if isDir.boolValue { return }
+            throw PipelineError.failure(location: path, "exists and is not a directory")
+        }
+        let parent = (path as NSString).deletingLastPathComponent
+        if !parent.isEmpty && parent != path { try makeDirectory(parent) }
+        if mkdir(path, 0o700) != 0 && errno != EEXIST {
+            throw PipelineError.failure(location: path, "cannot create directory: \(String(cString: strerror(errno)))",
+                                        hint: "check that the parent directory is writable and the disk is not full")
+        }
+    }
+
+    /// A file opened for writing, created with the given mode whatever the umask.
+    public final class Writer {
+        public let path: String
+        private let fd: Int32
+        private var buffer: [UInt8] = []
+        private var digest = SHA256Digest()
+        public private(set) var bytesWritten = 0
+
+        public init(path: String, mode: mode_t = 0o600) throws {
+            self.path = path
+            let fd = open(path, O_CREAT | O_TRUNC | O_WRONLY | O_CLOEXEC, mode)
+            guard fd >= 0 else {
+                throw PipelineError.failure(location: path, "cannot create: \(String(cString: strerror(errno)))",
+                                            hint: "check that the output directory is writable and the disk is not full")
+            }
+            fchmod(fd, mode)
+            self.fd = fd
+            buffer.reserveCapacity(1 << 20)
+        }
+
+        deinit { close(fd) }
+
+        public func write(_ bytes: [UInt8]) throws {
+            buffer.append(contentsOf: bytes)
+            if buffer.count >= 1 << 20 { try flush() }
+        }
+
+        public func write(_ s: String) throws {
+            var s = s
+            try s.withUTF8 { try write(UnsafeRawBufferPointer($0)) }
+        }
+
+        public func write(_ bytes: UnsafeRawBufferPointer) throws {
+            buffer.append(contentsOf: bytes)
+            if buffer.count >= 1 << 20 { try flush() }
+        }
+
+        public func flush() throws {
+            try buffer.withUnsafeBytes { b in
+                var off = 0
+                while off < b.count {
+                    let n = Glibc.write(fd, b.baseAddress! + off, b.count - off)
+                    if n < 0 {
+                        if errno == EINTR { continue }
+                        throw PipelineError.failure(location: path, "cannot write: \(String(cString: strerror(errno)))",
+                                                    hint: "check free space on the output disk")
+                    }
+                    off += n
+                }
+                digest.update(b)
+            }
+            bytesWritten += buffer.count
+            buffer.removeAll(keepingCapacity: true)
+        }
+
+        /// Flushes, syncs to disk and returns the sha256 of everything written.
+        public func finish() throws -> String {
+            try flush()
+            if fsync(fd) != 0 {
+                throw PipelineError.failure(location: path, "cannot sync: \(String(cString: strerror(errno)))")
+            }
+            return digest.finalizeHex()
+        }
+    }
+
+    /// Writes a whole file (owner-only by default), synced, and returns its sha256.
+    @discardableResult
+    public static func write(_ path: String, _ bytes: [UInt8], mode: mode_t = 0o600) throws -> String {
+        let w = try Writer(path: path, mode: mode)
+        try w.write(bytes)
+        return try w.finish()
+    }
+
+    public static func syncDirectory(_ path: String) {
+        let fd = open(path, O_RDONLY | O_DIRECTORY)
+        if fd >= 0 { fsync(fd); close(fd) }
+    }
+
+    /// Removes a file or a directory tree; no error when it does not exist.
+    public static func remove(_ path: String) throws {
+        if FileManager.default.fileExists(atPath: path) {
+            try FileManager.default.removeItem(atPath: path)
+        }
+    }
+
+    public static func exists(_ path: String) -> Bool { FileManager.default.fileExists(atPath: path) }
+
+    public static func isDirectory(_ path: String) -> Bool {
+        var d: ObjCBool = false
+        return FileManager.default.fileExists(atPath: path, isDirectory: &d) && d.boolValue
+    }
+
+    /// Peak resident set size of this process so far, in bytes.
+    public static func peakRSS() -> Int {
+        var ru = rusage()
+        getrusage(__rusage_who_t(0), &ru)  // RUSAGE_SELF
+        return Int(ru.ru_maxrss) * 1024
+    }
+
+    /// User + system CPU seconds of this process so far.
+    public static func cpuSeconds() -> Double {
+        var ru = rusage()
+        getrusage(__rusage_who_t(0), &ru)  // RUSAGE_SELF
+        return Double(ru.ru_utime.tv_sec) + Double(ru.ru_utime.tv_usec) / 1e6
+            + Double(ru.ru_stime.tv_sec) + Double(ru.ru_stime.tv_usec) / 1e6
+    }
+
+    /// Monotonic seconds.
+    public static func now() -> Double {
+        var ts = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &ts)
+        return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
+    }
+}

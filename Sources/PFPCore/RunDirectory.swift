@@ -1,0 +1,89 @@
+import CPFPNative
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A run's published directory, built under a temporary name and renamed into
+/// place whole: `_SUCCESS` is the last file written, and a reader that sees it
+/// may trust every file beside it (outputs.md, "Where and when").
+public final class RunDirectory {
+    public let root: String
+    public let runDate: CivilDate
+    /// The hidden directory being filled.
+    public let staging: String
+    public private(set) var files: [(name: String, rows: Int, sha256: String, bytes: Int)] = []
+
+    public var finalPath: String { (root as NSString).appendingPathComponent(runDate.description) }
+
+    public init(root: String, runDate: CivilDate) throws {
+        self.root = root
+        self.runDate = runDate
+        try FileIO.makeDirectory(root)
+        RunDirectory.sweep(root: root)
+        staging = (root as NSString).appendingPathComponent(".tmp-\(runDate)-\(getpid())")
+        try FileIO.remove(staging)
+        if mkdir(staging, 0o700) != 0 {
+            throw PipelineError.failure(stage: "emit", location: staging, "cannot create the staging directory: \(String(cString: strerror(errno)))",
+                                        hint: "check that the output root is writable and the disk is not full")
+        }
+    }
+
+    /// Removes staging directories left by runs that were killed (their process is gone).
+    public static func sweep(root: String) {
+        guard let names = try? FileManager.default.contentsOfDirectory(atPath: root) else { return }
+        for n in names where n.hasPrefix(".tmp-") || n.hasPrefix(".old-") {
+            if let pidText = n.split(separator: "-").last, let pid = Int32(pidText), pid != getpid(), kill(pid, 0) == 0 { continue }
+            try? FileIO.remove((root as NSString).appendingPathComponent(n))
+        }
+    }
+
+    public func path(_ name: String) -> String { (staging as NSString).appendingPathComponent(name) }
+
+    /// Records a written file for the manifest.
+    public func add(name: String, rows: Int, sha256: String, bytes: Int) {
+        files.append((name, rows, sha256, bytes))
+    }
+
+    /// Writes a whole file into the staging directory, owner-only, and records it.
+    public func write(_ name: String, _ bytes: [UInt8], rows: Int) throws {
+        let sha = try FileIO.write(path(name), bytes)
+        add(name: name, rows: rows, sha256: sha, bytes: bytes.count)
+    }
+
+    /// Writes `_SUCCESS` last and renames the directory into place, replacing an
+    /// earlier publication of the same date.
+    public func publish() throws {
+        try FileIO.write(path("_SUCCESS"), [])
+        FileIO.syncDirectory(staging)
+        let final = finalPath
+        let old = (root as NSString).appendingPathComponent(".old-\(runDate)-\(getpid())")
+        if FileIO.exists(final) {
+            // Swap in one step where the kernel can (renameat2 RENAME_EXCHANGE);
+            // otherwise move the old one aside first: readers then briefly see
+            // no directory, never a half-written one.
+            if RunDirectory.exchange(staging, final) {
+                try? FileIO.remove(staging)   // now holds the old run
+                FileIO.syncDirectory(root)
+                return
+            }
+            if rename(final, old) != 0 {
+                throw PipelineError.failure(stage: "emit", location: final, "cannot replace the earlier publication: \(String(cString: strerror(errno)))")
+            }
+        }
+        if rename(staging, final) != 0 {
+            let err = String(cString: strerror(errno))
+            if FileIO.exists(old) { _ = rename(old, final) }
+            throw PipelineError.failure(stage: "emit", location: final, "cannot publish the run directory: \(err)")
+        }
+        FileIO.syncDirectory(root)
+        try? FileIO.remove(old)
+    }
+
+    /// Gives up: removes the staging directory; what was published stays.
+    public func abandon() { try? FileIO.remove(staging) }
+
+    static func exchange(_ a: String, _ b: String) -> Bool {
+        pfp_rename_exchange(a, b) == 0
+    }
+}

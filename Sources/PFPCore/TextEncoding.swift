@@ -1,0 +1,125 @@
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The encodings a delivery may declare (feeds.md).
+public enum FeedEncoding: String, Sendable {
+    case utf8 = "utf-8"
+    case gb18030 = "gb18030"
+
+    public init?(manifestValue: String) {
+        switch manifestValue.lowercased() {
+        case "utf-8", "utf8": self = .utf8
+        case "gb18030", "gb-18030": self = .gb18030
+        default: return nil
+        }
+    }
+}
+
+public enum TextDecoding {
+    /// Offset of the first byte that is not part of valid UTF-8, or nil when all is valid.
+    public static func firstInvalidUTF8(_ b: UnsafeRawBufferPointer) -> Int? {
+        let n = b.count
+        var i = 0
+        guard let base = b.baseAddress else { return nil }
+        while i < n {
+            // ASCII fast path, eight bytes at a time.
+            while i + 8 <= n, base.loadUnaligned(fromByteOffset: i, as: UInt64.self) & 0x8080_8080_8080_8080 == 0 { i += 8 }
+            if i >= n { break }
+            let c = b[i]
+            if c < 0x80 { i += 1; continue }
+            var need = 0
+            var minCode: UInt32 = 0
+            var code: UInt32 = 0
+            if c & 0xE0 == 0xC0 { need = 1; code = UInt32(c & 0x1F); minCode = 0x80 }
+            else if c & 0xF0 == 0xE0 { need = 2; code = UInt32(c & 0x0F); minCode = 0x800 }
+            else if c & 0xF8 == 0xF0 { need = 3; code = UInt32(c & 0x07); minCode = 0x10000 }
+            else { return i }
+            if i + need >= n { return i }
+            for k in 1...need {
+                let t = b[i + k]
+                if t & 0xC0 != 0x80 { return i }
+                code = (code << 6) | UInt32(t & 0x3F)
+            }
+            if code < minCode || code > 0x10FFFF || (code >= 0xD800 && code <= 0xDFFF) { return i }
+            i += need + 1
+        }
+        return nil
+    }
+
+    /// Converts GB18030 bytes to UTF-8 with Glibc's iconv. The text is split at
+    /// line feeds (0x0A is never part of a GB18030 multi-byte character) and the
+    /// pieces are converted in parallel. Returns nil with the offset of the first
+    /// byte iconv refused.
+    public static func gb18030ToUTF8(_ b: UnsafeRawBufferPointer) -> Result<[UInt8], DecodeFailure> {
+        let n = b.count
+        let pieces = max(1, min(Parallel.threads * 4, n / (1 << 20)))
+        var bounds: [Int] = [0]
+        for k in 1..<pieces {
+            var cut = n * k / pieces
+            while cut < n && b[cut - 1] != UInt8(ascii: "\n") { cut += 1 }
+            if cut > bounds.last! && cut < n { bounds.append(cut) }
+        }
+        bounds.append(n)
+        let count = bounds.count - 1
+        let outputs = UnsafeMutableBufferPointer<[UInt8]>.allocate(capacity: count)
+        outputs.initialize(repeating: [])
+        let failures = UnsafeMutableBufferPointer<Int>.allocate(capacity: count)
+        failures.initialize(repeating: -1)
+        defer { outputs.deallocate(); failures.deallocate() }
+        Parallel.forEach(count) { k in
+            let piece = UnsafeRawBufferPointer(rebasing: b[bounds[k]..<bounds[k + 1]])
+            switch convertPiece(piece) {
+            case .success(let out): outputs[k] = out
+            case .failure(let at): failures[k] = bounds[k] + at.offset
+            }
+        }
+        for k in 0..<count where failures[k] >= 0 { return .failure(DecodeFailure(offset: failures[k])) }
+        var total = 0
+        for k in 0..<count { total += outputs[k].count }
+        var out: [UInt8] = []
+        out.reserveCapacity(total)
+        for k in 0..<count { out.append(contentsOf: outputs[k]) }
+        return .success(out)
+    }
+
+    public struct DecodeFailure: Error, Sendable {
+        public var offset: Int
+        public init(offset: Int) { self.offset = offset }
+    }
+
+    private static func convertPiece(_ piece: UnsafeRawBufferPointer) -> Result<[UInt8], DecodeFailure> {
+        guard let cd = iconv_open("UTF-8", "GB18030"), cd != iconv_t(bitPattern: -1) else { return .failure(DecodeFailure(offset: 0)) }
+        defer { iconv_close(cd) }
+        var out = [UInt8](repeating: 0, count: piece.count * 3 / 2 + 16)
+        var produced = 0
+        guard let base = piece.baseAddress else { return .success([]) }
+        var inPtr = UnsafeMutablePointer<CChar>(mutating: base.assumingMemoryBound(to: CChar.self))
+        var inLeft = piece.count
+        while inLeft > 0 {
+            if out.count - produced < 64 { out.append(contentsOf: [UInt8](repeating: 0, count: out.count)) }
+            let result: Int = out.withUnsafeMutableBytes { ob in
+                var outPtr: UnsafeMutablePointer<CChar>? = ob.baseAddress!.advanced(by: produced).assumingMemoryBound(to: CChar.self)
+                var outLeft = ob.count - produced
+                var ip: UnsafeMutablePointer<CChar>? = inPtr
+                let r = iconv(cd, &ip, &inLeft, &outPtr, &outLeft)
+                produced = ob.count - outLeft
+                inPtr = ip!
+                return r
+            }
+            if result == -1 {
+                let e = errno
+                if e == E2BIG { continue }
+                return .failure(DecodeFailure(offset: piece.count - inLeft))
+            }
+        }
+        out.removeSubrange(produced...)
+        return .success(out)
+    }
+
+    /// Drops a UTF-8 byte order mark.
+    public static func bomLength(_ b: UnsafeRawBufferPointer) -> Int {
+        (b.count >= 3 && b[0] == 0xEF && b[1] == 0xBB && b[2] == 0xBF) ? 3 : 0
+    }
+}

@@ -1,0 +1,133 @@
+import Foundation
+import PFPCore
+
+/// The resolved value of one tag for the people who have a delivered row for it,
+/// sorted by person index. People not listed have the tag's absent value.
+public struct ResolvedTag: Sendable {
+    public var person: [Int32] = []
+    public var value: [Int64] = []
+    public var asOf: [Int32] = []
+    /// 1 where rows with the same latest `as_of` disagree: the value is unknown.
+    public var conflict: [UInt8] = []
+
+    public init() {}
+
+    /// Index into the arrays for a person, or nil when the tag is absent for them.
+    public func find(_ p: Int32) -> Int? {
+        var lo = 0, hi = person.count
+        while lo < hi {
+            let mid = (lo + hi) / 2
+            if person[mid] < p { lo = mid + 1 } else { hi = mid }
+        }
+        return lo < person.count && person[lo] == p ? lo : nil
+    }
+}
+
+/// What the ingest stage hands to the profile stage: accepted people grouped in
+/// households, and every tag resolved per person.
+public final class IngestResult: @unchecked Sendable {
+    public var runDate: CivilDate
+    /// People in household order (household id, then ID number).
+    public var personID: [UInt64] = []
+    public var birth: [Int32] = []
+    public var male: [UInt8] = []
+    public var relation: [UInt8] = []
+    public var hukou: [UInt8] = []
+    public var district: [Int32] = []
+    public var street: [Int32] = []
+    public var community: [Int64] = []
+    /// 0 for a person who died on or before the run date: not a member of any household.
+    public var member: [UInt8] = []
+    /// Index into `householdIDs` for each person.
+    public var household: [Int32] = []
+    /// Household ids in byte order.
+    public var householdIDs: [String] = []
+    /// Persons of household h are `householdStart[h] ..< householdStart[h+1]`.
+    public var householdStart: [Int32] = []
+    /// One entry per catalogue tag.
+    public var tags: [ResolvedTag] = []
+    /// Tags of a required feed the operator allowed to be missing: unknown for everyone.
+    public var tagUnavailable: [UInt8] = []
+    /// The `as_of` of each used feed.
+    public var feedAsOf: [String: CivilDate] = [:]
+
+    public init(runDate: CivilDate) { self.runDate = runDate }
+
+    public var personCount: Int { personID.count }
+    public var householdCount: Int { householdIDs.count }
+
+    /// Households with at least one living member.
+    public var livingHouseholdCount: Int {
+        var n = 0
+        for h in 0..<householdCount {
+            let r = Int(householdStart[h])..<Int(householdStart[h + 1])
+            if r.contains(where: { member[$0] != 0 }) { n += 1 }
+        }
+        return n
+    }
+
+    // MARK: persistence (stage result in the database, one blob per column)
+
+    static let stage = "ingest"
+
+    public func save(to store: StageStore) throws {
+        var w = BlobWriter()
+        w.put("person_id", personID)
+        w.put("birth", birth)
+        w.put("male", male)
+        w.put("relation", relation)
+        w.put("hukou", hukou)
+        w.put("district", district)
+        w.put("street", street)
+        w.put("community", community)
+        w.put("member", member)
+        w.put("household", household)
+        w.putStrings("household_ids", householdIDs)
+        w.put("household_start", householdStart)
+        w.put("tag_unavailable", tagUnavailable)
+        w.putStrings("feed_as_of", feedAsOf.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" })
+        w.put("tag_count", [Int32(tags.count)])
+        for (i, t) in tags.enumerated() {
+            w.put("tag.\(i).person", t.person)
+            w.put("tag.\(i).value", t.value)
+            w.put("tag.\(i).as_of", t.asOf)
+            w.put("tag.\(i).conflict", t.conflict)
+        }
+        try store.save(runDate: runDate, stage: IngestResult.stage, blobs: w)
+    }
+
+    public static func load(from store: StageStore, runDate: CivilDate) throws -> IngestResult {
+        guard let r = try store.load(runDate: runDate, stage: stage) else {
+            throw PipelineError.badInput(stage: "profile", "no ingest result for \(runDate)",
+                                         hint: "run 'pfp stage ingest --run-date \(runDate)' first")
+        }
+        let res = IngestResult(runDate: runDate)
+        res.personID = try r.get("person_id")
+        res.birth = try r.get("birth")
+        res.male = try r.get("male")
+        res.relation = try r.get("relation")
+        res.hukou = try r.get("hukou")
+        res.district = try r.get("district")
+        res.street = try r.get("street")
+        res.community = try r.get("community")
+        res.member = try r.get("member")
+        res.household = try r.get("household")
+        res.householdIDs = try r.strings("household_ids")
+        res.householdStart = try r.get("household_start")
+        res.tagUnavailable = try r.get("tag_unavailable")
+        for s in try r.strings("feed_as_of") {
+            let parts = s.split(separator: "=", maxSplits: 1).map(String.init)
+            if parts.count == 2, let d = CivilDate.parse(parts[1]) { res.feedAsOf[parts[0]] = d }
+        }
+        let n: [Int32] = try r.get("tag_count")
+        for i in 0..<Int(n.first ?? 0) {
+            var t = ResolvedTag()
+            t.person = try r.get("tag.\(i).person")
+            t.value = try r.get("tag.\(i).value")
+            t.asOf = try r.get("tag.\(i).as_of")
+            t.conflict = try r.get("tag.\(i).conflict")
+            res.tags.append(t)
+        }
+        return res
+    }
+}

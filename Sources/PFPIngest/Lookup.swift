@@ -1,0 +1,85 @@
+import Foundation
+import PFPCore
+
+/// Open-addressing map from an ID number's key to a person index, built once and
+/// read from many threads (no locks: it is never written after construction).
+final class IDIndex: @unchecked Sendable {
+    private var keys: [UInt64]
+    private var values: [Int32]
+    private let mask: Int
+
+    init(keys input: [UInt64]) {
+        var cap = 16
+        while cap < input.count * 2 { cap <<= 1 }
+        mask = cap - 1
+        keys = [UInt64](repeating: 0, count: cap)
+        values = [Int32](repeating: -1, count: cap)
+        for (i, k) in input.enumerated() {
+            var h = IDIndex.hash(k) & mask
+            while keys[h] != 0 && keys[h] != k { h = (h + 1) & mask }
+            keys[h] = k
+            values[h] = Int32(i)
+        }
+    }
+
+    @inline(__always)
+    static func hash(_ k: UInt64) -> Int {
+        var x = k &* 0x9E37_79B9_7F4A_7C15
+        x ^= x >> 29
+        return Int(truncatingIfNeeded: x)
+    }
+
+    /// The person index, or -1.
+    @inline(__always)
+    func find(_ k: UInt64) -> Int32 {
+        var h = IDIndex.hash(k) & mask
+        return keys.withUnsafeBufferPointer { kb in
+            while true {
+                let v = kb[h]
+                if v == k { return values[h] }
+                if v == 0 { return -1 }
+                h = (h + 1) & mask
+            }
+        }
+    }
+}
+
+/// Finds a short byte string (a tag name) without making a `String`.
+final class ByteKeyTable: @unchecked Sendable {
+    private var entries: [[UInt8]]
+    private var slots: [Int32]
+    private let mask: Int
+
+    init(_ names: [String]) {
+        entries = names.map { Array($0.utf8) }
+        var cap = 16
+        while cap < names.count * 4 { cap <<= 1 }
+        mask = cap - 1
+        slots = [Int32](repeating: -1, count: cap)
+        for (i, e) in entries.enumerated() {
+            var h = e.withUnsafeBytes { ByteKeyTable.hash($0) } & mask
+            while slots[h] >= 0 { h = (h + 1) & mask }
+            slots[h] = Int32(i)
+        }
+    }
+
+    @inline(__always)
+    static func hash(_ b: UnsafeRawBufferPointer) -> Int {
+        var h: UInt64 = 0xcbf2_9ce4_8422_2325
+        for c in b { h = (h ^ UInt64(c)) &* 0x100_0000_01b3 }
+        return Int(truncatingIfNeeded: h ^ (h >> 32))
+    }
+
+    /// The index of the name, or -1.
+    @inline(__always)
+    func find(_ b: UnsafeRawBufferPointer) -> Int {
+        var h = ByteKeyTable.hash(b) & mask
+        while true {
+            let s = Int(slots[h])
+            if s < 0 { return -1 }
+            let e = entries[s]
+            if e.count == b.count && e.withUnsafeBytes({ memcmp($0.baseAddress!, b.baseAddress!, b.count) == 0 }) { return s }
+            h = (h + 1) & mask
+        }
+    }
+}

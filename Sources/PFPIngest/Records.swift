@@ -1,0 +1,224 @@
+import Foundation
+import PFPCore
+
+enum PopulationColumns {
+    /// `name` may be absent or empty: the pipeline never reads it.
+    static let required = ["id_number", "sex", "birth_date", "household_id", "relation", "hukou", "district", "street", "community"]
+}
+
+enum TagColumns {
+    static let required = ["id_number", "tag", "value", "as_of"]
+}
+
+/// Relation to the head of household (feeds.md).
+public enum Relation: UInt8, CaseIterable, Sendable {
+    case head, spouse, child, parent, grandchild, sibling, other
+    public var word: String { ["head", "spouse", "child", "parent", "grandchild", "sibling", "other"][Int(rawValue)] }
+}
+
+public enum Hukou: UInt8, Sendable {
+    case local, nonlocal
+    public var word: String { self == .local ? "local" : "nonlocal" }
+}
+
+@inline(__always)
+func equalsASCII(_ b: UnsafeRawBufferPointer, _ s: StaticString) -> Bool {
+    guard b.count == s.utf8CodeUnitCount else { return false }
+    return memcmp(b.baseAddress!, s.utf8Start, b.count) == 0
+}
+
+/// Calls `body` with a field's bytes, undoing `""` escapes when the field has them.
+@inline(__always)
+func withField<T>(_ text: UnsafeRawBufferPointer, _ f: CSVField, _ body: (UnsafeRawBufferPointer) -> T) -> T {
+    let slice = UnsafeRawBufferPointer(rebasing: text[f.start..<f.end])
+    if !f.hasEscapes { return body(slice) }
+    let u = CSVScanner.unescape(slice)
+    return u.withUnsafeBytes { body($0) }
+}
+
+/// `count` ASCII digits, as an integer; nil otherwise.
+@inline(__always)
+func digitsValue(_ b: UnsafeRawBufferPointer, count: Int) -> Int64? {
+    guard b.count == count else { return nil }
+    var v: Int64 = 0
+    for i in 0..<count {
+        let d = b[i] &- 48
+        if d > 9 { return nil }
+        v = v * 10 + Int64(d)
+    }
+    return v
+}
+
+/// A population record after the checks that do not need the other records.
+struct PopulationRow {
+    var line: Int32 = 0
+    /// malformed_row, missing_field or bad_id: decided before duplicates are counted.
+    var early: RejectReason?
+    /// A valid ID (the key), 0 when there is none.
+    var id: UInt64 = 0
+    /// bad_date, unknown_enum, bad_code, bad_household_id: apply after duplicate_id.
+    var late: RejectReason?
+    var birth: Int32 = 0
+    var male = false
+    var relation: UInt8 = 0
+    var hukou: UInt8 = 0
+    var district: Int32 = 0
+    var street: Int32 = 0
+    var community: Int64 = 0
+    var household = ""
+    var sexMismatch = false
+    var birthMismatch = false
+    var upgraded = false
+}
+
+/// An accepted tag row: which tag, whose, as of when, what value.
+struct TagObservation {
+    var tag: UInt8
+    var person: Int32
+    var asOf: Int32
+    var value: Int64
+}
+
+/// Parses the population feed's records, in parallel chunks.
+func parsePopulation(_ file: FeedFile) -> [PopulationRow] {
+    let cols = (try? file.columns().get()) ?? [:]
+    let cID = cols["id_number"]!, cSex = cols["sex"]!, cBirth = cols["birth_date"]!, cHH = cols["household_id"]!
+    let cRel = cols["relation"]!, cHukou = cols["hukou"]!, cDist = cols["district"]!, cStreet = cols["street"]!, cComm = cols["community"]!
+    let checked = [cID, cSex, cBirth, cHH, cRel, cHukou, cDist, cStreet, cComm]
+    let asOf = file.manifest.asOf
+    let chunks = file.layout.chunks
+    let expected = file.layout.header.count
+    var out = [PopulationRow](repeating: PopulationRow(), count: file.layout.records)
+    file.text.withUnsafeBytes { text in
+        out.withUnsafeMutableBufferPointer { rows in
+            Parallel.forEach(chunks.count) { k in
+                let chunk = chunks[k]
+                var scanner = CSVScanner(bytes: text)
+                var pos = chunk.start, line = chunk.firstLine
+                var fields: [CSVField] = []
+                var r = chunk.firstRecord
+                while pos < chunk.end, scanner.skipBlank(pos: &pos, line: &line), pos < chunk.end {
+                    let info = scanner.scanRecord(pos: &pos, line: &line, expectedFields: expected, fields: &fields)
+                    var row = PopulationRow()
+                    row.line = Int32(info.line)
+                    defer { rows[r] = row; r += 1 }
+                    guard info.wellFormed else { row.early = .malformedRow; continue }
+                    // The ID first: duplicates are counted over every record whose ID is valid.
+                    let idField = fields[cID]
+                    if idField.end > idField.start {
+                        if case .valid(let id, let up) = withField(text, idField, { IDNumber.parse($0) }) {
+                            row.id = id.key
+                            row.upgraded = up
+                        }
+                    }
+                    if checked.contains(where: { fields[$0].end == fields[$0].start }) { row.early = .missingField; continue }
+                    if row.id == 0 { row.early = .badID; continue }
+                    let id = IDNumber(key: row.id)
+                    let idBirth = id.birthDate!
+                    row.birth = idBirth.days
+                    row.male = id.isMale
+                    // bad_date
+                    let birthCol = withField(text, fields[cBirth]) { CivilDate.parse($0) }
+                    if birthCol == nil || idBirth > asOf { row.late = .badDate; continue }
+                    row.birthMismatch = birthCol! != idBirth
+                    // unknown_enum
+                    let sex: UInt8? = withField(text, fields[cSex]) { b in
+                        equalsASCII(b, "M") ? 1 : (equalsASCII(b, "F") ? 0 : nil)
+                    }
+                    let rel: Relation? = withField(text, fields[cRel]) { b in
+                        Relation.allCases.first { r in r.word.utf8.elementsEqual(b) }
+                    }
+                    let hukou: Hukou? = withField(text, fields[cHukou]) { b in
+                        equalsASCII(b, "local") ? .local : (equalsASCII(b, "nonlocal") ? .nonlocal : nil)
+                    }
+                    guard let sex, let rel, let hukou else { row.late = .unknownEnum; continue }
+                    row.sexMismatch = (sex == 1) != row.male
+                    row.relation = rel.rawValue
+                    row.hukou = hukou.rawValue
+                    // bad_code
+                    let d = withField(text, fields[cDist]) { digitsValue($0, count: 6) }
+                    let s = withField(text, fields[cStreet]) { digitsValue($0, count: 9) }
+                    let c = withField(text, fields[cComm]) { digitsValue($0, count: 12) }
+                    guard let d, let s, let c, s / 1000 == d, c / 1000 == s else { row.late = .badCode; continue }
+                    row.district = Int32(d)
+                    row.street = Int32(s)
+                    row.community = c
+                    // bad_household_id
+                    let hh: String? = withField(text, fields[cHH]) { b in
+                        guard b.count >= 1, b.count <= 32 else { return nil }
+                        for ch in b where !((ch >= 48 && ch <= 57) || (ch >= 65 && ch <= 90) || (ch >= 97 && ch <= 122) || ch == 45) { return nil }
+                        return String(decoding: b, as: UTF8.self)
+                    }
+                    guard let hh else { row.late = .badHouseholdID; continue }
+                    row.household = hh
+                }
+            }
+        }
+    }
+    return out
+}
+
+/// Parses one tag feed's records in parallel chunks: accepted observations and rejects.
+func parseTags(_ file: FeedFile, catalogue: TagCatalogue, tagLookup: ByteKeyTable, people: IDIndex) -> (obs: [TagObservation], rejects: [Reject], warnings: [String: Int]) {
+    let cols = (try? file.columns().get()) ?? [:]
+    let cID = cols["id_number"]!, cTag = cols["tag"]!, cValue = cols["value"]!, cAsOf = cols["as_of"]!
+    let deliveryAsOf = file.manifest.asOf.days
+    let feed = file.spec.name
+    let chunks = file.layout.chunks
+    let expected = file.layout.header.count
+    let tags = catalogue.tags
+    var obsParts = [[TagObservation]](repeating: [], count: chunks.count)
+    var rejParts = [[Reject]](repeating: [], count: chunks.count)
+    var upgradedParts = [Int](repeating: 0, count: chunks.count)
+    file.text.withUnsafeBytes { text in
+        obsParts.withUnsafeMutableBufferPointer { obsOut in
+        rejParts.withUnsafeMutableBufferPointer { rejOut in
+        upgradedParts.withUnsafeMutableBufferPointer { upOut in
+            Parallel.forEach(chunks.count) { k in
+                let chunk = chunks[k]
+                var scanner = CSVScanner(bytes: text)
+                var pos = chunk.start, line = chunk.firstLine
+                var fields: [CSVField] = []
+                var obs: [TagObservation] = []
+                obs.reserveCapacity(chunk.records)
+                var rej: [Reject] = []
+                var upgraded = 0
+                while pos < chunk.end, scanner.skipBlank(pos: &pos, line: &line), pos < chunk.end {
+                    let info = scanner.scanRecord(pos: &pos, line: &line, expectedFields: expected, fields: &fields)
+                    let ln = Int32(info.line)
+                    guard info.wellFormed else { rej.append(Reject(line: ln, reason: .malformedRow)); continue }
+                    let fID = fields[cID], fTag = fields[cTag], fValue = fields[cValue], fAsOf = fields[cAsOf]
+                    if fID.end == fID.start || fTag.end == fTag.start || fValue.end == fValue.start || fAsOf.end == fAsOf.start {
+                        rej.append(Reject(line: ln, reason: .missingField)); continue
+                    }
+                    guard case .valid(let id, let up) = withField(text, fID, { IDNumber.parse($0) }) else {
+                        rej.append(Reject(line: ln, reason: .badID)); continue
+                    }
+                    if up { upgraded += 1 }
+                    let person = people.find(id.key)
+                    if person < 0 { rej.append(Reject(line: ln, reason: .unknownPerson)); continue }
+                    guard let asOf = withField(text, fAsOf, { CivilDate.parse($0) }) else {
+                        rej.append(Reject(line: ln, reason: .badDate)); continue
+                    }
+                    if asOf.days > deliveryAsOf { rej.append(Reject(line: ln, reason: .futureAsOf)); continue }
+                    let t = withField(text, fTag) { tagLookup.find($0) }
+                    if t < 0 { rej.append(Reject(line: ln, reason: .unknownTag)); continue }
+                    let def = tags[t]
+                    if def.feed != feed { rej.append(Reject(line: ln, reason: .foreignTag)); continue }
+                    switch withField(text, fValue, { def.parse($0) }) {
+                    case .bad: rej.append(Reject(line: ln, reason: .badValue))
+                    case .outOfRange: rej.append(Reject(line: ln, reason: .outOfRange))
+                    case .value(let v): obs.append(TagObservation(tag: UInt8(t), person: person, asOf: asOf.days, value: v))
+                    }
+                }
+                obsOut[k] = obs
+                rejOut[k] = rej
+                upOut[k] = upgraded
+            }
+        }}}
+    }
+    var warnings: [String: Int] = [:]
+    let up = upgradedParts.reduce(0, +)
+    if up > 0 { warnings["id_upgraded_15_to_18"] = up }
+    return (obsParts.flatMap { $0 }, rejParts.flatMap { $0 }, warnings)
+}

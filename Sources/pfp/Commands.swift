@@ -1,0 +1,142 @@
+import Foundation
+import PFPCore
+import PFPIngest
+import PFPRun
+import PFPSample
+
+let runOptions: [OptionSpec] = [
+    OptionSpec(name: "config", value: "FILE", help: "pipeline configuration (default Pipelines/nightly.conf)"),
+    OptionSpec(name: "run-date", value: "YYYY-MM-DD", help: "the run date (default: today)"),
+    OptionSpec(name: "inbox", value: "DIR", help: "the delivery directory (default: the configuration's inbox for the run date)"),
+    OptionSpec(name: "out", value: "DIR", help: "output root; the run appears as DIR/<run date>/"),
+    OptionSpec(name: "db", value: "FILE", help: "the pipeline database (run registry and stage results)"),
+    OptionSpec(name: "allow-missing", value: "FEED", help: "go on without a missing, stale or broken feed; the policies reading it are skipped", repeatable: true),
+    OptionSpec(name: "threads", value: "N", help: "worker threads (default: the number of cores); output is the same for any N"),
+    OptionSpec(name: "quiet", value: nil, help: "print only warnings and errors"),
+    OptionSpec(name: "verbose", value: nil, help: "print more detail"),
+]
+
+let commands: [CommandSpec] = [
+    CommandSpec(name: "run", summary: "run the nightly job: ingest the delivery and publish the run",
+                usage: "pfp run [--run-date D] [--inbox DIR] [--out DIR] [--db FILE] [--allow-missing FEED]...",
+                options: runOptions,
+                details: """
+                Reads every feed of the inbox (checked against its manifest), rejects the rows the
+                input contract rejects, resolves the tags and publishes <out>/<run date>/ whole:
+                rejects.csv, manifest.json and _SUCCESS last.
+                Exit codes: 0 success, 65 the delivery or a rule file was refused, 64 misuse, 1 internal failure.
+                """),
+    CommandSpec(name: "stage", summary: "rerun one stage of a run",
+                usage: "pfp stage ingest [options as for 'pfp run']",
+                options: runOptions,
+                details: "Stages: ingest (reads the inbox and stores its result in the database)."),
+    CommandSpec(name: "sample", summary: "write synthetic deliveries that follow the input contract",
+                usage: "pfp sample --households N --seed S --run-date D --out DIR [--days K]",
+                options: [
+                    OptionSpec(name: "households", value: "N", help: "households in the city (10 to 10,000,000)"),
+                    OptionSpec(name: "seed", value: "S", help: "random seed: the same seed gives the same bytes (default 1)"),
+                    OptionSpec(name: "run-date", value: "YYYY-MM-DD", help: "run date of the first delivery (feeds are as of the day before)"),
+                    OptionSpec(name: "out", value: "DIR", help: "directory that receives inbox-<date>/ folders"),
+                    OptionSpec(name: "days", value: "K", help: "consecutive deliveries to write, each the day after the last with realistic changes (default 1)"),
+                    OptionSpec(name: "settings", value: "FILE", help: "generator settings (default Pipelines/sample.conf)"),
+                    OptionSpec(name: "config", value: "FILE", help: "pipeline configuration (default Pipelines/nightly.conf)"),
+                    OptionSpec(name: "threads", value: "N", help: "worker threads"),
+                ],
+                details: "Every dirty-input feature of feeds.md appears in small numbers: GB18030, BOM, CRLF, quoted\nline breaks, 15-digit IDs, each reject reason, conflicts, tag history, deceased members, households\nwith no or two heads."),
+    CommandSpec(name: "runs", summary: "list past runs with status, timings and counts",
+                usage: "pfp runs [--db FILE] [--config FILE]",
+                options: [
+                    OptionSpec(name: "config", value: "FILE", help: "pipeline configuration (default Pipelines/nightly.conf)"),
+                    OptionSpec(name: "db", value: "FILE", help: "the pipeline database"),
+                ]),
+    CommandSpec(name: "version", summary: "print the version", usage: "pfp version", options: []),
+]
+
+func topHelp() -> String {
+    var s = """
+    pfp: PolicyFindsPeople, the nightly "policy finds people" job of a civil-affairs bureau.
+
+    usage: pfp <command> [options]
+
+    commands:
+
+    """
+    for c in commands { s += "  " + c.name.padding(toLength: 10, withPad: " ", startingAt: 0) + c.summary + "\n" }
+    s += "\n'pfp <command> --help' describes a command.\n"
+    return s
+}
+
+func runOptions(from a: ParsedArguments, console: Console) throws -> RunOptions {
+    var o = RunOptions()
+    if let c = a.value("config") { o.configPath = c }
+    o.runDate = try a.date("run-date")
+    o.inbox = a.value("inbox")
+    o.outRoot = a.value("out")
+    o.dbPath = a.value("db")
+    o.allowMissing = Set(a.all("allow-missing"))
+    if let t = try a.int("threads", min: 1) { Parallel.threads = t }
+    if a.has("quiet") { console.level = .quiet }
+    if a.has("verbose") { console.level = .verbose }
+    return o
+}
+
+func commandRun(_ a: ParsedArguments, console: Console) throws {
+    let o = try runOptions(from: a, console: console)
+    try NightlyRun(options: o, console: console).run()
+}
+
+func commandStage(_ a: ParsedArguments, console: Console) throws {
+    guard let stage = a.positional.first else {
+        throw PipelineError.usage("pfp stage needs a stage name", hint: "stages: ingest; see 'pfp stage --help'")
+    }
+    switch stage {
+    case "ingest":
+        let o = try runOptions(from: a, console: console)
+        try NightlyRun(options: o, console: console).run()
+    default:
+        throw PipelineError.usage("unknown stage '\(stage)'", hint: "stages: ingest")
+    }
+}
+
+func commandSample(_ a: ParsedArguments, console: Console) throws {
+    guard let n = try a.int("households", min: 1) else { throw PipelineError.usage("--households N is required", hint: "see 'pfp sample --help'") }
+    guard n <= 10_000_000 else { throw PipelineError.usage("--households is at most 10,000,000") }
+    guard let date = try a.date("run-date") else { throw PipelineError.usage("--run-date YYYY-MM-DD is required") }
+    guard let out = a.value("out") else { throw PipelineError.usage("--out DIR is required") }
+    if let t = try a.int("threads", min: 1) { Parallel.threads = t }
+    let seedText = a.value("seed") ?? "1"
+    guard let seed = UInt64(seedText) else { throw PipelineError.usage("--seed expects a whole number, found '\(seedText)'") }
+    let days = try a.int("days", min: 1) ?? 1
+    let configPath = a.value("config") ?? "Pipelines/nightly.conf"
+    let config = try PipelineConfig(path: configPath)
+    let settingsPath = a.value("settings") ?? config.resolve("Pipelines/sample.conf")
+    let knobs = try SampleKnobs(path: settingsPath)
+    let gen = SampleGenerator(settings: .init(households: n, seed: seed, firstRunDate: date, days: days, outDirectory: out), knobs: knobs)
+    let t0 = FileIO.now()
+    let inboxes = try gen.generate(console: console)
+    console.info("wrote \(inboxes.count) deliveries of \(grouped(n)) households in \(String(format: "%.1f", FileIO.now() - t0)) s under \(out)")
+}
+
+func commandRuns(_ a: ParsedArguments, console: Console) throws {
+    let configPath = a.value("config") ?? "Pipelines/nightly.conf"
+    let dbPath: String
+    if let d = a.value("db") { dbPath = d } else {
+        let config = try PipelineConfig(path: configPath)
+        dbPath = config.resolve(config.dbPath)
+    }
+    guard FileIO.exists(dbPath) else {
+        throw PipelineError.badInput(location: dbPath, "no database yet", hint: "run 'pfp run' first, or pass --db FILE")
+    }
+    let registry = try RunRegistry(db: try Database(path: dbPath))
+    let runs = try registry.list()
+    if runs.isEmpty { print("no runs recorded in \(dbPath)"); return }
+    print("run date    status     started               ended                 summary")
+    for r in runs {
+        print("\(r.runDate)  \(r.status.padding(toLength: 9, withPad: " ", startingAt: 0))  \(r.startedAt.padding(toLength: 20, withPad: " ", startingAt: 0))  \((r.endedAt ?? "-").padding(toLength: 20, withPad: " ", startingAt: 0))  \(r.summary ?? r.message?.split(separator: "\n").first.map(String.init) ?? "")")
+        if let d = CivilDate.parse(r.runDate) {
+            for t in try registry.stageTimings(runDate: d) {
+                print(String(format: "    %@ %.2f s wall, %.2f s cpu, peak %d MB", t.stage, t.wall, t.cpu, t.rss >> 20))
+            }
+        }
+    }
+}
