@@ -16,6 +16,8 @@ struct CommandSpec {
     var usage: String
     var options: [OptionSpec]
     var details: String = ""
+    /// Whether bare words (not options) are allowed, as in `pfp stage ingest`.
+    var takesWords = false
 
     func helpText() -> String {
         var s = "pfp \(name): \(summary)\n\nusage: \(usage)\n"
@@ -84,6 +86,9 @@ func parse(_ args: [String], spec: CommandSpec) throws -> ParsedArguments {
                 out.flags.insert(name)
             }
         } else {
+            guard spec.takesWords else {
+                throw PipelineError.usage("pfp \(spec.name): unexpected argument '\(a)'", hint: "see 'pfp \(spec.name) --help'")
+            }
             out.positional.append(a)
         }
         i += 1

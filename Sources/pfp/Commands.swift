@@ -29,7 +29,8 @@ let commands: [CommandSpec] = [
     CommandSpec(name: "stage", summary: "rerun one stage of a run",
                 usage: "pfp stage ingest [options as for 'pfp run']",
                 options: runOptions,
-                details: "Stages: ingest (reads the inbox and stores its result in the database)."),
+                details: "Stages: ingest (reads the inbox and stores its result in the database).",
+                takesWords: true),
     CommandSpec(name: "sample", summary: "write synthetic deliveries that follow the input contract",
                 usage: "pfp sample --households N --seed S --run-date D --out DIR [--days K]",
                 options: [

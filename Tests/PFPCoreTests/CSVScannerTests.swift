@@ -1,0 +1,147 @@
+import XCTest
+@testable import PFPCore
+
+/// Reads every record of a text with the scanner: (line, wellFormed, fields).
+func records(_ text: String, expected: Int) -> [(line: Int, ok: Bool, fields: [String])] {
+    let bytes = Array(text.utf8)
+    return bytes.withUnsafeBytes { buf in
+        var s = CSVScanner(bytes: buf)
+        var pos = 0, line = 1
+        var fields: [CSVField] = []
+        var out: [(Int, Bool, [String])] = []
+        while s.skipBlank(pos: &pos, line: &line) {
+            let info = s.scanRecord(pos: &pos, line: &line, expectedFields: expected, fields: &fields)
+            out.append((info.line, info.wellFormed, fields.map { s.string($0) }))
+        }
+        return out
+    }
+}
+
+final class CSVScannerTests: XCTestCase {
+    func testPlainRecordsAndLineNumbers() {
+        let r = records("a,b,c\n1,2,3\n4,5,6\n", expected: 3)
+        XCTAssertEqual(r.map(\.line), [1, 2, 3])
+        XCTAssertEqual(r[1].fields, ["1", "2", "3"])
+        XCTAssertTrue(r.allSatisfy(\.ok))
+    }
+
+    func testCRLFAndNoFinalNewline() {
+        let r = records("a,b\r\n1,2\r\n3,4", expected: 2)
+        XCTAssertEqual(r.map(\.fields), [["a", "b"], ["1", "2"], ["3", "4"]])
+    }
+
+    func testQuotedCommasQuotesAndNewlines() {
+        let text = "id,name,x\n1,\"Wang, Xiaoming\",a\n2,\"O'Neil, \"\"Jr\"\"\",b\n3,\"Zhang\nSan\",c\n4,\"\",d\n"
+        let r = records(text, expected: 3)
+        XCTAssertEqual(r.map(\.line), [1, 2, 3, 4, 6])
+        XCTAssertEqual(r[1].fields[1], "Wang, Xiaoming")
+        XCTAssertEqual(r[2].fields[1], "O'Neil, \"Jr\"")
+        XCTAssertEqual(r[3].fields[1], "Zhang\nSan")
+        XCTAssertEqual(r[4].fields[1], "")
+        XCTAssertTrue(r.allSatisfy(\.ok))
+    }
+
+    func testQuotedNewlineWithCRLF() {
+        let r = records("a,b\r\n\"x\r\ny\",2\r\n3,4\r\n", expected: 2)
+        XCTAssertEqual(r.map(\.line), [1, 2, 4])
+        XCTAssertEqual(r[1].fields[0], "x\r\ny")
+    }
+
+    func testBlankLinesAreNotRecordsButCountAsLines() {
+        let r = records("a,b\n1,2\n\n3,4\n", expected: 2)
+        XCTAssertEqual(r.map(\.line), [1, 2, 4])
+    }
+
+    func testWrongFieldCountIsMalformed() {
+        let r = records("a,b\n1,2,3\n4\n5,6\n", expected: 2)
+        XCTAssertEqual(r.map(\.ok), [true, false, false, true])
+        XCTAssertEqual(r.map(\.line), [1, 2, 3, 4])
+    }
+
+    func testBareQuoteAndTextAfterClosingQuoteAreMalformed() {
+        let r = records("a,b\n1,2\"3\n\"x\"y,2\n5,6\n", expected: 2)
+        XCTAssertEqual(r.map(\.ok), [true, false, false, true])
+        XCTAssertEqual(r[3].fields, ["5", "6"])
+    }
+
+    func testUnclosedQuoteCostsOneLineNotTheFile() {
+        // The quote opened on line 2 never closes: line 2 is malformed, the rest is read.
+        let r = records("a,b\n1,\"2\n3,4\n5,6\n", expected: 2)
+        XCTAssertEqual(r.map(\.line), [1, 2, 3, 4])
+        XCTAssertEqual(r.map(\.ok), [true, false, true, true])
+        // ...also when a later quote would pair with it.
+        let r2 = records("a,b\n1,\"2\n3,4\n\"5\",6\n", expected: 2)
+        XCTAssertEqual(r2.map(\.ok), [true, false, true, true])
+        XCTAssertEqual(r2[3].fields, ["5", "6"])
+    }
+
+    func testLayoutAgreesWithScannerAcrossChunks() {
+        var text = "id,v\n"
+        for i in 0..<5000 {
+            switch i % 7 {
+            case 0: text += "\(i),\"multi\nline\"\n"
+            case 3: text += "\(i),\"unclosed\n"
+            case 5: text += "\(i),x,extra\n"
+            default: text += "\(i),plain\n"
+            }
+        }
+        let bytes = Array(text.utf8)
+        let expected = records(text, expected: 2)
+        let layout = bytes.withUnsafeBytes { CSVLayout.scan($0, targetChunkBytes: 1000) }
+        XCTAssertGreaterThan(layout.chunks.count, 10)
+        XCTAssertEqual(layout.records, expected.count - 1)
+        // Re-reading each chunk from its start gives the same records in order.
+        var again: [Int] = []
+        bytes.withUnsafeBytes { buf in
+            for c in layout.chunks {
+                var s = CSVScanner(bytes: buf)
+                var pos = c.start, line = c.firstLine
+                var f: [CSVField] = []
+                var n = 0
+                while pos < c.end, s.skipBlank(pos: &pos, line: &line), pos < c.end {
+                    again.append(s.scanRecord(pos: &pos, line: &line, expectedFields: 2, fields: &f).line)
+                    n += 1
+                }
+                XCTAssertEqual(n, c.records)
+            }
+        }
+        XCTAssertEqual(again, Array(expected.dropFirst().map(\.line)))
+    }
+}
+
+final class TextEncodingTests: XCTestCase {
+    func testUTF8Validation() {
+        XCTAssertNil(Array("plain ascii, 中文 ok".utf8).withUnsafeBytes { TextDecoding.firstInvalidUTF8($0) })
+        XCTAssertEqual(([0x61, 0xFF, 0x62] as [UInt8]).withUnsafeBytes { TextDecoding.firstInvalidUTF8($0) }, 1)
+        XCTAssertEqual(([0x61, 0xE4, 0xB8] as [UInt8]).withUnsafeBytes { TextDecoding.firstInvalidUTF8($0) }, 1)   // cut short
+        XCTAssertEqual(([0xC0, 0x80] as [UInt8]).withUnsafeBytes { TextDecoding.firstInvalidUTF8($0) }, 0)         // overlong
+        XCTAssertEqual(([0xED, 0xA0, 0x80] as [UInt8]).withUnsafeBytes { TextDecoding.firstInvalidUTF8($0) }, 0)   // surrogate
+    }
+
+    func testGB18030ToUTF8() throws {
+        // 王小明 in GB18030: CD F5 D0 A1 C3 F7
+        let gb: [UInt8] = Array("id,name\n1,".utf8) + [0xCD, 0xF5, 0xD0, 0xA1, 0xC3, 0xF7] + [10]
+        let out = try gb.withUnsafeBytes { try TextDecoding.gb18030ToUTF8($0).get() }
+        XCTAssertEqual(String(decoding: out, as: UTF8.self), "id,name\n1,王小明\n")
+    }
+
+    func testGB18030LargeInputSplitsAtLineEnds() throws {
+        var gb: [UInt8] = []
+        for i in 0..<200_000 { gb += Array("\(i),".utf8) + [0xCD, 0xF5] + [10] }
+        let out = try gb.withUnsafeBytes { try TextDecoding.gb18030ToUTF8($0).get() }
+        let text = String(decoding: out, as: UTF8.self)
+        XCTAssertEqual(text.split(separator: "\n").count, 200_000)
+        XCTAssertTrue(text.hasSuffix("199999,王\n"))
+    }
+
+    func testInvalidGB18030IsReported() {
+        let bad: [UInt8] = Array("ok\n".utf8) + [0x81, 0x20]
+        guard case .failure(let f) = bad.withUnsafeBytes({ TextDecoding.gb18030ToUTF8($0) }) else { return XCTFail("should fail") }
+        XCTAssertEqual(f.offset, 3)
+    }
+
+    func testBOM() {
+        XCTAssertEqual(([0xEF, 0xBB, 0xBF, 0x61] as [UInt8]).withUnsafeBytes { TextDecoding.bomLength($0) }, 3)
+        XCTAssertEqual(([0x61] as [UInt8]).withUnsafeBytes { TextDecoding.bomLength($0) }, 0)
+    }
+}

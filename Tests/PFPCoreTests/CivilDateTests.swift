@@ -1,0 +1,72 @@
+import XCTest
+@testable import PFPCore
+
+final class CivilDateTests: XCTestCase {
+    func testParsesRealDatesOnly() {
+        XCTAssertEqual(CivilDate.parse("2026-11-24")?.description, "2026-11-24")
+        XCTAssertEqual(CivilDate.parse("2024-02-29")?.description, "2024-02-29")
+        XCTAssertNil(CivilDate.parse("2023-02-29"))
+        XCTAssertNil(CivilDate.parse("2023-02-30"))
+        XCTAssertNil(CivilDate.parse("1900-02-29"))      // not a leap year
+        XCTAssertNotNil(CivilDate.parse("2000-02-29"))   // a leap year
+        XCTAssertNil(CivilDate.parse("2026-13-01"))
+        XCTAssertNil(CivilDate.parse("2026-00-10"))
+        XCTAssertNil(CivilDate.parse("2026-1-01"))
+        XCTAssertNil(CivilDate.parse("2026/11/24"))
+        XCTAssertNil(CivilDate.parse("20261124"))
+        XCTAssertNil(CivilDate.parse(" 2026-11-24"))
+    }
+
+    func testDayArithmeticRoundTrips() {
+        XCTAssertEqual(CivilDate(year: 1970, month: 1, day: 1)!.days, 0)
+        var d = CivilDate(year: 1899, month: 12, day: 25)!
+        for _ in 0..<100_000 {
+            let c = d.components
+            XCTAssertEqual(CivilDate(year: c.year, month: c.month, day: c.day), d)
+            d = d.adding(days: 1)
+        }
+    }
+
+    func testAgeIsWholeYears() {
+        let birth = CivilDate.parse("1966-11-24")!
+        XCTAssertEqual(birth.age(on: CivilDate.parse("2026-11-23")!), 59)
+        XCTAssertEqual(birth.age(on: CivilDate.parse("2026-11-24")!), 60)
+    }
+
+    func testLeapDayBirthdayTurnsOlderOnFirstOfMarchInCommonYears() {
+        let birth = CivilDate.parse("2008-02-29")!
+        XCTAssertEqual(birth.age(on: CivilDate.parse("2026-02-28")!), 17)
+        XCTAssertEqual(birth.age(on: CivilDate.parse("2026-03-01")!), 18)
+        XCTAssertEqual(birth.age(on: CivilDate.parse("2028-02-28")!), 19)
+        XCTAssertEqual(birth.age(on: CivilDate.parse("2028-02-29")!), 20)
+    }
+}
+
+final class MoneyTests: XCTestCase {
+    func testAcceptsDigitsWithUpToTwoDecimals() {
+        XCTAssertEqual(Money.parseFen("0"), .value(0))
+        XCTAssertEqual(Money.parseFen("1590"), .value(159_000))
+        XCTAssertEqual(Money.parseFen("1590.5"), .value(159_050))
+        XCTAssertEqual(Money.parseFen("1590.05"), .value(159_005))
+        XCTAssertEqual(Money.parseFen("007.10"), .value(710))
+    }
+
+    func testRejectsOtherShapes() {
+        for bad in ["", "+5", "1e3", "1,000.00", ".5", "5.", "12.345", " 5", "5 ", "abc", "1.2.3", "-", "--5", "5-"] {
+            XCTAssertEqual(Money.parseFen(bad), .malformed, bad)
+        }
+    }
+
+    func testNegativeAndHugeAreOutOfRange() {
+        XCTAssertEqual(Money.parseFen("-5.00"), .outOfRange)
+        XCTAssertEqual(Money.parseFen("-0"), .outOfRange)
+        XCTAssertEqual(Money.parseFen("99999999999999999999999"), .outOfRange)
+        XCTAssertEqual(Money.parseFen("92233720368547758.07"), .value(Int64.max))
+        XCTAssertEqual(Money.parseFen("92233720368547758.08"), .outOfRange)
+    }
+
+    func testFormat() {
+        XCTAssertEqual(Money.format(fen: 159_005), "1590.05")
+        XCTAssertEqual(Money.format(fen: 7), "0.07")
+    }
+}

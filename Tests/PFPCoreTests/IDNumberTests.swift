@@ -1,0 +1,80 @@
+import XCTest
+@testable import PFPCore
+
+final class IDNumberTests: XCTestCase {
+    // 11010519491231002X is the standard's own example number.
+    func testValidNumberWithCheckX() throws {
+        guard case .valid(let id, let up) = IDNumber.parse("11010519491231002X") else { return XCTFail("should be valid") }
+        XCTAssertFalse(up)
+        XCTAssertEqual(id.description, "11010519491231002X")
+        XCTAssertEqual(id.birthDate?.description, "1949-12-31")
+        XCTAssertFalse(id.isMale)           // sequence 002 is even
+        XCTAssertEqual(id.masked, "110105********002X")
+    }
+
+    func testLowerCaseXIsAcceptedAndUpperCased() {
+        guard case .valid(let id, _) = IDNumber.parse("11010519491231002x") else { return XCTFail("should be valid") }
+        XCTAssertEqual(id.description, "11010519491231002X")
+    }
+
+    func testWrongCheckCharacterIsInvalid() {
+        XCTAssertFalse(IDNumber.parse("110105194912310021").isValid)
+        XCTAssertFalse(IDNumber.parse("11010519491231002Y").isValid)
+    }
+
+    func testBirthDateMustExist() {
+        // Build numbers with a valid check character but an impossible date.
+        for body in ["11010519490230001", "11010520230229001", "11010519491300001"] {
+            let id = withCheck(body)
+            XCTAssertFalse(IDNumber.parse(id).isValid, id)
+        }
+        XCTAssertTrue(IDNumber.parse(withCheck("11010520240229001")).isValid)
+    }
+
+    func testFifteenDigitNumbersAreUpgraded() {
+        // 15-digit: 6 area + YYMMDD + 3 sequence; 18-digit inserts 19 and appends the check.
+        guard case .valid(let id, let up) = IDNumber.parse("110105491231002") else { return XCTFail("should be valid") }
+        XCTAssertTrue(up)
+        XCTAssertEqual(id.description, "11010519491231002X")
+        XCTAssertFalse(IDNumber.parse("110105490231002").isValid)   // 1949-02-31
+        XCTAssertFalse(IDNumber.parse("11010549123100A").isValid)
+    }
+
+    func testOtherLengthsAndCharactersAreInvalid() {
+        for bad in ["", "1101051949123100", "1101051949123100211", "11010519491231002 ", "A1010519491231002X", "１１０１０５１９４９１２３１００２X"] {
+            XCTAssertFalse(IDNumber.parse(bad).isValid, bad)
+        }
+    }
+
+    func testKeyOrderIsTextOrder() {
+        let texts = ["11010519491231002X", withCheck("11010519491231003"), withCheck("31010119800101001"), withCheck("11010519491231002").replacingOccurrences(of: "X", with: "X")]
+        let ids = texts.compactMap { t -> IDNumber? in if case .valid(let id, _) = IDNumber.parse(t) { return id } else { return nil } }
+        XCTAssertEqual(ids.sorted().map(\.description), ids.map(\.description).sorted())
+    }
+
+    func testMakeProducesValidNumbers() {
+        let d = CivilDate.parse("1980-02-29")!
+        for seq in 0..<50 {
+            let id = IDNumber.make(area: 310101, birth: d, sequence: seq)
+            guard case .valid(let back, _) = IDNumber.parse(id.description) else { return XCTFail(id.description) }
+            XCTAssertEqual(back, id)
+            XCTAssertEqual(back.birthDate, d)
+            XCTAssertEqual(back.isMale, seq % 2 == 1)
+        }
+    }
+
+    func testMaskKeepsSixAndFour() {
+        XCTAssertEqual(IDNumber.mask("310101198001010012"), "310101********0012")
+        XCTAssertEqual(IDNumber.mask("short"), "*****")
+    }
+
+    func withCheck(_ body: String) -> String {
+        let w = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2]
+        let s = zip(body.utf8, w).reduce(0) { $0 + Int($1.0 - 48) * $1.1 }
+        return body + String(Array("10X98765432")[s % 11])
+    }
+}
+
+extension IDNumber.Parsed {
+    var isValid: Bool { if case .valid = self { return true } else { return false } }
+}

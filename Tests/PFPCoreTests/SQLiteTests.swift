@@ -1,0 +1,84 @@
+import XCTest
+@testable import PFPCore
+
+final class SQLiteTests: XCTestCase {
+    var dir = ""
+    override func setUp() {
+        dir = NSTemporaryDirectory() + "pfp-sqlite-\(UUID().uuidString)"
+        try? FileIO.makeDirectory(dir)
+    }
+    override func tearDown() { try? FileIO.remove(dir) }
+
+    func testDatabaseFileIsOwnerOnlyWhateverTheUmask() throws {
+        let old = umask(0)
+        defer { umask(old) }
+        let path = dir + "/x.sqlite"
+        let db = try Database(path: path)
+        try db.execute("CREATE TABLE t(a)")
+        var st = stat()
+        stat(path, &st)
+        XCTAssertEqual(st.st_mode & 0o777, 0o600)
+    }
+
+    func testTransactionCommitsOrRollsBack() throws {
+        let db = try Database(path: dir + "/t.sqlite")
+        try db.execute("CREATE TABLE t(a INTEGER)")
+        try db.transaction { try db.execute("INSERT INTO t VALUES (?)", [.int(1)]) }
+        struct Boom: Error {}
+        XCTAssertThrowsError(try db.transaction {
+            try db.execute("INSERT INTO t VALUES (?)", [.int(2)])
+            throw Boom()
+        })
+        var rows: [Int64] = []
+        try db.query("SELECT a FROM t") { rows.append($0.int(0)) }
+        XCTAssertEqual(rows, [1])
+    }
+
+    func testErrorsCarrySQLButNotArguments() throws {
+        let db = try Database(path: dir + "/e.sqlite")
+        try db.execute("CREATE TABLE t(a TEXT UNIQUE)")
+        try db.execute("INSERT INTO t VALUES (?)", [.text("310101198001010012")])
+        do {
+            try db.execute("INSERT INTO t VALUES (?)", [.text("310101198001010012")])
+            XCTFail("should fail")
+        } catch let e as SQLiteError {
+            XCTAssertTrue(e.description.contains("INSERT INTO t"))
+            XCTAssertFalse(e.description.contains("310101198001010012"))
+        }
+    }
+
+    func testStageStoreRoundTripsLargeArrays() throws {
+        let db = try Database(path: dir + "/s.sqlite")
+        let store = try StageStore(db: db)
+        var w = BlobWriter()
+        let ints = (0..<100_000).map { Int64($0) * 3 - 7 }
+        w.put("ints", ints)
+        w.putStrings("names", ["H1", "", "H-3"])
+        let date = CivilDate.parse("2026-11-24")!
+        try store.save(runDate: date, stage: "x", blobs: w)
+        let r = try XCTUnwrap(try store.load(runDate: date, stage: "x"))
+        let back: [Int64] = try r.get("ints")
+        XCTAssertEqual(back, ints)
+        XCTAssertEqual(try r.strings("names"), ["H1", "", "H-3"])
+        XCTAssertNil(try store.load(runDate: date.adding(days: 1), stage: "x"))
+    }
+}
+
+final class JSONAndConfigTests: XCTestCase {
+    func testJSONEscapesAndKeepsKeyOrder() {
+        let j = JSON.object([("b", .int(1)), ("a", .string("x\"y\n\u{1}")), ("c", .array([.bool(true), .null]))])
+        XCTAssertEqual(j.serialized(), "{\"b\":1,\"a\":\"x\\\"y\\n\\u0001\",\"c\":[true,null]}")
+    }
+
+    func testConfigFileReportsLine() {
+        XCTAssertThrowsError(try ConfigFile(path: "p.conf", text: "a = 1\n[feed x\n")) { e in
+            XCTAssertEqual((e as? PipelineError)?.location, "p.conf:2:8")
+        }
+        XCTAssertThrowsError(try ConfigFile(path: "p.conf", text: "a = 1\njust words\n")) { e in
+            XCTAssertEqual((e as? PipelineError)?.location, "p.conf:2:1")
+        }
+        let c = try? ConfigFile(path: "p.conf", text: "# c\na = 1 # note\n[feed hr]\nrequired = false\n")
+        XCTAssertEqual(c?.top.value("a")?.value, "1")
+        XCTAssertEqual(c?.sections(kind: "feed").first?.section.value("required")?.value, "false")
+    }
+}
