@@ -23,11 +23,12 @@ public struct CSVRecordInfo: Sendable {
 /// Records end at `\n` (a `\r` before it is dropped) outside quotes; quoted fields
 /// may hold commas, `""` and line ends. Blank lines are not records.
 ///
-/// Recovery rule (documented in docs/DECISIONS.md): a record that is malformed
-/// (unbalanced quote, text after a closing quote, end of file inside quotes) or
-/// that spans several lines and has the wrong number of fields is reported as
-/// one malformed record made of its *first physical line*, and reading resumes on
-/// the next line. So one stray quote costs one row, not the rest of the file.
+/// Recovery rule (documented in docs/DECISIONS.md): a record whose quoting is
+/// broken (a quote inside an unquoted field, text after a closing quote, end of
+/// file inside quotes) is reported as one malformed record made of its *first
+/// physical line*, and reading resumes on the next line. So one stray quote costs
+/// one row, not the rest of the file. A record that is well quoted but has the
+/// wrong number of fields is one malformed record, whatever lines it spans.
 public struct CSVScanner {
     public let bytes: UnsafeRawBufferPointer
     /// Position after which the buffer holds no `"` at all (learned on the way,
@@ -125,13 +126,11 @@ public struct CSVScanner {
             }
         }
         if ok && expectedFields > 0 && fields.count != expectedFields {
-            ok = false
-            if newlines <= 1 {
-                // A single line with the wrong number of fields: that line is the record.
-                pos = p
-                line = startLine + newlines
-                return CSVRecordInfo(start: startPos, line: startLine, wellFormed: false)
-            }
+            // Well quoted but the wrong number of fields: one malformed record, however many lines it spans.
+            pos = p
+            line = startLine + newlines
+            fields.removeAll(keepingCapacity: true)
+            return CSVRecordInfo(start: startPos, line: startLine, wellFormed: false)
         }
         if !ok {
             // Resynchronise on the next physical line.

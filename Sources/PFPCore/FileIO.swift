@@ -13,20 +13,24 @@ public enum FileIO {
         var st = stat()
         guard fstat(fd, &st) == 0 else { throw PipelineError.failure(location: path, "cannot stat: \(String(cString: strerror(errno)))") }
         let size = Int(st.st_size)
-        var out = [UInt8](repeating: 0, count: size)
         var got = 0
-        try out.withUnsafeMutableBytes { buf in
+        var failure: Int32 = 0
+        // No zero-fill: the bytes are read straight into the new array.
+        var out = [UInt8](unsafeUninitializedCapacity: size) { buf, count in
             while got < size {
                 let n = read(fd, buf.baseAddress! + got, min(size - got, 1 << 30))
                 if n < 0 {
                     if errno == EINTR { continue }
-                    throw PipelineError.failure(location: path, "cannot read: \(String(cString: strerror(errno)))")
+                    failure = errno
+                    break
                 }
                 if n == 0 { break }
                 got += n
             }
+            count = got
         }
-        if got < size { out.removeSubrange(got...) }
+        if failure != 0 { throw PipelineError.failure(location: path, "cannot read: \(String(cString: strerror(failure)))") }
+        if out.count > got { out.removeSubrange(got...) }
         return out
     }
 

@@ -10,7 +10,10 @@ public struct IDNumber: Hashable, Comparable, Sendable, CustomStringConvertible 
     public init(key: UInt64) { self.key = key }
 
     static let weights: [Int] = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2]
-    static let checkChars: [UInt8] = Array("10X98765432".utf8)
+
+    /// ISO 7064 MOD 11-2 weight of digit i: 2^(17-i) mod 11 (no table, no lazy global in the hot loop).
+    @inline(__always)
+    static func weight(_ i: Int) -> Int { (1 << (17 - i)) % 11 }
 
     public enum Parsed: Sendable {
         case valid(IDNumber, upgraded: Bool)
@@ -28,7 +31,7 @@ public struct IDNumber: Hashable, Comparable, Sendable, CustomStringConvertible 
                 let d = b[i] &- 48
                 if d > 9 { return .invalid }
                 body = body &* 10 &+ UInt64(d)
-                sum += Int(d) * weights[i]
+                sum &+= Int(d) &* IDNumber.weight(i)
             }
             let c = b[17]
             let check: UInt64
@@ -69,9 +72,13 @@ public struct IDNumber: Hashable, Comparable, Sendable, CustomStringConvertible 
     /// The check value (0-9, X = 10) for a weighted sum modulo 11.
     @inline(__always)
     static func checkValue(_ mod: Int) -> UInt64 {
-        // "10X98765432"[mod]
-        let c = checkChars[mod]
-        return c == UInt8(ascii: "X") ? 10 : UInt64(c - 48)
+        // "10X98765432"[mod]: 1, 0, X(10), 9, 8, ... 2
+        switch mod {
+        case 0: return 1
+        case 1: return 0
+        case 2: return 10
+        default: return UInt64(12 - mod)
+        }
     }
 
     /// The 17 digits before the check character.

@@ -59,9 +59,10 @@ public final class Statement {
         if rc != SQLITE_OK { throw db.error(rc, sql: sql) }
     }
 
-    /// Binds a blob straight from memory (no copy into an array first).
+    /// Binds a blob straight from memory, without SQLite's copy: the bytes must
+    /// stay alive and unchanged until the statement is stepped.
     public func bindBlob(_ bytes: UnsafeRawBufferPointer, at i: Int32) throws {
-        let rc = sqlite3_bind_blob64(handle, i, bytes.baseAddress ?? UnsafeRawPointer(bitPattern: 1), sqlite3_uint64(bytes.count), SQLITE_TRANSIENT_PTR)
+        let rc = sqlite3_bind_blob64(handle, i, bytes.baseAddress ?? UnsafeRawPointer(bitPattern: 1), sqlite3_uint64(bytes.count), nil)
         if rc != SQLITE_OK { throw db.error(rc, sql: sql) }
     }
 
@@ -150,6 +151,8 @@ public final class Database {
         self.handle = h
         self.path = path
         sqlite3_busy_timeout(h, 5000)
+        // Large pages suit the stage results (big blobs); only takes effect on a new file.
+        try execute("PRAGMA page_size=65536")
         try execute("PRAGMA journal_mode=WAL")
         try execute("PRAGMA synchronous=NORMAL")
         try execute("PRAGMA foreign_keys=ON")

@@ -74,8 +74,10 @@ public final class StageStore {
                 repeat {
                     let end = min(bytes.count, off + StageStore.partSize)
                     try ins.bind([.text(runDate.description), .text(stage), .text(name), .int(Int64(part))])
-                    try bytes.withUnsafeBytes { try ins.bindBlob(UnsafeRawBufferPointer(rebasing: $0[off..<end]), at: 5) }
-                    try ins.stepToEnd()
+                    try bytes.withUnsafeBytes {
+                        try ins.bindBlob(UnsafeRawBufferPointer(rebasing: $0[off..<end]), at: 5)
+                        try ins.stepToEnd()   // inside: the blob is bound without a copy
+                    }
                     part += 1
                     off = end
                 } while off < bytes.count

@@ -89,33 +89,59 @@ public enum TextDecoding {
         public init(offset: Int) { self.offset = offset }
     }
 
+    /// Converts one piece: runs of ASCII (the same bytes in both encodings) are
+    /// copied, and only the runs with other characters go through iconv.
     private static func convertPiece(_ piece: UnsafeRawBufferPointer) -> Result<[UInt8], DecodeFailure> {
+        guard let base = piece.baseAddress, piece.count > 0 else { return .success([]) }
         guard let cd = iconv_open("UTF-8", "GB18030"), cd != iconv_t(bitPattern: -1) else { return .failure(DecodeFailure(offset: 0)) }
         defer { iconv_close(cd) }
-        var out = [UInt8](repeating: 0, count: piece.count * 3 / 2 + 16)
-        var produced = 0
-        guard let base = piece.baseAddress else { return .success([]) }
-        var inPtr = UnsafeMutablePointer<CChar>(mutating: base.assumingMemoryBound(to: CChar.self))
-        var inLeft = piece.count
-        while inLeft > 0 {
-            if out.count - produced < 64 { out.append(contentsOf: [UInt8](repeating: 0, count: out.count)) }
-            let result: Int = out.withUnsafeMutableBytes { ob in
-                var outPtr: UnsafeMutablePointer<CChar>? = ob.baseAddress!.advanced(by: produced).assumingMemoryBound(to: CChar.self)
-                var outLeft = ob.count - produced
+        var out: [UInt8] = []
+        out.reserveCapacity(piece.count + piece.count / 4)
+        let n = piece.count
+        var i = 0
+        var scratch = [UInt8](repeating: 0, count: 256)
+        while i < n {
+            // ASCII run, eight bytes at a time.
+            var j = i
+            while j + 8 <= n, base.loadUnaligned(fromByteOffset: j, as: UInt64.self) & 0x8080_8080_8080_8080 == 0 { j += 8 }
+            while j < n, piece[j] < 0x80 { j += 1 }
+            if j > i { out.append(contentsOf: UnsafeRawBufferPointer(rebasing: piece[i..<j])) }
+            if j >= n { break }
+            // A run of non-ASCII bytes, up to the next line feed or comma (never inside a GB18030 character).
+            var k = j
+            while k < n, piece[k] != 0x0A, piece[k] != 0x2C, piece[k] != 0x22 { k += 1 }
+            var inPtr = UnsafeMutablePointer<CChar>(mutating: (base + j).assumingMemoryBound(to: CChar.self))
+            var inLeft = k - j
+            if scratch.count < inLeft * 2 + 16 { scratch = [UInt8](repeating: 0, count: inLeft * 2 + 16) }
+            let produced: Int = scratch.withUnsafeMutableBytes { sb in
+                var outPtr: UnsafeMutablePointer<CChar>? = sb.baseAddress!.assumingMemoryBound(to: CChar.self)
+                var outLeft = sb.count
                 var ip: UnsafeMutablePointer<CChar>? = inPtr
                 let r = iconv(cd, &ip, &inLeft, &outPtr, &outLeft)
-                produced = ob.count - outLeft
                 inPtr = ip!
-                return r
+                return r == -1 ? -1 : sb.count - outLeft
             }
-            if result == -1 {
-                let e = errno
-                if e == E2BIG { continue }
-                return .failure(DecodeFailure(offset: piece.count - inLeft))
-            }
+            if produced < 0 || inLeft != 0 { return .failure(DecodeFailure(offset: k - inLeft)) }
+            out.append(contentsOf: scratch[0..<produced])
+            i = k
         }
-        out.removeSubrange(produced...)
         return .success(out)
+    }
+
+    /// Whether every byte is below 0x80 (then GB18030 and UTF-8 bytes are the same).
+    public static func isASCII(_ b: UnsafeRawBufferPointer) -> Bool {
+        guard let base = b.baseAddress else { return true }
+        let n = b.count
+        var i = 0
+        var acc: UInt64 = 0
+        while i + 32 <= n {
+            acc |= base.loadUnaligned(fromByteOffset: i, as: UInt64.self) | base.loadUnaligned(fromByteOffset: i + 8, as: UInt64.self)
+                 | base.loadUnaligned(fromByteOffset: i + 16, as: UInt64.self) | base.loadUnaligned(fromByteOffset: i + 24, as: UInt64.self)
+            if acc & 0x8080_8080_8080_8080 != 0 { return false }
+            i += 32
+        }
+        while i < n { if b[i] >= 0x80 { return false }; i += 1 }
+        return true
     }
 
     /// Drops a UTF-8 byte order mark.

@@ -190,8 +190,14 @@ public struct TagCatalogue: Sendable {
                 tags.append(TagDef(index: tags.count, name: words[0], feed: words[1], type: type, absent: absent, label: label))
             }
         }
+        guard tags.count <= TagCatalogue.maxTags else {
+            throw PipelineError.badInput(location: path, "the catalogue defines \(tags.count) tags (receiving.<policy> counts once per policy); at most \(TagCatalogue.maxTags) are supported")
+        }
         self.init(tags: tags)
     }
+
+    /// The ingest stage packs a tag's index into 6 bits of each observation.
+    public static let maxTags = 64
 
     static func parseType(_ s: String, location: String) throws -> TagType {
         switch s {
@@ -236,5 +242,80 @@ enum CatalogueText {
 
     static func isIdentifier(_ s: String) -> Bool {
         !s.isEmpty && s.utf8.allSatisfy { ($0 >= 97 && $0 <= 122) || ($0 >= 65 && $0 <= 90) || ($0 >= 48 && $0 <= 57) || $0 == 95 }
+    }
+}
+
+/// The catalogue compiled for the row loop: plain arrays, no strings, so reading
+/// a tag's type costs no reference counting per row.
+final class CompiledTags: @unchecked Sendable {
+    enum Kind: UInt8 { case money, int, bool, date, enumeration }
+    let kind: [Kind]
+    let lo: [Int64]
+    let hi: [Int64]
+    let feed: [Int32]
+    let words: [[[UInt8]]]
+
+    init(_ catalogue: TagCatalogue, feeds: [String]) {
+        var kind: [Kind] = [], lo: [Int64] = [], hi: [Int64] = [], feed: [Int32] = [], words: [[[UInt8]]] = []
+        for t in catalogue.tags {
+            var w: [[UInt8]] = []
+            var a: Int64 = 0, b: Int64 = 0
+            switch t.type {
+            case .money: kind.append(.money)
+            case .bool: kind.append(.bool)
+            case .date: kind.append(.date)
+            case .int(let x, let y): kind.append(.int); a = x; b = y
+            case .enumeration(let ws): kind.append(.enumeration); w = ws.map { Array($0.utf8) }
+            }
+            lo.append(a); hi.append(b); words.append(w)
+            feed.append(Int32(feeds.firstIndex(of: t.feed) ?? -1))
+        }
+        self.kind = kind; self.lo = lo; self.hi = hi; self.feed = feed; self.words = words
+    }
+
+    @inline(__always)
+    func parse(_ t: Int, _ b: UnsafeRawBufferPointer) -> ParsedValue {
+        switch kind[t] {
+        case .money:
+            switch Money.parseFen(b) {
+            case .value(let v): return .value(v)
+            case .malformed: return .bad
+            case .outOfRange: return .outOfRange
+            }
+        case .int:
+            var i = 0
+            var neg = false
+            if b.count > 0 && b[0] == UInt8(ascii: "-") { neg = true; i = 1 }
+            if i == b.count { return .bad }
+            var v: Int64 = 0
+            var overflow = false
+            while i < b.count {
+                let d = b[i] &- 48
+                if d > 9 { return .bad }
+                if v > (Int64.max - 9) / 10 { overflow = true } else { v = v * 10 + Int64(d) }
+                i += 1
+            }
+            if overflow { return .outOfRange }
+            if neg { v = -v }
+            return (v < lo[t] || v > hi[t]) ? .outOfRange : .value(v)
+        case .bool:
+            if b.count == 1 {
+                if b[0] == UInt8(ascii: "1") { return .value(1) }
+                if b[0] == UInt8(ascii: "0") { return .value(0) }
+                return .bad
+            }
+            if b.count == 4 && memcmp(b.baseAddress!, "true", 4) == 0 { return .value(1) }
+            if b.count == 5 && memcmp(b.baseAddress!, "false", 5) == 0 { return .value(0) }
+            return .bad
+        case .date:
+            if let d = CivilDate.parse(b) { return .value(Int64(d.days)) }
+            return .bad
+        case .enumeration:
+            let ws = words[t]
+            for i in 0..<ws.count where ws[i].count == b.count {
+                if ws[i].withUnsafeBytes({ memcmp($0.baseAddress!, b.baseAddress!, b.count) }) == 0 { return .value(Int64(i)) }
+            }
+            return .bad
+        }
     }
 }

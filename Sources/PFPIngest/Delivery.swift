@@ -46,22 +46,34 @@ public final class FeedFile: @unchecked Sendable {
     public let manifest: DeliveryManifest
     /// The sha256 of the file's bytes as delivered.
     public let sha256: String
-    /// UTF-8 text without BOM (GB18030 files are converted).
-    public let text: [UInt8]
+    /// The delivered bytes (mapped) and, for GB18030 files with other than ASCII, the UTF-8 text.
+    let mapped: MappedFile
+    let converted: [UInt8]?
+    /// Bytes of a UTF-8 BOM to skip.
+    let textOffset: Int
     public let layout: CSVLayout
     public let sizeBytes: Int
 
-    init(spec: FeedSpec, path: String, manifest: DeliveryManifest, sha256: String, text: [UInt8], layout: CSVLayout, size: Int) {
+    init(spec: FeedSpec, path: String, manifest: DeliveryManifest, sha256: String, mapped: MappedFile, converted: [UInt8]?,
+         textOffset: Int, layout: CSVLayout, size: Int) {
+        self.mapped = mapped
+        self.converted = converted
+        self.textOffset = textOffset
         self.spec = spec
         self.path = path
         self.manifest = manifest
         self.sha256 = sha256
-        self.text = text
         self.layout = layout
         self.sizeBytes = size
     }
 
     public var fileName: String { (path as NSString).lastPathComponent }
+
+    /// The text's bytes, without a BOM; record offsets of `layout` are relative to it.
+    public func withText<T>(_ body: (UnsafeRawBufferPointer) -> T) -> T {
+        if let converted { return converted.withUnsafeBytes { body($0) } }
+        return body(UnsafeRawBufferPointer(rebasing: mapped.bytes[textOffset...]))
+    }
 
     /// Column positions by name; a duplicate name is an error, a missing one is reported by the caller.
     public func columns() -> Result<[String: Int], HeaderProblem> {
@@ -75,48 +87,45 @@ public final class FeedFile: @unchecked Sendable {
 
     /// Reads a file, computing its sha256 while the text is decoded.
     static func load(spec: FeedSpec, path: String, manifest: DeliveryManifest, required columns: [String]) -> Result<FeedFile, PipelineError> {
-        let raw: [UInt8]
-        do { raw = try FileIO.readAll(path) } catch let e as PipelineError { return .failure(e) } catch {
+        let mapped: MappedFile
+        do { mapped = try MappedFile(path: path) } catch let e as PipelineError { return .failure(e) } catch {
             return .failure(.failure(location: path, "cannot read the file"))
         }
+        let raw = mapped.bytes
         func broken(_ m: String, hint: String = "ask the department to deliver the file and its manifest again") -> Result<FeedFile, PipelineError> {
             .failure(.badInput(stage: "ingest", feed: spec.name, location: (path as NSString).lastPathComponent, "broken delivery: " + m, hint: hint))
         }
-        // Hash and decode at the same time: the hash on one thread, decoding on the others.
+        // Hash and decode at the same time, each on its own thread.
         var digest = ""
-        var decoded: Result<[UInt8], TextDecoding.DecodeFailure> = .success([])
-        raw.withUnsafeBytes { buf in
-            Parallel.forEach(2) { task in
-                if task == 0 { digest = SHA256Digest.hex(of: buf); return }
-                let bom = TextDecoding.bomLength(buf)
-                let body = UnsafeRawBufferPointer(rebasing: buf[bom...])
-                switch manifest.encoding {
-                case .utf8:
-                    if let bad = TextDecoding.firstInvalidUTF8(body) { decoded = .failure(.init(offset: bad + bom)) }
-                case .gb18030:
-                    decoded = TextDecoding.gb18030ToUTF8(body).mapError { TextDecoding.DecodeFailure(offset: $0.offset + bom) }
-                }
+        var decoded: Result<[UInt8]?, TextDecoding.DecodeFailure> = .success(nil)
+        let bom = TextDecoding.bomLength(raw)
+        Parallel.forEach(2) { task in
+            if task == 0 { digest = SHA256Digest.hex(of: raw); return }
+            let body = UnsafeRawBufferPointer(rebasing: raw[bom...])
+            switch manifest.encoding {
+            case .utf8:
+                if let bad = TextDecoding.firstInvalidUTF8(body) { decoded = .failure(.init(offset: bad + bom)) }
+            case .gb18030:
+                if TextDecoding.isASCII(body) { return }   // the same bytes in UTF-8
+                decoded = TextDecoding.gb18030ToUTF8(body).map { Optional($0) }.mapError { TextDecoding.DecodeFailure(offset: $0.offset + bom) }
             }
         }
         if digest != manifest.sha256 {
             return broken("the file's sha256 is \(digest.prefix(12))…, the manifest says \(manifest.sha256.prefix(12))… (a partial or replaced file)")
         }
-        let text: [UInt8]
+        let converted: [UInt8]?
         switch decoded {
         case .failure(let f):
             let line = raw.prefix(f.offset).reduce(1) { $0 + ($1 == 10 ? 1 : 0) }
             return broken("the bytes at line \(line) are not valid \(manifest.encoding.rawValue), the encoding the manifest declares",
                           hint: "check the manifest's 'encoding' (utf-8 or gb18030) and ask the department to deliver again")
         case .success(let out):
-            if manifest.encoding == .utf8 {
-                let bom = raw.withUnsafeBytes { TextDecoding.bomLength($0) }
-                text = bom == 0 ? raw : Array(raw[bom...])
-            } else {
-                text = out
-            }
+            converted = out
         }
-        let layout = text.withUnsafeBytes { CSVLayout.scan($0) }
-        let file = FeedFile(spec: spec, path: path, manifest: manifest, sha256: digest, text: text, layout: layout, size: raw.count)
+        let textOffset = converted == nil ? bom : 0
+        let layout = converted.map { c in c.withUnsafeBytes { CSVLayout.scan($0) } } ?? CSVLayout.scan(UnsafeRawBufferPointer(rebasing: raw[bom...]))
+        let file = FeedFile(spec: spec, path: path, manifest: manifest, sha256: digest, mapped: mapped, converted: converted,
+                            textOffset: textOffset, layout: layout, size: raw.count)
         switch file.columns() {
         case .failure(let m): return broken(m.message)
         case .success(let cols):
@@ -229,6 +238,8 @@ public struct DeliveryCheck {
                                                   hint: "check --run-date, or ask the department to correct the manifest"))
                 } else {
                     let columns = spec.shape == .population ? PopulationColumns.required : TagColumns.required
+                    let tLoad = FileIO.now()
+                    defer { console.detail("    \(spec.name): read, hashed and checked in \(String(format: "%.2f", FileIO.now() - tLoad)) s") }
                     switch FeedFile.load(spec: spec, path: path, manifest: manifest, required: columns) {
                     case .success(let f):
                         check.files[spec.name] = f

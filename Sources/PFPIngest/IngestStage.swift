@@ -43,7 +43,10 @@ public struct IngestStage {
         // Population: per-record checks in parallel, then duplicates, then households.
         let popSpec = config.populationFeed
         let popFile = check.files[popSpec.name]!
+        var tStep = FileIO.now()
+        func lap() -> String { let t = FileIO.now(); defer { tStep = t }; return String(format: "%.2f s", t - tStep) }
         let rows = parsePopulation(popFile)
+        console.detail("    population parsed: \(lap())")
         var idCounts: [UInt64: Int] = [:]
         do {
             var valid = rows.compactMap { $0.id != 0 && $0.early != .malformedRow ? $0.id : nil }
@@ -81,30 +84,37 @@ public struct IngestStage {
         if sexMismatch + birthMismatch > 0 {
             console.warn("population: \(sexMismatch) records give a sex and \(birthMismatch) a birth date that differ from their ID number; the ID's values are used")
         }
+        console.detail("    duplicates and rejects: \(lap())")
         assembleHouseholds(rows: rows, accepted: accepted, into: result)
+        console.detail("    households assembled: \(lap())")
         console.progress("population: \(grouped(accepted.count)) people in \(grouped(result.householdCount)) households accepted, \(grouped(rows.count - accepted.count)) rejected")
 
         // Tag feeds.
         let people = IDIndex(keys: result.personID)
         let lookup = ByteKeyTable(catalogue.tags.map(\.name))
-        var observations: [[TagObservation]] = []
-        for spec in config.feeds where spec.shape == .tags {
+        let feedNames = config.feeds.map(\.name)
+        let compiled = CompiledTags(catalogue, feeds: feedNames)
+        var observations = [[[TagObservation]]](repeating: [], count: feedNames.count)
+        for (f, spec) in config.feeds.enumerated() where spec.shape == .tags {
             guard let file = check.files[spec.name] else { continue }
-            let (obs, rej, warnings) = parseTags(file, catalogue: catalogue, tagLookup: lookup, people: people)
+            let (obs, rej, warnings) = parseTags(file, compiled: compiled, feedIndex: Int32(feedNames.firstIndex(of: spec.name)!), tagLookup: lookup, people: people)
             var rep = reports[spec.name]!
             for r in rej { rep.rejectCounts[r.reason, default: 0] += 1 }
-            rep.accepted = obs.count
+            rep.accepted = obs.reduce(0) { $0 + $1.count }
             rep.rejected = rej.count
             rep.warnings = warnings
             reports[spec.name] = rep
             rejects.append(contentsOf: rej.map { (spec.name, $0) })
-            observations.append(obs)
-            console.progress("\(spec.name): \(grouped(obs.count)) rows accepted, \(grouped(rej.count)) rejected")
+            observations[f] = obs
+            console.progress("\(spec.name): \(grouped(rep.accepted)) rows accepted, \(grouped(rej.count)) rejected (\(lap()))")
         }
         for (name, rep) in reports where rep.used { result.feedAsOf[name] = rep.asOf }
 
         // Resolution: the latest as_of wins; disagreement on the same date is a conflict.
-        let (resolved, conflictCounts) = resolve(observations, tagCount: catalogue.tags.count)
+        _ = lap()
+        let (resolved, conflictCounts) = resolve(observations, feedOfTag: catalogue.tags.map { feedNames.firstIndex(of: $0.feed) ?? -1 },
+                                                 personCount: result.personCount)
+        console.detail("    tags resolved: \(lap())")
         result.tags = resolved
         var conflicts: [String: Int] = [:]
         for (t, n) in conflictCounts.enumerated() where n > 0 {
@@ -142,83 +152,127 @@ public struct IngestStage {
 
     /// Groups accepted people by household id (byte order), then by ID number.
     func assembleHouseholds(rows: [PopulationRow], accepted: [Int], into result: IngestResult) {
-        var hhIndex: [String: Int32] = [:]
-        var hhNames: [String] = []
-        var rowHH = [Int32](repeating: 0, count: accepted.count)
-        for (k, i) in accepted.enumerated() {
-            let name = rows[i].household
-            if let h = hhIndex[name] { rowHH[k] = h } else {
-                let h = Int32(hhNames.count)
-                hhIndex[name] = h
-                hhNames.append(name)
-                rowHH[k] = h
+        struct Key: Comparable {
+            var w0: UInt64, w1: UInt64, w2: UInt64, w3: UInt64, id: UInt64, row: Int32
+            static func < (a: Key, b: Key) -> Bool {
+                if a.w0 != b.w0 { return a.w0 < b.w0 }
+                if a.w1 != b.w1 { return a.w1 < b.w1 }
+                if a.w2 != b.w2 { return a.w2 < b.w2 }
+                if a.w3 != b.w3 { return a.w3 < b.w3 }
+                return a.id < b.id
+            }
+            func sameHousehold(_ o: Key) -> Bool { w0 == o.w0 && w1 == o.w1 && w2 == o.w2 && w3 == o.w3 }
+            func householdBefore(_ o: Key) -> Bool {
+                if w0 != o.w0 { return w0 < o.w0 }
+                if w1 != o.w1 { return w1 < o.w1 }
+                if w2 != o.w2 { return w2 < o.w2 }
+                return w3 < o.w3
             }
         }
-        let sortedHH = hhNames.indices.sorted { hhNames[$0].utf8.lexicographicallyPrecedes(hhNames[$1].utf8) }
-        var rank = [Int32](repeating: 0, count: hhNames.count)
-        for (r, h) in sortedHH.enumerated() { rank[h] = Int32(r) }
-        var order = Array(0..<accepted.count)
-        order.sort { a, b in
-            let ha = rank[Int(rowHH[a])], hb = rank[Int(rowHH[b])]
-            if ha != hb { return ha < hb }
-            return rows[accepted[a]].id < rows[accepted[b]].id
+        var keys = accepted.map { i -> Key in
+            let r = rows[i]
+            return Key(w0: r.household.0, w1: r.household.1, w2: r.household.2, w3: r.household.3, id: r.id, row: Int32(i))
         }
-        let n = order.count
-        result.personID = order.map { rows[accepted[$0]].id }
-        result.birth = order.map { rows[accepted[$0]].birth }
-        result.male = order.map { rows[accepted[$0]].male ? 1 : 0 }
-        result.relation = order.map { rows[accepted[$0]].relation }
-        result.hukou = order.map { rows[accepted[$0]].hukou }
-        result.district = order.map { rows[accepted[$0]].district }
-        result.street = order.map { rows[accepted[$0]].street }
-        result.community = order.map { rows[accepted[$0]].community }
-        result.household = order.map { rank[Int(rowHH[$0])] }
-        result.householdIDs = sortedHH.map { hhNames[$0] }
-        var start = [Int32](repeating: 0, count: hhNames.count + 1)
-        var p = 0
-        for h in 0..<hhNames.count {
-            start[h] = Int32(p)
-            while p < n && result.household[p] == Int32(h) { p += 1 }
+        let n = keys.count
+        // Deliveries usually list each household's members together and households in
+        // order: then only the members of each household need sorting.
+        var inOrder = true
+        for k in 1..<max(n, 1) where keys[k].householdBefore(keys[k - 1]) { inOrder = false; break }
+        if inOrder {
+            var a = 0
+            while a < n {
+                var b = a + 1
+                while b < n && keys[b].sameHousehold(keys[a]) { b += 1 }
+                if b - a > 1 { keys[a..<b].sort() }
+                a = b
+            }
+        } else {
+            keys.sort()
         }
-        start[hhNames.count] = Int32(n)
-        result.householdStart = start
+        var household = [Int32](repeating: 0, count: n)
+        var starts: [Int32] = []
+        var names: [String] = []
+        for k in 0..<n {
+            if k == 0 || !keys[k].sameHousehold(keys[k - 1]) {
+                starts.append(Int32(k))
+                let w = keys[k]
+                names.append(householdText((w.w0, w.w1, w.w2, w.w3)))
+            }
+            household[k] = Int32(starts.count - 1)
+        }
+        starts.append(Int32(n))
+        result.personID = keys.map { $0.id }
+        result.birth = keys.map { rows[Int($0.row)].birth }
+        result.male = keys.map { rows[Int($0.row)].male ? 1 : 0 }
+        result.relation = keys.map { rows[Int($0.row)].relation }
+        result.hukou = keys.map { rows[Int($0.row)].hukou }
+        result.district = keys.map { rows[Int($0.row)].district }
+        result.street = keys.map { rows[Int($0.row)].street }
+        result.community = keys.map { rows[Int($0.row)].community }
+        result.household = household
+        result.householdIDs = names
+        result.householdStart = starts
     }
 
-    /// Per tag: sort the observations by person and as_of; the latest wins, and
-    /// different values on the latest date make the tag unknown (a conflict).
-    func resolve(_ parts: [[TagObservation]], tagCount: Int) -> ([ResolvedTag], [Int]) {
-        var byTag = [[TagObservation]](repeating: [], count: tagCount)
-        for part in parts { for o in part { byTag[Int(o.tag)].append(o) } }
+    /// Per tag: the latest as_of wins, and rows with that same latest as_of that
+    /// disagree make the tag unknown (a conflict). Each tag comes from one feed,
+    /// so a worker scans that feed's observations with a dense per-person slot
+    /// array (no sort), then collects the people in index order.
+    func resolve(_ parts: [[[TagObservation]]], feedOfTag: [Int], personCount: Int) -> ([ResolvedTag], [Int]) {
+        let tagCount = feedOfTag.count
         var out = [ResolvedTag](repeating: ResolvedTag(), count: tagCount)
         var conflicts = [Int](repeating: 0, count: tagCount)
+        let workers = max(1, min(Parallel.threads, tagCount))
         out.withUnsafeMutableBufferPointer { outBuf in
             conflicts.withUnsafeMutableBufferPointer { confBuf in
-                Parallel.forEach(tagCount) { t in
-                    var obs = byTag[t]
-                    obs.sort { ($0.person, $0.asOf) < ($1.person, $1.asOf) }
-                    var r = ResolvedTag()
-                    var i = 0
-                    var nConf = 0
-                    while i < obs.count {
-                        var j = i + 1
-                        while j < obs.count && obs[j].person == obs[i].person { j += 1 }
-                        // rows i..<j are one person's, ascending as_of: the latest are at the end
-                        let latest = obs[j - 1].asOf
-                        var k = j - 1
-                        var disagree = false
-                        while k > i && obs[k - 1].asOf == latest {
-                            if obs[k - 1].value != obs[j - 1].value { disagree = true }
-                            k -= 1
+                Parallel.forEach(workers) { w in
+                    var best = [Int64](repeating: -1, count: personCount)
+                    var clash = [UInt8](repeating: 0, count: personCount)
+                    var t = w
+                    while t < tagCount {
+                        defer { t += workers }
+                        let f = feedOfTag[t]
+                        guard f >= 0 else { continue }
+                        var touched = 0
+                        // best/clash hold (chunk << 32 | index) of the winning row, -1 for none
+                        for (c, chunk) in parts[f].enumerated() {
+                            chunk.withUnsafeBufferPointer { ob in
+                                for i in 0..<ob.count where ob[i].tag == t {
+                                    let p = Int(ob[i].person)
+                                    let b = best[p]
+                                    if b < 0 { best[p] = Int64(c) << 32 | Int64(i); touched += 1; continue }
+                                    let cur = parts[f][Int(b >> 32)][Int(b & 0xFFFF_FFFF)]
+                                    if cur.asOf < ob[i].asOf {
+                                        best[p] = Int64(c) << 32 | Int64(i); clash[p] = 0
+                                    } else if cur.asOf == ob[i].asOf && cur.value != ob[i].value {
+                                        clash[p] = 1
+                                    }
+                                }
+                            }
                         }
-                        r.person.append(obs[i].person)
-                        r.value.append(obs[j - 1].value)
-                        r.asOf.append(latest)
-                        r.conflict.append(disagree ? 1 : 0)
-                        if disagree { nConf += 1 }
-                        i = j
+                        do {
+                            var r = ResolvedTag()
+                            r.person.reserveCapacity(touched)
+                            r.value.reserveCapacity(touched)
+                            r.asOf.reserveCapacity(touched)
+                            r.conflict.reserveCapacity(touched)
+                            var nConf = 0
+                            if touched > 0 {
+                                for p in 0..<personCount where best[p] >= 0 {
+                                    let o = parts[f][Int(best[p] >> 32)][Int(best[p] & 0xFFFF_FFFF)]
+                                    r.person.append(Int32(p))
+                                    r.value.append(o.value)
+                                    r.asOf.append(o.asOf)
+                                    r.conflict.append(clash[p])
+                                    nConf += Int(clash[p])
+                                    best[p] = -1
+                                    clash[p] = 0
+                                }
+                            }
+                            outBuf[t] = r
+                            confBuf[t] = nConf
+                        }
                     }
-                    outBuf[t] = r
-                    confBuf[t] = nConf
                 }
             }
         }

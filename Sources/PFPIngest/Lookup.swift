@@ -4,22 +4,26 @@ import PFPCore
 /// Open-addressing map from an ID number's key to a person index, built once and
 /// read from many threads (no locks: it is never written after construction).
 final class IDIndex: @unchecked Sendable {
-    private var keys: [UInt64]
-    private var values: [Int32]
+    // `let`: a class's `var` properties pay a dynamic exclusivity check on every access.
+    private let keys: [UInt64]
+    private let values: [Int32]
     private let mask: Int
 
     init(keys input: [UInt64]) {
         var cap = 16
         while cap < input.count * 2 { cap <<= 1 }
-        mask = cap - 1
-        keys = [UInt64](repeating: 0, count: cap)
-        values = [Int32](repeating: -1, count: cap)
+        let mask = cap - 1
+        var keys = [UInt64](repeating: 0, count: cap)
+        var values = [Int32](repeating: -1, count: cap)
         for (i, k) in input.enumerated() {
             var h = IDIndex.hash(k) & mask
             while keys[h] != 0 && keys[h] != k { h = (h + 1) & mask }
             keys[h] = k
             values[h] = Int32(i)
         }
+        self.mask = mask
+        self.keys = keys
+        self.values = values
     }
 
     @inline(__always)
@@ -34,11 +38,13 @@ final class IDIndex: @unchecked Sendable {
     func find(_ k: UInt64) -> Int32 {
         var h = IDIndex.hash(k) & mask
         return keys.withUnsafeBufferPointer { kb in
-            while true {
-                let v = kb[h]
-                if v == k { return values[h] }
-                if v == 0 { return -1 }
-                h = (h + 1) & mask
+            values.withUnsafeBufferPointer { vb in
+                while true {
+                    let v = kb[h]
+                    if v == k { return vb[h] }
+                    if v == 0 { return -1 }
+                    h = (h + 1) & mask
+                }
             }
         }
     }
@@ -46,21 +52,24 @@ final class IDIndex: @unchecked Sendable {
 
 /// Finds a short byte string (a tag name) without making a `String`.
 final class ByteKeyTable: @unchecked Sendable {
-    private var entries: [[UInt8]]
-    private var slots: [Int32]
+    private let entries: [[UInt8]]
+    private let slots: [Int32]
     private let mask: Int
 
     init(_ names: [String]) {
-        entries = names.map { Array($0.utf8) }
+        let entries = names.map { Array($0.utf8) }
         var cap = 16
         while cap < names.count * 4 { cap <<= 1 }
-        mask = cap - 1
-        slots = [Int32](repeating: -1, count: cap)
+        let mask = cap - 1
+        var slots = [Int32](repeating: -1, count: cap)
         for (i, e) in entries.enumerated() {
             var h = e.withUnsafeBytes { ByteKeyTable.hash($0) } & mask
             while slots[h] >= 0 { h = (h + 1) & mask }
             slots[h] = Int32(i)
         }
+        self.entries = entries
+        self.slots = slots
+        self.mask = mask
     }
 
     @inline(__always)

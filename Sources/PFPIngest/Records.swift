@@ -65,18 +65,32 @@ struct PopulationRow {
     var district: Int32 = 0
     var street: Int32 = 0
     var community: Int64 = 0
-    var household = ""
+    /// The household id as four big-endian words, zero-padded: comparing the
+    /// words compares the ids in byte order (ids are 1 to 32 of A-Z a-z 0-9 -).
+    var household: (UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0)
     var sexMismatch = false
     var birthMismatch = false
     var upgraded = false
 }
 
-/// An accepted tag row: which tag, whose, as of when, what value.
+/// An accepted tag row: which tag, whose, as of when, what value, in 16 bytes.
 struct TagObservation {
-    var tag: UInt8
-    var person: Int32
-    var asOf: Int32
     var value: Int64
+    var person: Int32
+    /// Tag index in the top 6 bits; as_of in the low 26, as days since 1970 plus 2^25
+    /// (every date of years 1 to 9999 fits).
+    var tagAsOf: UInt32
+
+    static let bias: Int32 = 1 << 25
+
+    init(tag: UInt8, person: Int32, asOf: Int32, value: Int64) {
+        self.value = value
+        self.person = person
+        self.tagAsOf = UInt32(tag) << 26 | UInt32(asOf + TagObservation.bias)
+    }
+
+    @inline(__always) var tag: Int { Int(tagAsOf >> 26) }
+    @inline(__always) var asOf: Int32 { Int32(tagAsOf & 0x03FF_FFFF) - TagObservation.bias }
 }
 
 /// Parses the population feed's records, in parallel chunks.
@@ -89,7 +103,7 @@ func parsePopulation(_ file: FeedFile) -> [PopulationRow] {
     let chunks = file.layout.chunks
     let expected = file.layout.header.count
     var out = [PopulationRow](repeating: PopulationRow(), count: file.layout.records)
-    file.text.withUnsafeBytes { text in
+    file.withText { text in
         out.withUnsafeMutableBufferPointer { rows in
             Parallel.forEach(chunks.count) { k in
                 let chunk = chunks[k]
@@ -144,10 +158,20 @@ func parsePopulation(_ file: FeedFile) -> [PopulationRow] {
                     row.street = Int32(s)
                     row.community = c
                     // bad_household_id
-                    let hh: String? = withField(text, fields[cHH]) { b in
+                    let hh: (UInt64, UInt64, UInt64, UInt64)? = withField(text, fields[cHH]) { b in
                         guard b.count >= 1, b.count <= 32 else { return nil }
-                        for ch in b where !((ch >= 48 && ch <= 57) || (ch >= 65 && ch <= 90) || (ch >= 97 && ch <= 122) || ch == 45) { return nil }
-                        return String(decoding: b, as: UTF8.self)
+                        var w: (UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0)
+                        for (i, ch) in b.enumerated() {
+                            guard (ch >= 48 && ch <= 57) || (ch >= 65 && ch <= 90) || (ch >= 97 && ch <= 122) || ch == 45 else { return nil }
+                            let shift = UInt64(56 - 8 * (i & 7))
+                            switch i >> 3 {
+                            case 0: w.0 |= UInt64(ch) << shift
+                            case 1: w.1 |= UInt64(ch) << shift
+                            case 2: w.2 |= UInt64(ch) << shift
+                            default: w.3 |= UInt64(ch) << shift
+                            }
+                        }
+                        return w
                     }
                     guard let hh else { row.late = .badHouseholdID; continue }
                     row.household = hh
@@ -159,18 +183,16 @@ func parsePopulation(_ file: FeedFile) -> [PopulationRow] {
 }
 
 /// Parses one tag feed's records in parallel chunks: accepted observations and rejects.
-func parseTags(_ file: FeedFile, catalogue: TagCatalogue, tagLookup: ByteKeyTable, people: IDIndex) -> (obs: [TagObservation], rejects: [Reject], warnings: [String: Int]) {
+func parseTags(_ file: FeedFile, compiled: CompiledTags, feedIndex: Int32, tagLookup: ByteKeyTable, people: IDIndex) -> (obs: [[TagObservation]], rejects: [Reject], warnings: [String: Int]) {
     let cols = (try? file.columns().get()) ?? [:]
     let cID = cols["id_number"]!, cTag = cols["tag"]!, cValue = cols["value"]!, cAsOf = cols["as_of"]!
     let deliveryAsOf = file.manifest.asOf.days
-    let feed = file.spec.name
     let chunks = file.layout.chunks
     let expected = file.layout.header.count
-    let tags = catalogue.tags
     var obsParts = [[TagObservation]](repeating: [], count: chunks.count)
     var rejParts = [[Reject]](repeating: [], count: chunks.count)
     var upgradedParts = [Int](repeating: 0, count: chunks.count)
-    file.text.withUnsafeBytes { text in
+    file.withText { text in
         obsParts.withUnsafeMutableBufferPointer { obsOut in
         rejParts.withUnsafeMutableBufferPointer { rejOut in
         upgradedParts.withUnsafeMutableBufferPointer { upOut in
@@ -203,9 +225,8 @@ func parseTags(_ file: FeedFile, catalogue: TagCatalogue, tagLookup: ByteKeyTabl
                     if asOf.days > deliveryAsOf { rej.append(Reject(line: ln, reason: .futureAsOf)); continue }
                     let t = withField(text, fTag) { tagLookup.find($0) }
                     if t < 0 { rej.append(Reject(line: ln, reason: .unknownTag)); continue }
-                    let def = tags[t]
-                    if def.feed != feed { rej.append(Reject(line: ln, reason: .foreignTag)); continue }
-                    switch withField(text, fValue, { def.parse($0) }) {
+                    if compiled.feed[t] != feedIndex { rej.append(Reject(line: ln, reason: .foreignTag)); continue }
+                    switch withField(text, fValue, { compiled.parse(t, $0) }) {
                     case .bad: rej.append(Reject(line: ln, reason: .badValue))
                     case .outOfRange: rej.append(Reject(line: ln, reason: .outOfRange))
                     case .value(let v): obs.append(TagObservation(tag: UInt8(t), person: person, asOf: asOf.days, value: v))
@@ -220,5 +241,18 @@ func parseTags(_ file: FeedFile, catalogue: TagCatalogue, tagLookup: ByteKeyTabl
     var warnings: [String: Int] = [:]
     let up = upgradedParts.reduce(0, +)
     if up > 0 { warnings["id_upgraded_15_to_18"] = up }
-    return (obsParts.flatMap { $0 }, rejParts.flatMap { $0 }, warnings)
+    return (obsParts, rejParts.flatMap { $0 }, warnings)
+}
+
+/// The text of a household id packed by `parsePopulation`.
+func householdText(_ w: (UInt64, UInt64, UInt64, UInt64)) -> String {
+    var bytes: [UInt8] = []
+    for word in [w.0, w.1, w.2, w.3] {
+        for k in 0..<8 {
+            let c = UInt8(truncatingIfNeeded: word >> UInt64(56 - 8 * k))
+            if c == 0 { return String(decoding: bytes, as: UTF8.self) }
+            bytes.append(c)
+        }
+    }
+    return String(decoding: bytes, as: UTF8.self)
 }

@@ -41,8 +41,10 @@ public final class NightlyRun {
             console.info("[ingest]")
             let outcome = try IngestStage(config: r.config, catalogue: catalogue, console: console)
                 .run(inbox: r.inbox, runDate: r.runDate, allowMissing: r.allowMissing)
+            let tSave = FileIO.now()
             try outcome.result.save(to: store)
             try record(outcome, registry: registry, db: db, runDate: r.runDate)
+            console.detail("    stored in the database: \(String(format: "%.2f", FileIO.now() - tSave)) s")
             try registry.recordStage(runDate: r.runDate, stage: "ingest", wall: FileIO.now() - t0, cpu: FileIO.cpuSeconds() - c0, peakRSS: FileIO.peakRSS())
 
             // Publication.

@@ -42,6 +42,7 @@ let commands: [CommandSpec] = [
                     OptionSpec(name: "settings", value: "FILE", help: "generator settings (default Pipelines/sample.conf)"),
                     OptionSpec(name: "config", value: "FILE", help: "pipeline configuration (default Pipelines/nightly.conf)"),
                     OptionSpec(name: "threads", value: "N", help: "worker threads"),
+                    OptionSpec(name: "quiet", value: nil, help: "print only warnings and errors"),
                 ],
                 details: "Every dirty-input feature of feeds.md appears in small numbers: GB18030, BOM, CRLF, quoted\nline breaks, 15-digit IDs, each reject reason, conflicts, tag history, deceased members, households\nwith no or two heads."),
     CommandSpec(name: "runs", summary: "list past runs with status, timings and counts",
@@ -50,6 +51,14 @@ let commands: [CommandSpec] = [
                     OptionSpec(name: "config", value: "FILE", help: "pipeline configuration (default Pipelines/nightly.conf)"),
                     OptionSpec(name: "db", value: "FILE", help: "the pipeline database"),
                 ]),
+    CommandSpec(name: "bench", summary: "benchmark the nightly job on generated deliveries",
+                usage: "pfp bench [--sizes 100000,1000000] [--data DIR] [--threads N]",
+                options: [
+                    OptionSpec(name: "sizes", value: "N,N", help: "households per benchmark run (default 100000,1000000)"),
+                    OptionSpec(name: "data", value: "DIR", help: "where generated deliveries are cached (default bench-data)"),
+                    OptionSpec(name: "threads", value: "N", help: "worker threads for the runs"),
+                ],
+                details: "Each size runs in its own process, release build recommended (make bench). Prints wall and CPU\nseconds per stage and peak RSS, and writes DIR/bench-latest.json."),
     CommandSpec(name: "version", summary: "print the version", usage: "pfp version", options: []),
 ]
 
@@ -105,6 +114,7 @@ func commandSample(_ a: ParsedArguments, console: Console) throws {
     guard let date = try a.date("run-date") else { throw PipelineError.usage("--run-date YYYY-MM-DD is required") }
     guard let out = a.value("out") else { throw PipelineError.usage("--out DIR is required") }
     if let t = try a.int("threads", min: 1) { Parallel.threads = t }
+    if a.has("quiet") { console.level = .quiet }
     let seedText = a.value("seed") ?? "1"
     guard let seed = UInt64(seedText) else { throw PipelineError.usage("--seed expects a whole number, found '\(seedText)'") }
     let days = try a.int("days", min: 1) ?? 1

@@ -22,6 +22,7 @@ do {
     case "stage": try commandStage(parsed, console: console)
     case "sample": try commandSample(parsed, console: console)
     case "runs": try commandRuns(parsed, console: console)
+    case "bench": try commandBench(parsed, console: console)
     case "version": print("pfp \(PFPRunVersion.text)")
     default: break
     }

@@ -75,6 +75,12 @@ final class CSVScannerTests: XCTestCase {
         XCTAssertEqual(r2[3].fields, ["5", "6"])
     }
 
+    func testWellQuotedMultiLineRecordWithWrongFieldCountIsOneRecord() {
+        let r = records("a,b\n\"x\ny\",2,extra\n3,4\n", expected: 2)
+        XCTAssertEqual(r.map(\.line), [1, 2, 4])
+        XCTAssertEqual(r.map(\.ok), [true, false, true])
+    }
+
     func testLayoutAgreesWithScannerAcrossChunks() {
         var text = "id,v\n"
         for i in 0..<5000 {
@@ -82,6 +88,7 @@ final class CSVScannerTests: XCTestCase {
             case 0: text += "\(i),\"multi\nline\"\n"
             case 3: text += "\(i),\"unclosed\n"
             case 5: text += "\(i),x,extra\n"
+            case 6: text += "\(i),\"two\nlines\",extra\n"
             default: text += "\(i),plain\n"
             }
         }

@@ -1,0 +1,35 @@
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A whole file mapped read-only into memory: no copy and no zero-filled pages.
+/// The bytes stay valid while the object lives.
+public final class MappedFile: @unchecked Sendable {
+    public let bytes: UnsafeRawBufferPointer
+    private let base: UnsafeMutableRawPointer?
+    private let length: Int
+
+    public init(path: String) throws {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw PipelineError.badInput(location: path, "cannot open: \(String(cString: strerror(errno)))") }
+        defer { close(fd) }
+        var st = stat()
+        guard fstat(fd, &st) == 0 else { throw PipelineError.failure(location: path, "cannot stat: \(String(cString: strerror(errno)))") }
+        length = Int(st.st_size)
+        if length == 0 {
+            base = nil
+            bytes = UnsafeRawBufferPointer(start: nil, count: 0)
+            return
+        }
+        let p = mmap(nil, length, PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd, 0)
+        guard let p, p != MAP_FAILED else {
+            throw PipelineError.failure(location: path, "cannot map the file: \(String(cString: strerror(errno)))")
+        }
+        madvise(p, length, MADV_SEQUENTIAL)
+        base = p
+        bytes = UnsafeRawBufferPointer(start: p, count: length)
+    }
+
+    deinit { if let base { munmap(base, length) } }
+}

@@ -1,0 +1,86 @@
+import Foundation
+import PFPCore
+
+/// `pfp bench`: the nightly job on generated deliveries of growing size, each run in
+/// its own process (so peak memory is that run's), with per-stage figures from the
+/// run registry. Deliveries are cached under bench-data/ (outside git).
+func commandBench(_ a: ParsedArguments, console: Console) throws {
+    let sizes = try (a.value("sizes") ?? "100000,1000000").split(separator: ",").map { s -> Int in
+        guard let n = Int(s.replacingOccurrences(of: "_", with: "")), n >= 10 else { throw PipelineError.usage("--sizes takes numbers of households, e.g. 100000,1000000") }
+        return n
+    }
+    let dataDir = a.value("data") ?? "bench-data"
+    let date = "2026-11-23"
+    let me = URL(fileURLWithPath: CommandLine.arguments[0]).path
+    let threads = try a.int("threads", min: 1)
+    var results: [JSON] = []
+    func row(_ cols: [String]) -> String {
+        let widths = [12, 9, 8, 8, 13]
+        var out = ""
+        for (i, c) in cols.enumerated() {
+            if i < widths.count {
+                let w = widths[i]
+                out += i < 2 ? c.padding(toLength: max(w, c.count), withPad: " ", startingAt: 0) + " "
+                             : String(repeating: " ", count: max(0, w - c.count)) + c + " "
+            } else { out += "  " + c }
+        }
+        return out
+    }
+    print(row(["households", "stage", "wall s", "cpu s", "peak RSS MB", "throughput"]))
+    for n in sizes {
+        let root = "\(dataDir)/\(n)"
+        let inbox = "\(root)/inbox-\(date)"
+        if !FileIO.exists(inbox + "/population.csv.manifest.json") {
+            console.info("generating \(grouped(n)) households under \(root) (cached for later runs)")
+            let g = try spawn(me, ["sample", "--households", String(n), "--seed", "1", "--run-date", date, "--out", root, "--quiet"])
+            guard g.status == 0 else { throw PipelineError.failure("pfp sample failed for \(n) households") }
+        }
+        let out = "\(root)/out"
+        try? FileIO.remove(out)
+        var args = ["run", "--run-date", date, "--inbox", inbox, "--out", out + "/published", "--db", out + "/pfp.sqlite", "--quiet"]
+        if let threads { args += ["--threads", String(threads)] }
+        let r = try spawn(me, args)
+        guard r.status == 0 else { throw PipelineError.failure("pfp run failed (exit \(r.status)) on \(n) households") }
+        // Input volume and per-stage figures from the registry.
+        let db = try Database(path: out + "/pfp.sqlite")
+        var rows = 0, bytes = 0
+        try db.query("SELECT SUM(rows_read), SUM(bytes) FROM run_feeds WHERE run_date = ?", [.text(date)]) { rows = Int($0.int(0)); bytes = Int($0.int(1)) }
+        let stages = try RunRegistry(db: db).stageTimings(runDate: CivilDate.parse(date)!)
+        var stageJSON: [JSON] = []
+        for s in stages {
+            let rate = s.stage == "ingest" ? String(format: "%.2fM rows/s, %.0f MB/s", Double(rows) / s.wall / 1e6, Double(bytes) / s.wall / 1e6) : ""
+            print(row([grouped(n), s.stage, String(format: "%.2f", s.wall), String(format: "%.2f", s.cpu), "", rate]))
+            stageJSON.append(.object([("stage", .string(s.stage)), ("wall_s", .string(String(format: "%.3f", s.wall))), ("cpu_s", .string(String(format: "%.3f", s.cpu)))]))
+        }
+        print(row([grouped(n), "total", String(format: "%.2f", r.wall), String(format: "%.2f", r.cpu), grouped(r.maxRSS >> 20),
+                   String(format: "%.0f MB of feeds, ", Double(bytes) / 1e6) + "\(grouped(rows)) rows"]))
+        results.append(.object([
+            ("households", .int(n)), ("rows", .int(rows)), ("bytes", .int(bytes)),
+            ("wall_s", .string(String(format: "%.3f", r.wall))), ("cpu_s", .string(String(format: "%.3f", r.cpu))),
+            ("peak_rss_mb", .int(r.maxRSS >> 20)), ("stages", .array(stageJSON)),
+        ]))
+    }
+    let json = JSON.object([("date", .string(RunRegistry.timestamp())), ("threads", .int(threads ?? Parallel.threads)),
+                            ("cores", .int(ProcessInfo.processInfo.activeProcessorCount)), ("results", .array(results))])
+    try FileIO.makeDirectory(dataDir)
+    let path = "\(dataDir)/bench-latest.json"
+    try FileIO.write(path, Array((json.serialized(pretty: true) + "\n").utf8), mode: 0o644)
+    print("\nwritten: \(path)")
+}
+
+/// Runs a child process and returns its exit status, wall time, CPU time and peak RSS.
+func spawn(_ path: String, _ args: [String]) throws -> (status: Int32, wall: Double, cpu: Double, maxRSS: Int) {
+    var pid: pid_t = 0
+    let argv: [UnsafeMutablePointer<CChar>?] = ([path] + args).map { strdup($0) } + [nil]
+    defer { for p in argv { free(p) } }
+    let t0 = FileIO.now()
+    let rc = posix_spawn(&pid, path, nil, nil, argv, environ)
+    guard rc == 0 else { throw PipelineError.failure("cannot start \(path): \(String(cString: strerror(rc)))") }
+    var status: Int32 = 0
+    var ru = rusage()
+    while wait4(pid, &status, 0, &ru) < 0 && errno == EINTR {}
+    let wall = FileIO.now() - t0
+    let cpu = Double(ru.ru_utime.tv_sec) + Double(ru.ru_utime.tv_usec) / 1e6 + Double(ru.ru_stime.tv_sec) + Double(ru.ru_stime.tv_usec) / 1e6
+    let exit = (status & 0x7f) == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f)
+    return (exit, wall, cpu, Int(ru.ru_maxrss) * 1024)
+}
