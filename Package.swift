@@ -20,10 +20,12 @@ let package = Package(
         .target(name: "CPFPNative"),
         .target(name: "PFPCore", dependencies: ["CSQLite", "CPFPNative"]),
         .target(name: "PFPIngest", dependencies: ["PFPCore"]),
+        .target(name: "PFPRules", dependencies: ["PFPCore", "PFPIngest"]),
         .target(name: "PFPSample", dependencies: ["PFPCore"]),
-        .target(name: "PFPRun", dependencies: ["PFPCore", "PFPIngest"]),
-        .executableTarget(name: "pfp", dependencies: ["PFPCore", "PFPIngest", "PFPSample", "PFPRun"]),
+        .target(name: "PFPRun", dependencies: ["PFPCore", "PFPIngest", "PFPRules"]),
+        .executableTarget(name: "pfp", dependencies: ["PFPCore", "PFPIngest", "PFPRules", "PFPSample", "PFPRun"]),
         .testTarget(name: "PFPCoreTests", dependencies: ["PFPCore"]),
         .testTarget(name: "PFPIngestTests", dependencies: ["PFPCore", "PFPIngest", "PFPSample", "PFPRun"]),
+        .testTarget(name: "PFPRulesTests", dependencies: ["PFPCore", "PFPIngest", "PFPRules", "PFPRun"]),
     ]
 )

@@ -21,6 +21,8 @@ public struct PipelineConfig: Sendable {
     public var tagsPath: String
     public var policiesPath: String
     public var deceasedTag: String
+    public var rulesPath: String
+    public var ruleTestsPath: String
     public var feeds: [FeedSpec]
     /// Rule files (issue 3); kept so the configuration has a single home.
     public var extra: [String: String]
@@ -39,6 +41,8 @@ public struct PipelineConfig: Sendable {
         tagsPath = text("tags", "Pipelines/tags.catalogue")
         policiesPath = text("policies", "Pipelines/policies.catalogue")
         deceasedTag = text("deceased_tag", "civil.deceased_on")
+        rulesPath = text("rules", "Pipelines/rules")
+        ruleTestsPath = text("rule_tests", "Pipelines/tests")
         var defaultAge = 7
         if let e = top.value("max_age_days") {
             guard let v = Int(e.value), v >= 0 else {

@@ -1,6 +1,7 @@
 import Foundation
 import PFPCore
 import PFPIngest
+import PFPRules
 import PFPRun
 import PFPSample
 
@@ -59,6 +60,22 @@ let commands: [CommandSpec] = [
                     OptionSpec(name: "threads", value: "N", help: "worker threads for the runs"),
                 ],
                 details: "Each size runs in its own process, release build recommended (make bench). Prints wall and CPU\nseconds per stage and peak RSS, and writes DIR/bench-latest.json."),
+    CommandSpec(name: "test-rules", summary: "run the rule tests (Pipelines/tests/*.cases) against the rule files",
+                usage: "pfp test-rules [--rules DIR] [--tests DIR] [--config FILE] [--case ID]",
+                options: [
+                    OptionSpec(name: "config", value: "FILE", help: "pipeline configuration (default Pipelines/nightly.conf)"),
+                    OptionSpec(name: "rules", value: "DIR", help: "rule files (default: the configuration's rules)"),
+                    OptionSpec(name: "tests", value: "DIR", help: "test cases (default: the configuration's rule_tests)"),
+                    OptionSpec(name: "case", value: "ID", help: "run only this case"),
+                ],
+                details: "Each case describes a small household on a date and the expected outcome of policies and lists.\nA failure is reported with its file:line and the criteria that held, failed or were unknown."),
+    CommandSpec(name: "check-rules", summary: "load and check the rule files for a run date, without any data",
+                usage: "pfp check-rules [--run-date D] [--rules DIR] [--config FILE]",
+                options: [
+                    OptionSpec(name: "config", value: "FILE", help: "pipeline configuration (default Pipelines/nightly.conf)"),
+                    OptionSpec(name: "rules", value: "DIR", help: "rule files (default: the configuration's rules)"),
+                    OptionSpec(name: "run-date", value: "YYYY-MM-DD", help: "the date parameters are read for (default: today)"),
+                ]),
     CommandSpec(name: "version", summary: "print the version", usage: "pfp version", options: []),
 ]
 
@@ -150,4 +167,27 @@ func commandRuns(_ a: ParsedArguments, console: Console) throws {
             }
         }
     }
+}
+
+func commandTestRules(_ a: ParsedArguments, console: Console) throws {
+    let config = try PipelineConfig(path: a.value("config") ?? "Pipelines/nightly.conf")
+    let (tags, policies) = try config.loadCatalogue()
+    let runner = RuleCaseRunner(rulesDirectory: a.value("rules") ?? config.resolve(config.rulesPath), catalogue: tags, policyCatalogue: policies)
+    var cases = try RuleCaseFile.load(directory: a.value("tests") ?? config.resolve(config.ruleTestsPath))
+    if let only = a.value("case") { cases = cases.filter { $0.id == only } }
+    guard !cases.isEmpty else { throw PipelineError.usage("no rule cases found") }
+    let r = try runner.run(cases)
+    for f in r.failures { print("FAIL \(f.caseID) (\(f.location)): \(f.message)") }
+    print("rule tests: \(r.passed) passed, \(r.failures.count) failed (\(cases.count) cases, \(r.checks) checks)")
+    print("\(r.passed) passed, \(cases.count - r.passed) failed")
+    if !r.failures.isEmpty { throw PipelineError(.badInput, "rule tests failed") }
+}
+
+func commandCheckRules(_ a: ParsedArguments, console: Console) throws {
+    let config = try PipelineConfig(path: a.value("config") ?? "Pipelines/nightly.conf")
+    let (tags, policies) = try config.loadCatalogue()
+    let date = try a.date("run-date") ?? CivilDate.today()
+    let rs = try RuleSet.load(directory: a.value("rules") ?? config.resolve(config.rulesPath), catalogue: tags, policyCatalogue: policies, runDate: date)
+    print("rules for \(date): \(rs.parameters.count) parameters, \(rs.values.count) values, \(rs.policies.count) policies, \(rs.lists.count) lists; digest \(rs.digest.prefix(16))")
+    for (id, why) in rs.skippedPolicies { print("  skipped: \(id) (\(why))") }
 }

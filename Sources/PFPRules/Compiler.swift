@@ -1,0 +1,739 @@
+import Foundation
+import PFPCore
+import PFPIngest
+
+/// Where an expression is compiled: for one person, or for the household.
+struct Scope {
+    var level: Level
+    /// Inside a `per policy` list: bare eligible/receiving/has name the list's policy.
+    var listPolicy = false
+    var lets: [String: (fn: Fn, type: VType, deps: Dependencies)] = [:]
+    /// previous(...) may be used (warning lists only).
+    var allowPrevious = false
+    /// Inside previous(...): no nesting.
+    var insidePrevious = false
+}
+
+struct Compiler {
+    let rs: RuleSet
+    let source: RuleSource
+    let policyCatalogue: PolicyCatalogue
+    var valueDecls: [String: ValueDecl] = [:]
+    var valueState: [String: Int] = [:]   // 1 compiling, 2 done
+    var valueChain: [String] = []
+    var deps = Dependencies()
+
+    static let personBuiltins: [String: VType] = [
+        "birth_date": .date, "sex": .word(["F", "M"]),
+        "relation": .word(Relation.allCases.map(\.word)), "hukou": .word(["local", "nonlocal"]),
+    ]
+    static let functions: Set<String> = ["years", "has_value", "is_true", "is_false", "is_unknown", "possible",
+                                         "eligible", "receiving", "has", "band", "previous"]
+
+    init(rs: RuleSet, source: RuleSource, policyCatalogue: PolicyCatalogue) {
+        self.rs = rs
+        self.source = source
+        self.policyCatalogue = policyCatalogue
+    }
+
+    // MARK: declarations
+
+    mutating func compileAll() throws {
+        var taken: [String: SourcePos] = [:]
+        func claim(_ name: String, _ pos: SourcePos, _ what: String) throws {
+            if let other = taken[name] { throw ruleError(pos, "\(what) '\(name)' is already defined at \(other)") }
+            if rs.catalogue.index(of: name) != nil || Compiler.personBuiltins[name] != nil || Compiler.functions.contains(name)
+                || ["run_date", "members", "previous_members", "head", "true", "false"].contains(name) {
+                throw ruleError(pos, "'\(name)' is a built-in name or a tag; choose another name")
+            }
+            taken[name] = pos
+        }
+        // Parameters: the value in force on the run date.
+        for p in source.parameters {
+            try claim(p.id, p.pos, "parameter")
+            var info = ParameterInfo(id: p.id, label: p.label, unit: p.unit, isTable: p.isTable, from: nil, value: nil, bands: [], pos: p.pos)
+            var lastFrom: CivilDate?
+            if p.isTable {
+                for e in p.bands {
+                    if let lastFrom, e.from <= lastFrom { throw ruleError(e.pos, "dates must increase: \(e.from) is not after \(lastFrom)") }
+                    lastFrom = e.from
+                    var bands: [(Q, Q)] = []
+                    for (k, v) in e.bands {
+                        guard let kq = Q(decimal: k), let vq = Q(decimal: v) else { throw ruleError(e.pos, "expected numbers in the bands") }
+                        if let last = bands.last, kq <= last.0 { throw ruleError(e.pos, "band keys must increase: \(k) is not above \(last.0)") }
+                        bands.append((kq, vq))
+                    }
+                    if e.from <= rs.runDate { info.from = e.from; info.bands = bands }
+                }
+            } else {
+                for e in p.values {
+                    if let lastFrom, e.from <= lastFrom { throw ruleError(e.pos, "dates must increase: \(e.from) is not after \(lastFrom)") }
+                    lastFrom = e.from
+                    guard let q = Q(decimal: e.value) else { throw ruleError(e.pos, "'\(e.value)' is not a number") }
+                    if e.from <= rs.runDate { info.from = e.from; info.value = q }
+                }
+            }
+            rs.parameters[p.id] = info
+        }
+        for v in source.values {
+            try claim(v.id, v.pos, "value")
+            valueDecls[v.id] = v
+            rs.valueIndex[v.id] = rs.values.count
+            rs.values.append(ValueInfo(id: v.id, level: v.level, label: v.label, index: rs.values.count, pos: v.pos))
+        }
+        for p in source.policies {
+            try claim(p.id, p.pos, "policy")
+            guard let entry = policyCatalogue.policies.first(where: { $0.id == p.id }) else {
+                throw ruleError(p.pos, "policy \(p.id) is not in the policy catalogue; add it there (its receiving.\(p.id) tag comes from the catalogue)")
+            }
+            if entry.level.rawValue != p.level.rawValue {
+                throw ruleError(p.pos, "policy \(p.id) is a \(p.level.rawValue) policy here but a \(entry.level.rawValue) policy in the policy catalogue")
+            }
+            rs.policyIndex[p.id] = rs.policies.count
+            rs.policies.append(PolicyInfo(id: p.id, label: p.label, level: p.level, index: rs.policies.count, pos: p.pos))
+        }
+        for entry in policyCatalogue.policies where rs.policyIndex[entry.id] == nil {
+            throw PipelineError.badInput(location: "policies.catalogue", "policy \(entry.id) is in the catalogue but no rule file defines it",
+                                         hint: "add 'policy \(entry.id) ...' to a file under Pipelines/rules/ or remove it from the catalogue")
+        }
+        for l in source.lists { try claim(l.id, l.pos, "list") }
+
+        for v in source.values { try compileValue(v.id, at: v.pos) }
+        for (i, p) in source.policies.enumerated() { try compilePolicy(p, info: rs.policies[i]) }
+        try checkPolicyCycles()
+        for (i, l) in source.lists.enumerated() {
+            let info = ListInfo(id: l.id, label: l.label, perPolicy: l.perPolicy, index: i, pos: l.pos)
+            rs.lists.append(info)
+        }
+        for (i, l) in source.lists.enumerated() { try compileList(l, info: rs.lists[i]) }
+        try decideSkips()
+    }
+
+    mutating func compileValue(_ id: String, at usePos: SourcePos) throws {
+        if valueState[id] == 2 { return }
+        if valueState[id] == 1 {
+            let cycle = (valueChain.drop { $0 != id } + [id]).joined(separator: " -> ")
+            throw ruleError(usePos, "a cycle between definitions: \(cycle)")
+        }
+        guard let decl = valueDecls[id] else { return }
+        valueState[id] = 1
+        valueChain.append(id)
+        let saved = deps
+        deps = Dependencies()
+        let (fn, type) = try compile(decl.expr, Scope(level: decl.level))
+        let info = rs.values[rs.valueIndex[id]!]
+        info.fn = fn
+        info.type = type
+        info.deps = deps
+        deps = saved
+        valueChain.removeLast()
+        valueState[id] = 2
+    }
+
+    mutating func compilePolicy(_ d: PolicyDecl, info: PolicyInfo) throws {
+        deps = Dependencies()
+        let scope = Scope(level: d.level)
+        if d.criteria.isEmpty && d.branches.isEmpty { throw ruleError(d.pos, "policy \(d.id) has no criterion") }
+        var codes: Set<String> = []
+        for c in d.criteria {
+            guard codes.insert(c.code).inserted else { throw ruleError(c.pos, "criterion \(c.code) appears twice in policy \(d.id)") }
+            let (fn, t) = try compile(c.expr, scope)
+            try expectType(t, .bool, c.expr.pos, "a criterion")
+            info.criteria.append((c.code, fn))
+        }
+        for b in d.branches {
+            let (fn, t) = try compile(b.expr, scope)
+            try expectType(t, .bool, b.expr.pos, "a branch")
+            var amount: Fn?
+            if let a = b.amount {
+                let (afn, at) = try compile(a, scope)
+                try expectType(at, .number, a.pos, "an amount")
+                amount = afn
+            }
+            info.branches.append((b.code, fn, amount))
+        }
+        if let a = d.amount {
+            let (fn, t) = try compile(a, scope)
+            try expectType(t, .number, a.pos, "an amount")
+            info.amount = fn
+        }
+        info.deps = deps
+    }
+
+    mutating func compileList(_ d: ListDecl, info: ListInfo) throws {
+        deps = Dependencies()
+        var scope = Scope(level: .household)
+        scope.listPolicy = d.perPolicy
+        if let after = d.after {
+            guard rs.lists.contains(where: { $0.id == after.list && !$0.perPolicy }) else {
+                throw ruleError(after.pos, "'after \(after.list)': no household list of that name")
+            }
+            info.after = after.list
+            scope.allowPrevious = true
+        }
+        if let w = d.when {
+            let (fn, t) = try compile(w, scope)
+            try expectType(t, .bool, w.pos, "a list condition")
+            info.when = fn
+        }
+        for l in d.lets {
+            let (fn, t) = try compile(l.expr, scope)
+            scope.lets[l.name] = (fn, t, deps)
+        }
+        var codes: Set<String> = []
+        for r in d.reasons {
+            guard codes.insert(r.code).inserted else { throw ruleError(r.pos, "reason \(r.code) appears twice in list \(d.id)") }
+            let (fn, t) = try compile(r.expr, scope)
+            try expectType(t, .bool, r.expr.pos, "a reason")
+            info.reasons.append((r.code, fn))
+        }
+        info.deps = deps
+    }
+
+    /// Policies that read each other's eligibility in a circle cannot be evaluated.
+    func checkPolicyCycles() throws {
+        var state: [String: Int] = [:]
+        func visit(_ p: PolicyInfo, _ chain: [String]) throws {
+            if state[p.id] == 2 { return }
+            if state[p.id] == 1 {
+                throw ruleError(p.pos, "a cycle between policies: " + (chain.drop { $0 != p.id } + [p.id]).joined(separator: " -> "))
+            }
+            state[p.id] = 1
+            for q in p.deps.policies.sorted() { if let qi = rs.policy(q) { try visit(qi, chain + [p.id]) } }
+            state[p.id] = 2
+        }
+        for p in rs.policies { try visit(p, []) }
+    }
+
+    /// Transitive dependencies through values and policies, then the skip rules of policies.md.
+    func decideSkips() throws {
+        func closure(_ d: Dependencies) -> Dependencies {
+            var out = d
+            var seenValues: Set<String> = [], seenPolicies: Set<String> = []
+            var changed = true
+            while changed {
+                changed = false
+                for v in out.values where !seenValues.contains(v) {
+                    seenValues.insert(v)
+                    if let info = rs.value(v) { out.formUnion(info.deps); changed = true }
+                }
+                for p in out.policies where !seenPolicies.contains(p) {
+                    seenPolicies.insert(p)
+                    if let info = rs.policy(p) { out.formUnion(info.deps); changed = true }
+                }
+            }
+            return out
+        }
+        let missingParams = Set(rs.parameters.values.filter { $0.from == nil }.map(\.id))
+        for p in rs.policies {
+            p.deps = closure(p.deps)
+            var why: [String] = []
+            let params = p.deps.parameters.intersection(missingParams).sorted()
+            if !params.isEmpty { why.append("no value on \(rs.runDate) for " + params.joined(separator: ", ")) }
+            let feeds = Set(p.deps.tags.map { rs.catalogue.tags[$0].feed }).intersection(rs.unavailableFeeds).sorted()
+            if !feeds.isEmpty { why.append("reads feed " + feeds.joined(separator: ", ") + ", allowed to be missing") }
+            if !why.isEmpty { p.skipped = why.joined(separator: "; ") }
+        }
+        // A policy that reads a skipped policy is skipped too.
+        var changed = true
+        while changed {
+            changed = false
+            for p in rs.policies where p.skipped == nil {
+                if let q = p.deps.policies.sorted().first(where: { rs.policy($0)?.skipped != nil }) {
+                    p.skipped = "reads policy \(q), which is skipped"
+                    changed = true
+                }
+            }
+        }
+        for l in rs.lists {
+            l.deps = closure(l.deps)
+            var why: [String] = []
+            let params = l.deps.parameters.intersection(missingParams).sorted()
+            if !params.isEmpty { why.append("no value on \(rs.runDate) for " + params.joined(separator: ", ")) }
+            if !l.perPolicy {
+                let skipped = l.deps.policies.sorted().filter { rs.policy($0)?.skipped != nil }
+                if !skipped.isEmpty { why.append("policies " + skipped.joined(separator: ", ") + " are skipped") }
+                let feeds = Set(l.deps.tags.map { rs.catalogue.tags[$0].feed }).intersection(rs.unavailableFeeds).sorted()
+                if !feeds.isEmpty { why.append("it reads feed " + feeds.joined(separator: ", ") + ", allowed to be missing") }
+            }
+            if !why.isEmpty {
+                throw PipelineError.badInput(location: l.pos.description, "the run is refused: list \(l.id) cannot be made (" + why.joined(separator: "; ") + ")",
+                                             hint: "the lists would be wrong without it: add the parameter value for this date, or deliver the feed")
+            }
+        }
+    }
+
+    // MARK: expressions
+
+    func expectType(_ t: VType, _ want: VType, _ pos: SourcePos, _ what: String) throws {
+        if case .word = want, case .word = t { return }
+        if t != want { throw ruleError(pos, "\(what) must be \(want), this is \(t)") }
+    }
+
+    mutating func compile(_ e: ExprNode, _ s: Scope) throws -> (Fn, VType) {
+        switch e {
+        case .number(let text, let pos):
+            guard let q = Q(decimal: text) else { throw ruleError(pos, "'\(text)' is not a number") }
+            let v = Val.num(q)
+            return ({ _ in v }, .number)
+        case .boolean(let b, _):
+            let v = Val.bool(b)
+            return ({ _ in v }, .bool)
+        case .string(let text, let pos):
+            throw ruleError(pos, "the text \"\(text)\" can only be compared with a word value, e.g. employment.status = \"\(text)\"")
+        case .name(let name, let pos):
+            return try compileName(name, pos, s)
+        case .unary(let op, let x, let pos):
+            let (f, t) = try compile(x, s)
+            if op == "not" {
+                try expectType(t, .bool, x.pos, "the operand of 'not'")
+                return ({ c in
+                    let v = f(c)
+                    if case .bool(let b) = v { return .bool(!b) }
+                    return v
+                }, .bool)
+            }
+            guard t == .number else { throw ruleError(pos, "'-' needs a number, this is \(t)") }
+            return ({ c in
+                let v = f(c)
+                if case .num(let q) = v { return .num(Q(-q.n, q.d)) }
+                return v
+            }, .number)
+        case .binary(let op, let l, let r, let pos):
+            return try compileBinary(op, l, r, pos, s)
+        case .inRange(let x, let lo, let hi, let pos):
+            let (fx, tx) = try compile(x, s)
+            let (fl, tl) = try compile(lo, s)
+            let (fh, th) = try compile(hi, s)
+            guard tx == .number, tl == .number, th == .number else { throw ruleError(pos, "'in A..B' compares numbers") }
+            let ge = comparison(">=", fx, fl, .number), le = comparison("<=", fx, fh, .number)
+            return ({ c in c.kleeneAnd(ge(c), le(c)) }, .bool)
+        case .ifThen(let cnd, let a, let b, let pos):
+            let (fc, tc) = try compile(cnd, s)
+            try expectType(tc, .bool, cnd.pos, "the condition of 'if'")
+            let (fa, ta) = try compile(a, s)
+            let (fb, tb) = try compile(b, s)
+            guard sameType(ta, tb) else { throw ruleError(pos, "'then' gives \(ta) but 'else' gives \(tb)") }
+            return ({ c in
+                let v = fc(c)
+                switch v {
+                case .bool(true): return fa(c)
+                case .bool(false): return fb(c)
+                default: return v
+                }
+            }, ta)
+        case .call(let name, let args, let pos):
+            return try compileCall(name, args, pos, s)
+        case .aggregate(let fn, let coll, let filter, let body, let pos):
+            return try compileAggregate(fn, coll, filter, body, pos, s)
+        }
+    }
+
+    func sameType(_ a: VType, _ b: VType) -> Bool {
+        if case .word(let x) = a, case .word(let y) = b { return x == y }
+        return a == b
+    }
+
+    mutating func compileName(_ name: String, _ pos: SourcePos, _ s: Scope) throws -> (Fn, VType) {
+        if let l = s.lets[name] { deps.formUnion(l.deps); return (l.fn, l.type) }
+        if name == "run_date" {
+            let v = Val.date(rs.runDate.days)
+            return ({ _ in v }, .date)
+        }
+        if s.listPolicy && (name == "eligible" || name == "receiving" || name == "has") {
+            // Not a dependency on every policy: a skipped policy simply has no entries.
+            switch name {
+            case "eligible": return ({ c in c.eligible(c.rules.policies[c.listPolicy]) }, .bool)
+            case "receiving":
+                for p in rs.policies { if let t = rs.catalogue.index(of: "receiving." + p.id) { deps.tags.insert(t) } }
+                return ({ c in c.receiving(c.rules.policies[c.listPolicy]) }, .bool)
+            default:
+                for p in rs.policies { if let t = rs.catalogue.index(of: "receiving." + p.id) { deps.tags.insert(t) } }
+                return ({ c in c.has(c.rules.policies[c.listPolicy]) }, .bool)
+            }
+        }
+        if name.hasPrefix("head.") {
+            let inner = String(name.dropFirst(5))
+            var ps = s
+            ps.level = .person
+            let (f, t) = try compileName(inner, pos, ps)
+            return ({ c in
+                guard c.members.count > 0 else { return .unknownNoFacts }
+                return c.asMember(c.headSlot) { f(c) }
+            }, t)
+        }
+        if let t = rs.catalogue.index(of: name) {
+            guard s.level == .person else { throw personOnly(name, pos) }
+            deps.tags.insert(t)
+            let type: VType
+            switch rs.catalogue.tags[t].type {
+            case .money, .int: type = .number
+            case .bool: type = .bool
+            case .date: type = .date
+            case .enumeration(let w): type = .word(w)
+            }
+            return ({ c in c.tag(t) }, type)
+        }
+        if let bt = Compiler.personBuiltins[name] {
+            guard s.level == .person else { throw personOnly(name, pos) }
+            switch name {
+            case "birth_date": return ({ c in .date(c.data.birth[Int(c.cp)]) }, bt)
+            case "sex": return ({ c in .word(Int32(c.data.male[Int(c.cp)])) }, bt)
+            case "relation": return ({ c in .word(Int32(c.data.relation[Int(c.cp)])) }, bt)
+            default: return ({ c in .word(Int32(c.data.hukou[Int(c.cp)])) }, bt)
+            }
+        }
+        if let vi = rs.valueIndex[name] {
+            let info = rs.values[vi]
+            if info.level == .person && s.level != .person { throw personOnly(name, pos) }
+            try compileValue(name, at: pos)
+            deps.values.insert(name)
+            return ({ c in c.value(info) }, info.type)
+        }
+        if let p = rs.parameters[name] {
+            if p.isTable { throw ruleError(pos, "\(name) is a table; read it with band(\(name), x)") }
+            deps.parameters.insert(name)
+            let v: Val = p.value.map { .num($0) } ?? .unknownNoFacts
+            return ({ c in c.tracer?.readParameter(name); return v }, .number)
+        }
+        if rs.policyIndex[name] != nil {
+            throw ruleError(pos, "\(name) is a policy; use eligible(\(name)), receiving(\(name)) or has(\(name))")
+        }
+        if name == "members" || name == "previous_members" {
+            throw ruleError(pos, "\(name) can only be used inside count, sum, any, all, max or max_known")
+        }
+        throw ruleError(pos, "unknown name '\(name)'" + suggestion(name))
+    }
+
+    func personOnly(_ name: String, _ pos: SourcePos) -> PipelineError {
+        ruleError(pos, "\(name) belongs to a person; here there is none (use it inside any(members, ...) or sum(members, ...), or head.\(name))")
+    }
+
+    func suggestion(_ name: String) -> String {
+        var names = Array(rs.parameters.keys) + rs.values.map(\.id) + rs.catalogue.tags.map(\.name) + Array(Compiler.personBuiltins.keys)
+        names += ["run_date"]
+        func distance(_ a: String, _ b: String) -> Int {
+            let x = Array(a), y = Array(b)
+            var d = Array(0...y.count)
+            for i in 1...max(x.count, 1) where !x.isEmpty {
+                var prev = d[0]; d[0] = i
+                for j in stride(from: 1, through: y.count, by: 1) {
+                    let cur = d[j]
+                    d[j] = min(d[j] + 1, d[j - 1] + 1, prev + (x[i - 1] == y[j - 1] ? 0 : 1))
+                    prev = cur
+                }
+            }
+            return d[y.count]
+        }
+        if let best = names.min(by: { distance(name, $0) < distance(name, $1) }), distance(name, best) <= 3 {
+            return "; did you mean '\(best)'?"
+        }
+        return ""
+    }
+
+    mutating func compileBinary(_ op: String, _ l: ExprNode, _ r: ExprNode, _ pos: SourcePos, _ s: Scope) throws -> (Fn, VType) {
+        if op == "and" || op == "or" {
+            let (fl, tl) = try compile(l, s)
+            let (fr, tr) = try compile(r, s)
+            try expectType(tl, .bool, l.pos, "the left side of '\(op)'")
+            try expectType(tr, .bool, r.pos, "the right side of '\(op)'")
+            if op == "and" {
+                return ({ c in
+                    let a = fl(c)
+                    if case .bool(false) = a { return a }
+                    return c.kleeneAnd(a, fr(c))
+                }, .bool)
+            }
+            return ({ c in
+                let a = fl(c)
+                if case .bool(true) = a { return a }
+                return c.kleeneOr(a, fr(c))
+            }, .bool)
+        }
+        if ["=", "!=", "<", "<=", ">", ">="].contains(op) {
+            // A text literal takes the words of the other side.
+            if case .string(let text, let spos) = r {
+                let (fl, tl) = try compile(l, s)
+                return (try wordComparison(op, fl, tl, text, spos, pos), .bool)
+            }
+            if case .string(let text, let spos) = l {
+                let (fr, tr) = try compile(r, s)
+                return (try wordComparison(op, fr, tr, text, spos, pos), .bool)
+            }
+            let (fl, tl) = try compile(l, s)
+            let (fr, tr) = try compile(r, s)
+            guard sameType(tl, tr) else { throw ruleError(pos, "cannot compare \(tl) with \(tr)") }
+            if case .word = tl, op != "=" && op != "!=" { throw ruleError(pos, "words can only be compared with = or !=") }
+            if tl == .bool, op != "=" && op != "!=" { throw ruleError(pos, "true/false values can only be compared with = or !=") }
+            return (comparison(op, fl, fr, tl), .bool)
+        }
+        let (fl, tl) = try compile(l, s)
+        let (fr, tr) = try compile(r, s)
+        guard tl == .number, tr == .number else {
+            let verb = ["+": "add", "-": "subtract", "*": "multiply", "/": "divide"][op] ?? op
+            throw ruleError(pos, "cannot \(verb) \(tl) and \(tr)")
+        }
+        let arith: (Q, Q) -> Q?
+        switch op {
+        case "+": arith = { $0 + $1 }
+        case "-": arith = { $0 - $1 }
+        case "*": arith = { $0 * $1 }
+        default: arith = { $0 / $1 }
+        }
+        return ({ c in
+            let a = fl(c), b = fr(c)
+            if case .num(let x) = a, case .num(let y) = b {
+                guard let z = arith(x, y) else { return .unknownNoFacts }   // division by zero
+                return .num(z)
+            }
+            if a.isUnknown || b.isUnknown { return c.union(a.isUnknown ? a : .unknownNoFacts, b.isUnknown ? b : .unknownNoFacts) }
+            return .none
+        }, .number)
+    }
+
+    func wordComparison(_ op: String, _ f: @escaping Fn, _ t: VType, _ text: String, _ spos: SourcePos, _ pos: SourcePos) throws -> Fn {
+        guard case .word(let words) = t else { throw ruleError(spos, "\"\(text)\" is a word, but the other side is \(t)") }
+        guard op == "=" || op == "!=" else { throw ruleError(pos, "words can only be compared with = or !=") }
+        guard let idx = words.firstIndex(of: text) else {
+            throw ruleError(spos, "\"\(text)\" is not one of " + words.map { "\"\($0)\"" }.joined(separator: ", "))
+        }
+        let w = Val.word(Int32(idx))
+        return comparison(op, f, { _ in w }, t)
+    }
+
+    /// A comparison in three-valued logic: unknown with an unknown operand; a
+    /// known absence (none) is unequal to everything and not ordered.
+    func comparison(_ op: String, _ fl: @escaping Fn, _ fr: @escaping Fn, _ t: VType) -> Fn {
+        let test: (Int) -> Bool
+        switch op {
+        case "=": test = { $0 == 0 }
+        case "!=": test = { $0 != 0 }
+        case "<": test = { $0 < 0 }
+        case "<=": test = { $0 <= 0 }
+        case ">": test = { $0 > 0 }
+        default: test = { $0 >= 0 }
+        }
+        let noneResult = op == "!="
+        return { c in
+            let a = fl(c), b = fr(c)
+            let order: Int
+            switch (a, b) {
+            case (.num(let x), .num(let y)): order = x < y ? -1 : (x == y ? 0 : 1)
+            case (.date(let x), .date(let y)): order = x < y ? -1 : (x == y ? 0 : 1)
+            case (.word(let x), .word(let y)): order = x == y ? 0 : 1
+            case (.bool(let x), .bool(let y)): order = x == y ? 0 : 1
+            default:
+                if a.isUnknown || b.isUnknown { return c.union(a.isUnknown ? a : .unknownNoFacts, b.isUnknown ? b : .unknownNoFacts) }
+                return .bool(noneResult)
+            }
+            return .bool(test(order))
+        }
+    }
+
+    mutating func compileCall(_ name: String, _ args: [ExprNode], _ pos: SourcePos, _ s: Scope) throws -> (Fn, VType) {
+        func arity(_ n: Int) throws {
+            if args.count != n { throw ruleError(pos, "\(name) takes \(n) argument\(n == 1 ? "" : "s"), found \(args.count)") }
+        }
+        switch name {
+        case "years":
+            try arity(2)
+            let (fa, ta) = try compile(args[0], s), (fb, tb) = try compile(args[1], s)
+            guard ta == .date, tb == .date else { throw ruleError(pos, "years(from, to) takes two dates") }
+            return ({ c in
+                let a = fa(c), b = fb(c)
+                if case .date(let x) = a, case .date(let y) = b { return .num(Q(Int128(CivilDate(days: x).age(on: CivilDate(days: y))))) }
+                if a.isUnknown || b.isUnknown { return c.union(a.isUnknown ? a : .unknownNoFacts, b.isUnknown ? b : .unknownNoFacts) }
+                return .none
+            }, .number)
+        case "has_value":
+            try arity(1)
+            let (f, _) = try compile(args[0], s)
+            return ({ c in
+                let v = f(c)
+                if v.isUnknown { return v }
+                if case .none = v { return .bool(false) }
+                return .bool(true)
+            }, .bool)
+        case "is_true", "is_false", "is_unknown", "possible":
+            try arity(1)
+            let (f, t) = try compile(args[0], s)
+            try expectType(t, .bool, args[0].pos, "the argument of \(name)")
+            let want: (Val) -> Bool
+            switch name {
+            case "is_true": want = { if case .bool(true) = $0 { return true }; return false }
+            case "is_false": want = { if case .bool(false) = $0 { return true }; return false }
+            case "is_unknown": want = { $0.isUnknown }
+            default: want = { if case .bool(false) = $0 { return false }; return true }
+            }
+            return ({ c in .bool(want(f(c))) }, .bool)
+        case "eligible", "receiving", "has":
+            try arity(1)
+            guard case .name(let pid, let ppos) = args[0], let pi = rs.policyIndex[pid] else {
+                throw ruleError(args[0].pos, "\(name)(...) takes a policy id")
+            }
+            let p = rs.policies[pi]
+            if p.level == .person && s.level != .person {
+                throw ruleError(ppos, "\(pid) is a person policy; here there is no person (use any(members, \(name)(\(pid))))")
+            }
+            if let t = rs.catalogue.index(of: "receiving." + pid), name != "eligible" { deps.tags.insert(t) }
+            if name != "receiving" { deps.policies.insert(pid) }
+            switch name {
+            case "eligible": return ({ c in c.eligible(c.rules.policies[pi]) }, .bool)
+            case "receiving": return ({ c in c.receiving(c.rules.policies[pi]) }, .bool)
+            default: return ({ c in c.has(c.rules.policies[pi]) }, .bool)
+            }
+        case "band":
+            try arity(2)
+            guard case .name(let tid, let tpos) = args[0], let table = rs.parameters[tid], table.isTable else {
+                throw ruleError(args[0].pos, "band(TABLE, x) takes a table declared with 'table'")
+            }
+            _ = tpos
+            deps.parameters.insert(tid)
+            let (fx, tx) = try compile(args[1], s)
+            guard tx == .number else { throw ruleError(args[1].pos, "band(\(tid), x) needs a number x") }
+            let bands = table.bands
+            let available = table.from != nil
+            return ({ c in
+                c.tracer?.readParameter(tid)
+                guard available else { return .unknownNoFacts }
+                let v = fx(c)
+                guard case .num(let x) = v else { return v }
+                var found: Q?
+                for b in bands where b.key <= x { found = b.value }
+                return found.map { .num($0) } ?? .none
+            }, .number)
+        case "previous":
+            try arity(1)
+            guard s.allowPrevious else { throw ruleError(pos, "previous(...) can only be used in a list with 'after LIST'") }
+            guard !s.insidePrevious else { throw ruleError(pos, "previous(...) cannot be nested") }
+            var inner = s
+            inner.insidePrevious = true
+            let (f, t) = try compile(args[0], inner)
+            let idx = rs.remembered.count
+            rs.remembered.append(RememberedInfo(index: idx, level: s.level, fn: f))
+            deps.usesPrevious = true
+            if s.level == .household {
+                return ({ c in c.previous?.values[idx] ?? .unknownNoFacts }, t)
+            }
+            return ({ c in
+                guard c.cp >= 0, let mv = c.previous?.members[c.data.personID[Int(c.cp)]] else { return .unknownNoFacts }
+                return mv[idx] ?? .unknownNoFacts
+            }, t)
+        default:
+            if ExprParser.aggregates.contains(name) { throw ruleError(pos, "\(name) takes members or previous_members first: \(name)(members, ...)") }
+            throw ruleError(pos, "unknown function '\(name)'")
+        }
+    }
+
+    mutating func compileAggregate(_ fn: String, _ coll: String, _ filter: ExprNode?, _ body: ExprNode?, _ pos: SourcePos, _ s: Scope) throws -> (Fn, VType) {
+        guard coll == "members" || coll == "previous_members" else {
+            throw ruleError(pos, "\(fn)(...) ranges over members or previous_members, found '\(coll)'")
+        }
+        if coll == "previous_members" && !s.allowPrevious {
+            throw ruleError(pos, "previous_members can only be used in a list with 'after LIST'")
+        }
+        var inner = s
+        inner.level = .person
+        var ff: Fn?
+        if let filter {
+            let (f, t) = try compile(filter, inner)
+            try expectType(t, .bool, filter.pos, "a 'where' filter")
+            ff = f
+        }
+        var fb: Fn?
+        var tb: VType = .bool
+        if let body {
+            let (f, t) = try compile(body, inner)
+            fb = f
+            tb = t
+        }
+        switch fn {
+        case "count": if body != nil { throw ruleError(pos, "count(members where ...) takes no second argument") }
+        case "any", "all":
+            guard fb != nil else { throw ruleError(pos, "\(fn)(members, CONDITION) needs a condition") }
+            try expectType(tb, .bool, body!.pos, "the condition of \(fn)")
+        default:
+            guard fb != nil else { throw ruleError(pos, "\(fn)(members, EXPR) needs an expression") }
+            guard tb == .number else { throw ruleError(body!.pos, "\(fn) adds up numbers, this is \(tb)") }
+        }
+        let former = coll == "previous_members"
+        let filterFn = ff, bodyFn = fb
+        return ({ c in
+            // Iterate current members (slot known) or former members (slot -1).
+            let n = former ? c.previousPeople.count : c.members.count
+            let saveP = c.cp, saveM = c.cm
+            defer { c.cp = saveP; c.cm = saveM }
+            var acc: Val
+            switch fn {
+            case "count", "sum": acc = .num(.zero)
+            case "any": acc = .bool(false)
+            case "all": acc = .bool(true)
+            default: acc = .none
+            }
+            var unknownSeen: Val? = nil
+            var anyKnown = false
+            for i in 0..<n {
+                if former {
+                    let p = c.previousPeople[i]
+                    c.cp = p
+                    c.cm = c.members.firstIndex(of: p) ?? -1
+                } else {
+                    c.cp = c.members[i]; c.cm = i
+                }
+                var inSet: Val = .bool(true)
+                if let filterFn { inSet = filterFn(c) }
+                if case .bool(false) = inSet { continue }
+                switch fn {
+                case "count":
+                    if case .bool(true) = inSet { if case .num(let q) = acc { acc = .num(q + Q(1)) } } else { acc = unknownMerge(c, acc, inSet) }
+                case "any":
+                    acc = c.kleeneOr(acc, c.kleeneAnd(inSet, bodyFn!(c)))
+                case "all":
+                    acc = c.kleeneAnd(acc, c.kleeneOr(notVal(inSet), bodyFn!(c)))
+                case "sum":
+                    if !(inSet.truth ?? false) { acc = unknownMerge(c, acc, inSet); continue }
+                    let v = bodyFn!(c)
+                    switch v {
+                    case .num(let q): if case .num(let a) = acc { acc = .num(a + q) }
+                    case .none: break
+                    default: acc = unknownMerge(c, acc, v)
+                    }
+                case "max":
+                    if !(inSet.truth ?? false) { acc = unknownMerge(c, acc, inSet); continue }
+                    let v = bodyFn!(c)
+                    switch v {
+                    case .num(let q):
+                        if case .num(let a) = acc { if a < q { acc = v } } else if case .none = acc { acc = v }
+                    case .none: break
+                    default: acc = unknownMerge(c, acc, v)
+                    }
+                default: // max_known: unknown members are passed over
+                    if !(inSet.truth ?? false) { unknownSeen = unknownSeen.map { c.union($0, inSet) } ?? inSet; continue }
+                    let v = bodyFn!(c)
+                    switch v {
+                    case .num(let q):
+                        anyKnown = true
+                        if case .num(let a) = acc { if a < q { acc = v } } else { acc = v }
+                    case .none: break
+                    default: unknownSeen = unknownSeen.map { c.union($0, v) } ?? v
+                    }
+                }
+            }
+            if fn == "max_known" && !anyKnown, let u = unknownSeen { return u }
+            return acc
+        }, fn == "any" || fn == "all" ? .bool : .number)
+    }
+}
+
+/// Once an aggregate is unknown it stays unknown (with the facts of every unknown part).
+@inline(__always)
+func unknownMerge(_ c: EvalContext, _ acc: Val, _ v: Val) -> Val {
+    if acc.isUnknown { return v.isUnknown ? c.union(acc, v) : acc }
+    return v.isUnknown ? v : .unknownNoFacts
+}
+
+@inline(__always)
+func notVal(_ v: Val) -> Val {
+    if case .bool(let b) = v { return .bool(!b) }
+    return v
+}

@@ -1,0 +1,455 @@
+import Foundation
+import PFPCore
+import PFPIngest
+
+/// What the previous successful run remembered about one household (for
+/// `previous(...)` and `previous_members`).
+public struct PreviousHousehold: Sendable {
+    /// Remembered household-level expressions, by RememberedInfo.index.
+    public var values: [Int: Val]
+    /// Members of the previous run (ID keys), with their remembered person-level expressions.
+    public var members: [UInt64: [Int: Val]]
+    public init(values: [Int: Val], members: [UInt64: [Int: Val]]) { self.values = values; self.members = members }
+}
+
+/// Records what an evaluation read, for explanations (only when explaining:
+/// the fast path allocates nothing).
+public final class Tracer {
+    public struct Fact: Hashable, Sendable { public var person: UInt64; public var tag: Int }
+    public struct TagRead: Hashable, Sendable {
+        public var person: UInt64
+        public var tag: Int
+        public var value: String
+        public var asOf: CivilDate?
+        public var state: String   // delivered, absent, conflict, unavailable
+    }
+    var factSets: [[Fact]] = []
+    public private(set) var tagReads: [TagRead] = []
+    var tagReadSeen: Set<TagRead> = []
+    public private(set) var parameters: Set<String> = []
+    public private(set) var valuesRead: [(id: String, person: UInt64?, value: Val)] = []
+    var valueSeen: Set<String> = []
+
+    public init() {}
+
+    func fact(_ f: Fact) -> Int32 {
+        factSets.append([f])
+        return Int32(factSets.count - 1)
+    }
+
+    func union(_ a: Int32, _ b: Int32) -> Int32 {
+        if a < 0 { return b }
+        if b < 0 || a == b { return a }
+        var s = factSets[Int(a)]
+        for f in factSets[Int(b)] where !s.contains(f) { s.append(f) }
+        factSets.append(s)
+        return Int32(factSets.count - 1)
+    }
+
+    public func facts(_ id: Int32) -> [Fact] { id < 0 ? [] : factSets[Int(id)] }
+
+    func readTag(_ r: TagRead) {
+        if tagReadSeen.insert(r).inserted { tagReads.append(r) }
+    }
+    func readParameter(_ id: String) { parameters.insert(id) }
+    func readValue(_ id: String, person: UInt64?, value: Val) {
+        let key = id + "@" + (person.map { String($0) } ?? "")
+        if valueSeen.insert(key).inserted { valuesRead.append((id, person, value)) }
+    }
+}
+
+/// Evaluates compiled rules for one household at a time. One per worker thread;
+/// it keeps its buffers between households.
+public final class EvalContext {
+    public let rules: RuleSet
+    public let data: IngestResult
+    let tagCount: Int
+    let tagKinds: [UInt8]        // 0 money, 1 int, 2 bool, 3 date, 4 enum
+    let tagAbsent: [AbsentValue]
+    let tagUnavailable: [Bool]
+
+    public private(set) var household = -1
+    /// Living members' person indices, in ID order.
+    public private(set) var members: [Int32] = []
+    var slots: [Int32] = []
+    public private(set) var headSlot = 0
+    var cursors: [Int]
+    var lastStart: Int32 = -1
+
+    /// The current person: index and member slot (-1 for a former member).
+    var cp: Int32 = -1
+    var cm: Int = -1
+
+    var hv: [Val?] = []
+    var pv: [Val?] = []
+    var hpol: [Val?] = []
+    var ppol: [Val?] = []
+    var hasHouseholdCache: [Val?] = []
+
+    /// The policy a `per policy` list is being evaluated for.
+    var listPolicy = -1
+
+    public var previous: PreviousHousehold?
+    var previousPeople: [Int32] = []
+    var previousLookup: ((UInt64) -> Int32)?
+
+    public var tracer: Tracer?
+
+    public init(rules: RuleSet, data: IngestResult) {
+        self.rules = rules
+        self.data = data
+        tagCount = rules.catalogue.tags.count
+        tagKinds = rules.catalogue.tags.map { t in
+            switch t.type { case .money: return 0; case .int: return 1; case .bool: return 2; case .date: return 3; case .enumeration: return 4 }
+        }
+        tagAbsent = rules.catalogue.tags.map(\.absent)
+        tagUnavailable = rules.catalogue.tags.indices.map { i in
+            i < data.tagUnavailable.count && data.tagUnavailable[i] != 0
+        }
+        cursors = [Int](repeating: 0, count: rules.catalogue.tags.count)
+    }
+
+    /// A function that finds the current person index of an ID key (for former members).
+    public func setPersonLookup(_ f: @escaping (UInt64) -> Int32) { previousLookup = f }
+
+    /// Makes household h current: its living members, the head, the tag slots.
+    /// Returns false when the household has no living member (no entry anywhere).
+    @discardableResult
+    public func load(household h: Int, previous: PreviousHousehold? = nil) -> Bool {
+        household = h
+        let start = data.householdStart[h], end = data.householdStart[h + 1]
+        members.removeAll(keepingCapacity: true)
+        for p in start..<end where data.member[Int(p)] != 0 { members.append(p) }
+        let m = members.count
+        // Tag slots: each tag's entries for this household are one run of its sorted array.
+        slots = [Int32](repeating: -1, count: m * tagCount)
+        if m > 0 {
+            for t in 0..<tagCount {
+                let persons = data.tags[t].person
+                var c = cursors[t]
+                if start < lastStart || c > persons.count { c = lowerBound(persons, start) }
+                while c < persons.count && persons[c] < start { c += 1 }
+                cursors[t] = c
+                var k = c, slot = 0
+                while k < persons.count && persons[k] < end {
+                    let p = persons[k]
+                    while slot < m && members[slot] < p { slot += 1 }
+                    if slot < m && members[slot] == p { slots[slot * tagCount + t] = Int32(k) }
+                    k += 1
+                }
+            }
+        }
+        lastStart = start
+        // The head: the one member whose relation is head, else the smallest ID (members are in ID order).
+        var heads = 0, headAt = 0
+        for (i, p) in members.enumerated() where data.relation[Int(p)] == Relation.head.rawValue { heads += 1; headAt = i }
+        headSlot = heads == 1 ? headAt : 0
+        hv = [Val?](repeating: nil, count: rules.values.count)
+        pv = [Val?](repeating: nil, count: m * rules.values.count)
+        hpol = [Val?](repeating: nil, count: rules.policies.count)
+        ppol = [Val?](repeating: nil, count: m * rules.policies.count)
+        cp = -1
+        cm = -1
+        listPolicy = -1
+        self.previous = previous
+        previousPeople.removeAll(keepingCapacity: true)
+        if let previous, let look = previousLookup {
+            for key in previous.members.keys.sorted() {
+                let p = look(key)
+                if p >= 0 { previousPeople.append(p) }
+            }
+        }
+        return m > 0
+    }
+
+    func lowerBound(_ a: [Int32], _ x: Int32) -> Int {
+        var lo = 0, hi = a.count
+        while lo < hi { let mid = (lo + hi) / 2; if a[mid] < x { lo = mid + 1 } else { hi = mid } }
+        return lo
+    }
+
+    public var householdID: String { data.householdIDs[household] }
+    public var memberCount: Int { members.count }
+    public func personID(slot: Int) -> IDNumber { IDNumber(key: data.personID[Int(members[slot])]) }
+    public var headPerson: Int32 { members[headSlot] }
+
+    // MARK: facts and tags
+
+    @inline(__always)
+    func unknown(person p: Int32, tag t: Int) -> Val {
+        guard let tracer else { return .unknownNoFacts }
+        return .unknown(tracer.fact(Tracer.Fact(person: data.personID[Int(p)], tag: t)))
+    }
+
+    @inline(__always)
+    func union(_ a: Val, _ b: Val) -> Val {
+        guard tracer != nil else { return .unknownNoFacts }
+        if case .unknown(let x) = a, case .unknown(let y) = b { return .unknown(tracer!.union(x, y)) }
+        if case .unknown = a { return a }
+        return b
+    }
+
+    /// A tag of the current person.
+    func tag(_ t: Int) -> Val { tag(t, person: cp, slot: cm) }
+
+    func tag(_ t: Int, person p: Int32, slot m: Int) -> Val {
+        if tagUnavailable[t] {
+            tracer?.readTag(.init(person: data.personID[Int(p)], tag: t, value: "unknown", asOf: nil, state: "unavailable"))
+            return unknown(person: p, tag: t)
+        }
+        let idx: Int
+        if m >= 0 { idx = Int(slots[m * tagCount + t]) } else { idx = data.tags[t].find(p) ?? -1 }
+        if idx < 0 {
+            let v: Val
+            switch tagAbsent[t] {
+            case .unknown: v = unknown(person: p, tag: t)
+            case .none: v = .none
+            case .value(let x): v = convert(t, x)
+            }
+            if let tracer { tracer.readTag(.init(person: data.personID[Int(p)], tag: t, value: describe(v, tag: t), asOf: nil, state: "absent")) }
+            return v
+        }
+        let entry = data.tags[t]
+        if entry.conflict[idx] != 0 {
+            tracer?.readTag(.init(person: data.personID[Int(p)], tag: t, value: "unknown", asOf: CivilDate(days: entry.asOf[idx]), state: "conflict"))
+            return unknown(person: p, tag: t)
+        }
+        let v = convert(t, entry.value[idx])
+        if let tracer { tracer.readTag(.init(person: data.personID[Int(p)], tag: t, value: describe(v, tag: t), asOf: CivilDate(days: entry.asOf[idx]), state: "delivered")) }
+        return v
+    }
+
+    @inline(__always)
+    func convert(_ t: Int, _ x: Int64) -> Val {
+        switch tagKinds[t] {
+        case 0: return .num(Q(Int128(x), 100).reduced())
+        case 1: return .num(Q(Int128(x)))
+        case 2: return .bool(x != 0)
+        case 3: return .date(Int32(x))
+        default: return .word(Int32(x))
+        }
+    }
+
+    public func describe(_ v: Val, tag t: Int? = nil, words: [String]? = nil) -> String {
+        switch v {
+        case .unknown: return "unknown"
+        case .none: return "none"
+        case .bool(let b): return b ? "true" : "false"
+        case .num(let q): return q.description
+        case .date(let d): return CivilDate(days: d).description
+        case .word(let w):
+            if let t, case .enumeration(let ws) = rules.catalogue.tags[t].type, Int(w) < ws.count { return ws[Int(w)] }
+            if let words, Int(w) < words.count { return words[Int(w)] }
+            return String(w)
+        }
+    }
+
+    // MARK: values and policies with caching
+
+    func value(_ v: ValueInfo) -> Val {
+        if v.level == .household {
+            if let c = hv[v.index] { return c }
+            let saveP = cp, saveM = cm
+            let r = v.fn(self)
+            cp = saveP; cm = saveM
+            hv[v.index] = r
+            tracer?.readValue(v.id, person: nil, value: r)
+            return r
+        }
+        if cm >= 0 {
+            let k = cm * rules.values.count + v.index
+            if let c = pv[k] { return c }
+            let r = v.fn(self)
+            pv[k] = r
+            tracer?.readValue(v.id, person: data.personID[Int(cp)], value: r)
+            return r
+        }
+        return v.fn(self)   // a former member: not cached
+    }
+
+    /// Runs `body` with the given member as the current person.
+    @inline(__always)
+    func asMember<T>(_ slot: Int, _ body: () -> T) -> T {
+        let saveP = cp, saveM = cm
+        cp = members[slot]; cm = slot
+        defer { cp = saveP; cm = saveM }
+        return body()
+    }
+
+    /// Eligibility of a policy: for a household policy the household's, for a person
+    /// policy the given member's (the current person when slot is nil).
+    public func eligible(_ p: PolicyInfo, slot: Int? = nil) -> Val {
+        if p.level == .household {
+            if let c = hpol[p.index] { return c }
+            let saveP = cp, saveM = cm
+            cp = -1; cm = -1
+            let r = evaluateEligibility(p)
+            cp = saveP; cm = saveM
+            hpol[p.index] = r
+            return r
+        }
+        let s = slot ?? cm
+        guard s >= 0 else { return .unknownNoFacts }
+        let k = s * rules.policies.count + p.index
+        if let c = ppol[k] { return c }
+        let r = asMember(s) { evaluateEligibility(p) }
+        ppol[k] = r
+        return r
+    }
+
+    func evaluateEligibility(_ p: PolicyInfo) -> Val {
+        var acc: Val = .bool(true)
+        for c in p.criteria {
+            let v = c.fn(self)
+            acc = kleeneAnd(acc, v)
+            if case .bool(false) = acc { return acc }
+        }
+        if !p.branches.isEmpty {
+            var any: Val = .bool(false)
+            for b in p.branches {
+                any = kleeneOr(any, b.fn(self))
+                if case .bool(true) = any { break }
+            }
+            acc = kleeneAnd(acc, any)
+        }
+        return acc
+    }
+
+    /// Whether the household (any member) or the person carries receiving.<policy> = true.
+    public func receiving(_ p: PolicyInfo, slot: Int? = nil) -> Val {
+        guard let t = rules.catalogue.index(of: "receiving." + p.id) else { return .bool(false) }
+        if p.level == .person {
+            let s = slot ?? cm
+            guard s >= 0 else { return .unknownNoFacts }
+            return tag(t, person: members[s], slot: s)
+        }
+        var acc: Val = .bool(false)
+        for s in 0..<members.count {
+            acc = kleeneOr(acc, tag(t, person: members[s], slot: s))
+            if case .bool(true) = acc { return acc }
+        }
+        return acc
+    }
+
+    public func has(_ p: PolicyInfo, slot: Int? = nil) -> Val {
+        let r = receiving(p, slot: slot)
+        if case .bool(true) = r { return r }
+        return kleeneOr(r, eligible(p, slot: slot))
+    }
+
+    /// Each criterion's result, for explanations and failed_criteria.
+    public func criteria(_ p: PolicyInfo, slot: Int? = nil) -> [(code: String, value: Val)] {
+        let run: () -> [(String, Val)] = {
+            var out = p.criteria.map { ($0.code, $0.fn(self)) }
+            if !p.branches.isEmpty {
+                var any: Val = .bool(false)
+                for b in p.branches { any = self.kleeneOr(any, b.fn(self)) }
+                out.append(("branches", any))
+            }
+            return out
+        }
+        if p.level == .person, let s = slot ?? (cm >= 0 ? cm : nil) { return asMember(s, run) }
+        let saveP = cp, saveM = cm
+        cp = -1; cm = -1
+        defer { cp = saveP; cm = saveM }
+        return run()
+    }
+
+    /// The amount in whole yuan (half-up), nil when the policy has none or it is unknown.
+    public func amount(_ p: PolicyInfo, slot: Int? = nil) -> Int? {
+        let run: () -> Val = {
+            if let a = p.amount { return a(self) }
+            var firstUnknown: Fn?
+            for b in p.branches {
+                let v = b.fn(self)
+                if case .bool(true) = v { return b.amount?(self) ?? .none }
+                if v.isUnknown && firstUnknown == nil { firstUnknown = b.amount ?? { _ in .none } }
+            }
+            return firstUnknown?(self) ?? .none
+        }
+        let v: Val
+        if p.level == .person, let s = slot ?? (cm >= 0 ? cm : nil) { v = asMember(s, run) } else {
+            let saveP = cp, saveM = cm
+            cp = -1; cm = -1
+            v = run()
+            cp = saveP; cm = saveM
+        }
+        guard case .num(let q) = v else { return nil }
+        let r = q.roundedHalfUp
+        guard r >= Int128(Int.min), r <= Int128(Int.max) else { return nil }
+        return Int(r)
+    }
+
+    /// A per-policy list's condition for one policy (and member, for person policies).
+    public func listCondition(_ l: ListInfo, policy: PolicyInfo, slot: Int? = nil) -> Val {
+        guard let when = l.when else { return .bool(false) }
+        listPolicy = policy.index
+        defer { listPolicy = -1 }
+        if policy.level == .person, let s = slot { return asMember(s) { when(self) } }
+        return when(self)
+    }
+
+    /// The reason codes of a household list that hold (true) for the current household.
+    public func listReasons(_ l: ListInfo) -> [String] {
+        let saveP = cp, saveM = cm
+        cp = -1; cm = -1
+        defer { cp = saveP; cm = saveM }
+        return l.reasons.compactMap { r in
+            if case .bool(true) = r.fn(self) { return r.code }
+            return nil
+        }
+    }
+
+    /// Every reason's value, for explanations.
+    public func listReasonValues(_ l: ListInfo) -> [(code: String, value: Val)] {
+        let saveP = cp, saveM = cm
+        cp = -1; cm = -1
+        defer { cp = saveP; cm = saveM }
+        return l.reasons.map { ($0.code, $0.fn(self)) }
+    }
+
+    /// Evaluates the remembered expressions for the current household (end of a run).
+    public func remember() -> PreviousHousehold {
+        var values: [Int: Val] = [:]
+        var people: [UInt64: [Int: Val]] = [:]
+        let saveP = cp, saveM = cm
+        cp = -1; cm = -1
+        for r in rules.remembered where r.level == .household { values[r.index] = r.fn(self) }
+        for s in 0..<members.count {
+            var mv: [Int: Val] = [:]
+            asMember(s) { for r in rules.remembered where r.level == .person { mv[r.index] = r.fn(self) } }
+            people[data.personID[Int(members[s])]] = mv
+        }
+        cp = saveP; cm = saveM
+        return PreviousHousehold(values: values, members: people)
+    }
+
+    /// The value of a value definition for the household or a member (profile stage).
+    public func evaluate(_ v: ValueInfo, slot: Int? = nil) -> Val {
+        if v.level == .person, let s = slot { return asMember(s) { value(v) } }
+        let saveP = cp, saveM = cm
+        cp = -1; cm = -1
+        defer { cp = saveP; cm = saveM }
+        return value(v)
+    }
+
+    // MARK: three-valued logic
+
+    @inline(__always)
+    func kleeneAnd(_ a: Val, _ b: Val) -> Val {
+        if case .bool(false) = a { return a }
+        if case .bool(false) = b { return b }
+        if case .bool(true) = a { return b.isUnknown || b.truth != nil ? b : .unknownNoFacts }
+        if case .bool(true) = b { return a }
+        return union(a, b)
+    }
+
+    @inline(__always)
+    func kleeneOr(_ a: Val, _ b: Val) -> Val {
+        if case .bool(true) = a { return a }
+        if case .bool(true) = b { return b }
+        if case .bool(false) = a { return b.isUnknown || b.truth != nil ? b : .unknownNoFacts }
+        if case .bool(false) = b { return a }
+        return union(a, b)
+    }
+}

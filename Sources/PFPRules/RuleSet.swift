@@ -1,0 +1,153 @@
+import Foundation
+import PFPCore
+import PFPIngest
+
+/// A compiled expression: evaluated against the household in the context.
+typealias Fn = (EvalContext) -> Val
+
+/// What a definition reads, directly or through values and other policies.
+public struct Dependencies: Sendable {
+    public var parameters: Set<String> = []
+    public var tags: Set<Int> = []
+    public var values: Set<String> = []
+    /// Policies whose eligibility is read (through eligible() or has()).
+    public var policies: Set<String> = []
+    public var usesPrevious = false
+
+    mutating func formUnion(_ o: Dependencies) {
+        parameters.formUnion(o.parameters)
+        tags.formUnion(o.tags)
+        values.formUnion(o.values)
+        policies.formUnion(o.policies)
+        usesPrevious = usesPrevious || o.usesPrevious
+    }
+}
+
+public struct ParameterInfo: Sendable {
+    public var id: String
+    public var label: String
+    public var unit: String
+    public var isTable: Bool
+    /// The entry in force on the run date, nil when the parameter has none.
+    public var from: CivilDate?
+    public var value: Q?
+    public var bands: [(key: Q, value: Q)]
+    public var pos: SourcePos
+}
+
+public final class ValueInfo {
+    public let id: String
+    public let level: Level
+    public let label: String
+    public let index: Int
+    public let pos: SourcePos
+    var fn: Fn = { _ in .unknownNoFacts }
+    public internal(set) var type: VType = .number
+    public internal(set) var deps = Dependencies()
+    init(id: String, level: Level, label: String, index: Int, pos: SourcePos) {
+        self.id = id; self.level = level; self.label = label; self.index = index; self.pos = pos
+    }
+}
+
+public final class PolicyInfo {
+    public let id: String
+    public let label: String
+    public let level: Level
+    public let index: Int
+    public let pos: SourcePos
+    var criteria: [(code: String, fn: Fn)] = []
+    public var criterionCodes: [String] { criteria.map(\.code) + (branches.isEmpty ? [] : ["branches"]) }
+    var branches: [(code: String, fn: Fn, amount: Fn?)] = []
+    var amount: Fn?
+    public var hasAmount: Bool { amount != nil || branches.contains { $0.amount != nil } }
+    public internal(set) var deps = Dependencies()
+    /// Why the policy is skipped on this run date (a parameter without a value,
+    /// a feed allowed to be missing, or a skipped policy it reads), nil when it runs.
+    public internal(set) var skipped: String?
+    init(id: String, label: String, level: Level, index: Int, pos: SourcePos) {
+        self.id = id; self.label = label; self.level = level; self.index = index; self.pos = pos
+    }
+}
+
+public final class ListInfo {
+    public let id: String
+    public let label: String
+    public let perPolicy: Bool
+    public let index: Int
+    public let pos: SourcePos
+    var when: Fn?
+    var reasons: [(code: String, fn: Fn)] = []
+    public var reasonCodes: [String] { reasons.map(\.code) }
+    public internal(set) var after: String?
+    public internal(set) var deps = Dependencies()
+    init(id: String, label: String, perPolicy: Bool, index: Int, pos: SourcePos) {
+        self.id = id; self.label = label; self.perPolicy = perPolicy; self.index = index; self.pos = pos
+    }
+}
+
+/// An expression inside previous(...): remembered at the end of a run for the
+/// households of the list that `after` names, and read back by the next run.
+public final class RememberedInfo {
+    public let index: Int
+    public let level: Level
+    let fn: Fn
+    init(index: Int, level: Level, fn: @escaping Fn) { self.index = index; self.level = level; self.fn = fn }
+}
+
+/// The rule files compiled for one run date: every name resolved, every type
+/// checked, parameters fixed to their values on that date.
+public final class RuleSet {
+    public let runDate: CivilDate
+    public let catalogue: TagCatalogue
+    public internal(set) var parameters: [String: ParameterInfo] = [:]
+    public internal(set) var values: [ValueInfo] = []
+    public internal(set) var policies: [PolicyInfo] = []
+    public internal(set) var lists: [ListInfo] = []
+    public internal(set) var remembered: [RememberedInfo] = []
+    /// sha256 over the rule files, the catalogues and their names.
+    public internal(set) var digest = ""
+    public internal(set) var files: [String] = []
+    /// Feeds whose tags are unavailable for this run.
+    public internal(set) var unavailableFeeds: Set<String> = []
+    var valueIndex: [String: Int] = [:]
+    var policyIndex: [String: Int] = [:]
+
+    init(runDate: CivilDate, catalogue: TagCatalogue) {
+        self.runDate = runDate
+        self.catalogue = catalogue
+    }
+
+    public func policy(_ id: String) -> PolicyInfo? { policyIndex[id].map { policies[$0] } }
+    public func value(_ id: String) -> ValueInfo? { valueIndex[id].map { values[$0] } }
+    public func list(_ id: String) -> ListInfo? { lists.first { $0.id == id } }
+    public var personValues: [ValueInfo] { values.filter { $0.level == .person } }
+    public var householdValues: [ValueInfo] { values.filter { $0.level == .household } }
+
+    /// Policies skipped on this run, with the reason.
+    public var skippedPolicies: [(id: String, reason: String)] {
+        policies.compactMap { p in p.skipped.map { (p.id, $0) } }
+    }
+
+    /// Loads and compiles the rules directory for a run date. Every error names
+    /// file:line:column and what was expected; nothing is read from the data first.
+    public static func load(directory: String, catalogue: TagCatalogue, policyCatalogue: PolicyCatalogue,
+                            runDate: CivilDate, unavailableFeeds: Set<String> = [], extraDigestFiles: [String] = []) throws -> RuleSet {
+        let (source, files) = try RuleSource.load(directory: directory)
+        let rs = RuleSet(runDate: runDate, catalogue: catalogue)
+        rs.unavailableFeeds = unavailableFeeds
+        var c = Compiler(rs: rs, source: source, policyCatalogue: policyCatalogue)
+        try c.compileAll()
+        var d = SHA256Digest()
+        for (path, bytes) in files {
+            d.update(Array(((path as NSString).lastPathComponent + "\n").utf8))
+            d.update(bytes)
+        }
+        for p in extraDigestFiles {
+            d.update(Array(((p as NSString).lastPathComponent + "\n").utf8))
+            d.update(try FileIO.readAll(p))
+        }
+        rs.digest = d.finalizeHex()
+        rs.files = files.map(\.path)
+        return rs
+    }
+}

@@ -1,0 +1,32 @@
+import XCTest
+@testable import PFPCore
+@testable import PFPIngest
+@testable import PFPRules
+
+let repoRoot: String = {
+    var url = URL(fileURLWithPath: #filePath)
+    for _ in 0..<3 { url.deleteLastPathComponent() }
+    return url.path
+}()
+
+func loadCatalogues() throws -> (TagCatalogue, PolicyCatalogue) {
+    let config = try PipelineConfig(path: repoRoot + "/Pipelines/nightly.conf")
+    return try config.loadCatalogue()
+}
+
+func loadRules(_ date: String = "2026-11-24", directory: String = repoRoot + "/Pipelines/rules", unavailable: Set<String> = []) throws -> RuleSet {
+    let (tags, policies) = try loadCatalogues()
+    return try RuleSet.load(directory: directory, catalogue: tags, policyCatalogue: policies, runDate: CivilDate.parse(date)!, unavailableFeeds: unavailable)
+}
+
+final class RuleLoadTests: XCTestCase {
+    func testReferenceRulesLoad() throws {
+        let rs = try loadRules()
+        XCTAssertEqual(rs.policies.count, 13)
+        XCTAssertEqual(rs.lists.map(\.id), ["push", "review", "referral", "watch", "warning"])
+        XCTAssertEqual(rs.parameters["dibao.standard"]?.value, Q(1590))
+        XCTAssertEqual(rs.parameters["dibao.standard"]?.from?.description, "2025-07-01")
+        XCTAssertTrue(rs.skippedPolicies.isEmpty)
+        XCTAssertEqual(rs.digest.count, 64)
+    }
+}
