@@ -21,11 +21,15 @@ let package = Package(
         .target(name: "PFPCore", dependencies: ["CSQLite", "CPFPNative"]),
         .target(name: "PFPIngest", dependencies: ["PFPCore"]),
         .target(name: "PFPRules", dependencies: ["PFPCore", "PFPIngest"]),
+        .target(name: "PFPProfile", dependencies: ["PFPCore", "PFPIngest", "PFPRules"]),
+        .target(name: "PFPMatch", dependencies: ["PFPCore", "PFPIngest", "PFPRules", "PFPProfile"]),
+        .target(name: "PFPEmit", dependencies: ["PFPCore", "PFPIngest", "PFPRules", "PFPMatch"]),
         .target(name: "PFPSample", dependencies: ["PFPCore"]),
-        .target(name: "PFPRun", dependencies: ["PFPCore", "PFPIngest", "PFPRules"]),
+        .target(name: "PFPRun", dependencies: ["PFPCore", "PFPIngest", "PFPRules", "PFPProfile", "PFPMatch", "PFPEmit"]),
         .executableTarget(name: "pfp", dependencies: ["PFPCore", "PFPIngest", "PFPRules", "PFPSample", "PFPRun"]),
         .testTarget(name: "PFPCoreTests", dependencies: ["PFPCore"]),
         .testTarget(name: "PFPIngestTests", dependencies: ["PFPCore", "PFPIngest", "PFPSample", "PFPRun"]),
         .testTarget(name: "PFPRulesTests", dependencies: ["PFPCore", "PFPIngest", "PFPRules", "PFPRun"]),
+        .testTarget(name: "PFPRunTests", dependencies: ["PFPCore", "PFPIngest", "PFPRules", "PFPRun", "PFPSample"]),
     ]
 )

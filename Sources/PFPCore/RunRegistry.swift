@@ -36,9 +36,14 @@ public final class RunRegistry {
             """)
     }
 
+    /// Now, in UTC; or the time SOURCE_DATE_EPOCH gives (the reproducible-builds
+    /// convention), so that whole published directories can be compared byte for byte.
     public static func timestamp() -> String {
         let f = ISO8601DateFormatter()
         f.formatOptions = [.withInternetDateTime]
+        if let e = ProcessInfo.processInfo.environment["SOURCE_DATE_EPOCH"], let secs = Double(e) {
+            return f.string(from: Date(timeIntervalSince1970: secs))
+        }
         return f.string(from: Date())
     }
 
@@ -53,6 +58,16 @@ public final class RunRegistry {
             try db.execute("INSERT INTO runs(run_date, status, started_at, pipeline_version, inbox, threads) VALUES (?, 'running', ?, ?, ?, ?)",
                            [d, .text(RunRegistry.timestamp()), .text(version), .text(inbox), .int(Int64(threads))])
         }
+    }
+
+    /// A rerun of later stages of a recorded run: back to running.
+    public func resume(runDate: CivilDate) throws {
+        var exists = false
+        try db.query("SELECT 1 FROM runs WHERE run_date = ?", [.text(runDate.description)]) { _ in exists = true }
+        guard exists else {
+            throw PipelineError.badInput(stage: "ingest", "no run recorded for \(runDate)", hint: "run 'pfp run --run-date \(runDate)' (or 'pfp stage ingest') first")
+        }
+        try db.execute("UPDATE runs SET status = 'running', ended_at = NULL, message = NULL WHERE run_date = ?", [.text(runDate.description)])
     }
 
     public func finish(runDate: CivilDate, status: String, message: String? = nil, summary: String? = nil) throws {

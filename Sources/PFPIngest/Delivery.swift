@@ -169,6 +169,12 @@ public struct FeedReport: Sendable {
 
     /// Whether the feed's rows are used in this run.
     public var used: Bool { status == .ok }
+
+    public init(feed: String, required: Bool, status: Status) {
+        self.feed = feed
+        self.required = required
+        self.status = status
+    }
 }
 
 /// Finds each feed's file and manifest in an inbox and decides, for each, whether the run can use it.

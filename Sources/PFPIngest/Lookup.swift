@@ -3,13 +3,13 @@ import PFPCore
 
 /// Open-addressing map from an ID number's key to a person index, built once and
 /// read from many threads (no locks: it is never written after construction).
-final class IDIndex: @unchecked Sendable {
+public final class IDIndex: @unchecked Sendable {
     // `let`: a class's `var` properties pay a dynamic exclusivity check on every access.
     private let keys: [UInt64]
     private let values: [Int32]
     private let mask: Int
 
-    init(keys input: [UInt64]) {
+    public init(keys input: [UInt64]) {
         var cap = 16
         while cap < input.count * 2 { cap <<= 1 }
         let mask = cap - 1
@@ -35,7 +35,7 @@ final class IDIndex: @unchecked Sendable {
 
     /// The person index, or -1.
     @inline(__always)
-    func find(_ k: UInt64) -> Int32 {
+    public func find(_ k: UInt64) -> Int32 {
         var h = IDIndex.hash(k) & mask
         return keys.withUnsafeBufferPointer { kb in
             values.withUnsafeBufferPointer { vb in

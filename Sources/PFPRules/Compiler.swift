@@ -162,6 +162,7 @@ struct Compiler {
 
     mutating func compileList(_ d: ListDecl, info: ListInfo) throws {
         deps = Dependencies()
+        info.columns = d.columns.compactMap(ListColumn.init(rawValue:))
         var scope = Scope(level: .household)
         scope.listPolicy = d.perPolicy
         if let after = d.after {
@@ -612,12 +613,22 @@ struct Compiler {
             let idx = rs.remembered.count
             rs.remembered.append(RememberedInfo(index: idx, level: s.level, fn: f))
             deps.usesPrevious = true
+            let label = "previous(" + args[0].text + ")"
             if s.level == .household {
-                return ({ c in c.previous?.values[idx] ?? .unknownNoFacts }, t)
+                return ({ c in
+                    let v = c.previous?.values[idx] ?? .unknownNoFacts
+                    c.tracer?.readValue(label, person: nil, value: v)
+                    return v
+                }, t)
             }
             return ({ c in
-                guard c.cp >= 0, let mv = c.previous?.members[c.data.personID[Int(c.cp)]] else { return .unknownNoFacts }
-                return mv[idx] ?? .unknownNoFacts
+                guard c.cp >= 0, let mv = c.previous?.members[c.data.personID[Int(c.cp)]] else {
+                    if c.cp >= 0 { c.tracer?.readValue(label, person: c.data.personID[Int(c.cp)], value: .unknownNoFacts) }
+                    return .unknownNoFacts
+                }
+                let v = mv[idx] ?? .unknownNoFacts
+                c.tracer?.readValue(label, person: c.data.personID[Int(c.cp)], value: v)
+                return v
             }, t)
         default:
             if ExprParser.aggregates.contains(name) { throw ruleError(pos, "\(name) takes members or previous_members first: \(name)(members, ...)") }

@@ -41,6 +41,7 @@ struct ListDecl {
     var lets: [(name: String, expr: ExprNode, pos: SourcePos)] = []
     var reasons: [(code: String, expr: ExprNode, pos: SourcePos)] = []
     var after: (list: String, pos: SourcePos)?
+    var columns: [String] = []
     var pos: SourcePos
 }
 
@@ -191,12 +192,24 @@ struct RuleSource {
                         let other = try c.identifier("a list id")
                         try c.end()
                         l.after = (other, lines[i].pos)
+                    case "columns":
+                        try c.expectSymbol(":")
+                        repeat {
+                            let p = c.here
+                            let col = try c.identifier("a column name")
+                            guard ListColumn(rawValue: col) != nil else {
+                                throw ruleError(p, "unknown column '\(col)'; columns are " + ListColumn.allCases.map(\.rawValue).joined(separator: ", "))
+                            }
+                            l.columns.append(col)
+                        } while c.takeSymbol(",")
+                        try c.end()
                     default:
-                        throw ruleError(lines[i].pos, "expected when, let, reason, trigger or after in list \(id), found '\(w)'")
+                        throw ruleError(lines[i].pos, "expected when, let, reason, trigger, after or columns in list \(id), found '\(w)'")
                     }
                     i += 1
                 }
                 if perPolicy && l.when == nil { throw ruleError(l.pos, "list \(id) per policy needs a 'when:' line") }
+                if l.columns.isEmpty { throw ruleError(l.pos, "list \(id) needs a 'columns: ...' line (the published file's columns)") }
                 if !perPolicy && l.reasons.isEmpty { throw ruleError(l.pos, "list \(id) needs at least one 'reason CODE: ...' line") }
                 lists.append(l)
                 continue
@@ -299,4 +312,12 @@ struct LineReader {
         i = line.tokens.count
         return e
     }
+}
+
+/// The columns a published list file may have after its keys (outputs.md).
+public enum ListColumn: String, CaseIterable, Sendable {
+    case certainty, amount, status, district, street, community
+    case unknownFacts = "unknown_facts"
+    case failedCriteria = "failed_criteria"
+    case reasons, triggers
 }

@@ -79,6 +79,9 @@ public final class ListInfo {
     var reasons: [(code: String, fn: Fn)] = []
     public var reasonCodes: [String] { reasons.map(\.code) }
     public internal(set) var after: String?
+    public internal(set) var columns: [ListColumn] = []
+    /// The published file's key columns.
+    public var keyColumns: [String] { perPolicy ? ["household_id", "person_id", "policy"] : ["household_id"] }
     public internal(set) var deps = Dependencies()
     init(id: String, label: String, perPolicy: Bool, index: Int, pos: SourcePos) {
         self.id = id; self.label = label; self.perPolicy = perPolicy; self.index = index; self.pos = pos

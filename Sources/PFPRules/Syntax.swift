@@ -37,7 +37,7 @@ struct LogicalLine {
 enum Lexer {
     static let keywordsStartingStatements: Set<String> = [
         "parameter", "table", "person", "household", "policy", "list", "criterion", "branch", "amount",
-        "from", "when", "let", "reason", "trigger", "after",
+        "from", "when", "let", "reason", "trigger", "after", "columns",
     ]
 
     /// Splits a file into logical lines. A line indented deeper than the statement
@@ -336,6 +336,28 @@ struct ExprParser {
             }
             try expect(")")
             return .call(name, args, t.pos)
+        }
+    }
+}
+
+extension ExprNode {
+    /// The expression written back as text (for explanations).
+    var text: String {
+        switch self {
+        case .number(let s, _): return s
+        case .string(let s, _): return "\"\(s)\""
+        case .boolean(let b, _): return b ? "true" : "false"
+        case .name(let n, _): return n
+        case .call(let f, let args, _): return f + "(" + args.map(\.text).joined(separator: ", ") + ")"
+        case .aggregate(let f, let coll, let filter, let body, _):
+            var s = f + "(" + coll
+            if let filter { s += " where " + filter.text }
+            if let body { s += ", " + body.text }
+            return s + ")"
+        case .unary(let op, let x, _): return op == "not" ? "not " + x.text : "-" + x.text
+        case .binary(let op, let l, let r, _): return "(" + l.text + " " + op + " " + r.text + ")"
+        case .inRange(let x, let lo, let hi, _): return x.text + " in " + lo.text + ".." + hi.text
+        case .ifThen(let c, let a, let b, _): return "if " + c.text + " then " + a.text + " else " + b.text
         }
     }
 }

@@ -1,9 +1,19 @@
 import Foundation
 import PFPCore
 import PFPIngest
+import PFPRules
+import PFPProfile
+import PFPMatch
+import PFPEmit
 
-/// One night's job: ingest the delivery, persist each stage's result, publish
-/// the run directory atomically and record the run in the registry.
+/// The stages of a run, in order.
+public enum Stage: String, CaseIterable, Comparable, Sendable {
+    case ingest, profile, match, emit
+    public static func < (a: Stage, b: Stage) -> Bool { allCases.firstIndex(of: a)! < allCases.firstIndex(of: b)! }
+}
+
+/// One night's job: ingest, profile, match, emit. Each stage persists its result
+/// in the database, so an analyst can rerun one stage from the one before.
 public final class NightlyRun {
     public let options: RunOptions
     public let console: Console
@@ -15,62 +25,124 @@ public final class NightlyRun {
 
     public struct Summary {
         public var runDate: CivilDate
-        public var published: String
+        public var published: String?
         public var reports: [FeedReport]
         public var households: Int
         public var people: Int
         public var rejects: Int
+        public var counts: JSON?
+        public var skipped: [(id: String, reason: String)]
         public var seconds: Double
+        public var stageSeconds: [(Stage, Double)]
     }
 
-    /// Runs the job; throws a `PipelineError` that says what the operator can do.
+    /// Runs the stages from `from` to `to`; throws a `PipelineError` that says what to do.
     @discardableResult
-    public func run() throws -> Summary {
+    public func run(from: Stage = .ingest, to: Stage = .emit) throws -> Summary {
         let started = FileIO.now()
         let startedAt = RunRegistry.timestamp()
         let r = try ResolvedRun(options)
-        let (catalogue, _) = try r.config.loadCatalogue()
+        let (catalogue, policyCatalogue) = try r.config.loadCatalogue()
         let db = try Database(path: r.dbPath)
         let registry = try RunRegistry(db: db)
         let store = try StageStore(db: db)
-        try registry.start(runDate: r.runDate, version: PFPVersion.pipeline, inbox: r.inbox, threads: Parallel.threads)
-        console.info("pfp \(PFPVersion.pipeline): run \(r.runDate), inbox \(r.inbox), \(Parallel.threads) threads")
-        do {
-            // Stage 1: ingest.
+        let lock = try RunLock.acquire(dbPath: r.dbPath, outRoot: r.outRoot)
+        defer { lock.release() }
+        if from == .ingest {
+            try registry.start(runDate: r.runDate, version: PFPVersion.pipeline, inbox: r.inbox, threads: Parallel.threads)
+        } else {
+            try registry.resume(runDate: r.runDate)
+        }
+        console.info("pfp \(PFPVersion.pipeline): run \(r.runDate) (\(from.rawValue) to \(to.rawValue)), \(Parallel.threads) threads")
+        var summary = Summary(runDate: r.runDate, published: nil, reports: [], households: 0, people: 0, rejects: 0, counts: nil,
+                              skipped: [], seconds: 0, stageSeconds: [])
+        func timed<T>(_ stage: Stage, _ body: () throws -> T) throws -> T {
+            console.info("[\(stage.rawValue)]")
             let t0 = FileIO.now(), c0 = FileIO.cpuSeconds()
-            console.info("[ingest]")
-            let outcome = try IngestStage(config: r.config, catalogue: catalogue, console: console)
-                .run(inbox: r.inbox, runDate: r.runDate, allowMissing: r.allowMissing)
-            let tSave = FileIO.now()
-            try outcome.result.save(to: store)
-            try record(outcome, registry: registry, db: db, runDate: r.runDate)
-            console.detail("    stored in the database: \(String(format: "%.2f", FileIO.now() - tSave)) s")
-            try registry.recordStage(runDate: r.runDate, stage: "ingest", wall: FileIO.now() - t0, cpu: FileIO.cpuSeconds() - c0, peakRSS: FileIO.peakRSS())
-
-            // Publication.
-            console.info("[emit]")
-            let dir = try RunDirectory(root: r.outRoot, runDate: r.runDate)
-            do {
-                try writeRejects(outcome, to: dir)
-                let manifest = manifestJSON(r: r, outcome: outcome, dir: dir, startedAt: startedAt, catalogue: catalogue)
-                try dir.write("manifest.json", Array((manifest.serialized(pretty: true) + "\n").utf8), rows: 1)
-                try dir.publish()
-            } catch {
-                dir.abandon()
-                throw error
+            let v = try body()
+            let wall = FileIO.now() - t0
+            try registry.recordStage(runDate: r.runDate, stage: stage.rawValue, wall: wall, cpu: FileIO.cpuSeconds() - c0, peakRSS: FileIO.peakRSS())
+            summary.stageSeconds.append((stage, wall))
+            console.progress(String(format: "%@ done in %.2f s", stage.rawValue, wall))
+            return v
+        }
+        do {
+            var ingest: IngestResult?
+            var reports: [FeedReport] = []
+            var rejects: [(feed: String, line: Int, reason: String)] = []
+            if from <= .ingest && to >= .ingest {
+                let outcome = try timed(.ingest) { () -> IngestOutcome in
+                    let o = try IngestStage(config: r.config, catalogue: catalogue, console: console)
+                        .run(inbox: r.inbox, runDate: r.runDate, allowMissing: r.allowMissing)
+                    try o.result.save(to: store)
+                    try record(o, db: db, runDate: r.runDate)
+                    return o
+                }
+                ingest = outcome.result
+                reports = outcome.reports
+                rejects = outcome.rejects.map { ($0.feed, Int($0.reject.line), $0.reject.reason.code) }
+            } else {
+                reports = try loadReports(db: db, runDate: r.runDate)
+                rejects = try loadRejects(db: db, runDate: r.runDate)
             }
-            let summaryJSON = JSON.object([
-                ("households", .int(outcome.result.livingHouseholdCount)),
-                ("people", .int(outcome.result.member.reduce(0) { $0 + Int($1) })),
-                ("rejects", .int(outcome.rejects.count)),
-            ])
-            try registry.finish(runDate: r.runDate, status: "succeeded", summary: summaryJSON.serialized())
-            let s = Summary(runDate: r.runDate, published: dir.finalPath, reports: outcome.reports,
-                            households: outcome.result.livingHouseholdCount,
-                            people: outcome.result.member.reduce(0) { $0 + Int($1) },
-                            rejects: outcome.rejects.count, seconds: FileIO.now() - started)
-            printSummary(s)
-            return s
+            summary.reports = reports
+            summary.rejects = rejects.count
+            let unavailable = Set(reports.filter { $0.required && $0.status == .allowedMissing }.map(\.feed))
+            let rules = try RuleSet.load(directory: r.config.resolve(r.config.rulesPath), catalogue: catalogue, policyCatalogue: policyCatalogue,
+                                         runDate: r.runDate, unavailableFeeds: unavailable,
+                                         extraDigestFiles: [r.config.resolve(r.config.tagsPath), r.config.resolve(r.config.policiesPath)])
+            summary.skipped = rules.skippedPolicies
+            for (id, why) in rules.skippedPolicies { console.warn("policy \(id) is skipped on this run: \(why)") }
+            try registry.setRuleDigest(runDate: r.runDate, digest: rules.digest)
+
+            var profiles: HouseholdProfiles?
+            if from <= .profile && to >= .profile {
+                profiles = try timed(.profile) {
+                    let data = try ingest ?? IngestResult.load(from: store, runDate: r.runDate)
+                    ingest = data
+                    let p = ProfileStage().run(data: data, rules: rules, console: console)
+                    try p.save(to: store)
+                    console.progress("\(grouped(data.livingHouseholdCount)) household profiles, \(rules.values.count) values each")
+                    return p
+                }
+            }
+            var match: MatchResult?
+            if from <= .match && to >= .match {
+                match = try timed(.match) {
+                    let data = try ingest ?? IngestResult.load(from: store, runDate: r.runDate)
+                    let prof = try profiles ?? HouseholdProfiles.load(from: store, runDate: r.runDate)
+                    guard prof.ruleDigest == rules.digest else {
+                        throw PipelineError.badInput(stage: "match", "the rule files changed since the profiles of \(r.runDate) were computed",
+                                                     hint: "run 'pfp run --from profile --run-date \(r.runDate)' to recompute them")
+                    }
+                    let prevDate = try registry.previousSuccessful(before: r.runDate)
+                    let previous = try prevDate.flatMap { try RunState.load(from: store, runDate: $0) }
+                    if let prevDate { console.progress("previous run: \(prevDate)\(previous == nil ? " (no state kept)" : "")") }
+                    let m = MatchStage().run(data: data, rules: rules, profiles: HouseholdProfilesView(prof, rules: rules), previous: previous, console: console)
+                    try m.save(to: store, runDate: r.runDate)
+                    try m.state.save(to: store)
+                    console.progress("\(grouped(m.entries.count)) list entries")
+                    return m
+                }
+            }
+            if from <= .emit && to >= .emit {
+                let m = try match ?? MatchResult.load(from: store, runDate: r.runDate)
+                let (path, counts) = try timed(.emit) {
+                    try EmitStage().run(.init(runDate: r.runDate, outRoot: r.outRoot, rules: rules, match: m, feeds: reports, rejects: rejects,
+                                              allowedMissing: r.allowMissing.sorted(), startedAt: startedAt,
+                                              pipelineVersion: PFPVersion.pipeline, schemaVersion: PFPVersion.schema), console: console)
+                }
+                summary.published = path
+                summary.counts = counts
+                summary.households = m.households
+                summary.people = m.people
+            }
+            summary.seconds = FileIO.now() - started
+            let summaryJSON = JSON.object([("households", .int(summary.households)), ("people", .int(summary.people)),
+                                           ("rejects", .int(summary.rejects)), ("counts", summary.counts ?? .null)])
+            try registry.finish(runDate: r.runDate, status: to == .emit ? "succeeded" : "partial", summary: summaryJSON.serialized())
+            printSummary(summary)
+            return summary
         } catch let e as PipelineError {
             try? registry.finish(runDate: r.runDate, status: e.kind == .badInput ? "refused" : "failed", message: e.message)
             throw e
@@ -81,7 +153,7 @@ public final class NightlyRun {
     }
 
     /// Feed digests, counts and every reject go to the registry.
-    func record(_ o: IngestOutcome, registry: RunRegistry, db: Database, runDate: CivilDate) throws {
+    func record(_ o: IngestOutcome, db: Database, runDate: CivilDate) throws {
         let d = SQLValue.text(runDate.description)
         try db.transaction {
             for rep in o.reports {
@@ -105,71 +177,60 @@ public final class NightlyRun {
         }
     }
 
-    func writeRejects(_ o: IngestOutcome, to dir: RunDirectory) throws {
-        let w = try FileIO.Writer(path: dir.path("rejects.csv"))
-        try w.write("feed,line,reason\n")
-        var line: [UInt8] = []
-        for (feed, rej) in o.rejects {
-            line.removeAll(keepingCapacity: true)
-            line.append(contentsOf: feed.utf8)
-            line.append(44)
-            line.append(contentsOf: String(rej.line).utf8)
-            line.append(44)
-            line.append(contentsOf: rej.reason.code.utf8)
-            line.append(10)
-            try w.write(line)
+    func loadReports(db: Database, runDate: CivilDate) throws -> [FeedReport] {
+        var out: [FeedReport] = []
+        try db.query("SELECT feed, required, status, file, as_of, sha256, bytes, rows_read, accepted, rejected, conflicts, message FROM run_feeds WHERE run_date = ? ORDER BY rowid",
+                     [.text(runDate.description)]) { row in
+            var rep = FeedReport(feed: row.text(0), required: row.int(1) != 0, status: FeedReport.Status(rawValue: row.text(2)) ?? .ok)
+            rep.file = row.optionalText(3)
+            rep.asOf = row.optionalText(4).flatMap(CivilDate.parse)
+            rep.sha256 = row.optionalText(5)
+            rep.bytes = Int(row.int(6)); rep.rowsRead = Int(row.int(7)); rep.accepted = Int(row.int(8))
+            rep.rejected = Int(row.int(9)); rep.conflicts = Int(row.int(10)); rep.message = row.optionalText(11)
+            out.append(rep)
         }
-        let sha = try w.finish()
-        dir.add(name: "rejects.csv", rows: o.rejects.count, sha256: sha, bytes: w.bytesWritten)
+        guard !out.isEmpty else {
+            throw PipelineError.badInput(stage: "profile", "no ingest recorded for \(runDate)", hint: "run 'pfp stage ingest --run-date \(runDate)' first")
+        }
+        var counts: [String: [RejectReason: Int]] = [:]
+        try db.query("SELECT feed, reason, count FROM run_reject_counts WHERE run_date = ?", [.text(runDate.description)]) { row in
+            if let r = RejectReason(code: row.text(1)) { counts[row.text(0), default: [:]][r] = Int(row.int(2)) }
+        }
+        for i in out.indices { out[i].rejectCounts = counts[out[i].feed] ?? [:] }
+        return out
     }
 
-    func manifestJSON(r: ResolvedRun, outcome: IngestOutcome, dir: RunDirectory, startedAt: String, catalogue: TagCatalogue) -> JSON {
-        let inputs: [JSON] = outcome.reports.map { rep in
-            var pairs: [(String, JSON)] = [
-                ("feed", .string(rep.feed)),
-                ("required", .bool(rep.required)),
-                ("status", .string(rep.status.rawValue)),
-                ("file", rep.file.map { .string($0) } ?? .null),
-                ("as_of", rep.asOf.map { .string($0.description) } ?? .null),
-                ("sha256", rep.sha256.map { .string($0) } ?? .null),
-                ("rows_read", .int(rep.rowsRead)),
-                ("accepted", .int(rep.accepted)),
-                ("rejected", .int(rep.rejected)),
-                ("conflicts", .int(rep.conflicts)),
-            ]
-            pairs.append(("rejects_by_reason", .object(rep.rejectCounts.sorted { $0.key < $1.key }.map { ($0.key.code, .int($0.value)) })))
-            return .object(pairs)
+    func loadRejects(db: Database, runDate: CivilDate) throws -> [(feed: String, line: Int, reason: String)] {
+        var out: [(String, Int, String)] = []
+        try db.query("SELECT feed, line, reason FROM run_rejects WHERE run_date = ? ORDER BY rowid", [.text(runDate.description)]) { row in
+            out.append((row.text(0), Int(row.int(1)), row.text(2)))
         }
-        let outputs: [JSON] = dir.files.sorted { $0.name < $1.name }.map { f in
-            .object([("file", .string(f.name)), ("rows", .int(f.rows)), ("sha256", .string(f.sha256)), ("bytes", .int(f.bytes))])
-        }
-        return .object([
-            ("schema_version", .int(PFPVersion.schema)),
-            ("run_date", .string(r.runDate.description)),
-            ("started_at", .string(startedAt)),
-            ("ended_at", .string(RunRegistry.timestamp())),
-            ("pipeline_version", .string(PFPVersion.pipeline)),
-            ("inputs", .array(inputs)),
-            ("allowed_missing", .array(r.allowMissing.sorted().map { .string($0) })),
-            ("outputs", .array(outputs)),
-        ])
+        return out
     }
 
     func printSummary(_ s: Summary) {
-        console.info("")
-        console.info("run \(s.runDate) succeeded in \(String(format: "%.2f", s.seconds)) s: \(grouped(s.households)) households, \(grouped(s.people)) people")
         func pad(_ s: String, _ n: Int, right: Bool = false) -> String {
             let fill = String(repeating: " ", count: max(0, n - s.count))
             return right ? fill + s : s + fill
         }
-        console.info("  " + pad("feed", 13) + pad("status", 16) + pad("rows", 10, right: true) + pad("accepted", 10, right: true) + pad("rejected", 10, right: true))
-        for rep in s.reports {
-            console.info("  " + pad(rep.feed, 13) + pad(rep.status.rawValue, 16) + pad(grouped(rep.rowsRead), 10, right: true)
-                         + pad(grouped(rep.accepted), 10, right: true) + pad(grouped(rep.rejected), 10, right: true))
-            for (reason, n) in rep.rejectCounts.sorted(by: { $0.key < $1.key }) {
-                console.info("      \(reason.code): \(n)")
+        console.info("")
+        console.info("run \(s.runDate) done in \(String(format: "%.2f", s.seconds)) s: \(grouped(s.households)) households, \(grouped(s.people)) people, \(grouped(s.rejects)) rejected rows")
+        if !s.reports.isEmpty {
+            console.info("  " + pad("feed", 13) + pad("status", 16) + pad("rows", 11, right: true) + pad("accepted", 11, right: true) + pad("rejected", 9, right: true) + "  reasons")
+            for rep in s.reports {
+                let reasons = rep.rejectCounts.sorted { $0.key < $1.key }.map { "\($0.key.code) \($0.value)" }.joined(separator: ", ")
+                console.info("  " + pad(rep.feed, 13) + pad(rep.status.rawValue, 16) + pad(grouped(rep.rowsRead), 11, right: true)
+                             + pad(grouped(rep.accepted), 11, right: true) + pad(grouped(rep.rejected), 9, right: true) + "  " + reasons)
             }
         }
-        console.info("published: \(s.published)")
+        if let counts = s.counts, case .object(let lists) = counts {
+            let parts = lists.map { (id, v) -> String in
+                if case .some(.int(let n)) = v["total"] { return "\(id) \(grouped(Int(n)))" }
+                return id
+            }
+            console.info("  lists: " + parts.joined(separator: ", "))
+        }
+        for (id, why) in s.skipped { console.info("  skipped policy \(id): \(why)") }
+        if let p = s.published { console.info("published: \(p)") }
     }
 }

@@ -33,6 +33,7 @@ public struct ResolvedRun {
         outRoot = o.outRoot ?? config.resolve(config.outRoot)
         dbPath = o.dbPath ?? config.resolve(config.dbPath)
         allowMissing = o.allowMissing
+        if let t = o.threads { Parallel.threads = t }
     }
 }
 

@@ -13,24 +13,29 @@ let runOptions: [OptionSpec] = [
     OptionSpec(name: "db", value: "FILE", help: "the pipeline database (run registry and stage results)"),
     OptionSpec(name: "allow-missing", value: "FEED", help: "go on without a missing, stale or broken feed; the policies reading it are skipped", repeatable: true),
     OptionSpec(name: "threads", value: "N", help: "worker threads (default: the number of cores); output is the same for any N"),
+    OptionSpec(name: "from", value: "STAGE", help: "start from this stage (ingest, profile, match, emit), reusing the stored results before it"),
     OptionSpec(name: "quiet", value: nil, help: "print only warnings and errors"),
     OptionSpec(name: "verbose", value: nil, help: "print more detail"),
 ]
 
 let commands: [CommandSpec] = [
-    CommandSpec(name: "run", summary: "run the nightly job: ingest the delivery and publish the run",
-                usage: "pfp run [--run-date D] [--inbox DIR] [--out DIR] [--db FILE] [--allow-missing FEED]...",
+    CommandSpec(name: "run", summary: "run the nightly job: ingest, profile, match, emit",
+                usage: "pfp run [--run-date D] [--inbox DIR] [--out DIR] [--db FILE] [--allow-missing FEED]... [--from STAGE]",
                 options: runOptions,
                 details: """
-                Reads every feed of the inbox (checked against its manifest), rejects the rows the
-                input contract rejects, resolves the tags and publishes <out>/<run date>/ whole:
-                rejects.csv, manifest.json and _SUCCESS last.
-                Exit codes: 0 success, 65 the delivery or a rule file was refused, 64 misuse, 1 internal failure.
+                ingest   checks every feed of the inbox against its manifest, rejects the rows the input
+                         contract rejects and resolves the tags;
+                profile  computes every value of the rule files for every household;
+                match    evaluates every policy and list (Pipelines/rules/);
+                emit     publishes <out>/<run date>/ whole: the lists, explain.jsonl, rejects.csv,
+                         manifest.json and _SUCCESS last.
+                Exit codes: 0 success, 65 the delivery or a rule file was refused, 64 misuse,
+                75 another run holds the lock, 1 internal failure.
                 """),
-    CommandSpec(name: "stage", summary: "rerun one stage of a run",
-                usage: "pfp stage ingest [options as for 'pfp run']",
+    CommandSpec(name: "stage", summary: "rerun one stage of a run from the stored result of the stage before",
+                usage: "pfp stage ingest|profile|match|emit --run-date D [options as for 'pfp run']",
                 options: runOptions,
-                details: "Stages: ingest (reads the inbox and stores its result in the database).",
+                details: "A stage whose input is missing says which stage to run first.",
                 takesWords: true),
     CommandSpec(name: "sample", summary: "write synthetic deliveries that follow the input contract",
                 usage: "pfp sample --households N --seed S --run-date D --out DIR [--days K]",
@@ -60,6 +65,17 @@ let commands: [CommandSpec] = [
                     OptionSpec(name: "threads", value: "N", help: "worker threads for the runs"),
                 ],
                 details: "Each size runs in its own process, release build recommended (make bench). Prints wall and CPU\nseconds per stage and peak RSS, and writes DIR/bench-latest.json."),
+    CommandSpec(name: "explain", summary: "why a household is or is not listed: every value read, parameter and criterion",
+                usage: "pfp explain --run-date D --household H [--policy P] [--json]",
+                options: [
+                    OptionSpec(name: "run-date", value: "YYYY-MM-DD", help: "the run to explain"),
+                    OptionSpec(name: "household", value: "ID", help: "the household id"),
+                    OptionSpec(name: "policy", value: "ID", help: "only this policy"),
+                    OptionSpec(name: "json", value: nil, help: "one JSON object per decision, as in explain.jsonl (full ID numbers: personal data)"),
+                    OptionSpec(name: "config", value: "FILE", help: "pipeline configuration (default Pipelines/nightly.conf)"),
+                    OptionSpec(name: "db", value: "FILE", help: "the pipeline database"),
+                ],
+                details: "Recomputed from the stored ingest result of that run with the rule files as they are now.\nThe text form masks ID numbers (310101********1234)."),
     CommandSpec(name: "test-rules", summary: "run the rule tests (Pipelines/tests/*.cases) against the rule files",
                 usage: "pfp test-rules [--rules DIR] [--tests DIR] [--config FILE] [--case ID]",
                 options: [
@@ -107,22 +123,27 @@ func runOptions(from a: ParsedArguments, console: Console) throws -> RunOptions 
     return o
 }
 
+func stageNamed(_ s: String) throws -> Stage {
+    guard let st = Stage(rawValue: s) else {
+        throw PipelineError.usage("unknown stage '\(s)'", hint: "stages: " + Stage.allCases.map(\.rawValue).joined(separator: ", "))
+    }
+    return st
+}
+
 func commandRun(_ a: ParsedArguments, console: Console) throws {
     let o = try runOptions(from: a, console: console)
-    try NightlyRun(options: o, console: console).run()
+    let from = try a.value("from").map(stageNamed) ?? .ingest
+    try NightlyRun(options: o, console: console).run(from: from, to: .emit)
 }
 
 func commandStage(_ a: ParsedArguments, console: Console) throws {
-    guard let stage = a.positional.first else {
-        throw PipelineError.usage("pfp stage needs a stage name", hint: "stages: ingest; see 'pfp stage --help'")
+    guard let name = a.positional.first, a.positional.count == 1 else {
+        throw PipelineError.usage("pfp stage needs one stage name", hint: "stages: " + Stage.allCases.map(\.rawValue).joined(separator: ", "))
     }
-    switch stage {
-    case "ingest":
-        let o = try runOptions(from: a, console: console)
-        try NightlyRun(options: o, console: console).run()
-    default:
-        throw PipelineError.usage("unknown stage '\(stage)'", hint: "stages: ingest")
-    }
+    let stage = try stageNamed(name)
+    if a.value("from") != nil { throw PipelineError.usage("--from goes with 'pfp run', not 'pfp stage'") }
+    let o = try runOptions(from: a, console: console)
+    try NightlyRun(options: o, console: console).run(from: stage, to: stage)
 }
 
 func commandSample(_ a: ParsedArguments, console: Console) throws {
@@ -190,4 +211,14 @@ func commandCheckRules(_ a: ParsedArguments, console: Console) throws {
     let rs = try RuleSet.load(directory: a.value("rules") ?? config.resolve(config.rulesPath), catalogue: tags, policyCatalogue: policies, runDate: date)
     print("rules for \(date): \(rs.parameters.count) parameters, \(rs.values.count) values, \(rs.policies.count) policies, \(rs.lists.count) lists; digest \(rs.digest.prefix(16))")
     for (id, why) in rs.skippedPolicies { print("  skipped: \(id) (\(why))") }
+}
+
+func commandExplain(_ a: ParsedArguments, console: Console) throws {
+    var o = RunOptions()
+    if let c = a.value("config") { o.configPath = c }
+    o.dbPath = a.value("db")
+    guard let d = try a.date("run-date") else { throw PipelineError.usage("--run-date is required") }
+    o.runDate = d
+    guard let h = a.value("household") else { throw PipelineError.usage("--household is required") }
+    print(try ExplainCommand.run(ExplainRequest(options: o, household: h, policy: a.value("policy"), json: a.has("json"))), terminator: "")
 }

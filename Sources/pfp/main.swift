@@ -23,6 +23,7 @@ do {
     case "sample": try commandSample(parsed, console: console)
     case "runs": try commandRuns(parsed, console: console)
     case "bench": try commandBench(parsed, console: console)
+    case "explain": try commandExplain(parsed, console: console)
     case "test-rules": try commandTestRules(parsed, console: console)
     case "check-rules": try commandCheckRules(parsed, console: console)
     case "version": print("pfp \(PFPRunVersion.text)")

@@ -1,0 +1,177 @@
+import Foundation
+import PFPCore
+import PFPIngest
+import PFPRules
+import PFPMatch
+
+/// The emit stage: writes the lists, explanations, rejects and manifest into a
+/// staging directory and publishes it whole (outputs.md).
+public struct EmitStage {
+    public struct Inputs {
+        public var runDate: CivilDate
+        public var outRoot: String
+        public var rules: RuleSet
+        public var match: MatchResult
+        public var feeds: [FeedReport]
+        public var rejects: [(feed: String, line: Int, reason: String)]
+        public var allowedMissing: [String]
+        public var startedAt: String
+        public var pipelineVersion: String
+        public var schemaVersion: Int
+        public init(runDate: CivilDate, outRoot: String, rules: RuleSet, match: MatchResult, feeds: [FeedReport],
+                    rejects: [(feed: String, line: Int, reason: String)], allowedMissing: [String], startedAt: String,
+                    pipelineVersion: String, schemaVersion: Int) {
+            self.runDate = runDate; self.outRoot = outRoot; self.rules = rules; self.match = match; self.feeds = feeds
+            self.rejects = rejects; self.allowedMissing = allowedMissing; self.startedAt = startedAt
+            self.pipelineVersion = pipelineVersion; self.schemaVersion = schemaVersion
+        }
+    }
+
+    public init() {}
+
+    /// Publishes the run; returns the published directory and the manifest's counts.
+    @discardableResult
+    public func run(_ x: Inputs, console: Console) throws -> (path: String, counts: JSON) {
+        let dir = try RunDirectory(root: x.outRoot, runDate: x.runDate)
+        do {
+            var byList: [String: [PublishedEntry]] = [:]
+            for e in x.match.entries { byList[e.list, default: []].append(e) }
+            // One CSV per list, in parallel (each list writes its own file).
+            let lists = x.rules.lists
+            var results = [(rows: Int, sha: String, bytes: Int)?](repeating: nil, count: lists.count)
+            var failure: Error?
+            let lock = NSLock()
+            results.withUnsafeMutableBufferPointer { res in
+                Parallel.forEach(lists.count) { i in
+                    do {
+                        let l = lists[i]
+                        let w = try FileIO.Writer(path: dir.path("\(l.id).csv"))
+                        try w.write((l.keyColumns + l.columns.map(\.rawValue)).joined(separator: ",") + "\n")
+                        let entries = byList[l.id] ?? []
+                        var line: [UInt8] = []
+                        for e in entries {
+                            line.removeAll(keepingCapacity: true)
+                            EmitStage.row(e, list: l, into: &line)
+                            try w.write(line)
+                        }
+                        let sha = try w.finish()
+                        res[i] = (entries.count, sha, w.bytesWritten)
+                    } catch {
+                        lock.lock(); failure = failure ?? error; lock.unlock()
+                    }
+                }
+            }
+            if let failure { throw failure }
+            for (i, l) in lists.enumerated() { if let r = results[i] { dir.add(name: "\(l.id).csv", rows: r.rows, sha256: r.sha, bytes: r.bytes) } }
+
+            // explain.jsonl: one explanation per entry, lists in rule order.
+            let ew = try FileIO.Writer(path: dir.path("explain.jsonl"))
+            var explained = 0
+            for l in lists {
+                for e in byList[l.id] ?? [] {
+                    try ew.write(e.explanation)
+                    try ew.write([10])
+                    explained += 1
+                }
+            }
+            dir.add(name: "explain.jsonl", rows: explained, sha256: try ew.finish(), bytes: ew.bytesWritten)
+
+            let rw = try FileIO.Writer(path: dir.path("rejects.csv"))
+            try rw.write("feed,line,reason\n")
+            for r in x.rejects { try rw.write("\(r.feed),\(r.line),\(r.reason)\n") }
+            dir.add(name: "rejects.csv", rows: x.rejects.count, sha256: try rw.finish(), bytes: rw.bytesWritten)
+
+            let counts = EmitStage.counts(x.rules, byList)
+            let manifest = EmitStage.manifest(x, dir: dir, counts: counts)
+            try dir.write("manifest.json", Array((manifest.serialized(pretty: true) + "\n").utf8), rows: 1)
+            try dir.publish()
+            return (dir.finalPath, counts)
+        } catch {
+            dir.abandon()
+            throw error
+        }
+    }
+
+    static func row(_ e: PublishedEntry, list l: ListInfo, into out: inout [UInt8]) {
+        func field(_ s: String) {
+            if s.utf8.contains(where: { $0 == 44 || $0 == 34 || $0 == 10 || $0 == 13 }) {
+                out.append(34)
+                for b in s.utf8 { out.append(b); if b == 34 { out.append(34) } }
+                out.append(34)
+            } else {
+                out.append(contentsOf: s.utf8)
+            }
+        }
+        field(e.householdID)
+        if l.perPolicy {
+            out.append(44); field(e.personID)
+            out.append(44); field(e.policy)
+        }
+        for c in l.columns {
+            out.append(44)
+            switch c {
+            case .certainty: field(e.certainty)
+            case .amount: if let a = e.amount { field(String(a)) }
+            case .status: field(e.status)
+            case .district: field(String(e.district))
+            case .street: field(String(e.street))
+            case .community: field(String(e.community))
+            case .unknownFacts: field(e.certainty == "to_verify" ? e.codes.joined(separator: ";") : "")
+            case .failedCriteria, .reasons, .triggers: field(e.codes.joined(separator: ";"))
+            }
+        }
+        out.append(10)
+    }
+
+    /// Counts per list and, for per-policy lists, per policy.
+    static func counts(_ rules: RuleSet, _ byList: [String: [PublishedEntry]]) -> JSON {
+        .object(rules.lists.map { l in
+            let entries = byList[l.id] ?? []
+            var pairs: [(String, JSON)] = [("total", .int(entries.count))]
+            if l.perPolicy {
+                var per: [String: Int] = [:]
+                var cert: [String: Int] = [:]
+                for e in entries { per[e.policy, default: 0] += 1; if !e.certainty.isEmpty { cert[e.certainty, default: 0] += 1 } }
+                pairs.append(("by_policy", .object(rules.policies.map { ($0.id, .int(per[$0.id] ?? 0)) })))
+                if l.columns.contains(.certainty) { pairs.append(("by_certainty", .object(cert.sorted { $0.key < $1.key }.map { ($0.key, .int($0.value)) }))) }
+            } else {
+                var per: [String: Int] = [:]
+                for e in entries { for c in e.codes { per[c, default: 0] += 1 } }
+                pairs.append(("by_reason", .object(l.reasonCodes.map { ($0, .int(per[$0] ?? 0)) })))
+            }
+            return (l.id, .object(pairs))
+        })
+    }
+
+    static func manifest(_ x: Inputs, dir: RunDirectory, counts: JSON) -> JSON {
+        let inputs: [JSON] = x.feeds.map { rep in
+            .object([
+                ("feed", .string(rep.feed)), ("required", .bool(rep.required)), ("status", .string(rep.status.rawValue)),
+                ("file", rep.file.map { .string($0) } ?? .null), ("as_of", rep.asOf.map { .string($0.description) } ?? .null),
+                ("sha256", rep.sha256.map { .string($0) } ?? .null), ("rows_read", .int(rep.rowsRead)),
+                ("accepted", .int(rep.accepted)), ("rejected", .int(rep.rejected)), ("conflicts", .int(rep.conflicts)),
+                ("rejects_by_reason", .object(rep.rejectCounts.sorted { $0.key < $1.key }.map { ($0.key.code, .int($0.value)) })),
+            ])
+        }
+        let outputs: [JSON] = dir.files.sorted { $0.name < $1.name }.map { f in
+            .object([("file", .string(f.name)), ("rows", .int(f.rows)), ("sha256", .string(f.sha256)), ("bytes", .int(f.bytes))])
+        }
+        let skipped: [JSON] = x.rules.skippedPolicies.map { .object([("policy", .string($0.id)), ("reason", .string($0.reason))]) }
+        return .object([
+            ("schema_version", .int(x.schemaVersion)),
+            ("run_date", .string(x.runDate.description)),
+            ("started_at", .string(x.startedAt)),
+            ("ended_at", .string(RunRegistry.timestamp())),
+            ("pipeline_version", .string(x.pipelineVersion)),
+            ("rule_digest", .string(x.rules.digest)),
+            ("rule_files", .array(x.rules.files.map { .string(($0 as NSString).lastPathComponent) })),
+            ("inputs", .array(inputs)),
+            ("allowed_missing", .array(x.allowedMissing.map { .string($0) })),
+            ("skipped_policies", .array(skipped)),
+            ("households", .int(x.match.households)),
+            ("people", .int(x.match.people)),
+            ("counts", counts),
+            ("outputs", .array(outputs)),
+        ])
+    }
+}

@@ -1,0 +1,68 @@
+import Foundation
+
+/// Values stored compactly in a stage result: a kind byte and two 64-bit words.
+public enum ValCoding {
+    /// kind: 0 unknown, 1 none, 2 false, 3 true, 4 number (a/b), 5 date (a), 6 word (a), 7 not stored
+    public static func encode(_ v: Val) -> (UInt8, Int64, Int64) {
+        switch v {
+        case .unknown: return (0, 0, 0)
+        case .none: return (1, 0, 0)
+        case .bool(let b): return (b ? 3 : 2, 0, 0)
+        case .num(let q):
+            let r = q.reduced()
+            guard let n = Int64(exactly: r.n), let d = Int64(exactly: r.d) else { return (7, 0, 0) }
+            return (4, n, d)
+        case .date(let d): return (5, Int64(d), 0)
+        case .word(let w): return (6, Int64(w), 0)
+        }
+    }
+
+    public static func decode(_ k: UInt8, _ a: Int64, _ b: Int64) -> Val? {
+        switch k {
+        case 0: return .unknownNoFacts
+        case 1: return Val.none
+        case 2: return .bool(false)
+        case 3: return .bool(true)
+        case 4: return .num(Q(Int128(a), Int128(b)))
+        case 5: return .date(Int32(a))
+        case 6: return .word(Int32(a))
+        default: return nil
+        }
+    }
+
+    /// Byte form of a value (for the run state kept between runs).
+    public static func append(_ v: Val, to out: inout [UInt8]) {
+        let (k, a, b) = encode(v)
+        out.append(k)
+        withUnsafeBytes(of: a.littleEndian) { out.append(contentsOf: $0) }
+        withUnsafeBytes(of: b.littleEndian) { out.append(contentsOf: $0) }
+    }
+
+    public static func read(_ bytes: [UInt8], _ at: inout Int) -> Val {
+        let k = bytes[at]
+        let a = readInt64(bytes, at + 1), b = readInt64(bytes, at + 9)
+        at += 17
+        return decode(k, a, b) ?? .unknownNoFacts
+    }
+
+    public static func readInt64(_ bytes: [UInt8], _ at: Int) -> Int64 {
+        var x: UInt64 = 0
+        for i in 0..<8 { x |= UInt64(bytes[at + i]) << (8 * UInt64(i)) }
+        return Int64(bitPattern: x)
+    }
+}
+
+public extension EvalContext {
+    /// Fills the value caches of the loaded household from a stored profile
+    /// (the fast path: unknowns carry no facts, so explaining recomputes).
+    func seed(household: (ValueInfo) -> Val?, person: (ValueInfo, Int32) -> Val?) {
+        let nv = rules.values.count
+        for v in rules.values {
+            if v.level == .household {
+                if let x = household(v) { hv[v.index] = x }
+            } else {
+                for (s, p) in members.enumerated() { if let x = person(v, p) { pv[s * nv + v.index] = x } }
+            }
+        }
+    }
+}

@@ -1,0 +1,40 @@
+import Foundation
+import PFPCore
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// An advisory lock (flock) beside the database: a second run on the same
+/// database refuses with the first one's pid; the kernel drops the lock when a
+/// process dies, so a killed run never blocks the next one.
+public final class RunLock {
+    let fd: Int32
+    let path: String
+
+    init(fd: Int32, path: String) { self.fd = fd; self.path = path }
+
+    public static func acquire(dbPath: String, outRoot: String) throws -> RunLock {
+        let path = dbPath + ".lock"
+        let dir = (path as NSString).deletingLastPathComponent
+        if !dir.isEmpty { try FileIO.makeDirectory(dir) }
+        let fd = open(path, O_CREAT | O_RDWR | O_CLOEXEC, 0o600)
+        guard fd >= 0 else { throw PipelineError.failure(location: path, "cannot open the lock file: \(String(cString: strerror(errno)))") }
+        if flock(fd, LOCK_EX | LOCK_NB) != 0 {
+            var buf = [UInt8](repeating: 0, count: 256)
+            let n = pread(fd, &buf, 255, 0)
+            let holder = n > 0 ? String(decoding: buf[0..<n], as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines) : "another process"
+            close(fd)
+            throw PipelineError(.busy, location: path, "another pfp run holds the lock on this database (\(holder))",
+                                hint: "wait for it to finish; the lock goes away by itself when that process ends")
+        }
+        ftruncate(fd, 0)
+        let text = "pid \(getpid()), started \(RunRegistry.timestamp())\n"
+        _ = text.withCString { pwrite(fd, $0, strlen($0), 0) }
+        return RunLock(fd: fd, path: path)
+    }
+
+    public func release() {
+        flock(fd, LOCK_UN)
+        close(fd)
+    }
+}

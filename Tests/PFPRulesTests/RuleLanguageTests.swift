@@ -1,0 +1,177 @@
+import XCTest
+@testable import PFPCore
+@testable import PFPIngest
+@testable import PFPRules
+
+final class RuleCaseSuiteTests: XCTestCase {
+    /// Every case under Pipelines/tests passes (the same as `pfp test-rules`).
+    func testAllRuleCasesPass() throws {
+        let (tags, policies) = try loadCatalogues()
+        let cases = try RuleCaseFile.load(directory: repoRoot + "/Pipelines/tests")
+        XCTAssertGreaterThanOrEqual(cases.count, 150)
+        let r = try RuleCaseRunner(rulesDirectory: repoRoot + "/Pipelines/rules", catalogue: tags, policyCatalogue: policies).run(cases)
+        for f in r.failures { XCTFail("\(f.caseID) \(f.location): \(f.message)") }
+        XCTAssertEqual(r.passed, cases.count)
+    }
+
+    /// Every policy and list of the reference set is exercised by at least one case.
+    func testEveryPolicyAndListHasCases() throws {
+        let rs = try loadRules()
+        let text = try FileManager.default.contentsOfDirectory(atPath: repoRoot + "/Pipelines/tests")
+            .map { try FileIO.readText(repoRoot + "/Pipelines/tests/" + $0) }.joined()
+        for p in rs.policies { XCTAssertTrue(text.contains("expect \(p.id)") || text.contains(": \(p.id)"), p.id) }
+        for l in rs.lists { XCTAssertTrue(text.contains("expect \(l.id)") || text.contains("expect no \(l.id)") || text.contains("expect not \(l.id)"), l.id) }
+    }
+
+    func testAChangedThresholdChangesResultsWithoutRebuild() throws {
+        let dir = NSTemporaryDirectory() + "pfp-rules-\(UUID().uuidString)"
+        try FileManager.default.copyItem(atPath: repoRoot + "/Pipelines/rules", toPath: dir)
+        defer { try? FileIO.remove(dir) }
+        let (tags, policies) = try loadCatalogues()
+        let cases = try RuleCaseFile.load(directory: repoRoot + "/Pipelines/tests")
+        let before = try RuleCaseRunner(rulesDirectory: dir, catalogue: tags, policyCatalogue: policies).run(cases)
+        XCTAssertTrue(before.failures.isEmpty)
+        let p = dir + "/parameters.rules"
+        try FileIO.write(p, Array(try FileIO.readText(p).replacingOccurrences(of: "from 2025-07-01 = 1590", with: "from 2025-07-01 = 1700").utf8))
+        let after = try RuleCaseRunner(rulesDirectory: dir, catalogue: tags, policyCatalogue: policies).run(cases)
+        XCTAssertGreaterThan(after.failures.count, 10)
+        XCTAssertTrue(after.failures.contains { $0.caseID == "dibao_at_line" })
+    }
+}
+
+final class RuleErrorTests: XCTestCase {
+    /// Compiles the reference rules with one file replaced by `text`; returns the error.
+    func error(in file: String, replacing old: String, with new: String, date: String = "2026-11-24") -> PipelineError? {
+        let dir = NSTemporaryDirectory() + "pfp-rules-\(UUID().uuidString)"
+        defer { try? FileIO.remove(dir) }
+        do {
+            try FileManager.default.copyItem(atPath: repoRoot + "/Pipelines/rules", toPath: dir)
+            let path = dir + "/" + file
+            let text = try FileIO.readText(path)
+            XCTAssertTrue(text.contains(old), "the test's anchor is gone: \(old)")
+            try FileIO.write(path, Array(text.replacingOccurrences(of: old, with: new).utf8))
+            _ = try loadRules(date, directory: dir)
+            return nil
+        } catch let e as PipelineError {
+            return e
+        } catch {
+            XCTFail("\(error)")
+            return nil
+        }
+    }
+
+    func assertLocation(_ e: PipelineError?, file: String, line: Int, column: Int, contains: String, _ fileLine: UInt = #line) {
+        guard let e else { return XCTFail("expected an error", line: fileLine) }
+        XCTAssertTrue(e.location?.hasSuffix("/\(file):\(line):\(column)") == true, "location \(e.location ?? "nil")", line: fileLine)
+        XCTAssertTrue(e.message.contains(contains), "message: \(e.message)", line: fileLine)
+        XCTAssertEqual(e.exitCode, .badInput, line: fileLine)
+    }
+
+    func testTypoInAName() {
+        // policies.rules line 15: "  criterion income: pc_income < dibao_line"; columns count characters
+        let e = error(in: "policies.rules", replacing: "criterion income: pc_income < dibao_line", with: "criterion income: pc_incme < dibao_line")
+        assertLocation(e, file: "policies.rules", line: 15, column: 21, contains: "unknown name 'pc_incme'; did you mean 'pc_income'?")
+    }
+
+    func testSyntaxError() {
+        let e = error(in: "policies.rules", replacing: "criterion vehicles: vehicles = 0\n  criterion housing_units: units <= 1\n  amount n", with: "criterion vehicles: vehicles = = 0\n  criterion housing_units: units <= 1\n  amount n")
+        assertLocation(e, file: "policies.rules", line: 17, column: 34, contains: "expected a value")
+    }
+
+    func testAddingADateToMoney() {
+        let e = error(in: "values.rules", replacing: "= income.wage + income.pension + income.other", with: "= income.wage + civil.deceased_on")
+        assertLocation(e, file: "values.rules", line: 11, column: 43, contains: "cannot add a number and a date")
+    }
+
+    func testComparingAWordThatDoesNotExist() {
+        let e = error(in: "values.rules", replacing: "employment.status = \"student\"", with: "employment.status = \"studnet\"")
+        assertLocation(e, file: "values.rules", line: 12, column: 51, contains: "\"studnet\" is not one of")
+    }
+
+    func testACycleBetweenDefinitions() {
+        let e = error(in: "values.rules", replacing: "household value n \"家庭人数\" = count(members)", with: "household value n \"家庭人数\" = count(members) + 0 * pc_income")
+        XCTAssertNotNil(e)
+        XCTAssertTrue(e?.message.contains("a cycle between definitions") == true, e?.message ?? "")
+        XCTAssertTrue(e?.location?.contains("values.rules:") == true)
+    }
+
+    func testAPolicyCycle() {
+        let e = error(in: "policies.rules", replacing: "criterion income_floor: pc_income >= dibao_line\n  criterion income: pc_income < low_line", with: "criterion income_floor: pc_income >= dibao_line and not has(housing_assistance)\n  criterion income: pc_income < low_line")
+        let e2 = e ?? error(in: "policies.rules", replacing: "criterion not_housed: all(members, housing.public_rental = false)", with: "criterion not_housed: all(members, housing.public_rental = false) and not has(low_income)")
+        XCTAssertNil(e)   // one direction alone is fine
+        XCTAssertNil(e2)
+        let both = RuleErrorTests.combined()
+        XCTAssertTrue(both?.message.contains("a cycle between policies") == true, both?.message ?? "none")
+    }
+
+    static func combined() -> PipelineError? {
+        let dir = NSTemporaryDirectory() + "pfp-rules-\(UUID().uuidString)"
+        defer { try? FileIO.remove(dir) }
+        do {
+            try FileManager.default.copyItem(atPath: repoRoot + "/Pipelines/rules", toPath: dir)
+            let path = dir + "/policies.rules"
+            var text = try FileIO.readText(path)
+            text = text.replacingOccurrences(of: "criterion not_housed: all(members, housing.public_rental = false)", with: "criterion not_housed: not has(low_income)")
+            text = text.replacingOccurrences(of: "criterion income: pc_income < low_line\n  criterion assets: pc_assets <= low_income.asset_limit_pc", with: "criterion income: pc_income < low_line and not has(housing_assistance)\n  criterion assets: pc_assets <= low_income.asset_limit_pc")
+            try FileIO.write(path, Array(text.utf8))
+            _ = try loadRules(directory: dir)
+            return nil
+        } catch { return error as? PipelineError }
+    }
+
+    func testAPersonValueWhereThereIsNoPerson() {
+        let e = error(in: "values.rules", replacing: "household value units \"住房套数\" = sum(members, housing.units_owned)", with: "household value units \"住房套数\" = housing.units_owned")
+        assertLocation(e, file: "values.rules", line: 22, column: 32, contains: "belongs to a person")
+    }
+
+    func testAParameterWithoutAValueSkipsThePolicy() throws {
+        let dir = NSTemporaryDirectory() + "pfp-rules-\(UUID().uuidString)"
+        defer { try? FileIO.remove(dir) }
+        try FileManager.default.copyItem(atPath: repoRoot + "/Pipelines/rules", toPath: dir)
+        let p = dir + "/parameters.rules"
+        try FileIO.write(p, Array(try FileIO.readText(p).replacingOccurrences(of: "from 2018-01-01 = 1800", with: "from 2027-01-01 = 1800").utf8))
+        let rs = try loadRules(directory: dir)
+        XCTAssertEqual(rs.skippedPolicies.map(\.id), ["child_difficulty"])
+        XCTAssertTrue(rs.skippedPolicies[0].reason.contains("child_difficulty.amount"))
+    }
+
+    func testAListParameterWithoutAValueRefusesTheRun() {
+        let e = error(in: "parameters.rules", replacing: "parameter watch.income_multiplier number \"监测对象：收入 < 倍数 × 低收入标准\"\n  from 2016-01-01 = 1.5", with: "parameter watch.income_multiplier number \"监测对象：收入 < 倍数 × 低收入标准\"\n  from 2030-01-01 = 1.5")
+        XCTAssertTrue(e?.message.contains("list watch cannot be made") == true, e?.message ?? "none")
+    }
+
+    func testAMissingRequiredFeedSkipsThePoliciesThatReadIt() throws {
+        // without the disability feed: disability policies are skipped, and so is the
+        // tekun policy (it reads the grade); tekun is read by the lists: the run is refused.
+        XCTAssertThrowsError(try loadRules(unavailable: ["disability"])) { e in
+            XCTAssertTrue("\(e)".contains("run is refused"), "\(e)")
+        }
+        let rs = try loadRules(unavailable: ["education"])
+        XCTAssertEqual(rs.skippedPolicies.map(\.id), ["education_assistance"])
+    }
+
+    func testHugeAndDeeplyNestedFilesAreRefused() throws {
+        let dir = NSTemporaryDirectory() + "pfp-rules-\(UUID().uuidString)"
+        defer { try? FileIO.remove(dir) }
+        try FileManager.default.copyItem(atPath: repoRoot + "/Pipelines/rules", toPath: dir)
+        let deep = "household value deep = " + String(repeating: "(", count: 200) + "1" + String(repeating: ")", count: 200) + "\n"
+        try FileIO.write(dir + "/zz.rules", Array(deep.utf8))
+        XCTAssertThrowsError(try loadRules(directory: dir)) { e in XCTAssertTrue("\(e)".contains("nested"), "\(e)") }
+        try FileIO.write(dir + "/zz.rules", [UInt8](repeating: 35, count: (1 << 20) + 1))
+        XCTAssertThrowsError(try loadRules(directory: dir)) { e in XCTAssertTrue("\(e)".contains("at most"), "\(e)") }
+    }
+}
+
+final class RationalTests: XCTestCase {
+    func testExactArithmeticAndHalfUpRounding() {
+        let third = Q(1) / Q(3)
+        XCTAssertEqual(third! * Q(3), Q(1))
+        XCTAssertEqual(Q(decimal: "0.3")! * Q(decimal: "1590")!, Q(477))
+        XCTAssertEqual(Q(9, 2).roundedHalfUp, 5)
+        XCTAssertEqual(Q(-9, 2).roundedHalfUp, -4)
+        XCTAssertEqual(Q(449, 100).roundedHalfUp, 4)
+        XCTAssertEqual(Q(decimal: "1589.995")!.description, "1589.995")
+        XCTAssertNil(Q(1) / Q(0))
+        XCTAssertTrue(Q(317999, 200) < Q(1590))
+    }
+}

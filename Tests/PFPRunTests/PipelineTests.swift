@@ -1,0 +1,125 @@
+import XCTest
+@testable import PFPCore
+@testable import PFPIngest
+@testable import PFPRules
+@testable import PFPRun
+
+let repoRoot: String = {
+    var url = URL(fileURLWithPath: #filePath)
+    for _ in 0..<3 { url.deleteLastPathComponent() }
+    return url.path
+}()
+
+/// Runs the pipeline in-process on the committed sample data.
+final class PipelineTests: XCTestCase {
+    var work = ""
+    override func setUp() {
+        work = NSTemporaryDirectory() + "pfp-run-\(UUID().uuidString)"
+        try? FileIO.makeDirectory(work)
+        setenv("SOURCE_DATE_EPOCH", "1795000000", 1)
+    }
+    override func tearDown() {
+        try? FileIO.remove(work)
+        unsetenv("SOURCE_DATE_EPOCH")
+        Parallel.threads = ProcessInfo.processInfo.activeProcessorCount
+    }
+
+    func options(_ date: String, out: String, threads: Int? = nil) -> RunOptions {
+        var o = RunOptions()
+        o.configPath = repoRoot + "/Pipelines/nightly.conf"
+        o.runDate = CivilDate.parse(date)!
+        o.inbox = repoRoot + "/SampleData/inbox-\(date)"
+        o.outRoot = out + "/published"
+        o.dbPath = out + "/pfp.sqlite"
+        o.threads = threads
+        return o
+    }
+
+    @discardableResult
+    func run(_ date: String, out: String, from: Stage = .ingest, to: Stage = .emit) throws -> NightlyRun.Summary {
+        try NightlyRun(options: options(date, out: out), console: Console(level: .quiet)).run(from: from, to: to)
+    }
+
+    /// name -> sha256 of every file of a published directory.
+    func digests(_ dir: String) throws -> [String: String] {
+        var out: [String: String] = [:]
+        for n in try FileManager.default.contentsOfDirectory(atPath: dir) { out[n] = try SHA256Digest.hex(ofFile: dir + "/" + n) }
+        return out
+    }
+
+    func testTwoDaysPublishEveryFileOwnerOnly() throws {
+        try run("2026-11-23", out: work)
+        let s = try run("2026-11-24", out: work)
+        let dir = work + "/published/2026-11-24"
+        XCTAssertEqual(Set(try FileManager.default.contentsOfDirectory(atPath: dir)),
+                       ["push.csv", "review.csv", "referral.csv", "watch.csv", "warning.csv", "explain.jsonl", "rejects.csv", "manifest.json", "_SUCCESS"])
+        for (name, _) in try digests(dir) {
+            var st = stat()
+            stat(dir + "/" + name, &st)
+            XCTAssertEqual(st.st_mode & 0o777, 0o600, name)
+        }
+        // Headers as outputs.md says.
+        XCTAssertTrue(try FileIO.readText(dir + "/push.csv").hasPrefix("household_id,person_id,policy,certainty,amount,status,district,street,community,unknown_facts\n"))
+        XCTAssertTrue(try FileIO.readText(dir + "/review.csv").hasPrefix("household_id,person_id,policy,failed_criteria,district,street,community\n"))
+        XCTAssertTrue(try FileIO.readText(dir + "/warning.csv").hasPrefix("household_id,triggers,district,street,community\n"))
+        // Day two: warnings against day one's watch list, repeat status.
+        let push = try FileIO.readText(dir + "/push.csv")
+        XCTAssertTrue(push.contains(",repeat,"))
+        XCTAssertTrue(push.contains(",new,"))
+        XCTAssertGreaterThan(try FileIO.readText(dir + "/warning.csv").split(separator: "\n").count, 1)
+        // explain.jsonl: one line per entry of every list.
+        let entries = ["push", "review", "referral", "watch", "warning"].map { (try? FileIO.readText(dir + "/\($0).csv").split(separator: "\n").count - 1) ?? 0 }.reduce(0, +)
+        XCTAssertEqual(try FileIO.readText(dir + "/explain.jsonl").split(separator: "\n").count, entries)
+        // The manifest counts the files' rows and digests them.
+        let m = try XCTUnwrap(JSON.parseObject(try FileIO.readAll(dir + "/manifest.json")))
+        let outputs = try XCTUnwrap(m["outputs"] as? [[String: Any]])
+        for o in outputs {
+            let name = o["file"] as! String
+            XCTAssertEqual(o["sha256"] as? String, try SHA256Digest.hex(ofFile: dir + "/" + name), name)
+        }
+        XCTAssertEqual((m["rule_digest"] as? String)?.count, 64)
+        XCTAssertNotNil(s.published)
+    }
+
+    func testOutputIsByteIdenticalWhateverTheThreadCount() throws {
+        let one = work + "/one", two = work + "/two"
+        for date in ["2026-11-23", "2026-11-24"] {
+            Parallel.threads = 1
+            try run(date, out: one)
+            Parallel.threads = 2
+            try run(date, out: two)
+            XCTAssertEqual(try digests(one + "/published/\(date)"), try digests(two + "/published/\(date)"), date)
+        }
+    }
+
+    func testStageRerunsGiveTheSamePublication() throws {
+        let full = work + "/full", staged = work + "/staged"
+        try run("2026-11-23", out: full)
+        try run("2026-11-23", out: staged, from: .ingest, to: .ingest)
+        XCTAssertThrowsError(try run("2026-11-23", out: staged, from: .match, to: .match)) { e in
+            XCTAssertTrue("\(e)".contains("pfp stage profile"), "\(e)")
+        }
+        for s in [Stage.profile, .match, .emit] { try run("2026-11-23", out: staged, from: s, to: s) }
+        XCTAssertEqual(try digests(full + "/published/2026-11-23"), try digests(staged + "/published/2026-11-23"))
+        // --from match after a full run, and a rerun of the date: the same files again.
+        try run("2026-11-23", out: staged, from: .match)
+        try run("2026-11-23", out: staged)
+        XCTAssertEqual(try digests(full + "/published/2026-11-23"), try digests(staged + "/published/2026-11-23"))
+    }
+
+    func testAStageWithoutItsInputSaysWhatToRunFirst() throws {
+        XCTAssertThrowsError(try run("2026-11-23", out: work, from: .profile, to: .profile)) { e in
+            XCTAssertTrue("\(e)".contains("pfp run --run-date 2026-11-23") || "\(e)".contains("stage ingest"), "\(e)")
+        }
+    }
+
+    func testPublicationReplacesTheDateAndKeepsOthers() throws {
+        try run("2026-11-23", out: work)
+        try run("2026-11-24", out: work)
+        let before = try digests(work + "/published/2026-11-23")
+        try run("2026-11-24", out: work)
+        XCTAssertEqual(try digests(work + "/published/2026-11-23"), before)
+        let names = try FileManager.default.contentsOfDirectory(atPath: work + "/published").sorted()
+        XCTAssertEqual(names, ["2026-11-23", "2026-11-24"])
+    }
+}
