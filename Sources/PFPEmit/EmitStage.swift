@@ -69,8 +69,7 @@ public struct EmitStage {
             var explained = 0
             for l in lists {
                 for e in byList[l.id] ?? [] {
-                    try ew.write(e.explanation)
-                    try ew.write([10])
+                    try ew.write(e.explanation + [10])
                     explained += 1
                 }
             }

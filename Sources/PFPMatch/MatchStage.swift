@@ -17,7 +17,7 @@ public struct PublishedEntry: Sendable {
     public var district: Int32
     public var street: Int32
     public var community: Int64
-    public var explanation: String  // one JSON object, no line breaks
+    public var explanation: [UInt8]  // one JSON object, no line breaks
 }
 
 public struct MatchResult {
@@ -90,21 +90,22 @@ public struct MatchStage {
         let h = ctx.household
         let head = Int(ctx.headPerson)
         var out: [PublishedEntry] = []
+        let tracer = Tracer()
         for e in fast {
-            let tracer = Tracer()
+            tracer.reset()
             ctx.tracer = tracer
             ctx.load(household: h, previous: previous)
             let slot = e.person.flatMap { p in (0..<ctx.memberCount).first { ctx.members[$0] == p } }
             var codes: [String] = []
             var certainty = "", amount: Int?
-            var criteriaJSON: [(String, JSON)] = []
-            var reasonsJSON: [(String, JSON)] = []
+            var criteriaVals: [(String, Val)] = []
+            var reasonVals: [(String, Val)] = []
             if let pid = e.policy, let p = rules.policy(pid) {
                 let el = ctx.eligible(p, slot: slot)
                 certainty = el.truth == true ? "confirmed" : (el.isUnknown ? "to_verify" : "not_eligible")
                 amount = ctx.amount(p, slot: slot)
                 let crit = ctx.criteria(p, slot: slot)
-                criteriaJSON = crit.map { ($0.code, .string(ctx.describe($0.value))) }
+                criteriaVals = crit.map { ($0.code, $0.value) }
                 if el.truth == false {
                     codes = crit.filter { $0.value == .bool(false) }.map(\.code).sorted()
                 } else if el.isUnknown {
@@ -114,7 +115,7 @@ public struct MatchStage {
                 }
             } else if let l = rules.list(e.list) {
                 let vals = ctx.listReasonValues(l)
-                reasonsJSON = vals.map { ($0.code, .string(ctx.describe($0.value))) }
+                reasonVals = vals
                 codes = vals.filter { $0.value == .bool(true) }.map(\.code).sorted()
             }
             ctx.tracer = nil
@@ -125,9 +126,11 @@ public struct MatchStage {
                 let key = RunState.pushKey(list: e.list, household: hid, person: personID, policy: e.policy ?? "")
                 status = previousState?.pushKeys.contains(key) == true ? "repeat" : "new"
             }
-            let explanation = Explanation.json(list: e.list, householdID: hid, personID: personID, policy: e.policy,
-                                               certainty: certainty, amount: amount, codes: codes, status: status,
-                                               criteria: criteriaJSON, reasons: reasonsJSON, tracer: tracer, ctx: ctx)
+            var w = JSONBytes()
+            Explanation.bytes(list: e.list, householdID: hid, personID: personID, policy: e.policy,
+                              certainty: certainty, amount: amount, codes: codes, status: status,
+                              criteria: criteriaVals, reasons: reasonVals, tracer: tracer, ctx: ctx, into: &w)
+            let explanation = w.out
             out.append(PublishedEntry(list: e.list, householdID: hid, personID: personID, policy: e.policy ?? "",
                                       certainty: e.policy == nil ? "" : certainty, amount: amount, status: status, codes: codes,
                                       district: data.district[head], street: data.street[head], community: data.community[head],
@@ -162,39 +165,140 @@ public struct HouseholdProfilesView {
 ///     "values":     [name, person_id or "", value]          (derived values of the rule files)
 ///     "parameters": [id, value, effective_from]
 ///     "criteria" / "reasons": {code: "true" | "false" | "unknown"}
+///
+/// Written straight into bytes: at city scale there are millions of them.
 public enum Explanation {
-    public static func json(list: String, householdID: String, personID: String, policy: String?, certainty: String, amount: Int?,
-                            codes: [String], status: String, criteria: [(String, JSON)], reasons: [(String, JSON)],
-                            tracer: Tracer, ctx: EvalContext) -> String {
+    public static func bytes(list: String, householdID: String, personID: String, policy: String?, certainty: String, amount: Int?,
+                             codes: [String], status: String, criteria: [(String, Val)], reasons: [(String, Val)],
+                             tracer: Tracer, ctx: EvalContext, into w: inout JSONBytes) {
         let rules = ctx.rules
-        var pairs: [(String, JSON)] = [("list", .string(list)), ("household_id", .string(householdID))]
+        w.raw("{\"list\":"); w.string(list)
+        w.raw(",\"household_id\":"); w.string(householdID)
         if let policy {
-            pairs.append(("person_id", .string(personID)))
-            pairs.append(("policy", .string(policy)))
-            var decision: [(String, JSON)] = [("certainty", .string(certainty)), ("amount", amount.map { .int($0) } ?? .null)]
-            decision.append((certainty == "not_eligible" ? "failed_criteria" : "unknown_facts", .array(codes.map { .string($0) })))
-            if !status.isEmpty { decision.append(("status", .string(status))) }
-            pairs.append(("decision", .object(decision)))
-            pairs.append(("criteria", .object(criteria)))
+            w.raw(",\"person_id\":"); w.string(personID)
+            w.raw(",\"policy\":"); w.string(policy)
+            w.raw(",\"decision\":{\"certainty\":"); w.string(certainty)
+            w.raw(",\"amount\":"); if let amount { w.int(amount) } else { w.raw("null") }
+            w.raw(certainty == "not_eligible" ? ",\"failed_criteria\":" : ",\"unknown_facts\":")
+            w.strings(codes)
+            if !status.isEmpty { w.raw(",\"status\":"); w.string(status) }
+            w.raw("},\"criteria\":")
+            w.truthMap(criteria)
         } else {
             let name = rules.list(list)?.columns.contains(.triggers) == true ? "triggers" : "reasons"
-            pairs.append(("decision", .object([(name, .array(codes.map { .string($0) }))])))
-            pairs.append(("reasons", .object(reasons)))
+            w.raw(",\"decision\":{\""); w.rawString(name); w.raw("\":"); w.strings(codes)
+            w.raw("},\"reasons\":")
+            w.truthMap(reasons)
         }
-        pairs.append(("tags", .array(tracer.tagReads.map { r in
-            let t = rules.catalogue.tags[r.tag]
-            let source: String = r.state == "delivered" ? (r.asOf?.description ?? "") : r.state
-            return .array([.string(IDNumber(key: r.person).description), .string(t.name), .string(r.value), .string(t.feed), .string(source)])
-        })))
-        pairs.append(("values", .array(tracer.valuesRead.map { v in
-            .array([.string(v.id), .string(v.person.map { IDNumber(key: $0).description } ?? ""), .string(ctx.describe(v.value))])
-        })))
-        pairs.append(("parameters", .array(tracer.parameters.sorted().map { id in
+        w.raw(",\"tags\":[")
+        for (k, r) in tracer.tagReads.enumerated() {
+            if k > 0 { w.byte(44) }
+            let t = rules.catalogue.tags[Int(r.tag)]
+            w.raw("["); w.id(r.person); w.byte(44); w.string(t.name); w.byte(44)
+            w.value(r.state == .delivered || r.state == .absent ? r.value : .unknownNoFacts, ctx: ctx, tag: Int(r.tag))
+            w.byte(44); w.string(t.feed); w.byte(44)
+            if r.state == .delivered { w.date(r.asOf) } else { w.string(r.state.word) }
+            w.raw("]")
+        }
+        w.raw("],\"values\":[")
+        for (k, v) in tracer.valuesRead.enumerated() {
+            if k > 0 { w.byte(44) }
+            w.raw("[")
+            if v.value >= 0 { w.string(rules.values[Int(v.value)].id) } else { w.string(rules.remembered[Int(-1 - v.value)].label) }
+            w.byte(44)
+            if v.person == 0 { w.raw("\"\"") } else { w.id(v.person) }
+            w.byte(44)
+            w.value(v.result, ctx: ctx, tag: nil)
+            w.raw("]")
+        }
+        w.raw("],\"parameters\":[")
+        for (k, id) in tracer.parameters.sorted().enumerated() {
+            if k > 0 { w.byte(44) }
             let p = rules.parameters[id]!
-            let value = p.isTable ? p.bands.map { "\($0.key): \($0.value)" }.joined(separator: ", ") : (p.value?.description ?? "none")
-            return .array([.string(id), .string(value), p.from.map { .string($0.description) } ?? .null])
-        })))
-        pairs.append(("run_date", .string(ctx.data.runDate.description)))
-        return JSON.object(pairs).serialized()
+            w.raw("["); w.string(id); w.byte(44)
+            w.string(p.isTable ? p.bands.map { "\($0.key): \($0.value)" }.joined(separator: ", ") : (p.value?.description ?? "none"))
+            w.byte(44)
+            if let f = p.from { w.date(f.days) } else { w.raw("null") }
+            w.raw("]")
+        }
+        w.raw("],\"run_date\":"); w.date(ctx.data.runDate.days)
+        w.raw("}")
+    }
+}
+
+/// A JSON writer over bytes, for the hot paths.
+public struct JSONBytes {
+    public var out: [UInt8] = []
+    public init() { out.reserveCapacity(4096) }
+
+    @inline(__always) public mutating func byte(_ b: UInt8) { out.append(b) }
+    @inline(__always) public mutating func raw(_ s: StaticString) {
+        s.withUTF8Buffer { out.append(contentsOf: $0) }
+    }
+    public mutating func rawString(_ s: String) { out.append(contentsOf: s.utf8) }
+    public mutating func string(_ s: String) {
+        out.append(34)
+        for b in s.utf8 {
+            switch b {
+            case 34: out.append(92); out.append(34)
+            case 92: out.append(92); out.append(92)
+            case 10: out.append(92); out.append(110)
+            case 13: out.append(92); out.append(114)
+            case 9: out.append(92); out.append(116)
+            case 0..<32:
+                let hex: [UInt8] = Array("0123456789abcdef".utf8)
+                out.append(contentsOf: [92, 117, 48, 48, hex[Int(b >> 4)], hex[Int(b & 15)]])
+            default: out.append(b)
+            }
+        }
+        out.append(34)
+    }
+    public mutating func strings(_ a: [String]) {
+        out.append(91)
+        for (i, s) in a.enumerated() { if i > 0 { out.append(44) }; string(s) }
+        out.append(93)
+    }
+    public mutating func int(_ n: Int) { out.append(contentsOf: String(n).utf8) }
+    /// An 18-character ID number, quoted.
+    public mutating func id(_ key: UInt64) {
+        out.append(34)
+        var digits = [UInt8](repeating: 48, count: 17)
+        var b = key / 11
+        for i in stride(from: 16, through: 0, by: -1) { digits[i] = UInt8(b % 10) + 48; b /= 10 }
+        out.append(contentsOf: digits)
+        let c = key % 11
+        out.append(c == 10 ? 88 : UInt8(c) + 48)
+        out.append(34)
+    }
+    /// "YYYY-MM-DD", quoted.
+    public mutating func date(_ days: Int32) {
+        let c = CivilDate(days: days).components
+        out.append(34)
+        func two(_ x: Int) { out.append(UInt8(x / 10) + 48); out.append(UInt8(x % 10) + 48) }
+        two(c.year / 100); two(c.year % 100); out.append(45); two(c.month); out.append(45); two(c.day)
+        out.append(34)
+    }
+    public mutating func truthMap(_ pairs: [(String, Val)]) {
+        out.append(123)
+        for (i, (k, v)) in pairs.enumerated() {
+            if i > 0 { out.append(44) }
+            string(k); out.append(58)
+            switch v {
+            case .bool(true): raw("\"true\"")
+            case .bool(false): raw("\"false\"")
+            default: raw("\"unknown\"")
+            }
+        }
+        out.append(125)
+    }
+    public mutating func value(_ v: Val, ctx: EvalContext, tag: Int?) {
+        switch v {
+        case .num(let q) where q.d == 1: out.append(34); out.append(contentsOf: String(q.n).utf8); out.append(34)
+        case .bool(let b): b ? raw("\"true\"") : raw("\"false\"")
+        case .unknown: raw("\"unknown\"")
+        case .none: raw("\"none\"")
+        case .date(let d): date(d)
+        default: string(ctx.describe(v, tag: tag))
+        }
     }
 }

@@ -613,21 +613,20 @@ struct Compiler {
             let idx = rs.remembered.count
             rs.remembered.append(RememberedInfo(index: idx, level: s.level, fn: f))
             deps.usesPrevious = true
-            let label = "previous(" + args[0].text + ")"
+            rs.remembered[idx].label = "previous(" + args[0].text + ")"
+            let code = Int32(-1 - idx)
             if s.level == .household {
                 return ({ c in
                     let v = c.previous?.values[idx] ?? .unknownNoFacts
-                    c.tracer?.readValue(label, person: nil, value: v)
+                    c.tracer?.readValue(code, person: 0, value: v)
                     return v
                 }, t)
             }
             return ({ c in
-                guard c.cp >= 0, let mv = c.previous?.members[c.data.personID[Int(c.cp)]] else {
-                    if c.cp >= 0 { c.tracer?.readValue(label, person: c.data.personID[Int(c.cp)], value: .unknownNoFacts) }
-                    return .unknownNoFacts
-                }
-                let v = mv[idx] ?? .unknownNoFacts
-                c.tracer?.readValue(label, person: c.data.personID[Int(c.cp)], value: v)
+                guard c.cp >= 0 else { return .unknownNoFacts }
+                let key = c.data.personID[Int(c.cp)]
+                let v = c.previous?.members[key]?[idx] ?? .unknownNoFacts
+                c.tracer?.readValue(code, person: key, value: v)
                 return v
             }, t)
         default:

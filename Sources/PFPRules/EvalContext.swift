@@ -13,24 +13,38 @@ public struct PreviousHousehold: Sendable {
 }
 
 /// Records what an evaluation read, for explanations (only when explaining:
-/// the fast path allocates nothing).
+/// the fast path allocates nothing). Compact structs, no strings.
 public final class Tracer {
     public struct Fact: Hashable, Sendable { public var person: UInt64; public var tag: Int }
-    public struct TagRead: Hashable, Sendable {
+    public enum ReadState: UInt8, Sendable { case delivered, absent, conflict, unavailable
+        public var word: String { ["delivered", "absent", "conflict", "unavailable"][Int(rawValue)] }
+    }
+    public struct TagRead: Sendable {
         public var person: UInt64
-        public var tag: Int
-        public var value: String
-        public var asOf: CivilDate?
-        public var state: String   // delivered, absent, conflict, unavailable
+        public var tag: Int32
+        public var state: ReadState
+        public var asOf: Int32
+        public var value: Val
+    }
+    public struct ValueRead: Sendable {
+        /// A value definition's index, or -1 - k for the k-th remembered expression (previous(...)).
+        public var value: Int32
+        public var person: UInt64   // 0: the household
+        public var result: Val
     }
     var factSets: [[Fact]] = []
     public private(set) var tagReads: [TagRead] = []
-    var tagReadSeen: Set<TagRead> = []
-    public private(set) var parameters: Set<String> = []
-    public private(set) var valuesRead: [(id: String, person: UInt64?, value: Val)] = []
-    var valueSeen: Set<String> = []
+    public private(set) var parameters: [String] = []
+    public private(set) var valuesRead: [ValueRead] = []
 
     public init() {}
+
+    public func reset() {
+        factSets.removeAll(keepingCapacity: true)
+        tagReads.removeAll(keepingCapacity: true)
+        parameters.removeAll(keepingCapacity: true)
+        valuesRead.removeAll(keepingCapacity: true)
+    }
 
     func fact(_ f: Fact) -> Int32 {
         factSets.append([f])
@@ -49,12 +63,14 @@ public final class Tracer {
     public func facts(_ id: Int32) -> [Fact] { id < 0 ? [] : factSets[Int(id)] }
 
     func readTag(_ r: TagRead) {
-        if tagReadSeen.insert(r).inserted { tagReads.append(r) }
+        // Reads per decision are few: a linear scan beats hashing.
+        for x in tagReads where x.person == r.person && x.tag == r.tag { return }
+        tagReads.append(r)
     }
-    func readParameter(_ id: String) { parameters.insert(id) }
-    func readValue(_ id: String, person: UInt64?, value: Val) {
-        let key = id + "@" + (person.map { String($0) } ?? "")
-        if valueSeen.insert(key).inserted { valuesRead.append((id, person, value)) }
+    func readParameter(_ id: String) { if !parameters.contains(id) { parameters.append(id) } }
+    func readValue(_ index: Int32, person: UInt64, value: Val) {
+        for x in valuesRead where x.value == index && x.person == person { return }
+        valuesRead.append(ValueRead(value: index, person: person, result: value))
     }
 }
 
@@ -122,12 +138,15 @@ public final class EvalContext {
         for p in start..<end where data.member[Int(p)] != 0 { members.append(p) }
         let m = members.count
         // Tag slots: each tag's entries for this household are one run of its sorted array.
-        slots = [Int32](repeating: -1, count: m * tagCount)
+        slots.removeAll(keepingCapacity: true)
+        slots.append(contentsOf: repeatElement(-1, count: m * tagCount))
         if m > 0 {
             for t in 0..<tagCount {
                 let persons = data.tags[t].person
                 var c = cursors[t]
-                if start < lastStart || c > persons.count { c = lowerBound(persons, start) }
+                // A fresh context or a jump backwards: binary search; within a chunk the
+                // households come in order and the cursor only moves forward a little.
+                if lastStart < 0 || start < lastStart || c > persons.count { c = lowerBound(persons, start) }
                 while c < persons.count && persons[c] < start { c += 1 }
                 cursors[t] = c
                 var k = c, slot = 0
@@ -144,10 +163,14 @@ public final class EvalContext {
         var heads = 0, headAt = 0
         for (i, p) in members.enumerated() where data.relation[Int(p)] == Relation.head.rawValue { heads += 1; headAt = i }
         headSlot = heads == 1 ? headAt : 0
-        hv = [Val?](repeating: nil, count: rules.values.count)
-        pv = [Val?](repeating: nil, count: m * rules.values.count)
-        hpol = [Val?](repeating: nil, count: rules.policies.count)
-        ppol = [Val?](repeating: nil, count: m * rules.policies.count)
+        hv.removeAll(keepingCapacity: true)
+        hv.append(contentsOf: repeatElement(nil, count: rules.values.count))
+        pv.removeAll(keepingCapacity: true)
+        pv.append(contentsOf: repeatElement(nil, count: m * rules.values.count))
+        hpol.removeAll(keepingCapacity: true)
+        hpol.append(contentsOf: repeatElement(nil, count: rules.policies.count))
+        ppol.removeAll(keepingCapacity: true)
+        ppol.append(contentsOf: repeatElement(nil, count: m * rules.policies.count))
         cp = -1
         cm = -1
         listPolicy = -1
@@ -194,8 +217,9 @@ public final class EvalContext {
 
     func tag(_ t: Int, person p: Int32, slot m: Int) -> Val {
         if tagUnavailable[t] {
-            tracer?.readTag(.init(person: data.personID[Int(p)], tag: t, value: "unknown", asOf: nil, state: "unavailable"))
-            return unknown(person: p, tag: t)
+            let v = unknown(person: p, tag: t)
+            tracer?.readTag(.init(person: data.personID[Int(p)], tag: Int32(t), state: .unavailable, asOf: 0, value: v))
+            return v
         }
         let idx: Int
         if m >= 0 { idx = Int(slots[m * tagCount + t]) } else { idx = data.tags[t].find(p) ?? -1 }
@@ -206,16 +230,17 @@ public final class EvalContext {
             case .none: v = .none
             case .value(let x): v = convert(t, x)
             }
-            if let tracer { tracer.readTag(.init(person: data.personID[Int(p)], tag: t, value: describe(v, tag: t), asOf: nil, state: "absent")) }
+            tracer?.readTag(.init(person: data.personID[Int(p)], tag: Int32(t), state: .absent, asOf: 0, value: v))
             return v
         }
         let entry = data.tags[t]
         if entry.conflict[idx] != 0 {
-            tracer?.readTag(.init(person: data.personID[Int(p)], tag: t, value: "unknown", asOf: CivilDate(days: entry.asOf[idx]), state: "conflict"))
-            return unknown(person: p, tag: t)
+            let v = unknown(person: p, tag: t)
+            tracer?.readTag(.init(person: data.personID[Int(p)], tag: Int32(t), state: .conflict, asOf: entry.asOf[idx], value: v))
+            return v
         }
         let v = convert(t, entry.value[idx])
-        if let tracer { tracer.readTag(.init(person: data.personID[Int(p)], tag: t, value: describe(v, tag: t), asOf: CivilDate(days: entry.asOf[idx]), state: "delivered")) }
+        tracer?.readTag(.init(person: data.personID[Int(p)], tag: Int32(t), state: .delivered, asOf: entry.asOf[idx], value: v))
         return v
     }
 
@@ -253,7 +278,7 @@ public final class EvalContext {
             let r = v.fn(self)
             cp = saveP; cm = saveM
             hv[v.index] = r
-            tracer?.readValue(v.id, person: nil, value: r)
+            tracer?.readValue(Int32(v.index), person: 0, value: r)
             return r
         }
         if cm >= 0 {
@@ -261,7 +286,7 @@ public final class EvalContext {
             if let c = pv[k] { return c }
             let r = v.fn(self)
             pv[k] = r
-            tracer?.readValue(v.id, person: data.personID[Int(cp)], value: r)
+            tracer?.readValue(Int32(v.index), person: data.personID[Int(cp)], value: r)
             return r
         }
         return v.fn(self)   // a former member: not cached

@@ -93,6 +93,8 @@ public final class ListInfo {
 public final class RememberedInfo {
     public let index: Int
     public let level: Level
+    /// previous(...) as written, for explanations.
+    public internal(set) var label = ""
     let fn: Fn
     init(index: Int, level: Level, fn: @escaping Fn) { self.index = index; self.level = level; self.fn = fn }
 }

@@ -70,10 +70,11 @@ public enum ExplainCommand {
                     codes = facts.sorted()
                 }
                 let personID = s.map { ctx.personID(slot: $0).description } ?? ""
-                decisions.append(Explanation.json(list: "policy", householdID: req.household, personID: personID, policy: p.id,
-                                                  certainty: certainty, amount: ctx.amount(p, slot: s), codes: codes, status: "",
-                                                  criteria: crit.map { ($0.code, .string(ctx.describe($0.value))) }, reasons: [],
-                                                  tracer: tracer, ctx: ctx))
+                var w = JSONBytes()
+                Explanation.bytes(list: "policy", householdID: req.household, personID: personID, policy: p.id,
+                                  certainty: certainty, amount: ctx.amount(p, slot: s), codes: codes, status: "",
+                                  criteria: crit.map { ($0.code, $0.value) }, reasons: [], tracer: tracer, ctx: ctx, into: &w)
+                decisions.append(String(decoding: w.out, as: UTF8.self))
                 ctx.tracer = nil
             }
         }
@@ -84,10 +85,11 @@ public enum ExplainCommand {
                 ctx.tracer = tracer
                 ctx.load(household: h, previous: prevHousehold)
                 let vals = ctx.listReasonValues(l)
-                decisions.append(Explanation.json(list: l.id, householdID: req.household, personID: "", policy: nil, certainty: "", amount: nil,
-                                                  codes: vals.filter { $0.value == .bool(true) }.map(\.code).sorted(), status: "",
-                                                  criteria: [], reasons: vals.map { ($0.code, .string(ctx.describe($0.value))) },
-                                                  tracer: tracer, ctx: ctx))
+                var w = JSONBytes()
+                Explanation.bytes(list: l.id, householdID: req.household, personID: "", policy: nil, certainty: "", amount: nil,
+                                  codes: vals.filter { $0.value == .bool(true) }.map(\.code).sorted(), status: "",
+                                  criteria: [], reasons: vals, tracer: tracer, ctx: ctx, into: &w)
+                decisions.append(String(decoding: w.out, as: UTF8.self))
                 ctx.tracer = nil
             }
         }

@@ -48,6 +48,8 @@ public struct SampleKnobs: Sendable {
     public var lineFen: Int64 = 159_000
     public var historyDays = 40
     public var receiving: [String: [String]] = [:]
+    public var takeUpPercent = 85.0
+    public var stalePercent = 2.0
 
     public init() {}
 
@@ -58,6 +60,9 @@ public struct SampleKnobs: Sendable {
             case "reference_line_yuan":
                 guard let v = Int64(e.value), v > 0 else { throw PipelineError.badInput(location: f.location(e), "expected a whole number of yuan") }
                 lineFen = v * 100
+            case "take_up_percent", "stale_receiving_percent":
+                guard let v = Double(e.value), v >= 0, v <= 100 else { throw PipelineError.badInput(location: f.location(e), "expected a percentage") }
+                if e.key == "take_up_percent" { takeUpPercent = v } else { stalePercent = v }
             case "history_days":
                 guard let v = Int(e.value), v >= 0 else { throw PipelineError.badInput(location: f.location(e), "expected a whole number of days") }
                 historyDays = v
@@ -213,19 +218,29 @@ struct SampleWorld {
         if pcTarget < line * 2 && rng.chance(12) { members[0].publicRental = true }
         if rng.chance(3) { members[0].arrears = rng.range(1, 6) }
         if rng.chance(2) || (pcTarget < line && rng.chance(8)) { members[0].hardship = true }
-        // Receiving tags: recipients mostly qualify; some no longer do.
-        func give(_ group: String, to i: Int) {
-            guard let list = knobs.receiving[group], !list.isEmpty else { return }
+        // Receiving tags: most who (roughly) qualify receive; in a few households
+        // (stale_receiving_percent) someone receives a benefit without qualifying.
+        func give(_ group: String, to i: Int, qualifies: Bool) {
+            guard qualifies, let list = knobs.receiving[group], !list.isEmpty, rng.chance(knobs.takeUpPercent) else { return }
             members[i].receiving.append(list[rng.below(list.count)])
         }
-        if pcTarget < line * 2 && rng.below(100) < 45 { give("poor", to: 0) } else if rng.chance(1.5) { give("poor", to: 0) }
+        let localHead = members[0].local
+        give("below_line", to: 0, qualifies: localHead && pcTarget < line)
+        give("below_low_line", to: 0, qualifies: localHead && pcTarget >= line && pcTarget < 2 * line)
         for i in members.indices {
             let age = members[i].birth.age(on: runDate)
-            if age >= 65 && rng.below(100) < 55 { give("elderly", to: i) }
-            if members[i].grade > 0 && rng.below(100) < 40 { give("disabled", to: i) }
-            if age < 18 && pcTarget < line && rng.below(100) < 20 { give("child", to: i) }
-            if members[i].status == "unemployed" && rng.below(100) < 15 { give("unemployed", to: 0) }
+            give("elderly", to: i, qualifies: members[i].local && age >= 65)
+            give("severe_disability", to: i, qualifies: members[i].local && members[i].grade >= 1 && members[i].grade <= 2)
         }
+        let noneEmployed = !members.contains { $0.status == "employed" }
+        if members.contains(where: { $0.status == "unemployed" }) { give("unemployed", to: 0, qualifies: localHead && noneEmployed) }
+        if rng.chance(knobs.stalePercent) {
+            let groups = knobs.receiving.keys.sorted()
+            if !groups.isEmpty, let list = knobs.receiving[groups[rng.below(groups.count)]], !list.isEmpty {
+                members[rng.below(members.count)].receiving.append(list[rng.below(list.count)])
+            }
+        }
+        for i in members.indices { members[i].receiving = Array(Set(members[i].receiving)).sorted() }
         // A few people already died before the first day.
         for i in members.indices where members[i].birth.age(on: runDate) >= 70 && rng.chance(1.5) {
             members[i].deceasedOn = runDate.adding(days: -rng.range(2, 30))

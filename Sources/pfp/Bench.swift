@@ -30,10 +30,16 @@ func commandBench(_ a: ParsedArguments, console: Console) throws {
     for n in sizes {
         let root = "\(dataDir)/\(n)"
         let inbox = "\(root)/inbox-\(date)"
-        if !FileIO.exists(inbox + "/population.csv.manifest.json") {
+        // The cache is keyed on the generator's settings: a changed sample.conf regenerates.
+        let stampPath = root + "/generator.sha256"
+        let stamp = (try? SHA256Digest.hex(ofFile: "Pipelines/sample.conf")) ?? ""
+        let cached = (try? FileIO.readText(stampPath)) ?? ""
+        if !FileIO.exists(inbox + "/population.csv.manifest.json") || cached != stamp {
+            try? FileIO.remove(root)
             console.info("generating \(grouped(n)) households under \(root) (cached for later runs)")
             let g = try spawn(me, ["sample", "--households", String(n), "--seed", "1", "--run-date", date, "--out", root, "--quiet"])
             guard g.status == 0 else { throw PipelineError.failure("pfp sample failed for \(n) households") }
+            try FileIO.write(stampPath, Array(stamp.utf8), mode: 0o644)
         }
         let out = "\(root)/out"
         try? FileIO.remove(out)
