@@ -2,6 +2,11 @@
 import PackageDescription
 
 // No package dependencies: Foundation, Dispatch, Glibc and the system SQLite only.
+
+/// The hot modules skip Swift's dynamic exclusivity checks (every access to a class's
+/// `var` property is otherwise checked at run time); static checks remain.
+let hot: [SwiftSetting] = [.unsafeFlags(["-enforce-exclusivity=unchecked"])]
+
 let package = Package(
     name: "pfp",
     platforms: [.macOS(.v13)],
@@ -19,10 +24,10 @@ let package = Package(
         // (portable fallback), and renameat2(RENAME_EXCHANGE) for atomic republishing.
         .target(name: "CPFPNative"),
         .target(name: "PFPCore", dependencies: ["CSQLite", "CPFPNative"]),
-        .target(name: "PFPIngest", dependencies: ["PFPCore"]),
-        .target(name: "PFPRules", dependencies: ["PFPCore", "PFPIngest"]),
-        .target(name: "PFPProfile", dependencies: ["PFPCore", "PFPIngest", "PFPRules"]),
-        .target(name: "PFPMatch", dependencies: ["PFPCore", "PFPIngest", "PFPRules", "PFPProfile"]),
+        .target(name: "PFPIngest", dependencies: ["PFPCore"], swiftSettings: hot),
+        .target(name: "PFPRules", dependencies: ["PFPCore", "PFPIngest"], swiftSettings: hot),
+        .target(name: "PFPProfile", dependencies: ["PFPCore", "PFPIngest", "PFPRules"], swiftSettings: hot),
+        .target(name: "PFPMatch", dependencies: ["PFPCore", "PFPIngest", "PFPRules", "PFPProfile"], swiftSettings: hot),
         .target(name: "PFPEmit", dependencies: ["PFPCore", "PFPIngest", "PFPRules", "PFPMatch"]),
         .target(name: "PFPSample", dependencies: ["PFPCore"]),
         .target(name: "PFPRun", dependencies: ["PFPCore", "PFPIngest", "PFPRules", "PFPProfile", "PFPMatch", "PFPEmit"]),

@@ -76,8 +76,7 @@ public enum FileIO {
         deinit { close(fd) }
 
         public func write(_ bytes: [UInt8]) throws {
-            buffer.append(contentsOf: bytes)
-            if buffer.count >= 1 << 20 { try flush() }
+            try bytes.withUnsafeBytes { try write($0) }
         }
 
         public func write(_ s: String) throws {
@@ -86,8 +85,29 @@ public enum FileIO {
         }
 
         public func write(_ bytes: UnsafeRawBufferPointer) throws {
+            if bytes.count >= 1 << 20 {
+                // Large: straight to the file, no copy through the buffer.
+                try flush()
+                try writeOut(bytes)
+                digest.update(bytes)
+                bytesWritten += bytes.count
+                return
+            }
             buffer.append(contentsOf: bytes)
             if buffer.count >= 1 << 20 { try flush() }
+        }
+
+        private func writeOut(_ b: UnsafeRawBufferPointer) throws {
+            var off = 0
+            while off < b.count {
+                let n = Glibc.write(fd, b.baseAddress! + off, b.count - off)
+                if n < 0 {
+                    if errno == EINTR { continue }
+                    throw PipelineError.failure(location: path, "cannot write: \(String(cString: strerror(errno)))",
+                                                hint: "check free space on the output disk")
+                }
+                off += n
+            }
         }
 
         public func flush() throws {
@@ -108,10 +128,10 @@ public enum FileIO {
             buffer.removeAll(keepingCapacity: true)
         }
 
-        /// Flushes, syncs to disk and returns the sha256 of everything written.
-        public func finish() throws -> String {
+        /// Flushes, syncs to disk (unless `sync` is false) and returns the sha256 of everything written.
+        public func finish(sync: Bool = true) throws -> String {
             try flush()
-            if fsync(fd) != 0 {
+            if sync && fsync(fd) != 0 {
                 throw PipelineError.failure(location: path, "cannot sync: \(String(cString: strerror(errno)))")
             }
             return digest.finalizeHex()

@@ -1,6 +1,6 @@
 import Foundation
 
-/// Named arrays of plain values, written as blobs (a stage's persisted result).
+/// Named arrays of plain values, written as one stage result.
 public struct BlobWriter {
     public private(set) var items: [(name: String, bytes: [UInt8])] = []
     public init() {}
@@ -12,6 +12,7 @@ public struct BlobWriter {
     /// Strings joined with NUL (none of ours hold one).
     public mutating func putStrings(_ name: String, _ strings: [String]) {
         var out: [UInt8] = []
+        out.reserveCapacity(strings.reduce(0) { $0 + $1.utf8.count + 1 })
         for (i, s) in strings.enumerated() {
             if i > 0 { out.append(0) }
             out.append(contentsOf: s.utf8)
@@ -21,85 +22,133 @@ public struct BlobWriter {
 }
 
 public struct BlobReader {
-    var blobs: [String: [UInt8]]
+    let file: MappedFile
+    var index: [String: Range<Int>]
     let runDate: CivilDate
     let stage: String
 
-    public func get<T: BitwiseCopyable>(_ name: String) throws -> [T] {
-        guard let b = blobs[name] else {
+    func bytes(_ name: String) throws -> UnsafeRawBufferPointer {
+        guard let r = index[name] else {
             throw PipelineError.failure(stage: stage, "the stored \(stage) result for \(runDate) has no '\(name)'",
                                         hint: "rerun 'pfp stage \(stage) --run-date \(runDate)'")
         }
+        return UnsafeRawBufferPointer(rebasing: file.bytes[r])
+    }
+
+    public func get<T: BitwiseCopyable>(_ name: String) throws -> [T] {
+        let b = try bytes(name)
         let n = b.count / MemoryLayout<T>.stride
         return [T](unsafeUninitializedCapacity: n) { buf, count in
-            b.withUnsafeBytes { src in
-                UnsafeMutableRawBufferPointer(buf).copyMemory(from: UnsafeRawBufferPointer(rebasing: src[0..<(n * MemoryLayout<T>.stride)]))
-            }
+            if n > 0 { UnsafeMutableRawBufferPointer(buf).copyMemory(from: UnsafeRawBufferPointer(rebasing: b[0..<(n * MemoryLayout<T>.stride)])) }
             count = n
         }
     }
 
     public func strings(_ name: String) throws -> [String] {
-        guard let b = blobs[name] else {
-            throw PipelineError.failure(stage: stage, "the stored \(stage) result for \(runDate) has no '\(name)'")
-        }
+        let b = try bytes(name)
         if b.isEmpty { return [] }
         return b.split(separator: 0, omittingEmptySubsequences: false).map { String(decoding: $0, as: UTF8.self) }
     }
 }
 
-/// Stage results kept in the database, keyed by run date and stage, so an analyst
-/// can rerun one stage from the previous stage's result.
+/// Stage results, keyed by run date and stage, so an analyst can rerun one stage
+/// from the previous stage's result. Each result is one file beside the database
+/// (written under a temporary name, synced and renamed: never half-written),
+/// registered in the database with its size and sha256.
 public final class StageStore {
     public let db: Database
-    static let partSize = 256 << 20
+    public let directory: String
 
     public init(db: Database) throws {
         self.db = db
+        directory = db.path + ".stages"
+        try FileIO.makeDirectory(directory)
         try db.execute("""
-            CREATE TABLE IF NOT EXISTS stage_blob(
-                run_date TEXT NOT NULL, stage TEXT NOT NULL, name TEXT NOT NULL, part INTEGER NOT NULL,
-                data BLOB NOT NULL, PRIMARY KEY(run_date, stage, name, part));
+            CREATE TABLE IF NOT EXISTS stage_result(
+                run_date TEXT NOT NULL, stage TEXT NOT NULL, file TEXT NOT NULL, bytes INTEGER NOT NULL,
+                sha256 TEXT NOT NULL, created_at TEXT NOT NULL, PRIMARY KEY(run_date, stage));
             """)
     }
 
-    /// Replaces a stage's stored result for a date, in one transaction.
+    func fileName(_ runDate: CivilDate, _ stage: String) -> String { "\(runDate)-\(stage).bin" }
+
+    /// Replaces a stage's stored result for a date.
     public func save(runDate: CivilDate, stage: String, blobs: BlobWriter) throws {
-        try db.transaction {
-            try db.execute("DELETE FROM stage_blob WHERE run_date = ? AND stage = ?", [.text(runDate.description), .text(stage)])
-            let ins = try db.statement("INSERT INTO stage_blob(run_date, stage, name, part, data) VALUES (?, ?, ?, ?, ?)")
-            for (name, bytes) in blobs.items {
-                var part = 0
-                var off = 0
-                repeat {
-                    let end = min(bytes.count, off + StageStore.partSize)
-                    try ins.bind([.text(runDate.description), .text(stage), .text(name), .int(Int64(part))])
-                    try bytes.withUnsafeBytes {
-                        try ins.bindBlob(UnsafeRawBufferPointer(rebasing: $0[off..<end]), at: 5)
-                        try ins.stepToEnd()   // inside: the blob is bound without a copy
-                    }
-                    part += 1
-                    off = end
-                } while off < bytes.count
-            }
+        let name = fileName(runDate, stage)
+        let final = (directory as NSString).appendingPathComponent(name)
+        let tmp = final + ".tmp-\(getpid())"
+        let w = try FileIO.Writer(path: tmp)
+        // Header: magic, count, then (name length, name, byte length) per item; then the bytes.
+        var header: [UInt8] = Array("PFPSTAGE1\n".utf8)
+        func u64(_ x: Int) { withUnsafeBytes(of: UInt64(x).littleEndian) { header.append(contentsOf: $0) } }
+        u64(blobs.items.count)
+        for (n, b) in blobs.items {
+            let nb = Array(n.utf8)
+            u64(nb.count); header.append(contentsOf: nb); u64(b.count)
         }
+        u64(header.count + 8)
+        try w.write(header)
+        for (_, b) in blobs.items { try w.write(b) }
+        // Not synced: a stage result is derived data; one damaged by a power cut is
+        // detected (size, header) and recomputed. A killed process loses nothing.
+        let sha = try w.finish(sync: false)
+        if rename(tmp, final) != 0 {
+            try? FileIO.remove(tmp)
+            throw PipelineError.failure(stage: stage, location: final, "cannot store the stage result: \(String(cString: strerror(errno)))")
+        }
+        try db.execute("INSERT OR REPLACE INTO stage_result(run_date, stage, file, bytes, sha256, created_at) VALUES (?, ?, ?, ?, ?, ?)",
+                       [.text(runDate.description), .text(stage), .text(name), .int(Int64(w.bytesWritten)), .text(sha), .text(RunRegistry.timestamp())])
     }
 
     public func load(runDate: CivilDate, stage: String) throws -> BlobReader? {
-        var blobs: [String: [UInt8]] = [:]
-        try db.query("SELECT name, data FROM stage_blob WHERE run_date = ? AND stage = ? ORDER BY name, part",
-                     [.text(runDate.description), .text(stage)]) { row in
-            let name = row.text(0)
-            row.withBlob(1) { blobs[name, default: []].append(contentsOf: $0) }
+        var row: (String, Int64)?
+        try db.query("SELECT file, bytes FROM stage_result WHERE run_date = ? AND stage = ?", [.text(runDate.description), .text(stage)]) {
+            row = ($0.text(0), $0.int(1))
         }
-        return blobs.isEmpty ? nil : BlobReader(blobs: blobs, runDate: runDate, stage: stage)
+        guard let (name, size) = row else { return nil }
+        let path = (directory as NSString).appendingPathComponent(name)
+        guard FileIO.exists(path) else {
+            throw PipelineError.failure(stage: stage, location: path, "the stored \(stage) result for \(runDate) is gone",
+                                        hint: "rerun 'pfp stage \(stage) --run-date \(runDate)'")
+        }
+        let file = try MappedFile(path: path)
+        let b = file.bytes
+        func bad() -> PipelineError {
+            PipelineError.failure(stage: stage, location: path, "the stored \(stage) result for \(runDate) is damaged",
+                                  hint: "rerun 'pfp stage \(stage) --run-date \(runDate)'")
+        }
+        guard b.count == Int(size), b.count >= 18, Array(b[0..<10]) == Array("PFPSTAGE1\n".utf8) else { throw bad() }
+        var at = 10
+        func u64() throws -> Int {
+            guard at + 8 <= b.count else { throw bad() }
+            defer { at += 8 }
+            return Int(b.loadUnaligned(fromByteOffset: at, as: UInt64.self).littleEndian)
+        }
+        let count = try u64()
+        var items: [(String, Int)] = []
+        for _ in 0..<count {
+            let nl = try u64()
+            guard at + nl <= b.count else { throw bad() }
+            let n = String(decoding: b[at..<at + nl], as: UTF8.self)
+            at += nl
+            items.append((n, try u64()))
+        }
+        var off = try u64()
+        var index: [String: Range<Int>] = [:]
+        for (n, len) in items {
+            guard off + len <= b.count else { throw bad() }
+            index[n] = off..<off + len
+            off += len
+        }
+        return BlobReader(file: file, index: index, runDate: runDate, stage: stage)
     }
 
     public func delete(runDate: CivilDate, stage: String? = nil) throws {
-        if let stage {
-            try db.execute("DELETE FROM stage_blob WHERE run_date = ? AND stage = ?", [.text(runDate.description), .text(stage)])
-        } else {
-            try db.execute("DELETE FROM stage_blob WHERE run_date = ?", [.text(runDate.description)])
-        }
+        var names: [String] = []
+        try db.query("SELECT file FROM stage_result WHERE run_date = ?" + (stage == nil ? "" : " AND stage = ?"),
+                     stage == nil ? [.text(runDate.description)] : [.text(runDate.description), .text(stage!)]) { names.append($0.text(0)) }
+        for n in names { try? FileIO.remove((directory as NSString).appendingPathComponent(n)) }
+        try db.execute("DELETE FROM stage_result WHERE run_date = ?" + (stage == nil ? "" : " AND stage = ?"),
+                       stage == nil ? [.text(runDate.description)] : [.text(runDate.description), .text(stage!)])
     }
 }

@@ -33,10 +33,14 @@ public struct MatchStage {
 
     public func run(data: IngestResult, rules: RuleSet, profiles: HouseholdProfilesView?, previous: RunState?,
                     console: Console) -> MatchResult {
+        let started = FileIO.now()
         let hCount = data.householdCount
         let chunk = 2048
         let chunks = (hCount + chunk - 1) / chunk
-        var parts = [[PublishedEntry]](repeating: [], count: chunks)
+        let listIndex = Dictionary(uniqueKeysWithValues: rules.lists.enumerated().map { ($1.id, $0) })
+        // parts[chunk][list]: households come in byte order, so concatenating the
+        // chunks list by list gives each file's order without a global sort.
+        var parts = [[[PublishedEntry]]](repeating: [], count: chunks)
         var remembered = [[(String, PreviousHousehold)]](repeating: [], count: chunks)
         var living = [Int](repeating: 0, count: chunks)
         let lookup = previous == nil ? nil : IDIndex(keys: data.personID)
@@ -47,7 +51,7 @@ public struct MatchStage {
             Parallel.forEach(chunks) { c in
                 let ctx = EvalContext(rules: rules, data: data)
                 if let lookup { ctx.setPersonLookup { lookup.find($0) } }
-                var out: [PublishedEntry] = []
+                var out = [[PublishedEntry]](repeating: [], count: rules.lists.count)
                 var rem: [(String, PreviousHousehold)] = []
                 var n = 0
                 for h in (c * chunk)..<min(hCount, (c + 1) * chunk) {
@@ -59,28 +63,30 @@ public struct MatchStage {
                     let fast = rules.entries(ctx, wasOnAfterList: prev != nil, detail: false)
                     if let target, fast.contains(where: { $0.list == target }) { rem.append((hid, ctx.remember())) }
                     if fast.isEmpty { continue }
-                    out += explainEntries(fast, ctx: ctx, previous: prev, previousState: previous)
+                    var mine = explainEntries(fast, ctx: ctx, previous: prev, previousState: previous)
+                    mine.sort { a, b in
+                        if a.personID != b.personID { return a.personID.utf8.lexicographicallyPrecedes(b.personID.utf8) }
+                        return a.policy.utf8.lexicographicallyPrecedes(b.policy.utf8)
+                    }
+                    for e in mine { out[listIndex[e.list]!].append(e) }
                 }
                 partBuf[c] = out
                 remBuf[c] = rem
                 livBuf[c] = n
             }
         }}}
+        console.detail(String(format: "    households evaluated: %.2f s", FileIO.now() - started))
         var state = RunState(runDate: data.runDate)
         for part in remembered { for (k, v) in part { state.remembered[k] = v } }
-        var entries = parts.flatMap { $0 }
-        let listOrder = Dictionary(uniqueKeysWithValues: rules.lists.enumerated().map { ($1.id, $0) })
-        entries.sort { a, b in
-            if a.list != b.list { return listOrder[a.list]! < listOrder[b.list]! }
-            if a.householdID != b.householdID { return a.householdID.utf8.lexicographicallyPrecedes(b.householdID.utf8) }
-            if a.personID != b.personID { return a.personID.utf8.lexicographicallyPrecedes(b.personID.utf8) }
-            return a.policy.utf8.lexicographicallyPrecedes(b.policy.utf8)
-        }
+        var entries: [PublishedEntry] = []
+        entries.reserveCapacity(parts.reduce(0) { $0 + $1.reduce(0) { $0 + $1.count } })
+        for l in 0..<rules.lists.count { for c in 0..<chunks { entries.append(contentsOf: parts[c][l]) } }
         // Keys of lists with a status column, for the next run's new/repeat.
         let withStatus = Set(rules.lists.filter { $0.columns.contains(.status) }.map(\.id))
         for e in entries where withStatus.contains(e.list) {
             state.pushKeys.insert(RunState.pushKey(list: e.list, household: e.householdID, person: e.personID, policy: e.policy))
         }
+        console.detail(String(format: "    sorted and keyed: %.2f s", FileIO.now() - started))
         return MatchResult(entries: entries, state: state, households: living.reduce(0, +), people: data.member.reduce(0) { $0 + Int($1) })
     }
 
@@ -94,7 +100,7 @@ public struct MatchStage {
         for e in fast {
             tracer.reset()
             ctx.tracer = tracer
-            ctx.load(household: h, previous: previous)
+            ctx.resetCaches()
             let slot = e.person.flatMap { p in (0..<ctx.memberCount).first { ctx.members[$0] == p } }
             var codes: [String] = []
             var certainty = "", amount: Int?
@@ -136,7 +142,7 @@ public struct MatchStage {
                                       district: data.district[head], street: data.street[head], community: data.community[head],
                                       explanation: explanation))
         }
-        ctx.load(household: h, previous: previous)
+        ctx.resetCaches()
         return out
     }
 }
@@ -161,8 +167,9 @@ public struct HouseholdProfilesView {
 /// The explanation of one list entry (explain.jsonl and `pfp explain`): enough to
 /// reproduce the decision. Compact tuples keep city-scale files small:
 ///
-///     "tags":       [person_id, tag, value, feed, as_of | "absent" | "conflict" | "unavailable"]
-///     "values":     [name, person_id or "", value]          (derived values of the rule files)
+///     "members":    [person_id, ...]                        (the people read, once)
+///     "tags":       [member, tag, value, feed, as_of | "absent" | "conflict" | "unavailable"]
+///     "values":     [name, member or null, value]           (derived values of the rule files)
 ///     "parameters": [id, value, effective_from]
 ///     "criteria" / "reasons": {code: "true" | "false" | "unknown"}
 ///
@@ -190,11 +197,22 @@ public enum Explanation {
             w.raw("},\"reasons\":")
             w.truthMap(reasons)
         }
-        w.raw(",\"tags\":[")
+        // People are listed once; tags and values name them by their position.
+        var people: [UInt64] = []
+        func who(_ key: UInt64) -> Int {
+            if let i = people.firstIndex(of: key) { return i }
+            people.append(key)
+            return people.count - 1
+        }
+        for r in tracer.tagReads { _ = who(r.person) }
+        for v in tracer.valuesRead where v.person != 0 { _ = who(v.person) }
+        w.raw(",\"members\":[")
+        for (k, p) in people.enumerated() { if k > 0 { w.byte(44) }; w.id(p) }
+        w.raw("],\"tags\":[")
         for (k, r) in tracer.tagReads.enumerated() {
             if k > 0 { w.byte(44) }
             let t = rules.catalogue.tags[Int(r.tag)]
-            w.raw("["); w.id(r.person); w.byte(44); w.string(t.name); w.byte(44)
+            w.raw("["); w.int(who(r.person)); w.byte(44); w.string(t.name); w.byte(44)
             w.value(r.state == .delivered || r.state == .absent ? r.value : .unknownNoFacts, ctx: ctx, tag: Int(r.tag))
             w.byte(44); w.string(t.feed); w.byte(44)
             if r.state == .delivered { w.date(r.asOf) } else { w.string(r.state.word) }
@@ -206,7 +224,7 @@ public enum Explanation {
             w.raw("[")
             if v.value >= 0 { w.string(rules.values[Int(v.value)].id) } else { w.string(rules.remembered[Int(-1 - v.value)].label) }
             w.byte(44)
-            if v.person == 0 { w.raw("\"\"") } else { w.id(v.person) }
+            if v.person == 0 { w.raw("null") } else { w.int(who(v.person)) }
             w.byte(44)
             w.value(v.result, ctx: ctx, tag: nil)
             w.raw("]")
@@ -238,6 +256,9 @@ public struct JSONBytes {
     public mutating func rawString(_ s: String) { out.append(contentsOf: s.utf8) }
     public mutating func string(_ s: String) {
         out.append(34)
+        var s = s
+        let plain = s.withUTF8 { u in !u.contains { $0 < 32 || $0 == 34 || $0 == 92 } }
+        if plain { out.append(contentsOf: s.utf8); out.append(34); return }
         for b in s.utf8 {
             switch b {
             case 34: out.append(92); out.append(34)
@@ -258,7 +279,10 @@ public struct JSONBytes {
         for (i, s) in a.enumerated() { if i > 0 { out.append(44) }; string(s) }
         out.append(93)
     }
-    public mutating func int(_ n: Int) { out.append(contentsOf: String(n).utf8) }
+    public mutating func int(_ n: Int) {
+        if n >= 0 && n < 10 { out.append(UInt8(n) + 48); return }
+        out.append(contentsOf: String(n).utf8)
+    }
     /// An 18-character ID number, quoted.
     public mutating func id(_ key: UInt64) {
         out.append(34)

@@ -90,7 +90,9 @@ struct Compiler {
                 throw ruleError(p.pos, "policy \(p.id) is a \(p.level.rawValue) policy here but a \(entry.level.rawValue) policy in the policy catalogue")
             }
             rs.policyIndex[p.id] = rs.policies.count
-            rs.policies.append(PolicyInfo(id: p.id, label: p.label, level: p.level, index: rs.policies.count, pos: p.pos))
+            let info = PolicyInfo(id: p.id, label: p.label, level: p.level, index: rs.policies.count, pos: p.pos)
+            info.receivingTag = rs.catalogue.index(of: "receiving." + p.id)
+            rs.policies.append(info)
         }
         for entry in policyCatalogue.policies where rs.policyIndex[entry.id] == nil {
             throw PipelineError.badInput(location: "policies.catalogue", "policy \(entry.id) is in the catalogue but no rule file defines it",

@@ -185,6 +185,18 @@ public final class EvalContext {
         return m > 0
     }
 
+    /// Clears the caches of the loaded household (its members and tag slots stay):
+    /// the next evaluation reads everything again, as explaining needs.
+    public func resetCaches() {
+        for i in hv.indices { hv[i] = nil }
+        for i in pv.indices { pv[i] = nil }
+        for i in hpol.indices { hpol[i] = nil }
+        for i in ppol.indices { ppol[i] = nil }
+        cp = -1
+        cm = -1
+        listPolicy = -1
+    }
+
     func lowerBound(_ a: [Int32], _ x: Int32) -> Int {
         var lo = 0, hi = a.count
         while lo < hi { let mid = (lo + hi) / 2; if a[mid] < x { lo = mid + 1 } else { hi = mid } }
@@ -342,7 +354,7 @@ public final class EvalContext {
 
     /// Whether the household (any member) or the person carries receiving.<policy> = true.
     public func receiving(_ p: PolicyInfo, slot: Int? = nil) -> Val {
-        guard let t = rules.catalogue.index(of: "receiving." + p.id) else { return .bool(false) }
+        guard let t = p.receivingTag else { return .bool(false) }
         if p.level == .person {
             let s = slot ?? cm
             guard s >= 0 else { return .unknownNoFacts }

@@ -64,6 +64,8 @@ public final class PolicyInfo {
     /// Why the policy is skipped on this run date (a parameter without a value,
     /// a feed allowed to be missing, or a skipped policy it reads), nil when it runs.
     public internal(set) var skipped: String?
+    /// The catalogue index of receiving.<id>, resolved once.
+    public internal(set) var receivingTag: Int?
     init(id: String, label: String, level: Level, index: Int, pos: SourcePos) {
         self.id = id; self.label = label; self.level = level; self.index = index; self.pos = pos
     }

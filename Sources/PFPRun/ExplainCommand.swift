@@ -127,18 +127,23 @@ public enum ExplainCommand {
                     out += "  reasons: " + order.compactMap { k in (c[k] as? String).map { "\(k)=\($0)" } }.joined(separator: "  ") + "\n"
                 }
             }
+            let members = (obj["members"] as? [String]) ?? []
+            func member(_ x: Any) -> String {
+                guard let i = x as? Int, i >= 0, i < members.count else { return "" }
+                return IDNumber.mask(members[i])
+            }
             if let tags = obj["tags"] as? [[Any]], !tags.isEmpty {
                 out += "  read:\n"
-                for t in tags {
+                for t in tags where t.count == 5 {
                     let s = t.map { "\($0)" }
-                    guard s.count == 5 else { continue }
-                    out += "    \(IDNumber.mask(s[0])) \(s[1]) = \(s[2])  (\(s[3]), \(s[4].contains("-") ? "as of " + s[4] : s[4]))\n"
+                    out += "    \(member(t[0])) \(s[1]) = \(s[2])  (\(s[3]), \(s[4].contains("-") ? "as of " + s[4] : s[4]))\n"
                 }
             }
             if let vals = obj["values"] as? [[Any]], !vals.isEmpty {
                 out += "  values: " + vals.map { v -> String in
-                    let s = v.map { "\($0)" }
-                    return s.count == 3 ? "\(s[0])\(s[1].isEmpty ? "" : "[" + IDNumber.mask(s[1]) + "]")=\(s[2])" : ""
+                    guard v.count == 3 else { return "" }
+                    let m = member(v[1])
+                    return "\(v[0])\(m.isEmpty ? "" : "[" + m + "]")=\(v[2])"
                 }.joined(separator: "  ") + "\n"
             }
             if let ps = obj["parameters"] as? [[Any]], !ps.isEmpty {

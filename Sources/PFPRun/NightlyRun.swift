@@ -118,9 +118,13 @@ public final class NightlyRun {
                     let prevDate = try registry.previousSuccessful(before: r.runDate)
                     let previous = try prevDate.flatMap { try RunState.load(from: store, runDate: $0) }
                     if let prevDate { console.progress("previous run: \(prevDate)\(previous == nil ? " (no state kept)" : "")") }
+                    let t0 = FileIO.now()
                     let m = MatchStage().run(data: data, rules: rules, profiles: HouseholdProfilesView(prof, rules: rules), previous: previous, console: console)
+                    console.detail(String(format: "    evaluated in %.2f s", FileIO.now() - t0))
+                    let t1 = FileIO.now()
                     try m.save(to: store, runDate: r.runDate)
                     try m.state.save(to: store)
+                    console.detail(String(format: "    stored in %.2f s", FileIO.now() - t1))
                     console.progress("\(grouped(m.entries.count)) list entries")
                     return m
                 }
