@@ -54,7 +54,9 @@ public final class RunDirectory {
     /// Writes `_SUCCESS` last and renames the directory into place, replacing an
     /// earlier publication of the same date.
     public func publish() throws {
+        FaultPoint.hit("emit.before_success")
         try FileIO.write(path("_SUCCESS"), [])
+        FaultPoint.hit("emit.before_publish")
         FileIO.syncDirectory(staging)
         let final = finalPath
         let old = (root as NSString).appendingPathComponent(".old-\(runDate)-\(getpid())")

@@ -111,6 +111,16 @@ public final class RunRegistry {
         return out
     }
 
+    /// Entries per list of a recorded run (from its summary).
+    public func listCounts(runDate: CivilDate) throws -> [String: Int]? {
+        var summary: String?
+        try db.query("SELECT summary FROM runs WHERE run_date = ?", [.text(runDate.description)]) { summary = $0.optionalText(0) }
+        guard let text = summary, let obj = JSON.parseObject(Array(text.utf8)), let counts = obj["counts"] as? [String: Any] else { return nil }
+        var out: [String: Int] = [:]
+        for (k, v) in counts { if let o = v as? [String: Any], let n = o["total"] as? Int { out[k] = n } }
+        return out
+    }
+
     public func stageTimings(runDate: CivilDate) throws -> [(stage: String, wall: Double, cpu: Double, rss: Int)] {
         var out: [(String, Double, Double, Int)] = []
         try db.query("SELECT stage, wall_s, cpu_s, peak_rss FROM run_stages WHERE run_date = ? ORDER BY rowid", [.text(runDate.description)]) { r in

@@ -18,6 +18,9 @@ public struct EmitStage {
         public var startedAt: String
         public var pipelineVersion: String
         public var schemaVersion: Int
+        /// Entries per list of the previous successful run, for the report's changes.
+        public var previousCounts: [String: Int]? = nil
+        public var previousDate: String? = nil
         public init(runDate: CivilDate, outRoot: String, rules: RuleSet, match: MatchResult, feeds: [FeedReport],
                     rejects: [(feed: String, line: Int, reason: String)], allowedMissing: [String], startedAt: String,
                     pipelineVersion: String, schemaVersion: Int) {
@@ -64,6 +67,7 @@ public struct EmitStage {
             if let failure { throw failure }
             for (i, l) in lists.enumerated() { if let r = results[i] { dir.add(name: "\(l.id).csv", rows: r.rows, sha256: r.sha, bytes: r.bytes) } }
 
+            FaultPoint.hit("emit.lists_written")
             // explain.jsonl: one explanation per entry, lists in rule order.
             let ew = try FileIO.Writer(path: dir.path("explain.jsonl"))
             var explained = 0
@@ -80,10 +84,14 @@ public struct EmitStage {
             for r in x.rejects { try rw.write("\(r.feed),\(r.line),\(r.reason)\n") }
             dir.add(name: "rejects.csv", rows: x.rejects.count, sha256: try rw.finish(), bytes: rw.bytesWritten)
 
+            let report = RunReport.html(runDate: x.runDate, rules: x.rules, entries: x.match.entries, households: x.match.households,
+                                        people: x.match.people, rejects: x.rejects.count, previousCounts: x.previousCounts, previousDate: x.previousDate)
+            try dir.write("report.html", Array(report.utf8), rows: 1)
             let counts = EmitStage.counts(x.rules, byList)
             let manifest = EmitStage.manifest(x, dir: dir, counts: counts)
             try dir.write("manifest.json", Array((manifest.serialized(pretty: true) + "\n").utf8), rows: 1)
             try dir.publish()
+            FaultPoint.hit("emit.published")
             return (dir.finalPath, counts)
         } catch {
             dir.abandon()

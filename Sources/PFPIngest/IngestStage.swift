@@ -33,6 +33,7 @@ public struct IngestStage {
                                          "the delivery was refused:\n" + lines.joined(separator: "\n"),
                                          hint: "fix the feeds above, or run with --allow-missing FEED to go on without one (the policies that read it are skipped)")
         }
+        FaultPoint.hit("ingest.read")
         var reports = check.reports
         let totalBytes = check.files.values.reduce(0) { $0 + $1.sizeBytes }
         console.progress("read and checked \(check.files.count) feeds, \(grouped(totalBytes / 1_000_000)) MB, in \(String(format: "%.2f", FileIO.now() - t0)) s")

@@ -74,8 +74,10 @@ public final class NightlyRun {
                 let outcome = try timed(.ingest) { () -> IngestOutcome in
                     let o = try IngestStage(config: r.config, catalogue: catalogue, console: console)
                         .run(inbox: r.inbox, runDate: r.runDate, allowMissing: r.allowMissing)
+                    FaultPoint.hit("ingest.before_store")
                     try o.result.save(to: store)
                     try record(o, db: db, runDate: r.runDate)
+                    FaultPoint.hit("ingest.stored")
                     return o
                 }
                 ingest = outcome.result
@@ -101,7 +103,9 @@ public final class NightlyRun {
                     let data = try ingest ?? IngestResult.load(from: store, runDate: r.runDate)
                     ingest = data
                     let p = ProfileStage().run(data: data, rules: rules, console: console)
+                    FaultPoint.hit("profile.before_store")
                     try p.save(to: store)
+                    FaultPoint.hit("profile.stored")
                     console.progress("\(grouped(data.livingHouseholdCount)) household profiles, \(rules.values.count) values each")
                     return p
                 }
@@ -121,9 +125,12 @@ public final class NightlyRun {
                     let t0 = FileIO.now()
                     let m = MatchStage().run(data: data, rules: rules, profiles: HouseholdProfilesView(prof, rules: rules), previous: previous, console: console)
                     console.detail(String(format: "    evaluated in %.2f s", FileIO.now() - t0))
+                    FaultPoint.hit("match.evaluated")
                     let t1 = FileIO.now()
+                    FaultPoint.hit("match.before_store")
                     try m.save(to: store, runDate: r.runDate)
                     try m.state.save(to: store)
+                    FaultPoint.hit("match.stored")
                     console.detail(String(format: "    stored in %.2f s", FileIO.now() - t1))
                     console.progress("\(grouped(m.entries.count)) list entries")
                     return m
@@ -131,11 +138,14 @@ public final class NightlyRun {
             }
             if from <= .emit && to >= .emit {
                 let m = try match ?? MatchResult.load(from: store, runDate: r.runDate)
-                let (path, counts) = try timed(.emit) {
-                    try EmitStage().run(.init(runDate: r.runDate, outRoot: r.outRoot, rules: rules, match: m, feeds: reports, rejects: rejects,
+                var inputs = EmitStage.Inputs(runDate: r.runDate, outRoot: r.outRoot, rules: rules, match: m, feeds: reports, rejects: rejects,
                                               allowedMissing: r.allowMissing.sorted(), startedAt: startedAt,
-                                              pipelineVersion: PFPVersion.pipeline, schemaVersion: PFPVersion.schema), console: console)
+                                              pipelineVersion: PFPVersion.pipeline, schemaVersion: PFPVersion.schema)
+                if let prev = try registry.previousSuccessful(before: r.runDate) {
+                    inputs.previousDate = prev.description
+                    inputs.previousCounts = try registry.listCounts(runDate: prev)
                 }
+                let (path, counts) = try timed(.emit) { try EmitStage().run(inputs, console: console) }
                 summary.published = path
                 summary.counts = counts
                 summary.households = m.households

@@ -1,0 +1,104 @@
+import Foundation
+import PFPCore
+import PFPRules
+import PFPMatch
+
+/// report.html: one self-contained page for people who would rather look than read.
+/// Only counts and sums: no ID number or name ever appears in it.
+public enum RunReport {
+    struct Bar { var label: String; var value: Int; var note: String = "" }
+
+    public static func html(runDate: CivilDate, rules: RuleSet, entries: [PublishedEntry], households: Int, people: Int,
+                            rejects: Int, previousCounts: [String: Int]?, previousDate: String?) -> String {
+        var byList: [String: [PublishedEntry]] = [:]
+        for e in entries { byList[e.list, default: []].append(e) }
+        var out = """
+        <!DOCTYPE html>
+        <html lang="zh-CN"><head><meta charset="utf-8"><title>pfp run \(runDate)</title>
+        <style>
+        body{font-family:"Noto Sans CJK SC","PingFang SC",sans-serif;margin:24px;color:#222;max-width:1100px}
+        h1{font-size:22px}h2{font-size:17px;margin-top:28px;border-bottom:1px solid #ccc}
+        table{border-collapse:collapse;font-size:13px}td,th{padding:3px 10px;border-bottom:1px solid #eee;text-align:right}
+        td:first-child,th:first-child{text-align:left}.muted{color:#777;font-size:12px}
+        svg text{font-size:11px;font-family:sans-serif}
+        </style></head><body>
+        <h1>政策找人 Policy finds people — run \(runDate)</h1>
+        <p>\(grouped(households)) households, \(grouped(people)) people; \(grouped(rejects)) input rows rejected. Rule digest <code>\(rules.digest.prefix(16))</code>.</p>
+
+        """
+        // Counts per list, with the change since the previous run.
+        out += "<h2>Lists 名单</h2>\n<table><tr><th>list</th><th>entries</th><th>previous run\(previousDate.map { " (\($0))" } ?? "")</th><th>change</th></tr>\n"
+        var listBars: [Bar] = []
+        for l in rules.lists {
+            let n = byList[l.id]?.count ?? 0
+            let prev = previousCounts?[l.id]
+            let change = prev.map { n - $0 }.map { $0 >= 0 ? "+\(grouped($0))" : grouped($0) } ?? "–"
+            out += "<tr><td>\(esc(l.id)) \(esc(l.label))</td><td id=\"count-\(esc(l.id))\">\(grouped(n))</td><td>\(prev.map(grouped) ?? "–")</td><td>\(change)</td></tr>\n"
+            listBars.append(Bar(label: l.id, value: n))
+        }
+        out += "</table>\n" + chart(listBars)
+
+        // Per policy: push entries (confirmed / to verify), take-up gap and monthly cost.
+        if let push = rules.lists.first(where: { $0.perPolicy && $0.columns.contains(.certainty) }) {
+            let es = byList[push.id] ?? []
+            out += "<h2>Policies 政策 (\(esc(push.id)))</h2>\n"
+            out += "<p class=\"muted\">Take-up gap: people or households eligible (confirmed) who do not receive the policy. Cost: the sum of the amounts of the entries, yuan per month (one-off for policies paid once).</p>\n"
+            out += "<table><tr><th>policy</th><th>confirmed (take-up gap)</th><th>to verify</th><th>estimated cost, yuan</th></tr>\n"
+            var gapBars: [Bar] = [], costBars: [Bar] = []
+            for p in rules.policies {
+                let mine = es.filter { $0.policy == p.id }
+                let confirmed = mine.filter { $0.certainty == "confirmed" }.count
+                let verify = mine.count - confirmed
+                let cost = mine.reduce(0) { $0 + ($1.amount ?? 0) }
+                let skipped = p.skipped.map { " <span class=\"muted\">(skipped: \(esc($0)))</span>" } ?? ""
+                out += "<tr><td>\(esc(p.id)) \(esc(p.label))\(skipped)</td><td>\(grouped(confirmed))</td><td>\(grouped(verify))</td><td>\(p.hasAmount ? grouped(cost) : "–")</td></tr>\n"
+                gapBars.append(Bar(label: p.id, value: confirmed))
+                if p.hasAmount { costBars.append(Bar(label: p.id, value: cost)) }
+            }
+            out += "</table>\n<h3 style=\"font-size:14px\">Take-up gap</h3>\n" + chart(gapBars)
+            out += "<h3 style=\"font-size:14px\">Estimated monthly cost of the push list (yuan)</h3>\n" + chart(costBars)
+        }
+
+        // Household lists by reason or trigger.
+        for l in rules.lists where !l.perPolicy {
+            var per: [String: Int] = [:]
+            for e in byList[l.id] ?? [] { for c in e.codes { per[c, default: 0] += 1 } }
+            let word = l.columns.contains(.triggers) ? "triggers" : "reasons"
+            out += "<h2>\(esc(l.id)) \(esc(l.label)) by \(word)</h2>\n"
+            out += chart(l.reasonCodes.map { Bar(label: $0, value: per[$0] ?? 0) })
+        }
+
+        // Per district: entries of every list.
+        var districts: [Int32: [String: Int]] = [:]
+        for e in entries { districts[e.district, default: [:]][e.list, default: 0] += 1 }
+        out += "<h2>Districts 区</h2>\n<table><tr><th>district</th>" + rules.lists.map { "<th>\(esc($0.id))</th>" }.joined() + "</tr>\n"
+        for d in districts.keys.sorted() {
+            out += "<tr><td>\(d)</td>" + rules.lists.map { "<td>\(grouped(districts[d]?[$0.id] ?? 0))</td>" }.joined() + "</tr>\n"
+        }
+        out += "</table>\n"
+        out += chart(districts.keys.sorted().map { d in Bar(label: String(d), value: districts[d]!.values.reduce(0, +)) })
+        out += "<p class=\"muted\">Made by pfp from the files beside this report. No script, no external resource.</p>\n</body></html>\n"
+        return out
+    }
+
+    /// A horizontal SVG bar chart.
+    static func chart(_ bars: [Bar]) -> String {
+        guard !bars.isEmpty else { return "" }
+        let maxV = max(1, bars.map(\.value).max() ?? 1)
+        let rowH = 18, labelW = 170, barW = 520
+        var s = "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"\(labelW + barW + 90)\" height=\"\(bars.count * rowH + 6)\" role=\"img\">\n"
+        for (i, b) in bars.enumerated() {
+            let y = i * rowH + 3
+            let w = Int(Double(barW) * Double(b.value) / Double(maxV))
+            s += "<text x=\"\(labelW - 6)\" y=\"\(y + 12)\" text-anchor=\"end\">\(esc(b.label))</text>"
+            s += "<rect x=\"\(labelW)\" y=\"\(y)\" width=\"\(max(w, b.value > 0 ? 1 : 0))\" height=\"\(rowH - 5)\" fill=\"#3b7dd8\"/>"
+            s += "<text x=\"\(labelW + w + 4)\" y=\"\(y + 12)\">\(grouped(b.value))</text>\n"
+        }
+        return s + "</svg>\n"
+    }
+
+    static func esc(_ s: String) -> String {
+        s.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;")
+            .replacingOccurrences(of: ">", with: "&gt;").replacingOccurrences(of: "\"", with: "&quot;")
+    }
+}
