@@ -52,7 +52,7 @@ final class PipelineTests: XCTestCase {
         let s = try run("2026-11-24", out: work)
         let dir = work + "/published/2026-11-24"
         XCTAssertEqual(Set(try FileManager.default.contentsOfDirectory(atPath: dir)),
-                       ["push.csv", "review.csv", "referral.csv", "watch.csv", "warning.csv", "explain.jsonl", "rejects.csv", "manifest.json", "_SUCCESS"])
+                       ["push.csv", "review.csv", "referral.csv", "watch.csv", "warning.csv", "explain.jsonl", "rejects.csv", "report.html", "manifest.json", "_SUCCESS"])
         for (name, _) in try digests(dir) {
             var st = stat()
             stat(dir + "/" + name, &st)
