@@ -6,7 +6,7 @@ SAMPLE_SEED := 20261123
 SAMPLE_DATE := 2026-11-23
 SAMPLE_HOUSEHOLDS := 300
 
-.PHONY: all deps build run test sample bench clean help
+.PHONY: all deps build run test sample bench report-check clean help
 
 all: build
 
@@ -15,6 +15,7 @@ help:
 	@echo "make test    build and run every test"
 	@echo "make sample  regenerate SampleData/ ($(SAMPLE_HOUSEHOLDS) households, two consecutive days)"
 	@echo "make bench   benchmark the pipeline on generated deliveries (see docs/PERFORMANCE.md)"
+	@echo "make report-check  render a published report.html with headless Chromium"
 	@echo "make clean   remove build products and local outputs"
 
 # The system SQLite headers (the CSQLite module needs sqlite3.h and pkg-config's sqlite3.pc).
@@ -39,6 +40,7 @@ run: build
 test: deps
 	$(SWIFT) build --build-tests
 	$(SWIFT) test --skip-build
+	.build/debug/pfp test-rules
 
 sample: build
 	rm -rf SampleData/inbox-*
@@ -46,6 +48,13 @@ sample: build
 
 bench: build
 	./scripts/bench.sh
+
+# Renders the latest sample report with headless Chromium (apt-get install chromium fonts-wqy-microhei).
+report-check:
+	@test -f out/published/2026-11-24/report.html || $(MAKE) run
+	chromium --headless --no-sandbox --disable-gpu --hide-scrollbars --window-size=1200,1800 \
+	  --screenshot=out/report.png file://$(CURDIR)/out/published/2026-11-24/report.html
+	@echo "screenshot: out/report.png"
 
 clean:
 	rm -rf .build out bench-data
