@@ -111,6 +111,16 @@ public final class RunRegistry {
         return out
     }
 
+    /// Rows read of each feed's latest accepted delivery in a successful run before `date`.
+    public func previousAcceptedRows(before date: CivilDate) throws -> [String: Int] {
+        var out: [String: Int] = [:]
+        try db.query("""
+            SELECT f.feed, f.rows_read FROM run_feeds f JOIN runs r ON r.run_date = f.run_date
+            WHERE r.status = 'succeeded' AND f.status = 'ok' AND f.run_date < ? ORDER BY f.run_date
+            """, [.text(date.description)]) { out[$0.text(0)] = Int($0.int(1)) }
+        return out
+    }
+
     /// Entries per list of a recorded run (from its summary).
     public func listCounts(runDate: CivilDate) throws -> [String: Int]? {
         var summary: String?

@@ -23,10 +23,28 @@ public struct IngestStage {
         self.console = console
     }
 
-    public func run(inbox: String, runDate: CivilDate, allowMissing: Set<String>) throws -> IngestOutcome {
+    /// `previousRows`: rows read of each feed's previous accepted delivery (drift guard).
+    public func run(inbox: String, runDate: CivilDate, allowMissing: Set<String>,
+                    previousRows: [String: Int] = [:], allowDrift: Set<String> = []) throws -> IngestOutcome {
         let t0 = FileIO.now()
-        let check = try DeliveryCheck.run(inbox: inbox, config: config, catalogue: catalogue, runDate: runDate,
+        var check = try DeliveryCheck.run(inbox: inbox, config: config, catalogue: catalogue, runDate: runDate,
                                           allowMissing: allowMissing, console: console)
+        // Drift guard: a half-delivered feed silently removes people from the lists.
+        for (feed, rep) in check.reports.sorted(by: { $0.key < $1.key }) where rep.used {
+            guard let before = previousRows[feed], before >= config.driftMinRows else { continue }
+            let floor = Double(before) * (1 - config.driftMaxDrop)
+            if Double(rep.rowsRead) < floor {
+                let drop = 100 * Double(before - rep.rowsRead) / Double(before)
+                let text = String(format: "suspicious delivery: %@ rows, %.1f%% fewer than the previous accepted delivery (%@ rows; the limit is %.0f%%)",
+                                  grouped(rep.rowsRead), drop, grouped(before), config.driftMaxDrop * 100)
+                if allowDrift.contains(feed) {
+                    console.warn("feed \(feed): \(text); accepted (--allow-drift)")
+                } else {
+                    check.problems.append(.badInput(stage: "ingest", feed: feed, text,
+                                                    hint: "ask the department whether the file is complete; if the drop is real, run with --allow-drift \(feed)"))
+                }
+            }
+        }
         if !check.problems.isEmpty {
             let lines = check.problems.map { "  - " + $0.description.replacingOccurrences(of: "\n", with: "\n    ") }
             throw PipelineError.badInput(stage: "ingest", location: inbox,

@@ -22,6 +22,9 @@ public struct PipelineConfig: Sendable {
     public var policiesPath: String
     public var deceasedTag: String
     public var rulesPath: String
+    /// The largest share by which a feed's row count may fall below its previous accepted delivery.
+    public var driftMaxDrop: Double = 0.2
+    public var driftMinRows: Int = 1000
     public var ruleTestsPath: String
     public var feeds: [FeedSpec]
     /// Rule files (issue 3); kept so the configuration has a single home.
@@ -42,6 +45,18 @@ public struct PipelineConfig: Sendable {
         policiesPath = text("policies", "Pipelines/policies.catalogue")
         deceasedTag = text("deceased_tag", "civil.deceased_on")
         rulesPath = text("rules", "Pipelines/rules")
+        if let e = top.value("drift_max_drop") {
+            guard let v = Double(e.value), v >= 0, v <= 1 else {
+                throw PipelineError.badInput(location: file.location(e), "drift_max_drop must be a share between 0 and 1, found '\(e.value)'")
+            }
+            driftMaxDrop = v
+        }
+        if let e = top.value("drift_min_rows") {
+            guard let v = Int(e.value), v >= 0 else {
+                throw PipelineError.badInput(location: file.location(e), "drift_min_rows must be a whole number, found '\(e.value)'")
+            }
+            driftMinRows = v
+        }
         ruleTestsPath = text("rule_tests", "Pipelines/tests")
         var defaultAge = 7
         if let e = top.value("max_age_days") {

@@ -72,8 +72,13 @@ public final class NightlyRun {
             var rejects: [(feed: String, line: Int, reason: String)] = []
             if from <= .ingest && to >= .ingest {
                 let outcome = try timed(.ingest) { () -> IngestOutcome in
+                    for f in options.allowDrift where r.config.feed(f) == nil {
+                        throw PipelineError.usage("--allow-drift \(f): no such feed; feeds are \(r.config.feeds.map(\.name).joined(separator: ", "))")
+                    }
+                    let previousRows = try registry.previousAcceptedRows(before: r.runDate)
                     let o = try IngestStage(config: r.config, catalogue: catalogue, console: console)
-                        .run(inbox: r.inbox, runDate: r.runDate, allowMissing: r.allowMissing)
+                        .run(inbox: r.inbox, runDate: r.runDate, allowMissing: r.allowMissing,
+                             previousRows: previousRows, allowDrift: options.allowDrift)
                     FaultPoint.hit("ingest.before_store")
                     try o.result.save(to: store)
                     try record(o, db: db, runDate: r.runDate)

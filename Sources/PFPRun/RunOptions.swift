@@ -10,6 +10,7 @@ public struct RunOptions: Sendable {
     public var outRoot: String?
     public var dbPath: String?
     public var allowMissing: Set<String> = []
+    public var allowDrift: Set<String> = []
     public var threads: Int?
     public var quiet = false
     public var verbose = false

@@ -12,6 +12,7 @@ let runOptions: [OptionSpec] = [
     OptionSpec(name: "out", value: "DIR", help: "output root; the run appears as DIR/<run date>/"),
     OptionSpec(name: "db", value: "FILE", help: "the pipeline database (run registry and stage results)"),
     OptionSpec(name: "allow-missing", value: "FEED", help: "go on without a missing, stale or broken feed; the policies reading it are skipped", repeatable: true),
+    OptionSpec(name: "allow-drift", value: "FEED", help: "accept a feed whose row count fell by more than the configured share", repeatable: true),
     OptionSpec(name: "threads", value: "N", help: "worker threads (default: the number of cores); output is the same for any N"),
     OptionSpec(name: "from", value: "STAGE", help: "start from this stage (ingest, profile, match, emit), reusing the stored results before it"),
     OptionSpec(name: "quiet", value: nil, help: "print only warnings and errors"),
@@ -92,6 +93,15 @@ let commands: [CommandSpec] = [
                     OptionSpec(name: "rules", value: "DIR", help: "rule files (default: the configuration's rules)"),
                     OptionSpec(name: "run-date", value: "YYYY-MM-DD", help: "the date parameters are read for (default: today)"),
                 ]),
+    CommandSpec(name: "purge", summary: "delete run state and published runs before a date",
+                usage: "pfp purge --before D [--out DIR] [--db FILE] [--config FILE]",
+                options: [
+                    OptionSpec(name: "before", value: "YYYY-MM-DD", help: "delete every run dated before this day"),
+                    OptionSpec(name: "out", value: "DIR", help: "output root"),
+                    OptionSpec(name: "db", value: "FILE", help: "the pipeline database"),
+                    OptionSpec(name: "config", value: "FILE", help: "pipeline configuration (default Pipelines/nightly.conf)"),
+                ],
+                details: "Deletes the stage results, registry rows and rejects of those runs and their published\ndirectories. The warning list of the next run compares with the latest run that is kept."),
     CommandSpec(name: "version", summary: "print the version", usage: "pfp version", options: []),
 ]
 
@@ -117,6 +127,7 @@ func runOptions(from a: ParsedArguments, console: Console) throws -> RunOptions 
     o.outRoot = a.value("out")
     o.dbPath = a.value("db")
     o.allowMissing = Set(a.all("allow-missing"))
+    o.allowDrift = Set(a.all("allow-drift"))
     if let t = try a.int("threads", min: 1) { Parallel.threads = t }
     if a.has("quiet") { console.level = .quiet }
     if a.has("verbose") { console.level = .verbose }
@@ -221,4 +232,13 @@ func commandExplain(_ a: ParsedArguments, console: Console) throws {
     o.runDate = d
     guard let h = a.value("household") else { throw PipelineError.usage("--household is required") }
     print(try ExplainCommand.run(ExplainRequest(options: o, household: h, policy: a.value("policy"), json: a.has("json"))), terminator: "")
+}
+
+func commandPurge(_ a: ParsedArguments, console: Console) throws {
+    guard let before = try a.date("before") else { throw PipelineError.usage("--before YYYY-MM-DD is required") }
+    var o = RunOptions()
+    if let c = a.value("config") { o.configPath = c }
+    o.outRoot = a.value("out")
+    o.dbPath = a.value("db")
+    _ = try Purge.run(options: o, before: before, console: console)
 }

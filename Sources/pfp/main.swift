@@ -2,6 +2,8 @@ import Foundation
 import PFPCore
 
 let console = Console.shared
+// A file-size limit (or a quota) must surface as a write error with a message, not kill the process.
+signal(SIGXFSZ, SIG_IGN)
 var args = Array(CommandLine.arguments.dropFirst())
 guard let name = args.first, name != "--help", name != "-h", name != "help" else {
     if args.count >= 2, let c = commands.first(where: { $0.name == args[1] }) { print(c.helpText()) } else { print(topHelp()) }
@@ -24,6 +26,7 @@ do {
     case "runs": try commandRuns(parsed, console: console)
     case "bench": try commandBench(parsed, console: console)
     case "explain": try commandExplain(parsed, console: console)
+    case "purge": try commandPurge(parsed, console: console)
     case "test-rules": try commandTestRules(parsed, console: console)
     case "check-rules": try commandCheckRules(parsed, console: console)
     case "version": print("pfp \(PFPRunVersion.text)")
@@ -34,7 +37,7 @@ do {
     console.error(e.description)
     exit(e.exitCode.rawValue)
 } catch let e as SQLiteError {
-    console.error("database: \(e.description)")
+    console.error("database: \(e.description)\n  what to do: check that the disk holding the database (--db) has free space and is writable; published runs are untouched")
     exit(ExitCode.failure.rawValue)
 } catch {
     console.error("internal failure: \(error)")
