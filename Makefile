@@ -6,7 +6,7 @@ SAMPLE_SEED := 20261123
 SAMPLE_DATE := 2026-11-23
 SAMPLE_HOUSEHOLDS := 300
 
-.PHONY: all deps build run test sample bench report-check clean help
+.PHONY: all deps build run test sample bench report-check fuzz clean help
 
 all: build
 
@@ -16,6 +16,7 @@ help:
 	@echo "make sample  regenerate SampleData/ ($(SAMPLE_HOUSEHOLDS) households, two consecutive days)"
 	@echo "make bench   benchmark the pipeline on generated deliveries (see docs/PERFORMANCE.md)"
 	@echo "make report-check  render a published report.html with headless Chromium"
+	@echo "make fuzz    the mutation tests for ten minutes"
 	@echo "make clean   remove build products and local outputs"
 
 # The system SQLite headers (the CSQLite module needs sqlite3.h and pkg-config's sqlite3.pc).
@@ -48,6 +49,11 @@ sample: build
 
 bench: build
 	./scripts/bench.sh
+
+# The mutation tests of make test, for ten minutes (set PFP_FUZZ_SECONDS, PFP_FUZZ_SEED to change).
+fuzz: deps
+	$(SWIFT) build --build-tests
+	PFP_FUZZ_SECONDS=$${PFP_FUZZ_SECONDS:-600} $(SWIFT) test --skip-build --filter MutationTests
 
 # Renders the latest sample report with headless Chromium (apt-get install chromium fonts-wqy-microhei).
 report-check:

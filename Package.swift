@@ -33,7 +33,7 @@ let package = Package(
         .target(name: "PFPRun", dependencies: ["PFPCore", "PFPIngest", "PFPRules", "PFPProfile", "PFPMatch", "PFPEmit"]),
         .executableTarget(name: "pfp", dependencies: ["PFPCore", "PFPIngest", "PFPRules", "PFPSample", "PFPRun"]),
         .testTarget(name: "PFPCoreTests", dependencies: ["PFPCore"]),
-        .testTarget(name: "PFPIngestTests", dependencies: ["PFPCore", "PFPIngest", "PFPSample", "PFPRun"]),
+        .testTarget(name: "PFPIngestTests", dependencies: ["PFPCore", "PFPIngest", "PFPRules", "PFPSample", "PFPRun"]),
         .testTarget(name: "PFPRulesTests", dependencies: ["PFPCore", "PFPIngest", "PFPRules", "PFPRun"]),
         .testTarget(name: "PFPRunTests", dependencies: ["PFPCore", "PFPIngest", "PFPRules", "PFPRun", "PFPSample"]),
     ]

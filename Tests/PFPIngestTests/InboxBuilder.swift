@@ -131,3 +131,7 @@ extension IngestOutcome {
         return (t.value[i], t.conflict[i] != 0, CivilDate(days: t.asOf[i]).description)
     }
 }
+
+func loadCatalogues() throws -> (TagCatalogue, PolicyCatalogue) {
+    try pipelineConfig().loadCatalogue()
+}
