@@ -10,11 +10,24 @@ import Glibc
 public final class RunLock {
     let fd: Int32
     let path: String
+    var next: RunLock?
 
     init(fd: Int32, path: String) { self.fd = fd; self.path = path }
 
+    /// Locks the database and the output root (a second run on either refuses).
     public static func acquire(dbPath: String, outRoot: String) throws -> RunLock {
-        let path = dbPath + ".lock"
+        let db = try lockFile(dbPath + ".lock", what: "database")
+        do {
+            try FileIO.makeDirectory(outRoot)
+            db.next = try lockFile((outRoot as NSString).appendingPathComponent(".pfp.lock"), what: "output root")
+        } catch {
+            db.release()
+            throw error
+        }
+        return db
+    }
+
+    static func lockFile(_ path: String, what: String) throws -> RunLock {
         let dir = (path as NSString).deletingLastPathComponent
         if !dir.isEmpty { try FileIO.makeDirectory(dir) }
         let fd = open(path, O_CREAT | O_RDWR | O_CLOEXEC, 0o600)
@@ -24,7 +37,7 @@ public final class RunLock {
             let n = pread(fd, &buf, 255, 0)
             let holder = n > 0 ? String(decoding: buf[0..<n], as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines) : "another process"
             close(fd)
-            throw PipelineError(.busy, location: path, "another pfp run holds the lock on this database (\(holder))",
+            throw PipelineError(.busy, location: path, "another pfp run holds the lock on this \(what) (\(holder))",
                                 hint: "wait for it to finish; the lock goes away by itself when that process ends")
         }
         ftruncate(fd, 0)
@@ -34,6 +47,8 @@ public final class RunLock {
     }
 
     public func release() {
+        next?.release()
+        next = nil
         flock(fd, LOCK_UN)
         close(fd)
     }

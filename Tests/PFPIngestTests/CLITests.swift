@@ -81,7 +81,7 @@ final class CLITests: XCTestCase {
         XCTAssertTrue(refused.err.contains("feed tax"), refused.err)
         XCTAssertTrue(refused.err.contains("what to do"), refused.err)
         XCTAssertEqual(try SHA256Digest.hex(ofFile: dir + "/rejects.csv"), before)
-        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: work + "/pub"), ["2026-11-23"])
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: work + "/pub").filter { !$0.hasPrefix(".") }, ["2026-11-23"])
 
         let runs = try run(["runs", "--db", work + "/db.sqlite"])
         XCTAssertEqual(runs.code, 0)

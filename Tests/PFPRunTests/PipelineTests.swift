@@ -119,7 +119,7 @@ final class PipelineTests: XCTestCase {
         let before = try digests(work + "/published/2026-11-23")
         try run("2026-11-24", out: work)
         XCTAssertEqual(try digests(work + "/published/2026-11-23"), before)
-        let names = try FileManager.default.contentsOfDirectory(atPath: work + "/published").sorted()
+        let names = try FileManager.default.contentsOfDirectory(atPath: work + "/published").filter { !$0.hasPrefix(".") }.sorted()
         XCTAssertEqual(names, ["2026-11-23", "2026-11-24"])
     }
 }

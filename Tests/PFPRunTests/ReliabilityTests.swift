@@ -83,11 +83,17 @@ final class ReliabilityTests: XCTestCase {
         XCTAssertTrue(r.err.contains("another pfp run holds the lock") && r.err.contains("pid \(getpid())"), r.err)
         lock.release()
         XCTAssertEqual(try sh("", runArgs("2026-11-23")).code, 0)
+        // Another database, the same output root: refused as well.
+        let rootLock = try RunLock.acquire(dbPath: work + "/other.sqlite", outRoot: work + "/published")
+        let r2 = try sh("", runArgs("2026-11-24"))
+        XCTAssertEqual(r2.code, 75)
+        XCTAssertTrue(r2.err.contains("lock on this database") || r2.err.contains("lock on this output root"), r2.err)
+        rootLock.release()
     }
 
     func testAFullDiskFailsClearlyAndPublishesNothing() throws {
         XCTAssertEqual(try sh("", runArgs("2026-11-23")).code, 0)
-        let before = try FileManager.default.contentsOfDirectory(atPath: work + "/published").sorted()
+        let before = try FileManager.default.contentsOfDirectory(atPath: work + "/published").filter { !$0.hasPrefix(".") }.sorted()
         let day1 = try SHA256Digest.hex(ofFile: work + "/published/2026-11-23/push.csv")
         // 'ulimit -f' makes writes beyond 100 KiB fail, as a full disk does.
         let r = try sh("ulimit -f 200;", runArgs("2026-11-24"))
