@@ -112,16 +112,7 @@ public enum FileIO {
 
         public func flush() throws {
             try buffer.withUnsafeBytes { b in
-                var off = 0
-                while off < b.count {
-                    let n = Glibc.write(fd, b.baseAddress! + off, b.count - off)
-                    if n < 0 {
-                        if errno == EINTR { continue }
-                        throw PipelineError.failure(location: path, "cannot write: \(String(cString: strerror(errno)))",
-                                                    hint: "check free space on the output disk")
-                    }
-                    off += n
-                }
+                try writeOut(b)
                 digest.update(b)
             }
             bytesWritten += buffer.count

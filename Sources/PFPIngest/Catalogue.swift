@@ -50,46 +50,13 @@ public enum ParsedValue: Equatable, Sendable {
 
 extension TagDef {
     /// Parses a delivered value as this tag's type (feeds.md, "value must parse as").
-    @inline(__always)
     public func parse(_ b: UnsafeRawBufferPointer) -> ParsedValue {
         switch type {
-        case .money:
-            switch Money.parseFen(b) {
-            case .value(let v): return .value(v)
-            case .malformed: return .bad
-            case .outOfRange: return .outOfRange
-            }
-        case .int(let lo, let hi):
-            var i = 0
-            var neg = false
-            if b.count > 0 && b[0] == UInt8(ascii: "-") { neg = true; i = 1 }
-            if i == b.count { return .bad }
-            var v: Int64 = 0
-            var overflow = false
-            while i < b.count {
-                let d = b[i] &- 48
-                if d > 9 { return .bad }
-                if v > (Int64.max - 9) / 10 { overflow = true } else { v = v * 10 + Int64(d) }
-                i += 1
-            }
-            if overflow { return .outOfRange }
-            if neg { v = -v }
-            return (v < lo || v > hi) ? .outOfRange : .value(v)
-        case .bool:
-            if b.count == 1 {
-                if b[0] == UInt8(ascii: "1") { return .value(1) }
-                if b[0] == UInt8(ascii: "0") { return .value(0) }
-                return .bad
-            }
-            if TagDef.equals(b, "true") { return .value(1) }
-            if TagDef.equals(b, "false") { return .value(0) }
-            return .bad
-        case .date:
-            if let d = CivilDate.parse(b) { return .value(Int64(d.days)) }
-            return .bad
-        case .enumeration(let words):
-            for (i, w) in words.enumerated() where TagDef.equals(b, w) { return .value(Int64(i)) }
-            return .bad
+        case .money: return CompiledTags.parseValue(.money, lo: 0, hi: 0, words: [], b)
+        case .int(let lo, let hi): return CompiledTags.parseValue(.int, lo: lo, hi: hi, words: [], b)
+        case .bool: return CompiledTags.parseValue(.bool, lo: 0, hi: 0, words: [], b)
+        case .date: return CompiledTags.parseValue(.date, lo: 0, hi: 0, words: [], b)
+        case .enumeration(let w): return CompiledTags.parseValue(.enumeration, lo: 0, hi: 0, words: w.map { Array($0.utf8) }, b)
         }
     }
 
@@ -275,7 +242,13 @@ final class CompiledTags: @unchecked Sendable {
 
     @inline(__always)
     func parse(_ t: Int, _ b: UnsafeRawBufferPointer) -> ParsedValue {
-        switch kind[t] {
+        CompiledTags.parseValue(kind[t], lo: lo[t], hi: hi[t], words: words[t], b)
+    }
+
+    /// The one parser of delivered values, by type.
+    @inline(__always)
+    static func parseValue(_ kind: Kind, lo: Int64, hi: Int64, words: [[UInt8]], _ b: UnsafeRawBufferPointer) -> ParsedValue {
+        switch kind {
         case .money:
             switch Money.parseFen(b) {
             case .value(let v): return .value(v)
@@ -297,7 +270,7 @@ final class CompiledTags: @unchecked Sendable {
             }
             if overflow { return .outOfRange }
             if neg { v = -v }
-            return (v < lo[t] || v > hi[t]) ? .outOfRange : .value(v)
+            return (v < lo || v > hi) ? .outOfRange : .value(v)
         case .bool:
             if b.count == 1 {
                 if b[0] == UInt8(ascii: "1") { return .value(1) }
@@ -311,9 +284,8 @@ final class CompiledTags: @unchecked Sendable {
             if let d = CivilDate.parse(b) { return .value(Int64(d.days)) }
             return .bad
         case .enumeration:
-            let ws = words[t]
-            for i in 0..<ws.count where ws[i].count == b.count {
-                if ws[i].withUnsafeBytes({ memcmp($0.baseAddress!, b.baseAddress!, b.count) }) == 0 { return .value(Int64(i)) }
+            for i in 0..<words.count where words[i].count == b.count {
+                if b.count == 0 || words[i].withUnsafeBytes({ memcmp($0.baseAddress!, b.baseAddress!, b.count) }) == 0 { return .value(Int64(i)) }
             }
             return .bad
         }
