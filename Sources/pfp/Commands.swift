@@ -114,7 +114,7 @@ func topHelp() -> String {
     commands:
 
     """
-    for c in commands { s += "  " + c.name.padding(toLength: 10, withPad: " ", startingAt: 0) + c.summary + "\n" }
+    for c in commands { s += "  " + c.name.padding(toLength: 13, withPad: " ", startingAt: 0) + c.summary + "\n" }
     s += "\n'pfp <command> --help' describes a command.\n"
     return s
 }
