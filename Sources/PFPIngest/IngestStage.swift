@@ -162,8 +162,9 @@ public struct IngestStage {
         if deceased > 0 { console.progress("\(grouped(deceased)) people deceased on or before \(runDate): not members of any household") }
 
         let order = config.feeds.map(\.name)
+        // outputs.md: sorted by the key columns, feed (byte order) then line.
         rejects.sort { a, b in
-            if a.0 != b.0 { return order.firstIndex(of: a.0)! < order.firstIndex(of: b.0)! }
+            if a.0 != b.0 { return a.0.utf8.lexicographicallyPrecedes(b.0.utf8) }
             return a.1.line < b.1.line
         }
         return IngestOutcome(result: result, reports: order.compactMap { reports[$0] }, rejects: rejects, conflicts: conflicts)
