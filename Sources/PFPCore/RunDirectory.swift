@@ -82,6 +82,22 @@ public final class RunDirectory {
         try? FileIO.remove(old)
     }
 
+    /// Links `src` as `dst` (same file system), else copies it; then syncs it to disk.
+    public static func linkOrCopy(_ src: String, _ dst: String) throws {
+        if link(src, dst) != 0 {
+            let w = try FileIO.Writer(path: dst)
+            let m = try MappedFile(path: src)
+            try w.write(m.bytes)
+            _ = try w.finish()
+            return
+        }
+        chmod(dst, 0o600)
+        let fd = open(dst, O_RDONLY)
+        guard fd >= 0 else { throw PipelineError.failure(location: dst, "cannot open: \(String(cString: strerror(errno)))") }
+        defer { close(fd) }
+        if fsync(fd) != 0 { throw PipelineError.failure(location: dst, "cannot sync: \(String(cString: strerror(errno)))", hint: "check free space on the output disk") }
+    }
+
     /// Gives up: removes the staging directory; what was published stays.
     public func abandon() { try? FileIO.remove(staging) }
 

@@ -72,6 +72,11 @@ public final class StageStore {
 
     func fileName(_ runDate: CivilDate, _ stage: String) -> String { "\(runDate)-\(stage).bin" }
 
+    /// A side file of a stage result (e.g. the match stage's explanations).
+    public func sidePath(runDate: CivilDate, name: String) -> String {
+        (directory as NSString).appendingPathComponent("\(runDate)-\(name)")
+    }
+
     /// Replaces a stage's stored result for a date.
     public func save(runDate: CivilDate, stage: String, blobs: BlobWriter) throws {
         let name = fileName(runDate, stage)
@@ -148,6 +153,7 @@ public final class StageStore {
         try db.query("SELECT file FROM stage_result WHERE run_date = ?" + (stage == nil ? "" : " AND stage = ?"),
                      stage == nil ? [.text(runDate.description)] : [.text(runDate.description), .text(stage!)]) { names.append($0.text(0)) }
         for n in names { try? FileIO.remove((directory as NSString).appendingPathComponent(n)) }
+        if stage == nil || stage == "match" { try? FileIO.remove(sidePath(runDate: runDate, name: "explain.jsonl")) }
         try db.execute("DELETE FROM stage_result WHERE run_date = ?" + (stage == nil ? "" : " AND stage = ?"),
                        stage == nil ? [.text(runDate.description)] : [.text(runDate.description), .text(stage!)])
     }

@@ -18,11 +18,8 @@ public extension MatchResult {
         w.put("district", entries.map(\.district))
         w.put("street", entries.map(\.street))
         w.put("community", entries.map(\.community))
-        var joined: [UInt8] = []
-        joined.reserveCapacity(entries.reduce(0) { $0 + $1.explanation.count })
-        for e in entries { joined.append(contentsOf: e.explanation) }
-        w.put("explanation", joined)
-        w.put("explanation_length", entries.map { Int32($0.explanation.count) })
+        w.putStrings("explain", [explainPath ?? "", explainSHA])
+        w.put("explain_counts", [Int64(explainRows), Int64(explainBytes)])
         w.put("counts", [Int64(households), Int64(people)])
         try store.save(runDate: runDate, stage: MatchResult.stage, blobs: w)
     }
@@ -34,21 +31,26 @@ public extension MatchResult {
         let list = try r.strings("list"), hh = try r.strings("household_id"), person = try r.strings("person_id")
         let policy = try r.strings("policy"), certainty = try r.strings("certainty"), status = try r.strings("status")
         let codes = try r.strings("codes")
-        let joined: [UInt8] = try r.get("explanation"), lengths: [Int32] = try r.get("explanation_length")
+        let explain = try r.strings("explain"), explainCounts: [Int64] = try r.get("explain_counts")
         let amount: [Int64] = try r.get("amount"), district: [Int32] = try r.get("district"), street: [Int32] = try r.get("street")
         let community: [Int64] = try r.get("community"), counts: [Int64] = try r.get("counts")
         let n = amount.count
         var entries: [PublishedEntry] = []
         entries.reserveCapacity(n)
-        var at = 0
         for i in 0..<n {
-            let explanation = Array(joined[at..<(at + Int(lengths[i]))])
-            at += Int(lengths[i])
+            let explanation: [UInt8] = []
             entries.append(PublishedEntry(list: list[i], householdID: hh[i], personID: person[i], policy: policy[i], certainty: certainty[i],
                                           amount: amount[i] == Int64(Int.min) ? nil : Int(amount[i]), status: status[i],
                                           codes: codes[i].isEmpty ? [] : codes[i].split(separator: ";").map(String.init),
                                           district: district[i], street: street[i], community: community[i], explanation: explanation))
         }
-        return MatchResult(entries: entries, state: RunState(runDate: runDate), households: Int(counts[0]), people: Int(counts[1]))
+        var m = MatchResult(entries: entries, state: RunState(runDate: runDate), households: Int(counts[0]), people: Int(counts[1]))
+        if let p = explain.first, !p.isEmpty {
+            m.explainPath = p
+            m.explainSHA = explain.count > 1 ? explain[1] : ""
+            m.explainRows = Int(explainCounts[0])
+            m.explainBytes = Int(explainCounts[1])
+        }
+        return m
     }
 }

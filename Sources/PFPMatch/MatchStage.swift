@@ -22,6 +22,11 @@ public struct PublishedEntry: Sendable {
 
 public struct MatchResult {
     public var entries: [PublishedEntry]
+    /// explain.jsonl, written once by the match stage (entries' explanations are then dropped).
+    public var explainPath: String? = nil
+    public var explainSHA = ""
+    public var explainRows = 0
+    public var explainBytes = 0
     public var state: RunState
     public var households: Int
     public var people: Int
@@ -88,6 +93,25 @@ public struct MatchStage {
         }
         console.detail(String(format: "    sorted and keyed: %.2f s", FileIO.now() - started))
         return MatchResult(entries: entries, state: state, households: living.reduce(0, +), people: data.member.reduce(0) { $0 + Int($1) })
+    }
+
+    /// Writes the explanations once, in the order of the list files, to `path`
+    /// (temporary name, then renamed), and drops them from the entries.
+    public static func writeExplanations(_ m: inout MatchResult, to path: String) throws {
+        let tmp = path + ".tmp-\(getpid())"
+        let w = try FileIO.Writer(path: tmp)
+        for i in m.entries.indices {
+            try w.write(m.entries[i].explanation)
+            try w.write([10])
+            m.entries[i].explanation = []
+        }
+        m.explainSHA = try w.finish(sync: false)
+        if rename(tmp, path) != 0 {
+            throw PipelineError.failure(stage: "match", location: path, "cannot store the explanations: \(String(cString: strerror(errno)))")
+        }
+        m.explainPath = path
+        m.explainRows = m.entries.count
+        m.explainBytes = w.bytesWritten
     }
 
     /// Re-evaluates each entry with a fresh tracer: its amount, codes and explanation.
