@@ -82,9 +82,15 @@ public struct CivilDate: Hashable, Comparable, Sendable, CustomStringConvertible
 
     public func adding(days n: Int) -> CivilDate { CivilDate(days: days + Int32(n)) }
 
+    /// YYYY-MM-DD, formatted by hand (String(format:) goes through Foundation and is slow).
     public var description: String {
         let c = components
-        return String(format: "%04d-%02d-%02d", c.year, c.month, c.day)
+        var b = [UInt8](repeating: 48, count: 10)
+        var y = c.year
+        for i in stride(from: 3, through: 0, by: -1) { b[i] = UInt8(y % 10) + 48; y /= 10 }
+        b[4] = 45; b[5] = UInt8(c.month / 10) + 48; b[6] = UInt8(c.month % 10) + 48
+        b[7] = 45; b[8] = UInt8(c.day / 10) + 48; b[9] = UInt8(c.day % 10) + 48
+        return String(decoding: b, as: UTF8.self)
     }
 
     public static func < (a: CivilDate, b: CivilDate) -> Bool { a.days < b.days }

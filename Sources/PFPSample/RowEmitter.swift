@@ -26,6 +26,7 @@ struct RowEmitter {
     let asOfText: [UInt8]
     var current: [UInt8] = []
 
+    static let feedNames: [String] = SampleGenerator.formats.map(\.feed)
     static let feedIndex: [String: Int] = {
         var m: [String: Int] = [:]
         for (i, f) in SampleGenerator.formats.enumerated() { m[f.feed] = i }
@@ -81,7 +82,8 @@ struct RowEmitter {
 
     /// `raw` writes the value as it is, unquoted: for planting a bare quote.
     mutating func tagRow(_ feed: String, id: [UInt8], tag: String, value: [UInt8], asOf: [UInt8], extraField: Bool = false, raw: Bool = false) {
-        let f = RowEmitter.feedIndex[feed]!
+        // 12 short names: comparing beats hashing them per row.
+        let f = RowEmitter.feedNames.firstIndex(of: feed)!
         for (k, c) in layouts[f].enumerated() {
             if k > 0 { current.append(44) }
             switch c {
