@@ -31,7 +31,7 @@ build: deps
 	$(SWIFT) build -c release --product pfp
 
 run: build
-	@rm -rf out/published out/pfp.sqlite out/pfp.sqlite-wal out/pfp.sqlite-shm
+	@rm -rf out/published out/pfp.sqlite*
 	$(RELEASE) run --run-date 2026-11-23
 	$(RELEASE) run --run-date 2026-11-24
 	@echo

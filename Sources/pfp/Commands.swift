@@ -190,12 +190,24 @@ func commandRuns(_ a: ParsedArguments, console: Console) throws {
     let registry = try RunRegistry(db: try Database(path: dbPath))
     let runs = try registry.list()
     if runs.isEmpty { print("no runs recorded in \(dbPath)"); return }
-    print("run date    status     started               ended                 summary")
+    print("run date    status     started               ended                 households  lists")
     for r in runs {
-        print("\(r.runDate)  \(r.status.padding(toLength: 9, withPad: " ", startingAt: 0))  \(r.startedAt.padding(toLength: 20, withPad: " ", startingAt: 0))  \((r.endedAt ?? "-").padding(toLength: 20, withPad: " ", startingAt: 0))  \(r.summary ?? r.message?.split(separator: "\n").first.map(String.init) ?? "")")
+        // The summary is JSON: show the households and each list's total, or the message.
+        var text = r.message?.split(separator: "\n").first.map(String.init) ?? ""
+        var households = "-"
+        if let s = r.summary, let obj = JSON.parseObject(Array(s.utf8)) {
+            if let h = obj["households"] as? Int { households = grouped(h) }
+            if let counts = obj["counts"] as? [String: Any] {
+                text = counts.keys.sorted().compactMap { k in
+                    ((counts[k] as? [String: Any])?["total"] as? Int).map { "\(k) \(grouped($0))" }
+                }.joined(separator: ", ")
+            }
+        }
+        func pad(_ x: String, _ n: Int) -> String { x.padding(toLength: max(n, x.count), withPad: " ", startingAt: 0) }
+        print("\(r.runDate)  \(pad(r.status, 9))  \(pad(r.startedAt, 20))  \(pad(r.endedAt ?? "-", 20))  \(pad(households, 10))  \(text)")
         if let d = CivilDate.parse(r.runDate) {
             for t in try registry.stageTimings(runDate: d) {
-                print(String(format: "    %@ %.2f s wall, %.2f s cpu, peak %d MB", t.stage, t.wall, t.cpu, t.rss >> 20))
+                print("    \(pad(t.stage, 8)) \(String(format: "%6.2f", t.wall)) s wall, \(String(format: "%6.2f", t.cpu)) s cpu, peak \(t.rss >> 20) MB")
             }
         }
     }
