@@ -235,10 +235,10 @@ public enum Explanation {
         w.raw("],\"tags\":[")
         for (k, r) in tracer.tagReads.enumerated() {
             if k > 0 { w.byte(44) }
-            let t = rules.catalogue.tags[Int(r.tag)]
-            w.raw("["); w.int(who(r.person)); w.byte(44); w.string(t.name); w.byte(44)
-            w.value(r.state == .delivered || r.state == .absent ? r.value : .unknownNoFacts, ctx: ctx, tag: Int(r.tag))
-            w.byte(44); w.string(t.feed); w.byte(44)
+            let t = Int(r.tag)
+            w.raw("["); w.int(who(r.person)); w.byte(44); w.out.append(contentsOf: rules.tagNameJSON[t]); w.byte(44)
+            w.value(r.state == .delivered || r.state == .absent ? r.value : .unknownNoFacts, ctx: ctx, tag: t)
+            w.byte(44); w.out.append(contentsOf: rules.tagFeedJSON[t]); w.byte(44)
             if r.state == .delivered { w.date(r.asOf) } else { w.string(r.state.word) }
             w.raw("]")
         }

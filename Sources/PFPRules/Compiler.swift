@@ -181,7 +181,20 @@ struct Compiler {
         }
         for l in d.lets {
             let (fn, t) = try compile(l.expr, scope)
-            scope.lets[l.name] = (fn, t, deps)
+            if d.perPolicy {
+                scope.lets[l.name] = (fn, t, deps)
+            } else {
+                // A household list's helper does not depend on a person or a policy:
+                // computed once per household (the cache is cleared with the others).
+                let slot = rs.letCount
+                rs.letCount += 1
+                scope.lets[l.name] = ({ c in
+                    if let v = c.letCache[slot] { return v }
+                    let v = fn(c)
+                    c.letCache[slot] = v
+                    return v
+                }, t, deps)
+            }
         }
         var codes: Set<String> = []
         for r in d.reasons {

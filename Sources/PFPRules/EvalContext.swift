@@ -101,6 +101,7 @@ public final class EvalContext {
     var hpol: [Val?] = []
     var ppol: [Val?] = []
     var hasHouseholdCache: [Val?] = []
+    var letCache: [Val?] = []
 
     /// The policy a `per policy` list is being evaluated for.
     var listPolicy = -1
@@ -171,6 +172,8 @@ public final class EvalContext {
         hpol.append(contentsOf: repeatElement(nil, count: rules.policies.count))
         ppol.removeAll(keepingCapacity: true)
         ppol.append(contentsOf: repeatElement(nil, count: m * rules.policies.count))
+        letCache.removeAll(keepingCapacity: true)
+        letCache.append(contentsOf: repeatElement(nil, count: rules.letCount))
         cp = -1
         cm = -1
         listPolicy = -1
@@ -192,6 +195,7 @@ public final class EvalContext {
         for i in pv.indices { pv[i] = nil }
         for i in hpol.indices { hpol[i] = nil }
         for i in ppol.indices { ppol[i] = nil }
+        for i in letCache.indices { letCache[i] = nil }
         cp = -1
         cm = -1
         listPolicy = -1

@@ -118,6 +118,11 @@ public final class RuleSet {
     public internal(set) var unavailableFeeds: Set<String> = []
     var valueIndex: [String: Int] = [:]
     var policyIndex: [String: Int] = [:]
+    /// How many `let` helpers of household lists are cached per household.
+    var letCount = 0
+    /// Each tag's name and feed as quoted JSON strings, made once per run (explanations).
+    public internal(set) var tagNameJSON: [[UInt8]] = []
+    public internal(set) var tagFeedJSON: [[UInt8]] = []
 
     init(runDate: CivilDate, catalogue: TagCatalogue) {
         self.runDate = runDate
@@ -144,6 +149,14 @@ public final class RuleSet {
         rs.unavailableFeeds = unavailableFeeds
         var c = Compiler(rs: rs, source: source, policyCatalogue: policyCatalogue)
         try c.compileAll()
+        func quoted(_ s: String) -> [UInt8] {
+            var out: [UInt8] = [34]
+            for b in s.utf8 { if b == 34 || b == 92 { out.append(92) }; out.append(b) }
+            out.append(34)
+            return out
+        }
+        rs.tagNameJSON = catalogue.tags.map { quoted($0.name) }
+        rs.tagFeedJSON = catalogue.tags.map { quoted($0.feed) }
         var d = SHA256Digest()
         for (path, bytes) in files {
             d.update(Array(((path as NSString).lastPathComponent + "\n").utf8))
