@@ -131,18 +131,11 @@ public struct MatchStage {
             var criteriaVals: [(String, Val)] = []
             var reasonVals: [(String, Val)] = []
             if let pid = e.policy, let p = rules.policy(pid) {
-                let el = ctx.eligible(p, slot: slot)
-                certainty = el.truth == true ? "confirmed" : (el.isUnknown ? "to_verify" : "not_eligible")
-                amount = ctx.amount(p, slot: slot)
-                let crit = ctx.criteria(p, slot: slot)
-                criteriaVals = crit.map { ($0.code, $0.value) }
-                if el.truth == false {
-                    codes = crit.filter { $0.value == .bool(false) }.map(\.code).sorted()
-                } else if el.isUnknown {
-                    var facts: Set<String> = []
-                    for (_, v) in crit { if case .unknown(let id) = v { for f in tracer.facts(id) { facts.insert(rules.factCode(f)) } } }
-                    codes = facts.sorted()
-                }
+                let d = ctx.decide(p, slot: slot)
+                certainty = d.certainty
+                amount = d.amount
+                criteriaVals = d.criteria.map { ($0.code, $0.value) }
+                codes = d.certainty == "confirmed" ? [] : d.codes
             } else if let l = rules.list(e.list) {
                 let vals = ctx.listReasonValues(l)
                 reasonVals = vals

@@ -58,22 +58,57 @@ public extension RuleSet {
 
     func entry(_ c: EvalContext, _ l: ListInfo, _ p: PolicyInfo, slot: Int?, detail: Bool) -> ListEntry {
         var e = ListEntry(list: l.id, household: c.household, person: slot.map { c.members[$0] }, policy: p.id)
-        let el = c.eligible(p, slot: slot)
-        e.certainty = el.truth == true ? "confirmed" : (el.isUnknown ? "to_verify" : "not_eligible")
-        guard detail else { return e }
-        e.amount = c.amount(p, slot: slot)
-        let crit = c.criteria(p, slot: slot)
-        e.failedCriteria = crit.filter { $0.value == .bool(false) }.map(\.code).sorted()
-        if let tracer = c.tracer {
-            var facts: Set<String> = []
-            for (_, v) in crit { if case .unknown(let id) = v { for f in tracer.facts(id) { facts.insert(factCode(f)) } } }
-            // has()/eligible() of another policy contribute their own unknown facts
-            if case .unknown(let id) = el { for f in tracer.facts(id) { facts.insert(factCode(f)) } }
-            e.unknownFacts = facts.sorted()
+        guard detail else {
+            e.certainty = PolicyDecision.certainty(c.eligible(p, slot: slot))
+            return e
         }
+        let d = c.decide(p, slot: slot)
+        e.certainty = d.certainty
+        e.amount = d.amount
+        e.failedCriteria = d.failedCriteria
+        e.unknownFacts = d.unknownFacts
         return e
     }
 
     /// `tag@ID`: which tag of which member is unknown.
     func factCode(_ f: Tracer.Fact) -> String { "\(catalogue.tags[f.tag].name)@\(IDNumber(key: f.person))" }
+}
+
+/// A policy's decision for the loaded household (or one member): what the lists
+/// publish and explanations show.
+public struct PolicyDecision {
+    /// eligible: confirmed; unknown: to_verify; false: not_eligible.
+    public var certainty: String
+    public var amount: Int?
+    /// Every criterion's result, in the order of the rule file.
+    public var criteria: [(code: String, value: Val)]
+    /// Codes of the criteria that are false, sorted.
+    public var failedCriteria: [String]
+    /// `tag@ID` of every unknown fact the decision rests on, sorted (empty without a tracer).
+    public var unknownFacts: [String]
+
+    /// The codes a published entry lists: failed criteria when not eligible, unknown facts otherwise.
+    public var codes: [String] { certainty == "not_eligible" ? failedCriteria : unknownFacts }
+
+    public static func certainty(_ v: Val) -> String {
+        v.truth == true ? "confirmed" : (v.isUnknown ? "to_verify" : "not_eligible")
+    }
+}
+
+public extension EvalContext {
+    /// Decides a policy: eligibility, amount, criteria, failed criteria and unknown facts.
+    func decide(_ p: PolicyInfo, slot: Int?) -> PolicyDecision {
+        let el = eligible(p, slot: slot)
+        let amount = self.amount(p, slot: slot)
+        let crit = criteria(p, slot: slot)
+        var facts: Set<String> = []
+        if let tracer {
+            for (_, v) in crit { if case .unknown(let id) = v { for f in tracer.facts(id) { facts.insert(rules.factCode(f)) } } }
+            // has()/eligible() of another policy contribute their own unknown facts
+            if case .unknown(let id) = el { for f in tracer.facts(id) { facts.insert(rules.factCode(f)) } }
+        }
+        return PolicyDecision(certainty: PolicyDecision.certainty(el), amount: amount, criteria: crit,
+                              failedCriteria: crit.filter { $0.value == .bool(false) }.map(\.code).sorted(),
+                              unknownFacts: facts.sorted())
+    }
 }

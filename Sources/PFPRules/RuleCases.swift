@@ -293,15 +293,8 @@ public struct RuleCaseRunner {
         case "failed", "unknown":
             guard head.count >= 2, let p = rs.policy(head[1]) else { return "expected 'expect \(subject) POLICY [for NAME]: codes'" }
             guard let s = slot(person) else { return "no living member named \(person!)" }
-            let crit = ctx.criteria(p, slot: s)
-            let got: [String]
-            if subject == "failed" {
-                got = crit.filter { $0.value == .bool(false) }.map(\.code).sorted()
-            } else {
-                var facts: Set<String> = []
-                for (_, v) in crit { if case .unknown(let id) = v { for f in ctx.tracer!.facts(id) { facts.insert(rs.factCode(f)) } } }
-                got = facts.sorted()
-            }
+            let d = ctx.decide(p, slot: s)
+            let got = subject == "failed" ? d.failedCriteria : d.unknownFacts
             let want = (details.first ?? "").split(separator: ";").map { code -> String in
                 // tag@NAME becomes tag@ID
                 let bits = code.split(separator: "@")

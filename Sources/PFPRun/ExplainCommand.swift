@@ -59,21 +59,12 @@ public enum ExplainCommand {
                 let tracer = Tracer()
                 ctx.tracer = tracer
                 ctx.load(household: h, previous: prevHousehold)
-                let el = ctx.eligible(p, slot: s)
-                let certainty = el.truth == true ? "confirmed" : (el.isUnknown ? "to_verify" : "not_eligible")
-                let crit = ctx.criteria(p, slot: s)
-                var codes: [String] = []
-                if el.truth == false { codes = crit.filter { $0.value == .bool(false) }.map(\.code).sorted() }
-                if el.isUnknown {
-                    var facts: Set<String> = []
-                    for (_, v) in crit { if case .unknown(let id) = v { for f in tracer.facts(id) { facts.insert(rules.factCode(f)) } } }
-                    codes = facts.sorted()
-                }
+                let d = ctx.decide(p, slot: s)
                 let personID = s.map { ctx.personID(slot: $0).description } ?? ""
                 var w = JSONBytes()
                 Explanation.bytes(list: "policy", householdID: req.household, personID: personID, policy: p.id,
-                                  certainty: certainty, amount: ctx.amount(p, slot: s), codes: codes, status: "",
-                                  criteria: crit.map { ($0.code, $0.value) }, reasons: [], tracer: tracer, ctx: ctx, into: &w)
+                                  certainty: d.certainty, amount: d.amount, codes: d.certainty == "confirmed" ? [] : d.codes, status: "",
+                                  criteria: d.criteria.map { ($0.code, $0.value) }, reasons: [], tracer: tracer, ctx: ctx, into: &w)
                 decisions.append(String(decoding: w.out, as: UTF8.self))
                 ctx.tracer = nil
             }
