@@ -9,8 +9,6 @@ public struct IDNumber: Hashable, Comparable, Sendable, CustomStringConvertible 
 
     public init(key: UInt64) { self.key = key }
 
-    static let weights: [Int] = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2]
-
     /// ISO 7064 MOD 11-2 weight of digit i: 2^(17-i) mod 11 (no table, no lazy global in the hot loop).
     @inline(__always)
     static func weight(_ i: Int) -> Int { (1 << (17 - i)) % 11 }
@@ -55,7 +53,7 @@ public struct IDNumber: Hashable, Comparable, Sendable, CustomStringConvertible 
             digits[7] = 9
             for i in 0..<17 {
                 body = body * 10 + UInt64(digits[i])
-                sum += digits[i] * weights[i]
+                sum += digits[i] * weight(i)
             }
             let id = IDNumber(key: body * 11 + checkValue(sum % 11))
             if id.birthDate == nil { return .invalid }
@@ -128,7 +126,7 @@ public struct IDNumber: Hashable, Comparable, Sendable, CustomStringConvertible 
         var sum = 0
         var b = body
         for i in stride(from: 16, through: 0, by: -1) {
-            sum += Int(b % 10) * weights[i]
+            sum += Int(b % 10) * weight(i)
             b /= 10
         }
         return IDNumber(key: body * 11 + checkValue(sum % 11))

@@ -60,12 +60,6 @@ extension TagDef {
         }
     }
 
-    @inline(__always)
-    static func equals(_ b: UnsafeRawBufferPointer, _ s: String) -> Bool {
-        var s = s
-        return s.withUTF8 { u in u.count == b.count && (u.count == 0 || memcmp(u.baseAddress!, b.baseAddress!, u.count) == 0) }
-    }
-
     /// The value as text, the way a department would write it.
     public func format(_ v: Int64) -> String {
         switch type {

@@ -100,7 +100,6 @@ public final class EvalContext {
     var pv: [Val?] = []
     var hpol: [Val?] = []
     var ppol: [Val?] = []
-    var hasHouseholdCache: [Val?] = []
     var letCache: [Val?] = []
 
     /// The policy a `per policy` list is being evaluated for.
