@@ -32,9 +32,11 @@ let package = Package(
         .target(name: "PFPSample", dependencies: ["PFPCore"]),
         .target(name: "PFPRun", dependencies: ["PFPCore", "PFPIngest", "PFPRules", "PFPProfile", "PFPMatch", "PFPEmit"]),
         .executableTarget(name: "pfp", dependencies: ["PFPCore", "PFPIngest", "PFPRules", "PFPSample", "PFPRun"]),
+        // Shared by the test targets: the repository root and running the built pfp.
+        .target(name: "PFPTestSupport", path: "Tests/PFPTestSupport"),
         .testTarget(name: "PFPCoreTests", dependencies: ["PFPCore"]),
-        .testTarget(name: "PFPIngestTests", dependencies: ["PFPCore", "PFPIngest", "PFPRules", "PFPSample", "PFPRun"]),
-        .testTarget(name: "PFPRulesTests", dependencies: ["PFPCore", "PFPIngest", "PFPRules", "PFPRun"]),
-        .testTarget(name: "PFPRunTests", dependencies: ["PFPCore", "PFPIngest", "PFPRules", "PFPRun", "PFPSample"]),
+        .testTarget(name: "PFPIngestTests", dependencies: ["PFPCore", "PFPIngest", "PFPRules", "PFPSample", "PFPRun", "PFPTestSupport"]),
+        .testTarget(name: "PFPRulesTests", dependencies: ["PFPCore", "PFPIngest", "PFPRules", "PFPRun", "PFPTestSupport"]),
+        .testTarget(name: "PFPRunTests", dependencies: ["PFPCore", "PFPIngest", "PFPRules", "PFPRun", "PFPSample", "PFPTestSupport"]),
     ]
 )

@@ -1,30 +1,21 @@
 import XCTest
+import PFPTestSupport
 @testable import PFPCore
 
 /// Runs the built `pfp` as a user or scheduler would and checks output and exit status.
 final class CLITests: XCTestCase {
-    var binary: String { repoRoot + "/.build/debug/pfp" }
     var work = ""
 
     override func setUpWithError() throws {
-        guard FileIO.exists(binary) else { throw XCTSkip("build the pfp product first (swift build)") }
+        guard FileIO.exists(pfpBinary) else { throw XCTSkip("build the pfp product first (swift build)") }
         work = NSTemporaryDirectory() + "pfp-cli-\(UUID().uuidString)"
         try FileIO.makeDirectory(work)
     }
     override func tearDown() { try? FileIO.remove(work) }
 
     func run(_ args: [String]) throws -> (code: Int32, out: String, err: String) {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: binary)
-        p.arguments = args
-        p.currentDirectoryURL = URL(fileURLWithPath: repoRoot)
-        let o = Pipe(), e = Pipe()
-        p.standardOutput = o
-        p.standardError = e
-        try p.run()
-        let out = o.fileHandleForReading.readDataToEndOfFile(), err = e.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        return (p.terminationStatus, String(decoding: out, as: UTF8.self), String(decoding: err, as: UTF8.self))
+        let r = try runPFP(args)
+        return (r.status, r.out, r.err)
     }
 
     func testHelpEverywhere() throws {

@@ -1,14 +1,9 @@
 import Foundation
 import XCTest
+import PFPTestSupport
 @testable import PFPCore
 @testable import PFPIngest
 
-/// The repository root, found from this file's path.
-let repoRoot: String = {
-    var url = URL(fileURLWithPath: #filePath)
-    for _ in 0..<3 { url.deleteLastPathComponent() }
-    return url.path
-}()
 
 func pipelineConfig() throws -> PipelineConfig {
     try PipelineConfig(path: repoRoot + "/Pipelines/nightly.conf")

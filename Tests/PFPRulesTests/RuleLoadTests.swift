@@ -1,13 +1,9 @@
 import XCTest
+import PFPTestSupport
 @testable import PFPCore
 @testable import PFPIngest
 @testable import PFPRules
 
-let repoRoot: String = {
-    var url = URL(fileURLWithPath: #filePath)
-    for _ in 0..<3 { url.deleteLastPathComponent() }
-    return url.path
-}()
 
 func loadCatalogues() throws -> (TagCatalogue, PolicyCatalogue) {
     let config = try PipelineConfig(path: repoRoot + "/Pipelines/nightly.conf")

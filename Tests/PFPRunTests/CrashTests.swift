@@ -1,27 +1,10 @@
 import XCTest
+import PFPTestSupport
 @testable import PFPCore
 
 /// Kills the built pfp with SIGKILL at every named point of a run, then checks what
 /// readers and the next run see.
 final class CrashTests: XCTestCase {
-    var binary: String { repoRoot + "/.build/debug/pfp" }
-
-    func runPFP(_ args: [String], env: [String: String] = [:]) throws -> Int32 {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: binary)
-        p.arguments = args
-        p.currentDirectoryURL = URL(fileURLWithPath: repoRoot)
-        var e = ProcessInfo.processInfo.environment
-        e["SOURCE_DATE_EPOCH"] = "1795000000"
-        for (k, v) in env { e[k] = v }
-        p.environment = e
-        p.standardOutput = FileHandle.nullDevice
-        p.standardError = FileHandle.nullDevice
-        try p.run()
-        p.waitUntilExit()
-        return p.terminationReason == .uncaughtSignal ? -p.terminationStatus : p.terminationStatus
-    }
-
     func args(_ date: String, _ out: String) -> [String] {
         ["run", "--run-date", date, "--inbox", repoRoot + "/SampleData/inbox-\(date)", "--out", out + "/published", "--db", out + "/pfp.sqlite", "--quiet"]
     }
@@ -33,19 +16,19 @@ final class CrashTests: XCTestCase {
     }
 
     func testKilledAnywhereLeavesPublishedRunsIntactAndTheRerunMatches() throws {
-        guard FileIO.exists(binary) else { throw XCTSkip("build the pfp product first") }
+        guard FileIO.exists(pfpBinary) else { throw XCTSkip("build the pfp product first") }
         let base = NSTemporaryDirectory() + "pfp-crash-\(UUID().uuidString)"
         defer { try? FileIO.remove(base) }
         // The uninterrupted reference.
         let ref = base + "/ref"
-        XCTAssertEqual(try runPFP(args("2026-11-23", ref)), 0)
-        XCTAssertEqual(try runPFP(args("2026-11-24", ref)), 0)
+        XCTAssertEqual(try runPFP(args("2026-11-23", ref)).status, 0)
+        XCTAssertEqual(try runPFP(args("2026-11-24", ref)).status, 0)
         let want = try digests(ref + "/published/2026-11-24")
         for point in FaultPoint.all {
             let out = base + "/" + point
-            XCTAssertEqual(try runPFP(args("2026-11-23", out)), 0)
+            XCTAssertEqual(try runPFP(args("2026-11-23", out)).status, 0)
             let day1 = try digests(out + "/published/2026-11-23")
-            let code = try runPFP(args("2026-11-24", out), env: ["PFP_ABORT_AT": point])
+            let code = try runPFP(args("2026-11-24", out), env: ["PFP_ABORT_AT": point]).status
             XCTAssertEqual(code, -SIGKILL, "\(point): the hook should kill the process")
             // Readers: the earlier run untouched; any visible run directory is complete.
             XCTAssertEqual(try digests(out + "/published/2026-11-23"), day1, point)
@@ -55,7 +38,7 @@ final class CrashTests: XCTestCase {
             // The database is sound and the next run succeeds with the same bytes.
             let db = try Database(path: out + "/pfp.sqlite")
             XCTAssertEqual(try db.integrityCheck(), "ok", point)
-            XCTAssertEqual(try runPFP(args("2026-11-24", out)), 0, point)
+            XCTAssertEqual(try runPFP(args("2026-11-24", out)).status, 0, point)
             XCTAssertEqual(try digests(out + "/published/2026-11-24"), want, point)
             XCTAssertFalse(try FileManager.default.contentsOfDirectory(atPath: out + "/published").contains { $0.hasPrefix(".tmp-") }, point)
         }

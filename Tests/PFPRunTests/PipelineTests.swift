@@ -1,14 +1,10 @@
 import XCTest
+import PFPTestSupport
 @testable import PFPCore
 @testable import PFPIngest
 @testable import PFPRules
 @testable import PFPRun
 
-let repoRoot: String = {
-    var url = URL(fileURLWithPath: #filePath)
-    for _ in 0..<3 { url.deleteLastPathComponent() }
-    return url.path
-}()
 
 /// Runs the pipeline in-process on the committed sample data.
 final class PipelineTests: XCTestCase {

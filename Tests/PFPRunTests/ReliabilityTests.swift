@@ -1,4 +1,5 @@
 import XCTest
+import PFPTestSupport
 @testable import PFPCore
 @testable import PFPIngest
 @testable import PFPRun
@@ -6,33 +7,19 @@ import XCTest
 /// The promises of the README's "Reliability and privacy" section, each checked
 /// by running the built pfp as the scheduler would.
 final class ReliabilityTests: XCTestCase {
-    var binary: String { repoRoot + "/.build/debug/pfp" }
     var work = ""
 
     override func setUpWithError() throws {
-        guard FileIO.exists(binary) else { throw XCTSkip("build the pfp product first") }
+        guard FileIO.exists(pfpBinary) else { throw XCTSkip("build the pfp product first") }
         work = NSTemporaryDirectory() + "pfp-rel-\(UUID().uuidString)"
         try FileIO.makeDirectory(work)
     }
     override func tearDown() { try? FileIO.remove(work) }
 
-    /// Runs pfp through /bin/sh so a test can set a umask or a file-size limit first.
+    /// Runs pfp after `prefix` (a umask, a file-size limit) in /bin/sh.
     func sh(_ prefix: String, _ args: [String]) throws -> (code: Int32, out: String, err: String) {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/bin/sh")
-        let quoted = args.map { "'" + $0.replacingOccurrences(of: "'", with: "'\\''") + "'" }.joined(separator: " ")
-        p.arguments = ["-c", "\(prefix) exec '\(binary)' \(quoted)"]
-        p.currentDirectoryURL = URL(fileURLWithPath: repoRoot)
-        var env = ProcessInfo.processInfo.environment
-        env["SOURCE_DATE_EPOCH"] = "1795000000"
-        p.environment = env
-        let o = Pipe(), e = Pipe()
-        p.standardOutput = o
-        p.standardError = e
-        try p.run()
-        let out = o.fileHandleForReading.readDataToEndOfFile(), err = e.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        return (p.terminationStatus, String(decoding: out, as: UTF8.self), String(decoding: err, as: UTF8.self))
+        let r = try runPFP(args, shell: prefix.isEmpty ? "true;" : prefix)
+        return (r.status, r.out, r.err)
     }
 
     func runArgs(_ date: String, inbox: String? = nil, out: String? = nil) -> [String] {
