@@ -5,17 +5,25 @@ import PFPRules
 import PFPRun
 import PFPSample
 
+/// Options several commands share, declared once.
+let configOption = OptionSpec(name: "config", value: "FILE", help: "pipeline configuration (default Pipelines/nightly.conf)")
+let dbOption = OptionSpec(name: "db", value: "FILE", help: "the pipeline database (run registry and stage results)")
+let quietOption = OptionSpec(name: "quiet", value: nil, help: "print only warnings and errors")
+
+/// The --config value, or the default.
+func configPath(_ a: ParsedArguments) -> String { a.value("config") ?? "Pipelines/nightly.conf" }
+
 let runOptions: [OptionSpec] = [
-    OptionSpec(name: "config", value: "FILE", help: "pipeline configuration (default Pipelines/nightly.conf)"),
+    configOption,
     OptionSpec(name: "run-date", value: "YYYY-MM-DD", help: "the run date (default: today)"),
     OptionSpec(name: "inbox", value: "DIR", help: "the delivery directory (default: the configuration's inbox for the run date)"),
     OptionSpec(name: "out", value: "DIR", help: "output root; the run appears as DIR/<run date>/"),
-    OptionSpec(name: "db", value: "FILE", help: "the pipeline database (run registry and stage results)"),
+    dbOption,
     OptionSpec(name: "allow-missing", value: "FEED", help: "go on without a missing, stale or broken feed; the policies reading it are skipped", repeatable: true),
     OptionSpec(name: "allow-drift", value: "FEED", help: "accept a feed whose row count fell by more than the configured share", repeatable: true),
     OptionSpec(name: "threads", value: "N", help: "worker threads (default: the number of cores); output is the same for any N"),
     OptionSpec(name: "from", value: "STAGE", help: "start from this stage (ingest, profile, match, emit), reusing the stored results before it"),
-    OptionSpec(name: "quiet", value: nil, help: "print only warnings and errors"),
+    quietOption,
     OptionSpec(name: "verbose", value: nil, help: "print more detail"),
 ]
 
@@ -47,16 +55,16 @@ let commands: [CommandSpec] = [
                     OptionSpec(name: "out", value: "DIR", help: "directory that receives inbox-<date>/ folders"),
                     OptionSpec(name: "days", value: "K", help: "consecutive deliveries to write, each the day after the last with realistic changes (default 1)"),
                     OptionSpec(name: "settings", value: "FILE", help: "generator settings (default Pipelines/sample.conf)"),
-                    OptionSpec(name: "config", value: "FILE", help: "pipeline configuration (default Pipelines/nightly.conf)"),
+                    configOption,
                     OptionSpec(name: "threads", value: "N", help: "worker threads"),
-                    OptionSpec(name: "quiet", value: nil, help: "print only warnings and errors"),
+                    quietOption,
                 ],
                 details: "Every dirty-input feature of feeds.md appears in small numbers: GB18030, BOM, CRLF, quoted\nline breaks, 15-digit IDs, each reject reason, conflicts, tag history, deceased members, households\nwith no or two heads."),
     CommandSpec(name: "runs", summary: "list past runs with status, timings and counts",
                 usage: "pfp runs [--db FILE] [--config FILE]",
                 options: [
-                    OptionSpec(name: "config", value: "FILE", help: "pipeline configuration (default Pipelines/nightly.conf)"),
-                    OptionSpec(name: "db", value: "FILE", help: "the pipeline database"),
+                    configOption,
+                    dbOption,
                 ]),
     CommandSpec(name: "bench", summary: "benchmark the nightly job on generated deliveries",
                 usage: "pfp bench [--sizes 100000,1000000] [--data DIR] [--threads N]",
@@ -73,14 +81,14 @@ let commands: [CommandSpec] = [
                     OptionSpec(name: "household", value: "ID", help: "the household id"),
                     OptionSpec(name: "policy", value: "ID", help: "only this policy"),
                     OptionSpec(name: "json", value: nil, help: "one JSON object per decision, as in explain.jsonl (full ID numbers: personal data)"),
-                    OptionSpec(name: "config", value: "FILE", help: "pipeline configuration (default Pipelines/nightly.conf)"),
-                    OptionSpec(name: "db", value: "FILE", help: "the pipeline database"),
+                    configOption,
+                    dbOption,
                 ],
                 details: "Recomputed from the stored ingest result of that run with the rule files as they are now.\nThe text form masks ID numbers (310101********1234)."),
     CommandSpec(name: "test-rules", summary: "run the rule tests (Pipelines/tests/*.cases) against the rule files",
                 usage: "pfp test-rules [--rules DIR] [--tests DIR] [--config FILE] [--case ID]",
                 options: [
-                    OptionSpec(name: "config", value: "FILE", help: "pipeline configuration (default Pipelines/nightly.conf)"),
+                    configOption,
                     OptionSpec(name: "rules", value: "DIR", help: "rule files (default: the configuration's rules)"),
                     OptionSpec(name: "tests", value: "DIR", help: "test cases (default: the configuration's rule_tests)"),
                     OptionSpec(name: "case", value: "ID", help: "run only this case"),
@@ -89,7 +97,7 @@ let commands: [CommandSpec] = [
     CommandSpec(name: "check-rules", summary: "load and check the rule files for a run date, without any data",
                 usage: "pfp check-rules [--run-date D] [--rules DIR] [--config FILE]",
                 options: [
-                    OptionSpec(name: "config", value: "FILE", help: "pipeline configuration (default Pipelines/nightly.conf)"),
+                    configOption,
                     OptionSpec(name: "rules", value: "DIR", help: "rule files (default: the configuration's rules)"),
                     OptionSpec(name: "run-date", value: "YYYY-MM-DD", help: "the date parameters are read for (default: today)"),
                 ]),
@@ -98,8 +106,8 @@ let commands: [CommandSpec] = [
                 options: [
                     OptionSpec(name: "before", value: "YYYY-MM-DD", help: "delete every run dated before this day"),
                     OptionSpec(name: "out", value: "DIR", help: "output root"),
-                    OptionSpec(name: "db", value: "FILE", help: "the pipeline database"),
-                    OptionSpec(name: "config", value: "FILE", help: "pipeline configuration (default Pipelines/nightly.conf)"),
+                    dbOption,
+                    configOption,
                 ],
                 details: "Deletes the stage results, registry rows and rejects of those runs and their published\ndirectories. The warning list of the next run compares with the latest run that is kept."),
     CommandSpec(name: "version", summary: "print the version", usage: "pfp version", options: []),
@@ -121,7 +129,7 @@ func topHelp() -> String {
 
 func runOptions(from a: ParsedArguments, console: Console) throws -> RunOptions {
     var o = RunOptions()
-    if let c = a.value("config") { o.configPath = c }
+    o.configPath = configPath(a)
     o.runDate = try a.date("run-date")
     o.inbox = a.value("inbox")
     o.outRoot = a.value("out")
@@ -167,7 +175,7 @@ func commandSample(_ a: ParsedArguments, console: Console) throws {
     let seedText = a.value("seed") ?? "1"
     guard let seed = UInt64(seedText) else { throw PipelineError.usage("--seed expects a whole number, found '\(seedText)'") }
     let days = try a.int("days", min: 1) ?? 1
-    let configPath = a.value("config") ?? "Pipelines/nightly.conf"
+    let configPath = configPath(a)
     let config = try PipelineConfig(path: configPath)
     let settingsPath = a.value("settings") ?? config.resolve("Pipelines/sample.conf")
     let knobs = try SampleKnobs(path: settingsPath)
@@ -178,7 +186,7 @@ func commandSample(_ a: ParsedArguments, console: Console) throws {
 }
 
 func commandRuns(_ a: ParsedArguments, console: Console) throws {
-    let configPath = a.value("config") ?? "Pipelines/nightly.conf"
+    let configPath = configPath(a)
     let dbPath: String
     if let d = a.value("db") { dbPath = d } else {
         let config = try PipelineConfig(path: configPath)
@@ -214,7 +222,7 @@ func commandRuns(_ a: ParsedArguments, console: Console) throws {
 }
 
 func commandTestRules(_ a: ParsedArguments, console: Console) throws {
-    let config = try PipelineConfig(path: a.value("config") ?? "Pipelines/nightly.conf")
+    let config = try PipelineConfig(path: configPath(a))
     let (tags, policies) = try config.loadCatalogue()
     let runner = RuleCaseRunner(rulesDirectory: a.value("rules") ?? config.resolve(config.rulesPath), catalogue: tags, policyCatalogue: policies)
     var cases = try RuleCaseFile.load(directory: a.value("tests") ?? config.resolve(config.ruleTestsPath))
@@ -228,7 +236,7 @@ func commandTestRules(_ a: ParsedArguments, console: Console) throws {
 }
 
 func commandCheckRules(_ a: ParsedArguments, console: Console) throws {
-    let config = try PipelineConfig(path: a.value("config") ?? "Pipelines/nightly.conf")
+    let config = try PipelineConfig(path: configPath(a))
     let (tags, policies) = try config.loadCatalogue()
     let date = try a.date("run-date") ?? CivilDate.today()
     let rs = try RuleSet.load(directory: a.value("rules") ?? config.resolve(config.rulesPath), catalogue: tags, policyCatalogue: policies, runDate: date)
@@ -238,7 +246,7 @@ func commandCheckRules(_ a: ParsedArguments, console: Console) throws {
 
 func commandExplain(_ a: ParsedArguments, console: Console) throws {
     var o = RunOptions()
-    if let c = a.value("config") { o.configPath = c }
+    o.configPath = configPath(a)
     o.dbPath = a.value("db")
     guard let d = try a.date("run-date") else { throw PipelineError.usage("--run-date is required") }
     o.runDate = d
@@ -249,7 +257,7 @@ func commandExplain(_ a: ParsedArguments, console: Console) throws {
 func commandPurge(_ a: ParsedArguments, console: Console) throws {
     guard let before = try a.date("before") else { throw PipelineError.usage("--before YYYY-MM-DD is required") }
     var o = RunOptions()
-    if let c = a.value("config") { o.configPath = c }
+    o.configPath = configPath(a)
     o.outRoot = a.value("out")
     o.dbPath = a.value("db")
     _ = try Purge.run(options: o, before: before, console: console)
