@@ -258,11 +258,7 @@ struct LineReader {
         return line.tokens[i]
     }
 
-    mutating func word() throws -> String {
-        let p = here
-        guard let t = next(), case .ident(let w) = t.kind else { throw ruleError(p, "expected a word") }
-        return w
-    }
+    mutating func word() throws -> String { try identifier("a word") }
     mutating func identifier(_ what: String) throws -> String {
         let p = here
         guard let t = next(), case .ident(let w) = t.kind else { throw ruleError(p, "expected \(what)") }
