@@ -60,9 +60,12 @@ public enum FileIO {
         private var buffer: [UInt8] = []
         private var digest = SHA256Digest()
         public private(set) var bytesWritten = 0
+        /// Whether the sha256 of what is written is computed (a scratch file needs none).
+        private let hashing: Bool
 
-        public init(path: String, mode: mode_t = 0o600) throws {
+        public init(path: String, mode: mode_t = 0o600, hashing: Bool = true) throws {
             self.path = path
+            self.hashing = hashing
             let fd = open(path, O_CREAT | O_TRUNC | O_WRONLY | O_CLOEXEC, mode)
             guard fd >= 0 else {
                 throw PipelineError.failure(location: path, "cannot create: \(String(cString: strerror(errno)))",
@@ -89,7 +92,7 @@ public enum FileIO {
                 // Large: straight to the file, no copy through the buffer.
                 try flush()
                 try writeOut(bytes)
-                digest.update(bytes)
+                if hashing { digest.update(bytes) }
                 bytesWritten += bytes.count
                 return
             }
@@ -113,19 +116,20 @@ public enum FileIO {
         public func flush() throws {
             try buffer.withUnsafeBytes { b in
                 try writeOut(b)
-                digest.update(b)
+                if hashing { digest.update(b) }
             }
             bytesWritten += buffer.count
             buffer.removeAll(keepingCapacity: true)
         }
 
-        /// Flushes, syncs to disk (unless `sync` is false) and returns the sha256 of everything written.
+        /// Flushes, syncs to disk (unless `sync` is false) and returns the sha256 of
+        /// everything written ("" for a writer made without hashing).
         public func finish(sync: Bool = true) throws -> String {
             try flush()
             if sync && fsync(fd) != 0 {
                 throw PipelineError.failure(location: path, "cannot sync: \(String(cString: strerror(errno)))")
             }
-            return digest.finalizeHex()
+            return hashing ? digest.finalizeHex() : ""
         }
     }
 

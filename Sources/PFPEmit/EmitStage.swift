@@ -70,24 +70,12 @@ public struct EmitStage {
             FaultPoint.hit("emit.lists_written")
             // explain.jsonl: one explanation per entry, lists in rule order. Written once by
             // the match stage and linked here (copied when the link cannot be made).
-            if let src = x.match.explainPath {
-                guard FileIO.exists(src) else {
-                    throw PipelineError.failure(stage: "emit", location: src, "the explanations of the match stage are gone",
-                                                hint: "rerun 'pfp run --from match --run-date \(x.runDate)'")
-                }
-                try RunDirectory.linkOrCopy(src, dir.path("explain.jsonl"))
-                dir.add(name: "explain.jsonl", rows: x.match.explainRows, sha256: x.match.explainSHA, bytes: x.match.explainBytes)
-            } else {
-                let ew = try FileIO.Writer(path: dir.path("explain.jsonl"))
-                var explained = 0
-                for l in lists {
-                    for e in byList[l.id] ?? [] {
-                        try ew.write(e.explanation + [10])
-                        explained += 1
-                    }
-                }
-                dir.add(name: "explain.jsonl", rows: explained, sha256: try ew.finish(), bytes: ew.bytesWritten)
+            guard let src = x.match.explainPath, FileIO.exists(src) else {
+                throw PipelineError.failure(stage: "emit", location: x.match.explainPath ?? "explain.jsonl", "the explanations of the match stage are gone",
+                                            hint: "rerun 'pfp run --from match --run-date \(x.runDate)'")
             }
+            try RunDirectory.linkOrCopy(src, dir.path("explain.jsonl"))
+            dir.add(name: "explain.jsonl", rows: x.match.explainRows, sha256: x.match.explainSHA, bytes: x.match.explainBytes)
 
             let rw = try FileIO.Writer(path: dir.path("rejects.csv"))
             try rw.write("feed,line,reason\n")

@@ -38,11 +38,10 @@ public extension MatchResult {
         var entries: [PublishedEntry] = []
         entries.reserveCapacity(n)
         for i in 0..<n {
-            let explanation: [UInt8] = []
             entries.append(PublishedEntry(list: list[i], householdID: hh[i], personID: person[i], policy: policy[i], certainty: certainty[i],
                                           amount: amount[i] == Int64(Int.min) ? nil : Int(amount[i]), status: status[i],
                                           codes: codes[i].isEmpty ? [] : codes[i].split(separator: ";").map(String.init),
-                                          district: district[i], street: street[i], community: community[i], explanation: explanation))
+                                          district: district[i], street: street[i], community: community[i]))
         }
         var m = MatchResult(entries: entries, state: RunState(runDate: runDate), households: Int(counts[0]), people: Int(counts[1]))
         if let p = explain.first, !p.isEmpty {

@@ -4,7 +4,8 @@ import PFPIngest
 import PFPRules
 import PFPProfile
 
-/// A list entry ready for publication: keys as text, routing codes, explanation.
+/// A list entry ready for publication: keys as text, routing codes. Its
+/// explanation is in the match stage's `explain.jsonl`, at the same position.
 public struct PublishedEntry: Sendable {
     public var list: String
     public var householdID: String
@@ -17,12 +18,11 @@ public struct PublishedEntry: Sendable {
     public var district: Int32
     public var street: Int32
     public var community: Int64
-    public var explanation: [UInt8]  // one JSON object, no line breaks
 }
 
 public struct MatchResult {
     public var entries: [PublishedEntry]
-    /// explain.jsonl, written once by the match stage (entries' explanations are then dropped).
+    /// explain.jsonl, written by the match stage while it evaluates, in the order of the entries.
     public var explainPath: String? = nil
     public var explainSHA = ""
     public var explainRows = 0
@@ -36,13 +36,22 @@ public struct MatchResult {
 public struct MatchStage {
     public init() {}
 
+    /// Evaluates every household and streams the explanations to `explainPath`
+    /// (a temporary name, renamed when complete): each chunk's explanations are
+    /// written as soon as the chunks before it are, so they are never all in memory.
     public func run(data: IngestResult, rules: RuleSet, profiles: HouseholdProfilesView?, previous: RunState?,
-                    console: Console) -> MatchResult {
+                    explainPath: String, console: Console) throws -> MatchResult {
         let started = FileIO.now()
         let hCount = data.householdCount
         let chunk = 2048
         let chunks = (hCount + chunk - 1) / chunk
+        let listCount = rules.lists.count
         let listIndex = Dictionary(uniqueKeysWithValues: rules.lists.enumerated().map { ($1.id, $0) })
+        // Published order within a household: person ID, then policy (byte order).
+        let policyRank = Dictionary(uniqueKeysWithValues: rules.policies.map(\.id).sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) }
+            .enumerated().map { ($1, $0) })
+        let fragments = ExplainFragments(rules: rules, runDate: data.runDate)
+        let sink = try ExplainSink(path: explainPath, lists: listCount)
         // parts[chunk][list]: households come in byte order, so concatenating the
         // chunks list by list gives each file's order without a global sort.
         var parts = [[[PublishedEntry]]](repeating: [], count: chunks)
@@ -56,71 +65,61 @@ public struct MatchStage {
             Parallel.forEach(chunks) { c in
                 let ctx = EvalContext(rules: rules, data: data)
                 if let lookup { ctx.setPersonLookup { lookup.find($0) } }
-                var out = [[PublishedEntry]](repeating: [], count: rules.lists.count)
+                var out = [[PublishedEntry]](repeating: [], count: listCount)
+                var text = [JSONBytes](repeating: JSONBytes(capacity: 1 << 16), count: listCount)
                 var rem: [(String, PreviousHousehold)] = []
                 var n = 0
+                let tracer = Tracer()
                 for h in (c * chunk)..<min(hCount, (c + 1) * chunk) {
                     let hid = data.householdIDs[h]
                     let prev = previous?.remembered[hid]
                     guard ctx.load(household: h, previous: prev) else { continue }
                     n += 1
                     profiles?.seed(ctx)
-                    let fast = rules.entries(ctx, wasOnAfterList: prev != nil, detail: false)
+                    var fast = rules.entries(ctx, wasOnAfterList: prev != nil, detail: false)
                     if let target, fast.contains(where: { $0.list == target }) { rem.append((hid, ctx.remember())) }
                     if fast.isEmpty { continue }
-                    var mine = explainEntries(fast, ctx: ctx, previous: prev, previousState: previous)
-                    mine.sort { a, b in
-                        if a.personID != b.personID { return a.personID.utf8.lexicographicallyPrecedes(b.personID.utf8) }
-                        return a.policy.utf8.lexicographicallyPrecedes(b.policy.utf8)
-                    }
-                    for e in mine { out[listIndex[e.list]!].append(e) }
+                    let keyed = fast.map { e in (listIndex[e.list]!, e.person.map { data.personID[Int($0)] } ?? 0, e.policy.map { policyRank[$0]! } ?? -1) }
+                    let order = keyed.indices.sorted { a, b in keyed[a] < keyed[b] }
+                    fast = order.map { fast[$0] }
+                    explain(fast, ctx: ctx, tracer: tracer, previousState: previous, fragments: fragments,
+                            listIndex: listIndex, entries: &out, text: &text)
                 }
                 partBuf[c] = out
                 remBuf[c] = rem
                 livBuf[c] = n
+                sink.deliver(chunk: c, text.map(\.out), rows: out.reduce(0) { $0 + $1.count })
             }
         }}}
-        console.detail(String(format: "    households evaluated: %.2f s", FileIO.now() - started))
+        let explained = try sink.finish()
+        console.detail(String(format: "    households evaluated, explanations written: %.2f s", FileIO.now() - started))
         var state = RunState(runDate: data.runDate)
         for part in remembered { for (k, v) in part { state.remembered[k] = v } }
         var entries: [PublishedEntry] = []
         entries.reserveCapacity(parts.reduce(0) { $0 + $1.reduce(0) { $0 + $1.count } })
-        for l in 0..<rules.lists.count { for c in 0..<chunks { entries.append(contentsOf: parts[c][l]) } }
+        for l in 0..<listCount { for c in 0..<chunks { entries.append(contentsOf: parts[c][l]) } }
         // Keys of lists with a status column, for the next run's new/repeat.
         let withStatus = Set(rules.lists.filter { $0.columns.contains(.status) }.map(\.id))
         for e in entries where withStatus.contains(e.list) {
             state.pushKeys.insert(RunState.pushKey(list: e.list, household: e.householdID, person: e.personID, policy: e.policy))
         }
-        console.detail(String(format: "    sorted and keyed: %.2f s", FileIO.now() - started))
-        return MatchResult(entries: entries, state: state, households: living.reduce(0, +), people: data.member.reduce(0) { $0 + Int($1) })
+        guard explained.rows == entries.count else {
+            throw PipelineError.failure(stage: "match", location: explainPath, "\(explained.rows) explanations for \(entries.count) list entries")
+        }
+        console.detail(String(format: "    keyed: %.2f s", FileIO.now() - started))
+        return MatchResult(entries: entries, explainPath: explainPath, explainSHA: explained.sha, explainRows: explained.rows,
+                           explainBytes: explained.bytes, state: state, households: living.reduce(0, +),
+                           people: data.member.reduce(0) { $0 + Int($1) })
     }
 
-    /// Writes the explanations once, in the order of the list files, to `path`
-    /// (temporary name, then renamed), and drops them from the entries.
-    public static func writeExplanations(_ m: inout MatchResult, to path: String) throws {
-        let tmp = path + ".tmp-\(getpid())"
-        let w = try FileIO.Writer(path: tmp)
-        for i in m.entries.indices {
-            try w.write(m.entries[i].explanation)
-            try w.write([10])
-            m.entries[i].explanation = []
-        }
-        m.explainSHA = try w.finish(sync: false)
-        if rename(tmp, path) != 0 {
-            throw PipelineError.failure(stage: "match", location: path, "cannot store the explanations: \(String(cString: strerror(errno)))")
-        }
-        m.explainPath = path
-        m.explainRows = m.entries.count
-        m.explainBytes = w.bytesWritten
-    }
-
-    /// Re-evaluates each entry with a fresh tracer: its amount, codes and explanation.
-    func explainEntries(_ fast: [ListEntry], ctx: EvalContext, previous: PreviousHousehold?, previousState: RunState?) -> [PublishedEntry] {
+    /// Re-evaluates each entry with a fresh trace: its amount, codes and explanation,
+    /// appended to its list's entries and explanation text.
+    func explain(_ fast: [ListEntry], ctx: EvalContext, tracer: Tracer, previousState: RunState?, fragments: ExplainFragments,
+                 listIndex: [String: Int], entries out: inout [[PublishedEntry]], text: inout [JSONBytes]) {
         let rules = ctx.rules, data = ctx.data
         let h = ctx.household
         let head = Int(ctx.headPerson)
-        var out: [PublishedEntry] = []
-        let tracer = Tracer()
+        let hid = data.householdIDs[h]
         for e in fast {
             tracer.reset()
             ctx.tracer = tracer
@@ -130,37 +129,120 @@ public struct MatchStage {
             var certainty = "", amount: Int?
             var criteriaVals: [(String, Val)] = []
             var reasonVals: [(String, Val)] = []
+            let l = listIndex[e.list]!
+            let list = rules.lists[l]
             if let pid = e.policy, let p = rules.policy(pid) {
                 let d = ctx.decide(p, slot: slot)
                 certainty = d.certainty
                 amount = d.amount
                 criteriaVals = d.criteria.map { ($0.code, $0.value) }
                 codes = d.certainty == "confirmed" ? [] : d.codes
-            } else if let l = rules.list(e.list) {
-                let vals = ctx.listReasonValues(l)
+            } else {
+                let vals = ctx.listReasonValues(list)
                 reasonVals = vals
                 codes = vals.filter { $0.value == .bool(true) }.map(\.code).sorted()
             }
             ctx.tracer = nil
-            let hid = data.householdIDs[h]
             let personID = e.person.map { IDNumber(key: data.personID[Int($0)]).description } ?? ""
             var status = ""
-            if rules.list(e.list)?.columns.contains(.status) == true {
+            if list.columns.contains(.status) {
                 let key = RunState.pushKey(list: e.list, household: hid, person: personID, policy: e.policy ?? "")
                 status = previousState?.pushKeys.contains(key) == true ? "repeat" : "new"
             }
-            var w = JSONBytes()
             Explanation.bytes(list: e.list, householdID: hid, personID: personID, policy: e.policy,
                               certainty: certainty, amount: amount, codes: codes, status: status,
-                              criteria: criteriaVals, reasons: reasonVals, tracer: tracer, ctx: ctx, into: &w)
-            let explanation = w.out
-            out.append(PublishedEntry(list: e.list, householdID: hid, personID: personID, policy: e.policy ?? "",
-                                      certainty: e.policy == nil ? "" : certainty, amount: amount, status: status, codes: codes,
-                                      district: data.district[head], street: data.street[head], community: data.community[head],
-                                      explanation: explanation))
+                              criteria: criteriaVals, reasons: reasonVals, tracer: tracer, ctx: ctx, fragments: fragments, into: &text[l])
+            text[l].byte(10)
+            out[l].append(PublishedEntry(list: e.list, householdID: hid, personID: personID, policy: e.policy ?? "",
+                                         certainty: e.policy == nil ? "" : certainty, amount: amount, status: status, codes: codes,
+                                         district: data.district[head], street: data.street[head], community: data.community[head]))
         }
         ctx.resetCaches()
-        return out
+    }
+}
+
+/// Where the match stage's explanations go while it runs. Chunks finish in any
+/// order; each is written once every chunk before it is. The first list goes
+/// straight into the file (hashed as written); the others go to one side file
+/// each and are appended at the end, so the file is in list order.
+final class ExplainSink: @unchecked Sendable {
+    let path: String, tmp: String
+    let main: FileIO.Writer
+    var side: [FileIO.Writer] = []
+    var sidePaths: [String] = []
+    let lock = NSLock()
+    var next = 0
+    var pending: [Int: [[UInt8]]] = [:]
+    var rows = 0
+    var failure: Error?
+
+    init(path: String, lists: Int) throws {
+        self.path = path
+        tmp = path + ".tmp-\(getpid())"
+        main = try FileIO.Writer(path: tmp)
+        for l in 1..<max(1, lists) {
+            let p = tmp + ".\(l)"
+            sidePaths.append(p)
+            side.append(try FileIO.Writer(path: p, hashing: false))
+        }
+    }
+
+    func deliver(chunk: Int, _ text: [[UInt8]], rows n: Int) {
+        lock.lock()
+        defer { lock.unlock() }
+        pending[chunk] = text
+        rows += n
+        while let t = pending.removeValue(forKey: next) {
+            next += 1
+            guard failure == nil else { continue }
+            do {
+                for (l, bytes) in t.enumerated() {
+                    if l == 0 { try main.write(bytes) } else { try side[l - 1].write(bytes) }
+                }
+            } catch { failure = error }
+        }
+    }
+
+    /// Appends the side files, renames the file into place; its rows, sha256 and size.
+    func finish() throws -> (rows: Int, sha: String, bytes: Int) {
+        defer { for p in sidePaths { try? FileIO.remove(p) } }
+        if let failure { try? FileIO.remove(tmp); throw failure }
+        for (w, p) in zip(side, sidePaths) {
+            _ = try w.finish(sync: false)
+            let m = try MappedFile(path: p)
+            try main.write(m.bytes)
+        }
+        let sha = try main.finish(sync: false)
+        if rename(tmp, path) != 0 {
+            throw PipelineError.failure(stage: "match", location: path, "cannot store the explanations: \(String(cString: strerror(errno)))")
+        }
+        return (rows, sha, main.bytesWritten)
+    }
+}
+
+/// Parts of explanations that are the same for every entry of a run, as JSON bytes.
+public final class ExplainFragments {
+    let valueNames: [[UInt8]]
+    let rememberedLabels: [[UInt8]]
+    let parameters: [String: [UInt8]]
+    let runDate: [UInt8]
+
+    public init(rules: RuleSet, runDate: CivilDate) {
+        func json(_ f: (inout JSONBytes) -> Void) -> [UInt8] { var w = JSONBytes(capacity: 64); f(&w); return w.out }
+        valueNames = rules.values.map { v in json { $0.string(v.id) } }
+        rememberedLabels = rules.remembered.map { r in json { $0.string(r.label) } }
+        var ps: [String: [UInt8]] = [:]
+        for (id, p) in rules.parameters {
+            ps[id] = json { w in
+                w.raw("["); w.string(id); w.byte(44)
+                w.string(p.isTable ? p.bands.map { "\($0.key): \($0.value)" }.joined(separator: ", ") : (p.value?.description ?? "none"))
+                w.byte(44)
+                if let f = p.from { w.date(f.days) } else { w.raw("null") }
+                w.raw("]")
+            }
+        }
+        parameters = ps
+        self.runDate = json { $0.date(runDate.days) }
     }
 }
 
@@ -194,7 +276,7 @@ public struct HouseholdProfilesView {
 public enum Explanation {
     public static func bytes(list: String, householdID: String, personID: String, policy: String?, certainty: String, amount: Int?,
                              codes: [String], status: String, criteria: [(String, Val)], reasons: [(String, Val)],
-                             tracer: Tracer, ctx: EvalContext, into w: inout JSONBytes) {
+                             tracer: Tracer, ctx: EvalContext, fragments: ExplainFragments, into w: inout JSONBytes) {
         let rules = ctx.rules
         w.raw("{\"list\":"); w.string(list)
         w.raw(",\"household_id\":"); w.string(householdID)
@@ -239,7 +321,7 @@ public enum Explanation {
         for (k, v) in tracer.valuesRead.enumerated() {
             if k > 0 { w.byte(44) }
             w.raw("[")
-            if v.value >= 0 { w.string(rules.values[Int(v.value)].id) } else { w.string(rules.remembered[Int(-1 - v.value)].label) }
+            w.out.append(contentsOf: v.value >= 0 ? fragments.valueNames[Int(v.value)] : fragments.rememberedLabels[Int(-1 - v.value)])
             w.byte(44)
             if v.person == 0 { w.raw("null") } else { w.int(who(v.person)) }
             w.byte(44)
@@ -249,14 +331,9 @@ public enum Explanation {
         w.raw("],\"parameters\":[")
         for (k, id) in tracer.parameters.sorted().enumerated() {
             if k > 0 { w.byte(44) }
-            let p = rules.parameters[id]!
-            w.raw("["); w.string(id); w.byte(44)
-            w.string(p.isTable ? p.bands.map { "\($0.key): \($0.value)" }.joined(separator: ", ") : (p.value?.description ?? "none"))
-            w.byte(44)
-            if let f = p.from { w.date(f.days) } else { w.raw("null") }
-            w.raw("]")
+            w.out.append(contentsOf: fragments.parameters[id]!)
         }
-        w.raw("],\"run_date\":"); w.date(ctx.data.runDate.days)
+        w.raw("],\"run_date\":"); w.out.append(contentsOf: fragments.runDate)
         w.raw("}")
     }
 }
@@ -264,7 +341,7 @@ public enum Explanation {
 /// A JSON writer over bytes, for the hot paths.
 public struct JSONBytes {
     public var out: [UInt8] = []
-    public init() { out.reserveCapacity(4096) }
+    public init(capacity: Int = 4096) { out.reserveCapacity(capacity) }
 
     @inline(__always) public mutating func byte(_ b: UInt8) { out.append(b) }
     @inline(__always) public mutating func raw(_ s: StaticString) {

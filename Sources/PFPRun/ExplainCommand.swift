@@ -47,6 +47,7 @@ public enum ExplainCommand {
         let prevHousehold = previous?.remembered[req.household]
         let lookup = IDIndex(keys: data.personID)
         let ctx = EvalContext(rules: rules, data: data)
+        let fragments = ExplainFragments(rules: rules, runDate: r.runDate)
         ctx.setPersonLookup { lookup.find($0) }
         guard ctx.load(household: h, previous: prevHousehold) else {
             return "household \(req.household) has no living member on \(r.runDate): it is on no list\n"
@@ -64,7 +65,7 @@ public enum ExplainCommand {
                 var w = JSONBytes()
                 Explanation.bytes(list: "policy", householdID: req.household, personID: personID, policy: p.id,
                                   certainty: d.certainty, amount: d.amount, codes: d.certainty == "confirmed" ? [] : d.codes, status: "",
-                                  criteria: d.criteria.map { ($0.code, $0.value) }, reasons: [], tracer: tracer, ctx: ctx, into: &w)
+                                  criteria: d.criteria.map { ($0.code, $0.value) }, reasons: [], tracer: tracer, ctx: ctx, fragments: fragments, into: &w)
                 decisions.append(String(decoding: w.out, as: UTF8.self))
                 ctx.tracer = nil
             }
@@ -79,7 +80,7 @@ public enum ExplainCommand {
                 var w = JSONBytes()
                 Explanation.bytes(list: l.id, householdID: req.household, personID: "", policy: nil, certainty: "", amount: nil,
                                   codes: vals.filter { $0.value == .bool(true) }.map(\.code).sorted(), status: "",
-                                  criteria: [], reasons: vals, tracer: tracer, ctx: ctx, into: &w)
+                                  criteria: [], reasons: vals, tracer: tracer, ctx: ctx, fragments: fragments, into: &w)
                 decisions.append(String(decoding: w.out, as: UTF8.self))
                 ctx.tracer = nil
             }

@@ -128,8 +128,8 @@ public final class NightlyRun {
                     let previous = try prevDate.flatMap { try RunState.load(from: store, runDate: $0) }
                     if let prevDate { console.progress("previous run: \(prevDate)\(previous == nil ? " (no state kept)" : "")") }
                     let t0 = FileIO.now()
-                    var m = MatchStage().run(data: data, rules: rules, profiles: HouseholdProfilesView(prof, rules: rules), previous: previous, console: console)
-                    try MatchStage.writeExplanations(&m, to: store.sidePath(runDate: r.runDate, name: "explain.jsonl"))
+                    let m = try MatchStage().run(data: data, rules: rules, profiles: HouseholdProfilesView(prof, rules: rules), previous: previous,
+                                                 explainPath: store.sidePath(runDate: r.runDate, name: "explain.jsonl"), console: console)
                     console.detail(String(format: "    evaluated in %.2f s", FileIO.now() - t0))
                     FaultPoint.hit("match.evaluated")
                     let t1 = FileIO.now()
