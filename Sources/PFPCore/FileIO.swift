@@ -160,11 +160,26 @@ public enum FileIO {
         return FileManager.default.fileExists(atPath: path, isDirectory: &d) && d.boolValue
     }
 
-    /// Peak resident set size of this process so far, in bytes.
+    /// Peak resident set size of this process since it started or since the last
+    /// `resetPeakRSS()`, in bytes (Linux's VmHWM; getrusage elsewhere).
     public static func peakRSS() -> Int {
+        if let text = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8),
+           let line = text.split(separator: "\n").first(where: { $0.hasPrefix("VmHWM:") }),
+           let kb = Int(line.dropFirst(6).trimmingCharacters(in: .whitespaces).split(separator: " ").first ?? "") {
+            return kb * 1024
+        }
         var ru = rusage()
         getrusage(__rusage_who_t(0), &ru)  // RUSAGE_SELF
         return Int(ru.ru_maxrss) * 1024
+    }
+
+    /// Starts a new peak for `peakRSS()` (per stage figures); a no-op where Linux's
+    /// /proc/self/clear_refs is not there.
+    public static func resetPeakRSS() {
+        let fd = open("/proc/self/clear_refs", O_WRONLY)
+        guard fd >= 0 else { return }
+        _ = Glibc.write(fd, "5", 1)
+        close(fd)
     }
 
     /// User + system CPU seconds of this process so far.

@@ -31,5 +31,13 @@ public final class MappedFile: @unchecked Sendable {
         bytes = UnsafeRawBufferPointer(start: p, count: length)
     }
 
+    /// Drops the pages from this process's resident set; the bytes stay readable and
+    /// are faulted back in from the page cache (the mapping is private and never
+    /// written, so they are the file's). Lets many large files be checked in turn
+    /// without all of them counting as resident at once.
+    public func dropResidentPages() {
+        if let base { madvise(base, length, MADV_DONTNEED) }
+    }
+
     deinit { if let base { munmap(base, length) } }
 }

@@ -126,6 +126,8 @@ public final class FeedFile: @unchecked Sendable {
         let layout = converted.map { c in c.withUnsafeBytes { CSVLayout.scan($0) } } ?? CSVLayout.scan(UnsafeRawBufferPointer(rebasing: raw[bom...]))
         let file = FeedFile(spec: spec, path: path, manifest: manifest, sha256: digest, mapped: mapped, converted: converted,
                             textOffset: textOffset, layout: layout, size: raw.count)
+        // Checked: the pages are read again when the feed is parsed, one feed at a time.
+        mapped.dropResidentPages()
         switch file.columns() {
         case .failure(let m): return broken(m.message)
         case .success(let cols):

@@ -61,10 +61,12 @@ public struct IngestStage {
 
         // Population: per-record checks in parallel, then duplicates, then households.
         let popSpec = config.populationFeed
-        let popFile = check.files[popSpec.name]!
         var tStep = FileIO.now()
         func lap() -> String { let t = FileIO.now(); defer { tStep = t }; return String(format: "%.2f s", t - tStep) }
-        let rows = parsePopulation(popFile)
+        let rows = parsePopulation(check.files[popSpec.name]!)
+        // Each feed's mapping is released once parsed: at city scale the feeds do not
+        // all stay resident (peak memory).
+        check.files[popSpec.name] = nil
         console.detail("    population parsed: \(lap())")
         var idCounts: [UInt64: Int] = [:]
         do {
@@ -117,6 +119,7 @@ public struct IngestStage {
         for (f, spec) in config.feeds.enumerated() where spec.shape == .tags {
             guard let file = check.files[spec.name] else { continue }
             let (obs, rej, warnings) = parseTags(file, compiled: compiled, feedIndex: Int32(feedNames.firstIndex(of: spec.name)!), tagLookup: lookup, people: people)
+            check.files[spec.name] = nil
             var rep = reports[spec.name]!
             for r in rej { rep.rejectCounts[r.reason, default: 0] += 1 }
             rep.accepted = obs.reduce(0) { $0 + $1.count }

@@ -58,6 +58,7 @@ public final class NightlyRun {
                               skipped: [], seconds: 0, stageSeconds: [])
         func timed<T>(_ stage: Stage, _ body: () throws -> T) throws -> T {
             console.info("[\(stage.rawValue)]")
+            FileIO.resetPeakRSS()
             let t0 = FileIO.now(), c0 = FileIO.cpuSeconds()
             let v = try body()
             let wall = FileIO.now() - t0

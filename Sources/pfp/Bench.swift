@@ -51,19 +51,43 @@ func commandBench(_ a: ParsedArguments, console: Console) throws {
         let db = try Database(path: out + "/pfp.sqlite")
         var rows = 0, bytes = 0
         try db.query("SELECT SUM(rows_read), SUM(bytes) FROM run_feeds WHERE run_date = ?", [.text(date)]) { rows = Int($0.int(0)); bytes = Int($0.int(1)) }
-        let stages = try RunRegistry(db: db).stageTimings(runDate: CivilDate.parse(date)!)
+        let registry = try RunRegistry(db: db)
+        let stages = try registry.stageTimings(runDate: CivilDate.parse(date)!)
+        // Households and published entries, from the run's summary.
+        var households = 0
+        try db.query("SELECT summary FROM runs WHERE run_date = ?", [.text(date)]) { row in
+            if let t = row.optionalText(0), let o = JSON.parseObject(Array(t.utf8)), let h = o["households"] as? Int { households = h }
+        }
+        let entries = (try registry.listCounts(runDate: CivilDate.parse(date)!) ?? [:]).values.reduce(0, +)
         var stageJSON: [JSON] = []
         for s in stages {
-            let rate = s.stage == "ingest" ? String(format: "%.2fM rows/s, %.0f MB/s", Double(rows) / s.wall / 1e6, Double(bytes) / s.wall / 1e6) : ""
-            print(row([grouped(n), s.stage, String(format: "%.2f", s.wall), String(format: "%.2f", s.cpu), "", rate]))
-            stageJSON.append(.object([("stage", .string(s.stage)), ("wall_s", .string(String(format: "%.3f", s.wall))), ("cpu_s", .string(String(format: "%.3f", s.cpu)))]))
+            var rate: String
+            var extra: [(String, JSON)] = []
+            switch s.stage {
+            case "ingest":
+                rate = String(format: "%.2fM rows/s, %.0f MB/s", Double(rows) / s.wall / 1e6, Double(bytes) / s.wall / 1e6)
+                extra = [("rows_per_s", .int(Int(Double(rows) / s.wall))), ("mb_per_s", .int(Int(Double(bytes) / s.wall / 1e6)))]
+            case "profile", "match":
+                rate = "\(grouped(Int(Double(households) / s.wall))) households/s"
+                extra = [("households_per_s", .int(Int(Double(households) / s.wall)))]
+            case "emit":
+                // Each entry is a row of its list file and a line of explain.jsonl.
+                rate = "\(grouped(Int(Double(entries) / s.wall))) entries/s (\(grouped(entries)) list rows + explanations)"
+                extra = [("rows_per_s", .int(Int(Double(entries) / s.wall)))]
+            default: rate = ""
+            }
+            print(row([grouped(n), s.stage, String(format: "%.2f", s.wall), String(format: "%.2f", s.cpu), grouped(s.rss >> 20), rate]))
+            stageJSON.append(.object([("stage", .string(s.stage)), ("wall_s", .string(String(format: "%.3f", s.wall))),
+                                      ("cpu_s", .string(String(format: "%.3f", s.cpu))), ("peak_rss_mb", .int(s.rss >> 20))] + extra))
         }
-        print(row([grouped(n), "total", String(format: "%.2f", r.wall), String(format: "%.2f", r.cpu), grouped(r.maxRSS >> 20),
+        // The stages reset the kernel's high-water mark as they start: the run's peak is the largest.
+        let peak = max(r.maxRSS, stages.map(\.rss).max() ?? 0)
+        print(row([grouped(n), "total", String(format: "%.2f", r.wall), String(format: "%.2f", r.cpu), grouped(peak >> 20),
                    String(format: "%.0f MB of feeds, ", Double(bytes) / 1e6) + "\(grouped(rows)) rows"]))
         results.append(.object([
-            ("households", .int(n)), ("rows", .int(rows)), ("bytes", .int(bytes)),
+            ("households", .int(n)), ("living_households", .int(households)), ("entries", .int(entries)), ("rows", .int(rows)), ("bytes", .int(bytes)),
             ("wall_s", .string(String(format: "%.3f", r.wall))), ("cpu_s", .string(String(format: "%.3f", r.cpu))),
-            ("peak_rss_mb", .int(r.maxRSS >> 20)), ("stages", .array(stageJSON)),
+            ("peak_rss_mb", .int(peak >> 20)), ("stages", .array(stageJSON)),
         ]))
     }
     let json = JSON.object([("date", .string(RunRegistry.timestamp())), ("threads", .int(threads ?? Parallel.threads)),
