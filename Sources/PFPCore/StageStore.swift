@@ -9,6 +9,10 @@ public struct BlobWriter {
         items.append((name, array.withUnsafeBytes { Array($0) }))
     }
 
+    public mutating func put(_ name: String, _ bytes: UnsafeRawBufferPointer) {
+        items.append((name, Array(bytes)))
+    }
+
     /// Strings joined with NUL (none of ours hold one).
     public mutating func putStrings(_ name: String, _ strings: [String]) {
         var out: [UInt8] = []
@@ -42,6 +46,14 @@ public struct BlobReader {
             if n > 0 { UnsafeMutableRawBufferPointer(buf).copyMemory(from: UnsafeRawBufferPointer(rebasing: b[0..<(n * MemoryLayout<T>.stride)])) }
             count = n
         }
+    }
+
+    public func has(_ name: String) -> Bool { index[name] != nil }
+
+    /// The error for an item whose size does not fit the rest of the result.
+    public func damaged(_ name: String) -> PipelineError {
+        PipelineError.failure(stage: stage, "the stored \(stage) result for \(runDate) is damaged ('\(name)' has the wrong size)",
+                              hint: "rerun 'pfp stage \(stage) --run-date \(runDate)'")
     }
 
     public func strings(_ name: String) throws -> [String] {

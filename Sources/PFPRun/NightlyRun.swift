@@ -108,9 +108,13 @@ public final class NightlyRun {
                 profiles = try timed(.profile) {
                     let data = try ingest ?? IngestResult.load(from: store, runDate: r.runDate)
                     ingest = data
+                    let t0 = FileIO.now()
                     let p = ProfileStage().run(data: data, rules: rules, console: console)
+                    console.detail(String(format: "    values computed in %.2f s", FileIO.now() - t0))
                     FaultPoint.hit("profile.before_store")
+                    let t1 = FileIO.now()
                     try p.save(to: store)
+                    console.detail(String(format: "    stored in %.2f s", FileIO.now() - t1))
                     FaultPoint.hit("profile.stored")
                     console.progress("\(grouped(data.livingHouseholdCount)) household profiles, \(rules.values.count) values each")
                     return p
