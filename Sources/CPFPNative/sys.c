@@ -14,3 +14,12 @@ int pfp_rename_exchange(const char *a, const char *b) {
     return -1;
 #endif
 }
+
+long pfp_copy_file_range(int in, int out, size_t len) {
+#if defined(SYS_copy_file_range)
+    return (long)syscall(SYS_copy_file_range, in, NULL, out, NULL, len, 0u);
+#else
+    errno = ENOSYS;
+    return -1;
+#endif
+}

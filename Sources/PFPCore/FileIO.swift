@@ -1,4 +1,5 @@
 import Foundation
+import CPFPNative
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -98,6 +99,37 @@ public enum FileIO {
             }
             buffer.append(contentsOf: bytes)
             if buffer.count >= 1 << 20 { try flush() }
+        }
+
+        /// Appends a whole file: the kernel copies it (copy_file_range) while this
+        /// process hashes it on another thread; a plain write where the kernel cannot.
+        public func append(file source: String) throws {
+            try flush()
+            let src = try MappedFile(path: source, populate: false)
+            let n = src.bytes.count
+            guard n > 0 else { return }
+            let fdIn = open(source, O_RDONLY | O_CLOEXEC)
+            guard fdIn >= 0 else { throw PipelineError.failure(location: source, "cannot open: \(String(cString: strerror(errno)))") }
+            defer { close(fdIn) }
+            var failure: Error?
+            Parallel.forEach(2) { task in
+                if task == 1 {
+                    if self.hashing { self.digest.update(src.bytes) }
+                    return
+                }
+                var copied = 0
+                while copied < n {
+                    let k = pfp_copy_file_range(fdIn, self.fd, n - copied)
+                    if k > 0 { copied += k; continue }
+                    if k < 0 && errno == EINTR { continue }
+                    break   // not supported here (or a short file): write the rest
+                }
+                if copied < n {
+                    do { try self.writeOut(UnsafeRawBufferPointer(rebasing: src.bytes[copied...])) } catch { failure = error }
+                }
+            }
+            if let failure { throw failure }
+            bytesWritten += n
         }
 
         private func writeOut(_ b: UnsafeRawBufferPointer) throws {

@@ -209,8 +209,7 @@ final class ExplainSink: @unchecked Sendable {
         if let failure { try? FileIO.remove(tmp); throw failure }
         for (w, p) in zip(side, sidePaths) {
             _ = try w.finish(sync: false)
-            let m = try MappedFile(path: p)
-            try main.write(m.bytes)
+            try main.append(file: p)
         }
         let sha = try main.finish(sync: false)
         if rename(tmp, path) != 0 {

@@ -1,5 +1,10 @@
 #ifndef PFP_SYS_H
 #define PFP_SYS_H
+#include <stddef.h>
 /// Atomically swaps two paths (renameat2 RENAME_EXCHANGE). 0 on success, -1 with errno set.
 int pfp_rename_exchange(const char *a, const char *b);
+
+/// Copies up to len bytes from fd in to fd out at their file positions, in the
+/// kernel (copy_file_range). Bytes copied, or -1 with errno set (ENOSYS, EXDEV...).
+long pfp_copy_file_range(int in, int out, size_t len);
 #endif
