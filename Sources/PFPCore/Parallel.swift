@@ -8,10 +8,19 @@ public enum Parallel {
     public nonisolated(unsafe) static var threads: Int = ProcessInfo.processInfo.activeProcessorCount
 
     public static func forEach(_ iterations: Int, _ body: (Int) -> Void) {
+        forEach(iterations) { (_: Int, i: Int) in body(i) }
+    }
+
+    /// How many workers `forEach` uses for that many iterations.
+    public static func workers(for iterations: Int) -> Int { max(1, min(threads, iterations)) }
+
+    /// As `forEach`, also telling each iteration which worker (0..<workers(for:)) runs
+    /// it, so a worker can use state of its own that no other thread touches.
+    public static func forEach(_ iterations: Int, _ body: (_ worker: Int, _ i: Int) -> Void) {
         if iterations <= 0 { return }
         let workers = max(1, min(threads, iterations))
         if workers == 1 {
-            for i in 0..<iterations { body(i) }
+            for i in 0..<iterations { body(0, i) }
             return
         }
         // Workers take iterations in turn (an atomic counter would need a package);
@@ -22,7 +31,7 @@ public enum Parallel {
             DispatchQueue.concurrentPerform(iterations: workers) { w in
                 var i = w
                 while i < iterations {
-                    work(i)
+                    work(w, i)
                     i += workers
                 }
             }

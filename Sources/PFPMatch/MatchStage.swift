@@ -59,10 +59,13 @@ public struct MatchStage {
         var living = [Int](repeating: 0, count: chunks)
         let lookup = previous == nil ? nil : IDIndex(keys: data.personID)
         let target = rules.rememberedList
+        // Rules of its own for each worker (no shared reference counts between cores).
+        let workerRules = try (0..<Parallel.workers(for: chunks)).map { w in w == 0 ? rules : try rules.replica() }
         parts.withUnsafeMutableBufferPointer { partBuf in
         remembered.withUnsafeMutableBufferPointer { remBuf in
         living.withUnsafeMutableBufferPointer { livBuf in
-            Parallel.forEach(chunks) { c in
+            Parallel.forEach(chunks) { (worker: Int, c: Int) in
+                let rules = workerRules[worker]
                 let ctx = EvalContext(rules: rules, data: data)
                 if let lookup { ctx.setPersonLookup { lookup.find($0) } }
                 var out = [[PublishedEntry]](repeating: [], count: listCount)

@@ -115,7 +115,11 @@ public struct ProfileStage {
                                     sizes: sizes)
         let chunk = 4096
         let chunks = (hCount + chunk - 1) / chunk
-        Parallel.forEach(chunks) { c in
+        // Rules of its own for each worker (no shared reference counts between cores).
+        let workerRules = (0..<Parallel.workers(for: chunks)).map { w in w == 0 ? rules : ((try? rules.replica()) ?? rules) }
+        Parallel.forEach(chunks) { (worker: Int, c: Int) in
+            let rules = workerRules[worker]
+            let values = rules.values
             let ctx = EvalContext(rules: rules, data: data)
             for h in (c * chunk)..<min(hCount, (c + 1) * chunk) {
                 guard ctx.load(household: h) else { continue }

@@ -124,9 +124,31 @@ public final class RuleSet {
     public internal(set) var tagNameJSON: [[UInt8]] = []
     public internal(set) var tagFeedJSON: [[UInt8]] = []
 
+    /// What it was compiled from, for replicas.
+    var source = RuleSource()
+    var policyCatalogue: PolicyCatalogue?
+
     init(runDate: CivilDate, catalogue: TagCatalogue) {
         self.runDate = runDate
         self.catalogue = catalogue
+    }
+
+    /// The same rules compiled again: objects of its own (closures, values, policies),
+    /// so that each worker thread evaluates with rules no other thread touches (shared
+    /// objects' reference counts would bounce between the cores).
+    public func replica() throws -> RuleSet {
+        let rs = RuleSet(runDate: runDate, catalogue: catalogue)
+        rs.unavailableFeeds = unavailableFeeds
+        guard let policyCatalogue else { throw PipelineError.failure("internal: a rule set made without a policy catalogue cannot be replicated") }
+        var c = Compiler(rs: rs, source: source, policyCatalogue: policyCatalogue)
+        try c.compileAll()
+        rs.source = source
+        rs.policyCatalogue = policyCatalogue
+        rs.tagNameJSON = tagNameJSON
+        rs.tagFeedJSON = tagFeedJSON
+        rs.digest = digest
+        rs.files = files
+        return rs
     }
 
     public func policy(_ id: String) -> PolicyInfo? { policyIndex[id].map { policies[$0] } }
@@ -149,6 +171,8 @@ public final class RuleSet {
         rs.unavailableFeeds = unavailableFeeds
         var c = Compiler(rs: rs, source: source, policyCatalogue: policyCatalogue)
         try c.compileAll()
+        rs.source = source
+        rs.policyCatalogue = policyCatalogue
         func quoted(_ s: String) -> [UInt8] {
             var out: [UInt8] = [34]
             for b in s.utf8 { if b == 34 || b == 92 { out.append(92) }; out.append(b) }
