@@ -50,7 +50,6 @@ public struct MatchStage {
         // Published order within a household: person ID, then policy (byte order).
         let policyRank = Dictionary(uniqueKeysWithValues: rules.policies.map(\.id).sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) }
             .enumerated().map { ($1, $0) })
-        let fragments = ExplainFragments(rules: rules, runDate: data.runDate)
         let sink = try ExplainSink(path: explainPath, lists: listCount)
         // parts[chunk][list]: households come in byte order, so concatenating the
         // chunks list by list gives each file's order without a global sort.
@@ -61,11 +60,12 @@ public struct MatchStage {
         let target = rules.rememberedList
         // Rules of its own for each worker (no shared reference counts between cores).
         let workerRules = try (0..<Parallel.workers(for: chunks)).map { w in w == 0 ? rules : try rules.replica() }
+        let workerFragments = workerRules.map { ExplainFragments(rules: $0, runDate: data.runDate) }
         parts.withUnsafeMutableBufferPointer { partBuf in
         remembered.withUnsafeMutableBufferPointer { remBuf in
         living.withUnsafeMutableBufferPointer { livBuf in
             Parallel.forEach(chunks) { (worker: Int, c: Int) in
-                let rules = workerRules[worker]
+                let rules = workerRules[worker], fragments = workerFragments[worker]
                 let ctx = EvalContext(rules: rules, data: data)
                 if let lookup { ctx.setPersonLookup { lookup.find($0) } }
                 var out = [[PublishedEntry]](repeating: [], count: listCount)
@@ -222,20 +222,30 @@ final class ExplainSink: @unchecked Sendable {
     }
 }
 
-/// Parts of explanations that are the same for every entry of a run, as JSON bytes.
+/// Parts of explanations that are the same for every entry of a run, as JSON
+/// bytes in one arena of their own (one per worker: appending them takes no
+/// reference count that another core also touches).
 public final class ExplainFragments {
-    let valueNames: [[UInt8]]
-    let rememberedLabels: [[UInt8]]
-    let parameters: [String: [UInt8]]
-    let runDate: [UInt8]
+    private let arena: UnsafeMutableBufferPointer<UInt8>
+    private var ranges: [Range<Int>] = []
+    private let tagNames: Int, tagFeeds: Int, valueNames: Int, rememberedLabels: Int, parameters: Int, runDate: Int
 
     public init(rules: RuleSet, runDate: CivilDate) {
-        func json(_ f: (inout JSONBytes) -> Void) -> [UInt8] { var w = JSONBytes(capacity: 64); f(&w); return w.out }
-        valueNames = rules.values.map { v in json { $0.string(v.id) } }
-        rememberedLabels = rules.remembered.map { r in json { $0.string(r.label) } }
-        var ps: [String: [UInt8]] = [:]
-        for (id, p) in rules.parameters {
-            ps[id] = json { w in
+        var bytes: [UInt8] = []
+        var ranges: [Range<Int>] = []
+        func add(_ f: (inout JSONBytes) -> Void) { var w = JSONBytes(capacity: 64); f(&w); ranges.append(bytes.count..<bytes.count + w.out.count); bytes += w.out }
+        tagNames = ranges.count
+        for t in rules.catalogue.tags { add { $0.string(t.name) } }
+        tagFeeds = ranges.count
+        for t in rules.catalogue.tags { add { $0.string(t.feed) } }
+        valueNames = ranges.count
+        for v in rules.values { add { $0.string(v.id) } }
+        rememberedLabels = ranges.count
+        for r in rules.remembered { add { $0.string(r.label) } }
+        parameters = ranges.count
+        for id in rules.parameterIDs {
+            let p = rules.parameters[id]!
+            add { w in
                 w.raw("["); w.string(id); w.byte(44)
                 w.string(p.isTable ? p.bands.map { "\($0.key): \($0.value)" }.joined(separator: ", ") : (p.value?.description ?? "none"))
                 w.byte(44)
@@ -243,9 +253,24 @@ public final class ExplainFragments {
                 w.raw("]")
             }
         }
-        parameters = ps
-        self.runDate = json { $0.date(runDate.days) }
+        self.runDate = ranges.count
+        add { $0.date(runDate.days) }
+        arena = .allocate(capacity: max(1, bytes.count))
+        _ = arena.initialize(from: bytes)
+        self.ranges = ranges
     }
+
+    deinit { arena.deallocate() }
+
+    @inline(__always) private func piece(_ i: Int) -> UnsafeBufferPointer<UInt8> {
+        UnsafeBufferPointer(rebasing: UnsafeBufferPointer(arena)[ranges[i]])
+    }
+    func tagName(_ t: Int) -> UnsafeBufferPointer<UInt8> { piece(tagNames + t) }
+    func tagFeed(_ t: Int) -> UnsafeBufferPointer<UInt8> { piece(tagFeeds + t) }
+    func valueName(_ v: Int) -> UnsafeBufferPointer<UInt8> { piece(valueNames + v) }
+    func rememberedLabel(_ r: Int) -> UnsafeBufferPointer<UInt8> { piece(rememberedLabels + r) }
+    func parameter(_ rank: Int32) -> UnsafeBufferPointer<UInt8> { piece(parameters + Int(rank)) }
+    var runDateJSON: UnsafeBufferPointer<UInt8> { piece(runDate) }
 }
 
 /// Stored profile values, as the match stage seeds them into its evaluator.
@@ -313,9 +338,9 @@ public enum Explanation {
         for (k, r) in tracer.tagReads.enumerated() {
             if k > 0 { w.byte(44) }
             let t = Int(r.tag)
-            w.raw("["); w.int(who(r.person)); w.byte(44); w.out.append(contentsOf: rules.tagNameJSON[t]); w.byte(44)
+            w.raw("["); w.int(who(r.person)); w.byte(44); w.out.append(contentsOf: fragments.tagName(t)); w.byte(44)
             w.value(r.state == .delivered || r.state == .absent ? r.value : .unknownNoFacts, ctx: ctx, tag: t)
-            w.byte(44); w.out.append(contentsOf: rules.tagFeedJSON[t]); w.byte(44)
+            w.byte(44); w.out.append(contentsOf: fragments.tagFeed(t)); w.byte(44)
             if r.state == .delivered { w.date(r.asOf) } else { w.string(r.state.word) }
             w.raw("]")
         }
@@ -323,7 +348,7 @@ public enum Explanation {
         for (k, v) in tracer.valuesRead.enumerated() {
             if k > 0 { w.byte(44) }
             w.raw("[")
-            w.out.append(contentsOf: v.value >= 0 ? fragments.valueNames[Int(v.value)] : fragments.rememberedLabels[Int(-1 - v.value)])
+            w.out.append(contentsOf: v.value >= 0 ? fragments.valueName(Int(v.value)) : fragments.rememberedLabel(Int(-1 - v.value)))
             w.byte(44)
             if v.person == 0 { w.raw("null") } else { w.int(who(v.person)) }
             w.byte(44)
@@ -331,11 +356,11 @@ public enum Explanation {
             w.raw("]")
         }
         w.raw("],\"parameters\":[")
-        for (k, id) in tracer.parameters.sorted().enumerated() {
+        for (k, rank) in tracer.parameters.sorted().enumerated() {
             if k > 0 { w.byte(44) }
-            w.out.append(contentsOf: fragments.parameters[id]!)
+            w.out.append(contentsOf: fragments.parameter(rank))
         }
-        w.raw("],\"run_date\":"); w.out.append(contentsOf: fragments.runDate)
+        w.raw("],\"run_date\":"); w.out.append(contentsOf: fragments.runDateJSON)
         w.raw("}")
     }
 }

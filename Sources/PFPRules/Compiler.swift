@@ -75,6 +75,9 @@ struct Compiler {
             }
             rs.parameters[p.id] = info
         }
+        // Explanations list parameters by id in byte order: traced as their rank.
+        rs.parameterIDs = rs.parameters.keys.sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) }
+        for (i, id) in rs.parameterIDs.enumerated() { rs.parameterRank[id] = Int32(i) }
         for v in source.values {
             try claim(v.id, v.pos, "value")
             valueDecls[v.id] = v
@@ -410,7 +413,8 @@ struct Compiler {
             if p.isTable { throw ruleError(pos, "\(name) is a table; read it with band(\(name), x)") }
             deps.parameters.insert(name)
             let v: Val = p.value.map { .num($0) } ?? .unknownNoFacts
-            return ({ c in c.tracer?.readParameter(name); return v }, .number)
+            let rank = rs.parameterRank[name] ?? -1
+            return ({ c in c.tracer?.readParameter(rank); return v }, .number)
         }
         if rs.policyIndex[name] != nil {
             throw ruleError(pos, "\(name) is a policy; use eligible(\(name)), receiving(\(name)) or has(\(name))")
@@ -609,8 +613,9 @@ struct Compiler {
             guard tx == .number else { throw ruleError(args[1].pos, "band(\(tid), x) needs a number x") }
             let bands = table.bands
             let available = table.from != nil
+            let rank = rs.parameterRank[tid] ?? -1
             return ({ c in
-                c.tracer?.readParameter(tid)
+                c.tracer?.readParameter(rank)
                 guard available else { return .unknownNoFacts }
                 let v = fx(c)
                 guard case .num(let x) = v else { return v }

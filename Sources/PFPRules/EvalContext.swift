@@ -34,7 +34,8 @@ public final class Tracer {
     }
     var factSets: [[Fact]] = []
     public private(set) var tagReads: [TagRead] = []
-    public private(set) var parameters: [String] = []
+    /// Parameters read, as ranks in RuleSet.parameterIDs.
+    public private(set) var parameters: [Int32] = []
     public private(set) var valuesRead: [ValueRead] = []
 
     public init() {}
@@ -67,7 +68,7 @@ public final class Tracer {
         for x in tagReads where x.person == r.person && x.tag == r.tag { return }
         tagReads.append(r)
     }
-    func readParameter(_ id: String) { if !parameters.contains(id) { parameters.append(id) } }
+    func readParameter(_ rank: Int32) { if !parameters.contains(rank) { parameters.append(rank) } }
     func readValue(_ index: Int32, person: UInt64, value: Val) {
         for x in valuesRead where x.value == index && x.person == person { return }
         valuesRead.append(ValueRead(value: index, person: person, result: value))

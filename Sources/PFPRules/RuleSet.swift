@@ -120,9 +120,9 @@ public final class RuleSet {
     var policyIndex: [String: Int] = [:]
     /// How many `let` helpers of household lists are cached per household.
     var letCount = 0
-    /// Each tag's name and feed as quoted JSON strings, made once per run (explanations).
-    public internal(set) var tagNameJSON: [[UInt8]] = []
-    public internal(set) var tagFeedJSON: [[UInt8]] = []
+    /// Parameter ids in byte order, and each one's position there (traced parameters).
+    public internal(set) var parameterIDs: [String] = []
+    var parameterRank: [String: Int32] = [:]
 
     /// What it was compiled from, for replicas.
     var source = RuleSource()
@@ -144,8 +144,6 @@ public final class RuleSet {
         try c.compileAll()
         rs.source = source
         rs.policyCatalogue = policyCatalogue
-        rs.tagNameJSON = tagNameJSON
-        rs.tagFeedJSON = tagFeedJSON
         rs.digest = digest
         rs.files = files
         return rs
@@ -173,14 +171,6 @@ public final class RuleSet {
         try c.compileAll()
         rs.source = source
         rs.policyCatalogue = policyCatalogue
-        func quoted(_ s: String) -> [UInt8] {
-            var out: [UInt8] = [34]
-            for b in s.utf8 { if b == 34 || b == 92 { out.append(92) }; out.append(b) }
-            out.append(34)
-            return out
-        }
-        rs.tagNameJSON = catalogue.tags.map { quoted($0.name) }
-        rs.tagFeedJSON = catalogue.tags.map { quoted($0.feed) }
         var d = SHA256Digest()
         for (path, bytes) in files {
             d.update(Array(((path as NSString).lastPathComponent + "\n").utf8))
