@@ -55,6 +55,7 @@ public struct MatchStage {
         // chunks list by list gives each file's order without a global sort.
         var parts = [[[PublishedEntry]]](repeating: [], count: chunks)
         var remembered = [[(String, PreviousHousehold)]](repeating: [], count: chunks)
+        var keys = [[String]](repeating: [], count: chunks)
         var living = [Int](repeating: 0, count: chunks)
         let lookup = previous == nil ? nil : IDIndex(keys: data.personID)
         let target = rules.rememberedList
@@ -63,6 +64,7 @@ public struct MatchStage {
         let workerFragments = workerRules.map { ExplainFragments(rules: $0, runDate: data.runDate) }
         parts.withUnsafeMutableBufferPointer { partBuf in
         remembered.withUnsafeMutableBufferPointer { remBuf in
+        keys.withUnsafeMutableBufferPointer { keyBuf in
         living.withUnsafeMutableBufferPointer { livBuf in
             Parallel.forEach(chunks) { (worker: Int, c: Int) in
                 let rules = workerRules[worker], fragments = workerFragments[worker]
@@ -71,6 +73,7 @@ public struct MatchStage {
                 var out = [[PublishedEntry]](repeating: [], count: listCount)
                 var text = [JSONBytes](repeating: JSONBytes(capacity: 1 << 16), count: listCount)
                 var rem: [(String, PreviousHousehold)] = []
+                var chunkKeys: [String] = []
                 var n = 0
                 let tracer = Tracer()
                 for h in (c * chunk)..<min(hCount, (c + 1) * chunk) {
@@ -86,14 +89,15 @@ public struct MatchStage {
                     let order = keyed.indices.sorted { a, b in keyed[a] < keyed[b] }
                     fast = order.map { fast[$0] }
                     explain(fast, ctx: ctx, tracer: tracer, previousState: previous, fragments: fragments,
-                            listIndex: listIndex, entries: &out, text: &text)
+                            listIndex: listIndex, entries: &out, text: &text, keys: &chunkKeys)
                 }
                 partBuf[c] = out
                 remBuf[c] = rem
+                keyBuf[c] = chunkKeys
                 livBuf[c] = n
                 sink.deliver(chunk: c, text.map(\.out), rows: out.reduce(0) { $0 + $1.count })
             }
-        }}}
+        }}}}
         let explained = try sink.finish()
         console.detail(String(format: "    households evaluated, explanations written: %.2f s", FileIO.now() - started))
         var state = RunState(runDate: data.runDate)
@@ -102,10 +106,7 @@ public struct MatchStage {
         entries.reserveCapacity(parts.reduce(0) { $0 + $1.reduce(0) { $0 + $1.count } })
         for l in 0..<listCount { for c in 0..<chunks { entries.append(contentsOf: parts[c][l]) } }
         // Keys of lists with a status column, for the next run's new/repeat.
-        let withStatus = Set(rules.lists.filter { $0.columns.contains(.status) }.map(\.id))
-        for e in entries where withStatus.contains(e.list) {
-            state.pushKeys.insert(RunState.pushKey(list: e.list, household: e.householdID, person: e.personID, policy: e.policy))
-        }
+        state.pushKeys = keys.flatMap { $0 }
         guard explained.rows == entries.count else {
             throw PipelineError.failure(stage: "match", location: explainPath, "\(explained.rows) explanations for \(entries.count) list entries")
         }
@@ -118,7 +119,7 @@ public struct MatchStage {
     /// Re-evaluates each entry with a fresh trace: its amount, codes and explanation,
     /// appended to its list's entries and explanation text.
     func explain(_ fast: [ListEntry], ctx: EvalContext, tracer: Tracer, previousState: RunState?, fragments: ExplainFragments,
-                 listIndex: [String: Int], entries out: inout [[PublishedEntry]], text: inout [JSONBytes]) {
+                 listIndex: [String: Int], entries out: inout [[PublishedEntry]], text: inout [JSONBytes], keys: inout [String]) {
         let rules = ctx.rules, data = ctx.data
         let h = ctx.household
         let head = Int(ctx.headPerson)
@@ -150,7 +151,8 @@ public struct MatchStage {
             var status = ""
             if list.columns.contains(.status) {
                 let key = RunState.pushKey(list: e.list, household: hid, person: personID, policy: e.policy ?? "")
-                status = previousState?.pushKeys.contains(key) == true ? "repeat" : "new"
+                status = previousState?.pushKeyLookup.contains(key) == true ? "repeat" : "new"
+                keys.append(key)
             }
             Explanation.bytes(list: e.list, householdID: hid, personID: personID, policy: e.policy,
                               certainty: certainty, amount: amount, codes: codes, status: status,

@@ -7,7 +7,10 @@ import PFPRules
 public struct RunState: Sendable {
     public var runDate: CivilDate
     public var remembered: [String: PreviousHousehold] = [:]
-    public var pushKeys: Set<String> = []
+    /// Keys of the entries of lists with a status column (sorted when saved).
+    public var pushKeys: [String] = []
+    /// The same keys for lookups, filled when a state is loaded.
+    public private(set) var pushKeyLookup: Set<String> = []
 
     public init(runDate: CivilDate) { self.runDate = runDate }
 
@@ -68,7 +71,8 @@ public struct RunState: Sendable {
                 s.remembered[id] = PreviousHousehold(values: values, members: members)
             }
         }
-        s.pushKeys = Set(try r.strings("push_keys").filter { !$0.isEmpty })
+        s.pushKeys = try r.strings("push_keys").filter { !$0.isEmpty }
+        s.pushKeyLookup = Set(s.pushKeys)
         return s
     }
 }

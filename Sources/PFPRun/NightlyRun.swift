@@ -140,6 +140,7 @@ public final class NightlyRun {
                     let t1 = FileIO.now()
                     FaultPoint.hit("match.before_store")
                     try m.save(to: store, runDate: r.runDate)
+                    console.detail(String(format: "    entries stored in %.2f s", FileIO.now() - t1))
                     try m.state.save(to: store)
                     FaultPoint.hit("match.stored")
                     console.detail(String(format: "    stored in %.2f s", FileIO.now() - t1))
