@@ -37,15 +37,21 @@ public struct EmitStage {
     public func run(_ x: Inputs, console: Console) throws -> (path: String, counts: JSON) {
         let dir = try RunDirectory(root: x.outRoot, runDate: x.runDate)
         do {
-            var byList: [String: [PublishedEntry]] = [:]
-            for e in x.match.entries { byList[e.list, default: []].append(e) }
-            // One CSV per list, in parallel (each list writes its own file).
+            let byList = EmitStage.byList(x.match.entries, lists: x.rules.lists)
+            // One CSV per list and the report, in parallel (each task writes its own file).
             let lists = x.rules.lists
             var results = [(rows: Int, sha: String, bytes: Int)?](repeating: nil, count: lists.count)
+            var report = ""
             var failure: Error?
             let lock = NSLock()
             results.withUnsafeMutableBufferPointer { res in
-                Parallel.forEach(lists.count) { i in
+                Parallel.forEach(lists.count + 1) { i in
+                    if i == lists.count {
+                        report = RunReport.html(runDate: x.runDate, rules: x.rules, byList: byList, households: x.match.households,
+                                                people: x.match.people, rejects: x.rejects.count, previousCounts: x.previousCounts,
+                                                previousDate: x.previousDate)
+                        return
+                    }
                     do {
                         let l = lists[i]
                         let w = try FileIO.Writer(path: dir.path("\(l.id).csv"))
@@ -82,8 +88,6 @@ public struct EmitStage {
             for r in x.rejects { try rw.write("\(r.feed),\(r.line),\(r.reason)\n") }
             dir.add(name: "rejects.csv", rows: x.rejects.count, sha256: try rw.finish(), bytes: rw.bytesWritten)
 
-            let report = RunReport.html(runDate: x.runDate, rules: x.rules, entries: x.match.entries, households: x.match.households,
-                                        people: x.match.people, rejects: x.rejects.count, previousCounts: x.previousCounts, previousDate: x.previousDate)
             try dir.write("report.html", Array(report.utf8), rows: 1)
             let counts = EmitStage.counts(x.rules, byList)
             let manifest = EmitStage.manifest(x, dir: dir, counts: counts)
@@ -128,8 +132,24 @@ public struct EmitStage {
         out.append(10)
     }
 
+    /// Each list's entries. The match stage gives them list by list, so each list is
+    /// a slice (no copy); entries in another order are grouped.
+    static func byList(_ entries: [PublishedEntry], lists: [ListInfo]) -> [String: ArraySlice<PublishedEntry>] {
+        var out: [String: ArraySlice<PublishedEntry>] = [:]
+        var i = 0
+        for l in lists {
+            let start = i
+            while i < entries.count && entries[i].list == l.id { i += 1 }
+            out[l.id] = entries[start..<i]
+        }
+        if i == entries.count { return out }
+        var grouped: [String: [PublishedEntry]] = [:]
+        for e in entries { grouped[e.list, default: []].append(e) }
+        return grouped.mapValues { $0[...] }
+    }
+
     /// Counts per list and, for per-policy lists, per policy.
-    static func counts(_ rules: RuleSet, _ byList: [String: [PublishedEntry]]) -> JSON {
+    static func counts(_ rules: RuleSet, _ byList: [String: ArraySlice<PublishedEntry>]) -> JSON {
         .object(rules.lists.map { l in
             let entries = byList[l.id] ?? []
             var pairs: [(String, JSON)] = [("total", .int(entries.count))]

@@ -8,10 +8,8 @@ import PFPMatch
 public enum RunReport {
     struct Bar { var label: String; var value: Int; var note: String = "" }
 
-    public static func html(runDate: CivilDate, rules: RuleSet, entries: [PublishedEntry], households: Int, people: Int,
+    public static func html(runDate: CivilDate, rules: RuleSet, byList: [String: ArraySlice<PublishedEntry>], households: Int, people: Int,
                             rejects: Int, previousCounts: [String: Int]?, previousDate: String?) -> String {
-        var byList: [String: [PublishedEntry]] = [:]
-        for e in entries { byList[e.list, default: []].append(e) }
         var out = """
         <!DOCTYPE html>
         <html lang="zh-CN"><head><meta charset="utf-8"><title>pfp run \(runDate)</title>
@@ -41,15 +39,20 @@ public enum RunReport {
         // Per policy: push entries (confirmed / to verify), take-up gap and monthly cost.
         if let push = rules.lists.first(where: { $0.perPolicy && $0.columns.contains(.certainty) }) {
             let es = byList[push.id] ?? []
+            // One pass: confirmed, to verify and cost per policy.
+            var confirmedBy: [String: Int] = [:], verifyBy: [String: Int] = [:], costBy: [String: Int] = [:]
+            for e in es {
+                if e.certainty == "confirmed" { confirmedBy[e.policy, default: 0] += 1 } else { verifyBy[e.policy, default: 0] += 1 }
+                costBy[e.policy, default: 0] += e.amount ?? 0
+            }
             out += "<h2>Policies 政策 (\(esc(push.id)))</h2>\n"
             out += "<p class=\"muted\">Take-up gap: people or households eligible (confirmed) who do not receive the policy. Cost: the sum of the amounts of the entries, yuan per month (one-off for policies paid once).</p>\n"
             out += "<table><tr><th>policy</th><th>confirmed (take-up gap)</th><th>to verify</th><th>estimated cost, yuan</th></tr>\n"
             var gapBars: [Bar] = [], costBars: [Bar] = []
             for p in rules.policies {
-                let mine = es.filter { $0.policy == p.id }
-                let confirmed = mine.filter { $0.certainty == "confirmed" }.count
-                let verify = mine.count - confirmed
-                let cost = mine.reduce(0) { $0 + ($1.amount ?? 0) }
+                let confirmed = confirmedBy[p.id] ?? 0
+                let verify = verifyBy[p.id] ?? 0
+                let cost = costBy[p.id] ?? 0
                 let skipped = p.skipped.map { " <span class=\"muted\">(skipped: \(esc($0)))</span>" } ?? ""
                 out += "<tr><td>\(esc(p.id)) \(esc(p.label))\(skipped)</td><td>\(grouped(confirmed))</td><td>\(grouped(verify))</td><td>\(p.hasAmount ? grouped(cost) : "–")</td></tr>\n"
                 gapBars.append(Bar(label: p.id, value: confirmed))
@@ -70,7 +73,7 @@ public enum RunReport {
 
         // Per district: entries of every list.
         var districts: [Int32: [String: Int]] = [:]
-        for e in entries { districts[e.district, default: [:]][e.list, default: 0] += 1 }
+        for l in rules.lists { for e in byList[l.id] ?? [] { districts[e.district, default: [:]][l.id, default: 0] += 1 } }
         out += "<h2>Districts 区</h2>\n<table><tr><th>district</th>" + rules.lists.map { "<th>\(esc($0.id))</th>" }.joined() + "</tr>\n"
         for d in districts.keys.sorted() {
             out += "<tr><td>\(d)</td>" + rules.lists.map { "<td>\(grouped(districts[d]?[$0.id] ?? 0))</td>" }.joined() + "</tr>\n"
