@@ -121,11 +121,16 @@ public final class RunRegistry {
         return out
     }
 
+    /// A recorded run's summary (households, people, rejects, counts), nil before it ends.
+    public func summary(runDate: CivilDate) throws -> [String: Any]? {
+        var text: String?
+        try db.query("SELECT summary FROM runs WHERE run_date = ?", [.text(runDate.description)]) { text = $0.optionalText(0) }
+        return text.flatMap { JSON.parseObject(Array($0.utf8)) }
+    }
+
     /// Entries per list of a recorded run (from its summary).
     public func listCounts(runDate: CivilDate) throws -> [String: Int]? {
-        var summary: String?
-        try db.query("SELECT summary FROM runs WHERE run_date = ?", [.text(runDate.description)]) { summary = $0.optionalText(0) }
-        guard let text = summary, let obj = JSON.parseObject(Array(text.utf8)), let counts = obj["counts"] as? [String: Any] else { return nil }
+        guard let obj = try summary(runDate: runDate), let counts = obj["counts"] as? [String: Any] else { return nil }
         var out: [String: Int] = [:]
         for (k, v) in counts { if let o = v as? [String: Any], let n = o["total"] as? Int { out[k] = n } }
         return out

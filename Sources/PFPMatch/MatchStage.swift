@@ -60,7 +60,7 @@ public struct MatchStage {
         let lookup = previous == nil ? nil : IDIndex(keys: data.personID)
         let target = rules.rememberedList
         // Rules of its own for each worker (no shared reference counts between cores).
-        let workerRules = try (0..<Parallel.workers(for: chunks)).map { w in w == 0 ? rules : try rules.replica() }
+        let workerRules = try rules.replicas(Parallel.workers(for: chunks))
         let workerFragments = workerRules.map { ExplainFragments(rules: $0, runDate: data.runDate) }
         parts.withUnsafeMutableBufferPointer { partBuf in
         remembered.withUnsafeMutableBufferPointer { remBuf in
@@ -82,14 +82,15 @@ public struct MatchStage {
                     guard ctx.load(household: h, previous: prev) else { continue }
                     n += 1
                     profiles?.seed(ctx)
-                    var fast = rules.entries(ctx, wasOnAfterList: prev != nil, detail: false)
+                    let fast = rules.entries(ctx, wasOnAfterList: prev != nil, detail: false)
                     if let target, fast.contains(where: { $0.list == target }) { rem.append((hid, ctx.remember())) }
                     if fast.isEmpty { continue }
-                    let keyed = fast.map { e in (listIndex[e.list]!, e.person.map { data.personID[Int($0)] } ?? 0, e.policy.map { policyRank[$0]! } ?? -1) }
-                    let order = keyed.indices.sorted { a, b in keyed[a] < keyed[b] }
-                    fast = order.map { fast[$0] }
-                    explain(fast, ctx: ctx, tracer: tracer, previousState: previous, fragments: fragments,
-                            listIndex: listIndex, entries: &out, text: &text, keys: &chunkKeys)
+                    // Published order: list, then person ID, then policy.
+                    let keyed = fast.map { e in (list: listIndex[e.list]!, person: e.person.map { data.personID[Int($0)] } ?? 0,
+                                                 policy: e.policy.map { policyRank[$0]! } ?? -1, entry: e) }
+                        .sorted { ($0.list, $0.person, $0.policy) < ($1.list, $1.person, $1.policy) }
+                    explain(keyed.map { ($0.list, $0.entry) }, ctx: ctx, tracer: tracer, previousState: previous, fragments: fragments,
+                            entries: &out, text: &text, keys: &chunkKeys)
                 }
                 partBuf[c] = out
                 remBuf[c] = rem
@@ -118,13 +119,13 @@ public struct MatchStage {
 
     /// Re-evaluates each entry with a fresh trace: its amount, codes and explanation,
     /// appended to its list's entries and explanation text.
-    func explain(_ fast: [ListEntry], ctx: EvalContext, tracer: Tracer, previousState: RunState?, fragments: ExplainFragments,
-                 listIndex: [String: Int], entries out: inout [[PublishedEntry]], text: inout [JSONBytes], keys: inout [String]) {
+    func explain(_ fast: [(list: Int, entry: ListEntry)], ctx: EvalContext, tracer: Tracer, previousState: RunState?, fragments: ExplainFragments,
+                 entries out: inout [[PublishedEntry]], text: inout [JSONBytes], keys: inout [String]) {
         let rules = ctx.rules, data = ctx.data
         let h = ctx.household
         let head = Int(ctx.headPerson)
         let hid = data.householdIDs[h]
-        for e in fast {
+        for (l, e) in fast {
             tracer.reset()
             ctx.tracer = tracer
             ctx.resetCaches()
@@ -133,7 +134,6 @@ public struct MatchStage {
             var certainty = "", amount: Int?
             var criteriaVals: [(String, Val)] = []
             var reasonVals: [(String, Val)] = []
-            let l = listIndex[e.list]!
             let list = rules.lists[l]
             if let pid = e.policy, let p = rules.policy(pid) {
                 let d = ctx.decide(p, slot: slot)

@@ -106,7 +106,7 @@ public struct ProfileStage {
     public init() {}
 
     /// Computes every value for every household, in parallel chunks of households.
-    public func run(data: IngestResult, rules: RuleSet, console: Console) -> HouseholdProfiles {
+    public func run(data: IngestResult, rules: RuleSet, console: Console) throws -> HouseholdProfiles {
         let values = rules.values
         let hCount = data.householdCount, pCount = data.personCount
         // Raw buffers: each chunk writes only its own households' and people's slots.
@@ -116,7 +116,7 @@ public struct ProfileStage {
         let chunk = 4096
         let chunks = (hCount + chunk - 1) / chunk
         // Rules of its own for each worker (no shared reference counts between cores).
-        let workerRules = (0..<Parallel.workers(for: chunks)).map { w in w == 0 ? rules : ((try? rules.replica()) ?? rules) }
+        let workerRules = try rules.replicas(Parallel.workers(for: chunks))
         Parallel.forEach(chunks) { (worker: Int, c: Int) in
             let rules = workerRules[worker]
             let values = rules.values

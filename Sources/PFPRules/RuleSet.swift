@@ -125,28 +125,39 @@ public final class RuleSet {
     var parameterRank: [String: Int32] = [:]
 
     /// What it was compiled from, for replicas.
-    var source = RuleSource()
-    var policyCatalogue: PolicyCatalogue?
+    private var source = RuleSource()
+    private var policyCatalogue: PolicyCatalogue
 
-    init(runDate: CivilDate, catalogue: TagCatalogue) {
+    private init(runDate: CivilDate, catalogue: TagCatalogue, policyCatalogue: PolicyCatalogue) {
         self.runDate = runDate
         self.catalogue = catalogue
+        self.policyCatalogue = policyCatalogue
     }
 
-    /// The same rules compiled again: objects of its own (closures, values, policies),
-    /// so that each worker thread evaluates with rules no other thread touches (shared
-    /// objects' reference counts would bounce between the cores).
-    public func replica() throws -> RuleSet {
-        let rs = RuleSet(runDate: runDate, catalogue: catalogue)
+    /// Compiles parsed rule files for a run date (every name resolved, every type checked).
+    private static func compiled(_ source: RuleSource, runDate: CivilDate, catalogue: TagCatalogue, policyCatalogue: PolicyCatalogue,
+                                 unavailableFeeds: Set<String>) throws -> RuleSet {
+        let rs = RuleSet(runDate: runDate, catalogue: catalogue, policyCatalogue: policyCatalogue)
         rs.unavailableFeeds = unavailableFeeds
-        guard let policyCatalogue else { throw PipelineError.failure("internal: a rule set made without a policy catalogue cannot be replicated") }
+        rs.source = source
         var c = Compiler(rs: rs, source: source, policyCatalogue: policyCatalogue)
         try c.compileAll()
-        rs.source = source
-        rs.policyCatalogue = policyCatalogue
-        rs.digest = digest
-        rs.files = files
         return rs
+    }
+
+    /// One rule set per worker thread: this one for the first worker, the same rules
+    /// compiled again for the others. A replica has objects of its own (closures,
+    /// values, policies), so no reference count is shared between the cores (they
+    /// would bounce between them).
+    public func replicas(_ workers: Int) throws -> [RuleSet] {
+        try (0..<max(1, workers)).map { w in
+            if w == 0 { return self }
+            let rs = try RuleSet.compiled(source, runDate: runDate, catalogue: catalogue, policyCatalogue: policyCatalogue,
+                                          unavailableFeeds: unavailableFeeds)
+            rs.digest = digest
+            rs.files = files
+            return rs
+        }
     }
 
     public func policy(_ id: String) -> PolicyInfo? { policyIndex[id].map { policies[$0] } }
@@ -165,12 +176,7 @@ public final class RuleSet {
     public static func load(directory: String, catalogue: TagCatalogue, policyCatalogue: PolicyCatalogue,
                             runDate: CivilDate, unavailableFeeds: Set<String> = [], extraDigestFiles: [String] = []) throws -> RuleSet {
         let (source, files) = try RuleSource.load(directory: directory)
-        let rs = RuleSet(runDate: runDate, catalogue: catalogue)
-        rs.unavailableFeeds = unavailableFeeds
-        var c = Compiler(rs: rs, source: source, policyCatalogue: policyCatalogue)
-        try c.compileAll()
-        rs.source = source
-        rs.policyCatalogue = policyCatalogue
+        let rs = try compiled(source, runDate: runDate, catalogue: catalogue, policyCatalogue: policyCatalogue, unavailableFeeds: unavailableFeeds)
         var d = SHA256Digest()
         for (path, bytes) in files {
             d.update(Array(((path as NSString).lastPathComponent + "\n").utf8))

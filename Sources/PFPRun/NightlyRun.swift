@@ -109,7 +109,7 @@ public final class NightlyRun {
                     let data = try ingest ?? IngestResult.load(from: store, runDate: r.runDate)
                     ingest = data
                     let t0 = FileIO.now()
-                    let p = ProfileStage().run(data: data, rules: rules, console: console)
+                    let p = try ProfileStage().run(data: data, rules: rules, console: console)
                     console.detail(String(format: "    values computed in %.2f s", FileIO.now() - t0))
                     FaultPoint.hit("profile.before_store")
                     let t1 = FileIO.now()

@@ -54,10 +54,7 @@ func commandBench(_ a: ParsedArguments, console: Console) throws {
         let registry = try RunRegistry(db: db)
         let stages = try registry.stageTimings(runDate: CivilDate.parse(date)!)
         // Households and published entries, from the run's summary.
-        var households = 0
-        try db.query("SELECT summary FROM runs WHERE run_date = ?", [.text(date)]) { row in
-            if let t = row.optionalText(0), let o = JSON.parseObject(Array(t.utf8)), let h = o["households"] as? Int { households = h }
-        }
+        let households = try registry.summary(runDate: CivilDate.parse(date)!)?["households"] as? Int ?? 0
         let entries = (try registry.listCounts(runDate: CivilDate.parse(date)!) ?? [:]).values.reduce(0, +)
         var stageJSON: [JSON] = []
         for s in stages {

@@ -73,7 +73,7 @@ let commands: [CommandSpec] = [
                     OptionSpec(name: "data", value: "DIR", help: "where generated deliveries are cached (default bench-data)"),
                     OptionSpec(name: "threads", value: "N", help: "worker threads for the runs"),
                 ],
-                details: "Each size runs in its own process, release build recommended (make bench). Prints wall and CPU\nseconds per stage and peak RSS, and writes DIR/bench-latest.json."),
+                details: "Each size runs in its own process, release build recommended (make bench). Prints per stage wall and CPU\nseconds, peak RSS and throughput, and writes the table to DIR/bench-latest.json."),
     CommandSpec(name: "explain", summary: "why a household is or is not listed: every value read, parameter and criterion",
                 usage: "pfp explain --run-date D --household H [--policy P] [--json]",
                 options: [
