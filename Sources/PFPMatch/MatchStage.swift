@@ -71,7 +71,7 @@ public struct MatchStage {
                 let ctx = EvalContext(rules: rules, data: data)
                 if let lookup { ctx.setPersonLookup { lookup.find($0) } }
                 var out = [[PublishedEntry]](repeating: [], count: listCount)
-                var text = [JSONBytes](repeating: JSONBytes(capacity: 1 << 16), count: listCount)
+                let text = (0..<listCount).map { _ in JSONBytes(capacity: 1 << 16) }
                 var rem: [(String, PreviousHousehold)] = []
                 var chunkKeys: [String] = []
                 var n = 0
@@ -90,13 +90,13 @@ public struct MatchStage {
                                                  policy: e.policy.map { policyRank[$0]! } ?? -1, entry: e) }
                         .sorted { ($0.list, $0.person, $0.policy) < ($1.list, $1.person, $1.policy) }
                     explain(keyed.map { ($0.list, $0.entry) }, ctx: ctx, tracer: tracer, previousState: previous, fragments: fragments,
-                            entries: &out, text: &text, keys: &chunkKeys)
+                            entries: &out, text: text, keys: &chunkKeys)
                 }
                 partBuf[c] = out
                 remBuf[c] = rem
                 keyBuf[c] = chunkKeys
                 livBuf[c] = n
-                sink.deliver(chunk: c, text.map(\.out), rows: out.reduce(0) { $0 + $1.count })
+                sink.deliver(chunk: c, text, rows: out.reduce(0) { $0 + $1.count })
             }
         }}}}
         let explained = try sink.finish()
@@ -120,7 +120,7 @@ public struct MatchStage {
     /// Re-evaluates each entry with a fresh trace: its amount, codes and explanation,
     /// appended to its list's entries and explanation text.
     func explain(_ fast: [(list: Int, entry: ListEntry)], ctx: EvalContext, tracer: Tracer, previousState: RunState?, fragments: ExplainFragments,
-                 entries out: inout [[PublishedEntry]], text: inout [JSONBytes], keys: inout [String]) {
+                 entries out: inout [[PublishedEntry]], text: [JSONBytes], keys: inout [String]) {
         let rules = ctx.rules, data = ctx.data
         let h = ctx.household
         let head = Int(ctx.headPerson)
@@ -156,7 +156,7 @@ public struct MatchStage {
             }
             Explanation.bytes(list: e.list, householdID: hid, personID: personID, policy: e.policy,
                               certainty: certainty, amount: amount, codes: codes, status: status,
-                              criteria: criteriaVals, reasons: reasonVals, tracer: tracer, ctx: ctx, fragments: fragments, into: &text[l])
+                              criteria: criteriaVals, reasons: reasonVals, tracer: tracer, ctx: ctx, fragments: fragments, into: text[l])
             text[l].byte(10)
             out[l].append(PublishedEntry(list: e.list, householdID: hid, personID: personID, policy: e.policy ?? "",
                                          certainty: e.policy == nil ? "" : certainty, amount: amount, status: status, codes: codes,
@@ -177,7 +177,7 @@ final class ExplainSink: @unchecked Sendable {
     var sidePaths: [String] = []
     let lock = NSLock()
     var next = 0
-    var pending: [Int: [[UInt8]]] = [:]
+    var pending: [Int: [JSONBytes]] = [:]
     var rows = 0
     var failure: Error?
 
@@ -192,7 +192,7 @@ final class ExplainSink: @unchecked Sendable {
         }
     }
 
-    func deliver(chunk: Int, _ text: [[UInt8]], rows n: Int) {
+    func deliver(chunk: Int, _ text: [JSONBytes], rows n: Int) {
         lock.lock()
         defer { lock.unlock() }
         pending[chunk] = text
@@ -202,7 +202,7 @@ final class ExplainSink: @unchecked Sendable {
             guard failure == nil else { continue }
             do {
                 for (l, bytes) in t.enumerated() {
-                    if l == 0 { try main.write(bytes) } else { try side[l - 1].write(bytes) }
+                    if l == 0 { try main.write(bytes.bytes) } else { try side[l - 1].write(bytes.bytes) }
                 }
             } catch { failure = error }
         }
@@ -235,7 +235,7 @@ public final class ExplainFragments {
     public init(rules: RuleSet, runDate: CivilDate) {
         var bytes: [UInt8] = []
         var ranges: [Range<Int>] = []
-        func add(_ f: (inout JSONBytes) -> Void) { var w = JSONBytes(capacity: 64); f(&w); ranges.append(bytes.count..<bytes.count + w.out.count); bytes += w.out }
+        func add(_ f: (JSONBytes) -> Void) { let w = JSONBytes(capacity: 64); f(w); ranges.append(bytes.count..<bytes.count + w.count); bytes += w.out }
         tagNames = ranges.count
         for t in rules.catalogue.tags { add { $0.string(t.name) } }
         tagFeeds = ranges.count
@@ -305,7 +305,7 @@ public struct HouseholdProfilesView {
 public enum Explanation {
     public static func bytes(list: String, householdID: String, personID: String, policy: String?, certainty: String, amount: Int?,
                              codes: [String], status: String, criteria: [(String, Val)], reasons: [(String, Val)],
-                             tracer: Tracer, ctx: EvalContext, fragments: ExplainFragments, into w: inout JSONBytes) {
+                             tracer: Tracer, ctx: EvalContext, fragments: ExplainFragments, into w: JSONBytes) {
         let rules = ctx.rules
         w.raw("{\"list\":"); w.string(list)
         w.raw(",\"household_id\":"); w.string(householdID)
@@ -340,9 +340,9 @@ public enum Explanation {
         for (k, r) in tracer.tagReads.enumerated() {
             if k > 0 { w.byte(44) }
             let t = Int(r.tag)
-            w.raw("["); w.int(who(r.person)); w.byte(44); w.out.append(contentsOf: fragments.tagName(t)); w.byte(44)
+            w.raw("["); w.int(who(r.person)); w.byte(44); w.append(fragments.tagName(t)); w.byte(44)
             w.value(r.state == .delivered || r.state == .absent ? r.value : .unknownNoFacts, ctx: ctx, tag: t)
-            w.byte(44); w.out.append(contentsOf: fragments.tagFeed(t)); w.byte(44)
+            w.byte(44); w.append(fragments.tagFeed(t)); w.byte(44)
             if r.state == .delivered { w.date(r.asOf) } else { w.string(r.state.word) }
             w.raw("]")
         }
@@ -350,7 +350,7 @@ public enum Explanation {
         for (k, v) in tracer.valuesRead.enumerated() {
             if k > 0 { w.byte(44) }
             w.raw("[")
-            w.out.append(contentsOf: v.value >= 0 ? fragments.valueName(Int(v.value)) : fragments.rememberedLabel(Int(-1 - v.value)))
+            w.append(v.value >= 0 ? fragments.valueName(Int(v.value)) : fragments.rememberedLabel(Int(-1 - v.value)))
             w.byte(44)
             if v.person == 0 { w.raw("null") } else { w.int(who(v.person)) }
             w.byte(44)
@@ -360,87 +360,152 @@ public enum Explanation {
         w.raw("],\"parameters\":[")
         for (k, rank) in tracer.parameters.sorted().enumerated() {
             if k > 0 { w.byte(44) }
-            w.out.append(contentsOf: fragments.parameter(rank))
+            w.append(fragments.parameter(rank))
         }
-        w.raw("],\"run_date\":"); w.out.append(contentsOf: fragments.runDateJSON)
+        w.raw("],\"run_date\":"); w.append(fragments.runDateJSON)
         w.raw("}")
     }
 }
 
-/// A JSON writer over bytes, for the hot paths.
-public struct JSONBytes {
-    public var out: [UInt8] = []
-    public init(capacity: Int = 4096) { out.reserveCapacity(capacity) }
+/// A JSON writer over bytes, for the hot paths: one growable buffer of its own
+/// (no copy-on-write checks, no temporary arrays or strings per number).
+public final class JSONBytes {
+    private var base: UnsafeMutablePointer<UInt8>
+    private var cap: Int
+    public private(set) var count = 0
 
-    @inline(__always) public mutating func byte(_ b: UInt8) { out.append(b) }
-    @inline(__always) public mutating func raw(_ s: StaticString) {
-        s.withUTF8Buffer { out.append(contentsOf: $0) }
+    public init(capacity: Int = 4096) {
+        cap = max(64, capacity)
+        base = .allocate(capacity: cap)
     }
-    public mutating func rawString(_ s: String) { out.append(contentsOf: s.utf8) }
-    public mutating func string(_ s: String) {
-        out.append(34)
+    deinit { base.deallocate() }
+
+    /// A copy of the bytes written.
+    public var out: [UInt8] { Array(UnsafeBufferPointer(start: base, count: count)) }
+    /// The bytes written, valid while this writer lives and is not written to.
+    public var bytes: UnsafeRawBufferPointer { UnsafeRawBufferPointer(start: base, count: count) }
+
+    @inline(__always) private func reserve(_ n: Int) {
+        if count + n > cap { grow(count + n) }
+    }
+    private func grow(_ need: Int) {
+        var c = cap * 2
+        while c < need { c *= 2 }
+        let b = UnsafeMutablePointer<UInt8>.allocate(capacity: c)
+        b.update(from: base, count: count)
+        base.deallocate()
+        base = b
+        cap = c
+    }
+
+    @inline(__always) public func byte(_ b: UInt8) {
+        reserve(1)
+        base[count] = b
+        count += 1
+    }
+    @inline(__always) public func append(_ p: UnsafeBufferPointer<UInt8>) {
+        guard let a = p.baseAddress, p.count > 0 else { return }
+        reserve(p.count)
+        (base + count).update(from: a, count: p.count)
+        count += p.count
+    }
+    @inline(__always) public func raw(_ s: StaticString) {
+        s.withUTF8Buffer { append($0) }
+    }
+    public func rawString(_ s: String) {
         var s = s
-        let plain = s.withUTF8 { u in !u.contains { $0 < 32 || $0 == 34 || $0 == 92 } }
-        if plain { out.append(contentsOf: s.utf8); out.append(34); return }
-        for b in s.utf8 {
-            switch b {
-            case 34: out.append(92); out.append(34)
-            case 92: out.append(92); out.append(92)
-            case 10: out.append(92); out.append(110)
-            case 13: out.append(92); out.append(114)
-            case 9: out.append(92); out.append(116)
-            case 0..<32:
-                let hex: [UInt8] = Array("0123456789abcdef".utf8)
-                out.append(contentsOf: [92, 117, 48, 48, hex[Int(b >> 4)], hex[Int(b & 15)]])
-            default: out.append(b)
+        s.withUTF8 { append($0) }
+    }
+    public func string(_ s: String) {
+        var s = s
+        s.withUTF8 { u in
+            if !u.contains(where: { $0 < 32 || $0 == 34 || $0 == 92 }) {
+                reserve(u.count + 2)
+                base[count] = 34
+                count += 1
+                append(u)
+                base[count] = 34
+                count += 1
+                return
             }
+            byte(34)
+            let hex: StaticString = "0123456789abcdef"
+            for b in u {
+                switch b {
+                case 34: byte(92); byte(34)
+                case 92: byte(92); byte(92)
+                case 10: byte(92); byte(110)
+                case 13: byte(92); byte(114)
+                case 9: byte(92); byte(116)
+                case 0..<32:
+                    raw("\\u00")
+                    hex.withUTF8Buffer { h in byte(h[Int(b >> 4)]); byte(h[Int(b & 15)]) }
+                default: byte(b)
+                }
+            }
+            byte(34)
         }
-        out.append(34)
     }
-    public mutating func strings(_ a: [String]) {
-        out.append(91)
-        for (i, s) in a.enumerated() { if i > 0 { out.append(44) }; string(s) }
-        out.append(93)
+    public func strings(_ a: [String]) {
+        byte(91)
+        for (i, s) in a.enumerated() { if i > 0 { byte(44) }; string(s) }
+        byte(93)
     }
-    public mutating func int(_ n: Int) {
-        if n >= 0 && n < 10 { out.append(UInt8(n) + 48); return }
-        out.append(contentsOf: String(n).utf8)
+    public func int(_ n: Int) {
+        if n >= 0 && n < 10 { byte(UInt8(n) + 48); return }
+        reserve(21)
+        var m = n.magnitude
+        if n < 0 { base[count] = 45; count += 1 }
+        let start = count
+        repeat { base[count] = UInt8(m % 10) + 48; count += 1; m /= 10 } while m > 0
+        var i = start, j = count - 1
+        while i < j { let t = base[i]; base[i] = base[j]; base[j] = t; i += 1; j -= 1 }
+    }
+    /// A whole number of any size (exact amounts and counts).
+    public func integer(_ n: Int128) {
+        if let small = Int(exactly: n) { int(small); return }
+        rawString(String(n))
     }
     /// An 18-character ID number, quoted.
-    public mutating func id(_ key: UInt64) {
-        out.append(34)
-        var digits = [UInt8](repeating: 48, count: 17)
+    public func id(_ key: UInt64) {
+        reserve(20)
+        base[count] = 34
         var b = key / 11
-        for i in stride(from: 16, through: 0, by: -1) { digits[i] = UInt8(b % 10) + 48; b /= 10 }
-        out.append(contentsOf: digits)
+        for i in stride(from: 17, through: 1, by: -1) { base[count + i] = UInt8(b % 10) + 48; b /= 10 }
         let c = key % 11
-        out.append(c == 10 ? 88 : UInt8(c) + 48)
-        out.append(34)
+        base[count + 18] = c == 10 ? 88 : UInt8(c) + 48
+        base[count + 19] = 34
+        count += 20
     }
     /// "YYYY-MM-DD", quoted.
-    public mutating func date(_ days: Int32) {
+    public func date(_ days: Int32) {
         let c = CivilDate(days: days).components
-        out.append(34)
-        func two(_ x: Int) { out.append(UInt8(x / 10) + 48); out.append(UInt8(x % 10) + 48) }
-        two(c.year / 100); two(c.year % 100); out.append(45); two(c.month); out.append(45); two(c.day)
-        out.append(34)
+        reserve(12)
+        func two(_ x: Int) { base[count] = UInt8(x / 10) + 48; base[count + 1] = UInt8(x % 10) + 48; count += 2 }
+        base[count] = 34; count += 1
+        two(c.year / 100); two(c.year % 100)
+        base[count] = 45; count += 1
+        two(c.month)
+        base[count] = 45; count += 1
+        two(c.day)
+        base[count] = 34; count += 1
     }
-    public mutating func truthMap(_ pairs: [(String, Val)]) {
-        out.append(123)
+    public func truthMap(_ pairs: [(String, Val)]) {
+        byte(123)
         for (i, (k, v)) in pairs.enumerated() {
-            if i > 0 { out.append(44) }
-            string(k); out.append(58)
+            if i > 0 { byte(44) }
+            string(k); byte(58)
             switch v {
             case .bool(true): raw("\"true\"")
             case .bool(false): raw("\"false\"")
             default: raw("\"unknown\"")
             }
         }
-        out.append(125)
+        byte(125)
     }
-    public mutating func value(_ v: Val, ctx: EvalContext, tag: Int?) {
+    public func value(_ v: Val, ctx: EvalContext, tag: Int?) {
         switch v {
-        case .num(let q) where q.d == 1: out.append(34); out.append(contentsOf: String(q.n).utf8); out.append(34)
+        case .num(let q) where q.d == 1: byte(34); integer(q.n); byte(34)
         case .bool(let b): b ? raw("\"true\"") : raw("\"false\"")
         case .unknown: raw("\"unknown\"")
         case .none: raw("\"none\"")

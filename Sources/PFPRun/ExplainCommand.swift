@@ -62,10 +62,10 @@ public enum ExplainCommand {
                 ctx.load(household: h, previous: prevHousehold)
                 let d = ctx.decide(p, slot: s)
                 let personID = s.map { ctx.personID(slot: $0).description } ?? ""
-                var w = JSONBytes()
+                let w = JSONBytes()
                 Explanation.bytes(list: "policy", householdID: req.household, personID: personID, policy: p.id,
                                   certainty: d.certainty, amount: d.amount, codes: d.certainty == "confirmed" ? [] : d.codes, status: "",
-                                  criteria: d.criteria.map { ($0.code, $0.value) }, reasons: [], tracer: tracer, ctx: ctx, fragments: fragments, into: &w)
+                                  criteria: d.criteria.map { ($0.code, $0.value) }, reasons: [], tracer: tracer, ctx: ctx, fragments: fragments, into: w)
                 decisions.append(String(decoding: w.out, as: UTF8.self))
                 ctx.tracer = nil
             }
@@ -77,10 +77,10 @@ public enum ExplainCommand {
                 ctx.tracer = tracer
                 ctx.load(household: h, previous: prevHousehold)
                 let vals = ctx.listReasonValues(l)
-                var w = JSONBytes()
+                let w = JSONBytes()
                 Explanation.bytes(list: l.id, householdID: req.household, personID: "", policy: nil, certainty: "", amount: nil,
                                   codes: vals.filter { $0.value == .bool(true) }.map(\.code).sorted(), status: "",
-                                  criteria: [], reasons: vals, tracer: tracer, ctx: ctx, fragments: fragments, into: &w)
+                                  criteria: [], reasons: vals, tracer: tracer, ctx: ctx, fragments: fragments, into: w)
                 decisions.append(String(decoding: w.out, as: UTF8.self))
                 ctx.tracer = nil
             }
