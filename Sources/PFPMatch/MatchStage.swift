@@ -50,7 +50,7 @@ public struct MatchStage {
         // Published order within a household: person ID, then policy (byte order).
         let policyRank = Dictionary(uniqueKeysWithValues: rules.policies.map(\.id).sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) }
             .enumerated().map { ($1, $0) })
-        let sink = try ExplainSink(path: explainPath, lists: listCount)
+        let sink = try ExplainSink(path: explainPath, listIDs: rules.lists.map(\.id))
         // parts[chunk][list]: households come in byte order, so concatenating the
         // chunks list by list gives each file's order without a global sort.
         var parts = [[[PublishedEntry]]](repeating: [], count: chunks)
@@ -167,9 +167,10 @@ public struct MatchStage {
 }
 
 /// Where the match stage's explanations go while it runs. Chunks finish in any
-/// order; each is written once every chunk before it is. The first list goes
-/// straight into the file (hashed as written); the others go to one side file
-/// each and are appended at the end, so the file is in list order.
+/// order; each is written once every chunk before it is. The file is sorted by
+/// its key columns as outputs.md says: list id (byte order), then the list's
+/// keys. The first list in that order goes straight into the file (hashed as
+/// written); the others go to one side file each and are appended at the end.
 final class ExplainSink: @unchecked Sendable {
     let path: String, tmp: String
     let main: FileIO.Writer
@@ -180,12 +181,19 @@ final class ExplainSink: @unchecked Sendable {
     var pending: [Int: [JSONBytes]] = [:]
     var rows = 0
     var failure: Error?
+    /// Position in the file of each list (by rule order): 0 for the first list.
+    let position: [Int]
 
-    init(path: String, lists: Int) throws {
+    /// `listIDs` in rule order.
+    init(path: String, listIDs: [String]) throws {
         self.path = path
+        let order = listIDs.indices.sorted { listIDs[$0].utf8.lexicographicallyPrecedes(listIDs[$1].utf8) }
+        var position = [Int](repeating: 0, count: listIDs.count)
+        for (k, l) in order.enumerated() { position[l] = k }
+        self.position = position
         tmp = path + ".tmp-\(getpid())"
         main = try FileIO.Writer(path: tmp)
-        for l in 1..<max(1, lists) {
+        for l in 1..<max(1, listIDs.count) {
             let p = tmp + ".\(l)"
             sidePaths.append(p)
             side.append(try FileIO.Writer(path: p, hashing: false))
@@ -202,7 +210,8 @@ final class ExplainSink: @unchecked Sendable {
             guard failure == nil else { continue }
             do {
                 for (l, bytes) in t.enumerated() {
-                    if l == 0 { try main.write(bytes.bytes) } else { try side[l - 1].write(bytes.bytes) }
+                    let k = position[l]
+                    if k == 0 { try main.write(bytes.bytes) } else { try side[k - 1].write(bytes.bytes) }
                 }
             } catch { failure = error }
         }

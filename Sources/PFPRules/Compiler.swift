@@ -7,11 +7,18 @@ struct Scope {
     var level: Level
     /// Inside a `per policy` list: bare eligible/receiving/has name the list's policy.
     var listPolicy = false
-    var lets: [String: (fn: Fn, type: VType, deps: Dependencies)] = [:]
+    var lets: [String: LetFn] = [:]
     /// previous(...) may be used (warning lists only).
     var allowPrevious = false
     /// Inside previous(...): no nesting.
     var insidePrevious = false
+}
+
+/// A list's `let` helper (a struct: see NamedFn).
+struct LetFn {
+    let fn: Fn
+    let type: VType
+    let deps: Dependencies
 }
 
 struct Compiler {
@@ -144,7 +151,7 @@ struct Compiler {
             guard codes.insert(c.code).inserted else { throw ruleError(c.pos, "criterion \(c.code) appears twice in policy \(d.id)") }
             let (fn, t) = try compile(c.expr, scope)
             try expectType(t, .bool, c.expr.pos, "a criterion")
-            info.criteria.append((c.code, fn))
+            info.criteria.append(NamedFn(code: c.code, fn: fn))
         }
         for b in d.branches {
             let (fn, t) = try compile(b.expr, scope)
@@ -155,7 +162,7 @@ struct Compiler {
                 try expectType(at, .number, a.pos, "an amount")
                 amount = afn
             }
-            info.branches.append((b.code, fn, amount))
+            info.branches.append(BranchFn(code: b.code, fn: fn, amount: amount))
         }
         if let a = d.amount {
             let (fn, t) = try compile(a, scope)
@@ -185,18 +192,18 @@ struct Compiler {
         for l in d.lets {
             let (fn, t) = try compile(l.expr, scope)
             if d.perPolicy {
-                scope.lets[l.name] = (fn, t, deps)
+                scope.lets[l.name] = LetFn(fn: fn, type: t, deps: deps)
             } else {
                 // A household list's helper does not depend on a person or a policy:
                 // computed once per household (the cache is cleared with the others).
                 let slot = rs.letCount
                 rs.letCount += 1
-                scope.lets[l.name] = ({ c in
+                scope.lets[l.name] = LetFn(fn: { c in
                     if let v = c.letCache[slot] { return v }
                     let v = fn(c)
                     c.letCache[slot] = v
                     return v
-                }, t, deps)
+                }, type: t, deps: deps)
             }
         }
         var codes: Set<String> = []
@@ -204,7 +211,7 @@ struct Compiler {
             guard codes.insert(r.code).inserted else { throw ruleError(r.pos, "reason \(r.code) appears twice in list \(d.id)") }
             let (fn, t) = try compile(r.expr, scope)
             try expectType(t, .bool, r.expr.pos, "a reason")
-            info.reasons.append((r.code, fn))
+            info.reasons.append(NamedFn(code: r.code, fn: fn))
         }
         info.deps = deps
     }
@@ -493,18 +500,18 @@ struct Compiler {
             let verb = ["+": "add", "-": "subtract", "*": "multiply", "/": "divide"][op] ?? op
             throw ruleError(pos, "cannot \(verb) \(tl) and \(tr)")
         }
-        let arith: (Q, Q) -> Q?
-        switch op {
-        case "+": arith = { $0 + $1 }
-        case "-": arith = { $0 - $1 }
-        case "*": arith = { $0 * $1 }
-        default: arith = { $0 / $1 }
-        }
+        let code = ["+": 0, "-": 1, "*": 2][op] ?? 3
         return ({ c in
             let a = fl(c), b = fr(c)
             if case .num(let x) = a, case .num(let y) = b {
-                guard let z = arith(x, y) else { return .unknownNoFacts }   // division by zero
-                return .num(z)
+                switch code {
+                case 0: return .num(x + y)
+                case 1: return .num(x - y)
+                case 2: return .num(x * y)
+                default:
+                    guard let z = x / y else { return .unknownNoFacts }   // division by zero
+                    return .num(z)
+                }
             }
             if a.isUnknown || b.isUnknown { return c.union(a.isUnknown ? a : .unknownNoFacts, b.isUnknown ? b : .unknownNoFacts) }
             return .none
@@ -524,14 +531,15 @@ struct Compiler {
     /// A comparison in three-valued logic: unknown with an unknown operand; a
     /// known absence (none) is unequal to everything and not ordered.
     func comparison(_ op: String, _ fl: @escaping Fn, _ fr: @escaping Fn, _ t: VType) -> Fn {
-        let test: (Int) -> Bool
+        // Which orders (less, equal, greater) make the comparison true, as bits.
+        let accept: UInt8
         switch op {
-        case "=": test = { $0 == 0 }
-        case "!=": test = { $0 != 0 }
-        case "<": test = { $0 < 0 }
-        case "<=": test = { $0 <= 0 }
-        case ">": test = { $0 > 0 }
-        default: test = { $0 >= 0 }
+        case "=": accept = 0b010
+        case "!=": accept = 0b101
+        case "<": accept = 0b001
+        case "<=": accept = 0b011
+        case ">": accept = 0b100
+        default: accept = 0b110
         }
         let noneResult = op == "!="
         return { c in
@@ -546,7 +554,7 @@ struct Compiler {
                 if a.isUnknown || b.isUnknown { return c.union(a.isUnknown ? a : .unknownNoFacts, b.isUnknown ? b : .unknownNoFacts) }
                 return .bool(noneResult)
             }
-            return .bool(test(order))
+            return .bool(accept & (1 << UInt8(order + 1)) != 0)
         }
     }
 
@@ -688,16 +696,26 @@ struct Compiler {
         }
         let former = coll == "previous_members"
         let filterFn = ff, bodyFn = fb
+        // The function as a small number: no string comparison per member.
+        let kind: Int
+        switch fn {
+        case "count": kind = 0
+        case "any": kind = 1
+        case "all": kind = 2
+        case "sum": kind = 3
+        case "max": kind = 4
+        default: kind = 5   // max_known
+        }
         return ({ c in
             // Iterate current members (slot known) or former members (slot -1).
             let n = former ? c.previousPeople.count : c.members.count
             let saveP = c.cp, saveM = c.cm
             defer { c.cp = saveP; c.cm = saveM }
             var acc: Val
-            switch fn {
-            case "count", "sum": acc = .num(.zero)
-            case "any": acc = .bool(false)
-            case "all": acc = .bool(true)
+            switch kind {
+            case 0, 3: acc = .num(.zero)
+            case 1: acc = .bool(false)
+            case 2: acc = .bool(true)
             default: acc = .none
             }
             var unknownSeen: Val? = nil
@@ -713,14 +731,14 @@ struct Compiler {
                 var inSet: Val = .bool(true)
                 if let filterFn { inSet = filterFn(c) }
                 if case .bool(false) = inSet { continue }
-                switch fn {
-                case "count":
+                switch kind {
+                case 0:   // count
                     if case .bool(true) = inSet { if case .num(let q) = acc { acc = .num(q + Q(1)) } } else { acc = unknownMerge(c, acc, inSet) }
-                case "any":
+                case 1:   // any
                     acc = c.kleeneOr(acc, c.kleeneAnd(inSet, bodyFn!(c)))
-                case "all":
+                case 2:   // all
                     acc = c.kleeneAnd(acc, c.kleeneOr(notVal(inSet), bodyFn!(c)))
-                case "sum":
+                case 3:   // sum
                     if !(inSet.truth ?? false) { acc = unknownMerge(c, acc, inSet); continue }
                     let v = bodyFn!(c)
                     switch v {
@@ -728,7 +746,7 @@ struct Compiler {
                     case .none: break
                     default: acc = unknownMerge(c, acc, v)
                     }
-                case "max":
+                case 4:   // max
                     if !(inSet.truth ?? false) { acc = unknownMerge(c, acc, inSet); continue }
                     let v = bodyFn!(c)
                     switch v {
@@ -749,7 +767,7 @@ struct Compiler {
                     }
                 }
             }
-            if fn == "max_known" && !anyKnown, let u = unknownSeen { return u }
+            if kind == 5 && !anyKnown, let u = unknownSeen { return u }
             return acc
         }, fn == "any" || fn == "all" ? .bool : .number)
     }

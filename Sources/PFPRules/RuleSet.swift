@@ -5,6 +5,21 @@ import PFPIngest
 /// A compiled expression: evaluated against the household in the context.
 typealias Fn = (EvalContext) -> Val
 
+/// A named rule: a criterion of a policy or a reason of a list. A struct, not a
+/// tuple: an array of tuples keeps its closures at the generic abstraction, and
+/// every call then goes through a reabstraction thunk.
+struct NamedFn {
+    let code: String
+    let fn: Fn
+}
+
+/// A branch of a policy with its own amount.
+struct BranchFn {
+    let code: String
+    let fn: Fn
+    let amount: Fn?
+}
+
 /// What a definition reads, directly or through values and other policies.
 public struct Dependencies: Sendable {
     public var parameters: Set<String> = []
@@ -55,9 +70,9 @@ public final class PolicyInfo {
     public let level: Level
     public let index: Int
     public let pos: SourcePos
-    var criteria: [(code: String, fn: Fn)] = []
+    var criteria: [NamedFn] = []
     public var criterionCodes: [String] { criteria.map(\.code) + (branches.isEmpty ? [] : ["branches"]) }
-    var branches: [(code: String, fn: Fn, amount: Fn?)] = []
+    var branches: [BranchFn] = []
     var amount: Fn?
     public var hasAmount: Bool { amount != nil || branches.contains { $0.amount != nil } }
     public internal(set) var deps = Dependencies()
@@ -78,7 +93,7 @@ public final class ListInfo {
     public let index: Int
     public let pos: SourcePos
     var when: Fn?
-    var reasons: [(code: String, fn: Fn)] = []
+    var reasons: [NamedFn] = []
     public var reasonCodes: [String] { reasons.map(\.code) }
     public internal(set) var after: String?
     public internal(set) var columns: [ListColumn] = []

@@ -65,7 +65,20 @@ final class PipelineTests: XCTestCase {
         XCTAssertGreaterThan(try FileIO.readText(dir + "/warning.csv").split(separator: "\n").count, 1)
         // explain.jsonl: one line per entry of every list.
         let entries = ["push", "review", "referral", "watch", "warning"].map { (try? FileIO.readText(dir + "/\($0).csv").split(separator: "\n").count - 1) ?? 0 }.reduce(0, +)
-        XCTAssertEqual(try FileIO.readText(dir + "/explain.jsonl").split(separator: "\n").count, entries)
+        let explain = try FileIO.readText(dir + "/explain.jsonl").split(separator: "\n")
+        XCTAssertEqual(explain.count, entries)
+        // Sorted by its key columns (outputs.md): list id in byte order, then each list's keys in its file's order.
+        let explainLists = explain.map { JSON.parseObject(Array($0.utf8))?["list"] as? String ?? "" }
+        XCTAssertEqual(explainLists, explainLists.sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) })
+        XCTAssertEqual(Set(explainLists), ["push", "review", "referral", "watch", "warning"])
+        for list in ["push", "referral"] {
+            let rows = try FileIO.readText(dir + "/\(list).csv").split(separator: "\n").dropFirst()
+            let keys = explain.compactMap { line -> String? in
+                guard let o = JSON.parseObject(Array(line.utf8)), o["list"] as? String == list else { return nil }
+                return [o["household_id"] as? String, o["person_id"] as? String, o["policy"] as? String].compactMap { $0 }.joined(separator: ",")
+            }
+            XCTAssertEqual(keys, rows.map { $0.split(separator: ",", omittingEmptySubsequences: false).prefix(list == "push" ? 3 : 1).joined(separator: ",") }, list)
+        }
         // The manifest counts the files' rows and digests them.
         let m = try XCTUnwrap(JSON.parseObject(try FileIO.readAll(dir + "/manifest.json")))
         let outputs = try XCTUnwrap(m["outputs"] as? [[String: Any]])
