@@ -71,7 +71,7 @@ public struct MatchStage {
                 let ctx = EvalContext(rules: rules, data: data)
                 if let lookup { ctx.setPersonLookup { lookup.find($0) } }
                 var out = [[PublishedEntry]](repeating: [], count: listCount)
-                let text = (0..<listCount).map { _ in JSONBytes(capacity: 1 << 16) }
+                let text = sink.buffers()
                 var rem: [(String, PreviousHousehold)] = []
                 var chunkKeys: [String] = []
                 var n = 0
@@ -183,6 +183,9 @@ final class ExplainSink: @unchecked Sendable {
     var failure: Error?
     /// Position in the file of each list (by rule order): 0 for the first list.
     let position: [Int]
+    /// Buffers already written, for the next chunks (their pages stay mapped:
+    /// no fresh zeroed pages for every chunk).
+    var spare: [[JSONBytes]] = []
 
     /// `listIDs` in rule order.
     init(path: String, listIDs: [String]) throws {
@@ -200,6 +203,14 @@ final class ExplainSink: @unchecked Sendable {
         }
     }
 
+    /// One empty buffer per list for a chunk's explanations.
+    func buffers() -> [JSONBytes] {
+        lock.lock()
+        defer { lock.unlock() }
+        if let b = spare.popLast() { return b }
+        return position.map { _ in JSONBytes(capacity: 1 << 16) }
+    }
+
     func deliver(chunk: Int, _ text: [JSONBytes], rows n: Int) {
         lock.lock()
         defer { lock.unlock() }
@@ -212,7 +223,9 @@ final class ExplainSink: @unchecked Sendable {
                 for (l, bytes) in t.enumerated() {
                     let k = position[l]
                     if k == 0 { try main.write(bytes.bytes) } else { try side[k - 1].write(bytes.bytes) }
+                    bytes.clear()
                 }
+                spare.append(t)
             } catch { failure = error }
         }
     }
@@ -393,6 +406,9 @@ public final class JSONBytes {
     public var out: [UInt8] { Array(UnsafeBufferPointer(start: base, count: count)) }
     /// The bytes written, valid while this writer lives and is not written to.
     public var bytes: UnsafeRawBufferPointer { UnsafeRawBufferPointer(start: base, count: count) }
+
+    /// Empties the buffer, keeping its memory.
+    public func clear() { count = 0 }
 
     @inline(__always) private func reserve(_ n: Int) {
         if count + n > cap { grow(count + n) }
