@@ -13,6 +13,23 @@ public struct BlobWriter {
         items.append((name, Array(bytes)))
     }
 
+    /// Bytes stored as they are (e.g. from `joined`).
+    public mutating func put(_ name: String, _ bytes: [UInt8]) {
+        items.append((name, bytes))
+    }
+
+    /// The encoding of `putStrings` for `count` strings given one by one.
+    public static func joined(_ count: Int, _ element: (Int) -> String) -> [UInt8] {
+        var out: [UInt8] = []
+        out.reserveCapacity(count * 12)
+        for i in 0..<count {
+            if i > 0 { out.append(0) }
+            var s = element(i)
+            s.withUTF8 { out.append(contentsOf: $0) }
+        }
+        return out
+    }
+
     /// Strings joined with NUL (none of ours hold one).
     public mutating func putStrings(_ name: String, _ strings: [String]) {
         var out: [UInt8] = []

@@ -7,14 +7,29 @@ public extension MatchResult {
 
     func save(to store: StageStore, runDate: CivilDate) throws {
         var w = BlobWriter()
-        w.putStrings("list", entries.map(\.list))
-        w.putStrings("household_id", entries.map(\.householdID))
-        w.putStrings("person_id", entries.map(\.personID))
-        w.putStrings("policy", entries.map(\.policy))
-        w.putStrings("certainty", entries.map(\.certainty))
+        // The text columns, each encoded on its own (in parallel), straight from the entries.
+        let entries = self.entries
+        let names = ["list", "household_id", "person_id", "policy", "certainty", "status", "codes"]
+        var encoded = [[UInt8]](repeating: [], count: names.count)
+        encoded.withUnsafeMutableBufferPointer { out in
+            entries.withUnsafeBufferPointer { e in
+                Parallel.forEach(names.count) { i in
+                    switch i {
+                    case 0: out[i] = BlobWriter.joined(e.count) { e[$0].list }
+                    case 1: out[i] = BlobWriter.joined(e.count) { e[$0].householdID }
+                    case 2: out[i] = BlobWriter.joined(e.count) { e[$0].personID }
+                    case 3: out[i] = BlobWriter.joined(e.count) { e[$0].policy }
+                    case 4: out[i] = BlobWriter.joined(e.count) { e[$0].certainty }
+                    case 5: out[i] = BlobWriter.joined(e.count) { e[$0].status }
+                    default: out[i] = BlobWriter.joined(e.count) { e[$0].codes.count == 1 ? e[$0].codes[0] : e[$0].codes.joined(separator: ";") }
+                    }
+                }
+            }
+        }
+        for i in 0..<5 { w.put(names[i], encoded[i]) }
         w.put("amount", entries.map { Int64($0.amount ?? Int.min) })
-        w.putStrings("status", entries.map(\.status))
-        w.putStrings("codes", entries.map { $0.codes.joined(separator: ";") })
+        w.put(names[5], encoded[5])
+        w.put(names[6], encoded[6])
         w.put("district", entries.map(\.district))
         w.put("street", entries.map(\.street))
         w.put("community", entries.map(\.community))

@@ -103,9 +103,22 @@ public struct MatchStage {
         console.detail(String(format: "    households evaluated, explanations written: %.2f s", FileIO.now() - started))
         var state = RunState(runDate: data.runDate)
         for part in remembered { for (k, v) in part { state.remembered[k] = v } }
-        var entries: [PublishedEntry] = []
-        entries.reserveCapacity(parts.reduce(0) { $0 + $1.reduce(0) { $0 + $1.count } })
-        for l in 0..<listCount { for c in 0..<chunks { entries.append(contentsOf: parts[c][l]) } }
+        // List by list, chunk by chunk: each piece copied into its place in parallel,
+        // then the pieces dropped in parallel (a million entries hold strings).
+        var offsets: [(l: Int, c: Int, at: Int)] = []
+        var total = 0
+        for l in 0..<listCount { for c in 0..<chunks where !parts[c][l].isEmpty { offsets.append((l, c, total)); total += parts[c][l].count } }
+        let entries = [PublishedEntry](unsafeUninitializedCapacity: total) { buf, n in
+            let base = buf.baseAddress!
+            parts.withUnsafeBufferPointer { pb in
+                Parallel.forEach(offsets.count) { k in
+                    let o = offsets[k]
+                    pb[o.c][o.l].withUnsafeBufferPointer { src in (base + o.at).initialize(from: src.baseAddress!, count: src.count) }
+                }
+            }
+            n = total
+        }
+        parts.withUnsafeMutableBufferPointer { pb in Parallel.forEach(pb.count) { c in pb[c] = [] } }
         // Keys of lists with a status column, for the next run's new/repeat.
         state.pushKeys = keys.flatMap { $0 }
         guard explained.rows == entries.count else {
