@@ -102,7 +102,7 @@ public struct MatchStage {
         let explained = try sink.finish()
         console.detail(String(format: "    households evaluated, explanations written: %.2f s", FileIO.now() - started))
         var state = RunState(runDate: data.runDate)
-        for part in remembered { for (k, v) in part { state.remembered[k] = v } }
+        state.rememberedInOrder = remembered.flatMap { $0 }
         // List by list, chunk by chunk: each piece copied into its place in parallel,
         // then the pieces dropped in parallel (a million entries hold strings).
         var offsets: [(l: Int, c: Int, at: Int)] = []

@@ -21,15 +21,24 @@ public struct RunState: Sendable {
         list + "," + household + "," + person + "," + policy
     }
 
+    /// The remembered households in ID order, as the match stage found them (it
+    /// visits households in that order): saved without a dictionary or a sort.
+    public var rememberedInOrder: [(id: String, household: PreviousHousehold)]?
+
     public func save(to store: StageStore) throws {
         var out: [UInt8] = []
         func u32(_ x: Int) { withUnsafeBytes(of: UInt32(x).littleEndian) { out.append(contentsOf: $0) } }
         func u64(_ x: UInt64) { withUnsafeBytes(of: x.littleEndian) { out.append(contentsOf: $0) } }
-        func str(_ s: String) { let b = Array(s.utf8); u32(b.count); out.append(contentsOf: b) }
-        let ids = remembered.keys.sorted()
-        u32(ids.count)
-        for id in ids {
-            let h = remembered[id]!
+        func str(_ s: String) { var s = s; s.withUTF8 { u32($0.count); out.append(contentsOf: $0) } }
+        var ordered: [(id: String, household: PreviousHousehold)]
+        if let given = rememberedInOrder, zip(given, given.dropFirst()).allSatisfy({ $0.id < $1.id }) {
+            ordered = given
+        } else {
+            ordered = (rememberedInOrder ?? remembered.map { (id: $0.key, household: $0.value) }).sorted { $0.id < $1.id }
+        }
+        out.reserveCapacity(ordered.count * 64)
+        u32(ordered.count)
+        for (id, h) in ordered {
             str(id)
             u32(h.values.count)
             for k in h.values.keys.sorted() { u32(k); ValCoding.append(h.values[k]!, to: &out) }
@@ -43,7 +52,8 @@ public struct RunState: Sendable {
         }
         var w = BlobWriter()
         w.put("remembered", out)
-        w.putStrings("push_keys", pushKeys.sorted())
+        // The workers collect them in list and ID order: usually sorted already.
+        w.putStrings("push_keys", zip(pushKeys, pushKeys.dropFirst()).allSatisfy { $0 <= $1 } ? pushKeys : pushKeys.sorted())
         try store.save(runDate: runDate, stage: RunState.stage, blobs: w)
     }
 
