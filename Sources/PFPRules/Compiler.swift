@@ -403,10 +403,10 @@ struct Compiler {
         if let bt = Compiler.personBuiltins[name] {
             guard s.level == .person else { throw personOnly(name, pos) }
             switch name {
-            case "birth_date": return ({ c in .date(c.data.birth[Int(c.cp)]) }, bt)
-            case "sex": return ({ c in .word(Int32(c.data.male[Int(c.cp)])) }, bt)
-            case "relation": return ({ c in .word(Int32(c.data.relation[Int(c.cp)])) }, bt)
-            default: return ({ c in .word(Int32(c.data.hukou[Int(c.cp)])) }, bt)
+            case "birth_date": return ({ c in .date(c.birth[Int(c.cp)]) }, bt)
+            case "sex": return ({ c in .word(Int32(c.male[Int(c.cp)])) }, bt)
+            case "relation": return ({ c in .word(Int32(c.relation[Int(c.cp)])) }, bt)
+            default: return ({ c in .word(Int32(c.hukou[Int(c.cp)])) }, bt)
             }
         }
         if let vi = rs.valueIndex[name] {
@@ -652,7 +652,7 @@ struct Compiler {
             }
             return ({ c in
                 guard c.cp >= 0 else { return .unknownNoFacts }
-                let key = c.data.personID[Int(c.cp)]
+                let key = c.personIDs[Int(c.cp)]
                 let v = c.previous?.members[key]?[idx] ?? .unknownNoFacts
                 c.tracer?.readValue(code, person: key, value: v)
                 return v

@@ -112,9 +112,34 @@ public final class EvalContext {
 
     public var tracer: Tracer?
 
+    // The ingest result's columns, held here as constants: reading a `let` array of
+    // this final class needs no reference count, unlike the result's `var` arrays.
+    let personIDs: [UInt64]
+    let birth: [Int32]
+    let male: [UInt8]
+    let relation: [UInt8]
+    let hukou: [UInt8]
+    let member: [UInt8]
+    let householdStart: [Int32]
+    let tagPerson: [[Int32]]
+    let tagValue: [[Int64]]
+    let tagAsOf: [[Int32]]
+    let tagConflict: [[UInt8]]
+
     public init(rules: RuleSet, data: IngestResult) {
         self.rules = rules
         self.data = data
+        personIDs = data.personID
+        birth = data.birth
+        male = data.male
+        relation = data.relation
+        hukou = data.hukou
+        member = data.member
+        householdStart = data.householdStart
+        tagPerson = data.tags.map(\.person)
+        tagValue = data.tags.map(\.value)
+        tagAsOf = data.tags.map(\.asOf)
+        tagConflict = data.tags.map(\.conflict)
         tagCount = rules.catalogue.tags.count
         tagKinds = rules.catalogue.tags.map { t in
             switch t.type { case .money: return 0; case .int: return 1; case .bool: return 2; case .date: return 3; case .enumeration: return 4 }
@@ -134,16 +159,16 @@ public final class EvalContext {
     @discardableResult
     public func load(household h: Int, previous: PreviousHousehold? = nil) -> Bool {
         household = h
-        let start = data.householdStart[h], end = data.householdStart[h + 1]
+        let start = householdStart[h], end = householdStart[h + 1]
         members.removeAll(keepingCapacity: true)
-        for p in start..<end where data.member[Int(p)] != 0 { members.append(p) }
+        for p in start..<end where member[Int(p)] != 0 { members.append(p) }
         let m = members.count
         // Tag slots: each tag's entries for this household are one run of its sorted array.
         slots.removeAll(keepingCapacity: true)
         slots.append(contentsOf: repeatElement(-1, count: m * tagCount))
         if m > 0 {
             for t in 0..<tagCount {
-                let persons = data.tags[t].person
+                let persons = tagPerson[t]
                 var c = cursors[t]
                 // A fresh context or a jump backwards: binary search; within a chunk the
                 // households come in order and the cursor only moves forward a little.
@@ -162,7 +187,7 @@ public final class EvalContext {
         lastStart = start
         // The head: the one member whose relation is head, else the smallest ID (members are in ID order).
         var heads = 0, headAt = 0
-        for (i, p) in members.enumerated() where data.relation[Int(p)] == Relation.head.rawValue { heads += 1; headAt = i }
+        for (i, p) in members.enumerated() where relation[Int(p)] == Relation.head.rawValue { heads += 1; headAt = i }
         headSlot = heads == 1 ? headAt : 0
         hv.removeAll(keepingCapacity: true)
         hv.append(contentsOf: repeatElement(nil, count: rules.values.count))
@@ -217,7 +242,7 @@ public final class EvalContext {
     @inline(__always)
     func unknown(person p: Int32, tag t: Int) -> Val {
         guard let tracer else { return .unknownNoFacts }
-        return .unknown(tracer.fact(Tracer.Fact(person: data.personID[Int(p)], tag: t)))
+        return .unknown(tracer.fact(Tracer.Fact(person: personIDs[Int(p)], tag: t)))
     }
 
     @inline(__always)
@@ -234,7 +259,7 @@ public final class EvalContext {
     func tag(_ t: Int, person p: Int32, slot m: Int) -> Val {
         if tagUnavailable[t] {
             let v = unknown(person: p, tag: t)
-            tracer?.readTag(.init(person: data.personID[Int(p)], tag: Int32(t), state: .unavailable, asOf: 0, value: v))
+            tracer?.readTag(.init(person: personIDs[Int(p)], tag: Int32(t), state: .unavailable, asOf: 0, value: v))
             return v
         }
         let idx: Int
@@ -246,17 +271,16 @@ public final class EvalContext {
             case .none: v = .none
             case .value(let x): v = convert(t, x)
             }
-            tracer?.readTag(.init(person: data.personID[Int(p)], tag: Int32(t), state: .absent, asOf: 0, value: v))
+            tracer?.readTag(.init(person: personIDs[Int(p)], tag: Int32(t), state: .absent, asOf: 0, value: v))
             return v
         }
-        let entry = data.tags[t]
-        if entry.conflict[idx] != 0 {
+        if tagConflict[t][idx] != 0 {
             let v = unknown(person: p, tag: t)
-            tracer?.readTag(.init(person: data.personID[Int(p)], tag: Int32(t), state: .conflict, asOf: entry.asOf[idx], value: v))
+            tracer?.readTag(.init(person: personIDs[Int(p)], tag: Int32(t), state: .conflict, asOf: tagAsOf[t][idx], value: v))
             return v
         }
-        let v = convert(t, entry.value[idx])
-        tracer?.readTag(.init(person: data.personID[Int(p)], tag: Int32(t), state: .delivered, asOf: entry.asOf[idx], value: v))
+        let v = convert(t, tagValue[t][idx])
+        tracer?.readTag(.init(person: personIDs[Int(p)], tag: Int32(t), state: .delivered, asOf: tagAsOf[t][idx], value: v))
         return v
     }
 
@@ -302,7 +326,7 @@ public final class EvalContext {
             if let c = pv[k] { return c }
             let r = v.fn(self)
             pv[k] = r
-            tracer?.readValue(Int32(v.index), person: data.personID[Int(cp)], value: r)
+            tracer?.readValue(Int32(v.index), person: personIDs[Int(cp)], value: r)
             return r
         }
         return v.fn(self)   // a former member: not cached
