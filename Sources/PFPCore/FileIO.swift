@@ -90,10 +90,20 @@ public enum FileIO {
 
         public func write(_ bytes: UnsafeRawBufferPointer) throws {
             if bytes.count >= 1 << 20 {
-                // Large: straight to the file, no copy through the buffer.
+                // Large: straight to the file, no copy through the buffer, hashed on
+                // another thread while the kernel copies it.
                 try flush()
-                try writeOut(bytes)
-                if hashing { digest.update(bytes) }
+                if hashing && bytes.count >= 8 << 20 {
+                    var failure: Error?
+                    Parallel.forEach(2) { task in
+                        if task == 1 { self.digest.update(bytes); return }
+                        do { try self.writeOut(bytes) } catch { failure = error }
+                    }
+                    if let failure { throw failure }
+                } else {
+                    try writeOut(bytes)
+                    if hashing { digest.update(bytes) }
+                }
                 bytesWritten += bytes.count
                 return
             }

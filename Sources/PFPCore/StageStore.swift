@@ -2,20 +2,27 @@ import Foundation
 
 /// Named arrays of plain values, written as one stage result.
 public struct BlobWriter {
-    public private(set) var items: [(name: String, bytes: [UInt8])] = []
+    /// One named item: its size and a way to reach its bytes. The arrays given are
+    /// kept as they are (shared, not copied) until the result is written.
+    public struct Item {
+        public let name: String
+        public let count: Int
+        let withBytes: ((UnsafeRawBufferPointer) throws -> Void) throws -> Void
+    }
+    public private(set) var items: [Item] = []
     public init() {}
 
     public mutating func put<T: BitwiseCopyable>(_ name: String, _ array: [T]) {
-        items.append((name, array.withUnsafeBytes { Array($0) }))
+        items.append(Item(name: name, count: array.count * MemoryLayout<T>.stride) { body in try array.withUnsafeBytes { try body($0) } })
     }
 
     public mutating func put(_ name: String, _ bytes: UnsafeRawBufferPointer) {
-        items.append((name, Array(bytes)))
+        put(name, Array(bytes))
     }
 
     /// Bytes stored as they are (e.g. from `joined`).
     public mutating func put(_ name: String, _ bytes: [UInt8]) {
-        items.append((name, bytes))
+        items.append(Item(name: name, count: bytes.count) { body in try bytes.withUnsafeBytes { try body($0) } })
     }
 
     /// The encoding of `putStrings` for `count` strings given one by one.
@@ -38,7 +45,7 @@ public struct BlobWriter {
             if i > 0 { out.append(0) }
             out.append(contentsOf: s.utf8)
         }
-        items.append((name, out))
+        put(name, out)
     }
 }
 
@@ -116,13 +123,13 @@ public final class StageStore {
         var header: [UInt8] = Array("PFPSTAGE1\n".utf8)
         func u64(_ x: Int) { withUnsafeBytes(of: UInt64(x).littleEndian) { header.append(contentsOf: $0) } }
         u64(blobs.items.count)
-        for (n, b) in blobs.items {
-            let nb = Array(n.utf8)
-            u64(nb.count); header.append(contentsOf: nb); u64(b.count)
+        for item in blobs.items {
+            let nb = Array(item.name.utf8)
+            u64(nb.count); header.append(contentsOf: nb); u64(item.count)
         }
         u64(header.count + 8)
         try w.write(header)
-        for (_, b) in blobs.items { try w.write(b) }
+        for item in blobs.items { try item.withBytes { try w.write($0) } }
         // Not synced: a stage result is derived data; one damaged by a power cut is
         // detected (size, header) and recomputed. A killed process loses nothing.
         let sha = try w.finish(sync: false)
