@@ -95,20 +95,26 @@ public final class FeedFile: @unchecked Sendable {
         func broken(_ m: String, hint: String = "ask the department to deliver the file and its manifest again") -> Result<FeedFile, PipelineError> {
             .failure(.badInput(stage: "ingest", feed: spec.name, location: (path as NSString).lastPathComponent, "broken delivery: " + m, hint: hint))
         }
-        // Hash and decode at the same time, each on its own thread.
+        // Hash on one thread; on the other, decode and (when the bytes are already
+        // UTF-8) find the record boundaries.
         var digest = ""
         var decoded: Result<[UInt8]?, TextDecoding.DecodeFailure> = .success(nil)
+        var rawLayout: CSVLayout?
         let bom = TextDecoding.bomLength(raw)
         Parallel.forEach(2) { task in
             if task == 0 { digest = SHA256Digest.hex(of: raw); return }
             let body = UnsafeRawBufferPointer(rebasing: raw[bom...])
             switch manifest.encoding {
             case .utf8:
-                if let bad = TextDecoding.firstInvalidUTF8(body) { decoded = .failure(.init(offset: bad + bom)) }
+                if let bad = TextDecoding.firstInvalidUTF8(body) { decoded = .failure(.init(offset: bad + bom)); return }
             case .gb18030:
-                if TextDecoding.isASCII(body) { return }   // the same bytes in UTF-8
-                decoded = TextDecoding.gb18030ToUTF8(body).map { Optional($0) }.mapError { TextDecoding.DecodeFailure(offset: $0.offset + bom) }
+                if !TextDecoding.isASCII(body) {
+                    decoded = TextDecoding.gb18030ToUTF8(body).map { Optional($0) }.mapError { TextDecoding.DecodeFailure(offset: $0.offset + bom) }
+                    return
+                }
+                // ASCII: the same bytes in UTF-8
             }
+            rawLayout = CSVLayout.scan(body)
         }
         if digest != manifest.sha256 {
             return broken("the file's sha256 is \(digest.prefix(12))…, the manifest says \(manifest.sha256.prefix(12))… (a partial or replaced file)")
@@ -123,7 +129,7 @@ public final class FeedFile: @unchecked Sendable {
             converted = out
         }
         let textOffset = converted == nil ? bom : 0
-        let layout = converted.map { c in c.withUnsafeBytes { CSVLayout.scan($0) } } ?? CSVLayout.scan(UnsafeRawBufferPointer(rebasing: raw[bom...]))
+        let layout = converted.map { c in c.withUnsafeBytes { CSVLayout.scan($0) } } ?? rawLayout ?? CSVLayout.scan(UnsafeRawBufferPointer(rebasing: raw[bom...]))
         let file = FeedFile(spec: spec, path: path, manifest: manifest, sha256: digest, mapped: mapped, converted: converted,
                             textOffset: textOffset, layout: layout, size: raw.count)
         // Checked: the pages are read again when the feed is parsed, one feed at a time.
