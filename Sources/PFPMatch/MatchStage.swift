@@ -54,7 +54,7 @@ public struct MatchStage {
         // parts[chunk][list]: households come in byte order, so concatenating the
         // chunks list by list gives each file's order without a global sort.
         var parts = [[[PublishedEntry]]](repeating: [], count: chunks)
-        var remembered = [[(String, PreviousHousehold)]](repeating: [], count: chunks)
+        var remembered = [(bytes: [UInt8], count: Int)](repeating: ([], 0), count: chunks)
         var keys = [[String]](repeating: [], count: chunks)
         var living = [Int](repeating: 0, count: chunks)
         let lookup = previous == nil ? nil : IDIndex(keys: data.personID)
@@ -72,18 +72,19 @@ public struct MatchStage {
                 if let lookup { ctx.setPersonLookup { lookup.find($0) } }
                 var out = [[PublishedEntry]](repeating: [], count: listCount)
                 let text = sink.buffers()
-                var rem: [(String, PreviousHousehold)] = []
+                var rem: [UInt8] = []
+                var remCount = 0
                 var chunkKeys: [String] = []
                 var n = 0
                 let tracer = Tracer()
                 for h in (c * chunk)..<min(hCount, (c + 1) * chunk) {
                     let hid = data.householdIDs[h]
-                    let prev = previous?.remembered[hid]
+                    let prev = previous?.remembered(hid)
                     guard ctx.load(household: h, previous: prev) else { continue }
                     n += 1
                     profiles?.seed(ctx)
                     let fast = rules.entries(ctx, wasOnAfterList: prev != nil, detail: false)
-                    if let target, fast.contains(where: { $0.list == target }) { rem.append((hid, ctx.remember())) }
+                    if let target, fast.contains(where: { $0.list == target }) { RunState.encode(id: hid, ctx.remember(), into: &rem); remCount += 1 }
                     if fast.isEmpty { continue }
                     // Published order: list, then person ID, then policy.
                     let keyed = fast.map { e in (list: listIndex[e.list]!, person: e.person.map { data.personID[Int($0)] } ?? 0,
@@ -93,7 +94,7 @@ public struct MatchStage {
                             entries: &out, text: text, keys: &chunkKeys)
                 }
                 partBuf[c] = out
-                remBuf[c] = rem
+                remBuf[c] = (rem, remCount)
                 keyBuf[c] = chunkKeys
                 livBuf[c] = n
                 sink.deliver(chunk: c, text, rows: out.reduce(0) { $0 + $1.count })
@@ -102,7 +103,7 @@ public struct MatchStage {
         let explained = try sink.finish()
         console.detail(String(format: "    households evaluated, explanations written: %.2f s", FileIO.now() - started))
         var state = RunState(runDate: data.runDate)
-        state.rememberedInOrder = remembered.flatMap { $0 }
+        state.setRemembered(remembered.flatMap(\.bytes), count: remembered.reduce(0) { $0 + $1.count })
         // List by list, chunk by chunk: each piece copied into its place in parallel,
         // then the pieces dropped in parallel (a million entries hold strings).
         var offsets: [(l: Int, c: Int, at: Int)] = []

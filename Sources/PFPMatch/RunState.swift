@@ -6,7 +6,13 @@ import PFPRules
 /// (watch) with the values `previous(...)` reads, and the push keys (for `status`).
 public struct RunState: Sendable {
     public var runDate: CivilDate
-    public var remembered: [String: PreviousHousehold] = [:]
+    /// The remembered households, in the stored byte form (below), in the order the
+    /// match stage visited them (household ID order): compact at city scale, where a
+    /// dictionary per household and per member would take gigabytes.
+    public private(set) var rememberedBytes: [UInt8] = []
+    public private(set) var rememberedCount = 0
+    /// Where each household's record starts in `rememberedBytes`, filled when a state is loaded.
+    private var rememberedAt: [String: Int] = [:]
     /// Keys of the entries of lists with a status column (sorted when saved).
     public var pushKeys: [String] = []
     /// The same keys for lookups, filled when a state is loaded.
@@ -21,37 +27,80 @@ public struct RunState: Sendable {
         list + "," + household + "," + person + "," + policy
     }
 
-    /// The remembered households in ID order, as the match stage found them (it
-    /// visits households in that order): saved without a dictionary or a sort.
-    public var rememberedInOrder: [(id: String, household: PreviousHousehold)]?
-
-    public func save(to store: StageStore) throws {
-        var out: [UInt8] = []
+    /// One remembered household in its byte form: id, then (index, value) pairs,
+    /// then each member (ID key, then its (index, value) pairs); indexes ascending,
+    /// members by ID key.
+    public static func encode(id: String, _ h: PreviousHousehold, into out: inout [UInt8]) {
         func u32(_ x: Int) { withUnsafeBytes(of: UInt32(x).littleEndian) { out.append(contentsOf: $0) } }
         func u64(_ x: UInt64) { withUnsafeBytes(of: x.littleEndian) { out.append(contentsOf: $0) } }
-        func str(_ s: String) { var s = s; s.withUTF8 { u32($0.count); out.append(contentsOf: $0) } }
-        var ordered: [(id: String, household: PreviousHousehold)]
-        if let given = rememberedInOrder, zip(given, given.dropFirst()).allSatisfy({ $0.id < $1.id }) {
-            ordered = given
-        } else {
-            ordered = (rememberedInOrder ?? remembered.map { (id: $0.key, household: $0.value) }).sorted { $0.id < $1.id }
+        var id = id
+        id.withUTF8 { u32($0.count); out.append(contentsOf: $0) }
+        u32(h.values.count)
+        for k in h.values.keys.sorted() { u32(k); ValCoding.append(h.values[k]!, to: &out) }
+        u32(h.members.count)
+        for m in h.members.keys.sorted() {
+            u64(m)
+            let mv = h.members[m]!
+            u32(mv.count)
+            for k in mv.keys.sorted() { u32(k); ValCoding.append(mv[k]!, to: &out) }
         }
-        out.reserveCapacity(ordered.count * 64)
-        u32(ordered.count)
-        for (id, h) in ordered {
-            str(id)
-            u32(h.values.count)
-            for k in h.values.keys.sorted() { u32(k); ValCoding.append(h.values[k]!, to: &out) }
-            u32(h.members.count)
-            for m in h.members.keys.sorted() {
-                u64(m)
-                let mv = h.members[m]!
-                u32(mv.count)
-                for k in mv.keys.sorted() { u32(k); ValCoding.append(mv[k]!, to: &out) }
+    }
+
+    /// Sets the remembered households: records made by `encode`, in household order.
+    public mutating func setRemembered(_ records: [UInt8], count: Int) {
+        rememberedBytes = records
+        rememberedCount = count
+        rememberedAt = [:]
+    }
+
+    /// What the run remembered about a household, nil when it was not on the list.
+    public func remembered(_ id: String) -> PreviousHousehold? {
+        guard let at = rememberedAt[id] else { return nil }
+        var reader = Reader(bytes: rememberedBytes, at: at)
+        return reader.household().1
+    }
+
+    /// Reads records of `encode`.
+    struct Reader {
+        let bytes: [UInt8]
+        var at: Int
+        mutating func u32() -> Int {
+            defer { at += 4 }
+            return Int(UInt32(bytes[at]) | UInt32(bytes[at + 1]) << 8 | UInt32(bytes[at + 2]) << 16 | UInt32(bytes[at + 3]) << 24)
+        }
+        mutating func u64() -> UInt64 { defer { at += 8 }; return UInt64(bitPattern: ValCoding.readInt64(bytes, at)) }
+        mutating func str() -> String { let n = u32(); defer { at += n }; return String(decoding: bytes[at..<at + n], as: UTF8.self) }
+        mutating func household() -> (String, PreviousHousehold) {
+            let id = str()
+            var values: [Int: Val] = [:]
+            for _ in 0..<u32() { let k = u32(); values[k] = ValCoding.read(bytes, &at) }
+            var members: [UInt64: [Int: Val]] = [:]
+            for _ in 0..<u32() {
+                let m = u64()
+                var mv: [Int: Val] = [:]
+                for _ in 0..<u32() { let k = u32(); mv[k] = ValCoding.read(bytes, &at) }
+                members[m] = mv
             }
+            return (id, PreviousHousehold(values: values, members: members))
         }
+        /// Passes over one record, returning its id.
+        mutating func skip() -> String {
+            let id = str()
+            for _ in 0..<u32() { at += 4 + 17 }
+            for _ in 0..<u32() {
+                at += 8
+                for _ in 0..<u32() { at += 4 + 17 }
+            }
+            return id
+        }
+    }
+
+    public func save(to store: StageStore) throws {
+        var count: [UInt8] = []
+        withUnsafeBytes(of: UInt32(rememberedCount).littleEndian) { count.append(contentsOf: $0) }
         var w = BlobWriter()
-        w.put("remembered", out)
+        // The same bytes as one "remembered" item: the count, then the records.
+        w.put("remembered", count + rememberedBytes)
         // The workers collect them in list and ID order: usually sorted already.
         w.putStrings("push_keys", zip(pushKeys, pushKeys.dropFirst()).allSatisfy { $0 <= $1 } ? pushKeys : pushKeys.sorted())
         try store.save(runDate: runDate, stage: RunState.stage, blobs: w)
@@ -61,24 +110,16 @@ public struct RunState: Sendable {
         guard let r = try store.load(runDate: runDate, stage: stage) else { return nil }
         var s = RunState(runDate: runDate)
         let bytes: [UInt8] = try r.get("remembered")
-        var at = 0
-        func u32() -> Int { defer { at += 4 }; return Int(UInt32(bytes[at]) | UInt32(bytes[at + 1]) << 8 | UInt32(bytes[at + 2]) << 16 | UInt32(bytes[at + 3]) << 24) }
-        func u64() -> UInt64 { defer { at += 8 }; return UInt64(bitPattern: ValCoding.readInt64(bytes, at)) }
-        func str() -> String { let n = u32(); defer { at += n }; return String(decoding: bytes[at..<at + n], as: UTF8.self) }
-        if !bytes.isEmpty {
-            let n = u32()
+        if bytes.count >= 4 {
+            var reader = Reader(bytes: bytes, at: 0)
+            let n = reader.u32()
+            s.rememberedBytes = Array(bytes[4...])
+            s.rememberedCount = n
+            reader = Reader(bytes: s.rememberedBytes, at: 0)
+            s.rememberedAt.reserveCapacity(n)
             for _ in 0..<n {
-                let id = str()
-                var values: [Int: Val] = [:]
-                for _ in 0..<u32() { let k = u32(); values[k] = ValCoding.read(bytes, &at) }
-                var members: [UInt64: [Int: Val]] = [:]
-                for _ in 0..<u32() {
-                    let m = u64()
-                    var mv: [Int: Val] = [:]
-                    for _ in 0..<u32() { let k = u32(); mv[k] = ValCoding.read(bytes, &at) }
-                    members[m] = mv
-                }
-                s.remembered[id] = PreviousHousehold(values: values, members: members)
+                let at = reader.at
+                s.rememberedAt[reader.skip()] = at
             }
         }
         s.pushKeys = try r.strings("push_keys").filter { !$0.isEmpty }

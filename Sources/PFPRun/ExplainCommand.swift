@@ -44,7 +44,7 @@ public enum ExplainCommand {
         }
         let prevDate = try registry.previousSuccessful(before: r.runDate)
         let previous = try prevDate.flatMap { try RunState.load(from: store, runDate: $0) }
-        let prevHousehold = previous?.remembered[req.household]
+        let prevHousehold = previous?.remembered(req.household)
         let lookup = IDIndex(keys: data.personID)
         let ctx = EvalContext(rules: rules, data: data)
         let fragments = ExplainFragments(rules: rules, runDate: r.runDate)
