@@ -4,6 +4,9 @@
 #include <errno.h>
 #include <unistd.h>
 #include <sys/syscall.h>
+#if defined(__GLIBC__)
+#include <malloc.h>
+#endif
 #include "pfp_sys.h"
 
 int pfp_rename_exchange(const char *a, const char *b) {
@@ -21,5 +24,11 @@ long pfp_copy_file_range(int in, int out, size_t len) {
 #else
     errno = ENOSYS;
     return -1;
+#endif
+}
+
+void pfp_release_free_memory(void) {
+#if defined(__GLIBC__)
+    malloc_trim(0);
 #endif
 }

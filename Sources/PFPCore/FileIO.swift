@@ -218,6 +218,9 @@ public enum FileIO {
     /// Starts a new peak for `peakRSS()` (per stage figures); a no-op where Linux's
     /// /proc/self/clear_refs is not there.
     public static func resetPeakRSS() {
+        // Memory the last stage freed goes back to the system first (glibc keeps
+        // freed heap pages otherwise), so a stage's peak is its own.
+        pfp_release_free_memory()
         let fd = open("/proc/self/clear_refs", O_WRONLY)
         guard fd >= 0 else { return }
         _ = Glibc.write(fd, "5", 1)

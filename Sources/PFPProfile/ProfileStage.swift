@@ -8,34 +8,51 @@ import PFPRules
 /// resolved tags, and persisted so later stages and analysts need not ingest again.
 public final class HouseholdProfiles: @unchecked Sendable {
     public let runDate: CivilDate
-    /// The digest of the rules the values were computed with.
     public let ruleDigest: String
     public let valueIDs: [String]
     public let levels: [Level]
-    /// Per value, one slot per entity (household index or person index): a kind byte
-    /// and two words (ValCoding). Owned here; each chunk of the profile stage fills
-    /// only its own households' and people's slots.
+    // Per value, per entity (household or person): kind, first word, second word
+    // (ValCoding). Compact once computed: the first word in 32 bits when every
+    // value fits (`a32`, and `a` empty), the second only when not implied by the
+    // kind (else `b` empty). At city scale this is gigabytes otherwise.
     let kinds: [UnsafeMutableBufferPointer<UInt8>]
     let a: [UnsafeMutableBufferPointer<Int64>]
+    let a32: [UnsafeMutableBufferPointer<Int32>]
     let b: [UnsafeMutableBufferPointer<Int64>]
 
-    /// Zeroed columns (kind 0: unknown) of the given sizes.
-    init(runDate: CivilDate, ruleDigest: String, valueIDs: [String], levels: [Level], sizes: [Int]) {
+    private init(runDate: CivilDate, ruleDigest: String, valueIDs: [String], levels: [Level],
+                 kinds: [UnsafeMutableBufferPointer<UInt8>], a: [UnsafeMutableBufferPointer<Int64>],
+                 a32: [UnsafeMutableBufferPointer<Int32>], b: [UnsafeMutableBufferPointer<Int64>]) {
         self.runDate = runDate; self.ruleDigest = ruleDigest; self.valueIDs = valueIDs; self.levels = levels
-        func zeroed<T: BitwiseCopyable>(_ n: Int, _ zero: T) -> UnsafeMutableBufferPointer<T> {
-            let x = UnsafeMutableBufferPointer<T>.allocate(capacity: n)
-            x.initialize(repeating: zero)
-            return x
-        }
-        kinds = sizes.map { zeroed($0, UInt8(0)) }
-        a = sizes.map { zeroed($0, Int64(0)) }
-        b = sizes.map { zeroed($0, Int64(0)) }
+        self.kinds = kinds; self.a = a; self.a32 = a32; self.b = b
     }
 
-    deinit { for x in kinds { x.deallocate() }; for x in a { x.deallocate() }; for x in b { x.deallocate() } }
+    static func zeroed<T: BitwiseCopyable>(_ n: Int, _ zero: T) -> UnsafeMutableBufferPointer<T> {
+        let x = UnsafeMutableBufferPointer<T>.allocate(capacity: n)
+        x.initialize(repeating: zero)
+        return x
+    }
+    static func none<T>() -> UnsafeMutableBufferPointer<T> { UnsafeMutableBufferPointer(start: nil, count: 0) }
+
+    /// Full-width columns, for computing.
+    convenience init(runDate: CivilDate, ruleDigest: String, valueIDs: [String], levels: [Level], sizes: [Int]) {
+        self.init(runDate: runDate, ruleDigest: ruleDigest, valueIDs: valueIDs, levels: levels,
+                  kinds: sizes.map { Self.zeroed($0, UInt8(0)) }, a: sizes.map { Self.zeroed($0, Int64(0)) },
+                  a32: sizes.map { _ in Self.none() }, b: sizes.map { Self.zeroed($0, Int64(0)) })
+    }
+
+    deinit {
+        for x in kinds { x.deallocate() }
+        for x in a { x.deallocate() }
+        for x in a32 { x.deallocate() }
+        for x in b { x.deallocate() }
+    }
+
+    @inline(__always) func first(_ i: Int, _ e: Int) -> Int64 { a32[i].count > 0 ? Int64(a32[i][e]) : a[i][e] }
+    @inline(__always) func second(_ i: Int, _ e: Int) -> Int64 { b[i].count > 0 ? b[i][e] : (kinds[i][e] == 4 ? 1 : 0) }
 
     public func value(_ index: Int, entity: Int) -> Val? {
-        ValCoding.decode(kinds[index][entity], a[index][entity], b[index][entity])
+        ValCoding.decode(kinds[index][entity], first(index, entity), second(index, entity))
     }
 
     @inline(__always) func set(_ index: Int, entity: Int, _ v: Val) {
@@ -43,24 +60,57 @@ public final class HouseholdProfiles: @unchecked Sendable {
         kinds[index][entity] = k; a[index][entity] = x; b[index][entity] = y
     }
 
+    /// The same values in the compact columns (this object's full columns are freed with it).
+    func compacted() -> HouseholdProfiles {
+        var na: [UnsafeMutableBufferPointer<Int64>] = [], n32: [UnsafeMutableBufferPointer<Int32>] = [], nb: [UnsafeMutableBufferPointer<Int64>] = []
+        var nk: [UnsafeMutableBufferPointer<UInt8>] = []
+        for i in valueIDs.indices {
+            let k = kinds[i], x = a[i], y = b[i]
+            let copy = UnsafeMutableBufferPointer<UInt8>.allocate(capacity: k.count)
+            _ = copy.initialize(fromContentsOf: k)
+            nk.append(copy)
+            if x.allSatisfy({ $0 >= Int64(Int32.min) && $0 <= Int64(Int32.max) }) {
+                let c = UnsafeMutableBufferPointer<Int32>.allocate(capacity: x.count)
+                for e in x.indices { c[e] = Int32(truncatingIfNeeded: x[e]) }
+                n32.append(x.isEmpty ? Self.none() : c)
+                if x.isEmpty { c.deallocate() }
+                na.append(Self.none())
+            } else {
+                let c = UnsafeMutableBufferPointer<Int64>.allocate(capacity: x.count)
+                _ = c.initialize(fromContentsOf: x)
+                na.append(c)
+                n32.append(Self.none())
+            }
+            var implied = true
+            for e in 0..<k.count where y[e] != (k[e] == 4 ? 1 : 0) { implied = false; break }
+            if implied { nb.append(Self.none()) } else {
+                let c = UnsafeMutableBufferPointer<Int64>.allocate(capacity: y.count)
+                _ = c.initialize(fromContentsOf: y)
+                nb.append(c)
+            }
+        }
+        return HouseholdProfiles(runDate: runDate, ruleDigest: ruleDigest, valueIDs: valueIDs, levels: levels, kinds: nk, a: na, a32: n32, b: nb)
+    }
+
     static let stage = "profile"
 
-    /// Stored compactly: the first word as 32 bits when every value fits, the second
-    /// only when it is not the one implied by the kind (1 for a number, else 0).
-    /// At 1,000,000 households this takes the file from 467 MB to about a third.
     public func save(to store: StageStore) throws {
         var w = BlobWriter()
         w.putStrings("rule_digest", [ruleDigest])
         w.putStrings("values", valueIDs)
         w.putStrings("levels", levels.map(\.rawValue))
         for i in valueIDs.indices {
-            let k = kinds[i], x = a[i], y = b[i]
+            let k = kinds[i]
             w.put("v.\(i).kind", UnsafeRawBufferPointer(k))
-            if x.allSatisfy({ $0 >= Int64(Int32.min) && $0 <= Int64(Int32.max) }) {
-                w.put("v.\(i).a32", x.map { Int32(truncatingIfNeeded: $0) })
+            if a32[i].count > 0 || k.isEmpty {
+                w.put("v.\(i).a32", Array(a32[i]))
+            } else if a[i].allSatisfy({ $0 >= Int64(Int32.min) && $0 <= Int64(Int32.max) }) {
+                w.put("v.\(i).a32", a[i].map { Int32(truncatingIfNeeded: $0) })
             } else {
-                w.put("v.\(i).a", UnsafeRawBufferPointer(x))
+                w.put("v.\(i).a", UnsafeRawBufferPointer(a[i]))
             }
+            let y = b[i]
+            guard y.count > 0 else { continue }
             var implied = true
             for e in 0..<k.count where y[e] != (k[e] == 4 ? 1 : 0) { implied = false; break }
             if !implied { w.put("v.\(i).b", UnsafeRawBufferPointer(y)) }
@@ -74,31 +124,39 @@ public final class HouseholdProfiles: @unchecked Sendable {
         }
         let ids = try r.strings("values")
         let levels = try r.strings("levels").map { Level(rawValue: $0) ?? .household }
-        var kinds: [[UInt8]] = []
-        for i in ids.indices { kinds.append(try r.get("v.\(i).kind")) }
-        let p = HouseholdProfiles(runDate: runDate, ruleDigest: try r.strings("rule_digest").first ?? "", valueIDs: ids, levels: levels,
-                                  sizes: kinds.map(\.count))
+        var nk: [UnsafeMutableBufferPointer<UInt8>] = [], na: [UnsafeMutableBufferPointer<Int64>] = []
+        var n32: [UnsafeMutableBufferPointer<Int32>] = [], nb: [UnsafeMutableBufferPointer<Int64>] = []
+        func own<T: BitwiseCopyable>(_ x: [T]) -> UnsafeMutableBufferPointer<T> {
+            if x.isEmpty { return none() }
+            let c = UnsafeMutableBufferPointer<T>.allocate(capacity: x.count)
+            _ = c.initialize(fromContentsOf: x)
+            return c
+        }
+        // Built first, so a damaged result frees what was taken.
+        let result = { HouseholdProfiles(runDate: runDate, ruleDigest: (try? r.strings("rule_digest").first ?? "") ?? "", valueIDs: ids, levels: levels,
+                                         kinds: nk, a: na, a32: n32, b: nb) }
         for i in ids.indices {
-            let n = kinds[i].count
-            _ = p.kinds[i].update(fromContentsOf: kinds[i])
+            let kinds: [UInt8] = try r.get("v.\(i).kind")
+            let n = kinds.count
+            nk.append(own(kinds))
             if r.has("v.\(i).a32") {
                 let x: [Int32] = try r.get("v.\(i).a32")
-                guard x.count == n else { throw r.damaged("v.\(i).a32") }
-                for e in 0..<n { p.a[i][e] = Int64(x[e]) }
+                guard x.count == n else { _ = result(); throw r.damaged("v.\(i).a32") }
+                n32.append(own(x)); na.append(none())
             } else {
                 let x: [Int64] = try r.get("v.\(i).a")
-                guard x.count == n else { throw r.damaged("v.\(i).a") }
-                _ = p.a[i].update(fromContentsOf: x)
+                guard x.count == n else { _ = result(); throw r.damaged("v.\(i).a") }
+                na.append(own(x)); n32.append(none())
             }
             if r.has("v.\(i).b") {
                 let y: [Int64] = try r.get("v.\(i).b")
-                guard y.count == n else { throw r.damaged("v.\(i).b") }
-                _ = p.b[i].update(fromContentsOf: y)
+                guard y.count == n else { _ = result(); throw r.damaged("v.\(i).b") }
+                nb.append(own(y))
             } else {
-                for e in 0..<n where kinds[i][e] == 4 { p.b[i][e] = 1 }
+                nb.append(none())
             }
         }
-        return p
+        return result()
     }
 }
 
@@ -134,6 +192,6 @@ public struct ProfileStage {
                 }
             }
         }
-        return out
+        return out.compacted()
     }
 }

@@ -7,4 +7,7 @@ int pfp_rename_exchange(const char *a, const char *b);
 /// Copies up to len bytes from fd in to fd out at their file positions, in the
 /// kernel (copy_file_range). Bytes copied, or -1 with errno set (ENOSYS, EXDEV...).
 long pfp_copy_file_range(int in, int out, size_t len);
+
+/// Returns the heap memory malloc keeps free to the system (glibc malloc_trim).
+void pfp_release_free_memory(void);
 #endif
