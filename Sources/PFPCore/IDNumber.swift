@@ -9,6 +9,26 @@ public struct IDNumber: Hashable, Comparable, Sendable, CustomStringConvertible 
 
     public init(key: UInt64) { self.key = key }
 
+    /// Back from the 18 characters of `description` (stored results), without
+    /// checking the check character again; nil when the text has another form.
+    public init?(stored s: String) {
+        var s = s
+        guard let key = s.withUTF8({ u -> UInt64? in
+            guard u.count == 18 else { return nil }
+            var body: UInt64 = 0
+            for i in 0..<17 {
+                let d = u[i] &- 48
+                guard d <= 9 else { return nil }
+                body = body * 10 + UInt64(d)
+            }
+            let c = u[17]
+            let check: UInt64 = c == UInt8(ascii: "X") ? 10 : UInt64(c &- 48)
+            guard check <= 10 else { return nil }
+            return body * 11 + check
+        }) else { return nil }
+        self.key = key
+    }
+
     /// ISO 7064 MOD 11-2 weight of digit i: 2^(17-i) mod 11 (no table, no lazy global in the hot loop).
     @inline(__always)
     static func weight(_ i: Int) -> Int { (1 << (17 - i)) % 11 }

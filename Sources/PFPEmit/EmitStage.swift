@@ -37,7 +37,7 @@ public struct EmitStage {
     public func run(_ x: Inputs, console: Console) throws -> (path: String, counts: JSON) {
         let dir = try RunDirectory(root: x.outRoot, runDate: x.runDate)
         do {
-            let byList = EmitStage.byList(x.match.entries, lists: x.rules.lists)
+            let byList = EmitStage.byList(x.match)
             // One CSV per list and the report, in parallel (each task writes its own file).
             let lists = x.rules.lists
             var results = [(rows: Int, sha: String, bytes: Int)?](repeating: nil, count: lists.count)
@@ -47,7 +47,7 @@ public struct EmitStage {
             results.withUnsafeMutableBufferPointer { res in
                 Parallel.forEach(lists.count + 1) { i in
                     if i == lists.count {
-                        report = RunReport.html(runDate: x.runDate, rules: x.rules, byList: byList, households: x.match.households,
+                        report = RunReport.html(runDate: x.runDate, rules: x.rules, match: x.match, byList: byList, households: x.match.households,
                                                 people: x.match.people, rejects: x.rejects.count, previousCounts: x.previousCounts,
                                                 previousDate: x.previousDate)
                         return
@@ -60,7 +60,7 @@ public struct EmitStage {
                         var line: [UInt8] = []
                         for e in entries {
                             line.removeAll(keepingCapacity: true)
-                            EmitStage.row(e, list: l, into: &line)
+                            EmitStage.row(e, x.match, list: l, into: &line)
                             try w.write(line)
                         }
                         let sha = try w.finish()
@@ -89,7 +89,7 @@ public struct EmitStage {
             dir.add(name: "rejects.csv", rows: x.rejects.count, sha256: try rw.finish(), bytes: rw.bytesWritten)
 
             try dir.write("report.html", Array(report.utf8), rows: 1)
-            let counts = EmitStage.counts(x.rules, byList)
+            let counts = EmitStage.counts(x.rules, x.match, byList)
             let manifest = EmitStage.manifest(x, dir: dir, counts: counts)
             try dir.write("manifest.json", Array((manifest.serialized(pretty: true) + "\n").utf8), rows: 1)
             try dir.publish()
@@ -101,7 +101,16 @@ public struct EmitStage {
         }
     }
 
-    static func row(_ e: PublishedEntry, list l: ListInfo, into out: inout [UInt8]) {
+    static func row(_ e: PublishedEntry, _ m: MatchResult, list l: ListInfo, into out: inout [UInt8]) {
+        /// The 18 characters of an ID number (digits and X: nothing to quote).
+        func idDigits(_ key: UInt64) {
+            var b = key / 11
+            let start = out.count
+            out.append(contentsOf: repeatElement(48, count: 17))
+            for i in stride(from: 16, through: 0, by: -1) { out[start + i] = UInt8(b % 10) + 48; b /= 10 }
+            let c = key % 11
+            out.append(c == 10 ? 88 : UInt8(c) + 48)
+        }
         func field(_ s: String) {
             if s.utf8.contains(where: { $0 == 44 || $0 == 34 || $0 == 10 || $0 == 13 }) {
                 out.append(34)
@@ -111,22 +120,23 @@ public struct EmitStage {
                 out.append(contentsOf: s.utf8)
             }
         }
-        field(e.householdID)
+        field(m.householdID(e))
         if l.perPolicy {
-            out.append(44); field(e.personID)
-            out.append(44); field(e.policy)
+            out.append(44)
+            if e.personKey != 0 { idDigits(e.personKey) }
+            out.append(44); field(m.policy(e))
         }
         for c in l.columns {
             out.append(44)
             switch c {
-            case .certainty: field(e.certainty)
+            case .certainty: field(e.certainty.text)
             case .amount: if let a = e.amount { field(String(a)) }
-            case .status: field(e.status)
+            case .status: field(e.status.text)
             case .district: field(String(e.district))
             case .street: field(String(e.street))
             case .community: field(String(e.community))
-            case .unknownFacts: field(e.certainty == "to_verify" ? e.codes.joined(separator: ";") : "")
-            case .failedCriteria, .reasons, .triggers: field(e.codes.joined(separator: ";"))
+            case .unknownFacts: field(e.certainty == .toVerify ? m.codes(e).joined(separator: ";") : "")
+            case .failedCriteria, .reasons, .triggers: field(m.codes(e).joined(separator: ";"))
             }
         }
         out.append(10)
@@ -134,34 +144,35 @@ public struct EmitStage {
 
     /// Each list's entries. The match stage gives them list by list, so each list is
     /// a slice (no copy); entries in another order are grouped.
-    static func byList(_ entries: [PublishedEntry], lists: [ListInfo]) -> [String: ArraySlice<PublishedEntry>] {
+    static func byList(_ m: MatchResult) -> [String: ArraySlice<PublishedEntry>] {
         var out: [String: ArraySlice<PublishedEntry>] = [:]
+        let entries = m.entries
         var i = 0
-        for l in lists {
+        for (l, id) in m.listIDs.enumerated() {
             let start = i
-            while i < entries.count && entries[i].list == l.id { i += 1 }
-            out[l.id] = entries[start..<i]
+            while i < entries.count && entries[i].list == Int32(l) { i += 1 }
+            out[id] = entries[start..<i]
         }
         if i == entries.count { return out }
         var grouped: [String: [PublishedEntry]] = [:]
-        for e in entries { grouped[e.list, default: []].append(e) }
+        for e in entries { grouped[m.list(e), default: []].append(e) }
         return grouped.mapValues { $0[...] }
     }
 
     /// Counts per list and, for per-policy lists, per policy.
-    static func counts(_ rules: RuleSet, _ byList: [String: ArraySlice<PublishedEntry>]) -> JSON {
+    static func counts(_ rules: RuleSet, _ m: MatchResult, _ byList: [String: ArraySlice<PublishedEntry>]) -> JSON {
         .object(rules.lists.map { l in
             let entries = byList[l.id] ?? []
             var pairs: [(String, JSON)] = [("total", .int(entries.count))]
             if l.perPolicy {
                 var per: [String: Int] = [:]
                 var cert: [String: Int] = [:]
-                for e in entries { per[e.policy, default: 0] += 1; if !e.certainty.isEmpty { cert[e.certainty, default: 0] += 1 } }
+                for e in entries { per[m.policy(e), default: 0] += 1; if e.certainty != .none { cert[e.certainty.text, default: 0] += 1 } }
                 pairs.append(("by_policy", .object(rules.policies.map { ($0.id, .int(per[$0.id] ?? 0)) })))
                 if l.columns.contains(.certainty) { pairs.append(("by_certainty", .object(cert.sorted { $0.key < $1.key }.map { ($0.key, .int($0.value)) }))) }
             } else {
                 var per: [String: Int] = [:]
-                for e in entries { for c in e.codes { per[c, default: 0] += 1 } }
+                for e in entries { for c in m.codes(e) { per[c, default: 0] += 1 } }
                 pairs.append(("by_reason", .object(l.reasonCodes.map { ($0, .int(per[$0] ?? 0)) })))
             }
             return (l.id, .object(pairs))

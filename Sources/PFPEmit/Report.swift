@@ -8,7 +8,7 @@ import PFPMatch
 public enum RunReport {
     struct Bar { var label: String; var value: Int; var note: String = "" }
 
-    public static func html(runDate: CivilDate, rules: RuleSet, byList: [String: ArraySlice<PublishedEntry>], households: Int, people: Int,
+    public static func html(runDate: CivilDate, rules: RuleSet, match m: MatchResult, byList: [String: ArraySlice<PublishedEntry>], households: Int, people: Int,
                             rejects: Int, previousCounts: [String: Int]?, previousDate: String?) -> String {
         var out = """
         <!DOCTYPE html>
@@ -42,8 +42,9 @@ public enum RunReport {
             // One pass: confirmed, to verify and cost per policy.
             var confirmedBy: [String: Int] = [:], verifyBy: [String: Int] = [:], costBy: [String: Int] = [:]
             for e in es {
-                if e.certainty == "confirmed" { confirmedBy[e.policy, default: 0] += 1 } else { verifyBy[e.policy, default: 0] += 1 }
-                costBy[e.policy, default: 0] += e.amount ?? 0
+                let policy = m.policy(e)
+                if e.certainty == .confirmed { confirmedBy[policy, default: 0] += 1 } else { verifyBy[policy, default: 0] += 1 }
+                costBy[policy, default: 0] += e.amount ?? 0
             }
             out += "<h2>Policies 政策 (\(esc(push.id)))</h2>\n"
             out += "<p class=\"muted\">Take-up gap: people or households eligible (confirmed) who do not receive the policy. Cost: the sum of the amounts of the entries, yuan per month (one-off for policies paid once).</p>\n"
@@ -65,7 +66,7 @@ public enum RunReport {
         // Household lists by reason or trigger.
         for l in rules.lists where !l.perPolicy {
             var per: [String: Int] = [:]
-            for e in byList[l.id] ?? [] { for c in e.codes { per[c, default: 0] += 1 } }
+            for e in byList[l.id] ?? [] { for c in m.codes(e) { per[c, default: 0] += 1 } }
             let word = l.columns.contains(.triggers) ? "triggers" : "reasons"
             out += "<h2>\(esc(l.id)) \(esc(l.label)) by \(word)</h2>\n"
             out += chart(l.reasonCodes.map { Bar(label: $0, value: per[$0] ?? 0) })

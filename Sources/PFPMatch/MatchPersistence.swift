@@ -15,19 +15,19 @@ public extension MatchResult {
             entries.withUnsafeBufferPointer { e in
                 Parallel.forEach(names.count) { i in
                     switch i {
-                    case 0: out[i] = BlobWriter.joined(e.count) { e[$0].list }
-                    case 1: out[i] = BlobWriter.joined(e.count) { e[$0].householdID }
-                    case 2: out[i] = BlobWriter.joined(e.count) { e[$0].personID }
-                    case 3: out[i] = BlobWriter.joined(e.count) { e[$0].policy }
-                    case 4: out[i] = BlobWriter.joined(e.count) { e[$0].certainty }
-                    case 5: out[i] = BlobWriter.joined(e.count) { e[$0].status }
-                    default: out[i] = BlobWriter.joined(e.count) { e[$0].codes.count == 1 ? e[$0].codes[0] : e[$0].codes.joined(separator: ";") }
+                    case 0: out[i] = BlobWriter.joined(e.count) { listIDs[Int(e[$0].list)] }
+                    case 1: out[i] = BlobWriter.joined(e.count) { householdIDs[Int(e[$0].household)] }
+                    case 2: out[i] = BlobWriter.joined(e.count) { personID(e[$0]) }
+                    case 3: out[i] = BlobWriter.joined(e.count) { policy(e[$0]) }
+                    case 4: out[i] = BlobWriter.joined(e.count) { e[$0].certainty.text }
+                    case 5: out[i] = BlobWriter.joined(e.count) { e[$0].status.text }
+                    default: out[i] = BlobWriter.joined(e.count) { e[$0].codeCount == 1 ? codes[Int(e[$0].codeStart)] : codes(e[$0]).joined(separator: ";") }
                     }
                 }
             }
         }
         for i in 0..<5 { w.put(names[i], encoded[i]) }
-        w.put("amount", entries.map { Int64($0.amount ?? Int.min) })
+        w.put("amount", entries.map(\.amountValue))
         w.put(names[5], encoded[5])
         w.put(names[6], encoded[6])
         w.put("district", entries.map(\.district))
@@ -50,15 +50,32 @@ public extension MatchResult {
         let amount: [Int64] = try r.get("amount"), district: [Int32] = try r.get("district"), street: [Int32] = try r.get("street")
         let community: [Int64] = try r.get("community"), counts: [Int64] = try r.get("counts")
         let n = amount.count
+        guard [list.count, hh.count, person.count, policy.count, certainty.count, status.count, codes.count, district.count, street.count, community.count]
+                .allSatisfy({ $0 == n || n == 0 }) else { throw r.damaged("entries") }
+        // Names back to numbers: lists and policies by first appearance, one household slot per entry.
+        var listIDs: [String] = [], policyIDs: [String] = [], codeStore: [String] = []
+        var listIndex: [String: Int32] = [:], policyIndex: [String: Int32] = [:]
         var entries: [PublishedEntry] = []
         entries.reserveCapacity(n)
         for i in 0..<n {
-            entries.append(PublishedEntry(list: list[i], householdID: hh[i], personID: person[i], policy: policy[i], certainty: certainty[i],
-                                          amount: amount[i] == Int64(Int.min) ? nil : Int(amount[i]), status: status[i],
-                                          codes: codes[i].isEmpty ? [] : codes[i].split(separator: ";").map(String.init),
+            let l = listIndex[list[i]] ?? { listIDs.append(list[i]); listIndex[list[i]] = Int32(listIDs.count - 1); return Int32(listIDs.count - 1) }()
+            var p: Int32 = -1
+            if !policy[i].isEmpty {
+                p = policyIndex[policy[i]] ?? { policyIDs.append(policy[i]); policyIndex[policy[i]] = Int32(policyIDs.count - 1); return Int32(policyIDs.count - 1) }()
+            }
+            var key: UInt64 = 0
+            if !person[i].isEmpty {
+                guard let id = IDNumber(stored: person[i]) else { throw r.damaged("person_id") }
+                key = id.key
+            }
+            let start = Int32(codeStore.count)
+            if !codes[i].isEmpty { codeStore.append(contentsOf: codes[i].split(separator: ";").map(String.init)) }
+            entries.append(PublishedEntry(list: l, household: Int32(i), policy: p, certainty: .init(text: certainty[i]), status: .init(text: status[i]),
+                                          personKey: key, amountValue: amount[i], codeStart: start, codeCount: Int32(codeStore.count) - start,
                                           district: district[i], street: street[i], community: community[i]))
         }
-        var m = MatchResult(entries: entries, state: RunState(runDate: runDate), households: Int(counts[0]), people: Int(counts[1]))
+        var m = MatchResult(entries: entries, listIDs: listIDs, householdIDs: hh, policyIDs: policyIDs, codes: codeStore,
+                            state: RunState(runDate: runDate), households: Int(counts[0]), people: Int(counts[1]))
         if let p = explain.first, !p.isEmpty {
             m.explainPath = p
             m.explainSHA = explain.count > 1 ? explain[1] : ""

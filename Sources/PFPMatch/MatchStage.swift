@@ -4,24 +4,61 @@ import PFPIngest
 import PFPRules
 import PFPProfile
 
-/// A list entry ready for publication: keys as text, routing codes. Its
-/// explanation is in the match stage's `explain.jsonl`, at the same position.
+/// A list entry ready for publication. Plain numbers only (no text, no reference
+/// counts): at city scale there are millions, and they are copied, stored and
+/// grouped; `MatchResult` turns them into text. Its explanation is in the match
+/// stage's `explain.jsonl`.
 public struct PublishedEntry: Sendable {
-    public var list: String
-    public var householdID: String
-    public var personID: String
-    public var policy: String
-    public var certainty: String
-    public var amount: Int?
-    public var status: String
-    public var codes: [String]      // unknown_facts (push), failed_criteria (review), reasons/triggers
+    /// The list's index in the rule files' order.
+    public var list: Int32
+    /// Index into `MatchResult.householdIDs`.
+    public var household: Int32
+    /// Index into `MatchResult.policyIDs`; -1 for a household list.
+    public var policy: Int32
+    public var certainty: Certainty
+    public var status: EntryStatus
+    /// The person's ID key; 0 for an entry of the household.
+    public var personKey: UInt64
+    /// Whole yuan; `Int64.min` for none.
+    public var amountValue: Int64
+    /// The entry's codes: `MatchResult.codes[codeStart ..< codeStart + codeCount]`
+    /// (unknown_facts, failed_criteria, reasons or triggers).
+    public var codeStart: Int32
+    public var codeCount: Int32
     public var district: Int32
     public var street: Int32
     public var community: Int64
+
+    public var amount: Int? { amountValue == Int64.min ? nil : Int(amountValue) }
+
+    public enum Certainty: UInt8, Sendable {
+        case none, confirmed, toVerify, notEligible
+        public var text: String { ["", "confirmed", "to_verify", "not_eligible"][Int(rawValue)] }
+        public init(text: String) {
+            switch text {
+            case "confirmed": self = .confirmed
+            case "to_verify": self = .toVerify
+            case "not_eligible": self = .notEligible
+            default: self = .none
+            }
+        }
+    }
+
+    public enum EntryStatus: UInt8, Sendable {
+        case none, new, `repeat`
+        public var text: String { ["", "new", "repeat"][Int(rawValue)] }
+        public init(text: String) { self = text == "new" ? .new : (text == "repeat" ? .repeat : .none) }
+    }
 }
 
 public struct MatchResult {
+    /// List by list (rule order), each in its file's order.
     public var entries: [PublishedEntry]
+    /// Names the entries' numbers stand for.
+    public var listIDs: [String]
+    public var householdIDs: [String]
+    public var policyIDs: [String]
+    public var codes: [String]
     /// explain.jsonl, written by the match stage while it evaluates, in the order of the entries.
     public var explainPath: String? = nil
     public var explainSHA = ""
@@ -30,6 +67,12 @@ public struct MatchResult {
     public var state: RunState
     public var households: Int
     public var people: Int
+
+    public func list(_ e: PublishedEntry) -> String { listIDs[Int(e.list)] }
+    public func householdID(_ e: PublishedEntry) -> String { householdIDs[Int(e.household)] }
+    public func personID(_ e: PublishedEntry) -> String { e.personKey == 0 ? "" : IDNumber(key: e.personKey).description }
+    public func policy(_ e: PublishedEntry) -> String { e.policy < 0 ? "" : policyIDs[Int(e.policy)] }
+    public func codes(_ e: PublishedEntry) -> ArraySlice<String> { codes[Int(e.codeStart)..<Int(e.codeStart + e.codeCount)] }
 }
 
 /// The match stage: every policy and list for every household, in parallel chunks.
@@ -56,6 +99,7 @@ public struct MatchStage {
         var parts = [[[PublishedEntry]]](repeating: [], count: chunks)
         var remembered = [(bytes: [UInt8], count: Int)](repeating: ([], 0), count: chunks)
         var keys = [[String]](repeating: [], count: chunks)
+        var chunkCodes = [[String]](repeating: [], count: chunks)
         var living = [Int](repeating: 0, count: chunks)
         let lookup = previous == nil ? nil : IDIndex(keys: data.personID)
         let target = rules.rememberedList
@@ -65,12 +109,14 @@ public struct MatchStage {
         parts.withUnsafeMutableBufferPointer { partBuf in
         remembered.withUnsafeMutableBufferPointer { remBuf in
         keys.withUnsafeMutableBufferPointer { keyBuf in
+        chunkCodes.withUnsafeMutableBufferPointer { codeBuf in
         living.withUnsafeMutableBufferPointer { livBuf in
             Parallel.forEach(chunks) { (worker: Int, c: Int) in
                 let rules = workerRules[worker], fragments = workerFragments[worker]
                 let ctx = EvalContext(rules: rules, data: data)
                 if let lookup { ctx.setPersonLookup { lookup.find($0) } }
                 var out = [[PublishedEntry]](repeating: [], count: listCount)
+                var codeStore: [String] = []
                 let text = sink.buffers()
                 var rem: [UInt8] = []
                 var remCount = 0
@@ -91,15 +137,16 @@ public struct MatchStage {
                                                  policy: e.policy.map { policyRank[$0]! } ?? -1, entry: e) }
                         .sorted { ($0.list, $0.person, $0.policy) < ($1.list, $1.person, $1.policy) }
                     explain(keyed.map { ($0.list, $0.entry) }, ctx: ctx, tracer: tracer, previousState: previous, fragments: fragments,
-                            entries: &out, text: text, keys: &chunkKeys)
+                            entries: &out, codes: &codeStore, text: text, keys: &chunkKeys)
                 }
                 partBuf[c] = out
+                codeBuf[c] = codeStore
                 remBuf[c] = (rem, remCount)
                 keyBuf[c] = chunkKeys
                 livBuf[c] = n
                 sink.deliver(chunk: c, text, rows: out.reduce(0) { $0 + $1.count })
             }
-        }}}}
+        }}}}}
         let explained = try sink.finish()
         console.detail(String(format: "    households evaluated, explanations written: %.2f s", FileIO.now() - started))
         var state = RunState(runDate: data.runDate)
@@ -109,12 +156,22 @@ public struct MatchStage {
         var offsets: [(l: Int, c: Int, at: Int)] = []
         var total = 0
         for l in 0..<listCount { for c in 0..<chunks where !parts[c][l].isEmpty { offsets.append((l, c, total)); total += parts[c][l].count } }
+        // Each chunk's codes follow the chunks before it: its entries' code ranges move by as much.
+        var codeBase = [Int32](repeating: 0, count: chunks)
+        var codeTotal = 0
+        for c in 0..<chunks { codeBase[c] = Int32(codeTotal); codeTotal += chunkCodes[c].count }
+        let codes = chunkCodes.flatMap { $0 }
+        chunkCodes = []
         let entries = [PublishedEntry](unsafeUninitializedCapacity: total) { buf, n in
             let base = buf.baseAddress!
             parts.withUnsafeBufferPointer { pb in
                 Parallel.forEach(offsets.count) { k in
                     let o = offsets[k]
-                    pb[o.c][o.l].withUnsafeBufferPointer { src in (base + o.at).initialize(from: src.baseAddress!, count: src.count) }
+                    let shift = codeBase[o.c]
+                    pb[o.c][o.l].withUnsafeBufferPointer { src in
+                        (base + o.at).initialize(from: src.baseAddress!, count: src.count)
+                        for i in 0..<src.count { base[o.at + i].codeStart += shift }
+                    }
                 }
             }
             n = total
@@ -126,7 +183,8 @@ public struct MatchStage {
             throw PipelineError.failure(stage: "match", location: explainPath, "\(explained.rows) explanations for \(entries.count) list entries")
         }
         console.detail(String(format: "    keyed: %.2f s", FileIO.now() - started))
-        return MatchResult(entries: entries, explainPath: explainPath, explainSHA: explained.sha, explainRows: explained.rows,
+        return MatchResult(entries: entries, listIDs: rules.lists.map(\.id), householdIDs: data.householdIDs, policyIDs: rules.policies.map(\.id),
+                           codes: codes, explainPath: explainPath, explainSHA: explained.sha, explainRows: explained.rows,
                            explainBytes: explained.bytes, state: state, households: living.reduce(0, +),
                            people: data.member.reduce(0) { $0 + Int($1) })
     }
@@ -134,7 +192,7 @@ public struct MatchStage {
     /// Re-evaluates each entry with a fresh trace: its amount, codes and explanation,
     /// appended to its list's entries and explanation text.
     func explain(_ fast: [(list: Int, entry: ListEntry)], ctx: EvalContext, tracer: Tracer, previousState: RunState?, fragments: ExplainFragments,
-                 entries out: inout [[PublishedEntry]], text: [JSONBytes], keys: inout [String]) {
+                 entries out: inout [[PublishedEntry]], codes codeStore: inout [String], text: [JSONBytes], keys: inout [String]) {
         let rules = ctx.rules, data = ctx.data
         let h = ctx.household
         let head = Int(ctx.headPerson)
@@ -172,8 +230,12 @@ public struct MatchStage {
                               certainty: certainty, amount: amount, codes: codes, status: status,
                               criteria: criteriaVals, reasons: reasonVals, tracer: tracer, ctx: ctx, fragments: fragments, into: text[l])
             text[l].byte(10)
-            out[l].append(PublishedEntry(list: e.list, householdID: hid, personID: personID, policy: e.policy ?? "",
-                                         certainty: e.policy == nil ? "" : certainty, amount: amount, status: status, codes: codes,
+            let codeStart = Int32(codeStore.count)
+            codeStore.append(contentsOf: codes)
+            out[l].append(PublishedEntry(list: Int32(l), household: Int32(h), policy: Int32(e.policy.flatMap { rules.policy($0)?.index } ?? -1),
+                                         certainty: e.policy == nil ? .none : .init(text: certainty), status: .init(text: status),
+                                         personKey: e.person.map { data.personID[Int($0)] } ?? 0, amountValue: amount.map { Int64($0) } ?? Int64.min,
+                                         codeStart: codeStart, codeCount: Int32(codes.count),
                                          district: data.district[head], street: data.street[head], community: data.community[head]))
         }
         ctx.resetCaches()
