@@ -12,15 +12,15 @@ public final class HouseholdProfiles: @unchecked Sendable {
     public let valueIDs: [String]
     public let levels: [Level]
     // Per value, per entity (household or person): kind, first word, second word
-    // (ValCoding). Compact once computed: the first word in 32 bits when every
-    // value fits (`a32`, and `a` empty), the second only when not implied by the
-    // kind (else `b` empty). At city scale this is gigabytes otherwise.
+    // (ValCoding), compact: the first word in 32 bits when every value fits
+    // (`a32`, and `a` empty), the second only when not implied by the kind (else
+    // `b` empty). At city scale this is gigabytes otherwise.
     let kinds: [UnsafeMutableBufferPointer<UInt8>]
     let a: [UnsafeMutableBufferPointer<Int64>]
     let a32: [UnsafeMutableBufferPointer<Int32>]
     let b: [UnsafeMutableBufferPointer<Int64>]
 
-    private init(runDate: CivilDate, ruleDigest: String, valueIDs: [String], levels: [Level],
+    init(runDate: CivilDate, ruleDigest: String, valueIDs: [String], levels: [Level],
                  kinds: [UnsafeMutableBufferPointer<UInt8>], a: [UnsafeMutableBufferPointer<Int64>],
                  a32: [UnsafeMutableBufferPointer<Int32>], b: [UnsafeMutableBufferPointer<Int64>]) {
         self.runDate = runDate; self.ruleDigest = ruleDigest; self.valueIDs = valueIDs; self.levels = levels
@@ -34,13 +34,6 @@ public final class HouseholdProfiles: @unchecked Sendable {
     }
     static func none<T>() -> UnsafeMutableBufferPointer<T> { UnsafeMutableBufferPointer(start: nil, count: 0) }
 
-    /// Full-width columns, for computing.
-    convenience init(runDate: CivilDate, ruleDigest: String, valueIDs: [String], levels: [Level], sizes: [Int]) {
-        self.init(runDate: runDate, ruleDigest: ruleDigest, valueIDs: valueIDs, levels: levels,
-                  kinds: sizes.map { Self.zeroed($0, UInt8(0)) }, a: sizes.map { Self.zeroed($0, Int64(0)) },
-                  a32: sizes.map { _ in Self.none() }, b: sizes.map { Self.zeroed($0, Int64(0)) })
-    }
-
     deinit {
         for x in kinds { x.deallocate() }
         for x in a { x.deallocate() }
@@ -53,43 +46,6 @@ public final class HouseholdProfiles: @unchecked Sendable {
 
     public func value(_ index: Int, entity: Int) -> Val? {
         ValCoding.decode(kinds[index][entity], first(index, entity), second(index, entity))
-    }
-
-    @inline(__always) func set(_ index: Int, entity: Int, _ v: Val) {
-        let (k, x, y) = ValCoding.encode(v)
-        kinds[index][entity] = k; a[index][entity] = x; b[index][entity] = y
-    }
-
-    /// The same values in the compact columns (this object's full columns are freed with it).
-    func compacted() -> HouseholdProfiles {
-        var na: [UnsafeMutableBufferPointer<Int64>] = [], n32: [UnsafeMutableBufferPointer<Int32>] = [], nb: [UnsafeMutableBufferPointer<Int64>] = []
-        var nk: [UnsafeMutableBufferPointer<UInt8>] = []
-        for i in valueIDs.indices {
-            let k = kinds[i], x = a[i], y = b[i]
-            let copy = UnsafeMutableBufferPointer<UInt8>.allocate(capacity: k.count)
-            _ = copy.initialize(fromContentsOf: k)
-            nk.append(copy)
-            if x.allSatisfy({ $0 >= Int64(Int32.min) && $0 <= Int64(Int32.max) }) {
-                let c = UnsafeMutableBufferPointer<Int32>.allocate(capacity: x.count)
-                for e in x.indices { c[e] = Int32(truncatingIfNeeded: x[e]) }
-                n32.append(x.isEmpty ? Self.none() : c)
-                if x.isEmpty { c.deallocate() }
-                na.append(Self.none())
-            } else {
-                let c = UnsafeMutableBufferPointer<Int64>.allocate(capacity: x.count)
-                _ = c.initialize(fromContentsOf: x)
-                na.append(c)
-                n32.append(Self.none())
-            }
-            var implied = true
-            for e in 0..<k.count where y[e] != (k[e] == 4 ? 1 : 0) { implied = false; break }
-            if implied { nb.append(Self.none()) } else {
-                let c = UnsafeMutableBufferPointer<Int64>.allocate(capacity: y.count)
-                _ = c.initialize(fromContentsOf: y)
-                nb.append(c)
-            }
-        }
-        return HouseholdProfiles(runDate: runDate, ruleDigest: ruleDigest, valueIDs: valueIDs, levels: levels, kinds: nk, a: na, a32: n32, b: nb)
     }
 
     static let stage = "profile"
@@ -163,35 +119,79 @@ public final class HouseholdProfiles: @unchecked Sendable {
 public struct ProfileStage {
     public init() {}
 
-    /// Computes every value for every household, in parallel chunks of households.
+    /// A value that does not fit the compact columns: its first word is not a
+    /// 32-bit number, or its second is not the one its kind implies.
+    struct Wide { var index: Int32; var entity: Int32; var a: Int64; var b: Int64 }
+
+    /// Computes every value for every household, in parallel chunks of households,
+    /// straight into the compact columns (the few wide values aside, then placed).
     public func run(data: IngestResult, rules: RuleSet, console: Console) throws -> HouseholdProfiles {
         let values = rules.values
         let hCount = data.householdCount, pCount = data.personCount
         // Raw buffers: each chunk writes only its own households' and people's slots.
         let sizes = values.map { $0.level == .household ? hCount : pCount }
-        let out = HouseholdProfiles(runDate: data.runDate, ruleDigest: rules.digest, valueIDs: values.map(\.id), levels: values.map(\.level),
-                                    sizes: sizes)
+        let kinds = sizes.map { HouseholdProfiles.zeroed($0, UInt8(0)) }
+        let a32 = sizes.map { HouseholdProfiles.zeroed($0, Int32(0)) }
         let chunk = 4096
         let chunks = (hCount + chunk - 1) / chunk
         // Rules of its own for each worker (no shared reference counts between cores).
         let workerRules = try rules.replicas(Parallel.workers(for: chunks))
-        Parallel.forEach(chunks) { (worker: Int, c: Int) in
-            let rules = workerRules[worker]
-            let values = rules.values
-            let ctx = EvalContext(rules: rules, data: data)
-            for h in (c * chunk)..<min(hCount, (c + 1) * chunk) {
-                guard ctx.load(household: h) else { continue }
-                for v in values {
-                    if v.level == .household {
-                        out.set(v.index, entity: h, ctx.evaluate(v))
-                    } else {
-                        for s in 0..<ctx.memberCount {
-                            out.set(v.index, entity: Int(ctx.members[s]), ctx.evaluate(v, slot: s))
+        var wide = [[Wide]](repeating: [], count: workerRules.count)
+        wide.withUnsafeMutableBufferPointer { wideBuf in
+            Parallel.forEach(chunks) { (worker: Int, c: Int) in
+                let rules = workerRules[worker]
+                let values = rules.values
+                let ctx = EvalContext(rules: rules, data: data)
+                var w: [Wide] = []
+                func set(_ i: Int, _ e: Int, _ v: Val) {
+                    let (k, x, y) = ValCoding.encode(v)
+                    kinds[i][e] = k
+                    a32[i][e] = Int32(truncatingIfNeeded: x)
+                    if x < Int64(Int32.min) || x > Int64(Int32.max) || y != (k == 4 ? 1 : 0) {
+                        w.append(Wide(index: Int32(i), entity: Int32(e), a: x, b: y))
+                    }
+                }
+                for h in (c * chunk)..<min(hCount, (c + 1) * chunk) {
+                    guard ctx.load(household: h) else { continue }
+                    for v in values {
+                        if v.level == .household {
+                            set(v.index, h, ctx.evaluate(v))
+                        } else {
+                            for s in 0..<ctx.memberCount {
+                                set(v.index, Int(ctx.members[s]), ctx.evaluate(v, slot: s))
+                            }
                         }
                     }
                 }
+                // A worker runs one chunk at a time: its own slot.
+                if !w.isEmpty { wideBuf[worker].append(contentsOf: w) }
             }
         }
-        return out.compacted()
+        // Columns with a wide value get the full words they need.
+        var a = sizes.map { _ in HouseholdProfiles.none() as UnsafeMutableBufferPointer<Int64> }
+        var b = a
+        var narrow = a32
+        for r in wide.joined() {
+            let i = Int(r.index)
+            if (r.a < Int64(Int32.min) || r.a > Int64(Int32.max)) && a[i].count == 0 {
+                let full = UnsafeMutableBufferPointer<Int64>.allocate(capacity: sizes[i])
+                for e in 0..<sizes[i] { full[e] = Int64(a32[i][e]) }
+                a[i] = full
+                narrow[i] = HouseholdProfiles.none()
+            }
+            if r.b != (kinds[i][Int(r.entity)] == 4 ? 1 : 0) && b[i].count == 0 {
+                let full = UnsafeMutableBufferPointer<Int64>.allocate(capacity: sizes[i])
+                for e in 0..<sizes[i] { full[e] = kinds[i][e] == 4 ? 1 : 0 }
+                b[i] = full
+            }
+        }
+        for r in wide.joined() {
+            let i = Int(r.index), e = Int(r.entity)
+            if a[i].count > 0 { a[i][e] = r.a }
+            if b[i].count > 0 { b[i][e] = r.b }
+        }
+        for i in sizes.indices where a[i].count > 0 { a32[i].deallocate() }
+        return HouseholdProfiles(runDate: data.runDate, ruleDigest: rules.digest, valueIDs: values.map(\.id), levels: values.map(\.level),
+                                 kinds: kinds, a: a, a32: narrow, b: b)
     }
 }
