@@ -115,16 +115,34 @@ public enum FileIO {
         /// process hashes it on another thread; a plain write where the kernel cannot.
         public func append(file source: String) throws {
             try flush()
-            let src = try MappedFile(path: source, populate: false)
-            let n = src.bytes.count
-            guard n > 0 else { return }
             let fdIn = open(source, O_RDONLY | O_CLOEXEC)
             guard fdIn >= 0 else { throw PipelineError.failure(location: source, "cannot open: \(String(cString: strerror(errno)))") }
             defer { close(fdIn) }
+            var st = stat()
+            guard fstat(fdIn, &st) == 0 else { throw PipelineError.failure(location: source, "cannot read: \(String(cString: strerror(errno)))") }
+            let n = Int(st.st_size)
+            guard n > 0 else { return }
             var failure: Error?
+            var hashFailure: Error?
             Parallel.forEach(2) { task in
                 if task == 1 {
-                    if self.hashing { self.digest.update(src.bytes) }
+                    // Read through one small buffer (not a mapping: mapped pages would
+                    // count in this process's resident memory, gigabytes at city scale).
+                    guard self.hashing else { return }
+                    let block = 8 << 20
+                    let buf = UnsafeMutableRawBufferPointer.allocate(byteCount: block, alignment: 64)
+                    defer { buf.deallocate() }
+                    var at = 0
+                    while at < n {
+                        let k = pread(fdIn, buf.baseAddress, min(block, n - at), off_t(at))
+                        if k < 0 && errno == EINTR { continue }
+                        guard k > 0 else {
+                            hashFailure = PipelineError.failure(location: source, "cannot read: \(k < 0 ? String(cString: strerror(errno)) : "the file is shorter than it was")")
+                            return
+                        }
+                        self.digest.update(UnsafeRawBufferPointer(rebasing: buf[0..<k]))
+                        at += k
+                    }
                     return
                 }
                 var copied = 0
@@ -135,10 +153,14 @@ public enum FileIO {
                     break   // not supported here (or a short file): write the rest
                 }
                 if copied < n {
-                    do { try self.writeOut(UnsafeRawBufferPointer(rebasing: src.bytes[copied...])) } catch { failure = error }
+                    do {
+                        let src = try MappedFile(path: source, populate: false)
+                        try self.writeOut(UnsafeRawBufferPointer(rebasing: src.bytes[copied..<n]))
+                    } catch { failure = error }
                 }
             }
             if let failure { throw failure }
+            if let hashFailure { throw hashFailure }
             bytesWritten += n
         }
 
