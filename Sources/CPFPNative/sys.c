@@ -32,3 +32,9 @@ void pfp_release_free_memory(void) {
     malloc_trim(0);
 #endif
 }
+
+void pfp_tune_malloc(void) {
+#if defined(__GLIBC__)
+    mallopt(M_MMAP_THRESHOLD, 1 << 20);
+#endif
+}

@@ -4,6 +4,7 @@ import PFPCore
 let console = Console.shared
 // A file-size limit (or a quota) must surface as a write error with a message, not kill the process.
 signal(SIGXFSZ, SIG_IGN)
+FileIO.tuneMemory()
 var args = Array(CommandLine.arguments.dropFirst())
 guard let name = args.first, name != "--help", name != "-h", name != "help" else {
     if args.count >= 2, let c = commands.first(where: { $0.name == args[1] }) { print(c.helpText()) } else { print(topHelp()) }

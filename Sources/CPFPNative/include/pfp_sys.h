@@ -10,4 +10,9 @@ long pfp_copy_file_range(int in, int out, size_t len);
 
 /// Returns the heap memory malloc keeps free to the system (glibc malloc_trim).
 void pfp_release_free_memory(void);
+
+/// Large blocks (1 MiB and more) always mapped on their own, so they go back to the
+/// system when freed (glibc would otherwise raise that limit as the program frees
+/// large blocks, and keep them in its heap).
+void pfp_tune_malloc(void);
 #endif
