@@ -89,10 +89,11 @@ public struct MatchStage {
         let chunk = 2048
         let chunks = (hCount + chunk - 1) / chunk
         let listCount = rules.lists.count
-        let listIndex = Dictionary(uniqueKeysWithValues: rules.lists.enumerated().map { ($1.id, $0) })
         // Published order within a household: person ID, then policy (byte order).
-        let policyRank = Dictionary(uniqueKeysWithValues: rules.policies.map(\.id).sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) }
-            .enumerated().map { ($1, $0) })
+        var policyRank = [Int](repeating: 0, count: rules.policies.count)
+        for (rank, p) in rules.policies.indices.sorted(by: { rules.policies[$0].id.utf8.lexicographicallyPrecedes(rules.policies[$1].id.utf8) }).enumerated() {
+            policyRank[p] = rank
+        }
         let sink = try ExplainSink(path: explainPath, listIDs: rules.lists.map(\.id))
         // parts[chunk][list]: households come in byte order, so concatenating the
         // chunks list by list gives each file's order without a global sort.
@@ -102,7 +103,7 @@ public struct MatchStage {
         var chunkCodes = [[String]](repeating: [], count: chunks)
         var living = [Int](repeating: 0, count: chunks)
         let lookup = previous == nil ? nil : IDIndex(keys: data.personID)
-        let target = rules.rememberedList
+        let target = rules.rememberedList.flatMap { id in rules.lists.firstIndex { $0.id == id } }
         // Rules of its own for each worker (no shared reference counts between cores).
         let workerRules = try rules.replicas(Parallel.workers(for: chunks))
         let workerFragments = workerRules.map { ExplainFragments(rules: $0, runDate: data.runDate) }
@@ -130,11 +131,11 @@ public struct MatchStage {
                     n += 1
                     profiles?.seed(ctx)
                     let fast = rules.entries(ctx, wasOnAfterList: prev != nil, detail: false)
-                    if let target, fast.contains(where: { $0.list == target }) { RunState.encode(id: hid, ctx.remember(), into: &rem); remCount += 1 }
+                    if let target, fast.contains(where: { $0.listIndex == target }) { RunState.encode(id: hid, ctx.remember(), into: &rem); remCount += 1 }
                     if fast.isEmpty { continue }
                     // Published order: list, then person ID, then policy.
-                    let keyed = fast.map { e in (list: listIndex[e.list]!, person: e.person.map { data.personID[Int($0)] } ?? 0,
-                                                 policy: e.policy.map { policyRank[$0]! } ?? -1, entry: e) }
+                    let keyed = fast.map { e in (list: e.listIndex, person: e.person.map { data.personID[Int($0)] } ?? 0,
+                                                 policy: e.policyIndex >= 0 ? policyRank[e.policyIndex] : -1, entry: e) }
                         .sorted { ($0.list, $0.person, $0.policy) < ($1.list, $1.person, $1.policy) }
                     explain(keyed.map { ($0.list, $0.entry) }, ctx: ctx, tracer: tracer, previousState: previous, fragments: fragments,
                             entries: &out, codes: &codeStore, text: text, keys: &chunkKeys)
@@ -207,7 +208,8 @@ public struct MatchStage {
             var criteriaVals: [(String, Val)] = []
             var reasonVals: [(String, Val)] = []
             let list = rules.lists[l]
-            if let pid = e.policy, let p = rules.policy(pid) {
+            if e.policyIndex >= 0 {
+                let p = rules.policies[e.policyIndex]
                 let d = ctx.decide(p, slot: slot)
                 certainty = d.certainty
                 amount = d.amount
@@ -226,13 +228,14 @@ public struct MatchStage {
                 status = previousState?.pushKeyLookup.contains(key) == true ? "repeat" : "new"
                 keys.append(key)
             }
-            Explanation.bytes(list: e.list, householdID: hid, personID: personID, policy: e.policy,
+            Explanation.bytes(listJSON: fragments.listName(l), triggers: list.columns.contains(.triggers), householdID: hid, personID: personID,
+                              policyJSON: e.policyIndex >= 0 ? fragments.policyName(e.policyIndex) : nil,
                               certainty: certainty, amount: amount, codes: codes, status: status,
                               criteria: criteriaVals, reasons: reasonVals, tracer: tracer, ctx: ctx, fragments: fragments, into: text[l])
             text[l].byte(10)
             let codeStart = Int32(codeStore.count)
             codeStore.append(contentsOf: codes)
-            out[l].append(PublishedEntry(list: Int32(l), household: Int32(h), policy: Int32(e.policy.flatMap { rules.policy($0)?.index } ?? -1),
+            out[l].append(PublishedEntry(list: Int32(l), household: Int32(h), policy: Int32(e.policyIndex),
                                          certainty: e.policy == nil ? .none : .init(text: certainty), status: .init(text: status),
                                          personKey: e.person.map { data.personID[Int($0)] } ?? 0, amountValue: amount.map { Int64($0) } ?? Int64.min,
                                          codeStart: codeStart, codeCount: Int32(codes.count),
@@ -328,12 +331,16 @@ final class ExplainSink: @unchecked Sendable {
 public final class ExplainFragments {
     private let arena: UnsafeMutableBufferPointer<UInt8>
     private var ranges: [Range<Int>] = []
-    private let tagNames: Int, tagFeeds: Int, valueNames: Int, rememberedLabels: Int, parameters: Int, runDate: Int
+    private let listNames: Int, policyNames: Int, tagNames: Int, tagFeeds: Int, valueNames: Int, rememberedLabels: Int, parameters: Int, runDate: Int
 
     public init(rules: RuleSet, runDate: CivilDate) {
         var bytes: [UInt8] = []
         var ranges: [Range<Int>] = []
         func add(_ f: (JSONBytes) -> Void) { let w = JSONBytes(capacity: 64); f(w); ranges.append(bytes.count..<bytes.count + w.count); bytes += w.out }
+        listNames = ranges.count
+        for l in rules.lists { add { $0.string(l.id) } }
+        policyNames = ranges.count
+        for p in rules.policies { add { $0.string(p.id) } }
         tagNames = ranges.count
         for t in rules.catalogue.tags { add { $0.string(t.name) } }
         tagFeeds = ranges.count
@@ -365,6 +372,10 @@ public final class ExplainFragments {
     @inline(__always) private func piece(_ i: Int) -> UnsafeBufferPointer<UInt8> {
         UnsafeBufferPointer(rebasing: UnsafeBufferPointer(arena)[ranges[i]])
     }
+    /// A list's id as a JSON string (by its position in the rules).
+    public func listName(_ l: Int) -> UnsafeBufferPointer<UInt8> { piece(listNames + l) }
+    /// A policy's id as a JSON string (by its position in the rules).
+    public func policyName(_ p: Int) -> UnsafeBufferPointer<UInt8> { piece(policyNames + p) }
     func tagName(_ t: Int) -> UnsafeBufferPointer<UInt8> { piece(tagNames + t) }
     func tagFeed(_ t: Int) -> UnsafeBufferPointer<UInt8> { piece(tagFeeds + t) }
     func valueName(_ v: Int) -> UnsafeBufferPointer<UInt8> { piece(valueNames + v) }
@@ -401,15 +412,17 @@ public struct HouseholdProfilesView {
 ///
 /// Written straight into bytes: at city scale there are millions of them.
 public enum Explanation {
-    public static func bytes(list: String, householdID: String, personID: String, policy: String?, certainty: String, amount: Int?,
+    /// `listJSON`, `policyJSON`: the names as JSON strings (ExplainFragments);
+    /// `policyJSON` nil for a household list, whose codes are `triggers` or reasons.
+    public static func bytes(listJSON: UnsafeBufferPointer<UInt8>, triggers: Bool, householdID: String, personID: String,
+                             policyJSON: UnsafeBufferPointer<UInt8>?, certainty: String, amount: Int?,
                              codes: [String], status: String, criteria: [(String, Val)], reasons: [(String, Val)],
                              tracer: Tracer, ctx: EvalContext, fragments: ExplainFragments, into w: JSONBytes) {
-        let rules = ctx.rules
-        w.raw("{\"list\":"); w.string(list)
+        w.raw("{\"list\":"); w.append(listJSON)
         w.raw(",\"household_id\":"); w.string(householdID)
-        if let policy {
+        if let policyJSON {
             w.raw(",\"person_id\":"); w.string(personID)
-            w.raw(",\"policy\":"); w.string(policy)
+            w.raw(",\"policy\":"); w.append(policyJSON)
             w.raw(",\"decision\":{\"certainty\":"); w.string(certainty)
             w.raw(",\"amount\":"); if let amount { w.int(amount) } else { w.raw("null") }
             w.raw(certainty == "not_eligible" ? ",\"failed_criteria\":" : ",\"unknown_facts\":")
@@ -418,7 +431,7 @@ public enum Explanation {
             w.raw("},\"criteria\":")
             w.truthMap(criteria)
         } else {
-            let name = rules.list(list)?.columns.contains(.triggers) == true ? "triggers" : "reasons"
+            let name = triggers ? "triggers" : "reasons"
             w.raw(",\"decision\":{\""); w.rawString(name); w.raw("\":"); w.strings(codes)
             w.raw("},\"reasons\":")
             w.truthMap(reasons)

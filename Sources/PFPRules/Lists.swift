@@ -17,6 +17,9 @@ public struct ListEntry: Sendable {
     /// Failed criteria (review), unknown facts (push, to_verify).
     public var failedCriteria: [String] = []
     public var unknownFacts: [String] = []
+    /// The list's and the policy's positions in the rule files (-1: no policy).
+    public var listIndex = -1
+    public var policyIndex = -1
 }
 
 public extension RuleSet {
@@ -49,7 +52,9 @@ public extension RuleSet {
                 if l.after != nil && !wasOnAfterList { continue }
                 let reasons = c.listReasons(l)
                 if !reasons.isEmpty {
-                    out.append(ListEntry(list: l.id, household: c.household, person: nil, policy: nil, reasons: reasons.sorted()))
+                    var e = ListEntry(list: l.id, household: c.household, person: nil, policy: nil, reasons: reasons.sorted())
+                    e.listIndex = l.index
+                    out.append(e)
                 }
             }
         }
@@ -58,6 +63,8 @@ public extension RuleSet {
 
     func entry(_ c: EvalContext, _ l: ListInfo, _ p: PolicyInfo, slot: Int?, detail: Bool) -> ListEntry {
         var e = ListEntry(list: l.id, household: c.household, person: slot.map { c.members[$0] }, policy: p.id)
+        e.listIndex = l.index
+        e.policyIndex = p.index
         guard detail else {
             e.certainty = PolicyDecision.certainty(c.eligible(p, slot: slot))
             return e

@@ -63,9 +63,13 @@ public enum ExplainCommand {
                 let d = ctx.decide(p, slot: s)
                 let personID = s.map { ctx.personID(slot: $0).description } ?? ""
                 let w = JSONBytes()
-                Explanation.bytes(list: "policy", householdID: req.household, personID: personID, policy: p.id,
-                                  certainty: d.certainty, amount: d.amount, codes: d.certainty == "confirmed" ? [] : d.codes, status: "",
-                                  criteria: d.criteria.map { ($0.code, $0.value) }, reasons: [], tracer: tracer, ctx: ctx, fragments: fragments, into: w)
+                // Every decision of a policy, listed or not: "list" says "policy".
+                Array("\"policy\"".utf8).withUnsafeBufferPointer { listJSON in
+                    Explanation.bytes(listJSON: listJSON, triggers: false, householdID: req.household, personID: personID,
+                                      policyJSON: fragments.policyName(p.index),
+                                      certainty: d.certainty, amount: d.amount, codes: d.certainty == "confirmed" ? [] : d.codes, status: "",
+                                      criteria: d.criteria.map { ($0.code, $0.value) }, reasons: [], tracer: tracer, ctx: ctx, fragments: fragments, into: w)
+                }
                 decisions.append(String(decoding: w.out, as: UTF8.self))
                 ctx.tracer = nil
             }
@@ -78,7 +82,8 @@ public enum ExplainCommand {
                 ctx.load(household: h, previous: prevHousehold)
                 let vals = ctx.listReasonValues(l)
                 let w = JSONBytes()
-                Explanation.bytes(list: l.id, householdID: req.household, personID: "", policy: nil, certainty: "", amount: nil,
+                Explanation.bytes(listJSON: fragments.listName(l.index), triggers: l.columns.contains(.triggers), householdID: req.household,
+                                  personID: "", policyJSON: nil, certainty: "", amount: nil,
                                   codes: vals.filter { $0.value == .bool(true) }.map(\.code).sorted(), status: "",
                                   criteria: [], reasons: vals, tracer: tracer, ctx: ctx, fragments: fragments, into: w)
                 decisions.append(String(decoding: w.out, as: UTF8.self))
