@@ -38,40 +38,42 @@ public struct EmitStage {
         let dir = try RunDirectory(root: x.outRoot, runDate: x.runDate)
         do {
             let byList = EmitStage.byList(x.match)
-            // One CSV per list and the report, in parallel (each task writes its own file).
+            // One CSV per list, list by list: its rows formatted in parallel pieces, then
+            // written in order (the digest needs the order); the report is built beside
+            // the first list's pieces.
             let lists = x.rules.lists
-            var results = [(rows: Int, sha: String, bytes: Int)?](repeating: nil, count: lists.count)
             var report = ""
-            var failure: Error?
-            let lock = NSLock()
-            results.withUnsafeMutableBufferPointer { res in
-                Parallel.forEach(lists.count + 1) { i in
-                    if i == lists.count {
-                        report = RunReport.html(runDate: x.runDate, rules: x.rules, match: x.match, byList: byList, households: x.match.households,
-                                                people: x.match.people, rejects: x.rejects.count, previousCounts: x.previousCounts,
-                                                previousDate: x.previousDate)
-                        return
-                    }
-                    do {
-                        let l = lists[i]
-                        let w = try FileIO.Writer(path: dir.path("\(l.id).csv"))
-                        try w.write((l.keyColumns + l.columns.map(\.rawValue)).joined(separator: ",") + "\n")
-                        let entries = byList[l.id] ?? []
-                        var line: [UInt8] = []
-                        for e in entries {
-                            line.removeAll(keepingCapacity: true)
-                            EmitStage.row(e, x.match, list: l, into: &line)
-                            try w.write(line)
+            let pieceRows = 32_768
+            for (i, l) in lists.enumerated() {
+                let entries = byList[l.id] ?? []
+                let pieces = max(1, (entries.count + pieceRows - 1) / pieceRows)
+                var text = [[UInt8]](repeating: [], count: pieces)
+                let extra = i == 0 ? 1 : 0
+                text.withUnsafeMutableBufferPointer { out in
+                    Parallel.forEach(pieces + extra) { k in
+                        if k == pieces {
+                            report = RunReport.html(runDate: x.runDate, rules: x.rules, match: x.match, byList: byList, households: x.match.households,
+                                                    people: x.match.people, rejects: x.rejects.count, previousCounts: x.previousCounts,
+                                                    previousDate: x.previousDate)
+                            return
                         }
-                        let sha = try w.finish()
-                        res[i] = (entries.count, sha, w.bytesWritten)
-                    } catch {
-                        lock.lock(); failure = failure ?? error; lock.unlock()
+                        let lo = entries.startIndex + k * pieceRows, hi = min(entries.endIndex, lo + pieceRows)
+                        var bytes: [UInt8] = []
+                        bytes.reserveCapacity((hi - lo) * 96)
+                        for e in entries[lo..<hi] { EmitStage.row(e, x.match, list: l, into: &bytes) }
+                        out[k] = bytes
                     }
                 }
+                let w = try FileIO.Writer(path: dir.path("\(l.id).csv"))
+                try w.write((l.keyColumns + l.columns.map(\.rawValue)).joined(separator: ",") + "\n")
+                for piece in text { try w.write(piece) }
+                let sha = try w.finish()
+                dir.add(name: "\(l.id).csv", rows: entries.count, sha256: sha, bytes: w.bytesWritten)
             }
-            if let failure { throw failure }
-            for (i, l) in lists.enumerated() { if let r = results[i] { dir.add(name: "\(l.id).csv", rows: r.rows, sha256: r.sha, bytes: r.bytes) } }
+            if lists.isEmpty {
+                report = RunReport.html(runDate: x.runDate, rules: x.rules, match: x.match, byList: byList, households: x.match.households,
+                                        people: x.match.people, rejects: x.rejects.count, previousCounts: x.previousCounts, previousDate: x.previousDate)
+            }
 
             FaultPoint.hit("emit.lists_written")
             // explain.jsonl: one explanation per entry, lists in rule order. Written once by
