@@ -26,7 +26,7 @@ func commandBench(_ a: ParsedArguments, console: Console) throws {
         }
         return out
     }
-    print(row(["households", "stage", "wall s", "cpu s", "peak RSS MB", "throughput"]))
+    print(row(["households", "stage", "wall s", "cpu s", "peak RSS MiB", "throughput"]))
     for n in sizes {
         let root = "\(dataDir)/\(n)"
         let inbox = "\(root)/inbox-\(date)"
@@ -75,7 +75,7 @@ func commandBench(_ a: ParsedArguments, console: Console) throws {
             }
             print(row([grouped(n), s.stage, String(format: "%.2f", s.wall), String(format: "%.2f", s.cpu), grouped(s.rss >> 20), rate]))
             stageJSON.append(.object([("stage", .string(s.stage)), ("wall_s", .string(String(format: "%.3f", s.wall))),
-                                      ("cpu_s", .string(String(format: "%.3f", s.cpu))), ("peak_rss_mb", .int(s.rss >> 20))] + extra))
+                                      ("cpu_s", .string(String(format: "%.3f", s.cpu))), ("peak_rss_mib", .int(s.rss >> 20))] + extra))
         }
         // The stages reset the kernel's high-water mark as they start: the run's peak is the largest.
         let peak = max(r.maxRSS, stages.map(\.rss).max() ?? 0)
@@ -84,7 +84,7 @@ func commandBench(_ a: ParsedArguments, console: Console) throws {
         results.append(.object([
             ("households", .int(n)), ("living_households", .int(households)), ("entries", .int(entries)), ("rows", .int(rows)), ("bytes", .int(bytes)),
             ("wall_s", .string(String(format: "%.3f", r.wall))), ("cpu_s", .string(String(format: "%.3f", r.cpu))),
-            ("peak_rss_mb", .int(peak >> 20)), ("stages", .array(stageJSON)),
+            ("peak_rss_mib", .int(peak >> 20)), ("stages", .array(stageJSON)),
         ]))
     }
     let json = JSON.object([("date", .string(RunRegistry.timestamp())), ("threads", .int(threads ?? Parallel.threads)),
