@@ -184,6 +184,10 @@ struct RowEmitter {
         for (m, p) in hh.members.enumerated() {
             let idText = RowEmitter.idText(ids[m], fifteen: rng.chance(0.5) && p.birth.components.year < 2000 && p.birth.components.year >= 1900, lowerX: rng.chance(30))
             var emit = TagWriter(emitter: self, id: idText, person: p, world: world, day: day, feedAsOf: asOf, rng: rng)
+            // The writer's copy is now the only one: its buffers grow in place (a second
+            // reference would copy the whole chunk's buffers on the next append).
+            buffers = []
+            current = []
             emit.all()
             self = emit.emitter
             rng = emit.rng
