@@ -215,7 +215,7 @@ func commandRuns(_ a: ParsedArguments, console: Console) throws {
         print("\(r.runDate)  \(pad(r.status, 9))  \(pad(r.startedAt, 20))  \(pad(r.endedAt ?? "-", 20))  \(pad(households, 10))  \(text)")
         if let d = CivilDate.parse(r.runDate) {
             for t in try registry.stageTimings(runDate: d) {
-                print("    \(pad(t.stage, 8)) \(String(format: "%6.2f", t.wall)) s wall, \(String(format: "%6.2f", t.cpu)) s cpu, peak \(t.rss >> 20) MB")
+                print("    \(pad(t.stage, 8)) \(String(format: "%6.2f", t.wall)) s wall, \(String(format: "%6.2f", t.cpu)) s cpu, peak \(t.rss >> 20) MiB")
             }
         }
     }
