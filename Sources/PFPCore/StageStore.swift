@@ -16,13 +16,10 @@ public struct BlobWriter {
         items.append(Item(name: name, count: array.count * MemoryLayout<T>.stride) { body in try array.withUnsafeBytes { try body($0) } })
     }
 
+    /// Memory the caller owns, written as it is (not copied): it must stay valid and
+    /// unchanged until the result is saved.
     public mutating func put(_ name: String, _ bytes: UnsafeRawBufferPointer) {
-        put(name, Array(bytes))
-    }
-
-    /// Bytes stored as they are (e.g. from `joined`).
-    public mutating func put(_ name: String, _ bytes: [UInt8]) {
-        items.append(Item(name: name, count: bytes.count) { body in try bytes.withUnsafeBytes { try body($0) } })
+        items.append(Item(name: name, count: bytes.count) { body in try body(bytes) })
     }
 
     /// The encoding of `putStrings` for `count` strings given one by one.
@@ -39,13 +36,7 @@ public struct BlobWriter {
 
     /// Strings joined with NUL (none of ours hold one).
     public mutating func putStrings(_ name: String, _ strings: [String]) {
-        var out: [UInt8] = []
-        out.reserveCapacity(strings.reduce(0) { $0 + $1.utf8.count + 1 })
-        for (i, s) in strings.enumerated() {
-            if i > 0 { out.append(0) }
-            out.append(contentsOf: s.utf8)
-        }
-        put(name, out)
+        put(name, BlobWriter.joined(strings.count) { strings[$0] })
     }
 }
 

@@ -43,6 +43,11 @@ public struct EmitStage {
             // the first list's pieces.
             let lists = x.rules.lists
             var report = ""
+            let makeReport = {
+                report = RunReport.html(runDate: x.runDate, rules: x.rules, match: x.match, byList: byList, households: x.match.households,
+                                        people: x.match.people, rejects: x.rejects.count, previousCounts: x.previousCounts,
+                                        previousDate: x.previousDate)
+            }
             let pieceRows = 32_768
             for (i, l) in lists.enumerated() {
                 let entries = byList[l.id] ?? []
@@ -51,12 +56,7 @@ public struct EmitStage {
                 let extra = i == 0 ? 1 : 0
                 text.withUnsafeMutableBufferPointer { out in
                     Parallel.forEach(pieces + extra) { k in
-                        if k == pieces {
-                            report = RunReport.html(runDate: x.runDate, rules: x.rules, match: x.match, byList: byList, households: x.match.households,
-                                                    people: x.match.people, rejects: x.rejects.count, previousCounts: x.previousCounts,
-                                                    previousDate: x.previousDate)
-                            return
-                        }
+                        if k == pieces { makeReport(); return }
                         let lo = entries.startIndex + k * pieceRows, hi = min(entries.endIndex, lo + pieceRows)
                         var bytes: [UInt8] = []
                         bytes.reserveCapacity((hi - lo) * 96)
@@ -70,10 +70,7 @@ public struct EmitStage {
                 let sha = try w.finish()
                 dir.add(name: "\(l.id).csv", rows: entries.count, sha256: sha, bytes: w.bytesWritten)
             }
-            if lists.isEmpty {
-                report = RunReport.html(runDate: x.runDate, rules: x.rules, match: x.match, byList: byList, households: x.match.households,
-                                        people: x.match.people, rejects: x.rejects.count, previousCounts: x.previousCounts, previousDate: x.previousDate)
-            }
+            if lists.isEmpty { makeReport() }
 
             FaultPoint.hit("emit.lists_written")
             // explain.jsonl: one explanation per entry, lists in rule order. Written once by
@@ -106,12 +103,9 @@ public struct EmitStage {
     static func row(_ e: PublishedEntry, _ m: MatchResult, list l: ListInfo, into out: inout [UInt8]) {
         /// The 18 characters of an ID number (digits and X: nothing to quote).
         func idDigits(_ key: UInt64) {
-            var b = key / 11
             let start = out.count
-            out.append(contentsOf: repeatElement(48, count: 17))
-            for i in stride(from: 16, through: 0, by: -1) { out[start + i] = UInt8(b % 10) + 48; b /= 10 }
-            let c = key % 11
-            out.append(c == 10 ? 88 : UInt8(c) + 48)
+            out.append(contentsOf: repeatElement(0, count: 18))
+            out.withUnsafeMutableBufferPointer { IDNumber.writeText(key, to: $0.baseAddress! + start) }
         }
         func field(_ s: String) {
             if s.utf8.contains(where: { $0 == 44 || $0 == 34 || $0 == 10 || $0 == 13 }) {

@@ -151,9 +151,8 @@ public struct MatchStage {
         let explained = try sink.finish()
         console.detail(String(format: "    households evaluated, explanations written: %.2f s", FileIO.now() - started))
         var state = RunState(runDate: data.runDate)
-        state.setRemembered(remembered.flatMap(\.bytes), count: remembered.reduce(0) { $0 + $1.count })
-        // List by list, chunk by chunk: each piece copied into its place in parallel,
-        // then the pieces dropped in parallel (a million entries hold strings).
+        state.setRemembered(remembered.map(\.bytes), count: remembered.reduce(0) { $0 + $1.count })
+        // List by list, chunk by chunk: each piece copied into its place in parallel.
         var offsets: [(l: Int, c: Int, at: Int)] = []
         var total = 0
         for l in 0..<listCount { for c in 0..<chunks where !parts[c][l].isEmpty { offsets.append((l, c, total)); total += parts[c][l].count } }
@@ -177,7 +176,7 @@ public struct MatchStage {
             }
             n = total
         }
-        parts.withUnsafeMutableBufferPointer { pb in Parallel.forEach(pb.count) { c in pb[c] = [] } }
+        parts = []
         // Keys of lists with a status column, for the next run's new/repeat.
         state.pushKeys = keys.flatMap { $0 }
         guard explained.rows == entries.count else {
@@ -584,10 +583,7 @@ public final class JSONBytes {
     public func id(_ key: UInt64) {
         reserve(20)
         base[count] = 34
-        var b = key / 11
-        for i in stride(from: 17, through: 1, by: -1) { base[count + i] = UInt8(b % 10) + 48; b /= 10 }
-        let c = key % 11
-        base[count + 18] = c == 10 ? 88 : UInt8(c) + 48
+        IDNumber.writeText(key, to: base + count + 1)
         base[count + 19] = 34
         count += 20
     }

@@ -6,10 +6,11 @@ import PFPRules
 /// (watch) with the values `previous(...)` reads, and the push keys (for `status`).
 public struct RunState: Sendable {
     public var runDate: CivilDate
-    /// The remembered households, in the stored byte form (below), in the order the
-    /// match stage visited them (household ID order): compact at city scale, where a
-    /// dictionary per household and per member would take gigabytes.
-    public private(set) var rememberedBytes: [UInt8] = []
+    /// The remembered households as they are stored: their count (32 bits), then
+    /// their records (`encode`) in the order the match stage visited them (household
+    /// ID order). Compact at city scale, where a dictionary per household and per
+    /// member would take gigabytes; saved and loaded without a copy.
+    public private(set) var rememberedBytes: [UInt8] = [0, 0, 0, 0]
     public private(set) var rememberedCount = 0
     /// Where each household's record starts in `rememberedBytes`, filled when a state is loaded.
     private var rememberedAt: [String: Int] = [:]
@@ -46,9 +47,14 @@ public struct RunState: Sendable {
         }
     }
 
-    /// Sets the remembered households: records made by `encode`, in household order.
-    public mutating func setRemembered(_ records: [UInt8], count: Int) {
-        rememberedBytes = records
+    /// Sets the remembered households: pieces of records made by `encode`, in
+    /// household order, `count` records in all.
+    public mutating func setRemembered(_ pieces: [[UInt8]], count: Int) {
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(4 + pieces.reduce(0) { $0 + $1.count })
+        withUnsafeBytes(of: UInt32(count).littleEndian) { bytes.append(contentsOf: $0) }
+        for p in pieces { bytes.append(contentsOf: p) }
+        rememberedBytes = bytes
         rememberedCount = count
         rememberedAt = [:]
     }
@@ -96,11 +102,8 @@ public struct RunState: Sendable {
     }
 
     public func save(to store: StageStore) throws {
-        var count: [UInt8] = []
-        withUnsafeBytes(of: UInt32(rememberedCount).littleEndian) { count.append(contentsOf: $0) }
         var w = BlobWriter()
-        // The same bytes as one "remembered" item: the count, then the records.
-        w.put("remembered", count + rememberedBytes)
+        w.put("remembered", rememberedBytes)
         // The workers collect them in list and ID order: usually sorted already.
         w.putStrings("push_keys", zip(pushKeys, pushKeys.dropFirst()).allSatisfy { $0 <= $1 } ? pushKeys : pushKeys.sorted())
         try store.save(runDate: runDate, stage: RunState.stage, blobs: w)
@@ -113,9 +116,8 @@ public struct RunState: Sendable {
         if bytes.count >= 4 {
             var reader = Reader(bytes: bytes, at: 0)
             let n = reader.u32()
-            s.rememberedBytes = Array(bytes[4...])
+            s.rememberedBytes = bytes
             s.rememberedCount = n
-            reader = Reader(bytes: s.rememberedBytes, at: 0)
             s.rememberedAt.reserveCapacity(n)
             for _ in 0..<n {
                 let at = reader.at

@@ -55,21 +55,11 @@ public final class HouseholdProfiles: @unchecked Sendable {
         w.putStrings("rule_digest", [ruleDigest])
         w.putStrings("values", valueIDs)
         w.putStrings("levels", levels.map(\.rawValue))
+        // The columns are compact already (computed or loaded so): written as they are.
         for i in valueIDs.indices {
-            let k = kinds[i]
-            w.put("v.\(i).kind", UnsafeRawBufferPointer(k))
-            if a32[i].count > 0 || k.isEmpty {
-                w.put("v.\(i).a32", Array(a32[i]))
-            } else if a[i].allSatisfy({ $0 >= Int64(Int32.min) && $0 <= Int64(Int32.max) }) {
-                w.put("v.\(i).a32", a[i].map { Int32(truncatingIfNeeded: $0) })
-            } else {
-                w.put("v.\(i).a", UnsafeRawBufferPointer(a[i]))
-            }
-            let y = b[i]
-            guard y.count > 0 else { continue }
-            var implied = true
-            for e in 0..<k.count where y[e] != (k[e] == 4 ? 1 : 0) { implied = false; break }
-            if !implied { w.put("v.\(i).b", UnsafeRawBufferPointer(y)) }
+            w.put("v.\(i).kind", UnsafeRawBufferPointer(kinds[i]))
+            if a[i].count > 0 { w.put("v.\(i).a", UnsafeRawBufferPointer(a[i])) } else { w.put("v.\(i).a32", UnsafeRawBufferPointer(a32[i])) }
+            if b[i].count > 0 { w.put("v.\(i).b", UnsafeRawBufferPointer(b[i])) }
         }
         try store.save(runDate: runDate, stage: HouseholdProfiles.stage, blobs: w)
     }

@@ -22,7 +22,7 @@ final class RunStateTests: XCTestCase {
         RunState.encode(id: "H0000000001", a, into: &bytes)
         RunState.encode(id: "H0000000002", b, into: &bytes)
         var state = RunState(runDate: date)
-        state.setRemembered(bytes, count: 2)
+        state.setRemembered([bytes], count: 2)
         state.pushKeys = ["push,H0000000001,,dibao", "push,H0000000001,110000199707280162,elderly_allowance"]
         let store = try StageStore(db: try Database(path: work + "/pfp.sqlite"))
         try state.save(to: store)
