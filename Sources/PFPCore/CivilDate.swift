@@ -84,13 +84,17 @@ public struct CivilDate: Hashable, Comparable, Sendable, CustomStringConvertible
 
     /// YYYY-MM-DD, formatted by hand (String(format:) goes through Foundation and is slow).
     public var description: String {
+        String(unsafeUninitializedCapacity: 10) { writeText(to: $0.baseAddress!); return 10 }
+    }
+
+    /// The 10 characters of `description` at `out`: the one place the text is made,
+    /// for the hot writers (explanations) as for `description`.
+    public func writeText(to out: UnsafeMutablePointer<UInt8>) {
         let c = components
-        var b = [UInt8](repeating: 48, count: 10)
         var y = c.year
-        for i in stride(from: 3, through: 0, by: -1) { b[i] = UInt8(y % 10) + 48; y /= 10 }
-        b[4] = 45; b[5] = UInt8(c.month / 10) + 48; b[6] = UInt8(c.month % 10) + 48
-        b[7] = 45; b[8] = UInt8(c.day / 10) + 48; b[9] = UInt8(c.day % 10) + 48
-        return String(decoding: b, as: UTF8.self)
+        for i in stride(from: 3, through: 0, by: -1) { out[i] = UInt8(truncatingIfNeeded: y % 10) + 48; y /= 10 }
+        out[4] = 45; out[5] = UInt8(c.month / 10) + 48; out[6] = UInt8(c.month % 10) + 48
+        out[7] = 45; out[8] = UInt8(c.day / 10) + 48; out[9] = UInt8(c.day % 10) + 48
     }
 
     public static func < (a: CivilDate, b: CivilDate) -> Bool { a.days < b.days }

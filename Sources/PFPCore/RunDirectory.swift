@@ -85,9 +85,8 @@ public final class RunDirectory {
     /// Links `src` as `dst` (same file system), else copies it; then syncs it to disk.
     public static func linkOrCopy(_ src: String, _ dst: String) throws {
         if link(src, dst) != 0 {
-            let w = try FileIO.Writer(path: dst)
-            let m = try MappedFile(path: src)
-            try w.write(m.bytes)
+            let w = try FileIO.Writer(path: dst, hashing: false)
+            try w.append(file: src)
             _ = try w.finish()
             return
         }

@@ -31,19 +31,6 @@ public struct PublishedEntry: Sendable {
 
     public var amount: Int? { amountValue == Int64.min ? nil : Int(amountValue) }
 
-    public enum Certainty: UInt8, Sendable {
-        case none, confirmed, toVerify, notEligible
-        public var text: String { ["", "confirmed", "to_verify", "not_eligible"][Int(rawValue)] }
-        public init(text: String) {
-            switch text {
-            case "confirmed": self = .confirmed
-            case "to_verify": self = .toVerify
-            case "not_eligible": self = .notEligible
-            default: self = .none
-            }
-        }
-    }
-
     public enum EntryStatus: UInt8, Sendable {
         case none, new, `repeat`
         public var text: String { ["", "new", "repeat"][Int(rawValue)] }
@@ -203,7 +190,7 @@ public struct MatchStage {
             ctx.resetCaches()
             let slot = e.person.flatMap { p in (0..<ctx.memberCount).first { ctx.members[$0] == p } }
             var codes: [String] = []
-            var certainty = "", amount: Int?
+            var certainty = Certainty.none, amount: Int?
             var criteriaVals: [(String, Val)] = []
             var reasonVals: [(String, Val)] = []
             let list = rules.lists[l]
@@ -213,7 +200,7 @@ public struct MatchStage {
                 certainty = d.certainty
                 amount = d.amount
                 criteriaVals = d.criteria.map { ($0.code, $0.value) }
-                codes = d.certainty == "confirmed" ? [] : d.codes
+                codes = d.certainty == .confirmed ? [] : d.codes
             } else {
                 let vals = ctx.listReasonValues(list)
                 reasonVals = vals
@@ -235,7 +222,7 @@ public struct MatchStage {
             let codeStart = Int32(codeStore.count)
             codeStore.append(contentsOf: codes)
             out[l].append(PublishedEntry(list: Int32(l), household: Int32(h), policy: Int32(e.policyIndex),
-                                         certainty: e.policy == nil ? .none : .init(text: certainty), status: .init(text: status),
+                                         certainty: certainty, status: .init(text: status),
                                          personKey: e.person.map { data.personID[Int($0)] } ?? 0, amountValue: amount.map { Int64($0) } ?? Int64.min,
                                          codeStart: codeStart, codeCount: Int32(codes.count),
                                          district: data.district[head], street: data.street[head], community: data.community[head]))
@@ -414,7 +401,7 @@ public enum Explanation {
     /// `listJSON`, `policyJSON`: the names as JSON strings (ExplainFragments);
     /// `policyJSON` nil for a household list, whose codes are `triggers` or reasons.
     public static func bytes(listJSON: UnsafeBufferPointer<UInt8>, triggers: Bool, householdID: String, personID: String,
-                             policyJSON: UnsafeBufferPointer<UInt8>?, certainty: String, amount: Int?,
+                             policyJSON: UnsafeBufferPointer<UInt8>?, certainty: Certainty, amount: Int?,
                              codes: [String], status: String, criteria: [(String, Val)], reasons: [(String, Val)],
                              tracer: Tracer, ctx: EvalContext, fragments: ExplainFragments, into w: JSONBytes) {
         w.raw("{\"list\":"); w.append(listJSON)
@@ -422,9 +409,9 @@ public enum Explanation {
         if let policyJSON {
             w.raw(",\"person_id\":"); w.string(personID)
             w.raw(",\"policy\":"); w.append(policyJSON)
-            w.raw(",\"decision\":{\"certainty\":"); w.string(certainty)
+            w.raw(",\"decision\":{\"certainty\":"); w.string(certainty.text)
             w.raw(",\"amount\":"); if let amount { w.int(amount) } else { w.raw("null") }
-            w.raw(certainty == "not_eligible" ? ",\"failed_criteria\":" : ",\"unknown_facts\":")
+            w.raw(certainty == .notEligible ? ",\"failed_criteria\":" : ",\"unknown_facts\":")
             w.strings(codes)
             if !status.isEmpty { w.raw(",\"status\":"); w.string(status) }
             w.raw("},\"criteria\":")
@@ -589,16 +576,11 @@ public final class JSONBytes {
     }
     /// "YYYY-MM-DD", quoted.
     public func date(_ days: Int32) {
-        let c = CivilDate(days: days).components
         reserve(12)
-        func two(_ x: Int) { base[count] = UInt8(x / 10) + 48; base[count + 1] = UInt8(x % 10) + 48; count += 2 }
-        base[count] = 34; count += 1
-        two(c.year / 100); two(c.year % 100)
-        base[count] = 45; count += 1
-        two(c.month)
-        base[count] = 45; count += 1
-        two(c.day)
-        base[count] = 34; count += 1
+        base[count] = 34
+        CivilDate(days: days).writeText(to: base + count + 1)
+        base[count + 11] = 34
+        count += 12
     }
     public func truthMap(_ pairs: [(String, Val)]) {
         byte(123)

@@ -66,11 +66,11 @@ public extension RuleSet {
         e.listIndex = l.index
         e.policyIndex = p.index
         guard detail else {
-            e.certainty = PolicyDecision.certainty(c.eligible(p, slot: slot))
+            e.certainty = Certainty(c.eligible(p, slot: slot)).text
             return e
         }
         let d = c.decide(p, slot: slot)
-        e.certainty = d.certainty
+        e.certainty = d.certainty.text
         e.amount = d.amount
         e.failedCriteria = d.failedCriteria
         e.unknownFacts = d.unknownFacts
@@ -81,11 +81,31 @@ public extension RuleSet {
     func factCode(_ f: Tracer.Fact) -> String { "\(catalogue.tags[f.tag].name)@\(IDNumber(key: f.person))" }
 }
 
+/// How sure a decision is: eligible is confirmed, unknown is to_verify, false is
+/// not_eligible (`none` where a list has no certainty).
+public enum Certainty: UInt8, Sendable {
+    case none, confirmed, toVerify, notEligible
+
+    public init(_ eligibility: Val) {
+        self = eligibility.truth == true ? .confirmed : (eligibility.isUnknown ? .toVerify : .notEligible)
+    }
+    /// Back from `text` (stored results).
+    public init(text: String) {
+        switch text {
+        case "confirmed": self = .confirmed
+        case "to_verify": self = .toVerify
+        case "not_eligible": self = .notEligible
+        default: self = .none
+        }
+    }
+    /// The word the lists and explanations publish.
+    public var text: String { ["", "confirmed", "to_verify", "not_eligible"][Int(rawValue)] }
+}
+
 /// A policy's decision for the loaded household (or one member): what the lists
 /// publish and explanations show.
 public struct PolicyDecision {
-    /// eligible: confirmed; unknown: to_verify; false: not_eligible.
-    public var certainty: String
+    public var certainty: Certainty
     public var amount: Int?
     /// Every criterion's result, in the order of the rule file.
     public var criteria: [(code: String, value: Val)]
@@ -95,11 +115,7 @@ public struct PolicyDecision {
     public var unknownFacts: [String]
 
     /// The codes a published entry lists: failed criteria when not eligible, unknown facts otherwise.
-    public var codes: [String] { certainty == "not_eligible" ? failedCriteria : unknownFacts }
-
-    public static func certainty(_ v: Val) -> String {
-        v.truth == true ? "confirmed" : (v.isUnknown ? "to_verify" : "not_eligible")
-    }
+    public var codes: [String] { certainty == .notEligible ? failedCriteria : unknownFacts }
 }
 
 public extension EvalContext {
@@ -114,7 +130,7 @@ public extension EvalContext {
             // has()/eligible() of another policy contribute their own unknown facts
             if case .unknown(let id) = el { for f in tracer.facts(id) { facts.insert(rules.factCode(f)) } }
         }
-        return PolicyDecision(certainty: PolicyDecision.certainty(el), amount: amount, criteria: crit,
+        return PolicyDecision(certainty: Certainty(el), amount: amount, criteria: crit,
                               failedCriteria: crit.filter { $0.value == .bool(false) }.map(\.code).sorted(),
                               unknownFacts: facts.sorted())
     }

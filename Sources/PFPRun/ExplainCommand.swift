@@ -67,7 +67,7 @@ public enum ExplainCommand {
                 Array("\"policy\"".utf8).withUnsafeBufferPointer { listJSON in
                     Explanation.bytes(listJSON: listJSON, triggers: false, householdID: req.household, personID: personID,
                                       policyJSON: fragments.policyName(p.index),
-                                      certainty: d.certainty, amount: d.amount, codes: d.certainty == "confirmed" ? [] : d.codes, status: "",
+                                      certainty: d.certainty, amount: d.amount, codes: d.certainty == .confirmed ? [] : d.codes, status: "",
                                       criteria: d.criteria.map { ($0.code, $0.value) }, reasons: [], tracer: tracer, ctx: ctx, fragments: fragments, into: w)
                 }
                 decisions.append(String(decoding: w.out, as: UTF8.self))
@@ -83,7 +83,7 @@ public enum ExplainCommand {
                 let vals = ctx.listReasonValues(l)
                 let w = JSONBytes()
                 Explanation.bytes(listJSON: fragments.listName(l.index), triggers: l.columns.contains(.triggers), householdID: req.household,
-                                  personID: "", policyJSON: nil, certainty: "", amount: nil,
+                                  personID: "", policyJSON: nil, certainty: .none, amount: nil,
                                   codes: vals.filter { $0.value == .bool(true) }.map(\.code).sorted(), status: "",
                                   criteria: [], reasons: vals, tracer: tracer, ctx: ctx, fragments: fragments, into: w)
                 decisions.append(String(decoding: w.out, as: UTF8.self))
