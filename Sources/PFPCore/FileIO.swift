@@ -237,12 +237,12 @@ public enum FileIO {
         return Int(ru.ru_maxrss) * 1024
     }
 
-    /// Starts a new peak for `peakRSS()` (per stage figures); a no-op where Linux's
-    /// /proc/self/clear_refs is not there.
     /// Memory settings for a long batch job: large blocks go back to the system when
     /// freed (see pfp_tune_malloc). Called once at start.
     public static func tuneMemory() { pfp_tune_malloc() }
 
+    /// Starts a new peak for `peakRSS()` (per stage figures); a no-op where Linux's
+    /// /proc/self/clear_refs is not there.
     public static func resetPeakRSS() {
         // Memory the last stage freed goes back to the system first (glibc keeps
         // freed heap pages otherwise), so a stage's peak is its own.
