@@ -198,12 +198,7 @@ struct Compiler {
                 // computed once per household (the cache is cleared with the others).
                 let slot = rs.letCount
                 rs.letCount += 1
-                scope.lets[l.name] = LetFn(fn: { c in
-                    if let v = c.letCache[slot] { return v }
-                    let v = fn(c)
-                    c.letCache[slot] = v
-                    return v
-                }, type: t, deps: deps)
+                scope.lets[l.name] = LetFn(fn: add(Node(op: .cachedLet, a: fn.node, b: Int32(slot))), type: t, deps: deps)
             }
         }
         var codes: Set<String> = []
@@ -291,6 +286,17 @@ struct Compiler {
 
     // MARK: expressions
 
+    /// Appends a node to the rule set's program.
+    func add(_ n: Node) -> Fn {
+        rs.nodes.append(n)
+        return Fn(node: Int32(rs.nodes.count - 1))
+    }
+
+    func constant(_ v: Val) -> Fn {
+        rs.constants.append(v)
+        return add(Node(op: .constant, a: Int32(rs.constants.count - 1)))
+    }
+
     func expectType(_ t: VType, _ want: VType, _ pos: SourcePos, _ what: String) throws {
         if case .word = want, case .word = t { return }
         if t != want { throw ruleError(pos, "\(what) must be \(want), this is \(t)") }
@@ -300,11 +306,9 @@ struct Compiler {
         switch e {
         case .number(let text, let pos):
             guard let q = Q(decimal: text) else { throw ruleError(pos, "'\(text)' is not a number") }
-            let v = Val.num(q)
-            return ({ _ in v }, .number)
+            return (constant(.num(q)), .number)
         case .boolean(let b, _):
-            let v = Val.bool(b)
-            return ({ _ in v }, .bool)
+            return (constant(.bool(b)), .bool)
         case .string(let text, let pos):
             throw ruleError(pos, "the text \"\(text)\" can only be compared with a word value, e.g. employment.status = \"\(text)\"")
         case .name(let name, let pos):
@@ -313,18 +317,10 @@ struct Compiler {
             let (f, t) = try compile(x, s)
             if op == "not" {
                 try expectType(t, .bool, x.pos, "the operand of 'not'")
-                return ({ c in
-                    let v = f(c)
-                    if case .bool(let b) = v { return .bool(!b) }
-                    return v
-                }, .bool)
+                return (add(Node(op: .not, a: f.node)), .bool)
             }
             guard t == .number else { throw ruleError(pos, "'-' needs a number, this is \(t)") }
-            return ({ c in
-                let v = f(c)
-                if case .num(let q) = v { return .num(Q(-q.n, q.d)) }
-                return v
-            }, .number)
+            return (add(Node(op: .negate, a: f.node)), .number)
         case .binary(let op, let l, let r, let pos):
             return try compileBinary(op, l, r, pos, s)
         case .inRange(let x, let lo, let hi, let pos):
@@ -333,21 +329,14 @@ struct Compiler {
             let (fh, th) = try compile(hi, s)
             guard tx == .number, tl == .number, th == .number else { throw ruleError(pos, "'in A..B' compares numbers") }
             let ge = comparison(">=", fx, fl, .number), le = comparison("<=", fx, fh, .number)
-            return ({ c in c.kleeneAnd(ge(c), le(c)) }, .bool)
+            return (add(Node(op: .bothAnd, a: ge.node, b: le.node)), .bool)
         case .ifThen(let cnd, let a, let b, let pos):
             let (fc, tc) = try compile(cnd, s)
             try expectType(tc, .bool, cnd.pos, "the condition of 'if'")
             let (fa, ta) = try compile(a, s)
             let (fb, tb) = try compile(b, s)
             guard sameType(ta, tb) else { throw ruleError(pos, "'then' gives \(ta) but 'else' gives \(tb)") }
-            return ({ c in
-                let v = fc(c)
-                switch v {
-                case .bool(true): return fa(c)
-                case .bool(false): return fb(c)
-                default: return v
-                }
-            }, ta)
+            return (add(Node(op: .ifThen, a: fc.node, b: fa.node, c: fb.node)), ta)
         case .call(let name, let args, let pos):
             return try compileCall(name, args, pos, s)
         case .aggregate(let fn, let coll, let filter, let body, let pos):
@@ -363,19 +352,18 @@ struct Compiler {
     mutating func compileName(_ name: String, _ pos: SourcePos, _ s: Scope) throws -> (Fn, VType) {
         if let l = s.lets[name] { deps.formUnion(l.deps); return (l.fn, l.type) }
         if name == "run_date" {
-            let v = Val.date(rs.runDate.days)
-            return ({ _ in v }, .date)
+            return (constant(.date(rs.runDate.days)), .date)
         }
         if s.listPolicy && (name == "eligible" || name == "receiving" || name == "has") {
             // Not a dependency on every policy: a skipped policy simply has no entries.
             switch name {
-            case "eligible": return ({ c in c.eligible(c.rules.policies[c.listPolicy]) }, .bool)
+            case "eligible": return (add(Node(op: .listEligible)), .bool)
             case "receiving":
                 for p in rs.policies { if let t = rs.catalogue.index(of: "receiving." + p.id) { deps.tags.insert(t) } }
-                return ({ c in c.receiving(c.rules.policies[c.listPolicy]) }, .bool)
+                return (add(Node(op: .listReceiving)), .bool)
             default:
                 for p in rs.policies { if let t = rs.catalogue.index(of: "receiving." + p.id) { deps.tags.insert(t) } }
-                return ({ c in c.has(c.rules.policies[c.listPolicy]) }, .bool)
+                return (add(Node(op: .listHas)), .bool)
             }
         }
         if name.hasPrefix("head.") {
@@ -383,10 +371,7 @@ struct Compiler {
             var ps = s
             ps.level = .person
             let (f, t) = try compileName(inner, pos, ps)
-            return ({ c in
-                guard c.members.count > 0 else { return .unknownNoFacts }
-                return c.asMember(c.headSlot) { f(c) }
-            }, t)
+            return (add(Node(op: .head, a: f.node)), t)
         }
         if let t = rs.catalogue.index(of: name) {
             guard s.level == .person else { throw personOnly(name, pos) }
@@ -398,30 +383,26 @@ struct Compiler {
             case .date: type = .date
             case .enumeration(let w): type = .word(w)
             }
-            return ({ c in c.tag(t) }, type)
+            return (add(Node(op: .tag, a: Int32(t))), type)
         }
         if let bt = Compiler.personBuiltins[name] {
             guard s.level == .person else { throw personOnly(name, pos) }
-            switch name {
-            case "birth_date": return ({ c in .date(c.birth[Int(c.cp)]) }, bt)
-            case "sex": return ({ c in .word(Int32(c.male[Int(c.cp)])) }, bt)
-            case "relation": return ({ c in .word(Int32(c.relation[Int(c.cp)])) }, bt)
-            default: return ({ c in .word(Int32(c.hukou[Int(c.cp)])) }, bt)
-            }
+            let k: UInt8 = ["birth_date": 0, "sex": 1, "relation": 2][name] ?? 3
+            return (add(Node(op: .builtin, k: k)), bt)
         }
         if let vi = rs.valueIndex[name] {
             let info = rs.values[vi]
             if info.level == .person && s.level != .person { throw personOnly(name, pos) }
             try compileValue(name, at: pos)
             deps.values.insert(name)
-            return ({ c in c.value(info) }, info.type)
+            return (add(Node(op: .value, a: Int32(vi))), info.type)
         }
         if let p = rs.parameters[name] {
             if p.isTable { throw ruleError(pos, "\(name) is a table; read it with band(\(name), x)") }
             deps.parameters.insert(name)
-            let v: Val = p.value.map { .num($0) } ?? .unknownNoFacts
+            rs.constants.append(p.value.map { .num($0) } ?? .unknownNoFacts)
             let rank = rs.parameterRank[name] ?? -1
-            return ({ c in c.tracer?.readParameter(rank); return v }, .number)
+            return (add(Node(op: .parameter, a: Int32(rs.constants.count - 1), b: rank)), .number)
         }
         if rs.policyIndex[name] != nil {
             throw ruleError(pos, "\(name) is a policy; use eligible(\(name)), receiving(\(name)) or has(\(name))")
@@ -464,18 +445,7 @@ struct Compiler {
             let (fr, tr) = try compile(r, s)
             try expectType(tl, .bool, l.pos, "the left side of '\(op)'")
             try expectType(tr, .bool, r.pos, "the right side of '\(op)'")
-            if op == "and" {
-                return ({ c in
-                    let a = fl(c)
-                    if case .bool(false) = a { return a }
-                    return c.kleeneAnd(a, fr(c))
-                }, .bool)
-            }
-            return ({ c in
-                let a = fl(c)
-                if case .bool(true) = a { return a }
-                return c.kleeneOr(a, fr(c))
-            }, .bool)
+            return (add(Node(op: op == "and" ? .and : .or, a: fl.node, b: fr.node)), .bool)
         }
         if ["=", "!=", "<", "<=", ">", ">="].contains(op) {
             // A text literal takes the words of the other side.
@@ -500,37 +470,22 @@ struct Compiler {
             let verb = ["+": "add", "-": "subtract", "*": "multiply", "/": "divide"][op] ?? op
             throw ruleError(pos, "cannot \(verb) \(tl) and \(tr)")
         }
-        let code = ["+": 0, "-": 1, "*": 2][op] ?? 3
-        return ({ c in
-            let a = fl(c), b = fr(c)
-            if case .num(let x) = a, case .num(let y) = b {
-                switch code {
-                case 0: return .num(x + y)
-                case 1: return .num(x - y)
-                case 2: return .num(x * y)
-                default:
-                    guard let z = x / y else { return .unknownNoFacts }   // division by zero
-                    return .num(z)
-                }
-            }
-            if a.isUnknown || b.isUnknown { return c.union(a.isUnknown ? a : .unknownNoFacts, b.isUnknown ? b : .unknownNoFacts) }
-            return .none
-        }, .number)
+        let code: UInt8 = ["+": 0, "-": 1, "*": 2][op] ?? 3
+        return (add(Node(op: .arithmetic, k: code, a: fl.node, b: fr.node)), .number)
     }
 
-    func wordComparison(_ op: String, _ f: @escaping Fn, _ t: VType, _ text: String, _ spos: SourcePos, _ pos: SourcePos) throws -> Fn {
+    func wordComparison(_ op: String, _ f: Fn, _ t: VType, _ text: String, _ spos: SourcePos, _ pos: SourcePos) throws -> Fn {
         guard case .word(let words) = t else { throw ruleError(spos, "\"\(text)\" is a word, but the other side is \(t)") }
         guard op == "=" || op == "!=" else { throw ruleError(pos, "words can only be compared with = or !=") }
         guard let idx = words.firstIndex(of: text) else {
             throw ruleError(spos, "\"\(text)\" is not one of " + words.map { "\"\($0)\"" }.joined(separator: ", "))
         }
-        let w = Val.word(Int32(idx))
-        return comparison(op, f, { _ in w }, t)
+        return comparison(op, f, constant(.word(Int32(idx))), t)
     }
 
     /// A comparison in three-valued logic: unknown with an unknown operand; a
     /// known absence (none) is unequal to everything and not ordered.
-    func comparison(_ op: String, _ fl: @escaping Fn, _ fr: @escaping Fn, _ t: VType) -> Fn {
+    func comparison(_ op: String, _ fl: Fn, _ fr: Fn, _ t: VType) -> Fn {
         // Which orders (less, equal, greater) make the comparison true, as bits.
         let accept: UInt8
         switch op {
@@ -541,21 +496,8 @@ struct Compiler {
         case ">": accept = 0b100
         default: accept = 0b110
         }
-        let noneResult = op == "!="
-        return { c in
-            let a = fl(c), b = fr(c)
-            let order: Int
-            switch (a, b) {
-            case (.num(let x), .num(let y)): order = x < y ? -1 : (x == y ? 0 : 1)
-            case (.date(let x), .date(let y)): order = x < y ? -1 : (x == y ? 0 : 1)
-            case (.word(let x), .word(let y)): order = x == y ? 0 : 1
-            case (.bool(let x), .bool(let y)): order = x == y ? 0 : 1
-            default:
-                if a.isUnknown || b.isUnknown { return c.union(a.isUnknown ? a : .unknownNoFacts, b.isUnknown ? b : .unknownNoFacts) }
-                return .bool(noneResult)
-            }
-            return .bool(accept & (1 << UInt8(order + 1)) != 0)
-        }
+        let noneResult: UInt8 = op == "!=" ? 0b1000 : 0
+        return add(Node(op: .compare, k: accept | noneResult, a: fl.node, b: fr.node))
     }
 
     mutating func compileCall(_ name: String, _ args: [ExprNode], _ pos: SourcePos, _ s: Scope) throws -> (Fn, VType) {
@@ -567,33 +509,17 @@ struct Compiler {
             try arity(2)
             let (fa, ta) = try compile(args[0], s), (fb, tb) = try compile(args[1], s)
             guard ta == .date, tb == .date else { throw ruleError(pos, "years(from, to) takes two dates") }
-            return ({ c in
-                let a = fa(c), b = fb(c)
-                if case .date(let x) = a, case .date(let y) = b { return .num(Q(Int128(CivilDate(days: x).age(on: CivilDate(days: y))))) }
-                if a.isUnknown || b.isUnknown { return c.union(a.isUnknown ? a : .unknownNoFacts, b.isUnknown ? b : .unknownNoFacts) }
-                return .none
-            }, .number)
+            return (add(Node(op: .years, a: fa.node, b: fb.node)), .number)
         case "has_value":
             try arity(1)
             let (f, _) = try compile(args[0], s)
-            return ({ c in
-                let v = f(c)
-                if v.isUnknown { return v }
-                if case .none = v { return .bool(false) }
-                return .bool(true)
-            }, .bool)
+            return (add(Node(op: .hasValue, a: f.node)), .bool)
         case "is_true", "is_false", "is_unknown", "possible":
             try arity(1)
             let (f, t) = try compile(args[0], s)
             try expectType(t, .bool, args[0].pos, "the argument of \(name)")
-            let want: (Val) -> Bool
-            switch name {
-            case "is_true": want = { if case .bool(true) = $0 { return true }; return false }
-            case "is_false": want = { if case .bool(false) = $0 { return true }; return false }
-            case "is_unknown": want = { $0.isUnknown }
-            default: want = { if case .bool(false) = $0 { return false }; return true }
-            }
-            return ({ c in .bool(want(f(c))) }, .bool)
+            let k: UInt8 = ["is_true": 0, "is_false": 1, "is_unknown": 2][name] ?? 3   // 3: possible
+            return (add(Node(op: .truthTest, k: k, a: f.node)), .bool)
         case "eligible", "receiving", "has":
             try arity(1)
             guard case .name(let pid, let ppos) = args[0], let pi = rs.policyIndex[pid] else {
@@ -605,11 +531,8 @@ struct Compiler {
             }
             if let t = rs.catalogue.index(of: "receiving." + pid), name != "eligible" { deps.tags.insert(t) }
             if name != "receiving" { deps.policies.insert(pid) }
-            switch name {
-            case "eligible": return ({ c in c.eligible(c.rules.policies[pi]) }, .bool)
-            case "receiving": return ({ c in c.receiving(c.rules.policies[pi]) }, .bool)
-            default: return ({ c in c.has(c.rules.policies[pi]) }, .bool)
-            }
+            let op: Node.Op = name == "eligible" ? .eligible : (name == "receiving" ? .receiving : .has)
+            return (add(Node(op: op, a: Int32(pi))), .bool)
         case "band":
             try arity(2)
             guard case .name(let tid, let tpos) = args[0], let table = rs.parameters[tid], table.isTable else {
@@ -619,18 +542,9 @@ struct Compiler {
             deps.parameters.insert(tid)
             let (fx, tx) = try compile(args[1], s)
             guard tx == .number else { throw ruleError(args[1].pos, "band(\(tid), x) needs a number x") }
-            let bands = table.bands
-            let available = table.from != nil
+            rs.tables.append(table.bands)
             let rank = rs.parameterRank[tid] ?? -1
-            return ({ c in
-                c.tracer?.readParameter(rank)
-                guard available else { return .unknownNoFacts }
-                let v = fx(c)
-                guard case .num(let x) = v else { return v }
-                var found: Q?
-                for b in bands where b.key <= x { found = b.value }
-                return found.map { .num($0) } ?? .none
-            }, .number)
+            return (add(Node(op: .band, k: table.from != nil ? 1 : 0, a: fx.node, b: Int32(rs.tables.count - 1), c: rank)), .number)
         case "previous":
             try arity(1)
             guard s.allowPrevious else { throw ruleError(pos, "previous(...) can only be used in a list with 'after LIST'") }
@@ -642,21 +556,7 @@ struct Compiler {
             rs.remembered.append(RememberedInfo(index: idx, level: s.level, fn: f))
             deps.usesPrevious = true
             rs.remembered[idx].label = "previous(" + args[0].text + ")"
-            let code = Int32(-1 - idx)
-            if s.level == .household {
-                return ({ c in
-                    let v = c.previous?.values[idx] ?? .unknownNoFacts
-                    c.tracer?.readValue(code, person: 0, value: v)
-                    return v
-                }, t)
-            }
-            return ({ c in
-                guard c.cp >= 0 else { return .unknownNoFacts }
-                let key = c.personIDs[Int(c.cp)]
-                let v = c.previous?.members[key]?[idx] ?? .unknownNoFacts
-                c.tracer?.readValue(code, person: key, value: v)
-                return v
-            }, t)
+            return (add(Node(op: s.level == .household ? .previousHousehold : .previousPerson, a: Int32(idx))), t)
         default:
             if ExprParser.aggregates.contains(name) { throw ruleError(pos, "\(name) takes members or previous_members first: \(name)(members, ...)") }
             throw ruleError(pos, "unknown function '\(name)'")
@@ -694,82 +594,9 @@ struct Compiler {
             guard fb != nil else { throw ruleError(pos, "\(fn)(members, EXPR) needs an expression") }
             guard tb == .number else { throw ruleError(body!.pos, "\(fn) adds up numbers, this is \(tb)") }
         }
-        let former = coll == "previous_members"
-        let filterFn = ff, bodyFn = fb
-        // The function as a small number: no string comparison per member.
-        let kind: Int
-        switch fn {
-        case "count": kind = 0
-        case "any": kind = 1
-        case "all": kind = 2
-        case "sum": kind = 3
-        case "max": kind = 4
-        default: kind = 5   // max_known
-        }
-        return ({ c in
-            // Iterate current members (slot known) or former members (slot -1).
-            let n = former ? c.previousPeople.count : c.members.count
-            let saveP = c.cp, saveM = c.cm
-            defer { c.cp = saveP; c.cm = saveM }
-            var acc: Val
-            switch kind {
-            case 0, 3: acc = .num(.zero)
-            case 1: acc = .bool(false)
-            case 2: acc = .bool(true)
-            default: acc = .none
-            }
-            var unknownSeen: Val? = nil
-            var anyKnown = false
-            for i in 0..<n {
-                if former {
-                    let p = c.previousPeople[i]
-                    c.cp = p
-                    c.cm = c.members.firstIndex(of: p) ?? -1
-                } else {
-                    c.cp = c.members[i]; c.cm = i
-                }
-                var inSet: Val = .bool(true)
-                if let filterFn { inSet = filterFn(c) }
-                if case .bool(false) = inSet { continue }
-                switch kind {
-                case 0:   // count
-                    if case .bool(true) = inSet { if case .num(let q) = acc { acc = .num(q + Q(1)) } } else { acc = unknownMerge(c, acc, inSet) }
-                case 1:   // any
-                    acc = c.kleeneOr(acc, c.kleeneAnd(inSet, bodyFn!(c)))
-                case 2:   // all
-                    acc = c.kleeneAnd(acc, c.kleeneOr(notVal(inSet), bodyFn!(c)))
-                case 3:   // sum
-                    if !(inSet.truth ?? false) { acc = unknownMerge(c, acc, inSet); continue }
-                    let v = bodyFn!(c)
-                    switch v {
-                    case .num(let q): if case .num(let a) = acc { acc = .num(a + q) }
-                    case .none: break
-                    default: acc = unknownMerge(c, acc, v)
-                    }
-                case 4:   // max
-                    if !(inSet.truth ?? false) { acc = unknownMerge(c, acc, inSet); continue }
-                    let v = bodyFn!(c)
-                    switch v {
-                    case .num(let q):
-                        if case .num(let a) = acc { if a < q { acc = v } } else if case .none = acc { acc = v }
-                    case .none: break
-                    default: acc = unknownMerge(c, acc, v)
-                    }
-                default: // max_known: unknown members are passed over
-                    if !(inSet.truth ?? false) { unknownSeen = unknownSeen.map { c.union($0, inSet) } ?? inSet; continue }
-                    let v = bodyFn!(c)
-                    switch v {
-                    case .num(let q):
-                        anyKnown = true
-                        if case .num(let a) = acc { if a < q { acc = v } } else { acc = v }
-                    case .none: break
-                    default: unknownSeen = unknownSeen.map { c.union($0, v) } ?? v
-                    }
-                }
-            }
-            if kind == 5 && !anyKnown, let u = unknownSeen { return u }
-            return acc
-        }, fn == "any" || fn == "all" ? .bool : .number)
+        let kind: UInt8 = ["count": 0, "any": 1, "all": 2, "sum": 3, "max": 4][fn] ?? 5   // 5: max_known
+        let node = add(Node(op: .aggregate, k: kind, a: ff?.node ?? -1, b: fb?.node ?? -1, c: coll == "previous_members" ? 1 : 0))
+        return (node, fn == "any" || fn == "all" ? .bool : .number)
     }
 }
 

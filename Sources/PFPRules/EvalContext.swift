@@ -17,7 +17,14 @@ public struct PreviousHousehold: Sendable {
 public final class Tracer {
     public struct Fact: Hashable, Sendable { public var person: UInt64; public var tag: Int }
     public enum ReadState: UInt8, Sendable { case delivered, absent, conflict, unavailable
-        public var word: String { ["delivered", "absent", "conflict", "unavailable"][Int(rawValue)] }
+        public var word: String {
+            switch self {
+            case .delivered: return "delivered"
+            case .absent: return "absent"
+            case .conflict: return "conflict"
+            case .unavailable: return "unavailable"
+            }
+        }
     }
     public struct TagRead: Sendable {
         public var person: UInt64
@@ -121,10 +128,33 @@ public final class EvalContext {
     let hukou: [UInt8]
     let member: [UInt8]
     let householdStart: [Int32]
-    let tagPerson: [[Int32]]
-    let tagValue: [[Int64]]
-    let tagAsOf: [[Int32]]
-    let tagConflict: [[UInt8]]
+    // A tag's columns are arrays inside an array: reading one takes a reference
+    // count on its buffer, and the workers of the match share these buffers, so the
+    // count's cache line went back and forth between the cores for every tag of
+    // every household. They are read through pointers instead: the arrays below keep
+    // the buffers alive, and nothing changes an ingest result while it is evaluated.
+    let tagColumns: [([Int32], [Int64], [Int32], [UInt8])]
+    let tagPerson: [UnsafeBufferPointer<Int32>]
+    let tagValue: [UnsafeBufferPointer<Int64>]
+    let tagAsOf: [UnsafeBufferPointer<Int32>]
+    let tagConflict: [UnsafeBufferPointer<UInt8>]
+
+    // The rules as plain arrays, for the same reason.
+    let nodes: [Node]
+    let constants: [Val]
+    let tables: [[(key: Q, value: Q)]]
+    let valueCount: Int
+    let valueOfHousehold: [Bool]
+    let valueNode: [Int32]
+    let policyCount: Int
+    let policyOfHousehold: [Bool]
+    /// receiving.<policy>'s tag, -1 when the catalogue has none.
+    let receivingTag: [Int]
+    /// Policy i's criteria are criterionNodes[criterionStart[i] ..< criterionStart[i + 1]]; branches likewise.
+    let criterionNodes: [Int32]
+    let criterionStart: [Int]
+    let branchNodes: [Int32]
+    let branchStart: [Int]
 
     public init(rules: RuleSet, data: IngestResult) {
         self.rules = rules
@@ -136,10 +166,11 @@ public final class EvalContext {
         hukou = data.hukou
         member = data.member
         householdStart = data.householdStart
-        tagPerson = data.tags.map(\.person)
-        tagValue = data.tags.map(\.value)
-        tagAsOf = data.tags.map(\.asOf)
-        tagConflict = data.tags.map(\.conflict)
+        tagColumns = data.tags.map { ($0.person, $0.value, $0.asOf, $0.conflict) }
+        tagPerson = tagColumns.map { $0.0.withUnsafeBufferPointer { $0 } }
+        tagValue = tagColumns.map { $0.1.withUnsafeBufferPointer { $0 } }
+        tagAsOf = tagColumns.map { $0.2.withUnsafeBufferPointer { $0 } }
+        tagConflict = tagColumns.map { $0.3.withUnsafeBufferPointer { $0 } }
         tagCount = rules.catalogue.tags.count
         tagKinds = rules.catalogue.tags.map { t in
             switch t.type { case .money: return 0; case .int: return 1; case .bool: return 2; case .date: return 3; case .enumeration: return 4 }
@@ -149,6 +180,19 @@ public final class EvalContext {
             i < data.tagUnavailable.count && data.tagUnavailable[i] != 0
         }
         cursors = [Int](repeating: 0, count: rules.catalogue.tags.count)
+        nodes = rules.nodes
+        constants = rules.constants
+        tables = rules.tables
+        valueCount = rules.values.count
+        valueOfHousehold = rules.values.map { $0.level == .household }
+        valueNode = rules.values.map(\.fn.node)
+        policyCount = rules.policies.count
+        policyOfHousehold = rules.policies.map { $0.level == .household }
+        receivingTag = rules.policies.map { $0.receivingTag ?? -1 }
+        criterionNodes = rules.policies.flatMap { $0.criteria.map(\.fn.node) }
+        criterionStart = rules.policies.reduce(into: [0]) { $0.append($0.last! + $1.criteria.count) }
+        branchNodes = rules.policies.flatMap { $0.branches.map(\.fn.node) }
+        branchStart = rules.policies.reduce(into: [0]) { $0.append($0.last! + $1.branches.count) }
     }
 
     /// A function that finds the current person index of an ID key (for former members).
@@ -226,7 +270,7 @@ public final class EvalContext {
         listPolicy = -1
     }
 
-    func lowerBound(_ a: [Int32], _ x: Int32) -> Int {
+    func lowerBound(_ a: UnsafeBufferPointer<Int32>, _ x: Int32) -> Int {
         var lo = 0, hi = a.count
         while lo < hi { let mid = (lo + hi) / 2; if a[mid] < x { lo = mid + 1 } else { hi = mid } }
         return lo
@@ -252,9 +296,6 @@ public final class EvalContext {
         if case .unknown = a { return a }
         return b
     }
-
-    /// A tag of the current person.
-    func tag(_ t: Int) -> Val { tag(t, person: cp, slot: cm) }
 
     func tag(_ t: Int, person p: Int32, slot m: Int) -> Val {
         if tagUnavailable[t] {
@@ -311,25 +352,27 @@ public final class EvalContext {
 
     // MARK: values and policies with caching
 
-    func value(_ v: ValueInfo) -> Val {
-        if v.level == .household {
-            if let c = hv[v.index] { return c }
+    func value(_ v: ValueInfo) -> Val { value(index: v.index) }
+
+    func value(index vi: Int) -> Val {
+        if valueOfHousehold[vi] {
+            if let c = hv[vi] { return c }
             let saveP = cp, saveM = cm
-            let r = v.fn(self)
+            let r = eval(valueNode[vi])
             cp = saveP; cm = saveM
-            hv[v.index] = r
-            tracer?.readValue(Int32(v.index), person: 0, value: r)
+            hv[vi] = r
+            tracer?.readValue(Int32(vi), person: 0, value: r)
             return r
         }
         if cm >= 0 {
-            let k = cm * rules.values.count + v.index
+            let k = cm * valueCount + vi
             if let c = pv[k] { return c }
-            let r = v.fn(self)
+            let r = eval(valueNode[vi])
             pv[k] = r
-            tracer?.readValue(Int32(v.index), person: personIDs[Int(cp)], value: r)
+            tracer?.readValue(Int32(vi), person: personIDs[Int(cp)], value: r)
             return r
         }
-        return v.fn(self)   // a former member: not cached
+        return eval(valueNode[vi])   // a former member: not cached
     }
 
     /// Runs `body` with the given member as the current person.
@@ -343,36 +386,39 @@ public final class EvalContext {
 
     /// Eligibility of a policy: for a household policy the household's, for a person
     /// policy the given member's (the current person when slot is nil).
-    public func eligible(_ p: PolicyInfo, slot: Int? = nil) -> Val {
-        if p.level == .household {
-            if let c = hpol[p.index] { return c }
+    public func eligible(_ p: PolicyInfo, slot: Int? = nil) -> Val { eligible(policy: p.index, slot: slot ?? cm) }
+
+    /// `slot`: the member for a person policy (-1: none); a household policy ignores it.
+    func eligible(policy pi: Int, slot s: Int) -> Val {
+        if policyOfHousehold[pi] {
+            if let c = hpol[pi] { return c }
             let saveP = cp, saveM = cm
             cp = -1; cm = -1
-            let r = evaluateEligibility(p)
+            let r = evaluateEligibility(pi)
             cp = saveP; cm = saveM
-            hpol[p.index] = r
+            hpol[pi] = r
             return r
         }
-        let s = slot ?? cm
         guard s >= 0 else { return .unknownNoFacts }
-        let k = s * rules.policies.count + p.index
+        let k = s * policyCount + pi
         if let c = ppol[k] { return c }
-        let r = asMember(s) { evaluateEligibility(p) }
+        let r = asMember(s) { evaluateEligibility(pi) }
         ppol[k] = r
         return r
     }
 
-    func evaluateEligibility(_ p: PolicyInfo) -> Val {
+    func evaluateEligibility(_ pi: Int) -> Val {
         var acc: Val = .bool(true)
-        for c in p.criteria {
-            let v = c.fn(self)
+        for i in criterionStart[pi]..<criterionStart[pi + 1] {
+            let v = eval(criterionNodes[i])
             acc = kleeneAnd(acc, v)
             if case .bool(false) = acc { return acc }
         }
-        if !p.branches.isEmpty {
+        let branches = branchStart[pi]..<branchStart[pi + 1]
+        if !branches.isEmpty {
             var any: Val = .bool(false)
-            for b in p.branches {
-                any = kleeneOr(any, b.fn(self))
+            for i in branches {
+                any = kleeneOr(any, eval(branchNodes[i]))
                 if case .bool(true) = any { break }
             }
             acc = kleeneAnd(acc, any)
@@ -381,25 +427,29 @@ public final class EvalContext {
     }
 
     /// Whether the household (any member) or the person carries receiving.<policy> = true.
-    public func receiving(_ p: PolicyInfo, slot: Int? = nil) -> Val {
-        guard let t = p.receivingTag else { return .bool(false) }
-        if p.level == .person {
-            let s = slot ?? cm
+    public func receiving(_ p: PolicyInfo, slot: Int? = nil) -> Val { receiving(policy: p.index, slot: slot ?? cm) }
+
+    func receiving(policy pi: Int, slot s: Int) -> Val {
+        let t = receivingTag[pi]
+        guard t >= 0 else { return .bool(false) }
+        if !policyOfHousehold[pi] {
             guard s >= 0 else { return .unknownNoFacts }
             return tag(t, person: members[s], slot: s)
         }
         var acc: Val = .bool(false)
-        for s in 0..<members.count {
-            acc = kleeneOr(acc, tag(t, person: members[s], slot: s))
+        for m in 0..<members.count {
+            acc = kleeneOr(acc, tag(t, person: members[m], slot: m))
             if case .bool(true) = acc { return acc }
         }
         return acc
     }
 
-    public func has(_ p: PolicyInfo, slot: Int? = nil) -> Val {
-        let r = receiving(p, slot: slot)
+    public func has(_ p: PolicyInfo, slot: Int? = nil) -> Val { has(policy: p.index, slot: slot ?? cm) }
+
+    func has(policy pi: Int, slot s: Int) -> Val {
+        let r = receiving(policy: pi, slot: s)
         if case .bool(true) = r { return r }
-        return kleeneOr(r, eligible(p, slot: slot))
+        return kleeneOr(r, eligible(policy: pi, slot: s))
     }
 
     /// Each criterion's result, for explanations and failed_criteria.
@@ -427,10 +477,10 @@ public final class EvalContext {
             var firstUnknown: Fn?
             for b in p.branches {
                 let v = b.fn(self)
-                if case .bool(true) = v { return b.amount?(self) ?? .none }
-                if v.isUnknown && firstUnknown == nil { firstUnknown = b.amount ?? { _ in .none } }
+                if case .bool(true) = v { return b.amount.map { $0(self) } ?? .none }
+                if v.isUnknown && firstUnknown == nil { firstUnknown = b.amount ?? Fn(node: RuleSet.noneNode) }
             }
-            return firstUnknown?(self) ?? .none
+            return firstUnknown.map { $0(self) } ?? .none
         }
         let v: Val
         if p.level == .person, let s = slot ?? (cm >= 0 ? cm : nil) { v = asMember(s, run) } else {
@@ -463,6 +513,15 @@ public final class EvalContext {
             if case .bool(true) = r.fn(self) { return r.code }
             return nil
         }
+    }
+
+    /// Whether a reason of a household list holds for the current household.
+    public func anyReason(_ l: ListInfo) -> Bool {
+        let saveP = cp, saveM = cm
+        cp = -1; cm = -1
+        defer { cp = saveP; cm = saveM }
+        for r in l.reasons { if case .bool(true) = r.fn(self) { return true } }
+        return false
     }
 
     /// Every reason's value, for explanations.

@@ -28,8 +28,9 @@ public extension RuleSet {
 
     /// Every list entry of the loaded household. `wasOnAfterList` says whether it
     /// was on the previous run's list that `after` names. With `detail`, entries
-    /// carry amounts, failed criteria and unknown facts (the context needs a tracer
-    /// for unknown facts).
+    /// carry amounts, failed criteria, unknown facts (the context needs a tracer
+    /// for unknown facts) and reason codes; without, only which lists, policies and
+    /// members, and the certainty of push entries.
     func entries(_ c: EvalContext, wasOnAfterList: Bool, detail: Bool = true) -> [ListEntry] {
         guard c.memberCount > 0 else { return [] }
         var out: [ListEntry] = []
@@ -50,6 +51,15 @@ public extension RuleSet {
                 }
             } else {
                 if l.after != nil && !wasOnAfterList { continue }
+                guard detail else {
+                    // Whether it is on the list is enough: the first reason that holds says so.
+                    if c.anyReason(l) {
+                        var e = ListEntry(list: l.id, household: c.household, person: nil, policy: nil)
+                        e.listIndex = l.index
+                        out.append(e)
+                    }
+                    continue
+                }
                 let reasons = c.listReasons(l)
                 if !reasons.isEmpty {
                     var e = ListEntry(list: l.id, household: c.household, person: nil, policy: nil, reasons: reasons.sorted())

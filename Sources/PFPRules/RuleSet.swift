@@ -2,8 +2,67 @@ import Foundation
 import PFPCore
 import PFPIngest
 
-/// A compiled expression: evaluated against the household in the context.
-typealias Fn = (EvalContext) -> Val
+/// A compiled expression: the root of its tree in the rule set's node array,
+/// evaluated by `EvalContext.eval` (one switch over plain nodes: no closure
+/// contexts to retain and release on every call).
+struct Fn {
+    let node: Int32
+    @inline(__always)
+    func callAsFunction(_ c: EvalContext) -> Val { c.eval(node) }
+}
+
+/// One node of a compiled expression: an operation and up to three operands
+/// (child nodes, or indexes of constants, tags, values, policies, tables).
+struct Node {
+    enum Op: UInt8 {
+        /// constants[a]
+        case constant
+        /// not a; -a
+        case not, negate
+        /// a and b, a or b (short-circuit); a..b range test (both sides always)
+        case and, or, bothAnd
+        /// a compared with b: k holds the accepted orders (bits less, equal, greater) and, in bit 3, the result for none
+        case compare
+        /// a op b, k: 0 +, 1 -, 2 *, 3 /
+        case arithmetic
+        /// if a then b else c
+        case ifThen
+        /// a household list's `let` helper a, cached in slot b per household
+        case cachedLet
+        /// eligible / receiving / has of the policy a per-policy list is evaluated for
+        case listEligible, listReceiving, listHas
+        /// a evaluated for the head of the household
+        case head
+        /// tag a of the current person
+        case tag
+        /// birth date, sex, relation, hukou of the current person (k 0...3)
+        case builtin
+        /// value definition a
+        case value
+        /// parameter: constants[a], traced as rank b
+        case parameter
+        /// years(a, b)
+        case years
+        /// has_value(a)
+        case hasValue
+        /// is_true, is_false, is_unknown, possible (k 0...3) of a
+        case truthTest
+        /// eligible / receiving / has of policy a
+        case eligible, receiving, has
+        /// band(tables[b], a), traced as rank c; k = 1 when the table has a value on the run date
+        case band
+        /// previous(...) number a, of the household or of the current person
+        case previousHousehold, previousPerson
+        /// count, any, all, sum, max, max_known (k 0...5) over members (c = 0) or former members (c = 1);
+        /// a the filter (-1: none), b the body (-1: none)
+        case aggregate
+    }
+    var op: Op
+    var k: UInt8 = 0
+    var a: Int32 = -1
+    var b: Int32 = -1
+    var c: Int32 = -1
+}
 
 /// A named rule: a criterion of a policy or a reason of a list. A struct, not a
 /// tuple: an array of tuples keeps its closures at the generic abstraction, and
@@ -56,7 +115,7 @@ public final class ValueInfo {
     public let label: String
     public let index: Int
     public let pos: SourcePos
-    var fn: Fn = { _ in .unknownNoFacts }
+    var fn = Fn(node: RuleSet.unknownNode)
     public internal(set) var type: VType = .number
     public internal(set) var deps = Dependencies()
     init(id: String, level: Level, label: String, index: Int, pos: SourcePos) {
@@ -113,7 +172,7 @@ public final class RememberedInfo {
     /// previous(...) as written, for explanations.
     public internal(set) var label = ""
     let fn: Fn
-    init(index: Int, level: Level, fn: @escaping Fn) { self.index = index; self.level = level; self.fn = fn }
+    init(index: Int, level: Level, fn: Fn) { self.index = index; self.level = level; self.fn = fn }
 }
 
 /// The rule files compiled for one run date: every name resolved, every type
@@ -138,6 +197,12 @@ public final class RuleSet {
     /// Parameter ids in byte order, and each one's position there (traced parameters).
     public internal(set) var parameterIDs: [String] = []
     var parameterRank: [String: Int32] = [:]
+    /// The compiled expressions: nodes, their constants and the bands of tables.
+    var nodes: [Node] = [Node(op: .constant, a: 0), Node(op: .constant, a: 1)]
+    var constants: [Val] = [.unknownNoFacts, .none]
+    var tables: [[(key: Q, value: Q)]] = []
+    /// The nodes of the constants unknown and none.
+    static let unknownNode: Int32 = 0, noneNode: Int32 = 1
 
     /// What it was compiled from, for replicas.
     private var source = RuleSource()

@@ -1,0 +1,221 @@
+import Foundation
+import PFPCore
+
+/// The evaluator of compiled expressions: one switch over the rule set's nodes.
+/// Every case is the meaning of one construct of the rule language (policies.md),
+/// in three-valued logic; the order in which operands are read is the order in
+/// which explanations list what was read.
+extension EvalContext {
+    func eval(_ n: Int32) -> Val {
+        let node = nodes[Int(n)]
+        switch node.op {
+        case .constant:
+            return constants[Int(node.a)]
+        case .not:
+            let v = eval(node.a)
+            if case .bool(let b) = v { return .bool(!b) }
+            return v
+        case .negate:
+            let v = eval(node.a)
+            if case .num(let q) = v { return .num(Q(-q.n, q.d)) }
+            return v
+        case .and:
+            let a = eval(node.a)
+            if case .bool(false) = a { return a }
+            return kleeneAnd(a, eval(node.b))
+        case .or:
+            let a = eval(node.a)
+            if case .bool(true) = a { return a }
+            return kleeneOr(a, eval(node.b))
+        case .bothAnd:
+            let a = eval(node.a)
+            return kleeneAnd(a, eval(node.b))
+        case .compare:
+            return compare(eval(node.a), eval(node.b), node.k)
+        case .arithmetic:
+            let a = eval(node.a), b = eval(node.b)
+            if case .num(let x) = a, case .num(let y) = b {
+                switch node.k {
+                case 0: return .num(x + y)
+                case 1: return .num(x - y)
+                case 2: return .num(x * y)
+                default:
+                    guard let z = x / y else { return .unknownNoFacts }   // division by zero
+                    return .num(z)
+                }
+            }
+            if a.isUnknown || b.isUnknown { return union(a.isUnknown ? a : .unknownNoFacts, b.isUnknown ? b : .unknownNoFacts) }
+            return .none
+        case .ifThen:
+            let v = eval(node.a)
+            switch v {
+            case .bool(true): return eval(node.b)
+            case .bool(false): return eval(node.c)
+            default: return v
+            }
+        case .cachedLet:
+            let slot = Int(node.b)
+            if let v = letCache[slot] { return v }
+            let v = eval(node.a)
+            letCache[slot] = v
+            return v
+        case .listEligible:
+            return eligible(policy: listPolicy, slot: cm)
+        case .listReceiving:
+            return receiving(policy: listPolicy, slot: cm)
+        case .listHas:
+            return has(policy: listPolicy, slot: cm)
+        case .head:
+            guard members.count > 0 else { return .unknownNoFacts }
+            return asMember(headSlot) { eval(node.a) }
+        case .tag:
+            return tag(Int(node.a), person: cp, slot: cm)
+        case .builtin:
+            let p = Int(cp)
+            switch node.k {
+            case 0: return .date(birth[p])
+            case 1: return .word(Int32(male[p]))
+            case 2: return .word(Int32(relation[p]))
+            default: return .word(Int32(hukou[p]))
+            }
+        case .value:
+            return value(index: Int(node.a))
+        case .parameter:
+            tracer?.readParameter(node.b)
+            return constants[Int(node.a)]
+        case .years:
+            let a = eval(node.a), b = eval(node.b)
+            if case .date(let x) = a, case .date(let y) = b { return .num(Q(Int128(CivilDate(days: x).age(on: CivilDate(days: y))))) }
+            if a.isUnknown || b.isUnknown { return union(a.isUnknown ? a : .unknownNoFacts, b.isUnknown ? b : .unknownNoFacts) }
+            return .none
+        case .hasValue:
+            let v = eval(node.a)
+            if v.isUnknown { return v }
+            if case .none = v { return .bool(false) }
+            return .bool(true)
+        case .truthTest:
+            let v = eval(node.a)
+            switch node.k {
+            case 0: if case .bool(true) = v { return .bool(true) }; return .bool(false)     // is_true
+            case 1: if case .bool(false) = v { return .bool(true) }; return .bool(false)    // is_false
+            case 2: return .bool(v.isUnknown)                                              // is_unknown
+            default: if case .bool(false) = v { return .bool(false) }; return .bool(true)  // possible
+            }
+        case .eligible:
+            return eligible(policy: Int(node.a), slot: cm)
+        case .receiving:
+            return receiving(policy: Int(node.a), slot: cm)
+        case .has:
+            return has(policy: Int(node.a), slot: cm)
+        case .band:
+            tracer?.readParameter(node.c)
+            guard node.k != 0 else { return .unknownNoFacts }
+            let v = eval(node.a)
+            guard case .num(let x) = v else { return v }
+            var found: Q?
+            for b in tables[Int(node.b)] where b.key <= x { found = b.value }
+            return found.map { .num($0) } ?? .none
+        case .previousHousehold:
+            let idx = Int(node.a)
+            let v = previous?.values[idx] ?? .unknownNoFacts
+            tracer?.readValue(Int32(-1 - idx), person: 0, value: v)
+            return v
+        case .previousPerson:
+            guard cp >= 0 else { return .unknownNoFacts }
+            let idx = Int(node.a)
+            let key = personIDs[Int(cp)]
+            let v = previous?.members[key]?[idx] ?? .unknownNoFacts
+            tracer?.readValue(Int32(-1 - idx), person: key, value: v)
+            return v
+        case .aggregate:
+            return aggregate(node)
+        }
+    }
+
+    /// A comparison in three-valued logic: unknown with an unknown operand; a
+    /// known absence (none) is unequal to everything and not ordered. `k` holds
+    /// the orders (bits less, equal, greater) that make it true and, in bit 3,
+    /// the result when a side is none.
+    @inline(__always)
+    func compare(_ a: Val, _ b: Val, _ k: UInt8) -> Val {
+        let order: Int
+        switch (a, b) {
+        case (.num(let x), .num(let y)): order = x < y ? -1 : (x == y ? 0 : 1)
+        case (.date(let x), .date(let y)): order = x < y ? -1 : (x == y ? 0 : 1)
+        case (.word(let x), .word(let y)): order = x == y ? 0 : 1
+        case (.bool(let x), .bool(let y)): order = x == y ? 0 : 1
+        default:
+            if a.isUnknown || b.isUnknown { return union(a.isUnknown ? a : .unknownNoFacts, b.isUnknown ? b : .unknownNoFacts) }
+            return .bool(k & 0b1000 != 0)
+        }
+        return .bool(k & (1 << UInt8(order + 1)) != 0)
+    }
+
+    /// count, any, all, sum, max and max_known over the living members (in ID
+    /// order) or the former members.
+    func aggregate(_ node: Node) -> Val {
+        let former = node.c == 1
+        let kind = node.k
+        let n = former ? previousPeople.count : members.count
+        let saveP = cp, saveM = cm
+        defer { cp = saveP; cm = saveM }
+        var acc: Val
+        switch kind {
+        case 0, 3: acc = .num(.zero)
+        case 1: acc = .bool(false)
+        case 2: acc = .bool(true)
+        default: acc = .none
+        }
+        var unknownSeen: Val? = nil
+        var anyKnown = false
+        for i in 0..<n {
+            if former {
+                let p = previousPeople[i]
+                cp = p
+                cm = members.firstIndex(of: p) ?? -1
+            } else {
+                cp = members[i]; cm = i
+            }
+            var inSet: Val = .bool(true)
+            if node.a >= 0 { inSet = eval(node.a) }
+            if case .bool(false) = inSet { continue }
+            switch kind {
+            case 0:   // count
+                if case .bool(true) = inSet { if case .num(let q) = acc { acc = .num(q + Q(1)) } } else { acc = unknownMerge(self, acc, inSet) }
+            case 1:   // any
+                acc = kleeneOr(acc, kleeneAnd(inSet, eval(node.b)))
+            case 2:   // all
+                acc = kleeneAnd(acc, kleeneOr(notVal(inSet), eval(node.b)))
+            case 3:   // sum
+                if !(inSet.truth ?? false) { acc = unknownMerge(self, acc, inSet); continue }
+                let v = eval(node.b)
+                switch v {
+                case .num(let q): if case .num(let a) = acc { acc = .num(a + q) }
+                case .none: break
+                default: acc = unknownMerge(self, acc, v)
+                }
+            case 4:   // max
+                if !(inSet.truth ?? false) { acc = unknownMerge(self, acc, inSet); continue }
+                let v = eval(node.b)
+                switch v {
+                case .num(let q):
+                    if case .num(let a) = acc { if a < q { acc = v } } else if case .none = acc { acc = v }
+                case .none: break
+                default: acc = unknownMerge(self, acc, v)
+                }
+            default: // max_known: unknown members are passed over
+                if !(inSet.truth ?? false) { unknownSeen = unknownSeen.map { union($0, inSet) } ?? inSet; continue }
+                let v = eval(node.b)
+                switch v {
+                case .num(let q):
+                    anyKnown = true
+                    if case .num(let a) = acc { if a < q { acc = v } } else { acc = v }
+                case .none: break
+                default: unknownSeen = unknownSeen.map { union($0, v) } ?? v
+                }
+            }
+        }
+        if kind == 5 && !anyKnown, let u = unknownSeen { return u }
+        return acc
+    }
+}
