@@ -582,6 +582,35 @@ public final class JSONBytes {
         base[count + 11] = 34
         count += 12
     }
+    /// A number whose denominator divides 100 (money in yuan and fen), quoted,
+    /// as `Q.description` writes it: false when it is not such a number.
+    func decimal(_ q: Q) -> Bool {
+        let r = q.reduced()
+        let places: Int, scale: Int128
+        switch r.d {
+        case 2, 5, 10: places = 1; scale = 10
+        case 4, 20, 25, 50, 100: places = 2; scale = 100
+        default: return false
+        }
+        let scaled = r.n * (scale / r.d)
+        guard let v = Int64(exactly: scaled) else { return false }
+        reserve(24)
+        base[count] = 34
+        count += 1
+        if v < 0 { base[count] = 45; count += 1 }
+        let m = v.magnitude
+        int(Int(m / UInt64(scale)))
+        reserve(places + 2)
+        base[count] = 46
+        count += 1
+        var f = m % UInt64(scale)
+        var i = places
+        while i > 0 { i -= 1; base[count + i] = UInt8(f % 10) + 48; f /= 10 }
+        count += places
+        base[count] = 34
+        count += 1
+        return true
+    }
     public func truthMap(_ pairs: [(String, Val)]) {
         byte(123)
         for (i, (k, v)) in pairs.enumerated() {
@@ -598,6 +627,7 @@ public final class JSONBytes {
     public func value(_ v: Val, ctx: EvalContext, tag: Int?) {
         switch v {
         case .num(let q) where q.d == 1: byte(34); integer(q.n); byte(34)
+        case .num(let q) where decimal(q): break
         case .bool(let b): b ? raw("\"true\"") : raw("\"false\"")
         case .unknown: raw("\"unknown\"")
         case .none: raw("\"none\"")

@@ -39,7 +39,9 @@ public final class Tracer {
         public var person: UInt64   // 0: the household
         public var result: Val
     }
-    var factSets: [[Fact]] = []
+    /// Sets of facts, each a run of `factStore` (no array per set).
+    var factStore: [Fact] = []
+    var factSets: [(start: Int32, count: Int32)] = []
     public private(set) var tagReads: [TagRead] = []
     /// Parameters read, as ranks in RuleSet.parameterIDs.
     public private(set) var parameters: [Int32] = []
@@ -48,6 +50,7 @@ public final class Tracer {
     public init() {}
 
     public func reset() {
+        factStore.removeAll(keepingCapacity: true)
         factSets.removeAll(keepingCapacity: true)
         tagReads.removeAll(keepingCapacity: true)
         parameters.removeAll(keepingCapacity: true)
@@ -55,20 +58,33 @@ public final class Tracer {
     }
 
     func fact(_ f: Fact) -> Int32 {
-        factSets.append([f])
+        factSets.append((Int32(factStore.count), 1))
+        factStore.append(f)
         return Int32(factSets.count - 1)
     }
 
+    /// The facts of a, then those of b that a does not have.
     func union(_ a: Int32, _ b: Int32) -> Int32 {
         if a < 0 { return b }
         if b < 0 || a == b { return a }
-        var s = factSets[Int(a)]
-        for f in factSets[Int(b)] where !s.contains(f) { s.append(f) }
-        factSets.append(s)
+        let ra = factSets[Int(a)], rb = factSets[Int(b)]
+        let start = factStore.count
+        for i in Int(ra.start)..<Int(ra.start + ra.count) { factStore.append(factStore[i]) }
+        for i in Int(rb.start)..<Int(rb.start + rb.count) {
+            let f = factStore[i]
+            var seen = false
+            for k in start..<factStore.count where factStore[k] == f { seen = true; break }
+            if !seen { factStore.append(f) }
+        }
+        factSets.append((Int32(start), Int32(factStore.count - start)))
         return Int32(factSets.count - 1)
     }
 
-    public func facts(_ id: Int32) -> [Fact] { id < 0 ? [] : factSets[Int(id)] }
+    public func facts(_ id: Int32) -> ArraySlice<Fact> {
+        guard id >= 0 else { return [] }
+        let r = factSets[Int(id)]
+        return factStore[Int(r.start)..<Int(r.start + r.count)]
+    }
 
     func readTag(_ r: TagRead) {
         // Reads per decision are few: a linear scan beats hashing.

@@ -134,14 +134,14 @@ public extension EvalContext {
         let el = eligible(p, slot: slot)
         let amount = self.amount(p, slot: slot)
         let crit = criteria(p, slot: slot)
-        var facts: Set<String> = []
+        var facts: Set<Tracer.Fact> = []
         if let tracer {
-            for (_, v) in crit { if case .unknown(let id) = v { for f in tracer.facts(id) { facts.insert(rules.factCode(f)) } } }
+            for (_, v) in crit { if case .unknown(let id) = v { facts.formUnion(tracer.facts(id)) } }
             // has()/eligible() of another policy contribute their own unknown facts
-            if case .unknown(let id) = el { for f in tracer.facts(id) { facts.insert(rules.factCode(f)) } }
+            if case .unknown(let id) = el { facts.formUnion(tracer.facts(id)) }
         }
         return PolicyDecision(certainty: Certainty(el), amount: amount, criteria: crit,
                               failedCriteria: crit.filter { $0.value == .bool(false) }.map(\.code).sorted(),
-                              unknownFacts: facts.sorted())
+                              unknownFacts: facts.map(rules.factCode).sorted())
     }
 }

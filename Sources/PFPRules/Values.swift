@@ -19,7 +19,7 @@ public struct Q: Hashable, Comparable, Sendable, CustomStringConvertible {
 
     /// Keeps numbers small: reduced when the denominator grows.
     @inline(__always)
-    func reduced() -> Q {
+    public func reduced() -> Q {
         if d == 1 { return self }
         let g = Q.gcd(n, d)
         return g > 1 ? Q(n / g, d / g) : self
