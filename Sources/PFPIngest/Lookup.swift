@@ -4,26 +4,28 @@ import PFPCore
 /// Open-addressing map from an ID number's key to a person index, built once and
 /// read from many threads (no locks: it is never written after construction).
 public final class IDIndex: @unchecked Sendable {
+    /// A key and its person index side by side: a lookup is one cache miss, not
+    /// two (the table is far larger than the caches and is read at random).
+    struct Slot {
+        var key: UInt64
+        var value: Int32
+    }
     // `let`: a class's `var` properties pay a dynamic exclusivity check on every access.
-    private let keys: [UInt64]
-    private let values: [Int32]
+    private let slots: [Slot]
     private let mask: Int
 
     public init(keys input: [UInt64]) {
         var cap = 16
         while cap < input.count * 2 { cap <<= 1 }
         let mask = cap - 1
-        var keys = [UInt64](repeating: 0, count: cap)
-        var values = [Int32](repeating: -1, count: cap)
+        var slots = [Slot](repeating: Slot(key: 0, value: -1), count: cap)
         for (i, k) in input.enumerated() {
             var h = IDIndex.hash(k) & mask
-            while keys[h] != 0 && keys[h] != k { h = (h + 1) & mask }
-            keys[h] = k
-            values[h] = Int32(i)
+            while slots[h].key != 0 && slots[h].key != k { h = (h + 1) & mask }
+            slots[h] = Slot(key: k, value: Int32(i))
         }
         self.mask = mask
-        self.keys = keys
-        self.values = values
+        self.slots = slots
     }
 
     @inline(__always)
@@ -37,14 +39,12 @@ public final class IDIndex: @unchecked Sendable {
     @inline(__always)
     public func find(_ k: UInt64) -> Int32 {
         var h = IDIndex.hash(k) & mask
-        return keys.withUnsafeBufferPointer { kb in
-            values.withUnsafeBufferPointer { vb in
-                while true {
-                    let v = kb[h]
-                    if v == k { return vb[h] }
-                    if v == 0 { return -1 }
-                    h = (h + 1) & mask
-                }
+        return slots.withUnsafeBufferPointer { sb in
+            while true {
+                let s = sb[h]
+                if s.key == k { return s.value }
+                if s.key == 0 { return -1 }
+                h = (h + 1) & mask
             }
         }
     }
