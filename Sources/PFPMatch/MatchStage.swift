@@ -33,7 +33,13 @@ public struct PublishedEntry: Sendable {
 
     public enum EntryStatus: UInt8, Sendable {
         case none, new, `repeat`
-        public var text: String { ["", "new", "repeat"][Int(rawValue)] }
+        public var text: String {
+            switch self {
+            case .none: return ""
+            case .new: return "new"
+            case .repeat: return "repeat"
+            }
+        }
         public init(text: String) { self = text == "new" ? .new : (text == "repeat" ? .repeat : .none) }
     }
 }
@@ -111,18 +117,20 @@ public struct MatchStage {
                 var chunkKeys: [String] = []
                 var n = 0
                 let tracer = Tracer()
+                var positions: [EntryPosition] = []
                 for h in (c * chunk)..<min(hCount, (c + 1) * chunk) {
                     let hid = data.householdIDs[h]
                     let prev = previous?.remembered(hid)
                     guard ctx.load(household: h, previous: prev) else { continue }
                     n += 1
                     profiles?.seed(ctx)
-                    let fast = rules.entries(ctx, wasOnAfterList: prev != nil, detail: false)
-                    if let target, fast.contains(where: { $0.listIndex == target }) { RunState.encode(id: hid, ctx.remember(), into: &rem); remCount += 1 }
-                    if fast.isEmpty { continue }
+                    positions.removeAll(keepingCapacity: true)
+                    ctx.entryPositions(wasOnAfterList: prev != nil, into: &positions)
+                    if let target, positions.contains(where: { $0.list == target }) { RunState.encode(id: hid, ctx.remember(), into: &rem); remCount += 1 }
+                    if positions.isEmpty { continue }
                     // Published order: list, then person ID, then policy.
-                    let keyed = fast.map { e in (list: e.listIndex, person: e.person.map { data.personID[Int($0)] } ?? 0,
-                                                 policy: e.policyIndex >= 0 ? policyRank[e.policyIndex] : -1, entry: e) }
+                    let keyed = positions.map { e in (list: Int(e.list), person: e.slot >= 0 ? data.personID[Int(ctx.members[Int(e.slot)])] : 0,
+                                                      policy: e.policy >= 0 ? policyRank[Int(e.policy)] : -1, entry: e) }
                         .sorted { ($0.list, $0.person, $0.policy) < ($1.list, $1.person, $1.policy) }
                     explain(keyed.map { ($0.list, $0.entry) }, ctx: ctx, tracer: tracer, previousState: previous, fragments: fragments,
                             entries: &out, codes: &codeStore, text: text, keys: &chunkKeys)
@@ -178,7 +186,7 @@ public struct MatchStage {
 
     /// Re-evaluates each entry with a fresh trace: its amount, codes and explanation,
     /// appended to its list's entries and explanation text.
-    func explain(_ fast: [(list: Int, entry: ListEntry)], ctx: EvalContext, tracer: Tracer, previousState: RunState?, fragments: ExplainFragments,
+    func explain(_ fast: [(list: Int, entry: EntryPosition)], ctx: EvalContext, tracer: Tracer, previousState: RunState?, fragments: ExplainFragments,
                  entries out: inout [[PublishedEntry]], codes codeStore: inout [String], text: [JSONBytes], keys: inout [String]) {
         let rules = ctx.rules, data = ctx.data
         let h = ctx.household
@@ -188,14 +196,15 @@ public struct MatchStage {
             tracer.reset()
             ctx.tracer = tracer
             ctx.resetCaches()
-            let slot = e.person.flatMap { p in (0..<ctx.memberCount).first { ctx.members[$0] == p } }
+            let slot = e.slot >= 0 ? Int(e.slot) : nil
+            let personKey = slot.map { data.personID[Int(ctx.members[$0])] } ?? 0
             var codes: [String] = []
             var certainty = Certainty.none, amount: Int?
             var criteriaVals: [(String, Val)] = []
             var reasonVals: [(String, Val)] = []
             let list = rules.lists[l]
-            if e.policyIndex >= 0 {
-                let p = rules.policies[e.policyIndex]
+            if e.policy >= 0 {
+                let p = rules.policies[Int(e.policy)]
                 let d = ctx.decide(p, slot: slot)
                 certainty = d.certainty
                 amount = d.amount
@@ -207,23 +216,23 @@ public struct MatchStage {
                 codes = vals.filter { $0.value == .bool(true) }.map(\.code).sorted()
             }
             ctx.tracer = nil
-            let personID = e.person.map { IDNumber(key: data.personID[Int($0)]).description } ?? ""
+            let personID = slot == nil ? "" : IDNumber(key: personKey).description
             var status = ""
             if list.columns.contains(.status) {
-                let key = RunState.pushKey(list: e.list, household: hid, person: personID, policy: e.policy ?? "")
+                let key = RunState.pushKey(list: list.id, household: hid, person: personID, policy: e.policy >= 0 ? rules.policies[Int(e.policy)].id : "")
                 status = previousState?.pushKeyLookup.contains(key) == true ? "repeat" : "new"
                 keys.append(key)
             }
             Explanation.bytes(listJSON: fragments.listName(l), triggers: list.columns.contains(.triggers), householdID: hid, personID: personID,
-                              policyJSON: e.policyIndex >= 0 ? fragments.policyName(e.policyIndex) : nil,
+                              policyJSON: e.policy >= 0 ? fragments.policyName(Int(e.policy)) : nil,
                               certainty: certainty, amount: amount, codes: codes, status: status,
                               criteria: criteriaVals, reasons: reasonVals, tracer: tracer, ctx: ctx, fragments: fragments, into: text[l])
             text[l].byte(10)
             let codeStart = Int32(codeStore.count)
             codeStore.append(contentsOf: codes)
-            out[l].append(PublishedEntry(list: Int32(l), household: Int32(h), policy: Int32(e.policyIndex),
+            out[l].append(PublishedEntry(list: Int32(l), household: Int32(h), policy: e.policy,
                                          certainty: certainty, status: .init(text: status),
-                                         personKey: e.person.map { data.personID[Int($0)] } ?? 0, amountValue: amount.map { Int64($0) } ?? Int64.min,
+                                         personKey: personKey, amountValue: amount.map { Int64($0) } ?? Int64.min,
                                          codeStart: codeStart, codeCount: Int32(codes.count),
                                          district: data.district[head], street: data.street[head], community: data.community[head]))
         }

@@ -171,6 +171,14 @@ public final class EvalContext {
     let criterionStart: [Int]
     let branchNodes: [Int32]
     let branchStart: [Int]
+    let policyRuns: [Bool]
+    /// Lists: per policy or of households, the condition's node (-1: none), whether
+    /// `after` names a list, the reasons' nodes (list i: reasonStart[i] ..< reasonStart[i + 1]).
+    let listPerPolicy: [Bool]
+    let listWhen: [Int32]
+    let listAfter: [Bool]
+    let reasonNodes: [Int32]
+    let reasonStart: [Int]
 
     public init(rules: RuleSet, data: IngestResult) {
         self.rules = rules
@@ -209,6 +217,12 @@ public final class EvalContext {
         criterionStart = rules.policies.reduce(into: [0]) { $0.append($0.last! + $1.criteria.count) }
         branchNodes = rules.policies.flatMap { $0.branches.map(\.fn.node) }
         branchStart = rules.policies.reduce(into: [0]) { $0.append($0.last! + $1.branches.count) }
+        policyRuns = rules.policies.map { $0.skipped == nil }
+        listPerPolicy = rules.lists.map(\.perPolicy)
+        listWhen = rules.lists.map { $0.when?.node ?? -1 }
+        listAfter = rules.lists.map { $0.after != nil }
+        reasonNodes = rules.lists.flatMap { $0.reasons.map(\.fn.node) }
+        reasonStart = rules.lists.reduce(into: [0]) { $0.append($0.last! + $1.reasons.count) }
     }
 
     /// A function that finds the current person index of an ID key (for former members).
@@ -531,13 +545,40 @@ public final class EvalContext {
         }
     }
 
-    /// Whether a reason of a household list holds for the current household.
-    public func anyReason(_ l: ListInfo) -> Bool {
-        let saveP = cp, saveM = cm
-        cp = -1; cm = -1
-        defer { cp = saveP; cm = saveM }
-        for r in l.reasons { if case .bool(true) = r.fn(self) { return true } }
-        return false
+    /// The loaded household's list entries as positions only (what `RuleSet.entries`
+    /// finds, without codes, amounts or text): in list order, then policy, then member.
+    public func entryPositions(wasOnAfterList: Bool, into out: inout [EntryPosition]) {
+        guard !members.isEmpty else { return }
+        for l in 0..<listPerPolicy.count {
+            if listPerPolicy[l] {
+                let when = listWhen[l]
+                guard when >= 0 else { continue }
+                for p in 0..<policyCount where policyRuns[p] {
+                    listPolicy = p
+                    if policyOfHousehold[p] {
+                        if case .bool(true) = eval(when) { out.append(EntryPosition(list: Int32(l), policy: Int32(p), slot: -1)) }
+                    } else {
+                        for s in 0..<members.count {
+                            if case .bool(true) = asMember(s, { eval(when) }) {
+                                out.append(EntryPosition(list: Int32(l), policy: Int32(p), slot: Int32(s)))
+                            }
+                        }
+                    }
+                    listPolicy = -1
+                }
+            } else {
+                if listAfter[l] && !wasOnAfterList { continue }
+                let saveP = cp, saveM = cm
+                cp = -1; cm = -1
+                for i in reasonStart[l]..<reasonStart[l + 1] {
+                    if case .bool(true) = eval(reasonNodes[i]) {
+                        out.append(EntryPosition(list: Int32(l), policy: -1, slot: -1))
+                        break
+                    }
+                }
+                cp = saveP; cm = saveM
+            }
+        }
     }
 
     /// Every reason's value, for explanations.

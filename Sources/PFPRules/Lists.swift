@@ -2,6 +2,14 @@ import Foundation
 import PFPCore
 import PFPIngest
 
+/// Where an entry is: the list's and the policy's positions in the rule files
+/// (-1: a household list) and the member's slot (-1: the household).
+public struct EntryPosition: Sendable {
+    public var list: Int32
+    public var policy: Int32
+    public var slot: Int32
+}
+
 /// One entry of one list, before publication.
 public struct ListEntry: Sendable {
     public var list: String
@@ -28,9 +36,8 @@ public extension RuleSet {
 
     /// Every list entry of the loaded household. `wasOnAfterList` says whether it
     /// was on the previous run's list that `after` names. With `detail`, entries
-    /// carry amounts, failed criteria, unknown facts (the context needs a tracer
-    /// for unknown facts) and reason codes; without, only which lists, policies and
-    /// members, and the certainty of push entries.
+    /// carry amounts, failed criteria and unknown facts (the context needs a tracer
+    /// for unknown facts). The match stage uses `EvalContext.entryPositions`.
     func entries(_ c: EvalContext, wasOnAfterList: Bool, detail: Bool = true) -> [ListEntry] {
         guard c.memberCount > 0 else { return [] }
         var out: [ListEntry] = []
@@ -51,15 +58,6 @@ public extension RuleSet {
                 }
             } else {
                 if l.after != nil && !wasOnAfterList { continue }
-                guard detail else {
-                    // Whether it is on the list is enough: the first reason that holds says so.
-                    if c.anyReason(l) {
-                        var e = ListEntry(list: l.id, household: c.household, person: nil, policy: nil)
-                        e.listIndex = l.index
-                        out.append(e)
-                    }
-                    continue
-                }
                 let reasons = c.listReasons(l)
                 if !reasons.isEmpty {
                     var e = ListEntry(list: l.id, household: c.household, person: nil, policy: nil, reasons: reasons.sorted())
@@ -109,7 +107,14 @@ public enum Certainty: UInt8, Sendable {
         }
     }
     /// The word the lists and explanations publish.
-    public var text: String { ["", "confirmed", "to_verify", "not_eligible"][Int(rawValue)] }
+    public var text: String {
+        switch self {
+        case .none: return ""
+        case .confirmed: return "confirmed"
+        case .toVerify: return "to_verify"
+        case .notEligible: return "not_eligible"
+        }
+    }
 }
 
 /// A policy's decision for the loaded household (or one member): what the lists
