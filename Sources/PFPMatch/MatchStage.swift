@@ -203,8 +203,8 @@ public struct MatchStage {
             var criteriaVals: [(String, Val)] = []
             var reasonVals: [(String, Val)] = []
             let list = rules.lists[l]
-            if e.policy >= 0 {
-                let p = rules.policies[Int(e.policy)]
+            let policy = e.policy >= 0 ? rules.policies[Int(e.policy)] : nil
+            if let p = policy {
                 let d = ctx.decide(p, slot: slot)
                 certainty = d.certainty
                 amount = d.amount
@@ -217,21 +217,21 @@ public struct MatchStage {
             }
             ctx.tracer = nil
             let personID = slot == nil ? "" : IDNumber(key: personKey).description
-            var status = ""
+            var status = PublishedEntry.EntryStatus.none
             if list.columns.contains(.status) {
-                let key = RunState.pushKey(list: list.id, household: hid, person: personID, policy: e.policy >= 0 ? rules.policies[Int(e.policy)].id : "")
-                status = previousState?.pushKeyLookup.contains(key) == true ? "repeat" : "new"
+                let key = RunState.pushKey(list: list.id, household: hid, person: personID, policy: policy?.id ?? "")
+                status = previousState?.pushKeyLookup.contains(key) == true ? .repeat : .new
                 keys.append(key)
             }
             Explanation.bytes(listJSON: fragments.listName(l), triggers: list.columns.contains(.triggers), householdID: hid, personID: personID,
                               policyJSON: e.policy >= 0 ? fragments.policyName(Int(e.policy)) : nil,
-                              certainty: certainty, amount: amount, codes: codes, status: status,
+                              certainty: certainty, amount: amount, codes: codes, status: status.text,
                               criteria: criteriaVals, reasons: reasonVals, tracer: tracer, ctx: ctx, fragments: fragments, into: text[l])
             text[l].byte(10)
             let codeStart = Int32(codeStore.count)
             codeStore.append(contentsOf: codes)
             out[l].append(PublishedEntry(list: Int32(l), household: Int32(h), policy: e.policy,
-                                         certainty: certainty, status: .init(text: status),
+                                         certainty: certainty, status: status,
                                          personKey: personKey, amountValue: amount.map { Int64($0) } ?? Int64.min,
                                          codeStart: codeStart, codeCount: Int32(codes.count),
                                          district: data.district[head], street: data.street[head], community: data.community[head]))
@@ -591,31 +591,22 @@ public final class JSONBytes {
         base[count + 11] = 34
         count += 12
     }
-    /// A number whose denominator divides 100 (money in yuan and fen), quoted,
-    /// as `Q.description` writes it: false when it is not such a number.
+    /// A number that is not whole but has a decimal expansion (money in yuan and
+    /// fen, shares), quoted, as `Q.description` writes it (from the same parts);
+    /// false, and nothing written, for other numbers.
     func decimal(_ q: Q) -> Bool {
-        let r = q.reduced()
-        let places: Int, scale: Int128
-        switch r.d {
-        case 2, 5, 10: places = 1; scale = 10
-        case 4, 20, 25, 50, 100: places = 2; scale = 100
-        default: return false
-        }
-        let scaled = r.n * (scale / r.d)
-        guard let v = Int64(exactly: scaled) else { return false }
-        reserve(24)
+        guard let x = q.decimalParts else { return false }
+        reserve(x.places + 3)
         base[count] = 34
         count += 1
-        if v < 0 { base[count] = 45; count += 1 }
-        let m = v.magnitude
-        int(Int(m / UInt64(scale)))
-        reserve(places + 2)
+        if x.negative { byte(45) }
+        if let w = Int(exactly: x.whole) { int(w) } else { rawString(String(x.whole)) }
+        reserve(x.places + 2)
         base[count] = 46
         count += 1
-        var f = m % UInt64(scale)
-        var i = places
+        var f = x.fraction, i = x.places
         while i > 0 { i -= 1; base[count + i] = UInt8(f % 10) + 48; f /= 10 }
-        count += places
+        count += x.places
         base[count] = 34
         count += 1
         return true

@@ -119,6 +119,7 @@ struct Compiler {
         }
         for (i, l) in source.lists.enumerated() { try compileList(l, info: rs.lists[i]) }
         try decideSkips()
+        rs.program.link(rs)
     }
 
     mutating func compileValue(_ id: String, at usePos: SourcePos) throws {
@@ -288,14 +289,17 @@ struct Compiler {
 
     /// Appends a node to the rule set's program.
     func add(_ n: Node) -> Fn {
-        rs.nodes.append(n)
-        return Fn(node: Int32(rs.nodes.count - 1))
+        rs.program.nodes.append(n)
+        return Fn(node: Int32(rs.program.nodes.count - 1))
     }
 
-    func constant(_ v: Val) -> Fn {
-        rs.constants.append(v)
-        return add(Node(op: .constant, a: Int32(rs.constants.count - 1)))
+    /// A constant's position among the program's constants.
+    func constantIndex(_ v: Val) -> Int32 {
+        rs.program.constants.append(v)
+        return Int32(rs.program.constants.count - 1)
     }
+
+    func constant(_ v: Val) -> Fn { add(Node(op: .constant, a: constantIndex(v))) }
 
     func expectType(_ t: VType, _ want: VType, _ pos: SourcePos, _ what: String) throws {
         if case .word = want, case .word = t { return }
@@ -400,9 +404,8 @@ struct Compiler {
         if let p = rs.parameters[name] {
             if p.isTable { throw ruleError(pos, "\(name) is a table; read it with band(\(name), x)") }
             deps.parameters.insert(name)
-            rs.constants.append(p.value.map { .num($0) } ?? .unknownNoFacts)
             let rank = rs.parameterRank[name] ?? -1
-            return (add(Node(op: .parameter, a: Int32(rs.constants.count - 1), b: rank)), .number)
+            return (add(Node(op: .parameter, a: constantIndex(p.value.map { .num($0) } ?? .unknownNoFacts), b: rank)), .number)
         }
         if rs.policyIndex[name] != nil {
             throw ruleError(pos, "\(name) is a policy; use eligible(\(name)), receiving(\(name)) or has(\(name))")
@@ -542,9 +545,9 @@ struct Compiler {
             deps.parameters.insert(tid)
             let (fx, tx) = try compile(args[1], s)
             guard tx == .number else { throw ruleError(args[1].pos, "band(\(tid), x) needs a number x") }
-            rs.tables.append(table.bands)
+            rs.program.tables.append(table.bands)
             let rank = rs.parameterRank[tid] ?? -1
-            return (add(Node(op: .band, k: table.from != nil ? 1 : 0, a: fx.node, b: Int32(rs.tables.count - 1), c: rank)), .number)
+            return (add(Node(op: .band, k: table.from != nil ? 1 : 0, a: fx.node, b: Int32(rs.program.tables.count - 1), c: rank)), .number)
         case "previous":
             try arity(1)
             guard s.allowPrevious else { throw ruleError(pos, "previous(...) can only be used in a list with 'after LIST'") }

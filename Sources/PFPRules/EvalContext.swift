@@ -155,30 +155,10 @@ public final class EvalContext {
     let tagAsOf: [UnsafeBufferPointer<Int32>]
     let tagConflict: [UnsafeBufferPointer<UInt8>]
 
-    // The rules as plain arrays, for the same reason.
-    let nodes: [Node]
-    let constants: [Val]
-    let tables: [[(key: Q, value: Q)]]
+    // The rules as plain arrays, for the same reason; laid out once per rule set.
+    let program: Program
     let valueCount: Int
-    let valueOfHousehold: [Bool]
-    let valueNode: [Int32]
     let policyCount: Int
-    let policyOfHousehold: [Bool]
-    /// receiving.<policy>'s tag, -1 when the catalogue has none.
-    let receivingTag: [Int]
-    /// Policy i's criteria are criterionNodes[criterionStart[i] ..< criterionStart[i + 1]]; branches likewise.
-    let criterionNodes: [Int32]
-    let criterionStart: [Int]
-    let branchNodes: [Int32]
-    let branchStart: [Int]
-    let policyRuns: [Bool]
-    /// Lists: per policy or of households, the condition's node (-1: none), whether
-    /// `after` names a list, the reasons' nodes (list i: reasonStart[i] ..< reasonStart[i + 1]).
-    let listPerPolicy: [Bool]
-    let listWhen: [Int32]
-    let listAfter: [Bool]
-    let reasonNodes: [Int32]
-    let reasonStart: [Int]
 
     public init(rules: RuleSet, data: IngestResult) {
         self.rules = rules
@@ -204,25 +184,9 @@ public final class EvalContext {
             i < data.tagUnavailable.count && data.tagUnavailable[i] != 0
         }
         cursors = [Int](repeating: 0, count: rules.catalogue.tags.count)
-        nodes = rules.nodes
-        constants = rules.constants
-        tables = rules.tables
+        program = rules.program
         valueCount = rules.values.count
-        valueOfHousehold = rules.values.map { $0.level == .household }
-        valueNode = rules.values.map(\.fn.node)
         policyCount = rules.policies.count
-        policyOfHousehold = rules.policies.map { $0.level == .household }
-        receivingTag = rules.policies.map { $0.receivingTag ?? -1 }
-        criterionNodes = rules.policies.flatMap { $0.criteria.map(\.fn.node) }
-        criterionStart = rules.policies.reduce(into: [0]) { $0.append($0.last! + $1.criteria.count) }
-        branchNodes = rules.policies.flatMap { $0.branches.map(\.fn.node) }
-        branchStart = rules.policies.reduce(into: [0]) { $0.append($0.last! + $1.branches.count) }
-        policyRuns = rules.policies.map { $0.skipped == nil }
-        listPerPolicy = rules.lists.map(\.perPolicy)
-        listWhen = rules.lists.map { $0.when?.node ?? -1 }
-        listAfter = rules.lists.map { $0.after != nil }
-        reasonNodes = rules.lists.flatMap { $0.reasons.map(\.fn.node) }
-        reasonStart = rules.lists.reduce(into: [0]) { $0.append($0.last! + $1.reasons.count) }
     }
 
     /// A function that finds the current person index of an ID key (for former members).
@@ -385,10 +349,10 @@ public final class EvalContext {
     func value(_ v: ValueInfo) -> Val { value(index: v.index) }
 
     func value(index vi: Int) -> Val {
-        if valueOfHousehold[vi] {
+        if program.valueOfHousehold[vi] {
             if let c = hv[vi] { return c }
             let saveP = cp, saveM = cm
-            let r = eval(valueNode[vi])
+            let r = eval(program.valueNode[vi])
             cp = saveP; cm = saveM
             hv[vi] = r
             tracer?.readValue(Int32(vi), person: 0, value: r)
@@ -397,12 +361,12 @@ public final class EvalContext {
         if cm >= 0 {
             let k = cm * valueCount + vi
             if let c = pv[k] { return c }
-            let r = eval(valueNode[vi])
+            let r = eval(program.valueNode[vi])
             pv[k] = r
             tracer?.readValue(Int32(vi), person: personIDs[Int(cp)], value: r)
             return r
         }
-        return eval(valueNode[vi])   // a former member: not cached
+        return eval(program.valueNode[vi])   // a former member: not cached
     }
 
     /// Runs `body` with the given member as the current person.
@@ -420,7 +384,7 @@ public final class EvalContext {
 
     /// `slot`: the member for a person policy (-1: none); a household policy ignores it.
     func eligible(policy pi: Int, slot s: Int) -> Val {
-        if policyOfHousehold[pi] {
+        if program.policyOfHousehold[pi] {
             if let c = hpol[pi] { return c }
             let saveP = cp, saveM = cm
             cp = -1; cm = -1
@@ -439,16 +403,16 @@ public final class EvalContext {
 
     func evaluateEligibility(_ pi: Int) -> Val {
         var acc: Val = .bool(true)
-        for i in criterionStart[pi]..<criterionStart[pi + 1] {
-            let v = eval(criterionNodes[i])
+        for i in program.criterionStart[pi]..<program.criterionStart[pi + 1] {
+            let v = eval(program.criterionNodes[i])
             acc = kleeneAnd(acc, v)
             if case .bool(false) = acc { return acc }
         }
-        let branches = branchStart[pi]..<branchStart[pi + 1]
+        let branches = program.branchStart[pi]..<program.branchStart[pi + 1]
         if !branches.isEmpty {
             var any: Val = .bool(false)
             for i in branches {
-                any = kleeneOr(any, eval(branchNodes[i]))
+                any = kleeneOr(any, eval(program.branchNodes[i]))
                 if case .bool(true) = any { break }
             }
             acc = kleeneAnd(acc, any)
@@ -460,9 +424,9 @@ public final class EvalContext {
     public func receiving(_ p: PolicyInfo, slot: Int? = nil) -> Val { receiving(policy: p.index, slot: slot ?? cm) }
 
     func receiving(policy pi: Int, slot s: Int) -> Val {
-        let t = receivingTag[pi]
+        let t = program.receivingTag[pi]
         guard t >= 0 else { return .bool(false) }
-        if !policyOfHousehold[pi] {
+        if !program.policyOfHousehold[pi] {
             guard s >= 0 else { return .unknownNoFacts }
             return tag(t, person: members[s], slot: s)
         }
@@ -508,7 +472,7 @@ public final class EvalContext {
             for b in p.branches {
                 let v = b.fn(self)
                 if case .bool(true) = v { return b.amount.map { $0(self) } ?? .none }
-                if v.isUnknown && firstUnknown == nil { firstUnknown = b.amount ?? Fn(node: RuleSet.noneNode) }
+                if v.isUnknown && firstUnknown == nil { firstUnknown = b.amount ?? Fn(node: Program.noneNode) }
             }
             return firstUnknown.map { $0(self) } ?? .none
         }
@@ -525,37 +489,22 @@ public final class EvalContext {
         return Int(r)
     }
 
-    /// A per-policy list's condition for one policy (and member, for person policies).
-    public func listCondition(_ l: ListInfo, policy: PolicyInfo, slot: Int? = nil) -> Val {
-        guard let when = l.when else { return .bool(false) }
-        listPolicy = policy.index
-        defer { listPolicy = -1 }
-        if policy.level == .person, let s = slot { return asMember(s) { when(self) } }
-        return when(self)
-    }
-
     /// The reason codes of a household list that hold (true) for the current household.
     public func listReasons(_ l: ListInfo) -> [String] {
-        let saveP = cp, saveM = cm
-        cp = -1; cm = -1
-        defer { cp = saveP; cm = saveM }
-        return l.reasons.compactMap { r in
-            if case .bool(true) = r.fn(self) { return r.code }
-            return nil
-        }
+        listReasonValues(l).compactMap { $0.value == .bool(true) ? $0.code : nil }
     }
 
     /// The loaded household's list entries as positions only (what `RuleSet.entries`
     /// finds, without codes, amounts or text): in list order, then policy, then member.
     public func entryPositions(wasOnAfterList: Bool, into out: inout [EntryPosition]) {
         guard !members.isEmpty else { return }
-        for l in 0..<listPerPolicy.count {
-            if listPerPolicy[l] {
-                let when = listWhen[l]
+        for l in 0..<program.listPerPolicy.count {
+            if program.listPerPolicy[l] {
+                let when = program.listWhen[l]
                 guard when >= 0 else { continue }
-                for p in 0..<policyCount where policyRuns[p] {
+                for p in 0..<policyCount where program.policyRuns[p] {
                     listPolicy = p
-                    if policyOfHousehold[p] {
+                    if program.policyOfHousehold[p] {
                         if case .bool(true) = eval(when) { out.append(EntryPosition(list: Int32(l), policy: Int32(p), slot: -1)) }
                     } else {
                         for s in 0..<members.count {
@@ -567,11 +516,11 @@ public final class EvalContext {
                     listPolicy = -1
                 }
             } else {
-                if listAfter[l] && !wasOnAfterList { continue }
+                if program.listAfter[l] && !wasOnAfterList { continue }
                 let saveP = cp, saveM = cm
                 cp = -1; cm = -1
-                for i in reasonStart[l]..<reasonStart[l + 1] {
-                    if case .bool(true) = eval(reasonNodes[i]) {
+                for i in program.reasonStart[l]..<program.reasonStart[l + 1] {
+                    if case .bool(true) = eval(program.reasonNodes[i]) {
                         out.append(EntryPosition(list: Int32(l), policy: -1, slot: -1))
                         break
                     }

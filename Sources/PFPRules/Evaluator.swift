@@ -7,10 +7,10 @@ import PFPCore
 /// which explanations list what was read.
 extension EvalContext {
     func eval(_ n: Int32) -> Val {
-        let node = nodes[Int(n)]
+        let node = program.nodes[Int(n)]
         switch node.op {
         case .constant:
-            return constants[Int(node.a)]
+            return program.constants[Int(node.a)]
         case .not:
             let v = eval(node.a)
             if case .bool(let b) = v { return .bool(!b) }
@@ -44,7 +44,7 @@ extension EvalContext {
                     return .num(z)
                 }
             }
-            if a.isUnknown || b.isUnknown { return union(a.isUnknown ? a : .unknownNoFacts, b.isUnknown ? b : .unknownNoFacts) }
+            if let u = unknownOperand(a, b) { return u }
             return .none
         case .ifThen:
             let v = eval(node.a)
@@ -82,11 +82,11 @@ extension EvalContext {
             return value(index: Int(node.a))
         case .parameter:
             tracer?.readParameter(node.b)
-            return constants[Int(node.a)]
+            return program.constants[Int(node.a)]
         case .years:
             let a = eval(node.a), b = eval(node.b)
             if case .date(let x) = a, case .date(let y) = b { return .num(Q(Int128(CivilDate(days: x).age(on: CivilDate(days: y))))) }
-            if a.isUnknown || b.isUnknown { return union(a.isUnknown ? a : .unknownNoFacts, b.isUnknown ? b : .unknownNoFacts) }
+            if let u = unknownOperand(a, b) { return u }
             return .none
         case .hasValue:
             let v = eval(node.a)
@@ -113,7 +113,7 @@ extension EvalContext {
             let v = eval(node.a)
             guard case .num(let x) = v else { return v }
             var found: Q?
-            for b in tables[Int(node.b)] where b.key <= x { found = b.value }
+            for b in program.tables[Int(node.b)] where b.key <= x { found = b.value }
             return found.map { .num($0) } ?? .none
         case .previousHousehold:
             let idx = Int(node.a)
@@ -132,6 +132,14 @@ extension EvalContext {
         }
     }
 
+    /// When an operand is unknown, the result is unknown with the facts of both
+    /// (nil when both are known).
+    @inline(__always)
+    func unknownOperand(_ a: Val, _ b: Val) -> Val? {
+        guard a.isUnknown || b.isUnknown else { return nil }
+        return union(a.isUnknown ? a : .unknownNoFacts, b.isUnknown ? b : .unknownNoFacts)
+    }
+
     /// A comparison in three-valued logic: unknown with an unknown operand; a
     /// known absence (none) is unequal to everything and not ordered. `k` holds
     /// the orders (bits less, equal, greater) that make it true and, in bit 3,
@@ -145,7 +153,7 @@ extension EvalContext {
         case (.word(let x), .word(let y)): order = x == y ? 0 : 1
         case (.bool(let x), .bool(let y)): order = x == y ? 0 : 1
         default:
-            if a.isUnknown || b.isUnknown { return union(a.isUnknown ? a : .unknownNoFacts, b.isUnknown ? b : .unknownNoFacts) }
+            if let u = unknownOperand(a, b) { return u }
             return .bool(k & 0b1000 != 0)
         }
         return .bool(k & (1 << UInt8(order + 1)) != 0)

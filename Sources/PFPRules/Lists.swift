@@ -34,55 +34,33 @@ public extension RuleSet {
     /// The household list whose members are remembered for the next run (named by `after`).
     var rememberedList: String? { lists.compactMap(\.after).first }
 
-    /// Every list entry of the loaded household. `wasOnAfterList` says whether it
-    /// was on the previous run's list that `after` names. With `detail`, entries
-    /// carry amounts, failed criteria and unknown facts (the context needs a tracer
-    /// for unknown facts). The match stage uses `EvalContext.entryPositions`.
-    func entries(_ c: EvalContext, wasOnAfterList: Bool, detail: Bool = true) -> [ListEntry] {
-        guard c.memberCount > 0 else { return [] }
-        var out: [ListEntry] = []
-        for l in lists {
-            if l.perPolicy {
-                for p in policies where p.skipped == nil {
-                    if p.level == .household {
-                        if case .bool(true) = c.listCondition(l, policy: p) {
-                            out.append(entry(c, l, p, slot: nil, detail: detail))
-                        }
-                    } else {
-                        for s in 0..<c.memberCount {
-                            if case .bool(true) = c.listCondition(l, policy: p, slot: s) {
-                                out.append(entry(c, l, p, slot: s, detail: detail))
-                            }
-                        }
-                    }
-                }
-            } else {
-                if l.after != nil && !wasOnAfterList { continue }
-                let reasons = c.listReasons(l)
-                if !reasons.isEmpty {
-                    var e = ListEntry(list: l.id, household: c.household, person: nil, policy: nil, reasons: reasons.sorted())
-                    e.listIndex = l.index
-                    out.append(e)
-                }
+    /// Every list entry of the loaded household, with amounts, failed criteria and
+    /// unknown facts (the context needs a tracer for unknown facts) or reason codes.
+    /// `wasOnAfterList` says whether it was on the previous run's list that `after`
+    /// names. Which entries there are comes from `EvalContext.entryPositions`, as in
+    /// the match stage.
+    func entries(_ c: EvalContext, wasOnAfterList: Bool) -> [ListEntry] {
+        var positions: [EntryPosition] = []
+        c.entryPositions(wasOnAfterList: wasOnAfterList, into: &positions)
+        return positions.map { at in
+            let l = lists[Int(at.list)]
+            guard at.policy >= 0 else {
+                var e = ListEntry(list: l.id, household: c.household, person: nil, policy: nil, reasons: c.listReasons(l).sorted())
+                e.listIndex = l.index
+                return e
             }
-        }
-        return out
-    }
-
-    func entry(_ c: EvalContext, _ l: ListInfo, _ p: PolicyInfo, slot: Int?, detail: Bool) -> ListEntry {
-        var e = ListEntry(list: l.id, household: c.household, person: slot.map { c.members[$0] }, policy: p.id)
-        e.listIndex = l.index
-        e.policyIndex = p.index
-        guard detail else {
-            e.certainty = Certainty(c.eligible(p, slot: slot)).text
+            let p = policies[Int(at.policy)]
+            let slot = at.slot >= 0 ? Int(at.slot) : nil
+            var e = ListEntry(list: l.id, household: c.household, person: slot.map { c.members[$0] }, policy: p.id)
+            e.listIndex = l.index
+            e.policyIndex = p.index
+            let d = c.decide(p, slot: slot)
+            e.certainty = d.certainty.text
+            e.amount = d.amount
+            e.failedCriteria = d.failedCriteria
+            e.unknownFacts = d.unknownFacts
             return e
         }
-        let d = c.decide(p, slot: slot)
-        e.certainty = d.certainty.text
-        e.amount = d.amount
-        e.failedCriteria = d.failedCriteria
-        e.unknownFacts = d.unknownFacts
-        return e
     }
 
     /// `tag@ID`: which tag of which member is unknown.

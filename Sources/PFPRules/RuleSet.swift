@@ -11,6 +11,59 @@ struct Fn {
     func callAsFunction(_ c: EvalContext) -> Val { c.eval(node) }
 }
 
+/// The rules as the evaluator reads them: expression nodes with their constants
+/// and band tables (filled while compiling), then each value, policy and list as
+/// positions in flat arrays (`link`, once the rules are compiled). Plain arrays:
+/// reading them takes no reference count on a rule object, per call or per household.
+struct Program {
+    var nodes: [Node] = [Node(op: .constant, a: 0), Node(op: .constant, a: 1)]
+    var constants: [Val] = [.unknownNoFacts, .none]
+    var tables: [[(key: Q, value: Q)]] = []
+    /// The nodes of the constants unknown and none.
+    static let unknownNode: Int32 = 0, noneNode: Int32 = 1
+
+    private(set) var valueOfHousehold: [Bool] = []
+    private(set) var valueNode: [Int32] = []
+    private(set) var policyOfHousehold: [Bool] = []
+    private(set) var policyRuns: [Bool] = []
+    /// receiving.<policy>'s tag, -1 when the catalogue has none.
+    private(set) var receivingTag: [Int] = []
+    /// Policy i's criteria are criterionNodes[criterionStart[i] ..< criterionStart[i + 1]]; branches likewise.
+    private(set) var criterionNodes: [Int32] = []
+    private(set) var criterionStart: [Int] = [0]
+    private(set) var branchNodes: [Int32] = []
+    private(set) var branchStart: [Int] = [0]
+    /// Lists: per policy or of households, the condition's node (-1: none), whether
+    /// `after` names a list, the reasons' nodes (list i: reasonStart[i] ..< reasonStart[i + 1]).
+    private(set) var listPerPolicy: [Bool] = []
+    private(set) var listWhen: [Int32] = []
+    private(set) var listAfter: [Bool] = []
+    private(set) var reasonNodes: [Int32] = []
+    private(set) var reasonStart: [Int] = [0]
+
+    /// Lays out the compiled values, policies and lists (skips decided).
+    mutating func link(_ rs: RuleSet) {
+        valueOfHousehold = rs.values.map { $0.level == .household }
+        valueNode = rs.values.map(\.fn.node)
+        for p in rs.policies {
+            policyOfHousehold.append(p.level == .household)
+            policyRuns.append(p.skipped == nil)
+            receivingTag.append(p.receivingTag ?? -1)
+            criterionNodes += p.criteria.map(\.fn.node)
+            criterionStart.append(criterionNodes.count)
+            branchNodes += p.branches.map(\.fn.node)
+            branchStart.append(branchNodes.count)
+        }
+        for l in rs.lists {
+            listPerPolicy.append(l.perPolicy)
+            listWhen.append(l.when?.node ?? -1)
+            listAfter.append(l.after != nil)
+            reasonNodes += l.reasons.map(\.fn.node)
+            reasonStart.append(reasonNodes.count)
+        }
+    }
+}
+
 /// One node of a compiled expression: an operation and up to three operands
 /// (child nodes, or indexes of constants, tags, values, policies, tables).
 struct Node {
@@ -115,7 +168,7 @@ public final class ValueInfo {
     public let label: String
     public let index: Int
     public let pos: SourcePos
-    var fn = Fn(node: RuleSet.unknownNode)
+    var fn = Fn(node: Program.unknownNode)
     public internal(set) var type: VType = .number
     public internal(set) var deps = Dependencies()
     init(id: String, level: Level, label: String, index: Int, pos: SourcePos) {
@@ -197,12 +250,8 @@ public final class RuleSet {
     /// Parameter ids in byte order, and each one's position there (traced parameters).
     public internal(set) var parameterIDs: [String] = []
     var parameterRank: [String: Int32] = [:]
-    /// The compiled expressions: nodes, their constants and the bands of tables.
-    var nodes: [Node] = [Node(op: .constant, a: 0), Node(op: .constant, a: 1)]
-    var constants: [Val] = [.unknownNoFacts, .none]
-    var tables: [[(key: Q, value: Q)]] = []
-    /// The nodes of the constants unknown and none.
-    static let unknownNode: Int32 = 0, noneNode: Int32 = 1
+    /// The compiled expressions and the rules as plain arrays, for the evaluator.
+    var program = Program()
 
     /// What it was compiled from, for replicas.
     private var source = RuleSource()

@@ -60,26 +60,32 @@ public struct Q: Hashable, Comparable, Sendable, CustomStringConvertible {
         return q
     }
 
+    /// A number that is not whole but whose denominator divides a power of ten,
+    /// as decimal parts: `fraction` has `places` digits (leading zeros included).
+    /// nil for whole numbers and for fractions such as 1/3.
+    public var decimalParts: (negative: Bool, whole: UInt128, fraction: UInt128, places: Int)? {
+        let r = reduced()
+        if r.d == 1 { return nil }
+        var d = r.d, twos = 0, fives = 0
+        while d % 2 == 0 { d /= 2; twos += 1 }
+        while d % 5 == 0 { d /= 5; fives += 1 }
+        guard d == 1 else { return nil }
+        let places = max(twos, fives)
+        var scale: Int128 = 1
+        for _ in 0..<places { scale *= 10 }
+        let scaled = r.n * (scale / r.d)
+        let mag = scaled.magnitude
+        return (scaled < 0, mag / UInt128(scale), mag % UInt128(scale), places)
+    }
+
     /// Exact decimal text when the denominator divides a power of ten, else "n/d".
     public var description: String {
         let r = reduced()
         if r.d == 1 { return String(r.n) }
-        var d = r.d, twos = 0, fives = 0
-        while d % 2 == 0 { d /= 2; twos += 1 }
-        while d % 5 == 0 { d /= 5; fives += 1 }
-        if d == 1 {
-            let places = max(twos, fives)
-            var scale: Int128 = 1
-            for _ in 0..<places { scale *= 10 }
-            let scaled = r.n * (scale / r.d)
-            let neg = scaled < 0
-            let mag = scaled.magnitude
-            let whole = mag / UInt128(scale), frac = mag % UInt128(scale)
-            var fracText = String(frac)
-            while fracText.count < places { fracText = "0" + fracText }
-            return (neg ? "-" : "") + "\(whole).\(fracText)"
-        }
-        return "\(r.n)/\(r.d)"
+        guard let x = decimalParts else { return "\(r.n)/\(r.d)" }
+        var fracText = String(x.fraction)
+        while fracText.count < x.places { fracText = "0" + fracText }
+        return (x.negative ? "-" : "") + "\(x.whole).\(fracText)"
     }
 }
 
