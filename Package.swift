@@ -24,7 +24,7 @@ let package = Package(
         // (portable fallback), and renameat2(RENAME_EXCHANGE) for atomic republishing.
         .target(name: "CPFPNative"),
         .target(name: "PFPCore", dependencies: ["CSQLite", "CPFPNative"]),
-        .target(name: "PFPIngest", dependencies: ["PFPCore"], swiftSettings: hot),
+        .target(name: "PFPIngest", dependencies: ["PFPCore", "CPFPNative"], swiftSettings: hot),
         .target(name: "PFPRules", dependencies: ["PFPCore", "PFPIngest"], swiftSettings: hot),
         .target(name: "PFPProfile", dependencies: ["PFPCore", "PFPIngest", "PFPRules"], swiftSettings: hot),
         .target(name: "PFPMatch", dependencies: ["PFPCore", "PFPIngest", "PFPRules", "PFPProfile"], swiftSettings: hot),

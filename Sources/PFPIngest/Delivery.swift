@@ -191,8 +191,13 @@ public struct DeliveryCheck {
     public var reports: [String: FeedReport] = [:]
     public var problems: [PipelineError] = []
 
+    /// `decided`, when given, is called as each configured feed's check ends, in the
+    /// configuration's order, with its file when the run can use it (the file is then
+    /// not kept in `files`: the caller parses it and lets it go) and whether the
+    /// delivery is already refused.
     public static func run(inbox: String, config: PipelineConfig, catalogue: TagCatalogue, runDate: CivilDate,
-                           allowMissing: Set<String>, console: Console) throws -> DeliveryCheck {
+                           allowMissing: Set<String>, console: Console,
+                           decided: ((String, FeedFile?, Bool) -> Void)? = nil) throws -> DeliveryCheck {
         guard FileIO.isDirectory(inbox) else {
             throw PipelineError.badInput(stage: "ingest", location: inbox, "the inbox directory does not exist",
                                          hint: "check --inbox or the 'inbox' setting, and that the delivery for this run date has arrived")
@@ -229,6 +234,7 @@ public struct DeliveryCheck {
             let allowed = allowMissing.contains(spec.name)
             let candidates = found[spec.name] ?? []
             var failure: (FeedReport.Status, PipelineError)?
+            var loaded: FeedFile?
             if candidates.isEmpty {
                 failure = (.missing, .badInput(stage: "ingest", feed: spec.name, "missing: no file in the inbox has a manifest naming this feed",
                                                hint: "wait for the delivery, or run with --allow-missing \(spec.name) to go on without it"))
@@ -256,7 +262,7 @@ public struct DeliveryCheck {
                     defer { console.detail("    \(spec.name): read, hashed and checked in \(String(format: "%.2f", FileIO.now() - tLoad)) s") }
                     switch FeedFile.load(spec: spec, path: path, manifest: manifest, required: columns) {
                     case .success(let f):
-                        check.files[spec.name] = f
+                        loaded = f
                         report.sha256 = f.sha256
                         report.bytes = f.sizeBytes
                         report.rowsRead = f.layout.records
@@ -281,6 +287,7 @@ public struct DeliveryCheck {
                 }
             }
             check.reports[spec.name] = report
+            if let decided { decided(spec.name, loaded, !check.problems.isEmpty) } else if let loaded { check.files[spec.name] = loaded }
         }
         return check
     }

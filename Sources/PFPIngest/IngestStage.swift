@@ -26,35 +26,46 @@ public struct IngestStage {
     /// `previousRows`: rows read of each feed's previous accepted delivery (drift guard).
     public func run(inbox: String, runDate: CivilDate, allowMissing: Set<String>,
                     previousRows: [String: Int] = [:], allowDrift: Set<String> = []) throws -> IngestOutcome {
-        let t0 = FileIO.now()
-        var check = try DeliveryCheck.run(inbox: inbox, config: config, catalogue: catalogue, runDate: runDate,
-                                          allowMissing: allowMissing, console: console)
-        // Drift guard: a half-delivered feed silently removes people from the lists.
-        for (feed, rep) in check.reports.sorted(by: { $0.key < $1.key }) where rep.used {
-            guard let before = previousRows[feed], before >= config.driftMinRows else { continue }
-            let floor = Double(before) * (1 - config.driftMaxDrop)
-            if Double(rep.rowsRead) < floor {
-                let drop = 100 * Double(before - rep.rowsRead) / Double(before)
-                let text = String(format: "suspicious delivery: %@ rows, %.1f%% fewer than the previous accepted delivery (%@ rows; the limit is %.0f%%)",
-                                  grouped(rep.rowsRead), drop, grouped(before), config.driftMaxDrop * 100)
-                if allowDrift.contains(feed) {
-                    console.warn("feed \(feed): \(text); accepted (--allow-drift)")
-                } else {
-                    check.problems.append(.badInput(stage: "ingest", feed: feed, text,
-                                                    hint: "ask the department whether the file is complete; if the drop is real, run with --allow-drift \(feed)"))
+        // The delivery is checked on a thread of its own, a feed or more ahead of the
+        // parsing (CheckAhead); nothing parsed is used unless the whole check passes.
+        let (config, catalogue, console) = (self.config, self.catalogue, self.console)
+        let ahead = CheckAhead { decided in
+            try DeliveryCheck.run(inbox: inbox, config: config, catalogue: catalogue, runDate: runDate,
+                                  allowMissing: allowMissing, console: console, decided: decided)
+        }
+        // Whatever happens below, the check's thread has ended when this returns.
+        defer { _ = try? ahead.finish() }
+        /// The whole check's verdict: its reports, or the refusal listing every problem.
+        func checked() throws -> [String: FeedReport] {
+            var check = try ahead.finish()
+            // Drift guard: a half-delivered feed silently removes people from the lists.
+            for (feed, rep) in check.reports.sorted(by: { $0.key < $1.key }) where rep.used {
+                guard let before = previousRows[feed], before >= config.driftMinRows else { continue }
+                let floor = Double(before) * (1 - config.driftMaxDrop)
+                if Double(rep.rowsRead) < floor {
+                    let drop = 100 * Double(before - rep.rowsRead) / Double(before)
+                    let text = String(format: "suspicious delivery: %@ rows, %.1f%% fewer than the previous accepted delivery (%@ rows; the limit is %.0f%%)",
+                                      grouped(rep.rowsRead), drop, grouped(before), config.driftMaxDrop * 100)
+                    if allowDrift.contains(feed) {
+                        console.warn("feed \(feed): \(text); accepted (--allow-drift)")
+                    } else {
+                        check.problems.append(.badInput(stage: "ingest", feed: feed, text,
+                                                        hint: "ask the department whether the file is complete; if the drop is real, run with --allow-drift \(feed)"))
+                    }
                 }
             }
+            if !check.problems.isEmpty {
+                let lines = check.problems.map { "  - " + $0.description.replacingOccurrences(of: "\n", with: "\n    ") }
+                throw PipelineError.badInput(stage: "ingest", location: inbox,
+                                             "the delivery was refused:\n" + lines.joined(separator: "\n"),
+                                             hint: "fix the feeds above, or run with --allow-missing FEED to go on without one (the policies that read it are skipped)")
+            }
+            FaultPoint.hit("ingest.read")
+            console.progress("read and checked \(ahead.checkedFeeds) feeds, \(grouped(ahead.checkedBytes / 1_000_000)) MB, in \(String(format: "%.2f", ahead.checkedAt - ahead.started)) s (beside the parsing)")
+            return check.reports
         }
-        if !check.problems.isEmpty {
-            let lines = check.problems.map { "  - " + $0.description.replacingOccurrences(of: "\n", with: "\n    ") }
-            throw PipelineError.badInput(stage: "ingest", location: inbox,
-                                         "the delivery was refused:\n" + lines.joined(separator: "\n"),
-                                         hint: "fix the feeds above, or run with --allow-missing FEED to go on without one (the policies that read it are skipped)")
-        }
-        FaultPoint.hit("ingest.read")
-        var reports = check.reports
-        let totalBytes = check.files.values.reduce(0) { $0 + $1.sizeBytes }
-        console.progress("read and checked \(check.files.count) feeds, \(grouped(totalBytes / 1_000_000)) MB, in \(String(format: "%.2f", FileIO.now() - t0)) s")
+        // What parsing found, per feed: merged into the check's reports once it has passed.
+        var parsed: [String: FeedReport] = [:]
 
         let result = IngestResult(runDate: runDate)
         var rejects: [(String, Reject)] = []
@@ -63,10 +74,16 @@ public struct IngestStage {
         let popSpec = config.populationFeed
         var tStep = FileIO.now()
         func lap() -> String { let t = FileIO.now(); defer { tStep = t }; return String(format: "%.2f s", t - tStep) }
-        let rows = parsePopulation(check.files[popSpec.name]!)
+        // A refused delivery (or a check that stopped) throws here, with every problem.
+        let refusal = { _ = try checked() }
+        var popFile = try ahead.file(popSpec.name, refusal: refusal)
+        if popFile == nil {
+            throw PipelineError.failure(stage: "ingest", location: inbox, "the population feed \(popSpec.name) could not be read")
+        }
+        let rows = parsePopulation(popFile!)
         // Each feed's mapping is released once parsed: at city scale the feeds do not
         // all stay resident (peak memory).
-        check.files[popSpec.name] = nil
+        popFile = nil
         console.detail("    population parsed: \(lap())")
         var idCounts: [UInt64: Int] = [:]
         do {
@@ -80,7 +97,7 @@ public struct IngestStage {
                 i = j
             }
         }
-        var popReport = reports[popSpec.name]!
+        var popReport = FeedReport(feed: popSpec.name, required: popSpec.required, status: .ok)
         var accepted: [Int] = []
         accepted.reserveCapacity(rows.count)
         var sexMismatch = 0, birthMismatch = 0, upgraded = 0
@@ -101,7 +118,7 @@ public struct IngestStage {
         if upgraded > 0 { popReport.warnings["id_upgraded_15_to_18"] = upgraded }
         popReport.accepted = accepted.count
         popReport.rejected = rows.count - accepted.count
-        reports[popSpec.name] = popReport
+        parsed[popSpec.name] = popReport
         if sexMismatch + birthMismatch > 0 {
             console.warn("population: \(sexMismatch) records give a sex and \(birthMismatch) a birth date that differ from their ID number; the ID's values are used")
         }
@@ -117,18 +134,24 @@ public struct IngestStage {
         let compiled = CompiledTags(catalogue, feeds: feedNames)
         var observations = [[[TagObservation]]](repeating: [], count: feedNames.count)
         for (f, spec) in config.feeds.enumerated() where spec.shape == .tags {
-            guard let file = check.files[spec.name] else { continue }
+            guard let file = try ahead.file(spec.name, refusal: refusal) else { continue }
             let (obs, rej, warnings) = parseTags(file, compiled: compiled, feedIndex: Int32(feedNames.firstIndex(of: spec.name)!), tagLookup: lookup, people: people)
-            check.files[spec.name] = nil
-            var rep = reports[spec.name]!
+            var rep = FeedReport(feed: spec.name, required: spec.required, status: .ok)
             for r in rej { rep.rejectCounts[r.reason, default: 0] += 1 }
             rep.accepted = obs.reduce(0) { $0 + $1.count }
             rep.rejected = rej.count
             rep.warnings = warnings
-            reports[spec.name] = rep
+            parsed[spec.name] = rep
             rejects.append(contentsOf: rej.map { (spec.name, $0) })
             observations[f] = obs
             console.progress("\(spec.name): \(grouped(rep.accepted)) rows accepted, \(grouped(rej.count)) rejected (\(lap()))")
+        }
+        var reports = try checked()
+        for (name, p) in parsed {
+            reports[name]?.rejectCounts = p.rejectCounts
+            reports[name]?.accepted = p.accepted
+            reports[name]?.rejected = p.rejected
+            reports[name]?.warnings = p.warnings
         }
         for (name, rep) in reports where rep.used { result.feedAsOf[name] = rep.asOf }
 

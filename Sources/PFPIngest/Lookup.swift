@@ -1,4 +1,5 @@
 import Foundation
+import CPFPNative
 import PFPCore
 
 /// Open-addressing map from an ID number's key to a person index, built once and
@@ -33,6 +34,13 @@ public final class IDIndex: @unchecked Sendable {
         var x = k &* 0x9E37_79B9_7F4A_7C15
         x ^= x >> 29
         return Int(truncatingIfNeeded: x)
+    }
+
+    /// Brings the slot where `k`'s search starts into the cache (see `pfp_prefetch`).
+    @inline(__always)
+    public func prefetch(_ k: UInt64) {
+        let h = IDIndex.hash(k) & mask
+        slots.withUnsafeBufferPointer { pfp_prefetch($0.baseAddress! + h) }
     }
 
     /// The person index, or -1.

@@ -201,8 +201,11 @@ func parseTags(_ file: FeedFile, compiled: CompiledTags, feedIndex: Int32, tagLo
                 var scanner = CSVScanner(bytes: text)
                 var pos = chunk.start, line = chunk.firstLine
                 var fields: [CSVField] = []
-                var obs: [TagObservation] = []
-                obs.reserveCapacity(chunk.records)
+                // Rows pass every check but the person's in this first loop; the
+                // lookups of the people (at random in a table far larger than the
+                // caches) come after, a few rows ahead of each other (prefetched).
+                var pending: [PendingRow] = []
+                pending.reserveCapacity(chunk.records)
                 var rej: [Reject] = []
                 var upgraded = 0
                 while pos < chunk.end, scanner.skipBlank(pos: &pos, line: &line), pos < chunk.end {
@@ -217,21 +220,37 @@ func parseTags(_ file: FeedFile, compiled: CompiledTags, feedIndex: Int32, tagLo
                         rej.append(Reject(line: ln, reason: .badID)); continue
                     }
                     if up { upgraded += 1 }
-                    let person = people.find(id.key)
-                    if person < 0 { rej.append(Reject(line: ln, reason: .unknownPerson)); continue }
-                    guard let asOf = withField(text, fAsOf, { CivilDate.parse($0) }) else {
-                        rej.append(Reject(line: ln, reason: .badDate)); continue
-                    }
-                    if asOf.days > deliveryAsOf { rej.append(Reject(line: ln, reason: .futureAsOf)); continue }
+                    // The later checks; unknown_person, checked below, comes before them.
+                    var row = PendingRow(key: id.key, line: ln, late: nil, tag: 0, asOf: 0, value: 0)
+                    defer { pending.append(row) }
+                    guard let asOf = withField(text, fAsOf, { CivilDate.parse($0) }) else { row.late = .badDate; continue }
+                    if asOf.days > deliveryAsOf { row.late = .futureAsOf; continue }
                     let t = withField(text, fTag) { tagLookup.find($0) }
-                    if t < 0 { rej.append(Reject(line: ln, reason: .unknownTag)); continue }
-                    if compiled.feed[t] != feedIndex { rej.append(Reject(line: ln, reason: .foreignTag)); continue }
+                    if t < 0 { row.late = .unknownTag; continue }
+                    if compiled.feed[t] != feedIndex { row.late = .foreignTag; continue }
                     switch withField(text, fValue, { compiled.parse(t, $0) }) {
-                    case .bad: rej.append(Reject(line: ln, reason: .badValue))
-                    case .outOfRange: rej.append(Reject(line: ln, reason: .outOfRange))
-                    case .value(let v): obs.append(TagObservation(tag: UInt8(t), person: person, asOf: asOf.days, value: v))
+                    case .bad: row.late = .badValue
+                    case .outOfRange: row.late = .outOfRange
+                    case .value(let v): row.tag = UInt8(t); row.asOf = asOf.days; row.value = v
                     }
                 }
+                var obs: [TagObservation] = []
+                obs.reserveCapacity(pending.count)
+                let lateRejects = rej.count
+                pending.withUnsafeBufferPointer { rows in
+                    let ahead = 12
+                    for i in 0..<min(ahead, rows.count) { people.prefetch(rows[i].key) }
+                    for i in 0..<rows.count {
+                        if i + ahead < rows.count { people.prefetch(rows[i + ahead].key) }
+                        let r = rows[i]
+                        let person = people.find(r.key)
+                        if person < 0 { rej.append(Reject(line: r.line, reason: .unknownPerson)); continue }
+                        if let late = r.late { rej.append(Reject(line: r.line, reason: late)); continue }
+                        obs.append(TagObservation(tag: r.tag, person: person, asOf: r.asOf, value: r.value))
+                    }
+                }
+                // Rejects in line order, as one loop would have found them.
+                if lateRejects > 0 && rej.count > lateRejects { rej.sort { $0.line < $1.line } }
                 obsOut[k] = obs
                 rejOut[k] = rej
                 upOut[k] = upgraded
@@ -242,6 +261,17 @@ func parseTags(_ file: FeedFile, compiled: CompiledTags, feedIndex: Int32, tagLo
     let up = upgradedParts.reduce(0, +)
     if up > 0 { warnings["id_upgraded_15_to_18"] = up }
     return (obsParts, rejParts.flatMap { $0 }, warnings)
+}
+
+/// A tag row that passed the checks up to its ID number: its person is looked up
+/// next; `late` is the first later check it failed, if any.
+struct PendingRow {
+    var key: UInt64
+    var line: Int32
+    var late: RejectReason?
+    var tag: UInt8
+    var asOf: Int32
+    var value: Int64
 }
 
 /// The text of a household id packed by `parsePopulation`.
