@@ -22,6 +22,18 @@ public struct BlobWriter {
         items.append(Item(name: name, count: bytes.count) { body in try body(bytes) })
     }
 
+    /// Bytes known only when the result is written (after every item before them),
+    /// of a size known now: the result's header gives every size first.
+    public mutating func putLater(_ name: String, count: Int, _ bytes: @escaping () throws -> [UInt8]) {
+        items.append(Item(name: name, count: count) { body in
+            let b = try bytes()
+            guard b.count == count else {
+                throw PipelineError.failure(location: name, "a stage result's item '\(name)' has \(b.count) bytes, not the \(count) announced")
+            }
+            try b.withUnsafeBytes { try body($0) }
+        })
+    }
+
     /// The encoding of `putStrings` for `count` strings given one by one.
     public static func joined(_ count: Int, _ element: (Int) -> String) -> [UInt8] {
         var out: [UInt8] = []
@@ -119,11 +131,17 @@ public final class StageStore {
             u64(nb.count); header.append(contentsOf: nb); u64(item.count)
         }
         u64(header.count + 8)
-        try w.write(header)
-        for item in blobs.items { try item.withBytes { try w.write($0) } }
-        // Not synced: a stage result is derived data; one damaged by a power cut is
-        // detected (size, header) and recomputed. A killed process loses nothing.
-        let sha = try w.finish(sync: false)
+        let sha: String
+        do {
+            try w.write(header)
+            for item in blobs.items { try item.withBytes { try w.write($0) } }
+            // Not synced: a stage result is derived data; one damaged by a power cut is
+            // detected (size, header) and recomputed. A killed process loses nothing.
+            sha = try w.finish(sync: false)
+        } catch {
+            try? FileIO.remove(tmp)
+            throw error
+        }
         if rename(tmp, final) != 0 {
             try? FileIO.remove(tmp)
             throw PipelineError.failure(stage: stage, location: final, "cannot store the stage result: \(String(cString: strerror(errno)))")

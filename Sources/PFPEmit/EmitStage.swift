@@ -80,7 +80,8 @@ public struct EmitStage {
                                             hint: "rerun 'pfp run --from match --run-date \(x.runDate)'")
             }
             try RunDirectory.linkOrCopy(src, dir.path("explain.jsonl"))
-            dir.add(name: "explain.jsonl", rows: x.match.explainRows, sha256: x.match.explainSHA, bytes: x.match.explainBytes)
+            let explained = try x.match.explainDigest.get()
+            dir.add(name: "explain.jsonl", rows: x.match.explainRows, sha256: explained.sha, bytes: explained.bytes)
 
             let rw = try FileIO.Writer(path: dir.path("rejects.csv"))
             try rw.write("feed,line,reason\n")

@@ -54,9 +54,10 @@ public struct MatchResult {
     public var codes: [String]
     /// explain.jsonl, written by the match stage while it evaluates, in the order of the entries.
     public var explainPath: String? = nil
-    public var explainSHA = ""
     public var explainRows = 0
-    public var explainBytes = 0
+    /// The file's sha256 and size: known when loaded, else being completed beside
+    /// the storing of the stage's result (`ExplainDigest.get()` waits for it).
+    public var explainDigest = ExplainDigest(sha: "", bytes: 0)
     public var state: RunState
     public var households: Int
     public var people: Int
@@ -143,8 +144,10 @@ public struct MatchStage {
                 sink.deliver(chunk: c, text, rows: out.reduce(0) { $0 + $1.count })
             }
         }}}}}
+        // The explanations' file is completed (the side files appended, hashed, renamed)
+        // on a thread of its own while the entries are keyed and stored.
         let explained = try sink.finish()
-        console.detail(String(format: "    households evaluated, explanations written: %.2f s", FileIO.now() - started))
+        console.detail(String(format: "    households evaluated, explanations written (completed beside the storing): %.2f s", FileIO.now() - started))
         var state = RunState(runDate: data.runDate)
         state.setRemembered(remembered.map(\.bytes), count: remembered.reduce(0) { $0 + $1.count })
         // List by list, chunk by chunk: each piece copied into its place in parallel.
@@ -179,8 +182,8 @@ public struct MatchStage {
         }
         console.detail(String(format: "    keyed: %.2f s", FileIO.now() - started))
         return MatchResult(entries: entries, listIDs: rules.lists.map(\.id), householdIDs: data.householdIDs, policyIDs: rules.policies.map(\.id),
-                           codes: codes, explainPath: explainPath, explainSHA: explained.sha, explainRows: explained.rows,
-                           explainBytes: explained.bytes, state: state, households: living.reduce(0, +),
+                           codes: codes, explainPath: explainPath, explainRows: explained.rows,
+                           explainDigest: explained.digest, state: state, households: living.reduce(0, +),
                            people: data.member.reduce(0) { $0 + Int($1) })
     }
 
@@ -304,19 +307,58 @@ final class ExplainSink: @unchecked Sendable {
         }
     }
 
-    /// Appends the side files, renames the file into place; its rows, sha256 and size.
-    func finish() throws -> (rows: Int, sha: String, bytes: Int) {
-        defer { for p in sidePaths { try? FileIO.remove(p) } }
-        if let failure { try? FileIO.remove(tmp); throw failure }
-        for (w, p) in zip(side, sidePaths) {
-            _ = try w.finish(sync: false)
-            try main.append(file: p)
+    /// Its rows now; on a thread of its own, appends the side files and renames the
+    /// file into place: its sha256 and size when `digest.get()` returns.
+    func finish() throws -> (rows: Int, digest: ExplainDigest) {
+        if let failure {
+            try? FileIO.remove(tmp)
+            for p in sidePaths { try? FileIO.remove(p) }
+            throw failure
         }
-        let sha = try main.finish(sync: false)
-        if rename(tmp, path) != 0 {
-            throw PipelineError.failure(stage: "match", location: path, "cannot store the explanations: \(String(cString: strerror(errno)))")
+        let digest = ExplainDigest(completing: { [self] in
+            defer { for p in sidePaths { try? FileIO.remove(p) } }
+            do {
+                for (w, p) in zip(side, sidePaths) {
+                    _ = try w.finish(sync: false)
+                    try main.append(file: p)
+                }
+                let sha = try main.finish(sync: false)
+                if rename(tmp, path) != 0 {
+                    throw PipelineError.failure(stage: "match", location: path, "cannot store the explanations: \(String(cString: strerror(errno)))")
+                }
+                return (sha, main.bytesWritten)
+            } catch {
+                try? FileIO.remove(tmp)
+                throw error
+            }
+        })
+        return (rows, digest)
+    }
+}
+
+/// The sha256 and size of a match stage's `explain.jsonl`: known (a stored result),
+/// or computed by work running on a thread of its own, which `get()` waits for.
+public final class ExplainDigest: @unchecked Sendable {
+    private let done = DispatchGroup()
+    private var result: Result<(sha: String, bytes: Int), Error>
+
+    public init(sha: String, bytes: Int) { result = .success((sha, bytes)) }
+
+    init(completing work: @escaping @Sendable () throws -> (sha: String, bytes: Int)) {
+        result = .failure(PipelineError.failure(stage: "match", "the explanations were not completed"))
+        done.enter()
+        let thread = Thread { [self] in
+            result = Result { try work() }
+            done.leave()
         }
-        return (rows, sha, main.bytesWritten)
+        thread.name = "pfp-explain-digest"
+        thread.start()
+    }
+
+    /// Waits for the work, if any; its error if it failed.
+    public func get() throws -> (sha: String, bytes: Int) {
+        done.wait()
+        return try result.get()
     }
 }
 

@@ -47,9 +47,12 @@ public final class Tracer {
     public private(set) var parameters: [Int32] = []
     public private(set) var valuesRead: [ValueRead] = []
 
-    public init() {}
+    public init() { seenGen.initialize(repeating: 0, count: Tracer.seenMask + 1) }
+    deinit { seenGen.deallocate(); seenRead.deallocate() }
 
     public func reset() {
+        generation &+= 1
+        if generation == 0 { seenGen.update(repeating: 0, count: Tracer.seenMask + 1); generation = 1 }
         factStore.removeAll(keepingCapacity: true)
         factSets.removeAll(keepingCapacity: true)
         tagReads.removeAll(keepingCapacity: true)
@@ -87,10 +90,30 @@ public final class Tracer {
     }
 
     func readTag(_ r: TagRead) {
-        // Reads per decision are few: a linear scan beats hashing.
-        for x in tagReads where x.person == r.person && x.tag == r.tag { return }
+        // A decision can read a tag of every member several times over (aggregates,
+        // lets): a small open-addressing set of the (person, tag) pairs seen since
+        // the last reset, emptied by moving to the next generation.
+        let key = (r.person &* 0x9E37_79B9_7F4A_7C15) ^ UInt64(UInt32(bitPattern: r.tag))
+        var h = Int(truncatingIfNeeded: ((key ^ (key >> 29)) &* 0xBF58_476D_1CE4_E5B9) >> 40) & Tracer.seenMask
+        while seenGen[h] == generation {
+            let x = tagReads[Int(seenRead[h])]
+            if x.person == r.person && x.tag == r.tag { return }
+            h = (h + 1) & Tracer.seenMask
+        }
+        if tagReads.count >= Tracer.seenMask / 2 {
+            // Far more reads than any rule set makes: the plain scan, without the set.
+            for x in tagReads where x.person == r.person && x.tag == r.tag { return }
+            tagReads.append(r)
+            return
+        }
+        seenGen[h] = generation
+        seenRead[h] = Int32(tagReads.count)
         tagReads.append(r)
     }
+    static let seenMask = 4095
+    private let seenGen = UnsafeMutablePointer<UInt32>.allocate(capacity: seenMask + 1)
+    private let seenRead = UnsafeMutablePointer<Int32>.allocate(capacity: seenMask + 1)
+    private var generation: UInt32 = 1
     func readParameter(_ rank: Int32) { if !parameters.contains(rank) { parameters.append(rank) } }
     func readValue(_ index: Int32, person: UInt64, value: Val) {
         for x in valuesRead where x.value == index && x.person == person { return }
@@ -227,16 +250,11 @@ public final class EvalContext {
         var heads = 0, headAt = 0
         for (i, p) in members.enumerated() where relation[Int(p)] == Relation.head.rawValue { heads += 1; headAt = i }
         headSlot = heads == 1 ? headAt : 0
-        hv.removeAll(keepingCapacity: true)
-        hv.append(contentsOf: repeatElement(nil, count: rules.values.count))
-        pv.removeAll(keepingCapacity: true)
-        pv.append(contentsOf: repeatElement(nil, count: m * rules.values.count))
-        hpol.removeAll(keepingCapacity: true)
-        hpol.append(contentsOf: repeatElement(nil, count: rules.policies.count))
-        ppol.removeAll(keepingCapacity: true)
-        ppol.append(contentsOf: repeatElement(nil, count: m * rules.policies.count))
-        letCache.removeAll(keepingCapacity: true)
-        letCache.append(contentsOf: repeatElement(nil, count: rules.letCount))
+        EvalContext.clear(&hv, count: valueCount)
+        EvalContext.clear(&pv, count: m * valueCount)
+        EvalContext.clear(&hpol, count: policyCount)
+        EvalContext.clear(&ppol, count: m * policyCount)
+        EvalContext.clear(&letCache, count: rules.letCount)
         cp = -1
         cm = -1
         listPolicy = -1
@@ -251,14 +269,25 @@ public final class EvalContext {
         return m > 0
     }
 
+    /// `count` empty slots, keeping the array's memory.
+    @inline(__always)
+    static func clear(_ a: inout [Val?], count: Int) {
+        if a.count != count {
+            if a.count > count { a.removeLast(a.count - count) } else { a.append(contentsOf: repeatElement(nil, count: count - a.count)) }
+        }
+        a.withUnsafeMutableBufferPointer { $0.update(repeating: nil) }
+    }
+
     /// Clears the caches of the loaded household (its members and tag slots stay):
     /// the next evaluation reads everything again, as explaining needs.
     public func resetCaches() {
-        for i in hv.indices { hv[i] = nil }
-        for i in pv.indices { pv[i] = nil }
-        for i in hpol.indices { hpol[i] = nil }
-        for i in ppol.indices { ppol[i] = nil }
-        for i in letCache.indices { letCache[i] = nil }
+        // Through the buffers: element by element, each store to a class's array
+        // property checks exclusivity and uniqueness again.
+        hv.withUnsafeMutableBufferPointer { $0.update(repeating: nil) }
+        pv.withUnsafeMutableBufferPointer { $0.update(repeating: nil) }
+        hpol.withUnsafeMutableBufferPointer { $0.update(repeating: nil) }
+        ppol.withUnsafeMutableBufferPointer { $0.update(repeating: nil) }
+        letCache.withUnsafeMutableBufferPointer { $0.update(repeating: nil) }
         cp = -1
         cm = -1
         listPolicy = -1

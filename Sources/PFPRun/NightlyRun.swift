@@ -139,9 +139,11 @@ public final class NightlyRun {
                     FaultPoint.hit("match.evaluated")
                     let t1 = FileIO.now()
                     FaultPoint.hit("match.before_store")
-                    try m.save(to: store, runDate: r.runDate)
-                    console.detail(String(format: "    entries stored in %.2f s", FileIO.now() - t1))
+                    // The state first: the explanations' file is still being completed,
+                    // and the entries' result waits for its digest last of all.
                     try m.state.save(to: store)
+                    console.detail(String(format: "    state stored in %.2f s", FileIO.now() - t1))
+                    try m.save(to: store, runDate: r.runDate)
                     FaultPoint.hit("match.stored")
                     console.detail(String(format: "    stored in %.2f s", FileIO.now() - t1))
                     console.progress("\(grouped(m.entries.count)) list entries")
