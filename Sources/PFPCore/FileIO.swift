@@ -241,6 +241,10 @@ public enum FileIO {
     /// freed (see pfp_tune_malloc). Called once at start.
     public static func tuneMemory() { pfp_tune_malloc() }
 
+    /// Gives the heap memory malloc keeps free back to the system (after large data
+    /// is let go in the middle of a stage).
+    public static func releaseFreeMemory() { pfp_release_free_memory() }
+
     /// Starts a new peak for `peakRSS()` (per stage figures); a no-op where Linux's
     /// /proc/self/clear_refs is not there.
     public static func resetPeakRSS() {

@@ -123,18 +123,26 @@ public final class NightlyRun {
             var match: MatchResult?
             if from <= .match && to >= .match {
                 match = try timed(.match) {
-                    let data = try ingest ?? IngestResult.load(from: store, runDate: r.runDate)
-                    let prof = try profiles ?? HouseholdProfiles.load(from: store, runDate: r.runDate)
-                    guard prof.ruleDigest == rules.digest else {
-                        throw PipelineError.badInput(stage: "match", "the rule files changed since the profiles of \(r.runDate) were computed",
-                                                     hint: "run 'pfp run --from profile --run-date \(r.runDate)' to recompute them")
-                    }
-                    let prevDate = try registry.previousSuccessful(before: r.runDate)
-                    let previous = try prevDate.flatMap { try RunState.load(from: store, runDate: $0) }
-                    if let prevDate { console.progress("previous run: \(prevDate)\(previous == nil ? " (no state kept)" : "")") }
                     let t0 = FileIO.now()
-                    let m = try MatchStage().run(data: data, rules: rules, profiles: HouseholdProfilesView(prof, rules: rules), previous: previous,
-                                                 explainPath: store.sidePath(runDate: r.runDate, name: "explain.jsonl"), console: console)
+                    // The ingest result and the profiles are let go as soon as every
+                    // household is evaluated (no later stage reads them): the stored
+                    // results are written without them in memory (peak RSS at city scale).
+                    let m: MatchResult = try {
+                        let data = try ingest ?? IngestResult.load(from: store, runDate: r.runDate)
+                        let prof = try profiles ?? HouseholdProfiles.load(from: store, runDate: r.runDate)
+                        ingest = nil
+                        profiles = nil
+                        guard prof.ruleDigest == rules.digest else {
+                            throw PipelineError.badInput(stage: "match", "the rule files changed since the profiles of \(r.runDate) were computed",
+                                                         hint: "run 'pfp run --from profile --run-date \(r.runDate)' to recompute them")
+                        }
+                        let prevDate = try registry.previousSuccessful(before: r.runDate)
+                        let previous = try prevDate.flatMap { try RunState.load(from: store, runDate: $0) }
+                        if let prevDate { console.progress("previous run: \(prevDate)\(previous == nil ? " (no state kept)" : "")") }
+                        return try MatchStage().run(data: data, rules: rules, profiles: HouseholdProfilesView(prof, rules: rules), previous: previous,
+                                                    explainPath: store.sidePath(runDate: r.runDate, name: "explain.jsonl"), console: console)
+                    }()
+                    FileIO.releaseFreeMemory()
                     console.detail(String(format: "    evaluated in %.2f s", FileIO.now() - t0))
                     FaultPoint.hit("match.evaluated")
                     let t1 = FileIO.now()
