@@ -23,8 +23,9 @@ final class CheckAhead: @unchecked Sendable {
     private(set) var checkedBytes = 0
     private(set) var checkedFeeds = 0
 
+    /// With one thread (`--threads 1`) the check runs here, before any parsing.
     init(_ body: @escaping @Sendable (_ decided: @escaping (String, FeedFile?, Bool) -> Void) throws -> DeliveryCheck) {
-        let thread = Thread { [self] in
+        let work: @Sendable () -> Void = { [self] in
             let result = Result { try body { name, file, refused in self.decided(name, file, refused) } }
             cond.lock()
             outcome = result
@@ -32,6 +33,8 @@ final class CheckAhead: @unchecked Sendable {
             cond.broadcast()
             cond.unlock()
         }
+        if Parallel.threads == 1 { work(); return }
+        let thread = Thread(block: work)
         thread.name = "pfp-delivery-check"
         thread.start()
     }

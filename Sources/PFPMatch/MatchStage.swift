@@ -344,8 +344,10 @@ public final class ExplainDigest: @unchecked Sendable {
 
     public init(sha: String, bytes: Int) { result = .success((sha, bytes)) }
 
+    /// With one thread (`--threads 1`) the work is done here.
     init(completing work: @escaping @Sendable () throws -> (sha: String, bytes: Int)) {
         result = .failure(PipelineError.failure(stage: "match", "the explanations were not completed"))
+        if Parallel.threads == 1 { result = Result { try work() }; return }
         done.enter()
         let thread = Thread { [self] in
             result = Result { try work() }
