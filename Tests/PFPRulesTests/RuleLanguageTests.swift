@@ -176,3 +176,26 @@ final class RationalTests: XCTestCase {
         XCTAssertTrue(Q(317999, 200) < Q(1590))
     }
 }
+
+final class TracerTests: XCTestCase {
+    /// A (person, tag) pair is listed once, at its first read, in read order; a reset
+    /// starts afresh; far more reads than any rule set makes are still deduplicated.
+    func testTagReadsAreListedOnceInReadOrder() {
+        let t = Tracer()
+        func read(_ person: UInt64, _ tag: Int32, _ asOf: Int32 = 0) {
+            t.readTag(.init(person: person, tag: tag, state: .delivered, asOf: asOf, value: .bool(true)))
+        }
+        read(11, 1, 5); read(12, 1); read(11, 2); read(11, 1, 6); read(12, 1)
+        XCTAssertEqual(t.tagReads.map { "\($0.person):\($0.tag):\($0.asOf)" }, ["11:1:5", "12:1:0", "11:2:0"])
+        t.reset()
+        XCTAssertTrue(t.tagReads.isEmpty)
+        read(12, 1); read(11, 1)
+        XCTAssertEqual(t.tagReads.map { "\($0.person):\($0.tag)" }, ["12:1", "11:1"])
+        t.reset()
+        // 3,000 people x 2 tags, each read twice: past the set's size.
+        for _ in 0..<2 { for p in 1...3000 { read(UInt64(p), 0); read(UInt64(p), 7) } }
+        XCTAssertEqual(t.tagReads.count, 6000)
+        XCTAssertEqual(Set(t.tagReads.map { "\($0.person):\($0.tag)" }).count, 6000)
+        XCTAssertEqual(t.tagReads.prefix(3).map { "\($0.person):\($0.tag)" }, ["1:0", "1:7", "2:0"])
+    }
+}
