@@ -38,3 +38,32 @@ public enum Parallel {
         }
     }
 }
+
+/// Work on a thread of its own, waited for later (`value()` returns its result or
+/// rethrows its error): for work that mostly waits (a disk, a file's completion)
+/// beside work that computes. With one thread (`--threads 1`) it runs at once, on
+/// the calling thread.
+public final class Background<T>: @unchecked Sendable {
+    private let done = DispatchGroup()
+    private var result: Result<T, Error>?
+
+    public init(_ name: String, _ work: @escaping @Sendable () throws -> T) {
+        if Parallel.threads == 1 {
+            result = Result { try work() }
+            return
+        }
+        done.enter()
+        let thread = Thread { [self] in
+            result = Result { try work() }
+            done.leave()
+        }
+        thread.name = name
+        thread.start()
+    }
+
+    /// Waits for the work; its result, or its error.
+    public func value() throws -> T {
+        done.wait()
+        return try result!.get()
+    }
+}

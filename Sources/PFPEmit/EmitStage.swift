@@ -36,6 +36,17 @@ public struct EmitStage {
     @discardableResult
     public func run(_ x: Inputs, console: Console) throws -> (path: String, counts: JSON) {
         let dir = try RunDirectory(root: x.outRoot, runDate: x.runDate)
+        // explain.jsonl: one explanation per entry, lists in rule order. Written once by
+        // the match stage and linked here (copied when the link cannot be made), then
+        // synced: on a thread of its own while the lists are written, as the sync
+        // mostly waits for the disk (gigabytes at city scale).
+        guard let explainSource = x.match.explainPath, FileIO.exists(explainSource) else {
+            dir.abandon()
+            throw PipelineError.failure(stage: "emit", location: x.match.explainPath ?? "explain.jsonl", "the explanations of the match stage are gone",
+                                        hint: "rerun 'pfp run --from match --run-date \(x.runDate)'")
+        }
+        let explainTarget = dir.path("explain.jsonl")
+        let explainLinked = Background("pfp-explain-sync") { try RunDirectory.linkOrCopy(explainSource, explainTarget) }
         do {
             let byList = EmitStage.byList(x.match)
             // One CSV per list, list by list: its rows formatted in parallel pieces, then
@@ -73,13 +84,7 @@ public struct EmitStage {
             if lists.isEmpty { makeReport() }
 
             FaultPoint.hit("emit.lists_written")
-            // explain.jsonl: one explanation per entry, lists in rule order. Written once by
-            // the match stage and linked here (copied when the link cannot be made).
-            guard let src = x.match.explainPath, FileIO.exists(src) else {
-                throw PipelineError.failure(stage: "emit", location: x.match.explainPath ?? "explain.jsonl", "the explanations of the match stage are gone",
-                                            hint: "rerun 'pfp run --from match --run-date \(x.runDate)'")
-            }
-            try RunDirectory.linkOrCopy(src, dir.path("explain.jsonl"))
+            try explainLinked.value()
             let explained = try x.match.explainDigest.get()
             dir.add(name: "explain.jsonl", rows: x.match.explainRows, sha256: explained.sha, bytes: explained.bytes)
 
@@ -96,6 +101,7 @@ public struct EmitStage {
             FaultPoint.hit("emit.published")
             return (dir.finalPath, counts)
         } catch {
+            _ = try? explainLinked.value()
             dir.abandon()
             throw error
         }
@@ -117,6 +123,17 @@ public struct EmitStage {
                 out.append(contentsOf: s.utf8)
             }
         }
+        /// A whole number's digits (nothing to quote), without a String.
+        func number(_ n: Int64) {
+            if n < 0 { out.append(45) }
+            var m = n.magnitude
+            var digits: (UInt64, UInt64, UInt64) = (0, 0, 0)
+            var k = 0
+            withUnsafeMutableBytes(of: &digits) { d in
+                repeat { d[k] = UInt8(m % 10) + 48; m /= 10; k += 1 } while m > 0
+                while k > 0 { k -= 1; out.append(d[k]) }
+            }
+        }
         field(m.householdID(e))
         if l.perPolicy {
             out.append(44)
@@ -127,11 +144,11 @@ public struct EmitStage {
             out.append(44)
             switch c {
             case .certainty: field(e.certainty.text)
-            case .amount: if let a = e.amount { field(String(a)) }
+            case .amount: if e.amountValue != Int64.min { number(e.amountValue) }
             case .status: field(e.status.text)
-            case .district: field(String(e.district))
-            case .street: field(String(e.street))
-            case .community: field(String(e.community))
+            case .district: number(Int64(e.district))
+            case .street: number(Int64(e.street))
+            case .community: number(e.community)
             case .unknownFacts: field(e.certainty == .toVerify ? m.codes(e).joined(separator: ";") : "")
             case .failedCriteria, .reasons, .triggers: field(m.codes(e).joined(separator: ";"))
             }

@@ -339,28 +339,20 @@ final class ExplainSink: @unchecked Sendable {
 /// The sha256 and size of a match stage's `explain.jsonl`: known (a stored result),
 /// or computed by work running on a thread of its own, which `get()` waits for.
 public final class ExplainDigest: @unchecked Sendable {
-    private let done = DispatchGroup()
-    private var result: Result<(sha: String, bytes: Int), Error>
+    private let known: (sha: String, bytes: Int)?
+    private let work: Background<(sha: String, bytes: Int)>?
 
-    public init(sha: String, bytes: Int) { result = .success((sha, bytes)) }
+    public init(sha: String, bytes: Int) { known = (sha, bytes); work = nil }
 
-    /// With one thread (`--threads 1`) the work is done here.
-    init(completing work: @escaping @Sendable () throws -> (sha: String, bytes: Int)) {
-        result = .failure(PipelineError.failure(stage: "match", "the explanations were not completed"))
-        if Parallel.threads == 1 { result = Result { try work() }; return }
-        done.enter()
-        let thread = Thread { [self] in
-            result = Result { try work() }
-            done.leave()
-        }
-        thread.name = "pfp-explain-digest"
-        thread.start()
+    init(completing body: @escaping @Sendable () throws -> (sha: String, bytes: Int)) {
+        known = nil
+        work = Background("pfp-explain-digest", body)
     }
 
     /// Waits for the work, if any; its error if it failed.
     public func get() throws -> (sha: String, bytes: Int) {
-        done.wait()
-        return try result.get()
+        if let known { return known }
+        return try work!.value()
     }
 }
 
