@@ -101,6 +101,7 @@ public struct MatchStage {
         // Rules of its own for each worker (no shared reference counts between cores).
         let workerRules = try rules.replicas(Parallel.workers(for: chunks))
         let workerFragments = workerRules.map { ExplainFragments(rules: $0, runDate: data.runDate) }
+        let workerProfiles = workerRules.map { _ in profiles?.replica() }
         parts.withUnsafeMutableBufferPointer { partBuf in
         remembered.withUnsafeMutableBufferPointer { remBuf in
         keys.withUnsafeMutableBufferPointer { keyBuf in
@@ -110,6 +111,7 @@ public struct MatchStage {
                 let rules = workerRules[worker], fragments = workerFragments[worker]
                 let ctx = EvalContext(rules: rules, data: data)
                 if let lookup { ctx.setPersonLookup { lookup.find($0) } }
+                ctx.stored = workerProfiles[worker]
                 var out = [[PublishedEntry]](repeating: [], count: listCount)
                 var codeStore: [String] = []
                 let text = sink.buffers()
@@ -124,7 +126,6 @@ public struct MatchStage {
                     let prev = previous?.remembered(hid)
                     guard ctx.load(household: h, previous: prev) else { continue }
                     n += 1
-                    profiles?.seed(ctx)
                     positions.removeAll(keepingCapacity: true)
                     ctx.entryPositions(wasOnAfterList: prev != nil, into: &positions)
                     if let target, positions.contains(where: { $0.list == target }) { RunState.encode(id: hid, ctx.remember(), into: &rem); remCount += 1 }
@@ -415,8 +416,8 @@ public final class ExplainFragments {
     var runDateJSON: UnsafeBufferPointer<UInt8> { piece(runDate) }
 }
 
-/// Stored profile values, as the match stage seeds them into its evaluator.
-public struct HouseholdProfilesView {
+/// Stored profile values, as the match stage's evaluator reads them (StoredValues).
+public final class HouseholdProfilesView: StoredValues {
     let profiles: HouseholdProfiles
     let map: [Int]   // rules value index -> profile value index (-1: not stored)
 
@@ -424,11 +425,16 @@ public struct HouseholdProfilesView {
         profiles = p
         map = rules.values.map { v in p.valueIDs.firstIndex(of: v.id) ?? -1 }
     }
+    init(profiles: HouseholdProfiles, map: [Int]) { self.profiles = profiles; self.map = map }
 
-    func seed(_ ctx: EvalContext) {
-        let h = ctx.household
-        ctx.seed(household: { v in map[v.index] >= 0 ? profiles.value(map[v.index], entity: h) : nil },
-                 person: { v, p in map[v.index] >= 0 ? profiles.value(map[v.index], entity: Int(p)) : nil })
+    /// A view of its own for one worker.
+    func replica() -> HouseholdProfilesView { HouseholdProfilesView(profiles: profiles, map: map) }
+
+    public func householdValue(_ v: Int, _ h: Int) -> Val? {
+        map[v] >= 0 ? profiles.value(map[v], entity: h) : nil
+    }
+    public func personValue(_ v: Int, _ p: Int32) -> Val? {
+        map[v] >= 0 ? profiles.value(map[v], entity: Int(p)) : nil
     }
 }
 

@@ -157,6 +157,9 @@ public final class EvalContext {
     var previousLookup: ((UInt64) -> Int32)?
 
     public var tracer: Tracer?
+    /// Stored values, read when nothing is traced (the match stage: the profiles).
+    /// One per worker: a shared object's reference count would bounce between cores.
+    public var stored: StoredValues?
 
     // The ingest result's columns, held here as constants: reading a `let` array of
     // this final class needs no reference count, unlike the result's `var` arrays.
@@ -380,6 +383,7 @@ public final class EvalContext {
     func value(index vi: Int) -> Val {
         if program.valueOfHousehold[vi] {
             if let c = hv[vi] { return c }
+            if tracer == nil, let s = stored, let x = s.householdValue(vi, household) { hv[vi] = x; return x }
             let saveP = cp, saveM = cm
             let r = eval(program.valueNode[vi])
             cp = saveP; cm = saveM
@@ -390,6 +394,7 @@ public final class EvalContext {
         if cm >= 0 {
             let k = cm * valueCount + vi
             if let c = pv[k] { return c }
+            if tracer == nil, let s = stored, let x = s.personValue(vi, cp) { pv[k] = x; return x }
             let r = eval(program.valueNode[vi])
             pv[k] = r
             tracer?.readValue(Int32(vi), person: personIDs[Int(cp)], value: r)

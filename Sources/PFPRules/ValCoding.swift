@@ -52,17 +52,12 @@ public enum ValCoding {
     }
 }
 
-public extension EvalContext {
-    /// Fills the value caches of the loaded household from a stored profile
-    /// (the fast path: unknowns carry no facts, so explaining recomputes).
-    func seed(household: (ValueInfo) -> Val?, person: (ValueInfo, Int32) -> Val?) {
-        let nv = rules.values.count
-        for v in rules.values {
-            if v.level == .household {
-                if let x = household(v) { hv[v.index] = x }
-            } else {
-                for (s, p) in members.enumerated() { if let x = person(v, p) { pv[s * nv + v.index] = x } }
-            }
-        }
-    }
+/// Values already computed for every household and person (the profile stage's),
+/// read by an evaluation that traces nothing instead of evaluating them again
+/// (their unknowns carry no facts: explaining evaluates again, traced).
+public protocol StoredValues: AnyObject {
+    /// Value `v` (ValueInfo.index) of household `h`; nil when not stored.
+    func householdValue(_ v: Int, _ h: Int) -> Val?
+    /// Value `v` of person `p` (index in the ingest result); nil when not stored.
+    func personValue(_ v: Int, _ p: Int32) -> Val?
 }
