@@ -81,8 +81,10 @@ public final class NightlyRun {
                         .run(inbox: r.inbox, runDate: r.runDate, allowMissing: r.allowMissing,
                              previousRows: previousRows, allowDrift: options.allowDrift)
                     FaultPoint.hit("ingest.before_store")
+                    let t1 = FileIO.now()
                     try o.result.save(to: store)
                     try record(o, db: db, runDate: r.runDate)
+                    console.detail(String(format: "    stored in %.2f s", FileIO.now() - t1))
                     FaultPoint.hit("ingest.stored")
                     return o
                 }
