@@ -67,13 +67,14 @@ let commands: [CommandSpec] = [
                     dbOption,
                 ]),
     CommandSpec(name: "bench", summary: "benchmark the nightly job on generated deliveries",
-                usage: "pfp bench [--sizes 100000,1000000] [--data DIR] [--threads N]",
+                usage: "pfp bench [--sizes 100000,1000000] [--data DIR] [--threads N] [--repeat N]",
                 options: [
                     OptionSpec(name: "sizes", value: "N,N", help: "households per benchmark run (default 100000,1000000)"),
                     OptionSpec(name: "data", value: "DIR", help: "where generated deliveries are cached (default bench-data)"),
                     OptionSpec(name: "threads", value: "N", help: "worker threads for the runs"),
+                    OptionSpec(name: "repeat", value: "N", help: "runs per size; the run of median total time is shown (default 1)"),
                 ],
-                details: "Each size runs in its own process, release build recommended (make bench). Prints per stage wall and CPU\nseconds, peak RSS and throughput, and writes the table to DIR/bench-latest.json."),
+                details: "Each size runs in its own process, release build recommended (make bench). Prints per stage wall and CPU\nseconds, peak RSS and throughput, and writes the table to DIR/bench-latest.json. With --repeat N each size\nruns N times and the run of median total time is shown, with the range of the totals (this machine's\ntimes vary from run to run)."),
     CommandSpec(name: "explain", summary: "why a household is or is not listed: every value read, parameter and criterion",
                 usage: "pfp explain --run-date D --household H [--policy P] [--json]",
                 options: [
