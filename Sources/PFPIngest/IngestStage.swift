@@ -61,7 +61,7 @@ public struct IngestStage {
                                              hint: "fix the feeds above, or run with --allow-missing FEED to go on without one (the policies that read it are skipped)")
             }
             FaultPoint.hit("ingest.read")
-            console.progress("read and checked \(ahead.checkedFeeds) feeds, \(grouped(ahead.checkedBytes / 1_000_000)) MB, in \(String(format: "%.2f", ahead.checkedAt - ahead.started)) s (beside the parsing)")
+            console.progress("read and checked \(ahead.checkedFeeds) feeds, \(grouped(ahead.checkedBytes / 1_000_000)) MB, in \(String(format: "%.2f", ahead.checkedAt - ahead.started)) s\(Parallel.threads > 1 ? " (beside the parsing)" : "")")
             return check.reports
         }
         // What parsing found, per feed: merged into the check's reports once it has passed.
