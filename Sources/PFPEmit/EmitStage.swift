@@ -85,7 +85,7 @@ public struct EmitStage {
 
             FaultPoint.hit("emit.lists_written")
             try explainLinked.value()
-            let explained = try x.match.explainDigest.get()
+            let explained = try x.match.explainDigest.value()
             dir.add(name: "explain.jsonl", rows: x.match.explainRows, sha256: explained.sha, bytes: explained.bytes)
 
             let rw = try FileIO.Writer(path: dir.path("rejects.csv"))
@@ -125,13 +125,9 @@ public struct EmitStage {
         }
         /// A whole number's digits (nothing to quote), without a String.
         func number(_ n: Int64) {
-            if n < 0 { out.append(45) }
-            var m = n.magnitude
-            var digits: (UInt64, UInt64, UInt64) = (0, 0, 0)
-            var k = 0
-            withUnsafeMutableBytes(of: &digits) { d in
-                repeat { d[k] = UInt8(m % 10) + 48; m /= 10; k += 1 } while m > 0
-                while k > 0 { k -= 1; out.append(d[k]) }
+            withUnsafeTemporaryAllocation(of: UInt8.self, capacity: DecimalText.maxBytes) { b in
+                let k = DecimalText.write(n, to: b.baseAddress!)
+                out.append(contentsOf: UnsafeBufferPointer(rebasing: b[0..<k]))
             }
         }
         field(m.householdID(e))

@@ -14,7 +14,9 @@ final class CheckAhead: @unchecked Sendable {
     /// Feeds whose check has ended, with their file when usable (taken once).
     private var ready: [String: FeedFile] = [:]
     private var ended: Set<String> = []
-    private var outcome: Result<DeliveryCheck, Error>?
+    /// Whether the whole check has ended (its outcome: `work.value()`).
+    private var over = false
+    private var work: Background<DeliveryCheck>!
     /// Whether the check has already found a reason to refuse the delivery.
     private var refused = false
     let started = FileIO.now()
@@ -25,18 +27,16 @@ final class CheckAhead: @unchecked Sendable {
 
     /// With one thread (`--threads 1`) the check runs here, before any parsing.
     init(_ body: @escaping @Sendable (_ decided: @escaping (String, FeedFile?, Bool) -> Void) throws -> DeliveryCheck) {
-        let work: @Sendable () -> Void = { [self] in
-            let result = Result { try body { name, file, refused in self.decided(name, file, refused) } }
-            cond.lock()
-            outcome = result
-            checkedAt = FileIO.now()
-            cond.broadcast()
-            cond.unlock()
+        work = Background("pfp-delivery-check") { [self] in
+            defer {
+                cond.lock()
+                over = true
+                checkedAt = FileIO.now()
+                cond.broadcast()
+                cond.unlock()
+            }
+            return try body { name, file, refused in self.decided(name, file, refused) }
         }
-        if Parallel.threads == 1 { work(); return }
-        let thread = Thread(block: work)
-        thread.name = "pfp-delivery-check"
-        thread.start()
     }
 
     private func decided(_ name: String, _ file: FeedFile?, _ refused: Bool) {
@@ -58,8 +58,8 @@ final class CheckAhead: @unchecked Sendable {
     /// handed over: this object keeps no reference to it.
     func file(_ name: String, refusal: () throws -> Void) rethrows -> FeedFile? {
         cond.lock()
-        while !ended.contains(name) && outcome == nil && !refused { cond.wait() }
-        let stop = refused || (outcome != nil && !ended.contains(name))
+        while !ended.contains(name) && !over && !refused { cond.wait() }
+        let stop = refused || (over && !ended.contains(name))
         let file = stop ? nil : ready.removeValue(forKey: name)
         cond.unlock()
         if stop { try refusal() }
@@ -69,10 +69,11 @@ final class CheckAhead: @unchecked Sendable {
     /// Waits until the whole check has ended: its reports and problems, or the error
     /// that stopped it (a missing inbox, a misused option).
     func finish() throws -> DeliveryCheck {
-        cond.lock()
-        defer { cond.unlock() }
-        while outcome == nil { cond.wait() }
-        ready = [:]
-        return try outcome!.get()
+        defer {
+            cond.lock()
+            ready = [:]
+            cond.unlock()
+        }
+        return try work.value()
     }
 }

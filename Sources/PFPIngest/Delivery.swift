@@ -187,17 +187,15 @@ public struct FeedReport: Sendable {
 
 /// Finds each feed's file and manifest in an inbox and decides, for each, whether the run can use it.
 public struct DeliveryCheck {
-    public var files: [String: FeedFile] = [:]
     public var reports: [String: FeedReport] = [:]
     public var problems: [PipelineError] = []
 
-    /// `decided`, when given, is called as each configured feed's check ends, in the
-    /// configuration's order, with its file when the run can use it (the file is then
-    /// not kept in `files`: the caller parses it and lets it go) and whether the
-    /// delivery is already refused.
+    /// `decided` is called as each configured feed's check ends, in the configuration's
+    /// order, with its file when the run can use it (the caller parses it and lets it
+    /// go) and whether the delivery is already refused.
     public static func run(inbox: String, config: PipelineConfig, catalogue: TagCatalogue, runDate: CivilDate,
                            allowMissing: Set<String>, console: Console,
-                           decided: ((String, FeedFile?, Bool) -> Void)? = nil) throws -> DeliveryCheck {
+                           decided: (String, FeedFile?, Bool) -> Void) throws -> DeliveryCheck {
         guard FileIO.isDirectory(inbox) else {
             throw PipelineError.badInput(stage: "ingest", location: inbox, "the inbox directory does not exist",
                                          hint: "check --inbox or the 'inbox' setting, and that the delivery for this run date has arrived")
@@ -287,7 +285,7 @@ public struct DeliveryCheck {
                 }
             }
             check.reports[spec.name] = report
-            if let decided { decided(spec.name, loaded, !check.problems.isEmpty) } else if let loaded { check.files[spec.name] = loaded }
+            decided(spec.name, loaded, !check.problems.isEmpty)
         }
         return check
     }

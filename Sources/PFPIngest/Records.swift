@@ -236,7 +236,6 @@ func parseTags(_ file: FeedFile, compiled: CompiledTags, feedIndex: Int32, tagLo
                 }
                 var obs: [TagObservation] = []
                 obs.reserveCapacity(pending.count)
-                let lateRejects = rej.count
                 pending.withUnsafeBufferPointer { rows in
                     let ahead = 12
                     for i in 0..<min(ahead, rows.count) { people.prefetch(rows[i].key) }
@@ -249,8 +248,8 @@ func parseTags(_ file: FeedFile, compiled: CompiledTags, feedIndex: Int32, tagLo
                         obs.append(TagObservation(tag: r.tag, person: person, asOf: r.asOf, value: r.value))
                     }
                 }
-                // Rejects in line order, as one loop would have found them.
-                if lateRejects > 0 && rej.count > lateRejects { rej.sort { $0.line < $1.line } }
+                // The rejects are not in line order here: the stage sorts every feed's
+                // rejects once, by feed and line (outputs.md).
                 obsOut[k] = obs
                 rejOut[k] = rej
                 upOut[k] = upgraded

@@ -39,11 +39,11 @@ public extension MatchResult {
         // the result is written meanwhile.
         let path = explainPath ?? "", digest = explainDigest, rows = explainRows
         w.putLater("explain", count: path.utf8.count + 1 + 64) {
-            let sha = try digest.get().sha
+            let sha = try digest.value().sha
             return BlobWriter.joined(2) { $0 == 0 ? path : sha }
         }
         w.putLater("explain_counts", count: 16) {
-            let d = try digest.get()
+            let d = try digest.value()
             return [Int64(rows), Int64(d.bytes)].withUnsafeBytes { Array($0) }
         }
         try store.save(runDate: runDate, stage: MatchResult.stage, blobs: w)
@@ -88,7 +88,7 @@ public extension MatchResult {
                             state: RunState(runDate: runDate), households: Int(counts[0]), people: Int(counts[1]))
         if let p = explain.first, !p.isEmpty {
             m.explainPath = p
-            m.explainDigest = ExplainDigest(sha: explain.count > 1 ? explain[1] : "", bytes: Int(explainCounts[1]))
+            m.explainDigest = ExplainDigest(value: (sha: explain.count > 1 ? explain[1] : "", bytes: Int(explainCounts[1])))
             m.explainRows = Int(explainCounts[0])
         }
         return m

@@ -56,8 +56,8 @@ public struct MatchResult {
     public var explainPath: String? = nil
     public var explainRows = 0
     /// The file's sha256 and size: known when loaded, else being completed beside
-    /// the storing of the stage's result (`ExplainDigest.get()` waits for it).
-    public var explainDigest = ExplainDigest(sha: "", bytes: 0)
+    /// the storing of the stage's result (`value()` waits for it).
+    public var explainDigest = ExplainDigest(value: (sha: "", bytes: 0))
     public var state: RunState
     public var households: Int
     public var people: Int
@@ -309,14 +309,14 @@ final class ExplainSink: @unchecked Sendable {
     }
 
     /// Its rows now; on a thread of its own, appends the side files and renames the
-    /// file into place: its sha256 and size when `digest.get()` returns.
+    /// file into place: its sha256 and size when `digest.value()` returns.
     func finish() throws -> (rows: Int, digest: ExplainDigest) {
         if let failure {
             try? FileIO.remove(tmp)
             for p in sidePaths { try? FileIO.remove(p) }
             throw failure
         }
-        let digest = ExplainDigest(completing: { [self] in
+        let digest = ExplainDigest("pfp-explain-digest") { [self] in
             defer { for p in sidePaths { try? FileIO.remove(p) } }
             do {
                 for (w, p) in zip(side, sidePaths) {
@@ -332,30 +332,14 @@ final class ExplainSink: @unchecked Sendable {
                 try? FileIO.remove(tmp)
                 throw error
             }
-        })
+        }
         return (rows, digest)
     }
 }
 
 /// The sha256 and size of a match stage's `explain.jsonl`: known (a stored result),
-/// or computed by work running on a thread of its own, which `get()` waits for.
-public final class ExplainDigest: @unchecked Sendable {
-    private let known: (sha: String, bytes: Int)?
-    private let work: Background<(sha: String, bytes: Int)>?
-
-    public init(sha: String, bytes: Int) { known = (sha, bytes); work = nil }
-
-    init(completing body: @escaping @Sendable () throws -> (sha: String, bytes: Int)) {
-        known = nil
-        work = Background("pfp-explain-digest", body)
-    }
-
-    /// Waits for the work, if any; its error if it failed.
-    public func get() throws -> (sha: String, bytes: Int) {
-        if let known { return known }
-        return try work!.value()
-    }
-}
+/// or being computed on a thread of its own, which `value()` waits for.
+public typealias ExplainDigest = Background<(sha: String, bytes: Int)>
 
 /// Parts of explanations that are the same for every entry of a run, as JSON
 /// bytes in one arena of their own (one per worker: appending them takes no
@@ -604,13 +588,8 @@ public final class JSONBytes {
     }
     public func int(_ n: Int) {
         if n >= 0 && n < 10 { byte(UInt8(n) + 48); return }
-        reserve(21)
-        var m = n.magnitude
-        if n < 0 { base[count] = 45; count += 1 }
-        let start = count
-        repeat { base[count] = UInt8(m % 10) + 48; count += 1; m /= 10 } while m > 0
-        var i = start, j = count - 1
-        while i < j { let t = base[i]; base[i] = base[j]; base[j] = t; i += 1; j -= 1 }
+        reserve(DecimalText.maxBytes)
+        count += DecimalText.write(Int64(n), to: base + count)
     }
     /// A whole number of any size (exact amounts and counts).
     public func integer(_ n: Int128) {

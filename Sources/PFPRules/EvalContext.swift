@@ -47,12 +47,12 @@ public final class Tracer {
     public private(set) var parameters: [Int32] = []
     public private(set) var valuesRead: [ValueRead] = []
 
-    public init() { seenGen.initialize(repeating: 0, count: Tracer.seenMask + 1) }
+    public init() { seenGen.initialize(repeating: 0, count: seenMask + 1) }
     deinit { seenGen.deallocate(); seenRead.deallocate() }
 
     public func reset() {
         generation &+= 1
-        if generation == 0 { seenGen.update(repeating: 0, count: Tracer.seenMask + 1); generation = 1 }
+        if generation == 0 { seenGen.update(repeating: 0, count: seenMask + 1); generation = 1 }
         factStore.removeAll(keepingCapacity: true)
         factSets.removeAll(keepingCapacity: true)
         tagReads.removeAll(keepingCapacity: true)
@@ -93,26 +93,43 @@ public final class Tracer {
         // A decision can read a tag of every member several times over (aggregates,
         // lets): a small open-addressing set of the (person, tag) pairs seen since
         // the last reset, emptied by moving to the next generation.
-        let key = (r.person &* 0x9E37_79B9_7F4A_7C15) ^ UInt64(UInt32(bitPattern: r.tag))
-        var h = Int(truncatingIfNeeded: ((key ^ (key >> 29)) &* 0xBF58_476D_1CE4_E5B9) >> 40) & Tracer.seenMask
+        var h = slot(r)
         while seenGen[h] == generation {
             let x = tagReads[Int(seenRead[h])]
             if x.person == r.person && x.tag == r.tag { return }
-            h = (h + 1) & Tracer.seenMask
-        }
-        if tagReads.count >= Tracer.seenMask / 2 {
-            // Far more reads than any rule set makes: the plain scan, without the set.
-            for x in tagReads where x.person == r.person && x.tag == r.tag { return }
-            tagReads.append(r)
-            return
+            h = (h + 1) & seenMask
         }
         seenGen[h] = generation
         seenRead[h] = Int32(tagReads.count)
         tagReads.append(r)
+        if tagReads.count * 2 > seenMask { growSeen() }
     }
-    static let seenMask = 4095
-    private let seenGen = UnsafeMutablePointer<UInt32>.allocate(capacity: seenMask + 1)
-    private let seenRead = UnsafeMutablePointer<Int32>.allocate(capacity: seenMask + 1)
+
+    /// Where a read's search starts in the set.
+    @inline(__always) private func slot(_ r: TagRead) -> Int {
+        let key = (r.person &* 0x9E37_79B9_7F4A_7C15) ^ UInt64(UInt32(bitPattern: r.tag))
+        return Int(truncatingIfNeeded: ((key ^ (key >> 29)) &* 0xBF58_476D_1CE4_E5B9) >> 40) & seenMask
+    }
+
+    /// Twice the room (kept at most half full): the reads so far set again.
+    private func growSeen() {
+        seenGen.deallocate(); seenRead.deallocate()
+        seenMask = seenMask * 2 + 1
+        seenGen = .allocate(capacity: seenMask + 1)
+        seenGen.initialize(repeating: 0, count: seenMask + 1)
+        seenRead = .allocate(capacity: seenMask + 1)
+        generation = 1
+        for (i, x) in tagReads.enumerated() {
+            var h = slot(x)
+            while seenGen[h] == generation { h = (h + 1) & seenMask }
+            seenGen[h] = generation
+            seenRead[h] = Int32(i)
+        }
+    }
+
+    private var seenMask = 1023
+    private var seenGen = UnsafeMutablePointer<UInt32>.allocate(capacity: 1024)
+    private var seenRead = UnsafeMutablePointer<Int32>.allocate(capacity: 1024)
     private var generation: UInt32 = 1
     func readParameter(_ rank: Int32) { if !parameters.contains(rank) { parameters.append(rank) } }
     func readValue(_ index: Int32, person: UInt64, value: Val) {
@@ -253,14 +270,12 @@ public final class EvalContext {
         var heads = 0, headAt = 0
         for (i, p) in members.enumerated() where relation[Int(p)] == Relation.head.rawValue { heads += 1; headAt = i }
         headSlot = heads == 1 ? headAt : 0
-        EvalContext.clear(&hv, count: valueCount)
-        EvalContext.clear(&pv, count: m * valueCount)
-        EvalContext.clear(&hpol, count: policyCount)
-        EvalContext.clear(&ppol, count: m * policyCount)
-        EvalContext.clear(&letCache, count: rules.letCount)
-        cp = -1
-        cm = -1
-        listPolicy = -1
+        EvalContext.resize(&hv, to: valueCount)
+        EvalContext.resize(&pv, to: m * valueCount)
+        EvalContext.resize(&hpol, to: policyCount)
+        EvalContext.resize(&ppol, to: m * policyCount)
+        EvalContext.resize(&letCache, to: rules.letCount)
+        resetCaches()
         self.previous = previous
         previousPeople.removeAll(keepingCapacity: true)
         if let previous, let look = previousLookup {
@@ -272,13 +287,10 @@ public final class EvalContext {
         return m > 0
     }
 
-    /// `count` empty slots, keeping the array's memory.
+    /// `count` slots (emptied by `resetCaches`), keeping the array's memory.
     @inline(__always)
-    static func clear(_ a: inout [Val?], count: Int) {
-        if a.count != count {
-            if a.count > count { a.removeLast(a.count - count) } else { a.append(contentsOf: repeatElement(nil, count: count - a.count)) }
-        }
-        a.withUnsafeMutableBufferPointer { $0.update(repeating: nil) }
+    static func resize(_ a: inout [Val?], to count: Int) {
+        if a.count > count { a.removeLast(a.count - count) } else if a.count < count { a.append(contentsOf: repeatElement(nil, count: count - a.count)) }
     }
 
     /// Clears the caches of the loaded household (its members and tag slots stay):

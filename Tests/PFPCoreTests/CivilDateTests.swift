@@ -70,3 +70,21 @@ final class MoneyTests: XCTestCase {
         XCTAssertEqual(Money.format(fen: 7), "0.07")
     }
 }
+
+final class DecimalTextTests: XCTestCase {
+    /// The bytes are String(n)'s, for the extremes and for numbers of every length.
+    func testDigitsAreTheNumbersText() {
+        var numbers: [Int64] = [0, 1, -1, 9, 10, -10, 99, 100, Int64.max, Int64.min, Int64.max - 1, Int64.min + 1]
+        var x: UInt64 = 0x9E37_79B9_7F4A_7C15
+        for _ in 0..<20_000 {
+            x ^= x << 13; x ^= x >> 7; x ^= x << 17
+            numbers.append(Int64(bitPattern: x) >> Int64(x % 63))
+        }
+        let buf = UnsafeMutablePointer<UInt8>.allocate(capacity: DecimalText.maxBytes)
+        defer { buf.deallocate() }
+        for n in numbers {
+            let k = DecimalText.write(n, to: buf)
+            XCTAssertEqual(String(decoding: UnsafeBufferPointer(start: buf, count: k), as: UTF8.self), String(n))
+        }
+    }
+}
