@@ -27,6 +27,18 @@ long pfp_copy_file_range(int in, int out, size_t len) {
 #endif
 }
 
+int pfp_set_direct(int fd, int on) {
+#if defined(O_DIRECT)
+    int fl = fcntl(fd, F_GETFL);
+    if (fl < 0) return -1;
+    return fcntl(fd, F_SETFL, on ? (fl | O_DIRECT) : (fl & ~O_DIRECT));
+#else
+    (void)fd; (void)on;
+    errno = EINVAL;
+    return -1;
+#endif
+}
+
 void pfp_release_free_memory(void) {
 #if defined(__GLIBC__)
     malloc_trim(0);

@@ -64,8 +64,20 @@ public enum FileIO {
         /// Whether the sha256 of what is written is computed (a scratch file needs none).
         private let hashing: Bool
 
-        public init(path: String, mode: mode_t = 0o600, hashing: Bool = true) throws {
+        /// `direct`: for large files that this run does not read back: the bytes go
+        /// from this process to the disk in aligned blocks (O_DIRECT), not through
+        /// the page cache, whose fresh pages cost this machine more than the disk
+        /// does (docs/PERFORMANCE.md, sixth pass). Where the file system has no
+        /// O_DIRECT, the file is written as any other.
+        public convenience init(path: String, mode: mode_t = 0o600, hashing: Bool = true, direct: Bool = false) throws {
+            try self.init(path: path, mode: mode, hashing: hashing, direct: direct, block: 8 << 20)
+        }
+
+        /// `block`: the direct mode's block size, a multiple of 4096 (smaller in tests).
+        init(path: String, mode: mode_t, hashing: Bool, direct: Bool, block: Int) throws {
+            precondition(block > 0 && block % Writer.alignment == 0)
             self.path = path
+            self.block = block
             self.hashing = hashing
             let fd = open(path, O_CREAT | O_TRUNC | O_WRONLY | O_CLOEXEC, mode)
             guard fd >= 0 else {
@@ -74,10 +86,67 @@ public enum FileIO {
             }
             fchmod(fd, mode)
             self.fd = fd
-            buffer.reserveCapacity(1 << 20)
+            if direct && pfp_set_direct(fd, 1) == 0 {
+                blocks = (.allocate(byteCount: block, alignment: Writer.alignment),
+                          .allocate(byteCount: block, alignment: Writer.alignment))
+            } else {
+                buffer.reserveCapacity(1 << 20)
+            }
         }
 
-        deinit { close(fd) }
+        deinit {
+            _ = try? inFlight?.value()
+            if let blocks { blocks.0.deallocate(); blocks.1.deallocate() }
+            close(fd)
+        }
+
+        // Direct mode: bytes gather in one aligned block while the other is hashed
+        // and written on a thread of its own (at most one write in flight, so the
+        // hash sees the blocks in order). Every block but the last is full; the last
+        // is padded to the alignment and the file cut back to its length.
+        let block: Int
+        static let alignment = 4096
+        private var blocks: (UnsafeMutableRawPointer, UnsafeMutableRawPointer)?
+        private var filled = 0
+        private var inFlight: Background<Void>?
+        private var directRefused = false
+
+        /// Whether the file is written past the page cache (`direct` and the file
+        /// system allows it).
+        public var isDirect: Bool { blocks != nil }
+
+        private func stage(_ bytes: UnsafeRawBufferPointer) throws {
+            var off = 0
+            while off < bytes.count, let (current, _) = blocks {
+                let k = min(block - filled, bytes.count - off)
+                (current + filled).copyMemory(from: bytes.baseAddress! + off, byteCount: k)
+                filled += k
+                off += k
+                if filled == block { try sendBlock() }
+            }
+            bytesWritten += bytes.count
+        }
+
+        /// Hands the filled block to the writing thread (after the previous write
+        /// ended) and gathers into the other one.
+        private func sendBlock() throws {
+            guard let (current, other) = blocks, filled > 0 else { return }
+            try inFlight?.value()
+            inFlight = nil
+            let logical = filled
+            let padded = (logical + Writer.alignment - 1) / Writer.alignment * Writer.alignment
+            if padded > logical { (current + logical).initializeMemory(as: UInt8.self, repeating: 0, count: padded - logical) }
+            blocks = (other, current)
+            filled = 0
+            // Hashed here, written there: the hash of this block runs beside the
+            // disk's write of the previous one.
+            if hashing { digest.update(UnsafeRawBufferPointer(start: current, count: logical)) }
+            nonisolated(unsafe) let job = self
+            nonisolated(unsafe) let base = UnsafeRawPointer(current)
+            inFlight = Background("pfp-write") {
+                try job.writeOut(UnsafeRawBufferPointer(start: base, count: padded))
+            }
+        }
 
         public func write(_ bytes: [UInt8]) throws {
             try bytes.withUnsafeBytes { try write($0) }
@@ -89,6 +158,7 @@ public enum FileIO {
         }
 
         public func write(_ bytes: UnsafeRawBufferPointer) throws {
+            if blocks != nil { try stage(bytes); return }
             if bytes.count >= 1 << 20 {
                 // Large: straight to the file, no copy through the buffer, hashed on
                 // another thread while the kernel copies it.
@@ -118,6 +188,7 @@ public enum FileIO {
             let fdIn = open(source, O_RDONLY | O_CLOEXEC)
             guard fdIn >= 0 else { throw PipelineError.failure(location: source, "cannot open: \(String(cString: strerror(errno)))") }
             defer { close(fdIn) }
+            if blocks != nil { try appendDirect(fdIn, source); return }
             var st = stat()
             guard fstat(fdIn, &st) == 0 else { throw PipelineError.failure(location: source, "cannot read: \(String(cString: strerror(errno)))") }
             let n = Int(st.st_size)
@@ -164,12 +235,30 @@ public enum FileIO {
             bytesWritten += n
         }
 
+        /// Direct mode: the file read block by block and gathered as any other bytes.
+        private func appendDirect(_ fdIn: Int32, _ source: String) throws {
+            let buf = UnsafeMutableRawPointer.allocate(byteCount: block, alignment: Writer.alignment)
+            defer { buf.deallocate() }
+            var at = 0
+            while true {
+                let k = pread(fdIn, buf, block, off_t(at))
+                if k < 0 && errno == EINTR { continue }
+                guard k >= 0 else { throw PipelineError.failure(location: source, "cannot read: \(String(cString: strerror(errno)))") }
+                if k == 0 { break }
+                try stage(UnsafeRawBufferPointer(start: buf, count: k))
+                at += k
+            }
+        }
+
         private func writeOut(_ b: UnsafeRawBufferPointer) throws {
             var off = 0
             while off < b.count {
                 let n = Glibc.write(fd, b.baseAddress! + off, b.count - off)
                 if n < 0 {
                     if errno == EINTR { continue }
+                    // A file system that took O_DIRECT but not these blocks: written as
+                    // any other file from here on (same bytes).
+                    if errno == EINVAL && !directRefused && pfp_set_direct(fd, 0) == 0 { directRefused = true; continue }
                     throw PipelineError.failure(location: path, "cannot write: \(String(cString: strerror(errno)))",
                                                 hint: "check free space on the output disk")
                 }
@@ -177,7 +266,10 @@ public enum FileIO {
             }
         }
 
+        /// Writes what is buffered (in direct mode only whole blocks are written
+        /// before `finish`).
         public func flush() throws {
+            if blocks != nil { return }
             try buffer.withUnsafeBytes { b in
                 try writeOut(b)
                 if hashing { digest.update(b) }
@@ -189,6 +281,14 @@ public enum FileIO {
         /// Flushes, syncs to disk (unless `sync` is false) and returns the sha256 of
         /// everything written ("" for a writer made without hashing).
         public func finish(sync: Bool = true) throws -> String {
+            if blocks != nil {
+                try sendBlock()
+                try inFlight?.value()
+                inFlight = nil
+                if ftruncate(fd, off_t(bytesWritten)) != 0 {
+                    throw PipelineError.failure(location: path, "cannot write: \(String(cString: strerror(errno)))")
+                }
+            }
             try flush()
             if sync && fsync(fd) != 0 {
                 throw PipelineError.failure(location: path, "cannot sync: \(String(cString: strerror(errno)))")

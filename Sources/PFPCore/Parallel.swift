@@ -47,9 +47,6 @@ public final class Background<T>: @unchecked Sendable {
     private let done = DispatchGroup()
     private var result: Result<T, Error>?
 
-    /// A result known already: `value()` returns it.
-    public init(value: T) { result = .success(value) }
-
     public init(_ name: String, _ work: @escaping @Sendable () throws -> T) {
         if Parallel.threads == 1 {
             result = Result { try work() }

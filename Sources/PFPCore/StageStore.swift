@@ -22,18 +22,6 @@ public struct BlobWriter {
         items.append(Item(name: name, count: bytes.count) { body in try body(bytes) })
     }
 
-    /// Bytes known only when the result is written (after every item before them),
-    /// of a size known now: the result's header gives every size first.
-    public mutating func putLater(_ name: String, count: Int, _ bytes: @escaping () throws -> [UInt8]) {
-        items.append(Item(name: name, count: count) { body in
-            let b = try bytes()
-            guard b.count == count else {
-                throw PipelineError.failure(location: name, "a stage result's item '\(name)' has \(b.count) bytes, not the \(count) announced")
-            }
-            try b.withUnsafeBytes { try body($0) }
-        })
-    }
-
     /// The encoding of `putStrings` for `count` strings given one by one.
     public static func joined(_ count: Int, _ element: (Int) -> String) -> [UInt8] {
         var out: [UInt8] = []
@@ -121,7 +109,7 @@ public final class StageStore {
         let name = fileName(runDate, stage)
         let final = (directory as NSString).appendingPathComponent(name)
         let tmp = final + ".tmp-\(getpid())"
-        let w = try FileIO.Writer(path: tmp)
+        let w = try FileIO.Writer(path: tmp, direct: true)
         // Header: magic, count, then (name length, name, byte length) per item; then the bytes.
         var header: [UInt8] = Array("PFPSTAGE1\n".utf8)
         func u64(_ x: Int) { withUnsafeBytes(of: UInt64(x).littleEndian) { header.append(contentsOf: $0) } }

@@ -85,8 +85,7 @@ public struct EmitStage {
 
             FaultPoint.hit("emit.lists_written")
             try explainLinked.value()
-            let explained = try x.match.explainDigest.value()
-            dir.add(name: "explain.jsonl", rows: x.match.explainRows, sha256: explained.sha, bytes: explained.bytes)
+            dir.add(name: "explain.jsonl", rows: x.match.explainRows, sha256: x.match.explainSHA, bytes: x.match.explainBytes)
 
             let rw = try FileIO.Writer(path: dir.path("rejects.csv"))
             try rw.write("feed,line,reason\n")

@@ -34,18 +34,8 @@ public extension MatchResult {
         w.put("street", entries.map(\.street))
         w.put("community", entries.map(\.community))
         w.put("counts", [Int64(households), Int64(people)])
-        // Last: the explanations' digest may still be being computed (ExplainDigest);
-        // its size is known (a path, NUL, 64 hex digits; two counts), so the rest of
-        // the result is written meanwhile.
-        let path = explainPath ?? "", digest = explainDigest, rows = explainRows
-        w.putLater("explain", count: path.utf8.count + 1 + 64) {
-            let sha = try digest.value().sha
-            return BlobWriter.joined(2) { $0 == 0 ? path : sha }
-        }
-        w.putLater("explain_counts", count: 16) {
-            let d = try digest.value()
-            return [Int64(rows), Int64(d.bytes)].withUnsafeBytes { Array($0) }
-        }
+        w.put("explain", BlobWriter.joined(2) { $0 == 0 ? explainPath ?? "" : explainSHA })
+        w.put("explain_counts", [Int64(explainRows), Int64(explainBytes)])
         try store.save(runDate: runDate, stage: MatchResult.stage, blobs: w)
     }
 
@@ -88,7 +78,8 @@ public extension MatchResult {
                             state: RunState(runDate: runDate), households: Int(counts[0]), people: Int(counts[1]))
         if let p = explain.first, !p.isEmpty {
             m.explainPath = p
-            m.explainDigest = ExplainDigest(value: (sha: explain.count > 1 ? explain[1] : "", bytes: Int(explainCounts[1])))
+            m.explainSHA = explain.count > 1 ? explain[1] : ""
+            m.explainBytes = Int(explainCounts[1])
             m.explainRows = Int(explainCounts[0])
         }
         return m

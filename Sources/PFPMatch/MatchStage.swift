@@ -55,9 +55,9 @@ public struct MatchResult {
     /// explain.jsonl, written by the match stage while it evaluates, in the order of the entries.
     public var explainPath: String? = nil
     public var explainRows = 0
-    /// The file's sha256 and size: known when loaded, else being completed beside
-    /// the storing of the stage's result (`value()` waits for it).
-    public var explainDigest = ExplainDigest(value: (sha: "", bytes: 0))
+    /// The file's sha256 and size.
+    public var explainSHA = ""
+    public var explainBytes = 0
     public var state: RunState
     public var households: Int
     public var people: Int
@@ -73,9 +73,19 @@ public struct MatchResult {
 public struct MatchStage {
     public init() {}
 
-    /// Evaluates every household and streams the explanations to `explainPath`
-    /// (a temporary name, renamed when complete): each chunk's explanations are
-    /// written as soon as the chunks before it are, so they are never all in memory.
+    /// An entry found by the first pass: its household, policy (-1: none) and
+    /// member slot (-1: the household); its list is the run of positions it is in.
+    struct Found { var household: Int32; var policy: Int16; var slot: Int16 }
+
+    /// Evaluates every household, then streams the explanations to `explainPath`
+    /// (a temporary name, renamed when complete) in the file's order.
+    ///
+    /// Two passes, each over chunks in parallel. The first decides every household's
+    /// entries (positions only) and what the next run remembers. The second takes
+    /// the lists in the file's order and, chunk by chunk, explains their entries
+    /// (each household loaded again for each list it is on): every chunk's text is
+    /// written as soon as the chunks before it are, so the file is written once, in
+    /// order, hashed as it is written, and never all in memory.
     public func run(data: IngestResult, rules: RuleSet, profiles: HouseholdProfilesView?, previous: RunState?,
                     explainPath: String, console: Console) throws -> MatchResult {
         let started = FileIO.now()
@@ -88,38 +98,38 @@ public struct MatchStage {
         for (rank, p) in rules.policies.indices.sorted(by: { rules.policies[$0].id.utf8.lexicographicallyPrecedes(rules.policies[$1].id.utf8) }).enumerated() {
             policyRank[p] = rank
         }
-        let sink = try ExplainSink(path: explainPath, listIDs: rules.lists.map(\.id))
-        // parts[chunk][list]: households come in byte order, so concatenating the
-        // chunks list by list gives each file's order without a global sort.
-        var parts = [[[PublishedEntry]]](repeating: [], count: chunks)
+        guard rules.policies.count <= Int(Int16.max) else {
+            throw PipelineError.badInput(stage: "match", "\(rules.policies.count) policies: at most \(Int16.max) are supported")
+        }
+        // found[chunk]: the chunk's entries, list by list (rule order), each list in
+        // its file's order (households come in byte order); foundStart[chunk][list]
+        // where each list's run begins (listCount + 1 bounds).
+        var found = [[Found]](repeating: [], count: chunks)
+        var foundStart = [[Int]](repeating: [], count: chunks)
         var remembered = [(bytes: [UInt8], count: Int)](repeating: ([], 0), count: chunks)
-        var keys = [[String]](repeating: [], count: chunks)
-        var chunkCodes = [[String]](repeating: [], count: chunks)
         var living = [Int](repeating: 0, count: chunks)
         let lookup = previous == nil ? nil : IDIndex(keys: data.personID)
         let target = rules.rememberedList.flatMap { id in rules.lists.firstIndex { $0.id == id } }
         // Rules of its own for each worker (no shared reference counts between cores).
-        let workerRules = try rules.replicas(Parallel.workers(for: chunks))
+        // (As many as the second pass's tasks can use: up to one per list and chunk.)
+        let workerRules = try rules.replicas(Parallel.workers(for: chunks * max(1, listCount)))
         let workerFragments = workerRules.map { ExplainFragments(rules: $0, runDate: data.runDate) }
         let workerProfiles = workerRules.map { _ in profiles?.replica() }
-        parts.withUnsafeMutableBufferPointer { partBuf in
+        let tooManyMembers = NSLock()
+        var memberFailure: PipelineError?
+        found.withUnsafeMutableBufferPointer { foundBuf in
+        foundStart.withUnsafeMutableBufferPointer { startBuf in
         remembered.withUnsafeMutableBufferPointer { remBuf in
-        keys.withUnsafeMutableBufferPointer { keyBuf in
-        chunkCodes.withUnsafeMutableBufferPointer { codeBuf in
         living.withUnsafeMutableBufferPointer { livBuf in
             Parallel.forEach(chunks) { (worker: Int, c: Int) in
-                let rules = workerRules[worker], fragments = workerFragments[worker]
+                let rules = workerRules[worker]
                 let ctx = EvalContext(rules: rules, data: data)
                 if let lookup { ctx.setPersonLookup { lookup.find($0) } }
                 ctx.stored = workerProfiles[worker]
-                var out = [[PublishedEntry]](repeating: [], count: listCount)
-                var codeStore: [String] = []
-                let text = sink.buffers()
+                var byList = [[Found]](repeating: [], count: listCount)
                 var rem: [UInt8] = []
                 var remCount = 0
-                var chunkKeys: [String] = []
                 var n = 0
-                let tracer = Tracer()
                 var positions: [EntryPosition] = []
                 for h in (c * chunk)..<min(hCount, (c + 1) * chunk) {
                     let hid = data.householdIDs[h]
@@ -130,44 +140,94 @@ public struct MatchStage {
                     ctx.entryPositions(wasOnAfterList: prev != nil, into: &positions)
                     if let target, positions.contains(where: { $0.list == target }) { RunState.encode(id: hid, ctx.remember(), into: &rem); remCount += 1 }
                     if positions.isEmpty { continue }
+                    if ctx.memberCount > Int(Int16.max) {
+                        tooManyMembers.lock(); memberFailure = PipelineError.badInput(stage: "match", "household \(hid) has \(ctx.memberCount) members: at most \(Int16.max) are supported"); tooManyMembers.unlock()
+                        continue
+                    }
                     // Published order: list, then person ID, then policy.
                     let keyed = positions.map { e in (list: Int(e.list), person: e.slot >= 0 ? data.personID[Int(ctx.members[Int(e.slot)])] : 0,
                                                       policy: e.policy >= 0 ? policyRank[Int(e.policy)] : -1, entry: e) }
                         .sorted { ($0.list, $0.person, $0.policy) < ($1.list, $1.person, $1.policy) }
-                    explain(keyed.map { ($0.list, $0.entry) }, ctx: ctx, tracer: tracer, previousState: previous, fragments: fragments,
-                            entries: &out, codes: &codeStore, text: text, keys: &chunkKeys)
+                    for k in keyed { byList[k.list].append(Found(household: Int32(h), policy: Int16(k.entry.policy), slot: Int16(k.entry.slot))) }
                 }
-                partBuf[c] = out
-                codeBuf[c] = codeStore
+                var starts = [0]
+                for l in byList { starts.append(starts.last! + l.count) }
+                foundBuf[c] = byList.flatMap { $0 }
+                startBuf[c] = starts
                 remBuf[c] = (rem, remCount)
-                keyBuf[c] = chunkKeys
                 livBuf[c] = n
-                sink.deliver(chunk: c, text, rows: out.reduce(0) { $0 + $1.count })
             }
-        }}}}}
-        // The explanations' file is completed (the side files appended, hashed, renamed)
-        // on a thread of its own while the entries are keyed and stored.
+        }}}}
+        if let memberFailure { throw memberFailure }
+        console.detail(String(format: "    households decided: %.2f s", FileIO.now() - started))
+
+        // The second pass: one task per (list, chunk) with entries, lists in the
+        // file's order (list id, byte order), chunks in order.
+        let sink = try ExplainSink(path: explainPath)
+        let fileOrder = rules.lists.indices.sorted { rules.lists[$0].id.utf8.lexicographicallyPrecedes(rules.lists[$1].id.utf8) }
+        var tasks: [(list: Int, chunk: Int)] = []
+        for l in fileOrder { for c in 0..<chunks where foundStart[c][l + 1] > foundStart[c][l] { tasks.append((l, c)) } }
+        var parts = [[PublishedEntry]](repeating: [], count: tasks.count)
+        var taskCodes = [[String]](repeating: [], count: tasks.count)
+        var keys = [[String]](repeating: [], count: tasks.count)
+        parts.withUnsafeMutableBufferPointer { partBuf in
+        taskCodes.withUnsafeMutableBufferPointer { codeBuf in
+        keys.withUnsafeMutableBufferPointer { keyBuf in
+            Parallel.forEach(tasks.count) { (worker: Int, t: Int) in
+                let (l, c) = tasks[t]
+                let rules = workerRules[worker], fragments = workerFragments[worker]
+                let ctx = EvalContext(rules: rules, data: data)
+                if let lookup { ctx.setPersonLookup { lookup.find($0) } }
+                ctx.stored = workerProfiles[worker]
+                var out: [PublishedEntry] = []
+                var codeStore: [String] = []
+                var taskKeys: [String] = []
+                let text = sink.buffer()
+                let tracer = Tracer()
+                let run = found[c][foundStart[c][l]..<foundStart[c][l + 1]]
+                var i = run.startIndex
+                var entries: [EntryPosition] = []
+                while i < run.endIndex {
+                    let h = Int(run[i].household)
+                    entries.removeAll(keepingCapacity: true)
+                    while i < run.endIndex && Int(run[i].household) == h {
+                        entries.append(EntryPosition(list: Int32(l), policy: Int32(run[i].policy), slot: Int32(run[i].slot)))
+                        i += 1
+                    }
+                    ctx.load(household: h, previous: previous?.remembered(data.householdIDs[h]))
+                    explain(list: l, entries, ctx: ctx, tracer: tracer, previousState: previous, fragments: fragments,
+                            entries: &out, codes: &codeStore, text: text, keys: &taskKeys)
+                }
+                partBuf[t] = out
+                codeBuf[t] = codeStore
+                keyBuf[t] = taskKeys
+                sink.deliver(task: t, text, rows: out.count)
+            }
+        }}}
         let explained = try sink.finish()
-        console.detail(String(format: "    households evaluated, explanations written (completed beside the storing): %.2f s", FileIO.now() - started))
+        console.detail(String(format: "    households evaluated, explanations written: %.2f s", FileIO.now() - started))
         var state = RunState(runDate: data.runDate)
         state.setRemembered(remembered.map(\.bytes), count: remembered.reduce(0) { $0 + $1.count })
-        // List by list, chunk by chunk: each piece copied into its place in parallel.
-        var offsets: [(l: Int, c: Int, at: Int)] = []
+        // The entries list by list in rule order, chunk by chunk: each task's piece
+        // copied into its place in parallel; its codes follow the tasks before it,
+        // so its entries' code ranges move by as much.
+        var taskOf = [Int: Int]()
+        for (t, x) in tasks.enumerated() { taskOf[x.list * chunks + x.chunk] = t }
+        var offsets: [(t: Int, at: Int)] = []
         var total = 0
-        for l in 0..<listCount { for c in 0..<chunks where !parts[c][l].isEmpty { offsets.append((l, c, total)); total += parts[c][l].count } }
-        // Each chunk's codes follow the chunks before it: its entries' code ranges move by as much.
-        var codeBase = [Int32](repeating: 0, count: chunks)
+        for l in 0..<listCount { for c in 0..<chunks { if let t = taskOf[l * chunks + c] { offsets.append((t, total)); total += parts[t].count } } }
+        var codeBase = [Int32](repeating: 0, count: tasks.count)
         var codeTotal = 0
-        for c in 0..<chunks { codeBase[c] = Int32(codeTotal); codeTotal += chunkCodes[c].count }
-        let codes = chunkCodes.flatMap { $0 }
-        chunkCodes = []
+        for t in 0..<tasks.count { codeBase[t] = Int32(codeTotal); codeTotal += taskCodes[t].count }
+        let codes = taskCodes.flatMap { $0 }
+        taskCodes = []
         let entries = [PublishedEntry](unsafeUninitializedCapacity: total) { buf, n in
             let base = buf.baseAddress!
             parts.withUnsafeBufferPointer { pb in
                 Parallel.forEach(offsets.count) { k in
                     let o = offsets[k]
-                    let shift = codeBase[o.c]
-                    pb[o.c][o.l].withUnsafeBufferPointer { src in
+                    let shift = codeBase[o.t]
+                    pb[o.t].withUnsafeBufferPointer { src in
                         (base + o.at).initialize(from: src.baseAddress!, count: src.count)
                         for i in 0..<src.count { base[o.at + i].codeStart += shift }
                     }
@@ -184,19 +244,19 @@ public struct MatchStage {
         console.detail(String(format: "    keyed: %.2f s", FileIO.now() - started))
         return MatchResult(entries: entries, listIDs: rules.lists.map(\.id), householdIDs: data.householdIDs, policyIDs: rules.policies.map(\.id),
                            codes: codes, explainPath: explainPath, explainRows: explained.rows,
-                           explainDigest: explained.digest, state: state, households: living.reduce(0, +),
+                           explainSHA: explained.sha, explainBytes: explained.bytes, state: state, households: living.reduce(0, +),
                            people: data.member.reduce(0) { $0 + Int($1) })
     }
 
     /// Re-evaluates each entry with a fresh trace: its amount, codes and explanation,
     /// appended to its list's entries and explanation text.
-    func explain(_ fast: [(list: Int, entry: EntryPosition)], ctx: EvalContext, tracer: Tracer, previousState: RunState?, fragments: ExplainFragments,
-                 entries out: inout [[PublishedEntry]], codes codeStore: inout [String], text: [JSONBytes], keys: inout [String]) {
+    func explain(list l: Int, _ fast: [EntryPosition], ctx: EvalContext, tracer: Tracer, previousState: RunState?, fragments: ExplainFragments,
+                 entries out: inout [PublishedEntry], codes codeStore: inout [String], text: JSONBytes, keys: inout [String]) {
         let rules = ctx.rules, data = ctx.data
         let h = ctx.household
         let head = Int(ctx.headPerson)
         let hid = data.householdIDs[h]
-        for (l, e) in fast {
+        for e in fast {
             tracer.reset()
             ctx.tracer = tracer
             ctx.resetCaches()
@@ -230,11 +290,11 @@ public struct MatchStage {
             Explanation.bytes(listJSON: fragments.listName(l), triggers: list.columns.contains(.triggers), householdID: hid, personID: personID,
                               policyJSON: e.policy >= 0 ? fragments.policyName(Int(e.policy)) : nil,
                               certainty: certainty, amount: amount, codes: codes, status: status.text,
-                              criteria: criteriaVals, reasons: reasonVals, tracer: tracer, ctx: ctx, fragments: fragments, into: text[l])
-            text[l].byte(10)
+                              criteria: criteriaVals, reasons: reasonVals, tracer: tracer, ctx: ctx, fragments: fragments, into: text)
+            text.byte(10)
             let codeStart = Int32(codeStore.count)
             codeStore.append(contentsOf: codes)
-            out[l].append(PublishedEntry(list: Int32(l), household: Int32(h), policy: e.policy,
+            out.append(PublishedEntry(list: Int32(l), household: Int32(h), policy: e.policy,
                                          certainty: certainty, status: status,
                                          personKey: personKey, amountValue: amount.map { Int64($0) } ?? Int64.min,
                                          codeStart: codeStart, codeCount: Int32(codes.count),
@@ -244,102 +304,67 @@ public struct MatchStage {
     }
 }
 
-/// Where the match stage's explanations go while it runs. Chunks finish in any
-/// order; each is written once every chunk before it is. The file is sorted by
-/// its key columns as outputs.md says: list id (byte order), then the list's
-/// keys. The first list in that order goes straight into the file (hashed as
-/// written); the others go to one side file each and are appended at the end.
+/// Where the match stage's explanations go while it runs. Tasks finish in any
+/// order; each is written once every task before it is, so the file is written
+/// once, in its order (outputs.md: sorted by its key columns, list id in byte
+/// order, then the list's keys), and hashed as it is written.
 final class ExplainSink: @unchecked Sendable {
     let path: String, tmp: String
     let main: FileIO.Writer
-    var side: [FileIO.Writer] = []
-    var sidePaths: [String] = []
     let lock = NSLock()
     var next = 0
-    var pending: [Int: [JSONBytes]] = [:]
+    var pending: [Int: JSONBytes] = [:]
     var rows = 0
     var failure: Error?
-    /// Position in the file of each list (by rule order): 0 for the first list.
-    let position: [Int]
-    /// Buffers already written, for the next chunks (their pages stay mapped:
-    /// no fresh zeroed pages for every chunk).
-    var spare: [[JSONBytes]] = []
+    /// Buffers already written, for the next tasks (their pages stay mapped:
+    /// no fresh zeroed pages for every task).
+    var spare: [JSONBytes] = []
 
-    /// `listIDs` in rule order.
-    init(path: String, listIDs: [String]) throws {
+    init(path: String) throws {
         self.path = path
-        let order = listIDs.indices.sorted { listIDs[$0].utf8.lexicographicallyPrecedes(listIDs[$1].utf8) }
-        var position = [Int](repeating: 0, count: listIDs.count)
-        for (k, l) in order.enumerated() { position[l] = k }
-        self.position = position
         tmp = path + ".tmp-\(getpid())"
-        main = try FileIO.Writer(path: tmp)
-        for l in 1..<max(1, listIDs.count) {
-            let p = tmp + ".\(l)"
-            sidePaths.append(p)
-            side.append(try FileIO.Writer(path: p, hashing: false))
-        }
+        // Past the page cache: nothing in this run reads it back (emit links it).
+        main = try FileIO.Writer(path: tmp, direct: true)
     }
 
-    /// One empty buffer per list for a chunk's explanations.
-    func buffers() -> [JSONBytes] {
+    /// An empty buffer for a task's explanations.
+    func buffer() -> JSONBytes {
         lock.lock()
         defer { lock.unlock() }
-        if let b = spare.popLast() { return b }
-        return position.map { _ in JSONBytes(capacity: 1 << 16) }
+        return spare.popLast() ?? JSONBytes(capacity: 1 << 16)
     }
 
-    func deliver(chunk: Int, _ text: [JSONBytes], rows n: Int) {
+    func deliver(task: Int, _ text: JSONBytes, rows n: Int) {
         lock.lock()
         defer { lock.unlock() }
-        pending[chunk] = text
+        pending[task] = text
         rows += n
         while let t = pending.removeValue(forKey: next) {
             next += 1
             guard failure == nil else { continue }
             do {
-                for (l, bytes) in t.enumerated() {
-                    let k = position[l]
-                    if k == 0 { try main.write(bytes.bytes) } else { try side[k - 1].write(bytes.bytes) }
-                    bytes.clear()
-                }
+                try main.write(t.bytes)
+                t.clear()
                 spare.append(t)
             } catch { failure = error }
         }
     }
 
-    /// Its rows now; on a thread of its own, appends the side files and renames the
-    /// file into place: its sha256 and size when `digest.value()` returns.
-    func finish() throws -> (rows: Int, digest: ExplainDigest) {
-        if let failure {
-            try? FileIO.remove(tmp)
-            for p in sidePaths { try? FileIO.remove(p) }
-            throw failure
-        }
-        let digest = ExplainDigest("pfp-explain-digest") { [self] in
-            defer { for p in sidePaths { try? FileIO.remove(p) } }
-            do {
-                for (w, p) in zip(side, sidePaths) {
-                    _ = try w.finish(sync: false)
-                    try main.append(file: p)
-                }
-                let sha = try main.finish(sync: false)
-                if rename(tmp, path) != 0 {
-                    throw PipelineError.failure(stage: "match", location: path, "cannot store the explanations: \(String(cString: strerror(errno)))")
-                }
-                return (sha, main.bytesWritten)
-            } catch {
-                try? FileIO.remove(tmp)
-                throw error
+    /// Its rows, sha256 and size; the file renamed into place.
+    func finish() throws -> (rows: Int, sha: String, bytes: Int) {
+        do {
+            if let failure { throw failure }
+            let sha = try main.finish(sync: false)
+            if rename(tmp, path) != 0 {
+                throw PipelineError.failure(stage: "match", location: path, "cannot store the explanations: \(String(cString: strerror(errno)))")
             }
+            return (rows, sha, main.bytesWritten)
+        } catch {
+            try? FileIO.remove(tmp)
+            throw error
         }
-        return (rows, digest)
     }
 }
-
-/// The sha256 and size of a match stage's `explain.jsonl`: known (a stored result),
-/// or being computed on a thread of its own, which `value()` waits for.
-public typealias ExplainDigest = Background<(sha: String, bytes: Int)>
 
 /// Parts of explanations that are the same for every entry of a run, as JSON
 /// bytes in one arena of their own (one per worker: appending them takes no
@@ -475,7 +500,12 @@ public enum Explanation {
             w.raw("["); w.int(who(r.person)); w.byte(44); w.append(fragments.tagName(t)); w.byte(44)
             w.value(r.state == .delivered || r.state == .absent ? r.value : .unknownNoFacts, ctx: ctx, tag: t)
             w.byte(44); w.append(fragments.tagFeed(t)); w.byte(44)
-            if r.state == .delivered { w.date(r.asOf) } else { w.string(r.state.word) }
+            switch r.state {   // the words as JSON strings, as `Tracer.ReadState.word` spells them
+            case .delivered: w.date(r.asOf)
+            case .absent: w.raw("\"absent\"")
+            case .conflict: w.raw("\"conflict\"")
+            case .unavailable: w.raw("\"unavailable\"")
+            }
             w.raw("]")
         }
         w.raw("],\"values\":[")

@@ -8,6 +8,7 @@ public struct EntryPosition: Sendable {
     public var list: Int32
     public var policy: Int32
     public var slot: Int32
+    public init(list: Int32, policy: Int32, slot: Int32) { self.list = list; self.policy = policy; self.slot = slot }
 }
 
 /// One entry of one list, before publication.

@@ -13,14 +13,38 @@ public struct Q: Hashable, Comparable, Sendable, CustomStringConvertible {
 
     static func gcd(_ a: Int128, _ b: Int128) -> Int128 {
         var a = a.magnitude, b = b.magnitude
+        if a >> 64 == 0 && b >> 64 == 0 { return Int128(gcd64(UInt64(a), UInt64(b))) }
         while b != 0 { (a, b) = (b, a % b) }
         return Int128(a)
     }
 
-    /// Keeps numbers small: reduced when the denominator grows.
+    /// Binary (Stein's) gcd: shifts and subtractions, no division.
+    static func gcd64(_ a: UInt64, _ b: UInt64) -> UInt64 {
+        if a == 0 { return b }
+        if b == 0 { return a }
+        let shift = (a | b).trailingZeroBitCount
+        var a = a >> a.trailingZeroBitCount, b = b
+        repeat {
+            b >>= b.trailingZeroBitCount
+            if a > b { swap(&a, &b) }
+            b -= a
+        } while b != 0
+        return a << shift
+    }
+
+    /// Keeps numbers small: reduced when the denominator grows. Numbers that fit
+    /// in 64 bits (nearly all: money in fen, counts) take 64-bit arithmetic; the
+    /// result is the same either way.
     @inline(__always)
     public func reduced() -> Q {
         if d == 1 { return self }
+        let nm = n.magnitude, dm = d.magnitude
+        if nm >> 64 == 0 && dm >> 64 == 0 {
+            let g = Q.gcd64(UInt64(nm), UInt64(dm))
+            if g <= 1 { return self }
+            let rn = Int128(UInt64(nm) / g)
+            return Q(n < 0 ? -rn : rn, Int128(UInt64(dm) / g))
+        }
         let g = Q.gcd(n, d)
         return g > 1 ? Q(n / g, d / g) : self
     }

@@ -33,4 +33,57 @@ final class FileWriterTests: XCTestCase {
         XCTAssertEqual(try scratch.finish(sync: false), "")
         XCTAssertEqual(try FileIO.readAll(dir + "/scratch"), head)
     }
+
+    /// Direct mode (O_DIRECT, aligned blocks written on a thread of their own): the
+    /// same bytes and digest as a plain writer, however the writes fall across the
+    /// blocks: small and large writes, an exact block, appended files (themselves
+    /// written direct), and an empty file. Each with helper threads and with one.
+    func testDirectWriterGivesTheSameBytesAndDigest() throws {
+        let dir = NSTemporaryDirectory() + "pfp-direct-\(UUID().uuidString)"
+        try FileIO.makeDirectory(dir)
+        defer { try? FileIO.remove(dir) }
+        let saved = Parallel.threads
+        defer { Parallel.threads = saved }
+        let block = 16 << 10
+        func bytes(_ n: Int, _ seed: Int) -> [UInt8] { (0..<n).map { UInt8(truncatingIfNeeded: ($0 &+ seed) &* 131 &+ $0 >> 11) } }
+        for threads in [2, 1] {
+            Parallel.threads = threads
+            let side = try FileIO.Writer(path: dir + "/side", mode: 0o600, hashing: false, direct: true, block: block)
+            let sideBytes = bytes(block + 12_345, 7)
+            try side.write(sideBytes)
+            XCTAssertEqual(try side.finish(sync: false), "")
+            XCTAssertTrue(try FileIO.readAll(dir + "/side") == sideBytes, "the side file's bytes")
+            try FileIO.write(dir + "/empty", [])
+
+            let pieces: [[UInt8]] = [bytes(5, 1), bytes(block - 5, 2), bytes(3 * block + 999, 3), bytes(1, 4), bytes(4095, 5)]
+            let w = try FileIO.Writer(path: dir + "/out", mode: 0o600, hashing: true, direct: true, block: block)
+            var expected: [UInt8] = []
+            for (i, p) in pieces.enumerated() {
+                try w.write(p)
+                expected += p
+                if i == 2 {
+                    try w.append(file: dir + "/side")
+                    try w.append(file: dir + "/empty")
+                    expected += sideBytes
+                }
+            }
+            let sha = try w.finish()
+            XCTAssertEqual(w.bytesWritten, expected.count)
+            XCTAssertTrue(try FileIO.readAll(dir + "/out") == expected, "the bytes (direct: \(w.isDirect), threads \(threads))")
+            XCTAssertEqual(sha, SHA256Digest.hex(of: expected))
+            var st = stat()
+            XCTAssertEqual(stat(dir + "/out", &st), 0)
+            XCTAssertEqual(st.st_mode & 0o777, 0o600)
+
+            // Exactly one block, and nothing at all.
+            let exact = try FileIO.Writer(path: dir + "/exact", mode: 0o600, hashing: true, direct: true, block: block)
+            let one = bytes(block, 9)
+            try exact.write(one)
+            XCTAssertEqual(try exact.finish(), SHA256Digest.hex(of: one))
+            XCTAssertTrue(try FileIO.readAll(dir + "/exact") == one, "one block's bytes")
+            let none = try FileIO.Writer(path: dir + "/none", mode: 0o600, hashing: true, direct: true, block: block)
+            XCTAssertEqual(try none.finish(), SHA256Digest.hex(of: []))
+            XCTAssertEqual(try FileIO.readAll(dir + "/none"), [])
+        }
+    }
 }

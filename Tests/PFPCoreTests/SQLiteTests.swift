@@ -62,31 +62,6 @@ final class SQLiteTests: XCTestCase {
         XCTAssertEqual(try r.strings("names"), ["H1", "", "H-3"])
         XCTAssertNil(try store.load(runDate: date.adding(days: 1), stage: "x"))
     }
-
-    /// An item given later is written after the others, at the size announced; a
-    /// different size fails the save and leaves neither a result nor a temporary file.
-    func testStageStoreItemsGivenLater() throws {
-        let db = try Database(path: dir + "/l.sqlite")
-        let store = try StageStore(db: db)
-        let date = CivilDate.parse("2026-11-24")!
-        var order: [String] = []
-        var w = BlobWriter()
-        w.putLater("late", count: 3) { order.append("late"); return [7, 8, 9] }
-        w.put("ints", [Int32(1), 2])
-        try store.save(runDate: date, stage: "y", blobs: w)
-        XCTAssertEqual(order, ["late"])
-        let r = try XCTUnwrap(try store.load(runDate: date, stage: "y"))
-        XCTAssertEqual(try r.get("late") as [UInt8], [7, 8, 9])
-        XCTAssertEqual(try r.get("ints") as [Int32], [1, 2])
-
-        var bad = BlobWriter()
-        bad.put("ints", [Int32(3)])
-        bad.putLater("late", count: 4) { [1, 2] }
-        XCTAssertThrowsError(try store.save(runDate: date, stage: "z", blobs: bad))
-        XCTAssertNil(try store.load(runDate: date, stage: "z"))
-        let left = try FileManager.default.contentsOfDirectory(atPath: store.directory).filter { $0.contains("-z.bin") }
-        XCTAssertEqual(left, [])
-    }
 }
 
 final class JSONAndConfigTests: XCTestCase {

@@ -175,6 +175,38 @@ final class RationalTests: XCTestCase {
         XCTAssertNil(Q(1) / Q(0))
         XCTAssertTrue(Q(317999, 200) < Q(1590))
     }
+
+    /// Reduction to lowest terms, 64-bit path and 128-bit path, against Euclid's
+    /// algorithm on 128-bit numbers: the same numerator and denominator (not only
+    /// an equal value), signs, zero and numbers past 64 bits included.
+    func testReductionGivesLowestTermsOnEveryPath() {
+        func euclid(_ n: Int128, _ d: Int128) -> (Int128, Int128) {
+            var a = n.magnitude, b = d.magnitude
+            while b != 0 { (a, b) = (b, a % b) }
+            let g = Int128(a)
+            return g > 1 ? (n / g, d / g) : (n, d)
+        }
+        var rng = SystemRandomNumberGenerator()
+        var cases: [(Int128, Int128)] = [(0, 7), (0, 1), (-12, 8), (12, 8), (1, 1 << 63), (Int128(Int64.max), 2),
+                                         (Int128(UInt64.max), Int128(UInt64.max)), (Int128(1) << 70, Int128(1) << 66),
+                                         (-(Int128(3) << 80), Int128(6) << 10), (7 * 3 * 64, 3 * 128)]
+        for _ in 0..<20_000 {
+            let bits = Int.random(in: 1...100, using: &rng)
+            let n = Int128.random(in: -(Int128(1) << bits)...(Int128(1) << bits), using: &rng) * Int128(Int.random(in: 1...1000, using: &rng))
+            let d = Int128.random(in: 1...(Int128(1) << Int.random(in: 1...90, using: &rng)), using: &rng) * Int128(Int.random(in: 1...1000, using: &rng))
+            cases.append((n, d))
+        }
+        for (n, d) in cases {
+            let r = Q(n, d).reduced(), e = euclid(n, d)
+            XCTAssertTrue(r.n == e.0 && r.d == e.1, "\(n)/\(d): \(r.n)/\(r.d), expected \(e.0)/\(e.1)")
+            var a = n.magnitude, b = d.magnitude
+            while b != 0 { (a, b) = (b, a % b) }
+            XCTAssertEqual(Q.gcd(n, d), Int128(a), "gcd(\(n), \(d))")
+        }
+        XCTAssertEqual(Q.gcd64(0, 0), 0)
+        XCTAssertEqual(Q.gcd64(0, 9), 9)
+        XCTAssertEqual(Q.gcd64(48, 0), 48)
+    }
 }
 
 final class TracerTests: XCTestCase {

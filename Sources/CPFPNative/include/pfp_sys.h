@@ -8,6 +8,11 @@ int pfp_rename_exchange(const char *a, const char *b);
 /// kernel (copy_file_range). Bytes copied, or -1 with errno set (ENOSYS, EXDEV...).
 long pfp_copy_file_range(int in, int out, size_t len);
 
+/// Adds O_DIRECT to an open file's flags (writes then go from this process's
+/// buffers to the disk, past the page cache). 0 on success, -1 with errno set
+/// where the system or the file system has no O_DIRECT.
+int pfp_set_direct(int fd, int on);
+
 /// Returns the heap memory malloc keeps free to the system (glibc malloc_trim).
 void pfp_release_free_memory(void);
 
