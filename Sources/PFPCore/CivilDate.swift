@@ -11,8 +11,7 @@ public struct CivilDate: Hashable, Comparable, Sendable, CustomStringConvertible
 
     /// nil when the date does not exist (2023-02-30) or the year is outside 1..9999.
     public init?(year: Int, month: Int, day: Int) {
-        guard year >= 1, year <= 9999, month >= 1, month <= 12, day >= 1,
-              day <= CivilDate.daysInMonth(year: year, month: month) else { return nil }
+        guard CivilDate.exists(year: year, month: month, day: day) else { return nil }
         // Howard Hinnant's days_from_civil.
         let y = month <= 2 ? year - 1 : year
         let era = (y >= 0 ? y : y - 399) / 400
@@ -21,6 +20,12 @@ public struct CivilDate: Hashable, Comparable, Sendable, CustomStringConvertible
         let doy = (153 * mp + 2) / 5 + day - 1
         let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy
         self.days = Int32(era * 146097 + doe - 719468)
+    }
+
+    /// Whether the date exists (and the year is within 1..9999).
+    @inline(__always)
+    public static func exists(year: Int, month: Int, day: Int) -> Bool {
+        year >= 1 && year <= 9999 && month >= 1 && month <= 12 && day >= 1 && day <= daysInMonth(year: year, month: month)
     }
 
     public static func isLeap(_ year: Int) -> Bool {

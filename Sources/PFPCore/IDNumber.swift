@@ -32,22 +32,26 @@ public struct IDNumber: Hashable, Comparable, Sendable, CustomStringConvertible 
         var body: UInt64 = 0
         var sum = 0
         if b.count == 18 {
+            // The weights are 2^(17-i) mod 11, so the weighted sum is, modulo 11,
+            // twice the digits read as a binary number: one remainder at the end
+            // instead of one per digit.
+            var twos = 0
             for i in 0..<17 {
                 let d = b[i] &- 48
                 if d > 9 { return .invalid }
                 body = body &* 10 &+ UInt64(d)
-                sum &+= Int(d) &* IDNumber.weight(i)
+                twos = twos &<< 1 &+ Int(d)
             }
             let c = b[17]
             let check: UInt64
             if c &- 48 <= 9 { check = UInt64(c &- 48) }
             else if c == UInt8(ascii: "X") || c == UInt8(ascii: "x") { check = 10 }
             else { return .invalid }
-            let expected = checkValue(sum % 11)
+            let expected = checkValue((twos &* 2) % 11)
             if check != expected { return .invalid }
-            let id = IDNumber(key: body &* 11 &+ check)
-            if id.birthDate == nil { return .invalid }
-            return .valid(id, upgraded: false)
+            let ymd = Int((body / 1000) % 100_000_000)
+            if !CivilDate.exists(year: ymd / 10000, month: (ymd / 100) % 100, day: ymd % 100) { return .invalid }
+            return .valid(IDNumber(key: body &* 11 &+ check), upgraded: false)
         } else if b.count == 15 {
             var digits = [Int](repeating: 0, count: 17)
             for i in 0..<15 {

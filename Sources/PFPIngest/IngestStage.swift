@@ -88,14 +88,25 @@ public struct IngestStage {
         var idCounts: [UInt64: Int] = [:]
         do {
             var valid = rows.compactMap { $0.id != 0 && $0.early != .malformedRow ? $0.id : nil }
-            valid.sort()
-            var i = 0
-            while i < valid.count {
-                var j = i + 1
-                while j < valid.count && valid[j] == valid[i] { j += 1 }
-                if j - i > 1 { idCounts[valid[i]] = j - i }
-                i = j
+            // Two halves sorted on two cores, then walked together as one sorted run.
+            let mid = valid.count / 2
+            valid.withUnsafeMutableBufferPointer { b in
+                Parallel.forEach(2) { k in
+                    var half = UnsafeMutableBufferPointer(rebasing: k == 0 ? b[0..<mid] : b[mid...])
+                    half.sort()
+                }
             }
+            var i = 0, j = mid
+            var current: UInt64 = 0, run = 0
+            while i < mid || j < valid.count {
+                let x: UInt64
+                if j >= valid.count || (i < mid && valid[i] <= valid[j]) { x = valid[i]; i += 1 } else { x = valid[j]; j += 1 }
+                if run > 0 && x == current { run += 1; continue }
+                if run > 1 { idCounts[current] = run }
+                current = x
+                run = 1
+            }
+            if run > 1 { idCounts[current] = run }
         }
         var popReport = FeedReport(feed: popSpec.name, required: popSpec.required, status: .ok)
         var accepted: [Int] = []
@@ -220,20 +231,34 @@ public struct IngestStage {
             return Key(w0: r.household.0, w1: r.household.1, w2: r.household.2, w3: r.household.3, id: r.id, row: Int32(i))
         }
         let n = keys.count
-        // Deliveries usually list each household's members together and households in
-        // order: then only the members of each household need sorting.
-        var inOrder = true
-        for k in 1..<max(n, 1) where keys[k].householdBefore(keys[k - 1]) { inOrder = false; break }
-        if inOrder {
+        // Deliveries mostly list households in order, each one's members together. The
+        // rows that keep the households in order stay where they are (moved up over
+        // the others), only their members sorted; the few others are sorted on their
+        // own and merged in from the end. A full sort of a city's rows would merge
+        // thousands of short runs, pass after pass over gigabytes.
+        var others: [Key] = []
+        var kept = 0
+        keys.withUnsafeMutableBufferPointer { k in
+            for i in 0..<n {
+                if kept == 0 || !k[i].householdBefore(k[kept - 1]) { k[kept] = k[i]; kept += 1 } else { others.append(k[i]) }
+            }
             var a = 0
-            while a < n {
+            while a < kept {
                 var b = a + 1
-                while b < n && keys[b].sameHousehold(keys[a]) { b += 1 }
-                if b - a > 1 { keys[a..<b].sort() }
+                while b < kept && k[b].sameHousehold(k[a]) { b += 1 }
+                if b - a > 1 { var members = UnsafeMutableBufferPointer(rebasing: k[a..<b]); members.sort() }
                 a = b
             }
-        } else {
-            keys.sort()
+        }
+        if !others.isEmpty {
+            others.sort()
+            keys.withUnsafeMutableBufferPointer { k in
+                var i = kept - 1, j = others.count - 1, out = n - 1
+                while j >= 0 {
+                    if i >= 0 && others[j] < k[i] { k[out] = k[i]; i -= 1 } else { k[out] = others[j]; j -= 1 }
+                    out -= 1
+                }
+            }
         }
         var household = [Int32](repeating: 0, count: n)
         var starts: [Int32] = []

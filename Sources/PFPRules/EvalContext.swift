@@ -254,7 +254,22 @@ public final class EvalContext {
                 // A fresh context or a jump backwards: binary search; within a chunk the
                 // households come in order and the cursor only moves forward a little.
                 if lastStart < 0 || start < lastStart || c > persons.count { c = lowerBound(persons, start) }
-                while c < persons.count && persons[c] < start { c += 1 }
+                // Forward a step at a time, then in doubling strides when the
+                // households skipped have many rows (the explanations' pass loads
+                // only the households on one list).
+                var step = 1
+                while c < persons.count && persons[c] < start {
+                    if step > 8 {
+                        // persons[c] < start: search (c, c + step] for the first row at or past start.
+                        var lo = c + 1, hi = min(persons.count, c + step)
+                        while hi < persons.count && persons[hi] < start { lo = hi + 1; step *= 2; hi = min(persons.count, lo + step) }
+                        while lo < hi { let mid = (lo + hi) / 2; if persons[mid] < start { lo = mid + 1 } else { hi = mid } }
+                        c = lo
+                        break
+                    }
+                    c += 1
+                    step += 1
+                }
                 cursors[t] = c
                 var k = c, slot = 0
                 while k < persons.count && persons[k] < end {

@@ -12,6 +12,25 @@ final class IDNumberTests: XCTestCase {
         XCTAssertEqual(id.masked, "110105********002X")
     }
 
+    /// The check character against the standard's weights written out, for many
+    /// numbers: exactly one of the eleven check characters is accepted.
+    func testCheckCharacterAgainstTheStandardsWeights() {
+        let weights = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2]
+        let checks = Array("10X98765432")
+        var rng = SystemRandomNumberGenerator()
+        for _ in 0..<5_000 {
+            let area = Int.random(in: 100_000...999_999, using: &rng)
+            let date = CivilDate(days: Int32.random(in: -20_000...20_000, using: &rng)).components
+            let seq = Int.random(in: 0...999, using: &rng)
+            let body = String(area) + String(format: "%04d%02d%02d%03d", date.year, date.month, date.day, seq)
+            let sum = zip(body, weights).reduce(0) { $0 + Int(String($1.0))! * $1.1 }
+            let expected = checks[sum % 11]
+            for c in checks {
+                XCTAssertEqual(IDNumber.parse(body + String(c)).isValid, c == expected, body + String(c))
+            }
+        }
+    }
+
     func testLowerCaseXIsAcceptedAndUpperCased() {
         guard case .valid(let id, _) = IDNumber.parse("11010519491231002x") else { return XCTFail("should be valid") }
         XCTAssertEqual(id.description, "11010519491231002X")
