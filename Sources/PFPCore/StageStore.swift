@@ -104,8 +104,26 @@ public final class StageStore {
         (directory as NSString).appendingPathComponent("\(runDate)-\(name)")
     }
 
+    /// A stage result's file, written and in place but not yet registered.
+    public struct Written: Sendable {
+        let runDate: CivilDate, stage: String, name: String, bytes: Int, sha256: String
+    }
+
     /// Replaces a stage's stored result for a date.
     public func save(runDate: CivilDate, stage: String, blobs: BlobWriter) throws {
+        try register(write(runDate: runDate, stage: stage, blobs: blobs))
+    }
+
+    /// Registers a result `write` made: from here on `load` finds it.
+    public func register(_ w: Written) throws {
+        try db.execute("INSERT OR REPLACE INTO stage_result(run_date, stage, file, bytes, sha256, created_at) VALUES (?, ?, ?, ?, ?, ?)",
+                       [.text(w.runDate.description), .text(w.stage), .text(w.name), .int(Int64(w.bytes)), .text(w.sha256), .text(RunRegistry.timestamp())])
+    }
+
+    /// Writes a stage's result file under a temporary name and renames it into
+    /// place, touching no database (so it can run on a thread of its own beside
+    /// the next stage); `register` makes it the stage's result.
+    public func write(runDate: CivilDate, stage: String, blobs: BlobWriter) throws -> Written {
         let name = fileName(runDate, stage)
         let final = (directory as NSString).appendingPathComponent(name)
         let tmp = final + ".tmp-\(getpid())"
@@ -134,8 +152,7 @@ public final class StageStore {
             try? FileIO.remove(tmp)
             throw PipelineError.failure(stage: stage, location: final, "cannot store the stage result: \(String(cString: strerror(errno)))")
         }
-        try db.execute("INSERT OR REPLACE INTO stage_result(run_date, stage, file, bytes, sha256, created_at) VALUES (?, ?, ?, ?, ?, ?)",
-                       [.text(runDate.description), .text(stage), .text(name), .int(Int64(w.bytesWritten)), .text(sha), .text(RunRegistry.timestamp())])
+        return Written(runDate: runDate, stage: stage, name: name, bytes: w.bytesWritten, sha256: sha)
     }
 
     public func load(runDate: CivilDate, stage: String) throws -> BlobReader? {

@@ -68,9 +68,15 @@ public final class IngestResult: @unchecked Sendable {
 
     // MARK: persistence (stage result in the database, one blob per column)
 
-    static let stage = "ingest"
+    public static let stage = "ingest"
 
     public func save(to store: StageStore) throws {
+        try store.save(runDate: runDate, stage: IngestResult.stage, blobs: blobs())
+    }
+
+    /// What `save` writes; the arrays are shared, not copied (nothing changes an
+    /// ingest result once made).
+    public func blobs() -> BlobWriter {
         var w = BlobWriter()
         w.put("person_id", personID)
         w.put("birth", birth)
@@ -93,7 +99,7 @@ public final class IngestResult: @unchecked Sendable {
             w.put("tag.\(i).as_of", t.asOf)
             w.put("tag.\(i).conflict", t.conflict)
         }
-        try store.save(runDate: runDate, stage: IngestResult.stage, blobs: w)
+        return w
     }
 
     public static func load(from store: StageStore, runDate: CivilDate) throws -> IngestResult {

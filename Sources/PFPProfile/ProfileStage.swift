@@ -48,9 +48,15 @@ public final class HouseholdProfiles: @unchecked Sendable {
         ValCoding.decode(kinds[index][entity], first(index, entity), second(index, entity))
     }
 
-    static let stage = "profile"
+    public static let stage = "profile"
 
     public func save(to store: StageStore) throws {
+        try store.save(runDate: runDate, stage: HouseholdProfiles.stage, blobs: blobs())
+    }
+
+    /// What `save` writes. Its items point into this object's columns: keep the
+    /// object alive until the result is written.
+    public func blobs() -> BlobWriter {
         var w = BlobWriter()
         w.putStrings("rule_digest", [ruleDigest])
         w.putStrings("values", valueIDs)
@@ -61,7 +67,7 @@ public final class HouseholdProfiles: @unchecked Sendable {
             if a[i].count > 0 { w.put("v.\(i).a", UnsafeRawBufferPointer(a[i])) } else { w.put("v.\(i).a32", UnsafeRawBufferPointer(a32[i])) }
             if b[i].count > 0 { w.put("v.\(i).b", UnsafeRawBufferPointer(b[i])) }
         }
-        try store.save(runDate: runDate, stage: HouseholdProfiles.stage, blobs: w)
+        return w
     }
 
     public static func load(from store: StageStore, runDate: CivilDate) throws -> HouseholdProfiles {

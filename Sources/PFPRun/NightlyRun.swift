@@ -67,6 +67,28 @@ public final class NightlyRun {
             console.progress(String(format: "%@ done in %.2f s", stage.rawValue, wall))
             return v
         }
+        // A stage's result file is written beside the next stage when that stage
+        // follows in this process (it takes the result in memory), and registered
+        // once the next stage's own work is done; waited for on any error too.
+        var storing: (stage: String, file: Background<StageStore.Written>)?
+        defer { _ = try? storing?.file.value() }
+        func finishStoring(beside next: String) throws {
+            guard let (stage, file) = storing else { return }
+            let t = FileIO.now()
+            storing = nil
+            try store.register(file.value())
+            console.detail(String(format: "    %@ result stored beside the %@ (waited %.2f s)", stage, next, FileIO.now() - t))
+            FaultPoint.hit("\(stage).stored")
+        }
+        /// `keep`: what the items point into, kept alive until written.
+        func storeBeside(_ stage: String, _ blobs: BlobWriter, keep: AnyObject) {
+            nonisolated(unsafe) let blobs = blobs, files = store, keep = keep
+            let date = r.runDate
+            storing = (stage, Background("pfp-store-\(stage)") {
+                withExtendedLifetime(keep) { }
+                return try files.write(runDate: date, stage: stage, blobs: blobs)
+            })
+        }
         do {
             var ingest: IngestResult?
             var reports: [FeedReport] = []
@@ -82,10 +104,15 @@ public final class NightlyRun {
                              previousRows: previousRows, allowDrift: options.allowDrift)
                     FaultPoint.hit("ingest.before_store")
                     let t1 = FileIO.now()
-                    try o.result.save(to: store)
-                    try record(o, db: db, runDate: r.runDate)
-                    console.detail(String(format: "    stored in %.2f s", FileIO.now() - t1))
-                    FaultPoint.hit("ingest.stored")
+                    if to >= .profile {
+                        storeBeside(IngestResult.stage, o.result.blobs(), keep: o.result)
+                        try record(o, db: db, runDate: r.runDate)
+                    } else {
+                        try o.result.save(to: store)
+                        try record(o, db: db, runDate: r.runDate)
+                        console.detail(String(format: "    stored in %.2f s", FileIO.now() - t1))
+                        FaultPoint.hit("ingest.stored")
+                    }
                     return o
                 }
                 ingest = outcome.result
@@ -113,11 +140,16 @@ public final class NightlyRun {
                     let t0 = FileIO.now()
                     let p = try ProfileStage().run(data: data, rules: rules, console: console)
                     console.detail(String(format: "    values computed in %.2f s", FileIO.now() - t0))
+                    try finishStoring(beside: "profile")
                     FaultPoint.hit("profile.before_store")
-                    let t1 = FileIO.now()
-                    try p.save(to: store)
-                    console.detail(String(format: "    stored in %.2f s", FileIO.now() - t1))
-                    FaultPoint.hit("profile.stored")
+                    if to >= .match {
+                        storeBeside(HouseholdProfiles.stage, p.blobs(), keep: p)
+                    } else {
+                        let t1 = FileIO.now()
+                        try p.save(to: store)
+                        console.detail(String(format: "    stored in %.2f s", FileIO.now() - t1))
+                        FaultPoint.hit("profile.stored")
+                    }
                     console.progress("\(grouped(data.livingHouseholdCount)) household profiles, \(rules.values.count) values each")
                     return p
                 }
@@ -144,6 +176,7 @@ public final class NightlyRun {
                         return try MatchStage().run(data: data, rules: rules, profiles: HouseholdProfilesView(prof, rules: rules), previous: previous,
                                                     explainPath: store.sidePath(runDate: r.runDate, name: "explain.jsonl"), console: console)
                     }()
+                    try finishStoring(beside: "match")
                     FileIO.releaseFreeMemory()
                     console.detail(String(format: "    evaluated in %.2f s", FileIO.now() - t0))
                     FaultPoint.hit("match.evaluated")

@@ -104,6 +104,12 @@ final class PipelineTests: XCTestCase {
     func testStageRerunsGiveTheSamePublication() throws {
         let full = work + "/full", staged = work + "/staged"
         try run("2026-11-23", out: full)
+        // A full run writes the ingest and profile results beside the stage after
+        // each: both are registered and load again.
+        let first = try digests(full + "/published/2026-11-23")
+        try run("2026-11-23", out: full, from: .profile, to: .profile)
+        try run("2026-11-23", out: full, from: .match)
+        XCTAssertEqual(try digests(full + "/published/2026-11-23"), first)
         try run("2026-11-23", out: staged, from: .ingest, to: .ingest)
         XCTAssertThrowsError(try run("2026-11-23", out: staged, from: .match, to: .match)) { e in
             XCTAssertTrue("\(e)".contains("pfp stage profile"), "\(e)")
