@@ -138,7 +138,7 @@ public struct MatchStage {
                     n += 1
                     positions.removeAll(keepingCapacity: true)
                     ctx.entryPositions(wasOnAfterList: prev != nil, into: &positions)
-                    if let target, positions.contains(where: { $0.list == target }) { RunState.encode(id: hid, ctx.remember(), into: &rem); remCount += 1 }
+                    if let target, positions.contains(where: { $0.list == target }) { RunState.encode(id: hid, remembering: ctx, into: &rem); remCount += 1 }
                     if positions.isEmpty { continue }
                     if ctx.memberCount > Int(Int16.max) {
                         tooManyMembers.lock(); memberFailure = PipelineError.badInput(stage: "match", "household \(hid) has \(ctx.memberCount) members: at most \(Int16.max) are supported"); tooManyMembers.unlock()

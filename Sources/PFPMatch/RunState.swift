@@ -32,19 +32,50 @@ public struct RunState: Sendable {
     /// then each member (ID key, then its (index, value) pairs); indexes ascending,
     /// members by ID key.
     public static func encode(id: String, _ h: PreviousHousehold, into out: inout [UInt8]) {
+        encode(id: id, into: &out) { household, member, personValue in
+            for k in h.values.keys.sorted() { household(k, h.values[k]!) }
+            for m in h.members.keys.sorted() {
+                member(m)
+                let mv = h.members[m]!
+                for k in mv.keys.sorted() { personValue(k, mv[k]!) }
+            }
+        }
+    }
+
+    /// The current household of `ctx`, its remembered expressions evaluated and
+    /// written as they come (the same bytes as encoding `ctx.remember()`).
+    public static func encode(id: String, remembering ctx: EvalContext, into out: inout [UInt8]) {
+        encode(id: id, into: &out) { household, member, personValue in
+            ctx.remember(household: household, member: member, personValue: personValue)
+        }
+    }
+
+    /// The record's layout, once: `give` hands over the household's values (index
+    /// order), then each member (ID order) followed by its values; the counts are
+    /// filled in after.
+    private static func encode(id: String, into out: inout [UInt8],
+                               _ give: ((Int, Val) -> Void, (UInt64) -> Void, (Int, Val) -> Void) -> Void) {
         func u32(_ x: Int) { withUnsafeBytes(of: UInt32(x).littleEndian) { out.append(contentsOf: $0) } }
-        func u64(_ x: UInt64) { withUnsafeBytes(of: x.littleEndian) { out.append(contentsOf: $0) } }
+        func patch(_ at: Int, _ x: Int) { withUnsafeBytes(of: UInt32(x).littleEndian) { out.replaceSubrange(at..<at + 4, with: $0) } }
         var id = id
         id.withUTF8 { u32($0.count); out.append(contentsOf: $0) }
-        u32(h.values.count)
-        for k in h.values.keys.sorted() { u32(k); ValCoding.append(h.values[k]!, to: &out) }
-        u32(h.members.count)
-        for m in h.members.keys.sorted() {
-            u64(m)
-            let mv = h.members[m]!
-            u32(mv.count)
-            for k in mv.keys.sorted() { u32(k); ValCoding.append(mv[k]!, to: &out) }
-        }
+        let valuesAt = out.count
+        u32(0)
+        var values = 0, membersAt = -1, members = 0, memberValuesAt = -1, memberValues = 0
+        give({ k, v in
+            u32(k); ValCoding.append(v, to: &out); values += 1
+        }, { key in
+            if membersAt < 0 { membersAt = out.count; u32(0) } else { patch(memberValuesAt, memberValues) }
+            withUnsafeBytes(of: key.littleEndian) { out.append(contentsOf: $0) }
+            members += 1
+            memberValuesAt = out.count
+            memberValues = 0
+            u32(0)
+        }, { k, v in
+            u32(k); ValCoding.append(v, to: &out); memberValues += 1
+        })
+        patch(valuesAt, values)
+        if membersAt < 0 { u32(0) } else { patch(membersAt, members); patch(memberValuesAt, memberValues) }
     }
 
     /// Sets the remembered households: pieces of records made by `encode`, in

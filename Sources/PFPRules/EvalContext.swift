@@ -603,16 +603,24 @@ public final class EvalContext {
     public func remember() -> PreviousHousehold {
         var values: [Int: Val] = [:]
         var people: [UInt64: [Int: Val]] = [:]
+        var current: UInt64 = 0
+        remember(household: { values[$0] = $1 }, member: { current = $0; people[$0] = [:] }, personValue: { people[current]![$0] = $1 })
+        return PreviousHousehold(values: values, members: people)
+    }
+
+    /// The remembered expressions of the current household one by one, in the
+    /// order a run's state keeps them: the household's (by index), then for each
+    /// living member in ID order its ID key and the person's (by index). No
+    /// dictionaries: the match stage writes them straight into the state.
+    public func remember(household: (Int, Val) -> Void, member: (UInt64) -> Void, personValue: (Int, Val) -> Void) {
         let saveP = cp, saveM = cm
         cp = -1; cm = -1
-        for r in rules.remembered where r.level == .household { values[r.index] = r.fn(self) }
+        for r in rules.remembered where r.level == .household { household(r.index, r.fn(self)) }   // index order
         for s in 0..<members.count {
-            var mv: [Int: Val] = [:]
-            asMember(s) { for r in rules.remembered where r.level == .person { mv[r.index] = r.fn(self) } }
-            people[data.personID[Int(members[s])]] = mv
+            member(personIDs[Int(members[s])])
+            asMember(s) { for r in rules.remembered where r.level == .person { personValue(r.index, r.fn(self)) } }
         }
         cp = saveP; cm = saveM
-        return PreviousHousehold(values: values, members: people)
     }
 
     /// The value of a value definition for the household or a member (profile stage).

@@ -4,6 +4,7 @@ import PFPTestSupport
 @testable import PFPIngest
 @testable import PFPRules
 @testable import PFPRun
+@testable import PFPMatch
 
 
 /// Runs the pipeline in-process on the committed sample data.
@@ -120,6 +121,33 @@ final class PipelineTests: XCTestCase {
         try run("2026-11-23", out: staged, from: .match)
         try run("2026-11-23", out: staged)
         XCTAssertEqual(try digests(full + "/published/2026-11-23"), try digests(staged + "/published/2026-11-23"))
+    }
+
+    /// The state a run keeps (written as the match's first pass goes): every
+    /// household of the watch list, with exactly its living members, each with as
+    /// many values as every other.
+    func testTheStateRemembersEachWatchHouseholdWithItsMembers() throws {
+        let out = work + "/state", date = CivilDate.parse("2026-11-23")!
+        try run("2026-11-23", out: out)
+        let store = try StageStore(db: try Database(path: out + "/pfp.sqlite"))
+        let state = try XCTUnwrap(try RunState.load(from: store, runDate: date))
+        let data = try IngestResult.load(from: store, runDate: date)
+        let watch = try FileIO.readText(out + "/published/2026-11-23/watch.csv").split(separator: "\n").dropFirst()
+            .map { String($0.prefix { $0 != "," }) }
+        XCTAssertGreaterThan(watch.count, 0)
+        XCTAssertEqual(state.rememberedCount, watch.count)
+        var householdValues = Set<Int>(), personValues = Set<Int>()
+        for hid in watch {
+            let h = try XCTUnwrap(state.remembered(hid), hid)
+            let index = try XCTUnwrap(data.householdIDs.firstIndex(of: hid))
+            let living = (Int(data.householdStart[index])..<Int(data.householdStart[index + 1])).filter { data.member[$0] != 0 }.map { data.personID[$0] }
+            XCTAssertEqual(Set(h.members.keys), Set(living), hid)
+            householdValues.insert(h.values.count)
+            for (_, mv) in h.members { personValues.insert(mv.count) }
+        }
+        XCTAssertEqual(householdValues.count, 1)
+        XCTAssertEqual(personValues.count, 1)
+        XCTAssertGreaterThan(householdValues.first! + personValues.first!, 0)
     }
 
     func testAStageWithoutItsInputSaysWhatToRunFirst() throws {
