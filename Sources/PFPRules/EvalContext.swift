@@ -248,12 +248,18 @@ public final class EvalContext {
         slots.removeAll(keepingCapacity: true)
         slots.append(contentsOf: repeatElement(-1, count: m * tagCount))
         if m > 0 {
+            // Through the buffers: element by element, each store to a class's array
+            // property checks its uniqueness again.
+            let fresh = lastStart < 0 || start < lastStart
+            members.withUnsafeBufferPointer { mem in
+            slots.withUnsafeMutableBufferPointer { sl in
+            cursors.withUnsafeMutableBufferPointer { cur in
             for t in 0..<tagCount {
                 let persons = tagPerson[t]
-                var c = cursors[t]
+                var c = cur[t]
                 // A fresh context or a jump backwards: binary search; within a chunk the
                 // households come in order and the cursor only moves forward a little.
-                if lastStart < 0 || start < lastStart || c > persons.count { c = lowerBound(persons, start) }
+                if fresh || c > persons.count { c = lowerBound(persons, start) }
                 // Forward a step at a time, then in doubling strides when the
                 // households skipped have many rows (the explanations' pass loads
                 // only the households on one list).
@@ -270,15 +276,16 @@ public final class EvalContext {
                     c += 1
                     step += 1
                 }
-                cursors[t] = c
+                cur[t] = c
                 var k = c, slot = 0
                 while k < persons.count && persons[k] < end {
                     let p = persons[k]
-                    while slot < m && members[slot] < p { slot += 1 }
-                    if slot < m && members[slot] == p { slots[slot * tagCount + t] = Int32(k) }
+                    while slot < m && mem[slot] < p { slot += 1 }
+                    if slot < m && mem[slot] == p { sl[slot * tagCount + t] = Int32(k) }
                     k += 1
                 }
             }
+            }}}
         }
         lastStart = start
         // The head: the one member whose relation is head, else the smallest ID (members are in ID order).
@@ -381,7 +388,7 @@ public final class EvalContext {
     @inline(__always)
     func convert(_ t: Int, _ x: Int64) -> Val {
         switch tagKinds[t] {
-        case 0: return .num(Q(Int128(x), 100).reduced())
+        case 0: return .num(Q.fen(x))
         case 1: return .num(Q(Int128(x)))
         case 2: return .bool(x != 0)
         case 3: return .date(Int32(x))

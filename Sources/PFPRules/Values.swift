@@ -49,6 +49,17 @@ public struct Q: Hashable, Comparable, Sendable, CustomStringConvertible {
         return g > 1 ? Q(n / g, d / g) : self
     }
 
+    /// An amount in fen as yuan, in lowest terms: gcd(x, 100) is the largest
+    /// divisor of 100 that divides x, found by trying them from the largest
+    /// (divisions by constants, no gcd loop: every money tag read takes this).
+    @inline(__always)
+    public static func fen(_ x: Int64) -> Q {
+        let d: Int64
+        if x % 100 == 0 { d = 100 } else if x % 50 == 0 { d = 50 } else if x % 25 == 0 { d = 25 } else if x % 20 == 0 { d = 20 }
+        else if x % 10 == 0 { d = 10 } else if x % 5 == 0 { d = 5 } else if x % 4 == 0 { d = 4 } else if x % 2 == 0 { d = 2 } else { d = 1 }
+        return Q(Int128(x / d), Int128(100 / d))
+    }
+
     /// Parses "12", "-3", "0.35" exactly.
     public init?(decimal s: String) {
         var text = Substring(s)

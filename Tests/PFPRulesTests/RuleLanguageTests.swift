@@ -203,6 +203,11 @@ final class RationalTests: XCTestCase {
             while b != 0 { (a, b) = (b, a % b) }
             XCTAssertEqual(Q.gcd(n, d), Int128(a), "gcd(\(n), \(d))")
         }
+        // Fen to yuan: the same lowest terms as reducing x/100.
+        for x in Array(-1_000...1_000) + [Int64.max, Int64.min + 1, 123_456_789_000, -98_765_432_150] {
+            let f = Q.fen(x), r = Q(Int128(x), 100).reduced()
+            XCTAssertTrue(f.n == r.n && f.d == r.d, "\(x): \(f.n)/\(f.d), expected \(r.n)/\(r.d)")
+        }
         XCTAssertEqual(Q.gcd64(0, 0), 0)
         XCTAssertEqual(Q.gcd64(0, 9), 9)
         XCTAssertEqual(Q.gcd64(48, 0), 48)
