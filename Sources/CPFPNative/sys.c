@@ -18,15 +18,6 @@ int pfp_rename_exchange(const char *a, const char *b) {
 #endif
 }
 
-long pfp_copy_file_range(int in, int out, size_t len) {
-#if defined(SYS_copy_file_range)
-    return (long)syscall(SYS_copy_file_range, in, NULL, out, NULL, len, 0u);
-#else
-    errno = ENOSYS;
-    return -1;
-#endif
-}
-
 int pfp_set_direct(int fd, int on) {
 #if defined(O_DIRECT)
     int fl = fcntl(fd, F_GETFL);

@@ -181,72 +181,21 @@ public enum FileIO {
             if buffer.count >= 1 << 20 { try flush() }
         }
 
-        /// Appends a whole file: the kernel copies it (copy_file_range) while this
-        /// process hashes it on another thread; a plain write where the kernel cannot.
+        /// Appends a whole file, read block by block and written as any other bytes
+        /// (hashed as they are, direct when this writer is).
         public func append(file source: String) throws {
-            try flush()
             let fdIn = open(source, O_RDONLY | O_CLOEXEC)
             guard fdIn >= 0 else { throw PipelineError.failure(location: source, "cannot open: \(String(cString: strerror(errno)))") }
             defer { close(fdIn) }
-            if blocks != nil { try appendDirect(fdIn, source); return }
-            var st = stat()
-            guard fstat(fdIn, &st) == 0 else { throw PipelineError.failure(location: source, "cannot read: \(String(cString: strerror(errno)))") }
-            let n = Int(st.st_size)
-            guard n > 0 else { return }
-            var failure: Error?
-            var hashFailure: Error?
-            Parallel.forEach(2) { task in
-                if task == 1 {
-                    // Read through one small buffer (not a mapping: mapped pages would
-                    // count in this process's resident memory, gigabytes at city scale).
-                    guard self.hashing else { return }
-                    let block = 8 << 20
-                    let buf = UnsafeMutableRawBufferPointer.allocate(byteCount: block, alignment: 64)
-                    defer { buf.deallocate() }
-                    var at = 0
-                    while at < n {
-                        let k = pread(fdIn, buf.baseAddress, min(block, n - at), off_t(at))
-                        if k < 0 && errno == EINTR { continue }
-                        guard k > 0 else {
-                            hashFailure = PipelineError.failure(location: source, "cannot read: \(k < 0 ? String(cString: strerror(errno)) : "the file is shorter than it was")")
-                            return
-                        }
-                        self.digest.update(UnsafeRawBufferPointer(rebasing: buf[0..<k]))
-                        at += k
-                    }
-                    return
-                }
-                var copied = 0
-                while copied < n {
-                    let k = pfp_copy_file_range(fdIn, self.fd, n - copied)
-                    if k > 0 { copied += k; continue }
-                    if k < 0 && errno == EINTR { continue }
-                    break   // not supported here (or a short file): write the rest
-                }
-                if copied < n {
-                    do {
-                        let src = try MappedFile(path: source, populate: false)
-                        try self.writeOut(UnsafeRawBufferPointer(rebasing: src.bytes[copied..<n]))
-                    } catch { failure = error }
-                }
-            }
-            if let failure { throw failure }
-            if let hashFailure { throw hashFailure }
-            bytesWritten += n
-        }
-
-        /// Direct mode: the file read block by block and gathered as any other bytes.
-        private func appendDirect(_ fdIn: Int32, _ source: String) throws {
-            let buf = UnsafeMutableRawPointer.allocate(byteCount: block, alignment: Writer.alignment)
+            let size = 8 << 20
+            let buf = UnsafeMutableRawPointer.allocate(byteCount: size, alignment: Writer.alignment)
             defer { buf.deallocate() }
-            var at = 0
             while true {
-                let k = pread(fdIn, buf, block, off_t(at))
+                let k = read(fdIn, buf, size)
                 if k < 0 && errno == EINTR { continue }
                 guard k >= 0 else { throw PipelineError.failure(location: source, "cannot read: \(String(cString: strerror(errno)))") }
                 if k == 0 { break }
-                try stage(UnsafeRawBufferPointer(start: buf, count: k))
-                at += k
+                try write(UnsafeRawBufferPointer(start: buf, count: k))
             }
         }
 

@@ -114,7 +114,15 @@ public struct MatchStage {
         // (As many as the second pass's tasks can use: up to one per list and chunk.)
         let workerRules = try rules.replicas(Parallel.workers(for: chunks * max(1, listCount)))
         let workerFragments = workerRules.map { ExplainFragments(rules: $0, runDate: data.runDate) }
-        let workerProfiles = workerRules.map { _ in profiles?.replica() }
+        // One evaluator and one tracer per worker, for both passes (a context finds
+        // its place again when the households jump back).
+        let contexts = workerRules.map { rules in
+            let ctx = EvalContext(rules: rules, data: data)
+            if let lookup { ctx.setPersonLookup { lookup.find($0) } }
+            ctx.stored = profiles?.replica()
+            return ctx
+        }
+        let tracers = workerRules.map { _ in Tracer() }
         let tooManyMembers = NSLock()
         var memberFailure: PipelineError?
         found.withUnsafeMutableBufferPointer { foundBuf in
@@ -122,10 +130,7 @@ public struct MatchStage {
         remembered.withUnsafeMutableBufferPointer { remBuf in
         living.withUnsafeMutableBufferPointer { livBuf in
             Parallel.forEach(chunks) { (worker: Int, c: Int) in
-                let rules = workerRules[worker]
-                let ctx = EvalContext(rules: rules, data: data)
-                if let lookup { ctx.setPersonLookup { lookup.find($0) } }
-                ctx.stored = workerProfiles[worker]
+                let ctx = contexts[worker]
                 var byList = [[Found]](repeating: [], count: listCount)
                 var rem: [UInt8] = []
                 var remCount = 0
@@ -175,15 +180,11 @@ public struct MatchStage {
         keys.withUnsafeMutableBufferPointer { keyBuf in
             Parallel.forEach(tasks.count) { (worker: Int, t: Int) in
                 let (l, c) = tasks[t]
-                let rules = workerRules[worker], fragments = workerFragments[worker]
-                let ctx = EvalContext(rules: rules, data: data)
-                if let lookup { ctx.setPersonLookup { lookup.find($0) } }
-                ctx.stored = workerProfiles[worker]
+                let ctx = contexts[worker], tracer = tracers[worker], fragments = workerFragments[worker]
                 var out: [PublishedEntry] = []
                 var codeStore: [String] = []
                 var taskKeys: [String] = []
                 let text = sink.buffer()
-                let tracer = Tracer()
                 let run = found[c][foundStart[c][l]..<foundStart[c][l + 1]]
                 var i = run.startIndex
                 var entries: [EntryPosition] = []

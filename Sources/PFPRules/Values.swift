@@ -13,7 +13,6 @@ public struct Q: Hashable, Comparable, Sendable, CustomStringConvertible {
 
     static func gcd(_ a: Int128, _ b: Int128) -> Int128 {
         var a = a.magnitude, b = b.magnitude
-        if a >> 64 == 0 && b >> 64 == 0 { return Int128(gcd64(UInt64(a), UInt64(b))) }
         while b != 0 { (a, b) = (b, a % b) }
         return Int128(a)
     }

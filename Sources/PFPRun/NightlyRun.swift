@@ -67,17 +67,18 @@ public final class NightlyRun {
             console.progress(String(format: "%@ done in %.2f s", stage.rawValue, wall))
             return v
         }
-        // A stage's result file is written beside the next stage when that stage
-        // follows in this process (it takes the result in memory), and registered
-        // once the next stage's own work is done; waited for on any error too.
+        // A stage's result file is written on a thread of its own, beside the next
+        // stage when that stage follows in this process (it takes the result in
+        // memory), and registered once the next stage's own work is done (at once
+        // when none follows); waited for on any error too.
         var storing: (stage: String, file: Background<StageStore.Written>)?
         defer { _ = try? storing?.file.value() }
-        func finishStoring(beside next: String) throws {
+        func finishStoring(beside next: String?) throws {
             guard let (stage, file) = storing else { return }
             let t = FileIO.now()
             storing = nil
             try store.register(file.value())
-            console.detail(String(format: "    %@ result stored beside the %@ (waited %.2f s)", stage, next, FileIO.now() - t))
+            console.detail(String(format: "    %@ result stored%@ (waited %.2f s)", stage, next.map { " beside the " + $0 } ?? "", FileIO.now() - t))
             FaultPoint.hit("\(stage).stored")
         }
         /// `keep`: what the items point into, kept alive until written.
@@ -103,16 +104,9 @@ public final class NightlyRun {
                         .run(inbox: r.inbox, runDate: r.runDate, allowMissing: r.allowMissing,
                              previousRows: previousRows, allowDrift: options.allowDrift)
                     FaultPoint.hit("ingest.before_store")
-                    let t1 = FileIO.now()
-                    if to >= .profile {
-                        storeBeside(IngestResult.stage, o.result.blobs(), keep: o.result)
-                        try record(o, db: db, runDate: r.runDate)
-                    } else {
-                        try o.result.save(to: store)
-                        try record(o, db: db, runDate: r.runDate)
-                        console.detail(String(format: "    stored in %.2f s", FileIO.now() - t1))
-                        FaultPoint.hit("ingest.stored")
-                    }
+                    storeBeside(IngestResult.stage, o.result.blobs(), keep: o.result)
+                    try record(o, db: db, runDate: r.runDate)
+                    if to < .profile { try finishStoring(beside: nil) }
                     return o
                 }
                 ingest = outcome.result
@@ -142,14 +136,8 @@ public final class NightlyRun {
                     console.detail(String(format: "    values computed in %.2f s", FileIO.now() - t0))
                     try finishStoring(beside: "profile")
                     FaultPoint.hit("profile.before_store")
-                    if to >= .match {
-                        storeBeside(HouseholdProfiles.stage, p.blobs(), keep: p)
-                    } else {
-                        let t1 = FileIO.now()
-                        try p.save(to: store)
-                        console.detail(String(format: "    stored in %.2f s", FileIO.now() - t1))
-                        FaultPoint.hit("profile.stored")
-                    }
+                    storeBeside(HouseholdProfiles.stage, p.blobs(), keep: p)
+                    if to < .match { try finishStoring(beside: nil) }
                     console.progress("\(grouped(data.livingHouseholdCount)) household profiles, \(rules.values.count) values each")
                     return p
                 }
@@ -182,8 +170,6 @@ public final class NightlyRun {
                     FaultPoint.hit("match.evaluated")
                     let t1 = FileIO.now()
                     FaultPoint.hit("match.before_store")
-                    // The state first: the explanations' file is still being completed,
-                    // and the entries' result waits for its digest last of all.
                     try m.state.save(to: store)
                     console.detail(String(format: "    state stored in %.2f s", FileIO.now() - t1))
                     try m.save(to: store, runDate: r.runDate)

@@ -2,7 +2,7 @@ import XCTest
 @testable import PFPCore
 
 /// The file writer: what it writes, and the sha256 it reports, whichever way the
-/// bytes arrive (small writes, large writes, whole files appended by the kernel).
+/// bytes arrive (small writes, large writes, whole files appended).
 final class FileWriterTests: XCTestCase {
     func testAppendedFilesGiveTheSameBytesAndDigestAsWrittenOnes() throws {
         let dir = NSTemporaryDirectory() + "pfp-writer-\(UUID().uuidString)"

@@ -4,10 +4,6 @@
 /// Atomically swaps two paths (renameat2 RENAME_EXCHANGE). 0 on success, -1 with errno set.
 int pfp_rename_exchange(const char *a, const char *b);
 
-/// Copies up to len bytes from fd in to fd out at their file positions, in the
-/// kernel (copy_file_range). Bytes copied, or -1 with errno set (ENOSYS, EXDEV...).
-long pfp_copy_file_range(int in, int out, size_t len);
-
 /// Adds O_DIRECT to an open file's flags (writes then go from this process's
 /// buffers to the disk, past the page cache). 0 on success, -1 with errno set
 /// where the system or the file system has no O_DIRECT.
