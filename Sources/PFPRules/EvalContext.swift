@@ -389,7 +389,7 @@ public final class EvalContext {
     func convert(_ t: Int, _ x: Int64) -> Val {
         switch tagKinds[t] {
         case 0: return .num(Q.fen(x))
-        case 1: return .num(Q(Int128(x)))
+        case 1: return .num(Q(small: x, 1))
         case 2: return .bool(x != 0)
         case 3: return .date(Int32(x))
         default: return .word(Int32(x))

@@ -17,7 +17,7 @@ extension EvalContext {
             return v
         case .negate:
             let v = eval(node.a)
-            if case .num(let q) = v { return .num(Q(-q.n, q.d)) }
+            if case .num(let q) = v { return .num(-q) }
             return v
         case .and:
             let a = eval(node.a)
@@ -189,7 +189,7 @@ extension EvalContext {
             if case .bool(false) = inSet { continue }
             switch kind {
             case 0:   // count
-                if case .bool(true) = inSet { if case .num(let q) = acc { acc = .num(q + Q(1)) } } else { acc = unknownMerge(self, acc, inSet) }
+                if case .bool(true) = inSet { if case .num(let q) = acc { acc = .num(q + Q(small: 1, 1)) } } else { acc = unknownMerge(self, acc, inSet) }
             case 1:   // any
                 acc = kleeneOr(acc, kleeneAnd(inSet, eval(node.b)))
             case 2:   // all

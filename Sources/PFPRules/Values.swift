@@ -1,15 +1,34 @@
 import Foundation
 
 /// An exact rational number: money in yuan, counts, ratios. Never a binary float.
+///
+/// Sixteen bytes, so that a `Val` fits in registers (the evaluator returns
+/// millions of them a second): a numerator and a positive denominator of 64 bits
+/// each. A number whose lowest terms do not fit in 64 bits is kept exactly all
+/// the same, in the `WideNumbers` table (`sd` is 0 and `sn` its row): every
+/// operation reads `n` and `d` as 128-bit numbers on that rare path, so results
+/// are exactly those of 128-bit arithmetic throughout.
 public struct Q: Hashable, Comparable, Sendable, CustomStringConvertible {
-    public var n: Int128
-    public var d: Int128   // > 0
+    /// The numerator, or the row in `WideNumbers` when `sd` is 0.
+    @usableFromInline var sn: Int64
+    /// The denominator (> 0), or 0 for a wide number.
+    @usableFromInline var sd: Int64
 
+    @inline(__always) var isWide: Bool { sd == 0 }
+    public var n: Int128 { sd != 0 ? Int128(sn) : WideNumbers.shared.get(sn).n }
+    public var d: Int128 { sd != 0 ? Int128(sd) : WideNumbers.shared.get(sn).d }
+
+    /// n/d as given (not reduced) when both fit in 64 bits; in lowest terms otherwise.
     public init(_ n: Int128, _ d: Int128 = 1) {
-        if d < 0 { self.n = -n; self.d = -d } else { self.n = n; self.d = d }
+        precondition(d != 0, "a rational number with denominator 0")
+        let (n, d) = d < 0 ? (-n, -d) : (n, d)
+        if let a = Int64(exactly: n), let b = Int64(exactly: d) { sn = a; sd = b; return }
+        self = Q.lowest(n, d)
     }
 
-    public static let zero = Q(0)
+    @inline(__always) init(small n: Int64, _ d: Int64) { sn = n; sd = d }
+
+    public static let zero = Q(small: 0, 1)
 
     static func gcd(_ a: Int128, _ b: Int128) -> Int128 {
         var a = a.magnitude, b = b.magnitude
@@ -31,21 +50,38 @@ public struct Q: Hashable, Comparable, Sendable, CustomStringConvertible {
         return a << shift
     }
 
-    /// Keeps numbers small: reduced when the denominator grows. Numbers that fit
-    /// in 64 bits (nearly all: money in fen, counts) take 64-bit arithmetic; the
-    /// result is the same either way.
+    /// n/d (d > 0) in lowest terms: 64-bit gcd and divisions when both fit,
+    /// `lowestWide` otherwise.
     @inline(__always)
-    public func reduced() -> Q {
-        if d == 1 { return self }
+    static func lowest(_ n: Int128, _ d: Int128) -> Q {
         let nm = n.magnitude, dm = d.magnitude
         if nm >> 64 == 0 && dm >> 64 == 0 {
-            let g = Q.gcd64(UInt64(nm), UInt64(dm))
-            if g <= 1 { return self }
-            let rn = Int128(UInt64(nm) / g)
-            return Q(n < 0 ? -rn : rn, Int128(UInt64(dm) / g))
+            var rn = UInt64(truncatingIfNeeded: nm), rd = UInt64(truncatingIfNeeded: dm)
+            let g = gcd64(rn, rd)
+            if g > 1 { rn /= g; rd /= g }
+            if rn >> 63 == 0 && rd >> 63 == 0 { return Q(small: n < 0 ? -Int64(rn) : Int64(rn), Int64(rd)) }
         }
-        let g = Q.gcd(n, d)
-        return g > 1 ? Q(n / g, d / g) : self
+        return lowestWide(n, d)
+    }
+
+    /// n/d (d > 0) in lowest terms by Euclid on 128 bits; a wide number when the
+    /// lowest terms do not fit in 64 bits.
+    @inline(never)
+    static func lowestWide(_ n: Int128, _ d: Int128) -> Q {
+        let g = gcd(n, d)
+        let rn = g > 1 ? n / g : n, rd = g > 1 ? d / g : d
+        if let a = Int64(exactly: rn), let b = Int64(exactly: rd) { return Q(small: a, b) }
+        return Q(small: WideNumbers.shared.add(rn, rd), 0)
+    }
+
+    /// Keeps numbers small: reduced when the denominator grows. The same lowest
+    /// terms whatever the path (wide numbers are always in lowest terms).
+    @inline(__always)
+    public func reduced() -> Q {
+        if sd == 1 || sd == 0 { return self }
+        let g = Q.gcd64(sn.magnitude, UInt64(sd))
+        if g <= 1 { return self }
+        return Q(small: sn / Int64(g), sd / Int64(g))
     }
 
     /// An amount in fen as yuan, in lowest terms: gcd(x, 100) is the largest
@@ -56,7 +92,7 @@ public struct Q: Hashable, Comparable, Sendable, CustomStringConvertible {
         let d: Int64
         if x % 100 == 0 { d = 100 } else if x % 50 == 0 { d = 50 } else if x % 25 == 0 { d = 25 } else if x % 20 == 0 { d = 20 }
         else if x % 10 == 0 { d = 10 } else if x % 5 == 0 { d = 5 } else if x % 4 == 0 { d = 4 } else if x % 2 == 0 { d = 2 } else { d = 1 }
-        return Q(Int128(x / d), Int128(100 / d))
+        return Q(small: x / d, 100 / d)
     }
 
     /// Parses "12", "-3", "0.35" exactly.
@@ -75,13 +111,81 @@ public struct Q: Hashable, Comparable, Sendable, CustomStringConvertible {
         self = Q(neg ? -num : num, den).reduced()
     }
 
-    public static func + (a: Q, b: Q) -> Q { a.d == b.d ? Q(a.n + b.n, a.d) : Q(a.n * b.d + b.n * a.d, a.d * b.d).reduced() }
-    public static func - (a: Q, b: Q) -> Q { a.d == b.d ? Q(a.n - b.n, a.d) : Q(a.n * b.d - b.n * a.d, a.d * b.d).reduced() }
-    public static func * (a: Q, b: Q) -> Q { Q(a.n * b.n, a.d * b.d).reduced() }
+    // Both operands small: products of 64-bit numbers and their sums fit in 128
+    // bits (|n| <= 2^63, 0 < d < 2^63), so the 128-bit forms cannot overflow. A
+    // wide operand takes the same formulas on its 128-bit numerator and
+    // denominator, out of line (they trap on overflow, as 128-bit arithmetic
+    // always did).
+    @inline(__always) static func small(_ a: Q, _ b: Q) -> Bool { a.sd != 0 && b.sd != 0 }
+
+    public static func + (a: Q, b: Q) -> Q {
+        if small(a, b) {
+            if a.sd == b.sd {
+                let (s, o) = a.sn.addingReportingOverflow(b.sn)
+                if !o { return Q(small: s, a.sd) }
+            } else {
+                return lowest(Int128(a.sn) * Int128(b.sd) + Int128(b.sn) * Int128(a.sd), Int128(a.sd) * Int128(b.sd))
+            }
+        }
+        return wide(a, b, 0)!
+    }
+    public static func - (a: Q, b: Q) -> Q {
+        if small(a, b) {
+            if a.sd == b.sd {
+                let (s, o) = a.sn.subtractingReportingOverflow(b.sn)
+                if !o { return Q(small: s, a.sd) }
+            } else {
+                return lowest(Int128(a.sn) * Int128(b.sd) - Int128(b.sn) * Int128(a.sd), Int128(a.sd) * Int128(b.sd))
+            }
+        }
+        return wide(a, b, 1)!
+    }
+    public static prefix func - (a: Q) -> Q {
+        if a.sd != 0 && a.sn != Int64.min { return Q(small: -a.sn, a.sd) }
+        return Q(-a.n, a.d)
+    }
+    public static func * (a: Q, b: Q) -> Q {
+        if small(a, b) { return lowest(Int128(a.sn) * Int128(b.sn), Int128(a.sd) * Int128(b.sd)) }
+        return wide(a, b, 2)!
+    }
     /// nil when dividing by zero.
-    public static func / (a: Q, b: Q) -> Q? { b.n == 0 ? nil : Q(a.n * b.d, a.d * b.n).reduced() }
-    public static func < (a: Q, b: Q) -> Bool { a.n * b.d < b.n * a.d }
-    public static func == (a: Q, b: Q) -> Bool { a.n * b.d == b.n * a.d }
+    public static func / (a: Q, b: Q) -> Q? {
+        if small(a, b) {
+            if b.sn == 0 { return nil }
+            let n = Int128(a.sn) * Int128(b.sd), d = Int128(a.sd) * Int128(b.sn)
+            return d < 0 ? lowest(-n, -d) : lowest(n, d)
+        }
+        return wide(a, b, 3)
+    }
+    public static func < (a: Q, b: Q) -> Bool {
+        if small(a, b) {
+            if a.sd == b.sd { return a.sn < b.sn }
+            return Int128(a.sn) * Int128(b.sd) < Int128(b.sn) * Int128(a.sd)
+        }
+        return a.n * b.d < b.n * a.d
+    }
+    public static func == (a: Q, b: Q) -> Bool {
+        if small(a, b) {
+            if a.sd == b.sd { return a.sn == b.sn }
+            return Int128(a.sn) * Int128(b.sd) == Int128(b.sn) * Int128(a.sd)
+        }
+        return a.n * b.d == b.n * a.d
+    }
+
+    /// +, -, * or / (op 0-3) with a wide operand or a 64-bit sum that overflowed,
+    /// on 128 bits; nil when dividing by zero.
+    @inline(never)
+    static func wide(_ a: Q, _ b: Q, _ op: Int) -> Q? {
+        let an = a.n, ad = a.d, bn = b.n, bd = b.d
+        switch op {
+        case 0: return ad == bd ? Q(an + bn, ad) : lowest(an * bd + bn * ad, ad * bd)
+        case 1: return ad == bd ? Q(an - bn, ad) : lowest(an * bd - bn * ad, ad * bd)
+        case 2: return lowest(an * bn, ad * bd)
+        default:
+            if bn == 0 { return nil }
+            return bn < 0 ? lowest(-(an * bd), -(ad * bn)) : lowest(an * bd, ad * bn)
+        }
+    }
     public func hash(into h: inout Hasher) { let r = reduced(); h.combine(r.n); h.combine(r.d) }
 
     /// Rounded half-up to a whole number (whole yuan for amounts).
@@ -120,6 +224,36 @@ public struct Q: Hashable, Comparable, Sendable, CustomStringConvertible {
         var fracText = String(x.fraction)
         while fracText.count < x.places { fracText = "0" + fracText }
         return (x.negative ? "-" : "") + "\(x.whole).\(fracText)"
+    }
+}
+
+/// The numbers whose lowest terms do not fit in 64 bits, kept exactly (`Q` with
+/// `sd` 0 names a row). No realistic delivery makes one (tags are at most 64-bit
+/// fen and the rules add and compare them), so this is a path for correctness,
+/// not speed: one lock, rows never removed while the process lives.
+final class WideNumbers: @unchecked Sendable {
+    static let shared = WideNumbers()
+    private let lock = NSLock()
+    private var rows: [(n: Int128, d: Int128)] = []
+
+    func add(_ n: Int128, _ d: Int128) -> Int64 {
+        lock.lock()
+        defer { lock.unlock() }
+        rows.append((n, d))
+        return Int64(rows.count - 1)
+    }
+
+    func get(_ i: Int64) -> (n: Int128, d: Int128) {
+        lock.lock()
+        defer { lock.unlock() }
+        return rows[Int(i)]
+    }
+
+    /// Rows made so far (tests: which operations left 64 bits).
+    var count: Int {
+        lock.lock()
+        defer { lock.unlock() }
+        return rows.count
     }
 }
 

@@ -212,6 +212,77 @@ final class RationalTests: XCTestCase {
         XCTAssertEqual(Q.gcd64(0, 9), 9)
         XCTAssertEqual(Q.gcd64(48, 0), 48)
     }
+
+    /// Arithmetic and comparison in 64 bits, with results that leave 64 bits and
+    /// operands past 64 bits (kept exactly as wide numbers), against the same
+    /// formulas on 128-bit numbers reduced by Euclid: the same lowest terms.
+    func testArithmeticPastSixtyFourBitsIsExact() {
+        struct R: Equatable { var n: Int128; var d: Int128 }
+        func lowest(_ n: Int128, _ d: Int128) -> R {
+            let (n, d) = d < 0 ? (-n, -d) : (n, d)
+            var a = n.magnitude, b = d.magnitude
+            while b != 0 { (a, b) = (b, a % b) }
+            let g = Int128(a)
+            return g > 1 ? R(n: n / g, d: d / g) : R(n: n, d: d)
+        }
+        func r(_ q: Q) -> R { let x = q.reduced(); return R(n: x.n, d: x.d) }
+        var rng = SystemRandomNumberGenerator()
+        func number(_ maxBits: Int, _ maxDBits: Int) -> (Int128, Int128) {
+            let nb = Int.random(in: 0...maxBits, using: &rng), db = Int.random(in: 0...maxDBits, using: &rng)
+            let n = Int128.random(in: -(Int128(1) << nb)...(Int128(1) << nb), using: &rng)
+            let d = Int128.random(in: 1...(Int128(1) << db), using: &rng)
+            return (n, d)
+        }
+        var samples: [((Int128, Int128), (Int128, Int128))] = [
+            ((Int128(Int64.max), 100), (Int128(Int64.max), 100)),       // a sum past 64 bits
+            ((Int128(Int64.max), 100), (1, 100)),                         // numerator 2^63
+            ((Int128(Int64.min), 1), (-1, 1)), ((Int128(Int64.min), 1), (1, 1)),
+            ((Int128(Int64.max), 3), (Int128(Int64.max), 7)),            // product past 64 bits
+            ((Int128(1) << 70, 3), (5, 2)), ((-(Int128(1) << 64), 7), (Int128(1) << 60, 7)),
+            ((0, 1), (Int128(1) << 80, 9)), ((7, 2), (7, 2)), ((Int128(1) << 62, 1), (Int128(1) << 62, 1)),
+        ]
+        for _ in 0..<20_000 {
+            // 64-bit operands (results may leave 64 bits), and operands up to 80
+            // bits whose products stay within 128 bits (past them 128-bit
+            // arithmetic traps, as it always did).
+            samples.append((number(63, 62), number(63, 62)))
+            samples.append((number(80, 40), number(40, 40)))
+            samples.append((number(40, 40), number(80, 40)))
+        }
+        let widesBefore = WideNumbers.shared.count
+        for ((an, ad), (bn, bd)) in samples {
+            let a = Q(an, ad), b = Q(bn, bd)
+            let x = lowest(an, ad), y = lowest(bn, bd)
+            XCTAssertEqual(r(a), x)
+            let label = "\(an)/\(ad) and \(bn)/\(bd)"
+            XCTAssertEqual(r(a + b), lowest(x.n * y.d + y.n * x.d, x.d * y.d), "+ " + label)
+            XCTAssertEqual(r(a - b), lowest(x.n * y.d - y.n * x.d, x.d * y.d), "- " + label)
+            XCTAssertEqual(r(-a), R(n: -x.n, d: x.d), "negated " + label)
+            XCTAssertEqual(r(a * b), lowest(x.n * y.n, x.d * y.d), "* " + label)
+            if y.n == 0 { XCTAssertNil(a / b) } else {
+                XCTAssertEqual(r((a / b)!), lowest(x.n * y.d, x.d * y.n), "/ " + label)
+            }
+            XCTAssertEqual(a < b, x.n * y.d < y.n * x.d, "< " + label)
+            XCTAssertEqual(a == b, x.n * y.d == y.n * x.d, "== " + label)
+            if a == b { XCTAssertEqual(a.hashValue, b.hashValue, label) }
+            XCTAssertEqual(Q(an * 6, ad * 6), a, label)
+        }
+        XCTAssertGreaterThan(WideNumbers.shared.count, widesBefore, "no operation left 64 bits")
+        // Wide numbers print, round and code as any other.
+        let big = Q(Int128(Int64.max)) + Q(1, 100)
+        XCTAssertTrue(big.isWide)
+        XCTAssertEqual(big.description, "9223372036854775807.01")
+        XCTAssertEqual((big + big).roundedHalfUp, 18446744073709551614)
+        XCTAssertEqual((big - Q(1, 100)).description, "9223372036854775807")
+        XCTAssertFalse((big - Q(1, 100)).isWide)
+        XCTAssertTrue((Q(Int128(Int64.max)) + Q(1)).isWide)
+        XCTAssertFalse((Q(Int128(Int64.max), 100) + Q(1, 100)).isWide, "2^63/100 is 2^61/25 in lowest terms")
+        XCTAssertEqual(ValCoding.encode(.num(big)).0, 7)
+        let (k, n, d) = ValCoding.encode(.num(Q(6, 4)))
+        XCTAssertEqual(ValCoding.decode(k, n, d), .num(Q(3, 2)))
+        XCTAssertNil(ValCoding.decode(4, 1, 0))
+        XCTAssertLessThanOrEqual(MemoryLayout<Val>.size, 17, "a Val no longer fits in registers")
+    }
 }
 
 final class TracerTests: XCTestCase {
