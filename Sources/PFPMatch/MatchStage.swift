@@ -384,9 +384,9 @@ public final class ExplainFragments {
         policyNames = ranges.count
         for p in rules.policies { add { $0.string(p.id) } }
         tagNames = ranges.count
-        for t in rules.catalogue.tags { add { $0.string(t.name) } }
+        for t in rules.catalogue.tags { add { $0.byte(44); $0.string(t.name); $0.byte(44) } }
         tagFeeds = ranges.count
-        for t in rules.catalogue.tags { add { $0.string(t.feed) } }
+        for t in rules.catalogue.tags { add { $0.byte(44); $0.string(t.feed); $0.byte(44) } }
         valueNames = ranges.count
         for v in rules.values { add { $0.string(v.id) } }
         rememberedLabels = ranges.count
@@ -418,7 +418,9 @@ public final class ExplainFragments {
     public func listName(_ l: Int) -> UnsafeBufferPointer<UInt8> { piece(listNames + l) }
     /// A policy's id as a JSON string (by its position in the rules).
     public func policyName(_ p: Int) -> UnsafeBufferPointer<UInt8> { piece(policyNames + p) }
+    /// A tag's name as a JSON string between commas: `,"income.wage",`.
     func tagName(_ t: Int) -> UnsafeBufferPointer<UInt8> { piece(tagNames + t) }
+    /// A tag's feed as a JSON string between commas: `,"hr",`.
     func tagFeed(_ t: Int) -> UnsafeBufferPointer<UInt8> { piece(tagFeeds + t) }
     func valueName(_ v: Int) -> UnsafeBufferPointer<UInt8> { piece(valueNames + v) }
     func rememberedLabel(_ r: Int) -> UnsafeBufferPointer<UInt8> { piece(rememberedLabels + r) }
@@ -498,27 +500,27 @@ public enum Explanation {
         for (k, r) in tracer.tagReads.enumerated() {
             if k > 0 { w.byte(44) }
             let t = Int(r.tag)
-            w.raw("["); w.int(who(r.person)); w.byte(44); w.append(fragments.tagName(t)); w.byte(44)
+            w.byte(91); w.int(who(r.person)); w.append(fragments.tagName(t))
             w.value(r.state == .delivered || r.state == .absent ? r.value : .unknownNoFacts, ctx: ctx, tag: t)
-            w.byte(44); w.append(fragments.tagFeed(t)); w.byte(44)
+            w.append(fragments.tagFeed(t))
             switch r.state {   // the words as JSON strings, as `Tracer.ReadState.word` spells them
             case .delivered: w.date(r.asOf)
             case .absent: w.raw("\"absent\"")
             case .conflict: w.raw("\"conflict\"")
             case .unavailable: w.raw("\"unavailable\"")
             }
-            w.raw("]")
+            w.byte(93)
         }
         w.raw("],\"values\":[")
         for (k, v) in tracer.valuesRead.enumerated() {
             if k > 0 { w.byte(44) }
-            w.raw("[")
+            w.byte(91)
             w.append(v.value >= 0 ? fragments.valueName(Int(v.value)) : fragments.rememberedLabel(Int(-1 - v.value)))
             w.byte(44)
             if v.person == 0 { w.raw("null") } else { w.int(who(v.person)) }
             w.byte(44)
             w.value(v.result, ctx: ctx, tag: nil)
-            w.raw("]")
+            w.byte(93)
         }
         w.raw("],\"parameters\":[")
         for (k, rank) in tracer.parameters.sorted().enumerated() {
@@ -551,8 +553,10 @@ public final class JSONBytes {
     /// Empties the buffer, keeping its memory.
     public func clear() { count = 0 }
 
+    /// Room for `n` more bytes and 32 spare ones (short pieces are copied as
+    /// whole 8- or 16-byte words, see `append`).
     @inline(__always) private func reserve(_ n: Int) {
-        if count + n > cap { grow(count + n) }
+        if count + n + 32 > cap { grow(count + n + 32) }
     }
     private func grow(_ need: Int) {
         var c = cap * 2
@@ -569,11 +573,28 @@ public final class JSONBytes {
         base[count] = b
         count += 1
     }
+    /// Pieces of up to 32 bytes (names, words, fragments: nearly all) are
+    /// copied inline as two overlapping words (no call to memmove), reading
+    /// only the piece's own bytes.
     @inline(__always) public func append(_ p: UnsafeBufferPointer<UInt8>) {
-        guard let a = p.baseAddress, p.count > 0 else { return }
-        reserve(p.count)
-        (base + count).update(from: a, count: p.count)
-        count += p.count
+        guard let a = p.baseAddress else { return }
+        let n = p.count
+        reserve(n)
+        let src = UnsafeRawPointer(a), dst = UnsafeMutableRawPointer(base + count)
+        if n >= 16 && n <= 32 {
+            let x = src.loadUnaligned(as: SIMD16<UInt8>.self), y = src.loadUnaligned(fromByteOffset: n - 16, as: SIMD16<UInt8>.self)
+            dst.storeBytes(of: x, as: SIMD16<UInt8>.self)
+            dst.storeBytes(of: y, toByteOffset: n - 16, as: SIMD16<UInt8>.self)
+        } else if n >= 8 && n < 16 {
+            let x = src.loadUnaligned(as: UInt64.self), y = src.loadUnaligned(fromByteOffset: n - 8, as: UInt64.self)
+            dst.storeBytes(of: x, as: UInt64.self)
+            dst.storeBytes(of: y, toByteOffset: n - 8, as: UInt64.self)
+        } else if n < 8 {
+            for i in 0..<n { dst.storeBytes(of: src.load(fromByteOffset: i, as: UInt8.self), toByteOffset: i, as: UInt8.self) }
+        } else {
+            dst.copyMemory(from: src, byteCount: n)
+        }
+        count += n
     }
     @inline(__always) public func raw(_ s: StaticString) {
         s.withUTF8Buffer { append($0) }

@@ -200,18 +200,38 @@ public struct Q: Hashable, Comparable, Sendable, CustomStringConvertible {
 
     /// A number that is not whole but whose denominator divides a power of ten,
     /// as decimal parts: `fraction` has `places` digits (leading zeros included).
-    /// nil for whole numbers and for fractions such as 1/3.
+    /// nil for whole numbers and for fractions such as 1/3, and for the few whose
+    /// digits do not fit in 128 bits (more than 38 places: 1/2^62 and the like).
     public var decimalParts: (negative: Bool, whole: UInt128, fraction: UInt128, places: Int)? {
         let r = reduced()
-        if r.d == 1 { return nil }
+        if r.sd == 1 { return nil }
+        if r.sd != 0 {
+            // 64-bit numbers (money in yuan and fen): the same parts in 64-bit
+            // divisions while the scaled numerator fits.
+            var d = UInt64(r.sd)
+            let twos = d.trailingZeroBitCount
+            d >>= twos
+            var fives = 0
+            while d % 5 == 0 { d /= 5; fives += 1 }
+            guard d == 1 else { return nil }
+            let places = max(twos, fives)
+            if places <= 18 {
+                var scale: UInt64 = 1
+                for _ in 0..<places { scale *= 10 }
+                let (mag, o) = r.sn.magnitude.multipliedReportingOverflow(by: scale / UInt64(r.sd))
+                if !o { return (r.sn < 0, UInt128(mag / scale), UInt128(mag % scale), places) }
+            }
+        }
         var d = r.d, twos = 0, fives = 0
         while d % 2 == 0 { d /= 2; twos += 1 }
         while d % 5 == 0 { d /= 5; fives += 1 }
         guard d == 1 else { return nil }
         let places = max(twos, fives)
+        guard places <= 38 else { return nil }   // 10^39 leaves 128 bits: printed as n/d
         var scale: Int128 = 1
         for _ in 0..<places { scale *= 10 }
-        let scaled = r.n * (scale / r.d)
+        let (scaled, o) = r.n.multipliedReportingOverflow(by: scale / r.d)
+        if o { return nil }
         let mag = scaled.magnitude
         return (scaled < 0, mag / UInt128(scale), mag % UInt128(scale), places)
     }

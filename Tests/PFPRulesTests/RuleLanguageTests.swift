@@ -283,6 +283,41 @@ final class RationalTests: XCTestCase {
         XCTAssertNil(ValCoding.decode(4, 1, 0))
         XCTAssertLessThanOrEqual(MemoryLayout<Val>.size, 17, "a Val no longer fits in registers")
     }
+
+    /// Decimal parts (what amounts and money values print as) of numbers whose
+    /// denominator divides a power of ten, 64-bit path and wide path, against the
+    /// digits worked out on 128 bits.
+    func testDecimalPartsOnEveryPath() {
+        func reference(_ n: Int128, _ d: Int128) -> String {
+            var a = n.magnitude, b = d.magnitude
+            while b != 0 { (a, b) = (b, a % b) }
+            let rn = n / Int128(a), rd = d / Int128(a)
+            if rd == 1 { return String(rn) }
+            var places = 0, scale: Int128 = 1
+            while scale % rd != 0 {
+                if places == 38 { return "\(rn)/\(rd)" }   // past 128 bits: n/d
+                scale *= 10; places += 1
+            }
+            let m = (rn * (scale / rd)).magnitude
+            var frac = String(m % UInt128(scale))
+            while frac.count < places { frac = "0" + frac }
+            return (rn < 0 ? "-" : "") + "\(m / UInt128(scale))." + frac
+        }
+        var rng = SystemRandomNumberGenerator()
+        var cases: [(Int128, Int128)] = [(1, 3), (Int128(Int64.max), 100), (Int128(Int64.min), 100), (-1, 1 << 62), (7, 5 * 5 * 5 * 2)]
+        for _ in 0..<10_000 {
+            var d: Int128 = 1
+            for _ in 0..<Int.random(in: 0...20, using: &rng) { d *= 2 }
+            for _ in 0..<Int.random(in: 0...20, using: &rng) where d * 5 < Int128(Int64.max) { d *= 5 }
+            let bits = Int.random(in: 0...[62, 70].randomElement(using: &rng)!, using: &rng)
+            cases.append((Int128.random(in: -(Int128(1) << bits)...(Int128(1) << bits), using: &rng), d))
+        }
+        for (n, d) in cases {
+            let q = Q(n, d)
+            if d % 3 == 0 { XCTAssertNil(q.decimalParts); continue }
+            XCTAssertEqual(q.description, reference(n, d), "\(n)/\(d)")
+        }
+    }
 }
 
 final class TracerTests: XCTestCase {
