@@ -12,7 +12,7 @@ public enum FaultPoint {
     /// Every point, in the order a run passes them.
     public static let all = [
         "ingest.read", "ingest.before_store", "ingest.stored", "profile.before_store", "profile.stored",
-        "match.evaluated", "match.before_store", "match.stored", "emit.lists_written", "emit.before_success",
+        "match.evaluated", "match.before_store", "emit.lists_written", "match.stored", "emit.before_success",
         "emit.before_publish", "emit.published",
     ]
 

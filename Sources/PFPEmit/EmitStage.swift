@@ -21,6 +21,9 @@ public struct EmitStage {
         /// Entries per list of the previous successful run, for the report's changes.
         public var previousCounts: [String: Int]? = nil
         public var previousDate: String? = nil
+        /// Called once everything is written, right before the run is published
+        /// (the nightly run registers the match result stored beside this stage).
+        public var beforePublish: () throws -> Void = {}
         public init(runDate: CivilDate, outRoot: String, rules: RuleSet, match: MatchResult, feeds: [FeedReport],
                     rejects: [(feed: String, line: Int, reason: String)], allowedMissing: [String], startedAt: String,
                     pipelineVersion: String, schemaVersion: Int) {
@@ -96,6 +99,7 @@ public struct EmitStage {
             let counts = EmitStage.counts(x.rules, x.match, byList)
             let manifest = EmitStage.manifest(x, dir: dir, counts: counts)
             try dir.write("manifest.json", Array((manifest.serialized(pretty: true) + "\n").utf8), rows: 1)
+            try x.beforePublish()
             try dir.publish()
             FaultPoint.hit("emit.published")
             return (dir.finalPath, counts)

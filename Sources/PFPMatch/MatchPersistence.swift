@@ -6,6 +6,11 @@ public extension MatchResult {
     static let stage = "match"
 
     func save(to store: StageStore, runDate: CivilDate) throws {
+        try store.save(runDate: runDate, stage: MatchResult.stage, blobs: blobs())
+    }
+
+    /// The result as it is stored: the entries' columns, counts and the explanations' file.
+    func blobs() -> BlobWriter {
         var w = BlobWriter()
         // The text columns, each encoded on its own (in parallel), straight from the entries.
         let entries = self.entries
@@ -36,7 +41,7 @@ public extension MatchResult {
         w.put("counts", [Int64(households), Int64(people)])
         w.put("explain", BlobWriter.joined(2) { $0 == 0 ? explainPath ?? "" : explainSHA })
         w.put("explain_counts", [Int64(explainRows), Int64(explainBytes)])
-        try store.save(runDate: runDate, stage: MatchResult.stage, blobs: w)
+        return w
     }
 
     static func load(from store: StageStore, runDate: CivilDate) throws -> MatchResult {

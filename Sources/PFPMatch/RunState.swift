@@ -21,7 +21,7 @@ public struct RunState: Sendable {
 
     public init(runDate: CivilDate) { self.runDate = runDate }
 
-    static let stage = "state"
+    public static let stage = "state"
 
     /// A list entry's key: list, household, person, policy.
     public static func pushKey(list: String, household: String, person: String, policy: String) -> String {
@@ -133,11 +133,16 @@ public struct RunState: Sendable {
     }
 
     public func save(to store: StageStore) throws {
+        try store.save(runDate: runDate, stage: RunState.stage, blobs: blobs())
+    }
+
+    /// The state as it is stored.
+    public func blobs() -> BlobWriter {
         var w = BlobWriter()
         w.put("remembered", rememberedBytes)
         // The workers collect them in list and ID order: usually sorted already.
         w.putStrings("push_keys", zip(pushKeys, pushKeys.dropFirst()).allSatisfy { $0 <= $1 } ? pushKeys : pushKeys.sorted())
-        try store.save(runDate: runDate, stage: RunState.stage, blobs: w)
+        return w
     }
 
     public static func load(from store: StageStore, runDate: CivilDate) throws -> RunState? {

@@ -70,24 +70,26 @@ public final class NightlyRun {
         // A stage's result file is written on a thread of its own, beside the next
         // stage when that stage follows in this process (it takes the result in
         // memory), and registered once the next stage's own work is done (at once
-        // when none follows); waited for on any error too.
-        var storing: (stage: String, file: Background<StageStore.Written>)?
-        defer { _ = try? storing?.file.value() }
+        // when none follows; for the match, right before emit publishes); waited
+        // for on any error too.
+        var storing: (stage: String, files: Background<[StageStore.Written]>)?
+        defer { _ = try? storing?.files.value() }
         func finishStoring(beside next: String?) throws {
-            guard let (stage, file) = storing else { return }
+            guard let (stage, files) = storing else { return }
             let t = FileIO.now()
             storing = nil
-            try store.register(file.value())
+            for w in try files.value() { try store.register(w) }
             console.detail(String(format: "    %@ result stored%@ (waited %.2f s)", stage, next.map { " beside the " + $0 } ?? "", FileIO.now() - t))
             FaultPoint.hit("\(stage).stored")
         }
-        /// `keep`: what the items point into, kept alive until written.
-        func storeBeside(_ stage: String, _ blobs: BlobWriter, keep: AnyObject) {
-            nonisolated(unsafe) let blobs = blobs, files = store, keep = keep
+        /// `blobs`: each stage's items, in the order they are written; called on the
+        /// storing thread, and what it captures (what the items point into) lives
+        /// until they are written.
+        func storeBeside(_ stage: String, _ blobs: @escaping () -> [(stage: String, blobs: BlobWriter)]) {
+            nonisolated(unsafe) let blobs = blobs, files = store
             let date = r.runDate
             storing = (stage, Background("pfp-store-\(stage)") {
-                withExtendedLifetime(keep) { }
-                return try files.write(runDate: date, stage: stage, blobs: blobs)
+                try blobs().map { try files.write(runDate: date, stage: $0.stage, blobs: $0.blobs) }
             })
         }
         do {
@@ -104,7 +106,8 @@ public final class NightlyRun {
                         .run(inbox: r.inbox, runDate: r.runDate, allowMissing: r.allowMissing,
                              previousRows: previousRows, allowDrift: options.allowDrift)
                     FaultPoint.hit("ingest.before_store")
-                    storeBeside(IngestResult.stage, o.result.blobs(), keep: o.result)
+                    let result = o.result, blobs = result.blobs()
+                    storeBeside(IngestResult.stage) { withExtendedLifetime(result) { [(IngestResult.stage, blobs)] } }
                     try record(o, db: db, runDate: r.runDate)
                     if to < .profile { try finishStoring(beside: nil) }
                     return o
@@ -136,7 +139,8 @@ public final class NightlyRun {
                     console.detail(String(format: "    values computed in %.2f s", FileIO.now() - t0))
                     try finishStoring(beside: "profile")
                     FaultPoint.hit("profile.before_store")
-                    storeBeside(HouseholdProfiles.stage, p.blobs(), keep: p)
+                    let blobs = p.blobs()
+                    storeBeside(HouseholdProfiles.stage) { withExtendedLifetime(p) { [(HouseholdProfiles.stage, blobs)] } }
                     if to < .match { try finishStoring(beside: nil) }
                     console.progress("\(grouped(data.livingHouseholdCount)) household profiles, \(rules.values.count) values each")
                     return p
@@ -168,13 +172,10 @@ public final class NightlyRun {
                     FileIO.releaseFreeMemory()
                     console.detail(String(format: "    evaluated in %.2f s", FileIO.now() - t0))
                     FaultPoint.hit("match.evaluated")
-                    let t1 = FileIO.now()
                     FaultPoint.hit("match.before_store")
-                    try m.state.save(to: store)
-                    console.detail(String(format: "    state stored in %.2f s", FileIO.now() - t1))
-                    try m.save(to: store, runDate: r.runDate)
-                    FaultPoint.hit("match.stored")
-                    console.detail(String(format: "    stored in %.2f s", FileIO.now() - t1))
+                    // The next run's state and the match result, written beside emit.
+                    storeBeside(MatchResult.stage) { [(RunState.stage, m.state.blobs()), (MatchResult.stage, m.blobs())] }
+                    if to < .emit { try finishStoring(beside: nil) }
                     console.progress("\(grouped(m.entries.count)) list entries")
                     return m
                 }
@@ -188,6 +189,7 @@ public final class NightlyRun {
                     inputs.previousDate = prev.description
                     inputs.previousCounts = try registry.listCounts(runDate: prev)
                 }
+                inputs.beforePublish = { try finishStoring(beside: "emit") }
                 let (path, counts) = try timed(.emit) { try EmitStage().run(inputs, console: console) }
                 summary.published = path
                 summary.counts = counts
