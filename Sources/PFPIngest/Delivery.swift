@@ -95,27 +95,29 @@ public final class FeedFile: @unchecked Sendable {
         func broken(_ m: String, hint: String = "ask the department to deliver the file and its manifest again") -> Result<FeedFile, PipelineError> {
             .failure(.badInput(stage: "ingest", feed: spec.name, location: (path as NSString).lastPathComponent, "broken delivery: " + m, hint: hint))
         }
-        // Hash on one thread; on the other, decode and (when the bytes are already
-        // UTF-8) find the record boundaries.
-        var digest = ""
+        // Hash on a thread of its own; here, decode and (when the bytes are already
+        // UTF-8) find the record boundaries. Not two iterations of one parallel
+        // loop: a conversion's own parallel loop nested in one runs on one core.
+        nonisolated(unsafe) let whole = raw
+        let hashing = Background("pfp-feed-hash") { SHA256Digest.hex(of: whole) }
         var decoded: Result<[UInt8]?, TextDecoding.DecodeFailure> = .success(nil)
         var rawLayout: CSVLayout?
         let bom = TextDecoding.bomLength(raw)
-        Parallel.forEach(2) { task in
-            if task == 0 { digest = SHA256Digest.hex(of: raw); return }
+        decode: do {
             let body = UnsafeRawBufferPointer(rebasing: raw[bom...])
             switch manifest.encoding {
             case .utf8:
-                if let bad = TextDecoding.firstInvalidUTF8(body) { decoded = .failure(.init(offset: bad + bom)); return }
+                if let bad = TextDecoding.firstInvalidUTF8(body) { decoded = .failure(.init(offset: bad + bom)); break decode }
             case .gb18030:
                 if !TextDecoding.isASCII(body) {
                     decoded = TextDecoding.gb18030ToUTF8(body).map { Optional($0) }.mapError { TextDecoding.DecodeFailure(offset: $0.offset + bom) }
-                    return
+                    break decode
                 }
                 // ASCII: the same bytes in UTF-8
             }
             rawLayout = CSVLayout.scan(body)
         }
+        let digest = (try? hashing.value()) ?? ""   // it cannot fail: "" would mismatch the manifest
         if digest != manifest.sha256 {
             return broken("the file's sha256 is \(digest.prefix(12))…, the manifest says \(manifest.sha256.prefix(12))… (a partial or replaced file)")
         }
