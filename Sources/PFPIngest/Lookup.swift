@@ -12,22 +12,39 @@ public final class IDIndex: @unchecked Sendable {
         var value: Int32
     }
     // `let`: a class's `var` properties pay a dynamic exclusivity check on every access.
-    private let slots: [Slot]
+    private let slots: UnsafeMutableBufferPointer<Slot>
     private let mask: Int
+    /// Whether `slots` came from posix_memalign (freed with free).
+    private let aligned: Bool
 
     public init(keys input: [UInt64]) {
         var cap = 16
         while cap < input.count * 2 { cap <<= 1 }
         let mask = cap - 1
-        var slots = [Slot](repeating: Slot(key: 0, value: -1), count: cap)
+        // Read at random, a city's table is hundreds of megabytes: in 2 MiB pages
+        // where the kernel grants them (transparent huge pages on request), a
+        // lookup's address translation stays in the TLB instead of adding a walk.
+        let bytes = cap * MemoryLayout<Slot>.stride
+        let huge = 2 << 20
+        var raw: UnsafeMutableRawPointer?
+        if bytes >= huge, posix_memalign(&raw, huge, bytes) == 0, let raw {
+            _ = madvise(raw, bytes, MADV_HUGEPAGE)
+            slots = UnsafeMutableBufferPointer(start: raw.bindMemory(to: Slot.self, capacity: cap), count: cap)
+            aligned = true
+        } else {
+            slots = .allocate(capacity: cap)
+            aligned = false
+        }
+        slots.initialize(repeating: Slot(key: 0, value: -1))
         for (i, k) in input.enumerated() {
             var h = IDIndex.hash(k) & mask
             while slots[h].key != 0 && slots[h].key != k { h = (h + 1) & mask }
             slots[h] = Slot(key: k, value: Int32(i))
         }
         self.mask = mask
-        self.slots = slots
     }
+
+    deinit { if aligned { free(slots.baseAddress) } else { slots.deallocate() } }
 
     @inline(__always)
     static func hash(_ k: UInt64) -> Int {
@@ -40,20 +57,19 @@ public final class IDIndex: @unchecked Sendable {
     @inline(__always)
     public func prefetch(_ k: UInt64) {
         let h = IDIndex.hash(k) & mask
-        slots.withUnsafeBufferPointer { pfp_prefetch($0.baseAddress! + h) }
+        pfp_prefetch(slots.baseAddress! + h)
     }
 
     /// The person index, or -1.
     @inline(__always)
     public func find(_ k: UInt64) -> Int32 {
         var h = IDIndex.hash(k) & mask
-        return slots.withUnsafeBufferPointer { sb in
-            while true {
-                let s = sb[h]
-                if s.key == k { return s.value }
-                if s.key == 0 { return -1 }
-                h = (h + 1) & mask
-            }
+        let sb = UnsafeBufferPointer(slots)
+        while true {
+            let s = sb[h]
+            if s.key == k { return s.value }
+            if s.key == 0 { return -1 }
+            h = (h + 1) & mask
         }
     }
 }
