@@ -71,6 +71,27 @@ public struct CivilDate: Hashable, Comparable, Sendable, CustomStringConvertible
         return CivilDate(year: y, month: m, day: d)
     }
 
+    /// `parse` for many fields that repeat a few dates (a feed's `as_of`): the
+    /// last dates seen, by their ten bytes, in a small direct-mapped table.
+    public struct ParseCache {
+        private var keys = [UInt64](repeating: 0, count: 64)
+        private var tails = [UInt16](repeating: 0, count: 64)
+        private var dates = [Int32](repeating: 0, count: 64)
+        public init() {}
+
+        /// The same as `CivilDate.parse(b)`.
+        @inline(__always)
+        public mutating func parse(_ b: UnsafeRawBufferPointer) -> CivilDate? {
+            guard b.count == 10 else { return CivilDate.parse(b) }
+            let head = b.loadUnaligned(as: UInt64.self), tail = b.loadUnaligned(fromByteOffset: 8, as: UInt16.self)
+            let slot = Int(truncatingIfNeeded: ((head ^ UInt64(tail) &* 0x9E37_79B9) &* 0x9E37_79B9_7F4A_7C15) >> 58)
+            if head != 0 && keys[slot] == head && tails[slot] == tail { return CivilDate(days: dates[slot]) }   // empty slots hold 0; a date's bytes never are
+            guard let d = CivilDate.parse(b) else { return nil }
+            keys[slot] = head; tails[slot] = tail; dates[slot] = d.days
+            return d
+        }
+    }
+
     public static func parse(_ s: String) -> CivilDate? {
         var s = s
         return s.withUTF8 { parse(UnsafeRawBufferPointer($0)) }

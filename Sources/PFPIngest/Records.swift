@@ -13,7 +13,17 @@ enum TagColumns {
 /// Relation to the head of household (feeds.md).
 public enum Relation: UInt8, CaseIterable, Sendable {
     case head, spouse, child, parent, grandchild, sibling, other
-    public var word: String { ["head", "spouse", "child", "parent", "grandchild", "sibling", "other"][Int(rawValue)] }
+    /// The words, in the cases' order (made once: parsing reads them for every record).
+    static let words: [StaticString] = ["head", "spouse", "child", "parent", "grandchild", "sibling", "other"]
+    static let texts: [String] = words.map { $0.description }
+    public var word: String { Relation.texts[Int(rawValue)] }
+
+    /// The relation a field's bytes spell; nil for any other bytes.
+    @inline(__always)
+    static func parse(_ b: UnsafeRawBufferPointer) -> Relation? {
+        for i in words.indices where equalsASCII(b, words[i]) { return Relation(rawValue: UInt8(i)) }
+        return nil
+    }
 }
 
 public enum Hukou: UInt8, Sendable {
@@ -139,9 +149,7 @@ func parsePopulation(_ file: FeedFile) -> [PopulationRow] {
                     let sex: UInt8? = withField(text, fields[cSex]) { b in
                         equalsASCII(b, "M") ? 1 : (equalsASCII(b, "F") ? 0 : nil)
                     }
-                    let rel: Relation? = withField(text, fields[cRel]) { b in
-                        Relation.allCases.first { r in r.word.utf8.elementsEqual(b) }
-                    }
+                    let rel: Relation? = withField(text, fields[cRel]) { Relation.parse($0) }
                     let hukou: Hukou? = withField(text, fields[cHukou]) { b in
                         equalsASCII(b, "local") ? .local : (equalsASCII(b, "nonlocal") ? .nonlocal : nil)
                     }
@@ -208,6 +216,7 @@ func parseTags(_ file: FeedFile, compiled: CompiledTags, feedIndex: Int32, tagLo
                 pending.reserveCapacity(chunk.records)
                 var rej: [Reject] = []
                 var upgraded = 0
+                var dates = CivilDate.ParseCache()
                 while pos < chunk.end, scanner.skipBlank(pos: &pos, line: &line), pos < chunk.end {
                     let info = scanner.scanRecord(pos: &pos, line: &line, expectedFields: expected, fields: &fields)
                     let ln = Int32(info.line)
@@ -223,7 +232,7 @@ func parseTags(_ file: FeedFile, compiled: CompiledTags, feedIndex: Int32, tagLo
                     // The later checks; unknown_person, checked below, comes before them.
                     var row = PendingRow(key: id.key, line: ln, late: nil, tag: 0, asOf: 0, value: 0)
                     defer { pending.append(row) }
-                    guard let asOf = withField(text, fAsOf, { CivilDate.parse($0) }) else { row.late = .badDate; continue }
+                    guard let asOf = withField(text, fAsOf, { dates.parse($0) }) else { row.late = .badDate; continue }
                     if asOf.days > deliveryAsOf { row.late = .futureAsOf; continue }
                     let t = withField(text, fTag) { tagLookup.find($0) }
                     if t < 0 { row.late = .unknownTag; continue }

@@ -17,6 +17,38 @@ final class CivilDateTests: XCTestCase {
         XCTAssertNil(CivilDate.parse(" 2026-11-24"))
     }
 
+    /// The cache of parsed dates gives what parsing gives, field after field:
+    /// repeated dates, many dates sharing slots, invalid ones, NUL bytes, other lengths.
+    func testParseCacheGivesWhatParseGives() {
+        var rng = SystemRandomNumberGenerator()
+        var fields: [[UInt8]] = [Array(repeating: 0, count: 10), Array("2026-02-30".utf8), Array("2026-11-23".utf8),
+                                 Array("2026-11-2".utf8), Array("2026-11-230".utf8), Array("2026/11/23".utf8), []]
+        for _ in 0..<20_000 {
+            switch Int.random(in: 0..<4, using: &rng) {
+            case 0:   // a few dates, repeated
+                fields.append(Array(CivilDate(days: 20_400 + Int32.random(in: 0..<60, using: &rng)).description.utf8))
+            case 1:   // many dates
+                fields.append(Array(CivilDate(days: Int32.random(in: -700_000...2_900_000, using: &rng)).description.utf8))
+            case 2:   // a real date with one byte changed
+                var f = Array(CivilDate(days: 20_400 + Int32.random(in: 0..<60, using: &rng)).description.utf8)
+                f[Int.random(in: 0..<10, using: &rng)] = UInt8.random(in: 0...255, using: &rng)
+                fields.append(f)
+            default:  // digits anywhere, months and days out of range included
+                fields.append((0..<10).map { i in i == 4 || i == 7 ? 45 : UInt8.random(in: 48...57, using: &rng) })
+            }
+        }
+        var cache = CivilDate.ParseCache()
+        var hits = 0
+        for f in fields + fields.shuffled(using: &rng) {
+            f.withUnsafeBytes { b in
+                let want = CivilDate.parse(b)
+                XCTAssertEqual(cache.parse(b), want, String(decoding: f, as: UTF8.self))
+                if want != nil { hits += 1 }
+            }
+        }
+        XCTAssertGreaterThan(hits, 20_000)
+    }
+
     func testDayArithmeticRoundTrips() {
         XCTAssertEqual(CivilDate(year: 1970, month: 1, day: 1)!.days, 0)
         var d = CivilDate(year: 1899, month: 12, day: 25)!
