@@ -34,6 +34,8 @@ public struct CSVScanner {
     /// Position after which the buffer holds no `"` at all (learned on the way,
     /// so a file with many unclosed quotes is still read in linear time).
     private var noQuoteFrom: Int
+    /// Tests: every record through the general scan (no one-line fast path).
+    var generalOnly = false
 
     public init(bytes: UnsafeRawBufferPointer) {
         self.bytes = bytes
@@ -80,6 +82,34 @@ public struct CSVScanner {
         var ok = true
         var cachedLineEnd = -1
         let quote = UInt8(ascii: "\""), comma = UInt8(ascii: ","), lf = UInt8(ascii: "\n"), cr = UInt8(ascii: "\r")
+        // A record on one line without a quote anywhere (nearly every record):
+        // its fields split at the commas eight bytes at a time, no call per field;
+        // the same fields, end and line count as the general scan below.
+        let le0 = lineEnd(from: p)
+        if !generalOnly, let base = bytes.baseAddress, find(quote, from: p, to: le0) == nil {
+            var fstart = p, i = p
+            while i + 8 <= le0 {
+                // A byte equal to the comma becomes 0x80, every other byte 0 (exact: no borrow between bytes).
+                let v = base.loadUnaligned(fromByteOffset: i, as: UInt64.self) ^ 0x2C2C_2C2C_2C2C_2C2C
+                var m = ~(((v & 0x7F7F_7F7F_7F7F_7F7F) &+ 0x7F7F_7F7F_7F7F_7F7F) | v | 0x7F7F_7F7F_7F7F_7F7F)
+                while m != 0 {
+                    let at = i + (m.trailingZeroBitCount >> 3)
+                    fields.append(CSVField(start: fstart, end: at, hasEscapes: false))
+                    fstart = at + 1
+                    m &= m - 1
+                }
+                i += 8
+            }
+            while i < le0 {
+                if bytes[i] == comma { fields.append(CSVField(start: fstart, end: i, hasEscapes: false)); fstart = i + 1 }
+                i += 1
+            }
+            var fend = le0
+            if fend > fstart && bytes[fend - 1] == cr { fend -= 1 }
+            fields.append(CSVField(start: fstart, end: fend, hasEscapes: false))
+            p = le0 < n ? le0 + 1 : n
+            if le0 < n { newlines = 1 }
+        } else {
         record: while true {
             if p < n && bytes[p] == quote {
                 // Quoted field.
@@ -124,6 +154,7 @@ public struct CSVScanner {
                 if le < n { newlines += 1 }
                 break record
             }
+        }
         }
         if ok && expectedFields > 0 && fields.count != expectedFields {
             // Well quoted but the wrong number of fields: one malformed record, however many lines it spans.

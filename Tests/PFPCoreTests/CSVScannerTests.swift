@@ -18,6 +18,42 @@ func records(_ text: String, expected: Int) -> [(line: Int, ok: Bool, fields: [S
 }
 
 final class CSVScannerTests: XCTestCase {
+    /// The one-line fast path against the general scan alone, record by record,
+    /// on random texts of commas, quotes, escapes, line ends and long fields:
+    /// the same fields, positions, lines and verdicts.
+    func testOneLineFastPathAgreesWithTheGeneralScan() {
+        var rng = SystemRandomNumberGenerator()
+        let pieces: [String] = ["a", "bc", "0123456789", "long field of text", ",", ",", ",", "\n", "\r\n", "\r", "\"", "\"q,\"", "\"\"", "\"x\ny\"", "中文"]
+        var records = 0
+        for _ in 0..<3_000 {
+            var text = ""
+            for _ in 0..<Int.random(in: 1...60, using: &rng) {
+                // Mostly plain rows, sometimes anything.
+                text += Int.random(in: 0..<4, using: &rng) == 0 ? pieces.randomElement(using: &rng)!
+                    : (0..<Int.random(in: 1...6, using: &rng)).map { _ in ["x", "12", "2026-11-23", "", "income.wage"].randomElement(using: &rng)! }.joined(separator: ",") + "\n"
+            }
+            let expected = [0, 1, 3, 5].randomElement(using: &rng)!
+            Array(text.utf8).withUnsafeBytes { buf in
+                var fast = CSVScanner(bytes: buf), general = CSVScanner(bytes: buf)
+                general.generalOnly = true
+                var p1 = 0, l1 = 1, p2 = 0, l2 = 1
+                var f1: [CSVField] = [], f2: [CSVField] = []
+                while true {
+                    let more1 = fast.skipBlank(pos: &p1, line: &l1), more2 = general.skipBlank(pos: &p2, line: &l2)
+                    XCTAssertEqual(more1, more2)
+                    guard more1 && more2 else { break }
+                    let i1 = fast.scanRecord(pos: &p1, line: &l1, expectedFields: expected, fields: &f1)
+                    let i2 = general.scanRecord(pos: &p2, line: &l2, expectedFields: expected, fields: &f2)
+                    records += 1
+                    XCTAssertEqual([i1.start, i1.line, i1.wellFormed ? 1 : 0, p1, l1], [i2.start, i2.line, i2.wellFormed ? 1 : 0, p2, l2], text)
+                    XCTAssertEqual(f1.map { [$0.start, $0.end, $0.hasEscapes ? 1 : 0] }, f2.map { [$0.start, $0.end, $0.hasEscapes ? 1 : 0] }, text)
+                    if p1 != p2 { return }
+                }
+            }
+        }
+        XCTAssertGreaterThan(records, 30_000)
+    }
+
     func testPlainRecordsAndLineNumbers() {
         let r = records("a,b,c\n1,2,3\n4,5,6\n", expected: 3)
         XCTAssertEqual(r.map(\.line), [1, 2, 3])
