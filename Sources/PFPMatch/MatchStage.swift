@@ -116,8 +116,9 @@ public struct MatchStage {
         let workerFragments = workerRules.map { ExplainFragments(rules: $0, runDate: data.runDate) }
         // One evaluator and one tracer per worker, for both passes (a context finds
         // its place again when the households jump back).
+        let presence = TagPresence(data: data)
         let contexts = workerRules.map { rules in
-            let ctx = EvalContext(rules: rules, data: data)
+            let ctx = EvalContext(rules: rules, data: data, presence: presence)
             if let lookup { ctx.setPersonLookup { lookup.find($0) } }
             ctx.stored = profiles?.replica()
             return ctx

@@ -138,6 +138,42 @@ public final class Tracer {
     }
 }
 
+/// Which tags have rows for each household's people: one bit per tag (at most
+/// 64 tags), built once per run and shared by every evaluator. Loading a
+/// household then passes over the tags it has no rows for (most of the
+/// `receiving.*` tags, for most households) instead of looking for them.
+public final class TagPresence: @unchecked Sendable {
+    let masks: [UInt64]
+
+    /// nil when the catalogue has more than 64 tags (every tag is looked for).
+    public init?(data: IngestResult) {
+        let tagCount = data.tags.count
+        guard tagCount <= 64 else { return nil }
+        let hCount = data.householdCount
+        var masks = [UInt64](repeating: 0, count: hCount)
+        let pieces = max(1, min(64, hCount / 16_384))
+        masks.withUnsafeMutableBufferPointer { out in
+            Parallel.forEach(pieces) { k in
+                let lo = hCount * k / pieces, hi = hCount * (k + 1) / pieces
+                guard lo < hi else { return }
+                let pLo = data.householdStart[lo], pHi = data.householdStart[hi]
+                for t in 0..<tagCount {
+                    data.tags[t].person.withUnsafeBufferPointer { persons in
+                        var a = 0, b = persons.count
+                        while a < b { let mid = (a + b) / 2; if persons[mid] < pLo { a = mid + 1 } else { b = mid } }
+                        let bit = UInt64(1) << UInt64(t)
+                        while a < persons.count && persons[a] < pHi {
+                            out[Int(data.household[Int(persons[a])])] |= bit
+                            a += 1
+                        }
+                    }
+                }
+            }
+        }
+        self.masks = masks
+    }
+}
+
 /// Evaluates compiled rules for one household at a time. One per worker thread;
 /// it keeps its buffers between households.
 public final class EvalContext {
@@ -154,6 +190,7 @@ public final class EvalContext {
     var slots: [Int32] = []
     public private(set) var headSlot = 0
     var cursors: [Int]
+    let presence: TagPresence?
     var lastStart: Int32 = -1
 
     /// The current person: index and member slot (-1 for a former member).
@@ -203,9 +240,12 @@ public final class EvalContext {
     let valueCount: Int
     let policyCount: Int
 
-    public init(rules: RuleSet, data: IngestResult) {
+    /// `presence`: which tags each household has rows for (TagPresence), shared
+    /// by the evaluators of a run; nil looks for every tag.
+    public init(rules: RuleSet, data: IngestResult, presence: TagPresence? = nil) {
         self.rules = rules
         self.data = data
+        self.presence = presence
         personIDs = data.personID
         birth = data.birth
         male = data.male
@@ -251,10 +291,19 @@ public final class EvalContext {
             // Through the buffers: element by element, each store to a class's array
             // property checks its uniqueness again.
             let fresh = lastStart < 0 || start < lastStart
+            // Tags without rows for this household are passed over; their cursors
+            // catch up (forward steps, then strides) when a household has them.
+            // After a jump backwards every cursor is placed again.
+            let skipping = presence != nil && !fresh
+            var present = skipping ? presence!.masks[h] : ~0
             members.withUnsafeBufferPointer { mem in
             slots.withUnsafeMutableBufferPointer { sl in
             cursors.withUnsafeMutableBufferPointer { cur in
             for t in 0..<tagCount {
+                if skipping {
+                    if present & 1 == 0 { present >>= 1; continue }
+                    present >>= 1
+                }
                 let persons = tagPerson[t]
                 var c = cur[t]
                 // A fresh context or a jump backwards: binary search; within a chunk the

@@ -150,6 +150,35 @@ final class PipelineTests: XCTestCase {
         XCTAssertGreaterThan(householdValues.first! + personValues.first!, 0)
     }
 
+    /// Loading a household with the tags it has no rows for passed over
+    /// (TagPresence) fills the same tag slots as looking for every tag, over the
+    /// orders the stages load households in: forward, skipping ahead, and jumping
+    /// back (each list of the match's second pass starts its chunk again).
+    func testLoadingWithTagPresenceFindsTheSameRows() throws {
+        let out = work + "/presence", date = CivilDate.parse("2026-11-23")!
+        try run("2026-11-23", out: out, from: .ingest, to: .ingest)
+        let data = try IngestResult.load(from: StageStore(db: try Database(path: out + "/pfp.sqlite")), runDate: date)
+        let (tags, policies) = try PipelineConfig(path: repoRoot + "/Pipelines/nightly.conf").loadCatalogue()
+        let rules = try RuleSet.load(directory: repoRoot + "/Pipelines/rules", catalogue: tags, policyCatalogue: policies, runDate: date, unavailableFeeds: [])
+        let presence = try XCTUnwrap(TagPresence(data: data))
+        let plain = EvalContext(rules: rules, data: data), skipping = EvalContext(rules: rules, data: data, presence: presence)
+        var rng = SystemRandomNumberGenerator()
+        var h = 0, loads = 0, skipped = 0
+        while loads < 20_000 {
+            let a = plain.load(household: h), b = skipping.load(household: h)
+            XCTAssertEqual(a, b)
+            XCTAssertEqual(plain.slots, skipping.slots, "household \(h)")
+            skipped += presence.masks[h].nonzeroBitCount < data.tags.count ? 1 : 0
+            loads += 1
+            switch Int.random(in: 0..<10, using: &rng) {
+            case 0: h = Int.random(in: 0..<data.householdCount, using: &rng)          // anywhere, back included
+            case 1, 2: h = min(data.householdCount - 1, h + Int.random(in: 2...50, using: &rng))
+            default: h = h + 1 < data.householdCount ? h + 1 : 0
+            }
+        }
+        XCTAssertGreaterThan(skipped, loads / 2, "most households should lack some tag")
+    }
+
     func testAStageWithoutItsInputSaysWhatToRunFirst() throws {
         XCTAssertThrowsError(try run("2026-11-23", out: work, from: .profile, to: .profile)) { e in
             XCTAssertTrue("\(e)".contains("pfp run --run-date 2026-11-23") || "\(e)".contains("stage ingest"), "\(e)")
