@@ -112,8 +112,18 @@ public struct IngestStage {
         var accepted: [Int] = []
         accepted.reserveCapacity(rows.count)
         var sexMismatch = 0, birthMismatch = 0, upgraded = 0
+        // The few duplicated IDs marked in a bit set first: a record whose bit is
+        // clear skips the dictionary (a hash of every record's ID was most of
+        // this serial loop).
+        var marked = [UInt64](repeating: 0, count: 1 << 10)
+        let markMask = UInt64(marked.count * 64 - 1)
+        for id in idCounts.keys { let b = Int((id &* 0x9E37_79B9_7F4A_7C15) >> 20 & markMask); marked[b >> 6] |= 1 << UInt64(b & 63) }
+        @inline(__always) func duplicated(_ id: UInt64) -> Bool {
+            let b = Int((id &* 0x9E37_79B9_7F4A_7C15) >> 20 & markMask)
+            return marked[b >> 6] & (1 << UInt64(b & 63)) != 0 && idCounts[id] != nil
+        }
         for (i, row) in rows.enumerated() {
-            let reason: RejectReason? = row.early ?? (idCounts[row.id] != nil ? .duplicateID : row.late)
+            let reason: RejectReason? = row.early ?? (duplicated(row.id) ? .duplicateID : row.late)
             if let reason {
                 rejects.append((popSpec.name, Reject(line: row.line, reason: reason)))
                 popReport.rejectCounts[reason, default: 0] += 1
