@@ -74,9 +74,9 @@ public struct CivilDate: Hashable, Comparable, Sendable, CustomStringConvertible
     /// `parse` for many fields that repeat a few dates (a feed's `as_of`): the
     /// last dates seen, by their ten bytes, in a small direct-mapped table.
     public struct ParseCache {
-        private var keys = [UInt64](repeating: 0, count: 64)
-        private var tails = [UInt16](repeating: 0, count: 64)
-        private var dates = [Int32](repeating: 0, count: 64)
+        /// A date's ten bytes (eight and two) and its day number; empty entries hold 0.
+        private struct Entry { var head: UInt64 = 0, tail: UInt16 = 0, days: Int32 = 0 }
+        private var entries = [Entry](repeating: Entry(), count: 64)
         public init() {}
 
         /// The same as `CivilDate.parse(b)`.
@@ -85,9 +85,10 @@ public struct CivilDate: Hashable, Comparable, Sendable, CustomStringConvertible
             guard b.count == 10 else { return CivilDate.parse(b) }
             let head = b.loadUnaligned(as: UInt64.self), tail = b.loadUnaligned(fromByteOffset: 8, as: UInt16.self)
             let slot = Int(truncatingIfNeeded: ((head ^ UInt64(tail) &* 0x9E37_79B9) &* 0x9E37_79B9_7F4A_7C15) >> 58)
-            if head != 0 && keys[slot] == head && tails[slot] == tail { return CivilDate(days: dates[slot]) }   // empty slots hold 0; a date's bytes never are
+            let e = entries[slot]
+            if head != 0 && e.head == head && e.tail == tail { return CivilDate(days: e.days) }   // a date's bytes are never 0
             guard let d = CivilDate.parse(b) else { return nil }
-            keys[slot] = head; tails[slot] = tail; dates[slot] = d.days
+            entries[slot] = Entry(head: head, tail: tail, days: d.days)
             return d
         }
     }

@@ -85,7 +85,9 @@ public struct IngestStage {
         // all stay resident (peak memory).
         popFile = nil
         console.detail("    population parsed: \(lap())")
-        var idCounts: [UInt64: Int] = [:]
+        // IDs on more than one valid record, found in one sorted walk; looked up in
+        // an ID index (a multiply and a probe per record, no hashing of its bytes).
+        var repeated: [UInt64] = []
         do {
             var valid = rows.compactMap { $0.id != 0 && $0.early != .malformedRow ? $0.id : nil }
             // Two halves sorted on two cores, then walked together as one sorted run.
@@ -102,28 +104,19 @@ public struct IngestStage {
                 let x: UInt64
                 if j >= valid.count || (i < mid && valid[i] <= valid[j]) { x = valid[i]; i += 1 } else { x = valid[j]; j += 1 }
                 if run > 0 && x == current { run += 1; continue }
-                if run > 1 { idCounts[current] = run }
+                if run > 1 { repeated.append(current) }
                 current = x
                 run = 1
             }
-            if run > 1 { idCounts[current] = run }
+            if run > 1 { repeated.append(current) }
         }
+        let duplicates = IDIndex(keys: repeated)
         var popReport = FeedReport(feed: popSpec.name, required: popSpec.required, status: .ok)
         var accepted: [Int] = []
         accepted.reserveCapacity(rows.count)
         var sexMismatch = 0, birthMismatch = 0, upgraded = 0
-        // The few duplicated IDs marked in a bit set first: a record whose bit is
-        // clear skips the dictionary (a hash of every record's ID was most of
-        // this serial loop).
-        var marked = [UInt64](repeating: 0, count: 1 << 10)
-        let markMask = UInt64(marked.count * 64 - 1)
-        for id in idCounts.keys { let b = Int((id &* 0x9E37_79B9_7F4A_7C15) >> 20 & markMask); marked[b >> 6] |= 1 << UInt64(b & 63) }
-        @inline(__always) func duplicated(_ id: UInt64) -> Bool {
-            let b = Int((id &* 0x9E37_79B9_7F4A_7C15) >> 20 & markMask)
-            return marked[b >> 6] & (1 << UInt64(b & 63)) != 0 && idCounts[id] != nil
-        }
         for (i, row) in rows.enumerated() {
-            let reason: RejectReason? = row.early ?? (duplicated(row.id) ? .duplicateID : row.late)
+            let reason: RejectReason? = row.early ?? (duplicates.find(row.id) >= 0 ? .duplicateID : row.late)
             if let reason {
                 rejects.append((popSpec.name, Reject(line: row.line, reason: reason)))
                 popReport.rejectCounts[reason, default: 0] += 1

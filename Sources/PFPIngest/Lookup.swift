@@ -14,8 +14,6 @@ public final class IDIndex: @unchecked Sendable {
     // `let`: a class's `var` properties pay a dynamic exclusivity check on every access.
     private let slots: UnsafeMutableBufferPointer<Slot>
     private let mask: Int
-    /// Whether `slots` came from posix_memalign (freed with free).
-    private let aligned: Bool
 
     public init(keys input: [UInt64]) {
         var cap = 16
@@ -27,14 +25,9 @@ public final class IDIndex: @unchecked Sendable {
         let bytes = cap * MemoryLayout<Slot>.stride
         let huge = 2 << 20
         var raw: UnsafeMutableRawPointer?
-        if bytes >= huge, posix_memalign(&raw, huge, bytes) == 0, let raw {
-            _ = madvise(raw, bytes, MADV_HUGEPAGE)
-            slots = UnsafeMutableBufferPointer(start: raw.bindMemory(to: Slot.self, capacity: cap), count: cap)
-            aligned = true
-        } else {
-            slots = .allocate(capacity: cap)
-            aligned = false
-        }
+        guard posix_memalign(&raw, bytes >= huge ? huge : 64, bytes) == 0, let raw else { fatalError("out of memory for an ID index of \(bytes) bytes") }
+        if bytes >= huge { _ = madvise(raw, bytes, MADV_HUGEPAGE) }
+        slots = UnsafeMutableBufferPointer(start: raw.bindMemory(to: Slot.self, capacity: cap), count: cap)
         slots.initialize(repeating: Slot(key: 0, value: -1))
         for (i, k) in input.enumerated() {
             var h = IDIndex.hash(k) & mask
@@ -44,7 +37,7 @@ public final class IDIndex: @unchecked Sendable {
         self.mask = mask
     }
 
-    deinit { if aligned { free(slots.baseAddress) } else { slots.deallocate() } }
+    deinit { free(slots.baseAddress) }
 
     @inline(__always)
     static func hash(_ k: UInt64) -> Int {

@@ -132,13 +132,14 @@ public struct ProfileStage {
         let chunks = (hCount + chunk - 1) / chunk
         // Rules of its own for each worker (no shared reference counts between cores).
         let workerRules = try rules.replicas(Parallel.workers(for: chunks))
+        // One evaluator per worker, made once (as the match stage does).
         let presence = TagPresence(data: data)
+        let contexts = workerRules.map { EvalContext(rules: $0, data: data, presence: presence) }
         var wide = [[Wide]](repeating: [], count: workerRules.count)
         wide.withUnsafeMutableBufferPointer { wideBuf in
             Parallel.forEach(chunks) { (worker: Int, c: Int) in
-                let rules = workerRules[worker]
-                let values = rules.values
-                let ctx = EvalContext(rules: rules, data: data, presence: presence)
+                let ctx = contexts[worker]
+                let values = workerRules[worker].values
                 var w: [Wide] = []
                 func set(_ i: Int, _ e: Int, _ v: Val) {
                     let (k, x, y) = ValCoding.encode(v)

@@ -159,8 +159,7 @@ public final class TagPresence: @unchecked Sendable {
                 let pLo = data.householdStart[lo], pHi = data.householdStart[hi]
                 for t in 0..<tagCount {
                     data.tags[t].person.withUnsafeBufferPointer { persons in
-                        var a = 0, b = persons.count
-                        while a < b { let mid = (a + b) / 2; if persons[mid] < pLo { a = mid + 1 } else { b = mid } }
+                        var a = EvalContext.lowerBound(persons, pLo)
                         let bit = UInt64(1) << UInt64(t)
                         while a < persons.count && persons[a] < pHi {
                             out[Int(data.household[Int(persons[a])])] |= bit
@@ -295,20 +294,17 @@ public final class EvalContext {
             // catch up (forward steps, then strides) when a household has them.
             // After a jump backwards every cursor is placed again.
             let skipping = presence != nil && !fresh
-            var present = skipping ? presence!.masks[h] : ~0
+            let present = skipping ? presence!.masks[h] : 0
             members.withUnsafeBufferPointer { mem in
             slots.withUnsafeMutableBufferPointer { sl in
             cursors.withUnsafeMutableBufferPointer { cur in
             for t in 0..<tagCount {
-                if skipping {
-                    if present & 1 == 0 { present >>= 1; continue }
-                    present >>= 1
-                }
+                if skipping && present >> UInt64(t) & 1 == 0 { continue }
                 let persons = tagPerson[t]
                 var c = cur[t]
                 // A fresh context or a jump backwards: binary search; within a chunk the
                 // households come in order and the cursor only moves forward a little.
-                if fresh || c > persons.count { c = lowerBound(persons, start) }
+                if fresh || c > persons.count { c = EvalContext.lowerBound(persons, start) }
                 // Forward a step at a time, then in doubling strides when the
                 // households skipped have many rows (the explanations' pass loads
                 // only the households on one list).
@@ -379,7 +375,8 @@ public final class EvalContext {
         listPolicy = -1
     }
 
-    func lowerBound(_ a: UnsafeBufferPointer<Int32>, _ x: Int32) -> Int {
+    /// The first index of sorted `a` whose element is not below `x`.
+    static func lowerBound(_ a: UnsafeBufferPointer<Int32>, _ x: Int32) -> Int {
         var lo = 0, hi = a.count
         while lo < hi { let mid = (lo + hi) / 2; if a[mid] < x { lo = mid + 1 } else { hi = mid } }
         return lo

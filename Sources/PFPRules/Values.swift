@@ -201,39 +201,40 @@ public struct Q: Hashable, Comparable, Sendable, CustomStringConvertible {
     /// A number that is not whole but whose denominator divides a power of ten,
     /// as decimal parts: `fraction` has `places` digits (leading zeros included).
     /// nil for whole numbers and for fractions such as 1/3, and for the few whose
-    /// digits do not fit in 128 bits (more than 38 places: 1/2^62 and the like).
+    /// digits do not fit in 128 bits (1/2^62 and the like: printed as n/d).
     public var decimalParts: (negative: Bool, whole: UInt128, fraction: UInt128, places: Int)? {
         let r = reduced()
         if r.sd == 1 { return nil }
+        // 64-bit numbers (money in yuan and fen) in 64-bit divisions; wide ones, and
+        // digits that leave 64 bits, in 128: the same parts either way.
         if r.sd != 0 {
-            // 64-bit numbers (money in yuan and fen): the same parts in 64-bit
-            // divisions while the scaled numerator fits.
-            var d = UInt64(r.sd)
-            let twos = d.trailingZeroBitCount
-            d >>= twos
-            var fives = 0
-            while d % 5 == 0 { d /= 5; fives += 1 }
-            guard d == 1 else { return nil }
-            let places = max(twos, fives)
-            if places <= 18 {
-                var scale: UInt64 = 1
-                for _ in 0..<places { scale *= 10 }
-                let (mag, o) = r.sn.magnitude.multipliedReportingOverflow(by: scale / UInt64(r.sd))
-                if !o { return (r.sn < 0, UInt128(mag / scale), UInt128(mag % scale), places) }
-            }
+            guard let places = Q.decimalPlaces(UInt64(r.sd)) else { return nil }
+            if let x = Q.split(r.sn.magnitude, UInt64(r.sd), places: places) { return (r.sn < 0, UInt128(x.whole), UInt128(x.fraction), places) }
         }
-        var d = r.d, twos = 0, fives = 0
-        while d % 2 == 0 { d /= 2; twos += 1 }
+        let n = r.n, d = r.d.magnitude
+        guard let places = Q.decimalPlaces(d), let x = Q.split(n.magnitude, d, places: places) else { return nil }
+        return (n < 0, x.whole, x.fraction, places)
+    }
+
+    /// The places of 1/d's decimal expansion; nil unless d is 2^a 5^b.
+    static func decimalPlaces<T: FixedWidthInteger & UnsignedInteger>(_ d: T) -> Int? {
+        let twos = d.trailingZeroBitCount
+        var d = d >> twos, fives = 0
         while d % 5 == 0 { d /= 5; fives += 1 }
-        guard d == 1 else { return nil }
-        let places = max(twos, fives)
-        guard places <= 38 else { return nil }   // 10^39 leaves 128 bits: printed as n/d
-        var scale: Int128 = 1
-        for _ in 0..<places { scale *= 10 }
-        let (scaled, o) = r.n.multipliedReportingOverflow(by: scale / r.d)
-        if o { return nil }
-        let mag = scaled.magnitude
-        return (scaled < 0, mag / UInt128(scale), mag % UInt128(scale), places)
+        return d == 1 ? max(twos, fives) : nil
+    }
+
+    /// m/d (d dividing 10^places) as its digits before and after the point; nil
+    /// when m x 10^places/d does not fit in T.
+    static func split<T: FixedWidthInteger & UnsignedInteger>(_ m: T, _ d: T, places: Int) -> (whole: T, fraction: T)? {
+        var scale: T = 1
+        for _ in 0..<places {
+            let (s, o) = scale.multipliedReportingOverflow(by: 10)
+            if o { return nil }
+            scale = s
+        }
+        let (scaled, o) = m.multipliedReportingOverflow(by: scale / d)
+        return o ? nil : (scaled / scale, scaled % scale)
     }
 
     /// Exact decimal text when the denominator divides a power of ten, else "n/d".

@@ -82,9 +82,9 @@ public final class NightlyRun {
             console.detail(String(format: "    %@ result stored%@ (waited %.2f s)", stage, next.map { " beside the " + $0 } ?? "", FileIO.now() - t))
             FaultPoint.hit("\(stage).stored")
         }
-        /// `blobs`: each stage's items, in the order they are written; called on the
-        /// storing thread, and what it captures (what the items point into) lives
-        /// until they are written.
+        /// `blobs`: each stage's items, in the order they are written; made on the
+        /// storing thread from what the closure captures (the results, alive until
+        /// they are written).
         func storeBeside(_ stage: String, _ blobs: @escaping () -> [(stage: String, blobs: BlobWriter)]) {
             nonisolated(unsafe) let blobs = blobs, files = store
             let date = r.runDate
@@ -106,8 +106,8 @@ public final class NightlyRun {
                         .run(inbox: r.inbox, runDate: r.runDate, allowMissing: r.allowMissing,
                              previousRows: previousRows, allowDrift: options.allowDrift)
                     FaultPoint.hit("ingest.before_store")
-                    let result = o.result, blobs = result.blobs()
-                    storeBeside(IngestResult.stage) { withExtendedLifetime(result) { [(IngestResult.stage, blobs)] } }
+                    let result = o.result
+                    storeBeside(IngestResult.stage) { [(IngestResult.stage, result.blobs())] }
                     try record(o, db: db, runDate: r.runDate)
                     if to < .profile { try finishStoring(beside: nil) }
                     return o
@@ -139,8 +139,7 @@ public final class NightlyRun {
                     console.detail(String(format: "    values computed in %.2f s", FileIO.now() - t0))
                     try finishStoring(beside: "profile")
                     FaultPoint.hit("profile.before_store")
-                    let blobs = p.blobs()
-                    storeBeside(HouseholdProfiles.stage) { withExtendedLifetime(p) { [(HouseholdProfiles.stage, blobs)] } }
+                    storeBeside(HouseholdProfiles.stage) { [(HouseholdProfiles.stage, p.blobs())] }
                     if to < .match { try finishStoring(beside: nil) }
                     console.progress("\(grouped(data.livingHouseholdCount)) household profiles, \(rules.values.count) values each")
                     return p
