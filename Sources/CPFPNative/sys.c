@@ -41,3 +41,18 @@ void pfp_tune_malloc(void) {
     mallopt(M_MMAP_THRESHOLD, 1 << 20);
 #endif
 }
+
+void pfp_reuse_freed_memory(int on) {
+#if defined(__GLIBC__)
+    if (on) {
+        mallopt(M_MMAP_MAX, 0);
+        mallopt(M_TRIM_THRESHOLD, 0x7fffffff);
+    } else {
+        mallopt(M_MMAP_MAX, 65536);
+        mallopt(M_TRIM_THRESHOLD, 128 * 1024);
+        mallopt(M_MMAP_THRESHOLD, 1 << 20);
+    }
+#else
+    (void)on;
+#endif
+}

@@ -290,6 +290,13 @@ public enum FileIO {
     /// freed (see pfp_tune_malloc). Called once at start.
     public static func tuneMemory() { pfp_tune_malloc() }
 
+    /// While `reuse` is on, large blocks come from the heap and freed memory stays
+    /// in it for the next allocation, instead of fresh pages the kernel must clear
+    /// first (which cost this machine more than anything else in the ingest at city
+    /// scale: docs/PERFORMANCE.md, eighth pass). The next `resetPeakRSS()` or
+    /// `releaseFreeMemory()` gives what is free back.
+    public static func reuseFreedMemory(_ reuse: Bool) { pfp_reuse_freed_memory(reuse ? 1 : 0) }
+
     /// Gives the heap memory malloc keeps free back to the system (after large data
     /// is let go in the middle of a stage).
     public static func releaseFreeMemory() { pfp_release_free_memory() }

@@ -35,6 +35,13 @@ public struct IngestStage {
         }
         // Whatever happens below, the check's thread has ended when this returns.
         defer { _ = try? ahead.finish() }
+        // Reading and parsing make and drop gigabytes of buffers: freed memory is
+        // used again instead of fresh pages, until the resolution; the tag columns
+        // made from there on, which the match reads at random, are mapped as usual
+        // (made in the heap they slowed the 10M match by 4 s: docs/PERFORMANCE.md,
+        // eighth pass).
+        FileIO.reuseFreedMemory(true)
+        defer { FileIO.reuseFreedMemory(false) }
         /// The whole check's verdict: its reports, or the refusal listing every problem.
         func checked() throws -> [String: FeedReport] {
             var check = try ahead.finish()
@@ -171,6 +178,7 @@ public struct IngestStage {
 
         // Resolution: the latest as_of wins; disagreement on the same date is a conflict.
         _ = lap()
+        FileIO.reuseFreedMemory(false)
         let (resolved, conflictCounts) = resolve(observations, feedOfTag: catalogue.tags.map { feedNames.firstIndex(of: $0.feed) ?? -1 },
                                                  personCount: result.personCount)
         console.detail("    tags resolved: \(lap())")

@@ -17,6 +17,11 @@ void pfp_release_free_memory(void);
 /// large blocks, and keep them in its heap).
 void pfp_tune_malloc(void);
 
+/// While on, large blocks come from malloc's heap and freed memory stays there
+/// for the next allocation (no fresh pages to clear); off goes back to
+/// pfp_tune_malloc's settings.
+void pfp_reuse_freed_memory(int on);
+
 /// Asks the CPU to bring the cache line at p in (a hint: no fault, no effect on
 /// results). For lookups at random in tables far larger than the caches: issued a
 /// few lookups ahead, the misses overlap instead of coming one after another.
