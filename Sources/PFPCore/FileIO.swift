@@ -59,26 +59,30 @@ public enum FileIO {
         public let path: String
         private let fd: Int32
         private var buffer: [UInt8] = []
+        /// What a writer computes over the bytes it writes: the sha256 (published
+        /// files, which manifests list), a CRC-32C (stage results: a check against
+        /// damage, eight times cheaper) or nothing (a scratch file, a copy).
+        public enum Check: Sendable { case sha256, crc32c, none }
         private var digest = SHA256Digest()
+        private var crc = CRC32C()
+        private let check: Check
         public private(set) var bytesWritten = 0
-        /// Whether the sha256 of what is written is computed (a scratch file needs none).
-        private let hashing: Bool
 
         /// `direct`: for large files that this run does not read back: the bytes go
         /// from this process to the disk in aligned blocks (O_DIRECT), not through
         /// the page cache, whose fresh pages cost this machine more than the disk
         /// does (docs/PERFORMANCE.md, sixth pass). Where the file system has no
         /// O_DIRECT, the file is written as any other.
-        public convenience init(path: String, mode: mode_t = 0o600, hashing: Bool = true, direct: Bool = false) throws {
-            try self.init(path: path, mode: mode, hashing: hashing, direct: direct, block: 8 << 20)
+        public convenience init(path: String, mode: mode_t = 0o600, check: Check = .sha256, direct: Bool = false) throws {
+            try self.init(path: path, mode: mode, check: check, direct: direct, block: 8 << 20)
         }
 
         /// `block`: the direct mode's block size, a multiple of 4096 (smaller in tests).
-        init(path: String, mode: mode_t, hashing: Bool, direct: Bool, block: Int) throws {
+        init(path: String, mode: mode_t, check: Check, direct: Bool, block: Int) throws {
             precondition(block > 0 && block % Writer.alignment == 0)
             self.path = path
             self.block = block
-            self.hashing = hashing
+            self.check = check
             let fd = open(path, O_CREAT | O_TRUNC | O_WRONLY | O_CLOEXEC, mode)
             guard fd >= 0 else {
                 throw PipelineError.failure(location: path, "cannot create: \(String(cString: strerror(errno)))",
@@ -140,7 +144,7 @@ public enum FileIO {
             filled = 0
             // Hashed here, written there: the hash of this block runs beside the
             // disk's write of the previous one.
-            if hashing { digest.update(UnsafeRawBufferPointer(start: current, count: logical)) }
+            sum(UnsafeRawBufferPointer(start: current, count: logical))
             nonisolated(unsafe) let job = self
             nonisolated(unsafe) let base = UnsafeRawPointer(current)
             inFlight = Background("pfp-write") {
@@ -163,16 +167,16 @@ public enum FileIO {
                 // Large: straight to the file, no copy through the buffer, hashed on
                 // another thread while the kernel copies it.
                 try flush()
-                if hashing && bytes.count >= 8 << 20 {
+                if check == .sha256 && bytes.count >= 8 << 20 {
                     var failure: Error?
                     Parallel.forEach(2) { task in
-                        if task == 1 { self.digest.update(bytes); return }
+                        if task == 1 { self.sum(bytes); return }
                         do { try self.writeOut(bytes) } catch { failure = error }
                     }
                     if let failure { throw failure }
                 } else {
                     try writeOut(bytes)
-                    if hashing { digest.update(bytes) }
+                    sum(bytes)
                 }
                 bytesWritten += bytes.count
                 return
@@ -221,14 +225,23 @@ public enum FileIO {
             if blocks != nil { return }
             try buffer.withUnsafeBytes { b in
                 try writeOut(b)
-                if hashing { digest.update(b) }
+                sum(b)
             }
             bytesWritten += buffer.count
             buffer.removeAll(keepingCapacity: true)
         }
 
-        /// Flushes, syncs to disk (unless `sync` is false) and returns the sha256 of
-        /// everything written ("" for a writer made without hashing).
+        private func sum(_ b: UnsafeRawBufferPointer) {
+            switch check {
+            case .sha256: digest.update(b)
+            case .crc32c: crc.update(b)
+            case .none: break
+            }
+        }
+
+        /// Flushes, syncs to disk (unless `sync` is false) and returns the check of
+        /// everything written: the sha256 in hex, `crc32c:` and eight hex digits, or
+        /// "" for a writer made without one.
         public func finish(sync: Bool = true) throws -> String {
             if blocks != nil {
                 try sendBlock()
@@ -242,7 +255,11 @@ public enum FileIO {
             if sync && fsync(fd) != 0 {
                 throw PipelineError.failure(location: path, "cannot sync: \(String(cString: strerror(errno)))")
             }
-            return hashing ? digest.finalizeHex() : ""
+            switch check {
+            case .sha256: return digest.finalizeHex()
+            case .crc32c: return crc.text
+            case .none: return ""
+            }
         }
     }
 

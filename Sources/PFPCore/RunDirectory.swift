@@ -85,7 +85,7 @@ public final class RunDirectory {
     /// Links `src` as `dst` (same file system), else copies it; then syncs it to disk.
     public static func linkOrCopy(_ src: String, _ dst: String) throws {
         if link(src, dst) != 0 {
-            let w = try FileIO.Writer(path: dst, hashing: false, direct: true)
+            let w = try FileIO.Writer(path: dst, check: .none, direct: true)
             try w.append(file: src)
             _ = try w.finish()
             return

@@ -80,8 +80,8 @@ public struct BlobReader {
 
 /// Stage results, keyed by run date and stage, so an analyst can rerun one stage
 /// from the previous stage's result. Each result is one file beside the database
-/// (written under a temporary name, synced and renamed: never half-written),
-/// registered in the database with its size and sha256.
+/// (written under a temporary name and renamed: never half-written), registered
+/// in the database with its size and CRC-32C, both checked when it is loaded.
 public final class StageStore {
     public let db: Database
     public let directory: String
@@ -93,8 +93,15 @@ public final class StageStore {
         try db.execute("""
             CREATE TABLE IF NOT EXISTS stage_result(
                 run_date TEXT NOT NULL, stage TEXT NOT NULL, file TEXT NOT NULL, bytes INTEGER NOT NULL,
-                sha256 TEXT NOT NULL, created_at TEXT NOT NULL, PRIMARY KEY(run_date, stage));
+                checksum TEXT NOT NULL, created_at TEXT NOT NULL, PRIMARY KEY(run_date, stage));
             """)
+        // Databases made before the CRC-32C: their column was named for the sha256
+        // it held (such rows are still checked, with the sha256).
+        var columns: [String] = []
+        try db.query("PRAGMA table_info(stage_result)") { columns.append($0.text(1)) }
+        if columns.contains("sha256") && !columns.contains("checksum") {
+            try db.execute("ALTER TABLE stage_result RENAME COLUMN sha256 TO checksum")
+        }
     }
 
     func fileName(_ runDate: CivilDate, _ stage: String) -> String { "\(runDate)-\(stage).bin" }
@@ -106,7 +113,7 @@ public final class StageStore {
 
     /// A stage result's file, written and in place but not yet registered.
     public struct Written: Sendable {
-        let runDate: CivilDate, stage: String, name: String, bytes: Int, sha256: String
+        let runDate: CivilDate, stage: String, name: String, bytes: Int, checksum: String
     }
 
     /// Replaces a stage's stored result for a date.
@@ -116,8 +123,8 @@ public final class StageStore {
 
     /// Registers a result `write` made: from here on `load` finds it.
     public func register(_ w: Written) throws {
-        try db.execute("INSERT OR REPLACE INTO stage_result(run_date, stage, file, bytes, sha256, created_at) VALUES (?, ?, ?, ?, ?, ?)",
-                       [.text(w.runDate.description), .text(w.stage), .text(w.name), .int(Int64(w.bytes)), .text(w.sha256), .text(RunRegistry.timestamp())])
+        try db.execute("INSERT OR REPLACE INTO stage_result(run_date, stage, file, bytes, checksum, created_at) VALUES (?, ?, ?, ?, ?, ?)",
+                       [.text(w.runDate.description), .text(w.stage), .text(w.name), .int(Int64(w.bytes)), .text(w.checksum), .text(RunRegistry.timestamp())])
     }
 
     /// Writes a stage's result file under a temporary name and renames it into
@@ -127,7 +134,7 @@ public final class StageStore {
         let name = fileName(runDate, stage)
         let final = (directory as NSString).appendingPathComponent(name)
         let tmp = final + ".tmp-\(getpid())"
-        let w = try FileIO.Writer(path: tmp, direct: true)
+        let w = try FileIO.Writer(path: tmp, check: .crc32c, direct: true)
         // Header: magic, count, then (name length, name, byte length) per item; then the bytes.
         var header: [UInt8] = Array("PFPSTAGE1\n".utf8)
         func u64(_ x: Int) { withUnsafeBytes(of: UInt64(x).littleEndian) { header.append(contentsOf: $0) } }
@@ -137,13 +144,13 @@ public final class StageStore {
             u64(nb.count); header.append(contentsOf: nb); u64(item.count)
         }
         u64(header.count + 8)
-        let sha: String
+        let checksum: String
         do {
             try w.write(header)
             for item in blobs.items { try item.withBytes { try w.write($0) } }
             // Not synced: a stage result is derived data; one damaged by a power cut is
             // detected (size, header) and recomputed. A killed process loses nothing.
-            sha = try w.finish(sync: false)
+            checksum = try w.finish(sync: false)
         } catch {
             try? FileIO.remove(tmp)
             throw error
@@ -152,15 +159,15 @@ public final class StageStore {
             try? FileIO.remove(tmp)
             throw PipelineError.failure(stage: stage, location: final, "cannot store the stage result: \(String(cString: strerror(errno)))")
         }
-        return Written(runDate: runDate, stage: stage, name: name, bytes: w.bytesWritten, sha256: sha)
+        return Written(runDate: runDate, stage: stage, name: name, bytes: w.bytesWritten, checksum: checksum)
     }
 
     public func load(runDate: CivilDate, stage: String) throws -> BlobReader? {
-        var row: (String, Int64)?
-        try db.query("SELECT file, bytes FROM stage_result WHERE run_date = ? AND stage = ?", [.text(runDate.description), .text(stage)]) {
-            row = ($0.text(0), $0.int(1))
+        var row: (String, Int64, String)?
+        try db.query("SELECT file, bytes, checksum FROM stage_result WHERE run_date = ? AND stage = ?", [.text(runDate.description), .text(stage)]) {
+            row = ($0.text(0), $0.int(1), $0.text(2))
         }
-        guard let (name, size) = row else { return nil }
+        guard let (name, size, checksum) = row else { return nil }
         let path = (directory as NSString).appendingPathComponent(name)
         guard FileIO.exists(path) else {
             throw PipelineError.failure(stage: stage, location: path, "the stored \(stage) result for \(runDate) is gone",
@@ -173,6 +180,8 @@ public final class StageStore {
                                   hint: "rerun 'pfp stage \(stage) --run-date \(runDate)'")
         }
         guard b.count == Int(size), b.count >= 18, Array(b[0..<10]) == Array("PFPSTAGE1\n".utf8) else { throw bad() }
+        let found = checksum.hasPrefix(CRC32C.prefix) ? CRC32C(of: b).text : SHA256Digest.hex(of: b)
+        guard found == checksum else { throw bad() }
         var at = 10
         func u64() throws -> Int {
             guard at + 8 <= b.count else { throw bad() }

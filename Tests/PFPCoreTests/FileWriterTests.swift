@@ -28,7 +28,7 @@ final class FileWriterTests: XCTestCase {
         XCTAssertEqual(sha, try SHA256Digest.hex(ofFile: dir + "/out"))
 
         // A scratch writer computes no digest.
-        let scratch = try FileIO.Writer(path: dir + "/scratch", hashing: false)
+        let scratch = try FileIO.Writer(path: dir + "/scratch", check: .none)
         try scratch.write(head)
         XCTAssertEqual(try scratch.finish(sync: false), "")
         XCTAssertEqual(try FileIO.readAll(dir + "/scratch"), head)
@@ -48,7 +48,7 @@ final class FileWriterTests: XCTestCase {
         func bytes(_ n: Int, _ seed: Int) -> [UInt8] { (0..<n).map { UInt8(truncatingIfNeeded: ($0 &+ seed) &* 131 &+ $0 >> 11) } }
         for threads in [2, 1] {
             Parallel.threads = threads
-            let side = try FileIO.Writer(path: dir + "/side", mode: 0o600, hashing: false, direct: true, block: block)
+            let side = try FileIO.Writer(path: dir + "/side", mode: 0o600, check: .none, direct: true, block: block)
             let sideBytes = bytes(block + 12_345, 7)
             try side.write(sideBytes)
             XCTAssertEqual(try side.finish(sync: false), "")
@@ -56,7 +56,7 @@ final class FileWriterTests: XCTestCase {
             try FileIO.write(dir + "/empty", [])
 
             let pieces: [[UInt8]] = [bytes(5, 1), bytes(block - 5, 2), bytes(3 * block + 999, 3), bytes(1, 4), bytes(4095, 5)]
-            let w = try FileIO.Writer(path: dir + "/out", mode: 0o600, hashing: true, direct: true, block: block)
+            let w = try FileIO.Writer(path: dir + "/out", mode: 0o600, check: .sha256, direct: true, block: block)
             var expected: [UInt8] = []
             for (i, p) in pieces.enumerated() {
                 try w.write(p)
@@ -76,12 +76,12 @@ final class FileWriterTests: XCTestCase {
             XCTAssertEqual(st.st_mode & 0o777, 0o600)
 
             // Exactly one block, and nothing at all.
-            let exact = try FileIO.Writer(path: dir + "/exact", mode: 0o600, hashing: true, direct: true, block: block)
+            let exact = try FileIO.Writer(path: dir + "/exact", mode: 0o600, check: .sha256, direct: true, block: block)
             let one = bytes(block, 9)
             try exact.write(one)
             XCTAssertEqual(try exact.finish(), SHA256Digest.hex(of: one))
             XCTAssertTrue(try FileIO.readAll(dir + "/exact") == one, "one block's bytes")
-            let none = try FileIO.Writer(path: dir + "/none", mode: 0o600, hashing: true, direct: true, block: block)
+            let none = try FileIO.Writer(path: dir + "/none", mode: 0o600, check: .sha256, direct: true, block: block)
             XCTAssertEqual(try none.finish(), SHA256Digest.hex(of: []))
             XCTAssertEqual(try FileIO.readAll(dir + "/none"), [])
         }

@@ -62,6 +62,52 @@ final class SQLiteTests: XCTestCase {
         XCTAssertEqual(try r.strings("names"), ["H1", "", "H-3"])
         XCTAssertNil(try store.load(runDate: date.adding(days: 1), stage: "x"))
     }
+
+    /// A stored result changed on disk (one byte, size kept) is refused with the
+    /// command that makes it again, not read as if it were the stage's output.
+    func testStageStoreRefusesADamagedResult() throws {
+        let db = try Database(path: dir + "/s.sqlite")
+        let store = try StageStore(db: db)
+        var w = BlobWriter()
+        w.put("ints", (0..<50_000).map { Int64($0) })
+        let date = CivilDate.parse("2026-11-24")!
+        try store.save(runDate: date, stage: "x", blobs: w)
+        var sum = ""
+        try db.query("SELECT checksum FROM stage_result") { sum = $0.text(0) }
+        XCTAssertTrue(sum.hasPrefix("crc32c:") && sum.count == 15, sum)
+        XCTAssertNotNil(try store.load(runDate: date, stage: "x"))
+        let path = store.directory + "/2026-11-24-x.bin"
+        var bytes = try XCTUnwrap(FileManager.default.contents(atPath: path))
+        bytes[bytes.count - 100] ^= 1
+        try FileIO.write(path, [UInt8](bytes))
+        XCTAssertThrowsError(try store.load(runDate: date, stage: "x")) { e in
+            let text = "\(e)"
+            XCTAssertTrue(text.contains("damaged") && text.contains("pfp stage x --run-date 2026-11-24"), text)
+        }
+    }
+
+    /// A database from before the CRC-32C: the column is renamed and its results,
+    /// registered with their sha256, are still checked with it.
+    func testStageStoreTakesADatabaseWithSHA256Column() throws {
+        let path = dir + "/old.sqlite"
+        let date = CivilDate.parse("2026-11-24")!
+        do {
+            let store = try StageStore(db: try Database(path: path))
+            var w = BlobWriter()
+            w.put("ints", (0..<1_000).map { Int64($0) })
+            try store.save(runDate: date, stage: "x", blobs: w)
+            let file = store.directory + "/2026-11-24-x.bin"
+            let sha = try SHA256Digest.hex(ofFile: file)
+            // Back to the old layout: the column named sha256, holding the sha256.
+            try store.db.execute("ALTER TABLE stage_result RENAME COLUMN checksum TO sha256")
+            try store.db.execute("UPDATE stage_result SET sha256 = ?", [.text(sha)])
+        }
+        let store = try StageStore(db: try Database(path: path))
+        let r = try XCTUnwrap(try store.load(runDate: date, stage: "x"))
+        XCTAssertEqual(try r.get("ints") as [Int64], (0..<1_000).map { Int64($0) })
+        try store.db.execute("UPDATE stage_result SET checksum = ?", [.text(String(repeating: "0", count: 64))])
+        XCTAssertThrowsError(try store.load(runDate: date, stage: "x"))
+    }
 }
 
 final class JSONAndConfigTests: XCTestCase {
