@@ -179,7 +179,7 @@ public struct IngestStage {
         // Resolution: the latest as_of wins; disagreement on the same date is a conflict.
         _ = lap()
         FileIO.reuseFreedMemory(false)
-        let (resolved, conflictCounts) = resolve(observations, feedOfTag: catalogue.tags.map { feedNames.firstIndex(of: $0.feed) ?? -1 },
+        let (resolved, conflictCounts) = IngestStage.resolve(observations, feedOfTag: catalogue.tags.map { feedNames.firstIndex(of: $0.feed) ?? -1 },
                                                  personCount: result.personCount)
         console.detail("    tags resolved: \(lap())")
         result.tags = resolved
@@ -321,8 +321,8 @@ public struct IngestStage {
     /// Per tag: the latest as_of wins, and rows with that same latest as_of that
     /// disagree make the tag unknown (a conflict). Each tag comes from one feed,
     /// so a worker scans that feed's observations with a dense per-person slot
-    /// array (no sort), then collects the people in index order.
-    func resolve(_ parts: [[[TagObservation]]], feedOfTag: [Int], personCount: Int) -> ([ResolvedTag], [Int]) {
+    /// array, then gives the people in index order (see below).
+    static func resolve(_ parts: [[[TagObservation]]], feedOfTag: [Int], personCount: Int) -> ([ResolvedTag], [Int]) {
         let tagCount = feedOfTag.count
         var out = [ResolvedTag](repeating: ResolvedTag(), count: tagCount)
         var conflicts = [Int](repeating: 0, count: tagCount)
@@ -332,19 +332,21 @@ public struct IngestStage {
                 Parallel.forEach(workers) { w in
                     var best = [Int64](repeating: -1, count: personCount)
                     var clash = [UInt8](repeating: 0, count: personCount)
+                    // The people a tag has rows for, in the order first met.
+                    var touched: [Int32] = []
                     var t = w
                     while t < tagCount {
                         defer { t += workers }
                         let f = feedOfTag[t]
                         guard f >= 0 else { continue }
-                        var touched = 0
+                        touched.removeAll(keepingCapacity: true)
                         // best/clash hold (chunk << 32 | index) of the winning row, -1 for none
                         for (c, chunk) in parts[f].enumerated() {
                             chunk.withUnsafeBufferPointer { ob in
                                 for i in 0..<ob.count where ob[i].tag == t {
                                     let p = Int(ob[i].person)
                                     let b = best[p]
-                                    if b < 0 { best[p] = Int64(c) << 32 | Int64(i); touched += 1; continue }
+                                    if b < 0 { best[p] = Int64(c) << 32 | Int64(i); touched.append(Int32(p)); continue }
                                     let cur = parts[f][Int(b >> 32)][Int(b & 0xFFFF_FFFF)]
                                     if cur.asOf < ob[i].asOf {
                                         best[p] = Int64(c) << 32 | Int64(i); clash[p] = 0
@@ -354,24 +356,42 @@ public struct IngestStage {
                                 }
                             }
                         }
+                        // The columns go in person order. Feeds come mostly in that order
+                        // already, and then no pass over every person is needed (at 10M
+                        // people those passes, one per tag, cost more than the rows).
+                        // Otherwise: sorted when few, found by a pass over everyone when many.
+                        var inOrder = true
+                        touched.withUnsafeBufferPointer { tb in
+                            for i in tb.indices.dropFirst() where tb[i - 1] > tb[i] { inOrder = false; break }
+                        }
+                        if !inOrder {
+                            if touched.count < personCount / 16 {
+                                touched.sort()
+                            } else {
+                                touched.removeAll(keepingCapacity: true)
+                                for p in 0..<personCount where best[p] >= 0 { touched.append(Int32(p)) }
+                            }
+                        }
                         do {
+                            let n = touched.count
                             var r = ResolvedTag()
-                            r.person.reserveCapacity(touched)
-                            r.value.reserveCapacity(touched)
-                            r.asOf.reserveCapacity(touched)
-                            r.conflict.reserveCapacity(touched)
+                            r.person = [Int32](unsafeUninitializedCapacity: n) { b, count in
+                                touched.withUnsafeBufferPointer { if n > 0 { b.baseAddress!.initialize(from: $0.baseAddress!, count: n) } }
+                                count = n
+                            }
+                            r.value.reserveCapacity(n)
+                            r.asOf.reserveCapacity(n)
+                            r.conflict.reserveCapacity(n)
                             var nConf = 0
-                            if touched > 0 {
-                                for p in 0..<personCount where best[p] >= 0 {
-                                    let o = parts[f][Int(best[p] >> 32)][Int(best[p] & 0xFFFF_FFFF)]
-                                    r.person.append(Int32(p))
-                                    r.value.append(o.value)
-                                    r.asOf.append(o.asOf)
-                                    r.conflict.append(clash[p])
-                                    nConf += Int(clash[p])
-                                    best[p] = -1
-                                    clash[p] = 0
-                                }
+                            for p32 in touched {
+                                let p = Int(p32)
+                                let o = parts[f][Int(best[p] >> 32)][Int(best[p] & 0xFFFF_FFFF)]
+                                r.value.append(o.value)
+                                r.asOf.append(o.asOf)
+                                r.conflict.append(clash[p])
+                                nConf += Int(clash[p])
+                                best[p] = -1
+                                clash[p] = 0
                             }
                             outBuf[t] = r
                             confBuf[t] = nConf
