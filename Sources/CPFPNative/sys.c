@@ -50,7 +50,7 @@ void pfp_reuse_freed_memory(int on) {
     } else {
         mallopt(M_MMAP_MAX, 65536);
         mallopt(M_TRIM_THRESHOLD, 128 * 1024);
-        mallopt(M_MMAP_THRESHOLD, 1 << 20);
+        pfp_tune_malloc();
     }
 #else
     (void)on;

@@ -24,9 +24,6 @@ public struct CRC32C: Sendable {
         return CRC32C.prefix + String(repeating: "0", count: 8 - hex.count) + hex
     }
 
-    /// Whether the SSE4.2 instruction is used on this machine.
-    public static var usesHardware: Bool { pfp_crc32c_uses_hardware() != 0 }
-
     /// Tests only: compare the portable path with the hardware one.
     public static func forcePortable(_ on: Bool) { pfp_crc32c_force_portable(on ? 1 : 0) }
 }

@@ -164,8 +164,8 @@ public enum FileIO {
         public func write(_ bytes: UnsafeRawBufferPointer) throws {
             if blocks != nil { try stage(bytes); return }
             if bytes.count >= 1 << 20 {
-                // Large: straight to the file, no copy through the buffer, hashed on
-                // another thread while the kernel copies it.
+                // Large: straight to the file, no copy through the buffer; a sha256 is
+                // computed on another thread while the kernel copies it (a CRC inline).
                 try flush()
                 if check == .sha256 && bytes.count >= 8 << 20 {
                     var failure: Error?

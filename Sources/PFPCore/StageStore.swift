@@ -149,7 +149,8 @@ public final class StageStore {
             try w.write(header)
             for item in blobs.items { try item.withBytes { try w.write($0) } }
             // Not synced: a stage result is derived data; one damaged by a power cut is
-            // detected (size, header) and recomputed. A killed process loses nothing.
+            // detected on load (size, header, checksum) and recomputed. A killed
+            // process loses nothing.
             checksum = try w.finish(sync: false)
         } catch {
             try? FileIO.remove(tmp)

@@ -5,10 +5,6 @@ import PFPCore
 public extension MatchResult {
     static let stage = "match"
 
-    func save(to store: StageStore, runDate: CivilDate) throws {
-        try store.save(runDate: runDate, stage: MatchResult.stage, blobs: blobs())
-    }
-
     /// The result as it is stored: the entries' columns, counts and the explanations' file.
     func blobs() -> BlobWriter {
         var w = BlobWriter()
