@@ -37,6 +37,6 @@ let package = Package(
         .testTarget(name: "PFPCoreTests", dependencies: ["PFPCore"]),
         .testTarget(name: "PFPIngestTests", dependencies: ["PFPCore", "PFPIngest", "PFPRules", "PFPSample", "PFPRun", "PFPTestSupport"]),
         .testTarget(name: "PFPRulesTests", dependencies: ["PFPCore", "PFPIngest", "PFPRules", "PFPRun", "PFPTestSupport"]),
-        .testTarget(name: "PFPRunTests", dependencies: ["PFPCore", "PFPIngest", "PFPRules", "PFPMatch", "PFPRun", "PFPSample", "PFPTestSupport"]),
+        .testTarget(name: "PFPRunTests", dependencies: ["PFPCore", "PFPIngest", "PFPRules", "PFPMatch", "PFPEmit", "PFPRun", "PFPSample", "PFPTestSupport"]),
     ]
 )

@@ -142,12 +142,13 @@ public enum FileIO {
             if padded > logical { (current + logical).initializeMemory(as: UInt8.self, repeating: 0, count: padded - logical) }
             blocks = (other, current)
             filled = 0
-            // Hashed here, written there: the hash of this block runs beside the
-            // disk's write of the previous one.
-            sum(UnsafeRawBufferPointer(start: current, count: logical))
+            // Hashed and written on the writing thread, in order (one block in
+            // flight): the caller goes on gathering (a caller that holds a lock, as
+            // the match's explanation sink does, keeps no one waiting for the hash).
             nonisolated(unsafe) let job = self
             nonisolated(unsafe) let base = UnsafeRawPointer(current)
             inFlight = Background("pfp-write") {
+                job.sum(UnsafeRawBufferPointer(start: base, count: logical))
                 try job.writeOut(UnsafeRawBufferPointer(start: base, count: padded))
             }
         }

@@ -63,6 +63,7 @@ public struct EmitStage {
                                         previousDate: x.previousDate)
             }
             let pieceRows = 32_768
+            let policyFields = x.match.policyIDs.map { EmitStage.field($0) }
             for (i, l) in lists.enumerated() {
                 let entries = byList[l.id] ?? []
                 let pieces = max(1, (entries.count + pieceRows - 1) / pieceRows)
@@ -72,10 +73,9 @@ public struct EmitStage {
                     Parallel.forEach(pieces + extra) { k in
                         if k == pieces { makeReport(); return }
                         let lo = entries.startIndex + k * pieceRows, hi = min(entries.endIndex, lo + pieceRows)
-                        var bytes: [UInt8] = []
-                        bytes.reserveCapacity((hi - lo) * 96)
-                        for e in entries[lo..<hi] { EmitStage.row(e, x.match, list: l, into: &bytes) }
-                        out[k] = bytes
+                        let bytes = JSONBytes(capacity: (hi - lo) * 96)
+                        for e in entries[lo..<hi] { EmitStage.row(e, x.match, list: l, policies: policyFields, into: bytes) }
+                        out[k] = bytes.out
                     }
                 }
                 let w = try FileIO.Writer(path: dir.path("\(l.id).csv"))
@@ -110,49 +110,83 @@ public struct EmitStage {
         }
     }
 
-    static func row(_ e: PublishedEntry, _ m: MatchResult, list l: ListInfo, into out: inout [UInt8]) {
+    /// One CSV row of `l` into `w`. `policies`: each policy's id as a field
+    /// (`field`), made once per run.
+    static func row(_ e: PublishedEntry, _ m: MatchResult, list l: ListInfo, policies: [[UInt8]], into w: JSONBytes) {
         /// The 18 characters of an ID number (digits and X: nothing to quote).
         func idDigits(_ key: UInt64) {
-            let start = out.count
-            out.append(contentsOf: repeatElement(0, count: 18))
-            out.withUnsafeMutableBufferPointer { IDNumber.writeText(key, to: $0.baseAddress! + start) }
-        }
-        func field(_ s: String) {
-            if s.utf8.contains(where: { $0 == 44 || $0 == 34 || $0 == 10 || $0 == 13 }) {
-                out.append(34)
-                for b in s.utf8 { out.append(b); if b == 34 { out.append(34) } }
-                out.append(34)
-            } else {
-                out.append(contentsOf: s.utf8)
+            withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 18) { b in
+                IDNumber.writeText(key, to: b.baseAddress!)
+                w.append(UnsafeBufferPointer(b))
             }
         }
-        /// A whole number's digits (nothing to quote), without a String.
-        func number(_ n: Int64) {
-            withUnsafeTemporaryAllocation(of: UInt8.self, capacity: DecimalText.maxBytes) { b in
-                let k = DecimalText.write(n, to: b.baseAddress!)
-                out.append(contentsOf: UnsafeBufferPointer(rebasing: b[0..<k]))
+        func text(_ s: String) {
+            var t = s
+            let plain = t.withUTF8 { u in
+                if EmitStage.needsQuotes(u) { return false }
+                w.append(u)
+                return true
+            }
+            if !plain { EmitStage.field(s).withUnsafeBufferPointer { w.append($0) } }
+        }
+        /// Codes joined by `;`: written as they are unless one needs quotes (then the
+        /// joined text is quoted as one field).
+        func codes(_ e: PublishedEntry) {
+            let list = m.codes(e)
+            var plain = true
+            for var c in list { c.withUTF8 { plain = plain && !EmitStage.needsQuotes($0) } }
+            guard plain else { text(list.joined(separator: ";")); return }
+            for (k, var c) in list.enumerated() {
+                if k > 0 { w.byte(59) }
+                c.withUTF8 { w.append($0) }
             }
         }
-        field(m.householdID(e))
+        text(m.householdID(e))
         if l.perPolicy {
-            out.append(44)
+            w.byte(44)
             if e.personKey != 0 { idDigits(e.personKey) }
-            out.append(44); field(m.policy(e))
+            w.byte(44)
+            if e.policy >= 0 { policies[Int(e.policy)].withUnsafeBufferPointer { w.append($0) } }
         }
         for c in l.columns {
-            out.append(44)
+            w.byte(44)
             switch c {
-            case .certainty: field(e.certainty.text)
-            case .amount: if e.amountValue != Int64.min { number(e.amountValue) }
-            case .status: field(e.status.text)
-            case .district: number(Int64(e.district))
-            case .street: number(Int64(e.street))
-            case .community: number(e.community)
-            case .unknownFacts: field(e.certainty == .toVerify ? m.codes(e).joined(separator: ";") : "")
-            case .failedCriteria, .reasons, .triggers: field(m.codes(e).joined(separator: ";"))
+            case .certainty:
+                switch e.certainty {
+                case .confirmed: w.raw("confirmed")
+                case .toVerify: w.raw("to_verify")
+                default: text(e.certainty.text)
+                }
+            case .amount: if e.amountValue != Int64.min { w.int(Int(e.amountValue)) }
+            case .status:
+                switch e.status {
+                case .new: w.raw("new")
+                case .repeat: w.raw("repeat")
+                case .none: break
+                }
+            case .district: w.int(Int(e.district))
+            case .street: w.int(Int(e.street))
+            case .community: w.int(Int(e.community))
+            case .unknownFacts: if e.certainty == .toVerify { codes(e) }
+            case .failedCriteria, .reasons, .triggers: codes(e)
             }
         }
-        out.append(10)
+        w.byte(10)
+    }
+
+    /// Whether a CSV field holding these bytes must be quoted.
+    @inline(__always) static func needsQuotes(_ u: UnsafeBufferPointer<UInt8>) -> Bool {
+        u.contains { $0 == 44 || $0 == 34 || $0 == 10 || $0 == 13 }
+    }
+
+    /// A CSV field: as it is, or quoted (quotes doubled) when it holds a comma,
+    /// quote or line break.
+    static func field(_ s: String) -> [UInt8] {
+        guard s.utf8.contains(where: { $0 == 44 || $0 == 34 || $0 == 10 || $0 == 13 }) else { return Array(s.utf8) }
+        var out: [UInt8] = [34]
+        for b in s.utf8 { out.append(b); if b == 34 { out.append(34) } }
+        out.append(34)
+        return out
     }
 
     /// Each list's entries. The match stage gives them list by list, so each list is
