@@ -1,4 +1,5 @@
 import Foundation
+import CPFPNative
 
 /// Parallel loops over chunks with Dispatch, limited to `Parallel.threads` workers.
 /// Each iteration writes only its own result slot, so results never depend on
@@ -23,16 +24,21 @@ public enum Parallel {
             for i in 0..<iterations { body(0, i) }
             return
         }
-        // Workers take iterations in turn (an atomic counter would need a package);
-        // a stride keeps the split even when chunks are of similar size.
+        // Each worker takes the next iteration no one has taken (an atomic counter):
+        // iterations of unequal cost keep every core busy to the end, and they are
+        // started in order (the match's explanations are written in that order).
+        let next = UnsafeMutablePointer<CLong>.allocate(capacity: 1)
+        next.initialize(to: 0)
+        defer { next.deallocate() }
         withoutActuallyEscaping(body) { escaping in
             // Each iteration touches only its own slot; the caller guarantees that.
             nonisolated(unsafe) let work = escaping
+            nonisolated(unsafe) let counter = next
             DispatchQueue.concurrentPerform(iterations: workers) { w in
-                var i = w
-                while i < iterations {
+                while true {
+                    let i = pfp_take_next(counter)
+                    if i >= iterations { break }
                     work(w, i)
-                    i += workers
                 }
             }
         }

@@ -113,13 +113,6 @@ public struct EmitStage {
     /// One CSV row of `l` into `w`. `policies`: each policy's id as a field
     /// (`field`), made once per run.
     static func row(_ e: PublishedEntry, _ m: MatchResult, list l: ListInfo, policies: [[UInt8]], into w: JSONBytes) {
-        /// The 18 characters of an ID number (digits and X: nothing to quote).
-        func idDigits(_ key: UInt64) {
-            withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 18) { b in
-                IDNumber.writeText(key, to: b.baseAddress!)
-                w.append(UnsafeBufferPointer(b))
-            }
-        }
         func text(_ s: String) {
             var t = s
             let plain = t.withUTF8 { u in
@@ -144,7 +137,7 @@ public struct EmitStage {
         text(m.householdID(e))
         if l.perPolicy {
             w.byte(44)
-            if e.personKey != 0 { idDigits(e.personKey) }
+            if e.personKey != 0 { w.idDigits(e.personKey) }   // digits and X: nothing to quote
             w.byte(44)
             if e.policy >= 0 { policies[Int(e.policy)].withUnsafeBufferPointer { w.append($0) } }
         }

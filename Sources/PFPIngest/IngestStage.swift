@@ -153,13 +153,14 @@ public struct IngestStage {
         let lookup = ByteKeyTable(catalogue.tags.map(\.name))
         let feedNames = config.feeds.map(\.name)
         let compiled = CompiledTags(catalogue, feeds: feedNames)
-        var observations = [[[TagObservation]]](repeating: [], count: feedNames.count)
+        // observations[feed][chunk][tag]
+        var observations = [[[[TagObservation]]]](repeating: [], count: feedNames.count)
         for (f, spec) in config.feeds.enumerated() where spec.shape == .tags {
             guard let file = try ahead.file(spec.name, refusal: refusal) else { continue }
             let (obs, rej, warnings) = parseTags(file, compiled: compiled, feedIndex: Int32(feedNames.firstIndex(of: spec.name)!), tagLookup: lookup, people: people)
             var rep = FeedReport(feed: spec.name, required: spec.required, status: .ok)
             for r in rej { rep.rejectCounts[r.reason, default: 0] += 1 }
-            rep.accepted = obs.reduce(0) { $0 + $1.count }
+            rep.accepted = obs.reduce(0) { $0 + $1.reduce(0) { $0 + $1.count } }
             rep.rejected = rej.count
             rep.warnings = warnings
             parsed[spec.name] = rep
@@ -179,8 +180,12 @@ public struct IngestStage {
         // Resolution: the latest as_of wins; disagreement on the same date is a conflict.
         _ = lap()
         FileIO.reuseFreedMemory(false)
-        let (resolved, conflictCounts) = IngestStage.resolve(observations, feedOfTag: catalogue.tags.map { feedNames.firstIndex(of: $0.feed) ?? -1 },
-                                                 personCount: result.personCount)
+        let byTag = catalogue.tags.indices.map { t -> [[TagObservation]] in
+            guard let f = feedNames.firstIndex(of: catalogue.tags[t].feed) else { return [] }
+            return observations[f].map { $0[t] }
+        }
+        observations = []
+        let (resolved, conflictCounts) = IngestStage.resolve(byTag, personCount: result.personCount)
         console.detail("    tags resolved: \(lap())")
         result.tags = resolved
         var conflicts: [String: Int] = [:]
@@ -319,35 +324,39 @@ public struct IngestStage {
     }
 
     /// Per tag: the latest as_of wins, and rows with that same latest as_of that
-    /// disagree make the tag unknown (a conflict). Each tag comes from one feed,
-    /// so a worker scans that feed's observations with a dense per-person slot
-    /// array, then gives the people in index order (see below).
-    static func resolve(_ parts: [[[TagObservation]]], feedOfTag: [Int], personCount: Int) -> ([ResolvedTag], [Int]) {
-        let tagCount = feedOfTag.count
+    /// disagree make the tag unknown (a conflict). `byTag[tag]`: the tag's rows in
+    /// pieces, in delivery order. Tags are taken largest first by whichever worker
+    /// is free; a worker scans a tag's rows with a dense per-person slot array of its
+    /// own, then gives the people in index order (see below).
+    static func resolve(_ byTag: [[[TagObservation]]], personCount: Int) -> ([ResolvedTag], [Int]) {
+        let tagCount = byTag.count
         var out = [ResolvedTag](repeating: ResolvedTag(), count: tagCount)
         var conflicts = [Int](repeating: 0, count: tagCount)
-        let workers = max(1, min(Parallel.threads, tagCount))
+        let rows = byTag.map { $0.reduce(0) { $0 + $1.count } }
+        let order = (0..<tagCount).sorted { rows[$0] != rows[$1] ? rows[$0] > rows[$1] : $0 < $1 }
+        final class Scratch {
+            var best: [Int64], clash: [UInt8]
+            /// The people a tag has rows for, in the order first met.
+            var touched: [Int32] = []
+            init(_ n: Int) { best = [Int64](repeating: -1, count: n); clash = [UInt8](repeating: 0, count: n) }
+        }
+        let busy = order.filter { rows[$0] > 0 }
+        let scratch = (0..<Parallel.workers(for: busy.count)).map { _ in Scratch(personCount) }
         out.withUnsafeMutableBufferPointer { outBuf in
             conflicts.withUnsafeMutableBufferPointer { confBuf in
-                Parallel.forEach(workers) { w in
-                    var best = [Int64](repeating: -1, count: personCount)
-                    var clash = [UInt8](repeating: 0, count: personCount)
-                    // The people a tag has rows for, in the order first met.
-                    var touched: [Int32] = []
-                    var t = w
-                    while t < tagCount {
-                        defer { t += workers }
-                        let f = feedOfTag[t]
-                        guard f >= 0 else { continue }
-                        touched.removeAll(keepingCapacity: true)
-                        // best/clash hold (chunk << 32 | index) of the winning row, -1 for none
-                        for (c, chunk) in parts[f].enumerated() {
-                            chunk.withUnsafeBufferPointer { ob in
-                                for i in 0..<ob.count where ob[i].tag == t {
+                Parallel.forEach(busy.count) { (w: Int, k: Int) in
+                    let t = busy[k], parts = byTag[t], s = scratch[w]
+                    s.best.withUnsafeMutableBufferPointer { best in
+                    s.clash.withUnsafeMutableBufferPointer { clash in
+                        s.touched.removeAll(keepingCapacity: true)
+                        // best/clash hold (piece << 32 | index) of the winning row, -1 for none
+                        for (c, piece) in parts.enumerated() {
+                            piece.withUnsafeBufferPointer { ob in
+                                for i in 0..<ob.count {
                                     let p = Int(ob[i].person)
                                     let b = best[p]
-                                    if b < 0 { best[p] = Int64(c) << 32 | Int64(i); touched.append(Int32(p)); continue }
-                                    let cur = parts[f][Int(b >> 32)][Int(b & 0xFFFF_FFFF)]
+                                    if b < 0 { best[p] = Int64(c) << 32 | Int64(i); s.touched.append(Int32(p)); continue }
+                                    let cur = parts[Int(b >> 32)][Int(b & 0xFFFF_FFFF)]
                                     if cur.asOf < ob[i].asOf {
                                         best[p] = Int64(c) << 32 | Int64(i); clash[p] = 0
                                     } else if cur.asOf == ob[i].asOf && cur.value != ob[i].value {
@@ -361,42 +370,40 @@ public struct IngestStage {
                         // people those passes, one per tag, cost more than the rows).
                         // Otherwise: sorted when few, found by a pass over everyone when many.
                         var inOrder = true
-                        touched.withUnsafeBufferPointer { tb in
+                        s.touched.withUnsafeBufferPointer { tb in
                             for i in tb.indices.dropFirst() where tb[i - 1] > tb[i] { inOrder = false; break }
                         }
                         if !inOrder {
-                            if touched.count < personCount / 16 {
-                                touched.sort()
+                            if s.touched.count < personCount / 16 {
+                                s.touched.sort()
                             } else {
-                                touched.removeAll(keepingCapacity: true)
-                                for p in 0..<personCount where best[p] >= 0 { touched.append(Int32(p)) }
+                                s.touched.removeAll(keepingCapacity: true)
+                                for p in 0..<personCount where best[p] >= 0 { s.touched.append(Int32(p)) }
                             }
                         }
-                        do {
-                            let n = touched.count
-                            var r = ResolvedTag()
-                            r.person = [Int32](unsafeUninitializedCapacity: n) { b, count in
-                                touched.withUnsafeBufferPointer { if n > 0 { b.baseAddress!.initialize(from: $0.baseAddress!, count: n) } }
-                                count = n
-                            }
-                            r.value.reserveCapacity(n)
-                            r.asOf.reserveCapacity(n)
-                            r.conflict.reserveCapacity(n)
-                            var nConf = 0
-                            for p32 in touched {
-                                let p = Int(p32)
-                                let o = parts[f][Int(best[p] >> 32)][Int(best[p] & 0xFFFF_FFFF)]
-                                r.value.append(o.value)
-                                r.asOf.append(o.asOf)
-                                r.conflict.append(clash[p])
-                                nConf += Int(clash[p])
-                                best[p] = -1
-                                clash[p] = 0
-                            }
-                            outBuf[t] = r
-                            confBuf[t] = nConf
+                        let n = s.touched.count
+                        var r = ResolvedTag()
+                        r.person = [Int32](unsafeUninitializedCapacity: n) { b, count in
+                            s.touched.withUnsafeBufferPointer { if n > 0 { b.baseAddress!.initialize(from: $0.baseAddress!, count: n) } }
+                            count = n
                         }
-                    }
+                        r.value.reserveCapacity(n)
+                        r.asOf.reserveCapacity(n)
+                        r.conflict.reserveCapacity(n)
+                        var nConf = 0
+                        for p32 in s.touched {
+                            let p = Int(p32)
+                            let o = parts[Int(best[p] >> 32)][Int(best[p] & 0xFFFF_FFFF)]
+                            r.value.append(o.value)
+                            r.asOf.append(o.asOf)
+                            r.conflict.append(clash[p])
+                            nConf += Int(clash[p])
+                            best[p] = -1
+                            clash[p] = 0
+                        }
+                        outBuf[t] = r
+                        confBuf[t] = nConf
+                    }}
                 }
             }
         }

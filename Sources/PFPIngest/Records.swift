@@ -191,13 +191,16 @@ func parsePopulation(_ file: FeedFile) -> [PopulationRow] {
 }
 
 /// Parses one tag feed's records in parallel chunks: accepted observations and rejects.
-func parseTags(_ file: FeedFile, compiled: CompiledTags, feedIndex: Int32, tagLookup: ByteKeyTable, people: IDIndex) -> (obs: [[TagObservation]], rejects: [Reject], warnings: [String: Int]) {
+/// `obs[chunk][tag]`: each chunk's accepted rows, apart per tag (catalogue index),
+/// in delivery order (the resolution reads each tag's rows alone).
+func parseTags(_ file: FeedFile, compiled: CompiledTags, feedIndex: Int32, tagLookup: ByteKeyTable, people: IDIndex) -> (obs: [[[TagObservation]]], rejects: [Reject], warnings: [String: Int]) {
     let cols = (try? file.columns().get()) ?? [:]
     let cID = cols["id_number"]!, cTag = cols["tag"]!, cValue = cols["value"]!, cAsOf = cols["as_of"]!
     let deliveryAsOf = file.manifest.asOf.days
     let chunks = file.layout.chunks
     let expected = file.layout.header.count
-    var obsParts = [[TagObservation]](repeating: [], count: chunks.count)
+    let tagCount = compiled.feed.count
+    var obsParts = [[[TagObservation]]](repeating: [], count: chunks.count)
     var rejParts = [[Reject]](repeating: [], count: chunks.count)
     var upgradedParts = [Int](repeating: 0, count: chunks.count)
     file.withText { text in
@@ -243,8 +246,10 @@ func parseTags(_ file: FeedFile, compiled: CompiledTags, feedIndex: Int32, tagLo
                     case .value(let v): row.tag = UInt8(t); row.asOf = asOf.days; row.value = v
                     }
                 }
-                var obs: [TagObservation] = []
-                obs.reserveCapacity(pending.count)
+                var obs = [[TagObservation]](repeating: [], count: tagCount)
+                var perTag = [Int](repeating: 0, count: tagCount)
+                for r in pending where r.late == nil { perTag[Int(r.tag)] += 1 }
+                for t in 0..<tagCount where perTag[t] > 0 { obs[t].reserveCapacity(perTag[t]) }
                 pending.withUnsafeBufferPointer { rows in
                     let ahead = 12
                     for i in 0..<min(ahead, rows.count) { people.prefetch(rows[i].key) }
@@ -254,7 +259,7 @@ func parseTags(_ file: FeedFile, compiled: CompiledTags, feedIndex: Int32, tagLo
                         let person = people.find(r.key)
                         if person < 0 { rej.append(Reject(line: r.line, reason: .unknownPerson)); continue }
                         if let late = r.late { rej.append(Reject(line: r.line, reason: late)); continue }
-                        obs.append(TagObservation(tag: r.tag, person: person, asOf: r.asOf, value: r.value))
+                        obs[Int(r.tag)].append(TagObservation(tag: r.tag, person: person, asOf: r.asOf, value: r.value))
                     }
                 }
                 // The rejects are not in line order here: the stage sorts every feed's

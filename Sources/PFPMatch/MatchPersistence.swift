@@ -1,5 +1,6 @@
 import Foundation
 import PFPCore
+import PFPRules
 
 /// The match stage's result kept in the database, so `pfp stage emit` can publish again.
 public extension MatchResult {
@@ -8,21 +9,33 @@ public extension MatchResult {
     /// The result as it is stored: the entries' columns, counts and the explanations' file.
     func blobs() -> BlobWriter {
         var w = BlobWriter()
-        // The text columns, each encoded on its own (in parallel), straight from the entries.
+        // The text columns (strings joined with NUL, as `BlobWriter.putStrings`
+        // writes them), each encoded on its own (in parallel) as bytes, straight from
+        // the entries: names from per-run pieces, ID numbers as their digits.
         let entries = self.entries
         let names = ["list", "household_id", "person_id", "policy", "certainty", "status", "codes"]
+        let listText = listIDs.map { Array($0.utf8) }, policyText = policyIDs.map { Array($0.utf8) }
+        let certaintyText = (0...UInt8.max).map { Array((Certainty(rawValue: $0)?.text ?? "").utf8) }
+        let statusText = (0...UInt8.max).map { Array((PublishedEntry.EntryStatus(rawValue: $0)?.text ?? "").utf8) }
         var encoded = [[UInt8]](repeating: [], count: names.count)
         encoded.withUnsafeMutableBufferPointer { out in
             entries.withUnsafeBufferPointer { e in
                 Parallel.forEach(names.count) { i in
-                    switch i {
-                    case 0: out[i] = BlobWriter.joined(e.count) { listIDs[Int(e[$0].list)] }
-                    case 1: out[i] = BlobWriter.joined(e.count) { householdIDs[Int(e[$0].household)] }
-                    case 2: out[i] = BlobWriter.joined(e.count) { personID(e[$0]) }
-                    case 3: out[i] = BlobWriter.joined(e.count) { policy(e[$0]) }
-                    case 4: out[i] = BlobWriter.joined(e.count) { e[$0].certainty.text }
-                    case 5: out[i] = BlobWriter.joined(e.count) { e[$0].status.text }
-                    default: out[i] = BlobWriter.joined(e.count) { e[$0].codeCount == 1 ? codes[Int(e[$0].codeStart)] : codes(e[$0]).joined(separator: ";") }
+                    out[i] = MatchResult.joined(e.count) { k, w in
+                        let x = e[k]
+                        switch i {
+                        case 0: listText[Int(x.list)].withUnsafeBufferPointer { w.append($0) }
+                        case 1: w.rawString(householdIDs[Int(x.household)])
+                        case 2: if x.personKey != 0 { w.idDigits(x.personKey) }
+                        case 3: if x.policy >= 0 { policyText[Int(x.policy)].withUnsafeBufferPointer { w.append($0) } }
+                        case 4: certaintyText[Int(x.certainty.rawValue)].withUnsafeBufferPointer { w.append($0) }
+                        case 5: statusText[Int(x.status.rawValue)].withUnsafeBufferPointer { w.append($0) }
+                        default:
+                            for c in 0..<Int(x.codeCount) {
+                                if c > 0 { w.byte(59) }
+                                w.rawString(codes[Int(x.codeStart) + c])
+                            }
+                        }
                     }
                 }
             }
@@ -38,6 +51,17 @@ public extension MatchResult {
         w.put("explain", BlobWriter.joined(2) { $0 == 0 ? explainPath ?? "" : explainSHA })
         w.put("explain_counts", [Int64(explainRows), Int64(explainBytes)])
         return w
+    }
+
+    /// `count` fields joined with NUL (the encoding of `BlobWriter.putStrings`),
+    /// each written by `field` as bytes.
+    internal static func joined(_ count: Int, _ field: (Int, JSONBytes) -> Void) -> [UInt8] {
+        let w = JSONBytes(capacity: count * 12)
+        for k in 0..<count {
+            if k > 0 { w.byte(0) }
+            field(k, w)
+        }
+        return w.out
     }
 
     static func load(from store: StageStore, runDate: CivilDate) throws -> MatchResult {

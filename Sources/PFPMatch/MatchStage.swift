@@ -657,6 +657,12 @@ public final class JSONBytes {
         base[count + 19] = 34
         count += 20
     }
+    /// The 18 characters of an ID number, unquoted.
+    public func idDigits(_ key: UInt64) {
+        reserve(18)
+        IDNumber.writeText(key, to: base + count)
+        count += 18
+    }
     /// "YYYY-MM-DD", quoted.
     public func date(_ days: Int32) {
         reserve(12)

@@ -5,7 +5,8 @@ import XCTest
 /// as_of wins (the first such row in delivery order), rows on that date that
 /// disagree make a conflict; columns in person order. Rows in person order, a
 /// few people out of order (sorted), many out of order (found by a pass over
-/// everyone), over several chunks and feeds.
+/// everyone), over several chunks and feeds, tags of very different sizes taken
+/// in any order by the workers.
 final class ResolveTests: XCTestCase {
     struct Rng { var x: UInt64; mutating func next(_ n: Int) -> Int { x = x &* 6364136223846793005 &+ 1442695040888963407; return Int((x >> 33) % UInt64(n)) } }
 
@@ -54,7 +55,9 @@ final class ResolveTests: XCTestCase {
             while i < rows.count { let n = 1 + rng.next(700); chunks.append(Array(rows[i..<min(rows.count, i + n)])); i += n }
             parts[f] = chunks
         }
-        let (got, conflicts) = IngestStage.resolve(parts, feedOfTag: feedOfTag, personCount: personCount)
+        // Each tag's rows apart, piece by piece, as the parsing gives them.
+        let byTag = feedOfTag.enumerated().map { t, f in f < 0 ? [] : parts[f].map { $0.filter { $0.tag == t } } }
+        let (got, conflicts) = IngestStage.resolve(byTag, personCount: personCount)
         let want = reference(parts, feedOfTag: feedOfTag, personCount: personCount)
         for t in feedOfTag.indices {
             let r = got[t]

@@ -26,4 +26,8 @@ void pfp_reuse_freed_memory(int on);
 /// results). For lookups at random in tables far larger than the caches: issued a
 /// few lookups ahead, the misses overlap instead of coming one after another.
 static inline void pfp_prefetch(const void *p) { __builtin_prefetch(p, 0, 3); }
+
+/// Adds 1 to *counter atomically and returns the value before: the next
+/// iteration for whichever worker asks first (Parallel.forEach).
+static inline long pfp_take_next(long *counter) { return __atomic_fetch_add(counter, 1, __ATOMIC_RELAXED); }
 #endif
