@@ -2,7 +2,8 @@ import Foundation
 
 /// Named arrays of plain values, written as one stage result.
 public struct BlobWriter {
-    /// One named item: its size and a way to reach its bytes. The arrays given are
+    /// One named item: its size and a way to reach its bytes (handed over in one
+    /// piece or more, in order). The arrays given are
     /// kept as they are (shared, not copied) until the result is written.
     public struct Item {
         public let name: String
@@ -14,6 +15,13 @@ public struct BlobWriter {
 
     public mutating func put<T: BitwiseCopyable>(_ name: String, _ array: [T]) {
         items.append(Item(name: name, count: array.count * MemoryLayout<T>.stride) { body in try array.withUnsafeBytes { try body($0) } })
+    }
+
+    /// Arrays written one after another as one item (never joined in memory).
+    public mutating func put(_ name: String, pieces: [[UInt8]]) {
+        items.append(Item(name: name, count: pieces.reduce(0) { $0 + $1.count }) { body in
+            for p in pieces { try p.withUnsafeBytes { try body($0) } }
+        })
     }
 
     /// Memory the caller owns, written as it is (not copied): it must stay valid and
