@@ -112,9 +112,12 @@ func parsePopulation(_ file: FeedFile) -> [PopulationRow] {
     let asOf = file.manifest.asOf
     let chunks = file.layout.chunks
     let expected = file.layout.header.count
-    var out = [PopulationRow](repeating: PopulationRow(), count: file.layout.records)
-    file.withText { text in
-        out.withUnsafeMutableBufferPointer { rows in
+    // Every row is written once, by its chunk: no serial pass first filling
+    // gigabytes of fresh pages with empty rows (at 10M the kernel's clearing of
+    // those pages alone took seconds on the main thread).
+    let records = file.layout.records
+    return [PopulationRow](unsafeUninitializedCapacity: records) { rows, count in
+        file.withText { text in
             Parallel.forEach(chunks.count) { k in
                 let chunk = chunks[k]
                 var scanner = CSVScanner(bytes: text)
@@ -125,7 +128,7 @@ func parsePopulation(_ file: FeedFile) -> [PopulationRow] {
                     let info = scanner.scanRecord(pos: &pos, line: &line, expectedFields: expected, fields: &fields)
                     var row = PopulationRow()
                     row.line = Int32(info.line)
-                    defer { rows[r] = row; r += 1 }
+                    defer { (rows.baseAddress! + r).initialize(to: row); r += 1 }
                     guard info.wellFormed else { row.early = .malformedRow; continue }
                     // The ID first: duplicates are counted over every record whose ID is valid.
                     let idField = fields[cID]
@@ -184,10 +187,14 @@ func parsePopulation(_ file: FeedFile) -> [PopulationRow] {
                     guard let hh else { row.late = .badHouseholdID; continue }
                     row.household = hh
                 }
+                // The layout counted the chunk's records: a slot left (none expected) is
+                // an empty row, never memory left unwritten.
+                let end = chunk.firstRecord + chunk.records
+                if r < end { (rows.baseAddress! + r).initialize(repeating: PopulationRow(), count: end - r) }
             }
         }
+        count = records
     }
-    return out
 }
 
 /// Parses one tag feed's records in parallel chunks: accepted observations and rejects.

@@ -218,28 +218,52 @@ public struct MatchStage {
         var offsets: [(t: Int, at: Int)] = []
         var total = 0
         for l in 0..<listCount { for c in 0..<chunks { if let t = taskOf[l * chunks + c] { offsets.append((t, total)); total += parts[t].count } } }
-        var codeBase = [Int32](repeating: 0, count: tasks.count)
-        var codeTotal = 0
-        for t in 0..<tasks.count { codeBase[t] = Int32(codeTotal); codeTotal += taskCodes[t].count }
-        let codes = taskCodes.flatMap { $0 }
-        taskCodes = []
+        var codeBase = [Int](repeating: 0, count: tasks.count), keyBase = [Int](repeating: 0, count: tasks.count)
+        var codeTotal = 0, keyTotal = 0
+        for t in 0..<tasks.count {
+            codeBase[t] = codeTotal; codeTotal += taskCodes[t].count
+            keyBase[t] = keyTotal; keyTotal += keys[t].count
+        }
+        guard codeTotal <= Int(Int32.max) else {
+            throw PipelineError.badInput(stage: "match", "\(codeTotal) codes in the lists: at most \(Int32.max) are supported")
+        }
+        // Each task's entries, codes and keys moved into place in parallel, the task's
+        // own arrays let go there too (at city scale, tens of millions of strings:
+        // joined and released on one core they cost seconds).
+        var codes: [String] = []
+        var pushKeys: [String] = []
         let entries = [PublishedEntry](unsafeUninitializedCapacity: total) { buf, n in
-            let base = buf.baseAddress!
-            parts.withUnsafeBufferPointer { pb in
-                Parallel.forEach(offsets.count) { k in
-                    let o = offsets[k]
-                    let shift = codeBase[o.t]
-                    pb[o.t].withUnsafeBufferPointer { src in
-                        (base + o.at).initialize(from: src.baseAddress!, count: src.count)
-                        for i in 0..<src.count { base[o.at + i].codeStart += shift }
-                    }
+            codes = [String](unsafeUninitializedCapacity: codeTotal) { codeBuf, codeCount in
+                pushKeys = [String](unsafeUninitializedCapacity: keyTotal) { keyBuf, keyCount in
+                    parts.withUnsafeMutableBufferPointer { pb in
+                    taskCodes.withUnsafeMutableBufferPointer { cb in
+                    keys.withUnsafeMutableBufferPointer { kb in
+                        Parallel.forEach(offsets.count) { k in
+                            let o = offsets[k], t = o.t
+                            let shift = Int32(codeBase[t])
+                            pb[t].withUnsafeBufferPointer { src in
+                                if src.count > 0 { (buf.baseAddress! + o.at).initialize(from: src.baseAddress!, count: src.count) }
+                                for i in 0..<src.count { buf[o.at + i].codeStart += shift }
+                            }
+                            cb[t].withUnsafeBufferPointer { src in
+                                if src.count > 0 { (codeBuf.baseAddress! + codeBase[t]).initialize(from: src.baseAddress!, count: src.count) }
+                            }
+                            kb[t].withUnsafeBufferPointer { src in
+                                if src.count > 0 { (keyBuf.baseAddress! + keyBase[t]).initialize(from: src.baseAddress!, count: src.count) }
+                            }
+                            pb[t] = []
+                            cb[t] = []
+                            kb[t] = []
+                        }
+                    }}}
+                    keyCount = keyTotal
                 }
+                codeCount = codeTotal
             }
             n = total
         }
-        parts = []
         // Keys of lists with a status column, for the next run's new/repeat.
-        state.pushKeys = keys.flatMap { $0 }
+        state.pushKeys = pushKeys
         guard explained.rows == entries.count else {
             throw PipelineError.failure(stage: "match", location: explainPath, "\(explained.rows) explanations for \(entries.count) list entries")
         }
