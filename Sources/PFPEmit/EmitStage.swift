@@ -144,19 +144,9 @@ public struct EmitStage {
         for c in l.columns {
             w.byte(44)
             switch c {
-            case .certainty:
-                switch e.certainty {
-                case .confirmed: w.raw("confirmed")
-                case .toVerify: w.raw("to_verify")
-                default: text(e.certainty.text)
-                }
+            case .certainty: PublishedEntry.certaintyUTF8[Int(e.certainty.rawValue)].withUnsafeBufferPointer { w.append($0) }   // words: nothing to quote
             case .amount: if e.amountValue != Int64.min { w.int(Int(e.amountValue)) }
-            case .status:
-                switch e.status {
-                case .new: w.raw("new")
-                case .repeat: w.raw("repeat")
-                case .none: break
-                }
+            case .status: PublishedEntry.statusUTF8[Int(e.status.rawValue)].withUnsafeBufferPointer { w.append($0) }
             case .district: w.int(Int(e.district))
             case .street: w.int(Int(e.street))
             case .community: w.int(Int(e.community))
@@ -175,7 +165,8 @@ public struct EmitStage {
     /// A CSV field: as it is, or quoted (quotes doubled) when it holds a comma,
     /// quote or line break.
     static func field(_ s: String) -> [UInt8] {
-        guard s.utf8.contains(where: { $0 == 44 || $0 == 34 || $0 == 10 || $0 == 13 }) else { return Array(s.utf8) }
+        var t = s
+        guard t.withUTF8(needsQuotes) else { return Array(s.utf8) }
         var out: [UInt8] = [34]
         for b in s.utf8 { out.append(b); if b == 34 { out.append(34) } }
         out.append(34)

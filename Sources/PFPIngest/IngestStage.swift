@@ -425,10 +425,7 @@ public struct IngestStage {
                         }
                         let n = s.touched.count
                         var r = ResolvedTag()
-                        r.person = [Int32](unsafeUninitializedCapacity: n) { b, count in
-                            s.touched.withUnsafeBufferPointer { if n > 0 { b.baseAddress!.initialize(from: $0.baseAddress!, count: n) } }
-                            count = n
-                        }
+                        r.person = s.touched.withUnsafeBufferPointer { Array($0) }   // a copy: touched is kept for the next tag
                         r.value.reserveCapacity(n)
                         r.asOf.reserveCapacity(n)
                         r.conflict.reserveCapacity(n)

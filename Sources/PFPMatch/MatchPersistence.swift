@@ -15,8 +15,6 @@ public extension MatchResult {
         let entries = self.entries
         let names = ["list", "household_id", "person_id", "policy", "certainty", "status", "codes"]
         let listText = listIDs.map { Array($0.utf8) }, policyText = policyIDs.map { Array($0.utf8) }
-        let certaintyText = (0...UInt8.max).map { Array((Certainty(rawValue: $0)?.text ?? "").utf8) }
-        let statusText = (0...UInt8.max).map { Array((PublishedEntry.EntryStatus(rawValue: $0)?.text ?? "").utf8) }
         var encoded = [[UInt8]](repeating: [], count: names.count)
         encoded.withUnsafeMutableBufferPointer { out in
             entries.withUnsafeBufferPointer { e in
@@ -28,8 +26,8 @@ public extension MatchResult {
                         case 1: w.rawString(householdIDs[Int(x.household)])
                         case 2: if x.personKey != 0 { w.idDigits(x.personKey) }
                         case 3: if x.policy >= 0 { policyText[Int(x.policy)].withUnsafeBufferPointer { w.append($0) } }
-                        case 4: certaintyText[Int(x.certainty.rawValue)].withUnsafeBufferPointer { w.append($0) }
-                        case 5: statusText[Int(x.status.rawValue)].withUnsafeBufferPointer { w.append($0) }
+                        case 4: PublishedEntry.certaintyUTF8[Int(x.certainty.rawValue)].withUnsafeBufferPointer { w.append($0) }
+                        case 5: PublishedEntry.statusUTF8[Int(x.status.rawValue)].withUnsafeBufferPointer { w.append($0) }
                         default:
                             for c in 0..<Int(x.codeCount) {
                                 if c > 0 { w.byte(59) }

@@ -31,6 +31,11 @@ public struct PublishedEntry: Sendable {
 
     public var amount: Int? { amountValue == Int64.min ? nil : Int(amountValue) }
 
+    /// The words of `certainty` and `status` as UTF-8, by raw value (made once: the
+    /// lists and the stored result write them for every entry).
+    public static let certaintyUTF8: [[UInt8]] = (0...UInt8.max).map { Array((Certainty(rawValue: $0)?.text ?? "").utf8) }
+    public static let statusUTF8: [[UInt8]] = (0...UInt8.max).map { Array((EntryStatus(rawValue: $0)?.text ?? "").utf8) }
+
     public enum EntryStatus: UInt8, Sendable {
         case none, new, `repeat`
         public var text: String {
@@ -238,19 +243,17 @@ public struct MatchStage {
                     parts.withUnsafeMutableBufferPointer { pb in
                     taskCodes.withUnsafeMutableBufferPointer { cb in
                     keys.withUnsafeMutableBufferPointer { kb in
+                        /// `a`'s elements copied into `dst` from `at`.
+                        func place<T>(_ a: [T], _ dst: UnsafeMutableBufferPointer<T>, at: Int) {
+                            a.withUnsafeBufferPointer { if $0.count > 0 { (dst.baseAddress! + at).initialize(from: $0.baseAddress!, count: $0.count) } }
+                        }
                         Parallel.forEach(offsets.count) { k in
                             let o = offsets[k], t = o.t
+                            place(pb[t], buf, at: o.at)
                             let shift = Int32(codeBase[t])
-                            pb[t].withUnsafeBufferPointer { src in
-                                if src.count > 0 { (buf.baseAddress! + o.at).initialize(from: src.baseAddress!, count: src.count) }
-                                for i in 0..<src.count { buf[o.at + i].codeStart += shift }
-                            }
-                            cb[t].withUnsafeBufferPointer { src in
-                                if src.count > 0 { (codeBuf.baseAddress! + codeBase[t]).initialize(from: src.baseAddress!, count: src.count) }
-                            }
-                            kb[t].withUnsafeBufferPointer { src in
-                                if src.count > 0 { (keyBuf.baseAddress! + keyBase[t]).initialize(from: src.baseAddress!, count: src.count) }
-                            }
+                            for i in o.at..<(o.at + pb[t].count) { buf[i].codeStart += shift }
+                            place(cb[t], codeBuf, at: codeBase[t])
+                            place(kb[t], keyBuf, at: keyBase[t])
                             pb[t] = []
                             cb[t] = []
                             kb[t] = []
@@ -675,11 +678,9 @@ public final class JSONBytes {
     }
     /// An 18-character ID number, quoted.
     public func id(_ key: UInt64) {
-        reserve(20)
-        base[count] = 34
-        IDNumber.writeText(key, to: base + count + 1)
-        base[count + 19] = 34
-        count += 20
+        byte(34)
+        idDigits(key)
+        byte(34)
     }
     /// The 18 characters of an ID number, unquoted.
     public func idDigits(_ key: UInt64) {
