@@ -50,9 +50,15 @@ public enum TextDecoding {
 
     /// Converts GB18030 bytes to UTF-8 with Glibc's iconv. The text is split at
     /// line feeds (0x0A is never part of a GB18030 multi-byte character) and the
-    /// pieces are converted in parallel. Returns nil with the offset of the first
-    /// byte iconv refused.
+    /// pieces are converted in parallel. Fails with the offset of the first byte
+    /// iconv refused.
     public static func gb18030ToUTF8(_ b: UnsafeRawBufferPointer) -> Result<[UInt8], DecodeFailure> {
+        gb18030ToUTF8(b, room: estimatedRoom)
+    }
+
+    /// `room(piece)`: the bytes set aside in the result for a piece's UTF-8; when a
+    /// piece does not fit, the pieces are converted apart and joined instead.
+    static func gb18030ToUTF8(_ b: UnsafeRawBufferPointer, room: (UnsafeRawBufferPointer) -> Int) -> Result<[UInt8], DecodeFailure> {
         let n = b.count
         let pieces = max(1, min(Parallel.threads * 4, n / (1 << 20)))
         var bounds: [Int] = [0]
@@ -63,34 +69,88 @@ public enum TextDecoding {
         }
         bounds.append(n)
         let count = bounds.count - 1
-        let outputs = UnsafeMutableBufferPointer<[UInt8]>.allocate(capacity: count)
-        outputs.initialize(repeating: [])
-        let failures = UnsafeMutableBufferPointer<Int>.allocate(capacity: count)
-        failures.initialize(repeating: -1)
-        defer { outputs.deallocate(); failures.deallocate() }
-        Parallel.forEach(count) { k in
-            let piece = UnsafeRawBufferPointer(rebasing: b[bounds[k]..<bounds[k + 1]])
-            switch convertPiece(piece) {
-            case .success(let out): outputs[k] = out
-            case .failure(let at): failures[k] = bounds[k] + at.offset
-            }
-        }
-        for k in 0..<count where failures[k] >= 0 { return .failure(DecodeFailure(offset: failures[k])) }
-        // The pieces copied into place in parallel (at city scale gigabytes of
-        // fresh pages to fault in), each let go once copied.
-        var offsets = [Int](repeating: 0, count: count + 1)
-        for k in 0..<count { offsets[k + 1] = offsets[k] + outputs[k].count }
-        let out = [UInt8](unsafeUninitializedCapacity: offsets[count]) { buf, n in
-            let base = buf.baseAddress
-            Parallel.forEach(count) { k in
-                outputs[k].withUnsafeBufferPointer { piece in
-                    if let base, let src = piece.baseAddress { (base + offsets[k]).initialize(from: src, count: piece.count) }
+        func piece(_ k: Int) -> UnsafeRawBufferPointer { UnsafeRawBufferPointer(rebasing: b[bounds[k]..<bounds[k + 1]]) }
+        // Each piece is converted straight into the result, at a place with room
+        // for it; the gaps left are closed after, in order. At city scale the
+        // result is gigabytes: written once, not converted into pieces and then
+        // copied onto as many fresh pages again.
+        var starts = [Int](repeating: 0, count: count + 1)
+        for k in 0..<count { starts[k + 1] = starts[k] + max(0, room(piece(k))) }
+        var written = [Int](repeating: 0, count: count)
+        var spilt = [Bool](repeating: false, count: count)
+        var failures = [Int](repeating: -1, count: count)
+        let out = [UInt8](unsafeUninitializedCapacity: max(1, starts[count])) { buf, size in
+            let base = buf.baseAddress!
+            written.withUnsafeMutableBufferPointer { w in
+            spilt.withUnsafeMutableBufferPointer { sp in
+            failures.withUnsafeMutableBufferPointer { f in
+                Parallel.forEach(count) { k in
+                    var sink = Sink(dst: base + starts[k], room: starts[k + 1] - starts[k])
+                    if case .failure(let at) = convertPiece(piece(k), into: &sink) { f[k] = bounds[k] + at.offset }
+                    w[k] = sink.used
+                    sp[k] = !sink.spill.isEmpty
                 }
-                outputs[k] = []
+            }}}
+            guard !failures.contains(where: { $0 >= 0 }), !spilt.contains(true) else { size = 0; return }
+            // Every piece fits its room: each moves down to where the one before ends.
+            var at = 0
+            for k in 0..<count {
+                if at != starts[k] { memmove(base + at, base + starts[k], written[k]) }
+                at += written[k]
             }
-            n = offsets[count]
+            size = at
         }
-        return .success(out)
+        if let bad = failures.first(where: { $0 >= 0 }) { return .failure(DecodeFailure(offset: bad)) }
+        if !spilt.contains(true) { return .success(out) }
+        // A piece outgrew its room (more non-ASCII text than its start showed):
+        // every piece converted apart, then joined.
+        var parts = [[UInt8]](repeating: [], count: count)
+        parts.withUnsafeMutableBufferPointer { parts in
+            Parallel.forEach(count) { k in
+                var sink = Sink(dst: nil, room: 0)
+                _ = convertPiece(piece(k), into: &sink)   // it converted above
+                parts[k] = sink.spill
+            }
+        }
+        return .success(Array(parts.joined()))
+    }
+
+    /// Room for a piece's UTF-8: its bytes, and half again for its non-ASCII bytes
+    /// (a two-byte GB18030 character is at most three UTF-8 bytes, a four-byte one
+    /// four) as counted in its first mebibyte, with a margin.
+    static func estimatedRoom(_ piece: UnsafeRawBufferPointer) -> Int {
+        let sample = UnsafeRawBufferPointer(rebasing: piece.prefix(1 << 20))
+        var high = 0
+        var i = 0
+        if let base = sample.baseAddress {
+            while i + 8 <= sample.count {
+                high += (base.loadUnaligned(fromByteOffset: i, as: UInt64.self) & 0x8080_8080_8080_8080).nonzeroBitCount
+                i += 8
+            }
+        }
+        while i < sample.count { if sample[i] >= 0x80 { high += 1 }; i += 1 }
+        let share = sample.isEmpty ? 0 : Double(high) / Double(sample.count)
+        return piece.count + Int(Double(piece.count) * share * 0.6) + 4096
+    }
+
+    /// Where a piece's UTF-8 goes: its room in the result, then (rarely) its own overflow.
+    struct Sink {
+        let dst: UnsafeMutablePointer<UInt8>?
+        let room: Int
+        var used = 0
+        var spill: [UInt8] = []
+
+        init(dst: UnsafeMutablePointer<UInt8>?, room: Int) { self.dst = dst; self.room = room }
+
+        mutating func put(_ bytes: UnsafeRawBufferPointer) {
+            guard let src = bytes.baseAddress, !bytes.isEmpty else { return }
+            if let dst, spill.isEmpty && used + bytes.count <= room {
+                (dst + used).initialize(from: src.assumingMemoryBound(to: UInt8.self), count: bytes.count)
+                used += bytes.count
+            } else {
+                spill.append(contentsOf: bytes)
+            }
+        }
     }
 
     public struct DecodeFailure: Error, Sendable {
@@ -100,12 +160,10 @@ public enum TextDecoding {
 
     /// Converts one piece: runs of ASCII (the same bytes in both encodings) are
     /// copied, and only the runs with other characters go through iconv.
-    private static func convertPiece(_ piece: UnsafeRawBufferPointer) -> Result<[UInt8], DecodeFailure> {
-        guard let base = piece.baseAddress, piece.count > 0 else { return .success([]) }
+    private static func convertPiece(_ piece: UnsafeRawBufferPointer, into out: inout Sink) -> Result<Void, DecodeFailure> {
+        guard let base = piece.baseAddress, piece.count > 0 else { return .success(()) }
         guard let cd = iconv_open("UTF-8", "GB18030"), cd != iconv_t(bitPattern: -1) else { return .failure(DecodeFailure(offset: 0)) }
         defer { iconv_close(cd) }
-        var out: [UInt8] = []
-        out.reserveCapacity(piece.count + piece.count / 4)
         let n = piece.count
         var i = 0
         var scratch = [UInt8](repeating: 0, count: 256)
@@ -114,7 +172,7 @@ public enum TextDecoding {
             var j = i
             while j + 8 <= n, base.loadUnaligned(fromByteOffset: j, as: UInt64.self) & 0x8080_8080_8080_8080 == 0 { j += 8 }
             while j < n, piece[j] < 0x80 { j += 1 }
-            if j > i { out.append(contentsOf: UnsafeRawBufferPointer(rebasing: piece[i..<j])) }
+            if j > i { out.put(UnsafeRawBufferPointer(rebasing: piece[i..<j])) }
             if j >= n { break }
             // A run of non-ASCII bytes, up to the next line feed or comma (never inside a GB18030 character).
             var k = j
@@ -131,10 +189,10 @@ public enum TextDecoding {
                 return r == -1 ? -1 : sb.count - outLeft
             }
             if produced < 0 || inLeft != 0 { return .failure(DecodeFailure(offset: k - inLeft)) }
-            out.append(contentsOf: scratch[0..<produced])
+            scratch.withUnsafeBytes { out.put(UnsafeRawBufferPointer(rebasing: $0[0..<produced])) }
             i = k
         }
-        return .success(out)
+        return .success(())
     }
 
     /// Whether every byte is below 0x80 (then GB18030 and UTF-8 bytes are the same).

@@ -60,24 +60,26 @@ func digitsValue(_ b: UnsafeRawBufferPointer, count: Int) -> Int64? {
 }
 
 /// A population record after the checks that do not need the other records.
+/// The wide fields first, the bytes last: 72 bytes a row, not 88 (at city scale
+/// 25 million rows, written once onto fresh pages).
 struct PopulationRow {
-    var line: Int32 = 0
-    /// malformed_row, missing_field or bad_id: decided before duplicates are counted.
-    var early: RejectReason?
     /// A valid ID (the key), 0 when there is none.
     var id: UInt64 = 0
-    /// bad_date, unknown_enum, bad_code, bad_household_id: apply after duplicate_id.
-    var late: RejectReason?
-    var birth: Int32 = 0
-    var male = false
-    var relation: UInt8 = 0
-    var hukou: UInt8 = 0
-    var district: Int32 = 0
-    var street: Int32 = 0
     var community: Int64 = 0
     /// The household id as four big-endian words, zero-padded: comparing the
     /// words compares the ids in byte order (ids are 1 to 32 of A-Z a-z 0-9 -).
     var household: (UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0)
+    var line: Int32 = 0
+    var birth: Int32 = 0
+    var district: Int32 = 0
+    var street: Int32 = 0
+    /// malformed_row, missing_field or bad_id: decided before duplicates are counted.
+    var early: RejectReason?
+    /// bad_date, unknown_enum, bad_code, bad_household_id: apply after duplicate_id.
+    var late: RejectReason?
+    var male = false
+    var relation: UInt8 = 0
+    var hukou: UInt8 = 0
     var sexMismatch = false
     var birthMismatch = false
     var upgraded = false

@@ -1,4 +1,7 @@
 import XCTest
+#if canImport(Glibc)
+import Glibc
+#endif
 @testable import PFPCore
 
 /// Reads every record of a text with the scanner: (line, wellFormed, fields).
@@ -175,6 +178,47 @@ final class TextEncodingTests: XCTestCase {
         let text = String(decoding: out, as: UTF8.self)
         XCTAssertEqual(text.split(separator: "\n").count, 200_000)
         XCTAssertTrue(text.hasSuffix("199999,王\n"))
+    }
+
+    /// Pieces converted in place and moved together, or (when a piece outgrows its
+    /// room) apart and joined: the same bytes as one iconv call over the whole text.
+    func testGB18030PiecesInPlaceAndSpilt() throws {
+        // 王 (2 bytes, 3 in UTF-8), é and α (2 bytes, 2 in UTF-8), 😀 (4 bytes, 4 in UTF-8), € (2, 3).
+        let chars: [[UInt8]] = [[0xCD, 0xF5], [0xA8, 0xA6], [0xA6, 0xC1], [0x94, 0x39, 0xFC, 0x36], [0xA2, 0xE3]]
+        var gb: [UInt8] = []
+        var i = 0
+        while gb.count < 5 << 20 {
+            gb += Array("\(i),".utf8)
+            for k in 0..<(i % 4) { gb += chars[(i + k) % chars.count] }
+            if i % 1000 == 0 { gb += Array(String(repeating: "x", count: 3000).utf8) }   // pieces of unequal mixes
+            gb.append(10)
+            i += 1
+        }
+        var reference = [UInt8](repeating: 0, count: gb.count * 2)
+        let produced: Int = gb.withUnsafeMutableBytes { inBuf in
+            reference.withUnsafeMutableBytes { outBuf in
+                let cd = iconv_open("UTF-8", "GB18030")!
+                defer { iconv_close(cd) }
+                var ip: UnsafeMutablePointer<CChar>? = inBuf.baseAddress!.assumingMemoryBound(to: CChar.self)
+                var op: UnsafeMutablePointer<CChar>? = outBuf.baseAddress!.assumingMemoryBound(to: CChar.self)
+                var inLeft = inBuf.count, outLeft = outBuf.count
+                XCTAssertNotEqual(iconv(cd, &ip, &inLeft, &op, &outLeft), -1)
+                return outBuf.count - outLeft
+            }
+        }
+        reference.removeSubrange(produced...)
+        let rooms: [(String, (UnsafeRawBufferPointer) -> Int)] = [
+            ("estimated", TextDecoding.estimatedRoom),
+            ("twice the input's size", { $0.count * 2 }),
+            ("none", { _ in 0 }),
+            ("the input's size", { $0.count }),
+            ("half", { $0.count / 2 }),
+        ]
+        for (name, room) in rooms {
+            let out = try gb.withUnsafeBytes { try TextDecoding.gb18030ToUTF8($0, room: room).get() }
+            XCTAssertEqual(out.count, reference.count, name)
+            XCTAssertTrue(out == reference, "room \(name): the bytes differ from one iconv call")
+        }
     }
 
     func testInvalidGB18030IsReported() {
