@@ -178,93 +178,103 @@ public struct MatchStage {
         let fileOrder = rules.lists.indices.sorted { rules.lists[$0].id.utf8.lexicographicallyPrecedes(rules.lists[$1].id.utf8) }
         var tasks: [(list: Int, chunk: Int)] = []
         for l in fileOrder { for c in 0..<chunks where foundStart[c][l + 1] > foundStart[c][l] { tasks.append((l, c)) } }
-        var parts = [[PublishedEntry]](repeating: [], count: tasks.count)
+        // Every position found is one entry: each task's entries have their place
+        // in the result (lists in rule order, chunks in order) before they are
+        // explained, and are written there once, from a buffer each worker keeps.
+        var at = [Int](repeating: 0, count: tasks.count)
+        var total = 0
+        do {
+            var taskOf = [Int: Int]()
+            for (t, x) in tasks.enumerated() { taskOf[x.list * chunks + x.chunk] = t }
+            for l in 0..<listCount {
+                for c in 0..<chunks {
+                    if let t = taskOf[l * chunks + c] { at[t] = total; total += foundStart[c][l + 1] - foundStart[c][l] }
+                }
+            }
+        }
+        final class Scratch { var entries: [PublishedEntry] = [] }
+        let scratch = contexts.map { _ in Scratch() }
         var taskCodes = [[String]](repeating: [], count: tasks.count)
         var keys = [[String]](repeating: [], count: tasks.count)
-        parts.withUnsafeMutableBufferPointer { partBuf in
-        taskCodes.withUnsafeMutableBufferPointer { codeBuf in
-        keys.withUnsafeMutableBufferPointer { keyBuf in
-            Parallel.forEach(tasks.count) { (worker: Int, t: Int) in
-                let (l, c) = tasks[t]
-                let ctx = contexts[worker], tracer = tracers[worker], fragments = workerFragments[worker]
-                var out: [PublishedEntry] = []
-                var codeStore: [String] = []
-                var taskKeys: [String] = []
-                let text = sink.buffer()
-                let run = found[c][foundStart[c][l]..<foundStart[c][l + 1]]
-                var i = run.startIndex
-                var entries: [EntryPosition] = []
-                while i < run.endIndex {
-                    let h = Int(run[i].household)
-                    entries.removeAll(keepingCapacity: true)
-                    while i < run.endIndex && Int(run[i].household) == h {
-                        entries.append(EntryPosition(list: Int32(l), policy: Int32(run[i].policy), slot: Int32(run[i].slot)))
-                        i += 1
-                    }
-                    ctx.load(household: h, previous: previous?.remembered(data.householdIDs[h]))
-                    explain(list: l, entries, ctx: ctx, tracer: tracer, previousState: previous, fragments: fragments,
-                            entries: &out, codes: &codeStore, text: text, keys: &taskKeys)
-                }
-                partBuf[t] = out
-                codeBuf[t] = codeStore
-                keyBuf[t] = taskKeys
-                sink.deliver(task: t, text, rows: out.count)
-            }
-        }}}
-        let explained = try sink.finish()
-        console.detail(String(format: "    households evaluated, explanations written: %.2f s", FileIO.now() - started))
-        var state = RunState(runDate: data.runDate)
-        state.setRemembered(remembered.map(\.bytes), count: remembered.reduce(0) { $0 + $1.count })
-        // The entries list by list in rule order, chunk by chunk: each task's piece
-        // copied into its place in parallel; its codes follow the tasks before it,
-        // so its entries' code ranges move by as much.
-        var taskOf = [Int: Int]()
-        for (t, x) in tasks.enumerated() { taskOf[x.list * chunks + x.chunk] = t }
-        var offsets: [(t: Int, at: Int)] = []
-        var total = 0
-        for l in 0..<listCount { for c in 0..<chunks { if let t = taskOf[l * chunks + c] { offsets.append((t, total)); total += parts[t].count } } }
-        var codeBase = [Int](repeating: 0, count: tasks.count), keyBase = [Int](repeating: 0, count: tasks.count)
-        var codeTotal = 0, keyTotal = 0
-        for t in 0..<tasks.count {
-            codeBase[t] = codeTotal; codeTotal += taskCodes[t].count
-            keyBase[t] = keyTotal; keyTotal += keys[t].count
-        }
-        guard codeTotal <= Int(Int32.max) else {
-            throw PipelineError.badInput(stage: "match", "\(codeTotal) codes in the lists: at most \(Int32.max) are supported")
-        }
-        // Each task's entries, codes and keys moved into place in parallel, the task's
-        // own arrays let go there too (at city scale, tens of millions of strings:
-        // joined and released on one core they cost seconds).
         var codes: [String] = []
         var pushKeys: [String] = []
-        let entries = [PublishedEntry](unsafeUninitializedCapacity: total) { buf, n in
+        var explained = (rows: 0, sha: "", bytes: 0)
+        let entries = try [PublishedEntry](unsafeUninitializedCapacity: total) { buf, n in
+            let base = buf.baseAddress   // nil when there are no entries
+            taskCodes.withUnsafeMutableBufferPointer { codeBuf in
+            keys.withUnsafeMutableBufferPointer { keyBuf in
+                Parallel.forEach(tasks.count) { (worker: Int, t: Int) in
+                    let (l, c) = tasks[t]
+                    let ctx = contexts[worker], tracer = tracers[worker], fragments = workerFragments[worker]
+                    let mine = scratch[worker]
+                    mine.entries.removeAll(keepingCapacity: true)
+                    var codeStore: [String] = []
+                    var taskKeys: [String] = []
+                    let text = sink.buffer()
+                    let run = found[c][foundStart[c][l]..<foundStart[c][l + 1]]
+                    var i = run.startIndex
+                    var positions: [EntryPosition] = []
+                    while i < run.endIndex {
+                        let h = Int(run[i].household)
+                        positions.removeAll(keepingCapacity: true)
+                        while i < run.endIndex && Int(run[i].household) == h {
+                            positions.append(EntryPosition(list: Int32(l), policy: Int32(run[i].policy), slot: Int32(run[i].slot)))
+                            i += 1
+                        }
+                        ctx.load(household: h, previous: previous?.remembered(data.householdIDs[h]))
+                        explain(list: l, positions, ctx: ctx, tracer: tracer, previousState: previous, fragments: fragments,
+                                entries: &mine.entries, codes: &codeStore, text: text, keys: &taskKeys)
+                    }
+                    mine.entries.withUnsafeBufferPointer { e in
+                        precondition(e.count == run.count, "one entry per position found")
+                        if let src = e.baseAddress, let base { (base + at[t]).initialize(from: src, count: e.count) }
+                    }
+                    codeBuf[t] = codeStore
+                    keyBuf[t] = taskKeys
+                    sink.deliver(task: t, text, rows: run.count)
+                }
+            }}
+            explained = try sink.finish()
+            console.detail(String(format: "    households evaluated, explanations written: %.2f s", FileIO.now() - started))
+            // Each task's codes follow the tasks' before it, so its entries' code
+            // ranges move by as much. Codes and keys are moved into place in
+            // parallel, each task's own arrays let go there too (at city scale, tens
+            // of millions of strings: joined and released on one core they cost seconds).
+            var codeBase = [Int](repeating: 0, count: tasks.count), keyBase = [Int](repeating: 0, count: tasks.count)
+            var codeTotal = 0, keyTotal = 0
+            for t in 0..<tasks.count {
+                codeBase[t] = codeTotal; codeTotal += taskCodes[t].count
+                keyBase[t] = keyTotal; keyTotal += keys[t].count
+            }
+            guard codeTotal <= Int(Int32.max) else {
+                throw PipelineError.badInput(stage: "match", "\(codeTotal) codes in the lists: at most \(Int32.max) are supported")
+            }
             codes = [String](unsafeUninitializedCapacity: codeTotal) { codeBuf, codeCount in
                 pushKeys = [String](unsafeUninitializedCapacity: keyTotal) { keyBuf, keyCount in
-                    parts.withUnsafeMutableBufferPointer { pb in
                     taskCodes.withUnsafeMutableBufferPointer { cb in
                     keys.withUnsafeMutableBufferPointer { kb in
                         /// `a`'s elements copied into `dst` from `at`.
-                        func place<T>(_ a: [T], _ dst: UnsafeMutableBufferPointer<T>, at: Int) {
+                        func place(_ a: [String], _ dst: UnsafeMutableBufferPointer<String>, at: Int) {
                             a.withUnsafeBufferPointer { if $0.count > 0 { (dst.baseAddress! + at).initialize(from: $0.baseAddress!, count: $0.count) } }
                         }
-                        Parallel.forEach(offsets.count) { k in
-                            let o = offsets[k], t = o.t
-                            place(pb[t], buf, at: o.at)
+                        Parallel.forEach(tasks.count) { t in
+                            let (l, c) = tasks[t]
                             let shift = Int32(codeBase[t])
-                            for i in o.at..<(o.at + pb[t].count) { buf[i].codeStart += shift }
+                            if let base { for i in at[t]..<(at[t] + foundStart[c][l + 1] - foundStart[c][l]) { base[i].codeStart += shift } }
                             place(cb[t], codeBuf, at: codeBase[t])
                             place(kb[t], keyBuf, at: keyBase[t])
-                            pb[t] = []
                             cb[t] = []
                             kb[t] = []
                         }
-                    }}}
+                    }}
                     keyCount = keyTotal
                 }
                 codeCount = codeTotal
             }
             n = total
         }
+        var state = RunState(runDate: data.runDate)
+        state.setRemembered(remembered.map(\.bytes), count: remembered.reduce(0) { $0 + $1.count })
         // Keys of lists with a status column, for the next run's new/repeat.
         state.pushKeys = pushKeys
         guard explained.rows == entries.count else {
