@@ -65,22 +65,42 @@ public enum RunReport {
 
         // Household lists by reason or trigger.
         for l in rules.lists where !l.perPolicy {
-            var per: [String: Int] = [:]
-            for e in byList[l.id] ?? [] { for c in m.codes(e) { per[c, default: 0] += 1 } }
+            // Found among the list's few codes, not hashed (millions of entries at city scale).
+            var per = [Int](repeating: 0, count: l.reasonCodes.count)
+            for e in byList[l.id] ?? [] {
+                for c in m.codes(e) { if let i = l.reasonCodes.firstIndex(of: c) { per[i] += 1 } }
+            }
             let word = l.columns.contains(.triggers) ? "triggers" : "reasons"
             out += "<h2>\(esc(l.id)) \(esc(l.label)) by \(word)</h2>\n"
-            out += chart(l.reasonCodes.map { Bar(label: $0, value: per[$0] ?? 0) })
+            out += chart(l.reasonCodes.map { c in Bar(label: c, value: per[l.reasonCodes.firstIndex(of: c)!]) })
         }
 
         // Per district: entries of every list.
-        var districts: [Int32: [String: Int]] = [:]
-        for l in rules.lists { for e in byList[l.id] ?? [] { districts[e.district, default: [:]][l.id, default: 0] += 1 } }
+        // A district's row found once per run of entries in the same district (the
+        // lists are millions of entries; a city has a few dozen districts).
+        var districtRow: [Int32: Int] = [:]
+        var districtCounts: [[Int]] = []
+        for (li, l) in rules.lists.enumerated() {
+            var last: Int32? = nil, row = 0
+            for e in byList[l.id] ?? [] {
+                if e.district != last {
+                    last = e.district
+                    if let r = districtRow[e.district] { row = r } else {
+                        row = districtCounts.count
+                        districtRow[e.district] = row
+                        districtCounts.append([Int](repeating: 0, count: rules.lists.count))
+                    }
+                }
+                districtCounts[row][li] += 1
+            }
+        }
+        let districts = districtRow.keys.sorted()
         out += "<h2>Districts 区</h2>\n<table><tr><th>district</th>" + rules.lists.map { "<th>\(esc($0.id))</th>" }.joined() + "</tr>\n"
-        for d in districts.keys.sorted() {
-            out += "<tr><td>\(d)</td>" + rules.lists.map { "<td>\(grouped(districts[d]?[$0.id] ?? 0))</td>" }.joined() + "</tr>\n"
+        for d in districts {
+            out += "<tr><td>\(d)</td>" + districtCounts[districtRow[d]!].map { "<td>\(grouped($0))</td>" }.joined() + "</tr>\n"
         }
         out += "</table>\n"
-        out += chart(districts.keys.sorted().map { d in Bar(label: String(d), value: districts[d]!.values.reduce(0, +)) })
+        out += chart(districts.map { d in Bar(label: String(d), value: districtCounts[districtRow[d]!].reduce(0, +)) })
         out += "<p class=\"muted\">Made by pfp from the files beside this report. No script, no external resource.</p>\n</body></html>\n"
         return out
     }
