@@ -92,31 +92,10 @@ public struct IngestStage {
         // all stay resident (peak memory).
         popFile = nil
         console.detail("    population parsed: \(lap())")
-        // IDs on more than one valid record, found in one sorted walk; looked up in
-        // an ID index (a multiply and a probe per record, no hashing of its bytes).
-        var repeated: [UInt64] = []
-        do {
-            var valid = rows.compactMap { $0.id != 0 && $0.early != .malformedRow ? $0.id : nil }
-            // Two halves sorted on two cores, then walked together as one sorted run.
-            let mid = valid.count / 2
-            valid.withUnsafeMutableBufferPointer { b in
-                Parallel.forEach(2) { k in
-                    var half = UnsafeMutableBufferPointer(rebasing: k == 0 ? b[0..<mid] : b[mid...])
-                    half.sort()
-                }
-            }
-            var i = 0, j = mid
-            var current: UInt64 = 0, run = 0
-            while i < mid || j < valid.count {
-                let x: UInt64
-                if j >= valid.count || (i < mid && valid[i] <= valid[j]) { x = valid[i]; i += 1 } else { x = valid[j]; j += 1 }
-                if run > 0 && x == current { run += 1; continue }
-                if run > 1 { repeated.append(current) }
-                current = x
-                run = 1
-            }
-            if run > 1 { repeated.append(current) }
-        }
+        // IDs on more than one valid record (spread over buckets by hash, each
+        // bucket checked on its own); looked up in an ID index (a multiply and a
+        // probe per record, no hashing of its bytes).
+        let repeated = IDIndex.repeatedKeys(rows.compactMap { $0.id != 0 && $0.early != .malformedRow ? $0.id : nil })
         let duplicates = IDIndex(keys: repeated)
         var popReport = FeedReport(feed: popSpec.name, required: popSpec.required, status: .ok)
         var accepted: [Int] = []
