@@ -111,8 +111,8 @@ final class ByteKeyTable: @unchecked Sendable {
 }
 
 extension IDIndex {
-    /// The keys that occur more than once in `keys`, each once, in no particular
-    /// order (found in any order: the result is the same set for any thread count).
+    /// The keys that occur more than once in `keys`, each once, bucket by bucket
+    /// (the same order for any thread count: a bucket keeps its keys in input order).
     /// The keys are spread by hash over buckets small enough for a core's cache,
     /// then each bucket is checked with a table of its own, buckets in parallel:
     /// at city scale (25 million ID numbers) this replaces sorting them all.
