@@ -191,20 +191,38 @@ public struct EmitStage {
     }
 
     /// Counts per list and, for per-policy lists, per policy.
+    /// How many times each of `codes` (a list's reasons or triggers) is given by
+    /// the entries, in the order of `codes`. Each code is found among the list's
+    /// few, not hashed: millions of entries at city scale.
+    static func reasonCounts(_ codes: [String], _ m: MatchResult, _ entries: ArraySlice<PublishedEntry>) -> [Int] {
+        var per = [Int](repeating: 0, count: codes.count)
+        for e in entries {
+            for c in m.codes(e) { if let i = codes.firstIndex(of: c) { per[i] += 1 } }
+        }
+        return codes.map { per[codes.firstIndex(of: $0)!] }   // a code named twice counts in both places
+    }
+
     static func counts(_ rules: RuleSet, _ m: MatchResult, _ byList: [String: ArraySlice<PublishedEntry>]) -> JSON {
         .object(rules.lists.map { l in
             let entries = byList[l.id] ?? []
             var pairs: [(String, JSON)] = [("total", .int(entries.count))]
+            // Counted by number (millions of entries at city scale), named after.
             if l.perPolicy {
+                var perIndex = [Int](repeating: 0, count: m.policyIDs.count)
+                var perCertainty = [Int](repeating: 0, count: 256)
+                for e in entries {
+                    if e.policy >= 0 { perIndex[Int(e.policy)] += 1 }
+                    if e.certainty != .none { perCertainty[Int(e.certainty.rawValue)] += 1 }
+                }
                 var per: [String: Int] = [:]
+                for (i, id) in m.policyIDs.enumerated() where perIndex[i] > 0 { per[id, default: 0] += perIndex[i] }
                 var cert: [String: Int] = [:]
-                for e in entries { per[m.policy(e), default: 0] += 1; if e.certainty != .none { cert[e.certainty.text, default: 0] += 1 } }
+                for (raw, n) in perCertainty.enumerated() where n > 0 { cert[Certainty(rawValue: UInt8(raw))!.text, default: 0] += n }
                 pairs.append(("by_policy", .object(rules.policies.map { ($0.id, .int(per[$0.id] ?? 0)) })))
                 if l.columns.contains(.certainty) { pairs.append(("by_certainty", .object(cert.sorted { $0.key < $1.key }.map { ($0.key, .int($0.value)) }))) }
             } else {
-                var per: [String: Int] = [:]
-                for e in entries { for c in m.codes(e) { per[c, default: 0] += 1 } }
-                pairs.append(("by_reason", .object(l.reasonCodes.map { ($0, .int(per[$0] ?? 0)) })))
+                let per = EmitStage.reasonCounts(l.reasonCodes, m, entries)
+                pairs.append(("by_reason", .object(l.reasonCodes.indices.map { (l.reasonCodes[$0], .int(per[$0])) })))
             }
             return (l.id, .object(pairs))
         })

@@ -65,14 +65,10 @@ public enum RunReport {
 
         // Household lists by reason or trigger.
         for l in rules.lists where !l.perPolicy {
-            // Found among the list's few codes, not hashed (millions of entries at city scale).
-            var per = [Int](repeating: 0, count: l.reasonCodes.count)
-            for e in byList[l.id] ?? [] {
-                for c in m.codes(e) { if let i = l.reasonCodes.firstIndex(of: c) { per[i] += 1 } }
-            }
+            let per = EmitStage.reasonCounts(l.reasonCodes, m, byList[l.id] ?? [])
             let word = l.columns.contains(.triggers) ? "triggers" : "reasons"
             out += "<h2>\(esc(l.id)) \(esc(l.label)) by \(word)</h2>\n"
-            out += chart(l.reasonCodes.map { c in Bar(label: c, value: per[l.reasonCodes.firstIndex(of: c)!]) })
+            out += chart(l.reasonCodes.indices.map { Bar(label: l.reasonCodes[$0], value: per[$0]) })
         }
 
         // Per district: entries of every list.
