@@ -56,8 +56,9 @@ public enum TextDecoding {
         gb18030ToUTF8(b, room: estimatedRoom)
     }
 
-    /// `room(piece)`: the bytes set aside in the result for a piece's UTF-8; when a
-    /// piece does not fit, the pieces are converted apart and joined instead.
+    /// `room(piece)`: the bytes set aside in the result for a piece's UTF-8; what
+    /// does not fit goes to the piece's own overflow, and the result is then
+    /// copied together once.
     static func gb18030ToUTF8(_ b: UnsafeRawBufferPointer, room: (UnsafeRawBufferPointer) -> Int) -> Result<[UInt8], DecodeFailure> {
         let n = b.count
         let pieces = max(1, min(Parallel.threads * 4, n / (1 << 20)))
@@ -77,42 +78,49 @@ public enum TextDecoding {
         var starts = [Int](repeating: 0, count: count + 1)
         for k in 0..<count { starts[k + 1] = starts[k] + max(0, room(piece(k))) }
         var written = [Int](repeating: 0, count: count)
-        var spilt = [Bool](repeating: false, count: count)
+        var spills = [[UInt8]](repeating: [], count: count)
         var failures = [Int](repeating: -1, count: count)
+        var joined: [UInt8]?
         let out = [UInt8](unsafeUninitializedCapacity: max(1, starts[count])) { buf, size in
             let base = buf.baseAddress!
             written.withUnsafeMutableBufferPointer { w in
-            spilt.withUnsafeMutableBufferPointer { sp in
+            spills.withUnsafeMutableBufferPointer { sp in
             failures.withUnsafeMutableBufferPointer { f in
                 Parallel.forEach(count) { k in
                     var sink = Sink(dst: base + starts[k], room: starts[k + 1] - starts[k])
                     if case .failure(let at) = convertPiece(piece(k), into: &sink) { f[k] = bounds[k] + at.offset }
                     w[k] = sink.used
-                    sp[k] = !sink.spill.isEmpty
+                    sp[k] = sink.spill
                 }
             }}}
-            guard !failures.contains(where: { $0 >= 0 }), !spilt.contains(true) else { size = 0; return }
-            // Every piece fits its room: each moves down to where the one before ends.
-            var at = 0
-            for k in 0..<count {
-                if at != starts[k] { memmove(base + at, base + starts[k], written[k]) }
-                at += written[k]
+            size = 0
+            guard !failures.contains(where: { $0 >= 0 }) else { return }
+            if spills.allSatisfy(\.isEmpty) {
+                // Every piece fits its room: each moves down to where the one before ends.
+                var at = 0
+                for k in 0..<count {
+                    if at != starts[k] { memmove(base + at, base + starts[k], written[k]) }
+                    at += written[k]
+                }
+                size = at
+            } else {
+                // A piece outgrew its room (more non-ASCII text than its start showed):
+                // each piece's part in place and its overflow, copied one after another.
+                let total = (0..<count).reduce(0) { $0 + written[$1] + spills[$1].count }
+                joined = [UInt8](unsafeUninitializedCapacity: total) { jb, jc in
+                    var at = 0
+                    for k in 0..<count {
+                        (jb.baseAddress! + at).initialize(from: base + starts[k], count: written[k])
+                        at += written[k]
+                        spills[k].withUnsafeBufferPointer { if let s = $0.baseAddress { (jb.baseAddress! + at).initialize(from: s, count: $0.count) } }
+                        at += spills[k].count
+                    }
+                    jc = total
+                }
             }
-            size = at
         }
         if let bad = failures.first(where: { $0 >= 0 }) { return .failure(DecodeFailure(offset: bad)) }
-        if !spilt.contains(true) { return .success(out) }
-        // A piece outgrew its room (more non-ASCII text than its start showed):
-        // every piece converted apart, then joined.
-        var parts = [[UInt8]](repeating: [], count: count)
-        parts.withUnsafeMutableBufferPointer { parts in
-            Parallel.forEach(count) { k in
-                var sink = Sink(dst: nil, room: 0)
-                _ = convertPiece(piece(k), into: &sink)   // it converted above
-                parts[k] = sink.spill
-            }
-        }
-        return .success(Array(parts.joined()))
+        return .success(joined ?? out)
     }
 
     /// Room for a piece's UTF-8: its bytes, and half again for its non-ASCII bytes
@@ -135,16 +143,16 @@ public enum TextDecoding {
 
     /// Where a piece's UTF-8 goes: its room in the result, then (rarely) its own overflow.
     struct Sink {
-        let dst: UnsafeMutablePointer<UInt8>?
+        let dst: UnsafeMutablePointer<UInt8>
         let room: Int
         var used = 0
         var spill: [UInt8] = []
 
-        init(dst: UnsafeMutablePointer<UInt8>?, room: Int) { self.dst = dst; self.room = room }
+        init(dst: UnsafeMutablePointer<UInt8>, room: Int) { self.dst = dst; self.room = room }
 
         mutating func put(_ bytes: UnsafeRawBufferPointer) {
             guard let src = bytes.baseAddress, !bytes.isEmpty else { return }
-            if let dst, spill.isEmpty && used + bytes.count <= room {
+            if spill.isEmpty && used + bytes.count <= room {
                 (dst + used).initialize(from: src.assumingMemoryBound(to: UInt8.self), count: bytes.count)
                 used += bytes.count
             } else {

@@ -181,6 +181,7 @@ public struct MatchStage {
         // Every position found is one entry: each task's entries have their place
         // in the result (lists in rule order, chunks in order) before they are
         // explained, and are written there once, from a buffer each worker keeps.
+        let size = tasks.map { foundStart[$0.chunk][$0.list + 1] - foundStart[$0.chunk][$0.list] }
         var at = [Int](repeating: 0, count: tasks.count)
         var total = 0
         do {
@@ -188,7 +189,7 @@ public struct MatchStage {
             for (t, x) in tasks.enumerated() { taskOf[x.list * chunks + x.chunk] = t }
             for l in 0..<listCount {
                 for c in 0..<chunks {
-                    if let t = taskOf[l * chunks + c] { at[t] = total; total += foundStart[c][l + 1] - foundStart[c][l] }
+                    if let t = taskOf[l * chunks + c] { at[t] = total; total += size[t] }
                 }
             }
         }
@@ -258,9 +259,8 @@ public struct MatchStage {
                             a.withUnsafeBufferPointer { if $0.count > 0 { (dst.baseAddress! + at).initialize(from: $0.baseAddress!, count: $0.count) } }
                         }
                         Parallel.forEach(tasks.count) { t in
-                            let (l, c) = tasks[t]
                             let shift = Int32(codeBase[t])
-                            if let base { for i in at[t]..<(at[t] + foundStart[c][l + 1] - foundStart[c][l]) { base[i].codeStart += shift } }
+                            if let base { for i in at[t]..<(at[t] + size[t]) { base[i].codeStart += shift } }
                             place(cb[t], codeBuf, at: codeBase[t])
                             place(kb[t], keyBuf, at: keyBase[t])
                             cb[t] = []
@@ -276,10 +276,8 @@ public struct MatchStage {
         var state = RunState(runDate: data.runDate)
         state.setRemembered(remembered.map(\.bytes), count: remembered.reduce(0) { $0 + $1.count })
         // Keys of lists with a status column, for the next run's new/repeat.
+        // (One explanation per entry: each task checks it before placing its entries.)
         state.pushKeys = pushKeys
-        guard explained.rows == entries.count else {
-            throw PipelineError.failure(stage: "match", location: explainPath, "\(explained.rows) explanations for \(entries.count) list entries")
-        }
         console.detail(String(format: "    keyed: %.2f s", FileIO.now() - started))
         return MatchResult(entries: entries, listIDs: rules.lists.map(\.id), householdIDs: data.householdIDs, policyIDs: rules.policies.map(\.id),
                            codes: codes, explainPath: explainPath, explainRows: explained.rows,
