@@ -156,7 +156,7 @@ public struct MatchStage {
                         continue
                     }
                     // Published order: list, then person ID, then policy.
-                    let keyed = positions.map { e in (list: Int(e.list), person: e.slot >= 0 ? data.personID[Int(ctx.members[Int(e.slot)])] : 0,
+                    let keyed = positions.map { e in (list: Int(e.list), person: e.slot >= 0 ? data.personID[Int(ctx.member(Int(e.slot)))] : 0,
                                                       policy: e.policy >= 0 ? policyRank[Int(e.policy)] : -1, entry: e) }
                         .sorted { ($0.list, $0.person, $0.policy) < ($1.list, $1.person, $1.policy) }
                     for k in keyed { byList[k.list].append(Found(household: Int32(h), policy: Int16(k.entry.policy), slot: Int16(k.entry.slot))) }
@@ -298,7 +298,7 @@ public struct MatchStage {
             ctx.tracer = tracer
             ctx.resetCaches()
             let slot = e.slot >= 0 ? Int(e.slot) : nil
-            let personKey = slot.map { data.personID[Int(ctx.members[$0])] } ?? 0
+            let personKey = slot.map { data.personID[Int(ctx.member($0))] } ?? 0
             var codes: [String] = []
             var certainty = Certainty.none, amount: Int?
             var criteriaVals: [(String, Val)] = []

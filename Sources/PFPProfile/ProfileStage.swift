@@ -156,7 +156,7 @@ public struct ProfileStage {
                             set(v.index, h, ctx.evaluate(v))
                         } else {
                             for s in 0..<ctx.memberCount {
-                                set(v.index, Int(ctx.members[s]), ctx.evaluate(v, slot: s))
+                                set(v.index, Int(ctx.member(s)), ctx.evaluate(v, slot: s))
                             }
                         }
                     }

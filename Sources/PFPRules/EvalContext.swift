@@ -179,14 +179,20 @@ public final class EvalContext {
     public let rules: RuleSet
     public let data: IngestResult
     let tagCount: Int
-    let tagKinds: [UInt8]        // 0 money, 1 int, 2 bool, 3 date, 4 enum
-    let tagAbsent: [AbsentValue]
-    let tagUnavailable: [Bool]
+    // The hot arrays are cells of this evaluator's own (Cells: no bounds or
+    // uniqueness checks in a release build; freed in deinit).
+    let tagKinds: Cells<UInt8>        // 0 money, 1 int, 2 bool, 3 date, 4 enum
+    let tagAbsent: Cells<AbsentValue>
+    let tagUnavailable: Cells<Bool>
 
     public private(set) var household = -1
     /// Living members' person indices, in ID order.
-    public private(set) var members: [Int32] = []
-    var slots: [Int32] = []
+    var mem = Cells<Int32>()
+    /// Living members' person indices, in ID order (a copy: `member(_:)` reads one).
+    public var members: [Int32] { mem.array }
+    /// The person index of the member in `slot`.
+    public func member(_ slot: Int) -> Int32 { precondition(slot >= 0 && slot < mem.count, "no member \(slot)"); return mem[slot] }
+    var slots = Cells<Int32>()
     public private(set) var headSlot = 0
     var cursors: [Int]
     let presence: TagPresence?
@@ -196,11 +202,11 @@ public final class EvalContext {
     var cp: Int32 = -1
     var cm: Int = -1
 
-    var hv: [Val?] = []
-    var pv: [Val?] = []
-    var hpol: [Val?] = []
-    var ppol: [Val?] = []
-    var letCache: [Val?] = []
+    var hv = Cells<Val?>()
+    var pv = Cells<Val?>()
+    var hpol = Cells<Val?>()
+    var ppol = Cells<Val?>()
+    var letCache = Cells<Val?>()
 
     /// The policy a `per policy` list is being evaluated for.
     var listPolicy = -1
@@ -214,28 +220,32 @@ public final class EvalContext {
     /// One per worker: a shared object's reference count would bounce between cores.
     public var stored: StoredValues?
 
-    // The ingest result's columns, held here as constants: reading a `let` array of
-    // this final class needs no reference count, unlike the result's `var` arrays.
-    let personIDs: [UInt64]
-    let birth: [Int32]
-    let male: [UInt8]
-    let relation: [UInt8]
-    let hukou: [UInt8]
-    let member: [UInt8]
-    let householdStart: [Int32]
+    // The ingest result's person columns, read through pointers (no bounds checks
+    // in a release build, no reference counts); `people` keeps their buffers alive,
+    // and nothing changes an ingest result while it is evaluated.
+    let people: ([UInt64], [Int32], [UInt8], [UInt8], [UInt8], [UInt8], [Int32])
+    let personIDs: UnsafeBufferPointer<UInt64>
+    let birth: UnsafeBufferPointer<Int32>
+    let male: UnsafeBufferPointer<UInt8>
+    let relation: UnsafeBufferPointer<UInt8>
+    let hukou: UnsafeBufferPointer<UInt8>
+    let living: UnsafeBufferPointer<UInt8>
+    let householdStart: UnsafeBufferPointer<Int32>
     // A tag's columns are arrays inside an array: reading one takes a reference
     // count on its buffer, and the workers of the match share these buffers, so the
     // count's cache line went back and forth between the cores for every tag of
     // every household. They are read through pointers instead: the arrays below keep
     // the buffers alive, and nothing changes an ingest result while it is evaluated.
     let tagColumns: [([Int32], [Int64], [Int32], [UInt8])]
-    let tagPerson: [UnsafeBufferPointer<Int32>]
-    let tagValue: [UnsafeBufferPointer<Int64>]
-    let tagAsOf: [UnsafeBufferPointer<Int32>]
-    let tagConflict: [UnsafeBufferPointer<UInt8>]
+    let tagPerson: Cells<UnsafeBufferPointer<Int32>>
+    let tagValue: Cells<UnsafeBufferPointer<Int64>>
+    let tagAsOf: Cells<UnsafeBufferPointer<Int32>>
+    let tagConflict: Cells<UnsafeBufferPointer<UInt8>>
 
     // The rules as plain arrays, for the same reason; laid out once per rule set.
     let program: Program
+    /// The arrays of `program` every evaluation reads, checked once and read unchecked.
+    let code: ProgramCells
     let valueCount: Int
     let policyCount: Int
 
@@ -245,30 +255,38 @@ public final class EvalContext {
         self.rules = rules
         self.data = data
         self.presence = presence
-        personIDs = data.personID
-        birth = data.birth
-        male = data.male
-        relation = data.relation
-        hukou = data.hukou
-        member = data.member
-        householdStart = data.householdStart
+        people = (data.personID, data.birth, data.male, data.relation, data.hukou, data.member, data.householdStart)
+        personIDs = people.0.withUnsafeBufferPointer { $0 }
+        birth = people.1.withUnsafeBufferPointer { $0 }
+        male = people.2.withUnsafeBufferPointer { $0 }
+        relation = people.3.withUnsafeBufferPointer { $0 }
+        hukou = people.4.withUnsafeBufferPointer { $0 }
+        living = people.5.withUnsafeBufferPointer { $0 }
+        householdStart = people.6.withUnsafeBufferPointer { $0 }
         tagColumns = data.tags.map { ($0.person, $0.value, $0.asOf, $0.conflict) }
-        tagPerson = tagColumns.map { $0.0.withUnsafeBufferPointer { $0 } }
-        tagValue = tagColumns.map { $0.1.withUnsafeBufferPointer { $0 } }
-        tagAsOf = tagColumns.map { $0.2.withUnsafeBufferPointer { $0 } }
-        tagConflict = tagColumns.map { $0.3.withUnsafeBufferPointer { $0 } }
+        tagPerson = Cells(tagColumns.map { $0.0.withUnsafeBufferPointer { $0 } })
+        tagValue = Cells(tagColumns.map { $0.1.withUnsafeBufferPointer { $0 } })
+        tagAsOf = Cells(tagColumns.map { $0.2.withUnsafeBufferPointer { $0 } })
+        tagConflict = Cells(tagColumns.map { $0.3.withUnsafeBufferPointer { $0 } })
         tagCount = rules.catalogue.tags.count
-        tagKinds = rules.catalogue.tags.map { t in
+        tagKinds = Cells(rules.catalogue.tags.map { t in
             switch t.type { case .money: return 0; case .int: return 1; case .bool: return 2; case .date: return 3; case .enumeration: return 4 }
-        }
-        tagAbsent = rules.catalogue.tags.map(\.absent)
-        tagUnavailable = rules.catalogue.tags.indices.map { i in
+        })
+        tagAbsent = Cells(rules.catalogue.tags.map(\.absent))
+        tagUnavailable = Cells(rules.catalogue.tags.indices.map { i in
             i < data.tagUnavailable.count && data.tagUnavailable[i] != 0
-        }
+        })
+        precondition(data.tags.count >= tagCount, "an ingest result with fewer tag columns than the catalogue has tags")
         cursors = [Int](repeating: 0, count: rules.catalogue.tags.count)
         program = rules.program
         valueCount = rules.values.count
         policyCount = rules.policies.count
+        code = ProgramCells(program, tags: tagCount, values: valueCount, policies: policyCount, lets: rules.letCount)
+    }
+
+    deinit {
+        code.free(); tagPerson.free(); tagValue.free(); tagAsOf.free(); tagConflict.free(); tagKinds.free(); tagAbsent.free(); tagUnavailable.free()
+        mem.free(); slots.free(); hv.free(); pv.free(); hpol.free(); ppol.free(); letCache.free()
     }
 
     /// A function that finds the current person index of an ID key (for former members).
@@ -278,25 +296,22 @@ public final class EvalContext {
     /// Returns false when the household has no living member (no entry anywhere).
     @discardableResult
     public func load(household h: Int, previous: PreviousHousehold? = nil) -> Bool {
+        precondition(h >= 0 && h + 1 < householdStart.count, "no household \(h)")
         household = h
         let start = householdStart[h], end = householdStart[h + 1]
-        members.removeAll(keepingCapacity: true)
-        for p in start..<end where member[Int(p)] != 0 { members.append(p) }
-        let m = members.count
+        mem.removeAll()
+        for p in start..<end where living[Int(p)] != 0 { mem.append(p) }
+        let m = mem.count
         // Tag slots: each tag's entries for this household are one run of its sorted array.
-        slots.removeAll(keepingCapacity: true)
-        slots.append(contentsOf: repeatElement(-1, count: m * tagCount))
+        slots.reset(count: m * tagCount, to: -1)
         if m > 0 {
-            // Through the buffers: element by element, each store to a class's array
-            // property checks its uniqueness again.
             let fresh = lastStart < 0 || start < lastStart
             // Tags without rows for this household are passed over; their cursors
             // catch up (forward steps, then strides) when a household has them.
             // After a jump backwards every cursor is placed again.
             let skipping = presence != nil && !fresh
             let present = skipping ? presence!.masks[h] : 0
-            members.withUnsafeBufferPointer { mem in
-            slots.withUnsafeMutableBufferPointer { sl in
+            let sl = slots
             cursors.withUnsafeMutableBufferPointer { cur in
             for t in 0..<tagCount {
                 if skipping && present >> UInt64(t) & 1 == 0 { continue }
@@ -330,19 +345,21 @@ public final class EvalContext {
                     k += 1
                 }
             }
-            }}}
+            }
         }
         lastStart = start
         // The head: the one member whose relation is head, else the smallest ID (members are in ID order).
         var heads = 0, headAt = 0
-        for (i, p) in members.enumerated() where relation[Int(p)] == Relation.head.rawValue { heads += 1; headAt = i }
+        for i in 0..<m where relation[Int(mem[i])] == Relation.head.rawValue { heads += 1; headAt = i }
         headSlot = heads == 1 ? headAt : 0
-        EvalContext.resize(&hv, to: valueCount)
-        EvalContext.resize(&pv, to: m * valueCount)
-        EvalContext.resize(&hpol, to: policyCount)
-        EvalContext.resize(&ppol, to: m * policyCount)
-        EvalContext.resize(&letCache, to: rules.letCount)
-        resetCaches()
+        hv.reset(count: valueCount, to: nil)
+        pv.reset(count: m * valueCount, to: nil)
+        hpol.reset(count: policyCount, to: nil)
+        ppol.reset(count: m * policyCount, to: nil)
+        letCache.reset(count: rules.letCount, to: nil)
+        cp = -1
+        cm = -1
+        listPolicy = -1
         self.previous = previous
         previousPeople.removeAll(keepingCapacity: true)
         if let previous, let look = previousLookup {
@@ -354,22 +371,14 @@ public final class EvalContext {
         return m > 0
     }
 
-    /// `count` slots (emptied by `resetCaches`), keeping the array's memory.
-    @inline(__always)
-    static func resize(_ a: inout [Val?], to count: Int) {
-        if a.count > count { a.removeLast(a.count - count) } else if a.count < count { a.append(contentsOf: repeatElement(nil, count: count - a.count)) }
-    }
-
     /// Clears the caches of the loaded household (its members and tag slots stay):
     /// the next evaluation reads everything again, as explaining needs.
     public func resetCaches() {
-        // Through the buffers: element by element, each store to a class's array
-        // property checks exclusivity and uniqueness again.
-        hv.withUnsafeMutableBufferPointer { $0.update(repeating: nil) }
-        pv.withUnsafeMutableBufferPointer { $0.update(repeating: nil) }
-        hpol.withUnsafeMutableBufferPointer { $0.update(repeating: nil) }
-        ppol.withUnsafeMutableBufferPointer { $0.update(repeating: nil) }
-        letCache.withUnsafeMutableBufferPointer { $0.update(repeating: nil) }
+        hv.fill(nil)
+        pv.fill(nil)
+        hpol.fill(nil)
+        ppol.fill(nil)
+        letCache.fill(nil)
         cp = -1
         cm = -1
         listPolicy = -1
@@ -383,9 +392,9 @@ public final class EvalContext {
     }
 
     public var householdID: String { data.householdIDs[household] }
-    public var memberCount: Int { members.count }
-    public func personID(slot: Int) -> IDNumber { IDNumber(key: data.personID[Int(members[slot])]) }
-    public var headPerson: Int32 { members[headSlot] }
+    public var memberCount: Int { mem.count }
+    public func personID(slot: Int) -> IDNumber { IDNumber(key: data.personID[Int(member(slot))]) }
+    public var headPerson: Int32 { member(headSlot) }
 
     // MARK: facts and tags
 
@@ -461,11 +470,11 @@ public final class EvalContext {
     func value(_ v: ValueInfo) -> Val { value(index: v.index) }
 
     func value(index vi: Int) -> Val {
-        if program.valueOfHousehold[vi] {
+        if code.valueOfHousehold[vi] {
             if let c = hv[vi] { return c }
             if tracer == nil, let s = stored, let x = s.householdValue(vi, household) { hv[vi] = x; return x }
             let saveP = cp, saveM = cm
-            let r = eval(program.valueNode[vi])
+            let r = eval(code.valueNode[vi])
             cp = saveP; cm = saveM
             hv[vi] = r
             tracer?.readValue(Int32(vi), person: 0, value: r)
@@ -475,19 +484,19 @@ public final class EvalContext {
             let k = cm * valueCount + vi
             if let c = pv[k] { return c }
             if tracer == nil, let s = stored, let x = s.personValue(vi, cp) { pv[k] = x; return x }
-            let r = eval(program.valueNode[vi])
+            let r = eval(code.valueNode[vi])
             pv[k] = r
             tracer?.readValue(Int32(vi), person: personIDs[Int(cp)], value: r)
             return r
         }
-        return eval(program.valueNode[vi])   // a former member: not cached
+        return eval(code.valueNode[vi])   // a former member: not cached
     }
 
     /// Runs `body` with the given member as the current person.
     @inline(__always)
     func asMember<T>(_ slot: Int, _ body: () -> T) -> T {
         let saveP = cp, saveM = cm
-        cp = members[slot]; cm = slot
+        cp = mem[slot]; cm = slot
         defer { cp = saveP; cm = saveM }
         return body()
     }
@@ -498,7 +507,7 @@ public final class EvalContext {
 
     /// `slot`: the member for a person policy (-1: none); a household policy ignores it.
     func eligible(policy pi: Int, slot s: Int) -> Val {
-        if program.policyOfHousehold[pi] {
+        if code.policyOfHousehold[pi] {
             if let c = hpol[pi] { return c }
             let saveP = cp, saveM = cm
             cp = -1; cm = -1
@@ -517,16 +526,16 @@ public final class EvalContext {
 
     func evaluateEligibility(_ pi: Int) -> Val {
         var acc: Val = .bool(true)
-        for i in program.criterionStart[pi]..<program.criterionStart[pi + 1] {
-            let v = eval(program.criterionNodes[i])
+        for i in code.criterionStart[pi]..<code.criterionStart[pi + 1] {
+            let v = eval(code.criterionNodes[i])
             acc = kleeneAnd(acc, v)
             if case .bool(false) = acc { return acc }
         }
-        let branches = program.branchStart[pi]..<program.branchStart[pi + 1]
+        let branches = code.branchStart[pi]..<code.branchStart[pi + 1]
         if !branches.isEmpty {
             var any: Val = .bool(false)
             for i in branches {
-                any = kleeneOr(any, eval(program.branchNodes[i]))
+                any = kleeneOr(any, eval(code.branchNodes[i]))
                 if case .bool(true) = any { break }
             }
             acc = kleeneAnd(acc, any)
@@ -538,15 +547,15 @@ public final class EvalContext {
     public func receiving(_ p: PolicyInfo, slot: Int? = nil) -> Val { receiving(policy: p.index, slot: slot ?? cm) }
 
     func receiving(policy pi: Int, slot s: Int) -> Val {
-        let t = program.receivingTag[pi]
+        let t = code.receivingTag[pi]
         guard t >= 0 else { return .bool(false) }
-        if !program.policyOfHousehold[pi] {
+        if !code.policyOfHousehold[pi] {
             guard s >= 0 else { return .unknownNoFacts }
-            return tag(t, person: members[s], slot: s)
+            return tag(t, person: mem[s], slot: s)
         }
         var acc: Val = .bool(false)
-        for m in 0..<members.count {
-            acc = kleeneOr(acc, tag(t, person: members[m], slot: m))
+        for m in 0..<mem.count {
+            acc = kleeneOr(acc, tag(t, person: mem[m], slot: m))
             if case .bool(true) = acc { return acc }
         }
         return acc
@@ -611,17 +620,17 @@ public final class EvalContext {
     /// The loaded household's list entries as positions only (what `RuleSet.entries`
     /// finds, without codes, amounts or text): in list order, then policy, then member.
     public func entryPositions(wasOnAfterList: Bool, into out: inout [EntryPosition]) {
-        guard !members.isEmpty else { return }
-        for l in 0..<program.listPerPolicy.count {
-            if program.listPerPolicy[l] {
-                let when = program.listWhen[l]
+        guard !mem.isEmpty else { return }
+        for l in 0..<code.listPerPolicy.count {
+            if code.listPerPolicy[l] {
+                let when = code.listWhen[l]
                 guard when >= 0 else { continue }
-                for p in 0..<policyCount where program.policyRuns[p] {
+                for p in 0..<policyCount where code.policyRuns[p] {
                     listPolicy = p
-                    if program.policyOfHousehold[p] {
+                    if code.policyOfHousehold[p] {
                         if case .bool(true) = eval(when) { out.append(EntryPosition(list: Int32(l), policy: Int32(p), slot: -1)) }
                     } else {
-                        for s in 0..<members.count {
+                        for s in 0..<mem.count {
                             if case .bool(true) = asMember(s, { eval(when) }) {
                                 out.append(EntryPosition(list: Int32(l), policy: Int32(p), slot: Int32(s)))
                             }
@@ -630,11 +639,11 @@ public final class EvalContext {
                     listPolicy = -1
                 }
             } else {
-                if program.listAfter[l] && !wasOnAfterList { continue }
+                if code.listAfter[l] && !wasOnAfterList { continue }
                 let saveP = cp, saveM = cm
                 cp = -1; cm = -1
-                for i in program.reasonStart[l]..<program.reasonStart[l + 1] {
-                    if case .bool(true) = eval(program.reasonNodes[i]) {
+                for i in code.reasonStart[l]..<code.reasonStart[l + 1] {
+                    if case .bool(true) = eval(code.reasonNodes[i]) {
                         out.append(EntryPosition(list: Int32(l), policy: -1, slot: -1))
                         break
                     }
@@ -669,8 +678,8 @@ public final class EvalContext {
         let saveP = cp, saveM = cm
         cp = -1; cm = -1
         for r in rules.remembered where r.level == .household { household(r.index, r.fn(self)) }   // index order
-        for s in 0..<members.count {
-            member(personIDs[Int(members[s])])
+        for s in 0..<mem.count {
+            member(personIDs[Int(mem[s])])
             asMember(s) { for r in rules.remembered where r.level == .person { personValue(r.index, r.fn(self)) } }
         }
         cp = saveP; cm = saveM

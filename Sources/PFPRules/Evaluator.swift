@@ -7,10 +7,10 @@ import PFPCore
 /// which explanations list what was read.
 extension EvalContext {
     func eval(_ n: Int32) -> Val {
-        let node = program.nodes[Int(n)]
+        let node = code.nodes[Int(n)]
         switch node.op {
         case .constant:
-            return program.constants[Int(node.a)]
+            return code.constants[Int(node.a)]
         case .not:
             let v = eval(node.a)
             if case .bool(let b) = v { return .bool(!b) }
@@ -66,7 +66,7 @@ extension EvalContext {
         case .listHas:
             return has(policy: listPolicy, slot: cm)
         case .head:
-            guard members.count > 0 else { return .unknownNoFacts }
+            guard mem.count > 0 else { return .unknownNoFacts }
             return asMember(headSlot) { eval(node.a) }
         case .tag:
             return tag(Int(node.a), person: cp, slot: cm)
@@ -82,7 +82,7 @@ extension EvalContext {
             return value(index: Int(node.a))
         case .parameter:
             tracer?.readParameter(node.b)
-            return program.constants[Int(node.a)]
+            return code.constants[Int(node.a)]
         case .years:
             let a = eval(node.a), b = eval(node.b)
             if case .date(let x) = a, case .date(let y) = b { return .num(Q(Int128(CivilDate(days: x).age(on: CivilDate(days: y))))) }
@@ -164,7 +164,7 @@ extension EvalContext {
     func aggregate(_ node: Node) -> Val {
         let former = node.c == 1
         let kind = node.k
-        let n = former ? previousPeople.count : members.count
+        let n = former ? previousPeople.count : mem.count
         let saveP = cp, saveM = cm
         defer { cp = saveP; cm = saveM }
         var acc: Val
@@ -180,9 +180,10 @@ extension EvalContext {
             if former {
                 let p = previousPeople[i]
                 cp = p
-                cm = members.firstIndex(of: p) ?? -1
+                cm = -1
+                for s in 0..<mem.count where mem[s] == p { cm = s; break }
             } else {
-                cp = members[i]; cm = i
+                cp = mem[i]; cm = i
             }
             var inSet: Val = .bool(true)
             if node.a >= 0 { inSet = eval(node.a) }

@@ -52,7 +52,7 @@ public extension RuleSet {
             }
             let p = policies[Int(at.policy)]
             let slot = at.slot >= 0 ? Int(at.slot) : nil
-            var e = ListEntry(list: l.id, household: c.household, person: slot.map { c.members[$0] }, policy: p.id)
+            var e = ListEntry(list: l.id, household: c.household, person: slot.map { c.member($0) }, policy: p.id)
             e.listIndex = l.index
             e.policyIndex = p.index
             let d = c.decide(p, slot: slot)

@@ -326,9 +326,9 @@ public struct RuleCaseRunner {
                 if rest.first == "for", rest.count >= 2 { who = rest[1]; rest.removeFirst(2) }
                 let personIndex: Int32? = who.flatMap { n in ids[n].flatMap { id in data.personID.firstIndex(of: id.key).map(Int32.init) } }
                 let e = entries.first { $0.list == l.id && $0.policy == pid && $0.person == personIndex }
-                if negate { return e == nil ? nil : "\(l.id) has \(pid)\(who.map { " for \($0)" } ?? "") but should not" + trace(p, personIndex.flatMap { pi in (0..<ctx.memberCount).first { ctx.members[$0] == pi } }) }
+                if negate { return e == nil ? nil : "\(l.id) has \(pid)\(who.map { " for \($0)" } ?? "") but should not" + trace(p, personIndex.flatMap { pi in (0..<ctx.memberCount).first { ctx.member($0) == pi } }) }
                 guard let e else {
-                    return "\(l.id) lacks \(pid)\(who.map { " for \($0)" } ?? "")" + trace(p, personIndex.flatMap { pi in (0..<ctx.memberCount).first { ctx.members[$0] == pi } })
+                    return "\(l.id) lacks \(pid)\(who.map { " for \($0)" } ?? "")" + trace(p, personIndex.flatMap { pi in (0..<ctx.memberCount).first { ctx.member($0) == pi } })
                 }
                 var k = 0
                 while k < rest.count {
