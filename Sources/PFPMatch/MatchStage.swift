@@ -301,15 +301,15 @@ public struct MatchStage {
             let personKey = slot.map { data.personID[Int(ctx.member($0))] } ?? 0
             var codes: [String] = []
             var certainty = Certainty.none, amount: Int?
-            var criteriaVals: [(String, Val)] = []
-            var reasonVals: [(String, Val)] = []
+            var criteriaVals: [(code: String, value: Val)] = []
+            var reasonVals: [(code: String, value: Val)] = []
             let list = rules.lists[l]
             let policy = e.policy >= 0 ? rules.policies[Int(e.policy)] : nil
             if let p = policy {
                 let d = ctx.decide(p, slot: slot)
                 certainty = d.certainty
                 amount = d.amount
-                criteriaVals = d.criteria.map { ($0.code, $0.value) }
+                criteriaVals = d.criteria
                 codes = d.certainty == .confirmed ? [] : d.codes
             } else {
                 let vals = ctx.listReasonValues(list)
@@ -501,7 +501,7 @@ public enum Explanation {
     /// `policyJSON` nil for a household list, whose codes are `triggers` or reasons.
     public static func bytes(listJSON: UnsafeBufferPointer<UInt8>, triggers: Bool, householdID: String, personID: String,
                              policyJSON: UnsafeBufferPointer<UInt8>?, certainty: Certainty, amount: Int?,
-                             codes: [String], status: String, criteria: [(String, Val)], reasons: [(String, Val)],
+                             codes: [String], status: String, criteria: [(code: String, value: Val)], reasons: [(code: String, value: Val)],
                              tracer: Tracer, ctx: EvalContext, fragments: ExplainFragments, into w: JSONBytes) {
         w.raw("{\"list\":"); w.append(listJSON)
         w.raw(",\"household_id\":"); w.string(householdID)
@@ -724,7 +724,7 @@ public final class JSONBytes {
         count += 1
         return true
     }
-    public func truthMap(_ pairs: [(String, Val)]) {
+    public func truthMap(_ pairs: [(code: String, value: Val)]) {
         byte(123)
         for (i, (k, v)) in pairs.enumerated() {
             if i > 0 { byte(44) }

@@ -68,7 +68,7 @@ public enum ExplainCommand {
                     Explanation.bytes(listJSON: listJSON, triggers: false, householdID: req.household, personID: personID,
                                       policyJSON: fragments.policyName(p.index),
                                       certainty: d.certainty, amount: d.amount, codes: d.certainty == .confirmed ? [] : d.codes, status: "",
-                                      criteria: d.criteria.map { ($0.code, $0.value) }, reasons: [], tracer: tracer, ctx: ctx, fragments: fragments, into: w)
+                                      criteria: d.criteria, reasons: [], tracer: tracer, ctx: ctx, fragments: fragments, into: w)
                 }
                 decisions.append(String(decoding: w.out, as: UTF8.self))
                 ctx.tracer = nil

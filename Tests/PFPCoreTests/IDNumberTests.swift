@@ -92,6 +92,49 @@ final class IDNumberTests: XCTestCase {
         let s = zip(body.utf8, w).reduce(0) { $0 + Int($1.0 - 48) * $1.1 }
         return body + String(Array("10X98765432")[s % 11])
     }
+    /// The word-at-a-time parse against a digit-by-digit reading of the standard,
+    /// on numbers with a byte changed to digits' neighbours (/ : 0x3A-0x3F, 0xFA,
+    /// 0xFF, X, space, NUL) anywhere, and with every check character.
+    func testParseAgreesWithDigitByDigitReading() {
+        func reference(_ t: [UInt8]) -> UInt64? {
+            var body: UInt64 = 0, sum = 0
+            for i in 0..<17 {
+                guard t[i] >= 48 && t[i] <= 57 else { return nil }
+                body = body * 10 + UInt64(t[i] - 48)
+                sum += Int(t[i] - 48) * ((1 << (17 - i)) % 11)
+            }
+            let check: UInt64
+            switch t[17] {
+            case 48...57: check = UInt64(t[17] - 48)
+            case UInt8(ascii: "X"), UInt8(ascii: "x"): check = 10
+            default: return nil
+            }
+            guard check == [1, 0, 10, 9, 8, 7, 6, 5, 4, 3, 2][sum % 11] else { return nil }
+            let ymd = Int(body / 1000 % 100_000_000)
+            guard CivilDate(year: ymd / 10000, month: ymd / 100 % 100, day: ymd % 100) != nil else { return nil }
+            return body * 11 + check
+        }
+        var rng = SystemRandomNumberGenerator()
+        let odd: [UInt8] = [0x2F, 0x3A, 0x3B, 0x3F, 0xFA, 0xFF, UInt8(ascii: "X"), 0x20, 0x00, 0x40, 0x29]
+        var valid = 0
+        for n in 0..<200_000 {
+            let birth = CivilDate(year: Int.random(in: 1900...2026, using: &rng), month: Int.random(in: 1...12, using: &rng), day: Int.random(in: 1...28, using: &rng))!
+            var t = Array(IDNumber.make(area: Int.random(in: 110000...659999, using: &rng), birth: birth, sequence: Int.random(in: 0...999, using: &rng)).description.utf8)
+            switch n % 4 {
+            case 0: break                                                                   // valid as made
+            case 1:   // a byte that is no digit, and any check character (one changed digit never passes the check)
+                t[Int.random(in: 0..<18, using: &rng)] = odd.randomElement(using: &rng)!
+                if Bool.random(using: &rng) { t[17] = Array("0123456789X".utf8).randomElement(using: &rng)! }
+            case 2: t[17] = Array("0123456789Xx".utf8).randomElement(using: &rng)!             // any check character
+            default: t[Int.random(in: 0..<17, using: &rng)] = UInt8.random(in: 48...57, using: &rng)  // another digit
+            }
+            let got: UInt64? = t.withUnsafeBytes { if case .valid(let id, let up) = IDNumber.parse($0), !up { return id.key } else { return nil } }
+            XCTAssertEqual(got, reference(t), String(decoding: t, as: UTF8.self))
+            if got != nil { valid += 1 }
+        }
+        XCTAssertGreaterThan(valid, 50_000)
+        XCTAssertLessThan(valid, 150_000)
+    }
 }
 
 extension IDNumber.Parsed {
