@@ -123,6 +123,8 @@ public struct Q: Hashable, Comparable, Sendable, CustomStringConvertible {
             if a.sd == b.sd {
                 let (s, o) = a.sn.addingReportingOverflow(b.sn)
                 if !o { return Q(small: s, a.sd) }
+            } else if let s = onLarger(a, b, minus: false) {
+                return s
             } else {
                 return lowest(Int128(a.sn) * Int128(b.sd) + Int128(b.sn) * Int128(a.sd), Int128(a.sd) * Int128(b.sd))
             }
@@ -134,6 +136,8 @@ public struct Q: Hashable, Comparable, Sendable, CustomStringConvertible {
             if a.sd == b.sd {
                 let (s, o) = a.sn.subtractingReportingOverflow(b.sn)
                 if !o { return Q(small: s, a.sd) }
+            } else if let s = onLarger(a, b, minus: true) {
+                return s
             } else {
                 return lowest(Int128(a.sn) * Int128(b.sd) - Int128(b.sn) * Int128(a.sd), Int128(a.sd) * Int128(b.sd))
             }
@@ -145,9 +149,35 @@ public struct Q: Hashable, Comparable, Sendable, CustomStringConvertible {
         return Q(-a.n, a.d)
     }
     public static func * (a: Q, b: Q) -> Q {
-        if small(a, b) { return lowest(Int128(a.sn) * Int128(b.sn), Int128(a.sd) * Int128(b.sd)) }
+        if small(a, b) {
+            // A whole number times a fraction keeps the fraction's denominator: no gcd.
+            if a.sd == 1 || b.sd == 1 {
+                let (p, o) = a.sn.multipliedReportingOverflow(by: b.sn)
+                if !o { return Q(small: p, a.sd == 1 ? b.sd : a.sd) }
+            }
+            return lowest(Int128(a.sn) * Int128(b.sn), Int128(a.sd) * Int128(b.sd)) }
         return wide(a, b, 2)!
     }
+    /// a + b or a - b on the larger denominator when it is a multiple of the
+    /// smaller one (money: the denominator of every amount in fen divides 100):
+    /// one division and no gcd. Not in lowest terms, as sums on one denominator
+    /// never were (everything that shows or stores a number reduces it first);
+    /// the denominator does not grow. nil when the denominators are not so, or
+    /// the numerator would leave 64 bits.
+    @inline(__always)
+    static func onLarger(_ a: Q, _ b: Q, minus: Bool) -> Q? {
+        let aLarger = a.sd > b.sd
+        let large = aLarger ? a.sd : b.sd, small = aLarger ? b.sd : a.sd
+        let k = large / small
+        guard k &* small == large else { return nil }
+        let (x, o1) = (aLarger ? b.sn : a.sn).multipliedReportingOverflow(by: k)
+        if o1 { return nil }
+        let (s, o2): (Int64, Bool)
+        if aLarger { (s, o2) = minus ? a.sn.subtractingReportingOverflow(x) : a.sn.addingReportingOverflow(x) }
+        else { (s, o2) = minus ? x.subtractingReportingOverflow(b.sn) : x.addingReportingOverflow(b.sn) }
+        return o2 ? nil : Q(small: s, large)
+    }
+
     /// nil when dividing by zero.
     public static func / (a: Q, b: Q) -> Q? {
         if small(a, b) {

@@ -248,6 +248,14 @@ final class RationalTests: XCTestCase {
             samples.append((number(63, 62), number(63, 62)))
             samples.append((number(80, 40), number(40, 40)))
             samples.append((number(40, 40), number(80, 40)))
+            // Money and shares: denominators that divide one another (and whole
+            // numbers), numerators small and near the 64-bit edge.
+            let dens: [Int128] = [1, 2, 4, 5, 10, 20, 25, 50, 100, 3, 6, 12]
+            let bits = [20, 40, 60, 62, 63][Int.random(in: 0..<5, using: &rng)]
+            func money() -> (Int128, Int128) {
+                (Int128.random(in: -(Int128(1) << bits)...(Int128(1) << bits), using: &rng), dens.randomElement(using: &rng)!)
+            }
+            samples.append((money(), money()))
         }
         let widesBefore = WideNumbers.shared.count
         for ((an, ad), (bn, bd)) in samples {
