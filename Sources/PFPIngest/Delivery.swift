@@ -229,6 +229,8 @@ public struct DeliveryCheck {
         for name in entries where !name.hasSuffix(".manifest.json") && !dataFiles.contains(name) && !name.hasPrefix(".") {
             console.warn("\(name) in the inbox has no manifest; ignored")
         }
+        // Parts of the files the page cache lost are read back ahead of the check.
+        PageCacheWarmer.start(config.feeds.compactMap { spec in found[spec.name].flatMap { $0.count == 1 ? $0[0].path : nil } })
         for spec in config.feeds {
             var report = FeedReport(feed: spec.name, required: spec.required, status: .ok)
             let allowed = allowMissing.contains(spec.name)
