@@ -60,15 +60,7 @@ public enum TextDecoding {
     /// does not fit goes to the piece's own overflow, and the result is then
     /// copied together once.
     static func gb18030ToUTF8(_ b: UnsafeRawBufferPointer, room: (UnsafeRawBufferPointer) -> Int) -> Result<[UInt8], DecodeFailure> {
-        let n = b.count
-        let pieces = max(1, min(Parallel.threads * 4, n / (1 << 20)))
-        var bounds: [Int] = [0]
-        for k in 1..<pieces {
-            var cut = n * k / pieces
-            while cut < n && b[cut - 1] != UInt8(ascii: "\n") { cut += 1 }
-            if cut > bounds.last! && cut < n { bounds.append(cut) }
-        }
-        bounds.append(n)
+        let bounds = pieceBounds(b)
         let count = bounds.count - 1
         func piece(_ k: Int) -> UnsafeRawBufferPointer { UnsafeRawBufferPointer(rebasing: b[bounds[k]..<bounds[k + 1]]) }
         // Each piece is converted straight into the result, at a place with room
@@ -123,6 +115,42 @@ public enum TextDecoding {
         return .success(joined ?? out)
     }
 
+    /// Where the text is cut into pieces for the cores: after line feeds (0x0A is
+    /// never part of a GB18030 multi-byte character), a few pieces per thread.
+    static func pieceBounds(_ b: UnsafeRawBufferPointer) -> [Int] {
+        let n = b.count
+        let pieces = max(1, min(Parallel.threads * 4, n / (1 << 20)))
+        var bounds: [Int] = [0]
+        for k in 1..<pieces {
+            var cut = n * k / pieces
+            while cut < n && b[cut - 1] != UInt8(ascii: "\n") { cut += 1 }
+            if cut > bounds.last! && cut < n { bounds.append(cut) }
+        }
+        bounds.append(n)
+        return bounds
+    }
+
+    /// The offset of the first byte iconv refuses as GB18030, nil when it takes
+    /// them all: the check `gb18030ToUTF8` makes (the same pieces, the same runs
+    /// through iconv), with the UTF-8 made and dropped run by run. For a text
+    /// whose fields are read as bytes that are ASCII in both encodings (a comma,
+    /// quote or line feed is never inside a GB18030 character): no result of
+    /// the file's size is written.
+    public static func firstInvalidGB18030(_ b: UnsafeRawBufferPointer) -> Int? {
+        let bounds = pieceBounds(b)
+        let count = bounds.count - 1
+        var failures = [Int](repeating: -1, count: count)
+        failures.withUnsafeMutableBufferPointer { f in
+            Parallel.forEach(count) { k in
+                var sink = Sink(discarding: ())
+                if case .failure(let at) = convertPiece(UnsafeRawBufferPointer(rebasing: b[bounds[k]..<bounds[k + 1]]), into: &sink) {
+                    f[k] = bounds[k] + at.offset
+                }
+            }
+        }
+        return failures.first { $0 >= 0 }
+    }
+
     /// Room for a piece's UTF-8: its bytes, and half again for its non-ASCII bytes
     /// (a two-byte GB18030 character is at most three UTF-8 bytes, a four-byte one
     /// four) as counted in its first mebibyte, with a margin.
@@ -143,15 +171,18 @@ public enum TextDecoding {
 
     /// Where a piece's UTF-8 goes: its room in the result, then (rarely) its own overflow.
     struct Sink {
-        let dst: UnsafeMutablePointer<UInt8>
+        let dst: UnsafeMutablePointer<UInt8>?
         let room: Int
         var used = 0
         var spill: [UInt8] = []
 
         init(dst: UnsafeMutablePointer<UInt8>, room: Int) { self.dst = dst; self.room = room }
+        /// A sink that only counts (a check of the encoding).
+        init(discarding: Void) { dst = nil; room = 0 }
 
         mutating func put(_ bytes: UnsafeRawBufferPointer) {
             guard let src = bytes.baseAddress, !bytes.isEmpty else { return }
+            guard let dst else { used += bytes.count; return }
             if spill.isEmpty && used + bytes.count <= room {
                 (dst + used).initialize(from: src.assumingMemoryBound(to: UInt8.self), count: bytes.count)
                 used += bytes.count

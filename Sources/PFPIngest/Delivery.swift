@@ -85,6 +85,11 @@ public final class FeedFile: @unchecked Sendable {
         return .success(m)
     }
 
+    /// The bytes before the first line feed (the header).
+    static func firstLine(_ b: UnsafeRawBufferPointer) -> UnsafeRawBufferPointer {
+        UnsafeRawBufferPointer(rebasing: b[..<(b.firstIndex(of: 10) ?? b.count)])
+    }
+
     /// Reads a file, computing its sha256 while the text is decoded.
     static func load(spec: FeedSpec, path: String, manifest: DeliveryManifest, required columns: [String]) -> Result<FeedFile, PipelineError> {
         let mapped: MappedFile
@@ -110,10 +115,23 @@ public final class FeedFile: @unchecked Sendable {
                 if let bad = TextDecoding.firstInvalidUTF8(body) { decoded = .failure(.init(offset: bad + bom)); break decode }
             case .gb18030:
                 if !TextDecoding.isASCII(body) {
-                    decoded = TextDecoding.gb18030ToUTF8(body).map { Optional($0) }.mapError { TextDecoding.DecodeFailure(offset: $0.offset + bom) }
-                    break decode
+                    // The population's non-ASCII text is its names (and any extra
+                    // column), which nothing reads: every column it reads is matched
+                    // against ASCII words, digits and codes, and a comma, quote or
+                    // line feed is never inside a GB18030 character. So its bytes are
+                    // parsed as they are, once iconv has taken them all, with the
+                    // same verdict on every field. (At city scale the UTF-8 would be
+                    // gigabytes written for nothing.) A header with other
+                    // characters, and tag rows (whose values the catalogue's words
+                    // may name), are converted.
+                    if spec.shape == .population && TextDecoding.isASCII(FeedFile.firstLine(body)) {
+                        if let bad = TextDecoding.firstInvalidGB18030(body) { decoded = .failure(.init(offset: bad + bom)); break decode }
+                    } else {
+                        decoded = TextDecoding.gb18030ToUTF8(body).map { Optional($0) }.mapError { TextDecoding.DecodeFailure(offset: $0.offset + bom) }
+                        break decode
+                    }
                 }
-                // ASCII: the same bytes in UTF-8
+                // ASCII, or read as bytes that are ASCII in both: the text as it is
             }
             rawLayout = CSVLayout.scan(body)
         }

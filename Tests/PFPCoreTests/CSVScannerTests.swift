@@ -227,6 +227,35 @@ final class TextEncodingTests: XCTestCase {
         XCTAssertEqual(f.offset, 3)
     }
 
+    /// The check without conversion finds the first byte the conversion refuses,
+    /// in a text of several pieces, wherever the bad byte is (or none).
+    func testGB18030CheckAgreesWithConversion() {
+        let chars: [[UInt8]] = [[0xCD, 0xF5], [0x94, 0x39, 0xFC, 0x36], [0xA2, 0xE3]]
+        var gb: [UInt8] = []
+        var i = 0
+        while gb.count < 3 << 20 {
+            gb += Array("\(i),".utf8)
+            for k in 0..<(i % 3) { gb += chars[(i + k) % chars.count] }
+            gb.append(10)
+            i += 1
+        }
+        var rng = SystemRandomNumberGenerator()
+        var cases: [[UInt8]] = [gb]
+        for bad: [UInt8] in [[0x81, 0x20], [0xFF], [0x81, 0x30, 0x20]] {
+            for _ in 0..<3 {
+                var t = gb
+                let lineStarts = [0] + t.indices.filter { t[$0] == 10 }.map { $0 + 1 }.dropLast()
+                t.insert(contentsOf: bad, at: lineStarts.randomElement(using: &rng)!)   // never inside a character
+                cases.append(t)
+            }
+        }
+        for t in cases {
+            let converted: Int? = t.withUnsafeBytes { if case .failure(let f) = TextDecoding.gb18030ToUTF8($0) { return f.offset } else { return nil } }
+            XCTAssertEqual(t.withUnsafeBytes { TextDecoding.firstInvalidGB18030($0) }, converted)
+            if t != gb { XCTAssertNotNil(converted) }
+        }
+    }
+
     func testBOM() {
         XCTAssertEqual(([0xEF, 0xBB, 0xBF, 0x61] as [UInt8]).withUnsafeBytes { TextDecoding.bomLength($0) }, 3)
         XCTAssertEqual(([0x61] as [UInt8]).withUnsafeBytes { TextDecoding.bomLength($0) }, 0)

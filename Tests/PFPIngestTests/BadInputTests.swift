@@ -63,6 +63,43 @@ final class BadInputTests: XCTestCase {
         XCTAssertEqual(rejects(try ingest("population", bytes: corpusFile("gb18030_declared_utf8.csv"), encoding: .gb18030)), [])
     }
 
+    /// A population in GB18030 with names in Chinese (two- and four-byte
+    /// characters, one quoted around a comma, one in an extra column): read as
+    /// its bytes, the same people and rejects as the same text in UTF-8; with a
+    /// header that is not ASCII it is converted first, and the same again. A byte
+    /// sequence GB18030 does not have is refused at its line either way.
+    func testPopulationInGB18030ReadAsItsBytes() throws {
+        let b = idWithCheck("31010119820202002"), c = idWithCheck("31010119900303003"), d = idWithCheck("31010120000404004")
+        let rows = [
+            "H1,\(a),王小明,M,1980-01-01,head,local,310101,310101001,310101001001,备注",
+            "H1,\(b),\"李, 𠀀\",F,1982-02-02,spouse,local,310101,310101001,310101001001,",
+            "H2,\(c),张三,X,1990-03-03,head,local,310101,310101001,310101001001,x",      // unknown_enum
+            "H3,\(d),赵,M,2000-04-04,头,local,310101,310101001,310101001001,",           // unknown_enum
+            "H4,31010119800101009,钱,M,1980-01-01,head,local,310101,310101001,310101001001,",  // bad_id
+            "H5,\(idWithCheck("31010119700505005")),,M,1970-05-05,head,nonlocal,310101,310101001,310101001001,",
+        ]
+        func text(_ header: String) -> String { ([header] + rows).joined(separator: "\n") + "\n" }
+        let ascii = "household_id,id_number,name,sex,birth_date,relation,hukou,district,street,community,note"
+        let box = InboxBuilder()
+        func outcome(_ r: Result<IngestOutcome, PipelineError>) -> String {
+            guard case .success(let o) = r else { XCTFail("expected the delivery to be read: \(r)"); return "" }
+            return "\(o.result.personID) \(o.result.householdIDs) \(o.rejectTriples)"
+        }
+        let plain = outcome(try ingest("population", bytes: Array(text(ascii).utf8)))
+        XCTAssertTrue(plain.contains("population:4:unknown_enum") && plain.contains("population:5:unknown_enum") && plain.contains("population:6:bad_id"), plain)
+        let gb = try box.gb18030(text(ascii))
+        XCTAssertFalse(gb.withUnsafeBytes { TextDecoding.isASCII($0) })
+        XCTAssertEqual(outcome(try ingest("population", bytes: gb, encoding: .gb18030)), plain, "read as its bytes")
+        let chineseHeader = try box.gb18030(text(ascii.replacingOccurrences(of: "note", with: "备注")))
+        XCTAssertEqual(outcome(try ingest("population", bytes: chineseHeader, encoding: .gb18030)), plain, "converted first")
+        for bytes in [gb, chineseHeader] {
+            var broken = bytes
+            let line3 = broken.indices.filter { broken[$0] == 10 }[2] + 1          // the start of the third row (line 4)
+            broken.insert(contentsOf: [0x81, 0x20], at: line3 + 4)
+            refusal(try ingest("population", bytes: broken, encoding: .gb18030), "the bytes at line 4 are not valid gb18030")
+        }
+    }
+
     func testManifestsThatLie() throws {
         let good = Array("id_number,tag,value,as_of\n\(a),income.wage,1,2026-11-20\n".utf8)
         refusal(try ingest("hr", bytes: good, lieRows: 2), "holds 1 records, the manifest says 2")
