@@ -194,7 +194,13 @@ public final class EvalContext {
     public func member(_ slot: Int) -> Int32 { precondition(slot >= 0 && slot < mem.count, "no member \(slot)"); return mem[slot] }
     var slots = Cells<Int32>()
     public private(set) var headSlot = 0
-    var cursors: [Int]
+    /// Per tag: where its row search starts (Int.max: search from scratch).
+    var cursors: Cells<Int>
+    /// Per tag: the load whose slots it holds (`loadGeneration`: resolved).
+    var tagReady: Cells<UInt32>
+    var loadGeneration: UInt32 = 0
+    /// The tags the loaded household has rows for (TagPresence; all without it).
+    var present: UInt64 = ~0
     let presence: TagPresence?
     var lastStart: Int32 = -1
 
@@ -277,7 +283,8 @@ public final class EvalContext {
             i < data.tagUnavailable.count && data.tagUnavailable[i] != 0
         })
         precondition(data.tags.count >= tagCount, "an ingest result with fewer tag columns than the catalogue has tags")
-        cursors = [Int](repeating: 0, count: rules.catalogue.tags.count)
+        cursors = Cells([Int](repeating: Int.max, count: rules.catalogue.tags.count))
+        tagReady = Cells([UInt32](repeating: 0, count: rules.catalogue.tags.count))
         program = rules.program
         valueCount = rules.values.count
         policyCount = rules.policies.count
@@ -286,7 +293,7 @@ public final class EvalContext {
 
     deinit {
         code.free(); tagPerson.free(); tagValue.free(); tagAsOf.free(); tagConflict.free(); tagKinds.free(); tagAbsent.free(); tagUnavailable.free()
-        mem.free(); slots.free(); hv.free(); pv.free(); hpol.free(); ppol.free(); letCache.free()
+        mem.free(); slots.free(); cursors.free(); tagReady.free(); hv.free(); pv.free(); hpol.free(); ppol.free(); letCache.free()
     }
 
     /// A function that finds the current person index of an ID key (for former members).
@@ -302,51 +309,15 @@ public final class EvalContext {
         mem.removeAll()
         for p in start..<end where living[Int(p)] != 0 { mem.append(p) }
         let m = mem.count
-        // Tag slots: each tag's entries for this household are one run of its sorted array.
+        // Tag slots: each tag's rows for this household are one run of its sorted
+        // array, found when the tag is first read (`resolve`): an evaluation reads
+        // only some tags (an explanation, one policy's), and a tag never read costs
+        // nothing. After a jump backwards every cursor is placed again.
         slots.reset(count: m * tagCount, to: -1)
-        if m > 0 {
-            let fresh = lastStart < 0 || start < lastStart
-            // Tags without rows for this household are passed over; their cursors
-            // catch up (forward steps, then strides) when a household has them.
-            // After a jump backwards every cursor is placed again.
-            let skipping = presence != nil && !fresh
-            let present = skipping ? presence!.masks[h] : 0
-            let sl = slots
-            cursors.withUnsafeMutableBufferPointer { cur in
-            for t in 0..<tagCount {
-                if skipping && present >> UInt64(t) & 1 == 0 { continue }
-                let persons = tagPerson[t]
-                var c = cur[t]
-                // A fresh context or a jump backwards: binary search; within a chunk the
-                // households come in order and the cursor only moves forward a little.
-                if fresh || c > persons.count { c = EvalContext.lowerBound(persons, start) }
-                // Forward a step at a time, then in doubling strides when the
-                // households skipped have many rows (the explanations' pass loads
-                // only the households on one list).
-                var step = 1
-                while c < persons.count && persons[c] < start {
-                    if step > 8 {
-                        // persons[c] < start: search (c, c + step] for the first row at or past start.
-                        var lo = c + 1, hi = min(persons.count, c + step)
-                        while hi < persons.count && persons[hi] < start { lo = hi + 1; step *= 2; hi = min(persons.count, lo + step) }
-                        while lo < hi { let mid = (lo + hi) / 2; if persons[mid] < start { lo = mid + 1 } else { hi = mid } }
-                        c = lo
-                        break
-                    }
-                    c += 1
-                    step += 1
-                }
-                cur[t] = c
-                var k = c, slot = 0
-                while k < persons.count && persons[k] < end {
-                    let p = persons[k]
-                    while slot < m && mem[slot] < p { slot += 1 }
-                    if slot < m && mem[slot] == p { sl[slot * tagCount + t] = Int32(k) }
-                    k += 1
-                }
-            }
-            }
-        }
+        loadGeneration &+= 1
+        if loadGeneration == 0 { tagReady.fill(0); loadGeneration = 1 }
+        if lastStart >= 0 && start < lastStart { cursors.fill(Int.max) }
+        present = presence?.masks[h] ?? ~0
         lastStart = start
         // The head: the one member whose relation is head, else the smallest ID (members are in ID order).
         var heads = 0, headAt = 0
@@ -412,6 +383,49 @@ public final class EvalContext {
         return b
     }
 
+    /// Finds tag t's rows for the loaded household's members (their slots).
+    @inline(never)
+    func resolve(tag t: Int) {
+        tagReady[t] = loadGeneration
+        let m = mem.count
+        // Tags without rows for this household are passed over; their cursors
+        // catch up (forward steps, then strides) when a household has them.
+        guard m > 0, t >= 64 || present >> UInt64(t) & 1 != 0 else { return }
+        let start = householdStart[household], end = householdStart[household + 1]
+        let persons = tagPerson[t]
+        var c = cursors[t]
+        // A fresh context or a jump backwards: binary search; within a chunk the
+        // households come in order and the cursor only moves forward a little.
+        if c > persons.count { c = EvalContext.lowerBound(persons, start) }
+        // Forward a step at a time, then in doubling strides when the
+        // households skipped have many rows (the explanations' pass loads
+        // only the households on one list).
+        var step = 1
+        while c < persons.count && persons[c] < start {
+            if step > 8 {
+                // persons[c] < start: search (c, c + step] for the first row at or past start.
+                var lo = c + 1, hi = min(persons.count, c + step)
+                while hi < persons.count && persons[hi] < start { lo = hi + 1; step *= 2; hi = min(persons.count, lo + step) }
+                while lo < hi { let mid = (lo + hi) / 2; if persons[mid] < start { lo = mid + 1 } else { hi = mid } }
+                c = lo
+                break
+            }
+            c += 1
+            step += 1
+        }
+        cursors[t] = c
+        var k = c, slot = 0
+        while k < persons.count && persons[k] < end {
+            let p = persons[k]
+            while slot < m && mem[slot] < p { slot += 1 }
+            if slot < m && mem[slot] == p { slots[slot * tagCount + t] = Int32(k) }
+            k += 1
+        }
+    }
+
+    /// Every tag's slots found (tests: what a load makes of the tags).
+    func resolveAllTags() { for t in 0..<tagCount where tagReady[t] != loadGeneration { resolve(tag: t) } }
+
     func tag(_ t: Int, person p: Int32, slot m: Int) -> Val {
         if tagUnavailable[t] {
             let v = unknown(person: p, tag: t)
@@ -419,7 +433,10 @@ public final class EvalContext {
             return v
         }
         let idx: Int
-        if m >= 0 { idx = Int(slots[m * tagCount + t]) } else { idx = data.tags[t].find(p) ?? -1 }
+        if m >= 0 {
+            if tagReady[t] != loadGeneration { resolve(tag: t) }
+            idx = Int(slots[m * tagCount + t])
+        } else { idx = data.tags[t].find(p) ?? -1 }
         if idx < 0 {
             let v: Val
             switch tagAbsent[t] {
