@@ -69,50 +69,57 @@ public enum TextDecoding {
         // copied onto as many fresh pages again.
         var starts = [Int](repeating: 0, count: count + 1)
         for k in 0..<count { starts[k + 1] = starts[k] + max(0, room(piece(k))) }
-        var written = [Int](repeating: 0, count: count)
-        var spills = [[UInt8]](repeating: [], count: count)
-        var failures = [Int](repeating: -1, count: count)
+        var sinks: [Sink] = []
+        var failure: Int?
         var joined: [UInt8]?
         let out = [UInt8](unsafeUninitializedCapacity: max(1, starts[count])) { buf, size in
             let base = buf.baseAddress!
-            written.withUnsafeMutableBufferPointer { w in
-            spills.withUnsafeMutableBufferPointer { sp in
-            failures.withUnsafeMutableBufferPointer { f in
-                Parallel.forEach(count) { k in
-                    var sink = Sink(dst: base + starts[k], room: starts[k + 1] - starts[k])
-                    if case .failure(let at) = convertPiece(piece(k), into: &sink) { f[k] = bounds[k] + at.offset }
-                    w[k] = sink.used
-                    sp[k] = sink.spill
-                }
-            }}}
+            (sinks, failure) = convertPieces(b, bounds) { k in Sink(dst: base + starts[k], room: starts[k + 1] - starts[k]) }
             size = 0
-            guard !failures.contains(where: { $0 >= 0 }) else { return }
-            if spills.allSatisfy(\.isEmpty) {
+            guard failure == nil else { return }
+            if sinks.allSatisfy(\.spill.isEmpty) {
                 // Every piece fits its room: each moves down to where the one before ends.
                 var at = 0
                 for k in 0..<count {
-                    if at != starts[k] { memmove(base + at, base + starts[k], written[k]) }
-                    at += written[k]
+                    if at != starts[k] { memmove(base + at, base + starts[k], sinks[k].used) }
+                    at += sinks[k].used
                 }
                 size = at
             } else {
                 // A piece outgrew its room (more non-ASCII text than its start showed):
                 // each piece's part in place and its overflow, copied one after another.
-                let total = (0..<count).reduce(0) { $0 + written[$1] + spills[$1].count }
+                let total = (0..<count).reduce(0) { $0 + sinks[$1].used + sinks[$1].spill.count }
                 joined = [UInt8](unsafeUninitializedCapacity: total) { jb, jc in
                     var at = 0
                     for k in 0..<count {
-                        (jb.baseAddress! + at).initialize(from: base + starts[k], count: written[k])
-                        at += written[k]
-                        spills[k].withUnsafeBufferPointer { if let s = $0.baseAddress { (jb.baseAddress! + at).initialize(from: s, count: $0.count) } }
-                        at += spills[k].count
+                        (jb.baseAddress! + at).initialize(from: base + starts[k], count: sinks[k].used)
+                        at += sinks[k].used
+                        sinks[k].spill.withUnsafeBufferPointer { if let s = $0.baseAddress { (jb.baseAddress! + at).initialize(from: s, count: $0.count) } }
+                        at += sinks[k].spill.count
                     }
                     jc = total
                 }
             }
         }
-        if let bad = failures.first(where: { $0 >= 0 }) { return .failure(DecodeFailure(offset: bad)) }
+        if let failure { return .failure(DecodeFailure(offset: failure)) }
         return .success(joined ?? out)
+    }
+
+    /// Every piece (`bounds`) through iconv in parallel, each into the sink `sink(k)`
+    /// gives: the sinks after, and the offset of the first byte refused (nil: none).
+    private static func convertPieces(_ b: UnsafeRawBufferPointer, _ bounds: [Int], _ sink: (Int) -> Sink) -> (sinks: [Sink], failure: Int?) {
+        let count = bounds.count - 1
+        var sinks = (0..<count).map(sink)
+        var failures = [Int](repeating: -1, count: count)
+        sinks.withUnsafeMutableBufferPointer { sk in
+        failures.withUnsafeMutableBufferPointer { f in
+            Parallel.forEach(count) { k in
+                if case .failure(let at) = convertPiece(UnsafeRawBufferPointer(rebasing: b[bounds[k]..<bounds[k + 1]]), into: &sk[k]) {
+                    f[k] = bounds[k] + at.offset
+                }
+            }
+        }}
+        return (sinks, failures.first { $0 >= 0 })
     }
 
     /// Where the text is cut into pieces for the cores: after line feeds (0x0A is
@@ -137,18 +144,7 @@ public enum TextDecoding {
     /// quote or line feed is never inside a GB18030 character): no result of
     /// the file's size is written.
     public static func firstInvalidGB18030(_ b: UnsafeRawBufferPointer) -> Int? {
-        let bounds = pieceBounds(b)
-        let count = bounds.count - 1
-        var failures = [Int](repeating: -1, count: count)
-        failures.withUnsafeMutableBufferPointer { f in
-            Parallel.forEach(count) { k in
-                var sink = Sink(discarding: ())
-                if case .failure(let at) = convertPiece(UnsafeRawBufferPointer(rebasing: b[bounds[k]..<bounds[k + 1]]), into: &sink) {
-                    f[k] = bounds[k] + at.offset
-                }
-            }
-        }
-        return failures.first { $0 >= 0 }
+        convertPieces(b, pieceBounds(b)) { _ in Sink(dst: nil, room: 0) }.failure
     }
 
     /// Room for a piece's UTF-8: its bytes, and half again for its non-ASCII bytes
@@ -176,9 +172,8 @@ public enum TextDecoding {
         var used = 0
         var spill: [UInt8] = []
 
-        init(dst: UnsafeMutablePointer<UInt8>, room: Int) { self.dst = dst; self.room = room }
-        /// A sink that only counts (a check of the encoding).
-        init(discarding: Void) { dst = nil; room = 0 }
+        /// `dst` nil: a sink that only counts (a check of the encoding).
+        init(dst: UnsafeMutablePointer<UInt8>?, room: Int) { self.dst = dst; self.room = room }
 
         mutating func put(_ bytes: UnsafeRawBufferPointer) {
             guard let src = bytes.baseAddress, !bytes.isEmpty else { return }

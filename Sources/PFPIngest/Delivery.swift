@@ -85,11 +85,6 @@ public final class FeedFile: @unchecked Sendable {
         return .success(m)
     }
 
-    /// The bytes before the first line feed (the header).
-    static func firstLine(_ b: UnsafeRawBufferPointer) -> UnsafeRawBufferPointer {
-        UnsafeRawBufferPointer(rebasing: b[..<(b.firstIndex(of: 10) ?? b.count)])
-    }
-
     /// Reads a file, computing its sha256 while the text is decoded.
     static func load(spec: FeedSpec, path: String, manifest: DeliveryManifest, required columns: [String]) -> Result<FeedFile, PipelineError> {
         let mapped: MappedFile
@@ -124,14 +119,18 @@ public final class FeedFile: @unchecked Sendable {
                     // gigabytes written for nothing.) A header with other
                     // characters, and tag rows (whose values the catalogue's words
                     // may name), are converted.
-                    if spec.shape == .population && TextDecoding.isASCII(FeedFile.firstLine(body)) {
-                        if let bad = TextDecoding.firstInvalidGB18030(body) { decoded = .failure(.init(offset: bad + bom)); break decode }
-                    } else {
-                        decoded = TextDecoding.gb18030ToUTF8(body).map { Optional($0) }.mapError { TextDecoding.DecodeFailure(offset: $0.offset + bom) }
-                        break decode
+                    if spec.shape == .population {
+                        let layout = CSVLayout.scan(body)
+                        if TextDecoding.isASCII(UnsafeRawBufferPointer(rebasing: body[..<layout.headerEnd])) {
+                            if let bad = TextDecoding.firstInvalidGB18030(body) { decoded = .failure(.init(offset: bad + bom)) }
+                            rawLayout = layout
+                            break decode
+                        }
                     }
+                    decoded = TextDecoding.gb18030ToUTF8(body).map { Optional($0) }.mapError { TextDecoding.DecodeFailure(offset: $0.offset + bom) }
+                    break decode
                 }
-                // ASCII, or read as bytes that are ASCII in both: the text as it is
+                // ASCII: the same bytes in UTF-8
             }
             rawLayout = CSVLayout.scan(body)
         }

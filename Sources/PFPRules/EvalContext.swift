@@ -188,9 +188,7 @@ public final class EvalContext {
     public private(set) var household = -1
     /// Living members' person indices, in ID order.
     var mem = Cells<Int32>()
-    /// Living members' person indices, in ID order (a copy: `member(_:)` reads one).
-    public var members: [Int32] { mem.array }
-    /// The person index of the member in `slot`.
+    /// The person index of the member in `slot` (0 ..< memberCount).
     public func member(_ slot: Int) -> Int32 { precondition(slot >= 0 && slot < mem.count, "no member \(slot)"); return mem[slot] }
     var slots = Cells<Int32>()
     public private(set) var headSlot = 0

@@ -118,31 +118,28 @@ public struct Q: Hashable, Comparable, Sendable, CustomStringConvertible {
     // always did).
     @inline(__always) static func small(_ a: Q, _ b: Q) -> Bool { a.sd != 0 && b.sd != 0 }
 
-    public static func + (a: Q, b: Q) -> Q {
-        if small(a, b) {
-            if a.sd == b.sd {
-                let (s, o) = a.sn.addingReportingOverflow(b.sn)
-                if !o { return Q(small: s, a.sd) }
-            } else if let s = onLarger(a, b, minus: false) {
-                return s
-            } else {
-                return lowest(Int128(a.sn) * Int128(b.sd) + Int128(b.sn) * Int128(a.sd), Int128(a.sd) * Int128(b.sd))
-            }
+    public static func + (a: Q, b: Q) -> Q { small(a, b) ? smallSum(a, b, minus: false) : wide(a, b, 0)! }
+    public static func - (a: Q, b: Q) -> Q { small(a, b) ? smallSum(a, b, minus: true) : wide(a, b, 1)! }
+
+    /// a + b or a - b of two small numbers. When the larger denominator is a
+    /// multiple of the smaller (the same one, or money: the denominator of every
+    /// amount in fen divides 100), on the larger one: the other numerator scaled,
+    /// no gcd, the denominator not grown, and not in lowest terms (everything that
+    /// shows, stores or hashes a number reduces it first). Otherwise, or when the
+    /// numerator would leave 64 bits, in 128 bits to lowest terms (a wide number
+    /// when they do not fit in 64).
+    @inline(__always)
+    static func smallSum(_ a: Q, _ b: Q, minus: Bool) -> Q {
+        let large = max(a.sd, b.sd)
+        let ka = a.sd == large ? 1 : large / a.sd, kb = b.sd == large ? 1 : large / b.sd
+        if ka &* a.sd == large && kb &* b.sd == large {
+            let (x, o1) = a.sn.multipliedReportingOverflow(by: ka)
+            let (y, o2) = b.sn.multipliedReportingOverflow(by: kb)
+            let (s, o3) = minus ? x.subtractingReportingOverflow(y) : x.addingReportingOverflow(y)
+            if !(o1 || o2 || o3) { return Q(small: s, large) }
         }
-        return wide(a, b, 0)!
-    }
-    public static func - (a: Q, b: Q) -> Q {
-        if small(a, b) {
-            if a.sd == b.sd {
-                let (s, o) = a.sn.subtractingReportingOverflow(b.sn)
-                if !o { return Q(small: s, a.sd) }
-            } else if let s = onLarger(a, b, minus: true) {
-                return s
-            } else {
-                return lowest(Int128(a.sn) * Int128(b.sd) - Int128(b.sn) * Int128(a.sd), Int128(a.sd) * Int128(b.sd))
-            }
-        }
-        return wide(a, b, 1)!
+        let x = Int128(a.sn) * Int128(b.sd), y = Int128(b.sn) * Int128(a.sd)
+        return lowest(minus ? x - y : x + y, Int128(a.sd) * Int128(b.sd))
     }
     public static prefix func - (a: Q) -> Q {
         if a.sd != 0 && a.sn != Int64.min { return Q(small: -a.sn, a.sd) }
@@ -155,29 +152,10 @@ public struct Q: Hashable, Comparable, Sendable, CustomStringConvertible {
                 let (p, o) = a.sn.multipliedReportingOverflow(by: b.sn)
                 if !o { return Q(small: p, a.sd == 1 ? b.sd : a.sd) }
             }
-            return lowest(Int128(a.sn) * Int128(b.sn), Int128(a.sd) * Int128(b.sd)) }
+            return lowest(Int128(a.sn) * Int128(b.sn), Int128(a.sd) * Int128(b.sd))
+        }
         return wide(a, b, 2)!
     }
-    /// a + b or a - b on the larger denominator when it is a multiple of the
-    /// smaller one (money: the denominator of every amount in fen divides 100):
-    /// one division and no gcd. Not in lowest terms, as sums on one denominator
-    /// never were (everything that shows or stores a number reduces it first);
-    /// the denominator does not grow. nil when the denominators are not so, or
-    /// the numerator would leave 64 bits.
-    @inline(__always)
-    static func onLarger(_ a: Q, _ b: Q, minus: Bool) -> Q? {
-        let aLarger = a.sd > b.sd
-        let large = aLarger ? a.sd : b.sd, small = aLarger ? b.sd : a.sd
-        let k = large / small
-        guard k &* small == large else { return nil }
-        let (x, o1) = (aLarger ? b.sn : a.sn).multipliedReportingOverflow(by: k)
-        if o1 { return nil }
-        let (s, o2): (Int64, Bool)
-        if aLarger { (s, o2) = minus ? a.sn.subtractingReportingOverflow(x) : a.sn.addingReportingOverflow(x) }
-        else { (s, o2) = minus ? x.subtractingReportingOverflow(b.sn) : x.addingReportingOverflow(b.sn) }
-        return o2 ? nil : Q(small: s, large)
-    }
-
     /// nil when dividing by zero.
     public static func / (a: Q, b: Q) -> Q? {
         if small(a, b) {
