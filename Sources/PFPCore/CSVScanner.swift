@@ -205,6 +205,8 @@ public struct CSVLayout: Sendable {
         public var records: Int
     }
     public var header: [String]
+    /// False when the header's quoting is broken (an unclosed or a stray quote).
+    public var headerWellFormed = true
     public var headerEnd: Int
     public var chunks: [Chunk]
     public var records: Int
@@ -216,8 +218,9 @@ public struct CSVLayout: Sendable {
         var pos = 0, line = 1
         var fields: [CSVField] = []
         var header: [String] = []
+        var headerWellFormed = true
         if scanner.skipBlank(pos: &pos, line: &line) {
-            _ = scanner.scanRecord(pos: &pos, line: &line, expectedFields: 0, fields: &fields)
+            headerWellFormed = scanner.scanRecord(pos: &pos, line: &line, expectedFields: 0, fields: &fields).wellFormed
             header = fields.map { scanner.string($0) }
         }
         let headerEnd = pos
@@ -246,6 +249,6 @@ public struct CSVLayout: Sendable {
         }
         chunk.end = pos
         if chunk.records > 0 || chunks.isEmpty { chunks.append(chunk) }
-        return CSVLayout(header: header, headerEnd: headerEnd, chunks: chunks, records: records)
+        return CSVLayout(header: header, headerWellFormed: headerWellFormed, headerEnd: headerEnd, chunks: chunks, records: records)
     }
 }

@@ -11,13 +11,23 @@ public final class MappedFile: @unchecked Sendable {
     private let length: Int
 
     /// `populate: false` maps lazily (pages come in as they are read).
-    public init(path: String, populate: Bool = true) throws {
+    public convenience init(path: String, populate: Bool = true) throws {
         let fd = open(path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { throw PipelineError.badInput(location: path, "cannot open: \(String(cString: strerror(errno)))") }
         defer { close(fd) }
         var st = stat()
         guard fstat(fd, &st) == 0 else { throw PipelineError.failure(location: path, "cannot stat: \(String(cString: strerror(errno)))") }
-        length = Int(st.st_size)
+        try self.init(descriptor: fd, length: Int(st.st_size), populate: populate, location: path)
+    }
+
+    /// A delivered file, mapped through the descriptor it was checked with;
+    /// `location` names it in an error (a name fit to be shown).
+    public convenience init(file: DeliveredFile, location: String, populate: Bool = true) throws {
+        try self.init(descriptor: file.descriptor, length: file.size, populate: populate, location: location)
+    }
+
+    private init(descriptor fd: Int32, length: Int, populate: Bool, location: String) throws {
+        self.length = length
         if length == 0 {
             base = nil
             bytes = UnsafeRawBufferPointer(start: nil, count: 0)
@@ -25,7 +35,7 @@ public final class MappedFile: @unchecked Sendable {
         }
         let p = mmap(nil, length, PROT_READ, MAP_PRIVATE | (populate ? MAP_POPULATE : 0), fd, 0)
         guard let p, p != MAP_FAILED else {
-            throw PipelineError.failure(location: path, "cannot map the file: \(String(cString: strerror(errno)))")
+            throw PipelineError.failure(location: location, "cannot map the file: \(String(cString: strerror(errno)))")
         }
         madvise(p, length, MADV_SEQUENTIAL)
         base = p
@@ -57,18 +67,32 @@ public final class MappedFile: @unchecked Sendable {
 /// reclaimer pages out cache idle for a minute); the check would then wait for
 /// each missing run in turn.
 public enum PageCacheWarmer {
-    /// Starts the warming and returns at once.
-    public static func start(_ paths: [String]) {
-        guard !paths.isEmpty else { return }
-        let thread = Thread { for p in paths { warm(p) } }
+    /// Starts the warming and returns at once; the files stay open until it is done.
+    public static func start(_ files: [DeliveredFile]) {
+        guard !files.isEmpty else { return }
+        let thread = Thread { for f in files { warm(f) } }
         thread.name = "pfp-page-cache"
         thread.start()
     }
 
     /// The missing runs of one file requested; returns the pages found missing.
     @discardableResult
-    public static func warm(_ path: String) -> Int {
-        withResidency(path) { fd, pageSize, resident in
+    public static func warm(_ file: DeliveredFile) -> Int { warm(descriptor: file.descriptor) ?? 0 }
+
+    /// The same for a path (tests); 0 when it cannot be opened.
+    @discardableResult
+    public static func warm(_ path: String) -> Int { withOpened(path) { warm(descriptor: $0) } ?? 0 }
+
+    /// How many of a file's pages are in the page cache, and how many it has; nil
+    /// when it cannot be opened or mapped, or is empty.
+    public static func residency(_ path: String) -> (resident: Int, pages: Int)? {
+        withOpened(path) { fd in
+            withResidency(fd) { _, resident in (resident.reduce(0) { $0 + Int($1 & 1) }, resident.count) }
+        }
+    }
+
+    private static func warm(descriptor fd: Int32) -> Int? {
+        withResidency(fd) { pageSize, resident in
             let run = (8 << 20) / pageSize
             var missing = 0, i = 0
             while i < resident.count {
@@ -80,21 +104,19 @@ public enum PageCacheWarmer {
                 i = j
             }
             return missing
-        } ?? 0
+        }
     }
 
-    /// How many of a file's pages are in the page cache, and how many it has; nil
-    /// when it cannot be opened or mapped, or is empty.
-    public static func residency(_ path: String) -> (resident: Int, pages: Int)? {
-        withResidency(path) { _, _, resident in (resident.reduce(0) { $0 + Int($1 & 1) }, resident.count) }
-    }
-
-    /// `body` with the open file, the page size and one byte per page whose low bit
-    /// says whether the page is in the cache (mincore over a mapping never touched).
-    private static func withResidency<T>(_ path: String, _ body: (Int32, Int, [UInt8]) -> T) -> T? {
+    private static func withOpened<T>(_ path: String, _ body: (Int32) -> T?) -> T? {
         let fd = open(path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { return nil }
         defer { close(fd) }
+        return body(fd)
+    }
+
+    /// `body` with the page size and one byte per page whose low bit says whether
+    /// the page is in the cache (mincore over a mapping never touched).
+    private static func withResidency<T>(_ fd: Int32, _ body: (Int, [UInt8]) -> T) -> T? {
         var st = stat()
         guard fstat(fd, &st) == 0, st.st_size > 0 else { return nil }
         let length = Int(st.st_size)
@@ -103,6 +125,6 @@ public enum PageCacheWarmer {
         defer { munmap(p, length) }
         var resident = [UInt8](repeating: 0, count: (length + pageSize - 1) / pageSize)
         guard mincore(p, length, &resident) == 0 else { return nil }
-        return body(fd, pageSize, resident)
+        return body(pageSize, resident)
     }
 }

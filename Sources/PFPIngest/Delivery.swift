@@ -10,39 +10,43 @@ public struct DeliveryManifest: Sendable {
     public var sha256: String
     public var encoding: FeedEncoding
 
-    /// Reads and checks a manifest; the error says which field is wrong.
-    public static func read(_ path: String) -> Result<DeliveryManifest, PipelineError> {
-        let name = (path as NSString).lastPathComponent
-        guard let bytes = try? FileIO.readAll(path), let obj = JSON.parseObject(bytes) else {
-            return .failure(.badInput(location: name, "the manifest is not a JSON object",
-                                      hint: "ask the department to deliver the manifest again"))
-        }
-        func bad(_ m: String) -> Result<DeliveryManifest, PipelineError> {
-            .failure(.badInput(feed: obj["feed"] as? String, location: name, m, hint: "ask the department to deliver the file and its manifest again"))
-        }
-        guard let feed = obj["feed"] as? String, !feed.isEmpty else { return bad("the manifest has no 'feed'") }
+    /// A manifest is a small JSON object; anything larger is not one.
+    static let maxBytes = 1 << 20
+
+    /// Parses and checks a manifest; the failure says which field is wrong, never
+    /// what it holds (a manifest's fields are delivered text too).
+    public static func parse(_ bytes: [UInt8]) -> Result<DeliveryManifest, ManifestProblem> {
+        guard let obj = JSON.parseObject(bytes) else { return .failure(ManifestProblem("the manifest is not a JSON object")) }
+        guard let feed = obj["feed"] as? String, !feed.isEmpty else { return .failure(ManifestProblem("the manifest has no 'feed'")) }
         guard let asOfText = obj["as_of"] as? String, let asOf = CivilDate.parse(asOfText) else {
-            return bad("'as_of' is missing or not a real YYYY-MM-DD date")
+            return .failure(ManifestProblem("'as_of' is missing or not a real YYYY-MM-DD date"))
         }
         guard let rows = obj["rows"] as? Int, rows >= 0 else {
-            return bad("'rows' is missing or not a whole number")
+            return .failure(ManifestProblem("'rows' is missing or not a whole number"))
         }
         guard let sha = (obj["sha256"] as? String)?.lowercased(), sha.count == 64,
               sha.utf8.allSatisfy({ ($0 >= 48 && $0 <= 57) || ($0 >= 97 && $0 <= 102) }) else {
-            return bad("'sha256' is missing or not 64 hex digits")
+            return .failure(ManifestProblem("'sha256' is missing or not 64 hex digits"))
         }
         guard let encText = obj["encoding"] as? String, let enc = FeedEncoding(manifestValue: encText) else {
-            return bad("'encoding' must be utf-8 or gb18030")
+            return .failure(ManifestProblem("'encoding' must be utf-8 or gb18030"))
         }
         return .success(DeliveryManifest(feed: feed, department: obj["department"] as? String ?? "",
                                          asOf: asOf, rows: rows, sha256: sha, encoding: enc))
     }
 }
 
+/// What is wrong with a manifest: which field, never what it holds.
+public struct ManifestProblem: Error, Sendable {
+    public var message: String
+    init(_ message: String) { self.message = message }
+}
+
 /// A delivered feed file, read, checked against its manifest and laid out in records.
 public final class FeedFile: @unchecked Sendable {
     public let spec: FeedSpec
-    public let path: String
+    /// The file's name as a message may show it (`DeliveryNames.shown`).
+    public let shownName: String
     public let manifest: DeliveryManifest
     /// The sha256 of the file's bytes as delivered.
     public let sha256: String
@@ -52,22 +56,23 @@ public final class FeedFile: @unchecked Sendable {
     /// Bytes of a UTF-8 BOM to skip.
     let textOffset: Int
     public let layout: CSVLayout
+    /// The position of each of the contract's columns that the header names.
+    public let columns: [String: Int]
     public let sizeBytes: Int
 
-    init(spec: FeedSpec, path: String, manifest: DeliveryManifest, sha256: String, mapped: MappedFile, converted: [UInt8]?,
-         textOffset: Int, layout: CSVLayout, size: Int) {
+    init(spec: FeedSpec, shownName: String, manifest: DeliveryManifest, sha256: String, mapped: MappedFile,
+         converted: [UInt8]?, textOffset: Int, layout: CSVLayout, columns: [String: Int]) {
         self.mapped = mapped
         self.converted = converted
         self.textOffset = textOffset
         self.spec = spec
-        self.path = path
+        self.shownName = shownName
         self.manifest = manifest
         self.sha256 = sha256
         self.layout = layout
-        self.sizeBytes = size
+        self.columns = columns
+        self.sizeBytes = mapped.bytes.count
     }
-
-    public var fileName: String { (path as NSString).lastPathComponent }
 
     /// The text's bytes, without a BOM; record offsets of `layout` are relative to it.
     public func withText<T>(_ body: (UnsafeRawBufferPointer) -> T) -> T {
@@ -75,25 +80,15 @@ public final class FeedFile: @unchecked Sendable {
         return body(UnsafeRawBufferPointer(rebasing: mapped.bytes[textOffset...]))
     }
 
-    /// Column positions by name; a duplicate name is an error, a missing one is reported by the caller.
-    public func columns() -> Result<[String: Int], HeaderProblem> {
-        var m: [String: Int] = [:]
-        for (i, h) in layout.header.enumerated() {
-            if m[h] != nil { return .failure(HeaderProblem(message: "the header names column '\(h)' twice")) }
-            m[h] = i
-        }
-        return .success(m)
-    }
-
-    /// Reads a file, computing its sha256 while the text is decoded.
-    static func load(spec: FeedSpec, path: String, manifest: DeliveryManifest, required columns: [String]) -> Result<FeedFile, PipelineError> {
+    /// Reads an opened file, computing its sha256 while the text is decoded.
+    static func load(spec: FeedSpec, file: DeliveredFile, shownName: String, manifest: DeliveryManifest) -> Result<FeedFile, PipelineError> {
         let mapped: MappedFile
-        do { mapped = try MappedFile(path: path) } catch let e as PipelineError { return .failure(e) } catch {
-            return .failure(.failure(location: path, "cannot read the file"))
+        do { mapped = try MappedFile(file: file, location: shownName) } catch let e as PipelineError { return .failure(e) } catch {
+            return .failure(.failure(location: shownName, "cannot read the file"))
         }
         let raw = mapped.bytes
         func broken(_ m: String, hint: String = "ask the department to deliver the file and its manifest again") -> Result<FeedFile, PipelineError> {
-            .failure(.badInput(stage: "ingest", feed: spec.name, location: (path as NSString).lastPathComponent, "broken delivery: " + m, hint: hint))
+            .failure(.badInput(stage: "ingest", feed: spec.name, location: shownName, "broken delivery: " + m, hint: hint))
         }
         // Hash on a thread of its own; here, decode and (when the bytes are already
         // UTF-8) find the record boundaries. Not two iterations of one parallel
@@ -149,18 +144,19 @@ public final class FeedFile: @unchecked Sendable {
         }
         let textOffset = converted == nil ? bom : 0
         let layout = converted.map { c in c.withUnsafeBytes { CSVLayout.scan($0) } } ?? rawLayout ?? CSVLayout.scan(UnsafeRawBufferPointer(rebasing: raw[bom...]))
-        let file = FeedFile(spec: spec, path: path, manifest: manifest, sha256: digest, mapped: mapped, converted: converted,
-                            textOffset: textOffset, layout: layout, size: raw.count)
+        // The first line is judged in the contract's terms: it may be a resident's row.
+        let columns: [String: Int]
+        switch HeaderCheck.positions(header: layout.header, wellFormed: layout.headerWellFormed, shape: spec.shape, feed: spec.name) {
+        case .failure(let problem):
+            return broken(problem.message, hint: "ask the department to deliver the file again with its header row, "
+                          + "and check that the manifest belongs to this file")
+        case .success(let found):
+            columns = found
+        }
+        let file = FeedFile(spec: spec, shownName: shownName, manifest: manifest, sha256: digest, mapped: mapped, converted: converted,
+                            textOffset: textOffset, layout: layout, columns: columns)
         // Checked: the pages are read again when the feed is parsed, one feed at a time.
         mapped.dropResidentPages()
-        switch file.columns() {
-        case .failure(let m): return broken(m.message)
-        case .success(let cols):
-            let missing = columns.filter { cols[$0] == nil }
-            if !missing.isEmpty {
-                return broken("the header lacks column(s) \(missing.joined(separator: ", ")) (header: \(layout.header.joined(separator: ",").prefix(200)))")
-            }
-        }
         if layout.records != manifest.rows {
             return broken("the file holds \(layout.records) records, the manifest says \(manifest.rows)",
                           hint: "a file cut short or a manifest from another delivery; ask the department to deliver again")
@@ -204,7 +200,47 @@ public struct FeedReport: Sendable {
     }
 }
 
+/// How the files of a delivery are named in messages: by their names when those are
+/// made of the contract's words (`population.csv`, `hr_20261123.csv.manifest.json`),
+/// otherwise by inode, since a file name is delivered text and may be personal data.
+struct DeliveryNames {
+    let words: ContractWords
+    /// The configured feeds' names, for "did you mean" on a manifest's `feed`.
+    let feeds: ContractWords
+
+    init(config: PipelineConfig) {
+        words = ContractWords(config.feeds.map(\.name) + HeaderCheck.shapes.flatMap(HeaderCheck.columns(of:)))
+        feeds = ContractWords(config.feeds.map(\.name))
+    }
+
+    /// The name when it may be shown, else nil.
+    func shownIfSafe(_ entry: InboxDirectory.Entry) -> String? { words.fileName(entry.text) }
+
+    /// The name, or the inode that finds the file (`ls -i`) when the name is withheld.
+    func shown(_ entry: InboxDirectory.Entry) -> String {
+        shownIfSafe(entry) ?? "the file with inode \(entry.inode) (name withheld)"
+    }
+
+    /// What a message may say of a manifest's `feed` that no configured feed has.
+    func unknownFeed(_ feed: String) -> String {
+        if let word = feeds.canonical(feed) ?? feeds.nearMiss(feed) {
+            return "feed '\(feed)', which this pipeline does not know (did you mean \(word)?)"
+        }
+        return "a feed this pipeline does not know (not shown: it is not a configured feed's name)"
+    }
+}
+
+/// A feed's file as the inbox lists it, with its manifest.
+struct DeliveredFeedFile {
+    var data: InboxDirectory.Entry
+    var manifest: DeliveryManifest
+}
+
 /// Finds each feed's file and manifest in an inbox and decides, for each, whether the run can use it.
+///
+/// Every file is opened once, through the inbox's descriptor, without following a
+/// symbolic link (`InboxDirectory`); every message names files and columns only as
+/// `DeliveryNames` and `HeaderCheck` allow, never quoting delivered bytes.
 public struct DeliveryCheck {
     public var reports: [String: FeedReport] = [:]
     public var problems: [PipelineError] = []
@@ -215,10 +251,7 @@ public struct DeliveryCheck {
     public static func run(inbox: String, config: PipelineConfig, catalogue: TagCatalogue, runDate: CivilDate,
                            allowMissing: Set<String>, console: Console,
                            decided: (String, FeedFile?, Bool) -> Void) throws -> DeliveryCheck {
-        guard FileIO.isDirectory(inbox) else {
-            throw PipelineError.badInput(stage: "ingest", location: inbox, "the inbox directory does not exist",
-                                         hint: "check --inbox or the 'inbox' setting, and that the delivery for this run date has arrived")
-        }
+        let directory = try InboxDirectory(path: inbox)
         for name in allowMissing where config.feed(name) == nil {
             throw PipelineError.usage("--allow-missing \(name): no such feed; feeds are \(config.feeds.map(\.name).joined(separator: ", "))")
         }
@@ -226,31 +259,24 @@ public struct DeliveryCheck {
             throw PipelineError.usage("--allow-missing \(config.populationFeed.name): the population feed defines the households and cannot be missing")
         }
         var check = DeliveryCheck()
-        let entries = (try? FileManager.default.contentsOfDirectory(atPath: inbox).sorted()) ?? []
-        var found: [String: [(path: String, manifest: DeliveryManifest)]] = [:]
-        for name in entries where name.hasSuffix(".manifest.json") {
-            let mpath = (inbox as NSString).appendingPathComponent(name)
-            let dataPath = String(mpath.dropLast(".manifest.json".count))
-            switch DeliveryManifest.read(mpath) {
-            case .failure(let e):
-                check.problems.append(PipelineError.badInput(stage: "ingest", feed: e.feed, location: name, e.message, hint: e.hint))
-            case .success(let m):
-                guard config.feed(m.feed) != nil else {
-                    console.warn("\(name) names feed '\(m.feed)', which this pipeline does not know; ignored")
-                    continue
-                }
-                found[m.feed, default: []].append((dataPath, m))
-            }
+        let names = DeliveryNames(config: config)
+        let entries = try directory.entries()
+        let found = check.readManifests(entries, directory: directory, names: names, config: config, console: console)
+        let suffix = Array(".manifest.json".utf8)
+        // A file beside a manifest, used or not, has one; a file with none is ignored.
+        let sidecars = Set(entries.filter { $0.name.ends(with: suffix) }.map { Array($0.name.dropLast(suffix.count)) })
+        for entry in entries where !entry.name.ends(with: suffix) && !sidecars.contains(entry.name) && entry.name.first != UInt8(ascii: ".") {
+            console.warn("\(names.shown(entry)) in the inbox has no manifest; ignored")
         }
-        let dataFiles = Set(found.values.flatMap { $0.map { ($0.path as NSString).lastPathComponent } })
-        for name in entries where !name.hasSuffix(".manifest.json") && !dataFiles.contains(name) && !name.hasPrefix(".") {
-            console.warn("\(name) in the inbox has no manifest; ignored")
+        // Each feed's data file opened once, here; parts of them the page cache lost
+        // are read back ahead of the check.
+        var opened: [String: Result<DeliveredFile, InboxFileProblem>] = [:]
+        for spec in config.feeds {
+            if let only = found[spec.name], only.count == 1 { opened[spec.name] = directory.open(only[0].data.name) }
         }
-        // Parts of the files the page cache lost are read back ahead of the check.
-        PageCacheWarmer.start(config.feeds.compactMap { spec in found[spec.name].flatMap { $0.count == 1 ? $0[0].path : nil } })
+        PageCacheWarmer.start(config.feeds.compactMap { try? opened[$0.name]?.get() })
         for spec in config.feeds {
             var report = FeedReport(feed: spec.name, required: spec.required, status: .ok)
-            let allowed = allowMissing.contains(spec.name)
             let candidates = found[spec.name] ?? []
             var failure: (FeedReport.Status, PipelineError)?
             var loaded: FeedFile?
@@ -258,50 +284,46 @@ public struct DeliveryCheck {
                 failure = (.missing, .badInput(stage: "ingest", feed: spec.name, "missing: no file in the inbox has a manifest naming this feed",
                                                hint: "wait for the delivery, or run with --allow-missing \(spec.name) to go on without it"))
             } else if candidates.count > 1 {
-                let names = candidates.map { ($0.path as NSString).lastPathComponent }.joined(separator: ", ")
-                failure = (.broken, .badInput(stage: "ingest", feed: spec.name, "broken delivery: two files of this feed in one inbox (\(names))",
+                let list = candidates.map { names.shown($0.data) }.joined(separator: ", ")
+                failure = (.broken, .badInput(stage: "ingest", feed: spec.name, "broken delivery: two files of this feed in one inbox (\(list))",
                                               hint: "remove the file that should not be there, or ask the department which one is right"))
             } else {
-                let (path, manifest) = candidates[0]
-                report.file = (path as NSString).lastPathComponent
-                report.asOf = manifest.asOf
-                let age = Int(runDate.days - manifest.asOf.days)
-                if !FileIO.exists(path) {
-                    failure = (.missing, .badInput(stage: "ingest", feed: spec.name, location: report.file, "missing: the manifest is there but the data file is not",
-                                                   hint: "wait for the delivery to finish, or run with --allow-missing \(spec.name)"))
-                } else if age > spec.maxAgeDays {
-                    failure = (.stale, .badInput(stage: "ingest", feed: spec.name, "stale: as_of \(manifest.asOf) is \(age) days before the run date \(runDate) (the limit is \(spec.maxAgeDays))",
-                                                 hint: "ask the department for a current delivery, or run with --allow-missing \(spec.name)"))
-                } else if age < 0 {
-                    failure = (.broken, .badInput(stage: "ingest", feed: spec.name, "broken delivery: as_of \(manifest.asOf) is after the run date \(runDate)",
-                                                  hint: "check --run-date, or ask the department to correct the manifest"))
-                } else {
-                    let columns = spec.shape == .population ? PopulationColumns.required : TagColumns.required
-                    let tLoad = FileIO.now()
-                    defer { console.detail("    \(spec.name): read, hashed and checked in \(String(format: "%.2f", FileIO.now() - tLoad)) s") }
-                    switch FeedFile.load(spec: spec, path: path, manifest: manifest, required: columns) {
+                let candidate = candidates[0]
+                report.file = names.shownIfSafe(candidate.data)
+                report.asOf = candidate.manifest.asOf
+                switch opened[spec.name] {
+                case .success(let file)?:
+                    switch check.judge(spec, file: file, shownName: names.shown(candidate.data), manifest: candidate.manifest,
+                                       runDate: runDate, console: console) {
                     case .success(let f):
                         loaded = f
                         report.sha256 = f.sha256
                         report.bytes = f.sizeBytes
                         report.rowsRead = f.layout.records
-                    case .failure(let e):
-                        failure = (.broken, e)
+                    case .failure(let refusal):
+                        failure = (refusal.status, refusal.error)
                     }
+                case .failure(.missing)?, nil:
+                    failure = (.missing, .badInput(stage: "ingest", feed: spec.name, location: names.shown(candidate.data),
+                                                   "missing: the manifest is there but the data file is not",
+                                                   hint: "wait for the delivery to finish, or run with --allow-missing \(spec.name)"))
+                case .failure(let problem)?:
+                    failure = (.broken, .badInput(stage: "ingest", feed: spec.name, location: names.shown(candidate.data),
+                                                  "broken delivery: the data file is refused: \(problem)",
+                                                  hint: "ask the department to deliver the file itself into the inbox (a regular file, not a link)"))
                 }
             }
+            opened[spec.name] = nil
             if let (status, error) = failure {
-                if allowed {
+                report.message = error.message
+                if allowMissing.contains(spec.name) {
                     report.status = .allowedMissing
-                    report.message = error.message
                     console.warn("feed \(spec.name): \(error.message); going on without it (--allow-missing)")
                 } else if !spec.required && status != .broken {
                     report.status = status
-                    report.message = error.message
                     console.warn("optional feed \(spec.name): \(error.message); its tags are absent for everyone")
                 } else {
                     report.status = status
-                    report.message = error.message
                     check.problems.append(error)
                 }
             }
@@ -310,6 +332,79 @@ public struct DeliveryCheck {
         }
         return check
     }
+
+    /// Every manifest of the inbox read and checked, by the feed it names; a
+    /// manifest that cannot be used is a problem of the delivery.
+    private mutating func readManifests(_ entries: [InboxDirectory.Entry], directory: InboxDirectory, names: DeliveryNames,
+                                        config: PipelineConfig, console: Console) -> [String: [DeliveredFeedFile]] {
+        let suffix = Array(".manifest.json".utf8)
+        var found: [String: [DeliveredFeedFile]] = [:]
+        for entry in entries where entry.name.ends(with: suffix) {
+            let shown = names.shown(entry)
+            func refuse(_ message: String, _ hint: String = "ask the department to deliver the file and its manifest again") {
+                problems.append(.badInput(stage: "ingest", location: shown, message, hint: hint))
+            }
+            let bytes: [UInt8]?
+            switch directory.open(entry.name) {
+            case .failure(let problem):
+                refuse("the manifest is refused: \(problem)", "ask the department to deliver the manifest itself into the inbox (a regular file, not a link)")
+                continue
+            case .success(let file):
+                do { bytes = try file.readAll(limit: DeliveryManifest.maxBytes) } catch {
+                    refuse("the manifest cannot be read")
+                    continue
+                }
+            }
+            guard let bytes else {
+                refuse("the manifest is larger than \(DeliveryManifest.maxBytes >> 20) MiB: a manifest is a small JSON object")
+                continue
+            }
+            switch DeliveryManifest.parse(bytes) {
+            case .failure(let problem):
+                refuse(problem.message)
+            case .success(let m):
+                guard config.feed(m.feed) != nil else {
+                    console.warn("\(shown) names \(names.unknownFeed(m.feed)); ignored")
+                    continue
+                }
+                let data = InboxDirectory.Entry(name: Array(entry.name.dropLast(suffix.count)), inode: 0)
+                found[m.feed, default: []].append(DeliveredFeedFile(
+                    data: entries.first(where: { $0.name == data.name }) ?? data, manifest: m))
+            }
+        }
+        return found
+    }
+
+    /// A feed's opened file judged: its age against the run date, then its bytes
+    /// against the manifest and the contract.
+    private func judge(_ spec: FeedSpec, file: DeliveredFile, shownName: String, manifest: DeliveryManifest, runDate: CivilDate,
+                       console: Console) -> Result<FeedFile, FeedRefusal> {
+        let age = Int(runDate.days - manifest.asOf.days)
+        if age > spec.maxAgeDays {
+            return .failure(FeedRefusal(.stale, .badInput(stage: "ingest", feed: spec.name,
+                                               "stale: as_of \(manifest.asOf) is \(age) days before the run date \(runDate) (the limit is \(spec.maxAgeDays))",
+                                               hint: "ask the department for a current delivery, or run with --allow-missing \(spec.name)")))
+        }
+        if age < 0 {
+            return .failure(FeedRefusal(.broken, .badInput(stage: "ingest", feed: spec.name, "broken delivery: as_of \(manifest.asOf) is after the run date \(runDate)",
+                                                hint: "check --run-date, or ask the department to correct the manifest")))
+        }
+        let started = FileIO.now()
+        defer { console.detail("    \(spec.name): read, hashed and checked in \(String(format: "%.2f", FileIO.now() - started)) s") }
+        return FeedFile.load(spec: spec, file: file, shownName: shownName, manifest: manifest).mapError { FeedRefusal(.broken, $0) }
+    }
 }
 
-public struct HeaderProblem: Error, Sendable { public var message: String }
+/// Why a feed's file cannot be used: the feed's status and the error to report.
+struct FeedRefusal: Error {
+    var status: FeedReport.Status
+    var error: PipelineError
+    init(_ status: FeedReport.Status, _ error: PipelineError) {
+        self.status = status
+        self.error = error
+    }
+}
+
+extension Array where Element == UInt8 {
+    func ends(with suffix: [UInt8]) -> Bool { count >= suffix.count && self[(count - suffix.count)...].elementsEqual(suffix) }
+}

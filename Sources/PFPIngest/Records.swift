@@ -4,6 +4,8 @@ import PFPCore
 enum PopulationColumns {
     /// `name` may be absent or empty: the pipeline never reads it.
     static let required = ["id_number", "sex", "birth_date", "household_id", "relation", "hukou", "district", "street", "community"]
+    /// The contract's columns, in its order.
+    static let all = ["id_number", "name", "sex", "birth_date", "household_id", "relation", "hukou", "district", "street", "community"]
 }
 
 enum TagColumns {
@@ -107,7 +109,7 @@ struct TagObservation {
 
 /// Parses the population feed's records, in parallel chunks.
 func parsePopulation(_ file: FeedFile) -> [PopulationRow] {
-    let cols = (try? file.columns().get()) ?? [:]
+    let cols = file.columns
     let cID = cols["id_number"]!, cSex = cols["sex"]!, cBirth = cols["birth_date"]!, cHH = cols["household_id"]!
     let cRel = cols["relation"]!, cHukou = cols["hukou"]!, cDist = cols["district"]!, cStreet = cols["street"]!, cComm = cols["community"]!
     let checked = [cID, cSex, cBirth, cHH, cRel, cHukou, cDist, cStreet, cComm]
@@ -203,7 +205,7 @@ func parsePopulation(_ file: FeedFile) -> [PopulationRow] {
 /// `obs[chunk][tag]`: each chunk's accepted rows, apart per tag (catalogue index),
 /// in delivery order (the resolution reads each tag's rows alone).
 func parseTags(_ file: FeedFile, compiled: CompiledTags, feedIndex: Int32, tagLookup: ByteKeyTable, people: IDIndex) -> (obs: [[[TagObservation]]], rejects: [Reject], warnings: [String: Int]) {
-    let cols = (try? file.columns().get()) ?? [:]
+    let cols = file.columns
     let cID = cols["id_number"]!, cTag = cols["tag"]!, cValue = cols["value"]!, cAsOf = cols["as_of"]!
     let deliveryAsOf = file.manifest.asOf.days
     let chunks = file.layout.chunks

@@ -1,4 +1,5 @@
 import XCTest
+import PFPTestSupport
 @testable import PFPCore
 @testable import PFPIngest
 

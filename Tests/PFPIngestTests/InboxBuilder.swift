@@ -9,13 +9,6 @@ func pipelineConfig() throws -> PipelineConfig {
     try PipelineConfig(path: repoRoot + "/Pipelines/nightly.conf")
 }
 
-/// A valid 18-character ID for a body of 17 digits.
-func idWithCheck(_ body: String) -> String {
-    let w = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2]
-    let s = zip(body.utf8, w).reduce(0) { $0 + Int($1.0 - 48) * $1.1 }
-    return body + String(Array("10X98765432")[s % 11])
-}
-
 /// Writes a delivery into a temporary inbox: every configured feed with a
 /// header, the rows given, and a manifest that tells the truth unless asked not to.
 final class InboxBuilder {
@@ -87,20 +80,7 @@ final class InboxBuilder {
         return dir
     }
 
-    func gb18030(_ s: String) throws -> [UInt8] {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/usr/bin/iconv")
-        p.arguments = ["-f", "UTF-8", "-t", "GB18030"]
-        let inPipe = Pipe(), outPipe = Pipe()
-        p.standardInput = inPipe
-        p.standardOutput = outPipe
-        try p.run()
-        inPipe.fileHandleForWriting.write(s.data(using: .utf8)!)
-        try inPipe.fileHandleForWriting.close()
-        let data = outPipe.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        return Array(data)
-    }
+    func gb18030(_ s: String) throws -> [UInt8] { try PFPTestSupport.gb18030(s) }
 
     /// Runs the ingest stage on this inbox.
     func ingest(runDate: String = "2026-11-24", allowMissing: Set<String> = [], console: Console = Console(level: .quiet)) throws -> IngestOutcome {

@@ -47,3 +47,26 @@ public func runPFP(_ args: [String], shell: String = "", env: [String: String] =
     let status = p.terminationReason == .uncaughtSignal ? -p.terminationStatus : p.terminationStatus
     return (status, String(decoding: outData, as: UTF8.self), String(decoding: errData, as: UTF8.self))
 }
+
+/// A valid 18-character GB 11643 ID number for a body of 17 digits (ISO 7064 MOD 11-2).
+public func idWithCheck(_ body: String) -> String {
+    let w = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2]
+    let s = zip(body.utf8, w).reduce(0) { $0 + Int($1.0 - 48) * $1.1 }
+    return body + String(Array("10X98765432")[s % 11])
+}
+
+/// Text in GB18030, as the system's iconv writes it.
+public func gb18030(_ s: String) throws -> [UInt8] {
+    let p = Process()
+    p.executableURL = URL(fileURLWithPath: "/usr/bin/iconv")
+    p.arguments = ["-f", "UTF-8", "-t", "GB18030"]
+    let inPipe = Pipe(), outPipe = Pipe()
+    p.standardInput = inPipe
+    p.standardOutput = outPipe
+    try p.run()
+    inPipe.fileHandleForWriting.write(Data(s.utf8))
+    try inPipe.fileHandleForWriting.close()
+    let data = outPipe.fileHandleForReading.readDataToEndOfFile()
+    p.waitUntilExit()
+    return Array(data)
+}
