@@ -31,10 +31,13 @@ let package = Package(
         .target(name: "PFPEmit", dependencies: ["PFPCore", "PFPIngest", "PFPRules", "PFPMatch"]),
         .target(name: "PFPSample", dependencies: ["PFPCore"]),
         .target(name: "PFPRun", dependencies: ["PFPCore", "PFPIngest", "PFPRules", "PFPProfile", "PFPMatch", "PFPEmit"]),
-        .executableTarget(name: "pfp", dependencies: ["PFPCore", "PFPIngest", "PFPRules", "PFPSample", "PFPRun"]),
+        // The command line as types: each command declared once (parser, usage and help).
+        .target(name: "PFPCommandLine", dependencies: ["PFPCore", "PFPIngest", "PFPRules", "PFPSample", "PFPRun"]),
+        .executableTarget(name: "pfp", dependencies: ["PFPCore", "PFPCommandLine"]),
         // Shared by the test targets: the repository root and running the built pfp.
         .target(name: "PFPTestSupport", path: "Tests/PFPTestSupport"),
         .testTarget(name: "PFPCoreTests", dependencies: ["PFPCore"]),
+        .testTarget(name: "PFPCommandLineTests", dependencies: ["PFPCore", "PFPCommandLine", "PFPTestSupport"]),
         .testTarget(name: "PFPIngestTests", dependencies: ["PFPCore", "PFPIngest", "PFPRules", "PFPSample", "PFPRun", "PFPTestSupport"]),
         .testTarget(name: "PFPRulesTests", dependencies: ["PFPCore", "PFPIngest", "PFPRules", "PFPRun", "PFPTestSupport"]),
         .testTarget(name: "PFPRunTests", dependencies: ["PFPCore", "PFPIngest", "PFPRules", "PFPMatch", "PFPEmit", "PFPRun", "PFPSample", "PFPTestSupport"]),

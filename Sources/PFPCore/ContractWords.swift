@@ -96,7 +96,7 @@ public struct ContractWords: Sendable {
     }
 
     /// Levenshtein distance, or `atMost + 1` as soon as it must exceed `atMost`.
-    static func distance(_ a: [UInt8], _ b: [UInt8], atMost: Int) -> Int {
+    package static func distance(_ a: [UInt8], _ b: [UInt8], atMost: Int) -> Int {
         guard !a.isEmpty else { return b.count }
         guard !b.isEmpty else { return a.count }
         var previous = Array(0...b.count)

@@ -2,38 +2,13 @@ import Foundation
 
 /// The run registry: one row per run date (a rerun replaces it), with status,
 /// timings, feed digests and counts, so `pfp runs` and later runs can read them.
+/// Every query of the registry's tables is here; their schema is `Schema`'s.
 public final class RunRegistry {
     public let db: Database
 
     public init(db: Database) throws {
         self.db = db
-        try db.execute("""
-            CREATE TABLE IF NOT EXISTS runs(
-                run_date TEXT PRIMARY KEY,
-                status TEXT NOT NULL,              -- running, succeeded, refused, failed
-                started_at TEXT NOT NULL,
-                ended_at TEXT,
-                pipeline_version TEXT NOT NULL,
-                rule_digest TEXT,
-                inbox TEXT,
-                threads INTEGER,
-                summary TEXT,                      -- JSON: counts per list and policy
-                message TEXT);
-            CREATE TABLE IF NOT EXISTS run_feeds(
-                run_date TEXT NOT NULL, feed TEXT NOT NULL, required INTEGER NOT NULL, status TEXT NOT NULL,
-                file TEXT, as_of TEXT, sha256 TEXT, bytes INTEGER, rows_read INTEGER, accepted INTEGER,
-                rejected INTEGER, conflicts INTEGER, message TEXT,
-                PRIMARY KEY(run_date, feed));
-            CREATE TABLE IF NOT EXISTS run_reject_counts(
-                run_date TEXT NOT NULL, feed TEXT NOT NULL, reason TEXT NOT NULL, count INTEGER NOT NULL,
-                PRIMARY KEY(run_date, feed, reason));
-            CREATE TABLE IF NOT EXISTS run_rejects(
-                run_date TEXT NOT NULL, feed TEXT NOT NULL, line INTEGER NOT NULL, reason TEXT NOT NULL);
-            CREATE INDEX IF NOT EXISTS run_rejects_date ON run_rejects(run_date);
-            CREATE TABLE IF NOT EXISTS run_stages(
-                run_date TEXT NOT NULL, stage TEXT NOT NULL, wall_s REAL, cpu_s REAL, peak_rss INTEGER,
-                PRIMARY KEY(run_date, stage));
-            """)
+        try Schema.migrate(db)
     }
 
     /// Now, in UTC; or the time SOURCE_DATE_EPOCH gives (the reproducible-builds
@@ -50,13 +25,10 @@ public final class RunRegistry {
     public func start(runDate: CivilDate, version: String, inbox: String, threads: Int) throws {
         let d = SQLValue.text(runDate.description)
         try db.transaction {
-            try db.execute("DELETE FROM runs WHERE run_date = ?", [d])
-            try db.execute("DELETE FROM run_feeds WHERE run_date = ?", [d])
-            try db.execute("DELETE FROM run_reject_counts WHERE run_date = ?", [d])
-            try db.execute("DELETE FROM run_rejects WHERE run_date = ?", [d])
-            try db.execute("DELETE FROM run_stages WHERE run_date = ?", [d])
-            try db.execute("INSERT INTO runs(run_date, status, started_at, pipeline_version, inbox, threads) VALUES (?, 'running', ?, ?, ?, ?)",
-                           [d, .text(RunRegistry.timestamp()), .text(version), .text(inbox), .int(Int64(threads))])
+            try deleteRows(d)
+            try db.execute("INSERT INTO runs(run_date, status, started_at, pipeline_version, inbox, threads) VALUES (?, ?, ?, ?, ?, ?)",
+                           [d, .text(RunStatus.running.rawValue), .text(RunRegistry.timestamp()), .text(version), .text(inbox),
+                            .int(Int64(threads))])
         }
     }
 
@@ -67,12 +39,13 @@ public final class RunRegistry {
         guard exists else {
             throw PipelineError.badInput(stage: "ingest", "no run recorded for \(runDate)", hint: "run 'pfp run --run-date \(runDate)' (or 'pfp stage ingest') first")
         }
-        try db.execute("UPDATE runs SET status = 'running', ended_at = NULL, message = NULL WHERE run_date = ?", [.text(runDate.description)])
+        try db.execute("UPDATE runs SET status = ?, ended_at = NULL, message = NULL WHERE run_date = ?",
+                       [.text(RunStatus.running.rawValue), .text(runDate.description)])
     }
 
-    public func finish(runDate: CivilDate, status: String, message: String? = nil, summary: String? = nil) throws {
+    public func finish(runDate: CivilDate, status: RunStatus, message: String? = nil, summary: String? = nil) throws {
         try db.execute("UPDATE runs SET status = ?, ended_at = ?, message = ?, summary = COALESCE(?, summary) WHERE run_date = ?",
-                       [.text(status), .text(RunRegistry.timestamp()), message.map { .text($0) } ?? .null,
+                       [.text(status.rawValue), .text(RunRegistry.timestamp()), message.map { .text($0) } ?? .null,
                         summary.map { .text($0) } ?? .null, .text(runDate.description)])
     }
 
@@ -87,7 +60,7 @@ public final class RunRegistry {
 
     public struct RunInfo: Sendable {
         public var runDate: String
-        public var status: String
+        public var status: RunStatus
         public var startedAt: String
         public var endedAt: String?
         public var summary: String?
@@ -97,7 +70,7 @@ public final class RunRegistry {
     public func list() throws -> [RunInfo] {
         var out: [RunInfo] = []
         try db.query("SELECT run_date, status, started_at, ended_at, summary, message FROM runs ORDER BY run_date") { r in
-            out.append(RunInfo(runDate: r.text(0), status: r.text(1), startedAt: r.text(2), endedAt: r.optionalText(3),
+            out.append(RunInfo(runDate: r.text(0), status: RunStatus(rawValue: r.text(1)) ?? .failed, startedAt: r.text(2), endedAt: r.optionalText(3),
                                summary: r.optionalText(4), message: r.optionalText(5)))
         }
         return out
@@ -106,8 +79,8 @@ public final class RunRegistry {
     /// The latest successful run with a date before `date`.
     public func previousSuccessful(before date: CivilDate) throws -> CivilDate? {
         var out: CivilDate?
-        try db.query("SELECT run_date FROM runs WHERE status = 'succeeded' AND run_date < ? ORDER BY run_date DESC LIMIT 1",
-                     [.text(date.description)]) { out = CivilDate.parse($0.text(0)) }
+        try db.query("SELECT run_date FROM runs WHERE status = ? AND run_date < ? ORDER BY run_date DESC LIMIT 1",
+                     [.text(RunStatus.succeeded.rawValue), .text(date.description)]) { out = CivilDate.parse($0.text(0)) }
         return out
     }
 
@@ -116,8 +89,8 @@ public final class RunRegistry {
         var out: [String: Int] = [:]
         try db.query("""
             SELECT f.feed, f.rows_read FROM run_feeds f JOIN runs r ON r.run_date = f.run_date
-            WHERE r.status = 'succeeded' AND f.status = 'ok' AND f.run_date < ? ORDER BY f.run_date
-            """, [.text(date.description)]) { out[$0.text(0)] = Int($0.int(1)) }
+            WHERE r.status = ? AND f.status = 'ok' AND f.run_date < ? ORDER BY f.run_date
+            """, [.text(RunStatus.succeeded.rawValue), .text(date.description)]) { out[$0.text(0)] = Int($0.int(1)) }
         return out
     }
 
@@ -142,5 +115,128 @@ public final class RunRegistry {
             out.append((r.text(0), r.double(1), r.double(2), Int(r.int(3))))
         }
         return out
+    }
+
+    // MARK: Feeds and rejects of a run
+
+    /// One feed of a run as the registry keeps it (the ingest stage's report).
+    public struct FeedRecord: Sendable, Equatable {
+        public var feed: String
+        public var required: Bool
+        /// ok, missing, stale, broken or allowed_missing.
+        public var status: String
+        public var file: String?
+        public var asOf: CivilDate?
+        public var sha256: String?
+        public var bytes = 0, rowsRead = 0, accepted = 0, rejected = 0, conflicts = 0
+        public var message: String?
+        /// Rejected rows by reason code.
+        public var rejectCounts: [String: Int] = [:]
+
+        public init(feed: String, required: Bool, status: String) {
+            self.feed = feed
+            self.required = required
+            self.status = status
+        }
+    }
+
+    /// A rejected row: its feed, line and reason code.
+    public typealias RejectRecord = (feed: String, line: Int, reason: String)
+
+    /// Records a run's feeds and every rejected row, in one transaction.
+    public func record<S: Sequence>(runDate: CivilDate, feeds: [FeedRecord], rejects: S) throws where S.Element == RejectRecord {
+        let d = SQLValue.text(runDate.description)
+        try db.transaction {
+            for f in feeds {
+                try db.execute("""
+                    INSERT OR REPLACE INTO run_feeds(run_date, feed, required, status, file, as_of, sha256, bytes, rows_read,
+                                                     accepted, rejected, conflicts, message)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    """, [d, .text(f.feed), .int(f.required ? 1 : 0), .text(f.status), f.file.map { .text($0) } ?? .null,
+                          f.asOf.map { .text($0.description) } ?? .null, f.sha256.map { .text($0) } ?? .null,
+                          .int(Int64(f.bytes)), .int(Int64(f.rowsRead)), .int(Int64(f.accepted)), .int(Int64(f.rejected)),
+                          .int(Int64(f.conflicts)), f.message.map { .text($0) } ?? .null])
+                for (reason, n) in f.rejectCounts.sorted(by: { $0.key < $1.key }) {
+                    try db.execute("INSERT OR REPLACE INTO run_reject_counts(run_date, feed, reason, count) VALUES (?, ?, ?, ?)",
+                                   [d, .text(f.feed), .text(reason), .int(Int64(n))])
+                }
+            }
+            let insert = try db.statement("INSERT INTO run_rejects(run_date, feed, line, reason) VALUES (?, ?, ?, ?)")
+            for r in rejects { try insert.execute([d, .text(r.feed), .int(Int64(r.line)), .text(r.reason)]) }
+        }
+    }
+
+    /// A run's feeds in the order they were recorded, with their reject counts.
+    public func feeds(runDate: CivilDate) throws -> [FeedRecord] {
+        let d = SQLValue.text(runDate.description)
+        var out: [FeedRecord] = []
+        try db.query("""
+            SELECT feed, required, status, file, as_of, sha256, bytes, rows_read, accepted, rejected, conflicts, message
+            FROM run_feeds WHERE run_date = ? ORDER BY rowid
+            """, [d]) { row in
+            var f = FeedRecord(feed: row.text(0), required: row.int(1) != 0, status: row.text(2))
+            f.file = row.optionalText(3)
+            f.asOf = row.optionalText(4).flatMap(CivilDate.parse)
+            f.sha256 = row.optionalText(5)
+            f.bytes = Int(row.int(6)); f.rowsRead = Int(row.int(7)); f.accepted = Int(row.int(8))
+            f.rejected = Int(row.int(9)); f.conflicts = Int(row.int(10)); f.message = row.optionalText(11)
+            out.append(f)
+        }
+        var counts: [String: [String: Int]] = [:]
+        try db.query("SELECT feed, reason, count FROM run_reject_counts WHERE run_date = ?", [d]) { row in
+            counts[row.text(0), default: [:]][row.text(1)] = Int(row.int(2))
+        }
+        for i in out.indices { out[i].rejectCounts = counts[out[i].feed] ?? [:] }
+        return out
+    }
+
+    /// A run's rejected rows in the order they were recorded.
+    public func rejects(runDate: CivilDate) throws -> [RejectRecord] {
+        var out: [RejectRecord] = []
+        try db.query("SELECT feed, line, reason FROM run_rejects WHERE run_date = ? ORDER BY rowid", [.text(runDate.description)]) { row in
+            out.append((row.text(0), Int(row.int(1)), row.text(2)))
+        }
+        return out
+    }
+
+    /// Rows read and bytes of every feed of a run.
+    public func inputVolume(runDate: CivilDate) throws -> (rows: Int, bytes: Int) {
+        var out = (rows: 0, bytes: 0)
+        try db.query("SELECT SUM(rows_read), SUM(bytes) FROM run_feeds WHERE run_date = ?", [.text(runDate.description)]) {
+            out = (Int($0.int(0)), Int($0.int(1)))
+        }
+        return out
+    }
+
+    // MARK: Purging
+
+    /// Run dates recorded before a date.
+    public func runDates(before date: CivilDate) throws -> [CivilDate] {
+        var out: [CivilDate] = []
+        try db.query("SELECT run_date FROM runs WHERE run_date < ? ORDER BY run_date", [.text(date.description)]) {
+            if let d = CivilDate.parse($0.text(0)) { out.append(d) }
+        }
+        return out
+    }
+
+    /// Deletes every registry row of a run date.
+    public func delete(runDate: CivilDate) throws {
+        let d = SQLValue.text(runDate.description)
+        try db.transaction {
+            try deleteRows(d)
+        }
+    }
+
+    /// The registry's tables, each keyed by run date.
+    static let tables = ["runs", "run_feeds", "run_reject_counts", "run_rejects", "run_stages"]
+
+    private func deleteRows(_ d: SQLValue) throws {
+        for table in RunRegistry.tables { try db.execute("DELETE FROM \(table) WHERE run_date = ?", [d]) }
+    }
+
+    /// Gives the space of deleted rows back to the file system.
+    public func compact() throws {
+        try db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        try db.execute("VACUUM")
     }
 }

@@ -29,10 +29,27 @@ public final class Statement {
     public let sql: String
     unowned let db: Database
 
+    /// Prepares one statement; SQL after it (a second statement) is refused, as
+    /// GRDB does: only `Database.execute(_:)` runs scripts.
     init(db: Database, sql: String) throws {
         var h: OpaquePointer?
-        let rc = sqlite3_prepare_v2(db.handle, sql, -1, &h, nil)
+        var trailing = false
+        let rc = sql.withCString { text -> Int32 in
+            var tail: UnsafePointer<CChar>?
+            let rc = sqlite3_prepare_v2(db.handle, text, -1, &h, &tail)
+            if rc == SQLITE_OK, let tail {
+                // What follows may only be blanks and comments: preparing it gives no statement.
+                var next: OpaquePointer?
+                if sqlite3_prepare_v2(db.handle, tail, -1, &next, nil) != SQLITE_OK || next != nil { trailing = true }
+                sqlite3_finalize(next)
+            }
+            return rc
+        }
         guard rc == SQLITE_OK, let h else { throw db.error(rc, sql: sql) }
+        if trailing {
+            sqlite3_finalize(h)
+            throw SQLiteError(code: SQLITE_MISUSE, message: "more than one statement: a prepared statement is one statement", sql: sql)
+        }
         self.handle = h
         self.sql = sql
         self.db = db
@@ -40,13 +57,20 @@ public final class Statement {
 
     deinit { sqlite3_finalize(handle) }
 
+    /// The number of `?` arguments the statement takes.
+    public var argumentCount: Int { Int(sqlite3_bind_parameter_count(handle)) }
+
+    /// Binds every argument at once; their number must be the statement's.
     public func bind(_ values: [SQLValue]) throws {
+        guard values.count == argumentCount else {
+            throw SQLiteError(code: SQLITE_RANGE, message: "the statement takes \(argumentCount) arguments, \(values.count) given", sql: sql)
+        }
         sqlite3_reset(handle)
         sqlite3_clear_bindings(handle)
         for (i, v) in values.enumerated() { try bind(v, at: Int32(i + 1)) }
     }
 
-    public func bind(_ v: SQLValue, at i: Int32) throws {
+    func bind(_ v: SQLValue, at i: Int32) throws {
         let rc: Int32
         switch v {
         case .null: rc = sqlite3_bind_null(handle, i)
@@ -56,13 +80,6 @@ public final class Statement {
         case .blob(let b):
             rc = b.withUnsafeBytes { sqlite3_bind_blob64(handle, i, $0.baseAddress ?? UnsafeRawPointer(bitPattern: 1), sqlite3_uint64($0.count), SQLITE_TRANSIENT_PTR) }
         }
-        if rc != SQLITE_OK { throw db.error(rc, sql: sql) }
-    }
-
-    /// Binds a blob straight from memory, without SQLite's copy: the bytes must
-    /// stay alive and unchanged until the statement is stepped.
-    public func bindBlob(_ bytes: UnsafeRawBufferPointer, at i: Int32) throws {
-        let rc = sqlite3_bind_blob64(handle, i, bytes.baseAddress ?? UnsafeRawPointer(bitPattern: 1), sqlite3_uint64(bytes.count), nil)
         if rc != SQLITE_OK { throw db.error(rc, sql: sql) }
     }
 
@@ -207,8 +224,6 @@ public final class Database {
             throw error
         }
     }
-
-    public var lastInsertRowID: Int64 { sqlite3_last_insert_rowid(handle) }
 
     /// `PRAGMA integrity_check`: "ok" when the file is sound.
     public func integrityCheck() throws -> String {

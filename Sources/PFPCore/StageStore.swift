@@ -98,18 +98,7 @@ public final class StageStore {
         self.db = db
         directory = db.path + ".stages"
         try FileIO.makeDirectory(directory)
-        try db.execute("""
-            CREATE TABLE IF NOT EXISTS stage_result(
-                run_date TEXT NOT NULL, stage TEXT NOT NULL, file TEXT NOT NULL, bytes INTEGER NOT NULL,
-                checksum TEXT NOT NULL, created_at TEXT NOT NULL, PRIMARY KEY(run_date, stage));
-            """)
-        // Databases made before the CRC-32C: their column was named for the sha256
-        // it held (such rows are still checked, with the sha256).
-        var columns: [String] = []
-        try db.query("PRAGMA table_info(stage_result)") { columns.append($0.text(1)) }
-        if columns.contains("sha256") && !columns.contains("checksum") {
-            try db.execute("ALTER TABLE stage_result RENAME COLUMN sha256 TO checksum")
-        }
+        try Schema.migrate(db)
     }
 
     func fileName(_ runDate: CivilDate, _ stage: String) -> String { "\(runDate)-\(stage).bin" }
@@ -214,6 +203,15 @@ public final class StageStore {
             off += len
         }
         return BlobReader(file: file, index: index, runDate: runDate, stage: stage)
+    }
+
+    /// Run dates with a stored result before a date.
+    public func runDates(before date: CivilDate) throws -> [CivilDate] {
+        var out: [CivilDate] = []
+        try db.query("SELECT DISTINCT run_date FROM stage_result WHERE run_date < ? ORDER BY run_date", [.text(date.description)]) {
+            if let d = CivilDate.parse($0.text(0)) { out.append(d) }
+        }
+        return out
     }
 
     public func delete(runDate: CivilDate, stage: String? = nil) throws {

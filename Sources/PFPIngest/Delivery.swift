@@ -408,3 +408,28 @@ struct FeedRefusal: Error {
 extension Array where Element == UInt8 {
     func ends(with suffix: [UInt8]) -> Bool { count >= suffix.count && self[(count - suffix.count)...].elementsEqual(suffix) }
 }
+
+extension FeedReport {
+    /// The report as the run registry keeps it.
+    public var record: RunRegistry.FeedRecord {
+        var r = RunRegistry.FeedRecord(feed: feed, required: required, status: status.rawValue)
+        r.file = file
+        r.asOf = asOf
+        r.sha256 = sha256
+        r.bytes = bytes; r.rowsRead = rowsRead; r.accepted = accepted; r.rejected = rejected; r.conflicts = conflicts
+        r.message = message
+        r.rejectCounts = Dictionary(uniqueKeysWithValues: rejectCounts.map { ($0.key.code, $0.value) })
+        return r
+    }
+
+    /// A report read back from the run registry.
+    public init(record r: RunRegistry.FeedRecord) {
+        self.init(feed: r.feed, required: r.required, status: Status(rawValue: r.status) ?? .ok)
+        file = r.file
+        asOf = r.asOf
+        sha256 = r.sha256
+        bytes = r.bytes; rowsRead = r.rowsRead; accepted = r.accepted; rejected = r.rejected; conflicts = r.conflicts
+        message = r.message
+        rejectCounts = Dictionary(uniqueKeysWithValues: r.rejectCounts.compactMap { k, v in RejectReason(code: k).map { ($0, v) } })
+    }
+}

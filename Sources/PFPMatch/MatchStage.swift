@@ -539,7 +539,7 @@ public enum Explanation {
             w.byte(91); w.int(who(r.person)); w.append(fragments.tagName(t))
             w.value(r.state == .delivered || r.state == .absent ? r.value : .unknownNoFacts, ctx: ctx, tag: t)
             w.append(fragments.tagFeed(t))
-            switch r.state {   // the words as JSON strings, as `Tracer.ReadState.word` spells them
+            switch r.state {
             case .delivered: w.date(r.asOf)
             case .absent: w.raw("\"absent\"")
             case .conflict: w.raw("\"conflict\"")

@@ -16,16 +16,8 @@ public struct PreviousHousehold: Sendable {
 /// the fast path allocates nothing). Compact structs, no strings.
 public final class Tracer {
     public struct Fact: Hashable, Sendable { public var person: UInt64; public var tag: Int }
-    public enum ReadState: UInt8, Sendable { case delivered, absent, conflict, unavailable
-        public var word: String {
-            switch self {
-            case .delivered: return "delivered"
-            case .absent: return "absent"
-            case .conflict: return "conflict"
-            case .unavailable: return "unavailable"
-            }
-        }
-    }
+    /// How a tag read was answered; explanations spell it `as_of` (a date), `absent`, `conflict` or `unavailable`.
+    public enum ReadState: UInt8, Sendable { case delivered, absent, conflict, unavailable }
     public struct TagRead: Sendable {
         public var person: UInt64
         public var tag: Int32

@@ -27,10 +27,9 @@ public enum ExplainCommand {
         let store = try StageStore(db: db)
         let registry = try RunRegistry(db: db)
         let data = try IngestResult.load(from: store, runDate: r.runDate)
-        var unavailable: Set<String> = []
-        try db.query("SELECT feed FROM run_feeds WHERE run_date = ? AND required = 1 AND status = 'allowed_missing'", [.text(r.runDate.description)]) {
-            unavailable.insert($0.text(0))
-        }
+        // Required feeds the run went without: the policies reading them were skipped.
+        let unavailable = Set(try registry.feeds(runDate: r.runDate)
+            .filter { $0.required && $0.status == FeedReport.Status.allowedMissing.rawValue }.map(\.feed))
         let rules = try RuleSet.load(directory: r.config.resolve(r.config.rulesPath), catalogue: catalogue, policyCatalogue: policyCatalogue,
                                      runDate: r.runDate, unavailableFeeds: unavailable,
                                      extraDigestFiles: [r.config.resolve(r.config.tagsPath), r.config.resolve(r.config.policiesPath)])

@@ -108,7 +108,7 @@ public final class NightlyRun {
                     FaultPoint.hit("ingest.before_store")
                     let result = o.result
                     storeBeside(IngestResult.stage) { [(IngestResult.stage, result.blobs())] }
-                    try record(o, db: db, runDate: r.runDate)
+                    try record(o, registry: registry, runDate: r.runDate)
                     if to < .profile { try finishStoring(beside: nil) }
                     return o
                 }
@@ -116,8 +116,8 @@ public final class NightlyRun {
                 reports = outcome.reports
                 rejects = outcome.rejects.map { ($0.feed, Int($0.reject.line), $0.reject.reason.code) }
             } else {
-                reports = try loadReports(db: db, runDate: r.runDate)
-                rejects = try loadRejects(db: db, runDate: r.runDate)
+                reports = try loadReports(registry: registry, runDate: r.runDate)
+                rejects = try registry.rejects(runDate: r.runDate)
             }
             summary.reports = reports
             summary.rejects = rejects.count
@@ -198,70 +198,28 @@ public final class NightlyRun {
             summary.seconds = FileIO.now() - started
             let summaryJSON = JSON.object([("households", .int(summary.households)), ("people", .int(summary.people)),
                                            ("rejects", .int(summary.rejects)), ("counts", summary.counts ?? .null)])
-            try registry.finish(runDate: r.runDate, status: to == .emit ? "succeeded" : "partial", summary: summaryJSON.serialized())
+            try registry.finish(runDate: r.runDate, status: to == .emit ? .succeeded : .partial, summary: summaryJSON.serialized())
             printSummary(summary)
             return summary
         } catch let e as PipelineError {
-            try? registry.finish(runDate: r.runDate, status: e.kind == .badInput ? "refused" : "failed", message: e.message)
+            try? registry.finish(runDate: r.runDate, status: e.kind == .badInput ? .refused : .failed, message: e.message)
             throw e
         } catch {
-            try? registry.finish(runDate: r.runDate, status: "failed", message: String(describing: error))
+            try? registry.finish(runDate: r.runDate, status: .failed, message: String(describing: error))
             throw error
         }
     }
 
     /// Feed digests, counts and every reject go to the registry.
-    func record(_ o: IngestOutcome, db: Database, runDate: CivilDate) throws {
-        let d = SQLValue.text(runDate.description)
-        try db.transaction {
-            for rep in o.reports {
-                try db.execute("""
-                    INSERT OR REPLACE INTO run_feeds(run_date, feed, required, status, file, as_of, sha256, bytes, rows_read, accepted, rejected, conflicts, message)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                    """, [d, .text(rep.feed), .int(rep.required ? 1 : 0), .text(rep.status.rawValue),
-                          rep.file.map { .text($0) } ?? .null, rep.asOf.map { .text($0.description) } ?? .null,
-                          rep.sha256.map { .text($0) } ?? .null, .int(Int64(rep.bytes)), .int(Int64(rep.rowsRead)),
-                          .int(Int64(rep.accepted)), .int(Int64(rep.rejected)), .int(Int64(rep.conflicts)),
-                          rep.message.map { .text($0) } ?? .null])
-                for (reason, n) in rep.rejectCounts {
-                    try db.execute("INSERT OR REPLACE INTO run_reject_counts(run_date, feed, reason, count) VALUES (?, ?, ?, ?)",
-                                   [d, .text(rep.feed), .text(reason.code), .int(Int64(n))])
-                }
-            }
-            let ins = try db.statement("INSERT INTO run_rejects(run_date, feed, line, reason) VALUES (?, ?, ?, ?)")
-            for (feed, rej) in o.rejects {
-                try ins.execute([d, .text(feed), .int(Int64(rej.line)), .text(rej.reason.code)])
-            }
-        }
+    func record(_ o: IngestOutcome, registry: RunRegistry, runDate: CivilDate) throws {
+        try registry.record(runDate: runDate, feeds: o.reports.map(\.record),
+                            rejects: o.rejects.lazy.map { (feed: $0.feed, line: Int($0.reject.line), reason: $0.reject.reason.code) })
     }
 
-    func loadReports(db: Database, runDate: CivilDate) throws -> [FeedReport] {
-        var out: [FeedReport] = []
-        try db.query("SELECT feed, required, status, file, as_of, sha256, bytes, rows_read, accepted, rejected, conflicts, message FROM run_feeds WHERE run_date = ? ORDER BY rowid",
-                     [.text(runDate.description)]) { row in
-            var rep = FeedReport(feed: row.text(0), required: row.int(1) != 0, status: FeedReport.Status(rawValue: row.text(2)) ?? .ok)
-            rep.file = row.optionalText(3)
-            rep.asOf = row.optionalText(4).flatMap(CivilDate.parse)
-            rep.sha256 = row.optionalText(5)
-            rep.bytes = Int(row.int(6)); rep.rowsRead = Int(row.int(7)); rep.accepted = Int(row.int(8))
-            rep.rejected = Int(row.int(9)); rep.conflicts = Int(row.int(10)); rep.message = row.optionalText(11)
-            out.append(rep)
-        }
+    func loadReports(registry: RunRegistry, runDate: CivilDate) throws -> [FeedReport] {
+        let out = try registry.feeds(runDate: runDate).map(FeedReport.init(record:))
         guard !out.isEmpty else {
             throw PipelineError.badInput(stage: "profile", "no ingest recorded for \(runDate)", hint: "run 'pfp stage ingest --run-date \(runDate)' first")
-        }
-        var counts: [String: [RejectReason: Int]] = [:]
-        try db.query("SELECT feed, reason, count FROM run_reject_counts WHERE run_date = ?", [.text(runDate.description)]) { row in
-            if let r = RejectReason(code: row.text(1)) { counts[row.text(0), default: [:]][r] = Int(row.int(2)) }
-        }
-        for i in out.indices { out[i].rejectCounts = counts[out[i].feed] ?? [:] }
-        return out
-    }
-
-    func loadRejects(db: Database, runDate: CivilDate) throws -> [(feed: String, line: Int, reason: String)] {
-        var out: [(String, Int, String)] = []
-        try db.query("SELECT feed, line, reason FROM run_rejects WHERE run_date = ? ORDER BY rowid", [.text(runDate.description)]) { row in
-            out.append((row.text(0), Int(row.int(1)), row.text(2)))
         }
         return out
     }

@@ -13,17 +13,11 @@ public enum Purge {
         let lock = try RunLock.acquire(dbPath: r.dbPath, outRoot: r.outRoot)
         defer { lock.release() }
         let store = try StageStore(db: db)
-        var dates: [CivilDate] = []
-        try db.query("SELECT run_date FROM runs WHERE run_date < ? UNION SELECT DISTINCT run_date FROM stage_result WHERE run_date < ?",
-                     [.text(before.description), .text(before.description)]) { if let d = CivilDate.parse($0.text(0)) { dates.append(d) } }
+        let registry = try RunRegistry(db: db)
+        let dates = Set(try registry.runDates(before: before) + store.runDates(before: before)).sorted()
         for d in dates {
             try store.delete(runDate: d)
-            let v = SQLValue.text(d.description)
-            try db.transaction {
-                for t in ["runs", "run_feeds", "run_reject_counts", "run_rejects", "run_stages"] {
-                    try db.execute("DELETE FROM \(t) WHERE run_date = ?", [v])
-                }
-            }
+            try registry.delete(runDate: d)
         }
         var removed = 0
         if let names = try? FileManager.default.contentsOfDirectory(atPath: r.outRoot) {
@@ -33,8 +27,7 @@ public enum Purge {
                 removed += 1
             }
         }
-        try db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-        try db.execute("VACUUM")
+        try registry.compact()
         console.info("purged \(dates.count) runs and \(removed) published directories before \(before)")
         return (dates.count, removed)
     }

@@ -98,15 +98,93 @@ final class SQLiteTests: XCTestCase {
             try store.save(runDate: date, stage: "x", blobs: w)
             let file = store.directory + "/2026-11-24-x.bin"
             let sha = try SHA256Digest.hex(ofFile: file)
-            // Back to the old layout: the column named sha256, holding the sha256.
+            // Back to the old layout: the column named sha256, holding the sha256, and
+            // no record of migrations (pfp made none then).
             try store.db.execute("ALTER TABLE stage_result RENAME COLUMN checksum TO sha256")
             try store.db.execute("UPDATE stage_result SET sha256 = ?", [.text(sha)])
+            try store.db.execute("DROP TABLE schema_migrations")
         }
         let store = try StageStore(db: try Database(path: path))
         let r = try XCTUnwrap(try store.load(runDate: date, stage: "x"))
         XCTAssertEqual(try r.get("ints") as [Int64], (0..<1_000).map { Int64($0) })
         try store.db.execute("UPDATE stage_result SET checksum = ?", [.text(String(repeating: "0", count: 64))])
         XCTAssertThrowsError(try store.load(runDate: date, stage: "x"))
+    }
+}
+
+/// A statement is one statement with as many arguments as it takes; the schema
+/// is numbered steps, each applied once.
+final class SchemaTests: XCTestCase {
+    var dir = ""
+    override func setUp() {
+        dir = NSTemporaryDirectory() + "pfp-schema-\(UUID().uuidString)"
+        try? FileIO.makeDirectory(dir)
+    }
+    override func tearDown() { try? FileIO.remove(dir) }
+
+    func testAStatementRefusesTrailingSQLAndTheWrongNumberOfArguments() throws {
+        let db = try Database(path: dir + "/s.sqlite")
+        try db.execute("CREATE TABLE t(a INTEGER)")
+        XCTAssertThrowsError(try db.statement("INSERT INTO t VALUES (1); DROP TABLE t")) { e in
+            XCTAssertTrue("\(e)".contains("more than one statement"), "\(e)")
+        }
+        XCTAssertNoThrow(try db.statement("SELECT a FROM t; -- a comment after"))
+        XCTAssertNoThrow(try db.statement("SELECT a FROM t;  "))
+        XCTAssertEqual(try db.statement("INSERT INTO t VALUES (?)").argumentCount, 1)
+        for values: [SQLValue] in [[], [.int(1), .int(2)]] {
+            XCTAssertThrowsError(try db.execute("INSERT INTO t VALUES (?)", values)) { e in
+                XCTAssertTrue("\(e)".contains("takes 1 arguments, \(values.count) given"), "\(e)")
+            }
+        }
+        var rows = 0
+        try db.query("SELECT count(*) FROM t") { rows = Int($0.int(0)) }
+        XCTAssertEqual(rows, 0, "nothing ran")
+        try db.query("SELECT name FROM sqlite_master WHERE name = 't'") { XCTAssertEqual($0.text(0), "t") }
+    }
+
+    func columns(_ db: Database, _ table: String) throws -> [String] {
+        var out: [String] = []
+        try db.query("SELECT name FROM pragma_table_info(?)", [.text(table)]) { out.append($0.text(0)) }
+        return out
+    }
+
+    func testANewDatabaseGetsEveryStepOnceInOrder() throws {
+        let db = try Database(path: dir + "/new.sqlite")
+        try Schema.migrate(db)
+        XCTAssertEqual(try Schema.applied(db), Set(Schema.migrations.map(\.id)))
+        XCTAssertEqual(Schema.migrations.map(\.id), Array(1...Schema.migrations.count), "numbered 1, 2, 3, … in order")
+        XCTAssertTrue(try columns(db, "stage_result").contains("checksum"))
+        try Schema.migrate(db)
+        _ = try RunRegistry(db: db)
+        var recorded = 0
+        try db.query("SELECT count(*) FROM schema_migrations") { recorded = Int($0.int(0)) }
+        XCTAssertEqual(recorded, Schema.migrations.count, "applied once")
+    }
+
+    func testADatabaseFromBeforeNumberedStepsIsAdopted() throws {
+        // As pfp made them before the CRC-32C: tables, no record of steps, stage_result.sha256.
+        let db = try Database(path: dir + "/old.sqlite")
+        try db.execute(Schema.migrations[0].sql)
+        try db.execute(Schema.migrations[1].sql)
+        try db.execute("INSERT INTO runs(run_date, status, started_at, pipeline_version) VALUES ('2026-11-23', 'succeeded', 'x', '0.1.0')")
+        try Schema.migrate(db)
+        XCTAssertEqual(try Schema.applied(db), [1, 2, 3])
+        XCTAssertEqual(try columns(db, "stage_result").filter { $0 == "checksum" || $0 == "sha256" }, ["checksum"])
+        let runs = try RunRegistry(db: db).list()
+        XCTAssertEqual(runs.map(\.status), [.succeeded], "the registry's rows kept")
+    }
+
+    func testRunStatusesAreRecordedAndReadAsTheEnum() throws {
+        let registry = try RunRegistry(db: try Database(path: dir + "/r.sqlite"))
+        let date = CivilDate.parse("2026-11-23")!
+        try registry.start(runDate: date, version: "v", inbox: "in", threads: 1)
+        XCTAssertEqual(try registry.list().map(\.status), [.running])
+        for status in RunStatus.allCases {
+            try registry.finish(runDate: date, status: status)
+            XCTAssertEqual(try registry.list().map(\.status), [status])
+        }
+        try registry.finish(runDate: date, status: .succeeded)
+        XCTAssertEqual(try registry.previousSuccessful(before: CivilDate.parse("2026-11-24")!), date)
     }
 }
 

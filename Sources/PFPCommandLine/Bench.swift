@@ -4,16 +4,45 @@ import PFPCore
 /// `pfp bench`: the nightly job on generated deliveries of growing size, each run in
 /// its own process (so peak memory is that run's), with per-stage figures from the
 /// run registry. Deliveries are cached under bench-data/ (outside git).
-func commandBench(_ a: ParsedArguments, console: Console) throws {
-    let sizes = try (a.value("sizes") ?? "100000,1000000").split(separator: ",").map { s -> Int in
-        guard let n = Int(s.replacingOccurrences(of: "_", with: "")), n >= 10 else { throw PipelineError.usage("--sizes takes numbers of households, e.g. 100000,1000000") }
-        return n
+struct BenchCommand: PFPCommand {
+    static let name = "bench"
+    static let summary = "benchmark the nightly job on generated deliveries"
+    static let sizes = Option<[Int]>("sizes", "N,N", help: "households per benchmark run (default 100000,1000000)",
+                                     expected: "numbers of households of at least 10, e.g. 100000,1000000") { text in
+        let sizes = text.split(separator: ",").map { Int($0.replacingOccurrences(of: "_", with: "")) ?? 0 }
+        return sizes.isEmpty || sizes.contains { $0 < 10 } ? nil : sizes
     }
-    let dataDir = a.value("data") ?? "bench-data"
+    static let data = Option<String>("data", "DIR", help: "where generated deliveries are cached (default bench-data)")
+    static let repeats = Option.number("repeat", "N", help: "runs per size; the run of median total time is shown (default 1)", in: 1...100)
+    static let arguments = [sizes.declaration, data.declaration, Shared.threads.declaration, repeats.declaration]
+    static let details = """
+        Each size runs in its own process, release build recommended (make bench). Prints per stage wall and CPU
+        seconds, peak RSS and throughput, and writes the table to DIR/bench-latest.json. With --repeat N each size
+        runs N times and the run of median total time is shown, with the range of the totals (this machine's
+        times vary from run to run).
+        """
+
+    var sizes: [Int]
+    var dataDir: String
+    var threads: Int?
+    var repeats: Int
+
+    init(_ a: ArgumentReader) throws {
+        sizes = try a.value(BenchCommand.sizes, default: [100_000, 1_000_000])
+        dataDir = try a.value(BenchCommand.data, default: "bench-data")
+        threads = try a.value(Shared.threads)
+        repeats = try a.value(BenchCommand.repeats, default: 1)
+    }
+
+    func run(console: Console) throws {
+        try bench(sizes: sizes, dataDir: dataDir, threads: threads, repeats: repeats, console: console)
+    }
+}
+
+/// The benchmark itself.
+func bench(sizes: [Int], dataDir: String, threads: Int?, repeats: Int, console: Console) throws {
     let date = "2026-11-23"
     let me = URL(fileURLWithPath: CommandLine.arguments[0]).path
-    let threads = try a.int("threads", min: 1)
-    let repeats = try a.int("repeat", min: 1) ?? 1
     var results: [JSON] = []
     func row(_ cols: [String]) -> String {
         let widths = [12, 9, 8, 8, 13]
@@ -66,10 +95,8 @@ func commandBench(_ a: ParsedArguments, console: Console) throws {
         let out = r.out
         for other in runs where other.out != out { try? FileIO.remove(other.out) }
         // Input volume and per-stage figures from the registry.
-        let db = try Database(path: out + "/pfp.sqlite")
-        var rows = 0, bytes = 0
-        try db.query("SELECT SUM(rows_read), SUM(bytes) FROM run_feeds WHERE run_date = ?", [.text(date)]) { rows = Int($0.int(0)); bytes = Int($0.int(1)) }
-        let registry = try RunRegistry(db: db)
+        let registry = try RunRegistry(db: try Database(path: out + "/pfp.sqlite"))
+        let (rows, bytes) = try registry.inputVolume(runDate: CivilDate.parse(date)!)
         let stages = try registry.stageTimings(runDate: CivilDate.parse(date)!)
         // Households and published entries, from the run's summary.
         let households = try registry.summary(runDate: CivilDate.parse(date)!)?["households"] as? Int ?? 0

@@ -1,0 +1,177 @@
+import Foundation
+import PFPCore
+import PFPIngest
+import PFPRun
+import PFPSample
+
+/// `pfp sample`: synthetic deliveries that follow the input contract.
+struct SampleCommand: PFPCommand {
+    static let name = "sample"
+    static let summary = "write synthetic deliveries that follow the input contract"
+    static let households = Option.number("households", "N", help: "households in the city", in: 10...10_000_000, required: true)
+    static let seed = Option<UInt64>("seed", "S", help: "random seed: the same seed gives the same bytes (default 1)",
+                                     expected: "a whole number") { UInt64($0) }
+    static let runDate = Option.date("run-date", help: "run date of the first delivery (feeds are as of the day before)", required: true)
+    static let out = Option<String>("out", "DIR", help: "directory that receives inbox-<date>/ folders", required: true)
+    static let days = Option.number("days", "K", help: "consecutive deliveries to write, each the day after the last "
+                                    + "with realistic changes (default 1)", in: 1...366)
+    static let settings = Option<String>("settings", "FILE", help: "generator settings (default Pipelines/sample.conf)")
+    static let arguments = [households.declaration, seed.declaration, runDate.declaration, out.declaration, days.declaration,
+                            settings.declaration, Shared.config.declaration, Shared.threads.declaration, Shared.quiet.declaration]
+    static let details = """
+        Every dirty-input feature of feeds.md appears in small numbers: GB18030, BOM, CRLF, quoted
+        line breaks, 15-digit IDs, each reject reason, conflicts, tag history, deceased members, households
+        with no or two heads.
+        """
+
+    var settings: SampleGenerator.Settings
+    var knobsPath: String?
+    var configPath: String
+    var threads: Int?
+    var quiet: Bool
+
+    init(_ a: ArgumentReader) throws {
+        settings = .init(households: try a.value(SampleCommand.households) ?? 0, seed: try a.value(SampleCommand.seed, default: 1),
+                         firstRunDate: try a.value(SampleCommand.runDate) ?? CivilDate(days: 0),
+                         days: try a.value(SampleCommand.days, default: 1), outDirectory: try a.value(SampleCommand.out) ?? "")
+        knobsPath = try a.value(SampleCommand.settings)
+        configPath = try a.value(Shared.config, default: Shared.defaultConfig)
+        threads = try a.value(Shared.threads)
+        quiet = a.flag(Shared.quiet)
+    }
+
+    func run(console: Console) throws {
+        if let threads { Parallel.threads = threads }
+        if quiet { console.level = .quiet }
+        let config = try PipelineConfig(path: configPath)
+        let knobs = try SampleKnobs(path: knobsPath ?? config.resolve("Pipelines/sample.conf"))
+        let t0 = FileIO.now()
+        let inboxes = try SampleGenerator(settings: settings, knobs: knobs).generate(console: console)
+        console.info("wrote \(inboxes.count) deliveries of \(grouped(settings.households)) households in "
+                     + "\(String(format: "%.1f", FileIO.now() - t0)) s under \(settings.outDirectory)")
+    }
+}
+
+/// `pfp runs`: the run registry, one run a line.
+struct RunsCommand: PFPCommand {
+    static let name = "runs"
+    static let summary = "list past runs with status, timings and counts"
+    static let arguments = [Shared.config.declaration, Shared.db.declaration]
+
+    var configPath: String
+    var dbPath: String?
+
+    init(_ a: ArgumentReader) throws {
+        configPath = try a.value(Shared.config, default: Shared.defaultConfig)
+        dbPath = try a.value(Shared.db)
+    }
+
+    func run(console: Console) throws {
+        let path: String
+        if let dbPath { path = dbPath } else {
+            let config = try PipelineConfig(path: configPath)
+            path = config.resolve(config.dbPath)
+        }
+        guard FileIO.exists(path) else {
+            throw PipelineError.badInput(location: path, "no database yet", hint: "run 'pfp run' first, or pass --db FILE")
+        }
+        let registry = try RunRegistry(db: try Database(path: path))
+        let runs = try registry.list()
+        if runs.isEmpty { print("no runs recorded in \(path)"); return }
+        print("run date    status     started               ended                 households  lists")
+        func pad(_ x: String, _ n: Int) -> String { x.padding(toLength: max(n, x.count), withPad: " ", startingAt: 0) }
+        for r in runs {
+            // The summary is JSON: show the households and each list's total, or the message.
+            var text = r.message?.split(separator: "\n").first.map(String.init) ?? ""
+            var households = "-"
+            if let s = r.summary, let obj = JSON.parseObject(Array(s.utf8)) {
+                if let h = obj["households"] as? Int { households = grouped(h) }
+                if let counts = obj["counts"] as? [String: Any] {
+                    text = counts.keys.sorted().compactMap { k in
+                        ((counts[k] as? [String: Any])?["total"] as? Int).map { "\(k) \(grouped($0))" }
+                    }.joined(separator: ", ")
+                }
+            }
+            print("\(r.runDate)  \(pad(r.status.rawValue, 9))  \(pad(r.startedAt, 20))  \(pad(r.endedAt ?? "-", 20))  \(pad(households, 10))  \(text)")
+            if let d = CivilDate.parse(r.runDate) {
+                for t in try registry.stageTimings(runDate: d) {
+                    print("    \(pad(t.stage, 8)) \(String(format: "%6.2f", t.wall)) s wall, \(String(format: "%6.2f", t.cpu)) s cpu, "
+                          + "peak \(t.rss >> 20) MiB")
+                }
+            }
+        }
+    }
+}
+
+/// `pfp explain`: why a household is or is not listed.
+struct ExplainCommand: PFPCommand {
+    static let name = "explain"
+    static let summary = "why a household is or is not listed: every value read, parameter and criterion"
+    static let runDate = Option.date("run-date", help: "the run to explain", required: true)
+    static let household = Option<String>("household", "ID", help: "the household id", required: true)
+    static let policy = Option<String>("policy", "ID", help: "only this policy")
+    static let json = Flag("json", help: "one JSON object per decision, as in explain.jsonl (full ID numbers: personal data)")
+    static let arguments = [runDate.declaration, household.declaration, policy.declaration, json.declaration,
+                            Shared.config.declaration, Shared.db.declaration]
+    static let details = """
+        Recomputed from the stored ingest result of that run with the rule files as they are now.
+        The text form masks ID numbers (310101********1234).
+        """
+
+    var request: ExplainRequest
+
+    init(_ a: ArgumentReader) throws {
+        var o = RunOptions()
+        o.runDate = try a.value(ExplainCommand.runDate)
+        o.configPath = try a.value(Shared.config, default: Shared.defaultConfig)
+        o.dbPath = try a.value(Shared.db)
+        request = ExplainRequest(options: o, household: try a.value(ExplainCommand.household) ?? "",
+                                 policy: try a.value(ExplainCommand.policy), json: a.flag(ExplainCommand.json))
+    }
+
+    func run(console: Console) throws {
+        print(try PFPRun.ExplainCommand.run(request), terminator: "")
+    }
+}
+
+/// `pfp purge`: run state and published runs before a date deleted.
+struct PurgeCommand: PFPCommand {
+    static let name = "purge"
+    static let summary = "delete run state and published runs before a date"
+    static let before = Option.date("before", help: "delete every run dated before this day", required: true)
+    static let out = Option<String>("out", "DIR", help: "output root")
+    static let arguments = [before.declaration, out.declaration, Shared.db.declaration, Shared.config.declaration]
+    static let details = """
+        Deletes the stage results, registry rows and rejects of those runs and their published
+        directories. The warning list of the next run compares with the latest run that is kept.
+        """
+
+    var options = RunOptions()
+    var before: CivilDate
+
+    init(_ a: ArgumentReader) throws {
+        before = try a.value(PurgeCommand.before) ?? CivilDate(days: 0)
+        options.outRoot = try a.value(PurgeCommand.out)
+        options.dbPath = try a.value(Shared.db)
+        options.configPath = try a.value(Shared.config, default: Shared.defaultConfig)
+    }
+
+    func run(console: Console) throws {
+        _ = try Purge.run(options: options, before: before, console: console)
+    }
+}
+
+/// `pfp version`.
+struct VersionCommand: PFPCommand {
+    static let name = "version"
+    static let summary = "print the version"
+    static let arguments: [ArgumentDeclaration] = []
+
+    init(_ a: ArgumentReader) throws {}
+
+    func run(console: Console) throws { print("pfp \(PFPRunVersion.text)") }
+}
+
+enum PFPRunVersion {
+    static var text: String { "\(PFPVersion.pipeline) (output schema \(PFPVersion.schema))" }
+}

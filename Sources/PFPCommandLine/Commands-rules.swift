@@ -1,0 +1,78 @@
+import Foundation
+import PFPCore
+import PFPIngest
+import PFPRules
+
+/// `pfp test-rules`: the rule tests against the rule files.
+struct TestRulesCommand: PFPCommand {
+    static let name = "test-rules"
+    static let summary = "run the rule tests (Pipelines/tests/*.cases) against the rule files"
+    static let rules = Option<String>("rules", "DIR", help: "rule files (default: the configuration's rules)")
+    static let tests = Option<String>("tests", "DIR", help: "test cases (default: the configuration's rule_tests)")
+    static let only = Option<String>("case", "ID", help: "run only this case")
+    static let arguments = [Shared.config.declaration, rules.declaration, tests.declaration, only.declaration]
+    static let details = """
+        Each case describes a small household on a date and the expected outcome of policies and lists.
+        A failure is reported with its file:line and the criteria that held, failed or were unknown.
+        The last line is 'rules: N passed, N failed' (cases).
+        """
+
+    var configPath: String
+    var rulesDirectory: String?
+    var testsDirectory: String?
+    var only: String?
+
+    init(_ a: ArgumentReader) throws {
+        configPath = try a.value(Shared.config, default: Shared.defaultConfig)
+        rulesDirectory = try a.value(TestRulesCommand.rules)
+        testsDirectory = try a.value(TestRulesCommand.tests)
+        only = try a.value(TestRulesCommand.only)
+    }
+
+    func run(console: Console) throws {
+        let config = try PipelineConfig(path: configPath)
+        let (tags, policies) = try config.loadCatalogue()
+        let runner = RuleCaseRunner(rulesDirectory: rulesDirectory ?? config.resolve(config.rulesPath), catalogue: tags,
+                                    policyCatalogue: policies)
+        var cases = try RuleCaseFile.load(directory: testsDirectory ?? config.resolve(config.ruleTestsPath))
+        if let only { cases = cases.filter { $0.id == only } }
+        guard !cases.isEmpty else {
+            throw PipelineError.usage(only.map { "no rule case '\($0)'" } ?? "no rule cases found",
+                                      hint: "check --tests, --case or the configuration's rule_tests")
+        }
+        let r = try runner.run(cases)
+        for f in r.failures { print("FAIL \(f.caseID) (\(f.location)): \(f.message)") }
+        print("rule tests: \(cases.count) cases, \(r.checks) checks, \(r.failures.count) failed")
+        print("rules: \(r.passed) passed, \(cases.count - r.passed) failed")
+        if !r.failures.isEmpty { throw PipelineError(.badInput, "rule tests failed", hint: "the FAIL lines above say which case and line") }
+    }
+}
+
+/// `pfp check-rules`: the rule files loaded and checked for a date, without data.
+struct CheckRulesCommand: PFPCommand {
+    static let name = "check-rules"
+    static let summary = "load and check the rule files for a run date, without any data"
+    static let runDate = Option.date("run-date", help: "the date parameters are read for (default: today)")
+    static let arguments = [Shared.config.declaration, TestRulesCommand.rules.declaration, runDate.declaration]
+
+    var configPath: String
+    var rulesDirectory: String?
+    var runDate: CivilDate?
+
+    init(_ a: ArgumentReader) throws {
+        configPath = try a.value(Shared.config, default: Shared.defaultConfig)
+        rulesDirectory = try a.value(TestRulesCommand.rules)
+        runDate = try a.value(CheckRulesCommand.runDate)
+    }
+
+    func run(console: Console) throws {
+        let config = try PipelineConfig(path: configPath)
+        let (tags, policies) = try config.loadCatalogue()
+        let date = runDate ?? CivilDate.today()
+        let rs = try RuleSet.load(directory: rulesDirectory ?? config.resolve(config.rulesPath), catalogue: tags,
+                                  policyCatalogue: policies, runDate: date)
+        print("rules for \(date): \(rs.parameters.count) parameters, \(rs.values.count) values, \(rs.policies.count) policies, "
+              + "\(rs.lists.count) lists; digest \(rs.digest.prefix(16))")
+        for (id, why) in rs.skippedPolicies { print("  skipped: \(id) (\(why))") }
+    }
+}

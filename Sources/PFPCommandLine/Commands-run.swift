@@ -1,0 +1,117 @@
+import Foundation
+import PFPCore
+import PFPRun
+
+/// Arguments several commands share, declared once.
+enum Shared {
+    static let config = Option<String>("config", "FILE", help: "pipeline configuration (default Pipelines/nightly.conf)")
+    static let db = Option<String>("db", "FILE", help: "the pipeline database (run registry and stage results)")
+    static let quiet = Flag("quiet", help: "print only warnings and errors")
+    static let verbose = Flag("verbose", help: "print more detail")
+    static let threads = Option.number("threads", "N", help: "worker threads (default: the number of cores); output is the same for any N",
+                                       in: 1...4096)
+    static let defaultConfig = "Pipelines/nightly.conf"
+    static let stages = Stage.allCases.map { ($0.rawValue, $0) }
+}
+
+/// What `pfp run` and `pfp stage` share: where the run reads and writes, and how it talks.
+struct RunArguments {
+    static let runDate = Option.date("run-date", help: "the run date (default: today)")
+    static let inbox = Option<String>("inbox", "DIR", help: "the delivery directory (default: the configuration's inbox for the run date)")
+    static let out = Option<String>("out", "DIR", help: "output root; the run appears as DIR/<run date>/")
+    static let allowMissing = Option<String>("allow-missing", "FEED", help: "go on without a missing, stale or broken feed; "
+                                             + "the policies reading it are skipped", repeatable: true)
+    static let allowDrift = Option<String>("allow-drift", "FEED", help: "accept a feed whose row count fell by more than the configured share",
+                                           repeatable: true)
+
+    static let declarations = [Shared.config.declaration, runDate.declaration, inbox.declaration, out.declaration, Shared.db.declaration,
+                               allowMissing.declaration, allowDrift.declaration, Shared.threads.declaration]
+    static let talk = [Shared.quiet.declaration, Shared.verbose.declaration]
+    static let conflicts = [[Shared.quiet.name, Shared.verbose.name]]
+
+    var options = RunOptions()
+    var level = Console.Level.normal
+
+    init(_ a: ArgumentReader) throws {
+        options.configPath = try a.value(Shared.config, default: Shared.defaultConfig)
+        options.runDate = try a.value(RunArguments.runDate)
+        options.inbox = try a.value(RunArguments.inbox)
+        options.outRoot = try a.value(RunArguments.out)
+        options.dbPath = try a.value(Shared.db)
+        options.allowMissing = Set(try a.values(RunArguments.allowMissing))
+        options.allowDrift = Set(try a.values(RunArguments.allowDrift))
+        options.threads = try a.value(Shared.threads)
+        if a.flag(Shared.quiet) { level = .quiet }
+        if a.flag(Shared.verbose) { level = .verbose }
+    }
+
+    /// Applies the thread count and verbosity, then runs the stages.
+    func run(from: Stage, to: Stage, console: Console) throws {
+        if let t = options.threads { Parallel.threads = t }
+        console.level = level
+        try NightlyRun(options: options, console: console).run(from: from, to: to)
+    }
+}
+
+/// `pfp run`: the nightly job.
+struct RunCommand: PFPCommand {
+    static let name = "run"
+    static let summary = "run the nightly job: ingest, profile, match, emit"
+    static let from = Option.choice("from", "STAGE", help: "start from this stage (ingest, profile, match, emit), "
+                                    + "reusing the stored results before it", Shared.stages)
+    static let arguments = RunArguments.declarations + [from.declaration] + RunArguments.talk
+    static let conflicts = RunArguments.conflicts
+    static let details = """
+        ingest   checks every feed of the inbox against its manifest, rejects the rows the input
+                 contract rejects and resolves the tags;
+        profile  computes every value of the rule files for every household;
+        match    evaluates every policy and list (Pipelines/rules/);
+        emit     publishes <out>/<run date>/ whole: the lists, explain.jsonl, rejects.csv,
+                 manifest.json and _SUCCESS last.
+        Exit codes: 0 success, 65 the delivery or a rule file was refused, 64 misuse,
+        75 another run holds the lock, 1 internal failure.
+        """
+
+    var job: RunArguments
+    var from: Stage
+
+    init(_ a: ArgumentReader) throws {
+        job = try RunArguments(a)
+        from = try a.value(RunCommand.from, default: .ingest)
+    }
+
+    func run(console: Console) throws { try job.run(from: from, to: .emit, console: console) }
+}
+
+/// `pfp stage NAME`: one stage from the stored result of the one before.
+struct StageCommand: PFPCommand {
+    static let name = "stage"
+    static let summary = "rerun one stage of a run from the stored result of the stage before"
+    static let stage = Words("ingest|profile|match|emit", help: "the stage to rerun")
+    static let arguments = [stage.declaration] + RunArguments.declarations + RunArguments.talk
+    static let conflicts = RunArguments.conflicts
+    static let details = "A stage whose input is missing says which stage to run first."
+
+    var job: RunArguments
+    var words: [String]
+
+    init(_ a: ArgumentReader) throws {
+        words = a.words(StageCommand.stage)
+        job = try RunArguments(a)
+    }
+
+    /// The one stage named.
+    var stage: Stage? { words.count == 1 ? Stage(rawValue: words[0]) : nil }
+
+    func validate() throws {
+        guard stage != nil else {
+            throw PipelineError.usage("pfp stage needs one stage name: ingest, profile, match or emit",
+                                      hint: "e.g. 'pfp stage match --run-date 2026-11-23'")
+        }
+    }
+
+    func run(console: Console) throws {
+        guard let stage else { return try validate() }
+        try job.run(from: stage, to: stage, console: console)
+    }
+}
