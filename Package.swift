@@ -10,9 +10,10 @@ let hot: [SwiftSetting] = [.unsafeFlags(["-enforce-exclusivity=unchecked"])]
 let package = Package(
     name: "pfp",
     platforms: [.macOS(.v13)],
+    // Only the executable: the modules' declarations are `package`, shared by the
+    // package's own targets and tests, not a library surface.
     products: [
         .executable(name: "pfp", targets: ["pfp"]),
-        .library(name: "PFPCore", targets: ["PFPCore"]),
     ],
     targets: [
         .systemLibrary(
@@ -37,9 +38,13 @@ let package = Package(
         // Shared by the test targets: the repository root and running the built pfp.
         .target(name: "PFPTestSupport", path: "Tests/PFPTestSupport"),
         .testTarget(name: "PFPCoreTests", dependencies: ["PFPCore"]),
-        .testTarget(name: "PFPCommandLineTests", dependencies: ["PFPCore", "PFPCommandLine", "PFPTestSupport"]),
+        .testTarget(name: "PFPCommandLineTests", dependencies: ["PFPCore", "PFPCommandLine", "PFPRun", "PFPTestSupport"]),
         .testTarget(name: "PFPIngestTests", dependencies: ["PFPCore", "PFPIngest", "PFPRules", "PFPSample", "PFPRun", "PFPTestSupport"]),
         .testTarget(name: "PFPRulesTests", dependencies: ["PFPCore", "PFPIngest", "PFPRules", "PFPRun", "PFPTestSupport"]),
+        .testTarget(name: "PFPProfileTests", dependencies: ["PFPCore", "PFPIngest", "PFPRules", "PFPProfile", "PFPRun", "PFPTestSupport"]),
+        .testTarget(name: "PFPMatchTests", dependencies: ["PFPCore", "PFPRules", "PFPMatch"]),
+        .testTarget(name: "PFPEmitTests", dependencies: ["PFPCore", "PFPIngest", "PFPRules", "PFPMatch", "PFPEmit", "PFPTestSupport"]),
+        .testTarget(name: "PFPSampleTests", dependencies: ["PFPCore", "PFPIngest", "PFPSample", "PFPTestSupport"]),
         .testTarget(name: "PFPRunTests", dependencies: ["PFPCore", "PFPIngest", "PFPRules", "PFPMatch", "PFPEmit", "PFPRun", "PFPSample", "PFPTestSupport"]),
     ]
 )

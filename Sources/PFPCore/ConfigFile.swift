@@ -9,24 +9,24 @@ import Foundation
 ///
 /// Values are text; the reader of each key decides its type and reports
 /// errors with file and line.
-public struct ConfigFile: Sendable {
-    public struct Entry: Sendable {
-        public var key: String
-        public var value: String
-        public var line: Int
+package struct ConfigFile: Sendable {
+    package struct Entry: Sendable {
+        package var key: String
+        package var value: String
+        package var line: Int
     }
-    public struct Section: Sendable {
+    package struct Section: Sendable {
         /// "" for the top, otherwise the words in brackets ("feed population").
-        public var name: String
-        public var line: Int
-        public var entries: [Entry]
+        package var name: String
+        package var line: Int
+        package var entries: [Entry]
 
-        public func value(_ key: String) -> Entry? { entries.last { $0.key == key } }
+        package func value(_ key: String) -> Entry? { entries.last { $0.key == key } }
     }
-    public var path: String
-    public var sections: [Section]
+    package var path: String
+    package var sections: [Section]
 
-    public init(path: String) throws {
+    package init(path: String) throws {
         guard FileIO.exists(path) else {
             throw PipelineError.badInput(location: path, "configuration file not found",
                                          hint: "pass --config FILE or run from the project directory (the default is Pipelines/nightly.conf)")
@@ -34,7 +34,7 @@ public struct ConfigFile: Sendable {
         try self.init(path: path, text: try FileIO.readText(path))
     }
 
-    public init(path: String, text: String) throws {
+    package init(path: String, text: String) throws {
         self.path = path
         var sections = [Section(name: "", line: 0, entries: [])]
         for (i, raw) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
@@ -64,9 +64,9 @@ public struct ConfigFile: Sendable {
         self.sections = sections
     }
 
-    public var top: Section { sections[0] }
+    package var top: Section { sections[0] }
 
-    public func sections(kind: String) -> [(name: String, section: Section)] {
+    package func sections(kind: String) -> [(name: String, section: Section)] {
         sections.compactMap { s in
             let words = s.name.split(separator: " ")
             guard words.count == 2, words[0] == kind else { return nil }
@@ -74,5 +74,5 @@ public struct ConfigFile: Sendable {
         }
     }
 
-    public func location(_ e: Entry) -> String { "\(path):\(e.line)" }
+    package func location(_ e: Entry) -> String { "\(path):\(e.line)" }
 }

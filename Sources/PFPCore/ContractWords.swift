@@ -10,26 +10,26 @@
 /// The judgement is a whitelist, not a search for personal data: a name in any
 /// script, an ID number, a date, a phone number or an address is never a word
 /// of the contract, so it is never shown, and no pattern has to recognise it.
-public struct ContractWords: Sendable {
+package struct ContractWords: Sendable {
     /// The words, lower-cased, with `-` read as `_`.
     private let words: Set<String>
     /// The words in a stable order, for the nearest one.
     private let ordered: [String]
 
     /// Words that file names are commonly made of, besides the contract's words.
-    public static let fileWords: Set<String> = [
+    package static let fileWords: Set<String> = [
         "csv", "tsv", "txt", "dat", "json", "manifest", "data", "export", "delivery", "feed",
         "part", "full", "daily", "snapshot", "final", "utf8", "utf", "gb18030", "gbk",
     ]
 
-    public init<S: Sequence>(_ words: S) where S.Element == String {
+    package init<S: Sequence>(_ words: S) where S.Element == String {
         let normal = Set(words.map(ContractWords.normal))
         self.words = normal
         self.ordered = normal.sorted()
     }
 
     /// The contract word `text` spells (in any case, `-` for `_`), else nil.
-    public func canonical(_ text: String) -> String? {
+    package func canonical(_ text: String) -> String? {
         guard ContractWords.isPlain(text) else { return nil }
         let t = ContractWords.normal(text)
         return words.contains(t) ? t : nil
@@ -39,7 +39,7 @@ public struct ContractWords: Sendable {
     /// plain lower-case ASCII of at least four characters, one edit away from the
     /// word (two for words of nine or more). Capitalised text is never taken for a
     /// near miss: that is the shape of a name in Latin script.
-    public func nearMiss(_ text: String) -> String? {
+    package func nearMiss(_ text: String) -> String? {
         guard ContractWords.isPlain(text), text.utf8.count >= 4,
               !text.utf8.contains(where: { $0 >= UInt8(ascii: "A") && $0 <= UInt8(ascii: "Z") }) else { return nil }
         let t = ContractWords.normal(text)
@@ -55,7 +55,7 @@ public struct ContractWords: Sendable {
     /// A file name as it may be shown: every part between `.`, `_` and `-` is a
     /// contract word, a common file word or a number of at most 8 digits
     /// (`population.csv`, `hr_20261123.csv`, `tax-part-2.csv.manifest.json`); nil otherwise.
-    public func fileName(_ name: String) -> String? {
+    package func fileName(_ name: String) -> String? {
         guard ContractWords.isPlain(name), name.utf8.count <= 96, !name.hasPrefix(".") else { return nil }
         let parts = name.lowercased().split(whereSeparator: { $0 == "." || $0 == "_" || $0 == "-" })
         for p in parts {

@@ -1,12 +1,12 @@
 /// Whole numbers as ASCII digits written straight into bytes, without a String: the
 /// one place for the hot writers (explanations, list rows).
-public enum DecimalText {
+package enum DecimalText {
     /// The most bytes `write` makes (a sign and 19 digits).
-    public static let maxBytes = 20
+    package static let maxBytes = 20
 
     /// The digits of `n`, a minus sign first when it is negative, at `out`; how many bytes.
     @inline(__always)
-    public static func write(_ n: Int64, to out: UnsafeMutablePointer<UInt8>) -> Int {
+    package static func write(_ n: Int64, to out: UnsafeMutablePointer<UInt8>) -> Int {
         var k = 0
         if n < 0 { out[0] = 45; k = 1 }
         let start = k

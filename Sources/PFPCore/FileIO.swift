@@ -5,9 +5,9 @@ import Glibc
 #endif
 
 /// File operations with the project's rules: owner-only files, whole-file reads, clear errors.
-public enum FileIO {
+package enum FileIO {
     /// Reads a whole file into memory.
-    public static func readAll(_ path: String) throws -> [UInt8] {
+    package static func readAll(_ path: String) throws -> [UInt8] {
         let fd = open(path, O_RDONLY)
         guard fd >= 0 else { throw PipelineError.badInput(location: path, "cannot open: \(String(cString: strerror(errno)))") }
         defer { close(fd) }
@@ -35,12 +35,12 @@ public enum FileIO {
         return out
     }
 
-    public static func readText(_ path: String) throws -> String {
+    package static func readText(_ path: String) throws -> String {
         String(decoding: try readAll(path), as: UTF8.self)
     }
 
     /// Creates a directory and its parents, owner-only (0700) for the ones it creates.
-    public static func makeDirectory(_ path: String) throws {
+    package static func makeDirectory(_ path: String) throws {
         var isDir: ObjCBool = false
         if FileManager.default.fileExists(atPath: path, isDirectory: &isDir) {
             if isDir.boolValue { return }
@@ -55,25 +55,25 @@ public enum FileIO {
     }
 
     /// A file opened for writing, created with the given mode whatever the umask.
-    public final class Writer {
-        public let path: String
+    package final class Writer {
+        package let path: String
         private let fd: Int32
         private var buffer: [UInt8] = []
         /// What a writer computes over the bytes it writes: the sha256 (published
         /// files, which manifests list), a CRC-32C (stage results: a check against
         /// damage, eight times cheaper) or nothing (a scratch file, a copy).
-        public enum Check: Sendable { case sha256, crc32c, none }
+        package enum Check: Sendable { case sha256, crc32c, none }
         private var digest = SHA256Digest()
         private var crc = CRC32C()
         private let check: Check
-        public private(set) var bytesWritten = 0
+        package private(set) var bytesWritten = 0
 
         /// `direct`: for large files that this run does not read back: the bytes go
         /// from this process to the disk in aligned blocks (O_DIRECT), not through
         /// the page cache, whose fresh pages cost this machine more than the disk
         /// does (docs/PERFORMANCE.md, sixth pass). Where the file system has no
         /// O_DIRECT, the file is written as any other.
-        public convenience init(path: String, mode: mode_t = 0o600, check: Check = .sha256, direct: Bool = false) throws {
+        package convenience init(path: String, mode: mode_t = 0o600, check: Check = .sha256, direct: Bool = false) throws {
             try self.init(path: path, mode: mode, check: check, direct: direct, block: 8 << 20)
         }
 
@@ -117,7 +117,7 @@ public enum FileIO {
 
         /// Whether the file is written past the page cache (`direct` and the file
         /// system allows it).
-        public var isDirect: Bool { blocks != nil }
+        package var isDirect: Bool { blocks != nil }
 
         private func stage(_ bytes: UnsafeRawBufferPointer) throws {
             var off = 0
@@ -153,16 +153,16 @@ public enum FileIO {
             }
         }
 
-        public func write(_ bytes: [UInt8]) throws {
+        package func write(_ bytes: [UInt8]) throws {
             try bytes.withUnsafeBytes { try write($0) }
         }
 
-        public func write(_ s: String) throws {
+        package func write(_ s: String) throws {
             var s = s
             try s.withUTF8 { try write(UnsafeRawBufferPointer($0)) }
         }
 
-        public func write(_ bytes: UnsafeRawBufferPointer) throws {
+        package func write(_ bytes: UnsafeRawBufferPointer) throws {
             if blocks != nil { try stage(bytes); return }
             if bytes.count >= 1 << 20 {
                 // Large: straight to the file, no copy through the buffer; a sha256 is
@@ -188,7 +188,7 @@ public enum FileIO {
 
         /// Appends a whole file, read block by block and written as any other bytes
         /// (hashed as they are, direct when this writer is).
-        public func append(file source: String) throws {
+        package func append(file source: String) throws {
             let fdIn = open(source, O_RDONLY | O_CLOEXEC)
             guard fdIn >= 0 else { throw PipelineError.failure(location: source, "cannot open: \(String(cString: strerror(errno)))") }
             defer { close(fdIn) }
@@ -222,7 +222,7 @@ public enum FileIO {
 
         /// Writes what is buffered (in direct mode only whole blocks are written
         /// before `finish`).
-        public func flush() throws {
+        package func flush() throws {
             if blocks != nil { return }
             try buffer.withUnsafeBytes { b in
                 try writeOut(b)
@@ -243,7 +243,7 @@ public enum FileIO {
         /// Flushes, syncs to disk (unless `sync` is false) and returns the check of
         /// everything written: the sha256 in hex, `crc32c:` and eight hex digits, or
         /// "" for a writer made without one.
-        public func finish(sync: Bool = true) throws -> String {
+        package func finish(sync: Bool = true) throws -> String {
             if blocks != nil {
                 try sendBlock()
                 try inFlight?.value()
@@ -266,34 +266,34 @@ public enum FileIO {
 
     /// Writes a whole file (owner-only by default), synced, and returns its sha256.
     @discardableResult
-    public static func write(_ path: String, _ bytes: [UInt8], mode: mode_t = 0o600) throws -> String {
+    package static func write(_ path: String, _ bytes: [UInt8], mode: mode_t = 0o600) throws -> String {
         let w = try Writer(path: path, mode: mode)
         try w.write(bytes)
         return try w.finish()
     }
 
-    public static func syncDirectory(_ path: String) {
+    package static func syncDirectory(_ path: String) {
         let fd = open(path, O_RDONLY | O_DIRECTORY)
         if fd >= 0 { fsync(fd); close(fd) }
     }
 
     /// Removes a file or a directory tree; no error when it does not exist.
-    public static func remove(_ path: String) throws {
+    package static func remove(_ path: String) throws {
         if FileManager.default.fileExists(atPath: path) {
             try FileManager.default.removeItem(atPath: path)
         }
     }
 
-    public static func exists(_ path: String) -> Bool { FileManager.default.fileExists(atPath: path) }
+    package static func exists(_ path: String) -> Bool { FileManager.default.fileExists(atPath: path) }
 
-    public static func isDirectory(_ path: String) -> Bool {
+    package static func isDirectory(_ path: String) -> Bool {
         var d: ObjCBool = false
         return FileManager.default.fileExists(atPath: path, isDirectory: &d) && d.boolValue
     }
 
     /// Peak resident set size of this process since it started or since the last
     /// `resetPeakRSS()`, in bytes (Linux's VmHWM; getrusage elsewhere).
-    public static func peakRSS() -> Int {
+    package static func peakRSS() -> Int {
         if let text = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8),
            let line = text.split(separator: "\n").first(where: { $0.hasPrefix("VmHWM:") }),
            let kb = Int(line.dropFirst(6).trimmingCharacters(in: .whitespaces).split(separator: " ").first ?? "") {
@@ -306,22 +306,22 @@ public enum FileIO {
 
     /// Memory settings for a long batch job: large blocks go back to the system when
     /// freed (see pfp_tune_malloc). Called once at start.
-    public static func tuneMemory() { pfp_tune_malloc() }
+    package static func tuneMemory() { pfp_tune_malloc() }
 
     /// While `reuse` is on, large blocks come from the heap and freed memory stays
     /// in it for the next allocation, instead of fresh pages the kernel must clear
     /// first (which cost this machine more than anything else in the ingest at city
     /// scale: docs/PERFORMANCE.md, eighth pass). The next `resetPeakRSS()` or
     /// `releaseFreeMemory()` gives what is free back.
-    public static func reuseFreedMemory(_ reuse: Bool) { pfp_reuse_freed_memory(reuse ? 1 : 0) }
+    package static func reuseFreedMemory(_ reuse: Bool) { pfp_reuse_freed_memory(reuse ? 1 : 0) }
 
     /// Gives the heap memory malloc keeps free back to the system (after large data
     /// is let go in the middle of a stage).
-    public static func releaseFreeMemory() { pfp_release_free_memory() }
+    package static func releaseFreeMemory() { pfp_release_free_memory() }
 
     /// Starts a new peak for `peakRSS()` (per stage figures); a no-op where Linux's
     /// /proc/self/clear_refs is not there.
-    public static func resetPeakRSS() {
+    package static func resetPeakRSS() {
         // Memory the last stage freed goes back to the system first (glibc keeps
         // freed heap pages otherwise), so a stage's peak is its own.
         pfp_release_free_memory()
@@ -332,7 +332,7 @@ public enum FileIO {
     }
 
     /// User + system CPU seconds of this process so far.
-    public static func cpuSeconds() -> Double {
+    package static func cpuSeconds() -> Double {
         var ru = rusage()
         getrusage(__rusage_who_t(0), &ru)  // RUSAGE_SELF
         return Double(ru.ru_utime.tv_sec) + Double(ru.ru_utime.tv_usec) / 1e6
@@ -340,7 +340,7 @@ public enum FileIO {
     }
 
     /// Monotonic seconds.
-    public static func now() -> Double {
+    package static func now() -> Double {
         var ts = timespec()
         clock_gettime(CLOCK_MONOTONIC, &ts)
         return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9

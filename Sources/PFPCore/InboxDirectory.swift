@@ -5,11 +5,11 @@ import Glibc
 
 /// A file of a delivery, opened once: every check and every read goes through this
 /// descriptor, so a name swapped in the inbox after the check cannot redirect a read.
-public final class DeliveredFile: @unchecked Sendable {
-    public let descriptor: Int32
+package final class DeliveredFile: @unchecked Sendable {
+    package let descriptor: Int32
     /// The size when it was opened.
-    public let size: Int
-    public let inode: UInt64
+    package let size: Int
+    package let inode: UInt64
 
     init(descriptor: Int32, size: Int, inode: UInt64) {
         self.descriptor = descriptor
@@ -20,7 +20,7 @@ public final class DeliveredFile: @unchecked Sendable {
     deinit { close(descriptor) }
 
     /// The whole file, or nil when it holds more than `limit` bytes.
-    public func readAll(limit: Int) throws -> [UInt8]? {
+    package func readAll(limit: Int) throws -> [UInt8]? {
         var out: [UInt8] = []
         var buffer = [UInt8](repeating: 0, count: 64 << 10)
         while true {
@@ -37,7 +37,7 @@ public final class DeliveredFile: @unchecked Sendable {
 }
 
 /// Why a name in the inbox is not read as a delivered file.
-public enum InboxFileProblem: Error, Equatable, Sendable, CustomStringConvertible {
+package enum InboxFileProblem: Error, Equatable, Sendable, CustomStringConvertible {
     case missing
     /// Every symbolic link is refused, wherever it leads (docs/DECISIONS.md).
     case symbolicLink
@@ -47,7 +47,7 @@ public enum InboxFileProblem: Error, Equatable, Sendable, CustomStringConvertibl
     case replaced
     case unreadable(Int32)
 
-    public var description: String {
+    package var description: String {
         switch self {
         case .missing: return "it is not there"
         case .symbolicLink: return "it is a symbolic link; pfp reads only regular files in the inbox, never where a link leads"
@@ -61,27 +61,27 @@ public enum InboxFileProblem: Error, Equatable, Sendable, CustomStringConvertibl
 /// The delivery directory, opened once: its entries are listed, checked and opened
 /// through its descriptor, each file without following a symbolic link and without
 /// blocking on a FIFO or touching a device.
-public final class InboxDirectory: @unchecked Sendable {
+package final class InboxDirectory: @unchecked Sendable {
     /// A name the directory holds.
-    public struct Entry: Sendable {
+    package struct Entry: Sendable {
         /// The name's bytes as the file system gives them.
-        public let name: [UInt8]
+        package let name: [UInt8]
         /// The name as text (bytes that are not UTF-8 replaced): for matching, and for
         /// a message only through `ContractWords.fileName`.
-        public var text: String { String(decoding: name, as: UTF8.self) }
-        public let inode: UInt64
+        package var text: String { String(decoding: name, as: UTF8.self) }
+        package let inode: UInt64
 
-        public init(name: [UInt8], inode: UInt64) {
+        package init(name: [UInt8], inode: UInt64) {
             self.name = name
             self.inode = inode
         }
     }
 
-    public let path: String
+    package let path: String
     private let descriptor: Int32
 
     /// Opens the inbox; the error says what to check when it is not a directory.
-    public init(path: String) throws {
+    package init(path: String) throws {
         let fd = Glibc.open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
         guard fd >= 0 else {
             let missing = errno == ENOENT || errno == ENOTDIR
@@ -96,7 +96,7 @@ public final class InboxDirectory: @unchecked Sendable {
     deinit { close(descriptor) }
 
     /// Every name but `.` and `..`, in byte order.
-    public func entries() throws -> [Entry] {
+    package func entries() throws -> [Entry] {
         let fd = dup(descriptor)
         guard fd >= 0, let dir = fdopendir(fd) else {
             if fd >= 0 { close(fd) }
@@ -118,7 +118,7 @@ public final class InboxDirectory: @unchecked Sendable {
     /// Opens a regular file of the inbox by its name: a symbolic link (wherever it
     /// leads), a directory, a FIFO, a device or a socket is refused before it is
     /// opened, and the opened file must be the one that was checked.
-    public func open(_ name: [UInt8]) -> Result<DeliveredFile, InboxFileProblem> {
+    package func open(_ name: [UInt8]) -> Result<DeliveredFile, InboxFileProblem> {
         let cName = name.map { CChar(bitPattern: $0) } + [0]
         var st = stat()
         guard fstatat(descriptor, cName, &st, AT_SYMLINK_NOFOLLOW) == 0 else {

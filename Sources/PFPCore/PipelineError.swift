@@ -1,7 +1,7 @@
 import Foundation
 
 /// Exit codes of `pfp`, so a scheduler can tell what went wrong without reading text.
-public enum ExitCode: Int32, Sendable {
+package enum ExitCode: Int32, Sendable {
     case success = 0
     /// Internal failure: a bug, a full disk, a database that cannot be written.
     case failure = 1
@@ -17,23 +17,23 @@ public enum ExitCode: Int32, Sendable {
 ///
 /// It never carries a resident's name or full ID number: callers mask IDs
 /// with `IDNumber.masked` before they put one in a message.
-public struct PipelineError: Error, CustomStringConvertible, Sendable {
-    public enum Kind: Sendable {
+package struct PipelineError: Error, CustomStringConvertible, Sendable {
+    package enum Kind: Sendable {
         case badInput
         case usage
         case internalFailure
         case busy
     }
-    public var kind: Kind
-    public var stage: String?
-    public var feed: String?
+    package var kind: Kind
+    package var stage: String?
+    package var feed: String?
     /// A file and optionally a line and column ("Pipelines/x.rules:12:5").
-    public var location: String?
-    public var message: String
+    package var location: String?
+    package var message: String
     /// What the operator can do about it.
-    public var hint: String?
+    package var hint: String?
 
-    public init(_ kind: Kind, stage: String? = nil, feed: String? = nil, location: String? = nil,
+    package init(_ kind: Kind, stage: String? = nil, feed: String? = nil, location: String? = nil,
                 _ message: String, hint: String? = nil) {
         self.kind = kind
         self.stage = stage
@@ -43,21 +43,21 @@ public struct PipelineError: Error, CustomStringConvertible, Sendable {
         self.hint = hint
     }
 
-    public static func badInput(stage: String? = nil, feed: String? = nil, location: String? = nil,
+    package static func badInput(stage: String? = nil, feed: String? = nil, location: String? = nil,
                                 _ message: String, hint: String? = nil) -> PipelineError {
         PipelineError(.badInput, stage: stage, feed: feed, location: location, message, hint: hint)
     }
 
-    public static func usage(_ message: String, hint: String? = nil) -> PipelineError {
+    package static func usage(_ message: String, hint: String? = nil) -> PipelineError {
         PipelineError(.usage, message, hint: hint)
     }
 
-    public static func failure(stage: String? = nil, location: String? = nil, _ message: String,
+    package static func failure(stage: String? = nil, location: String? = nil, _ message: String,
                                hint: String? = nil) -> PipelineError {
         PipelineError(.internalFailure, stage: stage, location: location, message, hint: hint)
     }
 
-    public var exitCode: ExitCode {
+    package var exitCode: ExitCode {
         switch kind {
         case .badInput: return .badInput
         case .usage: return .usage
@@ -66,7 +66,7 @@ public struct PipelineError: Error, CustomStringConvertible, Sendable {
         }
     }
 
-    public var description: String {
+    package var description: String {
         var parts: [String] = []
         if let stage { parts.append("stage \(stage)") }
         if let feed { parts.append("feed \(feed)") }

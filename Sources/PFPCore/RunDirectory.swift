@@ -7,16 +7,16 @@ import Glibc
 /// A run's published directory, built under a temporary name and renamed into
 /// place whole: `_SUCCESS` is the last file written, and a reader that sees it
 /// may trust every file beside it (outputs.md, "Where and when").
-public final class RunDirectory {
-    public let root: String
-    public let runDate: CivilDate
+package final class RunDirectory {
+    package let root: String
+    package let runDate: CivilDate
     /// The hidden directory being filled.
-    public let staging: String
-    public private(set) var files: [(name: String, rows: Int, sha256: String, bytes: Int)] = []
+    package let staging: String
+    package private(set) var files: [(name: String, rows: Int, sha256: String, bytes: Int)] = []
 
-    public var finalPath: String { (root as NSString).appendingPathComponent(runDate.description) }
+    package var finalPath: String { (root as NSString).appendingPathComponent(runDate.description) }
 
-    public init(root: String, runDate: CivilDate) throws {
+    package init(root: String, runDate: CivilDate) throws {
         self.root = root
         self.runDate = runDate
         try FileIO.makeDirectory(root)
@@ -30,7 +30,7 @@ public final class RunDirectory {
     }
 
     /// Removes staging directories left by runs that were killed (their process is gone).
-    public static func sweep(root: String) {
+    package static func sweep(root: String) {
         guard let names = try? FileManager.default.contentsOfDirectory(atPath: root) else { return }
         for n in names where n.hasPrefix(".tmp-") || n.hasPrefix(".old-") {
             if let pidText = n.split(separator: "-").last, let pid = Int32(pidText), pid != getpid(), kill(pid, 0) == 0 { continue }
@@ -38,22 +38,22 @@ public final class RunDirectory {
         }
     }
 
-    public func path(_ name: String) -> String { (staging as NSString).appendingPathComponent(name) }
+    package func path(_ name: String) -> String { (staging as NSString).appendingPathComponent(name) }
 
     /// Records a written file for the manifest.
-    public func add(name: String, rows: Int, sha256: String, bytes: Int) {
+    package func add(name: String, rows: Int, sha256: String, bytes: Int) {
         files.append((name, rows, sha256, bytes))
     }
 
     /// Writes a whole file into the staging directory, owner-only, and records it.
-    public func write(_ name: String, _ bytes: [UInt8], rows: Int) throws {
+    package func write(_ name: String, _ bytes: [UInt8], rows: Int) throws {
         let sha = try FileIO.write(path(name), bytes)
         add(name: name, rows: rows, sha256: sha, bytes: bytes.count)
     }
 
     /// Writes `_SUCCESS` last and renames the directory into place, replacing an
     /// earlier publication of the same date.
-    public func publish() throws {
+    package func publish() throws {
         FaultPoint.hit("emit.before_success")
         try FileIO.write(path("_SUCCESS"), [])
         FaultPoint.hit("emit.before_publish")
@@ -83,7 +83,7 @@ public final class RunDirectory {
     }
 
     /// Links `src` as `dst` (same file system), else copies it; then syncs it to disk.
-    public static func linkOrCopy(_ src: String, _ dst: String) throws {
+    package static func linkOrCopy(_ src: String, _ dst: String) throws {
         if link(src, dst) != 0 {
             let w = try FileIO.Writer(path: dst, check: .none, direct: true)
             try w.append(file: src)
@@ -98,7 +98,7 @@ public final class RunDirectory {
     }
 
     /// Gives up: removes the staging directory; what was published stays.
-    public func abandon() { try? FileIO.remove(staging) }
+    package func abandon() { try? FileIO.remove(staging) }
 
     static func exchange(_ a: String, _ b: String) -> Bool {
         pfp_rename_exchange(a, b) == 0

@@ -3,17 +3,17 @@ import Foundation
 /// The run registry: one row per run date (a rerun replaces it), with status,
 /// timings, feed digests and counts, so `pfp runs` and later runs can read them.
 /// Every query of the registry's tables is here; their schema is `Schema`'s.
-public final class RunRegistry {
-    public let db: Database
+package final class RunRegistry {
+    package let db: Database
 
-    public init(db: Database) throws {
+    package init(db: Database) throws {
         self.db = db
         try Schema.migrate(db)
     }
 
     /// Now, in UTC; or the time SOURCE_DATE_EPOCH gives (the reproducible-builds
     /// convention), so that whole published directories can be compared byte for byte.
-    public static func timestamp() -> String {
+    package static func timestamp() -> String {
         let f = ISO8601DateFormatter()
         f.formatOptions = [.withInternetDateTime]
         if let e = ProcessInfo.processInfo.environment["SOURCE_DATE_EPOCH"], let secs = Double(e) {
@@ -22,7 +22,7 @@ public final class RunRegistry {
         return f.string(from: Date())
     }
 
-    public func start(runDate: CivilDate, version: String, inbox: String, threads: Int) throws {
+    package func start(runDate: CivilDate, version: String, inbox: String, threads: Int) throws {
         let d = SQLValue.text(runDate.description)
         try db.transaction {
             try deleteRows(d)
@@ -33,7 +33,7 @@ public final class RunRegistry {
     }
 
     /// A rerun of later stages of a recorded run: back to running.
-    public func resume(runDate: CivilDate) throws {
+    package func resume(runDate: CivilDate) throws {
         var exists = false
         try db.query("SELECT 1 FROM runs WHERE run_date = ?", [.text(runDate.description)]) { _ in exists = true }
         guard exists else {
@@ -43,31 +43,31 @@ public final class RunRegistry {
                        [.text(RunStatus.running.rawValue), .text(runDate.description)])
     }
 
-    public func finish(runDate: CivilDate, status: RunStatus, message: String? = nil, summary: String? = nil) throws {
+    package func finish(runDate: CivilDate, status: RunStatus, message: String? = nil, summary: String? = nil) throws {
         try db.execute("UPDATE runs SET status = ?, ended_at = ?, message = ?, summary = COALESCE(?, summary) WHERE run_date = ?",
                        [.text(status.rawValue), .text(RunRegistry.timestamp()), message.map { .text($0) } ?? .null,
                         summary.map { .text($0) } ?? .null, .text(runDate.description)])
     }
 
-    public func setRuleDigest(runDate: CivilDate, digest: String) throws {
+    package func setRuleDigest(runDate: CivilDate, digest: String) throws {
         try db.execute("UPDATE runs SET rule_digest = ? WHERE run_date = ?", [.text(digest), .text(runDate.description)])
     }
 
-    public func recordStage(runDate: CivilDate, stage: String, wall: Double, cpu: Double, peakRSS: Int) throws {
+    package func recordStage(runDate: CivilDate, stage: String, wall: Double, cpu: Double, peakRSS: Int) throws {
         try db.execute("INSERT OR REPLACE INTO run_stages(run_date, stage, wall_s, cpu_s, peak_rss) VALUES (?, ?, ?, ?, ?)",
                        [.text(runDate.description), .text(stage), .real(wall), .real(cpu), .int(Int64(peakRSS))])
     }
 
-    public struct RunInfo: Sendable {
-        public var runDate: String
-        public var status: RunStatus
-        public var startedAt: String
-        public var endedAt: String?
-        public var summary: String?
-        public var message: String?
+    package struct RunInfo: Sendable {
+        package var runDate: String
+        package var status: RunStatus
+        package var startedAt: String
+        package var endedAt: String?
+        package var summary: String?
+        package var message: String?
     }
 
-    public func list() throws -> [RunInfo] {
+    package func list() throws -> [RunInfo] {
         var out: [RunInfo] = []
         try db.query("SELECT run_date, status, started_at, ended_at, summary, message FROM runs ORDER BY run_date") { r in
             out.append(RunInfo(runDate: r.text(0), status: RunStatus(rawValue: r.text(1)) ?? .failed, startedAt: r.text(2), endedAt: r.optionalText(3),
@@ -77,7 +77,7 @@ public final class RunRegistry {
     }
 
     /// The latest successful run with a date before `date`.
-    public func previousSuccessful(before date: CivilDate) throws -> CivilDate? {
+    package func previousSuccessful(before date: CivilDate) throws -> CivilDate? {
         var out: CivilDate?
         try db.query("SELECT run_date FROM runs WHERE status = ? AND run_date < ? ORDER BY run_date DESC LIMIT 1",
                      [.text(RunStatus.succeeded.rawValue), .text(date.description)]) { out = CivilDate.parse($0.text(0)) }
@@ -85,7 +85,7 @@ public final class RunRegistry {
     }
 
     /// Rows read of each feed's latest accepted delivery in a successful run before `date`.
-    public func previousAcceptedRows(before date: CivilDate) throws -> [String: Int] {
+    package func previousAcceptedRows(before date: CivilDate) throws -> [String: Int] {
         var out: [String: Int] = [:]
         try db.query("""
             SELECT f.feed, f.rows_read FROM run_feeds f JOIN runs r ON r.run_date = f.run_date
@@ -95,21 +95,21 @@ public final class RunRegistry {
     }
 
     /// A recorded run's summary (households, people, rejects, counts), nil before it ends.
-    public func summary(runDate: CivilDate) throws -> [String: Any]? {
+    package func summary(runDate: CivilDate) throws -> [String: Any]? {
         var text: String?
         try db.query("SELECT summary FROM runs WHERE run_date = ?", [.text(runDate.description)]) { text = $0.optionalText(0) }
         return text.flatMap { JSON.parseObject(Array($0.utf8)) }
     }
 
     /// Entries per list of a recorded run (from its summary).
-    public func listCounts(runDate: CivilDate) throws -> [String: Int]? {
+    package func listCounts(runDate: CivilDate) throws -> [String: Int]? {
         guard let obj = try summary(runDate: runDate), let counts = obj["counts"] as? [String: Any] else { return nil }
         var out: [String: Int] = [:]
         for (k, v) in counts { if let o = v as? [String: Any], let n = o["total"] as? Int { out[k] = n } }
         return out
     }
 
-    public func stageTimings(runDate: CivilDate) throws -> [(stage: String, wall: Double, cpu: Double, rss: Int)] {
+    package func stageTimings(runDate: CivilDate) throws -> [(stage: String, wall: Double, cpu: Double, rss: Int)] {
         var out: [(String, Double, Double, Int)] = []
         try db.query("SELECT stage, wall_s, cpu_s, peak_rss FROM run_stages WHERE run_date = ? ORDER BY rowid", [.text(runDate.description)]) { r in
             out.append((r.text(0), r.double(1), r.double(2), Int(r.int(3))))
@@ -120,20 +120,20 @@ public final class RunRegistry {
     // MARK: Feeds and rejects of a run
 
     /// One feed of a run as the registry keeps it (the ingest stage's report).
-    public struct FeedRecord: Sendable, Equatable {
-        public var feed: String
-        public var required: Bool
+    package struct FeedRecord: Sendable, Equatable {
+        package var feed: String
+        package var required: Bool
         /// ok, missing, stale, broken or allowed_missing.
-        public var status: String
-        public var file: String?
-        public var asOf: CivilDate?
-        public var sha256: String?
-        public var bytes = 0, rowsRead = 0, accepted = 0, rejected = 0, conflicts = 0
-        public var message: String?
+        package var status: String
+        package var file: String?
+        package var asOf: CivilDate?
+        package var sha256: String?
+        package var bytes = 0, rowsRead = 0, accepted = 0, rejected = 0, conflicts = 0
+        package var message: String?
         /// Rejected rows by reason code.
-        public var rejectCounts: [String: Int] = [:]
+        package var rejectCounts: [String: Int] = [:]
 
-        public init(feed: String, required: Bool, status: String) {
+        package init(feed: String, required: Bool, status: String) {
             self.feed = feed
             self.required = required
             self.status = status
@@ -141,10 +141,10 @@ public final class RunRegistry {
     }
 
     /// A rejected row: its feed, line and reason code.
-    public typealias RejectRecord = (feed: String, line: Int, reason: String)
+    package typealias RejectRecord = (feed: String, line: Int, reason: String)
 
     /// Records a run's feeds and every rejected row, in one transaction.
-    public func record<S: Sequence>(runDate: CivilDate, feeds: [FeedRecord], rejects: S) throws where S.Element == RejectRecord {
+    package func record<S: Sequence>(runDate: CivilDate, feeds: [FeedRecord], rejects: S) throws where S.Element == RejectRecord {
         let d = SQLValue.text(runDate.description)
         try db.transaction {
             for f in feeds {
@@ -167,7 +167,7 @@ public final class RunRegistry {
     }
 
     /// A run's feeds in the order they were recorded, with their reject counts.
-    public func feeds(runDate: CivilDate) throws -> [FeedRecord] {
+    package func feeds(runDate: CivilDate) throws -> [FeedRecord] {
         let d = SQLValue.text(runDate.description)
         var out: [FeedRecord] = []
         try db.query("""
@@ -191,7 +191,7 @@ public final class RunRegistry {
     }
 
     /// A run's rejected rows in the order they were recorded.
-    public func rejects(runDate: CivilDate) throws -> [RejectRecord] {
+    package func rejects(runDate: CivilDate) throws -> [RejectRecord] {
         var out: [RejectRecord] = []
         try db.query("SELECT feed, line, reason FROM run_rejects WHERE run_date = ? ORDER BY rowid", [.text(runDate.description)]) { row in
             out.append((row.text(0), Int(row.int(1)), row.text(2)))
@@ -200,7 +200,7 @@ public final class RunRegistry {
     }
 
     /// Rows read and bytes of every feed of a run.
-    public func inputVolume(runDate: CivilDate) throws -> (rows: Int, bytes: Int) {
+    package func inputVolume(runDate: CivilDate) throws -> (rows: Int, bytes: Int) {
         var out = (rows: 0, bytes: 0)
         try db.query("SELECT SUM(rows_read), SUM(bytes) FROM run_feeds WHERE run_date = ?", [.text(runDate.description)]) {
             out = (Int($0.int(0)), Int($0.int(1)))
@@ -211,7 +211,7 @@ public final class RunRegistry {
     // MARK: Purging
 
     /// Run dates recorded before a date.
-    public func runDates(before date: CivilDate) throws -> [CivilDate] {
+    package func runDates(before date: CivilDate) throws -> [CivilDate] {
         var out: [CivilDate] = []
         try db.query("SELECT run_date FROM runs WHERE run_date < ? ORDER BY run_date", [.text(date.description)]) {
             if let d = CivilDate.parse($0.text(0)) { out.append(d) }
@@ -220,7 +220,7 @@ public final class RunRegistry {
     }
 
     /// Deletes every registry row of a run date.
-    public func delete(runDate: CivilDate) throws {
+    package func delete(runDate: CivilDate) throws {
         let d = SQLValue.text(runDate.description)
         try db.transaction {
             try deleteRows(d)
@@ -235,7 +235,7 @@ public final class RunRegistry {
     }
 
     /// Gives the space of deleted rows back to the file system.
-    public func compact() throws {
+    package func compact() throws {
         try db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         try db.execute("VACUUM")
     }

@@ -3,17 +3,17 @@ import Foundation
 
 /// A failure from SQLite: the result code, SQLite's message and the SQL text.
 /// Arguments are never included: they may be personal data.
-public struct SQLiteError: Error, CustomStringConvertible, Sendable {
-    public var code: Int32
-    public var message: String
-    public var sql: String?
-    public var description: String {
+package struct SQLiteError: Error, CustomStringConvertible, Sendable {
+    package var code: Int32
+    package var message: String
+    package var sql: String?
+    package var description: String {
         "SQLite error \(code): \(message)" + (sql.map { " (in: \($0))" } ?? "")
     }
 }
 
 /// A value bound to or read from a statement.
-public enum SQLValue: Sendable, Equatable {
+package enum SQLValue: Sendable, Equatable {
     case null
     case int(Int64)
     case text(String)
@@ -24,9 +24,9 @@ public enum SQLValue: Sendable, Equatable {
 let SQLITE_TRANSIENT_PTR = unsafeBitCast(-1, to: sqlite3_destructor_type.self)
 
 /// A prepared statement. Finalized when the value goes away.
-public final class Statement {
+package final class Statement {
     let handle: OpaquePointer
-    public let sql: String
+    package let sql: String
     unowned let db: Database
 
     /// Prepares one statement; SQL after it (a second statement) is refused, as
@@ -58,10 +58,10 @@ public final class Statement {
     deinit { sqlite3_finalize(handle) }
 
     /// The number of `?` arguments the statement takes.
-    public var argumentCount: Int { Int(sqlite3_bind_parameter_count(handle)) }
+    package var argumentCount: Int { Int(sqlite3_bind_parameter_count(handle)) }
 
     /// Binds every argument at once; their number must be the statement's.
-    public func bind(_ values: [SQLValue]) throws {
+    package func bind(_ values: [SQLValue]) throws {
         guard values.count == argumentCount else {
             throw SQLiteError(code: SQLITE_RANGE, message: "the statement takes \(argumentCount) arguments, \(values.count) given", sql: sql)
         }
@@ -84,7 +84,7 @@ public final class Statement {
     }
 
     /// Runs a statement that returns no rows.
-    public func execute(_ values: [SQLValue] = []) throws {
+    package func execute(_ values: [SQLValue] = []) throws {
         try bind(values)
         try stepToEnd()
     }
@@ -103,7 +103,7 @@ public final class Statement {
     }
 
     /// Runs a query and calls `row` for every result row.
-    public func query(_ values: [SQLValue] = [], _ row: (Row) throws -> Void) throws {
+    package func query(_ values: [SQLValue] = [], _ row: (Row) throws -> Void) throws {
         try bind(values)
         defer { sqlite3_reset(handle) }
         while true {
@@ -118,23 +118,23 @@ public final class Statement {
 }
 
 /// A result row; columns are read by index.
-public struct Row {
+package struct Row {
     let handle: OpaquePointer
-    public func int(_ i: Int32) -> Int64 { sqlite3_column_int64(handle, i) }
-    public func double(_ i: Int32) -> Double { sqlite3_column_double(handle, i) }
-    public func isNull(_ i: Int32) -> Bool { sqlite3_column_type(handle, i) == SQLITE_NULL }
-    public func text(_ i: Int32) -> String {
+    package func int(_ i: Int32) -> Int64 { sqlite3_column_int64(handle, i) }
+    package func double(_ i: Int32) -> Double { sqlite3_column_double(handle, i) }
+    package func isNull(_ i: Int32) -> Bool { sqlite3_column_type(handle, i) == SQLITE_NULL }
+    package func text(_ i: Int32) -> String {
         guard let p = sqlite3_column_text(handle, i) else { return "" }
         return String(cString: p)
     }
-    public func optionalText(_ i: Int32) -> String? { isNull(i) ? nil : text(i) }
-    public func blob(_ i: Int32) -> [UInt8] {
+    package func optionalText(_ i: Int32) -> String? { isNull(i) ? nil : text(i) }
+    package func blob(_ i: Int32) -> [UInt8] {
         let n = Int(sqlite3_column_bytes(handle, i))
         guard n > 0, let p = sqlite3_column_blob(handle, i) else { return [] }
         return Array(UnsafeRawBufferPointer(start: p, count: n))
     }
     /// Calls `body` with the blob's bytes without copying them.
-    public func withBlob<T>(_ i: Int32, _ body: (UnsafeRawBufferPointer) throws -> T) rethrows -> T {
+    package func withBlob<T>(_ i: Int32, _ body: (UnsafeRawBufferPointer) throws -> T) rethrows -> T {
         let p = sqlite3_column_blob(handle, i)
         let n = Int(sqlite3_column_bytes(handle, i))
         return try body(UnsafeRawBufferPointer(start: p, count: p == nil ? 0 : n))
@@ -142,14 +142,14 @@ public struct Row {
 }
 
 /// One connection to the pipeline's database: WAL, owner-only file, typed errors.
-public final class Database {
+package final class Database {
     let handle: OpaquePointer
-    public let path: String
+    package let path: String
     private var cache: [String: Statement] = [:]
 
     /// Opens (creating if needed) the database. A new file is created mode 0600
     /// whatever the umask.
-    public init(path: String) throws {
+    package init(path: String) throws {
         let dir = (path as NSString).deletingLastPathComponent
         if !dir.isEmpty { try FileIO.makeDirectory(dir) }
         if !FileManager.default.fileExists(atPath: path) {
@@ -186,7 +186,7 @@ public final class Database {
     }
 
     /// Runs one or more statements without arguments (schema, pragmas).
-    public func execute(_ sql: String) throws {
+    package func execute(_ sql: String) throws {
         var err: UnsafeMutablePointer<CChar>?
         let rc = sqlite3_exec(handle, sql, nil, nil, &err)
         if rc != SQLITE_OK {
@@ -197,23 +197,23 @@ public final class Database {
     }
 
     /// A prepared statement, cached by its SQL text for reuse.
-    public func statement(_ sql: String) throws -> Statement {
+    package func statement(_ sql: String) throws -> Statement {
         if let s = cache[sql] { return s }
         let s = try Statement(db: self, sql: sql)
         cache[sql] = s
         return s
     }
 
-    public func execute(_ sql: String, _ values: [SQLValue]) throws {
+    package func execute(_ sql: String, _ values: [SQLValue]) throws {
         try statement(sql).execute(values)
     }
 
-    public func query(_ sql: String, _ values: [SQLValue] = [], _ row: (Row) throws -> Void) throws {
+    package func query(_ sql: String, _ values: [SQLValue] = [], _ row: (Row) throws -> Void) throws {
         try statement(sql).query(values, row)
     }
 
     /// Runs `body` in one transaction: committed when it returns, rolled back when it throws.
-    public func transaction<T>(_ body: () throws -> T) throws -> T {
+    package func transaction<T>(_ body: () throws -> T) throws -> T {
         try execute("BEGIN IMMEDIATE")
         do {
             let result = try body()
@@ -226,7 +226,7 @@ public final class Database {
     }
 
     /// `PRAGMA integrity_check`: "ok" when the file is sound.
-    public func integrityCheck() throws -> String {
+    package func integrityCheck() throws -> String {
         var out: [String] = []
         try query("PRAGMA integrity_check") { out.append($0.text(0)) }
         return out.joined(separator: "; ")

@@ -4,15 +4,15 @@ import Foundation
 /// in its own transaction, and recorded in `schema_migrations` (the shape of
 /// GRDB's `DatabaseMigrator`). A change to the schema is a new step at the end;
 /// a step never changes once released.
-public enum Schema {
+package enum Schema {
     /// One step: its number, what it does in words, and its SQL.
-    public struct Migration: Sendable {
-        public let id: Int
-        public let name: String
+    package struct Migration: Sendable {
+        package let id: Int
+        package let name: String
         let sql: String
     }
 
-    public static let migrations: [Migration] = [
+    package static let migrations: [Migration] = [
         Migration(id: 1, name: "run registry", sql: """
             CREATE TABLE runs(
                 run_date TEXT PRIMARY KEY,
@@ -52,7 +52,7 @@ public enum Schema {
 
     /// Brings the database to the last step, in one transaction. Safe to call on
     /// every open: when every step is applied, nothing is written or locked.
-    public static func migrate(_ db: Database) throws {
+    package static func migrate(_ db: Database) throws {
         try db.execute("CREATE TABLE IF NOT EXISTS schema_migrations(id INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)")
         if try applied(db).count == migrations.count { return }
         try db.transaction {
@@ -67,7 +67,7 @@ public enum Schema {
     }
 
     /// The numbers of the steps recorded as applied.
-    public static func applied(_ db: Database) throws -> Set<Int> {
+    package static func applied(_ db: Database) throws -> Set<Int> {
         var ids: Set<Int> = []
         try db.query("SELECT id FROM schema_migrations") { ids.insert(Int($0.int(0))) }
         return ids
@@ -98,7 +98,7 @@ public enum Schema {
 }
 
 /// What became of a run, as the registry records it.
-public enum RunStatus: String, Sendable, CaseIterable {
+package enum RunStatus: String, Sendable, CaseIterable {
     case running
     /// Every stage to emit done and published.
     case succeeded

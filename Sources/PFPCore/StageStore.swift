@@ -1,24 +1,24 @@
 import Foundation
 
 /// Named arrays of plain values, written as one stage result.
-public struct BlobWriter {
+package struct BlobWriter {
     /// One named item: its size and a way to reach its bytes (handed over in one
     /// piece or more, in order). The arrays given are
     /// kept as they are (shared, not copied) until the result is written.
-    public struct Item {
-        public let name: String
-        public let count: Int
+    package struct Item {
+        package let name: String
+        package let count: Int
         let withBytes: ((UnsafeRawBufferPointer) throws -> Void) throws -> Void
     }
-    public private(set) var items: [Item] = []
-    public init() {}
+    package private(set) var items: [Item] = []
+    package init() {}
 
-    public mutating func put<T: BitwiseCopyable>(_ name: String, _ array: [T]) {
+    package mutating func put<T: BitwiseCopyable>(_ name: String, _ array: [T]) {
         items.append(Item(name: name, count: array.count * MemoryLayout<T>.stride) { body in try array.withUnsafeBytes { try body($0) } })
     }
 
     /// Arrays written one after another as one item (never joined in memory).
-    public mutating func put(_ name: String, pieces: [[UInt8]]) {
+    package mutating func put(_ name: String, pieces: [[UInt8]]) {
         items.append(Item(name: name, count: pieces.reduce(0) { $0 + $1.count }) { body in
             for p in pieces { try p.withUnsafeBytes { try body($0) } }
         })
@@ -26,12 +26,12 @@ public struct BlobWriter {
 
     /// Memory the caller owns, written as it is (not copied): it must stay valid and
     /// unchanged until the result is saved.
-    public mutating func put(_ name: String, _ bytes: UnsafeRawBufferPointer) {
+    package mutating func put(_ name: String, _ bytes: UnsafeRawBufferPointer) {
         items.append(Item(name: name, count: bytes.count) { body in try body(bytes) })
     }
 
     /// The encoding of `putStrings` for `count` strings given one by one.
-    public static func joined(_ count: Int, _ element: (Int) -> String) -> [UInt8] {
+    package static func joined(_ count: Int, _ element: (Int) -> String) -> [UInt8] {
         var out: [UInt8] = []
         out.reserveCapacity(count * 12)
         for i in 0..<count {
@@ -43,12 +43,12 @@ public struct BlobWriter {
     }
 
     /// Strings joined with NUL (none of ours hold one).
-    public mutating func putStrings(_ name: String, _ strings: [String]) {
+    package mutating func putStrings(_ name: String, _ strings: [String]) {
         put(name, BlobWriter.joined(strings.count) { strings[$0] })
     }
 }
 
-public struct BlobReader {
+package struct BlobReader {
     let file: MappedFile
     var index: [String: Range<Int>]
     let runDate: CivilDate
@@ -62,7 +62,7 @@ public struct BlobReader {
         return UnsafeRawBufferPointer(rebasing: file.bytes[r])
     }
 
-    public func get<T: BitwiseCopyable>(_ name: String) throws -> [T] {
+    package func get<T: BitwiseCopyable>(_ name: String) throws -> [T] {
         let b = try bytes(name)
         let n = b.count / MemoryLayout<T>.stride
         return [T](unsafeUninitializedCapacity: n) { buf, count in
@@ -71,15 +71,15 @@ public struct BlobReader {
         }
     }
 
-    public func has(_ name: String) -> Bool { index[name] != nil }
+    package func has(_ name: String) -> Bool { index[name] != nil }
 
     /// The error for an item whose size does not fit the rest of the result.
-    public func damaged(_ name: String) -> PipelineError {
+    package func damaged(_ name: String) -> PipelineError {
         PipelineError.failure(stage: stage, "the stored \(stage) result for \(runDate) is damaged ('\(name)' has the wrong size)",
                               hint: "rerun 'pfp stage \(stage) --run-date \(runDate)'")
     }
 
-    public func strings(_ name: String) throws -> [String] {
+    package func strings(_ name: String) throws -> [String] {
         let b = try bytes(name)
         if b.isEmpty { return [] }
         return b.split(separator: 0, omittingEmptySubsequences: false).map { String(decoding: $0, as: UTF8.self) }
@@ -90,11 +90,11 @@ public struct BlobReader {
 /// from the previous stage's result. Each result is one file beside the database
 /// (written under a temporary name and renamed: never half-written), registered
 /// in the database with its size and CRC-32C, both checked when it is loaded.
-public final class StageStore {
-    public let db: Database
-    public let directory: String
+package final class StageStore {
+    package let db: Database
+    package let directory: String
 
-    public init(db: Database) throws {
+    package init(db: Database) throws {
         self.db = db
         directory = db.path + ".stages"
         try FileIO.makeDirectory(directory)
@@ -104,22 +104,22 @@ public final class StageStore {
     func fileName(_ runDate: CivilDate, _ stage: String) -> String { "\(runDate)-\(stage).bin" }
 
     /// A side file of a stage result (e.g. the match stage's explanations).
-    public func sidePath(runDate: CivilDate, name: String) -> String {
+    package func sidePath(runDate: CivilDate, name: String) -> String {
         (directory as NSString).appendingPathComponent("\(runDate)-\(name)")
     }
 
     /// A stage result's file, written and in place but not yet registered.
-    public struct Written: Sendable {
+    package struct Written: Sendable {
         let runDate: CivilDate, stage: String, name: String, bytes: Int, checksum: String
     }
 
     /// Replaces a stage's stored result for a date.
-    public func save(runDate: CivilDate, stage: String, blobs: BlobWriter) throws {
+    package func save(runDate: CivilDate, stage: String, blobs: BlobWriter) throws {
         try register(write(runDate: runDate, stage: stage, blobs: blobs))
     }
 
     /// Registers a result `write` made: from here on `load` finds it.
-    public func register(_ w: Written) throws {
+    package func register(_ w: Written) throws {
         try db.execute("INSERT OR REPLACE INTO stage_result(run_date, stage, file, bytes, checksum, created_at) VALUES (?, ?, ?, ?, ?, ?)",
                        [.text(w.runDate.description), .text(w.stage), .text(w.name), .int(Int64(w.bytes)), .text(w.checksum), .text(RunRegistry.timestamp())])
     }
@@ -127,7 +127,7 @@ public final class StageStore {
     /// Writes a stage's result file under a temporary name and renames it into
     /// place, touching no database (so it can run on a thread of its own beside
     /// the next stage); `register` makes it the stage's result.
-    public func write(runDate: CivilDate, stage: String, blobs: BlobWriter) throws -> Written {
+    package func write(runDate: CivilDate, stage: String, blobs: BlobWriter) throws -> Written {
         let name = fileName(runDate, stage)
         let final = (directory as NSString).appendingPathComponent(name)
         let tmp = final + ".tmp-\(getpid())"
@@ -160,7 +160,7 @@ public final class StageStore {
         return Written(runDate: runDate, stage: stage, name: name, bytes: w.bytesWritten, checksum: checksum)
     }
 
-    public func load(runDate: CivilDate, stage: String) throws -> BlobReader? {
+    package func load(runDate: CivilDate, stage: String) throws -> BlobReader? {
         var row: (String, Int64, String)?
         try db.query("SELECT file, bytes, checksum FROM stage_result WHERE run_date = ? AND stage = ?", [.text(runDate.description), .text(stage)]) {
             row = ($0.text(0), $0.int(1), $0.text(2))
@@ -206,7 +206,7 @@ public final class StageStore {
     }
 
     /// Run dates with a stored result before a date.
-    public func runDates(before date: CivilDate) throws -> [CivilDate] {
+    package func runDates(before date: CivilDate) throws -> [CivilDate] {
         var out: [CivilDate] = []
         try db.query("SELECT DISTINCT run_date FROM stage_result WHERE run_date < ? ORDER BY run_date", [.text(date.description)]) {
             if let d = CivilDate.parse($0.text(0)) { out.append(d) }
@@ -214,7 +214,7 @@ public final class StageStore {
         return out
     }
 
-    public func delete(runDate: CivilDate, stage: String? = nil) throws {
+    package func delete(runDate: CivilDate, stage: String? = nil) throws {
         var names: [String] = []
         try db.query("SELECT file FROM stage_result WHERE run_date = ?" + (stage == nil ? "" : " AND stage = ?"),
                      stage == nil ? [.text(runDate.description)] : [.text(runDate.description), .text(stage!)]) { names.append($0.text(0)) }

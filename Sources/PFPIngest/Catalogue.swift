@@ -4,14 +4,14 @@ import PFPCore
 /// The type of a tag's value (feeds.md, tag catalogue). Values are held as `Int64`:
 /// money in fen, ints as they are, bools 0/1, dates as days since 1970-01-01,
 /// enums as the index of their word.
-public enum TagType: Sendable, Equatable {
+package enum TagType: Sendable, Equatable {
     case money
     case int(min: Int64, max: Int64)
     case bool
     case date
     case enumeration([String])
 
-    public var name: String {
+    package var name: String {
         switch self {
         case .money: return "money"
         case .int(let a, let b): return "int(\(a)..\(b))"
@@ -23,7 +23,7 @@ public enum TagType: Sendable, Equatable {
 }
 
 /// What a person's tag is when no accepted row carries it.
-public enum AbsentValue: Sendable, Equatable {
+package enum AbsentValue: Sendable, Equatable {
     case value(Int64)
     /// Known to have no value (not disabled, not deceased).
     case none
@@ -31,18 +31,18 @@ public enum AbsentValue: Sendable, Equatable {
     case unknown
 }
 
-public struct TagDef: Sendable {
-    public var index: Int
-    public var name: String
-    public var feed: String
-    public var type: TagType
-    public var absent: AbsentValue
-    public var label: String
+package struct TagDef: Sendable {
+    package var index: Int
+    package var name: String
+    package var feed: String
+    package var type: TagType
+    package var absent: AbsentValue
+    package var label: String
     /// For `receiving.<policy>` tags, the policy id.
-    public var policy: String?
+    package var policy: String?
 }
 
-public enum ParsedValue: Equatable, Sendable {
+package enum ParsedValue: Equatable, Sendable {
     case value(Int64)
     case bad
     case outOfRange
@@ -50,7 +50,7 @@ public enum ParsedValue: Equatable, Sendable {
 
 extension TagDef {
     /// Parses a delivered value as this tag's type (feeds.md, "value must parse as").
-    public func parse(_ b: UnsafeRawBufferPointer) -> ParsedValue {
+    package func parse(_ b: UnsafeRawBufferPointer) -> ParsedValue {
         switch type {
         case .money: return CompiledTags.parseValue(.money, lo: 0, hi: 0, words: [], b)
         case .int(let lo, let hi): return CompiledTags.parseValue(.int, lo: lo, hi: hi, words: [], b)
@@ -61,7 +61,7 @@ extension TagDef {
     }
 
     /// The value as text, the way a department would write it.
-    public func format(_ v: Int64) -> String {
+    package func format(_ v: Int64) -> String {
         switch type {
         case .money: return Money.format(fen: v)
         case .int: return String(v)
@@ -72,19 +72,19 @@ extension TagDef {
     }
 }
 
-public enum PolicyLevel: String, Sendable { case household, person }
+package enum PolicyLevel: String, Sendable { case household, person }
 
-public struct PolicyEntry: Sendable {
-    public var id: String
-    public var level: PolicyLevel
-    public var name: String
+package struct PolicyEntry: Sendable {
+    package var id: String
+    package var level: PolicyLevel
+    package var name: String
 }
 
 /// `Pipelines/policies.catalogue`: the policies of this deployment.
-public struct PolicyCatalogue: Sendable {
-    public var policies: [PolicyEntry]
+package struct PolicyCatalogue: Sendable {
+    package var policies: [PolicyEntry]
 
-    public init(path: String) throws {
+    package init(path: String) throws {
         var out: [PolicyEntry] = []
         for (lineNo, words) in try CatalogueText.lines(path) {
             guard words.count >= 2, let level = PolicyLevel(rawValue: words[1]) else {
@@ -101,22 +101,22 @@ public struct PolicyCatalogue: Sendable {
         policies = out
     }
 
-    public init(policies: [PolicyEntry]) { self.policies = policies }
+    package init(policies: [PolicyEntry]) { self.policies = policies }
 }
 
 /// `Pipelines/tags.catalogue`: every tag a feed may deliver.
-public struct TagCatalogue: Sendable {
-    public var tags: [TagDef]
+package struct TagCatalogue: Sendable {
+    package var tags: [TagDef]
     private var byName: [String: Int]
 
-    public init(tags: [TagDef]) {
+    package init(tags: [TagDef]) {
         self.tags = tags
         var m: [String: Int] = [:]
         for t in tags { m[t.name] = t.index }
         byName = m
     }
 
-    public init(path: String, policies: PolicyCatalogue) throws {
+    package init(path: String, policies: PolicyCatalogue) throws {
         var tags: [TagDef] = []
         for (lineNo, words) in try CatalogueText.lines(path) {
             let loc = "\(path):\(lineNo)"
@@ -158,7 +158,7 @@ public struct TagCatalogue: Sendable {
     }
 
     /// The ingest stage packs a tag's index into 6 bits of each observation.
-    public static let maxTags = 64
+    package static let maxTags = 64
 
     static func parseType(_ s: String, location: String) throws -> TagType {
         switch s {
@@ -179,9 +179,9 @@ public struct TagCatalogue: Sendable {
         throw PipelineError.badInput(location: location, "unknown type '\(s)'; expected money, bool, date, int(MIN..MAX) or enum(a|b)")
     }
 
-    public func index(of name: String) -> Int? { byName[name] }
-    public subscript(name: String) -> TagDef? { byName[name].map { tags[$0] } }
-    public func tags(ofFeed feed: String) -> [TagDef] { tags.filter { $0.feed == feed } }
+    package func index(of name: String) -> Int? { byName[name] }
+    package subscript(name: String) -> TagDef? { byName[name].map { tags[$0] } }
+    package func tags(ofFeed feed: String) -> [TagDef] { tags.filter { $0.feed == feed } }
 }
 
 /// Reads the whitespace-separated lines of a catalogue file, without comments.

@@ -101,4 +101,4 @@ extension FeedSpec.Shape {
 }
 
 /// What is wrong with a header, in words that quote no delivered text but contract words.
-public struct HeaderProblem: Error, Sendable { public var message: String }
+package struct HeaderProblem: Error, Sendable { package var message: String }

@@ -13,12 +13,12 @@ enum TagColumns {
 }
 
 /// Relation to the head of household (feeds.md).
-public enum Relation: UInt8, CaseIterable, Sendable {
+package enum Relation: UInt8, CaseIterable, Sendable {
     case head, spouse, child, parent, grandchild, sibling, other
     /// The words, in the cases' order (made once: parsing reads them for every record).
     static let words: [StaticString] = ["head", "spouse", "child", "parent", "grandchild", "sibling", "other"]
     static let texts: [String] = words.map { $0.description }
-    public var word: String { Relation.texts[Int(rawValue)] }
+    package var word: String { Relation.texts[Int(rawValue)] }
 
     /// The relation a field's bytes spell; nil for any other bytes.
     @inline(__always)
@@ -28,9 +28,9 @@ public enum Relation: UInt8, CaseIterable, Sendable {
     }
 }
 
-public enum Hukou: UInt8, Sendable {
+package enum Hukou: UInt8, Sendable {
     case local, nonlocal
-    public var word: String { self == .local ? "local" : "nonlocal" }
+    package var word: String { self == .local ? "local" : "nonlocal" }
 }
 
 @inline(__always)

@@ -8,75 +8,75 @@ import PFPProfile
 /// counts): at city scale there are millions, and they are copied, stored and
 /// grouped; `MatchResult` turns them into text. Its explanation is in the match
 /// stage's `explain.jsonl`.
-public struct PublishedEntry: Sendable {
+package struct PublishedEntry: Sendable {
     /// The list's index in the rule files' order.
-    public var list: Int32
+    package var list: Int32
     /// Index into `MatchResult.householdIDs`.
-    public var household: Int32
+    package var household: Int32
     /// Index into `MatchResult.policyIDs`; -1 for a household list.
-    public var policy: Int32
-    public var certainty: Certainty
-    public var status: EntryStatus
+    package var policy: Int32
+    package var certainty: Certainty
+    package var status: EntryStatus
     /// The person's ID key; 0 for an entry of the household.
-    public var personKey: UInt64
+    package var personKey: UInt64
     /// Whole yuan; `Int64.min` for none.
-    public var amountValue: Int64
+    package var amountValue: Int64
     /// The entry's codes: `MatchResult.codes[codeStart ..< codeStart + codeCount]`
     /// (unknown_facts, failed_criteria, reasons or triggers).
-    public var codeStart: Int32
-    public var codeCount: Int32
-    public var district: Int32
-    public var street: Int32
-    public var community: Int64
+    package var codeStart: Int32
+    package var codeCount: Int32
+    package var district: Int32
+    package var street: Int32
+    package var community: Int64
 
-    public var amount: Int? { amountValue == Int64.min ? nil : Int(amountValue) }
+    package var amount: Int? { amountValue == Int64.min ? nil : Int(amountValue) }
 
     /// The words of `certainty` and `status` as UTF-8, by raw value (made once: the
     /// lists and the stored result write them for every entry).
-    public static let certaintyUTF8: [[UInt8]] = (0...UInt8.max).map { Array((Certainty(rawValue: $0)?.text ?? "").utf8) }
-    public static let statusUTF8: [[UInt8]] = (0...UInt8.max).map { Array((EntryStatus(rawValue: $0)?.text ?? "").utf8) }
+    package static let certaintyUTF8: [[UInt8]] = (0...UInt8.max).map { Array((Certainty(rawValue: $0)?.text ?? "").utf8) }
+    package static let statusUTF8: [[UInt8]] = (0...UInt8.max).map { Array((EntryStatus(rawValue: $0)?.text ?? "").utf8) }
 
-    public enum EntryStatus: UInt8, Sendable {
+    package enum EntryStatus: UInt8, Sendable {
         case none, new, `repeat`
-        public var text: String {
+        package var text: String {
             switch self {
             case .none: return ""
             case .new: return "new"
             case .repeat: return "repeat"
             }
         }
-        public init(text: String) { self = text == "new" ? .new : (text == "repeat" ? .repeat : .none) }
+        package init(text: String) { self = text == "new" ? .new : (text == "repeat" ? .repeat : .none) }
     }
 }
 
-public struct MatchResult {
+package struct MatchResult {
     /// List by list (rule order), each in its file's order.
-    public var entries: [PublishedEntry]
+    package var entries: [PublishedEntry]
     /// Names the entries' numbers stand for.
-    public var listIDs: [String]
-    public var householdIDs: [String]
-    public var policyIDs: [String]
-    public var codes: [String]
+    package var listIDs: [String]
+    package var householdIDs: [String]
+    package var policyIDs: [String]
+    package var codes: [String]
     /// explain.jsonl, written by the match stage while it evaluates, in the order of the entries.
-    public var explainPath: String? = nil
-    public var explainRows = 0
+    package var explainPath: String? = nil
+    package var explainRows = 0
     /// The file's sha256 and size.
-    public var explainSHA = ""
-    public var explainBytes = 0
-    public var state: RunState
-    public var households: Int
-    public var people: Int
+    package var explainSHA = ""
+    package var explainBytes = 0
+    package var state: RunState
+    package var households: Int
+    package var people: Int
 
-    public func list(_ e: PublishedEntry) -> String { listIDs[Int(e.list)] }
-    public func householdID(_ e: PublishedEntry) -> String { householdIDs[Int(e.household)] }
-    public func personID(_ e: PublishedEntry) -> String { e.personKey == 0 ? "" : IDNumber(key: e.personKey).description }
-    public func policy(_ e: PublishedEntry) -> String { e.policy < 0 ? "" : policyIDs[Int(e.policy)] }
-    public func codes(_ e: PublishedEntry) -> ArraySlice<String> { codes[Int(e.codeStart)..<Int(e.codeStart + e.codeCount)] }
+    package func list(_ e: PublishedEntry) -> String { listIDs[Int(e.list)] }
+    package func householdID(_ e: PublishedEntry) -> String { householdIDs[Int(e.household)] }
+    package func personID(_ e: PublishedEntry) -> String { e.personKey == 0 ? "" : IDNumber(key: e.personKey).description }
+    package func policy(_ e: PublishedEntry) -> String { e.policy < 0 ? "" : policyIDs[Int(e.policy)] }
+    package func codes(_ e: PublishedEntry) -> ArraySlice<String> { codes[Int(e.codeStart)..<Int(e.codeStart + e.codeCount)] }
 }
 
 /// The match stage: every policy and list for every household, in parallel chunks.
-public struct MatchStage {
-    public init() {}
+package struct MatchStage {
+    package init() {}
 
     /// An entry found by the first pass: its household, policy (-1: none) and
     /// member slot (-1: the household); its list is the run of positions it is in.
@@ -91,7 +91,7 @@ public struct MatchStage {
     /// (each household loaded again for each list it is on): every chunk's text is
     /// written as soon as the chunks before it are, so the file is written once, in
     /// order, hashed as it is written, and never all in memory.
-    public func run(data: IngestResult, rules: RuleSet, profiles: HouseholdProfilesView?, previous: RunState?,
+    package func run(data: IngestResult, rules: RuleSet, profiles: HouseholdProfilesView?, previous: RunState?,
                     explainPath: String, console: Console) throws -> MatchResult {
         let started = FileIO.now()
         let hCount = data.householdCount
@@ -406,12 +406,12 @@ final class ExplainSink: @unchecked Sendable {
 /// Parts of explanations that are the same for every entry of a run, as JSON
 /// bytes in one arena of their own (one per worker: appending them takes no
 /// reference count that another core also touches).
-public final class ExplainFragments {
+package final class ExplainFragments {
     private let arena: UnsafeMutableBufferPointer<UInt8>
     private var ranges: [Range<Int>] = []
     private let listNames: Int, policyNames: Int, tagNames: Int, tagFeeds: Int, valueNames: Int, rememberedLabels: Int, parameters: Int, runDate: Int
 
-    public init(rules: RuleSet, runDate: CivilDate) {
+    package init(rules: RuleSet, runDate: CivilDate) {
         var bytes: [UInt8] = []
         var ranges: [Range<Int>] = []
         func add(_ f: (JSONBytes) -> Void) { let w = JSONBytes(capacity: 64); f(w); ranges.append(bytes.count..<bytes.count + w.count); bytes += w.out }
@@ -451,9 +451,9 @@ public final class ExplainFragments {
         UnsafeBufferPointer(rebasing: UnsafeBufferPointer(arena)[ranges[i]])
     }
     /// A list's id as a JSON string (by its position in the rules).
-    public func listName(_ l: Int) -> UnsafeBufferPointer<UInt8> { piece(listNames + l) }
+    package func listName(_ l: Int) -> UnsafeBufferPointer<UInt8> { piece(listNames + l) }
     /// A policy's id as a JSON string (by its position in the rules).
-    public func policyName(_ p: Int) -> UnsafeBufferPointer<UInt8> { piece(policyNames + p) }
+    package func policyName(_ p: Int) -> UnsafeBufferPointer<UInt8> { piece(policyNames + p) }
     /// A tag's name as a JSON string between commas: `,"income.wage",`.
     func tagName(_ t: Int) -> UnsafeBufferPointer<UInt8> { piece(tagNames + t) }
     /// A tag's feed as a JSON string between commas: `,"hr",`.
@@ -465,11 +465,11 @@ public final class ExplainFragments {
 }
 
 /// Stored profile values, as the match stage's evaluator reads them (StoredValues).
-public final class HouseholdProfilesView: StoredValues {
+package final class HouseholdProfilesView: StoredValues {
     let profiles: HouseholdProfiles
     let map: [Int]   // rules value index -> profile value index (-1: not stored)
 
-    public init(_ p: HouseholdProfiles, rules: RuleSet) {
+    package init(_ p: HouseholdProfiles, rules: RuleSet) {
         profiles = p
         map = rules.values.map { v in p.valueIDs.firstIndex(of: v.id) ?? -1 }
     }
@@ -478,10 +478,10 @@ public final class HouseholdProfilesView: StoredValues {
     /// A view of its own for one worker.
     func replica() -> HouseholdProfilesView { HouseholdProfilesView(profiles: profiles, map: map) }
 
-    public func householdValue(_ v: Int, _ h: Int) -> Val? {
+    package func householdValue(_ v: Int, _ h: Int) -> Val? {
         map[v] >= 0 ? profiles.value(map[v], entity: h) : nil
     }
-    public func personValue(_ v: Int, _ p: Int32) -> Val? {
+    package func personValue(_ v: Int, _ p: Int32) -> Val? {
         map[v] >= 0 ? profiles.value(map[v], entity: Int(p)) : nil
     }
 }
@@ -496,10 +496,10 @@ public final class HouseholdProfilesView: StoredValues {
 ///     "criteria" / "reasons": {code: "true" | "false" | "unknown"}
 ///
 /// Written straight into bytes: at city scale there are millions of them.
-public enum Explanation {
+package enum Explanation {
     /// `listJSON`, `policyJSON`: the names as JSON strings (ExplainFragments);
     /// `policyJSON` nil for a household list, whose codes are `triggers` or reasons.
-    public static func bytes(listJSON: UnsafeBufferPointer<UInt8>, triggers: Bool, householdID: String, personID: String,
+    package static func bytes(listJSON: UnsafeBufferPointer<UInt8>, triggers: Bool, householdID: String, personID: String,
                              policyJSON: UnsafeBufferPointer<UInt8>?, certainty: Certainty, amount: Int?,
                              codes: [String], status: String, criteria: [(code: String, value: Val)], reasons: [(code: String, value: Val)],
                              tracer: Tracer, ctx: EvalContext, fragments: ExplainFragments, into w: JSONBytes) {
@@ -568,142 +568,8 @@ public enum Explanation {
     }
 }
 
-/// A JSON writer over bytes, for the hot paths: one growable buffer of its own
-/// (no copy-on-write checks, no temporary arrays or strings per number).
-public final class JSONBytes {
-    private var base: UnsafeMutablePointer<UInt8>
-    private var cap: Int
-    public private(set) var count = 0
-
-    public init(capacity: Int = 4096) {
-        cap = max(64, capacity)
-        base = .allocate(capacity: cap)
-    }
-    deinit { base.deallocate() }
-
-    /// A copy of the bytes written.
-    public var out: [UInt8] { Array(UnsafeBufferPointer(start: base, count: count)) }
-    /// The bytes written, valid while this writer lives and is not written to.
-    public var bytes: UnsafeRawBufferPointer { UnsafeRawBufferPointer(start: base, count: count) }
-
-    /// Empties the buffer, keeping its memory.
-    public func clear() { count = 0 }
-
-    /// Room for `n` more bytes and 32 spare ones (short pieces are copied as
-    /// whole 8- or 16-byte words, see `append`).
-    @inline(__always) private func reserve(_ n: Int) {
-        if count + n + 32 > cap { grow(count + n + 32) }
-    }
-    private func grow(_ need: Int) {
-        var c = cap * 2
-        while c < need { c *= 2 }
-        let b = UnsafeMutablePointer<UInt8>.allocate(capacity: c)
-        b.update(from: base, count: count)
-        base.deallocate()
-        base = b
-        cap = c
-    }
-
-    @inline(__always) public func byte(_ b: UInt8) {
-        reserve(1)
-        base[count] = b
-        count += 1
-    }
-    /// Pieces of up to 32 bytes (names, words, fragments: nearly all) are
-    /// copied inline as two overlapping words (no call to memmove), reading
-    /// only the piece's own bytes.
-    @inline(__always) public func append(_ p: UnsafeBufferPointer<UInt8>) {
-        guard let a = p.baseAddress else { return }
-        let n = p.count
-        reserve(n)
-        let src = UnsafeRawPointer(a), dst = UnsafeMutableRawPointer(base + count)
-        if n >= 16 && n <= 32 {
-            let x = src.loadUnaligned(as: SIMD16<UInt8>.self), y = src.loadUnaligned(fromByteOffset: n - 16, as: SIMD16<UInt8>.self)
-            dst.storeBytes(of: x, as: SIMD16<UInt8>.self)
-            dst.storeBytes(of: y, toByteOffset: n - 16, as: SIMD16<UInt8>.self)
-        } else if n >= 8 && n < 16 {
-            let x = src.loadUnaligned(as: UInt64.self), y = src.loadUnaligned(fromByteOffset: n - 8, as: UInt64.self)
-            dst.storeBytes(of: x, as: UInt64.self)
-            dst.storeBytes(of: y, toByteOffset: n - 8, as: UInt64.self)
-        } else if n < 8 {
-            for i in 0..<n { dst.storeBytes(of: src.load(fromByteOffset: i, as: UInt8.self), toByteOffset: i, as: UInt8.self) }
-        } else {
-            dst.copyMemory(from: src, byteCount: n)
-        }
-        count += n
-    }
-    @inline(__always) public func raw(_ s: StaticString) {
-        s.withUTF8Buffer { append($0) }
-    }
-    public func rawString(_ s: String) {
-        var s = s
-        s.withUTF8 { append($0) }
-    }
-    public func string(_ s: String) {
-        var s = s
-        s.withUTF8 { u in
-            if !u.contains(where: { $0 < 32 || $0 == 34 || $0 == 92 }) {
-                reserve(u.count + 2)
-                base[count] = 34
-                count += 1
-                append(u)
-                base[count] = 34
-                count += 1
-                return
-            }
-            byte(34)
-            let hex: StaticString = "0123456789abcdef"
-            for b in u {
-                switch b {
-                case 34: byte(92); byte(34)
-                case 92: byte(92); byte(92)
-                case 10: byte(92); byte(110)
-                case 13: byte(92); byte(114)
-                case 9: byte(92); byte(116)
-                case 0..<32:
-                    raw("\\u00")
-                    hex.withUTF8Buffer { h in byte(h[Int(b >> 4)]); byte(h[Int(b & 15)]) }
-                default: byte(b)
-                }
-            }
-            byte(34)
-        }
-    }
-    public func strings(_ a: [String]) {
-        byte(91)
-        for (i, s) in a.enumerated() { if i > 0 { byte(44) }; string(s) }
-        byte(93)
-    }
-    public func int(_ n: Int) {
-        if n >= 0 && n < 10 { byte(UInt8(n) + 48); return }
-        reserve(DecimalText.maxBytes)
-        count += DecimalText.write(Int64(n), to: base + count)
-    }
-    /// A whole number of any size (exact amounts and counts).
-    public func integer(_ n: Int128) {
-        if let small = Int(exactly: n) { int(small); return }
-        rawString(String(n))
-    }
-    /// An 18-character ID number, quoted.
-    public func id(_ key: UInt64) {
-        byte(34)
-        idDigits(key)
-        byte(34)
-    }
-    /// The 18 characters of an ID number, unquoted.
-    public func idDigits(_ key: UInt64) {
-        reserve(18)
-        IDNumber.writeText(key, to: base + count)
-        count += 18
-    }
-    /// "YYYY-MM-DD", quoted.
-    public func date(_ days: Int32) {
-        reserve(12)
-        base[count] = 34
-        CivilDate(days: days).writeText(to: base + count + 1)
-        base[count + 11] = 34
-        count += 12
-    }
+/// What the rule engine's values look like in explanations.
+extension JSONBytes {
     /// A number that is not whole but has a decimal expansion (money in yuan and
     /// fen, shares), quoted, as `Q.description` writes it (from the same parts);
     /// false, and nothing written, for other numbers.
@@ -724,7 +590,7 @@ public final class JSONBytes {
         count += 1
         return true
     }
-    public func truthMap(_ pairs: [(code: String, value: Val)]) {
+    package func truthMap(_ pairs: [(code: String, value: Val)]) {
         byte(123)
         for (i, (k, v)) in pairs.enumerated() {
             if i > 0 { byte(44) }
@@ -737,7 +603,7 @@ public final class JSONBytes {
         }
         byte(125)
     }
-    public func value(_ v: Val, ctx: EvalContext, tag: Int?) {
+    package func value(_ v: Val, ctx: EvalContext, tag: Int?) {
         switch v {
         case .num(let q) where q.d == 1: byte(34); integer(q.n); byte(34)
         case .num(let q) where decimal(q): break

@@ -13,7 +13,7 @@ struct ParameterDecl {
     var pos: SourcePos
 }
 
-public enum Level: String, Sendable { case person, household }
+package enum Level: String, Sendable { case person, household }
 
 struct ValueDecl {
     var id: String
@@ -311,7 +311,7 @@ struct LineReader {
 }
 
 /// The columns a published list file may have after its keys (outputs.md).
-public enum ListColumn: String, CaseIterable, Sendable {
+package enum ListColumn: String, CaseIterable, Sendable {
     case certainty, amount, status, district, street, community
     case unknownFacts = "unknown_facts"
     case failedCriteria = "failed_criteria"

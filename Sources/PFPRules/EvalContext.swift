@@ -4,45 +4,45 @@ import PFPIngest
 
 /// What the previous successful run remembered about one household (for
 /// `previous(...)` and `previous_members`).
-public struct PreviousHousehold: Sendable {
+package struct PreviousHousehold: Sendable {
     /// Remembered household-level expressions, by RememberedInfo.index.
-    public var values: [Int: Val]
+    package var values: [Int: Val]
     /// Members of the previous run (ID keys), with their remembered person-level expressions.
-    public var members: [UInt64: [Int: Val]]
-    public init(values: [Int: Val], members: [UInt64: [Int: Val]]) { self.values = values; self.members = members }
+    package var members: [UInt64: [Int: Val]]
+    package init(values: [Int: Val], members: [UInt64: [Int: Val]]) { self.values = values; self.members = members }
 }
 
 /// Records what an evaluation read, for explanations (only when explaining:
 /// the fast path allocates nothing). Compact structs, no strings.
-public final class Tracer {
-    public struct Fact: Hashable, Sendable { public var person: UInt64; public var tag: Int }
+package final class Tracer {
+    package struct Fact: Hashable, Sendable { package var person: UInt64; package var tag: Int }
     /// How a tag read was answered; explanations spell it `as_of` (a date), `absent`, `conflict` or `unavailable`.
-    public enum ReadState: UInt8, Sendable { case delivered, absent, conflict, unavailable }
-    public struct TagRead: Sendable {
-        public var person: UInt64
-        public var tag: Int32
-        public var state: ReadState
-        public var asOf: Int32
-        public var value: Val
+    package enum ReadState: UInt8, Sendable { case delivered, absent, conflict, unavailable }
+    package struct TagRead: Sendable {
+        package var person: UInt64
+        package var tag: Int32
+        package var state: ReadState
+        package var asOf: Int32
+        package var value: Val
     }
-    public struct ValueRead: Sendable {
+    package struct ValueRead: Sendable {
         /// A value definition's index, or -1 - k for the k-th remembered expression (previous(...)).
-        public var value: Int32
-        public var person: UInt64   // 0: the household
-        public var result: Val
+        package var value: Int32
+        package var person: UInt64   // 0: the household
+        package var result: Val
     }
     /// Sets of facts, each a run of `factStore` (no array per set).
     var factStore: [Fact] = []
     var factSets: [(start: Int32, count: Int32)] = []
-    public private(set) var tagReads: [TagRead] = []
+    package private(set) var tagReads: [TagRead] = []
     /// Parameters read, as ranks in RuleSet.parameterIDs.
-    public private(set) var parameters: [Int32] = []
-    public private(set) var valuesRead: [ValueRead] = []
+    package private(set) var parameters: [Int32] = []
+    package private(set) var valuesRead: [ValueRead] = []
 
-    public init() { seenGen.initialize(repeating: 0, count: seenMask + 1) }
+    package init() { seenGen.initialize(repeating: 0, count: seenMask + 1) }
     deinit { seenGen.deallocate(); seenRead.deallocate() }
 
-    public func reset() {
+    package func reset() {
         generation &+= 1
         if generation == 0 { seenGen.update(repeating: 0, count: seenMask + 1); generation = 1 }
         factStore.removeAll(keepingCapacity: true)
@@ -75,7 +75,7 @@ public final class Tracer {
         return Int32(factSets.count - 1)
     }
 
-    public func facts(_ id: Int32) -> ArraySlice<Fact> {
+    package func facts(_ id: Int32) -> ArraySlice<Fact> {
         guard id >= 0 else { return [] }
         let r = factSets[Int(id)]
         return factStore[Int(r.start)..<Int(r.start + r.count)]
@@ -134,11 +134,11 @@ public final class Tracer {
 /// 64 tags), built once per run and shared by every evaluator. Loading a
 /// household then passes over the tags it has no rows for (most of the
 /// `receiving.*` tags, for most households) instead of looking for them.
-public final class TagPresence: @unchecked Sendable {
+package final class TagPresence: @unchecked Sendable {
     let masks: [UInt64]
 
     /// nil when the catalogue has more than 64 tags (every tag is looked for).
-    public init?(data: IngestResult) {
+    package init?(data: IngestResult) {
         let tagCount = data.tags.count
         guard tagCount <= 64 else { return nil }
         let hCount = data.householdCount
@@ -167,9 +167,9 @@ public final class TagPresence: @unchecked Sendable {
 
 /// Evaluates compiled rules for one household at a time. One per worker thread;
 /// it keeps its buffers between households.
-public final class EvalContext {
-    public let rules: RuleSet
-    public let data: IngestResult
+package final class EvalContext {
+    package let rules: RuleSet
+    package let data: IngestResult
     let tagCount: Int
     // The hot arrays are cells of this evaluator's own (Cells: no bounds or
     // uniqueness checks in a release build; freed in deinit).
@@ -177,13 +177,13 @@ public final class EvalContext {
     let tagAbsent: Cells<AbsentValue>
     let tagUnavailable: Cells<Bool>
 
-    public private(set) var household = -1
+    package private(set) var household = -1
     /// Living members' person indices, in ID order.
     var mem = Cells<Int32>()
     /// The person index of the member in `slot` (0 ..< memberCount).
-    public func member(_ slot: Int) -> Int32 { precondition(slot >= 0 && slot < mem.count, "no member \(slot)"); return mem[slot] }
+    package func member(_ slot: Int) -> Int32 { precondition(slot >= 0 && slot < mem.count, "no member \(slot)"); return mem[slot] }
     var slots = Cells<Int32>()
-    public private(set) var headSlot = 0
+    package private(set) var headSlot = 0
     /// Per tag: where its row search starts (Int.max: search from scratch).
     var cursors: Cells<Int>
     /// Per tag: the load whose slots it holds (`loadGeneration`: resolved).
@@ -207,14 +207,14 @@ public final class EvalContext {
     /// The policy a `per policy` list is being evaluated for.
     var listPolicy = -1
 
-    public var previous: PreviousHousehold?
+    package var previous: PreviousHousehold?
     var previousPeople: [Int32] = []
     var previousLookup: ((UInt64) -> Int32)?
 
-    public var tracer: Tracer?
+    package var tracer: Tracer?
     /// Stored values, read when nothing is traced (the match stage: the profiles).
     /// One per worker: a shared object's reference count would bounce between cores.
-    public var stored: StoredValues?
+    package var stored: StoredValues?
 
     // The ingest result's person columns, read through pointers (no bounds checks
     // in a release build, no reference counts); `people` keeps their buffers alive,
@@ -247,7 +247,7 @@ public final class EvalContext {
 
     /// `presence`: which tags each household has rows for (TagPresence), shared
     /// by the evaluators of a run; nil looks for every tag.
-    public init(rules: RuleSet, data: IngestResult, presence: TagPresence? = nil) {
+    package init(rules: RuleSet, data: IngestResult, presence: TagPresence? = nil) {
         self.rules = rules
         self.data = data
         self.presence = presence
@@ -287,12 +287,12 @@ public final class EvalContext {
     }
 
     /// A function that finds the current person index of an ID key (for former members).
-    public func setPersonLookup(_ f: @escaping (UInt64) -> Int32) { previousLookup = f }
+    package func setPersonLookup(_ f: @escaping (UInt64) -> Int32) { previousLookup = f }
 
     /// Makes household h current: its living members, the head, the tag slots.
     /// Returns false when the household has no living member (no entry anywhere).
     @discardableResult
-    public func load(household h: Int, previous: PreviousHousehold? = nil) -> Bool {
+    package func load(household h: Int, previous: PreviousHousehold? = nil) -> Bool {
         precondition(h >= 0 && h + 1 < householdStart.count, "no household \(h)")
         household = h
         let start = householdStart[h], end = householdStart[h + 1]
@@ -334,7 +334,7 @@ public final class EvalContext {
 
     /// Clears the caches of the loaded household (its members and tag slots stay):
     /// the next evaluation reads everything again, as explaining needs.
-    public func resetCaches() {
+    package func resetCaches() {
         hv.fill(nil)
         pv.fill(nil)
         hpol.fill(nil)
@@ -352,10 +352,10 @@ public final class EvalContext {
         return lo
     }
 
-    public var householdID: String { data.householdIDs[household] }
-    public var memberCount: Int { mem.count }
-    public func personID(slot: Int) -> IDNumber { IDNumber(key: data.personID[Int(member(slot))]) }
-    public var headPerson: Int32 { member(headSlot) }
+    package var householdID: String { data.householdIDs[household] }
+    package var memberCount: Int { mem.count }
+    package func personID(slot: Int) -> IDNumber { IDNumber(key: data.personID[Int(member(slot))]) }
+    package var headPerson: Int32 { member(headSlot) }
 
     // MARK: facts and tags
 
@@ -458,7 +458,7 @@ public final class EvalContext {
         }
     }
 
-    public func describe(_ v: Val, tag t: Int? = nil, words: [String]? = nil) -> String {
+    package func describe(_ v: Val, tag t: Int? = nil, words: [String]? = nil) -> String {
         switch v {
         case .unknown: return "unknown"
         case .none: return "none"
@@ -510,7 +510,7 @@ public final class EvalContext {
 
     /// Eligibility of a policy: for a household policy the household's, for a person
     /// policy the given member's (the current person when slot is nil).
-    public func eligible(_ p: PolicyInfo, slot: Int? = nil) -> Val { eligible(policy: p.index, slot: slot ?? cm) }
+    package func eligible(_ p: PolicyInfo, slot: Int? = nil) -> Val { eligible(policy: p.index, slot: slot ?? cm) }
 
     /// `slot`: the member for a person policy (-1: none); a household policy ignores it.
     func eligible(policy pi: Int, slot s: Int) -> Val {
@@ -551,7 +551,7 @@ public final class EvalContext {
     }
 
     /// Whether the household (any member) or the person carries receiving.<policy> = true.
-    public func receiving(_ p: PolicyInfo, slot: Int? = nil) -> Val { receiving(policy: p.index, slot: slot ?? cm) }
+    package func receiving(_ p: PolicyInfo, slot: Int? = nil) -> Val { receiving(policy: p.index, slot: slot ?? cm) }
 
     func receiving(policy pi: Int, slot s: Int) -> Val {
         let t = code.receivingTag[pi]
@@ -568,7 +568,7 @@ public final class EvalContext {
         return acc
     }
 
-    public func has(_ p: PolicyInfo, slot: Int? = nil) -> Val { has(policy: p.index, slot: slot ?? cm) }
+    package func has(_ p: PolicyInfo, slot: Int? = nil) -> Val { has(policy: p.index, slot: slot ?? cm) }
 
     func has(policy pi: Int, slot s: Int) -> Val {
         let r = receiving(policy: pi, slot: s)
@@ -577,7 +577,7 @@ public final class EvalContext {
     }
 
     /// Each criterion's result, for explanations and failed_criteria.
-    public func criteria(_ p: PolicyInfo, slot: Int? = nil) -> [(code: String, value: Val)] {
+    package func criteria(_ p: PolicyInfo, slot: Int? = nil) -> [(code: String, value: Val)] {
         let run: () -> [(String, Val)] = {
             var out = p.criteria.map { ($0.code, $0.fn(self)) }
             if !p.branches.isEmpty {
@@ -595,7 +595,7 @@ public final class EvalContext {
     }
 
     /// The amount in whole yuan (half-up), nil when the policy has none or it is unknown.
-    public func amount(_ p: PolicyInfo, slot: Int? = nil) -> Int? {
+    package func amount(_ p: PolicyInfo, slot: Int? = nil) -> Int? {
         let run: () -> Val = {
             if let a = p.amount { return a(self) }
             var firstUnknown: Fn?
@@ -620,13 +620,13 @@ public final class EvalContext {
     }
 
     /// The reason codes of a household list that hold (true) for the current household.
-    public func listReasons(_ l: ListInfo) -> [String] {
+    package func listReasons(_ l: ListInfo) -> [String] {
         listReasonValues(l).compactMap { $0.value == .bool(true) ? $0.code : nil }
     }
 
     /// The loaded household's list entries as positions only (what `RuleSet.entries`
     /// finds, without codes, amounts or text): in list order, then policy, then member.
-    public func entryPositions(wasOnAfterList: Bool, into out: inout [EntryPosition]) {
+    package func entryPositions(wasOnAfterList: Bool, into out: inout [EntryPosition]) {
         guard !mem.isEmpty else { return }
         for l in 0..<code.listPerPolicy.count {
             if code.listPerPolicy[l] {
@@ -661,7 +661,7 @@ public final class EvalContext {
     }
 
     /// Every reason's value, for explanations.
-    public func listReasonValues(_ l: ListInfo) -> [(code: String, value: Val)] {
+    package func listReasonValues(_ l: ListInfo) -> [(code: String, value: Val)] {
         let saveP = cp, saveM = cm
         cp = -1; cm = -1
         defer { cp = saveP; cm = saveM }
@@ -669,7 +669,7 @@ public final class EvalContext {
     }
 
     /// Evaluates the remembered expressions for the current household (end of a run).
-    public func remember() -> PreviousHousehold {
+    package func remember() -> PreviousHousehold {
         var values: [Int: Val] = [:]
         var people: [UInt64: [Int: Val]] = [:]
         var current: UInt64 = 0
@@ -681,7 +681,7 @@ public final class EvalContext {
     /// order a run's state keeps them: the household's (by index), then for each
     /// living member in ID order its ID key and the person's (by index). No
     /// dictionaries: the match stage writes them straight into the state.
-    public func remember(household: (Int, Val) -> Void, member: (UInt64) -> Void, personValue: (Int, Val) -> Void) {
+    package func remember(household: (Int, Val) -> Void, member: (UInt64) -> Void, personValue: (Int, Val) -> Void) {
         let saveP = cp, saveM = cm
         cp = -1; cm = -1
         for r in rules.remembered where r.level == .household { household(r.index, r.fn(self)) }   // index order
@@ -693,7 +693,7 @@ public final class EvalContext {
     }
 
     /// The value of a value definition for the household or a member (profile stage).
-    public func evaluate(_ v: ValueInfo, slot: Int? = nil) -> Val {
+    package func evaluate(_ v: ValueInfo, slot: Int? = nil) -> Val {
         if v.level == .person, let s = slot { return asMember(s) { value(v) } }
         let saveP = cp, saveM = cm
         cp = -1; cm = -1

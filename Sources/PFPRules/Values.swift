@@ -8,18 +8,18 @@ import Foundation
 /// the same, in the `WideNumbers` table (`sd` is 0 and `sn` its row): every
 /// operation reads `n` and `d` as 128-bit numbers on that rare path, so results
 /// are exactly those of 128-bit arithmetic throughout.
-public struct Q: Hashable, Comparable, Sendable, CustomStringConvertible {
+package struct Q: Hashable, Comparable, Sendable, CustomStringConvertible {
     /// The numerator, or the row in `WideNumbers` when `sd` is 0.
     @usableFromInline var sn: Int64
     /// The denominator (> 0), or 0 for a wide number.
     @usableFromInline var sd: Int64
 
     @inline(__always) var isWide: Bool { sd == 0 }
-    public var n: Int128 { sd != 0 ? Int128(sn) : WideNumbers.shared.get(sn).n }
-    public var d: Int128 { sd != 0 ? Int128(sd) : WideNumbers.shared.get(sn).d }
+    package var n: Int128 { sd != 0 ? Int128(sn) : WideNumbers.shared.get(sn).n }
+    package var d: Int128 { sd != 0 ? Int128(sd) : WideNumbers.shared.get(sn).d }
 
     /// n/d as given (not reduced) when both fit in 64 bits; in lowest terms otherwise.
-    public init(_ n: Int128, _ d: Int128 = 1) {
+    package init(_ n: Int128, _ d: Int128 = 1) {
         precondition(d != 0, "a rational number with denominator 0")
         let (n, d) = d < 0 ? (-n, -d) : (n, d)
         if let a = Int64(exactly: n), let b = Int64(exactly: d) { sn = a; sd = b; return }
@@ -28,7 +28,7 @@ public struct Q: Hashable, Comparable, Sendable, CustomStringConvertible {
 
     @inline(__always) init(small n: Int64, _ d: Int64) { sn = n; sd = d }
 
-    public static let zero = Q(small: 0, 1)
+    package static let zero = Q(small: 0, 1)
 
     static func gcd(_ a: Int128, _ b: Int128) -> Int128 {
         var a = a.magnitude, b = b.magnitude
@@ -77,7 +77,7 @@ public struct Q: Hashable, Comparable, Sendable, CustomStringConvertible {
     /// Keeps numbers small: reduced when the denominator grows. The same lowest
     /// terms whatever the path (wide numbers are always in lowest terms).
     @inline(__always)
-    public func reduced() -> Q {
+    package func reduced() -> Q {
         if sd == 1 || sd == 0 { return self }
         let g = Q.gcd64(sn.magnitude, UInt64(sd))
         if g <= 1 { return self }
@@ -88,7 +88,7 @@ public struct Q: Hashable, Comparable, Sendable, CustomStringConvertible {
     /// divisor of 100 that divides x, found by trying them from the largest
     /// (divisions by constants, no gcd loop: every money tag read takes this).
     @inline(__always)
-    public static func fen(_ x: Int64) -> Q {
+    package static func fen(_ x: Int64) -> Q {
         let d: Int64
         if x % 100 == 0 { d = 100 } else if x % 50 == 0 { d = 50 } else if x % 25 == 0 { d = 25 } else if x % 20 == 0 { d = 20 }
         else if x % 10 == 0 { d = 10 } else if x % 5 == 0 { d = 5 } else if x % 4 == 0 { d = 4 } else if x % 2 == 0 { d = 2 } else { d = 1 }
@@ -96,7 +96,7 @@ public struct Q: Hashable, Comparable, Sendable, CustomStringConvertible {
     }
 
     /// Parses "12", "-3", "0.35" exactly.
-    public init?(decimal s: String) {
+    package init?(decimal s: String) {
         var text = Substring(s)
         var neg = false
         if text.hasPrefix("-") { neg = true; text = text.dropFirst() }
@@ -118,8 +118,8 @@ public struct Q: Hashable, Comparable, Sendable, CustomStringConvertible {
     // always did).
     @inline(__always) static func small(_ a: Q, _ b: Q) -> Bool { a.sd != 0 && b.sd != 0 }
 
-    public static func + (a: Q, b: Q) -> Q { small(a, b) ? smallSum(a, b, minus: false) : wide(a, b, 0)! }
-    public static func - (a: Q, b: Q) -> Q { small(a, b) ? smallSum(a, b, minus: true) : wide(a, b, 1)! }
+    package static func + (a: Q, b: Q) -> Q { small(a, b) ? smallSum(a, b, minus: false) : wide(a, b, 0)! }
+    package static func - (a: Q, b: Q) -> Q { small(a, b) ? smallSum(a, b, minus: true) : wide(a, b, 1)! }
 
     /// a + b or a - b of two small numbers. When the larger denominator is a
     /// multiple of the smaller (the same one, or money: the denominator of every
@@ -141,11 +141,11 @@ public struct Q: Hashable, Comparable, Sendable, CustomStringConvertible {
         let x = Int128(a.sn) * Int128(b.sd), y = Int128(b.sn) * Int128(a.sd)
         return lowest(minus ? x - y : x + y, Int128(a.sd) * Int128(b.sd))
     }
-    public static prefix func - (a: Q) -> Q {
+    package static prefix func - (a: Q) -> Q {
         if a.sd != 0 && a.sn != Int64.min { return Q(small: -a.sn, a.sd) }
         return Q(-a.n, a.d)
     }
-    public static func * (a: Q, b: Q) -> Q {
+    package static func * (a: Q, b: Q) -> Q {
         if small(a, b) {
             // A whole number times a fraction keeps the fraction's denominator: no gcd.
             if a.sd == 1 || b.sd == 1 {
@@ -157,7 +157,7 @@ public struct Q: Hashable, Comparable, Sendable, CustomStringConvertible {
         return wide(a, b, 2)!
     }
     /// nil when dividing by zero.
-    public static func / (a: Q, b: Q) -> Q? {
+    package static func / (a: Q, b: Q) -> Q? {
         if small(a, b) {
             if b.sn == 0 { return nil }
             let n = Int128(a.sn) * Int128(b.sd), d = Int128(a.sd) * Int128(b.sn)
@@ -165,14 +165,14 @@ public struct Q: Hashable, Comparable, Sendable, CustomStringConvertible {
         }
         return wide(a, b, 3)
     }
-    public static func < (a: Q, b: Q) -> Bool {
+    package static func < (a: Q, b: Q) -> Bool {
         if small(a, b) {
             if a.sd == b.sd { return a.sn < b.sn }
             return Int128(a.sn) * Int128(b.sd) < Int128(b.sn) * Int128(a.sd)
         }
         return a.n * b.d < b.n * a.d
     }
-    public static func == (a: Q, b: Q) -> Bool {
+    package static func == (a: Q, b: Q) -> Bool {
         if small(a, b) {
             if a.sd == b.sd { return a.sn == b.sn }
             return Int128(a.sn) * Int128(b.sd) == Int128(b.sn) * Int128(a.sd)
@@ -194,10 +194,10 @@ public struct Q: Hashable, Comparable, Sendable, CustomStringConvertible {
             return bn < 0 ? lowest(-(an * bd), -(ad * bn)) : lowest(an * bd, ad * bn)
         }
     }
-    public func hash(into h: inout Hasher) { let r = reduced(); h.combine(r.n); h.combine(r.d) }
+    package func hash(into h: inout Hasher) { let r = reduced(); h.combine(r.n); h.combine(r.d) }
 
     /// Rounded half-up to a whole number (whole yuan for amounts).
-    public var roundedHalfUp: Int128 {
+    package var roundedHalfUp: Int128 {
         let twice = 2 * n + d
         let den = 2 * d
         // floor division
@@ -210,7 +210,7 @@ public struct Q: Hashable, Comparable, Sendable, CustomStringConvertible {
     /// as decimal parts: `fraction` has `places` digits (leading zeros included).
     /// nil for whole numbers and for fractions such as 1/3, and for the few whose
     /// digits do not fit in 128 bits (1/2^62 and the like: printed as n/d).
-    public var decimalParts: (negative: Bool, whole: UInt128, fraction: UInt128, places: Int)? {
+    package var decimalParts: (negative: Bool, whole: UInt128, fraction: UInt128, places: Int)? {
         let r = reduced()
         if r.sd == 1 { return nil }
         // 64-bit numbers (money in yuan and fen) in 64-bit divisions; wide ones, and
@@ -246,7 +246,7 @@ public struct Q: Hashable, Comparable, Sendable, CustomStringConvertible {
     }
 
     /// Exact decimal text when the denominator divides a power of ten, else "n/d".
-    public var description: String {
+    package var description: String {
         let r = reduced()
         if r.d == 1 { return String(r.n) }
         guard let x = decimalParts else { return "\(r.n)/\(r.d)" }
@@ -289,7 +289,7 @@ final class WideNumbers: @unchecked Sendable {
 /// A value in three-valued logic. `unknown` carries the id of the facts that
 /// made it unknown when explaining (-1 otherwise); `none` is a known absence
 /// (not disabled, not deceased).
-public enum Val: Equatable, Sendable {
+package enum Val: Equatable, Sendable {
     case unknown(Int32)
     case none
     case bool(Bool)
@@ -297,12 +297,12 @@ public enum Val: Equatable, Sendable {
     case date(Int32)
     case word(Int32)
 
-    public static let unknownNoFacts = Val.unknown(-1)
+    package static let unknownNoFacts = Val.unknown(-1)
 
-    public var isUnknown: Bool { if case .unknown = self { return true } else { return false } }
+    package var isUnknown: Bool { if case .unknown = self { return true } else { return false } }
 
     /// The three-valued truth of a boolean value: true, false or nil for unknown.
-    public var truth: Bool? {
+    package var truth: Bool? {
         switch self {
         case .bool(let b): return b
         default: return nil
@@ -311,14 +311,14 @@ public enum Val: Equatable, Sendable {
 }
 
 /// The static type of an expression, checked when the rules are loaded.
-public enum VType: Equatable, Sendable, CustomStringConvertible {
+package enum VType: Equatable, Sendable, CustomStringConvertible {
     case bool
     case number
     case date
     /// One of a list of words (an enum tag, sex, relation, hukou).
     case word([String])
 
-    public var description: String {
+    package var description: String {
         switch self {
         case .bool: return "a true/false value"
         case .number: return "a number"

@@ -194,6 +194,24 @@ final class JSONAndConfigTests: XCTestCase {
         XCTAssertEqual(j.serialized(), "{\"b\":1,\"a\":\"x\\\"y\\n\\u0001\",\"c\":[true,null]}")
     }
 
+    func testPrettyJSONIsTwoSpacesWithEmptyContainersInline() {
+        let j = JSON.object([("a", .array([.int(-12), .null, .array([])])), ("b", .object([])), ("c", .object([("d", .string("\t"))]))])
+        XCTAssertEqual(j.serialized(pretty: true), """
+            {
+              "a": [
+                -12,
+                null,
+                []
+              ],
+              "b": {},
+              "c": {
+                "d": "\\t"
+              }
+            }
+            """)
+        XCTAssertEqual(JSON.int(Int(Int64.min)).serialized(), "-9223372036854775808")
+    }
+
     func testConfigFileReportsLine() {
         XCTAssertThrowsError(try ConfigFile(path: "p.conf", text: "a = 1\n[feed x\n")) { e in
             XCTAssertEqual((e as? PipelineError)?.location, "p.conf:2:8")

@@ -1,4 +1,5 @@
 import XCTest
+import PFPCore
 @testable import PFPRules
 @testable import PFPMatch
 
