@@ -3,24 +3,24 @@ import Foundation
 /// A JSON writer over bytes, for the hot paths: one growable buffer of its own
 /// (no copy-on-write checks, no temporary arrays or strings per number). The
 /// one JSON string escaper of the project: `JSON` serializes through it too.
-public final class JSONBytes {
+package final class JSONBytes {
     package private(set) var base: UnsafeMutablePointer<UInt8>
     private var cap: Int
-    public package(set) var count = 0
+    package var count = 0
 
-    public init(capacity: Int = 4096) {
+    package init(capacity: Int = 4096) {
         cap = max(64, capacity)
         base = .allocate(capacity: cap)
     }
     deinit { base.deallocate() }
 
     /// A copy of the bytes written.
-    public var out: [UInt8] { Array(UnsafeBufferPointer(start: base, count: count)) }
+    package var out: [UInt8] { Array(UnsafeBufferPointer(start: base, count: count)) }
     /// The bytes written, valid while this writer lives and is not written to.
-    public var bytes: UnsafeRawBufferPointer { UnsafeRawBufferPointer(start: base, count: count) }
+    package var bytes: UnsafeRawBufferPointer { UnsafeRawBufferPointer(start: base, count: count) }
 
     /// Empties the buffer, keeping its memory.
-    public func clear() { count = 0 }
+    package func clear() { count = 0 }
 
     /// Room for `n` more bytes and 32 spare ones (short pieces are copied as
     /// whole 8- or 16-byte words, see `append`).
@@ -37,7 +37,7 @@ public final class JSONBytes {
         cap = c
     }
 
-    @inline(__always) public func byte(_ b: UInt8) {
+    @inline(__always) package func byte(_ b: UInt8) {
         reserve(1)
         base[count] = b
         count += 1
@@ -45,7 +45,7 @@ public final class JSONBytes {
     /// Pieces of up to 32 bytes (names, words, fragments: nearly all) are
     /// copied inline as two overlapping words (no call to memmove), reading
     /// only the piece's own bytes.
-    @inline(__always) public func append(_ p: UnsafeBufferPointer<UInt8>) {
+    @inline(__always) package func append(_ p: UnsafeBufferPointer<UInt8>) {
         guard let a = p.baseAddress else { return }
         let n = p.count
         reserve(n)
@@ -65,14 +65,14 @@ public final class JSONBytes {
         }
         count += n
     }
-    @inline(__always) public func raw(_ s: StaticString) {
+    @inline(__always) package func raw(_ s: StaticString) {
         s.withUTF8Buffer { append($0) }
     }
-    public func rawString(_ s: String) {
+    package func rawString(_ s: String) {
         var s = s
         s.withUTF8 { append($0) }
     }
-    public func string(_ s: String) {
+    package func string(_ s: String) {
         var s = s
         s.withUTF8 { u in
             if !u.contains(where: { $0 < 32 || $0 == 34 || $0 == 92 }) {
@@ -102,35 +102,35 @@ public final class JSONBytes {
             byte(34)
         }
     }
-    public func strings(_ a: [String]) {
+    package func strings(_ a: [String]) {
         byte(91)
         for (i, s) in a.enumerated() { if i > 0 { byte(44) }; string(s) }
         byte(93)
     }
-    public func int(_ n: Int) {
+    package func int(_ n: Int) {
         if n >= 0 && n < 10 { byte(UInt8(n) + 48); return }
         reserve(DecimalText.maxBytes)
         count += DecimalText.write(Int64(n), to: base + count)
     }
     /// A whole number of any size (exact amounts and counts).
-    public func integer(_ n: Int128) {
+    package func integer(_ n: Int128) {
         if let small = Int(exactly: n) { int(small); return }
         rawString(String(n))
     }
     /// An 18-character ID number, quoted.
-    public func id(_ key: UInt64) {
+    package func id(_ key: UInt64) {
         byte(34)
         idDigits(key)
         byte(34)
     }
     /// The 18 characters of an ID number, unquoted.
-    public func idDigits(_ key: UInt64) {
+    package func idDigits(_ key: UInt64) {
         reserve(18)
         IDNumber.writeText(key, to: base + count)
         count += 18
     }
     /// "YYYY-MM-DD", quoted.
-    public func date(_ days: Int32) {
+    package func date(_ days: Int32) {
         reserve(12)
         base[count] = 34
         CivilDate(days: days).writeText(to: base + count + 1)

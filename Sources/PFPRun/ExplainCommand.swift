@@ -66,7 +66,8 @@ package enum ExplainCommand {
                 Array("\"policy\"".utf8).withUnsafeBufferPointer { listJSON in
                     Explanation.bytes(listJSON: listJSON, triggers: false, householdID: req.household, personID: personID,
                                       policyJSON: fragments.policyName(p.index),
-                                      certainty: d.certainty, amount: d.amount, codes: d.certainty == .confirmed ? [] : d.codes, status: "",
+                                      certainty: d.certainty, amount: d.certainty == .notEligible ? nil : d.amount,
+                                      codes: d.certainty == .confirmed ? [] : d.codes, status: "",
                                       criteria: d.criteria, reasons: [], tracer: tracer, ctx: ctx, fragments: fragments, into: w)
                 }
                 decisions.append(String(decoding: w.out, as: UTF8.self))

@@ -159,6 +159,30 @@ final class ReliabilityTests: XCTestCase {
         }
     }
 
+    /// A policy that does not hold has no amount to show (it was printed as a
+    /// negative number of yuan), in the text and in the JSON.
+    func testExplainShowsNoAmountWhereThePolicyDoesNotHold() throws {
+        XCTAssertEqual(try sh("", runArgs("2026-11-23")).code, 0)
+        var notEligible = 0, amounts = 0
+        for h in (0..<40).map({ String(format: "H%010d", $0) }) {
+            let args = ["explain", "--run-date", "2026-11-23", "--household", h, "--db", work + "/pfp.sqlite"]
+            let text = try sh("", args)
+            guard text.code == 0 else { continue }
+            for line in text.out.split(separator: "\n") where line.contains(": not_eligible") {
+                notEligible += 1
+                XCTAssertFalse(line.contains("amount"), String(line))
+            }
+            amounts += text.out.split(separator: "\n").filter { $0.contains(", amount ") }.count
+            for line in try sh("", args + ["--json"]).out.split(separator: "\n") {
+                let obj = try XCTUnwrap(JSON.parseObject(Array(line.utf8)))
+                guard let d = obj["decision"] as? [String: Any], d["certainty"] as? String == "not_eligible" else { continue }
+                XCTAssertTrue(d["amount"] is NSNull, String(line.prefix(200)))
+            }
+        }
+        XCTAssertGreaterThan(notEligible, 50)
+        XCTAssertGreaterThan(amounts, 5, "amounts are still shown where a policy holds")
+    }
+
     func testPurgeDeletesOldRunsAndKeepsTheRest() throws {
         XCTAssertEqual(try sh("", runArgs("2026-11-23")).code, 0)
         XCTAssertEqual(try sh("", runArgs("2026-11-24")).code, 0)
