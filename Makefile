@@ -6,7 +6,7 @@ SAMPLE_SEED := 20261123
 SAMPLE_DATE := 2026-11-23
 SAMPLE_HOUSEHOLDS := 300
 
-.PHONY: all deps build run test sample bench report-check fuzz clean help
+.PHONY: all deps build run test sample bench report-check fuzz format clean help
 
 all: build
 
@@ -17,6 +17,7 @@ help:
 	@echo "make bench   benchmark the pipeline on generated deliveries (see docs/PERFORMANCE.md)"
 	@echo "make report-check  render a published report.html with headless Chromium"
 	@echo "make fuzz    the mutation tests for ten minutes"
+	@echo "make format  lay out Sources/ and Tests/ with the toolchain's swift-format (.swift-format: 120 columns)"
 	@echo "make clean   remove build products and local outputs"
 
 # The system SQLite headers (the CSQLite module needs sqlite3.h and pkg-config's sqlite3.pc).
@@ -61,6 +62,10 @@ report-check:
 	chromium --headless --no-sandbox --disable-gpu --hide-scrollbars --window-size=1200,1800 \
 	  --screenshot=out/report.png file://$(CURDIR)/out/published/2026-11-24/report.html
 	@echo "screenshot: out/report.png"
+
+# The toolchain's own formatter; .swift-format sets 120 columns, 4 spaces, layout only (no rule rewrites code).
+format:
+	swift-format format --configuration .swift-format --in-place --recursive Sources Tests
 
 clean:
 	rm -rf .build out bench-data

@@ -16,7 +16,9 @@ package final class ArgumentReader {
     /// `--help` or `-h` was given: nothing else is checked.
     package private(set) var wantsHelp = false
 
-    package init(_ args: [String], command: String, declarations: [ArgumentDeclaration], conflicts: [[String]] = []) throws {
+    package init(
+        _ args: [String], command: String, declarations: [ArgumentDeclaration], conflicts: [[String]] = []
+    ) throws {
         self.command = command
         self.declarations = declarations
         if args.contains(where: { $0 == "--help" || $0 == "-h" }) {
@@ -60,8 +62,10 @@ package final class ArgumentReader {
                     guard i < args.count else { throw misuse("--\(name) needs a value: --\(name) \(placeholder)") }
                     value = args[i]
                     guard !value.hasPrefix("--") else {
-                        throw misuse("--\(name) needs a value, but the next argument is '\(value.prefix(40))', which reads as an option; "
-                                     + "write --\(name) \(placeholder) (or --\(name)=\(value.prefix(40)) if that really is the value)")
+                        throw misuse(
+                            "--\(name) needs a value, but the next argument is '\(value.prefix(40))', which reads as an option; "
+                                + "write --\(name) \(placeholder) (or --\(name)=\(value.prefix(40)) if that really is the value)"
+                        )
                     }
                     i += 1
                 }
@@ -74,7 +78,8 @@ package final class ArgumentReader {
         for group in conflicts {
             let given = group.filter { flags.contains($0) || values[$0] != nil }
             if given.count > 1 {
-                throw misuse(given.map { "--" + $0 }.joined(separator: " and ") + " contradict each other: give one of them")
+                throw misuse(
+                    given.map { "--" + $0 }.joined(separator: " and ") + " contradict each other: give one of them")
             }
         }
     }
@@ -117,8 +122,9 @@ package final class ArgumentReader {
     package func finish() throws {
         let unread = declarations.map(\.name).filter { !read.contains($0) }
         if !unread.isEmpty {
-            throw PipelineError.failure("pfp \(command) declares \(unread.map { "--" + $0 }.joined(separator: ", ")) but never reads it",
-                                        hint: "a bug in pfp: please report it")
+            throw PipelineError.failure(
+                "pfp \(command) declares \(unread.map { "--" + $0 }.joined(separator: ", ")) but never reads it",
+                hint: "a bug in pfp: please report it")
         }
     }
 

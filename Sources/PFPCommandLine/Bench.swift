@@ -7,13 +7,16 @@ import PFPCore
 struct BenchCommand: PFPCommand {
     static let name = "bench"
     static let summary = "benchmark the nightly job on generated deliveries"
-    static let sizes = Option<[Int]>("sizes", "N,N", help: "households per benchmark run (default 100000,1000000)",
-                                     expected: "numbers of households of at least 10, e.g. 100000,1000000") { text in
+    static let sizes = Option<[Int]>(
+        "sizes", "N,N", help: "households per benchmark run (default 100000,1000000)",
+        expected: "numbers of households of at least 10, e.g. 100000,1000000"
+    ) { text in
         let sizes = text.split(separator: ",").map { Int($0.replacingOccurrences(of: "_", with: "")) ?? 0 }
         return sizes.isEmpty || sizes.contains { $0 < 10 } ? nil : sizes
     }
     static let data = Option<String>("data", "DIR", help: "where generated deliveries are cached (default bench-data)")
-    static let repeats = Option.number("repeat", "N", help: "runs per size; the run of median total time is shown (default 1)", in: 1...100)
+    static let repeats = Option.number(
+        "repeat", "N", help: "runs per size; the run of median total time is shown (default 1)", in: 1...100)
     static let arguments = [sizes.declaration, data.declaration, Shared.threads.declaration, repeats.declaration]
     static let details = """
         Each size runs in its own process, release build recommended (make bench). Prints per stage wall and CPU
@@ -50,9 +53,13 @@ func bench(sizes: [Int], dataDir: String, threads: Int?, repeats: Int, console: 
         for (i, c) in cols.enumerated() {
             if i < widths.count {
                 let w = widths[i]
-                out += i < 2 ? c.padding(toLength: max(w, c.count), withPad: " ", startingAt: 0) + " "
-                             : String(repeating: " ", count: max(0, w - c.count)) + c + " "
-            } else { out += "  " + c }
+                out +=
+                    i < 2
+                    ? c.padding(toLength: max(w, c.count), withPad: " ", startingAt: 0) + " "
+                    : String(repeating: " ", count: max(0, w - c.count)) + c + " "
+            } else {
+                out += "  " + c
+            }
         }
         return out
     }
@@ -67,7 +74,8 @@ func bench(sizes: [Int], dataDir: String, threads: Int?, repeats: Int, console: 
         if !FileIO.exists(inbox + "/population.csv.manifest.json") || cached != stamp {
             try? FileIO.remove(root)
             console.info("generating \(grouped(n)) households under \(root) (cached for later runs)")
-            let g = try spawn(me, ["sample", "--households", String(n), "--seed", "1", "--run-date", date, "--out", root, "--quiet"])
+            let g = try spawn(
+                me, ["sample", "--households", String(n), "--seed", "1", "--run-date", date, "--out", root, "--quiet"])
             guard g.status == 0 else { throw PipelineError.failure("pfp sample failed for \(n) households") }
             try FileIO.write(stampPath, Array(stamp.utf8), mode: 0o644)
         }
@@ -77,11 +85,16 @@ func bench(sizes: [Int], dataDir: String, threads: Int?, repeats: Int, console: 
         for k in 0..<repeats {
             let out = repeats == 1 ? "\(root)/out" : "\(root)/out-\(k + 1)"
             try? FileIO.remove(out)
-            var args = ["run", "--run-date", date, "--inbox", inbox, "--out", out + "/published", "--db", out + "/pfp.sqlite", "--quiet"]
+            var args = [
+                "run", "--run-date", date, "--inbox", inbox, "--out", out + "/published", "--db", out + "/pfp.sqlite",
+                "--quiet",
+            ]
             if let threads { args += ["--threads", String(threads)] }
             if repeats > 1 { console.info("\(grouped(n)) households: run \(k + 1) of \(repeats)") }
             let r = try spawn(me, args)
-            guard r.status == 0 else { throw PipelineError.failure("pfp run failed (exit \(r.status)) on \(n) households") }
+            guard r.status == 0 else {
+                throw PipelineError.failure("pfp run failed (exit \(r.status)) on \(n) households")
+            }
             runs.append((r.wall, r.cpu, r.maxRSS, out))
             // Of a repeated run only its registry is kept: the published files and stage
             // results are gigabytes at city scale.
@@ -107,35 +120,58 @@ func bench(sizes: [Int], dataDir: String, threads: Int?, repeats: Int, console: 
             var extra: [(String, JSON)] = []
             switch s.stage {
             case "ingest":
-                rate = String(format: "%.2fM rows/s, %.0f MB/s", Double(rows) / s.wall / 1e6, Double(bytes) / s.wall / 1e6)
-                extra = [("rows_per_s", .int(Int(Double(rows) / s.wall))), ("mb_per_s", .int(Int(Double(bytes) / s.wall / 1e6)))]
+                rate = String(
+                    format: "%.2fM rows/s, %.0f MB/s", Double(rows) / s.wall / 1e6, Double(bytes) / s.wall / 1e6)
+                extra = [
+                    ("rows_per_s", .int(Int(Double(rows) / s.wall))),
+                    ("mb_per_s", .int(Int(Double(bytes) / s.wall / 1e6))),
+                ]
             case "profile", "match":
                 rate = "\(grouped(Int(Double(households) / s.wall))) households/s"
                 extra = [("households_per_s", .int(Int(Double(households) / s.wall)))]
             case "emit":
                 // Each entry is a row of its list file and a line of explain.jsonl.
-                rate = "\(grouped(Int(Double(entries) / s.wall))) entries/s (\(grouped(entries)) list rows + explanations)"
+                rate =
+                    "\(grouped(Int(Double(entries) / s.wall))) entries/s (\(grouped(entries)) list rows + explanations)"
                 extra = [("rows_per_s", .int(Int(Double(entries) / s.wall)))]
             default: rate = ""
             }
-            print(row([grouped(n), s.stage, String(format: "%.2f", s.wall), String(format: "%.2f", s.cpu), grouped(s.rss >> 20), rate]))
-            stageJSON.append(.object([("stage", .string(s.stage)), ("wall_s", .string(String(format: "%.3f", s.wall))),
-                                      ("cpu_s", .string(String(format: "%.3f", s.cpu))), ("peak_rss_mib", .int(s.rss >> 20))] + extra))
+            print(
+                row([
+                    grouped(n), s.stage, String(format: "%.2f", s.wall), String(format: "%.2f", s.cpu),
+                    grouped(s.rss >> 20), rate,
+                ]))
+            stageJSON.append(
+                .object(
+                    [
+                        ("stage", .string(s.stage)), ("wall_s", .string(String(format: "%.3f", s.wall))),
+                        ("cpu_s", .string(String(format: "%.3f", s.cpu))), ("peak_rss_mib", .int(s.rss >> 20)),
+                    ] + extra))
         }
         // The stages reset the kernel's high-water mark as they start: the run's peak is the largest.
         let peak = max(r.maxRSS, stages.map(\.rss).max() ?? 0)
-        let spread = repeats == 1 ? "" : String(format: "; median of %d runs (%.2f to %.2f s)", repeats, ordered.first!.wall, ordered.last!.wall)
-        print(row([grouped(n), "total", String(format: "%.2f", r.wall), String(format: "%.2f", r.cpu), grouped(peak >> 20),
-                   String(format: "%.0f MB of feeds, ", Double(bytes) / 1e6) + "\(grouped(rows)) rows" + spread]))
-        results.append(.object([
-            ("households", .int(n)), ("living_households", .int(households)), ("entries", .int(entries)), ("rows", .int(rows)), ("bytes", .int(bytes)),
-            ("wall_s", .string(String(format: "%.3f", r.wall))), ("cpu_s", .string(String(format: "%.3f", r.cpu))),
-            ("peak_rss_mib", .int(peak >> 20)), ("stages", .array(stageJSON)),
-            ("runs_wall_s", .array(runs.map { .string(String(format: "%.3f", $0.wall)) })),
-        ]))
+        let spread =
+            repeats == 1
+            ? ""
+            : String(format: "; median of %d runs (%.2f to %.2f s)", repeats, ordered.first!.wall, ordered.last!.wall)
+        print(
+            row([
+                grouped(n), "total", String(format: "%.2f", r.wall), String(format: "%.2f", r.cpu), grouped(peak >> 20),
+                String(format: "%.0f MB of feeds, ", Double(bytes) / 1e6) + "\(grouped(rows)) rows" + spread,
+            ]))
+        results.append(
+            .object([
+                ("households", .int(n)), ("living_households", .int(households)), ("entries", .int(entries)),
+                ("rows", .int(rows)), ("bytes", .int(bytes)),
+                ("wall_s", .string(String(format: "%.3f", r.wall))), ("cpu_s", .string(String(format: "%.3f", r.cpu))),
+                ("peak_rss_mib", .int(peak >> 20)), ("stages", .array(stageJSON)),
+                ("runs_wall_s", .array(runs.map { .string(String(format: "%.3f", $0.wall)) })),
+            ]))
     }
-    let json = JSON.object([("date", .string(RunRegistry.timestamp())), ("threads", .int(threads ?? Parallel.threads)),
-                            ("cores", .int(ProcessInfo.processInfo.activeProcessorCount)), ("results", .array(results))])
+    let json = JSON.object([
+        ("date", .string(RunRegistry.timestamp())), ("threads", .int(threads ?? Parallel.threads)),
+        ("cores", .int(ProcessInfo.processInfo.activeProcessorCount)), ("results", .array(results)),
+    ])
     try FileIO.makeDirectory(dataDir)
     let path = "\(dataDir)/bench-latest.json"
     try FileIO.write(path, Array((json.serialized(pretty: true) + "\n").utf8), mode: 0o644)
@@ -154,7 +190,9 @@ func spawn(_ path: String, _ args: [String]) throws -> (status: Int32, wall: Dou
     var ru = rusage()
     while wait4(pid, &status, 0, &ru) < 0 && errno == EINTR {}
     let wall = FileIO.now() - t0
-    let cpu = Double(ru.ru_utime.tv_sec) + Double(ru.ru_utime.tv_usec) / 1e6 + Double(ru.ru_stime.tv_sec) + Double(ru.ru_stime.tv_usec) / 1e6
+    let cpu =
+        Double(ru.ru_utime.tv_sec) + Double(ru.ru_utime.tv_usec) / 1e6 + Double(ru.ru_stime.tv_sec) + Double(
+            ru.ru_stime.tv_usec) / 1e6
     let exit = (status & 0x7f) == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f)
     return (exit, wall, cpu, Int(ru.ru_maxrss) * 1024)
 }

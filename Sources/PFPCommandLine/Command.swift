@@ -58,7 +58,8 @@ extension PFPCommand {
     package static var help: String {
         var s = "pfp \(name): \(summary)\n\nusage: \(usage)\n"
         if !details.isEmpty { s += "\n" + details + "\n" }
-        let listed = arguments.filter { !$0.isWords } + [ArgumentDeclaration(name: "help", kind: .flag, help: "show this help")]
+        let listed =
+            arguments.filter { !$0.isWords } + [ArgumentDeclaration(name: "help", kind: .flag, help: "show this help")]
         s += "\noptions:\n"
         for d in listed {
             let left = "  " + d.synopsis
@@ -91,15 +92,16 @@ package enum Tool {
 
     package static var topHelp: String {
         var s = """
-        pfp: PolicyFindsPeople, the nightly "policy finds people" job of a civil-affairs bureau.
+            pfp: PolicyFindsPeople, the nightly "policy finds people" job of a civil-affairs bureau.
 
-        usage: pfp <command> [options]
+            usage: pfp <command> [options]
 
-        commands:
+            commands:
 
-        """
+            """
         for c in commands { s += "  " + c.name.padding(toLength: 13, withPad: " ", startingAt: 0) + c.summary + "\n" }
-        s += "\n'pfp <command> --help' describes a command.\nExit codes: 0 success, 65 the delivery or a rule file was refused, "
+        s +=
+            "\n'pfp <command> --help' describes a command.\nExit codes: 0 success, 65 the delivery or a rule file was refused, "
             + "64 misuse,\n75 another run holds the lock, 1 internal failure.\n"
         return s
     }
@@ -120,9 +122,12 @@ package enum Tool {
             break
         }
         guard let type = commands.first(where: { $0.name == first }) else {
-            let near = commands.map { $0.name }.filter { ContractWords.distance(Array(first.utf8), Array($0.utf8), atMost: 2) <= 2 }
-            throw PipelineError.usage("unknown command '\(first.prefix(40))'" + (near.first.map { " (did you mean \($0)?)" } ?? ""),
-                                      hint: "see 'pfp --help' for the commands")
+            let near = commands.map { $0.name }.filter {
+                ContractWords.distance(Array(first.utf8), Array($0.utf8), atMost: 2) <= 2
+            }
+            throw PipelineError.usage(
+                "unknown command '\(first.prefix(40))'" + (near.first.map { " (did you mean \($0)?)" } ?? ""),
+                hint: "see 'pfp --help' for the commands")
         }
         guard let command = try type.parsed(Array(args.dropFirst())) else { return .help(type) }
         return .command(command)
@@ -142,8 +147,9 @@ package enum Tool {
             console.error(e.description)
             exit(e.exitCode.rawValue)
         } catch let e as SQLiteError {
-            console.error("database: \(e.description)\n  what to do: check that the disk holding the database (--db) has free space "
-                          + "and is writable; published runs are untouched")
+            console.error(
+                "database: \(e.description)\n  what to do: check that the disk holding the database (--db) has free space "
+                    + "and is writable; published runs are untouched")
             exit(ExitCode.failure.rawValue)
         } catch {
             console.error("internal failure: \(error)")

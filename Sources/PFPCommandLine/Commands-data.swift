@@ -8,16 +8,24 @@ import PFPSample
 struct SampleCommand: PFPCommand {
     static let name = "sample"
     static let summary = "write synthetic deliveries that follow the input contract"
-    static let households = Option.number("households", "N", help: "households in the city", in: 10...10_000_000, required: true)
-    static let seed = Option<UInt64>("seed", "S", help: "random seed: the same seed gives the same bytes (default 1)",
-                                     expected: "a whole number") { UInt64($0) }
-    static let runDate = Option.date("run-date", help: "run date of the first delivery (feeds are as of the day before)", required: true)
+    static let households = Option.number(
+        "households", "N", help: "households in the city", in: 10...10_000_000, required: true)
+    static let seed = Option<UInt64>(
+        "seed", "S", help: "random seed: the same seed gives the same bytes (default 1)",
+        expected: "a whole number"
+    ) { UInt64($0) }
+    static let runDate = Option.date(
+        "run-date", help: "run date of the first delivery (feeds are as of the day before)", required: true)
     static let out = Option<String>("out", "DIR", help: "directory that receives inbox-<date>/ folders", required: true)
-    static let days = Option.number("days", "K", help: "consecutive deliveries to write, each the day after the last "
-                                    + "with realistic changes (default 1)", in: 1...366)
+    static let days = Option.number(
+        "days", "K",
+        help: "consecutive deliveries to write, each the day after the last "
+            + "with realistic changes (default 1)", in: 1...366)
     static let settings = Option<String>("settings", "FILE", help: "generator settings (default Pipelines/sample.conf)")
-    static let arguments = [households.declaration, seed.declaration, runDate.declaration, out.declaration, days.declaration,
-                            settings.declaration, Shared.config.declaration, Shared.threads.declaration, Shared.quiet.declaration]
+    static let arguments = [
+        households.declaration, seed.declaration, runDate.declaration, out.declaration, days.declaration,
+        settings.declaration, Shared.config.declaration, Shared.threads.declaration, Shared.quiet.declaration,
+    ]
     static let details = """
         Every dirty-input feature of feeds.md appears in small numbers: GB18030, BOM, CRLF, quoted
         line breaks, 15-digit IDs, each reject reason, conflicts, tag history, deceased members, households
@@ -31,9 +39,10 @@ struct SampleCommand: PFPCommand {
     var quiet: Bool
 
     init(_ a: ArgumentReader) throws {
-        settings = .init(households: try a.value(SampleCommand.households) ?? 0, seed: try a.value(SampleCommand.seed, default: 1),
-                         firstRunDate: try a.value(SampleCommand.runDate) ?? CivilDate(days: 0),
-                         days: try a.value(SampleCommand.days, default: 1), outDirectory: try a.value(SampleCommand.out) ?? "")
+        settings = .init(
+            households: try a.value(SampleCommand.households) ?? 0, seed: try a.value(SampleCommand.seed, default: 1),
+            firstRunDate: try a.value(SampleCommand.runDate) ?? CivilDate(days: 0),
+            days: try a.value(SampleCommand.days, default: 1), outDirectory: try a.value(SampleCommand.out) ?? "")
         knobsPath = try a.value(SampleCommand.settings)
         configPath = try a.value(Shared.config, default: Shared.defaultConfig)
         threads = try a.value(Shared.threads)
@@ -47,8 +56,9 @@ struct SampleCommand: PFPCommand {
         let knobs = try SampleKnobs(path: knobsPath ?? config.resolve("Pipelines/sample.conf"))
         let t0 = FileIO.now()
         let inboxes = try SampleGenerator(settings: settings, knobs: knobs).generate(console: console)
-        console.info("wrote \(inboxes.count) deliveries of \(grouped(settings.households)) households in "
-                     + "\(String(format: "%.1f", FileIO.now() - t0)) s under \(settings.outDirectory)")
+        console.info(
+            "wrote \(inboxes.count) deliveries of \(grouped(settings.households)) households in "
+                + "\(String(format: "%.1f", FileIO.now() - t0)) s under \(settings.outDirectory)")
     }
 }
 
@@ -68,12 +78,15 @@ struct RunsCommand: PFPCommand {
 
     func run(console: Console) throws {
         let path: String
-        if let dbPath { path = dbPath } else {
+        if let dbPath {
+            path = dbPath
+        } else {
             let config = try PipelineConfig(path: configPath)
             path = config.resolve(config.dbPath)
         }
         guard FileIO.exists(path) else {
-            throw PipelineError.badInput(location: path, "no database yet", hint: "run 'pfp run' first, or pass --db FILE")
+            throw PipelineError.badInput(
+                location: path, "no database yet", hint: "run 'pfp run' first, or pass --db FILE")
         }
         let registry = try RunRegistry(db: try Database(path: path))
         let runs = try registry.list()
@@ -92,11 +105,14 @@ struct RunsCommand: PFPCommand {
                     }.joined(separator: ", ")
                 }
             }
-            print("\(r.runDate)  \(pad(r.status.rawValue, 9))  \(pad(r.startedAt, 20))  \(pad(r.endedAt ?? "-", 20))  \(pad(households, 10))  \(text)")
+            print(
+                "\(r.runDate)  \(pad(r.status.rawValue, 9))  \(pad(r.startedAt, 20))  \(pad(r.endedAt ?? "-", 20))  \(pad(households, 10))  \(text)"
+            )
             if let d = CivilDate.parse(r.runDate) {
                 for t in try registry.stageTimings(runDate: d) {
-                    print("    \(pad(t.stage, 8)) \(String(format: "%6.2f", t.wall)) s wall, \(String(format: "%6.2f", t.cpu)) s cpu, "
-                          + "peak \(t.rss >> 20) MiB")
+                    print(
+                        "    \(pad(t.stage, 8)) \(String(format: "%6.2f", t.wall)) s wall, \(String(format: "%6.2f", t.cpu)) s cpu, "
+                            + "peak \(t.rss >> 20) MiB")
                 }
             }
         }
@@ -110,9 +126,12 @@ struct ExplainCommand: PFPCommand {
     static let runDate = Option.date("run-date", help: "the run to explain", required: true)
     static let household = Option<String>("household", "ID", help: "the household id", required: true)
     static let policy = Option<String>("policy", "ID", help: "only this policy")
-    static let json = Flag("json", help: "one JSON object per decision, as in explain.jsonl (full ID numbers: personal data)")
-    static let arguments = [runDate.declaration, household.declaration, policy.declaration, json.declaration,
-                            Shared.config.declaration, Shared.db.declaration]
+    static let json = Flag(
+        "json", help: "one JSON object per decision, as in explain.jsonl (full ID numbers: personal data)")
+    static let arguments = [
+        runDate.declaration, household.declaration, policy.declaration, json.declaration,
+        Shared.config.declaration, Shared.db.declaration,
+    ]
     static let details = """
         Recomputed from the stored ingest result of that run with the rule files as they are now.
         The text form masks ID numbers (310101********1234).
@@ -125,8 +144,9 @@ struct ExplainCommand: PFPCommand {
         o.runDate = try a.value(ExplainCommand.runDate)
         o.configPath = try a.value(Shared.config, default: Shared.defaultConfig)
         o.dbPath = try a.value(Shared.db)
-        request = ExplainRequest(options: o, household: try a.value(ExplainCommand.household) ?? "",
-                                 policy: try a.value(ExplainCommand.policy), json: a.flag(ExplainCommand.json))
+        request = ExplainRequest(
+            options: o, household: try a.value(ExplainCommand.household) ?? "",
+            policy: try a.value(ExplainCommand.policy), json: a.flag(ExplainCommand.json))
     }
 
     func run(console: Console) throws {

@@ -32,19 +32,23 @@ struct TestRulesCommand: PFPCommand {
     func run(console: Console) throws {
         let config = try PipelineConfig(path: configPath)
         let (tags, policies) = try config.loadCatalogue()
-        let runner = RuleCaseRunner(rulesDirectory: rulesDirectory ?? config.resolve(config.rulesPath), catalogue: tags,
-                                    policyCatalogue: policies)
+        let runner = RuleCaseRunner(
+            rulesDirectory: rulesDirectory ?? config.resolve(config.rulesPath), catalogue: tags,
+            policyCatalogue: policies)
         var cases = try RuleCaseFile.load(directory: testsDirectory ?? config.resolve(config.ruleTestsPath))
         if let only { cases = cases.filter { $0.id == only } }
         guard !cases.isEmpty else {
-            throw PipelineError.usage(only.map { "no rule case '\($0)'" } ?? "no rule cases found",
-                                      hint: "check --tests, --case or the configuration's rule_tests")
+            throw PipelineError.usage(
+                only.map { "no rule case '\($0)'" } ?? "no rule cases found",
+                hint: "check --tests, --case or the configuration's rule_tests")
         }
         let r = try runner.run(cases)
         for f in r.failures { print("FAIL \(f.caseID) (\(f.location)): \(f.message)") }
         print("rule tests: \(cases.count) cases, \(r.checks) checks, \(r.failures.count) failed")
         print("rules: \(r.passed) passed, \(cases.count - r.passed) failed")
-        if !r.failures.isEmpty { throw PipelineError(.badInput, "rule tests failed", hint: "the FAIL lines above say which case and line") }
+        if !r.failures.isEmpty {
+            throw PipelineError(.badInput, "rule tests failed", hint: "the FAIL lines above say which case and line")
+        }
     }
 }
 
@@ -69,10 +73,12 @@ struct CheckRulesCommand: PFPCommand {
         let config = try PipelineConfig(path: configPath)
         let (tags, policies) = try config.loadCatalogue()
         let date = runDate ?? CivilDate.today()
-        let rs = try RuleSet.load(directory: rulesDirectory ?? config.resolve(config.rulesPath), catalogue: tags,
-                                  policyCatalogue: policies, runDate: date)
-        print("rules for \(date): \(rs.parameters.count) parameters, \(rs.values.count) values, \(rs.policies.count) policies, "
-              + "\(rs.lists.count) lists; digest \(rs.digest.prefix(16))")
+        let rs = try RuleSet.load(
+            directory: rulesDirectory ?? config.resolve(config.rulesPath), catalogue: tags,
+            policyCatalogue: policies, runDate: date)
+        print(
+            "rules for \(date): \(rs.parameters.count) parameters, \(rs.values.count) values, \(rs.policies.count) policies, "
+                + "\(rs.lists.count) lists; digest \(rs.digest.prefix(16))")
         for (id, why) in rs.skippedPolicies { print("  skipped: \(id) (\(why))") }
     }
 }

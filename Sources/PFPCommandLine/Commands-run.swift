@@ -4,12 +4,14 @@ import PFPRun
 
 /// Arguments several commands share, declared once.
 enum Shared {
-    static let config = Option<String>("config", "FILE", help: "pipeline configuration (default Pipelines/nightly.conf)")
+    static let config = Option<String>(
+        "config", "FILE", help: "pipeline configuration (default Pipelines/nightly.conf)")
     static let db = Option<String>("db", "FILE", help: "the pipeline database (run registry and stage results)")
     static let quiet = Flag("quiet", help: "print only warnings and errors")
     static let verbose = Flag("verbose", help: "print more detail")
-    static let threads = Option.number("threads", "N", help: "worker threads (default: the number of cores); output is the same for any N",
-                                       in: 1...4096)
+    static let threads = Option.number(
+        "threads", "N", help: "worker threads (default: the number of cores); output is the same for any N",
+        in: 1...4096)
     static let defaultConfig = "Pipelines/nightly.conf"
     static let stages = Stage.allCases.map { ($0.rawValue, $0) }
 }
@@ -17,15 +19,21 @@ enum Shared {
 /// What `pfp run` and `pfp stage` share: where the run reads and writes, and how it talks.
 struct RunArguments {
     static let runDate = Option.date("run-date", help: "the run date (default: today)")
-    static let inbox = Option<String>("inbox", "DIR", help: "the delivery directory (default: the configuration's inbox for the run date)")
+    static let inbox = Option<String>(
+        "inbox", "DIR", help: "the delivery directory (default: the configuration's inbox for the run date)")
     static let out = Option<String>("out", "DIR", help: "output root; the run appears as DIR/<run date>/")
-    static let allowMissing = Option<String>("allow-missing", "FEED", help: "go on without a missing, stale or broken feed; "
-                                             + "the policies reading it are skipped", repeatable: true)
-    static let allowDrift = Option<String>("allow-drift", "FEED", help: "accept a feed whose row count fell by more than the configured share",
-                                           repeatable: true)
+    static let allowMissing = Option<String>(
+        "allow-missing", "FEED",
+        help: "go on without a missing, stale or broken feed; "
+            + "the policies reading it are skipped", repeatable: true)
+    static let allowDrift = Option<String>(
+        "allow-drift", "FEED", help: "accept a feed whose row count fell by more than the configured share",
+        repeatable: true)
 
-    static let declarations = [Shared.config.declaration, runDate.declaration, inbox.declaration, out.declaration, Shared.db.declaration,
-                               allowMissing.declaration, allowDrift.declaration, Shared.threads.declaration]
+    static let declarations = [
+        Shared.config.declaration, runDate.declaration, inbox.declaration, out.declaration, Shared.db.declaration,
+        allowMissing.declaration, allowDrift.declaration, Shared.threads.declaration,
+    ]
     static let talk = [Shared.quiet.declaration, Shared.verbose.declaration]
     static let conflicts = [[Shared.quiet.name, Shared.verbose.name]]
 
@@ -57,8 +65,10 @@ struct RunArguments {
 struct RunCommand: PFPCommand {
     static let name = "run"
     static let summary = "run the nightly job: ingest, profile, match, emit"
-    static let from = Option.choice("from", "STAGE", help: "start from this stage (ingest, profile, match, emit), "
-                                    + "reusing the stored results before it", Shared.stages)
+    static let from = Option.choice(
+        "from", "STAGE",
+        help: "start from this stage (ingest, profile, match, emit), "
+            + "reusing the stored results before it", Shared.stages)
     static let arguments = RunArguments.declarations + [from.declaration] + RunArguments.talk
     static let conflicts = RunArguments.conflicts
     static let details = """
@@ -105,8 +115,9 @@ struct StageCommand: PFPCommand {
 
     func validate() throws {
         guard stage != nil else {
-            throw PipelineError.usage("pfp stage needs one stage name: ingest, profile, match or emit",
-                                      hint: "e.g. 'pfp stage match --run-date 2026-11-23'")
+            throw PipelineError.usage(
+                "pfp stage needs one stage name: ingest, profile, match or emit",
+                hint: "e.g. 'pfp stage match --run-date 2026-11-23'")
         }
     }
 

@@ -40,10 +40,13 @@ package struct Option<Value: Sendable>: Sendable {
     let expected: String
     let convert: @Sendable (String) -> Value?
 
-    package init(_ name: String, _ placeholder: String, help: String, expected: String,
-                 repeatable: Bool = false, required: Bool = false, convert: @escaping @Sendable (String) -> Value?) {
-        declaration = ArgumentDeclaration(name: name, kind: .option(placeholder: placeholder), help: help,
-                                          repeatable: repeatable, required: required)
+    package init(
+        _ name: String, _ placeholder: String, help: String, expected: String,
+        repeatable: Bool = false, required: Bool = false, convert: @escaping @Sendable (String) -> Value?
+    ) {
+        declaration = ArgumentDeclaration(
+            name: name, kind: .option(placeholder: placeholder), help: help,
+            repeatable: repeatable, required: required)
         self.expected = expected
         self.convert = convert
     }
@@ -53,23 +56,32 @@ package struct Option<Value: Sendable>: Sendable {
 
 extension Option where Value == String {
     /// Any text: a path, a feed, an id.
-    package init(_ name: String, _ placeholder: String, help: String, repeatable: Bool = false, required: Bool = false) {
-        self.init(name, placeholder, help: help, expected: "text", repeatable: repeatable, required: required) { $0.isEmpty ? nil : $0 }
+    package init(_ name: String, _ placeholder: String, help: String, repeatable: Bool = false, required: Bool = false)
+    {
+        self.init(name, placeholder, help: help, expected: "text", repeatable: repeatable, required: required) {
+            $0.isEmpty ? nil : $0
+        }
     }
 }
 
 extension Option where Value == CivilDate {
     /// A real calendar date.
     package static func date(_ name: String, help: String, required: Bool = false) -> Option {
-        Option(name, "YYYY-MM-DD", help: help, expected: "a real date YYYY-MM-DD", required: required) { CivilDate.parse($0) }
+        Option(name, "YYYY-MM-DD", help: help, expected: "a real date YYYY-MM-DD", required: required) {
+            CivilDate.parse($0)
+        }
     }
 }
 
 extension Option where Value == Int {
     /// A whole number within bounds.
-    package static func number(_ name: String, _ placeholder: String, help: String, in range: ClosedRange<Int>,
-                               required: Bool = false) -> Option {
-        let bounds = range.upperBound == Int.max ? "of at least \(grouped(range.lowerBound))"
+    package static func number(
+        _ name: String, _ placeholder: String, help: String, in range: ClosedRange<Int>,
+        required: Bool = false
+    ) -> Option {
+        let bounds =
+            range.upperBound == Int.max
+            ? "of at least \(grouped(range.lowerBound))"
             : "from \(grouped(range.lowerBound)) to \(grouped(range.upperBound))"
         return Option(name, placeholder, help: help, expected: "a whole number \(bounds)", required: required) { text in
             Int(text.replacingOccurrences(of: "_", with: "")).flatMap { range.contains($0) ? $0 : nil }
@@ -79,8 +91,10 @@ extension Option where Value == Int {
 
 extension Option {
     /// One of a fixed set of words (`ingest`, `profile`, …).
-    package static func choice(_ name: String, _ placeholder: String, help: String,
-                               _ choices: [(String, Value)]) -> Option {
+    package static func choice(
+        _ name: String, _ placeholder: String, help: String,
+        _ choices: [(String, Value)]
+    ) -> Option {
         let words = choices.map(\.0)
         return Option(name, placeholder, help: help, expected: "one of \(words.joined(separator: ", "))") { text in
             choices.first { $0.0 == text }?.1
@@ -104,6 +118,7 @@ package struct Words: Sendable {
     package let declaration: ArgumentDeclaration
 
     package init(_ placeholder: String, help: String) {
-        declaration = ArgumentDeclaration(name: placeholder, kind: .words(placeholder: placeholder), help: help, required: true)
+        declaration = ArgumentDeclaration(
+            name: placeholder, kind: .words(placeholder: placeholder), help: help, required: true)
     }
 }

@@ -62,7 +62,9 @@ package struct CSVScanner {
         while pos < n {
             let c = bytes[pos]
             if c == UInt8(ascii: "\n") { pos += 1; line += 1; continue }
-            if c == UInt8(ascii: "\r"), pos + 1 < n, bytes[pos + 1] == UInt8(ascii: "\n") { pos += 2; line += 1; continue }
+            if c == UInt8(ascii: "\r"), pos + 1 < n, bytes[pos + 1] == UInt8(ascii: "\n") {
+                pos += 2; line += 1; continue
+            }
             if c == UInt8(ascii: "\r"), pos + 1 == n { pos += 1; continue }
             return true
         }
@@ -72,8 +74,10 @@ package struct CSVScanner {
     /// Reads one record at `pos` (which must not be at a blank line), appends its
     /// fields to `fields` (cleared first), advances `pos` and `line` past it.
     /// `expectedFields` of 0 accepts any count (the header).
-    package mutating func scanRecord(pos: inout Int, line: inout Int, expectedFields: Int,
-                                    fields: inout [CSVField]) -> CSVRecordInfo {
+    package mutating func scanRecord(
+        pos: inout Int, line: inout Int, expectedFields: Int,
+        fields: inout [CSVField]
+    ) -> CSVRecordInfo {
         let startPos = pos, startLine = line
         fields.removeAll(keepingCapacity: true)
         let n = bytes.count
@@ -101,7 +105,9 @@ package struct CSVScanner {
                 i += 8
             }
             while i < le0 {
-                if bytes[i] == comma { fields.append(CSVField(start: fstart, end: i, hasEscapes: false)); fstart = i + 1 }
+                if bytes[i] == comma {
+                    fields.append(CSVField(start: fstart, end: i, hasEscapes: false)); fstart = i + 1
+                }
                 i += 1
             }
             var fend = le0
@@ -110,51 +116,51 @@ package struct CSVScanner {
             p = le0 < n ? le0 + 1 : n
             if le0 < n { newlines = 1 }
         } else {
-        record: while true {
-            if p < n && bytes[p] == quote {
-                // Quoted field.
-                let fstart = p + 1
-                var q = fstart
-                var escapes = false
-                while true {
-                    if q >= noQuoteFrom { ok = false; break record }
-                    guard let close = find(quote, from: q, to: n) else {
-                        noQuoteFrom = q
-                        ok = false
-                        break record
+            record: while true {
+                if p < n && bytes[p] == quote {
+                    // Quoted field.
+                    let fstart = p + 1
+                    var q = fstart
+                    var escapes = false
+                    while true {
+                        if q >= noQuoteFrom { ok = false; break record }
+                        guard let close = find(quote, from: q, to: n) else {
+                            noQuoteFrom = q
+                            ok = false
+                            break record
+                        }
+                        if close + 1 < n && bytes[close + 1] == quote { escapes = true; q = close + 2; continue }
+                        // count line ends inside the quoted part
+                        var s = fstart
+                        while let nl = find(lf, from: s, to: close) { newlines += 1; s = nl + 1 }
+                        fields.append(CSVField(start: fstart, end: close, hasEscapes: escapes))
+                        p = close + 1
+                        break
                     }
-                    if close + 1 < n && bytes[close + 1] == quote { escapes = true; q = close + 2; continue }
-                    // count line ends inside the quoted part
-                    var s = fstart
-                    while let nl = find(lf, from: s, to: close) { newlines += 1; s = nl + 1 }
-                    fields.append(CSVField(start: fstart, end: close, hasEscapes: escapes))
-                    p = close + 1
-                    break
+                    if p >= n { break record }
+                    let c = bytes[p]
+                    if c == comma { p += 1; continue record }
+                    if c == lf { p += 1; newlines += 1; break record }
+                    if c == cr && p + 1 < n && bytes[p + 1] == lf { p += 2; newlines += 1; break record }
+                    if c == cr && p + 1 == n { p += 1; break record }
+                    ok = false
+                    break record
+                } else {
+                    // Unquoted field: up to a comma or the line end; a quote inside is malformed.
+                    let fstart = p
+                    if cachedLineEnd < p { cachedLineEnd = lineEnd(from: p) }
+                    let le = cachedLineEnd
+                    let ce = find(comma, from: p, to: le) ?? le
+                    if find(quote, from: fstart, to: ce) != nil { ok = false; break record }
+                    var fend = ce
+                    if ce == le && fend > fstart && bytes[fend - 1] == cr { fend -= 1 }
+                    fields.append(CSVField(start: fstart, end: fend, hasEscapes: false))
+                    if ce < le { p = ce + 1; continue record }
+                    p = le < n ? le + 1 : n
+                    if le < n { newlines += 1 }
+                    break record
                 }
-                if p >= n { break record }
-                let c = bytes[p]
-                if c == comma { p += 1; continue record }
-                if c == lf { p += 1; newlines += 1; break record }
-                if c == cr && p + 1 < n && bytes[p + 1] == lf { p += 2; newlines += 1; break record }
-                if c == cr && p + 1 == n { p += 1; break record }
-                ok = false
-                break record
-            } else {
-                // Unquoted field: up to a comma or the line end; a quote inside is malformed.
-                let fstart = p
-                if cachedLineEnd < p { cachedLineEnd = lineEnd(from: p) }
-                let le = cachedLineEnd
-                let ce = find(comma, from: p, to: le) ?? le
-                if find(quote, from: fstart, to: ce) != nil { ok = false; break record }
-                var fend = ce
-                if ce == le && fend > fstart && bytes[fend - 1] == cr { fend -= 1 }
-                fields.append(CSVField(start: fstart, end: fend, hasEscapes: false))
-                if ce < le { p = ce + 1; continue record }
-                p = le < n ? le + 1 : n
-                if le < n { newlines += 1 }
-                break record
             }
-        }
         }
         if ok && expectedFields > 0 && fields.count != expectedFields {
             // Well quoted but the wrong number of fields: one malformed record, however many lines it spans.
@@ -189,7 +195,11 @@ package struct CSVScanner {
         var i = 0
         while i < b.count {
             out.append(b[i])
-            if b[i] == UInt8(ascii: "\"") && i + 1 < b.count && b[i + 1] == UInt8(ascii: "\"") { i += 2 } else { i += 1 }
+            if b[i] == UInt8(ascii: "\"") && i + 1 < b.count && b[i + 1] == UInt8(ascii: "\"") {
+                i += 2
+            } else {
+                i += 1
+            }
         }
         return out
     }
@@ -249,6 +259,7 @@ package struct CSVLayout: Sendable {
         }
         chunk.end = pos
         if chunk.records > 0 || chunks.isEmpty { chunks.append(chunk) }
-        return CSVLayout(header: header, headerWellFormed: headerWellFormed, headerEnd: headerEnd, chunks: chunks, records: records)
+        return CSVLayout(
+            header: header, headerWellFormed: headerWellFormed, headerEnd: headerEnd, chunks: chunks, records: records)
     }
 }

@@ -25,7 +25,8 @@ package struct CivilDate: Hashable, Comparable, Sendable, CustomStringConvertibl
     /// Whether the date exists (and the year is within 1..9999).
     @inline(__always)
     package static func exists(year: Int, month: Int, day: Int) -> Bool {
-        year >= 1 && year <= 9999 && month >= 1 && month <= 12 && day >= 1 && day <= daysInMonth(year: year, month: month)
+        year >= 1 && year <= 9999 && month >= 1 && month <= 12 && day >= 1
+            && day <= daysInMonth(year: year, month: month)
     }
 
     package static func isLeap(_ year: Int) -> Bool {
@@ -86,7 +87,7 @@ package struct CivilDate: Hashable, Comparable, Sendable, CustomStringConvertibl
             let head = b.loadUnaligned(as: UInt64.self), tail = b.loadUnaligned(fromByteOffset: 8, as: UInt16.self)
             let slot = Int(truncatingIfNeeded: ((head ^ UInt64(tail) &* 0x9E37_79B9) &* 0x9E37_79B9_7F4A_7C15) >> 58)
             let e = entries[slot]
-            if head != 0 && e.head == head && e.tail == tail { return CivilDate(days: e.days) }   // a date's bytes are never 0
+            if head != 0 && e.head == head && e.tail == tail { return CivilDate(days: e.days) }  // a date's bytes are never 0
             guard let d = CivilDate.parse(b) else { return nil }
             entries[slot] = Entry(head: head, tail: tail, days: d.days)
             return d
@@ -111,7 +112,9 @@ package struct CivilDate: Hashable, Comparable, Sendable, CustomStringConvertibl
 
     /// YYYY-MM-DD, formatted by hand (String(format:) goes through Foundation and is slow).
     package var description: String {
-        String(unsafeUninitializedCapacity: 10) { writeText(to: $0.baseAddress!); return 10 }
+        String(unsafeUninitializedCapacity: 10) {
+            writeText(to: $0.baseAddress!); return 10
+        }
     }
 
     /// The 10 characters of `description` at `out`: the one place the text is made,

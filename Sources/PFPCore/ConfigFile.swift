@@ -28,8 +28,9 @@ package struct ConfigFile: Sendable {
 
     package init(path: String) throws {
         guard FileIO.exists(path) else {
-            throw PipelineError.badInput(location: path, "configuration file not found",
-                                         hint: "pass --config FILE or run from the project directory (the default is Pipelines/nightly.conf)")
+            throw PipelineError.badInput(
+                location: path, "configuration file not found",
+                hint: "pass --config FILE or run from the project directory (the default is Pipelines/nightly.conf)")
         }
         try self.init(path: path, text: try FileIO.readText(path))
     }
@@ -45,14 +46,16 @@ package struct ConfigFile: Sendable {
             if t.isEmpty { continue }
             if t.hasPrefix("[") {
                 guard t.hasSuffix("]") else {
-                    throw PipelineError.badInput(location: "\(path):\(lineNo):\(t.count + 1)", "expected ']' to close the section name")
+                    throw PipelineError.badInput(
+                        location: "\(path):\(lineNo):\(t.count + 1)", "expected ']' to close the section name")
                 }
                 let name = t.dropFirst().dropLast().split(separator: " ").joined(separator: " ")
                 sections.append(Section(name: name, line: lineNo, entries: []))
                 continue
             }
             guard let eq = t.firstIndex(of: "=") else {
-                throw PipelineError.badInput(location: "\(path):\(lineNo):1", "expected 'key = value' or '[section]', found '\(t)'")
+                throw PipelineError.badInput(
+                    location: "\(path):\(lineNo):1", "expected 'key = value' or '[section]', found '\(t)'")
             }
             let key = t[..<eq].trimmingCharacters(in: .whitespaces)
             let value = t[t.index(after: eq)...].trimmingCharacters(in: .whitespaces)

@@ -41,12 +41,15 @@ package struct ContractWords: Sendable {
     /// near miss: that is the shape of a name in Latin script.
     package func nearMiss(_ text: String) -> String? {
         guard ContractWords.isPlain(text), text.utf8.count >= 4,
-              !text.utf8.contains(where: { $0 >= UInt8(ascii: "A") && $0 <= UInt8(ascii: "Z") }) else { return nil }
+            !text.utf8.contains(where: { $0 >= UInt8(ascii: "A") && $0 <= UInt8(ascii: "Z") })
+        else { return nil }
         let t = ContractWords.normal(text)
         guard !words.contains(t) else { return nil }
         let limit = t.utf8.count >= 9 ? 2 : 1
-        for w in ordered where abs(w.utf8.count - t.utf8.count) <= limit
-            && ContractWords.distance(Array(t.utf8), Array(w.utf8), atMost: limit) <= limit {
+        for w in ordered
+        where abs(w.utf8.count - t.utf8.count) <= limit
+            && ContractWords.distance(Array(t.utf8), Array(w.utf8), atMost: limit) <= limit
+        {
             return w
         }
         return nil
@@ -60,7 +63,8 @@ package struct ContractWords: Sendable {
         let parts = name.lowercased().split(whereSeparator: { $0 == "." || $0 == "_" || $0 == "-" })
         for p in parts {
             let isNumber = p.utf8.allSatisfy { $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") }
-            if isNumber ? p.utf8.count > 8 : !(words.contains(String(p)) || ContractWords.fileWords.contains(String(p))) {
+            if isNumber ? p.utf8.count > 8 : !(words.contains(String(p)) || ContractWords.fileWords.contains(String(p)))
+            {
                 return nil
             }
         }
@@ -79,7 +83,7 @@ package struct ContractWords: Sendable {
                 digits += 1
                 if digits > 8 { return false }
             case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"),
-                 UInt8(ascii: "_"), UInt8(ascii: "."), UInt8(ascii: "-"):
+                UInt8(ascii: "_"), UInt8(ascii: "."), UInt8(ascii: "-"):
                 digits = 0
             default:
                 return false
@@ -89,10 +93,11 @@ package struct ContractWords: Sendable {
     }
 
     static func normal(_ text: String) -> String {
-        String(decoding: text.utf8.map { c -> UInt8 in
-            if c >= UInt8(ascii: "A") && c <= UInt8(ascii: "Z") { return c + 32 }
-            return c == UInt8(ascii: "-") ? UInt8(ascii: "_") : c
-        }, as: UTF8.self)
+        String(
+            decoding: text.utf8.map { c -> UInt8 in
+                if c >= UInt8(ascii: "A") && c <= UInt8(ascii: "Z") { return c + 32 }
+                return c == UInt8(ascii: "-") ? UInt8(ascii: "_") : c
+            }, as: UTF8.self)
     }
 
     /// Levenshtein distance, or `atMost + 1` as soon as it must exceed `atMost`.

@@ -1,7 +1,7 @@
 import Foundation
 import CPFPNative
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// File operations with the project's rules: owner-only files, whole-file reads, clear errors.
@@ -9,10 +9,14 @@ package enum FileIO {
     /// Reads a whole file into memory.
     package static func readAll(_ path: String) throws -> [UInt8] {
         let fd = open(path, O_RDONLY)
-        guard fd >= 0 else { throw PipelineError.badInput(location: path, "cannot open: \(String(cString: strerror(errno)))") }
+        guard fd >= 0 else {
+            throw PipelineError.badInput(location: path, "cannot open: \(String(cString: strerror(errno)))")
+        }
         defer { close(fd) }
         var st = stat()
-        guard fstat(fd, &st) == 0 else { throw PipelineError.failure(location: path, "cannot stat: \(String(cString: strerror(errno)))") }
+        guard fstat(fd, &st) == 0 else {
+            throw PipelineError.failure(location: path, "cannot stat: \(String(cString: strerror(errno)))")
+        }
         let size = Int(st.st_size)
         var got = 0
         var failure: Int32 = 0
@@ -30,7 +34,9 @@ package enum FileIO {
             }
             count = got
         }
-        if failure != 0 { throw PipelineError.failure(location: path, "cannot read: \(String(cString: strerror(failure)))") }
+        if failure != 0 {
+            throw PipelineError.failure(location: path, "cannot read: \(String(cString: strerror(failure)))")
+        }
         if out.count > got { out.removeSubrange(got...) }
         return out
     }
@@ -49,8 +55,9 @@ package enum FileIO {
         let parent = (path as NSString).deletingLastPathComponent
         if !parent.isEmpty && parent != path { try makeDirectory(parent) }
         if mkdir(path, 0o700) != 0 && errno != EEXIST {
-            throw PipelineError.failure(location: path, "cannot create directory: \(String(cString: strerror(errno)))",
-                                        hint: "check that the parent directory is writable and the disk is not full")
+            throw PipelineError.failure(
+                location: path, "cannot create directory: \(String(cString: strerror(errno)))",
+                hint: "check that the parent directory is writable and the disk is not full")
         }
     }
 
@@ -73,7 +80,9 @@ package enum FileIO {
         /// the page cache, whose fresh pages cost this machine more than the disk
         /// does (docs/PERFORMANCE.md, sixth pass). Where the file system has no
         /// O_DIRECT, the file is written as any other.
-        package convenience init(path: String, mode: mode_t = 0o600, check: Check = .sha256, direct: Bool = false) throws {
+        package convenience init(
+            path: String, mode: mode_t = 0o600, check: Check = .sha256, direct: Bool = false
+        ) throws {
             try self.init(path: path, mode: mode, check: check, direct: direct, block: 8 << 20)
         }
 
@@ -85,14 +94,17 @@ package enum FileIO {
             self.check = check
             let fd = open(path, O_CREAT | O_TRUNC | O_WRONLY | O_CLOEXEC, mode)
             guard fd >= 0 else {
-                throw PipelineError.failure(location: path, "cannot create: \(String(cString: strerror(errno)))",
-                                            hint: "check that the output directory is writable and the disk is not full")
+                throw PipelineError.failure(
+                    location: path, "cannot create: \(String(cString: strerror(errno)))",
+                    hint: "check that the output directory is writable and the disk is not full")
             }
             fchmod(fd, mode)
             self.fd = fd
             if direct && pfp_set_direct(fd, 1) == 0 {
-                blocks = (.allocate(byteCount: block, alignment: Writer.alignment),
-                          .allocate(byteCount: block, alignment: Writer.alignment))
+                blocks = (
+                    .allocate(byteCount: block, alignment: Writer.alignment),
+                    .allocate(byteCount: block, alignment: Writer.alignment)
+                )
             } else {
                 buffer.reserveCapacity(1 << 20)
             }
@@ -139,7 +151,9 @@ package enum FileIO {
             inFlight = nil
             let logical = filled
             let padded = (logical + Writer.alignment - 1) / Writer.alignment * Writer.alignment
-            if padded > logical { (current + logical).initializeMemory(as: UInt8.self, repeating: 0, count: padded - logical) }
+            if padded > logical {
+                (current + logical).initializeMemory(as: UInt8.self, repeating: 0, count: padded - logical)
+            }
             blocks = (other, current)
             filled = 0
             // Hashed and written on the writing thread, in order (one block in
@@ -190,7 +204,9 @@ package enum FileIO {
         /// (hashed as they are, direct when this writer is).
         package func append(file source: String) throws {
             let fdIn = open(source, O_RDONLY | O_CLOEXEC)
-            guard fdIn >= 0 else { throw PipelineError.failure(location: source, "cannot open: \(String(cString: strerror(errno)))") }
+            guard fdIn >= 0 else {
+                throw PipelineError.failure(location: source, "cannot open: \(String(cString: strerror(errno)))")
+            }
             defer { close(fdIn) }
             let size = 8 << 20
             let buf = UnsafeMutableRawPointer.allocate(byteCount: size, alignment: Writer.alignment)
@@ -198,7 +214,9 @@ package enum FileIO {
             while true {
                 let k = read(fdIn, buf, size)
                 if k < 0 && errno == EINTR { continue }
-                guard k >= 0 else { throw PipelineError.failure(location: source, "cannot read: \(String(cString: strerror(errno)))") }
+                guard k >= 0 else {
+                    throw PipelineError.failure(location: source, "cannot read: \(String(cString: strerror(errno)))")
+                }
                 if k == 0 { break }
                 try write(UnsafeRawBufferPointer(start: buf, count: k))
             }
@@ -212,9 +230,12 @@ package enum FileIO {
                     if errno == EINTR { continue }
                     // A file system that took O_DIRECT but not these blocks: written as
                     // any other file from here on (same bytes).
-                    if errno == EINVAL && !directRefused && pfp_set_direct(fd, 0) == 0 { directRefused = true; continue }
-                    throw PipelineError.failure(location: path, "cannot write: \(String(cString: strerror(errno)))",
-                                                hint: "check free space on the output disk")
+                    if errno == EINVAL && !directRefused && pfp_set_direct(fd, 0) == 0 {
+                        directRefused = true; continue
+                    }
+                    throw PipelineError.failure(
+                        location: path, "cannot write: \(String(cString: strerror(errno)))",
+                        hint: "check free space on the output disk")
                 }
                 off += n
             }
@@ -295,8 +316,9 @@ package enum FileIO {
     /// `resetPeakRSS()`, in bytes (Linux's VmHWM; getrusage elsewhere).
     package static func peakRSS() -> Int {
         if let text = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8),
-           let line = text.split(separator: "\n").first(where: { $0.hasPrefix("VmHWM:") }),
-           let kb = Int(line.dropFirst(6).trimmingCharacters(in: .whitespaces).split(separator: " ").first ?? "") {
+            let line = text.split(separator: "\n").first(where: { $0.hasPrefix("VmHWM:") }),
+            let kb = Int(line.dropFirst(6).trimmingCharacters(in: .whitespaces).split(separator: " ").first ?? "")
+        {
             return kb * 1024
         }
         var ru = rusage()

@@ -44,9 +44,13 @@ package struct IDNumber: Hashable, Comparable, Sendable, CustomStringConvertible
             }
             let c = b[17]
             let check: UInt64
-            if c &- 48 <= 9 { check = UInt64(c &- 48) }
-            else if c == UInt8(ascii: "X") || c == UInt8(ascii: "x") { check = 10 }
-            else { return .invalid }
+            if c &- 48 <= 9 {
+                check = UInt64(c &- 48)
+            } else if c == UInt8(ascii: "X") || c == UInt8(ascii: "x") {
+                check = 10
+            } else {
+                return .invalid
+            }
             let expected = checkValue((twos &* 2) % 11)
             if check != expected { return .invalid }
             let ymd = Int((body / 1000) % 100_000_000)
@@ -109,7 +113,9 @@ package struct IDNumber: Hashable, Comparable, Sendable, CustomStringConvertible
 
     /// The full 18-character number. Personal data: only for output files, never logs.
     package var description: String {
-        String(unsafeUninitializedCapacity: 18) { IDNumber.writeText(key, to: $0.baseAddress!); return 18 }
+        String(unsafeUninitializedCapacity: 18) {
+            IDNumber.writeText(key, to: $0.baseAddress!); return 18
+        }
     }
 
     /// The 18 characters of the number with this key (17 digits and the check
@@ -130,13 +136,16 @@ package struct IDNumber: Hashable, Comparable, Sendable, CustomStringConvertible
     package static func mask(_ text: String) -> String {
         let chars = Array(text)
         guard chars.count > 10 else { return String(repeating: "*", count: chars.count) }
-        return String(chars[0..<6]) + String(repeating: "*", count: chars.count - 10) + String(chars[(chars.count - 4)...])
+        return String(chars[0..<6]) + String(repeating: "*", count: chars.count - 10)
+            + String(chars[(chars.count - 4)...])
     }
 
     /// Builds a valid 18-character number from area, birth date and sequence (synthetic data).
     package static func make(area: Int, birth: CivilDate, sequence: Int) -> IDNumber {
         let c = birth.components
-        let body = UInt64(area) * 100_000_000_000 + UInt64(c.year * 10000 + c.month * 100 + c.day) * 1000 + UInt64(sequence % 1000)
+        let body =
+            UInt64(area) * 100_000_000_000 + UInt64(c.year * 10000 + c.month * 100 + c.day) * 1000
+            + UInt64(sequence % 1000)
         var sum = 0
         var b = body
         for i in stride(from: 16, through: 0, by: -1) {

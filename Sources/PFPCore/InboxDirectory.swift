@@ -1,6 +1,6 @@
 import Foundation
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// A file of a delivery, opened once: every check and every read goes through this
@@ -50,7 +50,8 @@ package enum InboxFileProblem: Error, Equatable, Sendable, CustomStringConvertib
     package var description: String {
         switch self {
         case .missing: return "it is not there"
-        case .symbolicLink: return "it is a symbolic link; pfp reads only regular files in the inbox, never where a link leads"
+        case .symbolicLink:
+            return "it is a symbolic link; pfp reads only regular files in the inbox, never where a link leads"
         case .notRegular(let kind): return "it is \(kind), not a regular file"
         case .replaced: return "it was replaced while it was being opened"
         case .unreadable(let e): return "it cannot be opened: \(String(cString: strerror(e)))"
@@ -85,9 +86,12 @@ package final class InboxDirectory: @unchecked Sendable {
         let fd = Glibc.open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
         guard fd >= 0 else {
             let missing = errno == ENOENT || errno == ENOTDIR
-            throw PipelineError.badInput(stage: "ingest", location: path,
-                                         missing ? "the inbox directory does not exist" : "the inbox cannot be opened: \(String(cString: strerror(errno)))",
-                                         hint: "check --inbox or the 'inbox' setting, and that the delivery for this run date has arrived")
+            throw PipelineError.badInput(
+                stage: "ingest", location: path,
+                missing
+                    ? "the inbox directory does not exist"
+                    : "the inbox cannot be opened: \(String(cString: strerror(errno)))",
+                hint: "check --inbox or the 'inbox' setting, and that the delivery for this run date has arrived")
         }
         self.path = path
         self.descriptor = fd
@@ -100,7 +104,8 @@ package final class InboxDirectory: @unchecked Sendable {
         let fd = dup(descriptor)
         guard fd >= 0, let dir = fdopendir(fd) else {
             if fd >= 0 { close(fd) }
-            throw PipelineError.failure(stage: "ingest", location: path, "cannot list the inbox: \(String(cString: strerror(errno)))")
+            throw PipelineError.failure(
+                stage: "ingest", location: path, "cannot list the inbox: \(String(cString: strerror(errno)))")
         }
         defer { closedir(dir) }
         rewinddir(dir)
@@ -135,7 +140,8 @@ package final class InboxDirectory: @unchecked Sendable {
         }
         var opened = stat()
         guard fstat(fd, &opened) == 0, InboxDirectory.problem(mode: opened.st_mode) == nil,
-              opened.st_dev == st.st_dev, opened.st_ino == st.st_ino else {
+            opened.st_dev == st.st_dev, opened.st_ino == st.st_ino
+        else {
             close(fd)
             return .failure(.replaced)
         }

@@ -51,7 +51,8 @@ package final class JSONBytes {
         reserve(n)
         let src = UnsafeRawPointer(a), dst = UnsafeMutableRawPointer(base + count)
         if n >= 16 && n <= 32 {
-            let x = src.loadUnaligned(as: SIMD16<UInt8>.self), y = src.loadUnaligned(fromByteOffset: n - 16, as: SIMD16<UInt8>.self)
+            let x = src.loadUnaligned(as: SIMD16<UInt8>.self),
+                y = src.loadUnaligned(fromByteOffset: n - 16, as: SIMD16<UInt8>.self)
             dst.storeBytes(of: x, as: SIMD16<UInt8>.self)
             dst.storeBytes(of: y, toByteOffset: n - 16, as: SIMD16<UInt8>.self)
         } else if n >= 8 && n < 16 {
@@ -59,7 +60,9 @@ package final class JSONBytes {
             dst.storeBytes(of: x, as: UInt64.self)
             dst.storeBytes(of: y, toByteOffset: n - 8, as: UInt64.self)
         } else if n < 8 {
-            for i in 0..<n { dst.storeBytes(of: src.load(fromByteOffset: i, as: UInt8.self), toByteOffset: i, as: UInt8.self) }
+            for i in 0..<n {
+                dst.storeBytes(of: src.load(fromByteOffset: i, as: UInt8.self), toByteOffset: i, as: UInt8.self)
+            }
         } else {
             dst.copyMemory(from: src, byteCount: n)
         }
@@ -95,7 +98,9 @@ package final class JSONBytes {
                 case 9: byte(92); byte(116)
                 case 0..<32:
                     raw("\\u00")
-                    hex.withUTF8Buffer { h in byte(h[Int(b >> 4)]); byte(h[Int(b & 15)]) }
+                    hex.withUTF8Buffer { h in
+                        byte(h[Int(b >> 4)]); byte(h[Int(b & 15)])
+                    }
                 default: byte(b)
                 }
             }

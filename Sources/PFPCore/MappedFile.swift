@@ -1,6 +1,6 @@
 import Foundation
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// A whole file mapped read-only into memory: no copy and no zero-filled pages.
@@ -13,10 +13,14 @@ package final class MappedFile: @unchecked Sendable {
     /// `populate: false` maps lazily (pages come in as they are read).
     package convenience init(path: String, populate: Bool = true) throws {
         let fd = open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { throw PipelineError.badInput(location: path, "cannot open: \(String(cString: strerror(errno)))") }
+        guard fd >= 0 else {
+            throw PipelineError.badInput(location: path, "cannot open: \(String(cString: strerror(errno)))")
+        }
         defer { close(fd) }
         var st = stat()
-        guard fstat(fd, &st) == 0 else { throw PipelineError.failure(location: path, "cannot stat: \(String(cString: strerror(errno)))") }
+        guard fstat(fd, &st) == 0 else {
+            throw PipelineError.failure(location: path, "cannot stat: \(String(cString: strerror(errno)))")
+        }
         try self.init(descriptor: fd, length: Int(st.st_size), populate: populate, location: path)
     }
 

@@ -33,8 +33,10 @@ package struct PipelineError: Error, CustomStringConvertible, Sendable {
     /// What the operator can do about it.
     package var hint: String?
 
-    package init(_ kind: Kind, stage: String? = nil, feed: String? = nil, location: String? = nil,
-                _ message: String, hint: String? = nil) {
+    package init(
+        _ kind: Kind, stage: String? = nil, feed: String? = nil, location: String? = nil,
+        _ message: String, hint: String? = nil
+    ) {
         self.kind = kind
         self.stage = stage
         self.feed = feed
@@ -43,8 +45,10 @@ package struct PipelineError: Error, CustomStringConvertible, Sendable {
         self.hint = hint
     }
 
-    package static func badInput(stage: String? = nil, feed: String? = nil, location: String? = nil,
-                                _ message: String, hint: String? = nil) -> PipelineError {
+    package static func badInput(
+        stage: String? = nil, feed: String? = nil, location: String? = nil,
+        _ message: String, hint: String? = nil
+    ) -> PipelineError {
         PipelineError(.badInput, stage: stage, feed: feed, location: location, message, hint: hint)
     }
 
@@ -52,8 +56,10 @@ package struct PipelineError: Error, CustomStringConvertible, Sendable {
         PipelineError(.usage, message, hint: hint)
     }
 
-    package static func failure(stage: String? = nil, location: String? = nil, _ message: String,
-                               hint: String? = nil) -> PipelineError {
+    package static func failure(
+        stage: String? = nil, location: String? = nil, _ message: String,
+        hint: String? = nil
+    ) -> PipelineError {
         PipelineError(.internalFailure, stage: stage, location: location, message, hint: hint)
     }
 

@@ -1,7 +1,7 @@
 import CPFPNative
 import Foundation
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// A run's published directory, built under a temporary name and renamed into
@@ -24,8 +24,10 @@ package final class RunDirectory {
         staging = (root as NSString).appendingPathComponent(".tmp-\(runDate)-\(getpid())")
         try FileIO.remove(staging)
         if mkdir(staging, 0o700) != 0 {
-            throw PipelineError.failure(stage: "emit", location: staging, "cannot create the staging directory: \(String(cString: strerror(errno)))",
-                                        hint: "check that the output root is writable and the disk is not full")
+            throw PipelineError.failure(
+                stage: "emit", location: staging,
+                "cannot create the staging directory: \(String(cString: strerror(errno)))",
+                hint: "check that the output root is writable and the disk is not full")
         }
     }
 
@@ -33,7 +35,10 @@ package final class RunDirectory {
     package static func sweep(root: String) {
         guard let names = try? FileManager.default.contentsOfDirectory(atPath: root) else { return }
         for n in names where n.hasPrefix(".tmp-") || n.hasPrefix(".old-") {
-            if let pidText = n.split(separator: "-").last, let pid = Int32(pidText), pid != getpid(), kill(pid, 0) == 0 { continue }
+            if let pidText = n.split(separator: "-").last, let pid = Int32(pidText), pid != getpid(), kill(pid, 0) == 0
+            {
+                continue
+            }
             try? FileIO.remove((root as NSString).appendingPathComponent(n))
         }
     }
@@ -65,12 +70,14 @@ package final class RunDirectory {
             // otherwise move the old one aside first: readers then briefly see
             // no directory, never a half-written one.
             if RunDirectory.exchange(staging, final) {
-                try? FileIO.remove(staging)   // now holds the old run
+                try? FileIO.remove(staging)  // now holds the old run
                 FileIO.syncDirectory(root)
                 return
             }
             if rename(final, old) != 0 {
-                throw PipelineError.failure(stage: "emit", location: final, "cannot replace the earlier publication: \(String(cString: strerror(errno)))")
+                throw PipelineError.failure(
+                    stage: "emit", location: final,
+                    "cannot replace the earlier publication: \(String(cString: strerror(errno)))")
             }
         }
         if rename(staging, final) != 0 {
@@ -92,9 +99,15 @@ package final class RunDirectory {
         }
         chmod(dst, 0o600)
         let fd = open(dst, O_RDONLY)
-        guard fd >= 0 else { throw PipelineError.failure(location: dst, "cannot open: \(String(cString: strerror(errno)))") }
+        guard fd >= 0 else {
+            throw PipelineError.failure(location: dst, "cannot open: \(String(cString: strerror(errno)))")
+        }
         defer { close(fd) }
-        if fsync(fd) != 0 { throw PipelineError.failure(location: dst, "cannot sync: \(String(cString: strerror(errno)))", hint: "check free space on the output disk") }
+        if fsync(fd) != 0 {
+            throw PipelineError.failure(
+                location: dst, "cannot sync: \(String(cString: strerror(errno)))",
+                hint: "check free space on the output disk")
+        }
     }
 
     /// Gives up: removes the staging directory; what was published stays.

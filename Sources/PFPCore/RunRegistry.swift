@@ -26,9 +26,12 @@ package final class RunRegistry {
         let d = SQLValue.text(runDate.description)
         try db.transaction {
             try deleteRows(d)
-            try db.execute("INSERT INTO runs(run_date, status, started_at, pipeline_version, inbox, threads) VALUES (?, ?, ?, ?, ?, ?)",
-                           [d, .text(RunStatus.running.rawValue), .text(RunRegistry.timestamp()), .text(version), .text(inbox),
-                            .int(Int64(threads))])
+            try db.execute(
+                "INSERT INTO runs(run_date, status, started_at, pipeline_version, inbox, threads) VALUES (?, ?, ?, ?, ?, ?)",
+                [
+                    d, .text(RunStatus.running.rawValue), .text(RunRegistry.timestamp()), .text(version), .text(inbox),
+                    .int(Int64(threads)),
+                ])
         }
     }
 
@@ -37,25 +40,33 @@ package final class RunRegistry {
         var exists = false
         try db.query("SELECT 1 FROM runs WHERE run_date = ?", [.text(runDate.description)]) { _ in exists = true }
         guard exists else {
-            throw PipelineError.badInput(stage: "ingest", "no run recorded for \(runDate)", hint: "run 'pfp run --run-date \(runDate)' (or 'pfp stage ingest') first")
+            throw PipelineError.badInput(
+                stage: "ingest", "no run recorded for \(runDate)",
+                hint: "run 'pfp run --run-date \(runDate)' (or 'pfp stage ingest') first")
         }
-        try db.execute("UPDATE runs SET status = ?, ended_at = NULL, message = NULL WHERE run_date = ?",
-                       [.text(RunStatus.running.rawValue), .text(runDate.description)])
+        try db.execute(
+            "UPDATE runs SET status = ?, ended_at = NULL, message = NULL WHERE run_date = ?",
+            [.text(RunStatus.running.rawValue), .text(runDate.description)])
     }
 
     package func finish(runDate: CivilDate, status: RunStatus, message: String? = nil, summary: String? = nil) throws {
-        try db.execute("UPDATE runs SET status = ?, ended_at = ?, message = ?, summary = COALESCE(?, summary) WHERE run_date = ?",
-                       [.text(status.rawValue), .text(RunRegistry.timestamp()), message.map { .text($0) } ?? .null,
-                        summary.map { .text($0) } ?? .null, .text(runDate.description)])
+        try db.execute(
+            "UPDATE runs SET status = ?, ended_at = ?, message = ?, summary = COALESCE(?, summary) WHERE run_date = ?",
+            [
+                .text(status.rawValue), .text(RunRegistry.timestamp()), message.map { .text($0) } ?? .null,
+                summary.map { .text($0) } ?? .null, .text(runDate.description),
+            ])
     }
 
     package func setRuleDigest(runDate: CivilDate, digest: String) throws {
-        try db.execute("UPDATE runs SET rule_digest = ? WHERE run_date = ?", [.text(digest), .text(runDate.description)])
+        try db.execute(
+            "UPDATE runs SET rule_digest = ? WHERE run_date = ?", [.text(digest), .text(runDate.description)])
     }
 
     package func recordStage(runDate: CivilDate, stage: String, wall: Double, cpu: Double, peakRSS: Int) throws {
-        try db.execute("INSERT OR REPLACE INTO run_stages(run_date, stage, wall_s, cpu_s, peak_rss) VALUES (?, ?, ?, ?, ?)",
-                       [.text(runDate.description), .text(stage), .real(wall), .real(cpu), .int(Int64(peakRSS))])
+        try db.execute(
+            "INSERT OR REPLACE INTO run_stages(run_date, stage, wall_s, cpu_s, peak_rss) VALUES (?, ?, ?, ?, ?)",
+            [.text(runDate.description), .text(stage), .real(wall), .real(cpu), .int(Int64(peakRSS))])
     }
 
     package struct RunInfo: Sendable {
@@ -69,9 +80,13 @@ package final class RunRegistry {
 
     package func list() throws -> [RunInfo] {
         var out: [RunInfo] = []
-        try db.query("SELECT run_date, status, started_at, ended_at, summary, message FROM runs ORDER BY run_date") { r in
-            out.append(RunInfo(runDate: r.text(0), status: RunStatus(rawValue: r.text(1)) ?? .failed, startedAt: r.text(2), endedAt: r.optionalText(3),
-                               summary: r.optionalText(4), message: r.optionalText(5)))
+        try db.query("SELECT run_date, status, started_at, ended_at, summary, message FROM runs ORDER BY run_date") {
+            r in
+            out.append(
+                RunInfo(
+                    runDate: r.text(0), status: RunStatus(rawValue: r.text(1)) ?? .failed, startedAt: r.text(2),
+                    endedAt: r.optionalText(3),
+                    summary: r.optionalText(4), message: r.optionalText(5)))
         }
         return out
     }
@@ -79,25 +94,31 @@ package final class RunRegistry {
     /// The latest successful run with a date before `date`.
     package func previousSuccessful(before date: CivilDate) throws -> CivilDate? {
         var out: CivilDate?
-        try db.query("SELECT run_date FROM runs WHERE status = ? AND run_date < ? ORDER BY run_date DESC LIMIT 1",
-                     [.text(RunStatus.succeeded.rawValue), .text(date.description)]) { out = CivilDate.parse($0.text(0)) }
+        try db.query(
+            "SELECT run_date FROM runs WHERE status = ? AND run_date < ? ORDER BY run_date DESC LIMIT 1",
+            [.text(RunStatus.succeeded.rawValue), .text(date.description)]
+        ) { out = CivilDate.parse($0.text(0)) }
         return out
     }
 
     /// Rows read of each feed's latest accepted delivery in a successful run before `date`.
     package func previousAcceptedRows(before date: CivilDate) throws -> [String: Int] {
         var out: [String: Int] = [:]
-        try db.query("""
+        try db.query(
+            """
             SELECT f.feed, f.rows_read FROM run_feeds f JOIN runs r ON r.run_date = f.run_date
             WHERE r.status = ? AND f.status = 'ok' AND f.run_date < ? ORDER BY f.run_date
-            """, [.text(RunStatus.succeeded.rawValue), .text(date.description)]) { out[$0.text(0)] = Int($0.int(1)) }
+            """, [.text(RunStatus.succeeded.rawValue), .text(date.description)]
+        ) { out[$0.text(0)] = Int($0.int(1)) }
         return out
     }
 
     /// A recorded run's summary (households, people, rejects, counts), nil before it ends.
     package func summary(runDate: CivilDate) throws -> [String: Any]? {
         var text: String?
-        try db.query("SELECT summary FROM runs WHERE run_date = ?", [.text(runDate.description)]) { text = $0.optionalText(0) }
+        try db.query("SELECT summary FROM runs WHERE run_date = ?", [.text(runDate.description)]) {
+            text = $0.optionalText(0)
+        }
         return text.flatMap { JSON.parseObject(Array($0.utf8)) }
     }
 
@@ -111,7 +132,10 @@ package final class RunRegistry {
 
     package func stageTimings(runDate: CivilDate) throws -> [(stage: String, wall: Double, cpu: Double, rss: Int)] {
         var out: [(String, Double, Double, Int)] = []
-        try db.query("SELECT stage, wall_s, cpu_s, peak_rss FROM run_stages WHERE run_date = ? ORDER BY rowid", [.text(runDate.description)]) { r in
+        try db.query(
+            "SELECT stage, wall_s, cpu_s, peak_rss FROM run_stages WHERE run_date = ? ORDER BY rowid",
+            [.text(runDate.description)]
+        ) { r in
             out.append((r.text(0), r.double(1), r.double(2), Int(r.int(3))))
         }
         return out
@@ -144,21 +168,27 @@ package final class RunRegistry {
     package typealias RejectRecord = (feed: String, line: Int, reason: String)
 
     /// Records a run's feeds and every rejected row, in one transaction.
-    package func record<S: Sequence>(runDate: CivilDate, feeds: [FeedRecord], rejects: S) throws where S.Element == RejectRecord {
+    package func record<S: Sequence>(runDate: CivilDate, feeds: [FeedRecord], rejects: S) throws
+    where S.Element == RejectRecord {
         let d = SQLValue.text(runDate.description)
         try db.transaction {
             for f in feeds {
-                try db.execute("""
+                try db.execute(
+                    """
                     INSERT OR REPLACE INTO run_feeds(run_date, feed, required, status, file, as_of, sha256, bytes, rows_read,
                                                      accepted, rejected, conflicts, message)
                     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                    """, [d, .text(f.feed), .int(f.required ? 1 : 0), .text(f.status), f.file.map { .text($0) } ?? .null,
-                          f.asOf.map { .text($0.description) } ?? .null, f.sha256.map { .text($0) } ?? .null,
-                          .int(Int64(f.bytes)), .int(Int64(f.rowsRead)), .int(Int64(f.accepted)), .int(Int64(f.rejected)),
-                          .int(Int64(f.conflicts)), f.message.map { .text($0) } ?? .null])
+                    """,
+                    [
+                        d, .text(f.feed), .int(f.required ? 1 : 0), .text(f.status), f.file.map { .text($0) } ?? .null,
+                        f.asOf.map { .text($0.description) } ?? .null, f.sha256.map { .text($0) } ?? .null,
+                        .int(Int64(f.bytes)), .int(Int64(f.rowsRead)), .int(Int64(f.accepted)), .int(Int64(f.rejected)),
+                        .int(Int64(f.conflicts)), f.message.map { .text($0) } ?? .null,
+                    ])
                 for (reason, n) in f.rejectCounts.sorted(by: { $0.key < $1.key }) {
-                    try db.execute("INSERT OR REPLACE INTO run_reject_counts(run_date, feed, reason, count) VALUES (?, ?, ?, ?)",
-                                   [d, .text(f.feed), .text(reason), .int(Int64(n))])
+                    try db.execute(
+                        "INSERT OR REPLACE INTO run_reject_counts(run_date, feed, reason, count) VALUES (?, ?, ?, ?)",
+                        [d, .text(f.feed), .text(reason), .int(Int64(n))])
                 }
             }
             let insert = try db.statement("INSERT INTO run_rejects(run_date, feed, line, reason) VALUES (?, ?, ?, ?)")
@@ -170,10 +200,12 @@ package final class RunRegistry {
     package func feeds(runDate: CivilDate) throws -> [FeedRecord] {
         let d = SQLValue.text(runDate.description)
         var out: [FeedRecord] = []
-        try db.query("""
+        try db.query(
+            """
             SELECT feed, required, status, file, as_of, sha256, bytes, rows_read, accepted, rejected, conflicts, message
             FROM run_feeds WHERE run_date = ? ORDER BY rowid
-            """, [d]) { row in
+            """, [d]
+        ) { row in
             var f = FeedRecord(feed: row.text(0), required: row.int(1) != 0, status: row.text(2))
             f.file = row.optionalText(3)
             f.asOf = row.optionalText(4).flatMap(CivilDate.parse)
@@ -193,7 +225,9 @@ package final class RunRegistry {
     /// A run's rejected rows in the order they were recorded.
     package func rejects(runDate: CivilDate) throws -> [RejectRecord] {
         var out: [RejectRecord] = []
-        try db.query("SELECT feed, line, reason FROM run_rejects WHERE run_date = ? ORDER BY rowid", [.text(runDate.description)]) { row in
+        try db.query(
+            "SELECT feed, line, reason FROM run_rejects WHERE run_date = ? ORDER BY rowid", [.text(runDate.description)]
+        ) { row in
             out.append((row.text(0), Int(row.int(1)), row.text(2)))
         }
         return out
@@ -202,7 +236,9 @@ package final class RunRegistry {
     /// Rows read and bytes of every feed of a run.
     package func inputVolume(runDate: CivilDate) throws -> (rows: Int, bytes: Int) {
         var out = (rows: 0, bytes: 0)
-        try db.query("SELECT SUM(rows_read), SUM(bytes) FROM run_feeds WHERE run_date = ?", [.text(runDate.description)]) {
+        try db.query(
+            "SELECT SUM(rows_read), SUM(bytes) FROM run_feeds WHERE run_date = ?", [.text(runDate.description)]
+        ) {
             out = (Int($0.int(0)), Int($0.int(1)))
         }
         return out

@@ -43,7 +43,9 @@ package struct SHA256Digest: Sendable {
     /// Streams a file through the hash without holding it in memory.
     package static func hex(ofFile path: String) throws -> String {
         let fd = open(path, O_RDONLY)
-        guard fd >= 0 else { throw PipelineError.failure("cannot open \(path) to hash it: \(String(cString: strerror(errno)))") }
+        guard fd >= 0 else {
+            throw PipelineError.failure("cannot open \(path) to hash it: \(String(cString: strerror(errno)))")
+        }
         defer { close(fd) }
         var d = SHA256Digest()
         var buf = [UInt8](repeating: 0, count: 1 << 20)

@@ -48,7 +48,9 @@ package final class Statement {
         guard rc == SQLITE_OK, let h else { throw db.error(rc, sql: sql) }
         if trailing {
             sqlite3_finalize(h)
-            throw SQLiteError(code: SQLITE_MISUSE, message: "more than one statement: a prepared statement is one statement", sql: sql)
+            throw SQLiteError(
+                code: SQLITE_MISUSE, message: "more than one statement: a prepared statement is one statement", sql: sql
+            )
         }
         self.handle = h
         self.sql = sql
@@ -63,7 +65,9 @@ package final class Statement {
     /// Binds every argument at once; their number must be the statement's.
     package func bind(_ values: [SQLValue]) throws {
         guard values.count == argumentCount else {
-            throw SQLiteError(code: SQLITE_RANGE, message: "the statement takes \(argumentCount) arguments, \(values.count) given", sql: sql)
+            throw SQLiteError(
+                code: SQLITE_RANGE, message: "the statement takes \(argumentCount) arguments, \(values.count) given",
+                sql: sql)
         }
         sqlite3_reset(handle)
         sqlite3_clear_bindings(handle)
@@ -78,7 +82,11 @@ package final class Statement {
         case .real(let x): rc = sqlite3_bind_double(handle, i, x)
         case .text(let s): rc = sqlite3_bind_text(handle, i, s, -1, SQLITE_TRANSIENT_PTR)
         case .blob(let b):
-            rc = b.withUnsafeBytes { sqlite3_bind_blob64(handle, i, $0.baseAddress ?? UnsafeRawPointer(bitPattern: 1), sqlite3_uint64($0.count), SQLITE_TRANSIENT_PTR) }
+            rc = b.withUnsafeBytes {
+                sqlite3_bind_blob64(
+                    handle, i, $0.baseAddress ?? UnsafeRawPointer(bitPattern: 1), sqlite3_uint64($0.count),
+                    SQLITE_TRANSIENT_PTR)
+            }
         }
         if rc != SQLITE_OK { throw db.error(rc, sql: sql) }
     }
@@ -154,7 +162,11 @@ package final class Database {
         if !dir.isEmpty { try FileIO.makeDirectory(dir) }
         if !FileManager.default.fileExists(atPath: path) {
             let fd = open(path, O_CREAT | O_WRONLY, 0o600)
-            if fd < 0 { throw PipelineError.failure("cannot create the database \(path): \(String(cString: strerror(errno)))", hint: "check that the directory exists and is writable") }
+            if fd < 0 {
+                throw PipelineError.failure(
+                    "cannot create the database \(path): \(String(cString: strerror(errno)))",
+                    hint: "check that the directory exists and is writable")
+            }
             close(fd)
         }
         chmod(path, 0o600)

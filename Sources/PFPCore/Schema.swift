@@ -13,47 +13,55 @@ package enum Schema {
     }
 
     package static let migrations: [Migration] = [
-        Migration(id: 1, name: "run registry", sql: """
-            CREATE TABLE runs(
-                run_date TEXT PRIMARY KEY,
-                status TEXT NOT NULL,              -- RunStatus: running, succeeded, partial, refused, failed
-                started_at TEXT NOT NULL,
-                ended_at TEXT,
-                pipeline_version TEXT NOT NULL,
-                rule_digest TEXT,
-                inbox TEXT,
-                threads INTEGER,
-                summary TEXT,                      -- JSON: counts per list and policy
-                message TEXT);
-            CREATE TABLE run_feeds(
-                run_date TEXT NOT NULL, feed TEXT NOT NULL, required INTEGER NOT NULL, status TEXT NOT NULL,
-                file TEXT, as_of TEXT, sha256 TEXT, bytes INTEGER, rows_read INTEGER, accepted INTEGER,
-                rejected INTEGER, conflicts INTEGER, message TEXT,
-                PRIMARY KEY(run_date, feed));
-            CREATE TABLE run_reject_counts(
-                run_date TEXT NOT NULL, feed TEXT NOT NULL, reason TEXT NOT NULL, count INTEGER NOT NULL,
-                PRIMARY KEY(run_date, feed, reason));
-            CREATE TABLE run_rejects(
-                run_date TEXT NOT NULL, feed TEXT NOT NULL, line INTEGER NOT NULL, reason TEXT NOT NULL);
-            CREATE INDEX run_rejects_date ON run_rejects(run_date);
-            CREATE TABLE run_stages(
-                run_date TEXT NOT NULL, stage TEXT NOT NULL, wall_s REAL, cpu_s REAL, peak_rss INTEGER,
-                PRIMARY KEY(run_date, stage));
-            """),
-        Migration(id: 2, name: "stage results", sql: """
-            CREATE TABLE stage_result(
-                run_date TEXT NOT NULL, stage TEXT NOT NULL, file TEXT NOT NULL, bytes INTEGER NOT NULL,
-                sha256 TEXT NOT NULL, created_at TEXT NOT NULL, PRIMARY KEY(run_date, stage));
-            """),
-        Migration(id: 3, name: "stage results checked with CRC-32C (older rows keep their sha256)", sql: """
-            ALTER TABLE stage_result RENAME COLUMN sha256 TO checksum;
-            """),
+        Migration(
+            id: 1, name: "run registry",
+            sql: """
+                CREATE TABLE runs(
+                    run_date TEXT PRIMARY KEY,
+                    status TEXT NOT NULL,              -- RunStatus: running, succeeded, partial, refused, failed
+                    started_at TEXT NOT NULL,
+                    ended_at TEXT,
+                    pipeline_version TEXT NOT NULL,
+                    rule_digest TEXT,
+                    inbox TEXT,
+                    threads INTEGER,
+                    summary TEXT,                      -- JSON: counts per list and policy
+                    message TEXT);
+                CREATE TABLE run_feeds(
+                    run_date TEXT NOT NULL, feed TEXT NOT NULL, required INTEGER NOT NULL, status TEXT NOT NULL,
+                    file TEXT, as_of TEXT, sha256 TEXT, bytes INTEGER, rows_read INTEGER, accepted INTEGER,
+                    rejected INTEGER, conflicts INTEGER, message TEXT,
+                    PRIMARY KEY(run_date, feed));
+                CREATE TABLE run_reject_counts(
+                    run_date TEXT NOT NULL, feed TEXT NOT NULL, reason TEXT NOT NULL, count INTEGER NOT NULL,
+                    PRIMARY KEY(run_date, feed, reason));
+                CREATE TABLE run_rejects(
+                    run_date TEXT NOT NULL, feed TEXT NOT NULL, line INTEGER NOT NULL, reason TEXT NOT NULL);
+                CREATE INDEX run_rejects_date ON run_rejects(run_date);
+                CREATE TABLE run_stages(
+                    run_date TEXT NOT NULL, stage TEXT NOT NULL, wall_s REAL, cpu_s REAL, peak_rss INTEGER,
+                    PRIMARY KEY(run_date, stage));
+                """),
+        Migration(
+            id: 2, name: "stage results",
+            sql: """
+                CREATE TABLE stage_result(
+                    run_date TEXT NOT NULL, stage TEXT NOT NULL, file TEXT NOT NULL, bytes INTEGER NOT NULL,
+                    sha256 TEXT NOT NULL, created_at TEXT NOT NULL, PRIMARY KEY(run_date, stage));
+                """),
+        Migration(
+            id: 3, name: "stage results checked with CRC-32C (older rows keep their sha256)",
+            sql: """
+                ALTER TABLE stage_result RENAME COLUMN sha256 TO checksum;
+                """),
     ]
 
     /// Brings the database to the last step, in one transaction. Safe to call on
     /// every open: when every step is applied, nothing is written or locked.
     package static func migrate(_ db: Database) throws {
-        try db.execute("CREATE TABLE IF NOT EXISTS schema_migrations(id INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)")
+        try db.execute(
+            "CREATE TABLE IF NOT EXISTS schema_migrations(id INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)"
+        )
         if try applied(db).count == migrations.count { return }
         try db.transaction {
             // Read again under the lock: another process may have migrated meanwhile.
@@ -92,8 +100,9 @@ package enum Schema {
     }
 
     private static func record(_ m: Migration, in db: Database) throws {
-        try db.execute("INSERT INTO schema_migrations(id, name, applied_at) VALUES (?, ?, ?)",
-                       [.int(Int64(m.id)), .text(m.name), .text(RunRegistry.timestamp())])
+        try db.execute(
+            "INSERT INTO schema_migrations(id, name, applied_at) VALUES (?, ?, ?)",
+            [.int(Int64(m.id)), .text(m.name), .text(RunRegistry.timestamp())])
     }
 }
 

@@ -14,14 +14,18 @@ package struct BlobWriter {
     package init() {}
 
     package mutating func put<T: BitwiseCopyable>(_ name: String, _ array: [T]) {
-        items.append(Item(name: name, count: array.count * MemoryLayout<T>.stride) { body in try array.withUnsafeBytes { try body($0) } })
+        items.append(
+            Item(name: name, count: array.count * MemoryLayout<T>.stride) { body in
+                try array.withUnsafeBytes { try body($0) }
+            })
     }
 
     /// Arrays written one after another as one item (never joined in memory).
     package mutating func put(_ name: String, pieces: [[UInt8]]) {
-        items.append(Item(name: name, count: pieces.reduce(0) { $0 + $1.count }) { body in
-            for p in pieces { try p.withUnsafeBytes { try body($0) } }
-        })
+        items.append(
+            Item(name: name, count: pieces.reduce(0) { $0 + $1.count }) { body in
+                for p in pieces { try p.withUnsafeBytes { try body($0) } }
+            })
     }
 
     /// Memory the caller owns, written as it is (not copied): it must stay valid and
@@ -56,8 +60,9 @@ package struct BlobReader {
 
     func bytes(_ name: String) throws -> UnsafeRawBufferPointer {
         guard let r = index[name] else {
-            throw PipelineError.failure(stage: stage, "the stored \(stage) result for \(runDate) has no '\(name)'",
-                                        hint: "rerun 'pfp stage \(stage) --run-date \(runDate)'")
+            throw PipelineError.failure(
+                stage: stage, "the stored \(stage) result for \(runDate) has no '\(name)'",
+                hint: "rerun 'pfp stage \(stage) --run-date \(runDate)'")
         }
         return UnsafeRawBufferPointer(rebasing: file.bytes[r])
     }
@@ -66,7 +71,10 @@ package struct BlobReader {
         let b = try bytes(name)
         let n = b.count / MemoryLayout<T>.stride
         return [T](unsafeUninitializedCapacity: n) { buf, count in
-            if n > 0 { UnsafeMutableRawBufferPointer(buf).copyMemory(from: UnsafeRawBufferPointer(rebasing: b[0..<(n * MemoryLayout<T>.stride)])) }
+            if n > 0 {
+                UnsafeMutableRawBufferPointer(buf).copyMemory(
+                    from: UnsafeRawBufferPointer(rebasing: b[0..<(n * MemoryLayout<T>.stride)]))
+            }
             count = n
         }
     }
@@ -75,8 +83,9 @@ package struct BlobReader {
 
     /// The error for an item whose size does not fit the rest of the result.
     package func damaged(_ name: String) -> PipelineError {
-        PipelineError.failure(stage: stage, "the stored \(stage) result for \(runDate) is damaged ('\(name)' has the wrong size)",
-                              hint: "rerun 'pfp stage \(stage) --run-date \(runDate)'")
+        PipelineError.failure(
+            stage: stage, "the stored \(stage) result for \(runDate) is damaged ('\(name)' has the wrong size)",
+            hint: "rerun 'pfp stage \(stage) --run-date \(runDate)'")
     }
 
     package func strings(_ name: String) throws -> [String] {
@@ -120,8 +129,12 @@ package final class StageStore {
 
     /// Registers a result `write` made: from here on `load` finds it.
     package func register(_ w: Written) throws {
-        try db.execute("INSERT OR REPLACE INTO stage_result(run_date, stage, file, bytes, checksum, created_at) VALUES (?, ?, ?, ?, ?, ?)",
-                       [.text(w.runDate.description), .text(w.stage), .text(w.name), .int(Int64(w.bytes)), .text(w.checksum), .text(RunRegistry.timestamp())])
+        try db.execute(
+            "INSERT OR REPLACE INTO stage_result(run_date, stage, file, bytes, checksum, created_at) VALUES (?, ?, ?, ?, ?, ?)",
+            [
+                .text(w.runDate.description), .text(w.stage), .text(w.name), .int(Int64(w.bytes)), .text(w.checksum),
+                .text(RunRegistry.timestamp()),
+            ])
     }
 
     /// Writes a stage's result file under a temporary name and renames it into
@@ -155,27 +168,33 @@ package final class StageStore {
         }
         if rename(tmp, final) != 0 {
             try? FileIO.remove(tmp)
-            throw PipelineError.failure(stage: stage, location: final, "cannot store the stage result: \(String(cString: strerror(errno)))")
+            throw PipelineError.failure(
+                stage: stage, location: final, "cannot store the stage result: \(String(cString: strerror(errno)))")
         }
         return Written(runDate: runDate, stage: stage, name: name, bytes: w.bytesWritten, checksum: checksum)
     }
 
     package func load(runDate: CivilDate, stage: String) throws -> BlobReader? {
         var row: (String, Int64, String)?
-        try db.query("SELECT file, bytes, checksum FROM stage_result WHERE run_date = ? AND stage = ?", [.text(runDate.description), .text(stage)]) {
+        try db.query(
+            "SELECT file, bytes, checksum FROM stage_result WHERE run_date = ? AND stage = ?",
+            [.text(runDate.description), .text(stage)]
+        ) {
             row = ($0.text(0), $0.int(1), $0.text(2))
         }
         guard let (name, size, checksum) = row else { return nil }
         let path = (directory as NSString).appendingPathComponent(name)
         guard FileIO.exists(path) else {
-            throw PipelineError.failure(stage: stage, location: path, "the stored \(stage) result for \(runDate) is gone",
-                                        hint: "rerun 'pfp stage \(stage) --run-date \(runDate)'")
+            throw PipelineError.failure(
+                stage: stage, location: path, "the stored \(stage) result for \(runDate) is gone",
+                hint: "rerun 'pfp stage \(stage) --run-date \(runDate)'")
         }
         let file = try MappedFile(path: path)
         let b = file.bytes
         func bad() -> PipelineError {
-            PipelineError.failure(stage: stage, location: path, "the stored \(stage) result for \(runDate) is damaged",
-                                  hint: "rerun 'pfp stage \(stage) --run-date \(runDate)'")
+            PipelineError.failure(
+                stage: stage, location: path, "the stored \(stage) result for \(runDate) is damaged",
+                hint: "rerun 'pfp stage \(stage) --run-date \(runDate)'")
         }
         guard b.count == Int(size), b.count >= 18, Array(b[0..<10]) == Array("PFPSTAGE1\n".utf8) else { throw bad() }
         let found = checksum.hasPrefix(CRC32C.prefix) ? CRC32C(of: b).text : SHA256Digest.hex(of: b)
@@ -208,7 +227,9 @@ package final class StageStore {
     /// Run dates with a stored result before a date.
     package func runDates(before date: CivilDate) throws -> [CivilDate] {
         var out: [CivilDate] = []
-        try db.query("SELECT DISTINCT run_date FROM stage_result WHERE run_date < ? ORDER BY run_date", [.text(date.description)]) {
+        try db.query(
+            "SELECT DISTINCT run_date FROM stage_result WHERE run_date < ? ORDER BY run_date", [.text(date.description)]
+        ) {
             if let d = CivilDate.parse($0.text(0)) { out.append(d) }
         }
         return out
@@ -216,11 +237,14 @@ package final class StageStore {
 
     package func delete(runDate: CivilDate, stage: String? = nil) throws {
         var names: [String] = []
-        try db.query("SELECT file FROM stage_result WHERE run_date = ?" + (stage == nil ? "" : " AND stage = ?"),
-                     stage == nil ? [.text(runDate.description)] : [.text(runDate.description), .text(stage!)]) { names.append($0.text(0)) }
+        try db.query(
+            "SELECT file FROM stage_result WHERE run_date = ?" + (stage == nil ? "" : " AND stage = ?"),
+            stage == nil ? [.text(runDate.description)] : [.text(runDate.description), .text(stage!)]
+        ) { names.append($0.text(0)) }
         for n in names { try? FileIO.remove((directory as NSString).appendingPathComponent(n)) }
         if stage == nil || stage == "match" { try? FileIO.remove(sidePath(runDate: runDate, name: "explain.jsonl")) }
-        try db.execute("DELETE FROM stage_result WHERE run_date = ?" + (stage == nil ? "" : " AND stage = ?"),
-                       stage == nil ? [.text(runDate.description)] : [.text(runDate.description), .text(stage!)])
+        try db.execute(
+            "DELETE FROM stage_result WHERE run_date = ?" + (stage == nil ? "" : " AND stage = ?"),
+            stage == nil ? [.text(runDate.description)] : [.text(runDate.description), .text(stage!)])
     }
 }

@@ -1,6 +1,6 @@
 import Foundation
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// The encodings a delivery may declare (feeds.md).
@@ -25,17 +25,24 @@ package enum TextDecoding {
         guard let base = b.baseAddress else { return nil }
         while i < n {
             // ASCII fast path, eight bytes at a time.
-            while i + 8 <= n, base.loadUnaligned(fromByteOffset: i, as: UInt64.self) & 0x8080_8080_8080_8080 == 0 { i += 8 }
+            while i + 8 <= n, base.loadUnaligned(fromByteOffset: i, as: UInt64.self) & 0x8080_8080_8080_8080 == 0 {
+                i += 8
+            }
             if i >= n { break }
             let c = b[i]
             if c < 0x80 { i += 1; continue }
             var need = 0
             var minCode: UInt32 = 0
             var code: UInt32 = 0
-            if c & 0xE0 == 0xC0 { need = 1; code = UInt32(c & 0x1F); minCode = 0x80 }
-            else if c & 0xF0 == 0xE0 { need = 2; code = UInt32(c & 0x0F); minCode = 0x800 }
-            else if c & 0xF8 == 0xF0 { need = 3; code = UInt32(c & 0x07); minCode = 0x10000 }
-            else { return i }
+            if c & 0xE0 == 0xC0 {
+                need = 1; code = UInt32(c & 0x1F); minCode = 0x80
+            } else if c & 0xF0 == 0xE0 {
+                need = 2; code = UInt32(c & 0x0F); minCode = 0x800
+            } else if c & 0xF8 == 0xF0 {
+                need = 3; code = UInt32(c & 0x07); minCode = 0x10000
+            } else {
+                return i
+            }
             if i + need >= n { return i }
             for k in 1...need {
                 let t = b[i + k]
@@ -59,10 +66,14 @@ package enum TextDecoding {
     /// `room(piece)`: the bytes set aside in the result for a piece's UTF-8; what
     /// does not fit goes to the piece's own overflow, and the result is then
     /// copied together once.
-    static func gb18030ToUTF8(_ b: UnsafeRawBufferPointer, room: (UnsafeRawBufferPointer) -> Int) -> Result<[UInt8], DecodeFailure> {
+    static func gb18030ToUTF8(
+        _ b: UnsafeRawBufferPointer, room: (UnsafeRawBufferPointer) -> Int
+    ) -> Result<[UInt8], DecodeFailure> {
         let bounds = pieceBounds(b)
         let count = bounds.count - 1
-        func piece(_ k: Int) -> UnsafeRawBufferPointer { UnsafeRawBufferPointer(rebasing: b[bounds[k]..<bounds[k + 1]]) }
+        func piece(_ k: Int) -> UnsafeRawBufferPointer {
+            UnsafeRawBufferPointer(rebasing: b[bounds[k]..<bounds[k + 1]])
+        }
         // Each piece is converted straight into the result, at a place with room
         // for it; the gaps left are closed after, in order. At city scale the
         // result is gigabytes: written once, not converted into pieces and then
@@ -74,7 +85,9 @@ package enum TextDecoding {
         var joined: [UInt8]?
         let out = [UInt8](unsafeUninitializedCapacity: max(1, starts[count])) { buf, size in
             let base = buf.baseAddress!
-            (sinks, failure) = convertPieces(b, bounds) { k in Sink(dst: base + starts[k], room: starts[k + 1] - starts[k]) }
+            (sinks, failure) = convertPieces(b, bounds) { k in
+                Sink(dst: base + starts[k], room: starts[k + 1] - starts[k])
+            }
             size = 0
             guard failure == nil else { return }
             if sinks.allSatisfy(\.spill.isEmpty) {
@@ -94,7 +107,9 @@ package enum TextDecoding {
                     for k in 0..<count {
                         (jb.baseAddress! + at).initialize(from: base + starts[k], count: sinks[k].used)
                         at += sinks[k].used
-                        sinks[k].spill.withUnsafeBufferPointer { if let s = $0.baseAddress { (jb.baseAddress! + at).initialize(from: s, count: $0.count) } }
+                        sinks[k].spill.withUnsafeBufferPointer {
+                            if let s = $0.baseAddress { (jb.baseAddress! + at).initialize(from: s, count: $0.count) }
+                        }
                         at += sinks[k].spill.count
                     }
                     jc = total
@@ -107,18 +122,23 @@ package enum TextDecoding {
 
     /// Every piece (`bounds`) through iconv in parallel, each into the sink `sink(k)`
     /// gives: the sinks after, and the offset of the first byte refused (nil: none).
-    private static func convertPieces(_ b: UnsafeRawBufferPointer, _ bounds: [Int], _ sink: (Int) -> Sink) -> (sinks: [Sink], failure: Int?) {
+    private static func convertPieces(
+        _ b: UnsafeRawBufferPointer, _ bounds: [Int], _ sink: (Int) -> Sink
+    ) -> (sinks: [Sink], failure: Int?) {
         let count = bounds.count - 1
         var sinks = (0..<count).map(sink)
         var failures = [Int](repeating: -1, count: count)
         sinks.withUnsafeMutableBufferPointer { sk in
-        failures.withUnsafeMutableBufferPointer { f in
-            Parallel.forEach(count) { k in
-                if case .failure(let at) = convertPiece(UnsafeRawBufferPointer(rebasing: b[bounds[k]..<bounds[k + 1]]), into: &sk[k]) {
-                    f[k] = bounds[k] + at.offset
+            failures.withUnsafeMutableBufferPointer { f in
+                Parallel.forEach(count) { k in
+                    if case .failure(let at) = convertPiece(
+                        UnsafeRawBufferPointer(rebasing: b[bounds[k]..<bounds[k + 1]]), into: &sk[k])
+                    {
+                        f[k] = bounds[k] + at.offset
+                    }
                 }
             }
-        }}
+        }
         return (sinks, failures.first { $0 >= 0 })
     }
 
@@ -194,9 +214,13 @@ package enum TextDecoding {
 
     /// Converts one piece: runs of ASCII (the same bytes in both encodings) are
     /// copied, and only the runs with other characters go through iconv.
-    private static func convertPiece(_ piece: UnsafeRawBufferPointer, into out: inout Sink) -> Result<Void, DecodeFailure> {
+    private static func convertPiece(
+        _ piece: UnsafeRawBufferPointer, into out: inout Sink
+    ) -> Result<Void, DecodeFailure> {
         guard let base = piece.baseAddress, piece.count > 0 else { return .success(()) }
-        guard let cd = iconv_open("UTF-8", "GB18030"), cd != iconv_t(bitPattern: -1) else { return .failure(DecodeFailure(offset: 0)) }
+        guard let cd = iconv_open("UTF-8", "GB18030"), cd != iconv_t(bitPattern: -1) else {
+            return .failure(DecodeFailure(offset: 0))
+        }
         defer { iconv_close(cd) }
         let n = piece.count
         var i = 0
@@ -204,7 +228,9 @@ package enum TextDecoding {
         while i < n {
             // ASCII run, eight bytes at a time.
             var j = i
-            while j + 8 <= n, base.loadUnaligned(fromByteOffset: j, as: UInt64.self) & 0x8080_8080_8080_8080 == 0 { j += 8 }
+            while j + 8 <= n, base.loadUnaligned(fromByteOffset: j, as: UInt64.self) & 0x8080_8080_8080_8080 == 0 {
+                j += 8
+            }
             while j < n, piece[j] < 0x80 { j += 1 }
             if j > i { out.put(UnsafeRawBufferPointer(rebasing: piece[i..<j])) }
             if j >= n { break }
@@ -236,8 +262,11 @@ package enum TextDecoding {
         var i = 0
         var acc: UInt64 = 0
         while i + 32 <= n {
-            acc |= base.loadUnaligned(fromByteOffset: i, as: UInt64.self) | base.loadUnaligned(fromByteOffset: i + 8, as: UInt64.self)
-                 | base.loadUnaligned(fromByteOffset: i + 16, as: UInt64.self) | base.loadUnaligned(fromByteOffset: i + 24, as: UInt64.self)
+            acc |=
+                base.loadUnaligned(fromByteOffset: i, as: UInt64.self)
+                | base.loadUnaligned(fromByteOffset: i + 8, as: UInt64.self)
+                | base.loadUnaligned(fromByteOffset: i + 16, as: UInt64.self)
+                | base.loadUnaligned(fromByteOffset: i + 24, as: UInt64.self)
             if acc & 0x8080_8080_8080_8080 != 0 { return false }
             i += 32
         }

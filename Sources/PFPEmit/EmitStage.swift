@@ -24,9 +24,11 @@ package struct EmitStage {
         /// Called once everything is written, right before the run is published
         /// (the nightly run registers the match result stored beside this stage).
         package var beforePublish: () throws -> Void = {}
-        package init(runDate: CivilDate, outRoot: String, rules: RuleSet, match: MatchResult, feeds: [FeedReport],
-                    rejects: [(feed: String, line: Int, reason: String)], allowedMissing: [String], startedAt: String,
-                    pipelineVersion: String, schemaVersion: Int) {
+        package init(
+            runDate: CivilDate, outRoot: String, rules: RuleSet, match: MatchResult, feeds: [FeedReport],
+            rejects: [(feed: String, line: Int, reason: String)], allowedMissing: [String], startedAt: String,
+            pipelineVersion: String, schemaVersion: Int
+        ) {
             self.runDate = runDate; self.outRoot = outRoot; self.rules = rules; self.match = match; self.feeds = feeds
             self.rejects = rejects; self.allowedMissing = allowedMissing; self.startedAt = startedAt
             self.pipelineVersion = pipelineVersion; self.schemaVersion = schemaVersion
@@ -45,8 +47,10 @@ package struct EmitStage {
         // mostly waits for the disk (gigabytes at city scale).
         guard let explainSource = x.match.explainPath, FileIO.exists(explainSource) else {
             dir.abandon()
-            throw PipelineError.failure(stage: "emit", location: x.match.explainPath ?? "explain.jsonl", "the explanations of the match stage are gone",
-                                        hint: "rerun 'pfp run --from match --run-date \(x.runDate)'")
+            throw PipelineError.failure(
+                stage: "emit", location: x.match.explainPath ?? "explain.jsonl",
+                "the explanations of the match stage are gone",
+                hint: "rerun 'pfp run --from match --run-date \(x.runDate)'")
         }
         let explainTarget = dir.path("explain.jsonl")
         let explainLinked = Background("pfp-explain-sync") { try RunDirectory.linkOrCopy(explainSource, explainTarget) }
@@ -58,9 +62,10 @@ package struct EmitStage {
             let lists = x.rules.lists
             var report = ""
             let makeReport = {
-                report = RunReport.html(runDate: x.runDate, rules: x.rules, match: x.match, byList: byList, households: x.match.households,
-                                        people: x.match.people, rejects: x.rejects.count, previousCounts: x.previousCounts,
-                                        previousDate: x.previousDate)
+                report = RunReport.html(
+                    runDate: x.runDate, rules: x.rules, match: x.match, byList: byList, households: x.match.households,
+                    people: x.match.people, rejects: x.rejects.count, previousCounts: x.previousCounts,
+                    previousDate: x.previousDate)
             }
             let pieceRows = 32_768
             let policyFields = x.match.policyIDs.map { EmitStage.field($0) }
@@ -74,7 +79,9 @@ package struct EmitStage {
                         if k == pieces { makeReport(); return }
                         let lo = entries.startIndex + k * pieceRows, hi = min(entries.endIndex, lo + pieceRows)
                         let bytes = JSONBytes(capacity: (hi - lo) * 96)
-                        for e in entries[lo..<hi] { EmitStage.row(e, x.match, list: l, policies: policyFields, into: bytes) }
+                        for e in entries[lo..<hi] {
+                            EmitStage.row(e, x.match, list: l, policies: policyFields, into: bytes)
+                        }
                         out[k] = bytes.out
                     }
                 }
@@ -88,7 +95,9 @@ package struct EmitStage {
 
             FaultPoint.hit("emit.lists_written")
             try explainLinked.value()
-            dir.add(name: "explain.jsonl", rows: x.match.explainRows, sha256: x.match.explainSHA, bytes: x.match.explainBytes)
+            dir.add(
+                name: "explain.jsonl", rows: x.match.explainRows, sha256: x.match.explainSHA,
+                bytes: x.match.explainBytes)
 
             let rw = try FileIO.Writer(path: dir.path("rejects.csv"))
             try rw.write("feed,line,reason\n")
@@ -137,14 +146,15 @@ package struct EmitStage {
         text(m.householdID(e))
         if l.perPolicy {
             w.byte(44)
-            if e.personKey != 0 { w.idDigits(e.personKey) }   // digits and X: nothing to quote
+            if e.personKey != 0 { w.idDigits(e.personKey) }  // digits and X: nothing to quote
             w.byte(44)
             if e.policy >= 0 { policies[Int(e.policy)].withUnsafeBufferPointer { w.append($0) } }
         }
         for c in l.columns {
             w.byte(44)
             switch c {
-            case .certainty: PublishedEntry.certaintyUTF8[Int(e.certainty.rawValue)].withUnsafeBufferPointer { w.append($0) }   // words: nothing to quote
+            case .certainty:
+                PublishedEntry.certaintyUTF8[Int(e.certainty.rawValue)].withUnsafeBufferPointer { w.append($0) }  // words: nothing to quote
             case .amount: if e.amountValue != Int64.min { w.int(Int(e.amountValue)) }
             case .status: PublishedEntry.statusUTF8[Int(e.status.rawValue)].withUnsafeBufferPointer { w.append($0) }
             case .district: w.int(Int(e.district))
@@ -199,49 +209,66 @@ package struct EmitStage {
         for e in entries {
             for c in m.codes(e) { if let i = codes.firstIndex(of: c) { per[i] += 1 } }
         }
-        return codes.map { per[codes.firstIndex(of: $0)!] }   // a code named twice counts in both places
+        return codes.map { per[codes.firstIndex(of: $0)!] }  // a code named twice counts in both places
     }
 
     static func counts(_ rules: RuleSet, _ m: MatchResult, _ byList: [String: ArraySlice<PublishedEntry>]) -> JSON {
-        .object(rules.lists.map { l in
-            let entries = byList[l.id] ?? []
-            var pairs: [(String, JSON)] = [("total", .int(entries.count))]
-            // Counted by number (millions of entries at city scale), named after.
-            if l.perPolicy {
-                var perIndex = [Int](repeating: 0, count: m.policyIDs.count)
-                var perCertainty = [Int](repeating: 0, count: 256)
-                for e in entries {
-                    if e.policy >= 0 { perIndex[Int(e.policy)] += 1 }
-                    if e.certainty != .none { perCertainty[Int(e.certainty.rawValue)] += 1 }
+        .object(
+            rules.lists.map { l in
+                let entries = byList[l.id] ?? []
+                var pairs: [(String, JSON)] = [("total", .int(entries.count))]
+                // Counted by number (millions of entries at city scale), named after.
+                if l.perPolicy {
+                    var perIndex = [Int](repeating: 0, count: m.policyIDs.count)
+                    var perCertainty = [Int](repeating: 0, count: 256)
+                    for e in entries {
+                        if e.policy >= 0 { perIndex[Int(e.policy)] += 1 }
+                        if e.certainty != .none { perCertainty[Int(e.certainty.rawValue)] += 1 }
+                    }
+                    var per: [String: Int] = [:]
+                    for (i, id) in m.policyIDs.enumerated() where perIndex[i] > 0 { per[id, default: 0] += perIndex[i] }
+                    var cert: [String: Int] = [:]
+                    for (raw, n) in perCertainty.enumerated() where n > 0 {
+                        cert[Certainty(rawValue: UInt8(raw))!.text, default: 0] += n
+                    }
+                    pairs.append(("by_policy", .object(rules.policies.map { ($0.id, .int(per[$0.id] ?? 0)) })))
+                    if l.columns.contains(.certainty) {
+                        pairs.append(
+                            ("by_certainty", .object(cert.sorted { $0.key < $1.key }.map { ($0.key, .int($0.value)) })))
+                    }
+                } else {
+                    let per = EmitStage.reasonCounts(l.reasonCodes, m, entries)
+                    pairs.append(
+                        ("by_reason", .object(l.reasonCodes.indices.map { (l.reasonCodes[$0], .int(per[$0])) })))
                 }
-                var per: [String: Int] = [:]
-                for (i, id) in m.policyIDs.enumerated() where perIndex[i] > 0 { per[id, default: 0] += perIndex[i] }
-                var cert: [String: Int] = [:]
-                for (raw, n) in perCertainty.enumerated() where n > 0 { cert[Certainty(rawValue: UInt8(raw))!.text, default: 0] += n }
-                pairs.append(("by_policy", .object(rules.policies.map { ($0.id, .int(per[$0.id] ?? 0)) })))
-                if l.columns.contains(.certainty) { pairs.append(("by_certainty", .object(cert.sorted { $0.key < $1.key }.map { ($0.key, .int($0.value)) }))) }
-            } else {
-                let per = EmitStage.reasonCounts(l.reasonCodes, m, entries)
-                pairs.append(("by_reason", .object(l.reasonCodes.indices.map { (l.reasonCodes[$0], .int(per[$0])) })))
-            }
-            return (l.id, .object(pairs))
-        })
+                return (l.id, .object(pairs))
+            })
     }
 
     static func manifest(_ x: Inputs, dir: RunDirectory, counts: JSON) -> JSON {
         let inputs: [JSON] = x.feeds.map { rep in
             .object([
-                ("feed", .string(rep.feed)), ("required", .bool(rep.required)), ("status", .string(rep.status.rawValue)),
-                ("file", rep.file.map { .string($0) } ?? .null), ("as_of", rep.asOf.map { .string($0.description) } ?? .null),
+                ("feed", .string(rep.feed)), ("required", .bool(rep.required)),
+                ("status", .string(rep.status.rawValue)),
+                ("file", rep.file.map { .string($0) } ?? .null),
+                ("as_of", rep.asOf.map { .string($0.description) } ?? .null),
                 ("sha256", rep.sha256.map { .string($0) } ?? .null), ("rows_read", .int(rep.rowsRead)),
                 ("accepted", .int(rep.accepted)), ("rejected", .int(rep.rejected)), ("conflicts", .int(rep.conflicts)),
-                ("rejects_by_reason", .object(rep.rejectCounts.sorted { $0.key < $1.key }.map { ($0.key.code, .int($0.value)) })),
+                (
+                    "rejects_by_reason",
+                    .object(rep.rejectCounts.sorted { $0.key < $1.key }.map { ($0.key.code, .int($0.value)) })
+                ),
             ])
         }
         let outputs: [JSON] = dir.files.sorted { $0.name < $1.name }.map { f in
-            .object([("file", .string(f.name)), ("rows", .int(f.rows)), ("sha256", .string(f.sha256)), ("bytes", .int(f.bytes))])
+            .object([
+                ("file", .string(f.name)), ("rows", .int(f.rows)), ("sha256", .string(f.sha256)),
+                ("bytes", .int(f.bytes)),
+            ])
         }
-        let skipped: [JSON] = x.rules.skippedPolicies.map { .object([("policy", .string($0.id)), ("reason", .string($0.reason))]) }
+        let skipped: [JSON] = x.rules.skippedPolicies.map {
+            .object([("policy", .string($0.id)), ("reason", .string($0.reason))])
+        }
         return .object([
             ("schema_version", .int(x.schemaVersion)),
             ("run_date", .string(x.runDate.description)),

@@ -8,30 +8,35 @@ import PFPMatch
 package enum RunReport {
     struct Bar { var label: String; var value: Int; var note: String = "" }
 
-    package static func html(runDate: CivilDate, rules: RuleSet, match m: MatchResult, byList: [String: ArraySlice<PublishedEntry>], households: Int, people: Int,
-                            rejects: Int, previousCounts: [String: Int]?, previousDate: String?) -> String {
+    package static func html(
+        runDate: CivilDate, rules: RuleSet, match m: MatchResult, byList: [String: ArraySlice<PublishedEntry>],
+        households: Int, people: Int,
+        rejects: Int, previousCounts: [String: Int]?, previousDate: String?
+    ) -> String {
         var out = """
-        <!DOCTYPE html>
-        <html lang="zh-CN"><head><meta charset="utf-8"><title>pfp run \(runDate)</title>
-        <style>
-        body{font-family:"Noto Sans CJK SC","PingFang SC",sans-serif;margin:24px;color:#222;max-width:1100px}
-        h1{font-size:22px}h2{font-size:17px;margin-top:28px;border-bottom:1px solid #ccc}
-        table{border-collapse:collapse;font-size:13px}td,th{padding:3px 10px;border-bottom:1px solid #eee;text-align:right}
-        td:first-child,th:first-child{text-align:left}.muted{color:#777;font-size:12px}
-        svg text{font-size:11px;font-family:sans-serif}
-        </style></head><body>
-        <h1>政策找人 Policy finds people — run \(runDate)</h1>
-        <p>\(grouped(households)) households, \(grouped(people)) people; \(grouped(rejects)) input rows rejected. Rule digest <code>\(rules.digest.prefix(16))</code>.</p>
+            <!DOCTYPE html>
+            <html lang="zh-CN"><head><meta charset="utf-8"><title>pfp run \(runDate)</title>
+            <style>
+            body{font-family:"Noto Sans CJK SC","PingFang SC",sans-serif;margin:24px;color:#222;max-width:1100px}
+            h1{font-size:22px}h2{font-size:17px;margin-top:28px;border-bottom:1px solid #ccc}
+            table{border-collapse:collapse;font-size:13px}td,th{padding:3px 10px;border-bottom:1px solid #eee;text-align:right}
+            td:first-child,th:first-child{text-align:left}.muted{color:#777;font-size:12px}
+            svg text{font-size:11px;font-family:sans-serif}
+            </style></head><body>
+            <h1>政策找人 Policy finds people — run \(runDate)</h1>
+            <p>\(grouped(households)) households, \(grouped(people)) people; \(grouped(rejects)) input rows rejected. Rule digest <code>\(rules.digest.prefix(16))</code>.</p>
 
-        """
+            """
         // Counts per list, with the change since the previous run.
-        out += "<h2>Lists 名单</h2>\n<table><tr><th>list</th><th>entries</th><th>previous run\(previousDate.map { " (\($0))" } ?? "")</th><th>change</th></tr>\n"
+        out +=
+            "<h2>Lists 名单</h2>\n<table><tr><th>list</th><th>entries</th><th>previous run\(previousDate.map { " (\($0))" } ?? "")</th><th>change</th></tr>\n"
         var listBars: [Bar] = []
         for l in rules.lists {
             let n = byList[l.id]?.count ?? 0
             let prev = previousCounts?[l.id]
             let change = prev.map { n - $0 }.map { $0 >= 0 ? "+\(grouped($0))" : grouped($0) } ?? "–"
-            out += "<tr><td>\(esc(l.id)) \(esc(l.label))</td><td id=\"count-\(esc(l.id))\">\(grouped(n))</td><td>\(prev.map(grouped) ?? "–")</td><td>\(change)</td></tr>\n"
+            out +=
+                "<tr><td>\(esc(l.id)) \(esc(l.label))</td><td id=\"count-\(esc(l.id))\">\(grouped(n))</td><td>\(prev.map(grouped) ?? "–")</td><td>\(change)</td></tr>\n"
             listBars.append(Bar(label: l.id, value: n))
         }
         out += "</table>\n" + chart(listBars)
@@ -43,24 +48,32 @@ package enum RunReport {
             var confirmedBy: [String: Int] = [:], verifyBy: [String: Int] = [:], costBy: [String: Int] = [:]
             for e in es {
                 let policy = m.policy(e)
-                if e.certainty == .confirmed { confirmedBy[policy, default: 0] += 1 } else { verifyBy[policy, default: 0] += 1 }
+                if e.certainty == .confirmed {
+                    confirmedBy[policy, default: 0] += 1
+                } else {
+                    verifyBy[policy, default: 0] += 1
+                }
                 costBy[policy, default: 0] += e.amount ?? 0
             }
             out += "<h2>Policies 政策 (\(esc(push.id)))</h2>\n"
-            out += "<p class=\"muted\">Take-up gap: people or households eligible (confirmed) who do not receive the policy. Cost: the sum of the amounts of the entries, yuan per month (one-off for policies paid once).</p>\n"
-            out += "<table><tr><th>policy</th><th>confirmed (take-up gap)</th><th>to verify</th><th>estimated cost, yuan</th></tr>\n"
+            out +=
+                "<p class=\"muted\">Take-up gap: people or households eligible (confirmed) who do not receive the policy. Cost: the sum of the amounts of the entries, yuan per month (one-off for policies paid once).</p>\n"
+            out +=
+                "<table><tr><th>policy</th><th>confirmed (take-up gap)</th><th>to verify</th><th>estimated cost, yuan</th></tr>\n"
             var gapBars: [Bar] = [], costBars: [Bar] = []
             for p in rules.policies {
                 let confirmed = confirmedBy[p.id] ?? 0
                 let verify = verifyBy[p.id] ?? 0
                 let cost = costBy[p.id] ?? 0
                 let skipped = p.skipped.map { " <span class=\"muted\">(skipped: \(esc($0)))</span>" } ?? ""
-                out += "<tr><td>\(esc(p.id)) \(esc(p.label))\(skipped)</td><td>\(grouped(confirmed))</td><td>\(grouped(verify))</td><td>\(p.hasAmount ? grouped(cost) : "–")</td></tr>\n"
+                out +=
+                    "<tr><td>\(esc(p.id)) \(esc(p.label))\(skipped)</td><td>\(grouped(confirmed))</td><td>\(grouped(verify))</td><td>\(p.hasAmount ? grouped(cost) : "–")</td></tr>\n"
                 gapBars.append(Bar(label: p.id, value: confirmed))
                 if p.hasAmount { costBars.append(Bar(label: p.id, value: cost)) }
             }
             out += "</table>\n<h3 style=\"font-size:14px\">Take-up gap</h3>\n" + chart(gapBars)
-            out += "<h3 style=\"font-size:14px\">Estimated monthly cost of the push list (yuan)</h3>\n" + chart(costBars)
+            out +=
+                "<h3 style=\"font-size:14px\">Estimated monthly cost of the push list (yuan)</h3>\n" + chart(costBars)
         }
 
         // Household lists by reason or trigger.
@@ -81,7 +94,9 @@ package enum RunReport {
             for e in byList[l.id] ?? [] {
                 if e.district != last {
                     last = e.district
-                    if let r = districtRow[e.district] { row = r } else {
+                    if let r = districtRow[e.district] {
+                        row = r
+                    } else {
                         row = districtCounts.count
                         districtRow[e.district] = row
                         districtCounts.append([Int](repeating: 0, count: rules.lists.count))
@@ -91,13 +106,18 @@ package enum RunReport {
             }
         }
         let districts = districtRow.keys.sorted()
-        out += "<h2>Districts 区</h2>\n<table><tr><th>district</th>" + rules.lists.map { "<th>\(esc($0.id))</th>" }.joined() + "</tr>\n"
+        out +=
+            "<h2>Districts 区</h2>\n<table><tr><th>district</th>" + rules.lists.map { "<th>\(esc($0.id))</th>" }.joined()
+            + "</tr>\n"
         for d in districts {
-            out += "<tr><td>\(d)</td>" + districtCounts[districtRow[d]!].map { "<td>\(grouped($0))</td>" }.joined() + "</tr>\n"
+            out +=
+                "<tr><td>\(d)</td>" + districtCounts[districtRow[d]!].map { "<td>\(grouped($0))</td>" }.joined()
+                + "</tr>\n"
         }
         out += "</table>\n"
         out += chart(districts.map { d in Bar(label: String(d), value: districtCounts[districtRow[d]!].reduce(0, +)) })
-        out += "<p class=\"muted\">Made by pfp from the files beside this report. No script, no external resource.</p>\n</body></html>\n"
+        out +=
+            "<p class=\"muted\">Made by pfp from the files beside this report. No script, no external resource.</p>\n</body></html>\n"
         return out
     }
 
@@ -106,12 +126,14 @@ package enum RunReport {
         guard !bars.isEmpty else { return "" }
         let maxV = max(1, bars.map(\.value).max() ?? 1)
         let rowH = 18, labelW = 170, barW = 520
-        var s = "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"\(labelW + barW + 90)\" height=\"\(bars.count * rowH + 6)\" role=\"img\">\n"
+        var s =
+            "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"\(labelW + barW + 90)\" height=\"\(bars.count * rowH + 6)\" role=\"img\">\n"
         for (i, b) in bars.enumerated() {
             let y = i * rowH + 3
             let w = Int(Double(barW) * Double(b.value) / Double(maxV))
             s += "<text x=\"\(labelW - 6)\" y=\"\(y + 12)\" text-anchor=\"end\">\(esc(b.label))</text>"
-            s += "<rect x=\"\(labelW)\" y=\"\(y)\" width=\"\(max(w, b.value > 0 ? 1 : 0))\" height=\"\(rowH - 5)\" fill=\"#3b7dd8\"/>"
+            s +=
+                "<rect x=\"\(labelW)\" y=\"\(y)\" width=\"\(max(w, b.value > 0 ? 1 : 0))\" height=\"\(rowH - 5)\" fill=\"#3b7dd8\"/>"
             s += "<text x=\"\(labelW + w + 4)\" y=\"\(y + 12)\">\(grouped(b.value))</text>\n"
         }
         return s + "</svg>\n"

@@ -56,7 +56,8 @@ extension TagDef {
         case .int(let lo, let hi): return CompiledTags.parseValue(.int, lo: lo, hi: hi, words: [], b)
         case .bool: return CompiledTags.parseValue(.bool, lo: 0, hi: 0, words: [], b)
         case .date: return CompiledTags.parseValue(.date, lo: 0, hi: 0, words: [], b)
-        case .enumeration(let w): return CompiledTags.parseValue(.enumeration, lo: 0, hi: 0, words: w.map { Array($0.utf8) }, b)
+        case .enumeration(let w):
+            return CompiledTags.parseValue(.enumeration, lo: 0, hi: 0, words: w.map { Array($0.utf8) }, b)
         }
     }
 
@@ -91,7 +92,8 @@ package struct PolicyCatalogue: Sendable {
                 throw PipelineError.badInput(location: "\(path):\(lineNo):1", "expected 'id household|person name'")
             }
             guard CatalogueText.isIdentifier(words[0]) else {
-                throw PipelineError.badInput(location: "\(path):\(lineNo):1", "'\(words[0])' is not a valid policy id (letters, digits, _)")
+                throw PipelineError.badInput(
+                    location: "\(path):\(lineNo):1", "'\(words[0])' is not a valid policy id (letters, digits, _)")
             }
             if out.contains(where: { $0.id == words[0] }) {
                 throw PipelineError.badInput(location: "\(path):\(lineNo):1", "policy '\(words[0])' is listed twice")
@@ -134,7 +136,8 @@ package struct TagCatalogue: Sendable {
                 let s = words[3]
                 let parsed = s.utf8.withContiguousStorageIfAvailable { def.parse(UnsafeRawBufferPointer($0)) } ?? .bad
                 guard case .value(let v) = parsed else {
-                    throw PipelineError.badInput(location: loc, "absent value '\(s)' is not a \(type.name), '-' or 'unknown'")
+                    throw PipelineError.badInput(
+                        location: loc, "absent value '\(s)' is not a \(type.name), '-' or 'unknown'")
                 }
                 absent = .value(v)
             }
@@ -142,17 +145,24 @@ package struct TagCatalogue: Sendable {
             if words[0].hasSuffix(".<policy>") {
                 let prefix = String(words[0].dropLast("<policy>".count))
                 for p in policies.policies {
-                    tags.append(TagDef(index: tags.count, name: prefix + p.id, feed: words[1], type: type, absent: absent, label: label, policy: p.id))
+                    tags.append(
+                        TagDef(
+                            index: tags.count, name: prefix + p.id, feed: words[1], type: type, absent: absent,
+                            label: label, policy: p.id))
                 }
             } else {
                 if tags.contains(where: { $0.name == words[0] }) {
                     throw PipelineError.badInput(location: loc, "tag '\(words[0])' is listed twice")
                 }
-                tags.append(TagDef(index: tags.count, name: words[0], feed: words[1], type: type, absent: absent, label: label))
+                tags.append(
+                    TagDef(index: tags.count, name: words[0], feed: words[1], type: type, absent: absent, label: label))
             }
         }
         guard tags.count <= TagCatalogue.maxTags else {
-            throw PipelineError.badInput(location: path, "the catalogue defines \(tags.count) tags (receiving.<policy> counts once per policy); at most \(TagCatalogue.maxTags) are supported")
+            throw PipelineError.badInput(
+                location: path,
+                "the catalogue defines \(tags.count) tags (receiving.<policy> counts once per policy); at most \(TagCatalogue.maxTags) are supported"
+            )
         }
         self.init(tags: tags)
     }
@@ -170,13 +180,16 @@ package struct TagCatalogue: Sendable {
         if s.hasPrefix("int(") && s.hasSuffix(")") {
             let inner = s.dropFirst(4).dropLast()
             let parts = inner.components(separatedBy: "..")
-            if parts.count == 2, let a = Int64(parts[0]), let b = Int64(parts[1]), a <= b { return .int(min: a, max: b) }
+            if parts.count == 2, let a = Int64(parts[0]), let b = Int64(parts[1]), a <= b {
+                return .int(min: a, max: b)
+            }
         }
         if s.hasPrefix("enum(") && s.hasSuffix(")") {
             let words = s.dropFirst(5).dropLast().split(separator: "|").map(String.init)
             if !words.isEmpty { return .enumeration(words) }
         }
-        throw PipelineError.badInput(location: location, "unknown type '\(s)'; expected money, bool, date, int(MIN..MAX) or enum(a|b)")
+        throw PipelineError.badInput(
+            location: location, "unknown type '\(s)'; expected money, bool, date, int(MIN..MAX) or enum(a|b)")
     }
 
     package func index(of name: String) -> Int? { byName[name] }
@@ -188,7 +201,9 @@ package struct TagCatalogue: Sendable {
 enum CatalogueText {
     static func lines(_ path: String) throws -> [(Int, [String])] {
         guard FileIO.exists(path) else {
-            throw PipelineError.badInput(location: path, "catalogue file not found", hint: "check the 'tags' and 'policies' settings of the pipeline configuration")
+            throw PipelineError.badInput(
+                location: path, "catalogue file not found",
+                hint: "check the 'tags' and 'policies' settings of the pipeline configuration")
         }
         let text = try FileIO.readText(path)
         var out: [(Int, [String])] = []
@@ -202,7 +217,10 @@ enum CatalogueText {
     }
 
     static func isIdentifier(_ s: String) -> Bool {
-        !s.isEmpty && s.utf8.allSatisfy { ($0 >= 97 && $0 <= 122) || ($0 >= 65 && $0 <= 90) || ($0 >= 48 && $0 <= 57) || $0 == 95 }
+        !s.isEmpty
+            && s.utf8.allSatisfy {
+                ($0 >= 97 && $0 <= 122) || ($0 >= 65 && $0 <= 90) || ($0 >= 48 && $0 <= 57) || $0 == 95
+            }
     }
 }
 
@@ -241,7 +259,9 @@ final class CompiledTags: @unchecked Sendable {
 
     /// The one parser of delivered values, by type.
     @inline(__always)
-    static func parseValue(_ kind: Kind, lo: Int64, hi: Int64, words: [[UInt8]], _ b: UnsafeRawBufferPointer) -> ParsedValue {
+    static func parseValue(
+        _ kind: Kind, lo: Int64, hi: Int64, words: [[UInt8]], _ b: UnsafeRawBufferPointer
+    ) -> ParsedValue {
         switch kind {
         case .money:
             switch Money.parseFen(b) {
@@ -279,7 +299,9 @@ final class CompiledTags: @unchecked Sendable {
             return .bad
         case .enumeration:
             for i in 0..<words.count where words[i].count == b.count {
-                if b.count == 0 || words[i].withUnsafeBytes({ memcmp($0.baseAddress!, b.baseAddress!, b.count) }) == 0 { return .value(Int64(i)) }
+                if b.count == 0 || words[i].withUnsafeBytes({ memcmp($0.baseAddress!, b.baseAddress!, b.count) }) == 0 {
+                    return .value(Int64(i))
+                }
             }
             return .bad
         }

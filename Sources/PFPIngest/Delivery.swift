@@ -16,8 +16,12 @@ package struct DeliveryManifest: Sendable {
     /// Parses and checks a manifest; the failure says which field is wrong, never
     /// what it holds (a manifest's fields are delivered text too).
     package static func parse(_ bytes: [UInt8]) -> Result<DeliveryManifest, ManifestProblem> {
-        guard let obj = JSON.parseObject(bytes) else { return .failure(ManifestProblem("the manifest is not a JSON object")) }
-        guard let feed = obj["feed"] as? String, !feed.isEmpty else { return .failure(ManifestProblem("the manifest has no 'feed'")) }
+        guard let obj = JSON.parseObject(bytes) else {
+            return .failure(ManifestProblem("the manifest is not a JSON object"))
+        }
+        guard let feed = obj["feed"] as? String, !feed.isEmpty else {
+            return .failure(ManifestProblem("the manifest has no 'feed'"))
+        }
         guard let asOfText = obj["as_of"] as? String, let asOf = CivilDate.parse(asOfText) else {
             return .failure(ManifestProblem("'as_of' is missing or not a real YYYY-MM-DD date"))
         }
@@ -25,14 +29,17 @@ package struct DeliveryManifest: Sendable {
             return .failure(ManifestProblem("'rows' is missing or not a whole number"))
         }
         guard let sha = (obj["sha256"] as? String)?.lowercased(), sha.count == 64,
-              sha.utf8.allSatisfy({ ($0 >= 48 && $0 <= 57) || ($0 >= 97 && $0 <= 102) }) else {
+            sha.utf8.allSatisfy({ ($0 >= 48 && $0 <= 57) || ($0 >= 97 && $0 <= 102) })
+        else {
             return .failure(ManifestProblem("'sha256' is missing or not 64 hex digits"))
         }
         guard let encText = obj["encoding"] as? String, let enc = FeedEncoding(manifestValue: encText) else {
             return .failure(ManifestProblem("'encoding' must be utf-8 or gb18030"))
         }
-        return .success(DeliveryManifest(feed: feed, department: obj["department"] as? String ?? "",
-                                         asOf: asOf, rows: rows, sha256: sha, encoding: enc))
+        return .success(
+            DeliveryManifest(
+                feed: feed, department: obj["department"] as? String ?? "",
+                asOf: asOf, rows: rows, sha256: sha, encoding: enc))
     }
 }
 
@@ -60,8 +67,10 @@ package final class FeedFile: @unchecked Sendable {
     package let columns: [String: Int]
     package let sizeBytes: Int
 
-    init(spec: FeedSpec, shownName: String, manifest: DeliveryManifest, sha256: String, mapped: MappedFile,
-         converted: [UInt8]?, textOffset: Int, layout: CSVLayout, columns: [String: Int]) {
+    init(
+        spec: FeedSpec, shownName: String, manifest: DeliveryManifest, sha256: String, mapped: MappedFile,
+        converted: [UInt8]?, textOffset: Int, layout: CSVLayout, columns: [String: Int]
+    ) {
         self.mapped = mapped
         self.converted = converted
         self.textOffset = textOffset
@@ -81,14 +90,21 @@ package final class FeedFile: @unchecked Sendable {
     }
 
     /// Reads an opened file, computing its sha256 while the text is decoded.
-    static func load(spec: FeedSpec, file: DeliveredFile, shownName: String, manifest: DeliveryManifest) -> Result<FeedFile, PipelineError> {
+    static func load(
+        spec: FeedSpec, file: DeliveredFile, shownName: String, manifest: DeliveryManifest
+    ) -> Result<FeedFile, PipelineError> {
         let mapped: MappedFile
-        do { mapped = try MappedFile(file: file, location: shownName) } catch let e as PipelineError { return .failure(e) } catch {
+        do { mapped = try MappedFile(file: file, location: shownName) } catch let e as PipelineError {
+            return .failure(e)
+        } catch {
             return .failure(.failure(location: shownName, "cannot read the file"))
         }
         let raw = mapped.bytes
-        func broken(_ m: String, hint: String = "ask the department to deliver the file and its manifest again") -> Result<FeedFile, PipelineError> {
-            .failure(.badInput(stage: "ingest", feed: spec.name, location: shownName, "broken delivery: " + m, hint: hint))
+        func broken(
+            _ m: String, hint: String = "ask the department to deliver the file and its manifest again"
+        ) -> Result<FeedFile, PipelineError> {
+            .failure(
+                .badInput(stage: "ingest", feed: spec.name, location: shownName, "broken delivery: " + m, hint: hint))
         }
         // Hash on a thread of its own; here, decode and (when the bytes are already
         // UTF-8) find the record boundaries. Not two iterations of one parallel
@@ -102,7 +118,9 @@ package final class FeedFile: @unchecked Sendable {
             let body = UnsafeRawBufferPointer(rebasing: raw[bom...])
             switch manifest.encoding {
             case .utf8:
-                if let bad = TextDecoding.firstInvalidUTF8(body) { decoded = .failure(.init(offset: bad + bom)); break decode }
+                if let bad = TextDecoding.firstInvalidUTF8(body) {
+                    decoded = .failure(.init(offset: bad + bom)); break decode
+                }
             case .gb18030:
                 if !TextDecoding.isASCII(body) {
                     // The population's non-ASCII text is its names (and any extra
@@ -117,49 +135,64 @@ package final class FeedFile: @unchecked Sendable {
                     if spec.shape == .population {
                         let layout = CSVLayout.scan(body)
                         if TextDecoding.isASCII(UnsafeRawBufferPointer(rebasing: body[..<layout.headerEnd])) {
-                            if let bad = TextDecoding.firstInvalidGB18030(body) { decoded = .failure(.init(offset: bad + bom)) }
+                            if let bad = TextDecoding.firstInvalidGB18030(body) {
+                                decoded = .failure(.init(offset: bad + bom))
+                            }
                             rawLayout = layout
                             break decode
                         }
                     }
-                    decoded = TextDecoding.gb18030ToUTF8(body).map { Optional($0) }.mapError { TextDecoding.DecodeFailure(offset: $0.offset + bom) }
+                    decoded = TextDecoding.gb18030ToUTF8(body).map { Optional($0) }.mapError {
+                        TextDecoding.DecodeFailure(offset: $0.offset + bom)
+                    }
                     break decode
                 }
-                // ASCII: the same bytes in UTF-8
+            // ASCII: the same bytes in UTF-8
             }
             rawLayout = CSVLayout.scan(body)
         }
-        let digest = (try? hashing.value()) ?? ""   // it cannot fail: "" would mismatch the manifest
+        let digest = (try? hashing.value()) ?? ""  // it cannot fail: "" would mismatch the manifest
         if digest != manifest.sha256 {
-            return broken("the file's sha256 is \(digest.prefix(12))…, the manifest says \(manifest.sha256.prefix(12))… (a partial or replaced file)")
+            return broken(
+                "the file's sha256 is \(digest.prefix(12))…, the manifest says \(manifest.sha256.prefix(12))… (a partial or replaced file)"
+            )
         }
         let converted: [UInt8]?
         switch decoded {
         case .failure(let f):
             let line = raw.prefix(f.offset).reduce(1) { $0 + ($1 == 10 ? 1 : 0) }
-            return broken("the bytes at line \(line) are not valid \(manifest.encoding.rawValue), the encoding the manifest declares",
-                          hint: "check the manifest's 'encoding' (utf-8 or gb18030) and ask the department to deliver again")
+            return broken(
+                "the bytes at line \(line) are not valid \(manifest.encoding.rawValue), the encoding the manifest declares",
+                hint: "check the manifest's 'encoding' (utf-8 or gb18030) and ask the department to deliver again")
         case .success(let out):
             converted = out
         }
         let textOffset = converted == nil ? bom : 0
-        let layout = converted.map { c in c.withUnsafeBytes { CSVLayout.scan($0) } } ?? rawLayout ?? CSVLayout.scan(UnsafeRawBufferPointer(rebasing: raw[bom...]))
+        let layout =
+            converted.map { c in c.withUnsafeBytes { CSVLayout.scan($0) } } ?? rawLayout
+            ?? CSVLayout.scan(UnsafeRawBufferPointer(rebasing: raw[bom...]))
         // The first line is judged in the contract's terms: it may be a resident's row.
         let columns: [String: Int]
-        switch HeaderCheck.positions(header: layout.header, wellFormed: layout.headerWellFormed, shape: spec.shape, feed: spec.name) {
+        switch HeaderCheck.positions(
+            header: layout.header, wellFormed: layout.headerWellFormed, shape: spec.shape, feed: spec.name)
+        {
         case .failure(let problem):
-            return broken(problem.message, hint: "ask the department to deliver the file again with its header row, "
-                          + "and check that the manifest belongs to this file")
+            return broken(
+                problem.message,
+                hint: "ask the department to deliver the file again with its header row, "
+                    + "and check that the manifest belongs to this file")
         case .success(let found):
             columns = found
         }
-        let file = FeedFile(spec: spec, shownName: shownName, manifest: manifest, sha256: digest, mapped: mapped, converted: converted,
-                            textOffset: textOffset, layout: layout, columns: columns)
+        let file = FeedFile(
+            spec: spec, shownName: shownName, manifest: manifest, sha256: digest, mapped: mapped, converted: converted,
+            textOffset: textOffset, layout: layout, columns: columns)
         // Checked: the pages are read again when the feed is parsed, one feed at a time.
         mapped.dropResidentPages()
         if layout.records != manifest.rows {
-            return broken("the file holds \(layout.records) records, the manifest says \(manifest.rows)",
-                          hint: "a file cut short or a manifest from another delivery; ask the department to deliver again")
+            return broken(
+                "the file holds \(layout.records) records, the manifest says \(manifest.rows)",
+                hint: "a file cut short or a manifest from another delivery; ask the department to deliver again")
         }
         return .success(file)
     }
@@ -248,15 +281,20 @@ package struct DeliveryCheck {
     /// `decided` is called as each configured feed's check ends, in the configuration's
     /// order, with its file when the run can use it (the caller parses it and lets it
     /// go) and whether the delivery is already refused.
-    package static func run(inbox: String, config: PipelineConfig, catalogue: TagCatalogue, runDate: CivilDate,
-                           allowMissing: Set<String>, console: Console,
-                           decided: (String, FeedFile?, Bool) -> Void) throws -> DeliveryCheck {
+    package static func run(
+        inbox: String, config: PipelineConfig, catalogue: TagCatalogue, runDate: CivilDate,
+        allowMissing: Set<String>, console: Console,
+        decided: (String, FeedFile?, Bool) -> Void
+    ) throws -> DeliveryCheck {
         let directory = try InboxDirectory(path: inbox)
         for name in allowMissing where config.feed(name) == nil {
-            throw PipelineError.usage("--allow-missing \(name): no such feed; feeds are \(config.feeds.map(\.name).joined(separator: ", "))")
+            throw PipelineError.usage(
+                "--allow-missing \(name): no such feed; feeds are \(config.feeds.map(\.name).joined(separator: ", "))")
         }
         if allowMissing.contains(config.populationFeed.name) {
-            throw PipelineError.usage("--allow-missing \(config.populationFeed.name): the population feed defines the households and cannot be missing")
+            throw PipelineError.usage(
+                "--allow-missing \(config.populationFeed.name): the population feed defines the households and cannot be missing"
+            )
         }
         var check = DeliveryCheck()
         let names = DeliveryNames(config: config)
@@ -265,7 +303,9 @@ package struct DeliveryCheck {
         let suffix = Array(".manifest.json".utf8)
         // A file beside a manifest, used or not, has one; a file with none is ignored.
         let sidecars = Set(entries.filter { $0.name.ends(with: suffix) }.map { Array($0.name.dropLast(suffix.count)) })
-        for entry in entries where !entry.name.ends(with: suffix) && !sidecars.contains(entry.name) && entry.name.first != UInt8(ascii: ".") {
+        for entry in entries
+        where !entry.name.ends(with: suffix) && !sidecars.contains(entry.name) && entry.name.first != UInt8(ascii: ".")
+        {
             console.warn("\(names.shown(entry)) in the inbox has no manifest; ignored")
         }
         // Each feed's data file opened once, here; parts of them the page cache lost
@@ -281,20 +321,32 @@ package struct DeliveryCheck {
             var failure: (FeedReport.Status, PipelineError)?
             var loaded: FeedFile?
             if candidates.isEmpty {
-                failure = (.missing, .badInput(stage: "ingest", feed: spec.name, "missing: no file in the inbox has a manifest naming this feed",
-                                               hint: "wait for the delivery, or run with --allow-missing \(spec.name) to go on without it"))
+                failure = (
+                    .missing,
+                    .badInput(
+                        stage: "ingest", feed: spec.name,
+                        "missing: no file in the inbox has a manifest naming this feed",
+                        hint: "wait for the delivery, or run with --allow-missing \(spec.name) to go on without it")
+                )
             } else if candidates.count > 1 {
                 let list = candidates.map { names.shown($0.data) }.joined(separator: ", ")
-                failure = (.broken, .badInput(stage: "ingest", feed: spec.name, "broken delivery: two files of this feed in one inbox (\(list))",
-                                              hint: "remove the file that should not be there, or ask the department which one is right"))
+                failure = (
+                    .broken,
+                    .badInput(
+                        stage: "ingest", feed: spec.name,
+                        "broken delivery: two files of this feed in one inbox (\(list))",
+                        hint: "remove the file that should not be there, or ask the department which one is right")
+                )
             } else {
                 let candidate = candidates[0]
                 report.file = names.shownIfSafe(candidate.data)
                 report.asOf = candidate.manifest.asOf
                 switch opened[spec.name] {
                 case .success(let file)?:
-                    switch check.judge(spec, file: file, shownName: names.shown(candidate.data), manifest: candidate.manifest,
-                                       runDate: runDate, console: console) {
+                    switch check.judge(
+                        spec, file: file, shownName: names.shown(candidate.data), manifest: candidate.manifest,
+                        runDate: runDate, console: console)
+                    {
                     case .success(let f):
                         loaded = f
                         report.sha256 = f.sha256
@@ -304,13 +356,23 @@ package struct DeliveryCheck {
                         failure = (refusal.status, refusal.error)
                     }
                 case .failure(.missing)?, nil:
-                    failure = (.missing, .badInput(stage: "ingest", feed: spec.name, location: names.shown(candidate.data),
-                                                   "missing: the manifest is there but the data file is not",
-                                                   hint: "wait for the delivery to finish, or run with --allow-missing \(spec.name)"))
+                    failure = (
+                        .missing,
+                        .badInput(
+                            stage: "ingest", feed: spec.name, location: names.shown(candidate.data),
+                            "missing: the manifest is there but the data file is not",
+                            hint: "wait for the delivery to finish, or run with --allow-missing \(spec.name)")
+                    )
                 case .failure(let problem)?:
-                    failure = (.broken, .badInput(stage: "ingest", feed: spec.name, location: names.shown(candidate.data),
-                                                  "broken delivery: the data file is refused: \(problem)",
-                                                  hint: "ask the department to deliver the file itself into the inbox (a regular file, not a link)"))
+                    failure = (
+                        .broken,
+                        .badInput(
+                            stage: "ingest", feed: spec.name, location: names.shown(candidate.data),
+                            "broken delivery: the data file is refused: \(problem)",
+                            hint:
+                                "ask the department to deliver the file itself into the inbox (a regular file, not a link)"
+                        )
+                    )
                 }
             }
             opened[spec.name] = nil
@@ -335,19 +397,25 @@ package struct DeliveryCheck {
 
     /// Every manifest of the inbox read and checked, by the feed it names; a
     /// manifest that cannot be used is a problem of the delivery.
-    private mutating func readManifests(_ entries: [InboxDirectory.Entry], directory: InboxDirectory, names: DeliveryNames,
-                                        config: PipelineConfig, console: Console) -> [String: [DeliveredFeedFile]] {
+    private mutating func readManifests(
+        _ entries: [InboxDirectory.Entry], directory: InboxDirectory, names: DeliveryNames,
+        config: PipelineConfig, console: Console
+    ) -> [String: [DeliveredFeedFile]] {
         let suffix = Array(".manifest.json".utf8)
         var found: [String: [DeliveredFeedFile]] = [:]
         for entry in entries where entry.name.ends(with: suffix) {
             let shown = names.shown(entry)
-            func refuse(_ message: String, _ hint: String = "ask the department to deliver the file and its manifest again") {
+            func refuse(
+                _ message: String, _ hint: String = "ask the department to deliver the file and its manifest again"
+            ) {
                 problems.append(.badInput(stage: "ingest", location: shown, message, hint: hint))
             }
             let bytes: [UInt8]?
             switch directory.open(entry.name) {
             case .failure(let problem):
-                refuse("the manifest is refused: \(problem)", "ask the department to deliver the manifest itself into the inbox (a regular file, not a link)")
+                refuse(
+                    "the manifest is refused: \(problem)",
+                    "ask the department to deliver the manifest itself into the inbox (a regular file, not a link)")
                 continue
             case .success(let file):
                 do { bytes = try file.readAll(limit: DeliveryManifest.maxBytes) } catch {
@@ -356,7 +424,9 @@ package struct DeliveryCheck {
                 }
             }
             guard let bytes else {
-                refuse("the manifest is larger than \(DeliveryManifest.maxBytes >> 20) MiB: a manifest is a small JSON object")
+                refuse(
+                    "the manifest is larger than \(DeliveryManifest.maxBytes >> 20) MiB: a manifest is a small JSON object"
+                )
                 continue
             }
             switch DeliveryManifest.parse(bytes) {
@@ -368,8 +438,9 @@ package struct DeliveryCheck {
                     continue
                 }
                 let data = InboxDirectory.Entry(name: Array(entry.name.dropLast(suffix.count)), inode: 0)
-                found[m.feed, default: []].append(DeliveredFeedFile(
-                    data: entries.first(where: { $0.name == data.name }) ?? data, manifest: m))
+                found[m.feed, default: []].append(
+                    DeliveredFeedFile(
+                        data: entries.first(where: { $0.name == data.name }) ?? data, manifest: m))
             }
         }
         return found
@@ -377,21 +448,37 @@ package struct DeliveryCheck {
 
     /// A feed's opened file judged: its age against the run date, then its bytes
     /// against the manifest and the contract.
-    private func judge(_ spec: FeedSpec, file: DeliveredFile, shownName: String, manifest: DeliveryManifest, runDate: CivilDate,
-                       console: Console) -> Result<FeedFile, FeedRefusal> {
+    private func judge(
+        _ spec: FeedSpec, file: DeliveredFile, shownName: String, manifest: DeliveryManifest, runDate: CivilDate,
+        console: Console
+    ) -> Result<FeedFile, FeedRefusal> {
         let age = Int(runDate.days - manifest.asOf.days)
         if age > spec.maxAgeDays {
-            return .failure(FeedRefusal(.stale, .badInput(stage: "ingest", feed: spec.name,
-                                               "stale: as_of \(manifest.asOf) is \(age) days before the run date \(runDate) (the limit is \(spec.maxAgeDays))",
-                                               hint: "ask the department for a current delivery, or run with --allow-missing \(spec.name)")))
+            return .failure(
+                FeedRefusal(
+                    .stale,
+                    .badInput(
+                        stage: "ingest", feed: spec.name,
+                        "stale: as_of \(manifest.asOf) is \(age) days before the run date \(runDate) (the limit is \(spec.maxAgeDays))",
+                        hint: "ask the department for a current delivery, or run with --allow-missing \(spec.name)")))
         }
         if age < 0 {
-            return .failure(FeedRefusal(.broken, .badInput(stage: "ingest", feed: spec.name, "broken delivery: as_of \(manifest.asOf) is after the run date \(runDate)",
-                                                hint: "check --run-date, or ask the department to correct the manifest")))
+            return .failure(
+                FeedRefusal(
+                    .broken,
+                    .badInput(
+                        stage: "ingest", feed: spec.name,
+                        "broken delivery: as_of \(manifest.asOf) is after the run date \(runDate)",
+                        hint: "check --run-date, or ask the department to correct the manifest")))
         }
         let started = FileIO.now()
-        defer { console.detail("    \(spec.name): read, hashed and checked in \(String(format: "%.2f", FileIO.now() - started)) s") }
-        return FeedFile.load(spec: spec, file: file, shownName: shownName, manifest: manifest).mapError { FeedRefusal(.broken, $0) }
+        defer {
+            console.detail(
+                "    \(spec.name): read, hashed and checked in \(String(format: "%.2f", FileIO.now() - started)) s")
+        }
+        return FeedFile.load(spec: spec, file: file, shownName: shownName, manifest: manifest).mapError {
+            FeedRefusal(.broken, $0)
+        }
     }
 }
 
@@ -406,7 +493,9 @@ struct FeedRefusal: Error {
 }
 
 extension Array where Element == UInt8 {
-    func ends(with suffix: [UInt8]) -> Bool { count >= suffix.count && self[(count - suffix.count)...].elementsEqual(suffix) }
+    func ends(with suffix: [UInt8]) -> Bool {
+        count >= suffix.count && self[(count - suffix.count)...].elementsEqual(suffix)
+    }
 }
 
 extension FeedReport {
@@ -430,6 +519,7 @@ extension FeedReport {
         sha256 = r.sha256
         bytes = r.bytes; rowsRead = r.rowsRead; accepted = r.accepted; rejected = r.rejected; conflicts = r.conflicts
         message = r.message
-        rejectCounts = Dictionary(uniqueKeysWithValues: r.rejectCounts.compactMap { k, v in RejectReason(code: k).map { ($0, v) } })
+        rejectCounts = Dictionary(
+            uniqueKeysWithValues: r.rejectCounts.compactMap { k, v in RejectReason(code: k).map { ($0, v) } })
     }
 }

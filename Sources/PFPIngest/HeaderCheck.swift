@@ -26,8 +26,10 @@ enum HeaderCheck {
     static let contractWords = ContractWords(shapes.flatMap(columns(of:)))
 
     /// The position of each of the shape's columns, or what is wrong with the header.
-    static func positions(header: [String], wellFormed: Bool, shape: FeedSpec.Shape,
-                          feed: String) -> Result<[String: Int], HeaderProblem> {
+    static func positions(
+        header: [String], wellFormed: Bool, shape: FeedSpec.Shape,
+        feed: String
+    ) -> Result<[String: Int], HeaderProblem> {
         let known = columns(of: shape)
         var positions: [String: Int] = [:]
         var twice: [String] = []
@@ -38,8 +40,10 @@ enum HeaderCheck {
         if missing.isEmpty && twice.isEmpty && wellFormed { return .success(positions) }
 
         if !wellFormed {
-            return .failure(HeaderProblem(message: "the first line's quoting is broken (a quote left open, or a stray quote), "
-                                          + "so its columns cannot be read; the header should name \(known.joined(separator: ","))"))
+            return .failure(
+                HeaderProblem(
+                    message: "the first line's quoting is broken (a quote left open, or a stray quote), "
+                        + "so its columns cannot be read; the header should name \(known.joined(separator: ","))"))
         }
         var parts: [String] = []
         if !twice.isEmpty {
@@ -53,18 +57,22 @@ enum HeaderCheck {
 
     /// Why the shape's columns are not all there: another shape's header, no header
     /// at all, or some columns missing (with the near misses that may be them).
-    private static func missingColumns(_ missing: [String], header: [String], shape: FeedSpec.Shape,
-                                       feed: String) -> String {
+    private static func missingColumns(
+        _ missing: [String], header: [String], shape: FeedSpec.Shape,
+        feed: String
+    ) -> String {
         let expected = columns(of: shape).joined(separator: ",")
         if header.isEmpty {
-            return "the file is empty: it has no header row, so the header lacks column(s) \(missing.joined(separator: ", "))"
+            return
+                "the file is empty: it has no header row, so the header lacks column(s) \(missing.joined(separator: ", "))"
         }
         if let other = shapes.first(where: { $0 != shape && required(of: $0).allSatisfy(header.contains) }) {
             return "the header is \(other.feedName)'s (\(required(of: other).joined(separator: ","))), "
                 + "but the manifest names feed \(feed), \(shape.feedName) (\(expected))"
         }
         if !header.contains(where: { contractWords.canonical($0) != nil }) {
-            return "the first line names none of the contract's columns (it has \(header.count) field\(header.count == 1 ? "" : "s")): "
+            return
+                "the first line names none of the contract's columns (it has \(header.count) field\(header.count == 1 ? "" : "s")): "
                 + "the header row is missing, or the file is not CSV of this feed; the header should name \(expected)"
         }
         let known = columns(of: shape)
@@ -84,7 +92,9 @@ enum HeaderCheck {
             }
         }
         if unknown > 0 {
-            notes.append("\(unknown) other field\(unknown == 1 ? " is not a column" : "s are not columns") of the contract (not shown)")
+            notes.append(
+                "\(unknown) other field\(unknown == 1 ? " is not a column" : "s are not columns") of the contract (not shown)"
+            )
         }
         return (["the header lacks column(s) \(missing.joined(separator: ", "))"] + notes).joined(separator: "; ")
     }

@@ -104,8 +104,9 @@ package final class IngestResult: @unchecked Sendable {
 
     package static func load(from store: StageStore, runDate: CivilDate) throws -> IngestResult {
         guard let r = try store.load(runDate: runDate, stage: stage) else {
-            throw PipelineError.badInput(stage: "profile", "no ingest result for \(runDate)",
-                                         hint: "run 'pfp stage ingest --run-date \(runDate)' first")
+            throw PipelineError.badInput(
+                stage: "profile", "no ingest result for \(runDate)",
+                hint: "run 'pfp stage ingest --run-date \(runDate)' first")
         }
         let res = IngestResult(runDate: runDate)
         res.personID = try r.get("person_id")

@@ -24,14 +24,17 @@ package struct IngestStage {
     }
 
     /// `previousRows`: rows read of each feed's previous accepted delivery (drift guard).
-    package func run(inbox: String, runDate: CivilDate, allowMissing: Set<String>,
-                    previousRows: [String: Int] = [:], allowDrift: Set<String> = []) throws -> IngestOutcome {
+    package func run(
+        inbox: String, runDate: CivilDate, allowMissing: Set<String>,
+        previousRows: [String: Int] = [:], allowDrift: Set<String> = []
+    ) throws -> IngestOutcome {
         // The delivery is checked on a thread of its own, a feed or more ahead of the
         // parsing (CheckAhead); nothing parsed is used unless the whole check passes.
         let (config, catalogue, console) = (self.config, self.catalogue, self.console)
         let ahead = CheckAhead { decided in
-            try DeliveryCheck.run(inbox: inbox, config: config, catalogue: catalogue, runDate: runDate,
-                                  allowMissing: allowMissing, console: console, decided: decided)
+            try DeliveryCheck.run(
+                inbox: inbox, config: config, catalogue: catalogue, runDate: runDate,
+                allowMissing: allowMissing, console: console, decided: decided)
         }
         // Whatever happens below, the check's thread has ended when this returns.
         defer { _ = try? ahead.finish() }
@@ -51,24 +54,37 @@ package struct IngestStage {
                 let floor = Double(before) * (1 - config.driftMaxDrop)
                 if Double(rep.rowsRead) < floor {
                     let drop = 100 * Double(before - rep.rowsRead) / Double(before)
-                    let text = String(format: "suspicious delivery: %@ rows, %.1f%% fewer than the previous accepted delivery (%@ rows; the limit is %.0f%%)",
-                                      grouped(rep.rowsRead), drop, grouped(before), config.driftMaxDrop * 100)
+                    let text = String(
+                        format:
+                            "suspicious delivery: %@ rows, %.1f%% fewer than the previous accepted delivery (%@ rows; the limit is %.0f%%)",
+                        grouped(rep.rowsRead), drop, grouped(before), config.driftMaxDrop * 100)
                     if allowDrift.contains(feed) {
                         console.warn("feed \(feed): \(text); accepted (--allow-drift)")
                     } else {
-                        check.problems.append(.badInput(stage: "ingest", feed: feed, text,
-                                                        hint: "ask the department whether the file is complete; if the drop is real, run with --allow-drift \(feed)"))
+                        check.problems.append(
+                            .badInput(
+                                stage: "ingest", feed: feed, text,
+                                hint:
+                                    "ask the department whether the file is complete; if the drop is real, run with --allow-drift \(feed)"
+                            ))
                     }
                 }
             }
             if !check.problems.isEmpty {
-                let lines = check.problems.map { "  - " + $0.description.replacingOccurrences(of: "\n", with: "\n    ") }
-                throw PipelineError.badInput(stage: "ingest", location: inbox,
-                                             "the delivery was refused:\n" + lines.joined(separator: "\n"),
-                                             hint: "fix the feeds above, or run with --allow-missing FEED to go on without one (the policies that read it are skipped)")
+                let lines = check.problems.map {
+                    "  - " + $0.description.replacingOccurrences(of: "\n", with: "\n    ")
+                }
+                throw PipelineError.badInput(
+                    stage: "ingest", location: inbox,
+                    "the delivery was refused:\n" + lines.joined(separator: "\n"),
+                    hint:
+                        "fix the feeds above, or run with --allow-missing FEED to go on without one (the policies that read it are skipped)"
+                )
             }
             FaultPoint.hit("ingest.read")
-            console.progress("read and checked \(ahead.checkedFeeds) feeds, \(grouped(ahead.checkedBytes / 1_000_000)) MB, in \(String(format: "%.2f", ahead.checkedAt - ahead.started)) s\(Parallel.threads > 1 ? " (beside the parsing)" : "")")
+            console.progress(
+                "read and checked \(ahead.checkedFeeds) feeds, \(grouped(ahead.checkedBytes / 1_000_000)) MB, in \(String(format: "%.2f", ahead.checkedAt - ahead.started)) s\(Parallel.threads > 1 ? " (beside the parsing)" : "")"
+            )
             return check.reports
         }
         // What parsing found, per feed: merged into the check's reports once it has passed.
@@ -85,7 +101,8 @@ package struct IngestStage {
         let refusal = { _ = try checked() }
         var popFile = try ahead.file(popSpec.name, refusal: refusal)
         if popFile == nil {
-            throw PipelineError.failure(stage: "ingest", location: inbox, "the population feed \(popSpec.name) could not be read")
+            throw PipelineError.failure(
+                stage: "ingest", location: inbox, "the population feed \(popSpec.name) could not be read")
         }
         let rows = parsePopulation(popFile!)
         // Each feed's mapping is released once parsed: at city scale the feeds do not
@@ -120,12 +137,16 @@ package struct IngestStage {
         popReport.rejected = rows.count - accepted.count
         parsed[popSpec.name] = popReport
         if sexMismatch + birthMismatch > 0 {
-            console.warn("population: \(sexMismatch) records give a sex and \(birthMismatch) a birth date that differ from their ID number; the ID's values are used")
+            console.warn(
+                "population: \(sexMismatch) records give a sex and \(birthMismatch) a birth date that differ from their ID number; the ID's values are used"
+            )
         }
         console.detail("    duplicates and rejects: \(lap())")
         IngestStage.assembleHouseholds(rows: rows, accepted: accepted, into: result)
         console.detail("    households assembled: \(lap())")
-        console.progress("population: \(grouped(accepted.count)) people in \(grouped(result.householdCount)) households accepted, \(grouped(rows.count - accepted.count)) rejected")
+        console.progress(
+            "population: \(grouped(accepted.count)) people in \(grouped(result.householdCount)) households accepted, \(grouped(rows.count - accepted.count)) rejected"
+        )
 
         // Tag feeds.
         let people = IDIndex(keys: result.personID)
@@ -136,7 +157,9 @@ package struct IngestStage {
         var observations = [[[[TagObservation]]]](repeating: [], count: feedNames.count)
         for (f, spec) in config.feeds.enumerated() where spec.shape == .tags {
             guard let file = try ahead.file(spec.name, refusal: refusal) else { continue }
-            let (obs, rej, warnings) = parseTags(file, compiled: compiled, feedIndex: Int32(feedNames.firstIndex(of: spec.name)!), tagLookup: lookup, people: people)
+            let (obs, rej, warnings) = parseTags(
+                file, compiled: compiled, feedIndex: Int32(feedNames.firstIndex(of: spec.name)!), tagLookup: lookup,
+                people: people)
             var rep = FeedReport(feed: spec.name, required: spec.required, status: .ok)
             for r in rej { rep.rejectCounts[r.reason, default: 0] += 1 }
             rep.accepted = obs.reduce(0) { $0 + $1.reduce(0) { $0 + $1.count } }
@@ -145,7 +168,8 @@ package struct IngestStage {
             parsed[spec.name] = rep
             rejects.append(contentsOf: rej.map { (spec.name, $0) })
             observations[f] = obs
-            console.progress("\(spec.name): \(grouped(rep.accepted)) rows accepted, \(grouped(rej.count)) rejected (\(lap()))")
+            console.progress(
+                "\(spec.name): \(grouped(rep.accepted)) rows accepted, \(grouped(rej.count)) rejected (\(lap()))")
         }
         var reports = try checked()
         for (name, p) in parsed {
@@ -174,8 +198,9 @@ package struct IngestStage {
             reports[def.feed]?.conflicts += n
         }
         if !conflicts.isEmpty {
-            console.warn("conflicts (same as_of, different values; the tag is unknown for the person): " +
-                         conflicts.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", "))
+            console.warn(
+                "conflicts (same as_of, different values; the tag is unknown for the person): "
+                    + conflicts.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", "))
         }
         result.tagUnavailable = catalogue.tags.map { def in
             let rep = reports[def.feed]
@@ -191,7 +216,10 @@ package struct IngestStage {
             }
         }
         let deceased = result.member.reduce(0) { $0 + ($1 == 0 ? 1 : 0) }
-        if deceased > 0 { console.progress("\(grouped(deceased)) people deceased on or before \(runDate): not members of any household") }
+        if deceased > 0 {
+            console.progress(
+                "\(grouped(deceased)) people deceased on or before \(runDate): not members of any household")
+        }
 
         let order = config.feeds.map(\.name)
         // outputs.md: sorted by the key columns, feed (byte order) then line.
@@ -199,12 +227,15 @@ package struct IngestStage {
             if a.0 != b.0 { return a.0.utf8.lexicographicallyPrecedes(b.0.utf8) }
             return a.1.line < b.1.line
         }
-        return IngestOutcome(result: result, reports: order.compactMap { reports[$0] }, rejects: rejects, conflicts: conflicts)
+        return IngestOutcome(
+            result: result, reports: order.compactMap { reports[$0] }, rejects: rejects, conflicts: conflicts)
     }
 
     /// Groups accepted people by household id (byte order), then by ID number.
     /// `pieceRows`: the least rows per parallel piece (smaller in tests).
-    static func assembleHouseholds(rows: [PopulationRow], accepted: [Int], into result: IngestResult, pieceRows: Int = 65_536) {
+    static func assembleHouseholds(
+        rows: [PopulationRow], accepted: [Int], into result: IngestResult, pieceRows: Int = 65_536
+    ) {
         struct Key: Comparable {
             var w0: UInt64, w1: UInt64, w2: UInt64, w3: UInt64, id: UInt64, row: Int32
             static func < (a: Key, b: Key) -> Bool {
@@ -234,7 +265,10 @@ package struct IngestStage {
                     Parallel.forEach(pieces) { k in
                         for j in range(k, of: n) {
                             let i = acc[j], r = rb[i]
-                            (kb.baseAddress! + j).initialize(to: Key(w0: r.household.0, w1: r.household.1, w2: r.household.2, w3: r.household.3, id: r.id, row: Int32(i)))
+                            (kb.baseAddress! + j).initialize(
+                                to: Key(
+                                    w0: r.household.0, w1: r.household.1, w2: r.household.2, w3: r.household.3,
+                                    id: r.id, row: Int32(i)))
                         }
                     }
                 }
@@ -249,7 +283,11 @@ package struct IngestStage {
         var kept = 0
         keys.withUnsafeMutableBufferPointer { k in
             for i in 0..<n {
-                if kept == 0 || !k[i].householdBefore(k[kept - 1]) { k[kept] = k[i]; kept += 1 } else { others.append(k[i]) }
+                if kept == 0 || !k[i].householdBefore(k[kept - 1]) {
+                    k[kept] = k[i]; kept += 1
+                } else {
+                    others.append(k[i])
+                }
             }
             var a = 0
             while a < kept {
@@ -303,32 +341,42 @@ package struct IngestStage {
         // them can be written.)
         var names: [String] = []
         result.personID = IngestStage.filled(n) { id in
-        result.birth = IngestStage.filled(n) { birth in
-        result.male = IngestStage.filled(n) { male in
-        result.relation = IngestStage.filled(n) { relation in
-        result.hukou = IngestStage.filled(n) { hukou in
-        result.district = IngestStage.filled(n) { district in
-        result.street = IngestStage.filled(n) { street in
-        result.community = IngestStage.filled(n) { community in
-        names = [String](unsafeUninitializedCapacity: households) { nameBuf, count in
-            keys.withUnsafeBufferPointer { kb in
-                rows.withUnsafeBufferPointer { rb in
-                    Parallel.forEach(pieces) { k in
-                        for i in range(k, of: n) {
-                            let r = rb[Int(kb[i].row)]
-                            id[i] = kb[i].id; birth[i] = r.birth; male[i] = r.male ? 1 : 0; relation[i] = r.relation
-                            hukou[i] = r.hukou; district[i] = r.district; street[i] = r.street; community[i] = r.community
-                        }
-                        for h in range(k, of: households) {
-                            let w = kb[Int(starts[h])]
-                            (nameBuf.baseAddress! + h).initialize(to: householdText((w.w0, w.w1, w.w2, w.w3)))
+            result.birth = IngestStage.filled(n) { birth in
+                result.male = IngestStage.filled(n) { male in
+                    result.relation = IngestStage.filled(n) { relation in
+                        result.hukou = IngestStage.filled(n) { hukou in
+                            result.district = IngestStage.filled(n) { district in
+                                result.street = IngestStage.filled(n) { street in
+                                    result.community = IngestStage.filled(n) { community in
+                                        names = [String](unsafeUninitializedCapacity: households) { nameBuf, count in
+                                            keys.withUnsafeBufferPointer { kb in
+                                                rows.withUnsafeBufferPointer { rb in
+                                                    Parallel.forEach(pieces) { k in
+                                                        for i in range(k, of: n) {
+                                                            let r = rb[Int(kb[i].row)]
+                                                            id[i] = kb[i].id; birth[i] = r.birth;
+                                                            male[i] = r.male ? 1 : 0; relation[i] = r.relation
+                                                            hukou[i] = r.hukou; district[i] = r.district;
+                                                            street[i] = r.street; community[i] = r.community
+                                                        }
+                                                        for h in range(k, of: households) {
+                                                            let w = kb[Int(starts[h])]
+                                                            (nameBuf.baseAddress! + h).initialize(
+                                                                to: householdText((w.w0, w.w1, w.w2, w.w3)))
+                                                        }
+                                                    }
+                                                }
+                                            }
+                                            count = households
+                                        }
+                                    }
+                                }
+                            }
                         }
                     }
                 }
             }
-            count = households
         }
-        }}}}}}}}
         starts.append(Int32(n))
         result.household = household
         result.householdIDs = names
@@ -368,60 +416,63 @@ package struct IngestStage {
                 Parallel.forEach(busy.count) { (w: Int, k: Int) in
                     let t = busy[k], parts = byTag[t], s = scratch[w]
                     s.best.withUnsafeMutableBufferPointer { best in
-                    s.clash.withUnsafeMutableBufferPointer { clash in
-                        s.touched.removeAll(keepingCapacity: true)
-                        // best/clash hold (piece << 32 | index) of the winning row, -1 for none
-                        for (c, piece) in parts.enumerated() {
-                            piece.withUnsafeBufferPointer { ob in
-                                for i in 0..<ob.count {
-                                    let p = Int(ob[i].person)
-                                    let b = best[p]
-                                    if b < 0 { best[p] = Int64(c) << 32 | Int64(i); s.touched.append(Int32(p)); continue }
-                                    let cur = parts[Int(b >> 32)][Int(b & 0xFFFF_FFFF)]
-                                    if cur.asOf < ob[i].asOf {
-                                        best[p] = Int64(c) << 32 | Int64(i); clash[p] = 0
-                                    } else if cur.asOf == ob[i].asOf && cur.value != ob[i].value {
-                                        clash[p] = 1
+                        s.clash.withUnsafeMutableBufferPointer { clash in
+                            s.touched.removeAll(keepingCapacity: true)
+                            // best/clash hold (piece << 32 | index) of the winning row, -1 for none
+                            for (c, piece) in parts.enumerated() {
+                                piece.withUnsafeBufferPointer { ob in
+                                    for i in 0..<ob.count {
+                                        let p = Int(ob[i].person)
+                                        let b = best[p]
+                                        if b < 0 {
+                                            best[p] = Int64(c) << 32 | Int64(i); s.touched.append(Int32(p)); continue
+                                        }
+                                        let cur = parts[Int(b >> 32)][Int(b & 0xFFFF_FFFF)]
+                                        if cur.asOf < ob[i].asOf {
+                                            best[p] = Int64(c) << 32 | Int64(i); clash[p] = 0
+                                        } else if cur.asOf == ob[i].asOf && cur.value != ob[i].value {
+                                            clash[p] = 1
+                                        }
                                     }
                                 }
                             }
-                        }
-                        // The columns go in person order. Feeds come mostly in that order
-                        // already, and then no pass over every person is needed (at 10M
-                        // people those passes, one per tag, cost more than the rows).
-                        // Otherwise: sorted when few, found by a pass over everyone when many.
-                        var inOrder = true
-                        s.touched.withUnsafeBufferPointer { tb in
-                            for i in tb.indices.dropFirst() where tb[i - 1] > tb[i] { inOrder = false; break }
-                        }
-                        if !inOrder {
-                            if s.touched.count < personCount / 16 {
-                                s.touched.sort()
-                            } else {
-                                s.touched.removeAll(keepingCapacity: true)
-                                for p in 0..<personCount where best[p] >= 0 { s.touched.append(Int32(p)) }
+                            // The columns go in person order. Feeds come mostly in that order
+                            // already, and then no pass over every person is needed (at 10M
+                            // people those passes, one per tag, cost more than the rows).
+                            // Otherwise: sorted when few, found by a pass over everyone when many.
+                            var inOrder = true
+                            s.touched.withUnsafeBufferPointer { tb in
+                                for i in tb.indices.dropFirst() where tb[i - 1] > tb[i] { inOrder = false; break }
                             }
+                            if !inOrder {
+                                if s.touched.count < personCount / 16 {
+                                    s.touched.sort()
+                                } else {
+                                    s.touched.removeAll(keepingCapacity: true)
+                                    for p in 0..<personCount where best[p] >= 0 { s.touched.append(Int32(p)) }
+                                }
+                            }
+                            let n = s.touched.count
+                            var r = ResolvedTag()
+                            r.person = s.touched.withUnsafeBufferPointer { Array($0) }  // a copy: touched is kept for the next tag
+                            r.value.reserveCapacity(n)
+                            r.asOf.reserveCapacity(n)
+                            r.conflict.reserveCapacity(n)
+                            var nConf = 0
+                            for p32 in s.touched {
+                                let p = Int(p32)
+                                let o = parts[Int(best[p] >> 32)][Int(best[p] & 0xFFFF_FFFF)]
+                                r.value.append(o.value)
+                                r.asOf.append(o.asOf)
+                                r.conflict.append(clash[p])
+                                nConf += Int(clash[p])
+                                best[p] = -1
+                                clash[p] = 0
+                            }
+                            outBuf[t] = r
+                            confBuf[t] = nConf
                         }
-                        let n = s.touched.count
-                        var r = ResolvedTag()
-                        r.person = s.touched.withUnsafeBufferPointer { Array($0) }   // a copy: touched is kept for the next tag
-                        r.value.reserveCapacity(n)
-                        r.asOf.reserveCapacity(n)
-                        r.conflict.reserveCapacity(n)
-                        var nConf = 0
-                        for p32 in s.touched {
-                            let p = Int(p32)
-                            let o = parts[Int(best[p] >> 32)][Int(best[p] & 0xFFFF_FFFF)]
-                            r.value.append(o.value)
-                            r.asOf.append(o.asOf)
-                            r.conflict.append(clash[p])
-                            nConf += Int(clash[p])
-                            best[p] = -1
-                            clash[p] = 0
-                        }
-                        outBuf[t] = r
-                        confBuf[t] = nConf
-                    }}
+                    }
                 }
             }
         }

@@ -25,7 +25,9 @@ package final class IDIndex: @unchecked Sendable {
         let bytes = cap * MemoryLayout<Slot>.stride
         let huge = 2 << 20
         var raw: UnsafeMutableRawPointer?
-        guard posix_memalign(&raw, bytes >= huge ? huge : 64, bytes) == 0, let raw else { fatalError("out of memory for an ID index of \(bytes) bytes") }
+        guard posix_memalign(&raw, bytes >= huge ? huge : 64, bytes) == 0, let raw else {
+            fatalError("out of memory for an ID index of \(bytes) bytes")
+        }
         if bytes >= huge { _ = madvise(raw, bytes, MADV_HUGEPAGE) }
         slots = UnsafeMutableBufferPointer(start: raw.bindMemory(to: Slot.self, capacity: cap), count: cap)
         slots.initialize(repeating: Slot(key: 0, value: -1))
@@ -104,7 +106,9 @@ final class ByteKeyTable: @unchecked Sendable {
             let s = Int(slots[h])
             if s < 0 { return -1 }
             let e = entries[s]
-            if e.count == b.count && e.withUnsafeBytes({ memcmp($0.baseAddress!, b.baseAddress!, b.count) == 0 }) { return s }
+            if e.count == b.count && e.withUnsafeBytes({ memcmp($0.baseAddress!, b.baseAddress!, b.count) == 0 }) {
+                return s
+            }
             h = (h + 1) & mask
         }
     }
@@ -120,7 +124,9 @@ extension IDIndex {
         let n = keys.count
         let bits = n < 1 << 16 ? 0 : min(12, max(4, (n >> 15).bitWidth - (n >> 15).leadingZeroBitCount))
         let buckets = 1 << bits
-        @inline(__always) func bucket(_ k: UInt64) -> Int { bits == 0 ? 0 : Int(truncatingIfNeeded: (k &* 0x9E37_79B9_7F4A_7C15) >> UInt64(64 - bits)) }
+        @inline(__always) func bucket(_ k: UInt64) -> Int {
+            bits == 0 ? 0 : Int(truncatingIfNeeded: (k &* 0x9E37_79B9_7F4A_7C15) >> UInt64(64 - bits))
+        }
         // Counted and spread piece by piece: piece p's keys of bucket b go after
         // those of the pieces before it.
         let pieces = n < 1 << 16 ? 1 : Parallel.threads * 4

@@ -47,13 +47,15 @@ package struct PipelineConfig: Sendable {
         rulesPath = text("rules", "Pipelines/rules")
         if let e = top.value("drift_max_drop") {
             guard let v = Double(e.value), v >= 0, v <= 1 else {
-                throw PipelineError.badInput(location: file.location(e), "drift_max_drop must be a share between 0 and 1, found '\(e.value)'")
+                throw PipelineError.badInput(
+                    location: file.location(e), "drift_max_drop must be a share between 0 and 1, found '\(e.value)'")
             }
             driftMaxDrop = v
         }
         if let e = top.value("drift_min_rows") {
             guard let v = Int(e.value), v >= 0 else {
-                throw PipelineError.badInput(location: file.location(e), "drift_min_rows must be a whole number, found '\(e.value)'")
+                throw PipelineError.badInput(
+                    location: file.location(e), "drift_min_rows must be a whole number, found '\(e.value)'")
             }
             driftMinRows = v
         }
@@ -61,7 +63,8 @@ package struct PipelineConfig: Sendable {
         var defaultAge = 7
         if let e = top.value("max_age_days") {
             guard let v = Int(e.value), v >= 0 else {
-                throw PipelineError.badInput(location: file.location(e), "max_age_days must be a whole number of days, found '\(e.value)'")
+                throw PipelineError.badInput(
+                    location: file.location(e), "max_age_days must be a whole number of days, found '\(e.value)'")
             }
             defaultAge = v
         }
@@ -75,21 +78,27 @@ package struct PipelineConfig: Sendable {
                 switch e.key {
                 case "shape":
                     guard let s = FeedSpec.Shape(rawValue: e.value) else {
-                        throw PipelineError.badInput(location: file.location(e), "shape must be 'population' or 'tags', found '\(e.value)'")
+                        throw PipelineError.badInput(
+                            location: file.location(e), "shape must be 'population' or 'tags', found '\(e.value)'")
                     }
                     spec.shape = s
                 case "required":
                     guard e.value == "true" || e.value == "false" else {
-                        throw PipelineError.badInput(location: file.location(e), "required must be true or false, found '\(e.value)'")
+                        throw PipelineError.badInput(
+                            location: file.location(e), "required must be true or false, found '\(e.value)'")
                     }
                     spec.required = e.value == "true"
                 case "max_age_days":
                     guard let v = Int(e.value), v >= 0 else {
-                        throw PipelineError.badInput(location: file.location(e), "max_age_days must be a whole number of days, found '\(e.value)'")
+                        throw PipelineError.badInput(
+                            location: file.location(e),
+                            "max_age_days must be a whole number of days, found '\(e.value)'")
                     }
                     spec.maxAgeDays = v
                 default:
-                    throw PipelineError.badInput(location: file.location(e), "unknown setting '\(e.key)' for a feed; expected shape, required or max_age_days")
+                    throw PipelineError.badInput(
+                        location: file.location(e),
+                        "unknown setting '\(e.key)' for a feed; expected shape, required or max_age_days")
                 }
             }
             feeds.append(spec)
@@ -119,10 +128,13 @@ package struct PipelineConfig: Sendable {
         let policies = try PolicyCatalogue(path: resolve(policiesPath))
         let tags = try TagCatalogue(path: resolve(tagsPath), policies: policies)
         for t in tags.tags where feed(t.feed) == nil {
-            throw PipelineError.badInput(location: resolve(tagsPath), "tag \(t.name) belongs to feed '\(t.feed)', which the configuration does not declare")
+            throw PipelineError.badInput(
+                location: resolve(tagsPath),
+                "tag \(t.name) belongs to feed '\(t.feed)', which the configuration does not declare")
         }
         guard tags[deceasedTag]?.type == .date else {
-            throw PipelineError.badInput(location: configPath, "deceased_tag '\(deceasedTag)' must name a date tag of the catalogue")
+            throw PipelineError.badInput(
+                location: configPath, "deceased_tag '\(deceasedTag)' must name a date tag of the catalogue")
         }
         return (tags, policies)
     }

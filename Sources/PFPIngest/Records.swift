@@ -3,9 +3,14 @@ import PFPCore
 
 enum PopulationColumns {
     /// `name` may be absent or empty: the pipeline never reads it.
-    static let required = ["id_number", "sex", "birth_date", "household_id", "relation", "hukou", "district", "street", "community"]
+    static let required = [
+        "id_number", "sex", "birth_date", "household_id", "relation", "hukou", "district", "street", "community",
+    ]
     /// The contract's columns, in its order.
-    static let all = ["id_number", "name", "sex", "birth_date", "household_id", "relation", "hukou", "district", "street", "community"]
+    static let all = [
+        "id_number", "name", "sex", "birth_date", "household_id", "relation", "hukou", "district", "street",
+        "community",
+    ]
 }
 
 enum TagColumns {
@@ -111,7 +116,8 @@ struct TagObservation {
 func parsePopulation(_ file: FeedFile) -> [PopulationRow] {
     let cols = file.columns
     let cID = cols["id_number"]!, cSex = cols["sex"]!, cBirth = cols["birth_date"]!, cHH = cols["household_id"]!
-    let cRel = cols["relation"]!, cHukou = cols["hukou"]!, cDist = cols["district"]!, cStreet = cols["street"]!, cComm = cols["community"]!
+    let cRel = cols["relation"]!, cHukou = cols["hukou"]!, cDist = cols["district"]!, cStreet = cols["street"]!,
+        cComm = cols["community"]!
     let checked = [cID, cSex, cBirth, cHH, cRel, cHukou, cDist, cStreet, cComm]
     let asOf = file.manifest.asOf
     let chunks = file.layout.chunks
@@ -142,7 +148,9 @@ func parsePopulation(_ file: FeedFile) -> [PopulationRow] {
                             row.upgraded = up
                         }
                     }
-                    if checked.contains(where: { fields[$0].end == fields[$0].start }) { row.early = .missingField; continue }
+                    if checked.contains(where: { fields[$0].end == fields[$0].start }) {
+                        row.early = .missingField; continue
+                    }
                     if row.id == 0 { row.early = .badID; continue }
                     let id = IDNumber(key: row.id)
                     let idBirth = id.birthDate!
@@ -177,7 +185,9 @@ func parsePopulation(_ file: FeedFile) -> [PopulationRow] {
                         guard b.count >= 1, b.count <= 32 else { return nil }
                         var w: (UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0)
                         for (i, ch) in b.enumerated() {
-                            guard (ch >= 48 && ch <= 57) || (ch >= 65 && ch <= 90) || (ch >= 97 && ch <= 122) || ch == 45 else { return nil }
+                            guard
+                                (ch >= 48 && ch <= 57) || (ch >= 65 && ch <= 90) || (ch >= 97 && ch <= 122) || ch == 45
+                            else { return nil }
                             let shift = UInt64(56 - 8 * (i & 7))
                             switch i >> 3 {
                             case 0: w.0 |= UInt64(ch) << shift
@@ -204,7 +214,9 @@ func parsePopulation(_ file: FeedFile) -> [PopulationRow] {
 /// Parses one tag feed's records in parallel chunks: accepted observations and rejects.
 /// `obs[chunk][tag]`: each chunk's accepted rows, apart per tag (catalogue index),
 /// in delivery order (the resolution reads each tag's rows alone).
-func parseTags(_ file: FeedFile, compiled: CompiledTags, feedIndex: Int32, tagLookup: ByteKeyTable, people: IDIndex) -> (obs: [[[TagObservation]]], rejects: [Reject], warnings: [String: Int]) {
+func parseTags(
+    _ file: FeedFile, compiled: CompiledTags, feedIndex: Int32, tagLookup: ByteKeyTable, people: IDIndex
+) -> (obs: [[[TagObservation]]], rejects: [Reject], warnings: [String: Int]) {
     let cols = file.columns
     let cID = cols["id_number"]!, cTag = cols["tag"]!, cValue = cols["value"]!, cAsOf = cols["as_of"]!
     let deliveryAsOf = file.manifest.asOf.days
@@ -216,70 +228,78 @@ func parseTags(_ file: FeedFile, compiled: CompiledTags, feedIndex: Int32, tagLo
     var upgradedParts = [Int](repeating: 0, count: chunks.count)
     file.withText { text in
         obsParts.withUnsafeMutableBufferPointer { obsOut in
-        rejParts.withUnsafeMutableBufferPointer { rejOut in
-        upgradedParts.withUnsafeMutableBufferPointer { upOut in
-            Parallel.forEach(chunks.count) { k in
-                let chunk = chunks[k]
-                var scanner = CSVScanner(bytes: text)
-                var pos = chunk.start, line = chunk.firstLine
-                var fields: [CSVField] = []
-                // Rows pass every check but the person's in this first loop; the
-                // lookups of the people (at random in a table far larger than the
-                // caches) come after, a few rows ahead of each other (prefetched).
-                var pending: [PendingRow] = []
-                pending.reserveCapacity(chunk.records)
-                var rej: [Reject] = []
-                var upgraded = 0
-                var dates = CivilDate.ParseCache()
-                while pos < chunk.end, scanner.skipBlank(pos: &pos, line: &line), pos < chunk.end {
-                    let info = scanner.scanRecord(pos: &pos, line: &line, expectedFields: expected, fields: &fields)
-                    let ln = Int32(info.line)
-                    guard info.wellFormed else { rej.append(Reject(line: ln, reason: .malformedRow)); continue }
-                    let fID = fields[cID], fTag = fields[cTag], fValue = fields[cValue], fAsOf = fields[cAsOf]
-                    if fID.end == fID.start || fTag.end == fTag.start || fValue.end == fValue.start || fAsOf.end == fAsOf.start {
-                        rej.append(Reject(line: ln, reason: .missingField)); continue
-                    }
-                    guard case .valid(let id, let up) = withField(text, fID, { IDNumber.parse($0) }) else {
-                        rej.append(Reject(line: ln, reason: .badID)); continue
-                    }
-                    if up { upgraded += 1 }
-                    // The later checks; unknown_person, checked below, comes before them.
-                    var row = PendingRow(key: id.key, line: ln, late: nil, tag: 0, asOf: 0, value: 0)
-                    defer { pending.append(row) }
-                    guard let asOf = withField(text, fAsOf, { dates.parse($0) }) else { row.late = .badDate; continue }
-                    if asOf.days > deliveryAsOf { row.late = .futureAsOf; continue }
-                    let t = withField(text, fTag) { tagLookup.find($0) }
-                    if t < 0 { row.late = .unknownTag; continue }
-                    if compiled.feed[t] != feedIndex { row.late = .foreignTag; continue }
-                    switch withField(text, fValue, { compiled.parse(t, $0) }) {
-                    case .bad: row.late = .badValue
-                    case .outOfRange: row.late = .outOfRange
-                    case .value(let v): row.tag = UInt8(t); row.asOf = asOf.days; row.value = v
+            rejParts.withUnsafeMutableBufferPointer { rejOut in
+                upgradedParts.withUnsafeMutableBufferPointer { upOut in
+                    Parallel.forEach(chunks.count) { k in
+                        let chunk = chunks[k]
+                        var scanner = CSVScanner(bytes: text)
+                        var pos = chunk.start, line = chunk.firstLine
+                        var fields: [CSVField] = []
+                        // Rows pass every check but the person's in this first loop; the
+                        // lookups of the people (at random in a table far larger than the
+                        // caches) come after, a few rows ahead of each other (prefetched).
+                        var pending: [PendingRow] = []
+                        pending.reserveCapacity(chunk.records)
+                        var rej: [Reject] = []
+                        var upgraded = 0
+                        var dates = CivilDate.ParseCache()
+                        while pos < chunk.end, scanner.skipBlank(pos: &pos, line: &line), pos < chunk.end {
+                            let info = scanner.scanRecord(
+                                pos: &pos, line: &line, expectedFields: expected, fields: &fields)
+                            let ln = Int32(info.line)
+                            guard info.wellFormed else { rej.append(Reject(line: ln, reason: .malformedRow)); continue }
+                            let fID = fields[cID], fTag = fields[cTag], fValue = fields[cValue], fAsOf = fields[cAsOf]
+                            if fID.end == fID.start || fTag.end == fTag.start || fValue.end == fValue.start
+                                || fAsOf.end == fAsOf.start
+                            {
+                                rej.append(Reject(line: ln, reason: .missingField)); continue
+                            }
+                            guard case .valid(let id, let up) = withField(text, fID, { IDNumber.parse($0) }) else {
+                                rej.append(Reject(line: ln, reason: .badID)); continue
+                            }
+                            if up { upgraded += 1 }
+                            // The later checks; unknown_person, checked below, comes before them.
+                            var row = PendingRow(key: id.key, line: ln, late: nil, tag: 0, asOf: 0, value: 0)
+                            defer { pending.append(row) }
+                            guard let asOf = withField(text, fAsOf, { dates.parse($0) }) else {
+                                row.late = .badDate; continue
+                            }
+                            if asOf.days > deliveryAsOf { row.late = .futureAsOf; continue }
+                            let t = withField(text, fTag) { tagLookup.find($0) }
+                            if t < 0 { row.late = .unknownTag; continue }
+                            if compiled.feed[t] != feedIndex { row.late = .foreignTag; continue }
+                            switch withField(text, fValue, { compiled.parse(t, $0) }) {
+                            case .bad: row.late = .badValue
+                            case .outOfRange: row.late = .outOfRange
+                            case .value(let v): row.tag = UInt8(t); row.asOf = asOf.days; row.value = v
+                            }
+                        }
+                        var obs = [[TagObservation]](repeating: [], count: tagCount)
+                        var perTag = [Int](repeating: 0, count: tagCount)
+                        for r in pending where r.late == nil { perTag[Int(r.tag)] += 1 }
+                        for t in 0..<tagCount where perTag[t] > 0 { obs[t].reserveCapacity(perTag[t]) }
+                        pending.withUnsafeBufferPointer { rows in
+                            let ahead = 12
+                            for i in 0..<min(ahead, rows.count) { people.prefetch(rows[i].key) }
+                            for i in 0..<rows.count {
+                                if i + ahead < rows.count { people.prefetch(rows[i + ahead].key) }
+                                let r = rows[i]
+                                let person = people.find(r.key)
+                                if person < 0 { rej.append(Reject(line: r.line, reason: .unknownPerson)); continue }
+                                if let late = r.late { rej.append(Reject(line: r.line, reason: late)); continue }
+                                obs[Int(r.tag)].append(
+                                    TagObservation(tag: r.tag, person: person, asOf: r.asOf, value: r.value))
+                            }
+                        }
+                        // The rejects are not in line order here: the stage sorts every feed's
+                        // rejects once, by feed and line (outputs.md).
+                        obsOut[k] = obs
+                        rejOut[k] = rej
+                        upOut[k] = upgraded
                     }
                 }
-                var obs = [[TagObservation]](repeating: [], count: tagCount)
-                var perTag = [Int](repeating: 0, count: tagCount)
-                for r in pending where r.late == nil { perTag[Int(r.tag)] += 1 }
-                for t in 0..<tagCount where perTag[t] > 0 { obs[t].reserveCapacity(perTag[t]) }
-                pending.withUnsafeBufferPointer { rows in
-                    let ahead = 12
-                    for i in 0..<min(ahead, rows.count) { people.prefetch(rows[i].key) }
-                    for i in 0..<rows.count {
-                        if i + ahead < rows.count { people.prefetch(rows[i + ahead].key) }
-                        let r = rows[i]
-                        let person = people.find(r.key)
-                        if person < 0 { rej.append(Reject(line: r.line, reason: .unknownPerson)); continue }
-                        if let late = r.late { rej.append(Reject(line: r.line, reason: late)); continue }
-                        obs[Int(r.tag)].append(TagObservation(tag: r.tag, person: person, asOf: r.asOf, value: r.value))
-                    }
-                }
-                // The rejects are not in line order here: the stage sorts every feed's
-                // rejects once, by feed and line (outputs.md).
-                obsOut[k] = obs
-                rejOut[k] = rej
-                upOut[k] = upgraded
             }
-        }}}
+        }
     }
     var warnings: [String: Int] = [:]
     let up = upgradedParts.reduce(0, +)

@@ -26,8 +26,12 @@ package extension MatchResult {
                         case 1: w.rawString(householdIDs[Int(x.household)])
                         case 2: if x.personKey != 0 { w.idDigits(x.personKey) }
                         case 3: if x.policy >= 0 { policyText[Int(x.policy)].withUnsafeBufferPointer { w.append($0) } }
-                        case 4: PublishedEntry.certaintyUTF8[Int(x.certainty.rawValue)].withUnsafeBufferPointer { w.append($0) }
-                        case 5: PublishedEntry.statusUTF8[Int(x.status.rawValue)].withUnsafeBufferPointer { w.append($0) }
+                        case 4:
+                            PublishedEntry.certaintyUTF8[Int(x.certainty.rawValue)].withUnsafeBufferPointer {
+                                w.append($0)
+                            }
+                        case 5:
+                            PublishedEntry.statusUTF8[Int(x.status.rawValue)].withUnsafeBufferPointer { w.append($0) }
                         default:
                             for c in 0..<Int(x.codeCount) {
                                 if c > 0 { w.byte(59) }
@@ -64,27 +68,45 @@ package extension MatchResult {
 
     static func load(from store: StageStore, runDate: CivilDate) throws -> MatchResult {
         guard let r = try store.load(runDate: runDate, stage: stage) else {
-            throw PipelineError.badInput(stage: "emit", "no match result for \(runDate)", hint: "run 'pfp stage match --run-date \(runDate)' first")
+            throw PipelineError.badInput(
+                stage: "emit", "no match result for \(runDate)",
+                hint: "run 'pfp stage match --run-date \(runDate)' first")
         }
         let list = try r.strings("list"), hh = try r.strings("household_id"), person = try r.strings("person_id")
         let policy = try r.strings("policy"), certainty = try r.strings("certainty"), status = try r.strings("status")
         let codes = try r.strings("codes")
         let explain = try r.strings("explain"), explainCounts: [Int64] = try r.get("explain_counts")
-        let amount: [Int64] = try r.get("amount"), district: [Int32] = try r.get("district"), street: [Int32] = try r.get("street")
+        let amount: [Int64] = try r.get("amount"), district: [Int32] = try r.get("district"),
+            street: [Int32] = try r.get("street")
         let community: [Int64] = try r.get("community"), counts: [Int64] = try r.get("counts")
         let n = amount.count
-        guard [list.count, hh.count, person.count, policy.count, certainty.count, status.count, codes.count, district.count, street.count, community.count]
-                .allSatisfy({ $0 == n || n == 0 }) else { throw r.damaged("entries") }
+        guard
+            [
+                list.count, hh.count, person.count, policy.count, certainty.count, status.count, codes.count,
+                district.count, street.count, community.count,
+            ]
+            .allSatisfy({ $0 == n || n == 0 })
+        else { throw r.damaged("entries") }
         // Names back to numbers: lists and policies by first appearance, one household slot per entry.
         var listIDs: [String] = [], policyIDs: [String] = [], codeStore: [String] = []
         var listIndex: [String: Int32] = [:], policyIndex: [String: Int32] = [:]
         var entries: [PublishedEntry] = []
         entries.reserveCapacity(n)
         for i in 0..<n {
-            let l = listIndex[list[i]] ?? { listIDs.append(list[i]); listIndex[list[i]] = Int32(listIDs.count - 1); return Int32(listIDs.count - 1) }()
+            let l =
+                listIndex[list[i]]
+                ?? {
+                    listIDs.append(list[i]); listIndex[list[i]] = Int32(listIDs.count - 1);
+                    return Int32(listIDs.count - 1)
+                }()
             var p: Int32 = -1
             if !policy[i].isEmpty {
-                p = policyIndex[policy[i]] ?? { policyIDs.append(policy[i]); policyIndex[policy[i]] = Int32(policyIDs.count - 1); return Int32(policyIDs.count - 1) }()
+                p =
+                    policyIndex[policy[i]]
+                    ?? {
+                        policyIDs.append(policy[i]); policyIndex[policy[i]] = Int32(policyIDs.count - 1);
+                        return Int32(policyIDs.count - 1)
+                    }()
             }
             var key: UInt64 = 0
             if !person[i].isEmpty {
@@ -93,12 +115,16 @@ package extension MatchResult {
             }
             let start = Int32(codeStore.count)
             if !codes[i].isEmpty { codeStore.append(contentsOf: codes[i].split(separator: ";").map(String.init)) }
-            entries.append(PublishedEntry(list: l, household: Int32(i), policy: p, certainty: .init(text: certainty[i]), status: .init(text: status[i]),
-                                          personKey: key, amountValue: amount[i], codeStart: start, codeCount: Int32(codeStore.count) - start,
-                                          district: district[i], street: street[i], community: community[i]))
+            entries.append(
+                PublishedEntry(
+                    list: l, household: Int32(i), policy: p, certainty: .init(text: certainty[i]),
+                    status: .init(text: status[i]),
+                    personKey: key, amountValue: amount[i], codeStart: start, codeCount: Int32(codeStore.count) - start,
+                    district: district[i], street: street[i], community: community[i]))
         }
-        var m = MatchResult(entries: entries, listIDs: listIDs, householdIDs: hh, policyIDs: policyIDs, codes: codeStore,
-                            state: RunState(runDate: runDate), households: Int(counts[0]), people: Int(counts[1]))
+        var m = MatchResult(
+            entries: entries, listIDs: listIDs, householdIDs: hh, policyIDs: policyIDs, codes: codeStore,
+            state: RunState(runDate: runDate), households: Int(counts[0]), people: Int(counts[1]))
         if let p = explain.first, !p.isEmpty {
             m.explainPath = p
             m.explainSHA = explain.count > 1 ? explain[1] : ""

@@ -33,8 +33,12 @@ package struct PublishedEntry: Sendable {
 
     /// The words of `certainty` and `status` as UTF-8, by raw value (made once: the
     /// lists and the stored result write them for every entry).
-    package static let certaintyUTF8: [[UInt8]] = (0...UInt8.max).map { Array((Certainty(rawValue: $0)?.text ?? "").utf8) }
-    package static let statusUTF8: [[UInt8]] = (0...UInt8.max).map { Array((EntryStatus(rawValue: $0)?.text ?? "").utf8) }
+    package static let certaintyUTF8: [[UInt8]] = (0...UInt8.max).map {
+        Array((Certainty(rawValue: $0)?.text ?? "").utf8)
+    }
+    package static let statusUTF8: [[UInt8]] = (0...UInt8.max).map {
+        Array((EntryStatus(rawValue: $0)?.text ?? "").utf8)
+    }
 
     package enum EntryStatus: UInt8, Sendable {
         case none, new, `repeat`
@@ -69,9 +73,13 @@ package struct MatchResult {
 
     package func list(_ e: PublishedEntry) -> String { listIDs[Int(e.list)] }
     package func householdID(_ e: PublishedEntry) -> String { householdIDs[Int(e.household)] }
-    package func personID(_ e: PublishedEntry) -> String { e.personKey == 0 ? "" : IDNumber(key: e.personKey).description }
+    package func personID(_ e: PublishedEntry) -> String {
+        e.personKey == 0 ? "" : IDNumber(key: e.personKey).description
+    }
     package func policy(_ e: PublishedEntry) -> String { e.policy < 0 ? "" : policyIDs[Int(e.policy)] }
-    package func codes(_ e: PublishedEntry) -> ArraySlice<String> { codes[Int(e.codeStart)..<Int(e.codeStart + e.codeCount)] }
+    package func codes(_ e: PublishedEntry) -> ArraySlice<String> {
+        codes[Int(e.codeStart)..<Int(e.codeStart + e.codeCount)]
+    }
 }
 
 /// The match stage: every policy and list for every household, in parallel chunks.
@@ -91,8 +99,10 @@ package struct MatchStage {
     /// (each household loaded again for each list it is on): every chunk's text is
     /// written as soon as the chunks before it are, so the file is written once, in
     /// order, hashed as it is written, and never all in memory.
-    package func run(data: IngestResult, rules: RuleSet, profiles: HouseholdProfilesView?, previous: RunState?,
-                    explainPath: String, console: Console) throws -> MatchResult {
+    package func run(
+        data: IngestResult, rules: RuleSet, profiles: HouseholdProfilesView?, previous: RunState?,
+        explainPath: String, console: Console
+    ) throws -> MatchResult {
         let started = FileIO.now()
         let hCount = data.householdCount
         let chunk = 2048
@@ -100,11 +110,14 @@ package struct MatchStage {
         let listCount = rules.lists.count
         // Published order within a household: person ID, then policy (byte order).
         var policyRank = [Int](repeating: 0, count: rules.policies.count)
-        for (rank, p) in rules.policies.indices.sorted(by: { rules.policies[$0].id.utf8.lexicographicallyPrecedes(rules.policies[$1].id.utf8) }).enumerated() {
+        for (rank, p) in rules.policies.indices.sorted(by: {
+            rules.policies[$0].id.utf8.lexicographicallyPrecedes(rules.policies[$1].id.utf8)
+        }).enumerated() {
             policyRank[p] = rank
         }
         guard rules.policies.count <= Int(Int16.max) else {
-            throw PipelineError.badInput(stage: "match", "\(rules.policies.count) policies: at most \(Int16.max) are supported")
+            throw PipelineError.badInput(
+                stage: "match", "\(rules.policies.count) policies: at most \(Int16.max) are supported")
         }
         // found[chunk]: the chunk's entries, list by list (rule order), each list in
         // its file's order (households come in byte order); foundStart[chunk][list]
@@ -132,52 +145,75 @@ package struct MatchStage {
         let tooManyMembers = NSLock()
         var memberFailure: PipelineError?
         found.withUnsafeMutableBufferPointer { foundBuf in
-        foundStart.withUnsafeMutableBufferPointer { startBuf in
-        remembered.withUnsafeMutableBufferPointer { remBuf in
-        living.withUnsafeMutableBufferPointer { livBuf in
-            Parallel.forEach(chunks) { (worker: Int, c: Int) in
-                let ctx = contexts[worker]
-                var byList = [[Found]](repeating: [], count: listCount)
-                var rem: [UInt8] = []
-                var remCount = 0
-                var n = 0
-                var positions: [EntryPosition] = []
-                for h in (c * chunk)..<min(hCount, (c + 1) * chunk) {
-                    let hid = data.householdIDs[h]
-                    let prev = previous?.remembered(hid)
-                    guard ctx.load(household: h, previous: prev) else { continue }
-                    n += 1
-                    positions.removeAll(keepingCapacity: true)
-                    ctx.entryPositions(wasOnAfterList: prev != nil, into: &positions)
-                    if let target, positions.contains(where: { $0.list == target }) { RunState.encode(id: hid, remembering: ctx, into: &rem); remCount += 1 }
-                    if positions.isEmpty { continue }
-                    if ctx.memberCount > Int(Int16.max) {
-                        tooManyMembers.lock(); memberFailure = PipelineError.badInput(stage: "match", "household \(hid) has \(ctx.memberCount) members: at most \(Int16.max) are supported"); tooManyMembers.unlock()
-                        continue
+            foundStart.withUnsafeMutableBufferPointer { startBuf in
+                remembered.withUnsafeMutableBufferPointer { remBuf in
+                    living.withUnsafeMutableBufferPointer { livBuf in
+                        Parallel.forEach(chunks) { (worker: Int, c: Int) in
+                            let ctx = contexts[worker]
+                            var byList = [[Found]](repeating: [], count: listCount)
+                            var rem: [UInt8] = []
+                            var remCount = 0
+                            var n = 0
+                            var positions: [EntryPosition] = []
+                            for h in (c * chunk)..<min(hCount, (c + 1) * chunk) {
+                                let hid = data.householdIDs[h]
+                                let prev = previous?.remembered(hid)
+                                guard ctx.load(household: h, previous: prev) else { continue }
+                                n += 1
+                                positions.removeAll(keepingCapacity: true)
+                                ctx.entryPositions(wasOnAfterList: prev != nil, into: &positions)
+                                if let target, positions.contains(where: { $0.list == target }) {
+                                    RunState.encode(id: hid, remembering: ctx, into: &rem); remCount += 1
+                                }
+                                if positions.isEmpty { continue }
+                                if ctx.memberCount > Int(Int16.max) {
+                                    tooManyMembers.lock();
+                                    memberFailure = PipelineError.badInput(
+                                        stage: "match",
+                                        "household \(hid) has \(ctx.memberCount) members: at most \(Int16.max) are supported"
+                                    ); tooManyMembers.unlock()
+                                    continue
+                                }
+                                // Published order: list, then person ID, then policy.
+                                let keyed = positions.map { e in
+                                    (
+                                        list: Int(e.list),
+                                        person: e.slot >= 0 ? data.personID[Int(ctx.member(Int(e.slot)))] : 0,
+                                        policy: e.policy >= 0 ? policyRank[Int(e.policy)] : -1, entry: e
+                                    )
+                                }
+                                .sorted { ($0.list, $0.person, $0.policy) < ($1.list, $1.person, $1.policy) }
+                                for k in keyed {
+                                    byList[k.list].append(
+                                        Found(
+                                            household: Int32(h), policy: Int16(k.entry.policy),
+                                            slot: Int16(k.entry.slot)))
+                                }
+                            }
+                            var starts = [0]
+                            for l in byList { starts.append(starts.last! + l.count) }
+                            foundBuf[c] = byList.flatMap { $0 }
+                            startBuf[c] = starts
+                            remBuf[c] = (rem, remCount)
+                            livBuf[c] = n
+                        }
                     }
-                    // Published order: list, then person ID, then policy.
-                    let keyed = positions.map { e in (list: Int(e.list), person: e.slot >= 0 ? data.personID[Int(ctx.member(Int(e.slot)))] : 0,
-                                                      policy: e.policy >= 0 ? policyRank[Int(e.policy)] : -1, entry: e) }
-                        .sorted { ($0.list, $0.person, $0.policy) < ($1.list, $1.person, $1.policy) }
-                    for k in keyed { byList[k.list].append(Found(household: Int32(h), policy: Int16(k.entry.policy), slot: Int16(k.entry.slot))) }
                 }
-                var starts = [0]
-                for l in byList { starts.append(starts.last! + l.count) }
-                foundBuf[c] = byList.flatMap { $0 }
-                startBuf[c] = starts
-                remBuf[c] = (rem, remCount)
-                livBuf[c] = n
             }
-        }}}}
+        }
         if let memberFailure { throw memberFailure }
         console.detail(String(format: "    households decided: %.2f s", FileIO.now() - started))
 
         // The second pass: one task per (list, chunk) with entries, lists in the
         // file's order (list id, byte order), chunks in order.
         let sink = try ExplainSink(path: explainPath)
-        let fileOrder = rules.lists.indices.sorted { rules.lists[$0].id.utf8.lexicographicallyPrecedes(rules.lists[$1].id.utf8) }
+        let fileOrder = rules.lists.indices.sorted {
+            rules.lists[$0].id.utf8.lexicographicallyPrecedes(rules.lists[$1].id.utf8)
+        }
         var tasks: [(list: Int, chunk: Int)] = []
-        for l in fileOrder { for c in 0..<chunks where foundStart[c][l + 1] > foundStart[c][l] { tasks.append((l, c)) } }
+        for l in fileOrder {
+            for c in 0..<chunks where foundStart[c][l + 1] > foundStart[c][l] { tasks.append((l, c)) }
+        }
         // Every position found is one entry: each task's entries have their place
         // in the result (lists in rule order, chunks in order) before they are
         // explained, and are written there once, from a buffer each worker keeps.
@@ -201,42 +237,50 @@ package struct MatchStage {
         var pushKeys: [String] = []
         var explained = (rows: 0, sha: "", bytes: 0)
         let entries = try [PublishedEntry](unsafeUninitializedCapacity: total) { buf, n in
-            let base = buf.baseAddress   // nil when there are no entries
+            let base = buf.baseAddress  // nil when there are no entries
             taskCodes.withUnsafeMutableBufferPointer { codeBuf in
-            keys.withUnsafeMutableBufferPointer { keyBuf in
-                Parallel.forEach(tasks.count) { (worker: Int, t: Int) in
-                    let (l, c) = tasks[t]
-                    let ctx = contexts[worker], tracer = tracers[worker], fragments = workerFragments[worker]
-                    let mine = scratch[worker]
-                    mine.entries.removeAll(keepingCapacity: true)
-                    var codeStore: [String] = []
-                    var taskKeys: [String] = []
-                    let text = sink.buffer()
-                    let run = found[c][foundStart[c][l]..<foundStart[c][l + 1]]
-                    var i = run.startIndex
-                    var positions: [EntryPosition] = []
-                    while i < run.endIndex {
-                        let h = Int(run[i].household)
-                        positions.removeAll(keepingCapacity: true)
-                        while i < run.endIndex && Int(run[i].household) == h {
-                            positions.append(EntryPosition(list: Int32(l), policy: Int32(run[i].policy), slot: Int32(run[i].slot)))
-                            i += 1
-                        }
-                        ctx.load(household: h, previous: previous?.remembered(data.householdIDs[h]))
-                        explain(list: l, positions, ctx: ctx, tracer: tracer, previousState: previous, fragments: fragments,
+                keys.withUnsafeMutableBufferPointer { keyBuf in
+                    Parallel.forEach(tasks.count) { (worker: Int, t: Int) in
+                        let (l, c) = tasks[t]
+                        let ctx = contexts[worker], tracer = tracers[worker], fragments = workerFragments[worker]
+                        let mine = scratch[worker]
+                        mine.entries.removeAll(keepingCapacity: true)
+                        var codeStore: [String] = []
+                        var taskKeys: [String] = []
+                        let text = sink.buffer()
+                        let run = found[c][foundStart[c][l]..<foundStart[c][l + 1]]
+                        var i = run.startIndex
+                        var positions: [EntryPosition] = []
+                        while i < run.endIndex {
+                            let h = Int(run[i].household)
+                            positions.removeAll(keepingCapacity: true)
+                            while i < run.endIndex && Int(run[i].household) == h {
+                                positions.append(
+                                    EntryPosition(
+                                        list: Int32(l), policy: Int32(run[i].policy), slot: Int32(run[i].slot)))
+                                i += 1
+                            }
+                            ctx.load(household: h, previous: previous?.remembered(data.householdIDs[h]))
+                            explain(
+                                list: l, positions, ctx: ctx, tracer: tracer, previousState: previous,
+                                fragments: fragments,
                                 entries: &mine.entries, codes: &codeStore, text: text, keys: &taskKeys)
+                        }
+                        mine.entries.withUnsafeBufferPointer { e in
+                            precondition(e.count == run.count, "one entry per position found")
+                            if let src = e.baseAddress, let base {
+                                (base + at[t]).initialize(from: src, count: e.count)
+                            }
+                        }
+                        codeBuf[t] = codeStore
+                        keyBuf[t] = taskKeys
+                        sink.deliver(task: t, text, rows: run.count)
                     }
-                    mine.entries.withUnsafeBufferPointer { e in
-                        precondition(e.count == run.count, "one entry per position found")
-                        if let src = e.baseAddress, let base { (base + at[t]).initialize(from: src, count: e.count) }
-                    }
-                    codeBuf[t] = codeStore
-                    keyBuf[t] = taskKeys
-                    sink.deliver(task: t, text, rows: run.count)
                 }
-            }}
+            }
             explained = try sink.finish()
-            console.detail(String(format: "    households evaluated, explanations written: %.2f s", FileIO.now() - started))
+            console.detail(
+                String(format: "    households evaluated, explanations written: %.2f s", FileIO.now() - started))
             // Each task's codes follow the tasks' before it, so its entries' code
             // ranges move by as much. Codes and keys are moved into place in
             // parallel, each task's own arrays let go there too (at city scale, tens
@@ -248,25 +292,31 @@ package struct MatchStage {
                 keyBase[t] = keyTotal; keyTotal += keys[t].count
             }
             guard codeTotal <= Int(Int32.max) else {
-                throw PipelineError.badInput(stage: "match", "\(codeTotal) codes in the lists: at most \(Int32.max) are supported")
+                throw PipelineError.badInput(
+                    stage: "match", "\(codeTotal) codes in the lists: at most \(Int32.max) are supported")
             }
             codes = [String](unsafeUninitializedCapacity: codeTotal) { codeBuf, codeCount in
                 pushKeys = [String](unsafeUninitializedCapacity: keyTotal) { keyBuf, keyCount in
                     taskCodes.withUnsafeMutableBufferPointer { cb in
-                    keys.withUnsafeMutableBufferPointer { kb in
-                        /// `a`'s elements copied into `dst` from `at`.
-                        func place(_ a: [String], _ dst: UnsafeMutableBufferPointer<String>, at: Int) {
-                            a.withUnsafeBufferPointer { if $0.count > 0 { (dst.baseAddress! + at).initialize(from: $0.baseAddress!, count: $0.count) } }
+                        keys.withUnsafeMutableBufferPointer { kb in
+                            /// `a`'s elements copied into `dst` from `at`.
+                            func place(_ a: [String], _ dst: UnsafeMutableBufferPointer<String>, at: Int) {
+                                a.withUnsafeBufferPointer {
+                                    if $0.count > 0 {
+                                        (dst.baseAddress! + at).initialize(from: $0.baseAddress!, count: $0.count)
+                                    }
+                                }
+                            }
+                            Parallel.forEach(tasks.count) { t in
+                                let shift = Int32(codeBase[t])
+                                if let base { for i in at[t]..<(at[t] + size[t]) { base[i].codeStart += shift } }
+                                place(cb[t], codeBuf, at: codeBase[t])
+                                place(kb[t], keyBuf, at: keyBase[t])
+                                cb[t] = []
+                                kb[t] = []
+                            }
                         }
-                        Parallel.forEach(tasks.count) { t in
-                            let shift = Int32(codeBase[t])
-                            if let base { for i in at[t]..<(at[t] + size[t]) { base[i].codeStart += shift } }
-                            place(cb[t], codeBuf, at: codeBase[t])
-                            place(kb[t], keyBuf, at: keyBase[t])
-                            cb[t] = []
-                            kb[t] = []
-                        }
-                    }}
+                    }
                     keyCount = keyTotal
                 }
                 codeCount = codeTotal
@@ -279,16 +329,21 @@ package struct MatchStage {
         // (One explanation per entry: each task checks it before placing its entries.)
         state.pushKeys = pushKeys
         console.detail(String(format: "    keyed: %.2f s", FileIO.now() - started))
-        return MatchResult(entries: entries, listIDs: rules.lists.map(\.id), householdIDs: data.householdIDs, policyIDs: rules.policies.map(\.id),
-                           codes: codes, explainPath: explainPath, explainRows: explained.rows,
-                           explainSHA: explained.sha, explainBytes: explained.bytes, state: state, households: living.reduce(0, +),
-                           people: data.member.reduce(0) { $0 + Int($1) })
+        return MatchResult(
+            entries: entries, listIDs: rules.lists.map(\.id), householdIDs: data.householdIDs,
+            policyIDs: rules.policies.map(\.id),
+            codes: codes, explainPath: explainPath, explainRows: explained.rows,
+            explainSHA: explained.sha, explainBytes: explained.bytes, state: state, households: living.reduce(0, +),
+            people: data.member.reduce(0) { $0 + Int($1) })
     }
 
     /// Re-evaluates each entry with a fresh trace: its amount, codes and explanation,
     /// appended to its list's entries and explanation text.
-    func explain(list l: Int, _ fast: [EntryPosition], ctx: EvalContext, tracer: Tracer, previousState: RunState?, fragments: ExplainFragments,
-                 entries out: inout [PublishedEntry], codes codeStore: inout [String], text: JSONBytes, keys: inout [String]) {
+    func explain(
+        list l: Int, _ fast: [EntryPosition], ctx: EvalContext, tracer: Tracer, previousState: RunState?,
+        fragments: ExplainFragments,
+        entries out: inout [PublishedEntry], codes codeStore: inout [String], text: JSONBytes, keys: inout [String]
+    ) {
         let rules = ctx.rules, data = ctx.data
         let h = ctx.household
         let head = Int(ctx.headPerson)
@@ -324,18 +379,22 @@ package struct MatchStage {
                 status = previousState?.pushKeyLookup.contains(key) == true ? .repeat : .new
                 keys.append(key)
             }
-            Explanation.bytes(listJSON: fragments.listName(l), triggers: list.columns.contains(.triggers), householdID: hid, personID: personID,
-                              policyJSON: e.policy >= 0 ? fragments.policyName(Int(e.policy)) : nil,
-                              certainty: certainty, amount: amount, codes: codes, status: status.text,
-                              criteria: criteriaVals, reasons: reasonVals, tracer: tracer, ctx: ctx, fragments: fragments, into: text)
+            Explanation.bytes(
+                listJSON: fragments.listName(l), triggers: list.columns.contains(.triggers), householdID: hid,
+                personID: personID,
+                policyJSON: e.policy >= 0 ? fragments.policyName(Int(e.policy)) : nil,
+                certainty: certainty, amount: amount, codes: codes, status: status.text,
+                criteria: criteriaVals, reasons: reasonVals, tracer: tracer, ctx: ctx, fragments: fragments, into: text)
             text.byte(10)
             let codeStart = Int32(codeStore.count)
             codeStore.append(contentsOf: codes)
-            out.append(PublishedEntry(list: Int32(l), household: Int32(h), policy: e.policy,
-                                         certainty: certainty, status: status,
-                                         personKey: personKey, amountValue: amount.map { Int64($0) } ?? Int64.min,
-                                         codeStart: codeStart, codeCount: Int32(codes.count),
-                                         district: data.district[head], street: data.street[head], community: data.community[head]))
+            out.append(
+                PublishedEntry(
+                    list: Int32(l), household: Int32(h), policy: e.policy,
+                    certainty: certainty, status: status,
+                    personKey: personKey, amountValue: amount.map { Int64($0) } ?? Int64.min,
+                    codeStart: codeStart, codeCount: Int32(codes.count),
+                    district: data.district[head], street: data.street[head], community: data.community[head]))
         }
         ctx.resetCaches()
     }
@@ -393,7 +452,9 @@ final class ExplainSink: @unchecked Sendable {
             if let failure { throw failure }
             let sha = try main.finish(sync: false)
             if rename(tmp, path) != 0 {
-                throw PipelineError.failure(stage: "match", location: path, "cannot store the explanations: \(String(cString: strerror(errno)))")
+                throw PipelineError.failure(
+                    stage: "match", location: path, "cannot store the explanations: \(String(cString: strerror(errno)))"
+                )
             }
             return (rows, sha, main.bytesWritten)
         } catch {
@@ -409,20 +470,31 @@ final class ExplainSink: @unchecked Sendable {
 package final class ExplainFragments {
     private let arena: UnsafeMutableBufferPointer<UInt8>
     private var ranges: [Range<Int>] = []
-    private let listNames: Int, policyNames: Int, tagNames: Int, tagFeeds: Int, valueNames: Int, rememberedLabels: Int, parameters: Int, runDate: Int
+    private let listNames: Int, policyNames: Int, tagNames: Int, tagFeeds: Int, valueNames: Int, rememberedLabels: Int,
+        parameters: Int, runDate: Int
 
     package init(rules: RuleSet, runDate: CivilDate) {
         var bytes: [UInt8] = []
         var ranges: [Range<Int>] = []
-        func add(_ f: (JSONBytes) -> Void) { let w = JSONBytes(capacity: 64); f(w); ranges.append(bytes.count..<bytes.count + w.count); bytes += w.out }
+        func add(_ f: (JSONBytes) -> Void) {
+            let w = JSONBytes(capacity: 64); f(w); ranges.append(bytes.count..<bytes.count + w.count); bytes += w.out
+        }
         listNames = ranges.count
         for l in rules.lists { add { $0.string(l.id) } }
         policyNames = ranges.count
         for p in rules.policies { add { $0.string(p.id) } }
         tagNames = ranges.count
-        for t in rules.catalogue.tags { add { $0.byte(44); $0.string(t.name); $0.byte(44) } }
+        for t in rules.catalogue.tags {
+            add {
+                $0.byte(44); $0.string(t.name); $0.byte(44)
+            }
+        }
         tagFeeds = ranges.count
-        for t in rules.catalogue.tags { add { $0.byte(44); $0.string(t.feed); $0.byte(44) } }
+        for t in rules.catalogue.tags {
+            add {
+                $0.byte(44); $0.string(t.feed); $0.byte(44)
+            }
+        }
         valueNames = ranges.count
         for v in rules.values { add { $0.string(v.id) } }
         rememberedLabels = ranges.count
@@ -432,7 +504,10 @@ package final class ExplainFragments {
             let p = rules.parameters[id]!
             add { w in
                 w.raw("["); w.string(id); w.byte(44)
-                w.string(p.isTable ? p.bands.map { "\($0.key): \($0.value)" }.joined(separator: ", ") : (p.value?.description ?? "none"))
+                w.string(
+                    p.isTable
+                        ? p.bands.map { "\($0.key): \($0.value)" }.joined(separator: ", ")
+                        : (p.value?.description ?? "none"))
                 w.byte(44)
                 if let f = p.from { w.date(f.days) } else { w.raw("null") }
                 w.raw("]")
@@ -467,7 +542,7 @@ package final class ExplainFragments {
 /// Stored profile values, as the match stage's evaluator reads them (StoredValues).
 package final class HouseholdProfilesView: StoredValues {
     let profiles: HouseholdProfiles
-    let map: [Int]   // rules value index -> profile value index (-1: not stored)
+    let map: [Int]  // rules value index -> profile value index (-1: not stored)
 
     package init(_ p: HouseholdProfiles, rules: RuleSet) {
         profiles = p
@@ -499,10 +574,12 @@ package final class HouseholdProfilesView: StoredValues {
 package enum Explanation {
     /// `listJSON`, `policyJSON`: the names as JSON strings (ExplainFragments);
     /// `policyJSON` nil for a household list, whose codes are `triggers` or reasons.
-    package static func bytes(listJSON: UnsafeBufferPointer<UInt8>, triggers: Bool, householdID: String, personID: String,
-                             policyJSON: UnsafeBufferPointer<UInt8>?, certainty: Certainty, amount: Int?,
-                             codes: [String], status: String, criteria: [(code: String, value: Val)], reasons: [(code: String, value: Val)],
-                             tracer: Tracer, ctx: EvalContext, fragments: ExplainFragments, into w: JSONBytes) {
+    package static func bytes(
+        listJSON: UnsafeBufferPointer<UInt8>, triggers: Bool, householdID: String, personID: String,
+        policyJSON: UnsafeBufferPointer<UInt8>?, certainty: Certainty, amount: Int?,
+        codes: [String], status: String, criteria: [(code: String, value: Val)], reasons: [(code: String, value: Val)],
+        tracer: Tracer, ctx: EvalContext, fragments: ExplainFragments, into w: JSONBytes
+    ) {
         w.raw("{\"list\":"); w.append(listJSON)
         w.raw(",\"household_id\":"); w.string(householdID)
         if let policyJSON {

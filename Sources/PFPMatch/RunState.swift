@@ -57,27 +57,36 @@ package struct RunState: Sendable {
     /// The record's layout, once: `give` hands over the household's values (index
     /// order), then each member (ID order) followed by its values; the counts are
     /// filled in after.
-    private static func encode(id: String, into out: inout [UInt8],
-                               _ give: ((Int, Val) -> Void, (UInt64) -> Void, (Int, Val) -> Void) -> Void) {
+    private static func encode(
+        id: String, into out: inout [UInt8],
+        _ give: ((Int, Val) -> Void, (UInt64) -> Void, (Int, Val) -> Void) -> Void
+    ) {
         func u32(_ x: Int) { withUnsafeBytes(of: UInt32(x).littleEndian) { out.append(contentsOf: $0) } }
-        func patch(_ at: Int, _ x: Int) { withUnsafeBytes(of: UInt32(x).littleEndian) { out.replaceSubrange(at..<at + 4, with: $0) } }
+        func patch(_ at: Int, _ x: Int) {
+            withUnsafeBytes(of: UInt32(x).littleEndian) { out.replaceSubrange(at..<at + 4, with: $0) }
+        }
         var id = id
-        id.withUTF8 { u32($0.count); out.append(contentsOf: $0) }
+        id.withUTF8 {
+            u32($0.count); out.append(contentsOf: $0)
+        }
         let valuesAt = out.count
         u32(0)
         var values = 0, membersAt = -1, members = 0, memberValuesAt = -1, memberValues = 0
-        give({ k, v in
-            u32(k); ValCoding.append(v, to: &out); values += 1
-        }, { key in
-            if membersAt < 0 { membersAt = out.count; u32(0) } else { patch(memberValuesAt, memberValues) }
-            withUnsafeBytes(of: key.littleEndian) { out.append(contentsOf: $0) }
-            members += 1
-            memberValuesAt = out.count
-            memberValues = 0
-            u32(0)
-        }, { k, v in
-            u32(k); ValCoding.append(v, to: &out); memberValues += 1
-        })
+        give(
+            { k, v in
+                u32(k); ValCoding.append(v, to: &out); values += 1
+            },
+            { key in
+                if membersAt < 0 { membersAt = out.count; u32(0) } else { patch(memberValuesAt, memberValues) }
+                withUnsafeBytes(of: key.littleEndian) { out.append(contentsOf: $0) }
+                members += 1
+                memberValuesAt = out.count
+                memberValues = 0
+                u32(0)
+            },
+            { k, v in
+                u32(k); ValCoding.append(v, to: &out); memberValues += 1
+            })
         patch(valuesAt, values)
         if membersAt < 0 { u32(0) } else { patch(membersAt, members); patch(memberValuesAt, memberValues) }
     }
@@ -104,10 +113,14 @@ package struct RunState: Sendable {
         var at: Int
         mutating func u32() -> Int {
             defer { at += 4 }
-            return Int(UInt32(bytes[at]) | UInt32(bytes[at + 1]) << 8 | UInt32(bytes[at + 2]) << 16 | UInt32(bytes[at + 3]) << 24)
+            return Int(
+                UInt32(bytes[at]) | UInt32(bytes[at + 1]) << 8 | UInt32(bytes[at + 2]) << 16 | UInt32(bytes[at + 3])
+                    << 24)
         }
         mutating func u64() -> UInt64 { defer { at += 8 }; return UInt64(bitPattern: ValCoding.readInt64(bytes, at)) }
-        mutating func str() -> String { let n = u32(); defer { at += n }; return String(decoding: bytes[at..<at + n], as: UTF8.self) }
+        mutating func str() -> String {
+            let n = u32(); defer { at += n }; return String(decoding: bytes[at..<at + n], as: UTF8.self)
+        }
         mutating func household() -> (String, PreviousHousehold) {
             let id = str()
             var values: [Int: Val] = [:]
@@ -140,9 +153,14 @@ package struct RunState: Sendable {
     /// The state as it is stored.
     package func blobs() -> BlobWriter {
         var w = BlobWriter()
-        if let pieces = rememberedPieces { w.put("remembered", pieces: pieces) } else { w.put("remembered", rememberedBytes) }
+        if let pieces = rememberedPieces {
+            w.put("remembered", pieces: pieces)
+        } else {
+            w.put("remembered", rememberedBytes)
+        }
         // The workers collect them in list and ID order: usually sorted already.
-        w.putStrings("push_keys", zip(pushKeys, pushKeys.dropFirst()).allSatisfy { $0 <= $1 } ? pushKeys : pushKeys.sorted())
+        w.putStrings(
+            "push_keys", zip(pushKeys, pushKeys.dropFirst()).allSatisfy { $0 <= $1 } ? pushKeys : pushKeys.sorted())
         return w
     }
 

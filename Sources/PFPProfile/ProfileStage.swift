@@ -20,9 +20,11 @@ package final class HouseholdProfiles: @unchecked Sendable {
     let a32: [UnsafeMutableBufferPointer<Int32>]
     let b: [UnsafeMutableBufferPointer<Int64>]
 
-    init(runDate: CivilDate, ruleDigest: String, valueIDs: [String], levels: [Level],
-                 kinds: [UnsafeMutableBufferPointer<UInt8>], a: [UnsafeMutableBufferPointer<Int64>],
-                 a32: [UnsafeMutableBufferPointer<Int32>], b: [UnsafeMutableBufferPointer<Int64>]) {
+    init(
+        runDate: CivilDate, ruleDigest: String, valueIDs: [String], levels: [Level],
+        kinds: [UnsafeMutableBufferPointer<UInt8>], a: [UnsafeMutableBufferPointer<Int64>],
+        a32: [UnsafeMutableBufferPointer<Int32>], b: [UnsafeMutableBufferPointer<Int64>]
+    ) {
         self.runDate = runDate; self.ruleDigest = ruleDigest; self.valueIDs = valueIDs; self.levels = levels
         self.kinds = kinds; self.a = a; self.a32 = a32; self.b = b
     }
@@ -64,7 +66,11 @@ package final class HouseholdProfiles: @unchecked Sendable {
         // The columns are compact already (computed or loaded so): written as they are.
         for i in valueIDs.indices {
             w.put("v.\(i).kind", UnsafeRawBufferPointer(kinds[i]))
-            if a[i].count > 0 { w.put("v.\(i).a", UnsafeRawBufferPointer(a[i])) } else { w.put("v.\(i).a32", UnsafeRawBufferPointer(a32[i])) }
+            if a[i].count > 0 {
+                w.put("v.\(i).a", UnsafeRawBufferPointer(a[i]))
+            } else {
+                w.put("v.\(i).a32", UnsafeRawBufferPointer(a32[i]))
+            }
             if b[i].count > 0 { w.put("v.\(i).b", UnsafeRawBufferPointer(b[i])) }
         }
         return w
@@ -72,7 +78,9 @@ package final class HouseholdProfiles: @unchecked Sendable {
 
     package static func load(from store: StageStore, runDate: CivilDate) throws -> HouseholdProfiles {
         guard let r = try store.load(runDate: runDate, stage: stage) else {
-            throw PipelineError.badInput(stage: "match", "no profiles for \(runDate)", hint: "run 'pfp stage profile --run-date \(runDate)' first")
+            throw PipelineError.badInput(
+                stage: "match", "no profiles for \(runDate)",
+                hint: "run 'pfp stage profile --run-date \(runDate)' first")
         }
         let ids = try r.strings("values")
         let levels = try r.strings("levels").map { Level(rawValue: $0) ?? .household }
@@ -85,8 +93,12 @@ package final class HouseholdProfiles: @unchecked Sendable {
             return c
         }
         // Built first, so a damaged result frees what was taken.
-        let result = { HouseholdProfiles(runDate: runDate, ruleDigest: (try? r.strings("rule_digest").first ?? "") ?? "", valueIDs: ids, levels: levels,
-                                         kinds: nk, a: na, a32: n32, b: nb) }
+        let result = {
+            HouseholdProfiles(
+                runDate: runDate, ruleDigest: (try? r.strings("rule_digest").first ?? "") ?? "", valueIDs: ids,
+                levels: levels,
+                kinds: nk, a: na, a32: n32, b: nb)
+        }
         for i in ids.indices {
             let kinds: [UInt8] = try r.get("v.\(i).kind")
             let n = kinds.count
@@ -189,7 +201,8 @@ package struct ProfileStage {
             if b[i].count > 0 { b[i][e] = r.b }
         }
         for i in sizes.indices where a[i].count > 0 { a32[i].deallocate() }
-        return HouseholdProfiles(runDate: data.runDate, ruleDigest: rules.digest, valueIDs: values.map(\.id), levels: values.map(\.level),
-                                 kinds: kinds, a: a, a32: narrow, b: b)
+        return HouseholdProfiles(
+            runDate: data.runDate, ruleDigest: rules.digest, valueIDs: values.map(\.id), levels: values.map(\.level),
+            kinds: kinds, a: a, a32: narrow, b: b)
     }
 }

@@ -147,17 +147,23 @@ struct ProgramCells {
             }
             if !ok { return "node \(i) (\(x.op)) has an operand out of range" }
         }
-        guard p.valueOfHousehold.count == values && p.valueNode.count == values && p.valueNode.allSatisfy({ node($0) }) else {
+        guard p.valueOfHousehold.count == values && p.valueNode.count == values && p.valueNode.allSatisfy({ node($0) })
+        else {
             return "values laid out wrong"
         }
-        guard p.policyOfHousehold.count == policies && p.policyRuns.count == policies && p.receivingTag.count == policies
+        guard
+            p.policyOfHousehold.count == policies && p.policyRuns.count == policies && p.receivingTag.count == policies
                 && p.receivingTag.allSatisfy({ $0 >= -1 && $0 < tags })
-                && runs(p.criterionStart, p.criterionNodes, count: policies) && runs(p.branchStart, p.branchNodes, count: policies) else {
+                && runs(p.criterionStart, p.criterionNodes, count: policies)
+                && runs(p.branchStart, p.branchNodes, count: policies)
+        else {
             return "policies laid out wrong"
         }
         let lists = p.listPerPolicy.count
-        guard p.listWhen.count == lists && p.listAfter.count == lists && p.listWhen.allSatisfy({ node($0, orNone: true) })
-                && runs(p.reasonStart, p.reasonNodes, count: lists) else {
+        guard
+            p.listWhen.count == lists && p.listAfter.count == lists && p.listWhen.allSatisfy({ node($0, orNone: true) })
+                && runs(p.reasonStart, p.reasonNodes, count: lists)
+        else {
             return "lists laid out wrong"
         }
         return nil

@@ -26,7 +26,7 @@ struct Compiler {
     let source: RuleSource
     let policyCatalogue: PolicyCatalogue
     var valueDecls: [String: ValueDecl] = [:]
-    var valueState: [String: Int] = [:]   // 1 compiling, 2 done
+    var valueState: [String: Int] = [:]  // 1 compiling, 2 done
     var valueChain: [String] = []
     var deps = Dependencies()
 
@@ -34,8 +34,10 @@ struct Compiler {
         "birth_date": .date, "sex": .word(["F", "M"]),
         "relation": .word(Relation.allCases.map(\.word)), "hukou": .word(["local", "nonlocal"]),
     ]
-    static let functions: Set<String> = ["years", "has_value", "is_true", "is_false", "is_unknown", "possible",
-                                         "eligible", "receiving", "has", "band", "previous"]
+    static let functions: Set<String> = [
+        "years", "has_value", "is_true", "is_false", "is_unknown", "possible",
+        "eligible", "receiving", "has", "band", "previous",
+    ]
 
     init(rs: RuleSet, source: RuleSource, policyCatalogue: PolicyCatalogue) {
         self.rs = rs
@@ -49,8 +51,10 @@ struct Compiler {
         var taken: [String: SourcePos] = [:]
         func claim(_ name: String, _ pos: SourcePos, _ what: String) throws {
             if let other = taken[name] { throw ruleError(pos, "\(what) '\(name)' is already defined at \(other)") }
-            if rs.catalogue.index(of: name) != nil || Compiler.personBuiltins[name] != nil || Compiler.functions.contains(name)
-                || ["run_date", "members", "previous_members", "head", "true", "false"].contains(name) {
+            if rs.catalogue.index(of: name) != nil || Compiler.personBuiltins[name] != nil
+                || Compiler.functions.contains(name)
+                || ["run_date", "members", "previous_members", "head", "true", "false"].contains(name)
+            {
                 throw ruleError(pos, "'\(name)' is a built-in name or a tag; choose another name")
             }
             taken[name] = pos
@@ -58,23 +62,33 @@ struct Compiler {
         // Parameters: the value in force on the run date.
         for p in source.parameters {
             try claim(p.id, p.pos, "parameter")
-            var info = ParameterInfo(id: p.id, label: p.label, unit: p.unit, isTable: p.isTable, from: nil, value: nil, bands: [], pos: p.pos)
+            var info = ParameterInfo(
+                id: p.id, label: p.label, unit: p.unit, isTable: p.isTable, from: nil, value: nil, bands: [], pos: p.pos
+            )
             var lastFrom: CivilDate?
             if p.isTable {
                 for e in p.bands {
-                    if let lastFrom, e.from <= lastFrom { throw ruleError(e.pos, "dates must increase: \(e.from) is not after \(lastFrom)") }
+                    if let lastFrom, e.from <= lastFrom {
+                        throw ruleError(e.pos, "dates must increase: \(e.from) is not after \(lastFrom)")
+                    }
                     lastFrom = e.from
                     var bands: [(Q, Q)] = []
                     for (k, v) in e.bands {
-                        guard let kq = Q(decimal: k), let vq = Q(decimal: v) else { throw ruleError(e.pos, "expected numbers in the bands") }
-                        if let last = bands.last, kq <= last.0 { throw ruleError(e.pos, "band keys must increase: \(k) is not above \(last.0)") }
+                        guard let kq = Q(decimal: k), let vq = Q(decimal: v) else {
+                            throw ruleError(e.pos, "expected numbers in the bands")
+                        }
+                        if let last = bands.last, kq <= last.0 {
+                            throw ruleError(e.pos, "band keys must increase: \(k) is not above \(last.0)")
+                        }
                         bands.append((kq, vq))
                     }
                     if e.from <= rs.runDate { info.from = e.from; info.bands = bands }
                 }
             } else {
                 for e in p.values {
-                    if let lastFrom, e.from <= lastFrom { throw ruleError(e.pos, "dates must increase: \(e.from) is not after \(lastFrom)") }
+                    if let lastFrom, e.from <= lastFrom {
+                        throw ruleError(e.pos, "dates must increase: \(e.from) is not after \(lastFrom)")
+                    }
                     lastFrom = e.from
                     guard let q = Q(decimal: e.value) else { throw ruleError(e.pos, "'\(e.value)' is not a number") }
                     if e.from <= rs.runDate { info.from = e.from; info.value = q }
@@ -94,10 +108,16 @@ struct Compiler {
         for p in source.policies {
             try claim(p.id, p.pos, "policy")
             guard let entry = policyCatalogue.policies.first(where: { $0.id == p.id }) else {
-                throw ruleError(p.pos, "policy \(p.id) is not in the policy catalogue; add it there (its receiving.\(p.id) tag comes from the catalogue)")
+                throw ruleError(
+                    p.pos,
+                    "policy \(p.id) is not in the policy catalogue; add it there (its receiving.\(p.id) tag comes from the catalogue)"
+                )
             }
             if entry.level.rawValue != p.level.rawValue {
-                throw ruleError(p.pos, "policy \(p.id) is a \(p.level.rawValue) policy here but a \(entry.level.rawValue) policy in the policy catalogue")
+                throw ruleError(
+                    p.pos,
+                    "policy \(p.id) is a \(p.level.rawValue) policy here but a \(entry.level.rawValue) policy in the policy catalogue"
+                )
             }
             rs.policyIndex[p.id] = rs.policies.count
             let info = PolicyInfo(id: p.id, label: p.label, level: p.level, index: rs.policies.count, pos: p.pos)
@@ -105,8 +125,9 @@ struct Compiler {
             rs.policies.append(info)
         }
         for entry in policyCatalogue.policies where rs.policyIndex[entry.id] == nil {
-            throw PipelineError.badInput(location: "policies.catalogue", "policy \(entry.id) is in the catalogue but no rule file defines it",
-                                         hint: "add 'policy \(entry.id) ...' to a file under Pipelines/rules/ or remove it from the catalogue")
+            throw PipelineError.badInput(
+                location: "policies.catalogue", "policy \(entry.id) is in the catalogue but no rule file defines it",
+                hint: "add 'policy \(entry.id) ...' to a file under Pipelines/rules/ or remove it from the catalogue")
         }
         for l in source.lists { try claim(l.id, l.pos, "list") }
 
@@ -149,7 +170,9 @@ struct Compiler {
         if d.criteria.isEmpty && d.branches.isEmpty { throw ruleError(d.pos, "policy \(d.id) has no criterion") }
         var codes: Set<String> = []
         for c in d.criteria {
-            guard codes.insert(c.code).inserted else { throw ruleError(c.pos, "criterion \(c.code) appears twice in policy \(d.id)") }
+            guard codes.insert(c.code).inserted else {
+                throw ruleError(c.pos, "criterion \(c.code) appears twice in policy \(d.id)")
+            }
             let (fn, t) = try compile(c.expr, scope)
             try expectType(t, .bool, c.expr.pos, "a criterion")
             info.criteria.append(NamedFn(code: c.code, fn: fn))
@@ -199,12 +222,15 @@ struct Compiler {
                 // computed once per household (the cache is cleared with the others).
                 let slot = rs.letCount
                 rs.letCount += 1
-                scope.lets[l.name] = LetFn(fn: add(Node(op: .cachedLet, a: fn.node, b: Int32(slot))), type: t, deps: deps)
+                scope.lets[l.name] = LetFn(
+                    fn: add(Node(op: .cachedLet, a: fn.node, b: Int32(slot))), type: t, deps: deps)
             }
         }
         var codes: Set<String> = []
         for r in d.reasons {
-            guard codes.insert(r.code).inserted else { throw ruleError(r.pos, "reason \(r.code) appears twice in list \(d.id)") }
+            guard codes.insert(r.code).inserted else {
+                throw ruleError(r.pos, "reason \(r.code) appears twice in list \(d.id)")
+            }
             let (fn, t) = try compile(r.expr, scope)
             try expectType(t, .bool, r.expr.pos, "a reason")
             info.reasons.append(NamedFn(code: r.code, fn: fn))
@@ -218,7 +244,9 @@ struct Compiler {
         func visit(_ p: PolicyInfo, _ chain: [String]) throws {
             if state[p.id] == 2 { return }
             if state[p.id] == 1 {
-                throw ruleError(p.pos, "a cycle between policies: " + (chain.drop { $0 != p.id } + [p.id]).joined(separator: " -> "))
+                throw ruleError(
+                    p.pos, "a cycle between policies: " + (chain.drop { $0 != p.id } + [p.id]).joined(separator: " -> ")
+                )
             }
             state[p.id] = 1
             for q in p.deps.policies.sorted() { if let qi = rs.policy(q) { try visit(qi, chain + [p.id]) } }
@@ -275,12 +303,19 @@ struct Compiler {
             if !l.perPolicy {
                 let skipped = l.deps.policies.sorted().filter { rs.policy($0)?.skipped != nil }
                 if !skipped.isEmpty { why.append("policies " + skipped.joined(separator: ", ") + " are skipped") }
-                let feeds = Set(l.deps.tags.map { rs.catalogue.tags[$0].feed }).intersection(rs.unavailableFeeds).sorted()
-                if !feeds.isEmpty { why.append("it reads feed " + feeds.joined(separator: ", ") + ", allowed to be missing") }
+                let feeds = Set(l.deps.tags.map { rs.catalogue.tags[$0].feed }).intersection(rs.unavailableFeeds)
+                    .sorted()
+                if !feeds.isEmpty {
+                    why.append("it reads feed " + feeds.joined(separator: ", ") + ", allowed to be missing")
+                }
             }
             if !why.isEmpty {
-                throw PipelineError.badInput(location: l.pos.description, "the run is refused: list \(l.id) cannot be made (" + why.joined(separator: "; ") + ")",
-                                             hint: "the lists would be wrong without it: add the parameter value for this date, or deliver the feed")
+                throw PipelineError.badInput(
+                    location: l.pos.description,
+                    "the run is refused: list \(l.id) cannot be made (" + why.joined(separator: "; ") + ")",
+                    hint:
+                        "the lists would be wrong without it: add the parameter value for this date, or deliver the feed"
+                )
             }
         }
     }
@@ -314,7 +349,9 @@ struct Compiler {
         case .boolean(let b, _):
             return (constant(.bool(b)), .bool)
         case .string(let text, let pos):
-            throw ruleError(pos, "the text \"\(text)\" can only be compared with a word value, e.g. employment.status = \"\(text)\"")
+            throw ruleError(
+                pos, "the text \"\(text)\" can only be compared with a word value, e.g. employment.status = \"\(text)\""
+            )
         case .name(let name, let pos):
             return try compileName(name, pos, s)
         case .unary(let op, let x, let pos):
@@ -331,7 +368,9 @@ struct Compiler {
             let (fx, tx) = try compile(x, s)
             let (fl, tl) = try compile(lo, s)
             let (fh, th) = try compile(hi, s)
-            guard tx == .number, tl == .number, th == .number else { throw ruleError(pos, "'in A..B' compares numbers") }
+            guard tx == .number, tl == .number, th == .number else {
+                throw ruleError(pos, "'in A..B' compares numbers")
+            }
             let ge = comparison(">=", fx, fl, .number), le = comparison("<=", fx, fh, .number)
             return (add(Node(op: .bothAnd, a: ge.node, b: le.node)), .bool)
         case .ifThen(let cnd, let a, let b, let pos):
@@ -405,7 +444,10 @@ struct Compiler {
             if p.isTable { throw ruleError(pos, "\(name) is a table; read it with band(\(name), x)") }
             deps.parameters.insert(name)
             let rank = rs.parameterRank[name] ?? -1
-            return (add(Node(op: .parameter, a: constantIndex(p.value.map { .num($0) } ?? .unknownNoFacts), b: rank)), .number)
+            return (
+                add(Node(op: .parameter, a: constantIndex(p.value.map { .num($0) } ?? .unknownNoFacts), b: rank)),
+                .number
+            )
         }
         if rs.policyIndex[name] != nil {
             throw ruleError(pos, "\(name) is a policy; use eligible(\(name)), receiving(\(name)) or has(\(name))")
@@ -417,11 +459,16 @@ struct Compiler {
     }
 
     func personOnly(_ name: String, _ pos: SourcePos) -> PipelineError {
-        ruleError(pos, "\(name) belongs to a person; here there is none (use it inside any(members, ...) or sum(members, ...), or head.\(name))")
+        ruleError(
+            pos,
+            "\(name) belongs to a person; here there is none (use it inside any(members, ...) or sum(members, ...), or head.\(name))"
+        )
     }
 
     func suggestion(_ name: String) -> String {
-        var names = Array(rs.parameters.keys) + rs.values.map(\.id) + rs.catalogue.tags.map(\.name) + Array(Compiler.personBuiltins.keys)
+        var names =
+            Array(rs.parameters.keys) + rs.values.map(\.id) + rs.catalogue.tags.map(\.name)
+            + Array(Compiler.personBuiltins.keys)
         names += ["run_date"]
         func distance(_ a: String, _ b: String) -> Int {
             let x = Array(a), y = Array(b)
@@ -442,7 +489,9 @@ struct Compiler {
         return ""
     }
 
-    mutating func compileBinary(_ op: String, _ l: ExprNode, _ r: ExprNode, _ pos: SourcePos, _ s: Scope) throws -> (Fn, VType) {
+    mutating func compileBinary(
+        _ op: String, _ l: ExprNode, _ r: ExprNode, _ pos: SourcePos, _ s: Scope
+    ) throws -> (Fn, VType) {
         if op == "and" || op == "or" {
             let (fl, tl) = try compile(l, s)
             let (fr, tr) = try compile(r, s)
@@ -463,8 +512,12 @@ struct Compiler {
             let (fl, tl) = try compile(l, s)
             let (fr, tr) = try compile(r, s)
             guard sameType(tl, tr) else { throw ruleError(pos, "cannot compare \(tl) with \(tr)") }
-            if case .word = tl, op != "=" && op != "!=" { throw ruleError(pos, "words can only be compared with = or !=") }
-            if tl == .bool, op != "=" && op != "!=" { throw ruleError(pos, "true/false values can only be compared with = or !=") }
+            if case .word = tl, op != "=" && op != "!=" {
+                throw ruleError(pos, "words can only be compared with = or !=")
+            }
+            if tl == .bool, op != "=" && op != "!=" {
+                throw ruleError(pos, "true/false values can only be compared with = or !=")
+            }
             return (comparison(op, fl, fr, tl), .bool)
         }
         let (fl, tl) = try compile(l, s)
@@ -477,8 +530,12 @@ struct Compiler {
         return (add(Node(op: .arithmetic, k: code, a: fl.node, b: fr.node)), .number)
     }
 
-    func wordComparison(_ op: String, _ f: Fn, _ t: VType, _ text: String, _ spos: SourcePos, _ pos: SourcePos) throws -> Fn {
-        guard case .word(let words) = t else { throw ruleError(spos, "\"\(text)\" is a word, but the other side is \(t)") }
+    func wordComparison(
+        _ op: String, _ f: Fn, _ t: VType, _ text: String, _ spos: SourcePos, _ pos: SourcePos
+    ) throws -> Fn {
+        guard case .word(let words) = t else {
+            throw ruleError(spos, "\"\(text)\" is a word, but the other side is \(t)")
+        }
         guard op == "=" || op == "!=" else { throw ruleError(pos, "words can only be compared with = or !=") }
         guard let idx = words.firstIndex(of: text) else {
             throw ruleError(spos, "\"\(text)\" is not one of " + words.map { "\"\($0)\"" }.joined(separator: ", "))
@@ -505,7 +562,9 @@ struct Compiler {
 
     mutating func compileCall(_ name: String, _ args: [ExprNode], _ pos: SourcePos, _ s: Scope) throws -> (Fn, VType) {
         func arity(_ n: Int) throws {
-            if args.count != n { throw ruleError(pos, "\(name) takes \(n) argument\(n == 1 ? "" : "s"), found \(args.count)") }
+            if args.count != n {
+                throw ruleError(pos, "\(name) takes \(n) argument\(n == 1 ? "" : "s"), found \(args.count)")
+            }
         }
         switch name {
         case "years":
@@ -521,7 +580,7 @@ struct Compiler {
             try arity(1)
             let (f, t) = try compile(args[0], s)
             try expectType(t, .bool, args[0].pos, "the argument of \(name)")
-            let k: UInt8 = ["is_true": 0, "is_false": 1, "is_unknown": 2][name] ?? 3   // 3: possible
+            let k: UInt8 = ["is_true": 0, "is_false": 1, "is_unknown": 2][name] ?? 3  // 3: possible
             return (add(Node(op: .truthTest, k: k, a: f.node)), .bool)
         case "eligible", "receiving", "has":
             try arity(1)
@@ -530,7 +589,8 @@ struct Compiler {
             }
             let p = rs.policies[pi]
             if p.level == .person && s.level != .person {
-                throw ruleError(ppos, "\(pid) is a person policy; here there is no person (use any(members, \(name)(\(pid))))")
+                throw ruleError(
+                    ppos, "\(pid) is a person policy; here there is no person (use any(members, \(name)(\(pid))))")
             }
             if let t = rs.catalogue.index(of: "receiving." + pid), name != "eligible" { deps.tags.insert(t) }
             if name != "receiving" { deps.policies.insert(pid) }
@@ -547,10 +607,17 @@ struct Compiler {
             guard tx == .number else { throw ruleError(args[1].pos, "band(\(tid), x) needs a number x") }
             rs.program.tables.append(table.bands)
             let rank = rs.parameterRank[tid] ?? -1
-            return (add(Node(op: .band, k: table.from != nil ? 1 : 0, a: fx.node, b: Int32(rs.program.tables.count - 1), c: rank)), .number)
+            return (
+                add(
+                    Node(
+                        op: .band, k: table.from != nil ? 1 : 0, a: fx.node, b: Int32(rs.program.tables.count - 1),
+                        c: rank)), .number
+            )
         case "previous":
             try arity(1)
-            guard s.allowPrevious else { throw ruleError(pos, "previous(...) can only be used in a list with 'after LIST'") }
+            guard s.allowPrevious else {
+                throw ruleError(pos, "previous(...) can only be used in a list with 'after LIST'")
+            }
             guard !s.insidePrevious else { throw ruleError(pos, "previous(...) cannot be nested") }
             var inner = s
             inner.insidePrevious = true
@@ -561,12 +628,16 @@ struct Compiler {
             rs.remembered[idx].label = "previous(" + args[0].text + ")"
             return (add(Node(op: s.level == .household ? .previousHousehold : .previousPerson, a: Int32(idx))), t)
         default:
-            if ExprParser.aggregates.contains(name) { throw ruleError(pos, "\(name) takes members or previous_members first: \(name)(members, ...)") }
+            if ExprParser.aggregates.contains(name) {
+                throw ruleError(pos, "\(name) takes members or previous_members first: \(name)(members, ...)")
+            }
             throw ruleError(pos, "unknown function '\(name)'")
         }
     }
 
-    mutating func compileAggregate(_ fn: String, _ coll: String, _ filter: ExprNode?, _ body: ExprNode?, _ pos: SourcePos, _ s: Scope) throws -> (Fn, VType) {
+    mutating func compileAggregate(
+        _ fn: String, _ coll: String, _ filter: ExprNode?, _ body: ExprNode?, _ pos: SourcePos, _ s: Scope
+    ) throws -> (Fn, VType) {
         guard coll == "members" || coll == "previous_members" else {
             throw ruleError(pos, "\(fn)(...) ranges over members or previous_members, found '\(coll)'")
         }
@@ -597,8 +668,9 @@ struct Compiler {
             guard fb != nil else { throw ruleError(pos, "\(fn)(members, EXPR) needs an expression") }
             guard tb == .number else { throw ruleError(body!.pos, "\(fn) adds up numbers, this is \(tb)") }
         }
-        let kind: UInt8 = ["count": 0, "any": 1, "all": 2, "sum": 3, "max": 4][fn] ?? 5   // 5: max_known
-        let node = add(Node(op: .aggregate, k: kind, a: ff?.node ?? -1, b: fb?.node ?? -1, c: coll == "previous_members" ? 1 : 0))
+        let kind: UInt8 = ["count": 0, "any": 1, "all": 2, "sum": 3, "max": 4][fn] ?? 5  // 5: max_known
+        let node = add(
+            Node(op: .aggregate, k: kind, a: ff?.node ?? -1, b: fb?.node ?? -1, c: coll == "previous_members" ? 1 : 0))
         return (node, fn == "any" || fn == "all" ? .bool : .number)
     }
 }

@@ -57,16 +57,20 @@ struct RuleSource {
     /// Reads every `*.rules` file of a directory, in name order.
     static func load(directory: String) throws -> (RuleSource, [(path: String, bytes: [UInt8])]) {
         guard FileIO.isDirectory(directory) else {
-            throw PipelineError.badInput(location: directory, "the rules directory does not exist", hint: "check the 'rules' setting of the pipeline configuration")
+            throw PipelineError.badInput(
+                location: directory, "the rules directory does not exist",
+                hint: "check the 'rules' setting of the pipeline configuration")
         }
-        let names = try FileManager.default.contentsOfDirectory(atPath: directory).filter { $0.hasSuffix(".rules") }.sorted()
+        let names = try FileManager.default.contentsOfDirectory(atPath: directory).filter { $0.hasSuffix(".rules") }
+            .sorted()
         var src = RuleSource()
         var files: [(String, [UInt8])] = []
         for n in names {
             let path = (directory as NSString).appendingPathComponent(n)
             let bytes = try FileIO.readAll(path)
             if bytes.count > maxFileBytes {
-                throw PipelineError.badInput(location: path, "the rule file is \(bytes.count) bytes; at most \(maxFileBytes) are accepted")
+                throw PipelineError.badInput(
+                    location: path, "the rule file is \(bytes.count) bytes; at most \(maxFileBytes) are accepted")
             }
             guard bytes.withUnsafeBytes({ TextDecoding.firstInvalidUTF8($0) }) == nil else {
                 throw PipelineError.badInput(location: path, "the rule file is not UTF-8 text")
@@ -88,10 +92,13 @@ struct RuleSource {
             case "parameter", "table":
                 let id = try r.identifier("a parameter id")
                 let unit = try r.word()
-                guard unit == "money" || unit == "number" else { throw ruleError(r.prevPos, "expected the unit money or number, found '\(unit)'") }
+                guard unit == "money" || unit == "number" else {
+                    throw ruleError(r.prevPos, "expected the unit money or number, found '\(unit)'")
+                }
                 let label = r.optionalString() ?? ""
                 try r.end()
-                var decl = ParameterDecl(id: id, unit: unit, label: label, values: [], bands: [], isTable: head == "table", pos: line.pos)
+                var decl = ParameterDecl(
+                    id: id, unit: unit, label: label, values: [], bands: [], isTable: head == "table", pos: line.pos)
                 i += 1
                 while i < lines.count, lines[i].indent > line.indent {
                     var c = LineReader(lines[i])
@@ -131,7 +138,9 @@ struct RuleSource {
                 let id = try r.identifier("a policy id")
                 let label = r.optionalString() ?? ""
                 let levelWord = try r.word()
-                guard let level = Level(rawValue: levelWord) else { throw ruleError(r.prevPos, "expected household or person, found '\(levelWord)'") }
+                guard let level = Level(rawValue: levelWord) else {
+                    throw ruleError(r.prevPos, "expected household or person, found '\(levelWord)'")
+                }
                 try r.end()
                 var p = PolicyDecl(id: id, label: label, level: level, pos: line.pos)
                 i += 1
@@ -156,12 +165,14 @@ struct RuleSource {
                             p.amount = e
                         }
                     default:
-                        throw ruleError(lines[i].pos, "expected criterion, branch or amount in policy \(id), found '\(w)'")
+                        throw ruleError(
+                            lines[i].pos, "expected criterion, branch or amount in policy \(id), found '\(w)'")
                     }
                     i += 1
                 }
                 if !p.branches.isEmpty && p.amount != nil {
-                    throw ruleError(p.pos, "policy \(id) has branches and its own amount; give each branch an amount instead")
+                    throw ruleError(
+                        p.pos, "policy \(id) has branches and its own amount; give each branch an amount instead")
                 }
                 policies.append(p)
                 continue
@@ -169,7 +180,11 @@ struct RuleSource {
                 let id = try r.identifier("a list id")
                 let label = r.optionalString() ?? ""
                 var perPolicy = false
-                if r.takeWord("per") { try r.expectWord("policy"); perPolicy = true } else { try r.expectWord("household") }
+                if r.takeWord("per") {
+                    try r.expectWord("policy"); perPolicy = true
+                } else {
+                    try r.expectWord("household")
+                }
                 try r.end()
                 var l = ListDecl(id: id, label: label, perPolicy: perPolicy, pos: line.pos)
                 i += 1
@@ -198,23 +213,34 @@ struct RuleSource {
                             let p = c.here
                             let col = try c.identifier("a column name")
                             guard ListColumn(rawValue: col) != nil else {
-                                throw ruleError(p, "unknown column '\(col)'; columns are " + ListColumn.allCases.map(\.rawValue).joined(separator: ", "))
+                                throw ruleError(
+                                    p,
+                                    "unknown column '\(col)'; columns are "
+                                        + ListColumn.allCases.map(\.rawValue).joined(separator: ", "))
                             }
                             l.columns.append(col)
                         } while c.takeSymbol(",")
                         try c.end()
                     default:
-                        throw ruleError(lines[i].pos, "expected when, let, reason, trigger, after or columns in list \(id), found '\(w)'")
+                        throw ruleError(
+                            lines[i].pos,
+                            "expected when, let, reason, trigger, after or columns in list \(id), found '\(w)'")
                     }
                     i += 1
                 }
                 if perPolicy && l.when == nil { throw ruleError(l.pos, "list \(id) per policy needs a 'when:' line") }
-                if l.columns.isEmpty { throw ruleError(l.pos, "list \(id) needs a 'columns: ...' line (the published file's columns)") }
-                if !perPolicy && l.reasons.isEmpty { throw ruleError(l.pos, "list \(id) needs at least one 'reason CODE: ...' line") }
+                if l.columns.isEmpty {
+                    throw ruleError(l.pos, "list \(id) needs a 'columns: ...' line (the published file's columns)")
+                }
+                if !perPolicy && l.reasons.isEmpty {
+                    throw ruleError(l.pos, "list \(id) needs at least one 'reason CODE: ...' line")
+                }
                 lists.append(l)
                 continue
             default:
-                throw ruleError(line.pos, "expected parameter, table, person value, household value, policy or list, found '\(head)'")
+                throw ruleError(
+                    line.pos,
+                    "expected parameter, table, person value, household value, policy or list, found '\(head)'")
             }
             i += 1
         }

@@ -28,7 +28,7 @@ package final class Tracer {
     package struct ValueRead: Sendable {
         /// A value definition's index, or -1 - k for the k-th remembered expression (previous(...)).
         package var value: Int32
-        package var person: UInt64   // 0: the household
+        package var person: UInt64  // 0: the household
         package var result: Val
     }
     /// Sets of facts, each a run of `factStore` (no array per set).
@@ -173,7 +173,7 @@ package final class EvalContext {
     let tagCount: Int
     // The hot arrays are cells of this evaluator's own (Cells: no bounds or
     // uniqueness checks in a release build; freed in deinit).
-    let tagKinds: Cells<UInt8>        // 0 money, 1 int, 2 bool, 3 date, 4 enum
+    let tagKinds: Cells<UInt8>  // 0 money, 1 int, 2 bool, 3 date, 4 enum
     let tagAbsent: Cells<AbsentValue>
     let tagUnavailable: Cells<Bool>
 
@@ -181,7 +181,9 @@ package final class EvalContext {
     /// Living members' person indices, in ID order.
     var mem = Cells<Int32>()
     /// The person index of the member in `slot` (0 ..< memberCount).
-    package func member(_ slot: Int) -> Int32 { precondition(slot >= 0 && slot < mem.count, "no member \(slot)"); return mem[slot] }
+    package func member(_ slot: Int) -> Int32 {
+        precondition(slot >= 0 && slot < mem.count, "no member \(slot)"); return mem[slot]
+    }
     var slots = Cells<Int32>()
     package private(set) var headSlot = 0
     /// Per tag: where its row search starts (Int.max: search from scratch).
@@ -265,13 +267,21 @@ package final class EvalContext {
         tagAsOf = Cells(tagColumns.map { $0.2.withUnsafeBufferPointer { $0 } })
         tagConflict = Cells(tagColumns.map { $0.3.withUnsafeBufferPointer { $0 } })
         tagCount = rules.catalogue.tags.count
-        tagKinds = Cells(rules.catalogue.tags.map { t in
-            switch t.type { case .money: return 0; case .int: return 1; case .bool: return 2; case .date: return 3; case .enumeration: return 4 }
-        })
+        tagKinds = Cells(
+            rules.catalogue.tags.map { t in
+                switch t.type {
+                case .money: return 0;
+                case .int: return 1;
+                case .bool: return 2;
+                case .date: return 3;
+                case .enumeration: return 4
+                }
+            })
         tagAbsent = Cells(rules.catalogue.tags.map(\.absent))
-        tagUnavailable = Cells(rules.catalogue.tags.indices.map { i in
-            i < data.tagUnavailable.count && data.tagUnavailable[i] != 0
-        })
+        tagUnavailable = Cells(
+            rules.catalogue.tags.indices.map { i in
+                i < data.tagUnavailable.count && data.tagUnavailable[i] != 0
+            })
         precondition(data.tags.count >= tagCount, "an ingest result with fewer tag columns than the catalogue has tags")
         cursors = Cells([Int](repeating: Int.max, count: rules.catalogue.tags.count))
         tagReady = Cells([UInt32](repeating: 0, count: rules.catalogue.tags.count))
@@ -282,8 +292,10 @@ package final class EvalContext {
     }
 
     deinit {
-        code.free(); tagPerson.free(); tagValue.free(); tagAsOf.free(); tagConflict.free(); tagKinds.free(); tagAbsent.free(); tagUnavailable.free()
-        mem.free(); slots.free(); cursors.free(); tagReady.free(); hv.free(); pv.free(); hpol.free(); ppol.free(); letCache.free()
+        code.free(); tagPerson.free(); tagValue.free(); tagAsOf.free(); tagConflict.free(); tagKinds.free();
+        tagAbsent.free(); tagUnavailable.free()
+        mem.free(); slots.free(); cursors.free(); tagReady.free(); hv.free(); pv.free(); hpol.free(); ppol.free();
+        letCache.free()
     }
 
     /// A function that finds the current person index of an ID key (for former members).
@@ -395,7 +407,9 @@ package final class EvalContext {
             if step > 8 {
                 // persons[c] < start: search (c, c + step] for the first row at or past start.
                 var lo = c + 1, hi = min(persons.count, c + step)
-                while hi < persons.count && persons[hi] < start { lo = hi + 1; step *= 2; hi = min(persons.count, lo + step) }
+                while hi < persons.count && persons[hi] < start {
+                    lo = hi + 1; step *= 2; hi = min(persons.count, lo + step)
+                }
                 while lo < hi { let mid = (lo + hi) / 2; if persons[mid] < start { lo = mid + 1 } else { hi = mid } }
                 c = lo
                 break
@@ -426,7 +440,9 @@ package final class EvalContext {
         if m >= 0 {
             if tagReady[t] != loadGeneration { resolve(tag: t) }
             idx = Int(slots[m * tagCount + t])
-        } else { idx = data.tags[t].find(p) ?? -1 }
+        } else {
+            idx = data.tags[t].find(p) ?? -1
+        }
         if idx < 0 {
             let v: Val
             switch tagAbsent[t] {
@@ -439,11 +455,13 @@ package final class EvalContext {
         }
         if tagConflict[t][idx] != 0 {
             let v = unknown(person: p, tag: t)
-            tracer?.readTag(.init(person: personIDs[Int(p)], tag: Int32(t), state: .conflict, asOf: tagAsOf[t][idx], value: v))
+            tracer?.readTag(
+                .init(person: personIDs[Int(p)], tag: Int32(t), state: .conflict, asOf: tagAsOf[t][idx], value: v))
             return v
         }
         let v = convert(t, tagValue[t][idx])
-        tracer?.readTag(.init(person: personIDs[Int(p)], tag: Int32(t), state: .delivered, asOf: tagAsOf[t][idx], value: v))
+        tracer?.readTag(
+            .init(person: personIDs[Int(p)], tag: Int32(t), state: .delivered, asOf: tagAsOf[t][idx], value: v))
         return v
     }
 
@@ -496,7 +514,7 @@ package final class EvalContext {
             tracer?.readValue(Int32(vi), person: personIDs[Int(cp)], value: r)
             return r
         }
-        return eval(code.valueNode[vi])   // a former member: not cached
+        return eval(code.valueNode[vi])  // a former member: not cached
     }
 
     /// Runs `body` with the given member as the current person.
@@ -607,7 +625,9 @@ package final class EvalContext {
             return firstUnknown.map { $0(self) } ?? .none
         }
         let v: Val
-        if p.level == .person, let s = slot ?? (cm >= 0 ? cm : nil) { v = asMember(s, run) } else {
+        if p.level == .person, let s = slot ?? (cm >= 0 ? cm : nil) {
+            v = asMember(s, run)
+        } else {
             let saveP = cp, saveM = cm
             cp = -1; cm = -1
             v = run()
@@ -635,7 +655,9 @@ package final class EvalContext {
                 for p in 0..<policyCount where code.policyRuns[p] {
                     listPolicy = p
                     if code.policyOfHousehold[p] {
-                        if case .bool(true) = eval(when) { out.append(EntryPosition(list: Int32(l), policy: Int32(p), slot: -1)) }
+                        if case .bool(true) = eval(when) {
+                            out.append(EntryPosition(list: Int32(l), policy: Int32(p), slot: -1))
+                        }
                     } else {
                         for s in 0..<mem.count {
                             if case .bool(true) = asMember(s, { eval(when) }) {
@@ -673,7 +695,11 @@ package final class EvalContext {
         var values: [Int: Val] = [:]
         var people: [UInt64: [Int: Val]] = [:]
         var current: UInt64 = 0
-        remember(household: { values[$0] = $1 }, member: { current = $0; people[$0] = [:] }, personValue: { people[current]![$0] = $1 })
+        remember(
+            household: { values[$0] = $1 },
+            member: {
+                current = $0; people[$0] = [:]
+            }, personValue: { people[current]![$0] = $1 })
         return PreviousHousehold(values: values, members: people)
     }
 
@@ -684,7 +710,7 @@ package final class EvalContext {
     package func remember(household: (Int, Val) -> Void, member: (UInt64) -> Void, personValue: (Int, Val) -> Void) {
         let saveP = cp, saveM = cm
         cp = -1; cm = -1
-        for r in rules.remembered where r.level == .household { household(r.index, r.fn(self)) }   // index order
+        for r in rules.remembered where r.level == .household { household(r.index, r.fn(self)) }  // index order
         for s in 0..<mem.count {
             member(personIDs[Int(mem[s])])
             asMember(s) { for r in rules.remembered where r.level == .person { personValue(r.index, r.fn(self)) } }

@@ -40,7 +40,7 @@ extension EvalContext {
                 case 1: return .num(x - y)
                 case 2: return .num(x * y)
                 default:
-                    guard let z = x / y else { return .unknownNoFacts }   // division by zero
+                    guard let z = x / y else { return .unknownNoFacts }  // division by zero
                     return .num(z)
                 }
             }
@@ -85,7 +85,9 @@ extension EvalContext {
             return code.constants[Int(node.a)]
         case .years:
             let a = eval(node.a), b = eval(node.b)
-            if case .date(let x) = a, case .date(let y) = b { return .num(Q(Int128(CivilDate(days: x).age(on: CivilDate(days: y))))) }
+            if case .date(let x) = a, case .date(let y) = b {
+                return .num(Q(Int128(CivilDate(days: x).age(on: CivilDate(days: y)))))
+            }
             if let u = unknownOperand(a, b) { return u }
             return .none
         case .hasValue:
@@ -96,9 +98,9 @@ extension EvalContext {
         case .truthTest:
             let v = eval(node.a)
             switch node.k {
-            case 0: if case .bool(true) = v { return .bool(true) }; return .bool(false)     // is_true
-            case 1: if case .bool(false) = v { return .bool(true) }; return .bool(false)    // is_false
-            case 2: return .bool(v.isUnknown)                                              // is_unknown
+            case 0: if case .bool(true) = v { return .bool(true) }; return .bool(false)  // is_true
+            case 1: if case .bool(false) = v { return .bool(true) }; return .bool(false)  // is_false
+            case 2: return .bool(v.isUnknown)  // is_unknown
             default: if case .bool(false) = v { return .bool(false) }; return .bool(true)  // possible
             }
         case .eligible:
@@ -189,13 +191,17 @@ extension EvalContext {
             if node.a >= 0 { inSet = eval(node.a) }
             if case .bool(false) = inSet { continue }
             switch kind {
-            case 0:   // count
-                if case .bool(true) = inSet { if case .num(let q) = acc { acc = .num(q + Q(small: 1, 1)) } } else { acc = unknownMerge(self, acc, inSet) }
-            case 1:   // any
+            case 0:  // count
+                if case .bool(true) = inSet {
+                    if case .num(let q) = acc { acc = .num(q + Q(small: 1, 1)) }
+                } else {
+                    acc = unknownMerge(self, acc, inSet)
+                }
+            case 1:  // any
                 acc = kleeneOr(acc, kleeneAnd(inSet, eval(node.b)))
-            case 2:   // all
+            case 2:  // all
                 acc = kleeneAnd(acc, kleeneOr(notVal(inSet), eval(node.b)))
-            case 3:   // sum
+            case 3:  // sum
                 if !(inSet.truth ?? false) { acc = unknownMerge(self, acc, inSet); continue }
                 let v = eval(node.b)
                 switch v {
@@ -203,7 +209,7 @@ extension EvalContext {
                 case .none: break
                 default: acc = unknownMerge(self, acc, v)
                 }
-            case 4:   // max
+            case 4:  // max
                 if !(inSet.truth ?? false) { acc = unknownMerge(self, acc, inSet); continue }
                 let v = eval(node.b)
                 switch v {
@@ -212,7 +218,7 @@ extension EvalContext {
                 case .none: break
                 default: acc = unknownMerge(self, acc, v)
                 }
-            default: // max_known: unknown members are passed over
+            default:  // max_known: unknown members are passed over
                 if !(inSet.truth ?? false) { unknownSeen = unknownSeen.map { union($0, inSet) } ?? inSet; continue }
                 let v = eval(node.b)
                 switch v {

@@ -46,7 +46,8 @@ package extension RuleSet {
         return positions.map { at in
             let l = lists[Int(at.list)]
             guard at.policy >= 0 else {
-                var e = ListEntry(list: l.id, household: c.household, person: nil, policy: nil, reasons: c.listReasons(l).sorted())
+                var e = ListEntry(
+                    list: l.id, household: c.household, person: nil, policy: nil, reasons: c.listReasons(l).sorted())
                 e.listIndex = l.index
                 return e
             }
@@ -124,8 +125,9 @@ package extension EvalContext {
             // has()/eligible() of another policy contribute their own unknown facts
             if case .unknown(let id) = el { facts.formUnion(tracer.facts(id)) }
         }
-        return PolicyDecision(certainty: Certainty(el), amount: amount, criteria: crit,
-                              failedCriteria: crit.filter { $0.value == .bool(false) }.map(\.code).sorted(),
-                              unknownFacts: facts.map(rules.factCode).sorted())
+        return PolicyDecision(
+            certainty: Certainty(el), amount: amount, criteria: crit,
+            failedCriteria: crit.filter { $0.value == .bool(false) }.map(\.code).sorted(),
+            unknownFacts: facts.map(rules.factCode).sorted())
     }
 }

@@ -40,7 +40,9 @@ package enum RuleCaseFile {
             throw PipelineError.badInput(location: directory, "the rule tests directory does not exist")
         }
         var out: [RuleCase] = []
-        for name in try FileManager.default.contentsOfDirectory(atPath: directory).filter({ $0.hasSuffix(".cases") }).sorted() {
+        for name in try FileManager.default.contentsOfDirectory(atPath: directory).filter({ $0.hasSuffix(".cases") })
+            .sorted()
+        {
             let path = (directory as NSString).appendingPathComponent(name)
             out += try parse(file: path, text: FileIO.readText(path))
         }
@@ -61,7 +63,9 @@ package enum RuleCaseFile {
             if first == "case" {
                 guard words.count >= 2 else { throw fail(lineNo, "expected 'case ID \"label\"'") }
                 let label = line.split(separator: "\"").dropFirst().first.map(String.init) ?? ""
-                cases.append(RuleCase(id: words[1], label: label, file: file, line: lineNo, date: CivilDate.parse("2026-11-24")!))
+                cases.append(
+                    RuleCase(id: words[1], label: label, file: file, line: lineNo, date: CivilDate.parse("2026-11-24")!)
+                )
                 inPrevious = false
                 continue
             }
@@ -70,16 +74,22 @@ package enum RuleCaseFile {
             defer { cases.append(c) }
             switch first {
             case "date":
-                guard words.count == 2, let d = CivilDate.parse(words[1]) else { throw fail(lineNo, "expected 'date YYYY-MM-DD'") }
+                guard words.count == 2, let d = CivilDate.parse(words[1]) else {
+                    throw fail(lineNo, "expected 'date YYYY-MM-DD'")
+                }
                 c.date = d
                 inPrevious = false
             case "previous":
-                guard words.count == 2, let d = CivilDate.parse(words[1]) else { throw fail(lineNo, "expected 'previous YYYY-MM-DD'") }
+                guard words.count == 2, let d = CivilDate.parse(words[1]) else {
+                    throw fail(lineNo, "expected 'previous YYYY-MM-DD'")
+                }
                 c.previousDate = d
                 inPrevious = true
             case "person":
                 // person NAME RELATION (age N | born DATE) [local|nonlocal] [male|female] [deceased DATE]
-                guard words.count >= 5 else { throw fail(lineNo, "expected 'person NAME RELATION age N|born DATE [local|nonlocal] [male|female]'") }
+                guard words.count >= 5 else {
+                    throw fail(lineNo, "expected 'person NAME RELATION age N|born DATE [local|nonlocal] [male|female]'")
+                }
                 let when = inPrevious ? (c.previousDate ?? c.date) : c.date
                 var birth: CivilDate?
                 var local = true, male = true
@@ -88,35 +98,48 @@ package enum RuleCaseFile {
                 while k < words.count {
                     switch words[k] {
                     case "age":
-                        guard k + 1 < words.count, let a = Int(words[k + 1]) else { throw fail(lineNo, "expected a number after 'age'") }
+                        guard k + 1 < words.count, let a = Int(words[k + 1]) else {
+                            throw fail(lineNo, "expected a number after 'age'")
+                        }
                         // born the day before the date, a years earlier: exactly a years old
                         let d = when.adding(days: -1).components
-                        birth = CivilDate(year: d.year - a, month: d.month, day: d.day) ?? CivilDate(year: d.year - a, month: d.month, day: d.day - 1)
+                        birth =
+                            CivilDate(year: d.year - a, month: d.month, day: d.day)
+                            ?? CivilDate(year: d.year - a, month: d.month, day: d.day - 1)
                         k += 2
                     case "born":
-                        guard k + 1 < words.count, let d = CivilDate.parse(words[k + 1]) else { throw fail(lineNo, "expected a date after 'born'") }
+                        guard k + 1 < words.count, let d = CivilDate.parse(words[k + 1]) else {
+                            throw fail(lineNo, "expected a date after 'born'")
+                        }
                         birth = d; k += 2
                     case "local": local = true; k += 1
                     case "nonlocal": local = false; k += 1
                     case "male": male = true; k += 1
                     case "female": male = false; k += 1
                     case "deceased":
-                        guard k + 1 < words.count, CivilDate.parse(words[k + 1]) != nil else { throw fail(lineNo, "expected a date after 'deceased'") }
+                        guard k + 1 < words.count, CivilDate.parse(words[k + 1]) != nil else {
+                            throw fail(lineNo, "expected a date after 'deceased'")
+                        }
                         tags.append(("civil.deceased_on", words[k + 1], lineNo)); k += 2
                     default: throw fail(lineNo, "unexpected '\(words[k])' in a person line")
                     }
                 }
                 guard let b = birth else { throw fail(lineNo, "a person needs 'age N' or 'born DATE'") }
-                let p = RuleCase.Person(name: words[1], relation: words[2], birth: b, local: local, male: male, tags: tags, line: lineNo)
+                let p = RuleCase.Person(
+                    name: words[1], relation: words[2], birth: b, local: local, male: male, tags: tags, line: lineNo)
                 if inPrevious { c.previousPeople.append(p) } else { c.people.append(p) }
             case "expect":
                 c.expectations.append((words.dropFirst().joined(separator: " "), lineNo))
                 inPrevious = false
             default:
                 // a tag line under a person: tag = value
-                guard indent > 0, words.count == 3, words[1] == "=" else { throw fail(lineNo, "expected 'tag = value', 'person ...' or 'expect ...'") }
+                guard indent > 0, words.count == 3, words[1] == "=" else {
+                    throw fail(lineNo, "expected 'tag = value', 'person ...' or 'expect ...'")
+                }
                 if inPrevious {
-                    guard !c.previousPeople.isEmpty else { throw fail(lineNo, "a tag line needs a person line before it") }
+                    guard !c.previousPeople.isEmpty else {
+                        throw fail(lineNo, "a tag line needs a person line before it")
+                    }
                     c.previousPeople[c.previousPeople.count - 1].tags.append((words[0], words[2], lineNo))
                 } else {
                     guard !c.people.isEmpty else { throw fail(lineNo, "a tag line needs a person line before it") }
@@ -140,13 +163,16 @@ package struct RuleCaseRunner {
         self.policyCatalogue = policyCatalogue
     }
 
-    package struct Failure: Sendable { package var caseID: String; package var location: String; package var message: String }
+    package struct Failure: Sendable {
+        package var caseID: String; package var location: String; package var message: String
+    }
 
     package func run(_ cases: [RuleCase]) throws -> (passed: Int, failures: [Failure], checks: Int) {
         var rulesByDate: [CivilDate: RuleSet] = [:]
         func rules(_ d: CivilDate) throws -> RuleSet {
             if let r = rulesByDate[d] { return r }
-            let r = try RuleSet.load(directory: rulesDirectory, catalogue: catalogue, policyCatalogue: policyCatalogue, runDate: d)
+            let r = try RuleSet.load(
+                directory: rulesDirectory, catalogue: catalogue, policyCatalogue: policyCatalogue, runDate: d)
             rulesByDate[d] = r
             return r
         }
@@ -173,14 +199,19 @@ package struct RuleCaseRunner {
                     }
                 }
                 let rs: RuleSet
-                do { rs = try rules(c.date) } catch let e as PipelineError where c.expectations.contains(where: { $0.text == "refused" }) {
+                do { rs = try rules(c.date) } catch let e as PipelineError
+                    where c.expectations.contains(where: { $0.text == "refused" })
+                {
                     _ = e
                     passed += 1
                     checks += 1
                     continue
                 }
                 if let line = c.expectations.first(where: { $0.text == "refused" })?.line {
-                    failures.append(Failure(caseID: c.id, location: "\(c.file):\(line)", message: "expected the run to be refused, but the rules load"))
+                    failures.append(
+                        Failure(
+                            caseID: c.id, location: "\(c.file):\(line)",
+                            message: "expected the run to be refused, but the rules load"))
                     continue
                 }
                 let data = try build(c.people, date: c.date, names: names, caseRef: c)
@@ -189,7 +220,8 @@ package struct RuleCaseRunner {
                 ctx.setPersonLookup { key in Int32(data.personID.firstIndex(of: key) ?? -1) }
                 ctx.load(household: 0, previous: previous)
                 let entries = rs.entries(ctx, wasOnAfterList: wasOn)
-                let ids = Dictionary(uniqueKeysWithValues: names.enumerated().map { ($1, RuleCaseRunner.id(for: $0, name: $1, in: c)) })
+                let ids = Dictionary(
+                    uniqueKeysWithValues: names.enumerated().map { ($1, RuleCaseRunner.id(for: $0, name: $1, in: c)) })
                 for (text, line) in c.expectations {
                     checks += 1
                     if let problem = check(text, ctx: ctx, rules: rs, entries: entries, ids: ids, data: data) {
@@ -198,7 +230,8 @@ package struct RuleCaseRunner {
                     }
                 }
             } catch let e as PipelineError {
-                failures.append(Failure(caseID: c.id, location: e.location ?? "\(c.file):\(c.line)", message: e.message))
+                failures.append(
+                    Failure(caseID: c.id, location: e.location ?? "\(c.file):\(c.line)", message: e.message))
                 failed = true
             }
             if !failed { passed += 1 }
@@ -215,7 +248,8 @@ package struct RuleCaseRunner {
     }
 
     /// An ingest result holding one household made of the case's people.
-    func build(_ people: [RuleCase.Person], date: CivilDate, names: [String], caseRef: RuleCase) throws -> IngestResult {
+    func build(_ people: [RuleCase.Person], date: CivilDate, names: [String], caseRef: RuleCase) throws -> IngestResult
+    {
         let r = IngestResult(runDate: date)
         var rows: [(id: IDNumber, p: RuleCase.Person)] = []
         for p in people {
@@ -228,7 +262,8 @@ package struct RuleCaseRunner {
         r.male = rows.map { $0.p.male ? 1 : 0 }
         r.relation = try rows.map { row in
             guard let rel = Relation.allCases.first(where: { $0.word == row.p.relation }) else {
-                throw PipelineError.badInput(location: "\(caseRef.file):\(row.p.line)", "unknown relation '\(row.p.relation)'")
+                throw PipelineError.badInput(
+                    location: "\(caseRef.file):\(row.p.line)", "unknown relation '\(row.p.relation)'")
             }
             return rel.rawValue
         }
@@ -252,9 +287,14 @@ package struct RuleCaseRunner {
                 if value == "unknown" {
                     res.value.append(0); res.conflict.append(1)
                 } else {
-                    let parsed = value.utf8.withContiguousStorageIfAvailable { catalogue.tags[t].parse(UnsafeRawBufferPointer($0)) } ?? .bad
+                    let parsed =
+                        value.utf8.withContiguousStorageIfAvailable {
+                            catalogue.tags[t].parse(UnsafeRawBufferPointer($0))
+                        } ?? .bad
                     guard case .value(let v) = parsed else {
-                        throw PipelineError.badInput(location: "\(caseRef.file):\(line)", "'\(value)' is not a valid \(catalogue.tags[t].type.name) for \(tag)")
+                        throw PipelineError.badInput(
+                            location: "\(caseRef.file):\(line)",
+                            "'\(value)' is not a valid \(catalogue.tags[t].type.name) for \(tag)")
                     }
                     res.value.append(v); res.conflict.append(0)
                 }
@@ -263,14 +303,19 @@ package struct RuleCaseRunner {
         }
         let deceasedTag = catalogue.index(of: "civil.deceased_on")
         r.member = rows.indices.map { pi in
-            guard let dt = deceasedTag, let k = r.tags[dt].find(Int32(pi)), r.tags[dt].conflict[k] == 0 else { return 1 }
+            guard let dt = deceasedTag, let k = r.tags[dt].find(Int32(pi)), r.tags[dt].conflict[k] == 0 else {
+                return 1
+            }
             return r.tags[dt].value[k] <= Int64(date.days) ? 0 : 1
         }
         return r
     }
 
     /// Checks one expectation; nil when it holds, else what went wrong with a trace.
-    func check(_ text: String, ctx: EvalContext, rules rs: RuleSet, entries: [ListEntry], ids: [String: IDNumber], data: IngestResult) -> String? {
+    func check(
+        _ text: String, ctx: EvalContext, rules rs: RuleSet, entries: [ListEntry], ids: [String: IDNumber],
+        data: IngestResult
+    ) -> String? {
         // expect [not] SUBJECT [for NAME]: DETAILS
         let parts = text.split(separator: ":", maxSplits: 1).map { $0.trimmingCharacters(in: .whitespaces) }
         var head = parts[0].split(separator: " ").map(String.init)
@@ -281,7 +326,8 @@ package struct RuleCaseRunner {
         if let f = head.firstIndex(of: "for"), f + 1 < head.count { person = head[f + 1]; head.removeSubrange(f...) }
         func slot(_ name: String?) -> Int?? {
             guard let name else { return .some(nil) }
-            guard let id = ids[name], let s = (0..<ctx.memberCount).first(where: { ctx.personID(slot: $0) == id }) else { return .none }
+            guard let id = ids[name], let s = (0..<ctx.memberCount).first(where: { ctx.personID(slot: $0) == id })
+            else { return .none }
             return .some(s)
         }
         func trace(_ p: PolicyInfo, _ s: Int?) -> String {
@@ -291,7 +337,9 @@ package struct RuleCaseRunner {
         guard let subject = head.first else { return "nothing to check in '\(text)'" }
         switch subject {
         case "failed", "unknown":
-            guard head.count >= 2, let p = rs.policy(head[1]) else { return "expected 'expect \(subject) POLICY [for NAME]: codes'" }
+            guard head.count >= 2, let p = rs.policy(head[1]) else {
+                return "expected 'expect \(subject) POLICY [for NAME]: codes'"
+            }
             guard let s = slot(person) else { return "no living member named \(person!)" }
             let d = ctx.decide(p, slot: s)
             let got = subject == "failed" ? d.failedCriteria : d.unknownFacts
@@ -306,7 +354,9 @@ package struct RuleCaseRunner {
             guard head.count >= 2, let p = rs.policy(head[1]) else { return "expected 'expect skipped POLICY'" }
             return (p.skipped != nil) != negate ? nil : "\(p.id) is \(p.skipped == nil ? "not " : "")skipped"
         case "value":
-            guard head.count >= 2, let v = rs.value(head[1]) else { return "expected 'expect value NAME [for PERSON]: VALUE'" }
+            guard head.count >= 2, let v = rs.value(head[1]) else {
+                return "expected 'expect value NAME [for PERSON]: VALUE'"
+            }
             guard let s = slot(person) else { return "no living member named \(person!)" }
             let got = ctx.describe(ctx.evaluate(v, slot: s))
             let want = details.joined(separator: " ")
@@ -320,29 +370,48 @@ package struct RuleCaseRunner {
         if let l = rs.list(subject) {
             if l.perPolicy {
                 // expect [not] push: POLICY [for NAME] [confirmed|to_verify] [amount N]
-                guard let pid = details.first, let p = rs.policy(pid) else { return "expected 'expect \(subject): POLICY ...'" }
+                guard let pid = details.first, let p = rs.policy(pid) else {
+                    return "expected 'expect \(subject): POLICY ...'"
+                }
                 var who: String?
                 var rest = Array(details.dropFirst())
                 if rest.first == "for", rest.count >= 2 { who = rest[1]; rest.removeFirst(2) }
-                let personIndex: Int32? = who.flatMap { n in ids[n].flatMap { id in data.personID.firstIndex(of: id.key).map(Int32.init) } }
+                let personIndex: Int32? = who.flatMap { n in
+                    ids[n].flatMap { id in data.personID.firstIndex(of: id.key).map(Int32.init) }
+                }
                 let e = entries.first { $0.list == l.id && $0.policy == pid && $0.person == personIndex }
-                if negate { return e == nil ? nil : "\(l.id) has \(pid)\(who.map { " for \($0)" } ?? "") but should not" + trace(p, personIndex.flatMap { pi in (0..<ctx.memberCount).first { ctx.member($0) == pi } }) }
+                if negate {
+                    return e == nil
+                        ? nil
+                        : "\(l.id) has \(pid)\(who.map { " for \($0)" } ?? "") but should not"
+                            + trace(
+                                p, personIndex.flatMap { pi in (0..<ctx.memberCount).first { ctx.member($0) == pi } })
+                }
                 guard let e else {
-                    return "\(l.id) lacks \(pid)\(who.map { " for \($0)" } ?? "")" + trace(p, personIndex.flatMap { pi in (0..<ctx.memberCount).first { ctx.member($0) == pi } })
+                    return "\(l.id) lacks \(pid)\(who.map { " for \($0)" } ?? "")"
+                        + trace(p, personIndex.flatMap { pi in (0..<ctx.memberCount).first { ctx.member($0) == pi } })
                 }
                 var k = 0
                 while k < rest.count {
                     switch rest[k] {
                     case "confirmed", "to_verify":
-                        if e.certainty != rest[k] { return "\(l.id) \(pid): expected \(rest[k]), got \(e.certainty ?? "-")" }
+                        if e.certainty != rest[k] {
+                            return "\(l.id) \(pid): expected \(rest[k]), got \(e.certainty ?? "-")"
+                        }
                         k += 1
                     case "amount":
                         let want = k + 1 < rest.count ? Int(rest[k + 1]) : nil
-                        if e.amount != want { return "\(l.id) \(pid): expected amount \(want.map(String.init) ?? "none"), got \(e.amount.map(String.init) ?? "none")" }
+                        if e.amount != want {
+                            return
+                                "\(l.id) \(pid): expected amount \(want.map(String.init) ?? "none"), got \(e.amount.map(String.init) ?? "none")"
+                        }
                         k += 2
                     case "failed":
-                        let want = (k + 1 < rest.count ? rest[k + 1] : "").split(separator: ";").map(String.init).sorted()
-                        if e.failedCriteria != want { return "\(l.id) \(pid): expected failed \(want), got \(e.failedCriteria)" }
+                        let want = (k + 1 < rest.count ? rest[k + 1] : "").split(separator: ";").map(String.init)
+                            .sorted()
+                        if e.failedCriteria != want {
+                            return "\(l.id) \(pid): expected failed \(want), got \(e.failedCriteria)"
+                        }
                         k += 2
                     default: return "unexpected '\(rest[k])'"
                     }
@@ -350,13 +419,17 @@ package struct RuleCaseRunner {
                 return nil
             }
             let e = entries.first { $0.list == l.id }
-            if negate { return e == nil ? nil : "on \(l.id) with \(e!.reasons.joined(separator: ";")) but should not be" }
+            if negate {
+                return e == nil ? nil : "on \(l.id) with \(e!.reasons.joined(separator: ";")) but should not be"
+            }
             guard let e else {
                 let vals = ctx.listReasonValues(l).map { "\($0.code)=\(ctx.describe($0.value))" }.joined(separator: " ")
                 return "not on \(l.id) [reasons: \(vals)]"
             }
             let want = (details.first ?? "").split(separator: ";").map(String.init).sorted()
-            if !want.isEmpty && e.reasons != want { return "\(l.id): expected \(want.joined(separator: ";")), got \(e.reasons.joined(separator: ";"))" }
+            if !want.isEmpty && e.reasons != want {
+                return "\(l.id): expected \(want.joined(separator: ";")), got \(e.reasons.joined(separator: ";"))"
+            }
             return nil
         }
         guard let p = rs.policy(subject) else { return "unknown policy, list or check '\(subject)'" }
@@ -369,8 +442,11 @@ package struct RuleCaseRunner {
         if details.count >= 2 {
             let a = ctx.amount(p, slot: s)
             if details[1] == "amount", details.count >= 3 {
-                if details[2] == "none" { if a != nil { return "\(p.id): expected no amount, got \(a!)" } }
-                else if a != Int(details[2]) { return "\(p.id): expected amount \(details[2]), got \(a.map(String.init) ?? "none")" + trace(p, s) }
+                if details[2] == "none" {
+                    if a != nil { return "\(p.id): expected no amount, got \(a!)" }
+                } else if a != Int(details[2]) {
+                    return "\(p.id): expected amount \(details[2]), got \(a.map(String.init) ?? "none")" + trace(p, s)
+                }
             }
         }
         return nil

@@ -264,8 +264,10 @@ package final class RuleSet {
     }
 
     /// Compiles parsed rule files for a run date (every name resolved, every type checked).
-    private static func compiled(_ source: RuleSource, runDate: CivilDate, catalogue: TagCatalogue, policyCatalogue: PolicyCatalogue,
-                                 unavailableFeeds: Set<String>) throws -> RuleSet {
+    private static func compiled(
+        _ source: RuleSource, runDate: CivilDate, catalogue: TagCatalogue, policyCatalogue: PolicyCatalogue,
+        unavailableFeeds: Set<String>
+    ) throws -> RuleSet {
         let rs = RuleSet(runDate: runDate, catalogue: catalogue, policyCatalogue: policyCatalogue)
         rs.unavailableFeeds = unavailableFeeds
         rs.source = source
@@ -281,8 +283,9 @@ package final class RuleSet {
     package func replicas(_ workers: Int) throws -> [RuleSet] {
         try (0..<max(1, workers)).map { w in
             if w == 0 { return self }
-            let rs = try RuleSet.compiled(source, runDate: runDate, catalogue: catalogue, policyCatalogue: policyCatalogue,
-                                          unavailableFeeds: unavailableFeeds)
+            let rs = try RuleSet.compiled(
+                source, runDate: runDate, catalogue: catalogue, policyCatalogue: policyCatalogue,
+                unavailableFeeds: unavailableFeeds)
             rs.digest = digest
             rs.files = files
             return rs
@@ -302,10 +305,14 @@ package final class RuleSet {
 
     /// Loads and compiles the rules directory for a run date. Every error names
     /// file:line:column and what was expected; nothing is read from the data first.
-    package static func load(directory: String, catalogue: TagCatalogue, policyCatalogue: PolicyCatalogue,
-                            runDate: CivilDate, unavailableFeeds: Set<String> = [], extraDigestFiles: [String] = []) throws -> RuleSet {
+    package static func load(
+        directory: String, catalogue: TagCatalogue, policyCatalogue: PolicyCatalogue,
+        runDate: CivilDate, unavailableFeeds: Set<String> = [], extraDigestFiles: [String] = []
+    ) throws -> RuleSet {
         let (source, files) = try RuleSource.load(directory: directory)
-        let rs = try compiled(source, runDate: runDate, catalogue: catalogue, policyCatalogue: policyCatalogue, unavailableFeeds: unavailableFeeds)
+        let rs = try compiled(
+            source, runDate: runDate, catalogue: catalogue, policyCatalogue: policyCatalogue,
+            unavailableFeeds: unavailableFeeds)
         var d = SHA256Digest()
         for (path, bytes) in files {
             d.update(Array(((path as NSString).lastPathComponent + "\n").utf8))

@@ -15,11 +15,11 @@ func ruleError(_ pos: SourcePos, _ message: String) -> PipelineError {
 }
 
 enum TokenKind: Equatable {
-    case ident(String)       // letters, digits, _ and . between names: income.wage
-    case number(String)      // 12, 0.3
-    case string(String)      // "..."
-    case date(String)        // 2016-04-01
-    case symbol(String)      // ( ) , : = == != < <= > >= + - * / ..
+    case ident(String)  // letters, digits, _ and . between names: income.wage
+    case number(String)  // 12, 0.3
+    case string(String)  // "..."
+    case date(String)  // 2016-04-01
+    case symbol(String)  // ( ) , : = == != < <= > >= + - * / ..
 }
 
 struct Token {
@@ -46,11 +46,14 @@ enum Lexer {
         var out: [LogicalLine] = []
         let physical = text.split(separator: "\n", omittingEmptySubsequences: false)
         if physical.count > maxLines {
-            throw ruleError(SourcePos(file: file, line: maxLines, column: 1), "the file has more than \(maxLines) lines; rule files are kept small")
+            throw ruleError(
+                SourcePos(file: file, line: maxLines, column: 1),
+                "the file has more than \(maxLines) lines; rule files are kept small")
         }
         for (i, raw) in physical.enumerated() {
             let lineNo = i + 1
-            let chars = Array(String(raw).replacingOccurrences(of: "\r", with: "").replacingOccurrences(of: "\t", with: "    "))
+            let chars = Array(
+                String(raw).replacingOccurrences(of: "\r", with: "").replacingOccurrences(of: "\t", with: "    "))
             // Strip a comment (a # outside a string).
             var end = chars.count
             var inString = false
@@ -88,7 +91,8 @@ enum Lexer {
             if ch.isASCII && ch.isNumber {
                 // A date (YYYY-MM-DD) or a number.
                 if i + 10 <= c.count, c[i + 4] == "-", c[i + 7] == "-",
-                   (c[i..<i + 4] + c[i + 5..<i + 7] + c[i + 8..<i + 10]).allSatisfy({ $0.isASCII && $0.isNumber }) {
+                    (c[i..<i + 4] + c[i + 5..<i + 7] + c[i + 8..<i + 10]).allSatisfy({ $0.isASCII && $0.isNumber })
+                {
                     out.append(Token(kind: .date(String(c[i..<i + 10])), pos: pos(start)))
                     i += 10
                     continue
@@ -152,7 +156,8 @@ indirect enum ExprNode {
     var pos: SourcePos {
         switch self {
         case .number(_, let p), .string(_, let p), .boolean(_, let p), .name(_, let p), .call(_, _, let p),
-             .aggregate(_, _, _, _, let p), .unary(_, _, let p), .binary(_, _, _, let p), .inRange(_, _, _, let p), .ifThen(_, _, _, let p):
+            .aggregate(_, _, _, _, let p), .unary(_, _, let p), .binary(_, _, _, let p), .inRange(_, _, _, let p),
+            .ifThen(_, _, _, let p):
             return p
         }
     }
@@ -214,7 +219,9 @@ struct ExprParser {
     mutating func parseExpr() throws -> ExprNode {
         depth += 1
         defer { depth -= 1 }
-        if depth > ExprParser.maxDepth { throw ruleError(here, "the expression is nested more than \(ExprParser.maxDepth) levels deep") }
+        if depth > ExprParser.maxDepth {
+            throw ruleError(here, "the expression is nested more than \(ExprParser.maxDepth) levels deep")
+        }
         if peekWord("if") {
             let p = here
             i += 1
@@ -303,7 +310,9 @@ struct ExprParser {
         switch t.kind {
         case .number(let s): i += 1; return .number(s, t.pos)
         case .string(let s): i += 1; return .string(s, t.pos)
-        case .date(let s): throw ruleError(t.pos, "a date literal (\(s)) cannot stand in an expression; compare with run_date or a date tag")
+        case .date(let s):
+            throw ruleError(
+                t.pos, "a date literal (\(s)) cannot stand in an expression; compare with run_date or a date tag")
         case .symbol("("):
             i += 1
             let e = try parseExpr()
@@ -320,7 +329,9 @@ struct ExprParser {
             guard peekSymbol("(") else { return .name(name, t.pos) }
             i += 1
             if ExprParser.aggregates.contains(name) {
-                guard !atEnd, case .ident(let coll) = tokens[i].kind else { throw ruleError(here, "expected members or previous_members" + found()) }
+                guard !atEnd, case .ident(let coll) = tokens[i].kind else {
+                    throw ruleError(here, "expected members or previous_members" + found())
+                }
                 i += 1
                 var filter: ExprNode?
                 if peekWord("where") { i += 1; filter = try parseExpr() }

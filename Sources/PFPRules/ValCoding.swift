@@ -10,7 +10,7 @@ package enum ValCoding {
         case .bool(let b): return (b ? 3 : 2, 0, 0)
         case .num(let q):
             let r = q.reduced()
-            if r.isWide { return (7, 0, 0) }   // past 64 bits: not stored, evaluated again
+            if r.isWide { return (7, 0, 0) }  // past 64 bits: not stored, evaluated again
             return (4, r.sn, r.sd)
         case .date(let d): return (5, Int64(d), 0)
         case .word(let w): return (6, Int64(w), 0)
@@ -23,7 +23,7 @@ package enum ValCoding {
         case 1: return Val.none
         case 2: return .bool(false)
         case 3: return .bool(true)
-        case 4: return b > 0 ? .num(Q(small: a, b)) : nil   // stored in lowest terms, d > 0
+        case 4: return b > 0 ? .num(Q(small: a, b)) : nil  // stored in lowest terms, d > 0
         case 5: return .date(Int32(a))
         case 6: return .word(Int32(a))
         default: return nil

@@ -90,8 +90,25 @@ package struct Q: Hashable, Comparable, Sendable, CustomStringConvertible {
     @inline(__always)
     package static func fen(_ x: Int64) -> Q {
         let d: Int64
-        if x % 100 == 0 { d = 100 } else if x % 50 == 0 { d = 50 } else if x % 25 == 0 { d = 25 } else if x % 20 == 0 { d = 20 }
-        else if x % 10 == 0 { d = 10 } else if x % 5 == 0 { d = 5 } else if x % 4 == 0 { d = 4 } else if x % 2 == 0 { d = 2 } else { d = 1 }
+        if x % 100 == 0 {
+            d = 100
+        } else if x % 50 == 0 {
+            d = 50
+        } else if x % 25 == 0 {
+            d = 25
+        } else if x % 20 == 0 {
+            d = 20
+        } else if x % 10 == 0 {
+            d = 10
+        } else if x % 5 == 0 {
+            d = 5
+        } else if x % 4 == 0 {
+            d = 4
+        } else if x % 2 == 0 {
+            d = 2
+        } else {
+            d = 1
+        }
         return Q(small: x / d, 100 / d)
     }
 
@@ -217,7 +234,9 @@ package struct Q: Hashable, Comparable, Sendable, CustomStringConvertible {
         // digits that leave 64 bits, in 128: the same parts either way.
         if r.sd != 0 {
             guard let places = Q.decimalPlaces(UInt64(r.sd)) else { return nil }
-            if let x = Q.split(r.sn.magnitude, UInt64(r.sd), places: places) { return (r.sn < 0, UInt128(x.whole), UInt128(x.fraction), places) }
+            if let x = Q.split(r.sn.magnitude, UInt64(r.sd), places: places) {
+                return (r.sn < 0, UInt128(x.whole), UInt128(x.fraction), places)
+            }
         }
         let n = r.n, d = r.d.magnitude
         guard let places = Q.decimalPlaces(d), let x = Q.split(n.magnitude, d, places: places) else { return nil }

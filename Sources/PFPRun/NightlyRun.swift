@@ -49,20 +49,26 @@ package final class NightlyRun {
         let lock = try RunLock.acquire(dbPath: r.dbPath, outRoot: r.outRoot)
         defer { lock.release() }
         if from == .ingest {
-            try registry.start(runDate: r.runDate, version: PFPVersion.pipeline, inbox: r.inbox, threads: Parallel.threads)
+            try registry.start(
+                runDate: r.runDate, version: PFPVersion.pipeline, inbox: r.inbox, threads: Parallel.threads)
         } else {
             try registry.resume(runDate: r.runDate)
         }
-        console.info("pfp \(PFPVersion.pipeline): run \(r.runDate) (\(from.rawValue) to \(to.rawValue)), \(Parallel.threads) threads")
-        var summary = Summary(runDate: r.runDate, published: nil, reports: [], households: 0, people: 0, rejects: 0, counts: nil,
-                              skipped: [], seconds: 0, stageSeconds: [])
+        console.info(
+            "pfp \(PFPVersion.pipeline): run \(r.runDate) (\(from.rawValue) to \(to.rawValue)), \(Parallel.threads) threads"
+        )
+        var summary = Summary(
+            runDate: r.runDate, published: nil, reports: [], households: 0, people: 0, rejects: 0, counts: nil,
+            skipped: [], seconds: 0, stageSeconds: [])
         func timed<T>(_ stage: Stage, _ body: () throws -> T) throws -> T {
             console.info("[\(stage.rawValue)]")
             FileIO.resetPeakRSS()
             let t0 = FileIO.now(), c0 = FileIO.cpuSeconds()
             let v = try body()
             let wall = FileIO.now() - t0
-            try registry.recordStage(runDate: r.runDate, stage: stage.rawValue, wall: wall, cpu: FileIO.cpuSeconds() - c0, peakRSS: FileIO.peakRSS())
+            try registry.recordStage(
+                runDate: r.runDate, stage: stage.rawValue, wall: wall, cpu: FileIO.cpuSeconds() - c0,
+                peakRSS: FileIO.peakRSS())
             summary.stageSeconds.append((stage, wall))
             console.progress(String(format: "%@ done in %.2f s", stage.rawValue, wall))
             return v
@@ -79,7 +85,10 @@ package final class NightlyRun {
             let t = FileIO.now()
             storing = nil
             for w in try files.value() { try store.register(w) }
-            console.detail(String(format: "    %@ result stored%@ (waited %.2f s)", stage, next.map { " beside the " + $0 } ?? "", FileIO.now() - t))
+            console.detail(
+                String(
+                    format: "    %@ result stored%@ (waited %.2f s)", stage, next.map { " beside the " + $0 } ?? "",
+                    FileIO.now() - t))
             FaultPoint.hit("\(stage).stored")
         }
         /// `blobs`: each stage's items, in the order they are written; made on the
@@ -88,9 +97,12 @@ package final class NightlyRun {
         func storeBeside(_ stage: String, _ blobs: @escaping () -> [(stage: String, blobs: BlobWriter)]) {
             nonisolated(unsafe) let blobs = blobs, files = store
             let date = r.runDate
-            storing = (stage, Background("pfp-store-\(stage)") {
-                try blobs().map { try files.write(runDate: date, stage: $0.stage, blobs: $0.blobs) }
-            })
+            storing = (
+                stage,
+                Background("pfp-store-\(stage)") {
+                    try blobs().map { try files.write(runDate: date, stage: $0.stage, blobs: $0.blobs) }
+                }
+            )
         }
         do {
             var ingest: IngestResult?
@@ -99,12 +111,15 @@ package final class NightlyRun {
             if from <= .ingest && to >= .ingest {
                 let outcome = try timed(.ingest) { () -> IngestOutcome in
                     for f in options.allowDrift where r.config.feed(f) == nil {
-                        throw PipelineError.usage("--allow-drift \(f): no such feed; feeds are \(r.config.feeds.map(\.name).joined(separator: ", "))")
+                        throw PipelineError.usage(
+                            "--allow-drift \(f): no such feed; feeds are \(r.config.feeds.map(\.name).joined(separator: ", "))"
+                        )
                     }
                     let previousRows = try registry.previousAcceptedRows(before: r.runDate)
                     let o = try IngestStage(config: r.config, catalogue: catalogue, console: console)
-                        .run(inbox: r.inbox, runDate: r.runDate, allowMissing: r.allowMissing,
-                             previousRows: previousRows, allowDrift: options.allowDrift)
+                        .run(
+                            inbox: r.inbox, runDate: r.runDate, allowMissing: r.allowMissing,
+                            previousRows: previousRows, allowDrift: options.allowDrift)
                     FaultPoint.hit("ingest.before_store")
                     let result = o.result
                     storeBeside(IngestResult.stage) { [(IngestResult.stage, result.blobs())] }
@@ -122,9 +137,10 @@ package final class NightlyRun {
             summary.reports = reports
             summary.rejects = rejects.count
             let unavailable = Set(reports.filter { $0.required && $0.status == .allowedMissing }.map(\.feed))
-            let rules = try RuleSet.load(directory: r.config.resolve(r.config.rulesPath), catalogue: catalogue, policyCatalogue: policyCatalogue,
-                                         runDate: r.runDate, unavailableFeeds: unavailable,
-                                         extraDigestFiles: [r.config.resolve(r.config.tagsPath), r.config.resolve(r.config.policiesPath)])
+            let rules = try RuleSet.load(
+                directory: r.config.resolve(r.config.rulesPath), catalogue: catalogue, policyCatalogue: policyCatalogue,
+                runDate: r.runDate, unavailableFeeds: unavailable,
+                extraDigestFiles: [r.config.resolve(r.config.tagsPath), r.config.resolve(r.config.policiesPath)])
             summary.skipped = rules.skippedPolicies
             for (id, why) in rules.skippedPolicies { console.warn("policy \(id) is skipped on this run: \(why)") }
             try registry.setRuleDigest(runDate: r.runDate, digest: rules.digest)
@@ -141,7 +157,8 @@ package final class NightlyRun {
                     FaultPoint.hit("profile.before_store")
                     storeBeside(HouseholdProfiles.stage) { [(HouseholdProfiles.stage, p.blobs())] }
                     if to < .match { try finishStoring(beside: nil) }
-                    console.progress("\(grouped(data.livingHouseholdCount)) household profiles, \(rules.values.count) values each")
+                    console.progress(
+                        "\(grouped(data.livingHouseholdCount)) household profiles, \(rules.values.count) values each")
                     return p
                 }
             }
@@ -158,14 +175,20 @@ package final class NightlyRun {
                         ingest = nil
                         profiles = nil
                         guard prof.ruleDigest == rules.digest else {
-                            throw PipelineError.badInput(stage: "match", "the rule files changed since the profiles of \(r.runDate) were computed",
-                                                         hint: "run 'pfp run --from profile --run-date \(r.runDate)' to recompute them")
+                            throw PipelineError.badInput(
+                                stage: "match",
+                                "the rule files changed since the profiles of \(r.runDate) were computed",
+                                hint: "run 'pfp run --from profile --run-date \(r.runDate)' to recompute them")
                         }
                         let prevDate = try registry.previousSuccessful(before: r.runDate)
                         let previous = try prevDate.flatMap { try RunState.load(from: store, runDate: $0) }
-                        if let prevDate { console.progress("previous run: \(prevDate)\(previous == nil ? " (no state kept)" : "")") }
-                        return try MatchStage().run(data: data, rules: rules, profiles: HouseholdProfilesView(prof, rules: rules), previous: previous,
-                                                    explainPath: store.sidePath(runDate: r.runDate, name: "explain.jsonl"), console: console)
+                        if let prevDate {
+                            console.progress("previous run: \(prevDate)\(previous == nil ? " (no state kept)" : "")")
+                        }
+                        return try MatchStage().run(
+                            data: data, rules: rules, profiles: HouseholdProfilesView(prof, rules: rules),
+                            previous: previous,
+                            explainPath: store.sidePath(runDate: r.runDate, name: "explain.jsonl"), console: console)
                     }()
                     try finishStoring(beside: "match")
                     FileIO.releaseFreeMemory()
@@ -173,7 +196,9 @@ package final class NightlyRun {
                     FaultPoint.hit("match.evaluated")
                     FaultPoint.hit("match.before_store")
                     // The next run's state and the match result, written beside emit.
-                    storeBeside(MatchResult.stage) { [(RunState.stage, m.state.blobs()), (MatchResult.stage, m.blobs())] }
+                    storeBeside(MatchResult.stage) {
+                        [(RunState.stage, m.state.blobs()), (MatchResult.stage, m.blobs())]
+                    }
                     if to < .emit { try finishStoring(beside: nil) }
                     console.progress("\(grouped(m.entries.count)) list entries")
                     return m
@@ -181,9 +206,10 @@ package final class NightlyRun {
             }
             if from <= .emit && to >= .emit {
                 let m = try match ?? MatchResult.load(from: store, runDate: r.runDate)
-                var inputs = EmitStage.Inputs(runDate: r.runDate, outRoot: r.outRoot, rules: rules, match: m, feeds: reports, rejects: rejects,
-                                              allowedMissing: r.allowMissing.sorted(), startedAt: startedAt,
-                                              pipelineVersion: PFPVersion.pipeline, schemaVersion: PFPVersion.schema)
+                var inputs = EmitStage.Inputs(
+                    runDate: r.runDate, outRoot: r.outRoot, rules: rules, match: m, feeds: reports, rejects: rejects,
+                    allowedMissing: r.allowMissing.sorted(), startedAt: startedAt,
+                    pipelineVersion: PFPVersion.pipeline, schemaVersion: PFPVersion.schema)
                 if let prev = try registry.previousSuccessful(before: r.runDate) {
                     inputs.previousDate = prev.description
                     inputs.previousCounts = try registry.listCounts(runDate: prev)
@@ -196,13 +222,17 @@ package final class NightlyRun {
                 summary.people = m.people
             }
             summary.seconds = FileIO.now() - started
-            let summaryJSON = JSON.object([("households", .int(summary.households)), ("people", .int(summary.people)),
-                                           ("rejects", .int(summary.rejects)), ("counts", summary.counts ?? .null)])
-            try registry.finish(runDate: r.runDate, status: to == .emit ? .succeeded : .partial, summary: summaryJSON.serialized())
+            let summaryJSON = JSON.object([
+                ("households", .int(summary.households)), ("people", .int(summary.people)),
+                ("rejects", .int(summary.rejects)), ("counts", summary.counts ?? .null),
+            ])
+            try registry.finish(
+                runDate: r.runDate, status: to == .emit ? .succeeded : .partial, summary: summaryJSON.serialized())
             printSummary(summary)
             return summary
         } catch let e as PipelineError {
-            try? registry.finish(runDate: r.runDate, status: e.kind == .badInput ? .refused : .failed, message: e.message)
+            try? registry.finish(
+                runDate: r.runDate, status: e.kind == .badInput ? .refused : .failed, message: e.message)
             throw e
         } catch {
             try? registry.finish(runDate: r.runDate, status: .failed, message: String(describing: error))
@@ -212,14 +242,17 @@ package final class NightlyRun {
 
     /// Feed digests, counts and every reject go to the registry.
     func record(_ o: IngestOutcome, registry: RunRegistry, runDate: CivilDate) throws {
-        try registry.record(runDate: runDate, feeds: o.reports.map(\.record),
-                            rejects: o.rejects.lazy.map { (feed: $0.feed, line: Int($0.reject.line), reason: $0.reject.reason.code) })
+        try registry.record(
+            runDate: runDate, feeds: o.reports.map(\.record),
+            rejects: o.rejects.lazy.map { (feed: $0.feed, line: Int($0.reject.line), reason: $0.reject.reason.code) })
     }
 
     func loadReports(registry: RunRegistry, runDate: CivilDate) throws -> [FeedReport] {
         let out = try registry.feeds(runDate: runDate).map(FeedReport.init(record:))
         guard !out.isEmpty else {
-            throw PipelineError.badInput(stage: "profile", "no ingest recorded for \(runDate)", hint: "run 'pfp stage ingest --run-date \(runDate)' first")
+            throw PipelineError.badInput(
+                stage: "profile", "no ingest recorded for \(runDate)",
+                hint: "run 'pfp stage ingest --run-date \(runDate)' first")
         }
         return out
     }
@@ -230,13 +263,21 @@ package final class NightlyRun {
             return right ? fill + s : s + fill
         }
         console.info("")
-        console.info("run \(s.runDate) done in \(String(format: "%.2f", s.seconds)) s: \(grouped(s.households)) households, \(grouped(s.people)) people, \(grouped(s.rejects)) rejected rows")
+        console.info(
+            "run \(s.runDate) done in \(String(format: "%.2f", s.seconds)) s: \(grouped(s.households)) households, \(grouped(s.people)) people, \(grouped(s.rejects)) rejected rows"
+        )
         if !s.reports.isEmpty {
-            console.info("  " + pad("feed", 13) + pad("status", 16) + pad("rows", 11, right: true) + pad("accepted", 11, right: true) + pad("rejected", 9, right: true) + "  reasons")
+            console.info(
+                "  " + pad("feed", 13) + pad("status", 16) + pad("rows", 11, right: true)
+                    + pad("accepted", 11, right: true) + pad("rejected", 9, right: true) + "  reasons")
             for rep in s.reports {
-                let reasons = rep.rejectCounts.sorted { $0.key < $1.key }.map { "\($0.key.code) \($0.value)" }.joined(separator: ", ")
-                console.info("  " + pad(rep.feed, 13) + pad(rep.status.rawValue, 16) + pad(grouped(rep.rowsRead), 11, right: true)
-                             + pad(grouped(rep.accepted), 11, right: true) + pad(grouped(rep.rejected), 9, right: true) + "  " + reasons)
+                let reasons = rep.rejectCounts.sorted { $0.key < $1.key }.map { "\($0.key.code) \($0.value)" }.joined(
+                    separator: ", ")
+                console.info(
+                    "  " + pad(rep.feed, 13) + pad(rep.status.rawValue, 16)
+                        + pad(grouped(rep.rowsRead), 11, right: true)
+                        + pad(grouped(rep.accepted), 11, right: true) + pad(grouped(rep.rejected), 9, right: true)
+                        + "  " + reasons)
             }
         }
         if let counts = s.counts, case .object(let lists) = counts {

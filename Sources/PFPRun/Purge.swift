@@ -4,7 +4,9 @@ import PFPCore
 /// `pfp purge --before DATE`: deletes the run state (stage results, registry rows,
 /// rejects) and the published directories of every run date before DATE.
 package enum Purge {
-    package static func run(options: RunOptions, before: CivilDate, console: Console) throws -> (runs: Int, directories: Int) {
+    package static func run(
+        options: RunOptions, before: CivilDate, console: Console
+    ) throws -> (runs: Int, directories: Int) {
         let r = try ResolvedRun(options)
         guard FileIO.exists(r.dbPath) else {
             throw PipelineError.badInput(location: r.dbPath, "no database", hint: "check --db or the 'db' setting")

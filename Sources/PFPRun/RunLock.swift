@@ -1,7 +1,7 @@
 import Foundation
 import PFPCore
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// An advisory lock (flock) beside the database: a second run on the same
@@ -31,14 +31,21 @@ package final class RunLock {
         let dir = (path as NSString).deletingLastPathComponent
         if !dir.isEmpty { try FileIO.makeDirectory(dir) }
         let fd = open(path, O_CREAT | O_RDWR | O_CLOEXEC, 0o600)
-        guard fd >= 0 else { throw PipelineError.failure(location: path, "cannot open the lock file: \(String(cString: strerror(errno)))") }
+        guard fd >= 0 else {
+            throw PipelineError.failure(
+                location: path, "cannot open the lock file: \(String(cString: strerror(errno)))")
+        }
         if flock(fd, LOCK_EX | LOCK_NB) != 0 {
             var buf = [UInt8](repeating: 0, count: 256)
             let n = pread(fd, &buf, 255, 0)
-            let holder = n > 0 ? String(decoding: buf[0..<n], as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines) : "another process"
+            let holder =
+                n > 0
+                ? String(decoding: buf[0..<n], as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+                : "another process"
             close(fd)
-            throw PipelineError(.busy, location: path, "another pfp run holds the lock on this \(what) (\(holder))",
-                                hint: "wait for it to finish; the lock goes away by itself when that process ends")
+            throw PipelineError(
+                .busy, location: path, "another pfp run holds the lock on this \(what) (\(holder))",
+                hint: "wait for it to finish; the lock goes away by itself when that process ends")
         }
         ftruncate(fd, 0)
         let text = "pid \(getpid()), started \(RunRegistry.timestamp())\n"

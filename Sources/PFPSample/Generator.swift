@@ -31,20 +31,42 @@ package struct SampleGenerator {
 
     static let tagColumns = ["id_number", "tag", "value", "as_of"]
     static let formats: [Format] = [
-        Format(feed: "population", department: "package-security", encoding: .gb18030, bom: false, crlf: true,
-               columns: ["household_id", "note", "id_number", "name", "sex", "birth_date", "relation", "hukou", "district", "street", "community"]),
-        Format(feed: "hr", department: "human-resources-social-security", encoding: .utf8, bom: true, crlf: false,
-               columns: ["value", "source", "id_number", "as_of", "tag"]),
+        Format(
+            feed: "population", department: "package-security", encoding: .gb18030, bom: false, crlf: true,
+            columns: [
+                "household_id", "note", "id_number", "name", "sex", "birth_date", "relation", "hukou", "district",
+                "street", "community",
+            ]),
+        Format(
+            feed: "hr", department: "human-resources-social-security", encoding: .utf8, bom: true, crlf: false,
+            columns: ["value", "source", "id_number", "as_of", "tag"]),
         Format(feed: "tax", department: "tax-bureau", encoding: .utf8, bom: false, crlf: true, columns: tagColumns),
-        Format(feed: "medical", department: "medical-insurance-bureau", encoding: .utf8, bom: false, crlf: true, columns: tagColumns),
-        Format(feed: "disability", department: "disabled-persons-federation", encoding: .utf8, bom: false, crlf: false, columns: tagColumns),
-        Format(feed: "health", department: "health-commission", encoding: .utf8, bom: true, crlf: true, columns: tagColumns),
-        Format(feed: "civil", department: "civil-affairs", encoding: .gb18030, bom: false, crlf: false, columns: tagColumns),
-        Format(feed: "education", department: "education-commission", encoding: .utf8, bom: false, crlf: false, columns: tagColumns),
-        Format(feed: "housing", department: "housing-authority", encoding: .utf8, bom: false, crlf: false, columns: tagColumns),
-        Format(feed: "verification", department: "economic-status-verification-centre", encoding: .utf8, bom: false, crlf: false, columns: tagColumns),
-        Format(feed: "utilities", department: "utilities", encoding: .utf8, bom: false, crlf: false, columns: tagColumns),
-        Format(feed: "community", department: "community", encoding: .utf8, bom: false, crlf: false, columns: ["id_number", "tag", "value", "as_of", "adviser_note"]),
+        Format(
+            feed: "medical", department: "medical-insurance-bureau", encoding: .utf8, bom: false, crlf: true,
+            columns: tagColumns),
+        Format(
+            feed: "disability", department: "disabled-persons-federation", encoding: .utf8, bom: false, crlf: false,
+            columns: tagColumns),
+        Format(
+            feed: "health", department: "health-commission", encoding: .utf8, bom: true, crlf: true, columns: tagColumns
+        ),
+        Format(
+            feed: "civil", department: "civil-affairs", encoding: .gb18030, bom: false, crlf: false, columns: tagColumns
+        ),
+        Format(
+            feed: "education", department: "education-commission", encoding: .utf8, bom: false, crlf: false,
+            columns: tagColumns),
+        Format(
+            feed: "housing", department: "housing-authority", encoding: .utf8, bom: false, crlf: false,
+            columns: tagColumns),
+        Format(
+            feed: "verification", department: "economic-status-verification-centre", encoding: .utf8, bom: false,
+            crlf: false, columns: tagColumns),
+        Format(
+            feed: "utilities", department: "utilities", encoding: .utf8, bom: false, crlf: false, columns: tagColumns),
+        Format(
+            feed: "community", department: "community", encoding: .utf8, bom: false, crlf: false,
+            columns: ["id_number", "tag", "value", "as_of", "adviser_note"]),
     ]
 
     package let settings: Settings
@@ -68,7 +90,9 @@ package struct SampleGenerator {
             try FileIO.makeDirectory(inbox)
             let t0 = FileIO.now()
             try writeDay(day, inbox: inbox)
-            console.progress("sample \(runDate): \(grouped(settings.households)) households in \(inbox) (\(String(format: "%.1f", FileIO.now() - t0)) s)")
+            console.progress(
+                "sample \(runDate): \(grouped(settings.households)) households in \(inbox) (\(String(format: "%.1f", FileIO.now() - t0)) s)"
+            )
             inboxes.append(inbox)
         }
         return inboxes
@@ -127,15 +151,17 @@ package struct SampleGenerator {
                 ("sha256", .string(sha)),
                 ("encoding", .string(format.encoding.rawValue)),
             ])
-            try FileIO.write((inbox as NSString).appendingPathComponent("\(format.feed).csv.manifest.json"),
-                             Array((manifest.serialized(pretty: true) + "\n").utf8))
+            try FileIO.write(
+                (inbox as NSString).appendingPathComponent("\(format.feed).csv.manifest.json"),
+                Array((manifest.serialized(pretty: true) + "\n").utf8))
         }
     }
 }
 
 /// Chinese names, held in both UTF-8 and GB18030 bytes (converted once with iconv).
 struct NameBank: @unchecked Sendable {
-    static let family = Array("王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘于蒋蔡余杜叶程苏魏吕丁任沈姚卢姜崔钟谭陆汪范金石廖贾夏韦付方白邹孟熊秦邱江尹薛闫段雷侯龙史陶黎贺顾毛郝龚邵万钱严覃武戴莫孔向汤")
+    static let family = Array(
+        "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘于蒋蔡余杜叶程苏魏吕丁任沈姚卢姜崔钟谭陆汪范金石廖贾夏韦付方白邹孟熊秦邱江尹薛闫段雷侯龙史陶黎贺顾毛郝龚邵万钱严覃武戴莫孔向汤")
     static let given = Array("伟芳娜秀英敏静丽强磊军洋勇艳杰娟涛明超秀兰霞平刚桂英华建国文辉玲燕红鹏宇浩凯欣怡涵轩晨阳雪梅海波斌俊峰")
     let familyGB: [[UInt8]]
     let givenGB: [[UInt8]]

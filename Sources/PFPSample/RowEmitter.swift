@@ -5,10 +5,10 @@ import PFPCore
 /// reason and every reader path of feeds.md is exercised.
 enum Dirt: Int, CaseIterable {
     case popMissingSex, popBadCheck, popDuplicate, popBadBirthColumn, popFutureBirth, popBadRelation, popBadHukou,
-         popBadSex, popBadCode, popBadHouseholdID, popMalformed, popSexMismatch, popBirthMismatch
+        popBadSex, popBadCode, popBadHouseholdID, popMalformed, popSexMismatch, popBirthMismatch
     case tagMalformed, tagBareQuote, tagMissingValue, tagBadID, tagUnknownPerson, tagBadAsOf, tagFutureAsOf,
-         tagUnknownTag, tagForeignTag, tagBadMoney, tagBadBool, tagBadEnum, tagNegativeMoney, tagIntOutOfRange,
-         tagConflict
+        tagUnknownTag, tagForeignTag, tagBadMoney, tagBadBool, tagBadEnum, tagNegativeMoney, tagIntOutOfRange,
+        tagConflict
 }
 
 /// Writes one day's rows of a range of households into per-feed byte buffers.
@@ -43,9 +43,17 @@ struct RowEmitter {
         buffers = formats.map { _ in [] }
         for i in buffers.indices { buffers[i].reserveCapacity(1 << 20) }
         rows = [Int](repeating: 0, count: formats.count)
-        layouts = formats.map { f in f.columns.map { c -> Col in
-            switch c { case "id_number": return .id; case "tag": return .tag; case "value": return .value; case "as_of": return .asOf; default: return .extra }
-        } }
+        layouts = formats.map { f in
+            f.columns.map { c -> Col in
+                switch c {
+                case "id_number": return .id;
+                case "tag": return .tag;
+                case "value": return .value;
+                case "as_of": return .asOf;
+                default: return .extra
+                }
+            }
+        }
         crlf = formats.map(\.crlf)
         asOfText = Array(asOf.description.utf8)
     }
@@ -53,7 +61,8 @@ struct RowEmitter {
     /// Which dirt (if any) household h carries: each kind is planted at a fixed
     /// household (so even 10 households show most kinds) and at random ones.
     func dirt(_ h: Int) -> Dirt? {
-        for d in Dirt.allCases where (d.rawValue * 37 + 5) % max(households, 1) == h && households >= Dirt.allCases.count {
+        for d in Dirt.allCases
+        where (d.rawValue * 37 + 5) % max(households, 1) == h && households >= Dirt.allCases.count {
             return d
         }
         var rng = SplitMix64(world.seed, UInt64(h), 0xD1A7)
@@ -81,7 +90,10 @@ struct RowEmitter {
     }
 
     /// `raw` writes the value as it is, unquoted: for planting a bare quote.
-    mutating func tagRow(_ feed: String, id: [UInt8], tag: String, value: [UInt8], asOf: [UInt8], extraField: Bool = false, raw: Bool = false) {
+    mutating func tagRow(
+        _ feed: String, id: [UInt8], tag: String, value: [UInt8], asOf: [UInt8], extraField: Bool = false,
+        raw: Bool = false
+    ) {
         // 12 short names: comparing beats hashing them per row.
         let f = RowEmitter.feedNames.firstIndex(of: feed)!
         for (k, c) in layouts[f].enumerated() {
@@ -155,7 +167,8 @@ struct RowEmitter {
                 case .popBadRelation: cols["relation"] = Array("cousin".utf8)
                 case .popBadHukou: cols["hukou"] = Array("foreign".utf8)
                 case .popBadSex: cols["sex"] = Array("U".utf8)
-                case .popBadCode: cols["street"] = Array(String((hh.district == 310101 ? 310104 : 310101) * 1000 + 1).utf8)
+                case .popBadCode:
+                    cols["street"] = Array(String((hh.district == 310101 ? 310104 : 310101) * 1000 + 1).utf8)
                 case .popBadHouseholdID: cols["household_id"] = Array("H#\(h)".utf8)
                 case .popMalformed: malformed = true
                 case .popSexMismatch: cols["sex"] = Array((p.male ? "F" : "M").utf8)
@@ -173,16 +186,23 @@ struct RowEmitter {
         if dirt == .popFutureBirth {
             let born = asOf.adding(days: 1)
             let id = SampleWorld.idNumber(slot: hh.members[0].slot + 7, birth: born, male: true)
-            popRow(["household_id": Array(hh.id.utf8), "note": [], "id_number": RowEmitter.idText(id), "name": nameBytes(&rng),
+            popRow(
+                [
+                    "household_id": Array(hh.id.utf8), "note": [], "id_number": RowEmitter.idText(id),
+                    "name": nameBytes(&rng),
                     "sex": Array("M".utf8), "birth_date": Array(born.description.utf8), "relation": Array("child".utf8),
-                    "hukou": Array("local".utf8), "district": Array(String(hh.district).utf8), "street": Array(String(hh.street).utf8),
-                    "community": Array(String(hh.community).utf8)], malformed: false)
+                    "hukou": Array("local".utf8), "district": Array(String(hh.district).utf8),
+                    "street": Array(String(hh.street).utf8),
+                    "community": Array(String(hh.community).utf8),
+                ], malformed: false)
         }
         _ = popF
 
         // Tag rows.
         for (m, p) in hh.members.enumerated() {
-            let idText = RowEmitter.idText(ids[m], fifteen: rng.chance(0.5) && p.birth.components.year < 2000 && p.birth.components.year >= 1900, lowerX: rng.chance(30))
+            let idText = RowEmitter.idText(
+                ids[m], fifteen: rng.chance(0.5) && p.birth.components.year < 2000 && p.birth.components.year >= 1900,
+                lowerX: rng.chance(30))
             var emit = TagWriter(emitter: self, id: idText, person: p, world: world, day: day, feedAsOf: asOf, rng: rng)
             // The writer's copy is now the only one: its buffers grow in place (a second
             // reference would copy the whole chunk's buffers on the next append).
@@ -210,9 +230,11 @@ struct RowEmitter {
     func nameBytes(_ rng: inout SplitMix64) -> [UInt8] {
         if rng.chance(1) {
             // names that need quoting: comma, quote, line break
-            let specials: [[UInt8]] = [names.familyGB[0] + Array(", ".utf8) + names.givenGB[3],
-                                       Array("O'Neil, \"Jr\"".utf8),
-                                       names.familyGB[4] + [10] + names.givenGB[7]]
+            let specials: [[UInt8]] = [
+                names.familyGB[0] + Array(", ".utf8) + names.givenGB[3],
+                Array("O'Neil, \"Jr\"".utf8),
+                names.familyGB[4] + [10] + names.givenGB[7],
+            ]
             return specials[rng.below(specials.count)]
         }
         if rng.chance(0.3) { return [] }
@@ -225,19 +247,31 @@ struct RowEmitter {
         let id = RowEmitter.idText(ids[0])
         let a = asOfText
         switch d {
-        case .tagMalformed: tagRow("tax", id: id, tag: "income.other", value: Array("100".utf8), asOf: a, extraField: true)
+        case .tagMalformed:
+            tagRow("tax", id: id, tag: "income.other", value: Array("100".utf8), asOf: a, extraField: true)
         case .tagBareQuote: tagRow("tax", id: id, tag: "income.other", value: Array("10\"0".utf8), asOf: a, raw: true)
         case .tagMissingValue: tagRow("hr", id: id, tag: "income.wage", value: [], asOf: a)
-        case .tagBadID: tagRow("medical", id: RowEmitter.badCheck(ids[0]), tag: "medical.oop_12m", value: Array("10.00".utf8), asOf: a)
+        case .tagBadID:
+            tagRow(
+                "medical", id: RowEmitter.badCheck(ids[0]), tag: "medical.oop_12m", value: Array("10.00".utf8), asOf: a)
         case .tagUnknownPerson:
-            let stranger = SampleWorld.idNumber(slot: households * 8 + hh.index, birth: CivilDate(year: 1970, month: 1, day: 1)!, male: true)
-            tagRow("verification", id: RowEmitter.idText(stranger), tag: "assets.financial", value: Array("100.00".utf8), asOf: a)
-        case .tagBadAsOf: tagRow("health", id: id, tag: "care.level", value: Array("1".utf8), asOf: Array("2026-02-30".utf8))
-        case .tagFutureAsOf: tagRow("housing", id: id, tag: "housing.units_owned", value: Array("1".utf8), asOf: Array(asOf.adding(days: 3).description.utf8))
+            let stranger = SampleWorld.idNumber(
+                slot: households * 8 + hh.index, birth: CivilDate(year: 1970, month: 1, day: 1)!, male: true)
+            tagRow(
+                "verification", id: RowEmitter.idText(stranger), tag: "assets.financial", value: Array("100.00".utf8),
+                asOf: a)
+        case .tagBadAsOf:
+            tagRow("health", id: id, tag: "care.level", value: Array("1".utf8), asOf: Array("2026-02-30".utf8))
+        case .tagFutureAsOf:
+            tagRow(
+                "housing", id: id, tag: "housing.units_owned", value: Array("1".utf8),
+                asOf: Array(asOf.adding(days: 3).description.utf8))
         case .tagUnknownTag: tagRow("civil", id: id, tag: "no.such_tag", value: Array("1".utf8), asOf: a)
         case .tagForeignTag: tagRow("hr", id: id, tag: "civil.lives_alone", value: Array("true".utf8), asOf: a)
-        case .tagBadMoney: tagRow("verification", id: id, tag: "assets.financial", value: Array("1,000.00".utf8), asOf: a)
-        case .tagBadBool: tagRow("community", id: id, tag: "community.hardship_reported", value: Array("yes".utf8), asOf: a)
+        case .tagBadMoney:
+            tagRow("verification", id: id, tag: "assets.financial", value: Array("1,000.00".utf8), asOf: a)
+        case .tagBadBool:
+            tagRow("community", id: id, tag: "community.hardship_reported", value: Array("yes".utf8), asOf: a)
         case .tagBadEnum: tagRow("education", id: id, tag: "education.stage", value: Array("Primary".utf8), asOf: a)
         case .tagNegativeMoney: tagRow("medical", id: id, tag: "medical.oop_12m", value: Array("-5.00".utf8), asOf: a)
         case .tagIntOutOfRange: tagRow("disability", id: id, tag: "disability.grade", value: Array("7".utf8), asOf: a)
@@ -276,27 +310,38 @@ struct TagWriter {
         let d = asOf(feed, tag)
         if let old = history, rng.chance(12) {
             // an older row with another value: the latest one wins
-            emitter.tagRow(feed, id: id, tag: tag, value: old, asOf: Array(d.adding(days: -rng.range(1, 60)).description.utf8))
+            emitter.tagRow(
+                feed, id: id, tag: tag, value: old, asOf: Array(d.adding(days: -rng.range(1, 60)).description.utf8))
         }
         emitter.tagRow(feed, id: id, tag: tag, value: value, asOf: Array(d.description.utf8))
     }
 
     static func b(_ s: String) -> [UInt8] { Array(s.utf8) }
-    func bool(_ v: Bool, _ style: Bool) -> [UInt8] { style ? (v ? TagWriter.b("1") : TagWriter.b("0")) : (v ? TagWriter.b("true") : TagWriter.b("false")) }
+    func bool(_ v: Bool, _ style: Bool) -> [UInt8] {
+        style ? (v ? TagWriter.b("1") : TagWriter.b("0")) : (v ? TagWriter.b("true") : TagWriter.b("false"))
+    }
 
     mutating func all() {
         let p = person
         let style = rng.below(6)
         let age = p.birth.age(on: world.date(day))
-        if age >= 16 || p.status != "none" { put("hr", "employment.status", TagWriter.b(p.status), history: TagWriter.b("employed")) }
-        if p.wage > 0 || p.status == "employed" { put("hr", "income.wage", RowEmitter.money(p.wage, style: style), history: RowEmitter.money(p.wage + 50_000, style: style)) }
+        if age >= 16 || p.status != "none" {
+            put("hr", "employment.status", TagWriter.b(p.status), history: TagWriter.b("employed"))
+        }
+        if p.wage > 0 || p.status == "employed" {
+            put(
+                "hr", "income.wage", RowEmitter.money(p.wage, style: style),
+                history: RowEmitter.money(p.wage + 50_000, style: style))
+        }
         if p.pension > 0 { put("hr", "income.pension", RowEmitter.money(p.pension, style: style)) }
         if p.other > 0 { put("tax", "income.other", RowEmitter.money(p.other, style: style)) }
         if p.oop > 0 { put("medical", "medical.oop_12m", RowEmitter.money(p.oop, style: style)) }
         if p.inpatient > 0 { put("medical", "medical.inpatient_oop_12m", RowEmitter.money(p.inpatient, style: style)) }
         if p.serious || rng.chance(2) { put("medical", "medical.serious_illness", bool(p.serious, style == 0)) }
         if p.grade > 0 {
-            put("disability", "disability.grade", TagWriter.b(String(p.grade)), history: TagWriter.b(String(min(4, p.grade + 1))))
+            put(
+                "disability", "disability.grade", TagWriter.b(String(p.grade)),
+                history: TagWriter.b(String(min(4, p.grade + 1))))
             put("disability", "disability.category", TagWriter.b(p.category))
         }
         if age >= 60 && (p.care > 0 || rng.chance(30)) { put("health", "care.level", TagWriter.b(String(p.care))) }
@@ -308,7 +353,11 @@ struct TagWriter {
         if p.relation == "head" || p.units > 0 { put("housing", "housing.units_owned", TagWriter.b(String(p.units))) }
         if let a = p.area { put("housing", "housing.area_m2", RowEmitter.money(a, style: style)) }
         if p.publicRental { put("housing", "housing.public_rental", bool(true, style == 4)) }
-        if let a = p.assets { put("verification", "assets.financial", RowEmitter.money(a, style: style), history: RowEmitter.money(a + 1_000_000, style: style)) }
+        if let a = p.assets {
+            put(
+                "verification", "assets.financial", RowEmitter.money(a, style: style),
+                history: RowEmitter.money(a + 1_000_000, style: style))
+        }
         if p.vehicles > 0 { put("verification", "assets.vehicles", TagWriter.b(String(p.vehicles))) }
         if p.arrears > 0 { put("utilities", "utility.arrears_months", TagWriter.b(String(p.arrears))) }
         if p.hardship { put("community", "community.hardship_reported", bool(true, style == 5)) }

@@ -41,7 +41,9 @@ final class CLITests: XCTestCase {
 
     func testRunPublishesOwnerOnlyAndRefusesBrokenDeliveriesWith65() throws {
         let inbox = repoRoot + "/SampleData/inbox-2026-11-23"
-        let args = ["run", "--run-date", "2026-11-23", "--inbox", inbox, "--out", work + "/pub", "--db", work + "/db.sqlite"]
+        let args = [
+            "run", "--run-date", "2026-11-23", "--inbox", inbox, "--out", work + "/pub", "--db", work + "/db.sqlite",
+        ]
         let r = try run(args)
         XCTAssertEqual(r.code, 0, r.err)
         let dir = work + "/pub/2026-11-23"
@@ -67,12 +69,16 @@ final class CLITests: XCTestCase {
         let text = try FileIO.readText(m).replacingOccurrences(of: "\"rows\": ", with: "\"rows\": 1")
         try FileIO.write(m, Array(text.utf8))
         let before = try SHA256Digest.hex(ofFile: dir + "/rejects.csv")
-        let refused = try run(["run", "--run-date", "2026-11-23", "--inbox", bad, "--out", work + "/pub", "--db", work + "/db.sqlite"])
+        let refused = try run([
+            "run", "--run-date", "2026-11-23", "--inbox", bad, "--out", work + "/pub", "--db", work + "/db.sqlite",
+        ])
         XCTAssertEqual(refused.code, 65)
         XCTAssertTrue(refused.err.contains("feed tax"), refused.err)
         XCTAssertTrue(refused.err.contains("what to do"), refused.err)
         XCTAssertEqual(try SHA256Digest.hex(ofFile: dir + "/rejects.csv"), before)
-        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: work + "/pub").filter { !$0.hasPrefix(".") }, ["2026-11-23"])
+        XCTAssertEqual(
+            try FileManager.default.contentsOfDirectory(atPath: work + "/pub").filter { !$0.hasPrefix(".") },
+            ["2026-11-23"])
 
         let runs = try run(["runs", "--db", work + "/db.sqlite"])
         XCTAssertEqual(runs.code, 0)

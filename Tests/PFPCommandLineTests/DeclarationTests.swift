@@ -30,13 +30,17 @@ final class DeclarationTests: XCTestCase {
             XCTAssertTrue(type.help.contains("usage: \(type.usage)\n"), type.name)
             for d in type.arguments {
                 XCTAssertTrue(type.usage.contains(d.synopsis), "\(type.name): usage lacks \(d.synopsis)")
-                if !d.isWords { XCTAssertTrue(type.help.contains("  " + d.synopsis + " "), "\(type.name): help lacks \(d.synopsis)") }
+                if !d.isWords {
+                    XCTAssertTrue(type.help.contains("  " + d.synopsis + " "), "\(type.name): help lacks \(d.synopsis)")
+                }
             }
         }
         XCTAssertEqual(RunsCommand.usage, "pfp runs [--config FILE] [--db FILE]")
         XCTAssertTrue(RunCommand.usage.hasSuffix("[--from STAGE] [--quiet | --verbose]"), RunCommand.usage)
         XCTAssertTrue(RunCommand.usage.contains("[--allow-missing FEED...]"), RunCommand.usage)
-        XCTAssertTrue(SampleCommand.usage.hasPrefix("pfp sample --households N [--seed S] --run-date YYYY-MM-DD --out DIR"), SampleCommand.usage)
+        XCTAssertTrue(
+            SampleCommand.usage.hasPrefix("pfp sample --households N [--seed S] --run-date YYYY-MM-DD --out DIR"),
+            SampleCommand.usage)
     }
 
     /// Every argument given at once (one of each contradicting group) parses: a

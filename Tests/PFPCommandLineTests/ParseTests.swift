@@ -6,7 +6,9 @@ import XCTest
 /// The command line parsed in process, the way swift-argument-parser tests itself
 /// (`AssertParse`): what each command line becomes, and what is refused with which message.
 final class ParseTests: XCTestCase {
-    func parse<C: PFPCommand>(_ args: [String], as type: C.Type, file: StaticString = #filePath, line: UInt = #line) throws -> C {
+    func parse<C: PFPCommand>(
+        _ args: [String], as type: C.Type, file: StaticString = #filePath, line: UInt = #line
+    ) throws -> C {
         guard case .command(let c) = try Tool.parse(args) else {
             XCTFail("expected a command", file: file, line: line)
             throw PipelineError.failure("not a command")
@@ -29,9 +31,13 @@ final class ParseTests: XCTestCase {
     }
 
     func testRunReadsEveryOptionWithItsType() throws {
-        let run = try parse(["run", "--run-date", "2026-11-23", "--inbox", "in", "--out=o", "--db", "d.sqlite", "--allow-missing", "utilities",
-                             "--allow-missing", "community", "--allow-drift", "hr", "--threads", "3", "--from", "match", "--verbose",
-                             "--config", "c.conf"], as: RunCommand.self)
+        let run = try parse(
+            [
+                "run", "--run-date", "2026-11-23", "--inbox", "in", "--out=o", "--db", "d.sqlite", "--allow-missing",
+                "utilities",
+                "--allow-missing", "community", "--allow-drift", "hr", "--threads", "3", "--from", "match", "--verbose",
+                "--config", "c.conf",
+            ], as: RunCommand.self)
         XCTAssertEqual(run.job.options.runDate, CivilDate.parse("2026-11-23"))
         XCTAssertEqual(run.job.options.inbox, "in")
         XCTAssertEqual(run.job.options.outRoot, "o")
@@ -50,7 +56,8 @@ final class ParseTests: XCTestCase {
     }
 
     func testStageTakesOneStageName() throws {
-        XCTAssertEqual(try parse(["stage", "profile", "--run-date", "2026-11-23"], as: StageCommand.self).stage, .profile)
+        XCTAssertEqual(
+            try parse(["stage", "profile", "--run-date", "2026-11-23"], as: StageCommand.self).stage, .profile)
         XCTAssertTrue(refusal(["stage"]).contains("needs one stage name"))
         XCTAssertTrue(refusal(["stage", "ingest", "match"]).contains("needs one stage name"))
         XCTAssertTrue(refusal(["stage", "bogus"]).contains("needs one stage name"))
@@ -59,7 +66,8 @@ final class ParseTests: XCTestCase {
 
     func testAmbiguousCommandLinesAreRefusedWithWhatToWrite() {
         let db = refusal(["runs", "--db", "--config", "x"])
-        XCTAssertTrue(db.contains("--db needs a value, but the next argument is '--config', which reads as an option"), db)
+        XCTAssertTrue(
+            db.contains("--db needs a value, but the next argument is '--config', which reads as an option"), db)
         XCTAssertTrue(db.contains("write --db FILE"), db)
         let quiet = refusal(["run", "--quiet=false"])
         XCTAssertTrue(quiet.contains("--quiet takes no value: write --quiet to turn it on, or leave it out"), quiet)
@@ -68,14 +76,20 @@ final class ParseTests: XCTestCase {
         XCTAssertTrue(refusal(["run", "--quiet", "--quiet"]).contains("--quiet given twice"))
         XCTAssertTrue(refusal(["run", "--db"]).contains("--db needs a value: --db FILE"))
         XCTAssertTrue(refusal(["run", "--thread", "2"]).contains("unknown option --thread (did you mean --threads?)"))
-        XCTAssertTrue(refusal(["run", "--threads", "0"]).contains("--threads expects a whole number from 1 to 4,096, found '0'"))
-        XCTAssertTrue(refusal(["run", "--run-date", "2026-02-30"]).contains("--run-date expects a real date YYYY-MM-DD"))
-        XCTAssertTrue(refusal(["run", "--from", "middle"]).contains("--from expects one of ingest, profile, match, emit"))
+        XCTAssertTrue(
+            refusal(["run", "--threads", "0"]).contains("--threads expects a whole number from 1 to 4,096, found '0'"))
+        XCTAssertTrue(
+            refusal(["run", "--run-date", "2026-02-30"]).contains("--run-date expects a real date YYYY-MM-DD"))
+        XCTAssertTrue(
+            refusal(["run", "--from", "middle"]).contains("--from expects one of ingest, profile, match, emit"))
         XCTAssertTrue(refusal(["run", "stray"]).contains("unexpected argument 'stray'"))
         XCTAssertTrue(refusal(["rnu"]).contains("unknown command 'rnu' (did you mean run?)"))
         XCTAssertTrue(refusal([]).contains("a command is needed"))
-        XCTAssertTrue(refusal(["sample", "--run-date", "2026-11-23", "--out", "x"]).contains("--households N is required"))
-        XCTAssertTrue(refusal(["sample", "--households", "5", "--run-date", "2026-11-23", "--out", "x"]).contains("from 10 to 10,000,000"))
+        XCTAssertTrue(
+            refusal(["sample", "--run-date", "2026-11-23", "--out", "x"]).contains("--households N is required"))
+        XCTAssertTrue(
+            refusal(["sample", "--households", "5", "--run-date", "2026-11-23", "--out", "x"]).contains(
+                "from 10 to 10,000,000"))
         XCTAssertTrue(refusal(["bench", "--sizes", "100,x"]).contains("--sizes expects numbers of households"))
         XCTAssertTrue(refusal(["explain", "--run-date", "2026-11-23"]).contains("--household ID is required"))
     }

@@ -39,7 +39,10 @@ final class CRC32CTests: XCTestCase {
             for step in [1, 7, 8, 63, 4096] {
                 var c = CRC32C()
                 var i = 0
-                while i < all.count { let end = min(all.count, i + step); c.update(UnsafeRawBufferPointer(rebasing: all[i..<end])); i = end }
+                while i < all.count {
+                    let end = min(all.count, i + step); c.update(UnsafeRawBufferPointer(rebasing: all[i..<end]));
+                    i = end
+                }
                 XCTAssertEqual(c.value, whole, "step \(step)")
             }
         }

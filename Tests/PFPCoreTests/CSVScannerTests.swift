@@ -1,6 +1,6 @@
 import XCTest
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 @testable import PFPCore
 
@@ -26,14 +26,21 @@ final class CSVScannerTests: XCTestCase {
     /// the same fields, positions, lines and verdicts.
     func testOneLineFastPathAgreesWithTheGeneralScan() {
         var rng = SystemRandomNumberGenerator()
-        let pieces: [String] = ["a", "bc", "0123456789", "long field of text", ",", ",", ",", "\n", "\r\n", "\r", "\"", "\"q,\"", "\"\"", "\"x\ny\"", "中文"]
+        let pieces: [String] = [
+            "a", "bc", "0123456789", "long field of text", ",", ",", ",", "\n", "\r\n", "\r", "\"", "\"q,\"", "\"\"",
+            "\"x\ny\"", "中文",
+        ]
         var records = 0
         for _ in 0..<3_000 {
             var text = ""
             for _ in 0..<Int.random(in: 1...60, using: &rng) {
                 // Mostly plain rows, sometimes anything.
-                text += Int.random(in: 0..<4, using: &rng) == 0 ? pieces.randomElement(using: &rng)!
-                    : (0..<Int.random(in: 1...6, using: &rng)).map { _ in ["x", "12", "2026-11-23", "", "income.wage"].randomElement(using: &rng)! }.joined(separator: ",") + "\n"
+                text +=
+                    Int.random(in: 0..<4, using: &rng) == 0
+                    ? pieces.randomElement(using: &rng)!
+                    : (0..<Int.random(in: 1...6, using: &rng)).map { _ in
+                        ["x", "12", "2026-11-23", "", "income.wage"].randomElement(using: &rng)!
+                    }.joined(separator: ",") + "\n"
             }
             let expected = [0, 1, 3, 5].randomElement(using: &rng)!
             Array(text.utf8).withUnsafeBytes { buf in
@@ -48,8 +55,12 @@ final class CSVScannerTests: XCTestCase {
                     let i1 = fast.scanRecord(pos: &p1, line: &l1, expectedFields: expected, fields: &f1)
                     let i2 = general.scanRecord(pos: &p2, line: &l2, expectedFields: expected, fields: &f2)
                     records += 1
-                    XCTAssertEqual([i1.start, i1.line, i1.wellFormed ? 1 : 0, p1, l1], [i2.start, i2.line, i2.wellFormed ? 1 : 0, p2, l2], text)
-                    XCTAssertEqual(f1.map { [$0.start, $0.end, $0.hasEscapes ? 1 : 0] }, f2.map { [$0.start, $0.end, $0.hasEscapes ? 1 : 0] }, text)
+                    XCTAssertEqual(
+                        [i1.start, i1.line, i1.wellFormed ? 1 : 0, p1, l1],
+                        [i2.start, i2.line, i2.wellFormed ? 1 : 0, p2, l2], text)
+                    XCTAssertEqual(
+                        f1.map { [$0.start, $0.end, $0.hasEscapes ? 1 : 0] },
+                        f2.map { [$0.start, $0.end, $0.hasEscapes ? 1 : 0] }, text)
                     if p1 != p2 { return }
                 }
             }
@@ -159,9 +170,9 @@ final class TextEncodingTests: XCTestCase {
     func testUTF8Validation() {
         XCTAssertNil(Array("plain ascii, 中文 ok".utf8).withUnsafeBytes { TextDecoding.firstInvalidUTF8($0) })
         XCTAssertEqual(([0x61, 0xFF, 0x62] as [UInt8]).withUnsafeBytes { TextDecoding.firstInvalidUTF8($0) }, 1)
-        XCTAssertEqual(([0x61, 0xE4, 0xB8] as [UInt8]).withUnsafeBytes { TextDecoding.firstInvalidUTF8($0) }, 1)   // cut short
-        XCTAssertEqual(([0xC0, 0x80] as [UInt8]).withUnsafeBytes { TextDecoding.firstInvalidUTF8($0) }, 0)         // overlong
-        XCTAssertEqual(([0xED, 0xA0, 0x80] as [UInt8]).withUnsafeBytes { TextDecoding.firstInvalidUTF8($0) }, 0)   // surrogate
+        XCTAssertEqual(([0x61, 0xE4, 0xB8] as [UInt8]).withUnsafeBytes { TextDecoding.firstInvalidUTF8($0) }, 1)  // cut short
+        XCTAssertEqual(([0xC0, 0x80] as [UInt8]).withUnsafeBytes { TextDecoding.firstInvalidUTF8($0) }, 0)  // overlong
+        XCTAssertEqual(([0xED, 0xA0, 0x80] as [UInt8]).withUnsafeBytes { TextDecoding.firstInvalidUTF8($0) }, 0)  // surrogate
     }
 
     func testGB18030ToUTF8() throws {
@@ -190,7 +201,7 @@ final class TextEncodingTests: XCTestCase {
         while gb.count < 5 << 20 {
             gb += Array("\(i),".utf8)
             for k in 0..<(i % 4) { gb += chars[(i + k) % chars.count] }
-            if i % 1000 == 0 { gb += Array(String(repeating: "x", count: 3000).utf8) }   // pieces of unequal mixes
+            if i % 1000 == 0 { gb += Array(String(repeating: "x", count: 3000).utf8) }  // pieces of unequal mixes
             gb.append(10)
             i += 1
         }
@@ -223,7 +234,9 @@ final class TextEncodingTests: XCTestCase {
 
     func testInvalidGB18030IsReported() {
         let bad: [UInt8] = Array("ok\n".utf8) + [0x81, 0x20]
-        guard case .failure(let f) = bad.withUnsafeBytes({ TextDecoding.gb18030ToUTF8($0) }) else { return XCTFail("should fail") }
+        guard case .failure(let f) = bad.withUnsafeBytes({ TextDecoding.gb18030ToUTF8($0) }) else {
+            return XCTFail("should fail")
+        }
         XCTAssertEqual(f.offset, 3)
     }
 
@@ -245,12 +258,14 @@ final class TextEncodingTests: XCTestCase {
             for _ in 0..<3 {
                 var t = gb
                 let lineStarts = [0] + t.indices.filter { t[$0] == 10 }.map { $0 + 1 }.dropLast()
-                t.insert(contentsOf: bad, at: lineStarts.randomElement(using: &rng)!)   // never inside a character
+                t.insert(contentsOf: bad, at: lineStarts.randomElement(using: &rng)!)  // never inside a character
                 cases.append(t)
             }
         }
         for t in cases {
-            let converted: Int? = t.withUnsafeBytes { if case .failure(let f) = TextDecoding.gb18030ToUTF8($0) { return f.offset } else { return nil } }
+            let converted: Int? = t.withUnsafeBytes {
+                if case .failure(let f) = TextDecoding.gb18030ToUTF8($0) { return f.offset } else { return nil }
+            }
             XCTAssertEqual(t.withUnsafeBytes { TextDecoding.firstInvalidGB18030($0) }, converted)
             if t != gb { XCTAssertNotNil(converted) }
         }

@@ -7,8 +7,8 @@ final class CivilDateTests: XCTestCase {
         XCTAssertEqual(CivilDate.parse("2024-02-29")?.description, "2024-02-29")
         XCTAssertNil(CivilDate.parse("2023-02-29"))
         XCTAssertNil(CivilDate.parse("2023-02-30"))
-        XCTAssertNil(CivilDate.parse("1900-02-29"))      // not a leap year
-        XCTAssertNotNil(CivilDate.parse("2000-02-29"))   // a leap year
+        XCTAssertNil(CivilDate.parse("1900-02-29"))  // not a leap year
+        XCTAssertNotNil(CivilDate.parse("2000-02-29"))  // a leap year
         XCTAssertNil(CivilDate.parse("2026-13-01"))
         XCTAssertNil(CivilDate.parse("2026-00-10"))
         XCTAssertNil(CivilDate.parse("2026-1-01"))
@@ -21,15 +21,18 @@ final class CivilDateTests: XCTestCase {
     /// repeated dates, many dates sharing slots, invalid ones, NUL bytes, other lengths.
     func testParseCacheGivesWhatParseGives() {
         var rng = SystemRandomNumberGenerator()
-        var fields: [[UInt8]] = [Array(repeating: 0, count: 10), Array("2026-02-30".utf8), Array("2026-11-23".utf8),
-                                 Array("2026-11-2".utf8), Array("2026-11-230".utf8), Array("2026/11/23".utf8), []]
+        var fields: [[UInt8]] = [
+            Array(repeating: 0, count: 10), Array("2026-02-30".utf8), Array("2026-11-23".utf8),
+            Array("2026-11-2".utf8), Array("2026-11-230".utf8), Array("2026/11/23".utf8), [],
+        ]
         for _ in 0..<20_000 {
             switch Int.random(in: 0..<4, using: &rng) {
-            case 0:   // a few dates, repeated
+            case 0:  // a few dates, repeated
                 fields.append(Array(CivilDate(days: 20_400 + Int32.random(in: 0..<60, using: &rng)).description.utf8))
-            case 1:   // many dates
-                fields.append(Array(CivilDate(days: Int32.random(in: -700_000...2_900_000, using: &rng)).description.utf8))
-            case 2:   // a real date with one byte changed
+            case 1:  // many dates
+                fields.append(
+                    Array(CivilDate(days: Int32.random(in: -700_000...2_900_000, using: &rng)).description.utf8))
+            case 2:  // a real date with one byte changed
                 var f = Array(CivilDate(days: 20_400 + Int32.random(in: 0..<60, using: &rng)).description.utf8)
                 f[Int.random(in: 0..<10, using: &rng)] = UInt8.random(in: 0...255, using: &rng)
                 fields.append(f)

@@ -10,7 +10,9 @@ final class ContractWordsTests: XCTestCase {
         XCTAssertEqual(words.canonical("id_number"), "id_number")
         XCTAssertEqual(words.canonical("ID-NUMBER"), "id_number")
         XCTAssertEqual(words.canonical("Name"), "name")
-        for personal in ["陈丽华", "Chen Lihua", "ChenLihua", "110105193107291236", "13912345678", "1931-07-29", "南京东路123号", ""] {
+        for personal in [
+            "陈丽华", "Chen Lihua", "ChenLihua", "110105193107291236", "13912345678", "1931-07-29", "南京东路123号", "",
+        ] {
             XCTAssertNil(words.canonical(personal), personal)
         }
     }
@@ -29,11 +31,14 @@ final class ContractWordsTests: XCTestCase {
     }
 
     func testFileNamesAreShownOnlyWhenMadeOfKnownWordsAndShortNumbers() {
-        for shown in ["population.csv", "hr.csv.manifest.json", "hr_20261123.csv", "verification-part-2.CSV", "HR.csv"] {
+        for shown in ["population.csv", "hr.csv.manifest.json", "hr_20261123.csv", "verification-part-2.CSV", "HR.csv"]
+        {
             XCTAssertEqual(words.fileName(shown), shown)
         }
-        for withheld in ["陈丽华.csv", "110105193107291236.csv", "13912345678.csv", "Chen Lihua.csv", "ChenLihua.csv",
-                         "hr_chen.csv", ".hidden.csv", "hr\n.csv", "", String(repeating: "hr.", count: 40) + "csv"] {
+        for withheld in [
+            "陈丽华.csv", "110105193107291236.csv", "13912345678.csv", "Chen Lihua.csv", "ChenLihua.csv",
+            "hr_chen.csv", ".hidden.csv", "hr\n.csv", "", String(repeating: "hr.", count: 40) + "csv",
+        ] {
             XCTAssertNil(words.fileName(withheld), withheld)
         }
     }
@@ -47,7 +52,9 @@ final class ContractWordsTests: XCTestCase {
     }
 
     func testEditDistance() {
-        func d(_ a: String, _ b: String, _ atMost: Int = 9) -> Int { ContractWords.distance(Array(a.utf8), Array(b.utf8), atMost: atMost) }
+        func d(_ a: String, _ b: String, _ atMost: Int = 9) -> Int {
+            ContractWords.distance(Array(a.utf8), Array(b.utf8), atMost: atMost)
+        }
         XCTAssertEqual(d("kitten", "sitting"), 3)
         XCTAssertEqual(d("", "abc"), 3)
         XCTAssertEqual(d("abc", ""), 3)

@@ -45,7 +45,9 @@ final class FileWriterTests: XCTestCase {
         let saved = Parallel.threads
         defer { Parallel.threads = saved }
         let block = 16 << 10
-        func bytes(_ n: Int, _ seed: Int) -> [UInt8] { (0..<n).map { UInt8(truncatingIfNeeded: ($0 &+ seed) &* 131 &+ $0 >> 11) } }
+        func bytes(_ n: Int, _ seed: Int) -> [UInt8] {
+            (0..<n).map { UInt8(truncatingIfNeeded: ($0 &+ seed) &* 131 &+ $0 >> 11) }
+        }
         for threads in [2, 1] {
             Parallel.threads = threads
             let side = try FileIO.Writer(path: dir + "/side", mode: 0o600, check: .none, direct: true, block: block)
@@ -55,7 +57,9 @@ final class FileWriterTests: XCTestCase {
             XCTAssertTrue(try FileIO.readAll(dir + "/side") == sideBytes, "the side file's bytes")
             try FileIO.write(dir + "/empty", [])
 
-            let pieces: [[UInt8]] = [bytes(5, 1), bytes(block - 5, 2), bytes(3 * block + 999, 3), bytes(1, 4), bytes(4095, 5)]
+            let pieces: [[UInt8]] = [
+                bytes(5, 1), bytes(block - 5, 2), bytes(3 * block + 999, 3), bytes(1, 4), bytes(4095, 5),
+            ]
             let w = try FileIO.Writer(path: dir + "/out", mode: 0o600, check: .sha256, direct: true, block: block)
             var expected: [UInt8] = []
             for (i, p) in pieces.enumerated() {
@@ -69,7 +73,8 @@ final class FileWriterTests: XCTestCase {
             }
             let sha = try w.finish()
             XCTAssertEqual(w.bytesWritten, expected.count)
-            XCTAssertTrue(try FileIO.readAll(dir + "/out") == expected, "the bytes (direct: \(w.isDirect), threads \(threads))")
+            XCTAssertTrue(
+                try FileIO.readAll(dir + "/out") == expected, "the bytes (direct: \(w.isDirect), threads \(threads))")
             XCTAssertEqual(sha, SHA256Digest.hex(of: expected))
             var st = stat()
             XCTAssertEqual(stat(dir + "/out", &st), 0)

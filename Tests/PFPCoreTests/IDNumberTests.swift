@@ -4,11 +4,13 @@ import XCTest
 final class IDNumberTests: XCTestCase {
     // 11010519491231002X is the standard's own example number.
     func testValidNumberWithCheckX() throws {
-        guard case .valid(let id, let up) = IDNumber.parse("11010519491231002X") else { return XCTFail("should be valid") }
+        guard case .valid(let id, let up) = IDNumber.parse("11010519491231002X") else {
+            return XCTFail("should be valid")
+        }
         XCTAssertFalse(up)
         XCTAssertEqual(id.description, "11010519491231002X")
         XCTAssertEqual(id.birthDate?.description, "1949-12-31")
-        XCTAssertFalse(id.isMale)           // sequence 002 is even
+        XCTAssertFalse(id.isMale)  // sequence 002 is even
         XCTAssertEqual(id.masked, "110105********002X")
     }
 
@@ -55,19 +57,27 @@ final class IDNumberTests: XCTestCase {
         guard case .valid(let id, let up) = IDNumber.parse("110105491231002") else { return XCTFail("should be valid") }
         XCTAssertTrue(up)
         XCTAssertEqual(id.description, "11010519491231002X")
-        XCTAssertFalse(IDNumber.parse("110105490231002").isValid)   // 1949-02-31
+        XCTAssertFalse(IDNumber.parse("110105490231002").isValid)  // 1949-02-31
         XCTAssertFalse(IDNumber.parse("11010549123100A").isValid)
     }
 
     func testOtherLengthsAndCharactersAreInvalid() {
-        for bad in ["", "1101051949123100", "1101051949123100211", "11010519491231002 ", "A1010519491231002X", "１１０１０５１９４９１２３１００２X"] {
+        for bad in [
+            "", "1101051949123100", "1101051949123100211", "11010519491231002 ", "A1010519491231002X",
+            "１１０１０５１９４９１２３１００２X",
+        ] {
             XCTAssertFalse(IDNumber.parse(bad).isValid, bad)
         }
     }
 
     func testKeyOrderIsTextOrder() {
-        let texts = ["11010519491231002X", withCheck("11010519491231003"), withCheck("31010119800101001"), withCheck("11010519491231002").replacingOccurrences(of: "X", with: "X")]
-        let ids = texts.compactMap { t -> IDNumber? in if case .valid(let id, _) = IDNumber.parse(t) { return id } else { return nil } }
+        let texts = [
+            "11010519491231002X", withCheck("11010519491231003"), withCheck("31010119800101001"),
+            withCheck("11010519491231002").replacingOccurrences(of: "X", with: "X"),
+        ]
+        let ids = texts.compactMap { t -> IDNumber? in
+            if case .valid(let id, _) = IDNumber.parse(t) { return id } else { return nil }
+        }
         XCTAssertEqual(ids.sorted().map(\.description), ids.map(\.description).sorted())
     }
 
@@ -118,17 +128,25 @@ final class IDNumberTests: XCTestCase {
         let odd: [UInt8] = [0x2F, 0x3A, 0x3B, 0x3F, 0xFA, 0xFF, UInt8(ascii: "X"), 0x20, 0x00, 0x40, 0x29]
         var valid = 0
         for n in 0..<200_000 {
-            let birth = CivilDate(year: Int.random(in: 1900...2026, using: &rng), month: Int.random(in: 1...12, using: &rng), day: Int.random(in: 1...28, using: &rng))!
-            var t = Array(IDNumber.make(area: Int.random(in: 110000...659999, using: &rng), birth: birth, sequence: Int.random(in: 0...999, using: &rng)).description.utf8)
+            let birth = CivilDate(
+                year: Int.random(in: 1900...2026, using: &rng), month: Int.random(in: 1...12, using: &rng),
+                day: Int.random(in: 1...28, using: &rng))!
+            var t = Array(
+                IDNumber.make(
+                    area: Int.random(in: 110000...659999, using: &rng), birth: birth,
+                    sequence: Int.random(in: 0...999, using: &rng)
+                ).description.utf8)
             switch n % 4 {
-            case 0: break                                                                   // valid as made
-            case 1:   // a byte that is no digit, and any check character (one changed digit never passes the check)
+            case 0: break  // valid as made
+            case 1:  // a byte that is no digit, and any check character (one changed digit never passes the check)
                 t[Int.random(in: 0..<18, using: &rng)] = odd.randomElement(using: &rng)!
                 if Bool.random(using: &rng) { t[17] = Array("0123456789X".utf8).randomElement(using: &rng)! }
-            case 2: t[17] = Array("0123456789Xx".utf8).randomElement(using: &rng)!             // any check character
+            case 2: t[17] = Array("0123456789Xx".utf8).randomElement(using: &rng)!  // any check character
             default: t[Int.random(in: 0..<17, using: &rng)] = UInt8.random(in: 48...57, using: &rng)  // another digit
             }
-            let got: UInt64? = t.withUnsafeBytes { if case .valid(let id, let up) = IDNumber.parse($0), !up { return id.key } else { return nil } }
+            let got: UInt64? = t.withUnsafeBytes {
+                if case .valid(let id, let up) = IDNumber.parse($0), !up { return id.key } else { return nil }
+            }
             XCTAssertEqual(got, reference(t), String(decoding: t, as: UTF8.self))
             if got != nil { valid += 1 }
         }

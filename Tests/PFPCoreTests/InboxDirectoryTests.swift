@@ -35,7 +35,8 @@ final class InboxDirectoryTests: XCTestCase {
         try FileIO.write(dir + "/real.csv", Array("a\n".utf8))
         try FileManager.default.createSymbolicLink(atPath: dir + "/out.csv", withDestinationPath: outside + "/secret")
         try FileManager.default.createSymbolicLink(atPath: dir + "/in.csv", withDestinationPath: "real.csv")
-        try FileManager.default.createSymbolicLink(atPath: dir + "/dangling.csv", withDestinationPath: outside + "/none")
+        try FileManager.default.createSymbolicLink(
+            atPath: dir + "/dangling.csv", withDestinationPath: outside + "/none")
         for name in ["out.csv", "in.csv", "dangling.csv"] {
             XCTAssertEqual(try open(name).failure, .symbolicLink, name)
         }
@@ -64,13 +65,15 @@ final class InboxDirectoryTests: XCTestCase {
     }
 
     func testEntriesAreEveryNameInByteOrderWhateverItsBytes() throws {
-        let odd: [UInt8] = [0x68, 0xFF, 0x2E, 0x63]   // not UTF-8
+        let odd: [UInt8] = [0x68, 0xFF, 0x2E, 0x63]  // not UTF-8
         try FileIO.write(dir + "/b.csv", [])
         try FileIO.write(dir + "/a.csv", [])
         let fd = Glibc.open(dir + "/" + String(decoding: [0x78], as: UTF8.self), O_CREAT | O_WRONLY, 0o600)
         close(fd)
         let path = Array(dir.utf8) + [0x2F] + odd + [0]
-        let oddFD = path.withUnsafeBufferPointer { p in p.withMemoryRebound(to: CChar.self) { Glibc.open($0.baseAddress!, O_CREAT | O_WRONLY, 0o600) } }
+        let oddFD = path.withUnsafeBufferPointer { p in
+            p.withMemoryRebound(to: CChar.self) { Glibc.open($0.baseAddress!, O_CREAT | O_WRONLY, 0o600) }
+        }
         XCTAssertGreaterThanOrEqual(oddFD, 0)
         close(oddFD)
         let inbox = try InboxDirectory(path: dir)

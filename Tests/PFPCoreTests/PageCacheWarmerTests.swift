@@ -1,6 +1,6 @@
 import XCTest
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 @testable import PFPCore
 
@@ -25,7 +25,9 @@ final class PageCacheWarmerTests: XCTestCase {
         close(fd)
         let before = try XCTUnwrap(PageCacheWarmer.residency(path))
         XCTAssertEqual(before.pages, (24 << 20) / Int(sysconf(Int32(_SC_PAGESIZE))))
-        if before.resident > before.pages / 2 { throw XCTSkip("this file system keeps the file in the cache (\(before.resident) of \(before.pages) pages)") }
+        if before.resident > before.pages / 2 {
+            throw XCTSkip("this file system keeps the file in the cache (\(before.resident) of \(before.pages) pages)")
+        }
 
         // Every missing page requested (in runs of 8 MiB: more than one call).
         XCTAssertEqual(PageCacheWarmer.warm(path), before.pages - before.resident)

@@ -25,10 +25,11 @@ final class SQLiteTests: XCTestCase {
         try db.execute("CREATE TABLE t(a INTEGER)")
         try db.transaction { try db.execute("INSERT INTO t VALUES (?)", [.int(1)]) }
         struct Boom: Error {}
-        XCTAssertThrowsError(try db.transaction {
-            try db.execute("INSERT INTO t VALUES (?)", [.int(2)])
-            throw Boom()
-        })
+        XCTAssertThrowsError(
+            try db.transaction {
+                try db.execute("INSERT INTO t VALUES (?)", [.int(2)])
+                throw Boom()
+            })
         var rows: [Int64] = []
         try db.query("SELECT a FROM t") { rows.append($0.int(0)) }
         XCTAssertEqual(rows, [1])
@@ -166,7 +167,9 @@ final class SchemaTests: XCTestCase {
         let db = try Database(path: dir + "/old.sqlite")
         try db.execute(Schema.migrations[0].sql)
         try db.execute(Schema.migrations[1].sql)
-        try db.execute("INSERT INTO runs(run_date, status, started_at, pipeline_version) VALUES ('2026-11-23', 'succeeded', 'x', '0.1.0')")
+        try db.execute(
+            "INSERT INTO runs(run_date, status, started_at, pipeline_version) VALUES ('2026-11-23', 'succeeded', 'x', '0.1.0')"
+        )
         try Schema.migrate(db)
         XCTAssertEqual(try Schema.applied(db), [1, 2, 3])
         XCTAssertEqual(try columns(db, "stage_result").filter { $0 == "checksum" || $0 == "sha256" }, ["checksum"])
@@ -195,8 +198,12 @@ final class JSONAndConfigTests: XCTestCase {
     }
 
     func testPrettyJSONIsTwoSpacesWithEmptyContainersInline() {
-        let j = JSON.object([("a", .array([.int(-12), .null, .array([])])), ("b", .object([])), ("c", .object([("d", .string("\t"))]))])
-        XCTAssertEqual(j.serialized(pretty: true), """
+        let j = JSON.object([
+            ("a", .array([.int(-12), .null, .array([])])), ("b", .object([])), ("c", .object([("d", .string("\t"))])),
+        ])
+        XCTAssertEqual(
+            j.serialized(pretty: true),
+            """
             {
               "a": [
                 -12,

@@ -12,7 +12,8 @@ import PFPRules
 final class CSVRowTests: XCTestCase {
     func reference(_ e: PublishedEntry, _ m: MatchResult, _ l: ListInfo) -> String {
         func field(_ s: String) -> String {
-            s.unicodeScalars.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" || $0 == "\r" }) ? "\"" + s.replacingOccurrences(of: "\"", with: "\"\"") + "\"" : s
+            s.unicodeScalars.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" || $0 == "\r" })
+                ? "\"" + s.replacingOccurrences(of: "\"", with: "\"\"") + "\"" : s
         }
         var f = [field(m.householdID(e))]
         if l.perPolicy { f += [m.personID(e), field(m.policy(e))] }
@@ -34,7 +35,9 @@ final class CSVRowTests: XCTestCase {
     func testRowsMatchAPlainReference() throws {
         let date = CivilDate.parse("2026-11-23")!
         let (tags, policies) = try PipelineConfig(path: repoRoot + "/Pipelines/nightly.conf").loadCatalogue()
-        let rules = try RuleSet.load(directory: repoRoot + "/Pipelines/rules", catalogue: tags, policyCatalogue: policies, runDate: date, unavailableFeeds: [])
+        let rules = try RuleSet.load(
+            directory: repoRoot + "/Pipelines/rules", catalogue: tags, policyCatalogue: policies, runDate: date,
+            unavailableFeeds: [])
         let households = ["H0001", "H,0002", "H\"3\"", "H4\r\n"]
         let codes = ["a.b:1", "c,d", "e\"f", "g", "h;i"]
         guard case .valid(let id, _) = IDNumber.parse("11010519491231002X") else { return XCTFail("test ID number") }
@@ -42,18 +45,26 @@ final class CSVRowTests: XCTestCase {
         var k = 0
         for (li, _) in rules.lists.enumerated() {
             for h in households.indices {
-                for (certainty, status) in [(Certainty.confirmed, PublishedEntry.EntryStatus.new), (.toVerify, .repeat), (.none, .none), (.notEligible, .none)] {
+                for (certainty, status) in [
+                    (Certainty.confirmed, PublishedEntry.EntryStatus.new), (.toVerify, .repeat), (.none, .none),
+                    (.notEligible, .none),
+                ] {
                     let start = k % codes.count, count = k % 3
-                    entries.append(PublishedEntry(list: Int32(li), household: Int32(h), policy: Int32(k % (rules.policies.count + 1)) - 1,
-                                                  certainty: certainty, status: status, personKey: k % 2 == 0 ? id.key : 0,
-                                                  amountValue: k % 4 == 0 ? Int64.min : Int64(k * 37 - 50), codeStart: Int32(start),
-                                                  codeCount: Int32(min(count, codes.count - start)), district: 310101, street: Int32(k), community: 3101010010 + Int64(k)))
+                    entries.append(
+                        PublishedEntry(
+                            list: Int32(li), household: Int32(h), policy: Int32(k % (rules.policies.count + 1)) - 1,
+                            certainty: certainty, status: status, personKey: k % 2 == 0 ? id.key : 0,
+                            amountValue: k % 4 == 0 ? Int64.min : Int64(k * 37 - 50), codeStart: Int32(start),
+                            codeCount: Int32(min(count, codes.count - start)), district: 310101, street: Int32(k),
+                            community: 3101010010 + Int64(k)))
                     k += 1
                 }
             }
         }
-        let m = MatchResult(entries: entries, listIDs: rules.lists.map(\.id), householdIDs: households, policyIDs: rules.policies.map(\.id),
-                            codes: codes, state: RunState(runDate: date), households: households.count, people: 1)
+        let m = MatchResult(
+            entries: entries, listIDs: rules.lists.map(\.id), householdIDs: households,
+            policyIDs: rules.policies.map(\.id),
+            codes: codes, state: RunState(runDate: date), households: households.count, people: 1)
         let policyFields = m.policyIDs.map { EmitStage.field($0) }
         var quoted = 0
         for e in entries {

@@ -24,19 +24,24 @@ final class AssembleTests: XCTestCase {
             households.append("H\(100_000 + k * 7)" + suffix)
         }
         var order = Array(households.indices)
-        for _ in 0..<25 { order.swapAt(rng.next(order.count), rng.next(order.count)) }   // a few out of order
+        for _ in 0..<25 { order.swapAt(rng.next(order.count), rng.next(order.count)) }  // a few out of order
         var nextID: UInt64 = 1_000_000
         for h in order {
             for _ in 0..<(1 + rng.next(5)) {
                 nextID += UInt64(1 + rng.next(50))
                 var r = PopulationRow()
                 r.line = Int32(rows.count + 2)
-                r.id = rng.next(2) == 0 ? nextID : 9_000_000 - nextID      // members not in ID order
+                r.id = rng.next(2) == 0 ? nextID : 9_000_000 - nextID  // members not in ID order
                 r.household = words(households[h])
                 r.birth = Int32(rng.next(30_000)); r.male = rng.next(2) == 0; r.relation = UInt8(rng.next(6))
-                r.hukou = UInt8(rng.next(3)); r.district = Int32(310_000 + rng.next(20)); r.street = Int32(rng.next(300))
+                r.hukou = UInt8(rng.next(3)); r.district = Int32(310_000 + rng.next(20));
+                r.street = Int32(rng.next(300))
                 r.community = Int64(rng.next(1_000_000))
-                if rng.next(10) == 0 { r.early = .malformedRow } else { accepted.append(rows.count); expected.append((households[h], r.id, rows.count)) }
+                if rng.next(10) == 0 {
+                    r.early = .malformedRow
+                } else {
+                    accepted.append(rows.count); expected.append((households[h], r.id, rows.count))
+                }
                 rows.append(r)
             }
         }

@@ -11,29 +11,39 @@ final class BadInputTests: XCTestCase {
     var corpus: String { repoRoot + "/Tests/Corpus" }
 
     /// A sound delivery with `file` as the feed `feed` (population: one person a).
-    func ingest(_ feed: String, bytes: [UInt8], encoding: FeedEncoding = .utf8, lieRows: Int? = nil, lieSHA: Bool = false) throws -> Result<IngestOutcome, PipelineError> {
+    func ingest(
+        _ feed: String, bytes: [UInt8], encoding: FeedEncoding = .utf8, lieRows: Int? = nil, lieSHA: Bool = false
+    ) throws -> Result<IngestOutcome, PipelineError> {
         let box = InboxBuilder()
         box.person("H1", a)
         try box.write()
         let path = box.dir + "/\(feed).csv"
         try FileIO.write(path, bytes)
-        let rows = bytes.withUnsafeBytes { CSVLayout.scan(UnsafeRawBufferPointer(rebasing: $0[TextDecoding.bomLength($0)...])).records }
-        let m = JSON.object([("feed", .string(feed)), ("department", .string("test")), ("as_of", .string("2026-11-23")),
-                             ("rows", .int(lieRows ?? rows)),
-                             ("sha256", .string(lieSHA ? String(repeating: "a", count: 64) : SHA256Digest.hex(of: bytes))),
-                             ("encoding", .string(encoding.rawValue))])
+        let rows = bytes.withUnsafeBytes {
+            CSVLayout.scan(UnsafeRawBufferPointer(rebasing: $0[TextDecoding.bomLength($0)...])).records
+        }
+        let m = JSON.object([
+            ("feed", .string(feed)), ("department", .string("test")), ("as_of", .string("2026-11-23")),
+            ("rows", .int(lieRows ?? rows)),
+            ("sha256", .string(lieSHA ? String(repeating: "a", count: 64) : SHA256Digest.hex(of: bytes))),
+            ("encoding", .string(encoding.rawValue)),
+        ])
         try FileIO.write(path + ".manifest.json", Array(m.serialized().utf8))
         let config = try pipelineConfig()
         let (cat, _) = try config.loadCatalogue()
         do {
-            return .success(try IngestStage(config: config, catalogue: cat, console: Console(level: .quiet))
-                .run(inbox: box.dir, runDate: CivilDate.parse("2026-11-24")!, allowMissing: []))
+            return .success(
+                try IngestStage(config: config, catalogue: cat, console: Console(level: .quiet))
+                    .run(inbox: box.dir, runDate: CivilDate.parse("2026-11-24")!, allowMissing: []))
         } catch let e as PipelineError { return .failure(e) }
     }
 
     func corpusFile(_ name: String) throws -> [UInt8] { try FileIO.readAll(corpus + "/" + name) }
 
-    func refusal(_ r: Result<IngestOutcome, PipelineError>, _ contains: String, file: StaticString = #filePath, line: UInt = #line) {
+    func refusal(
+        _ r: Result<IngestOutcome, PipelineError>, _ contains: String, file: StaticString = #filePath,
+        line: UInt = #line
+    ) {
         guard case .failure(let e) = r else { return XCTFail("expected a refusal", file: file, line: line) }
         XCTAssertEqual(e.exitCode, .badInput, file: file, line: line)
         XCTAssertTrue(e.description.contains(contains), e.description, file: file, line: line)
@@ -54,13 +64,21 @@ final class BadInputTests: XCTestCase {
         XCTAssertEqual(rejects(try ingest("hr", bytes: corpusFile("header_only.csv"))), [])
         refusal(try ingest("hr", bytes: corpusFile("duplicate_columns.csv")), "names column 'value' twice")
         refusal(try ingest("hr", bytes: corpusFile("missing_column.csv")), "lacks column(s) as_of")
-        XCTAssertEqual(rejects(try ingest("hr", bytes: corpusFile("huge_numbers.csv"))), ["hr:2:out_of_range", "hr:3:foreign_tag", "hr:4:out_of_range"])
-        XCTAssertEqual(rejects(try ingest("verification", bytes: corpusFile("huge_numbers.csv").replacingHR())), ["verification:2:out_of_range", "verification:3:out_of_range", "verification:4:out_of_range"])
-        XCTAssertEqual(rejects(try ingest("hr", bytes: corpusFile("impossible_dates.csv"))), ["hr:2:bad_date", "hr:3:foreign_tag", "hr:4:bad_date"])
-        XCTAssertEqual(rejects(try ingest("hr", bytes: corpusFile("wrong_check_characters.csv"))), ["hr:2:bad_id", "hr:3:bad_id"])
+        XCTAssertEqual(
+            rejects(try ingest("hr", bytes: corpusFile("huge_numbers.csv"))),
+            ["hr:2:out_of_range", "hr:3:foreign_tag", "hr:4:out_of_range"])
+        XCTAssertEqual(
+            rejects(try ingest("verification", bytes: corpusFile("huge_numbers.csv").replacingHR())),
+            ["verification:2:out_of_range", "verification:3:out_of_range", "verification:4:out_of_range"])
+        XCTAssertEqual(
+            rejects(try ingest("hr", bytes: corpusFile("impossible_dates.csv"))),
+            ["hr:2:bad_date", "hr:3:foreign_tag", "hr:4:bad_date"])
+        XCTAssertEqual(
+            rejects(try ingest("hr", bytes: corpusFile("wrong_check_characters.csv"))), ["hr:2:bad_id", "hr:3:bad_id"])
         refusal(try ingest("population", bytes: corpusFile("gb18030_declared_utf8.csv")), "not valid utf-8")
         // The same bytes declared as what they are: read, the name never looked at.
-        XCTAssertEqual(rejects(try ingest("population", bytes: corpusFile("gb18030_declared_utf8.csv"), encoding: .gb18030)), [])
+        XCTAssertEqual(
+            rejects(try ingest("population", bytes: corpusFile("gb18030_declared_utf8.csv"), encoding: .gb18030)), [])
     }
 
     /// A population in GB18030 with names in Chinese (two- and four-byte
@@ -69,12 +87,13 @@ final class BadInputTests: XCTestCase {
     /// header that is not ASCII it is converted first, and the same again. A byte
     /// sequence GB18030 does not have is refused at its line either way.
     func testPopulationInGB18030ReadAsItsBytes() throws {
-        let b = idWithCheck("31010119820202002"), c = idWithCheck("31010119900303003"), d = idWithCheck("31010120000404004")
+        let b = idWithCheck("31010119820202002"), c = idWithCheck("31010119900303003"),
+            d = idWithCheck("31010120000404004")
         let rows = [
             "H1,\(a),王小明,M,1980-01-01,head,local,310101,310101001,310101001001,备注",
             "H1,\(b),\"李, 𠀀\",F,1982-02-02,spouse,local,310101,310101001,310101001001,",
-            "H2,\(c),张三,X,1990-03-03,head,local,310101,310101001,310101001001,x",      // unknown_enum
-            "H3,\(d),赵,M,2000-04-04,头,local,310101,310101001,310101001001,",           // unknown_enum
+            "H2,\(c),张三,X,1990-03-03,head,local,310101,310101001,310101001001,x",  // unknown_enum
+            "H3,\(d),赵,M,2000-04-04,头,local,310101,310101001,310101001001,",  // unknown_enum
             "H4,31010119800101009,钱,M,1980-01-01,head,local,310101,310101001,310101001001,",  // bad_id
             "H5,\(idWithCheck("31010119700505005")),,M,1970-05-05,head,nonlocal,310101,310101001,310101001001,",
         ]
@@ -86,17 +105,22 @@ final class BadInputTests: XCTestCase {
             return "\(o.result.personID) \(o.result.householdIDs) \(o.rejectTriples)"
         }
         let plain = outcome(try ingest("population", bytes: Array(text(ascii).utf8)))
-        XCTAssertTrue(plain.contains("population:4:unknown_enum") && plain.contains("population:5:unknown_enum") && plain.contains("population:6:bad_id"), plain)
+        XCTAssertTrue(
+            plain.contains("population:4:unknown_enum") && plain.contains("population:5:unknown_enum")
+                && plain.contains("population:6:bad_id"), plain)
         let gb = try box.gb18030(text(ascii))
         XCTAssertFalse(gb.withUnsafeBytes { TextDecoding.isASCII($0) })
         XCTAssertEqual(outcome(try ingest("population", bytes: gb, encoding: .gb18030)), plain, "read as its bytes")
         let chineseHeader = try box.gb18030(text(ascii.replacingOccurrences(of: "note", with: "备注")))
-        XCTAssertEqual(outcome(try ingest("population", bytes: chineseHeader, encoding: .gb18030)), plain, "converted first")
+        XCTAssertEqual(
+            outcome(try ingest("population", bytes: chineseHeader, encoding: .gb18030)), plain, "converted first")
         for bytes in [gb, chineseHeader] {
             var broken = bytes
-            let line3 = broken.indices.filter { broken[$0] == 10 }[2] + 1          // the start of the third row (line 4)
+            let line3 = broken.indices.filter { broken[$0] == 10 }[2] + 1  // the start of the third row (line 4)
             broken.insert(contentsOf: [0x81, 0x20], at: line3 + 4)
-            refusal(try ingest("population", bytes: broken, encoding: .gb18030), "the bytes at line 4 are not valid gb18030")
+            refusal(
+                try ingest("population", bytes: broken, encoding: .gb18030), "the bytes at line 4 are not valid gb18030"
+            )
         }
     }
 
@@ -122,7 +146,9 @@ final class BadInputTests: XCTestCase {
 extension Array where Element == UInt8 {
     /// The huge-numbers file with its income tags renamed to a verification tag.
     func replacingHR() -> [UInt8] {
-        Array(String(decoding: self, as: UTF8.self).replacingOccurrences(of: "income.wage", with: "assets.financial").utf8)
+        Array(
+            String(decoding: self, as: UTF8.self).replacingOccurrences(of: "income.wage", with: "assets.financial").utf8
+        )
     }
 }
 
@@ -134,12 +160,17 @@ final class MutationTests: XCTestCase {
 
     struct Rng {
         var s: UInt64
-        mutating func next() -> UInt64 { s &+= 0x9E37_79B9_7F4A_7C15; var z = s; z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9; z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB; return z ^ (z >> 31) }
+        mutating func next() -> UInt64 {
+            s &+= 0x9E37_79B9_7F4A_7C15; var z = s; z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9;
+            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB; return z ^ (z >> 31)
+        }
         mutating func below(_ n: Int) -> Int { n <= 1 ? 0 : Int(next() % UInt64(n)) }
     }
 
-    static let interesting: [[UInt8]] = [[34], [44], [10], [13, 10], [13], [0], [0xEF, 0xBB, 0xBF], [0xFF], [0x81, 0x30], Array("\"\"".utf8),
-                                          Array("-".utf8), Array("X".utf8), Array("2026-02-30".utf8), Array("99999999999999999999".utf8)]
+    static let interesting: [[UInt8]] = [
+        [34], [44], [10], [13, 10], [13], [0], [0xEF, 0xBB, 0xBF], [0xFF], [0x81, 0x30], Array("\"\"".utf8),
+        Array("-".utf8), Array("X".utf8), Array("2026-02-30".utf8), Array("99999999999999999999".utf8),
+    ]
 
     static func mutate(_ input: [UInt8], _ r: inout Rng) -> [UInt8] {
         var b = input
@@ -150,7 +181,9 @@ final class MutationTests: XCTestCase {
             case 0: b[at] = UInt8(truncatingIfNeeded: r.next())
             case 1: b.insert(contentsOf: interesting[r.below(interesting.count)], at: at)
             case 2: b.removeSubrange(at..<Swift.min(b.count, at + 1 + r.below(40)))
-            case 3: let end = Swift.min(b.count, at + 1 + r.below(200)); b.insert(contentsOf: b[at..<end], at: r.below(b.count))
+            case 3:
+                let end = Swift.min(b.count, at + 1 + r.below(200));
+                b.insert(contentsOf: b[at..<end], at: r.below(b.count))
             case 4: b.removeSubrange(at...)
             default: b[at] = [34, 44, 10, 13][r.below(4)]
             }
@@ -174,13 +207,18 @@ final class MutationTests: XCTestCase {
             let bytes = MutationTests.mutate(feed == "hr" ? hr : pop, &r)
             let enc = feed == "hr" ? "utf-8" : "gb18030"
             try FileIO.write(dir + "/\(feed).csv", bytes)
-            let rows = bytes.withUnsafeBytes { CSVLayout.scan(UnsafeRawBufferPointer(rebasing: $0[TextDecoding.bomLength($0)...])).records }
-            let m = "{\"feed\":\"\(feed)\",\"department\":\"x\",\"as_of\":\"2026-11-22\",\"rows\":\(r.below(8) == 0 ? rows + 1 : rows),\"sha256\":\"\(SHA256Digest.hex(of: bytes))\",\"encoding\":\"\(enc)\"}"
+            let rows = bytes.withUnsafeBytes {
+                CSVLayout.scan(UnsafeRawBufferPointer(rebasing: $0[TextDecoding.bomLength($0)...])).records
+            }
+            let m =
+                "{\"feed\":\"\(feed)\",\"department\":\"x\",\"as_of\":\"2026-11-22\",\"rows\":\(r.below(8) == 0 ? rows + 1 : rows),\"sha256\":\"\(SHA256Digest.hex(of: bytes))\",\"encoding\":\"\(enc)\"}"
             try FileIO.write(dir + "/\(feed).csv.manifest.json", Array(m.utf8))
             do {
                 let o = try IngestStage(config: config, catalogue: cat, console: Console(level: .quiet))
                     .run(inbox: dir, runDate: CivilDate.parse("2026-11-23")!, allowMissing: [])
-                for rep in o.reports { XCTAssertEqual(rep.accepted + rep.rejected, rep.rowsRead, "seed \(seed), run \(runs), \(rep.feed)") }
+                for rep in o.reports {
+                    XCTAssertEqual(rep.accepted + rep.rejected, rep.rowsRead, "seed \(seed), run \(runs), \(rep.feed)")
+                }
             } catch let e as PipelineError {
                 XCTAssertEqual(e.exitCode, .badInput, "\(e)")
                 refused += 1
@@ -189,7 +227,8 @@ final class MutationTests: XCTestCase {
             try FileIO.write(dir + "/\(feed == "hr" ? "population" : "hr").csv", feed == "hr" ? pop : hr)
             let other = feed == "hr" ? "population" : "hr"
             try FileManager.default.removeItem(atPath: dir + "/\(other).csv.manifest.json")
-            try FileManager.default.copyItem(atPath: inbox + "/\(other).csv.manifest.json", toPath: dir + "/\(other).csv.manifest.json")
+            try FileManager.default.copyItem(
+                atPath: inbox + "/\(other).csv.manifest.json", toPath: dir + "/\(other).csv.manifest.json")
             runs += 1
         }
         XCTAssertGreaterThan(runs, 5)
@@ -205,7 +244,9 @@ final class MutationTests: XCTestCase {
             let len = r.below(22)
             let bytes = (0..<len).map { _ in alphabet[r.below(alphabet.count)] }
             if case .valid(let id, _) = bytes.withUnsafeBytes({ IDNumber.parse($0) }) {
-                guard case .valid(let again, _) = IDNumber.parse(id.description) else { return XCTFail("re-parse of a valid ID failed") }
+                guard case .valid(let again, _) = IDNumber.parse(id.description) else {
+                    return XCTFail("re-parse of a valid ID failed")
+                }
                 XCTAssertEqual(again, id)
             }
             n += 1
@@ -226,7 +267,8 @@ final class MutationTests: XCTestCase {
         while FileIO.now() < deadline {
             try FileIO.write(dir + "/policies.rules", MutationTests.mutate(original, &r))
             do {
-                _ = try RuleSet.load(directory: dir, catalogue: tags, policyCatalogue: policies, runDate: CivilDate.parse("2026-11-24")!)
+                _ = try RuleSet.load(
+                    directory: dir, catalogue: tags, policyCatalogue: policies, runDate: CivilDate.parse("2026-11-24")!)
             } catch let e as PipelineError {
                 XCTAssertNotNil(e.location, "\(e)")
                 failed += 1

@@ -10,7 +10,8 @@ final class EncodingVariantTests: XCTestCase {
     func build(_ configure: (InboxBuilder) -> Void) throws -> IngestOutcome {
         let box = InboxBuilder()
         box.person("H1", a)
-        box.files["population"]!.rows.append("H1,\(b),\"王, \"\"小明\"\"\nJr\",F,1982-02-02,spouse,local,310101,310101001,310101001001")
+        box.files["population"]!.rows.append(
+            "H1,\(b),\"王, \"\"小明\"\"\nJr\",F,1982-02-02,spouse,local,310101,310101001,310101001001")
         box.tag("hr", a, "income.wage", "1590.5")
         box.tag("hr", b, "employment.status", "unemployed")
         box.raw("hr", "\(b),income.wage,\"0\",2026-11-20")
@@ -30,9 +31,19 @@ final class EncodingVariantTests: XCTestCase {
         let variants: [(String, (InboxBuilder) -> Void)] = [
             ("bom", { $0.bom = ["population", "hr"] }),
             ("crlf", { $0.crlf = ["population", "hr"] }),
-            ("bom+crlf", { $0.bom = ["population", "hr"]; $0.crlf = ["population", "hr"] }),
+            (
+                "bom+crlf",
+                {
+                    $0.bom = ["population", "hr"]; $0.crlf = ["population", "hr"]
+                }
+            ),
             ("gb18030", { $0.encoding = ["population": .gb18030, "hr": .gb18030] }),
-            ("gb18030+crlf", { $0.encoding = ["population": .gb18030, "hr": .gb18030]; $0.crlf = ["population"] }),
+            (
+                "gb18030+crlf",
+                {
+                    $0.encoding = ["population": .gb18030, "hr": .gb18030]; $0.crlf = ["population"]
+                }
+            ),
         ]
         for (name, v) in variants {
             XCTAssertEqual(summary(try build(v)), summary(plain), name)
@@ -41,8 +52,10 @@ final class EncodingVariantTests: XCTestCase {
 
     func testColumnOrderIsFreeAndExtraColumnsAreIgnored() throws {
         let box = InboxBuilder()
-        box.files["population"] = ("note,community,street,district,hukou,relation,birth_date,sex,name,id_number,household_id",
-                                   ["\"x, y\",310101001001,310101001,310101,local,head,1980-01-01,M,N,\(a),H1"])
+        box.files["population"] = (
+            "note,community,street,district,hukou,relation,birth_date,sex,name,id_number,household_id",
+            ["\"x, y\",310101001001,310101001,310101,local,head,1980-01-01,M,N,\(a),H1"]
+        )
         box.files["hr"] = ("value,source,id_number,as_of,tag", ["12,dept,\(a),2026-11-20,income.wage"])
         let o = try box.ingest()
         XCTAssertEqual(o.rejects.count, 0)
@@ -105,16 +118,17 @@ final class ResolutionTests: XCTestCase {
 
     func testDeceasedMembersLeaveTheirHousehold() throws {
         let box = InboxBuilder()
-        let b = idWithCheck("31010119820202002"), c = idWithCheck("31010119300303003"), d = idWithCheck("31010119300404004")
+        let b = idWithCheck("31010119820202002"), c = idWithCheck("31010119300303003"),
+            d = idWithCheck("31010119300404004")
         box.person("H1", a)
         box.person("H1", b, relation: "spouse")
         box.person("H2", c)
         box.person("H3", d)
-        box.tag("civil", a, "civil.deceased_on", "2026-11-24", asOf: "2026-11-23")   // on the run date: gone
-        box.tag("civil", b, "civil.deceased_on", "2026-11-25", asOf: "2026-11-23")   // after it: still a member
-        box.tag("civil", c, "civil.deceased_on", "2026-10-01", asOf: "2026-11-01")   // conflicting dates: still a member
+        box.tag("civil", a, "civil.deceased_on", "2026-11-24", asOf: "2026-11-23")  // on the run date: gone
+        box.tag("civil", b, "civil.deceased_on", "2026-11-25", asOf: "2026-11-23")  // after it: still a member
+        box.tag("civil", c, "civil.deceased_on", "2026-10-01", asOf: "2026-11-01")  // conflicting dates: still a member
         box.tag("civil", c, "civil.deceased_on", "2026-10-02", asOf: "2026-11-01")
-        box.tag("civil", d, "civil.deceased_on", "2020-01-01", asOf: "2020-01-05")   // the only member: household gone
+        box.tag("civil", d, "civil.deceased_on", "2020-01-01", asOf: "2020-01-05")  // the only member: household gone
         let o = try box.ingest(runDate: "2026-11-24")
         func member(_ id: String) -> UInt8 {
             guard case .valid(let p, _) = IDNumber.parse(id) else { return 9 }
@@ -183,12 +197,12 @@ final class FeedProblemTests: XCTestCase {
     func testStaleness() throws {
         let box = InboxBuilder()
         box.person("H1", a)
-        box.manifestAsOf["hr"] = "2026-11-17"            // exactly 7 days before: not stale
+        box.manifestAsOf["hr"] = "2026-11-17"  // exactly 7 days before: not stale
         XCTAssertEqual(refusal(box), "accepted")
-        box.manifestAsOf["hr"] = "2026-11-16"            // 8 days: stale
+        box.manifestAsOf["hr"] = "2026-11-16"  // 8 days: stale
         XCTAssertTrue(refusal(box).contains("feed hr: stale"))
         box.manifestAsOf["hr"] = nil
-        box.manifestAsOf["community"] = "2026-11-01"     // stale optional feed: ignored as if missing
+        box.manifestAsOf["community"] = "2026-11-01"  // stale optional feed: ignored as if missing
         let o = try box.ingest()
         XCTAssertEqual(o.reports.first { $0.feed == "community" }?.status, .stale)
     }
@@ -209,7 +223,8 @@ final class FeedProblemTests: XCTestCase {
         XCTAssertTrue(refusal(box).contains("names column 'tag' twice"))
         box.files["health"] = ("id_number,tag,value,as_of", [])
         // A GB18030 file declared as UTF-8.
-        box.files["population"]!.rows.append("H1,\(idWithCheck("31010119820202002")),王小明,F,1982-02-02,spouse,local,310101,310101001,310101001001")
+        box.files["population"]!.rows.append(
+            "H1,\(idWithCheck("31010119820202002")),王小明,F,1982-02-02,spouse,local,310101,310101001,310101001001")
         box.encoding["population"] = .gb18030
         try box.write()
         let m = box.dir + "/population.csv.manifest.json"
@@ -217,8 +232,10 @@ final class FeedProblemTests: XCTestCase {
         try FileIO.write(m, Array(text.utf8))
         let config = try pipelineConfig()
         let (cat, _) = try config.loadCatalogue()
-        XCTAssertThrowsError(try IngestStage(config: config, catalogue: cat, console: Console(level: .quiet))
-            .run(inbox: box.dir, runDate: CivilDate.parse("2026-11-24")!, allowMissing: [])) { e in
+        XCTAssertThrowsError(
+            try IngestStage(config: config, catalogue: cat, console: Console(level: .quiet))
+                .run(inbox: box.dir, runDate: CivilDate.parse("2026-11-24")!, allowMissing: [])
+        ) { e in
             XCTAssertTrue("\(e)".contains("not valid utf-8"), "\(e)")
         }
     }
@@ -232,8 +249,10 @@ final class FeedProblemTests: XCTestCase {
         try FileIO.write(box.dir + "/hr-copy.csv.manifest.json", m)
         let config = try pipelineConfig()
         let (cat, _) = try config.loadCatalogue()
-        XCTAssertThrowsError(try IngestStage(config: config, catalogue: cat, console: Console(level: .quiet))
-            .run(inbox: box.dir, runDate: CivilDate.parse("2026-11-24")!, allowMissing: [])) { e in
+        XCTAssertThrowsError(
+            try IngestStage(config: config, catalogue: cat, console: Console(level: .quiet))
+                .run(inbox: box.dir, runDate: CivilDate.parse("2026-11-24")!, allowMissing: [])
+        ) { e in
             XCTAssertTrue("\(e)".contains("two files of this feed"), "\(e)")
         }
     }

@@ -6,19 +6,28 @@ import XCTest
 /// delivered text but the contract's words and near misses of them.
 final class HeaderCheckTests: XCTestCase {
     func problem(_ header: [String], _ shape: FeedSpec.Shape = .tags, wellFormed: Bool = true) -> String? {
-        switch HeaderCheck.positions(header: header, wellFormed: wellFormed, shape: shape, feed: shape == .tags ? "hr" : "population") {
+        switch HeaderCheck.positions(
+            header: header, wellFormed: wellFormed, shape: shape, feed: shape == .tags ? "hr" : "population")
+        {
         case .success: return nil
         case .failure(let p): return p.message
         }
     }
 
-    let row = ["H0000000000", "", "110000198607160011", "陈丽", "M", "1986-07-16", "head", "local", "310118", "310118015", "310118015036"]
+    let row = [
+        "H0000000000", "", "110000198607160011", "陈丽", "M", "1986-07-16", "head", "local", "310118", "310118015",
+        "310118015036",
+    ]
 
     func testAHeaderOfTheContractGivesEveryColumnsPosition() throws {
-        let found = try HeaderCheck.positions(header: ["value", "note", "id_number", "as_of", "tag"], wellFormed: true,
-                                              shape: .tags, feed: "hr").get()
+        let found = try HeaderCheck.positions(
+            header: ["value", "note", "id_number", "as_of", "tag"], wellFormed: true,
+            shape: .tags, feed: "hr"
+        ).get()
         XCTAssertEqual(found, ["value": 0, "id_number": 2, "as_of": 3, "tag": 4])
-        XCTAssertNil(problem(["id_number", "tag", "value", "as_of", "note", "note"]), "unknown extra columns are ignored, twice too")
+        XCTAssertNil(
+            problem(["id_number", "tag", "value", "as_of", "note", "note"]),
+            "unknown extra columns are ignored, twice too")
         XCTAssertNil(problem(PopulationColumns.required, .population), "name may be absent")
     }
 
@@ -38,23 +47,30 @@ final class HeaderCheckTests: XCTestCase {
         XCTAssertTrue(pop.hasPrefix("the header is a population feed's (id_number,sex,"), pop)
         XCTAssertTrue(pop.contains("but the manifest names feed hr, a tag feed (id_number,tag,value,as_of)"), pop)
         let tags = try XCTUnwrap(problem(TagColumns.required, .population))
-        XCTAssertTrue(tags.hasPrefix("the header is a tag feed's (id_number,tag,value,as_of), but the manifest names feed population"), tags)
+        XCTAssertTrue(
+            tags.hasPrefix(
+                "the header is a tag feed's (id_number,tag,value,as_of), but the manifest names feed population"), tags)
     }
 
     func testMissingColumnsComeWithTheNearMissesAndNothingElse() throws {
-        let text = try XCTUnwrap(problem(["ID_NUMBER", "tga", "valeu", "as-of", "陈丽", "110000198607160011", "Chen Li", "\u{FEFF}tag"]))
+        let text = try XCTUnwrap(
+            problem(["ID_NUMBER", "tga", "valeu", "as-of", "陈丽", "110000198607160011", "Chen Li", "\u{FEFF}tag"]))
         XCTAssertTrue(text.hasPrefix("the header lacks column(s) id_number, tag, value, as_of"), text)
         XCTAssertTrue(text.contains("field 1 is 'ID_NUMBER': did you mean id_number?"), text)
         XCTAssertTrue(text.contains("field 4 is 'as-of': did you mean as_of?"), text)
         XCTAssertTrue(text.contains("field 8 begins with a byte-order mark (U+FEFF) before 'tag'"), text)
         XCTAssertTrue(text.contains("5 other fields are not columns of the contract (not shown)"), text)
-        for hidden in ["tga", "valeu", "陈丽", "110000198607160011", "Chen Li"] { XCTAssertFalse(text.contains(hidden), "\(hidden) in: \(text)") }
+        for hidden in ["tga", "valeu", "陈丽", "110000198607160011", "Chen Li"] {
+            XCTAssertFalse(text.contains(hidden), "\(hidden) in: \(text)")
+        }
         let one = try XCTUnwrap(problem(["id_number", "tag", "value", "as_off"]))
         XCTAssertEqual(one, "the header lacks column(s) as_of; field 4 is 'as_off': did you mean as_of?")
     }
 
     func testAnEmptyFileHasNoHeader() throws {
-        XCTAssertEqual(problem([]), "the file is empty: it has no header row, so the header lacks column(s) id_number, tag, value, as_of")
+        XCTAssertEqual(
+            problem([]),
+            "the file is empty: it has no header row, so the header lacks column(s) id_number, tag, value, as_of")
     }
 
     func testAColumnTwiceAndBrokenQuotingAreRefused() throws {

@@ -4,7 +4,6 @@ import PFPTestSupport
 @testable import PFPCore
 @testable import PFPIngest
 
-
 func pipelineConfig() throws -> PipelineConfig {
     try PipelineConfig(path: repoRoot + "/Pipelines/nightly.conf")
 }
@@ -29,7 +28,10 @@ final class InboxBuilder {
         dir = NSTemporaryDirectory() + "pfp-inbox-\(UUID().uuidString)"
         try? FileIO.makeDirectory(dir)
         files["population"] = (InboxBuilder.popHeader, [])
-        for f in ["hr", "tax", "medical", "disability", "health", "civil", "education", "housing", "verification", "utilities", "community"] {
+        for f in [
+            "hr", "tax", "medical", "disability", "health", "civil", "education", "housing", "verification",
+            "utilities", "community",
+        ] {
             files[f] = ("id_number,tag,value,as_of", [])
         }
     }
@@ -37,15 +39,19 @@ final class InboxBuilder {
     deinit { try? FileIO.remove(dir) }
 
     /// A population row: household, ID, sex, birth date, relation, hukou and codes.
-    func person(_ hh: String, _ id: String, sex: String? = nil, birth: String? = nil, relation: String = "head",
-                hukou: String = "local", district: String = "310101", street: String = "310101001", community: String = "310101001001") {
+    func person(
+        _ hh: String, _ id: String, sex: String? = nil, birth: String? = nil, relation: String = "head",
+        hukou: String = "local", district: String = "310101", street: String = "310101001",
+        community: String = "310101001001"
+    ) {
         var b = birth ?? ""
         var s = sex ?? ""
         if birth == nil || sex == nil, case .valid(let parsed, _) = IDNumber.parse(id) {
             if birth == nil { b = parsed.birthDate!.description }
             if sex == nil { s = parsed.isMale ? "M" : "F" }
         }
-        files["population"]!.rows.append("\(hh),\(id),Name,\(s),\(b),\(relation),\(hukou),\(district),\(street),\(community)")
+        files["population"]!.rows.append(
+            "\(hh),\(id),Name,\(s),\(b),\(relation),\(hukou),\(district),\(street),\(community)")
     }
 
     func tag(_ feed: String, _ id: String, _ tag: String, _ value: String, asOf: String = "2026-11-20") {
@@ -72,9 +78,16 @@ final class InboxBuilder {
             let path = dir + "/\(feed).csv"
             try FileIO.write(path, bytes)
             let sha = manifestSHA[feed] ?? SHA256Digest.hex(of: bytes)
-            let rows = manifestRows[feed] ?? bytes.withUnsafeBytes { CSVLayout.scan(UnsafeRawBufferPointer(rebasing: $0[TextDecoding.bomLength($0)...])).records }
-            let m = JSON.object([("feed", .string(feed)), ("department", .string("test")), ("as_of", .string(manifestAsOf[feed] ?? asOf)),
-                                 ("rows", .int(rows)), ("sha256", .string(sha)), ("encoding", .string(enc.rawValue))])
+            let rows =
+                manifestRows[feed]
+                ?? bytes.withUnsafeBytes {
+                    CSVLayout.scan(UnsafeRawBufferPointer(rebasing: $0[TextDecoding.bomLength($0)...])).records
+                }
+            let m = JSON.object([
+                ("feed", .string(feed)), ("department", .string("test")),
+                ("as_of", .string(manifestAsOf[feed] ?? asOf)),
+                ("rows", .int(rows)), ("sha256", .string(sha)), ("encoding", .string(enc.rawValue)),
+            ])
             try FileIO.write(path + ".manifest.json", Array(m.serialized(pretty: true).utf8))
         }
         return dir
@@ -83,7 +96,9 @@ final class InboxBuilder {
     func gb18030(_ s: String) throws -> [UInt8] { try PFPTestSupport.gb18030(s) }
 
     /// Runs the ingest stage on this inbox.
-    func ingest(runDate: String = "2026-11-24", allowMissing: Set<String> = [], console: Console = Console(level: .quiet)) throws -> IngestOutcome {
+    func ingest(
+        runDate: String = "2026-11-24", allowMissing: Set<String> = [], console: Console = Console(level: .quiet)
+    ) throws -> IngestOutcome {
         try write()
         let config = try pipelineConfig()
         let (cat, _) = try config.loadCatalogue()
@@ -98,7 +113,8 @@ extension IngestOutcome {
 
     func value(_ tag: String, of id: String) -> (value: Int64, conflict: Bool, asOf: String)? {
         guard case .valid(let parsed, _) = IDNumber.parse(id),
-              let p = result.personID.firstIndex(of: parsed.key) else { return nil }
+            let p = result.personID.firstIndex(of: parsed.key)
+        else { return nil }
         let config = try! pipelineConfig()
         let (cat, _) = try! config.loadCatalogue()
         let t = result.tags[cat.index(of: tag)!]

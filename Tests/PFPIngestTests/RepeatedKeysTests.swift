@@ -5,7 +5,10 @@ import XCTest
 /// small inputs (one bucket) and large ones (buckets by hash, pieces in parallel),
 /// keys seen twice, three times and many times, and none repeated.
 final class RepeatedKeysTests: XCTestCase {
-    struct Rng { var x: UInt64; mutating func next() -> UInt64 { x = x &* 6364136223846793005 &+ 1442695040888963407; return x >> 11 } }
+    struct Rng {
+        var x: UInt64;
+        mutating func next() -> UInt64 { x = x &* 6364136223846793005 &+ 1442695040888963407; return x >> 11 }
+    }
 
     func check(count: Int, repeats: Int, seed: UInt64) {
         var rng = Rng(x: seed)

@@ -8,17 +8,27 @@ import XCTest
 /// everyone), over several chunks and feeds, tags of very different sizes taken
 /// in any order by the workers.
 final class ResolveTests: XCTestCase {
-    struct Rng { var x: UInt64; mutating func next(_ n: Int) -> Int { x = x &* 6364136223846793005 &+ 1442695040888963407; return Int((x >> 33) % UInt64(n)) } }
+    struct Rng {
+        var x: UInt64;
+        mutating func next(_ n: Int) -> Int {
+            x = x &* 6364136223846793005 &+ 1442695040888963407; return Int((x >> 33) % UInt64(n))
+        }
+    }
 
-    func reference(_ parts: [[[TagObservation]]], feedOfTag: [Int], personCount: Int) -> [[Int32: (value: Int64, asOf: Int32, conflict: UInt8)]] {
+    func reference(
+        _ parts: [[[TagObservation]]], feedOfTag: [Int], personCount: Int
+    ) -> [[Int32: (value: Int64, asOf: Int32, conflict: UInt8)]] {
         feedOfTag.enumerated().map { t, f in
             var best: [Int32: (value: Int64, asOf: Int32, conflict: UInt8)] = [:]
             guard f >= 0 else { return best }
             for chunk in parts[f] {
                 for o in chunk where o.tag == t {
                     if let b = best[o.person] {
-                        if b.asOf < o.asOf { best[o.person] = (o.value, o.asOf, 0) }
-                        else if b.asOf == o.asOf && b.value != o.value { best[o.person] = (b.value, b.asOf, 1) }
+                        if b.asOf < o.asOf {
+                            best[o.person] = (o.value, o.asOf, 0)
+                        } else if b.asOf == o.asOf && b.value != o.value {
+                            best[o.person] = (b.value, b.asOf, 1)
+                        }
                     } else {
                         best[o.person] = (o.value, o.asOf, 0)
                     }
@@ -38,7 +48,8 @@ final class ResolveTests: XCTestCase {
             var people: [Int32]
             switch order {
             case "sorted": people = (0..<personCount).filter { _ in rng.next(3) > 0 }.map { Int32($0) }
-            case "few": people = (0..<personCount).filter { _ in rng.next(3) > 0 }.map { Int32($0) }
+            case "few":
+                people = (0..<personCount).filter { _ in rng.next(3) > 0 }.map { Int32($0) }
                 // two people swapped: out of order, few enough to sort
                 people = Array(people.prefix(120)); people.swapAt(3, 70)
             default: people = (0..<personCount).filter { _ in rng.next(3) > 0 }.map { Int32($0) }.shuffled(using: &rng)
@@ -46,13 +57,17 @@ final class ResolveTests: XCTestCase {
             for p in people {
                 for (t, tf) in feedOfTag.enumerated() where tf == f && rng.next(4) > 0 {
                     for _ in 0..<(1 + rng.next(3)) {
-                        rows.append(TagObservation(tag: UInt8(t), person: p, asOf: Int32(20_000 + rng.next(3)), value: Int64(rng.next(3))))
+                        rows.append(
+                            TagObservation(
+                                tag: UInt8(t), person: p, asOf: Int32(20_000 + rng.next(3)), value: Int64(rng.next(3))))
                     }
                 }
             }
             var chunks: [[TagObservation]] = []
             var i = 0
-            while i < rows.count { let n = 1 + rng.next(700); chunks.append(Array(rows[i..<min(rows.count, i + n)])); i += n }
+            while i < rows.count {
+                let n = 1 + rng.next(700); chunks.append(Array(rows[i..<min(rows.count, i + n)])); i += n
+            }
             parts[f] = chunks
         }
         // Each tag's rows apart, piece by piece, as the parsing gives them.

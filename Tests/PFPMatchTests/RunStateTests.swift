@@ -15,8 +15,9 @@ final class RunStateTests: XCTestCase {
 
     func testRememberedHouseholdsAndPushKeysComeBackAfterASaveAndALoad() throws {
         let date = CivilDate.parse("2026-11-23")!
-        let a = PreviousHousehold(values: [0: .num(Q(1717, 2)), 2: .bool(true)],
-                                  members: [110000199707280162: [1: .num(Q(1590))], 110000199804220196: [1: .unknownNoFacts]])
+        let a = PreviousHousehold(
+            values: [0: .num(Q(1717, 2)), 2: .bool(true)],
+            members: [110000199707280162: [1: .num(Q(1590))], 110000199804220196: [1: .unknownNoFacts]])
         let b = PreviousHousehold(values: [0: .none, 1: .date(20_000), 2: .word(3)], members: [:])
         var bytes: [UInt8] = []
         RunState.encode(id: "H0000000001", a, into: &bytes)

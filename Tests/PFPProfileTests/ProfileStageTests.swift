@@ -25,7 +25,8 @@ final class ProfileStageTests: XCTestCase {
         let date = CivilDate.parse("2026-11-23")!
         let outcome = try IngestStage(config: config, catalogue: tags, console: Console(level: .quiet))
             .run(inbox: repoRoot + "/SampleData/inbox-2026-11-23", runDate: date, allowMissing: [])
-        let rules = try RuleSet.load(directory: config.resolve(config.rulesPath), catalogue: tags, policyCatalogue: policies, runDate: date)
+        let rules = try RuleSet.load(
+            directory: config.resolve(config.rulesPath), catalogue: tags, policyCatalogue: policies, runDate: date)
         return (outcome.result, rules)
     }
 

@@ -5,14 +5,14 @@ final class CellsTests: XCTestCase {
     func testCellsGrowResetAndFill() {
         var c = Cells<Int32>()
         XCTAssertTrue(c.isEmpty)
-        for i in 0..<1000 { c.append(Int32(i * 3)) }   // grows past its first room many times
+        for i in 0..<1000 { c.append(Int32(i * 3)) }  // grows past its first room many times
         XCTAssertEqual(c.count, 1000)
         XCTAssertEqual(c.array, (0..<1000).map { Int32($0 * 3) })
         c[7] = -1
         XCTAssertEqual(c[7], -1)
         c.reset(count: 5, to: 9)
         XCTAssertEqual(c.array, [9, 9, 9, 9, 9])
-        c.reset(count: 5000, to: 2)                       // more than its room: new memory, every cell set
+        c.reset(count: 5000, to: 2)  // more than its room: new memory, every cell set
         XCTAssertEqual(c.count, 5000)
         XCTAssertTrue(c.array.allSatisfy { $0 == 2 })
         c.fill(4)
@@ -44,7 +44,9 @@ final class CellsTests: XCTestCase {
             change(&p.nodes[i], p)
             return problem(p)
         }
-        XCTAssertEqual(try broken(.and) { n, p in n.b = Int32(p.nodes.count) }?.contains("(and) has an operand out of range"), true)
+        XCTAssertEqual(
+            try broken(.and) { n, p in n.b = Int32(p.nodes.count) }?.contains("(and) has an operand out of range"), true
+        )
         XCTAssertEqual(try broken(.compare) { n, _ in n.a = -1 }?.contains("(compare)"), true)
         XCTAssertEqual(try broken(.tag) { n, _ in n.a = Int32(tags) }?.contains("(tag)"), true)
         XCTAssertEqual(try broken(.value) { n, _ in n.a = Int32(values) }?.contains("(value)"), true)
@@ -53,7 +55,11 @@ final class CellsTests: XCTestCase {
         XCTAssertEqual(try broken(.band) { n, p in n.b = Int32(p.tables.count) }?.contains("(band)"), true)
         XCTAssertNil(try broken(.aggregate) { n, _ in n.a = -1 }, "an aggregate without a filter is allowed")
         XCTAssertEqual(problem(rs.program, lets: 0)?.contains("(cachedLet)"), rs.letCount > 0 ? true : nil)
-        XCTAssertEqual(ProgramCells.problem(rs.program, tags: tags, values: values + 1, policies: policies, lets: rs.letCount), "values laid out wrong")
-        XCTAssertEqual(ProgramCells.problem(rs.program, tags: tags, values: values, policies: policies + 1, lets: rs.letCount), "policies laid out wrong")
+        XCTAssertEqual(
+            ProgramCells.problem(rs.program, tags: tags, values: values + 1, policies: policies, lets: rs.letCount),
+            "values laid out wrong")
+        XCTAssertEqual(
+            ProgramCells.problem(rs.program, tags: tags, values: values, policies: policies + 1, lets: rs.letCount),
+            "policies laid out wrong")
     }
 }

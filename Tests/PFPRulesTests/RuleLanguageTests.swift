@@ -10,7 +10,9 @@ final class RuleCaseSuiteTests: XCTestCase {
         let (tags, policies) = try loadCatalogues()
         let cases = try RuleCaseFile.load(directory: repoRoot + "/Pipelines/tests")
         XCTAssertGreaterThanOrEqual(cases.count, 150)
-        let r = try RuleCaseRunner(rulesDirectory: repoRoot + "/Pipelines/rules", catalogue: tags, policyCatalogue: policies).run(cases)
+        let r = try RuleCaseRunner(
+            rulesDirectory: repoRoot + "/Pipelines/rules", catalogue: tags, policyCatalogue: policies
+        ).run(cases)
         for f in r.failures { XCTFail("\(f.caseID) \(f.location): \(f.message)") }
         XCTAssertEqual(r.passed, cases.count)
     }
@@ -21,7 +23,11 @@ final class RuleCaseSuiteTests: XCTestCase {
         let text = try FileManager.default.contentsOfDirectory(atPath: repoRoot + "/Pipelines/tests")
             .map { try FileIO.readText(repoRoot + "/Pipelines/tests/" + $0) }.joined()
         for p in rs.policies { XCTAssertTrue(text.contains("expect \(p.id)") || text.contains(": \(p.id)"), p.id) }
-        for l in rs.lists { XCTAssertTrue(text.contains("expect \(l.id)") || text.contains("expect no \(l.id)") || text.contains("expect not \(l.id)"), l.id) }
+        for l in rs.lists {
+            XCTAssertTrue(
+                text.contains("expect \(l.id)") || text.contains("expect no \(l.id)")
+                    || text.contains("expect not \(l.id)"), l.id)
+        }
     }
 
     func testAChangedThresholdChangesResultsWithoutRebuild() throws {
@@ -33,7 +39,12 @@ final class RuleCaseSuiteTests: XCTestCase {
         let before = try RuleCaseRunner(rulesDirectory: dir, catalogue: tags, policyCatalogue: policies).run(cases)
         XCTAssertTrue(before.failures.isEmpty)
         let p = dir + "/parameters.rules"
-        try FileIO.write(p, Array(try FileIO.readText(p).replacingOccurrences(of: "from 2025-07-01 = 1590", with: "from 2025-07-01 = 1700").utf8))
+        try FileIO.write(
+            p,
+            Array(
+                try FileIO.readText(p).replacingOccurrences(
+                    of: "from 2025-07-01 = 1590", with: "from 2025-07-01 = 1700"
+                ).utf8))
         let after = try RuleCaseRunner(rulesDirectory: dir, catalogue: tags, policyCatalogue: policies).run(cases)
         XCTAssertGreaterThan(after.failures.count, 10)
         XCTAssertTrue(after.failures.contains { $0.caseID == "dibao_at_line" })
@@ -42,7 +53,8 @@ final class RuleCaseSuiteTests: XCTestCase {
 
 final class RuleErrorTests: XCTestCase {
     /// Compiles the reference rules with one file replaced by `text`; returns the error.
-    func error(in file: String, replacing old: String, with new: String, date: String = "2026-11-24") -> PipelineError? {
+    func error(in file: String, replacing old: String, with new: String, date: String = "2026-11-24") -> PipelineError?
+    {
         let dir = NSTemporaryDirectory() + "pfp-rules-\(UUID().uuidString)"
         defer { try? FileIO.remove(dir) }
         do {
@@ -61,45 +73,70 @@ final class RuleErrorTests: XCTestCase {
         }
     }
 
-    func assertLocation(_ e: PipelineError?, file: String, line: Int, column: Int, contains: String, _ fileLine: UInt = #line) {
+    func assertLocation(
+        _ e: PipelineError?, file: String, line: Int, column: Int, contains: String, _ fileLine: UInt = #line
+    ) {
         guard let e else { return XCTFail("expected an error", line: fileLine) }
-        XCTAssertTrue(e.location?.hasSuffix("/\(file):\(line):\(column)") == true, "location \(e.location ?? "nil")", line: fileLine)
+        XCTAssertTrue(
+            e.location?.hasSuffix("/\(file):\(line):\(column)") == true, "location \(e.location ?? "nil")",
+            line: fileLine)
         XCTAssertTrue(e.message.contains(contains), "message: \(e.message)", line: fileLine)
         XCTAssertEqual(e.exitCode, .badInput, line: fileLine)
     }
 
     func testTypoInAName() {
         // policies.rules line 15: "  criterion income: pc_income < dibao_line"; columns count characters
-        let e = error(in: "policies.rules", replacing: "criterion income: pc_income < dibao_line", with: "criterion income: pc_incme < dibao_line")
-        assertLocation(e, file: "policies.rules", line: 15, column: 21, contains: "unknown name 'pc_incme'; did you mean 'pc_income'?")
+        let e = error(
+            in: "policies.rules", replacing: "criterion income: pc_income < dibao_line",
+            with: "criterion income: pc_incme < dibao_line")
+        assertLocation(
+            e, file: "policies.rules", line: 15, column: 21,
+            contains: "unknown name 'pc_incme'; did you mean 'pc_income'?")
     }
 
     func testSyntaxError() {
-        let e = error(in: "policies.rules", replacing: "criterion vehicles: vehicles = 0\n  criterion housing_units: units <= 1\n  amount n", with: "criterion vehicles: vehicles = = 0\n  criterion housing_units: units <= 1\n  amount n")
+        let e = error(
+            in: "policies.rules",
+            replacing: "criterion vehicles: vehicles = 0\n  criterion housing_units: units <= 1\n  amount n",
+            with: "criterion vehicles: vehicles = = 0\n  criterion housing_units: units <= 1\n  amount n")
         assertLocation(e, file: "policies.rules", line: 17, column: 34, contains: "expected a value")
     }
 
     func testAddingADateToMoney() {
-        let e = error(in: "values.rules", replacing: "= income.wage + income.pension + income.other", with: "= income.wage + civil.deceased_on")
+        let e = error(
+            in: "values.rules", replacing: "= income.wage + income.pension + income.other",
+            with: "= income.wage + civil.deceased_on")
         assertLocation(e, file: "values.rules", line: 11, column: 43, contains: "cannot add a number and a date")
     }
 
     func testComparingAWordThatDoesNotExist() {
-        let e = error(in: "values.rules", replacing: "employment.status = \"student\"", with: "employment.status = \"studnet\"")
+        let e = error(
+            in: "values.rules", replacing: "employment.status = \"student\"", with: "employment.status = \"studnet\"")
         assertLocation(e, file: "values.rules", line: 12, column: 51, contains: "\"studnet\" is not one of")
     }
 
     func testACycleBetweenDefinitions() {
-        let e = error(in: "values.rules", replacing: "household value n \"家庭人数\" = count(members)", with: "household value n \"家庭人数\" = count(members) + 0 * pc_income")
+        let e = error(
+            in: "values.rules", replacing: "household value n \"家庭人数\" = count(members)",
+            with: "household value n \"家庭人数\" = count(members) + 0 * pc_income")
         XCTAssertNotNil(e)
         XCTAssertTrue(e?.message.contains("a cycle between definitions") == true, e?.message ?? "")
         XCTAssertTrue(e?.location?.contains("values.rules:") == true)
     }
 
     func testAPolicyCycle() {
-        let e = error(in: "policies.rules", replacing: "criterion income_floor: pc_income >= dibao_line\n  criterion income: pc_income < low_line", with: "criterion income_floor: pc_income >= dibao_line and not has(housing_assistance)\n  criterion income: pc_income < low_line")
-        let e2 = e ?? error(in: "policies.rules", replacing: "criterion not_housed: all(members, housing.public_rental = false)", with: "criterion not_housed: all(members, housing.public_rental = false) and not has(low_income)")
-        XCTAssertNil(e)   // one direction alone is fine
+        let e = error(
+            in: "policies.rules",
+            replacing: "criterion income_floor: pc_income >= dibao_line\n  criterion income: pc_income < low_line",
+            with:
+                "criterion income_floor: pc_income >= dibao_line and not has(housing_assistance)\n  criterion income: pc_income < low_line"
+        )
+        let e2 =
+            e
+            ?? error(
+                in: "policies.rules", replacing: "criterion not_housed: all(members, housing.public_rental = false)",
+                with: "criterion not_housed: all(members, housing.public_rental = false) and not has(low_income)")
+        XCTAssertNil(e)  // one direction alone is fine
         XCTAssertNil(e2)
         let both = RuleErrorTests.combined()
         XCTAssertTrue(both?.message.contains("a cycle between policies") == true, both?.message ?? "none")
@@ -112,8 +149,15 @@ final class RuleErrorTests: XCTestCase {
             try FileManager.default.copyItem(atPath: repoRoot + "/Pipelines/rules", toPath: dir)
             let path = dir + "/policies.rules"
             var text = try FileIO.readText(path)
-            text = text.replacingOccurrences(of: "criterion not_housed: all(members, housing.public_rental = false)", with: "criterion not_housed: not has(low_income)")
-            text = text.replacingOccurrences(of: "criterion income: pc_income < low_line\n  criterion assets: pc_assets <= low_income.asset_limit_pc", with: "criterion income: pc_income < low_line and not has(housing_assistance)\n  criterion assets: pc_assets <= low_income.asset_limit_pc")
+            text = text.replacingOccurrences(
+                of: "criterion not_housed: all(members, housing.public_rental = false)",
+                with: "criterion not_housed: not has(low_income)")
+            text = text.replacingOccurrences(
+                of:
+                    "criterion income: pc_income < low_line\n  criterion assets: pc_assets <= low_income.asset_limit_pc",
+                with:
+                    "criterion income: pc_income < low_line and not has(housing_assistance)\n  criterion assets: pc_assets <= low_income.asset_limit_pc"
+            )
             try FileIO.write(path, Array(text.utf8))
             _ = try loadRules(directory: dir)
             return nil
@@ -121,7 +165,9 @@ final class RuleErrorTests: XCTestCase {
     }
 
     func testAPersonValueWhereThereIsNoPerson() {
-        let e = error(in: "values.rules", replacing: "household value units \"住房套数\" = sum(members, housing.units_owned)", with: "household value units \"住房套数\" = housing.units_owned")
+        let e = error(
+            in: "values.rules", replacing: "household value units \"住房套数\" = sum(members, housing.units_owned)",
+            with: "household value units \"住房套数\" = housing.units_owned")
         assertLocation(e, file: "values.rules", line: 22, column: 32, contains: "belongs to a person")
     }
 
@@ -130,14 +176,22 @@ final class RuleErrorTests: XCTestCase {
         defer { try? FileIO.remove(dir) }
         try FileManager.default.copyItem(atPath: repoRoot + "/Pipelines/rules", toPath: dir)
         let p = dir + "/parameters.rules"
-        try FileIO.write(p, Array(try FileIO.readText(p).replacingOccurrences(of: "from 2018-01-01 = 1800", with: "from 2027-01-01 = 1800").utf8))
+        try FileIO.write(
+            p,
+            Array(
+                try FileIO.readText(p).replacingOccurrences(
+                    of: "from 2018-01-01 = 1800", with: "from 2027-01-01 = 1800"
+                ).utf8))
         let rs = try loadRules(directory: dir)
         XCTAssertEqual(rs.skippedPolicies.map(\.id), ["child_difficulty"])
         XCTAssertTrue(rs.skippedPolicies[0].reason.contains("child_difficulty.amount"))
     }
 
     func testAListParameterWithoutAValueRefusesTheRun() {
-        let e = error(in: "parameters.rules", replacing: "parameter watch.income_multiplier number \"监测对象：收入 < 倍数 × 低收入标准\"\n  from 2016-01-01 = 1.5", with: "parameter watch.income_multiplier number \"监测对象：收入 < 倍数 × 低收入标准\"\n  from 2030-01-01 = 1.5")
+        let e = error(
+            in: "parameters.rules",
+            replacing: "parameter watch.income_multiplier number \"监测对象：收入 < 倍数 × 低收入标准\"\n  from 2016-01-01 = 1.5",
+            with: "parameter watch.income_multiplier number \"监测对象：收入 < 倍数 × 低收入标准\"\n  from 2030-01-01 = 1.5")
         XCTAssertTrue(e?.message.contains("list watch cannot be made") == true, e?.message ?? "none")
     }
 
@@ -155,7 +209,9 @@ final class RuleErrorTests: XCTestCase {
         let dir = NSTemporaryDirectory() + "pfp-rules-\(UUID().uuidString)"
         defer { try? FileIO.remove(dir) }
         try FileManager.default.copyItem(atPath: repoRoot + "/Pipelines/rules", toPath: dir)
-        let deep = "household value deep = " + String(repeating: "(", count: 200) + "1" + String(repeating: ")", count: 200) + "\n"
+        let deep =
+            "household value deep = " + String(repeating: "(", count: 200) + "1" + String(repeating: ")", count: 200)
+            + "\n"
         try FileIO.write(dir + "/zz.rules", Array(deep.utf8))
         XCTAssertThrowsError(try loadRules(directory: dir)) { e in XCTAssertTrue("\(e)".contains("nested"), "\(e)") }
         try FileIO.write(dir + "/zz.rules", [UInt8](repeating: 35, count: (1 << 20) + 1))
@@ -187,13 +243,19 @@ final class RationalTests: XCTestCase {
             return g > 1 ? (n / g, d / g) : (n, d)
         }
         var rng = SystemRandomNumberGenerator()
-        var cases: [(Int128, Int128)] = [(0, 7), (0, 1), (-12, 8), (12, 8), (1, 1 << 63), (Int128(Int64.max), 2),
-                                         (Int128(UInt64.max), Int128(UInt64.max)), (Int128(1) << 70, Int128(1) << 66),
-                                         (-(Int128(3) << 80), Int128(6) << 10), (7 * 3 * 64, 3 * 128)]
+        var cases: [(Int128, Int128)] = [
+            (0, 7), (0, 1), (-12, 8), (12, 8), (1, 1 << 63), (Int128(Int64.max), 2),
+            (Int128(UInt64.max), Int128(UInt64.max)), (Int128(1) << 70, Int128(1) << 66),
+            (-(Int128(3) << 80), Int128(6) << 10), (7 * 3 * 64, 3 * 128),
+        ]
         for _ in 0..<20_000 {
             let bits = Int.random(in: 1...100, using: &rng)
-            let n = Int128.random(in: -(Int128(1) << bits)...(Int128(1) << bits), using: &rng) * Int128(Int.random(in: 1...1000, using: &rng))
-            let d = Int128.random(in: 1...(Int128(1) << Int.random(in: 1...90, using: &rng)), using: &rng) * Int128(Int.random(in: 1...1000, using: &rng))
+            let n =
+                Int128.random(in: -(Int128(1) << bits)...(Int128(1) << bits), using: &rng)
+                * Int128(Int.random(in: 1...1000, using: &rng))
+            let d =
+                Int128.random(in: 1...(Int128(1) << Int.random(in: 1...90, using: &rng)), using: &rng)
+                * Int128(Int.random(in: 1...1000, using: &rng))
             cases.append((n, d))
         }
         for (n, d) in cases {
@@ -234,10 +296,10 @@ final class RationalTests: XCTestCase {
             return (n, d)
         }
         var samples: [((Int128, Int128), (Int128, Int128))] = [
-            ((Int128(Int64.max), 100), (Int128(Int64.max), 100)),       // a sum past 64 bits
-            ((Int128(Int64.max), 100), (1, 100)),                         // numerator 2^63
+            ((Int128(Int64.max), 100), (Int128(Int64.max), 100)),  // a sum past 64 bits
+            ((Int128(Int64.max), 100), (1, 100)),  // numerator 2^63
             ((Int128(Int64.min), 1), (-1, 1)), ((Int128(Int64.min), 1), (1, 1)),
-            ((Int128(Int64.max), 3), (Int128(Int64.max), 7)),            // product past 64 bits
+            ((Int128(Int64.max), 3), (Int128(Int64.max), 7)),  // product past 64 bits
             ((Int128(1) << 70, 3), (5, 2)), ((-(Int128(1) << 64), 7), (Int128(1) << 60, 7)),
             ((0, 1), (Int128(1) << 80, 9)), ((7, 2), (7, 2)), ((Int128(1) << 62, 1), (Int128(1) << 62, 1)),
         ]
@@ -253,7 +315,10 @@ final class RationalTests: XCTestCase {
             let dens: [Int128] = [1, 2, 4, 5, 10, 20, 25, 50, 100, 3, 6, 12]
             let bits = [20, 40, 60, 62, 63][Int.random(in: 0..<5, using: &rng)]
             func money() -> (Int128, Int128) {
-                (Int128.random(in: -(Int128(1) << bits)...(Int128(1) << bits), using: &rng), dens.randomElement(using: &rng)!)
+                (
+                    Int128.random(in: -(Int128(1) << bits)...(Int128(1) << bits), using: &rng),
+                    dens.randomElement(using: &rng)!
+                )
             }
             samples.append((money(), money()))
         }
@@ -267,7 +332,9 @@ final class RationalTests: XCTestCase {
             XCTAssertEqual(r(a - b), lowest(x.n * y.d - y.n * x.d, x.d * y.d), "- " + label)
             XCTAssertEqual(r(-a), R(n: -x.n, d: x.d), "negated " + label)
             XCTAssertEqual(r(a * b), lowest(x.n * y.n, x.d * y.d), "* " + label)
-            if y.n == 0 { XCTAssertNil(a / b) } else {
+            if y.n == 0 {
+                XCTAssertNil(a / b)
+            } else {
                 XCTAssertEqual(r((a / b)!), lowest(x.n * y.d, x.d * y.n), "/ " + label)
             }
             XCTAssertEqual(a < b, x.n * y.d < y.n * x.d, "< " + label)
@@ -303,7 +370,7 @@ final class RationalTests: XCTestCase {
             if rd == 1 { return String(rn) }
             var places = 0, scale: Int128 = 1
             while scale % rd != 0 {
-                if places == 38 { return "\(rn)/\(rd)" }   // past 128 bits: n/d
+                if places == 38 { return "\(rn)/\(rd)" }  // past 128 bits: n/d
                 scale *= 10; places += 1
             }
             let m = (rn * (scale / rd)).magnitude
@@ -312,7 +379,9 @@ final class RationalTests: XCTestCase {
             return (rn < 0 ? "-" : "") + "\(m / UInt128(scale))." + frac
         }
         var rng = SystemRandomNumberGenerator()
-        var cases: [(Int128, Int128)] = [(1, 3), (Int128(Int64.max), 100), (Int128(Int64.min), 100), (-1, 1 << 62), (7, 5 * 5 * 5 * 2)]
+        var cases: [(Int128, Int128)] = [
+            (1, 3), (Int128(Int64.max), 100), (Int128(Int64.min), 100), (-1, 1 << 62), (7, 5 * 5 * 5 * 2),
+        ]
         for _ in 0..<10_000 {
             var d: Int128 = 1
             for _ in 0..<Int.random(in: 0...20, using: &rng) { d *= 2 }

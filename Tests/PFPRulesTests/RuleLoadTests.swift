@@ -4,15 +4,18 @@ import PFPTestSupport
 @testable import PFPIngest
 @testable import PFPRules
 
-
 func loadCatalogues() throws -> (TagCatalogue, PolicyCatalogue) {
     let config = try PipelineConfig(path: repoRoot + "/Pipelines/nightly.conf")
     return try config.loadCatalogue()
 }
 
-func loadRules(_ date: String = "2026-11-24", directory: String = repoRoot + "/Pipelines/rules", unavailable: Set<String> = []) throws -> RuleSet {
+func loadRules(
+    _ date: String = "2026-11-24", directory: String = repoRoot + "/Pipelines/rules", unavailable: Set<String> = []
+) throws -> RuleSet {
     let (tags, policies) = try loadCatalogues()
-    return try RuleSet.load(directory: directory, catalogue: tags, policyCatalogue: policies, runDate: CivilDate.parse(date)!, unavailableFeeds: unavailable)
+    return try RuleSet.load(
+        directory: directory, catalogue: tags, policyCatalogue: policies, runDate: CivilDate.parse(date)!,
+        unavailableFeeds: unavailable)
 }
 
 final class RuleLoadTests: XCTestCase {

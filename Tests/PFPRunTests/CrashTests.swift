@@ -6,12 +6,17 @@ import PFPTestSupport
 /// readers and the next run see.
 final class CrashTests: XCTestCase {
     func args(_ date: String, _ out: String) -> [String] {
-        ["run", "--run-date", date, "--inbox", repoRoot + "/SampleData/inbox-\(date)", "--out", out + "/published", "--db", out + "/pfp.sqlite", "--quiet"]
+        [
+            "run", "--run-date", date, "--inbox", repoRoot + "/SampleData/inbox-\(date)", "--out", out + "/published",
+            "--db", out + "/pfp.sqlite", "--quiet",
+        ]
     }
 
     func digests(_ dir: String) throws -> [String: String] {
         var out: [String: String] = [:]
-        for n in try FileManager.default.contentsOfDirectory(atPath: dir) { out[n] = try SHA256Digest.hex(ofFile: dir + "/" + n) }
+        for n in try FileManager.default.contentsOfDirectory(atPath: dir) {
+            out[n] = try SHA256Digest.hex(ofFile: dir + "/" + n)
+        }
         return out
     }
 
@@ -32,7 +37,8 @@ final class CrashTests: XCTestCase {
             XCTAssertEqual(code, -SIGKILL, "\(point): the hook should kill the process")
             // Readers: the earlier run untouched; any visible run directory is complete.
             XCTAssertEqual(try digests(out + "/published/2026-11-23"), day1, point)
-            for name in try FileManager.default.contentsOfDirectory(atPath: out + "/published") where !name.hasPrefix(".") {
+            for name in try FileManager.default.contentsOfDirectory(atPath: out + "/published")
+            where !name.hasPrefix(".") {
                 XCTAssertTrue(FileIO.exists(out + "/published/\(name)/_SUCCESS"), "\(point): \(name) has no _SUCCESS")
             }
             // The database is sound and the next run succeeds with the same bytes.
@@ -40,7 +46,10 @@ final class CrashTests: XCTestCase {
             XCTAssertEqual(try db.integrityCheck(), "ok", point)
             XCTAssertEqual(try runPFP(args("2026-11-24", out)).status, 0, point)
             XCTAssertEqual(try digests(out + "/published/2026-11-24"), want, point)
-            XCTAssertFalse(try FileManager.default.contentsOfDirectory(atPath: out + "/published").contains { $0.hasPrefix(".tmp-") }, point)
+            XCTAssertFalse(
+                try FileManager.default.contentsOfDirectory(atPath: out + "/published").contains {
+                    $0.hasPrefix(".tmp-")
+                }, point)
         }
     }
 }

@@ -38,11 +38,20 @@ final class HostileDeliveryTests: XCTestCase {
         var out: [(String, [UInt8])] = []
         for id in canaryIDs {
             out.append(("ID \(id.prefix(6))…", Array(id.utf8)))
-            out.append(("the masked digits of ID \(id.prefix(6))…", Array(id.utf8[id.utf8.index(id.utf8.startIndex, offsetBy: 6)..<id.utf8.index(id.utf8.startIndex, offsetBy: 14)])))
+            out.append(
+                (
+                    "the masked digits of ID \(id.prefix(6))…",
+                    Array(
+                        id.utf8[
+                            id.utf8.index(
+                                id.utf8.startIndex, offsetBy: 6)..<id.utf8.index(id.utf8.startIndex, offsetBy: 14)])
+                ))
         }
         for text in canaryNames + [canaryAddress] + canaryPhones + ["canary-outside-line", "outside-陈丽华"] {
             out.append((text, Array(text.utf8)))
-            if text.unicodeScalars.contains(where: { $0.value > 127 }) { out.append((text + " (GB18030)", try gb18030(text))) }
+            if text.unicodeScalars.contains(where: { $0.value > 127 }) {
+                out.append((text + " (GB18030)", try gb18030(text)))
+            }
         }
         return out
     }
@@ -51,7 +60,10 @@ final class HostileDeliveryTests: XCTestCase {
 
     let base = ["31010119800101001", "31010119820202002", "31010119500303003"].map(idWithCheck)
     static let popHeader = "id_number,name,sex,birth_date,household_id,relation,hukou,district,street,community"
-    static let tagFeeds = ["hr", "tax", "medical", "disability", "health", "civil", "education", "housing", "verification", "utilities", "community"]
+    static let tagFeeds = [
+        "hr", "tax", "medical", "disability", "health", "civil", "education", "housing", "verification", "utilities",
+        "community",
+    ]
 
     /// Rows of a population file that must all be rejected or refused: canary people.
     var canaryPeople: [String] {
@@ -85,13 +97,19 @@ final class HostileDeliveryTests: XCTestCase {
 
     func baseDelivery() -> Delivery {
         var d = Delivery()
-        let pop = [HostileDeliveryTests.popHeader,
-                   "\(base[0]),,M,1980-01-01,H1,head,local,310101,310101001,310101001001",
-                   "\(base[1]),,F,1982-02-02,H1,spouse,local,310101,310101001,310101001001",
-                   "\(base[2]),,M,1950-03-03,H2,head,local,310101,310101002,310101002001"]
+        let pop = [
+            HostileDeliveryTests.popHeader,
+            "\(base[0]),,M,1980-01-01,H1,head,local,310101,310101001,310101001001",
+            "\(base[1]),,F,1982-02-02,H1,spouse,local,310101,310101001,310101001001",
+            "\(base[2]),,M,1950-03-03,H2,head,local,310101,310101002,310101002001",
+        ]
         d.files["population.csv"] = ("population", text(pop), "utf-8")
-        for feed in HostileDeliveryTests.tagFeeds { d.files["\(feed).csv"] = (feed, text(["id_number,tag,value,as_of"]), "utf-8") }
-        d.files["hr.csv"] = ("hr", text(["id_number,tag,value,as_of", "\(base[0]),income.wage,900,2026-11-20"]), "utf-8")
+        for feed in HostileDeliveryTests.tagFeeds {
+            d.files["\(feed).csv"] = (feed, text(["id_number,tag,value,as_of"]), "utf-8")
+        }
+        d.files["hr.csv"] = (
+            "hr", text(["id_number,tag,value,as_of", "\(base[0]),income.wage,900,2026-11-20"]), "utf-8"
+        )
         return d
     }
 
@@ -101,12 +119,18 @@ final class HostileDeliveryTests: XCTestCase {
         try FileIO.makeDirectory(dir)
         for (name, f) in d.files {
             try FileIO.write(dir + "/" + name, f.bytes)
-            let rows = f.bytes.withUnsafeBytes { CSVLayout.scan(UnsafeRawBufferPointer(rebasing: $0[TextDecoding.bomLength($0)...])).records }
-            var fields = ["feed": f.feed, "department": "test", "as_of": "2026-11-23", "sha256": SHA256Digest.hex(of: f.bytes), "encoding": f.encoding]
+            let rows = f.bytes.withUnsafeBytes {
+                CSVLayout.scan(UnsafeRawBufferPointer(rebasing: $0[TextDecoding.bomLength($0)...])).records
+            }
+            var fields = [
+                "feed": f.feed, "department": "test", "as_of": "2026-11-23", "sha256": SHA256Digest.hex(of: f.bytes),
+                "encoding": f.encoding,
+            ]
             for (k, v) in d.manifestFields[name] ?? [:] { fields[k] = v }
             var pairs: [(String, JSON)] = fields.sorted { $0.key < $1.key }.map { ($0.key, .string($0.value)) }
             pairs.append(("rows", .int(rows)))
-            try FileIO.write(dir + "/" + name + ".manifest.json", Array(JSON.object(pairs).serialized(pretty: true).utf8))
+            try FileIO.write(
+                dir + "/" + name + ".manifest.json", Array(JSON.object(pairs).serialized(pretty: true).utf8))
         }
         for (name, bytes) in d.raw { try FileIO.write(dir + "/" + name, bytes) }
     }
@@ -138,7 +162,9 @@ final class HostileDeliveryTests: XCTestCase {
                 $0.files["hr.csv"] = ("hr", self.text([tagHeader, tagHeader] + self.canaryTags), "utf-8")
             },
             Case(name: "a resident's row before the header", refused: true) {
-                $0.files["population.csv"] = ("population", self.text([self.canaryPeople[0], popWithExtras] + self.canaryPeople), "utf-8")
+                $0.files["population.csv"] = (
+                    "population", self.text([self.canaryPeople[0], popWithExtras] + self.canaryPeople), "utf-8"
+                )
             },
             Case(name: "a GB18030 header declared UTF-8", refused: true) {
                 let bytes = try gb18030(([gbHeader] + self.canaryPeople).joined(separator: "\n") + "\n")
@@ -155,10 +181,14 @@ final class HostileDeliveryTests: XCTestCase {
                 $0.files["tax.csv"] = ("tax", self.text([",id_number,tag,value,as_of"] + self.canaryTags), "utf-8")
             },
             Case(name: "a quote left open on the first line", refused: true) {
-                $0.files["population.csv"] = ("population", self.text(["\"" + popWithExtras] + self.canaryPeople), "utf-8")
+                $0.files["population.csv"] = (
+                    "population", self.text(["\"" + popWithExtras] + self.canaryPeople), "utf-8"
+                )
             },
             Case(name: "a quote left open on a row", refused: false) {
-                $0.files["hr.csv"] = ("hr", self.text([tagHeader, "\"" + self.canaryTags[0]] + self.canaryTags), "utf-8")
+                $0.files["hr.csv"] = (
+                    "hr", self.text([tagHeader, "\"" + self.canaryTags[0]] + self.canaryTags), "utf-8"
+                )
             },
             Case(name: "a byte-order mark inside the header", refused: true) {
                 $0.files["hr.csv"] = ("hr", self.text(["id_number,\u{FEFF}tag,value,as_of"] + self.canaryTags), "utf-8")
@@ -188,10 +218,17 @@ final class HostileDeliveryTests: XCTestCase {
                 $0.raw["\(self.canaryIDs[2]).csv.manifest.json"] = self.text(["{\"feed\": \"tax\""])
             },
             Case(name: "not JSON, with canaries", refused: true) {
-                $0.raw["medical.csv.manifest.json"] = self.text(["{\"feed\": \"medical\", \"陈丽华\": \(self.canaryIDs[0])"])
+                $0.raw["medical.csv.manifest.json"] = self.text([
+                    "{\"feed\": \"medical\", \"陈丽华\": \(self.canaryIDs[0])"
+                ])
             },
             Case(name: "a header of canaries", refused: true) {
-                $0.files["hr.csv"] = ("hr", self.text(["id_number,tag,陈丽华,\(self.canaryIDs[0]),Chen Lihua,\(self.canaryPhones[0])"] + self.canaryTags), "utf-8")
+                $0.files["hr.csv"] = (
+                    "hr",
+                    self.text(
+                        ["id_number,tag,陈丽华,\(self.canaryIDs[0]),Chen Lihua,\(self.canaryPhones[0])"] + self.canaryTags),
+                    "utf-8"
+                )
             },
             Case(name: "the population's header on a tag feed", refused: true) {
                 $0.files["hr.csv"] = ("hr", self.text([popWithExtras] + self.canaryPeople), "utf-8")
@@ -204,36 +241,50 @@ final class HostileDeliveryTests: XCTestCase {
             } after: { inbox, _ in
                 try self.editManifest(inbox + "/hr.csv.manifest.json") { $0["rows"] = 99 }
             },
-            Case(name: "a data file that links outside the inbox", refused: true) { _ in } after: { inbox, outside in
-                let secret = Array((["id_number,tag,value,as_of", self.outsideLine] + self.canaryTags).joined(separator: "\n").utf8) + [10]
+            Case(name: "a data file that links outside the inbox", refused: true) { _ in
+            } after: { inbox, outside in
+                let secret =
+                    Array(
+                        (["id_number,tag,value,as_of", self.outsideLine] + self.canaryTags).joined(separator: "\n").utf8
+                    ) + [10]
                 try FileIO.write(outside + "/secret.csv", secret)
                 try FileManager.default.removeItem(atPath: inbox + "/hr.csv")
-                try FileManager.default.createSymbolicLink(atPath: inbox + "/hr.csv", withDestinationPath: outside + "/secret.csv")
+                try FileManager.default.createSymbolicLink(
+                    atPath: inbox + "/hr.csv", withDestinationPath: outside + "/secret.csv")
                 try self.editManifest(inbox + "/hr.csv.manifest.json") {
                     $0["sha256"] = SHA256Digest.hex(of: secret)
                     $0["rows"] = secret.withUnsafeBytes { CSVLayout.scan($0).records }
                 }
             },
-            Case(name: "a manifest that links outside the inbox", refused: true) { _ in } after: { inbox, outside in
-                try FileIO.write(outside + "/m.json", self.text(["{\"feed\": \"tax\", \"note\": \"\(self.outsideLine) \(self.canaryIDs[0])\"}"]))
+            Case(name: "a manifest that links outside the inbox", refused: true) { _ in
+            } after: { inbox, outside in
+                try FileIO.write(
+                    outside + "/m.json",
+                    self.text(["{\"feed\": \"tax\", \"note\": \"\(self.outsideLine) \(self.canaryIDs[0])\"}"]))
                 try FileManager.default.removeItem(atPath: inbox + "/tax.csv.manifest.json")
-                try FileManager.default.createSymbolicLink(atPath: inbox + "/tax.csv.manifest.json", withDestinationPath: outside + "/m.json")
+                try FileManager.default.createSymbolicLink(
+                    atPath: inbox + "/tax.csv.manifest.json", withDestinationPath: outside + "/m.json")
             },
-            Case(name: "a link inside the inbox", refused: true) { _ in } after: { inbox, _ in
+            Case(name: "a link inside the inbox", refused: true) { _ in
+            } after: { inbox, _ in
                 try FileManager.default.moveItem(atPath: inbox + "/medical.csv", toPath: inbox + "/.medical-real")
-                try FileManager.default.createSymbolicLink(atPath: inbox + "/medical.csv", withDestinationPath: ".medical-real")
+                try FileManager.default.createSymbolicLink(
+                    atPath: inbox + "/medical.csv", withDestinationPath: ".medical-real")
             },
-            Case(name: "a FIFO and a directory for data files", refused: true) { _ in } after: { inbox, _ in
+            Case(name: "a FIFO and a directory for data files", refused: true) { _ in
+            } after: { inbox, _ in
                 try FileManager.default.removeItem(atPath: inbox + "/health.csv")
                 XCTAssertEqual(mkfifo(inbox + "/health.csv", 0o600), 0)
                 try FileManager.default.removeItem(atPath: inbox + "/civil.csv")
                 try FileIO.makeDirectory(inbox + "/civil.csv")
             },
-            Case(name: "a device for a data file", refused: true) { _ in } after: { inbox, _ in
+            Case(name: "a device for a data file", refused: true) { _ in
+            } after: { inbox, _ in
                 try FileManager.default.removeItem(atPath: inbox + "/housing.csv")
                 // A device node needs root; a link to one is refused as a link otherwise.
-                if mknod(inbox + "/housing.csv", S_IFCHR | 0o600, dev_t(1 << 8 | 3)) != 0 {   // 1:3, /dev/null
-                    try FileManager.default.createSymbolicLink(atPath: inbox + "/housing.csv", withDestinationPath: "/dev/zero")
+                if mknod(inbox + "/housing.csv", S_IFCHR | 0o600, dev_t(1 << 8 | 3)) != 0 {  // 1:3, /dev/null
+                    try FileManager.default.createSymbolicLink(
+                        atPath: inbox + "/housing.csv", withDestinationPath: "/dev/zero")
                 }
             },
         ]
@@ -269,7 +320,8 @@ final class HostileDeliveryTests: XCTestCase {
         let canaries = try canaryBytes()
         var found: [String] = []
         for (k, c) in cases.enumerated() {
-            let root = work + "/case-\(k)", inbox = root + "/inbox", outside = root + "/outside-陈丽华", state = root + "/state"
+            let root = work + "/case-\(k)", inbox = root + "/inbox", outside = root + "/outside-陈丽华",
+                state = root + "/state"
             try FileIO.makeDirectory(outside)
             try FileIO.makeDirectory(state)
             var d = baseDelivery()
@@ -278,19 +330,26 @@ final class HostileDeliveryTests: XCTestCase {
             try c.after(inbox, outside)
             var printed: [(String, [UInt8])] = []
             for level in [["--quiet"], [], ["--verbose"]] {
-                let r = try runPFP(["run", "--run-date", "2026-11-24", "--inbox", inbox, "--out", state + "/published",
-                                    "--db", state + "/pfp.sqlite"] + level)
+                let r = try runPFP(
+                    [
+                        "run", "--run-date", "2026-11-24", "--inbox", inbox, "--out", state + "/published",
+                        "--db", state + "/pfp.sqlite",
+                    ] + level)
                 XCTAssertEqual(r.status, c.refused ? 65 : 0, "\(c.name) \(level): \(r.err)")
                 if c.refused { XCTAssertTrue(r.err.contains("what to do"), "\(c.name): \(r.err)") }
                 // PFP_SHOW_MESSAGES=1 prints what pfp said of each case, to read the messages.
-                if level.isEmpty && ProcessInfo.processInfo.environment["PFP_SHOW_MESSAGES"] != nil { print("== \(c.name)\n\(r.err)") }
+                if level.isEmpty && ProcessInfo.processInfo.environment["PFP_SHOW_MESSAGES"] != nil {
+                    print("== \(c.name)\n\(r.err)")
+                }
                 printed.append(("stdout \(level)", Array(r.out.utf8)))
                 printed.append(("stderr \(level)", Array(r.err.utf8)))
             }
             let runs = try runPFP(["runs", "--db", state + "/pfp.sqlite"])
             printed.append(("pfp runs", Array((runs.out + runs.err).utf8)))
             for (place, bytes) in try printed + everyFile(state) {
-                for (canary, needle) in canaries where contains(bytes, needle) { found.append("\(c.name): \(place): \(canary)") }
+                for (canary, needle) in canaries where contains(bytes, needle) {
+                    found.append("\(c.name): \(place): \(canary)")
+                }
             }
         }
         return found
@@ -307,9 +366,13 @@ final class HostileDeliveryTests: XCTestCase {
     /// database keeps them; the test above would fail on such a leak.
     func testTheSearchFindsACanaryThatIsThere() throws {
         let accepted = Case(name: "canary people accepted", refused: false) {
-            $0.files["population.csv"] = ("population", self.text([HostileDeliveryTests.popHeader + ",address,phone"] + self.canaryPeople), "utf-8")
+            $0.files["population.csv"] = (
+                "population", self.text([HostileDeliveryTests.popHeader + ",address,phone"] + self.canaryPeople),
+                "utf-8"
+            )
         }
         let found = try leaks(of: [accepted])
-        XCTAssertTrue(found.contains { $0.contains("pfp.sqlite") && $0.contains("ID 110105") }, found.joined(separator: "\n"))
+        XCTAssertTrue(
+            found.contains { $0.contains("pfp.sqlite") && $0.contains("ID 110105") }, found.joined(separator: "\n"))
     }
 }

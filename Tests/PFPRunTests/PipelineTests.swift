@@ -6,7 +6,6 @@ import PFPTestSupport
 @testable import PFPRun
 @testable import PFPMatch
 
-
 /// Runs the pipeline in-process on the committed sample data.
 final class PipelineTests: XCTestCase {
     var work = ""
@@ -40,7 +39,9 @@ final class PipelineTests: XCTestCase {
     /// name -> sha256 of every file of a published directory.
     func digests(_ dir: String) throws -> [String: String] {
         var out: [String: String] = [:]
-        for n in try FileManager.default.contentsOfDirectory(atPath: dir) { out[n] = try SHA256Digest.hex(ofFile: dir + "/" + n) }
+        for n in try FileManager.default.contentsOfDirectory(atPath: dir) {
+            out[n] = try SHA256Digest.hex(ofFile: dir + "/" + n)
+        }
         return out
     }
 
@@ -48,24 +49,35 @@ final class PipelineTests: XCTestCase {
         try run("2026-11-23", out: work)
         let s = try run("2026-11-24", out: work)
         let dir = work + "/published/2026-11-24"
-        XCTAssertEqual(Set(try FileManager.default.contentsOfDirectory(atPath: dir)),
-                       ["push.csv", "review.csv", "referral.csv", "watch.csv", "warning.csv", "explain.jsonl", "rejects.csv", "report.html", "manifest.json", "_SUCCESS"])
+        XCTAssertEqual(
+            Set(try FileManager.default.contentsOfDirectory(atPath: dir)),
+            [
+                "push.csv", "review.csv", "referral.csv", "watch.csv", "warning.csv", "explain.jsonl", "rejects.csv",
+                "report.html", "manifest.json", "_SUCCESS",
+            ])
         for (name, _) in try digests(dir) {
             var st = stat()
             stat(dir + "/" + name, &st)
             XCTAssertEqual(st.st_mode & 0o777, 0o600, name)
         }
         // Headers as outputs.md says.
-        XCTAssertTrue(try FileIO.readText(dir + "/push.csv").hasPrefix("household_id,person_id,policy,certainty,amount,status,district,street,community,unknown_facts\n"))
-        XCTAssertTrue(try FileIO.readText(dir + "/review.csv").hasPrefix("household_id,person_id,policy,failed_criteria,district,street,community\n"))
-        XCTAssertTrue(try FileIO.readText(dir + "/warning.csv").hasPrefix("household_id,triggers,district,street,community\n"))
+        XCTAssertTrue(
+            try FileIO.readText(dir + "/push.csv").hasPrefix(
+                "household_id,person_id,policy,certainty,amount,status,district,street,community,unknown_facts\n"))
+        XCTAssertTrue(
+            try FileIO.readText(dir + "/review.csv").hasPrefix(
+                "household_id,person_id,policy,failed_criteria,district,street,community\n"))
+        XCTAssertTrue(
+            try FileIO.readText(dir + "/warning.csv").hasPrefix("household_id,triggers,district,street,community\n"))
         // Day two: warnings against day one's watch list, repeat status.
         let push = try FileIO.readText(dir + "/push.csv")
         XCTAssertTrue(push.contains(",repeat,"))
         XCTAssertTrue(push.contains(",new,"))
         XCTAssertGreaterThan(try FileIO.readText(dir + "/warning.csv").split(separator: "\n").count, 1)
         // explain.jsonl: one line per entry of every list.
-        let entries = ["push", "review", "referral", "watch", "warning"].map { (try? FileIO.readText(dir + "/\($0).csv").split(separator: "\n").count - 1) ?? 0 }.reduce(0, +)
+        let entries = ["push", "review", "referral", "watch", "warning"].map {
+            (try? FileIO.readText(dir + "/\($0).csv").split(separator: "\n").count - 1) ?? 0
+        }.reduce(0, +)
         let explain = try FileIO.readText(dir + "/explain.jsonl").split(separator: "\n")
         XCTAssertEqual(explain.count, entries)
         // Sorted by its key columns (outputs.md): list id in byte order, then each list's keys in its file's order.
@@ -76,9 +88,16 @@ final class PipelineTests: XCTestCase {
             let rows = try FileIO.readText(dir + "/\(list).csv").split(separator: "\n").dropFirst()
             let keys = explain.compactMap { line -> String? in
                 guard let o = JSON.parseObject(Array(line.utf8)), o["list"] as? String == list else { return nil }
-                return [o["household_id"] as? String, o["person_id"] as? String, o["policy"] as? String].compactMap { $0 }.joined(separator: ",")
+                return [o["household_id"] as? String, o["person_id"] as? String, o["policy"] as? String].compactMap {
+                    $0
+                }.joined(separator: ",")
             }
-            XCTAssertEqual(keys, rows.map { $0.split(separator: ",", omittingEmptySubsequences: false).prefix(list == "push" ? 3 : 1).joined(separator: ",") }, list)
+            XCTAssertEqual(
+                keys,
+                rows.map {
+                    $0.split(separator: ",", omittingEmptySubsequences: false).prefix(list == "push" ? 3 : 1).joined(
+                        separator: ",")
+                }, list)
         }
         // The manifest counts the files' rows and digests them.
         let m = try XCTUnwrap(JSON.parseObject(try FileIO.readAll(dir + "/manifest.json")))
@@ -140,7 +159,9 @@ final class PipelineTests: XCTestCase {
         for hid in watch {
             let h = try XCTUnwrap(state.remembered(hid), hid)
             let index = try XCTUnwrap(data.householdIDs.firstIndex(of: hid))
-            let living = (Int(data.householdStart[index])..<Int(data.householdStart[index + 1])).filter { data.member[$0] != 0 }.map { data.personID[$0] }
+            let living = (Int(data.householdStart[index])..<Int(data.householdStart[index + 1])).filter {
+                data.member[$0] != 0
+            }.map { data.personID[$0] }
             XCTAssertEqual(Set(h.members.keys), Set(living), hid)
             householdValues.insert(h.values.count)
             for (_, mv) in h.members { personValues.insert(mv.count) }
@@ -161,9 +182,12 @@ final class PipelineTests: XCTestCase {
         try run("2026-11-23", out: out, from: .ingest, to: .ingest)
         let data = try IngestResult.load(from: StageStore(db: try Database(path: out + "/pfp.sqlite")), runDate: date)
         let (tags, policies) = try PipelineConfig(path: repoRoot + "/Pipelines/nightly.conf").loadCatalogue()
-        let rules = try RuleSet.load(directory: repoRoot + "/Pipelines/rules", catalogue: tags, policyCatalogue: policies, runDate: date, unavailableFeeds: [])
+        let rules = try RuleSet.load(
+            directory: repoRoot + "/Pipelines/rules", catalogue: tags, policyCatalogue: policies, runDate: date,
+            unavailableFeeds: [])
         let presence = try XCTUnwrap(TagPresence(data: data))
-        let plain = EvalContext(rules: rules, data: data), skipping = EvalContext(rules: rules, data: data, presence: presence)
+        let plain = EvalContext(rules: rules, data: data),
+            skipping = EvalContext(rules: rules, data: data, presence: presence)
         var rng = SystemRandomNumberGenerator()
         var h = 0, loads = 0, skipped = 0
         while loads < 20_000 {
@@ -178,14 +202,16 @@ final class PipelineTests: XCTestCase {
                 for t in 0..<data.tags.count where Bool.random(using: &rng) { skipping.resolve(tag: t) }
                 for t in 0..<data.tags.count where skipping.tagReady[t] == skipping.loadGeneration {
                     for m in 0..<skipping.memberCount {
-                        XCTAssertEqual(plain.slots[m * data.tags.count + t], skipping.slots[m * data.tags.count + t], "household \(h), tag \(t)")
+                        XCTAssertEqual(
+                            plain.slots[m * data.tags.count + t], skipping.slots[m * data.tags.count + t],
+                            "household \(h), tag \(t)")
                     }
                 }
             }
             skipped += presence.masks[h].nonzeroBitCount < data.tags.count ? 1 : 0
             loads += 1
             switch Int.random(in: 0..<10, using: &rng) {
-            case 0: h = Int.random(in: 0..<data.householdCount, using: &rng)          // anywhere, back included
+            case 0: h = Int.random(in: 0..<data.householdCount, using: &rng)  // anywhere, back included
             case 1, 2: h = min(data.householdCount - 1, h + Int.random(in: 2...50, using: &rng))
             default: h = h + 1 < data.householdCount ? h + 1 : 0
             }
@@ -205,7 +231,9 @@ final class PipelineTests: XCTestCase {
         let before = try digests(work + "/published/2026-11-23")
         try run("2026-11-24", out: work)
         XCTAssertEqual(try digests(work + "/published/2026-11-23"), before)
-        let names = try FileManager.default.contentsOfDirectory(atPath: work + "/published").filter { !$0.hasPrefix(".") }.sorted()
+        let names = try FileManager.default.contentsOfDirectory(atPath: work + "/published").filter {
+            !$0.hasPrefix(".")
+        }.sorted()
         XCTAssertEqual(names, ["2026-11-23", "2026-11-24"])
     }
 }

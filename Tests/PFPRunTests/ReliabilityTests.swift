@@ -23,8 +23,10 @@ final class ReliabilityTests: XCTestCase {
     }
 
     func runArgs(_ date: String, inbox: String? = nil, out: String? = nil) -> [String] {
-        ["run", "--run-date", date, "--inbox", inbox ?? repoRoot + "/SampleData/inbox-\(date)",
-         "--out", (out ?? work) + "/published", "--db", work + "/pfp.sqlite"]
+        [
+            "run", "--run-date", date, "--inbox", inbox ?? repoRoot + "/SampleData/inbox-\(date)",
+            "--out", (out ?? work) + "/published", "--db", work + "/pfp.sqlite",
+        ]
     }
 
     func copyInbox(_ date: String) throws -> String {
@@ -80,22 +82,30 @@ final class ReliabilityTests: XCTestCase {
 
     func testAFullDiskFailsClearlyAndPublishesNothing() throws {
         XCTAssertEqual(try sh("", runArgs("2026-11-23")).code, 0)
-        let before = try FileManager.default.contentsOfDirectory(atPath: work + "/published").filter { !$0.hasPrefix(".") }.sorted()
+        let before = try FileManager.default.contentsOfDirectory(atPath: work + "/published").filter {
+            !$0.hasPrefix(".")
+        }.sorted()
         let day1 = try SHA256Digest.hex(ofFile: work + "/published/2026-11-23/push.csv")
         // 'ulimit -f' makes writes beyond 100 KiB fail, as a full disk does.
         let r = try sh("ulimit -f 200;", runArgs("2026-11-24"))
         XCTAssertEqual(r.code, 1, r.err)
         XCTAssertTrue(r.err.contains("cannot write") || r.err.contains("disk I/O error"), r.err)
         XCTAssertTrue(r.err.contains("what to do"), r.err)
-        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: work + "/published").filter { !$0.hasPrefix(".") }.sorted(), before)
+        XCTAssertEqual(
+            try FileManager.default.contentsOfDirectory(atPath: work + "/published").filter { !$0.hasPrefix(".") }
+                .sorted(), before)
         XCTAssertEqual(try SHA256Digest.hex(ofFile: work + "/published/2026-11-23/push.csv"), day1)
         XCTAssertEqual(try sh("", runArgs("2026-11-24")).code, 0, "the next run succeeds")
     }
 
     func testAnOutputRootThatCannotBeWrittenFailsClearly() throws {
         // /proc refuses new directories even to root.
-        let r = try sh("", ["run", "--run-date", "2026-11-23", "--inbox", repoRoot + "/SampleData/inbox-2026-11-23",
-                            "--out", "/proc/pfp-test/published", "--db", work + "/pfp.sqlite"])
+        let r = try sh(
+            "",
+            [
+                "run", "--run-date", "2026-11-23", "--inbox", repoRoot + "/SampleData/inbox-2026-11-23",
+                "--out", "/proc/pfp-test/published", "--db", work + "/pfp.sqlite",
+            ])
         XCTAssertEqual(r.code, 1, r.err)
         XCTAssertTrue(r.err.contains("/proc/pfp-test") && r.err.contains("cannot create"), r.err)
         XCTAssertTrue(r.err.contains("what to do"), r.err)
@@ -109,7 +119,9 @@ final class ReliabilityTests: XCTestCase {
             logs += r.out + r.err
         }
         logs += try sh("", ["runs", "--db", work + "/pfp.sqlite"]).out
-        logs += try sh("", ["explain", "--run-date", "2026-11-24", "--household", "H0000000004", "--db", work + "/pfp.sqlite"]).out
+        logs += try sh(
+            "", ["explain", "--run-date", "2026-11-24", "--household", "H0000000004", "--db", work + "/pfp.sqlite"]
+        ).out
         // Every name and ID of the input.
         var names: Set<String> = [], ids: Set<String> = []
         for date in ["2026-11-23", "2026-11-24"] {
@@ -126,7 +138,9 @@ final class ReliabilityTests: XCTestCase {
             for line in text.split(separator: "\n") {
                 for field in line.split(separator: ",") {
                     let f = field.trimmingCharacters(in: CharacterSet(charactersIn: "\"\r"))
-                    if f.count >= 15, f.allSatisfy({ $0.isNumber || $0 == "X" || $0 == "x" }) { ids.insert(f.uppercased()) }
+                    if f.count >= 15, f.allSatisfy({ $0.isNumber || $0 == "X" || $0 == "x" }) {
+                        ids.insert(f.uppercased())
+                    }
                     if f.unicodeScalars.contains(where: { $0.value > 0x2E80 }) && f.count >= 2 { names.insert(f) }
                 }
             }
@@ -175,7 +189,9 @@ final class ReliabilityTests: XCTestCase {
             amounts += text.out.split(separator: "\n").filter { $0.contains(", amount ") }.count
             for line in try sh("", args + ["--json"]).out.split(separator: "\n") {
                 let obj = try XCTUnwrap(JSON.parseObject(Array(line.utf8)))
-                guard let d = obj["decision"] as? [String: Any], d["certainty"] as? String == "not_eligible" else { continue }
+                guard let d = obj["decision"] as? [String: Any], d["certainty"] as? String == "not_eligible" else {
+                    continue
+                }
                 XCTAssertTrue(d["amount"] is NSNull, String(line.prefix(200)))
             }
         }
@@ -186,10 +202,16 @@ final class ReliabilityTests: XCTestCase {
     func testPurgeDeletesOldRunsAndKeepsTheRest() throws {
         XCTAssertEqual(try sh("", runArgs("2026-11-23")).code, 0)
         XCTAssertEqual(try sh("", runArgs("2026-11-24")).code, 0)
-        let r = try sh("", ["purge", "--before", "2026-11-24", "--out", work + "/published", "--db", work + "/pfp.sqlite"])
+        let r = try sh(
+            "", ["purge", "--before", "2026-11-24", "--out", work + "/published", "--db", work + "/pfp.sqlite"])
         XCTAssertEqual(r.code, 0, r.err)
-        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: work + "/published").filter { !$0.hasPrefix(".") }, ["2026-11-24"])
-        XCTAssertFalse(try FileManager.default.contentsOfDirectory(atPath: work + "/pfp.sqlite.stages").contains { $0.hasPrefix("2026-11-23") })
+        XCTAssertEqual(
+            try FileManager.default.contentsOfDirectory(atPath: work + "/published").filter { !$0.hasPrefix(".") },
+            ["2026-11-24"])
+        XCTAssertFalse(
+            try FileManager.default.contentsOfDirectory(atPath: work + "/pfp.sqlite.stages").contains {
+                $0.hasPrefix("2026-11-23")
+            })
         let runs = try sh("", ["runs", "--db", work + "/pfp.sqlite"]).out
         XCTAssertFalse(runs.contains("2026-11-23"))
         XCTAssertTrue(runs.contains("2026-11-24  succeeded"))

@@ -38,7 +38,8 @@ final class ReportTests: XCTestCase {
         let dir = work + "/published/2026-11-24"
         let html = try FileIO.readText(dir + "/report.html")
         XCTAssertFalse(html.contains("<script"), "no scripts")
-        XCTAssertFalse(html.contains("http://") && !html.contains("http://www.w3.org/2000/svg"), "no external resources")
+        XCTAssertFalse(
+            html.contains("http://") && !html.contains("http://www.w3.org/2000/svg"), "no external resources")
         guard let chrome = chromium() else { throw XCTSkip("chromium is not installed (apt-get install chromium)") }
         let png = work + "/report.png"
         _ = try browser(chrome, ["--window-size=1200,1600", "--screenshot=" + png, "file://" + dir + "/report.html"])
@@ -46,7 +47,8 @@ final class ReportTests: XCTestCase {
         XCTAssertEqual(Array(image.prefix(8)), [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A], "a PNG")
         XCTAssertGreaterThan(image.count, 20_000, "a page with content, not a blank one")
         // The DOM as the browser built it: each list's count equals its file's rows.
-        let dom = String(decoding: try browser(chrome, ["--dump-dom", "file://" + dir + "/report.html"]), as: UTF8.self)
+        let dom = String(
+            decoding: try browser(chrome, ["--dump-dom", "file://" + dir + "/report.html"]), as: UTF8.self)
         for list in ["push", "review", "referral", "watch", "warning"] {
             let rows = try FileIO.readText(dir + "/\(list).csv").split(separator: "\n").count - 1
             XCTAssertTrue(dom.contains("id=\"count-\(list)\">\(grouped(rows))<"), "\(list): \(rows)")

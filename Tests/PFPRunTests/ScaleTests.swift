@@ -11,20 +11,26 @@ final class ScaleTests: XCTestCase {
         let work = NSTemporaryDirectory() + "pfp-scale-\(UUID().uuidString)"
         try FileIO.makeDirectory(work)
         defer { try? FileIO.remove(work) }
-        let g = try runPFP(["sample", "--households", "100000", "--seed", "5", "--run-date", "2026-11-23", "--days", "2",
-                            "--out", work + "/data", "--quiet"])
+        let g = try runPFP([
+            "sample", "--households", "100000", "--seed", "5", "--run-date", "2026-11-23", "--days", "2",
+            "--out", work + "/data", "--quiet",
+        ])
         XCTAssertEqual(g.status, 0, g.err)
         var entries = 0
         for date in ["2026-11-23", "2026-11-24"] {
             var published: [[String: String]] = []
             for threads in ["1", "2"] {
                 let out = work + "/t\(threads)"
-                let r = try runPFP(["run", "--run-date", date, "--inbox", work + "/data/inbox-\(date)", "--out", out + "/published",
-                                    "--db", out + "/pfp.sqlite", "--threads", threads, "--quiet"])
+                let r = try runPFP([
+                    "run", "--run-date", date, "--inbox", work + "/data/inbox-\(date)", "--out", out + "/published",
+                    "--db", out + "/pfp.sqlite", "--threads", threads, "--quiet",
+                ])
                 XCTAssertEqual(r.status, 0, r.err)
                 let dir = out + "/published/\(date)"
                 var digests: [String: String] = [:]
-                for n in try FileManager.default.contentsOfDirectory(atPath: dir) { digests[n] = try SHA256Digest.hex(ofFile: dir + "/" + n) }
+                for n in try FileManager.default.contentsOfDirectory(atPath: dir) {
+                    digests[n] = try SHA256Digest.hex(ofFile: dir + "/" + n)
+                }
                 published.append(digests)
                 if threads == "2" {
                     let m = try XCTUnwrap(JSON.parseObject(try FileIO.readAll(dir + "/manifest.json")))

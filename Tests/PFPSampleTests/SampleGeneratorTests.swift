@@ -8,13 +8,18 @@ final class SampleGeneratorTests: XCTestCase {
     func generate(_ n: Int, seed: UInt64, days: Int = 1) throws -> String {
         let dir = NSTemporaryDirectory() + "pfp-sample-\(UUID().uuidString)"
         let knobs = try SampleKnobs(path: repoRoot + "/Pipelines/sample.conf")
-        try SampleGenerator(settings: .init(households: n, seed: seed, firstRunDate: CivilDate.parse("2026-11-23")!, days: days, outDirectory: dir),
-                            knobs: knobs).generate(console: Console(level: .quiet))
+        try SampleGenerator(
+            settings: .init(
+                households: n, seed: seed, firstRunDate: CivilDate.parse("2026-11-23")!, days: days, outDirectory: dir),
+            knobs: knobs
+        ).generate(console: Console(level: .quiet))
         return dir
     }
 
     func digests(_ inbox: String) throws -> [String] {
-        try FileManager.default.contentsOfDirectory(atPath: inbox).sorted().map { try SHA256Digest.hex(ofFile: inbox + "/" + $0) }
+        try FileManager.default.contentsOfDirectory(atPath: inbox).sorted().map {
+            try SHA256Digest.hex(ofFile: inbox + "/" + $0)
+        }
     }
 
     func testSameSeedSameBytesWhateverTheThreads() throws {
@@ -50,13 +55,17 @@ final class SampleGeneratorTests: XCTestCase {
             // households with no head and with two heads
             var noHead = 0, twoHeads = 0
             for h in 0..<o.result.householdCount {
-                let heads = (Int(o.result.householdStart[h])..<Int(o.result.householdStart[h + 1])).filter { o.result.relation[$0] == Relation.head.rawValue }.count
+                let heads = (Int(o.result.householdStart[h])..<Int(o.result.householdStart[h + 1])).filter {
+                    o.result.relation[$0] == Relation.head.rawValue
+                }.count
                 if heads == 0 { noHead += 1 }
                 if heads >= 2 { twoHeads += 1 }
             }
             XCTAssertGreaterThan(noHead, 0)
             XCTAssertGreaterThan(twoHeads, 0)
-            if !previousPeople.isEmpty { XCTAssertEqual(Set(o.result.personID), previousPeople, "same people on both days") }
+            if !previousPeople.isEmpty {
+                XCTAssertEqual(Set(o.result.personID), previousPeople, "same people on both days")
+            }
             previousPeople = Set(o.result.personID)
         }
         // The files carry GB18030, a BOM and CRLF line ends.
@@ -70,9 +79,11 @@ final class SampleGeneratorTests: XCTestCase {
     func testNextDayChangesSomethingButNotEverything() throws {
         let dir = try generate(2000, seed: 3, days: 2)
         defer { try? FileIO.remove(dir) }
-        let d1 = try FileIO.readAll(dir + "/inbox-2026-11-23/hr.csv"), d2 = try FileIO.readAll(dir + "/inbox-2026-11-24/hr.csv")
+        let d1 = try FileIO.readAll(dir + "/inbox-2026-11-23/hr.csv"),
+            d2 = try FileIO.readAll(dir + "/inbox-2026-11-24/hr.csv")
         XCTAssertNotEqual(d1, d2)
-        let l1 = Set(String(decoding: d1, as: UTF8.self).split(separator: "\n")), l2 = Set(String(decoding: d2, as: UTF8.self).split(separator: "\n"))
+        let l1 = Set(String(decoding: d1, as: UTF8.self).split(separator: "\n")),
+            l2 = Set(String(decoding: d2, as: UTF8.self).split(separator: "\n"))
         XCTAssertGreaterThan(l1.intersection(l2).count, l1.count * 9 / 10)
     }
 }

@@ -15,7 +15,9 @@ public var pfpBinary: String { repoRoot + "/.build/debug/pfp" }
 /// `shell` is run first by /bin/sh (a umask, a file-size limit). `status` is the
 /// exit status, or minus the signal that ended the process.
 @discardableResult
-public func runPFP(_ args: [String], shell: String = "", env: [String: String] = [:]) throws -> (status: Int32, out: String, err: String) {
+public func runPFP(
+    _ args: [String], shell: String = "", env: [String: String] = [:]
+) throws -> (status: Int32, out: String, err: String) {
     let p = Process()
     if shell.isEmpty {
         p.executableURL = URL(fileURLWithPath: pfpBinary)
@@ -35,7 +37,7 @@ public func runPFP(_ args: [String], shell: String = "", env: [String: String] =
     p.standardError = er
     try p.run()
     // Both pipes drained at once: a full stderr must not block the child.
-    final class Box: @unchecked Sendable { var data = Data() }   // written by one thread, read after wait()
+    final class Box: @unchecked Sendable { var data = Data() }  // written by one thread, read after wait()
     let errBox = Box()
     let group = DispatchGroup()
     let errHandle = er.fileHandleForReading
