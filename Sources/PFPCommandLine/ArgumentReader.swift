@@ -6,17 +6,17 @@ import PFPCore
 /// refused (exit 64) with what to write instead. The command then reads each
 /// declared argument by its typed declaration; one it declares but never reads is
 /// a programming error that `finish()` reports.
-package final class ArgumentReader {
-    package let command: String
+public final class ArgumentReader {
+    public let command: String
     private let declarations: [ArgumentDeclaration]
     private var values: [String: [String]] = [:]
     private var flags: Set<String> = []
     private var words: [String] = []
     private var read: Set<String> = []
     /// `--help` or `-h` was given: nothing else is checked.
-    package private(set) var wantsHelp = false
+    public private(set) var wantsHelp = false
 
-    package init(
+    public init(
         _ args: [String], command: String, declarations: [ArgumentDeclaration], conflicts: [[String]] = []
     ) throws {
         self.command = command
@@ -85,7 +85,7 @@ package final class ArgumentReader {
     }
 
     /// The value of an option, nil when it is not given.
-    package func value<V>(_ option: Option<V>) throws -> V? {
+    public func value<V>(_ option: Option<V>) throws -> V? {
         read.insert(option.name)
         guard let text = values[option.name]?.last else {
             if option.declaration.required {
@@ -97,29 +97,29 @@ package final class ArgumentReader {
     }
 
     /// The value of an option, or its default.
-    package func value<V>(_ option: Option<V>, default fallback: V) throws -> V {
+    public func value<V>(_ option: Option<V>, default fallback: V) throws -> V {
         try value(option) ?? fallback
     }
 
     /// Every value of a repeatable option, in the order given.
-    package func values<V>(_ option: Option<V>) throws -> [V] {
+    public func values<V>(_ option: Option<V>) throws -> [V] {
         read.insert(option.name)
         return try (values[option.name] ?? []).map { try convert($0, option) }
     }
 
-    package func flag(_ flag: Flag) -> Bool {
+    public func flag(_ flag: Flag) -> Bool {
         read.insert(flag.name)
         return flags.contains(flag.name)
     }
 
-    package func words(_ declared: Words) -> [String] {
+    public func words(_ declared: Words) -> [String] {
         read.insert(declared.declaration.name)
         return words
     }
 
     /// Checks that the command read every argument it declares (a declaration it
     /// ignores would be parsed and shown in the help but do nothing).
-    package func finish() throws {
+    public func finish() throws {
         let unread = declarations.map(\.name).filter { !read.contains($0) }
         if !unread.isEmpty {
             throw PipelineError.failure(

@@ -2,8 +2,8 @@ import PFPCore
 
 /// How an argument appears on the command line: one declaration serves the
 /// parser, the usage line and the help, so the three cannot disagree.
-package struct ArgumentDeclaration: Sendable, Equatable {
-    package enum Kind: Sendable, Equatable {
+public struct ArgumentDeclaration: Sendable, Equatable {
+    public enum Kind: Sendable, Equatable {
         /// `--name VALUE`.
         case option(placeholder: String)
         /// `--name`, on or off; it takes no value.
@@ -11,11 +11,11 @@ package struct ArgumentDeclaration: Sendable, Equatable {
         /// Bare words, as the stage of `pfp stage ingest`.
         case words(placeholder: String)
     }
-    package var name: String
-    package var kind: Kind
-    package var help: String
-    package var repeatable = false
-    package var required = false
+    public var name: String
+    public var kind: Kind
+    public var help: String
+    public var repeatable = false
+    public var required = false
 
     var isWords: Bool {
         if case .words = kind { return true }
@@ -34,13 +34,13 @@ package struct ArgumentDeclaration: Sendable, Equatable {
 
 /// An option that takes a value of a type, declared once with its name,
 /// placeholder, help and how a value is read.
-package struct Option<Value: Sendable>: Sendable {
-    package let declaration: ArgumentDeclaration
+public struct Option<Value: Sendable>: Sendable {
+    public let declaration: ArgumentDeclaration
     /// What a value must be, for the message when it is not ("a real date YYYY-MM-DD").
     let expected: String
     let convert: @Sendable (String) -> Value?
 
-    package init(
+    public init(
         _ name: String, _ placeholder: String, help: String, expected: String,
         repeatable: Bool = false, required: Bool = false, convert: @escaping @Sendable (String) -> Value?
     ) {
@@ -51,12 +51,12 @@ package struct Option<Value: Sendable>: Sendable {
         self.convert = convert
     }
 
-    package var name: String { declaration.name }
+    public var name: String { declaration.name }
 }
 
 extension Option where Value == String {
     /// Any text: a path, a feed, an id.
-    package init(_ name: String, _ placeholder: String, help: String, repeatable: Bool = false, required: Bool = false)
+    public init(_ name: String, _ placeholder: String, help: String, repeatable: Bool = false, required: Bool = false)
     {
         self.init(name, placeholder, help: help, expected: "text", repeatable: repeatable, required: required) {
             $0.isEmpty ? nil : $0
@@ -66,7 +66,7 @@ extension Option where Value == String {
 
 extension Option where Value == CivilDate {
     /// A real calendar date.
-    package static func date(_ name: String, help: String, required: Bool = false) -> Option {
+    public static func date(_ name: String, help: String, required: Bool = false) -> Option {
         Option(name, "YYYY-MM-DD", help: help, expected: "a real date YYYY-MM-DD", required: required) {
             CivilDate.parse($0)
         }
@@ -75,7 +75,7 @@ extension Option where Value == CivilDate {
 
 extension Option where Value == Int {
     /// A whole number within bounds.
-    package static func number(
+    public static func number(
         _ name: String, _ placeholder: String, help: String, in range: ClosedRange<Int>,
         required: Bool = false
     ) -> Option {
@@ -91,7 +91,7 @@ extension Option where Value == Int {
 
 extension Option {
     /// One of a fixed set of words (`ingest`, `profile`, …).
-    package static func choice(
+    public static func choice(
         _ name: String, _ placeholder: String, help: String,
         _ choices: [(String, Value)]
     ) -> Option {
@@ -103,21 +103,21 @@ extension Option {
 }
 
 /// An option that is on when given and takes no value.
-package struct Flag: Sendable {
-    package let declaration: ArgumentDeclaration
+public struct Flag: Sendable {
+    public let declaration: ArgumentDeclaration
 
-    package init(_ name: String, help: String) {
+    public init(_ name: String, help: String) {
         declaration = ArgumentDeclaration(name: name, kind: .flag, help: help)
     }
 
-    package var name: String { declaration.name }
+    public var name: String { declaration.name }
 }
 
 /// The bare words a command takes (not options).
-package struct Words: Sendable {
-    package let declaration: ArgumentDeclaration
+public struct Words: Sendable {
+    public let declaration: ArgumentDeclaration
 
-    package init(_ placeholder: String, help: String) {
+    public init(_ placeholder: String, help: String) {
         declaration = ArgumentDeclaration(
             name: placeholder, kind: .words(placeholder: placeholder), help: help, required: true)
     }

@@ -4,26 +4,26 @@ import CPFPNative
 /// (derived data beside the database; the check finds a damaged or cut file, it
 /// is not a defence against someone who can write there, who could change the
 /// database as well). Written as `crc32c:` and eight hex digits.
-package struct CRC32C: Sendable {
-    package private(set) var value: UInt32 = 0
-    package init() {}
+public struct CRC32C: Sendable {
+    public private(set) var value: UInt32 = 0
+    public init() {}
 
-    package mutating func update(_ bytes: UnsafeRawBufferPointer) {
+    public mutating func update(_ bytes: UnsafeRawBufferPointer) {
         guard let base = bytes.baseAddress, bytes.count > 0 else { return }
         value = pfp_crc32c(value, base, bytes.count)
     }
 
     /// The check of these bytes.
-    package init(of bytes: UnsafeRawBufferPointer) { update(bytes) }
+    public init(of bytes: UnsafeRawBufferPointer) { update(bytes) }
 
-    package static let prefix = "crc32c:"
+    public static let prefix = "crc32c:"
 
     /// `crc32c:` and the value in eight lowercase hex digits.
-    package var text: String {
+    public var text: String {
         let hex = String(value, radix: 16)
         return CRC32C.prefix + String(repeating: "0", count: 8 - hex.count) + hex
     }
 
     /// Tests only: compare the portable path with the hardware one.
-    package static func forcePortable(_ on: Bool) { pfp_crc32c_force_portable(on ? 1 : 0) }
+    public static func forcePortable(_ on: Bool) { pfp_crc32c_force_portable(on ? 1 : 0) }
 }

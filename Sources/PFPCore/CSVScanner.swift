@@ -1,21 +1,21 @@
 import Foundation
 
 /// One field of a CSV record: a byte range into the file's buffer.
-package struct CSVField: Sendable {
-    package var start: Int
-    package var end: Int
+public struct CSVField: Sendable {
+    public var start: Int
+    public var end: Int
     /// The field was quoted and holds `""` escapes that must be undone before use.
-    package var hasEscapes: Bool
+    public var hasEscapes: Bool
 }
 
 /// A record as the scanner found it.
-package struct CSVRecordInfo: Sendable {
+public struct CSVRecordInfo: Sendable {
     /// Byte offset of the record's first byte.
-    package var start: Int
+    public var start: Int
     /// Physical line where the record starts (the header is line 1).
-    package var line: Int
+    public var line: Int
     /// False for unbalanced quotes or a wrong number of fields (`malformed_row`).
-    package var wellFormed: Bool
+    public var wellFormed: Bool
 }
 
 /// A byte-level RFC 4180 reader over a whole file held in memory.
@@ -29,15 +29,15 @@ package struct CSVRecordInfo: Sendable {
 /// physical line*, and reading resumes on the next line. So one stray quote costs
 /// one row, not the rest of the file. A record that is well quoted but has the
 /// wrong number of fields is one malformed record, whatever lines it spans.
-package struct CSVScanner {
-    package let bytes: UnsafeRawBufferPointer
+public struct CSVScanner {
+    public let bytes: UnsafeRawBufferPointer
     /// Position after which the buffer holds no `"` at all (learned on the way,
     /// so a file with many unclosed quotes is still read in linear time).
     private var noQuoteFrom: Int
     /// Tests: every record through the general scan (no one-line fast path).
     var generalOnly = false
 
-    package init(bytes: UnsafeRawBufferPointer) {
+    public init(bytes: UnsafeRawBufferPointer) {
         self.bytes = bytes
         self.noQuoteFrom = Int.max
     }
@@ -51,13 +51,13 @@ package struct CSVScanner {
 
     /// End of the physical line starting at `pos`: the index of its `\n`, or `count`.
     @inline(__always)
-    package func lineEnd(from pos: Int) -> Int {
+    public func lineEnd(from pos: Int) -> Int {
         find(UInt8(ascii: "\n"), from: pos, to: bytes.count) ?? bytes.count
     }
 
     /// Skips blank lines. Returns the position of the next record and its line, or nil at the end.
     @inline(__always)
-    package func skipBlank(pos: inout Int, line: inout Int) -> Bool {
+    public func skipBlank(pos: inout Int, line: inout Int) -> Bool {
         let n = bytes.count
         while pos < n {
             let c = bytes[pos]
@@ -74,7 +74,7 @@ package struct CSVScanner {
     /// Reads one record at `pos` (which must not be at a blank line), appends its
     /// fields to `fields` (cleared first), advances `pos` and `line` past it.
     /// `expectedFields` of 0 accepts any count (the header).
-    package mutating func scanRecord(
+    public mutating func scanRecord(
         pos: inout Int, line: inout Int, expectedFields: Int,
         fields: inout [CSVField]
     ) -> CSVRecordInfo {
@@ -183,13 +183,13 @@ package struct CSVScanner {
     }
 
     /// The text of a field with `""` escapes undone.
-    package func string(_ f: CSVField) -> String {
+    public func string(_ f: CSVField) -> String {
         let slice = UnsafeRawBufferPointer(rebasing: bytes[f.start..<f.end])
         if !f.hasEscapes { return String(decoding: slice, as: UTF8.self) }
         return String(decoding: CSVScanner.unescape(slice), as: UTF8.self)
     }
 
-    package static func unescape(_ b: UnsafeRawBufferPointer) -> [UInt8] {
+    public static func unescape(_ b: UnsafeRawBufferPointer) -> [UInt8] {
         var out: [UInt8] = []
         out.reserveCapacity(b.count)
         var i = 0
@@ -206,24 +206,24 @@ package struct CSVScanner {
 }
 
 /// Record boundaries of a whole file, split into chunks that can be parsed in parallel.
-package struct CSVLayout: Sendable {
-    package struct Chunk: Sendable {
-        package var start: Int
-        package var end: Int
-        package var firstLine: Int
-        package var firstRecord: Int
-        package var records: Int
+public struct CSVLayout: Sendable {
+    public struct Chunk: Sendable {
+        public var start: Int
+        public var end: Int
+        public var firstLine: Int
+        public var firstRecord: Int
+        public var records: Int
     }
-    package var header: [String]
+    public var header: [String]
     /// False when the header's quoting is broken (an unclosed or a stray quote).
-    package var headerWellFormed = true
-    package var headerEnd: Int
-    package var chunks: [Chunk]
-    package var records: Int
+    public var headerWellFormed = true
+    public var headerEnd: Int
+    public var chunks: [Chunk]
+    public var records: Int
 
     /// One fast sequential pass: lines without a quote are records as they are
     /// (found with memchr); only lines with quotes go through the full scanner.
-    package static func scan(_ bytes: UnsafeRawBufferPointer, targetChunkBytes: Int = 4 << 20) -> CSVLayout {
+    public static func scan(_ bytes: UnsafeRawBufferPointer, targetChunkBytes: Int = 4 << 20) -> CSVLayout {
         var scanner = CSVScanner(bytes: bytes)
         var pos = 0, line = 1
         var fields: [CSVField] = []

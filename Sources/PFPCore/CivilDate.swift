@@ -4,13 +4,13 @@ import Foundation
 ///
 /// Dates in feeds are `YYYY-MM-DD`; ages and staleness are exact day arithmetic,
 /// never floating point and never time zones.
-package struct CivilDate: Hashable, Comparable, Sendable, CustomStringConvertible {
-    package var days: Int32
+public struct CivilDate: Hashable, Comparable, Sendable, CustomStringConvertible {
+    public var days: Int32
 
-    package init(days: Int32) { self.days = days }
+    public init(days: Int32) { self.days = days }
 
     /// nil when the date does not exist (2023-02-30) or the year is outside 1..9999.
-    package init?(year: Int, month: Int, day: Int) {
+    public init?(year: Int, month: Int, day: Int) {
         guard CivilDate.exists(year: year, month: month, day: day) else { return nil }
         // Howard Hinnant's days_from_civil.
         let y = month <= 2 ? year - 1 : year
@@ -24,16 +24,16 @@ package struct CivilDate: Hashable, Comparable, Sendable, CustomStringConvertibl
 
     /// Whether the date exists (and the year is within 1..9999).
     @inline(__always)
-    package static func exists(year: Int, month: Int, day: Int) -> Bool {
+    public static func exists(year: Int, month: Int, day: Int) -> Bool {
         year >= 1 && year <= 9999 && month >= 1 && month <= 12 && day >= 1
             && day <= daysInMonth(year: year, month: month)
     }
 
-    package static func isLeap(_ year: Int) -> Bool {
+    public static func isLeap(_ year: Int) -> Bool {
         (year % 4 == 0 && year % 100 != 0) || year % 400 == 0
     }
 
-    package static func daysInMonth(year: Int, month: Int) -> Int {
+    public static func daysInMonth(year: Int, month: Int) -> Int {
         switch month {
         case 2: return isLeap(year) ? 29 : 28
         case 4, 6, 9, 11: return 30
@@ -42,7 +42,7 @@ package struct CivilDate: Hashable, Comparable, Sendable, CustomStringConvertibl
     }
 
     /// (year, month, day), Hinnant's civil_from_days.
-    package var components: (year: Int, month: Int, day: Int) {
+    public var components: (year: Int, month: Int, day: Int) {
         let z = Int(days) + 719468
         let era = (z >= 0 ? z : z - 146096) / 146097
         let doe = z - era * 146097
@@ -57,7 +57,7 @@ package struct CivilDate: Hashable, Comparable, Sendable, CustomStringConvertibl
 
     /// Parses exactly `YYYY-MM-DD` from bytes; nil for any other shape or a date that does not exist.
     @inlinable
-    package static func parse(_ b: UnsafeRawBufferPointer) -> CivilDate? {
+    public static func parse(_ b: UnsafeRawBufferPointer) -> CivilDate? {
         guard b.count == 10, b[4] == UInt8(ascii: "-"), b[7] == UInt8(ascii: "-") else { return nil }
         @inline(__always) func digits(_ start: Int, _ len: Int) -> Int? {
             var n = 0
@@ -74,15 +74,15 @@ package struct CivilDate: Hashable, Comparable, Sendable, CustomStringConvertibl
 
     /// `parse` for many fields that repeat a few dates (a feed's `as_of`): the
     /// last dates seen, by their ten bytes, in a small direct-mapped table.
-    package struct ParseCache {
+    public struct ParseCache {
         /// A date's ten bytes (eight and two) and its day number; empty entries hold 0.
         private struct Entry { var head: UInt64 = 0, tail: UInt16 = 0, days: Int32 = 0 }
         private var entries = [Entry](repeating: Entry(), count: 64)
-        package init() {}
+        public init() {}
 
         /// The same as `CivilDate.parse(b)`.
         @inline(__always)
-        package mutating func parse(_ b: UnsafeRawBufferPointer) -> CivilDate? {
+        public mutating func parse(_ b: UnsafeRawBufferPointer) -> CivilDate? {
             guard b.count == 10 else { return CivilDate.parse(b) }
             let head = b.loadUnaligned(as: UInt64.self), tail = b.loadUnaligned(fromByteOffset: 8, as: UInt16.self)
             let slot = Int(truncatingIfNeeded: ((head ^ UInt64(tail) &* 0x9E37_79B9) &* 0x9E37_79B9_7F4A_7C15) >> 58)
@@ -94,24 +94,24 @@ package struct CivilDate: Hashable, Comparable, Sendable, CustomStringConvertibl
         }
     }
 
-    package static func parse(_ s: String) -> CivilDate? {
+    public static func parse(_ s: String) -> CivilDate? {
         var s = s
         return s.withUTF8 { parse(UnsafeRawBufferPointer($0)) }
     }
 
     /// Whole years from `self` (a birth date) to `date`. Someone born on
     /// 29 February turns a year older on 1 March in common years.
-    package func age(on date: CivilDate) -> Int {
+    public func age(on date: CivilDate) -> Int {
         let b = components, d = date.components
         var years = d.year - b.year
         if (d.month, d.day) < (b.month, b.day) { years -= 1 }
         return years
     }
 
-    package func adding(days n: Int) -> CivilDate { CivilDate(days: days + Int32(n)) }
+    public func adding(days n: Int) -> CivilDate { CivilDate(days: days + Int32(n)) }
 
     /// YYYY-MM-DD, formatted by hand (String(format:) goes through Foundation and is slow).
-    package var description: String {
+    public var description: String {
         String(unsafeUninitializedCapacity: 10) {
             writeText(to: $0.baseAddress!); return 10
         }
@@ -119,7 +119,7 @@ package struct CivilDate: Hashable, Comparable, Sendable, CustomStringConvertibl
 
     /// The 10 characters of `description` at `out`: the one place the text is made,
     /// for the hot writers (explanations) as for `description`.
-    package func writeText(to out: UnsafeMutablePointer<UInt8>) {
+    public func writeText(to out: UnsafeMutablePointer<UInt8>) {
         let c = components
         var y = c.year
         for i in stride(from: 3, through: 0, by: -1) { out[i] = UInt8(truncatingIfNeeded: y % 10) + 48; y /= 10 }
@@ -127,10 +127,10 @@ package struct CivilDate: Hashable, Comparable, Sendable, CustomStringConvertibl
         out[7] = 45; out[8] = UInt8(c.day / 10) + 48; out[9] = UInt8(c.day % 10) + 48
     }
 
-    package static func < (a: CivilDate, b: CivilDate) -> Bool { a.days < b.days }
+    public static func < (a: CivilDate, b: CivilDate) -> Bool { a.days < b.days }
 
     /// Today's date in the machine's local time zone (the run date of a nightly job).
-    package static func today() -> CivilDate {
+    public static func today() -> CivilDate {
         var t = time(nil)
         var tmv = tm()
         localtime_r(&t, &tmv)

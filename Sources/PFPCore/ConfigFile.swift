@@ -9,24 +9,24 @@ import Foundation
 ///
 /// Values are text; the reader of each key decides its type and reports
 /// errors with file and line.
-package struct ConfigFile: Sendable {
-    package struct Entry: Sendable {
-        package var key: String
-        package var value: String
-        package var line: Int
+public struct ConfigFile: Sendable {
+    public struct Entry: Sendable {
+        public var key: String
+        public var value: String
+        public var line: Int
     }
-    package struct Section: Sendable {
+    public struct Section: Sendable {
         /// "" for the top, otherwise the words in brackets ("feed population").
-        package var name: String
-        package var line: Int
-        package var entries: [Entry]
+        public var name: String
+        public var line: Int
+        public var entries: [Entry]
 
-        package func value(_ key: String) -> Entry? { entries.last { $0.key == key } }
+        public func value(_ key: String) -> Entry? { entries.last { $0.key == key } }
     }
-    package var path: String
-    package var sections: [Section]
+    public var path: String
+    public var sections: [Section]
 
-    package init(path: String) throws {
+    public init(path: String) throws {
         guard FileIO.exists(path) else {
             throw PipelineError.badInput(
                 location: path, "configuration file not found",
@@ -35,7 +35,7 @@ package struct ConfigFile: Sendable {
         try self.init(path: path, text: try FileIO.readText(path))
     }
 
-    package init(path: String, text: String) throws {
+    public init(path: String, text: String) throws {
         self.path = path
         var sections = [Section(name: "", line: 0, entries: [])]
         for (i, raw) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
@@ -67,9 +67,9 @@ package struct ConfigFile: Sendable {
         self.sections = sections
     }
 
-    package var top: Section { sections[0] }
+    public var top: Section { sections[0] }
 
-    package func sections(kind: String) -> [(name: String, section: Section)] {
+    public func sections(kind: String) -> [(name: String, section: Section)] {
         sections.compactMap { s in
             let words = s.name.split(separator: " ")
             guard words.count == 2, words[0] == kind else { return nil }
@@ -77,5 +77,5 @@ package struct ConfigFile: Sendable {
         }
     }
 
-    package func location(_ e: Entry) -> String { "\(path):\(e.line)" }
+    public func location(_ e: Entry) -> String { "\(path):\(e.line)" }
 }

@@ -10,26 +10,26 @@
 /// The judgement is a whitelist, not a search for personal data: a name in any
 /// script, an ID number, a date, a phone number or an address is never a word
 /// of the contract, so it is never shown, and no pattern has to recognise it.
-package struct ContractWords: Sendable {
+public struct ContractWords: Sendable {
     /// The words, lower-cased, with `-` read as `_`.
     private let words: Set<String>
     /// The words in a stable order, for the nearest one.
     private let ordered: [String]
 
     /// Words that file names are commonly made of, besides the contract's words.
-    package static let fileWords: Set<String> = [
+    public static let fileWords: Set<String> = [
         "csv", "tsv", "txt", "dat", "json", "manifest", "data", "export", "delivery", "feed",
         "part", "full", "daily", "snapshot", "final", "utf8", "utf", "gb18030", "gbk",
     ]
 
-    package init<S: Sequence>(_ words: S) where S.Element == String {
+    public init<S: Sequence>(_ words: S) where S.Element == String {
         let normal = Set(words.map(ContractWords.normal))
         self.words = normal
         self.ordered = normal.sorted()
     }
 
     /// The contract word `text` spells (in any case, `-` for `_`), else nil.
-    package func canonical(_ text: String) -> String? {
+    public func canonical(_ text: String) -> String? {
         guard ContractWords.isPlain(text) else { return nil }
         let t = ContractWords.normal(text)
         return words.contains(t) ? t : nil
@@ -39,7 +39,7 @@ package struct ContractWords: Sendable {
     /// plain lower-case ASCII of at least four characters, one edit away from the
     /// word (two for words of nine or more). Capitalised text is never taken for a
     /// near miss: that is the shape of a name in Latin script.
-    package func nearMiss(_ text: String) -> String? {
+    public func nearMiss(_ text: String) -> String? {
         guard ContractWords.isPlain(text), text.utf8.count >= 4,
             !text.utf8.contains(where: { $0 >= UInt8(ascii: "A") && $0 <= UInt8(ascii: "Z") })
         else { return nil }
@@ -58,7 +58,7 @@ package struct ContractWords: Sendable {
     /// A file name as it may be shown: every part between `.`, `_` and `-` is a
     /// contract word, a common file word or a number of at most 8 digits
     /// (`population.csv`, `hr_20261123.csv`, `tax-part-2.csv.manifest.json`); nil otherwise.
-    package func fileName(_ name: String) -> String? {
+    public func fileName(_ name: String) -> String? {
         guard ContractWords.isPlain(name), name.utf8.count <= 96, !name.hasPrefix(".") else { return nil }
         let parts = name.lowercased().split(whereSeparator: { $0 == "." || $0 == "_" || $0 == "-" })
         for p in parts {
@@ -101,7 +101,7 @@ package struct ContractWords: Sendable {
     }
 
     /// Levenshtein distance, or `atMost + 1` as soon as it must exceed `atMost`.
-    package static func distance(_ a: [UInt8], _ b: [UInt8], atMost: Int) -> Int {
+    public static func distance(_ a: [UInt8], _ b: [UInt8], atMost: Int) -> Int {
         guard !a.isEmpty else { return b.count }
         guard !b.isEmpty else { return a.count }
         var previous = Array(0...b.count)

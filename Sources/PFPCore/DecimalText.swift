@@ -1,12 +1,12 @@
 /// Whole numbers as ASCII digits written straight into bytes, without a String: the
 /// one place for the hot writers (explanations, list rows).
-package enum DecimalText {
+public enum DecimalText {
     /// The most bytes `write` makes (a sign and 19 digits).
-    package static let maxBytes = 20
+    public static let maxBytes = 20
 
     /// The digits of `n`, a minus sign first when it is negative, at `out`; how many bytes.
     @inline(__always)
-    package static func write(_ n: Int64, to out: UnsafeMutablePointer<UInt8>) -> Int {
+    public static func write(_ n: Int64, to out: UnsafeMutablePointer<UInt8>) -> Int {
         var k = 0
         if n < 0 { out[0] = 45; k = 1 }
         let start = k

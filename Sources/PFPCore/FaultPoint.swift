@@ -6,18 +6,18 @@ import Foundation
 /// Named points where a test can kill the process (SIGKILL, as a crash or an
 /// operator's kill -9 would): `PFP_ABORT_AT=emit.before_publish pfp run ...`.
 /// Without the variable a point costs one comparison.
-package enum FaultPoint {
+public enum FaultPoint {
     static let target: String? = ProcessInfo.processInfo.environment["PFP_ABORT_AT"]
 
     /// Every point, in the order a run passes them.
-    package static let all = [
+    public static let all = [
         "ingest.read", "ingest.before_store", "ingest.stored", "profile.before_store", "profile.stored",
         "match.evaluated", "match.before_store", "emit.lists_written", "match.stored", "emit.before_success",
         "emit.before_publish", "emit.published",
     ]
 
     @inline(__always)
-    package static func hit(_ name: String) {
+    public static func hit(_ name: String) {
         guard let target, target == name else { return }
         kill(getpid(), SIGKILL)
     }

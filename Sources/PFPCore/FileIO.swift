@@ -5,9 +5,9 @@ import CPFPNative
 #endif
 
 /// File operations with the project's rules: owner-only files, whole-file reads, clear errors.
-package enum FileIO {
+public enum FileIO {
     /// Reads a whole file into memory.
-    package static func readAll(_ path: String) throws -> [UInt8] {
+    public static func readAll(_ path: String) throws -> [UInt8] {
         let fd = open(path, O_RDONLY)
         guard fd >= 0 else {
             throw PipelineError.badInput(location: path, "cannot open: \(String(cString: strerror(errno)))")
@@ -41,12 +41,12 @@ package enum FileIO {
         return out
     }
 
-    package static func readText(_ path: String) throws -> String {
+    public static func readText(_ path: String) throws -> String {
         String(decoding: try readAll(path), as: UTF8.self)
     }
 
     /// Creates a directory and its parents, owner-only (0700) for the ones it creates.
-    package static func makeDirectory(_ path: String) throws {
+    public static func makeDirectory(_ path: String) throws {
         var isDir: ObjCBool = false
         if FileManager.default.fileExists(atPath: path, isDirectory: &isDir) {
             if isDir.boolValue { return }
@@ -62,25 +62,25 @@ package enum FileIO {
     }
 
     /// A file opened for writing, created with the given mode whatever the umask.
-    package final class Writer {
-        package let path: String
+    public final class Writer {
+        public let path: String
         private let fd: Int32
         private var buffer: [UInt8] = []
         /// What a writer computes over the bytes it writes: the sha256 (published
         /// files, which manifests list), a CRC-32C (stage results: a check against
         /// damage, eight times cheaper) or nothing (a scratch file, a copy).
-        package enum Check: Sendable { case sha256, crc32c, none }
+        public enum Check: Sendable { case sha256, crc32c, none }
         private var digest = SHA256Digest()
         private var crc = CRC32C()
         private let check: Check
-        package private(set) var bytesWritten = 0
+        public private(set) var bytesWritten = 0
 
         /// `direct`: for large files that this run does not read back: the bytes go
         /// from this process to the disk in aligned blocks (O_DIRECT), not through
         /// the page cache, whose fresh pages cost this machine more than the disk
         /// does (docs/PERFORMANCE.md, sixth pass). Where the file system has no
         /// O_DIRECT, the file is written as any other.
-        package convenience init(
+        public convenience init(
             path: String, mode: mode_t = 0o600, check: Check = .sha256, direct: Bool = false
         ) throws {
             try self.init(path: path, mode: mode, check: check, direct: direct, block: 8 << 20)
@@ -129,7 +129,7 @@ package enum FileIO {
 
         /// Whether the file is written past the page cache (`direct` and the file
         /// system allows it).
-        package var isDirect: Bool { blocks != nil }
+        public var isDirect: Bool { blocks != nil }
 
         private func stage(_ bytes: UnsafeRawBufferPointer) throws {
             var off = 0
@@ -167,16 +167,16 @@ package enum FileIO {
             }
         }
 
-        package func write(_ bytes: [UInt8]) throws {
+        public func write(_ bytes: [UInt8]) throws {
             try bytes.withUnsafeBytes { try write($0) }
         }
 
-        package func write(_ s: String) throws {
+        public func write(_ s: String) throws {
             var s = s
             try s.withUTF8 { try write(UnsafeRawBufferPointer($0)) }
         }
 
-        package func write(_ bytes: UnsafeRawBufferPointer) throws {
+        public func write(_ bytes: UnsafeRawBufferPointer) throws {
             if blocks != nil { try stage(bytes); return }
             if bytes.count >= 1 << 20 {
                 // Large: straight to the file, no copy through the buffer; a sha256 is
@@ -202,7 +202,7 @@ package enum FileIO {
 
         /// Appends a whole file, read block by block and written as any other bytes
         /// (hashed as they are, direct when this writer is).
-        package func append(file source: String) throws {
+        public func append(file source: String) throws {
             let fdIn = open(source, O_RDONLY | O_CLOEXEC)
             guard fdIn >= 0 else {
                 throw PipelineError.failure(location: source, "cannot open: \(String(cString: strerror(errno)))")
@@ -243,7 +243,7 @@ package enum FileIO {
 
         /// Writes what is buffered (in direct mode only whole blocks are written
         /// before `finish`).
-        package func flush() throws {
+        public func flush() throws {
             if blocks != nil { return }
             try buffer.withUnsafeBytes { b in
                 try writeOut(b)
@@ -264,7 +264,7 @@ package enum FileIO {
         /// Flushes, syncs to disk (unless `sync` is false) and returns the check of
         /// everything written: the sha256 in hex, `crc32c:` and eight hex digits, or
         /// "" for a writer made without one.
-        package func finish(sync: Bool = true) throws -> String {
+        public func finish(sync: Bool = true) throws -> String {
             if blocks != nil {
                 try sendBlock()
                 try inFlight?.value()
@@ -287,34 +287,34 @@ package enum FileIO {
 
     /// Writes a whole file (owner-only by default), synced, and returns its sha256.
     @discardableResult
-    package static func write(_ path: String, _ bytes: [UInt8], mode: mode_t = 0o600) throws -> String {
+    public static func write(_ path: String, _ bytes: [UInt8], mode: mode_t = 0o600) throws -> String {
         let w = try Writer(path: path, mode: mode)
         try w.write(bytes)
         return try w.finish()
     }
 
-    package static func syncDirectory(_ path: String) {
+    public static func syncDirectory(_ path: String) {
         let fd = open(path, O_RDONLY | O_DIRECTORY)
         if fd >= 0 { fsync(fd); close(fd) }
     }
 
     /// Removes a file or a directory tree; no error when it does not exist.
-    package static func remove(_ path: String) throws {
+    public static func remove(_ path: String) throws {
         if FileManager.default.fileExists(atPath: path) {
             try FileManager.default.removeItem(atPath: path)
         }
     }
 
-    package static func exists(_ path: String) -> Bool { FileManager.default.fileExists(atPath: path) }
+    public static func exists(_ path: String) -> Bool { FileManager.default.fileExists(atPath: path) }
 
-    package static func isDirectory(_ path: String) -> Bool {
+    public static func isDirectory(_ path: String) -> Bool {
         var d: ObjCBool = false
         return FileManager.default.fileExists(atPath: path, isDirectory: &d) && d.boolValue
     }
 
     /// Peak resident set size of this process since it started or since the last
     /// `resetPeakRSS()`, in bytes (Linux's VmHWM; getrusage elsewhere).
-    package static func peakRSS() -> Int {
+    public static func peakRSS() -> Int {
         if let text = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8),
             let line = text.split(separator: "\n").first(where: { $0.hasPrefix("VmHWM:") }),
             let kb = Int(line.dropFirst(6).trimmingCharacters(in: .whitespaces).split(separator: " ").first ?? "")
@@ -328,22 +328,22 @@ package enum FileIO {
 
     /// Memory settings for a long batch job: large blocks go back to the system when
     /// freed (see pfp_tune_malloc). Called once at start.
-    package static func tuneMemory() { pfp_tune_malloc() }
+    public static func tuneMemory() { pfp_tune_malloc() }
 
     /// While `reuse` is on, large blocks come from the heap and freed memory stays
     /// in it for the next allocation, instead of fresh pages the kernel must clear
     /// first (which cost this machine more than anything else in the ingest at city
     /// scale: docs/PERFORMANCE.md, eighth pass). The next `resetPeakRSS()` or
     /// `releaseFreeMemory()` gives what is free back.
-    package static func reuseFreedMemory(_ reuse: Bool) { pfp_reuse_freed_memory(reuse ? 1 : 0) }
+    public static func reuseFreedMemory(_ reuse: Bool) { pfp_reuse_freed_memory(reuse ? 1 : 0) }
 
     /// Gives the heap memory malloc keeps free back to the system (after large data
     /// is let go in the middle of a stage).
-    package static func releaseFreeMemory() { pfp_release_free_memory() }
+    public static func releaseFreeMemory() { pfp_release_free_memory() }
 
     /// Starts a new peak for `peakRSS()` (per stage figures); a no-op where Linux's
     /// /proc/self/clear_refs is not there.
-    package static func resetPeakRSS() {
+    public static func resetPeakRSS() {
         // Memory the last stage freed goes back to the system first (glibc keeps
         // freed heap pages otherwise), so a stage's peak is its own.
         pfp_release_free_memory()
@@ -354,7 +354,7 @@ package enum FileIO {
     }
 
     /// User + system CPU seconds of this process so far.
-    package static func cpuSeconds() -> Double {
+    public static func cpuSeconds() -> Double {
         var ru = rusage()
         getrusage(__rusage_who_t(0), &ru)  // RUSAGE_SELF
         return Double(ru.ru_utime.tv_sec) + Double(ru.ru_utime.tv_usec) / 1e6
@@ -362,7 +362,7 @@ package enum FileIO {
     }
 
     /// Monotonic seconds.
-    package static func now() -> Double {
+    public static func now() -> Double {
         var ts = timespec()
         clock_gettime(CLOCK_MONOTONIC, &ts)
         return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9

@@ -4,14 +4,14 @@ import Foundation
 ///
 /// `key` = (first 17 digits) x 11 + check value (0-9, X = 10), so integer order
 /// is the byte order of the 18-character text and "smallest id_number" is `min(key)`.
-package struct IDNumber: Hashable, Comparable, Sendable, CustomStringConvertible {
-    package let key: UInt64
+public struct IDNumber: Hashable, Comparable, Sendable, CustomStringConvertible {
+    public let key: UInt64
 
-    package init(key: UInt64) { self.key = key }
+    public init(key: UInt64) { self.key = key }
 
     /// Back from the 18 characters of `description` (stored results); nil when the
     /// text is not such a number.
-    package init?(stored s: String) {
+    public init?(stored s: String) {
         guard s.utf8.count == 18, case .valid(let id, _) = IDNumber.parse(s) else { return nil }
         self = id
     }
@@ -20,7 +20,7 @@ package struct IDNumber: Hashable, Comparable, Sendable, CustomStringConvertible
     @inline(__always)
     static func weight(_ i: Int) -> Int { (1 << (17 - i)) % 11 }
 
-    package enum Parsed: Sendable {
+    public enum Parsed: Sendable {
         case valid(IDNumber, upgraded: Bool)
         case invalid
     }
@@ -28,7 +28,7 @@ package struct IDNumber: Hashable, Comparable, Sendable, CustomStringConvertible
     /// Validates 18 characters (check character per ISO 7064 MOD 11-2, lower-case `x`
     /// accepted) or a legacy 15-digit number (upgraded to 18 by inserting `19` before
     /// the year and appending the check character). The encoded birth date must exist.
-    package static func parse(_ b: UnsafeRawBufferPointer) -> Parsed {
+    public static func parse(_ b: UnsafeRawBufferPointer) -> Parsed {
         var body: UInt64 = 0
         var sum = 0
         if b.count == 18 {
@@ -77,7 +77,7 @@ package struct IDNumber: Hashable, Comparable, Sendable, CustomStringConvertible
         return .invalid
     }
 
-    package static func parse(_ s: String) -> Parsed {
+    public static func parse(_ s: String) -> Parsed {
         var s = s
         return s.withUTF8 { parse(UnsafeRawBufferPointer($0)) }
     }
@@ -95,24 +95,24 @@ package struct IDNumber: Hashable, Comparable, Sendable, CustomStringConvertible
     }
 
     /// The 17 digits before the check character.
-    package var body: UInt64 { key / 11 }
-    package var checkValue: UInt64 { key % 11 }
+    public var body: UInt64 { key / 11 }
+    public var checkValue: UInt64 { key % 11 }
 
     /// The birth date the number encodes (digits 7 to 14), nil if it does not exist.
-    package var birthDate: CivilDate? {
+    public var birthDate: CivilDate? {
         let b = body
         let ymd = Int((b / 1000) % 100_000_000)
         return CivilDate(year: ymd / 10000, month: (ymd / 100) % 100, day: ymd % 100)
     }
 
     /// Odd sequence number (digit 17) for men.
-    package var isMale: Bool { (body % 10) % 2 == 1 }
+    public var isMale: Bool { (body % 10) % 2 == 1 }
 
     /// The six-digit area code (for synthetic data and statistics; never shown with the rest).
-    package var areaCode: Int { Int(body / 100_000_000_000) }
+    public var areaCode: Int { Int(body / 100_000_000_000) }
 
     /// The full 18-character number. Personal data: only for output files, never logs.
-    package var description: String {
+    public var description: String {
         String(unsafeUninitializedCapacity: 18) {
             IDNumber.writeText(key, to: $0.baseAddress!); return 18
         }
@@ -122,7 +122,7 @@ package struct IDNumber: Hashable, Comparable, Sendable, CustomStringConvertible
     /// character, X for 10) at `out`: the one place the text is made, for the hot
     /// writers (CSV rows, explanations) as for `description`.
     @inline(__always)
-    package static func writeText(_ key: UInt64, to out: UnsafeMutablePointer<UInt8>) {
+    public static func writeText(_ key: UInt64, to out: UnsafeMutablePointer<UInt8>) {
         var b = key / 11
         for i in stride(from: 16, through: 0, by: -1) { out[i] = UInt8(truncatingIfNeeded: b % 10) + 48; b /= 10 }
         let c = key % 11
@@ -130,10 +130,10 @@ package struct IDNumber: Hashable, Comparable, Sendable, CustomStringConvertible
     }
 
     /// The form that may appear in logs and errors: `310101********1234`.
-    package var masked: String { IDNumber.mask(description) }
+    public var masked: String { IDNumber.mask(description) }
 
     /// Masks any ID-like text: the first six and last four characters stay.
-    package static func mask(_ text: String) -> String {
+    public static func mask(_ text: String) -> String {
         let chars = Array(text)
         guard chars.count > 10 else { return String(repeating: "*", count: chars.count) }
         return String(chars[0..<6]) + String(repeating: "*", count: chars.count - 10)
@@ -141,7 +141,7 @@ package struct IDNumber: Hashable, Comparable, Sendable, CustomStringConvertible
     }
 
     /// Builds a valid 18-character number from area, birth date and sequence (synthetic data).
-    package static func make(area: Int, birth: CivilDate, sequence: Int) -> IDNumber {
+    public static func make(area: Int, birth: CivilDate, sequence: Int) -> IDNumber {
         let c = birth.components
         let body =
             UInt64(area) * 100_000_000_000 + UInt64(c.year * 10000 + c.month * 100 + c.day) * 1000
@@ -155,5 +155,5 @@ package struct IDNumber: Hashable, Comparable, Sendable, CustomStringConvertible
         return IDNumber(key: body * 11 + checkValue(sum % 11))
     }
 
-    package static func < (a: IDNumber, b: IDNumber) -> Bool { a.key < b.key }
+    public static func < (a: IDNumber, b: IDNumber) -> Bool { a.key < b.key }
 }

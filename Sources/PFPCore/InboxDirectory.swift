@@ -5,11 +5,11 @@ import Foundation
 
 /// A file of a delivery, opened once: every check and every read goes through this
 /// descriptor, so a name swapped in the inbox after the check cannot redirect a read.
-package final class DeliveredFile: @unchecked Sendable {
-    package let descriptor: Int32
+public final class DeliveredFile: @unchecked Sendable {
+    public let descriptor: Int32
     /// The size when it was opened.
-    package let size: Int
-    package let inode: UInt64
+    public let size: Int
+    public let inode: UInt64
 
     init(descriptor: Int32, size: Int, inode: UInt64) {
         self.descriptor = descriptor
@@ -20,7 +20,7 @@ package final class DeliveredFile: @unchecked Sendable {
     deinit { close(descriptor) }
 
     /// The whole file, or nil when it holds more than `limit` bytes.
-    package func readAll(limit: Int) throws -> [UInt8]? {
+    public func readAll(limit: Int) throws -> [UInt8]? {
         var out: [UInt8] = []
         var buffer = [UInt8](repeating: 0, count: 64 << 10)
         while true {
@@ -37,7 +37,7 @@ package final class DeliveredFile: @unchecked Sendable {
 }
 
 /// Why a name in the inbox is not read as a delivered file.
-package enum InboxFileProblem: Error, Equatable, Sendable, CustomStringConvertible {
+public enum InboxFileProblem: Error, Equatable, Sendable, CustomStringConvertible {
     case missing
     /// Every symbolic link is refused, wherever it leads (docs/DECISIONS.md).
     case symbolicLink
@@ -47,7 +47,7 @@ package enum InboxFileProblem: Error, Equatable, Sendable, CustomStringConvertib
     case replaced
     case unreadable(Int32)
 
-    package var description: String {
+    public var description: String {
         switch self {
         case .missing: return "it is not there"
         case .symbolicLink:
@@ -62,27 +62,27 @@ package enum InboxFileProblem: Error, Equatable, Sendable, CustomStringConvertib
 /// The delivery directory, opened once: its entries are listed, checked and opened
 /// through its descriptor, each file without following a symbolic link and without
 /// blocking on a FIFO or touching a device.
-package final class InboxDirectory: @unchecked Sendable {
+public final class InboxDirectory: @unchecked Sendable {
     /// A name the directory holds.
-    package struct Entry: Sendable {
+    public struct Entry: Sendable {
         /// The name's bytes as the file system gives them.
-        package let name: [UInt8]
+        public let name: [UInt8]
         /// The name as text (bytes that are not UTF-8 replaced): for matching, and for
         /// a message only through `ContractWords.fileName`.
-        package var text: String { String(decoding: name, as: UTF8.self) }
-        package let inode: UInt64
+        public var text: String { String(decoding: name, as: UTF8.self) }
+        public let inode: UInt64
 
-        package init(name: [UInt8], inode: UInt64) {
+        public init(name: [UInt8], inode: UInt64) {
             self.name = name
             self.inode = inode
         }
     }
 
-    package let path: String
+    public let path: String
     private let descriptor: Int32
 
     /// Opens the inbox; the error says what to check when it is not a directory.
-    package init(path: String) throws {
+    public init(path: String) throws {
         let fd = Glibc.open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
         guard fd >= 0 else {
             let missing = errno == ENOENT || errno == ENOTDIR
@@ -100,7 +100,7 @@ package final class InboxDirectory: @unchecked Sendable {
     deinit { close(descriptor) }
 
     /// Every name but `.` and `..`, in byte order.
-    package func entries() throws -> [Entry] {
+    public func entries() throws -> [Entry] {
         let fd = dup(descriptor)
         guard fd >= 0, let dir = fdopendir(fd) else {
             if fd >= 0 { close(fd) }
@@ -123,7 +123,7 @@ package final class InboxDirectory: @unchecked Sendable {
     /// Opens a regular file of the inbox by its name: a symbolic link (wherever it
     /// leads), a directory, a FIFO, a device or a socket is refused before it is
     /// opened, and the opened file must be the one that was checked.
-    package func open(_ name: [UInt8]) -> Result<DeliveredFile, InboxFileProblem> {
+    public func open(_ name: [UInt8]) -> Result<DeliveredFile, InboxFileProblem> {
         let cName = name.map { CChar(bitPattern: $0) } + [0]
         var st = stat()
         guard fstatat(descriptor, cName, &st, AT_SYMLINK_NOFOLLOW) == 0 else {

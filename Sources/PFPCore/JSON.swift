@@ -1,7 +1,7 @@
 import Foundation
 
 /// JSON with object keys in the order they were given, so files are byte-stable.
-package indirect enum JSON: Sendable, Equatable {
+public indirect enum JSON: Sendable, Equatable {
     case null
     case bool(Bool)
     case int(Int64)
@@ -9,58 +9,88 @@ package indirect enum JSON: Sendable, Equatable {
     case array([JSON])
     case object([(String, JSON)])
 
-    package static func == (a: JSON, b: JSON) -> Bool { a.serialized() == b.serialized() }
+    public static func == (a: JSON, b: JSON) -> Bool { a.serialized() == b.serialized() }
 
-    package static func int(_ n: Int) -> JSON { .int(Int64(n)) }
+    public static func int(_ n: Int) -> JSON { .int(Int64(n)) }
 
     /// Compact (one line) or pretty (two-space indent) text.
-    package func serialized(pretty: Bool = false) -> String {
-        let w = JSONBytes()
-        write(into: w, pretty: pretty, indent: 0)
-        return String(decoding: w.bytes, as: UTF8.self)
+    public func serialized(pretty: Bool = false) -> String {
+        var out: [UInt8] = []
+        write(into: &out, pretty: pretty, indent: 0)
+        return String(decoding: out, as: UTF8.self)
     }
 
-    private func write(into w: JSONBytes, pretty: Bool, indent: Int) {
+    private func write(into out: inout [UInt8], pretty: Bool, indent: Int) {
         func newline(_ level: Int) {
-            w.byte(10)
-            for _ in 0..<level { w.raw("  ") }
+            out.append(10)
+            out.append(contentsOf: repeatElement(32, count: 2 * level))
         }
         switch self {
-        case .null: w.raw("null")
-        case .bool(let b): b ? w.raw("true") : w.raw("false")
-        case .int(let n): w.int(Int(n))
-        case .string(let s): w.string(s)
+        case .null: out += Array("null".utf8)
+        case .bool(let b): out += Array((b ? "true" : "false").utf8)
+        case .int(let n): out += Array(String(n).utf8)
+        case .string(let s): JSON.quote(s, into: &out)
         case .array(let items):
-            if items.isEmpty { w.raw("[]"); return }
-            w.byte(91)
+            if items.isEmpty { out += Array("[]".utf8); return }
+            out.append(91)
             for (i, v) in items.enumerated() {
-                if i > 0 { w.byte(44) }
+                if i > 0 { out.append(44) }
                 if pretty { newline(indent + 1) }
-                v.write(into: w, pretty: pretty, indent: indent + 1)
+                v.write(into: &out, pretty: pretty, indent: indent + 1)
             }
             if pretty { newline(indent) }
-            w.byte(93)
+            out.append(93)
         case .object(let pairs):
-            if pairs.isEmpty { w.raw("{}"); return }
-            w.byte(123)
+            if pairs.isEmpty { out += Array("{}".utf8); return }
+            out.append(123)
             for (i, (k, v)) in pairs.enumerated() {
-                if i > 0 { w.byte(44) }
+                if i > 0 { out.append(44) }
                 if pretty { newline(indent + 1) }
-                w.string(k)
-                pretty ? w.raw(": ") : w.byte(58)
-                v.write(into: w, pretty: pretty, indent: indent + 1)
+                JSON.quote(k, into: &out)
+                out += Array((pretty ? ": " : ":").utf8)
+                v.write(into: &out, pretty: pretty, indent: indent + 1)
             }
             if pretty { newline(indent) }
-            w.byte(125)
+            out.append(125)
         }
+    }
+
+    /// Whether a byte of UTF-8 text must be escaped inside a JSON string: a quote,
+    /// a backslash or a control character.
+    @inlinable public static func needsEscape(_ b: UInt8) -> Bool { b < 32 || b == 34 || b == 92 }
+
+    /// The escape of a byte that needs one (`needsEscape`), handed out byte by byte:
+    /// `\"`, `\\`, `\n`, `\r`, `\t`, and `\u00xx` for the other control characters.
+    /// The project's one definition of JSON string escaping: `JSON` values and the
+    /// byte writers of the hot paths (`JSONBytes`) both escape through it.
+    public static func escape(_ b: UInt8, _ emit: (UInt8) -> Void) {
+        emit(92)
+        switch b {
+        case 34, 92: emit(b)
+        case 10: emit(110)
+        case 13: emit(114)
+        case 9: emit(116)
+        default:
+            let hex = Array("0123456789abcdef".utf8)
+            for c in [117, 48, 48, hex[Int(b >> 4)], hex[Int(b & 15)]] as [UInt8] { emit(c) }
+        }
+    }
+
+    /// A quoted, escaped JSON string.
+    static func quote(_ s: String, into out: inout [UInt8]) {
+        out.append(34)
+        for b in s.utf8 {
+            if needsEscape(b) { escape(b) { out.append($0) } } else { out.append(b) }
+        }
+        out.append(34)
     }
 
     /// Parses JSON text (through Foundation) into plain Swift values.
-    package static func parseObject(_ bytes: [UInt8]) -> [String: Any]? {
+    public static func parseObject(_ bytes: [UInt8]) -> [String: Any]? {
         (try? JSONSerialization.jsonObject(with: Data(bytes))) as? [String: Any]
     }
 
-    package subscript(key: String) -> JSON? {
+    public subscript(key: String) -> JSON? {
         if case .object(let pairs) = self { return pairs.first { $0.0 == key }?.1 }
         return nil
     }

@@ -5,13 +5,13 @@ import Foundation
 
 /// A whole file mapped read-only into memory: no copy and no zero-filled pages.
 /// The bytes stay valid while the object lives.
-package final class MappedFile: @unchecked Sendable {
-    package let bytes: UnsafeRawBufferPointer
+public final class MappedFile: @unchecked Sendable {
+    public let bytes: UnsafeRawBufferPointer
     private let base: UnsafeMutableRawPointer?
     private let length: Int
 
     /// `populate: false` maps lazily (pages come in as they are read).
-    package convenience init(path: String, populate: Bool = true) throws {
+    public convenience init(path: String, populate: Bool = true) throws {
         let fd = open(path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else {
             throw PipelineError.badInput(location: path, "cannot open: \(String(cString: strerror(errno)))")
@@ -26,7 +26,7 @@ package final class MappedFile: @unchecked Sendable {
 
     /// A delivered file, mapped through the descriptor it was checked with;
     /// `location` names it in an error (a name fit to be shown).
-    package convenience init(file: DeliveredFile, location: String, populate: Bool = true) throws {
+    public convenience init(file: DeliveredFile, location: String, populate: Bool = true) throws {
         try self.init(descriptor: file.descriptor, length: file.size, populate: populate, location: location)
     }
 
@@ -50,7 +50,7 @@ package final class MappedFile: @unchecked Sendable {
     /// are faulted back in from the page cache (the mapping is private and never
     /// written, so they are the file's). Lets many large files be checked in turn
     /// without all of them counting as resident at once.
-    package func dropResidentPages() {
+    public func dropResidentPages() {
         if let base { madvise(base, length, MADV_DONTNEED) }
     }
 
@@ -70,9 +70,9 @@ package final class MappedFile: @unchecked Sendable {
 /// system may have evicted parts of them (on the benchmark machine a proactive
 /// reclaimer pages out cache idle for a minute); the check would then wait for
 /// each missing run in turn.
-package enum PageCacheWarmer {
+public enum PageCacheWarmer {
     /// Starts the warming and returns at once; the files stay open until it is done.
-    package static func start(_ files: [DeliveredFile]) {
+    public static func start(_ files: [DeliveredFile]) {
         guard !files.isEmpty else { return }
         let thread = Thread { for f in files { warm(f) } }
         thread.name = "pfp-page-cache"
@@ -81,15 +81,15 @@ package enum PageCacheWarmer {
 
     /// The missing runs of one file requested; returns the pages found missing.
     @discardableResult
-    package static func warm(_ file: DeliveredFile) -> Int { warm(descriptor: file.descriptor) ?? 0 }
+    public static func warm(_ file: DeliveredFile) -> Int { warm(descriptor: file.descriptor) ?? 0 }
 
     /// The same for a path (tests); 0 when it cannot be opened.
     @discardableResult
-    package static func warm(_ path: String) -> Int { withOpened(path) { warm(descriptor: $0) } ?? 0 }
+    public static func warm(_ path: String) -> Int { withOpened(path) { warm(descriptor: $0) } ?? 0 }
 
     /// How many of a file's pages are in the page cache, and how many it has; nil
     /// when it cannot be opened or mapped, or is empty.
-    package static func residency(_ path: String) -> (resident: Int, pages: Int)? {
+    public static func residency(_ path: String) -> (resident: Int, pages: Int)? {
         withOpened(path) { fd in
             withResidency(fd) { _, resident in (resident.reduce(0) { $0 + Int($1 & 1) }, resident.count) }
         }

@@ -1,8 +1,8 @@
 import Foundation
 
 /// Exact money in fen (hundredths of a yuan). Never a binary float.
-package enum Money {
-    package enum ParseResult: Equatable, Sendable {
+public enum Money {
+    public enum ParseResult: Equatable, Sendable {
         case value(Int64)
         /// Does not have the shape of money (`bad_value`).
         case malformed
@@ -12,7 +12,7 @@ package enum Money {
 
     /// Parses `digits[.d[d]]` with an optional leading `-`: no `+`, no exponent,
     /// no thousands separators, no leading `.`. A leading `-` parses but is out of range.
-    package static func parseFen(_ b: UnsafeRawBufferPointer) -> ParseResult {
+    public static func parseFen(_ b: UnsafeRawBufferPointer) -> ParseResult {
         var i = 0
         var negative = false
         if b.count > 0 && b[0] == UInt8(ascii: "-") { negative = true; i = 1 }
@@ -45,13 +45,13 @@ package enum Money {
         return .value(w100 + fen)
     }
 
-    package static func parseFen(_ s: String) -> ParseResult {
+    public static func parseFen(_ s: String) -> ParseResult {
         var s = s
         return s.withUTF8 { parseFen(UnsafeRawBufferPointer($0)) }
     }
 
     /// "1234.50" style text of an amount in fen.
-    package static func format(fen: Int64) -> String {
+    public static func format(fen: Int64) -> String {
         let sign = fen < 0 ? "-" : ""
         let a = fen.magnitude
         let frac = a % 100

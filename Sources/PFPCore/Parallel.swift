@@ -4,20 +4,20 @@ import CPFPNative
 /// Parallel loops over chunks with Dispatch, limited to `Parallel.threads` workers.
 /// Each iteration writes only its own result slot, so results never depend on
 /// the number of threads.
-package enum Parallel {
+public enum Parallel {
     /// Worker count; `--threads` sets it. Defaults to the machine's cores.
-    package nonisolated(unsafe) static var threads: Int = ProcessInfo.processInfo.activeProcessorCount
+    public nonisolated(unsafe) static var threads: Int = ProcessInfo.processInfo.activeProcessorCount
 
-    package static func forEach(_ iterations: Int, _ body: (Int) -> Void) {
+    public static func forEach(_ iterations: Int, _ body: (Int) -> Void) {
         forEach(iterations) { (_: Int, i: Int) in body(i) }
     }
 
     /// How many workers `forEach` uses for that many iterations.
-    package static func workers(for iterations: Int) -> Int { max(1, min(threads, iterations)) }
+    public static func workers(for iterations: Int) -> Int { max(1, min(threads, iterations)) }
 
     /// As `forEach`, also telling each iteration which worker (0..<workers(for:)) runs
     /// it, so a worker can use state of its own that no other thread touches.
-    package static func forEach(_ iterations: Int, _ body: (_ worker: Int, _ i: Int) -> Void) {
+    public static func forEach(_ iterations: Int, _ body: (_ worker: Int, _ i: Int) -> Void) {
         if iterations <= 0 { return }
         let workers = max(1, min(threads, iterations))
         if workers == 1 {
@@ -49,11 +49,11 @@ package enum Parallel {
 /// rethrows its error): for work that mostly waits (a disk, a file's completion)
 /// beside work that computes. With one thread (`--threads 1`) it runs at once, on
 /// the calling thread.
-package final class Background<T>: @unchecked Sendable {
+public final class Background<T>: @unchecked Sendable {
     private let done = DispatchGroup()
     private var result: Result<T, Error>?
 
-    package init(_ name: String, _ work: @escaping @Sendable () throws -> T) {
+    public init(_ name: String, _ work: @escaping @Sendable () throws -> T) {
         if Parallel.threads == 1 {
             result = Result { try work() }
             return
@@ -68,7 +68,7 @@ package final class Background<T>: @unchecked Sendable {
     }
 
     /// Waits for the work; its result, or its error.
-    package func value() throws -> T {
+    public func value() throws -> T {
         done.wait()
         return try result!.get()
     }

@@ -1,7 +1,7 @@
 import Foundation
 
 /// Exit codes of `pfp`, so a scheduler can tell what went wrong without reading text.
-package enum ExitCode: Int32, Sendable {
+public enum ExitCode: Int32, Sendable {
     case success = 0
     /// Internal failure: a bug, a full disk, a database that cannot be written.
     case failure = 1
@@ -17,23 +17,23 @@ package enum ExitCode: Int32, Sendable {
 ///
 /// It never carries a resident's name or full ID number: callers mask IDs
 /// with `IDNumber.masked` before they put one in a message.
-package struct PipelineError: Error, CustomStringConvertible, Sendable {
-    package enum Kind: Sendable {
+public struct PipelineError: Error, CustomStringConvertible, Sendable {
+    public enum Kind: Sendable {
         case badInput
         case usage
         case internalFailure
         case busy
     }
-    package var kind: Kind
-    package var stage: String?
-    package var feed: String?
+    public var kind: Kind
+    public var stage: String?
+    public var feed: String?
     /// A file and optionally a line and column ("Pipelines/x.rules:12:5").
-    package var location: String?
-    package var message: String
+    public var location: String?
+    public var message: String
     /// What the operator can do about it.
-    package var hint: String?
+    public var hint: String?
 
-    package init(
+    public init(
         _ kind: Kind, stage: String? = nil, feed: String? = nil, location: String? = nil,
         _ message: String, hint: String? = nil
     ) {
@@ -45,25 +45,25 @@ package struct PipelineError: Error, CustomStringConvertible, Sendable {
         self.hint = hint
     }
 
-    package static func badInput(
+    public static func badInput(
         stage: String? = nil, feed: String? = nil, location: String? = nil,
         _ message: String, hint: String? = nil
     ) -> PipelineError {
         PipelineError(.badInput, stage: stage, feed: feed, location: location, message, hint: hint)
     }
 
-    package static func usage(_ message: String, hint: String? = nil) -> PipelineError {
+    public static func usage(_ message: String, hint: String? = nil) -> PipelineError {
         PipelineError(.usage, message, hint: hint)
     }
 
-    package static func failure(
+    public static func failure(
         stage: String? = nil, location: String? = nil, _ message: String,
         hint: String? = nil
     ) -> PipelineError {
         PipelineError(.internalFailure, stage: stage, location: location, message, hint: hint)
     }
 
-    package var exitCode: ExitCode {
+    public var exitCode: ExitCode {
         switch kind {
         case .badInput: return .badInput
         case .usage: return .usage
@@ -72,7 +72,7 @@ package struct PipelineError: Error, CustomStringConvertible, Sendable {
         }
     }
 
-    package var description: String {
+    public var description: String {
         var parts: [String] = []
         if let stage { parts.append("stage \(stage)") }
         if let feed { parts.append("feed \(feed)") }

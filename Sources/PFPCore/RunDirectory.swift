@@ -7,16 +7,16 @@ import Foundation
 /// A run's published directory, built under a temporary name and renamed into
 /// place whole: `_SUCCESS` is the last file written, and a reader that sees it
 /// may trust every file beside it (outputs.md, "Where and when").
-package final class RunDirectory {
-    package let root: String
-    package let runDate: CivilDate
+public final class RunDirectory {
+    public let root: String
+    public let runDate: CivilDate
     /// The hidden directory being filled.
-    package let staging: String
-    package private(set) var files: [(name: String, rows: Int, sha256: String, bytes: Int)] = []
+    public let staging: String
+    public private(set) var files: [(name: String, rows: Int, sha256: String, bytes: Int)] = []
 
-    package var finalPath: String { (root as NSString).appendingPathComponent(runDate.description) }
+    public var finalPath: String { (root as NSString).appendingPathComponent(runDate.description) }
 
-    package init(root: String, runDate: CivilDate) throws {
+    public init(root: String, runDate: CivilDate) throws {
         self.root = root
         self.runDate = runDate
         try FileIO.makeDirectory(root)
@@ -32,7 +32,7 @@ package final class RunDirectory {
     }
 
     /// Removes staging directories left by runs that were killed (their process is gone).
-    package static func sweep(root: String) {
+    public static func sweep(root: String) {
         guard let names = try? FileManager.default.contentsOfDirectory(atPath: root) else { return }
         for n in names where n.hasPrefix(".tmp-") || n.hasPrefix(".old-") {
             if let pidText = n.split(separator: "-").last, let pid = Int32(pidText), pid != getpid(), kill(pid, 0) == 0
@@ -43,22 +43,22 @@ package final class RunDirectory {
         }
     }
 
-    package func path(_ name: String) -> String { (staging as NSString).appendingPathComponent(name) }
+    public func path(_ name: String) -> String { (staging as NSString).appendingPathComponent(name) }
 
     /// Records a written file for the manifest.
-    package func add(name: String, rows: Int, sha256: String, bytes: Int) {
+    public func add(name: String, rows: Int, sha256: String, bytes: Int) {
         files.append((name, rows, sha256, bytes))
     }
 
     /// Writes a whole file into the staging directory, owner-only, and records it.
-    package func write(_ name: String, _ bytes: [UInt8], rows: Int) throws {
+    public func write(_ name: String, _ bytes: [UInt8], rows: Int) throws {
         let sha = try FileIO.write(path(name), bytes)
         add(name: name, rows: rows, sha256: sha, bytes: bytes.count)
     }
 
     /// Writes `_SUCCESS` last and renames the directory into place, replacing an
     /// earlier publication of the same date.
-    package func publish() throws {
+    public func publish() throws {
         FaultPoint.hit("emit.before_success")
         try FileIO.write(path("_SUCCESS"), [])
         FaultPoint.hit("emit.before_publish")
@@ -90,7 +90,7 @@ package final class RunDirectory {
     }
 
     /// Links `src` as `dst` (same file system), else copies it; then syncs it to disk.
-    package static func linkOrCopy(_ src: String, _ dst: String) throws {
+    public static func linkOrCopy(_ src: String, _ dst: String) throws {
         if link(src, dst) != 0 {
             let w = try FileIO.Writer(path: dst, check: .none, direct: true)
             try w.append(file: src)
@@ -111,7 +111,7 @@ package final class RunDirectory {
     }
 
     /// Gives up: removes the staging directory; what was published stays.
-    package func abandon() { try? FileIO.remove(staging) }
+    public func abandon() { try? FileIO.remove(staging) }
 
     static func exchange(_ a: String, _ b: String) -> Bool {
         pfp_rename_exchange(a, b) == 0

@@ -3,17 +3,17 @@ import Foundation
 /// The run registry: one row per run date (a rerun replaces it), with status,
 /// timings, feed digests and counts, so `pfp runs` and later runs can read them.
 /// Every query of the registry's tables is here; their schema is `Schema`'s.
-package final class RunRegistry {
-    package let db: Database
+public final class RunRegistry {
+    public let db: Database
 
-    package init(db: Database) throws {
+    public init(db: Database) throws {
         self.db = db
         try Schema.migrate(db)
     }
 
     /// Now, in UTC; or the time SOURCE_DATE_EPOCH gives (the reproducible-builds
     /// convention), so that whole published directories can be compared byte for byte.
-    package static func timestamp() -> String {
+    public static func timestamp() -> String {
         let f = ISO8601DateFormatter()
         f.formatOptions = [.withInternetDateTime]
         if let e = ProcessInfo.processInfo.environment["SOURCE_DATE_EPOCH"], let secs = Double(e) {
@@ -22,7 +22,7 @@ package final class RunRegistry {
         return f.string(from: Date())
     }
 
-    package func start(runDate: CivilDate, version: String, inbox: String, threads: Int) throws {
+    public func start(runDate: CivilDate, version: String, inbox: String, threads: Int) throws {
         let d = SQLValue.text(runDate.description)
         try db.transaction {
             try deleteRows(d)
@@ -36,7 +36,7 @@ package final class RunRegistry {
     }
 
     /// A rerun of later stages of a recorded run: back to running.
-    package func resume(runDate: CivilDate) throws {
+    public func resume(runDate: CivilDate) throws {
         var exists = false
         try db.query("SELECT 1 FROM runs WHERE run_date = ?", [.text(runDate.description)]) { _ in exists = true }
         guard exists else {
@@ -49,7 +49,7 @@ package final class RunRegistry {
             [.text(RunStatus.running.rawValue), .text(runDate.description)])
     }
 
-    package func finish(runDate: CivilDate, status: RunStatus, message: String? = nil, summary: String? = nil) throws {
+    public func finish(runDate: CivilDate, status: RunStatus, message: String? = nil, summary: String? = nil) throws {
         try db.execute(
             "UPDATE runs SET status = ?, ended_at = ?, message = ?, summary = COALESCE(?, summary) WHERE run_date = ?",
             [
@@ -58,27 +58,27 @@ package final class RunRegistry {
             ])
     }
 
-    package func setRuleDigest(runDate: CivilDate, digest: String) throws {
+    public func setRuleDigest(runDate: CivilDate, digest: String) throws {
         try db.execute(
             "UPDATE runs SET rule_digest = ? WHERE run_date = ?", [.text(digest), .text(runDate.description)])
     }
 
-    package func recordStage(runDate: CivilDate, stage: String, wall: Double, cpu: Double, peakRSS: Int) throws {
+    public func recordStage(runDate: CivilDate, stage: String, wall: Double, cpu: Double, peakRSS: Int) throws {
         try db.execute(
             "INSERT OR REPLACE INTO run_stages(run_date, stage, wall_s, cpu_s, peak_rss) VALUES (?, ?, ?, ?, ?)",
             [.text(runDate.description), .text(stage), .real(wall), .real(cpu), .int(Int64(peakRSS))])
     }
 
-    package struct RunInfo: Sendable {
-        package var runDate: String
-        package var status: RunStatus
-        package var startedAt: String
-        package var endedAt: String?
-        package var summary: String?
-        package var message: String?
+    public struct RunInfo: Sendable {
+        public var runDate: String
+        public var status: RunStatus
+        public var startedAt: String
+        public var endedAt: String?
+        public var summary: String?
+        public var message: String?
     }
 
-    package func list() throws -> [RunInfo] {
+    public func list() throws -> [RunInfo] {
         var out: [RunInfo] = []
         try db.query("SELECT run_date, status, started_at, ended_at, summary, message FROM runs ORDER BY run_date") {
             r in
@@ -92,7 +92,7 @@ package final class RunRegistry {
     }
 
     /// The latest successful run with a date before `date`.
-    package func previousSuccessful(before date: CivilDate) throws -> CivilDate? {
+    public func previousSuccessful(before date: CivilDate) throws -> CivilDate? {
         var out: CivilDate?
         try db.query(
             "SELECT run_date FROM runs WHERE status = ? AND run_date < ? ORDER BY run_date DESC LIMIT 1",
@@ -102,7 +102,7 @@ package final class RunRegistry {
     }
 
     /// Rows read of each feed's latest accepted delivery in a successful run before `date`.
-    package func previousAcceptedRows(before date: CivilDate) throws -> [String: Int] {
+    public func previousAcceptedRows(before date: CivilDate) throws -> [String: Int] {
         var out: [String: Int] = [:]
         try db.query(
             """
@@ -114,7 +114,7 @@ package final class RunRegistry {
     }
 
     /// A recorded run's summary (households, people, rejects, counts), nil before it ends.
-    package func summary(runDate: CivilDate) throws -> [String: Any]? {
+    public func summary(runDate: CivilDate) throws -> [String: Any]? {
         var text: String?
         try db.query("SELECT summary FROM runs WHERE run_date = ?", [.text(runDate.description)]) {
             text = $0.optionalText(0)
@@ -123,14 +123,14 @@ package final class RunRegistry {
     }
 
     /// Entries per list of a recorded run (from its summary).
-    package func listCounts(runDate: CivilDate) throws -> [String: Int]? {
+    public func listCounts(runDate: CivilDate) throws -> [String: Int]? {
         guard let obj = try summary(runDate: runDate), let counts = obj["counts"] as? [String: Any] else { return nil }
         var out: [String: Int] = [:]
         for (k, v) in counts { if let o = v as? [String: Any], let n = o["total"] as? Int { out[k] = n } }
         return out
     }
 
-    package func stageTimings(runDate: CivilDate) throws -> [(stage: String, wall: Double, cpu: Double, rss: Int)] {
+    public func stageTimings(runDate: CivilDate) throws -> [(stage: String, wall: Double, cpu: Double, rss: Int)] {
         var out: [(String, Double, Double, Int)] = []
         try db.query(
             "SELECT stage, wall_s, cpu_s, peak_rss FROM run_stages WHERE run_date = ? ORDER BY rowid",
@@ -144,20 +144,20 @@ package final class RunRegistry {
     // MARK: Feeds and rejects of a run
 
     /// One feed of a run as the registry keeps it (the ingest stage's report).
-    package struct FeedRecord: Sendable, Equatable {
-        package var feed: String
-        package var required: Bool
+    public struct FeedRecord: Sendable, Equatable {
+        public var feed: String
+        public var required: Bool
         /// ok, missing, stale, broken or allowed_missing.
-        package var status: String
-        package var file: String?
-        package var asOf: CivilDate?
-        package var sha256: String?
-        package var bytes = 0, rowsRead = 0, accepted = 0, rejected = 0, conflicts = 0
-        package var message: String?
+        public var status: String
+        public var file: String?
+        public var asOf: CivilDate?
+        public var sha256: String?
+        public var bytes = 0, rowsRead = 0, accepted = 0, rejected = 0, conflicts = 0
+        public var message: String?
         /// Rejected rows by reason code.
-        package var rejectCounts: [String: Int] = [:]
+        public var rejectCounts: [String: Int] = [:]
 
-        package init(feed: String, required: Bool, status: String) {
+        public init(feed: String, required: Bool, status: String) {
             self.feed = feed
             self.required = required
             self.status = status
@@ -165,10 +165,10 @@ package final class RunRegistry {
     }
 
     /// A rejected row: its feed, line and reason code.
-    package typealias RejectRecord = (feed: String, line: Int, reason: String)
+    public typealias RejectRecord = (feed: String, line: Int, reason: String)
 
     /// Records a run's feeds and every rejected row, in one transaction.
-    package func record<S: Sequence>(runDate: CivilDate, feeds: [FeedRecord], rejects: S) throws
+    public func record<S: Sequence>(runDate: CivilDate, feeds: [FeedRecord], rejects: S) throws
     where S.Element == RejectRecord {
         let d = SQLValue.text(runDate.description)
         try db.transaction {
@@ -197,7 +197,7 @@ package final class RunRegistry {
     }
 
     /// A run's feeds in the order they were recorded, with their reject counts.
-    package func feeds(runDate: CivilDate) throws -> [FeedRecord] {
+    public func feeds(runDate: CivilDate) throws -> [FeedRecord] {
         let d = SQLValue.text(runDate.description)
         var out: [FeedRecord] = []
         try db.query(
@@ -223,7 +223,7 @@ package final class RunRegistry {
     }
 
     /// A run's rejected rows in the order they were recorded.
-    package func rejects(runDate: CivilDate) throws -> [RejectRecord] {
+    public func rejects(runDate: CivilDate) throws -> [RejectRecord] {
         var out: [RejectRecord] = []
         try db.query(
             "SELECT feed, line, reason FROM run_rejects WHERE run_date = ? ORDER BY rowid", [.text(runDate.description)]
@@ -234,7 +234,7 @@ package final class RunRegistry {
     }
 
     /// Rows read and bytes of every feed of a run.
-    package func inputVolume(runDate: CivilDate) throws -> (rows: Int, bytes: Int) {
+    public func inputVolume(runDate: CivilDate) throws -> (rows: Int, bytes: Int) {
         var out = (rows: 0, bytes: 0)
         try db.query(
             "SELECT SUM(rows_read), SUM(bytes) FROM run_feeds WHERE run_date = ?", [.text(runDate.description)]
@@ -247,7 +247,7 @@ package final class RunRegistry {
     // MARK: Purging
 
     /// Run dates recorded before a date.
-    package func runDates(before date: CivilDate) throws -> [CivilDate] {
+    public func runDates(before date: CivilDate) throws -> [CivilDate] {
         var out: [CivilDate] = []
         try db.query("SELECT run_date FROM runs WHERE run_date < ? ORDER BY run_date", [.text(date.description)]) {
             if let d = CivilDate.parse($0.text(0)) { out.append(d) }
@@ -256,7 +256,7 @@ package final class RunRegistry {
     }
 
     /// Deletes every registry row of a run date.
-    package func delete(runDate: CivilDate) throws {
+    public func delete(runDate: CivilDate) throws {
         let d = SQLValue.text(runDate.description)
         try db.transaction {
             try deleteRows(d)
@@ -271,7 +271,7 @@ package final class RunRegistry {
     }
 
     /// Gives the space of deleted rows back to the file system.
-    package func compact() throws {
+    public func compact() throws {
         try db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         try db.execute("VACUUM")
     }

@@ -2,27 +2,27 @@ import CPFPNative
 import Foundation
 
 /// SHA-256 of delivery and output files (Foundation on Linux has no CryptoKit).
-package struct SHA256Digest: Sendable {
+public struct SHA256Digest: Sendable {
     private var ctx = pfp_sha256_ctx()
 
-    package init() { pfp_sha256_init(&ctx) }
+    public init() { pfp_sha256_init(&ctx) }
 
-    package mutating func update(_ bytes: UnsafeRawBufferPointer) {
+    public mutating func update(_ bytes: UnsafeRawBufferPointer) {
         guard let base = bytes.baseAddress, bytes.count > 0 else { return }
         pfp_sha256_update(&ctx, base, bytes.count)
     }
 
-    package mutating func update(_ bytes: [UInt8]) {
+    public mutating func update(_ bytes: [UInt8]) {
         bytes.withUnsafeBytes { update($0) }
     }
 
-    package mutating func finalizeHex() -> String {
+    public mutating func finalizeHex() -> String {
         var out = [UInt8](repeating: 0, count: 32)
         pfp_sha256_final(&ctx, &out)
         return SHA256Digest.hex(out)
     }
 
-    package static func hex(_ bytes: [UInt8]) -> String {
+    public static func hex(_ bytes: [UInt8]) -> String {
         let digits = Array("0123456789abcdef".utf8)
         var s = [UInt8]()
         s.reserveCapacity(bytes.count * 2)
@@ -30,18 +30,18 @@ package struct SHA256Digest: Sendable {
         return String(decoding: s, as: UTF8.self)
     }
 
-    package static func hex(of bytes: UnsafeRawBufferPointer) -> String {
+    public static func hex(of bytes: UnsafeRawBufferPointer) -> String {
         var d = SHA256Digest()
         d.update(bytes)
         return d.finalizeHex()
     }
 
-    package static func hex(of bytes: [UInt8]) -> String {
+    public static func hex(of bytes: [UInt8]) -> String {
         bytes.withUnsafeBytes { hex(of: $0) }
     }
 
     /// Streams a file through the hash without holding it in memory.
-    package static func hex(ofFile path: String) throws -> String {
+    public static func hex(ofFile path: String) throws -> String {
         let fd = open(path, O_RDONLY)
         guard fd >= 0 else {
             throw PipelineError.failure("cannot open \(path) to hash it: \(String(cString: strerror(errno)))")
@@ -59,8 +59,8 @@ package struct SHA256Digest: Sendable {
     }
 
     /// Whether the SHA-NI instructions are used on this machine.
-    package static var usesHardware: Bool { pfp_sha256_uses_shani() != 0 }
+    public static var usesHardware: Bool { pfp_sha256_uses_shani() != 0 }
 
     /// Tests only: compare the portable path with the hardware one.
-    package static func forcePortable(_ on: Bool) { pfp_sha256_force_portable(on ? 1 : 0) }
+    public static func forcePortable(_ on: Bool) { pfp_sha256_force_portable(on ? 1 : 0) }
 }

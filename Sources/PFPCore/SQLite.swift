@@ -3,17 +3,17 @@ import Foundation
 
 /// A failure from SQLite: the result code, SQLite's message and the SQL text.
 /// Arguments are never included: they may be personal data.
-package struct SQLiteError: Error, CustomStringConvertible, Sendable {
-    package var code: Int32
-    package var message: String
-    package var sql: String?
-    package var description: String {
+public struct SQLiteError: Error, CustomStringConvertible, Sendable {
+    public var code: Int32
+    public var message: String
+    public var sql: String?
+    public var description: String {
         "SQLite error \(code): \(message)" + (sql.map { " (in: \($0))" } ?? "")
     }
 }
 
 /// A value bound to or read from a statement.
-package enum SQLValue: Sendable, Equatable {
+public enum SQLValue: Sendable, Equatable {
     case null
     case int(Int64)
     case text(String)
@@ -24,9 +24,9 @@ package enum SQLValue: Sendable, Equatable {
 let SQLITE_TRANSIENT_PTR = unsafeBitCast(-1, to: sqlite3_destructor_type.self)
 
 /// A prepared statement. Finalized when the value goes away.
-package final class Statement {
+public final class Statement {
     let handle: OpaquePointer
-    package let sql: String
+    public let sql: String
     unowned let db: Database
 
     /// Prepares one statement; SQL after it (a second statement) is refused, as
@@ -60,10 +60,10 @@ package final class Statement {
     deinit { sqlite3_finalize(handle) }
 
     /// The number of `?` arguments the statement takes.
-    package var argumentCount: Int { Int(sqlite3_bind_parameter_count(handle)) }
+    public var argumentCount: Int { Int(sqlite3_bind_parameter_count(handle)) }
 
     /// Binds every argument at once; their number must be the statement's.
-    package func bind(_ values: [SQLValue]) throws {
+    public func bind(_ values: [SQLValue]) throws {
         guard values.count == argumentCount else {
             throw SQLiteError(
                 code: SQLITE_RANGE, message: "the statement takes \(argumentCount) arguments, \(values.count) given",
@@ -92,7 +92,7 @@ package final class Statement {
     }
 
     /// Runs a statement that returns no rows.
-    package func execute(_ values: [SQLValue] = []) throws {
+    public func execute(_ values: [SQLValue] = []) throws {
         try bind(values)
         try stepToEnd()
     }
@@ -111,7 +111,7 @@ package final class Statement {
     }
 
     /// Runs a query and calls `row` for every result row.
-    package func query(_ values: [SQLValue] = [], _ row: (Row) throws -> Void) throws {
+    public func query(_ values: [SQLValue] = [], _ row: (Row) throws -> Void) throws {
         try bind(values)
         defer { sqlite3_reset(handle) }
         while true {
@@ -126,23 +126,23 @@ package final class Statement {
 }
 
 /// A result row; columns are read by index.
-package struct Row {
+public struct Row {
     let handle: OpaquePointer
-    package func int(_ i: Int32) -> Int64 { sqlite3_column_int64(handle, i) }
-    package func double(_ i: Int32) -> Double { sqlite3_column_double(handle, i) }
-    package func isNull(_ i: Int32) -> Bool { sqlite3_column_type(handle, i) == SQLITE_NULL }
-    package func text(_ i: Int32) -> String {
+    public func int(_ i: Int32) -> Int64 { sqlite3_column_int64(handle, i) }
+    public func double(_ i: Int32) -> Double { sqlite3_column_double(handle, i) }
+    public func isNull(_ i: Int32) -> Bool { sqlite3_column_type(handle, i) == SQLITE_NULL }
+    public func text(_ i: Int32) -> String {
         guard let p = sqlite3_column_text(handle, i) else { return "" }
         return String(cString: p)
     }
-    package func optionalText(_ i: Int32) -> String? { isNull(i) ? nil : text(i) }
-    package func blob(_ i: Int32) -> [UInt8] {
+    public func optionalText(_ i: Int32) -> String? { isNull(i) ? nil : text(i) }
+    public func blob(_ i: Int32) -> [UInt8] {
         let n = Int(sqlite3_column_bytes(handle, i))
         guard n > 0, let p = sqlite3_column_blob(handle, i) else { return [] }
         return Array(UnsafeRawBufferPointer(start: p, count: n))
     }
     /// Calls `body` with the blob's bytes without copying them.
-    package func withBlob<T>(_ i: Int32, _ body: (UnsafeRawBufferPointer) throws -> T) rethrows -> T {
+    public func withBlob<T>(_ i: Int32, _ body: (UnsafeRawBufferPointer) throws -> T) rethrows -> T {
         let p = sqlite3_column_blob(handle, i)
         let n = Int(sqlite3_column_bytes(handle, i))
         return try body(UnsafeRawBufferPointer(start: p, count: p == nil ? 0 : n))
@@ -150,14 +150,14 @@ package struct Row {
 }
 
 /// One connection to the pipeline's database: WAL, owner-only file, typed errors.
-package final class Database {
+public final class Database {
     let handle: OpaquePointer
-    package let path: String
+    public let path: String
     private var cache: [String: Statement] = [:]
 
     /// Opens (creating if needed) the database. A new file is created mode 0600
     /// whatever the umask.
-    package init(path: String) throws {
+    public init(path: String) throws {
         let dir = (path as NSString).deletingLastPathComponent
         if !dir.isEmpty { try FileIO.makeDirectory(dir) }
         if !FileManager.default.fileExists(atPath: path) {
@@ -198,7 +198,7 @@ package final class Database {
     }
 
     /// Runs one or more statements without arguments (schema, pragmas).
-    package func execute(_ sql: String) throws {
+    public func execute(_ sql: String) throws {
         var err: UnsafeMutablePointer<CChar>?
         let rc = sqlite3_exec(handle, sql, nil, nil, &err)
         if rc != SQLITE_OK {
@@ -209,23 +209,23 @@ package final class Database {
     }
 
     /// A prepared statement, cached by its SQL text for reuse.
-    package func statement(_ sql: String) throws -> Statement {
+    public func statement(_ sql: String) throws -> Statement {
         if let s = cache[sql] { return s }
         let s = try Statement(db: self, sql: sql)
         cache[sql] = s
         return s
     }
 
-    package func execute(_ sql: String, _ values: [SQLValue]) throws {
+    public func execute(_ sql: String, _ values: [SQLValue]) throws {
         try statement(sql).execute(values)
     }
 
-    package func query(_ sql: String, _ values: [SQLValue] = [], _ row: (Row) throws -> Void) throws {
+    public func query(_ sql: String, _ values: [SQLValue] = [], _ row: (Row) throws -> Void) throws {
         try statement(sql).query(values, row)
     }
 
     /// Runs `body` in one transaction: committed when it returns, rolled back when it throws.
-    package func transaction<T>(_ body: () throws -> T) throws -> T {
+    public func transaction<T>(_ body: () throws -> T) throws -> T {
         try execute("BEGIN IMMEDIATE")
         do {
             let result = try body()
@@ -238,7 +238,7 @@ package final class Database {
     }
 
     /// `PRAGMA integrity_check`: "ok" when the file is sound.
-    package func integrityCheck() throws -> String {
+    public func integrityCheck() throws -> String {
         var out: [String] = []
         try query("PRAGMA integrity_check") { out.append($0.text(0)) }
         return out.joined(separator: "; ")

@@ -4,15 +4,15 @@ import Foundation
 /// in its own transaction, and recorded in `schema_migrations` (the shape of
 /// GRDB's `DatabaseMigrator`). A change to the schema is a new step at the end;
 /// a step never changes once released.
-package enum Schema {
+public enum Schema {
     /// One step: its number, what it does in words, and its SQL.
-    package struct Migration: Sendable {
-        package let id: Int
-        package let name: String
+    public struct Migration: Sendable {
+        public let id: Int
+        public let name: String
         let sql: String
     }
 
-    package static let migrations: [Migration] = [
+    public static let migrations: [Migration] = [
         Migration(
             id: 1, name: "run registry",
             sql: """
@@ -58,7 +58,7 @@ package enum Schema {
 
     /// Brings the database to the last step, in one transaction. Safe to call on
     /// every open: when every step is applied, nothing is written or locked.
-    package static func migrate(_ db: Database) throws {
+    public static func migrate(_ db: Database) throws {
         try db.execute(
             "CREATE TABLE IF NOT EXISTS schema_migrations(id INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)"
         )
@@ -75,7 +75,7 @@ package enum Schema {
     }
 
     /// The numbers of the steps recorded as applied.
-    package static func applied(_ db: Database) throws -> Set<Int> {
+    public static func applied(_ db: Database) throws -> Set<Int> {
         var ids: Set<Int> = []
         try db.query("SELECT id FROM schema_migrations") { ids.insert(Int($0.int(0))) }
         return ids
@@ -107,7 +107,7 @@ package enum Schema {
 }
 
 /// What became of a run, as the registry records it.
-package enum RunStatus: String, Sendable, CaseIterable {
+public enum RunStatus: String, Sendable, CaseIterable {
     case running
     /// Every stage to emit done and published.
     case succeeded

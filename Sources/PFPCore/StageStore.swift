@@ -1,19 +1,19 @@
 import Foundation
 
 /// Named arrays of plain values, written as one stage result.
-package struct BlobWriter {
+public struct BlobWriter {
     /// One named item: its size and a way to reach its bytes (handed over in one
     /// piece or more, in order). The arrays given are
     /// kept as they are (shared, not copied) until the result is written.
-    package struct Item {
-        package let name: String
-        package let count: Int
+    public struct Item {
+        public let name: String
+        public let count: Int
         let withBytes: ((UnsafeRawBufferPointer) throws -> Void) throws -> Void
     }
-    package private(set) var items: [Item] = []
-    package init() {}
+    public private(set) var items: [Item] = []
+    public init() {}
 
-    package mutating func put<T: BitwiseCopyable>(_ name: String, _ array: [T]) {
+    public mutating func put<T: BitwiseCopyable>(_ name: String, _ array: [T]) {
         items.append(
             Item(name: name, count: array.count * MemoryLayout<T>.stride) { body in
                 try array.withUnsafeBytes { try body($0) }
@@ -21,7 +21,7 @@ package struct BlobWriter {
     }
 
     /// Arrays written one after another as one item (never joined in memory).
-    package mutating func put(_ name: String, pieces: [[UInt8]]) {
+    public mutating func put(_ name: String, pieces: [[UInt8]]) {
         items.append(
             Item(name: name, count: pieces.reduce(0) { $0 + $1.count }) { body in
                 for p in pieces { try p.withUnsafeBytes { try body($0) } }
@@ -30,12 +30,12 @@ package struct BlobWriter {
 
     /// Memory the caller owns, written as it is (not copied): it must stay valid and
     /// unchanged until the result is saved.
-    package mutating func put(_ name: String, _ bytes: UnsafeRawBufferPointer) {
+    public mutating func put(_ name: String, _ bytes: UnsafeRawBufferPointer) {
         items.append(Item(name: name, count: bytes.count) { body in try body(bytes) })
     }
 
     /// The encoding of `putStrings` for `count` strings given one by one.
-    package static func joined(_ count: Int, _ element: (Int) -> String) -> [UInt8] {
+    public static func joined(_ count: Int, _ element: (Int) -> String) -> [UInt8] {
         var out: [UInt8] = []
         out.reserveCapacity(count * 12)
         for i in 0..<count {
@@ -47,12 +47,12 @@ package struct BlobWriter {
     }
 
     /// Strings joined with NUL (none of ours hold one).
-    package mutating func putStrings(_ name: String, _ strings: [String]) {
+    public mutating func putStrings(_ name: String, _ strings: [String]) {
         put(name, BlobWriter.joined(strings.count) { strings[$0] })
     }
 }
 
-package struct BlobReader {
+public struct BlobReader {
     let file: MappedFile
     var index: [String: Range<Int>]
     let runDate: CivilDate
@@ -67,7 +67,7 @@ package struct BlobReader {
         return UnsafeRawBufferPointer(rebasing: file.bytes[r])
     }
 
-    package func get<T: BitwiseCopyable>(_ name: String) throws -> [T] {
+    public func get<T: BitwiseCopyable>(_ name: String) throws -> [T] {
         let b = try bytes(name)
         let n = b.count / MemoryLayout<T>.stride
         return [T](unsafeUninitializedCapacity: n) { buf, count in
@@ -79,16 +79,16 @@ package struct BlobReader {
         }
     }
 
-    package func has(_ name: String) -> Bool { index[name] != nil }
+    public func has(_ name: String) -> Bool { index[name] != nil }
 
     /// The error for an item whose size does not fit the rest of the result.
-    package func damaged(_ name: String) -> PipelineError {
+    public func damaged(_ name: String) -> PipelineError {
         PipelineError.failure(
             stage: stage, "the stored \(stage) result for \(runDate) is damaged ('\(name)' has the wrong size)",
             hint: "rerun 'pfp stage \(stage) --run-date \(runDate)'")
     }
 
-    package func strings(_ name: String) throws -> [String] {
+    public func strings(_ name: String) throws -> [String] {
         let b = try bytes(name)
         if b.isEmpty { return [] }
         return b.split(separator: 0, omittingEmptySubsequences: false).map { String(decoding: $0, as: UTF8.self) }
@@ -99,11 +99,11 @@ package struct BlobReader {
 /// from the previous stage's result. Each result is one file beside the database
 /// (written under a temporary name and renamed: never half-written), registered
 /// in the database with its size and CRC-32C, both checked when it is loaded.
-package final class StageStore {
-    package let db: Database
-    package let directory: String
+public final class StageStore {
+    public let db: Database
+    public let directory: String
 
-    package init(db: Database) throws {
+    public init(db: Database) throws {
         self.db = db
         directory = db.path + ".stages"
         try FileIO.makeDirectory(directory)
@@ -113,22 +113,22 @@ package final class StageStore {
     func fileName(_ runDate: CivilDate, _ stage: String) -> String { "\(runDate)-\(stage).bin" }
 
     /// A side file of a stage result (e.g. the match stage's explanations).
-    package func sidePath(runDate: CivilDate, name: String) -> String {
+    public func sidePath(runDate: CivilDate, name: String) -> String {
         (directory as NSString).appendingPathComponent("\(runDate)-\(name)")
     }
 
     /// A stage result's file, written and in place but not yet registered.
-    package struct Written: Sendable {
+    public struct Written: Sendable {
         let runDate: CivilDate, stage: String, name: String, bytes: Int, checksum: String
     }
 
     /// Replaces a stage's stored result for a date.
-    package func save(runDate: CivilDate, stage: String, blobs: BlobWriter) throws {
+    public func save(runDate: CivilDate, stage: String, blobs: BlobWriter) throws {
         try register(write(runDate: runDate, stage: stage, blobs: blobs))
     }
 
     /// Registers a result `write` made: from here on `load` finds it.
-    package func register(_ w: Written) throws {
+    public func register(_ w: Written) throws {
         try db.execute(
             "INSERT OR REPLACE INTO stage_result(run_date, stage, file, bytes, checksum, created_at) VALUES (?, ?, ?, ?, ?, ?)",
             [
@@ -140,7 +140,7 @@ package final class StageStore {
     /// Writes a stage's result file under a temporary name and renames it into
     /// place, touching no database (so it can run on a thread of its own beside
     /// the next stage); `register` makes it the stage's result.
-    package func write(runDate: CivilDate, stage: String, blobs: BlobWriter) throws -> Written {
+    public func write(runDate: CivilDate, stage: String, blobs: BlobWriter) throws -> Written {
         let name = fileName(runDate, stage)
         let final = (directory as NSString).appendingPathComponent(name)
         let tmp = final + ".tmp-\(getpid())"
@@ -174,7 +174,7 @@ package final class StageStore {
         return Written(runDate: runDate, stage: stage, name: name, bytes: w.bytesWritten, checksum: checksum)
     }
 
-    package func load(runDate: CivilDate, stage: String) throws -> BlobReader? {
+    public func load(runDate: CivilDate, stage: String) throws -> BlobReader? {
         var row: (String, Int64, String)?
         try db.query(
             "SELECT file, bytes, checksum FROM stage_result WHERE run_date = ? AND stage = ?",
@@ -225,7 +225,7 @@ package final class StageStore {
     }
 
     /// Run dates with a stored result before a date.
-    package func runDates(before date: CivilDate) throws -> [CivilDate] {
+    public func runDates(before date: CivilDate) throws -> [CivilDate] {
         var out: [CivilDate] = []
         try db.query(
             "SELECT DISTINCT run_date FROM stage_result WHERE run_date < ? ORDER BY run_date", [.text(date.description)]
@@ -235,7 +235,7 @@ package final class StageStore {
         return out
     }
 
-    package func delete(runDate: CivilDate, stage: String? = nil) throws {
+    public func delete(runDate: CivilDate, stage: String? = nil) throws {
         var names: [String] = []
         try db.query(
             "SELECT file FROM stage_result WHERE run_date = ?" + (stage == nil ? "" : " AND stage = ?"),

@@ -4,11 +4,11 @@ import Foundation
 #endif
 
 /// The encodings a delivery may declare (feeds.md).
-package enum FeedEncoding: String, Sendable {
+public enum FeedEncoding: String, Sendable {
     case utf8 = "utf-8"
     case gb18030 = "gb18030"
 
-    package init?(manifestValue: String) {
+    public init?(manifestValue: String) {
         switch manifestValue.lowercased() {
         case "utf-8", "utf8": self = .utf8
         case "gb18030", "gb-18030": self = .gb18030
@@ -17,9 +17,9 @@ package enum FeedEncoding: String, Sendable {
     }
 }
 
-package enum TextDecoding {
+public enum TextDecoding {
     /// Offset of the first byte that is not part of valid UTF-8, or nil when all is valid.
-    package static func firstInvalidUTF8(_ b: UnsafeRawBufferPointer) -> Int? {
+    public static func firstInvalidUTF8(_ b: UnsafeRawBufferPointer) -> Int? {
         let n = b.count
         var i = 0
         guard let base = b.baseAddress else { return nil }
@@ -59,7 +59,7 @@ package enum TextDecoding {
     /// line feeds (0x0A is never part of a GB18030 multi-byte character) and the
     /// pieces are converted in parallel. Fails with the offset of the first byte
     /// iconv refused.
-    package static func gb18030ToUTF8(_ b: UnsafeRawBufferPointer) -> Result<[UInt8], DecodeFailure> {
+    public static func gb18030ToUTF8(_ b: UnsafeRawBufferPointer) -> Result<[UInt8], DecodeFailure> {
         gb18030ToUTF8(b, room: estimatedRoom)
     }
 
@@ -163,7 +163,7 @@ package enum TextDecoding {
     /// whose fields are read as bytes that are ASCII in both encodings (a comma,
     /// quote or line feed is never inside a GB18030 character): no result of
     /// the file's size is written.
-    package static func firstInvalidGB18030(_ b: UnsafeRawBufferPointer) -> Int? {
+    public static func firstInvalidGB18030(_ b: UnsafeRawBufferPointer) -> Int? {
         convertPieces(b, pieceBounds(b)) { _ in Sink(dst: nil, room: 0) }.failure
     }
 
@@ -207,9 +207,9 @@ package enum TextDecoding {
         }
     }
 
-    package struct DecodeFailure: Error, Sendable {
-        package var offset: Int
-        package init(offset: Int) { self.offset = offset }
+    public struct DecodeFailure: Error, Sendable {
+        public var offset: Int
+        public init(offset: Int) { self.offset = offset }
     }
 
     /// Converts one piece: runs of ASCII (the same bytes in both encodings) are
@@ -256,7 +256,7 @@ package enum TextDecoding {
     }
 
     /// Whether every byte is below 0x80 (then GB18030 and UTF-8 bytes are the same).
-    package static func isASCII(_ b: UnsafeRawBufferPointer) -> Bool {
+    public static func isASCII(_ b: UnsafeRawBufferPointer) -> Bool {
         guard let base = b.baseAddress else { return true }
         let n = b.count
         var i = 0
@@ -275,7 +275,7 @@ package enum TextDecoding {
     }
 
     /// Drops a UTF-8 byte order mark.
-    package static func bomLength(_ b: UnsafeRawBufferPointer) -> Int {
+    public static func bomLength(_ b: UnsafeRawBufferPointer) -> Int {
         (b.count >= 3 && b[0] == 0xEF && b[1] == 0xBB && b[2] == 0xBF) ? 3 : 0
     }
 }

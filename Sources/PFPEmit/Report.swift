@@ -5,10 +5,10 @@ import PFPMatch
 
 /// report.html: one self-contained page for people who would rather look than read.
 /// Only counts and sums: no ID number or name ever appears in it.
-package enum RunReport {
+public enum RunReport {
     struct Bar { var label: String; var value: Int; var note: String = "" }
 
-    package static func html(
+    public static func html(
         runDate: CivilDate, rules: RuleSet, match m: MatchResult, byList: [String: ArraySlice<PublishedEntry>],
         households: Int, people: Int,
         rejects: Int, previousCounts: [String: Int]?, previousDate: String?

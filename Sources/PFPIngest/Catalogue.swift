@@ -4,14 +4,14 @@ import PFPCore
 /// The type of a tag's value (feeds.md, tag catalogue). Values are held as `Int64`:
 /// money in fen, ints as they are, bools 0/1, dates as days since 1970-01-01,
 /// enums as the index of their word.
-package enum TagType: Sendable, Equatable {
+public enum TagType: Sendable, Equatable {
     case money
     case int(min: Int64, max: Int64)
     case bool
     case date
     case enumeration([String])
 
-    package var name: String {
+    public var name: String {
         switch self {
         case .money: return "money"
         case .int(let a, let b): return "int(\(a)..\(b))"
@@ -23,7 +23,7 @@ package enum TagType: Sendable, Equatable {
 }
 
 /// What a person's tag is when no accepted row carries it.
-package enum AbsentValue: Sendable, Equatable {
+public enum AbsentValue: Sendable, Equatable {
     case value(Int64)
     /// Known to have no value (not disabled, not deceased).
     case none
@@ -31,18 +31,18 @@ package enum AbsentValue: Sendable, Equatable {
     case unknown
 }
 
-package struct TagDef: Sendable {
-    package var index: Int
-    package var name: String
-    package var feed: String
-    package var type: TagType
-    package var absent: AbsentValue
-    package var label: String
+public struct TagDef: Sendable {
+    public var index: Int
+    public var name: String
+    public var feed: String
+    public var type: TagType
+    public var absent: AbsentValue
+    public var label: String
     /// For `receiving.<policy>` tags, the policy id.
-    package var policy: String?
+    public var policy: String?
 }
 
-package enum ParsedValue: Equatable, Sendable {
+public enum ParsedValue: Equatable, Sendable {
     case value(Int64)
     case bad
     case outOfRange
@@ -50,7 +50,7 @@ package enum ParsedValue: Equatable, Sendable {
 
 extension TagDef {
     /// Parses a delivered value as this tag's type (feeds.md, "value must parse as").
-    package func parse(_ b: UnsafeRawBufferPointer) -> ParsedValue {
+    public func parse(_ b: UnsafeRawBufferPointer) -> ParsedValue {
         switch type {
         case .money: return CompiledTags.parseValue(.money, lo: 0, hi: 0, words: [], b)
         case .int(let lo, let hi): return CompiledTags.parseValue(.int, lo: lo, hi: hi, words: [], b)
@@ -62,7 +62,7 @@ extension TagDef {
     }
 
     /// The value as text, the way a department would write it.
-    package func format(_ v: Int64) -> String {
+    public func format(_ v: Int64) -> String {
         switch type {
         case .money: return Money.format(fen: v)
         case .int: return String(v)
@@ -73,19 +73,19 @@ extension TagDef {
     }
 }
 
-package enum PolicyLevel: String, Sendable { case household, person }
+public enum PolicyLevel: String, Sendable { case household, person }
 
-package struct PolicyEntry: Sendable {
-    package var id: String
-    package var level: PolicyLevel
-    package var name: String
+public struct PolicyEntry: Sendable {
+    public var id: String
+    public var level: PolicyLevel
+    public var name: String
 }
 
 /// `Pipelines/policies.catalogue`: the policies of this deployment.
-package struct PolicyCatalogue: Sendable {
-    package var policies: [PolicyEntry]
+public struct PolicyCatalogue: Sendable {
+    public var policies: [PolicyEntry]
 
-    package init(path: String) throws {
+    public init(path: String) throws {
         var out: [PolicyEntry] = []
         for (lineNo, words) in try CatalogueText.lines(path) {
             guard words.count >= 2, let level = PolicyLevel(rawValue: words[1]) else {
@@ -103,22 +103,22 @@ package struct PolicyCatalogue: Sendable {
         policies = out
     }
 
-    package init(policies: [PolicyEntry]) { self.policies = policies }
+    public init(policies: [PolicyEntry]) { self.policies = policies }
 }
 
 /// `Pipelines/tags.catalogue`: every tag a feed may deliver.
-package struct TagCatalogue: Sendable {
-    package var tags: [TagDef]
+public struct TagCatalogue: Sendable {
+    public var tags: [TagDef]
     private var byName: [String: Int]
 
-    package init(tags: [TagDef]) {
+    public init(tags: [TagDef]) {
         self.tags = tags
         var m: [String: Int] = [:]
         for t in tags { m[t.name] = t.index }
         byName = m
     }
 
-    package init(path: String, policies: PolicyCatalogue) throws {
+    public init(path: String, policies: PolicyCatalogue) throws {
         var tags: [TagDef] = []
         for (lineNo, words) in try CatalogueText.lines(path) {
             let loc = "\(path):\(lineNo)"
@@ -168,7 +168,7 @@ package struct TagCatalogue: Sendable {
     }
 
     /// The ingest stage packs a tag's index into 6 bits of each observation.
-    package static let maxTags = 64
+    public static let maxTags = 64
 
     static func parseType(_ s: String, location: String) throws -> TagType {
         switch s {
@@ -192,9 +192,9 @@ package struct TagCatalogue: Sendable {
             location: location, "unknown type '\(s)'; expected money, bool, date, int(MIN..MAX) or enum(a|b)")
     }
 
-    package func index(of name: String) -> Int? { byName[name] }
-    package subscript(name: String) -> TagDef? { byName[name].map { tags[$0] } }
-    package func tags(ofFeed feed: String) -> [TagDef] { tags.filter { $0.feed == feed } }
+    public func index(of name: String) -> Int? { byName[name] }
+    public subscript(name: String) -> TagDef? { byName[name].map { tags[$0] } }
+    public func tags(ofFeed feed: String) -> [TagDef] { tags.filter { $0.feed == feed } }
 }
 
 /// Reads the whitespace-separated lines of a catalogue file, without comments.

@@ -2,20 +2,20 @@ import Foundation
 import PFPCore
 
 /// The sidecar `<file>.manifest.json` of a delivered file (feeds.md, "A delivery").
-package struct DeliveryManifest: Sendable {
-    package var feed: String
-    package var department: String
-    package var asOf: CivilDate
-    package var rows: Int
-    package var sha256: String
-    package var encoding: FeedEncoding
+public struct DeliveryManifest: Sendable {
+    public var feed: String
+    public var department: String
+    public var asOf: CivilDate
+    public var rows: Int
+    public var sha256: String
+    public var encoding: FeedEncoding
 
     /// A manifest is a small JSON object; anything larger is not one.
     static let maxBytes = 1 << 20
 
     /// Parses and checks a manifest; the failure says which field is wrong, never
     /// what it holds (a manifest's fields are delivered text too).
-    package static func parse(_ bytes: [UInt8]) -> Result<DeliveryManifest, ManifestProblem> {
+    public static func parse(_ bytes: [UInt8]) -> Result<DeliveryManifest, ManifestProblem> {
         guard let obj = JSON.parseObject(bytes) else {
             return .failure(ManifestProblem("the manifest is not a JSON object"))
         }
@@ -44,28 +44,28 @@ package struct DeliveryManifest: Sendable {
 }
 
 /// What is wrong with a manifest: which field, never what it holds.
-package struct ManifestProblem: Error, Sendable {
-    package var message: String
+public struct ManifestProblem: Error, Sendable {
+    public var message: String
     init(_ message: String) { self.message = message }
 }
 
 /// A delivered feed file, read, checked against its manifest and laid out in records.
-package final class FeedFile: @unchecked Sendable {
-    package let spec: FeedSpec
+public final class FeedFile: @unchecked Sendable {
+    public let spec: FeedSpec
     /// The file's name as a message may show it (`DeliveryNames.shown`).
-    package let shownName: String
-    package let manifest: DeliveryManifest
+    public let shownName: String
+    public let manifest: DeliveryManifest
     /// The sha256 of the file's bytes as delivered.
-    package let sha256: String
+    public let sha256: String
     /// The delivered bytes (mapped) and, for GB18030 files with other than ASCII, the UTF-8 text.
     let mapped: MappedFile
     let converted: [UInt8]?
     /// Bytes of a UTF-8 BOM to skip.
     let textOffset: Int
-    package let layout: CSVLayout
+    public let layout: CSVLayout
     /// The position of each of the contract's columns that the header names.
-    package let columns: [String: Int]
-    package let sizeBytes: Int
+    public let columns: [String: Int]
+    public let sizeBytes: Int
 
     init(
         spec: FeedSpec, shownName: String, manifest: DeliveryManifest, sha256: String, mapped: MappedFile,
@@ -84,7 +84,7 @@ package final class FeedFile: @unchecked Sendable {
     }
 
     /// The text's bytes, without a BOM; record offsets of `layout` are relative to it.
-    package func withText<T>(_ body: (UnsafeRawBufferPointer) -> T) -> T {
+    public func withText<T>(_ body: (UnsafeRawBufferPointer) -> T) -> T {
         if let converted { return converted.withUnsafeBytes { body($0) } }
         return body(UnsafeRawBufferPointer(rebasing: mapped.bytes[textOffset...]))
     }
@@ -199,8 +199,8 @@ package final class FeedFile: @unchecked Sendable {
 }
 
 /// What happened to each configured feed of a delivery.
-package struct FeedReport: Sendable {
-    package enum Status: String, Sendable {
+public struct FeedReport: Sendable {
+    public enum Status: String, Sendable {
         case ok
         case missing
         case stale
@@ -208,25 +208,25 @@ package struct FeedReport: Sendable {
         /// Missing, stale or broken, but the operator allowed the run to go on without it.
         case allowedMissing = "allowed_missing"
     }
-    package var feed: String
-    package var required: Bool
-    package var status: Status
-    package var message: String?
-    package var file: String?
-    package var asOf: CivilDate?
-    package var sha256: String?
-    package var bytes: Int = 0
-    package var rowsRead: Int = 0
-    package var accepted: Int = 0
-    package var rejected: Int = 0
-    package var rejectCounts: [RejectReason: Int] = [:]
-    package var conflicts: Int = 0
-    package var warnings: [String: Int] = [:]
+    public var feed: String
+    public var required: Bool
+    public var status: Status
+    public var message: String?
+    public var file: String?
+    public var asOf: CivilDate?
+    public var sha256: String?
+    public var bytes: Int = 0
+    public var rowsRead: Int = 0
+    public var accepted: Int = 0
+    public var rejected: Int = 0
+    public var rejectCounts: [RejectReason: Int] = [:]
+    public var conflicts: Int = 0
+    public var warnings: [String: Int] = [:]
 
     /// Whether the feed's rows are used in this run.
-    package var used: Bool { status == .ok }
+    public var used: Bool { status == .ok }
 
-    package init(feed: String, required: Bool, status: Status) {
+    public init(feed: String, required: Bool, status: Status) {
         self.feed = feed
         self.required = required
         self.status = status
@@ -274,14 +274,14 @@ struct DeliveredFeedFile {
 /// Every file is opened once, through the inbox's descriptor, without following a
 /// symbolic link (`InboxDirectory`); every message names files and columns only as
 /// `DeliveryNames` and `HeaderCheck` allow, never quoting delivered bytes.
-package struct DeliveryCheck {
-    package var reports: [String: FeedReport] = [:]
-    package var problems: [PipelineError] = []
+public struct DeliveryCheck {
+    public var reports: [String: FeedReport] = [:]
+    public var problems: [PipelineError] = []
 
     /// `decided` is called as each configured feed's check ends, in the configuration's
     /// order, with its file when the run can use it (the caller parses it and lets it
     /// go) and whether the delivery is already refused.
-    package static func run(
+    public static func run(
         inbox: String, config: PipelineConfig, catalogue: TagCatalogue, runDate: CivilDate,
         allowMissing: Set<String>, console: Console,
         decided: (String, FeedFile?, Bool) -> Void
@@ -500,7 +500,7 @@ extension Array where Element == UInt8 {
 
 extension FeedReport {
     /// The report as the run registry keeps it.
-    package var record: RunRegistry.FeedRecord {
+    public var record: RunRegistry.FeedRecord {
         var r = RunRegistry.FeedRecord(feed: feed, required: required, status: status.rawValue)
         r.file = file
         r.asOf = asOf
@@ -512,7 +512,7 @@ extension FeedReport {
     }
 
     /// A report read back from the run registry.
-    package init(record r: RunRegistry.FeedRecord) {
+    public init(record r: RunRegistry.FeedRecord) {
         self.init(feed: r.feed, required: r.required, status: Status(rawValue: r.status) ?? .ok)
         file = r.file
         asOf = r.asOf

@@ -111,4 +111,4 @@ extension FeedSpec.Shape {
 }
 
 /// What is wrong with a header, in words that quote no delivered text but contract words.
-package struct HeaderProblem: Error, Sendable { package var message: String }
+public struct HeaderProblem: Error, Sendable { public var message: String }

@@ -3,17 +3,17 @@ import PFPCore
 
 /// The resolved value of one tag for the people who have a delivered row for it,
 /// sorted by person index. People not listed have the tag's absent value.
-package struct ResolvedTag: Sendable {
-    package var person: [Int32] = []
-    package var value: [Int64] = []
-    package var asOf: [Int32] = []
+public struct ResolvedTag: Sendable {
+    public var person: [Int32] = []
+    public var value: [Int64] = []
+    public var asOf: [Int32] = []
     /// 1 where rows with the same latest `as_of` disagree: the value is unknown.
-    package var conflict: [UInt8] = []
+    public var conflict: [UInt8] = []
 
-    package init() {}
+    public init() {}
 
     /// Index into the arrays for a person, or nil when the tag is absent for them.
-    package func find(_ p: Int32) -> Int? {
+    public func find(_ p: Int32) -> Int? {
         var lo = 0, hi = person.count
         while lo < hi {
             let mid = (lo + hi) / 2
@@ -25,39 +25,39 @@ package struct ResolvedTag: Sendable {
 
 /// What the ingest stage hands to the profile stage: accepted people grouped in
 /// households, and every tag resolved per person.
-package final class IngestResult: @unchecked Sendable {
-    package var runDate: CivilDate
+public final class IngestResult: @unchecked Sendable {
+    public var runDate: CivilDate
     /// People in household order (household id, then ID number).
-    package var personID: [UInt64] = []
-    package var birth: [Int32] = []
-    package var male: [UInt8] = []
-    package var relation: [UInt8] = []
-    package var hukou: [UInt8] = []
-    package var district: [Int32] = []
-    package var street: [Int32] = []
-    package var community: [Int64] = []
+    public var personID: [UInt64] = []
+    public var birth: [Int32] = []
+    public var male: [UInt8] = []
+    public var relation: [UInt8] = []
+    public var hukou: [UInt8] = []
+    public var district: [Int32] = []
+    public var street: [Int32] = []
+    public var community: [Int64] = []
     /// 0 for a person who died on or before the run date: not a member of any household.
-    package var member: [UInt8] = []
+    public var member: [UInt8] = []
     /// Index into `householdIDs` for each person.
-    package var household: [Int32] = []
+    public var household: [Int32] = []
     /// Household ids in byte order.
-    package var householdIDs: [String] = []
+    public var householdIDs: [String] = []
     /// Persons of household h are `householdStart[h] ..< householdStart[h+1]`.
-    package var householdStart: [Int32] = []
+    public var householdStart: [Int32] = []
     /// One entry per catalogue tag.
-    package var tags: [ResolvedTag] = []
+    public var tags: [ResolvedTag] = []
     /// Tags of a required feed the operator allowed to be missing: unknown for everyone.
-    package var tagUnavailable: [UInt8] = []
+    public var tagUnavailable: [UInt8] = []
     /// The `as_of` of each used feed.
-    package var feedAsOf: [String: CivilDate] = [:]
+    public var feedAsOf: [String: CivilDate] = [:]
 
-    package init(runDate: CivilDate) { self.runDate = runDate }
+    public init(runDate: CivilDate) { self.runDate = runDate }
 
-    package var personCount: Int { personID.count }
-    package var householdCount: Int { householdIDs.count }
+    public var personCount: Int { personID.count }
+    public var householdCount: Int { householdIDs.count }
 
     /// Households with at least one living member.
-    package var livingHouseholdCount: Int {
+    public var livingHouseholdCount: Int {
         var n = 0
         for h in 0..<householdCount {
             let r = Int(householdStart[h])..<Int(householdStart[h + 1])
@@ -68,15 +68,15 @@ package final class IngestResult: @unchecked Sendable {
 
     // MARK: persistence (stage result in the database, one blob per column)
 
-    package static let stage = "ingest"
+    public static let stage = "ingest"
 
-    package func save(to store: StageStore) throws {
+    public func save(to store: StageStore) throws {
         try store.save(runDate: runDate, stage: IngestResult.stage, blobs: blobs())
     }
 
     /// What `save` writes; the arrays are shared, not copied (nothing changes an
     /// ingest result once made).
-    package func blobs() -> BlobWriter {
+    public func blobs() -> BlobWriter {
         var w = BlobWriter()
         w.put("person_id", personID)
         w.put("birth", birth)
@@ -102,7 +102,7 @@ package final class IngestResult: @unchecked Sendable {
         return w
     }
 
-    package static func load(from store: StageStore, runDate: CivilDate) throws -> IngestResult {
+    public static func load(from store: StageStore, runDate: CivilDate) throws -> IngestResult {
         guard let r = try store.load(runDate: runDate, stage: stage) else {
             throw PipelineError.badInput(
                 stage: "profile", "no ingest result for \(runDate)",

@@ -2,29 +2,29 @@ import Foundation
 import PFPCore
 
 /// The ingest stage's whole outcome: the resolved data and what was refused, per feed.
-package struct IngestOutcome {
-    package var result: IngestResult
-    package var reports: [FeedReport]
+public struct IngestOutcome {
+    public var result: IngestResult
+    public var reports: [FeedReport]
     /// Every rejected record: (feed, line, reason), sorted by feed then line.
-    package var rejects: [(feed: String, reject: Reject)]
+    public var rejects: [(feed: String, reject: Reject)]
     /// Tags whose latest rows disagree, per feed and tag.
-    package var conflicts: [String: Int]
+    public var conflicts: [String: Int]
 }
 
 /// Reads a delivery exactly as shared/spec/feeds.md says.
-package struct IngestStage {
-    package var config: PipelineConfig
-    package var catalogue: TagCatalogue
-    package var console: Console
+public struct IngestStage {
+    public var config: PipelineConfig
+    public var catalogue: TagCatalogue
+    public var console: Console
 
-    package init(config: PipelineConfig, catalogue: TagCatalogue, console: Console) {
+    public init(config: PipelineConfig, catalogue: TagCatalogue, console: Console) {
         self.config = config
         self.catalogue = catalogue
         self.console = console
     }
 
     /// `previousRows`: rows read of each feed's previous accepted delivery (drift guard).
-    package func run(
+    public func run(
         inbox: String, runDate: CivilDate, allowMissing: Set<String>,
         previousRows: [String: Int] = [:], allowDrift: Set<String> = []
     ) throws -> IngestOutcome {

@@ -4,7 +4,7 @@ import PFPCore
 
 /// Open-addressing map from an ID number's key to a person index, built once and
 /// read from many threads (no locks: it is never written after construction).
-package final class IDIndex: @unchecked Sendable {
+public final class IDIndex: @unchecked Sendable {
     /// A key and its person index side by side: a lookup is one cache miss, not
     /// two (the table is far larger than the caches and is read at random).
     struct Slot {
@@ -15,7 +15,7 @@ package final class IDIndex: @unchecked Sendable {
     private let slots: UnsafeMutableBufferPointer<Slot>
     private let mask: Int
 
-    package init(keys input: [UInt64]) {
+    public init(keys input: [UInt64]) {
         var cap = 16
         while cap < input.count * 2 { cap <<= 1 }
         let mask = cap - 1
@@ -50,14 +50,14 @@ package final class IDIndex: @unchecked Sendable {
 
     /// Brings the slot where `k`'s search starts into the cache (see `pfp_prefetch`).
     @inline(__always)
-    package func prefetch(_ k: UInt64) {
+    public func prefetch(_ k: UInt64) {
         let h = IDIndex.hash(k) & mask
         pfp_prefetch(slots.baseAddress! + h)
     }
 
     /// The person index, or -1.
     @inline(__always)
-    package func find(_ k: UInt64) -> Int32 {
+    public func find(_ k: UInt64) -> Int32 {
         var h = IDIndex.hash(k) & mask
         let sb = UnsafeBufferPointer(slots)
         while true {

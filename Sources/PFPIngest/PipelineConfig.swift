@@ -2,35 +2,35 @@ import Foundation
 import PFPCore
 
 /// What a feed is and how the run treats it (from `Pipelines/nightly.conf`).
-package struct FeedSpec: Sendable {
-    package enum Shape: String, Sendable { case population, tags }
-    package var name: String
-    package var shape: Shape
-    package var required: Bool
-    package var maxAgeDays: Int
+public struct FeedSpec: Sendable {
+    public enum Shape: String, Sendable { case population, tags }
+    public var name: String
+    public var shape: Shape
+    public var required: Bool
+    public var maxAgeDays: Int
 }
 
 /// The nightly job's settings: `Pipelines/nightly.conf`, overridden by flags.
-package struct PipelineConfig: Sendable {
-    package var configPath: String
+public struct PipelineConfig: Sendable {
+    public var configPath: String
     /// The folder relative paths are resolved against (the parent of Pipelines/).
-    package var baseDirectory: String
-    package var inboxPattern: String
-    package var outRoot: String
-    package var dbPath: String
-    package var tagsPath: String
-    package var policiesPath: String
-    package var deceasedTag: String
-    package var rulesPath: String
+    public var baseDirectory: String
+    public var inboxPattern: String
+    public var outRoot: String
+    public var dbPath: String
+    public var tagsPath: String
+    public var policiesPath: String
+    public var deceasedTag: String
+    public var rulesPath: String
     /// The largest share by which a feed's row count may fall below its previous accepted delivery.
-    package var driftMaxDrop: Double = 0.2
-    package var driftMinRows: Int = 1000
-    package var ruleTestsPath: String
-    package var feeds: [FeedSpec]
+    public var driftMaxDrop: Double = 0.2
+    public var driftMinRows: Int = 1000
+    public var ruleTestsPath: String
+    public var feeds: [FeedSpec]
     /// Rule files (issue 3); kept so the configuration has a single home.
-    package var extra: [String: String]
+    public var extra: [String: String]
 
-    package init(path: String) throws {
+    public init(path: String) throws {
         let file = try ConfigFile(path: path)
         configPath = path
         let absolute = URL(fileURLWithPath: path).standardizedFileURL.path
@@ -110,21 +110,21 @@ package struct PipelineConfig: Sendable {
     }
 
     /// A path from the configuration, resolved against the base directory.
-    package func resolve(_ p: String) -> String {
+    public func resolve(_ p: String) -> String {
         if p.hasPrefix("/") { return p }
         return (baseDirectory as NSString).appendingPathComponent(p)
     }
 
-    package func inbox(for date: CivilDate) -> String {
+    public func inbox(for date: CivilDate) -> String {
         resolve(inboxPattern.replacingOccurrences(of: "{date}", with: date.description))
     }
 
-    package var populationFeed: FeedSpec { feeds.first { $0.shape == .population }! }
+    public var populationFeed: FeedSpec { feeds.first { $0.shape == .population }! }
 
-    package func feed(_ name: String) -> FeedSpec? { feeds.first { $0.name == name } }
+    public func feed(_ name: String) -> FeedSpec? { feeds.first { $0.name == name } }
 
     /// Loads the tag and policy catalogues named by the configuration.
-    package func loadCatalogue() throws -> (TagCatalogue, PolicyCatalogue) {
+    public func loadCatalogue() throws -> (TagCatalogue, PolicyCatalogue) {
         let policies = try PolicyCatalogue(path: resolve(policiesPath))
         let tags = try TagCatalogue(path: resolve(tagsPath), policies: policies)
         for t in tags.tags where feed(t.feed) == nil {

@@ -18,12 +18,12 @@ enum TagColumns {
 }
 
 /// Relation to the head of household (feeds.md).
-package enum Relation: UInt8, CaseIterable, Sendable {
+public enum Relation: UInt8, CaseIterable, Sendable {
     case head, spouse, child, parent, grandchild, sibling, other
     /// The words, in the cases' order (made once: parsing reads them for every record).
     static let words: [StaticString] = ["head", "spouse", "child", "parent", "grandchild", "sibling", "other"]
     static let texts: [String] = words.map { $0.description }
-    package var word: String { Relation.texts[Int(rawValue)] }
+    public var word: String { Relation.texts[Int(rawValue)] }
 
     /// The relation a field's bytes spell; nil for any other bytes.
     @inline(__always)
@@ -33,9 +33,9 @@ package enum Relation: UInt8, CaseIterable, Sendable {
     }
 }
 
-package enum Hukou: UInt8, Sendable {
+public enum Hukou: UInt8, Sendable {
     case local, nonlocal
-    package var word: String { self == .local ? "local" : "nonlocal" }
+    public var word: String { self == .local ? "local" : "nonlocal" }
 }
 
 @inline(__always)

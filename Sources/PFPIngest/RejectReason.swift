@@ -2,7 +2,7 @@ import Foundation
 
 /// Why an input record was rejected (feeds.md, "Reject reasons"). The order of
 /// the cases is the contract's order: a record gets the first that applies.
-package enum RejectReason: UInt8, CaseIterable, Comparable, Sendable {
+public enum RejectReason: UInt8, CaseIterable, Comparable, Sendable {
     case malformedRow
     case missingField
     case badID
@@ -18,7 +18,7 @@ package enum RejectReason: UInt8, CaseIterable, Comparable, Sendable {
     case badValue
     case outOfRange
 
-    package var code: String {
+    public var code: String {
         switch self {
         case .malformedRow: return "malformed_row"
         case .missingField: return "missing_field"
@@ -37,17 +37,17 @@ package enum RejectReason: UInt8, CaseIterable, Comparable, Sendable {
         }
     }
 
-    package init?(code: String) {
+    public init?(code: String) {
         guard let r = RejectReason.allCases.first(where: { $0.code == code }) else { return nil }
         self = r
     }
 
-    package static func < (a: RejectReason, b: RejectReason) -> Bool { a.rawValue < b.rawValue }
+    public static func < (a: RejectReason, b: RejectReason) -> Bool { a.rawValue < b.rawValue }
 }
 
 /// One rejected record: where it starts and why. Never its content.
-package struct Reject: Sendable, Equatable {
-    package var line: Int32
-    package var reason: RejectReason
-    package init(line: Int32, reason: RejectReason) { self.line = line; self.reason = reason }
+public struct Reject: Sendable, Equatable {
+    public var line: Int32
+    public var reason: RejectReason
+    public init(line: Int32, reason: RejectReason) { self.line = line; self.reason = reason }
 }

@@ -3,7 +3,7 @@ import PFPCore
 import PFPRules
 
 /// The match stage's result kept in the database, so `pfp stage emit` can publish again.
-package extension MatchResult {
+public extension MatchResult {
     static let stage = "match"
 
     /// The result as it is stored: the entries' columns, counts and the explanations' file.

@@ -8,83 +8,83 @@ import PFPProfile
 /// counts): at city scale there are millions, and they are copied, stored and
 /// grouped; `MatchResult` turns them into text. Its explanation is in the match
 /// stage's `explain.jsonl`.
-package struct PublishedEntry: Sendable {
+public struct PublishedEntry: Sendable {
     /// The list's index in the rule files' order.
-    package var list: Int32
+    public var list: Int32
     /// Index into `MatchResult.householdIDs`.
-    package var household: Int32
+    public var household: Int32
     /// Index into `MatchResult.policyIDs`; -1 for a household list.
-    package var policy: Int32
-    package var certainty: Certainty
-    package var status: EntryStatus
+    public var policy: Int32
+    public var certainty: Certainty
+    public var status: EntryStatus
     /// The person's ID key; 0 for an entry of the household.
-    package var personKey: UInt64
+    public var personKey: UInt64
     /// Whole yuan; `Int64.min` for none.
-    package var amountValue: Int64
+    public var amountValue: Int64
     /// The entry's codes: `MatchResult.codes[codeStart ..< codeStart + codeCount]`
     /// (unknown_facts, failed_criteria, reasons or triggers).
-    package var codeStart: Int32
-    package var codeCount: Int32
-    package var district: Int32
-    package var street: Int32
-    package var community: Int64
+    public var codeStart: Int32
+    public var codeCount: Int32
+    public var district: Int32
+    public var street: Int32
+    public var community: Int64
 
-    package var amount: Int? { amountValue == Int64.min ? nil : Int(amountValue) }
+    public var amount: Int? { amountValue == Int64.min ? nil : Int(amountValue) }
 
     /// The words of `certainty` and `status` as UTF-8, by raw value (made once: the
     /// lists and the stored result write them for every entry).
-    package static let certaintyUTF8: [[UInt8]] = (0...UInt8.max).map {
+    public static let certaintyUTF8: [[UInt8]] = (0...UInt8.max).map {
         Array((Certainty(rawValue: $0)?.text ?? "").utf8)
     }
-    package static let statusUTF8: [[UInt8]] = (0...UInt8.max).map {
+    public static let statusUTF8: [[UInt8]] = (0...UInt8.max).map {
         Array((EntryStatus(rawValue: $0)?.text ?? "").utf8)
     }
 
-    package enum EntryStatus: UInt8, Sendable {
+    public enum EntryStatus: UInt8, Sendable {
         case none, new, `repeat`
-        package var text: String {
+        public var text: String {
             switch self {
             case .none: return ""
             case .new: return "new"
             case .repeat: return "repeat"
             }
         }
-        package init(text: String) { self = text == "new" ? .new : (text == "repeat" ? .repeat : .none) }
+        public init(text: String) { self = text == "new" ? .new : (text == "repeat" ? .repeat : .none) }
     }
 }
 
-package struct MatchResult {
+public struct MatchResult {
     /// List by list (rule order), each in its file's order.
-    package var entries: [PublishedEntry]
+    public var entries: [PublishedEntry]
     /// Names the entries' numbers stand for.
-    package var listIDs: [String]
-    package var householdIDs: [String]
-    package var policyIDs: [String]
-    package var codes: [String]
+    public var listIDs: [String]
+    public var householdIDs: [String]
+    public var policyIDs: [String]
+    public var codes: [String]
     /// explain.jsonl, written by the match stage while it evaluates, in the order of the entries.
-    package var explainPath: String? = nil
-    package var explainRows = 0
+    public var explainPath: String? = nil
+    public var explainRows = 0
     /// The file's sha256 and size.
-    package var explainSHA = ""
-    package var explainBytes = 0
-    package var state: RunState
-    package var households: Int
-    package var people: Int
+    public var explainSHA = ""
+    public var explainBytes = 0
+    public var state: RunState
+    public var households: Int
+    public var people: Int
 
-    package func list(_ e: PublishedEntry) -> String { listIDs[Int(e.list)] }
-    package func householdID(_ e: PublishedEntry) -> String { householdIDs[Int(e.household)] }
-    package func personID(_ e: PublishedEntry) -> String {
+    public func list(_ e: PublishedEntry) -> String { listIDs[Int(e.list)] }
+    public func householdID(_ e: PublishedEntry) -> String { householdIDs[Int(e.household)] }
+    public func personID(_ e: PublishedEntry) -> String {
         e.personKey == 0 ? "" : IDNumber(key: e.personKey).description
     }
-    package func policy(_ e: PublishedEntry) -> String { e.policy < 0 ? "" : policyIDs[Int(e.policy)] }
-    package func codes(_ e: PublishedEntry) -> ArraySlice<String> {
+    public func policy(_ e: PublishedEntry) -> String { e.policy < 0 ? "" : policyIDs[Int(e.policy)] }
+    public func codes(_ e: PublishedEntry) -> ArraySlice<String> {
         codes[Int(e.codeStart)..<Int(e.codeStart + e.codeCount)]
     }
 }
 
 /// The match stage: every policy and list for every household, in parallel chunks.
-package struct MatchStage {
-    package init() {}
+public struct MatchStage {
+    public init() {}
 
     /// An entry found by the first pass: its household, policy (-1: none) and
     /// member slot (-1: the household); its list is the run of positions it is in.
@@ -99,7 +99,7 @@ package struct MatchStage {
     /// (each household loaded again for each list it is on): every chunk's text is
     /// written as soon as the chunks before it are, so the file is written once, in
     /// order, hashed as it is written, and never all in memory.
-    package func run(
+    public func run(
         data: IngestResult, rules: RuleSet, profiles: HouseholdProfilesView?, previous: RunState?,
         explainPath: String, console: Console
     ) throws -> MatchResult {
@@ -467,13 +467,13 @@ final class ExplainSink: @unchecked Sendable {
 /// Parts of explanations that are the same for every entry of a run, as JSON
 /// bytes in one arena of their own (one per worker: appending them takes no
 /// reference count that another core also touches).
-package final class ExplainFragments {
+public final class ExplainFragments {
     private let arena: UnsafeMutableBufferPointer<UInt8>
     private var ranges: [Range<Int>] = []
     private let listNames: Int, policyNames: Int, tagNames: Int, tagFeeds: Int, valueNames: Int, rememberedLabels: Int,
         parameters: Int, runDate: Int
 
-    package init(rules: RuleSet, runDate: CivilDate) {
+    public init(rules: RuleSet, runDate: CivilDate) {
         var bytes: [UInt8] = []
         var ranges: [Range<Int>] = []
         func add(_ f: (JSONBytes) -> Void) {
@@ -526,9 +526,9 @@ package final class ExplainFragments {
         UnsafeBufferPointer(rebasing: UnsafeBufferPointer(arena)[ranges[i]])
     }
     /// A list's id as a JSON string (by its position in the rules).
-    package func listName(_ l: Int) -> UnsafeBufferPointer<UInt8> { piece(listNames + l) }
+    public func listName(_ l: Int) -> UnsafeBufferPointer<UInt8> { piece(listNames + l) }
     /// A policy's id as a JSON string (by its position in the rules).
-    package func policyName(_ p: Int) -> UnsafeBufferPointer<UInt8> { piece(policyNames + p) }
+    public func policyName(_ p: Int) -> UnsafeBufferPointer<UInt8> { piece(policyNames + p) }
     /// A tag's name as a JSON string between commas: `,"income.wage",`.
     func tagName(_ t: Int) -> UnsafeBufferPointer<UInt8> { piece(tagNames + t) }
     /// A tag's feed as a JSON string between commas: `,"hr",`.
@@ -540,11 +540,11 @@ package final class ExplainFragments {
 }
 
 /// Stored profile values, as the match stage's evaluator reads them (StoredValues).
-package final class HouseholdProfilesView: StoredValues {
+public final class HouseholdProfilesView: StoredValues {
     let profiles: HouseholdProfiles
     let map: [Int]  // rules value index -> profile value index (-1: not stored)
 
-    package init(_ p: HouseholdProfiles, rules: RuleSet) {
+    public init(_ p: HouseholdProfiles, rules: RuleSet) {
         profiles = p
         map = rules.values.map { v in p.valueIDs.firstIndex(of: v.id) ?? -1 }
     }
@@ -553,10 +553,10 @@ package final class HouseholdProfilesView: StoredValues {
     /// A view of its own for one worker.
     func replica() -> HouseholdProfilesView { HouseholdProfilesView(profiles: profiles, map: map) }
 
-    package func householdValue(_ v: Int, _ h: Int) -> Val? {
+    public func householdValue(_ v: Int, _ h: Int) -> Val? {
         map[v] >= 0 ? profiles.value(map[v], entity: h) : nil
     }
-    package func personValue(_ v: Int, _ p: Int32) -> Val? {
+    public func personValue(_ v: Int, _ p: Int32) -> Val? {
         map[v] >= 0 ? profiles.value(map[v], entity: Int(p)) : nil
     }
 }
@@ -571,10 +571,10 @@ package final class HouseholdProfilesView: StoredValues {
 ///     "criteria" / "reasons": {code: "true" | "false" | "unknown"}
 ///
 /// Written straight into bytes: at city scale there are millions of them.
-package enum Explanation {
+public enum Explanation {
     /// `listJSON`, `policyJSON`: the names as JSON strings (ExplainFragments);
     /// `policyJSON` nil for a household list, whose codes are `triggers` or reasons.
-    package static func bytes(
+    public static func bytes(
         listJSON: UnsafeBufferPointer<UInt8>, triggers: Bool, householdID: String, personID: String,
         policyJSON: UnsafeBufferPointer<UInt8>?, certainty: Certainty, amount: Int?,
         codes: [String], status: String, criteria: [(code: String, value: Val)], reasons: [(code: String, value: Val)],
@@ -642,53 +642,5 @@ package enum Explanation {
         }
         w.raw("],\"run_date\":"); w.append(fragments.runDateJSON)
         w.raw("}")
-    }
-}
-
-/// What the rule engine's values look like in explanations.
-extension JSONBytes {
-    /// A number that is not whole but has a decimal expansion (money in yuan and
-    /// fen, shares), quoted, as `Q.description` writes it (from the same parts);
-    /// false, and nothing written, for other numbers.
-    func decimal(_ q: Q) -> Bool {
-        guard let x = q.decimalParts else { return false }
-        reserve(x.places + 3)
-        base[count] = 34
-        count += 1
-        if x.negative { byte(45) }
-        if let w = Int(exactly: x.whole) { int(w) } else { rawString(String(x.whole)) }
-        reserve(x.places + 2)
-        base[count] = 46
-        count += 1
-        var f = x.fraction, i = x.places
-        while i > 0 { i -= 1; base[count + i] = UInt8(f % 10) + 48; f /= 10 }
-        count += x.places
-        base[count] = 34
-        count += 1
-        return true
-    }
-    package func truthMap(_ pairs: [(code: String, value: Val)]) {
-        byte(123)
-        for (i, (k, v)) in pairs.enumerated() {
-            if i > 0 { byte(44) }
-            string(k); byte(58)
-            switch v {
-            case .bool(true): raw("\"true\"")
-            case .bool(false): raw("\"false\"")
-            default: raw("\"unknown\"")
-            }
-        }
-        byte(125)
-    }
-    package func value(_ v: Val, ctx: EvalContext, tag: Int?) {
-        switch v {
-        case .num(let q) where q.d == 1: byte(34); integer(q.n); byte(34)
-        case .num(let q) where decimal(q): break
-        case .bool(let b): b ? raw("\"true\"") : raw("\"false\"")
-        case .unknown: raw("\"unknown\"")
-        case .none: raw("\"none\"")
-        case .date(let d): date(d)
-        default: string(ctx.describe(v, tag: tag))
-        }
     }
 }

@@ -4,8 +4,8 @@ import PFPRules
 
 /// What a run keeps for the next one: the households of the remembered list
 /// (watch) with the values `previous(...)` reads, and the push keys (for `status`).
-package struct RunState: Sendable {
-    package var runDate: CivilDate
+public struct RunState: Sendable {
+    public var runDate: CivilDate
     /// The remembered households as they are stored: their count (32 bits), then
     /// their records (`encode`) in the order the match stage visited them (household
     /// ID order). Compact at city scale, where a dictionary per household and per
@@ -15,27 +15,27 @@ package struct RunState: Sendable {
     /// match's serial path.
     private var rememberedBytes: [UInt8] = [0, 0, 0, 0]
     private var rememberedPieces: [[UInt8]]?
-    package private(set) var rememberedCount = 0
+    public private(set) var rememberedCount = 0
     /// Where each household's record starts in `rememberedBytes`, filled when a state is loaded.
     private var rememberedAt: [String: Int] = [:]
     /// Keys of the entries of lists with a status column (sorted when saved).
-    package var pushKeys: [String] = []
+    public var pushKeys: [String] = []
     /// The same keys for lookups, filled when a state is loaded.
-    package private(set) var pushKeyLookup: Set<String> = []
+    public private(set) var pushKeyLookup: Set<String> = []
 
-    package init(runDate: CivilDate) { self.runDate = runDate }
+    public init(runDate: CivilDate) { self.runDate = runDate }
 
-    package static let stage = "state"
+    public static let stage = "state"
 
     /// A list entry's key: list, household, person, policy.
-    package static func pushKey(list: String, household: String, person: String, policy: String) -> String {
+    public static func pushKey(list: String, household: String, person: String, policy: String) -> String {
         list + "," + household + "," + person + "," + policy
     }
 
     /// One remembered household in its byte form: id, then (index, value) pairs,
     /// then each member (ID key, then its (index, value) pairs); indexes ascending,
     /// members by ID key.
-    package static func encode(id: String, _ h: PreviousHousehold, into out: inout [UInt8]) {
+    public static func encode(id: String, _ h: PreviousHousehold, into out: inout [UInt8]) {
         encode(id: id, into: &out) { household, member, personValue in
             for k in h.values.keys.sorted() { household(k, h.values[k]!) }
             for m in h.members.keys.sorted() {
@@ -48,7 +48,7 @@ package struct RunState: Sendable {
 
     /// The current household of `ctx`, its remembered expressions evaluated and
     /// written as they come (the same bytes as encoding `ctx.remember()`).
-    package static func encode(id: String, remembering ctx: EvalContext, into out: inout [UInt8]) {
+    public static func encode(id: String, remembering ctx: EvalContext, into out: inout [UInt8]) {
         encode(id: id, into: &out) { household, member, personValue in
             ctx.remember(household: household, member: member, personValue: personValue)
         }
@@ -93,7 +93,7 @@ package struct RunState: Sendable {
 
     /// Sets the remembered households: pieces of records made by `encode`, in
     /// household order, `count` records in all.
-    package mutating func setRemembered(_ pieces: [[UInt8]], count: Int) {
+    public mutating func setRemembered(_ pieces: [[UInt8]], count: Int) {
         rememberedPieces = [withUnsafeBytes(of: UInt32(count).littleEndian) { Array($0) }] + pieces
         rememberedBytes = []
         rememberedCount = count
@@ -101,7 +101,7 @@ package struct RunState: Sendable {
     }
 
     /// What the run remembered about a household, nil when it was not on the list.
-    package func remembered(_ id: String) -> PreviousHousehold? {
+    public func remembered(_ id: String) -> PreviousHousehold? {
         guard let at = rememberedAt[id] else { return nil }
         var reader = Reader(bytes: rememberedBytes, at: at)
         return reader.household().1
@@ -146,12 +146,12 @@ package struct RunState: Sendable {
         }
     }
 
-    package func save(to store: StageStore) throws {
+    public func save(to store: StageStore) throws {
         try store.save(runDate: runDate, stage: RunState.stage, blobs: blobs())
     }
 
     /// The state as it is stored.
-    package func blobs() -> BlobWriter {
+    public func blobs() -> BlobWriter {
         var w = BlobWriter()
         if let pieces = rememberedPieces {
             w.put("remembered", pieces: pieces)
@@ -164,7 +164,7 @@ package struct RunState: Sendable {
         return w
     }
 
-    package static func load(from store: StageStore, runDate: CivilDate) throws -> RunState? {
+    public static func load(from store: StageStore, runDate: CivilDate) throws -> RunState? {
         guard let r = try store.load(runDate: runDate, stage: stage) else { return nil }
         var s = RunState(runDate: runDate)
         let bytes: [UInt8] = try r.get("remembered")

@@ -6,11 +6,11 @@ import PFPRules
 /// The profile stage (精准画像): every value of the rule files' `person value` and
 /// `household value` lines, computed exactly for every household from the
 /// resolved tags, and persisted so later stages and analysts need not ingest again.
-package final class HouseholdProfiles: @unchecked Sendable {
-    package let runDate: CivilDate
-    package let ruleDigest: String
-    package let valueIDs: [String]
-    package let levels: [Level]
+public final class HouseholdProfiles: @unchecked Sendable {
+    public let runDate: CivilDate
+    public let ruleDigest: String
+    public let valueIDs: [String]
+    public let levels: [Level]
     // Per value, per entity (household or person): kind, first word, second word
     // (ValCoding), compact: the first word in 32 bits when every value fits
     // (`a32`, and `a` empty), the second only when not implied by the kind (else
@@ -46,19 +46,19 @@ package final class HouseholdProfiles: @unchecked Sendable {
     @inline(__always) func first(_ i: Int, _ e: Int) -> Int64 { a32[i].count > 0 ? Int64(a32[i][e]) : a[i][e] }
     @inline(__always) func second(_ i: Int, _ e: Int) -> Int64 { b[i].count > 0 ? b[i][e] : (kinds[i][e] == 4 ? 1 : 0) }
 
-    package func value(_ index: Int, entity: Int) -> Val? {
+    public func value(_ index: Int, entity: Int) -> Val? {
         ValCoding.decode(kinds[index][entity], first(index, entity), second(index, entity))
     }
 
-    package static let stage = "profile"
+    public static let stage = "profile"
 
-    package func save(to store: StageStore) throws {
+    public func save(to store: StageStore) throws {
         try store.save(runDate: runDate, stage: HouseholdProfiles.stage, blobs: blobs())
     }
 
     /// What `save` writes. Its items point into this object's columns: keep the
     /// object alive until the result is written.
-    package func blobs() -> BlobWriter {
+    public func blobs() -> BlobWriter {
         var w = BlobWriter()
         w.putStrings("rule_digest", [ruleDigest])
         w.putStrings("values", valueIDs)
@@ -76,7 +76,7 @@ package final class HouseholdProfiles: @unchecked Sendable {
         return w
     }
 
-    package static func load(from store: StageStore, runDate: CivilDate) throws -> HouseholdProfiles {
+    public static func load(from store: StageStore, runDate: CivilDate) throws -> HouseholdProfiles {
         guard let r = try store.load(runDate: runDate, stage: stage) else {
             throw PipelineError.badInput(
                 stage: "match", "no profiles for \(runDate)",
@@ -124,8 +124,8 @@ package final class HouseholdProfiles: @unchecked Sendable {
     }
 }
 
-package struct ProfileStage {
-    package init() {}
+public struct ProfileStage {
+    public init() {}
 
     /// A value that does not fit the compact columns: its first word is not a
     /// 32-bit number, or its second is not the one its kind implies.
@@ -133,7 +133,7 @@ package struct ProfileStage {
 
     /// Computes every value for every household, in parallel chunks of households,
     /// straight into the compact columns (the few wide values aside, then placed).
-    package func run(data: IngestResult, rules: RuleSet, console: Console) throws -> HouseholdProfiles {
+    public func run(data: IngestResult, rules: RuleSet, console: Console) throws -> HouseholdProfiles {
         let values = rules.values
         let hCount = data.householdCount, pCount = data.personCount
         // Raw buffers: each chunk writes only its own households' and people's slots.

@@ -13,7 +13,7 @@ struct ParameterDecl {
     var pos: SourcePos
 }
 
-package enum Level: String, Sendable { case person, household }
+public enum Level: String, Sendable { case person, household }
 
 struct ValueDecl {
     var id: String
@@ -337,7 +337,7 @@ struct LineReader {
 }
 
 /// The columns a published list file may have after its keys (outputs.md).
-package enum ListColumn: String, CaseIterable, Sendable {
+public enum ListColumn: String, CaseIterable, Sendable {
     case certainty, amount, status, district, street, community
     case unknownFacts = "unknown_facts"
     case failedCriteria = "failed_criteria"

@@ -4,45 +4,45 @@ import PFPIngest
 
 /// What the previous successful run remembered about one household (for
 /// `previous(...)` and `previous_members`).
-package struct PreviousHousehold: Sendable {
+public struct PreviousHousehold: Sendable {
     /// Remembered household-level expressions, by RememberedInfo.index.
-    package var values: [Int: Val]
+    public var values: [Int: Val]
     /// Members of the previous run (ID keys), with their remembered person-level expressions.
-    package var members: [UInt64: [Int: Val]]
-    package init(values: [Int: Val], members: [UInt64: [Int: Val]]) { self.values = values; self.members = members }
+    public var members: [UInt64: [Int: Val]]
+    public init(values: [Int: Val], members: [UInt64: [Int: Val]]) { self.values = values; self.members = members }
 }
 
 /// Records what an evaluation read, for explanations (only when explaining:
 /// the fast path allocates nothing). Compact structs, no strings.
-package final class Tracer {
-    package struct Fact: Hashable, Sendable { package var person: UInt64; package var tag: Int }
+public final class Tracer {
+    public struct Fact: Hashable, Sendable { public var person: UInt64; public var tag: Int }
     /// How a tag read was answered; explanations spell it `as_of` (a date), `absent`, `conflict` or `unavailable`.
-    package enum ReadState: UInt8, Sendable { case delivered, absent, conflict, unavailable }
-    package struct TagRead: Sendable {
-        package var person: UInt64
-        package var tag: Int32
-        package var state: ReadState
-        package var asOf: Int32
-        package var value: Val
+    public enum ReadState: UInt8, Sendable { case delivered, absent, conflict, unavailable }
+    public struct TagRead: Sendable {
+        public var person: UInt64
+        public var tag: Int32
+        public var state: ReadState
+        public var asOf: Int32
+        public var value: Val
     }
-    package struct ValueRead: Sendable {
+    public struct ValueRead: Sendable {
         /// A value definition's index, or -1 - k for the k-th remembered expression (previous(...)).
-        package var value: Int32
-        package var person: UInt64  // 0: the household
-        package var result: Val
+        public var value: Int32
+        public var person: UInt64  // 0: the household
+        public var result: Val
     }
     /// Sets of facts, each a run of `factStore` (no array per set).
     var factStore: [Fact] = []
     var factSets: [(start: Int32, count: Int32)] = []
-    package private(set) var tagReads: [TagRead] = []
+    public private(set) var tagReads: [TagRead] = []
     /// Parameters read, as ranks in RuleSet.parameterIDs.
-    package private(set) var parameters: [Int32] = []
-    package private(set) var valuesRead: [ValueRead] = []
+    public private(set) var parameters: [Int32] = []
+    public private(set) var valuesRead: [ValueRead] = []
 
-    package init() { seenGen.initialize(repeating: 0, count: seenMask + 1) }
+    public init() { seenGen.initialize(repeating: 0, count: seenMask + 1) }
     deinit { seenGen.deallocate(); seenRead.deallocate() }
 
-    package func reset() {
+    public func reset() {
         generation &+= 1
         if generation == 0 { seenGen.update(repeating: 0, count: seenMask + 1); generation = 1 }
         factStore.removeAll(keepingCapacity: true)
@@ -75,7 +75,7 @@ package final class Tracer {
         return Int32(factSets.count - 1)
     }
 
-    package func facts(_ id: Int32) -> ArraySlice<Fact> {
+    public func facts(_ id: Int32) -> ArraySlice<Fact> {
         guard id >= 0 else { return [] }
         let r = factSets[Int(id)]
         return factStore[Int(r.start)..<Int(r.start + r.count)]
@@ -134,11 +134,11 @@ package final class Tracer {
 /// 64 tags), built once per run and shared by every evaluator. Loading a
 /// household then passes over the tags it has no rows for (most of the
 /// `receiving.*` tags, for most households) instead of looking for them.
-package final class TagPresence: @unchecked Sendable {
+public final class TagPresence: @unchecked Sendable {
     let masks: [UInt64]
 
     /// nil when the catalogue has more than 64 tags (every tag is looked for).
-    package init?(data: IngestResult) {
+    public init?(data: IngestResult) {
         let tagCount = data.tags.count
         guard tagCount <= 64 else { return nil }
         let hCount = data.householdCount
@@ -167,9 +167,9 @@ package final class TagPresence: @unchecked Sendable {
 
 /// Evaluates compiled rules for one household at a time. One per worker thread;
 /// it keeps its buffers between households.
-package final class EvalContext {
-    package let rules: RuleSet
-    package let data: IngestResult
+public final class EvalContext {
+    public let rules: RuleSet
+    public let data: IngestResult
     let tagCount: Int
     // The hot arrays are cells of this evaluator's own (Cells: no bounds or
     // uniqueness checks in a release build; freed in deinit).
@@ -177,15 +177,15 @@ package final class EvalContext {
     let tagAbsent: Cells<AbsentValue>
     let tagUnavailable: Cells<Bool>
 
-    package private(set) var household = -1
+    public private(set) var household = -1
     /// Living members' person indices, in ID order.
     var mem = Cells<Int32>()
     /// The person index of the member in `slot` (0 ..< memberCount).
-    package func member(_ slot: Int) -> Int32 {
+    public func member(_ slot: Int) -> Int32 {
         precondition(slot >= 0 && slot < mem.count, "no member \(slot)"); return mem[slot]
     }
     var slots = Cells<Int32>()
-    package private(set) var headSlot = 0
+    public private(set) var headSlot = 0
     /// Per tag: where its row search starts (Int.max: search from scratch).
     var cursors: Cells<Int>
     /// Per tag: the load whose slots it holds (`loadGeneration`: resolved).
@@ -209,14 +209,14 @@ package final class EvalContext {
     /// The policy a `per policy` list is being evaluated for.
     var listPolicy = -1
 
-    package var previous: PreviousHousehold?
+    public var previous: PreviousHousehold?
     var previousPeople: [Int32] = []
     var previousLookup: ((UInt64) -> Int32)?
 
-    package var tracer: Tracer?
+    public var tracer: Tracer?
     /// Stored values, read when nothing is traced (the match stage: the profiles).
     /// One per worker: a shared object's reference count would bounce between cores.
-    package var stored: StoredValues?
+    public var stored: StoredValues?
 
     // The ingest result's person columns, read through pointers (no bounds checks
     // in a release build, no reference counts); `people` keeps their buffers alive,
@@ -249,7 +249,7 @@ package final class EvalContext {
 
     /// `presence`: which tags each household has rows for (TagPresence), shared
     /// by the evaluators of a run; nil looks for every tag.
-    package init(rules: RuleSet, data: IngestResult, presence: TagPresence? = nil) {
+    public init(rules: RuleSet, data: IngestResult, presence: TagPresence? = nil) {
         self.rules = rules
         self.data = data
         self.presence = presence
@@ -299,12 +299,12 @@ package final class EvalContext {
     }
 
     /// A function that finds the current person index of an ID key (for former members).
-    package func setPersonLookup(_ f: @escaping (UInt64) -> Int32) { previousLookup = f }
+    public func setPersonLookup(_ f: @escaping (UInt64) -> Int32) { previousLookup = f }
 
     /// Makes household h current: its living members, the head, the tag slots.
     /// Returns false when the household has no living member (no entry anywhere).
     @discardableResult
-    package func load(household h: Int, previous: PreviousHousehold? = nil) -> Bool {
+    public func load(household h: Int, previous: PreviousHousehold? = nil) -> Bool {
         precondition(h >= 0 && h + 1 < householdStart.count, "no household \(h)")
         household = h
         let start = householdStart[h], end = householdStart[h + 1]
@@ -346,7 +346,7 @@ package final class EvalContext {
 
     /// Clears the caches of the loaded household (its members and tag slots stay):
     /// the next evaluation reads everything again, as explaining needs.
-    package func resetCaches() {
+    public func resetCaches() {
         hv.fill(nil)
         pv.fill(nil)
         hpol.fill(nil)
@@ -364,10 +364,10 @@ package final class EvalContext {
         return lo
     }
 
-    package var householdID: String { data.householdIDs[household] }
-    package var memberCount: Int { mem.count }
-    package func personID(slot: Int) -> IDNumber { IDNumber(key: data.personID[Int(member(slot))]) }
-    package var headPerson: Int32 { member(headSlot) }
+    public var householdID: String { data.householdIDs[household] }
+    public var memberCount: Int { mem.count }
+    public func personID(slot: Int) -> IDNumber { IDNumber(key: data.personID[Int(member(slot))]) }
+    public var headPerson: Int32 { member(headSlot) }
 
     // MARK: facts and tags
 
@@ -476,7 +476,7 @@ package final class EvalContext {
         }
     }
 
-    package func describe(_ v: Val, tag t: Int? = nil, words: [String]? = nil) -> String {
+    public func describe(_ v: Val, tag t: Int? = nil, words: [String]? = nil) -> String {
         switch v {
         case .unknown: return "unknown"
         case .none: return "none"
@@ -528,7 +528,7 @@ package final class EvalContext {
 
     /// Eligibility of a policy: for a household policy the household's, for a person
     /// policy the given member's (the current person when slot is nil).
-    package func eligible(_ p: PolicyInfo, slot: Int? = nil) -> Val { eligible(policy: p.index, slot: slot ?? cm) }
+    public func eligible(_ p: PolicyInfo, slot: Int? = nil) -> Val { eligible(policy: p.index, slot: slot ?? cm) }
 
     /// `slot`: the member for a person policy (-1: none); a household policy ignores it.
     func eligible(policy pi: Int, slot s: Int) -> Val {
@@ -569,7 +569,7 @@ package final class EvalContext {
     }
 
     /// Whether the household (any member) or the person carries receiving.<policy> = true.
-    package func receiving(_ p: PolicyInfo, slot: Int? = nil) -> Val { receiving(policy: p.index, slot: slot ?? cm) }
+    public func receiving(_ p: PolicyInfo, slot: Int? = nil) -> Val { receiving(policy: p.index, slot: slot ?? cm) }
 
     func receiving(policy pi: Int, slot s: Int) -> Val {
         let t = code.receivingTag[pi]
@@ -586,7 +586,7 @@ package final class EvalContext {
         return acc
     }
 
-    package func has(_ p: PolicyInfo, slot: Int? = nil) -> Val { has(policy: p.index, slot: slot ?? cm) }
+    public func has(_ p: PolicyInfo, slot: Int? = nil) -> Val { has(policy: p.index, slot: slot ?? cm) }
 
     func has(policy pi: Int, slot s: Int) -> Val {
         let r = receiving(policy: pi, slot: s)
@@ -595,7 +595,7 @@ package final class EvalContext {
     }
 
     /// Each criterion's result, for explanations and failed_criteria.
-    package func criteria(_ p: PolicyInfo, slot: Int? = nil) -> [(code: String, value: Val)] {
+    public func criteria(_ p: PolicyInfo, slot: Int? = nil) -> [(code: String, value: Val)] {
         let run: () -> [(String, Val)] = {
             var out = p.criteria.map { ($0.code, $0.fn(self)) }
             if !p.branches.isEmpty {
@@ -613,7 +613,7 @@ package final class EvalContext {
     }
 
     /// The amount in whole yuan (half-up), nil when the policy has none or it is unknown.
-    package func amount(_ p: PolicyInfo, slot: Int? = nil) -> Int? {
+    public func amount(_ p: PolicyInfo, slot: Int? = nil) -> Int? {
         let run: () -> Val = {
             if let a = p.amount { return a(self) }
             var firstUnknown: Fn?
@@ -640,13 +640,13 @@ package final class EvalContext {
     }
 
     /// The reason codes of a household list that hold (true) for the current household.
-    package func listReasons(_ l: ListInfo) -> [String] {
+    public func listReasons(_ l: ListInfo) -> [String] {
         listReasonValues(l).compactMap { $0.value == .bool(true) ? $0.code : nil }
     }
 
     /// The loaded household's list entries as positions only (what `RuleSet.entries`
     /// finds, without codes, amounts or text): in list order, then policy, then member.
-    package func entryPositions(wasOnAfterList: Bool, into out: inout [EntryPosition]) {
+    public func entryPositions(wasOnAfterList: Bool, into out: inout [EntryPosition]) {
         guard !mem.isEmpty else { return }
         for l in 0..<code.listPerPolicy.count {
             if code.listPerPolicy[l] {
@@ -683,7 +683,7 @@ package final class EvalContext {
     }
 
     /// Every reason's value, for explanations.
-    package func listReasonValues(_ l: ListInfo) -> [(code: String, value: Val)] {
+    public func listReasonValues(_ l: ListInfo) -> [(code: String, value: Val)] {
         let saveP = cp, saveM = cm
         cp = -1; cm = -1
         defer { cp = saveP; cm = saveM }
@@ -691,7 +691,7 @@ package final class EvalContext {
     }
 
     /// Evaluates the remembered expressions for the current household (end of a run).
-    package func remember() -> PreviousHousehold {
+    public func remember() -> PreviousHousehold {
         var values: [Int: Val] = [:]
         var people: [UInt64: [Int: Val]] = [:]
         var current: UInt64 = 0
@@ -707,7 +707,7 @@ package final class EvalContext {
     /// order a run's state keeps them: the household's (by index), then for each
     /// living member in ID order its ID key and the person's (by index). No
     /// dictionaries: the match stage writes them straight into the state.
-    package func remember(household: (Int, Val) -> Void, member: (UInt64) -> Void, personValue: (Int, Val) -> Void) {
+    public func remember(household: (Int, Val) -> Void, member: (UInt64) -> Void, personValue: (Int, Val) -> Void) {
         let saveP = cp, saveM = cm
         cp = -1; cm = -1
         for r in rules.remembered where r.level == .household { household(r.index, r.fn(self)) }  // index order
@@ -719,7 +719,7 @@ package final class EvalContext {
     }
 
     /// The value of a value definition for the household or a member (profile stage).
-    package func evaluate(_ v: ValueInfo, slot: Int? = nil) -> Val {
+    public func evaluate(_ v: ValueInfo, slot: Int? = nil) -> Val {
         if v.level == .person, let s = slot { return asMember(s) { value(v) } }
         let saveP = cp, saveM = cm
         cp = -1; cm = -1

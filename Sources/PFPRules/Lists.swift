@@ -4,34 +4,34 @@ import PFPIngest
 
 /// Where an entry is: the list's and the policy's positions in the rule files
 /// (-1: a household list) and the member's slot (-1: the household).
-package struct EntryPosition: Sendable {
-    package var list: Int32
-    package var policy: Int32
-    package var slot: Int32
-    package init(list: Int32, policy: Int32, slot: Int32) { self.list = list; self.policy = policy; self.slot = slot }
+public struct EntryPosition: Sendable {
+    public var list: Int32
+    public var policy: Int32
+    public var slot: Int32
+    public init(list: Int32, policy: Int32, slot: Int32) { self.list = list; self.policy = policy; self.slot = slot }
 }
 
 /// One entry of one list, before publication.
-package struct ListEntry: Sendable {
-    package var list: String
-    package var household: Int
+public struct ListEntry: Sendable {
+    public var list: String
+    public var household: Int
     /// The person for a person policy (person index), nil for household entries.
-    package var person: Int32?
-    package var policy: String?
+    public var person: Int32?
+    public var policy: String?
     /// confirmed or to_verify (push), nil otherwise.
-    package var certainty: String?
-    package var amount: Int?
+    public var certainty: String?
+    public var amount: Int?
     /// Reason or trigger codes (referral, watch, warning).
-    package var reasons: [String] = []
+    public var reasons: [String] = []
     /// Failed criteria (review), unknown facts (push, to_verify).
-    package var failedCriteria: [String] = []
-    package var unknownFacts: [String] = []
+    public var failedCriteria: [String] = []
+    public var unknownFacts: [String] = []
     /// The list's and the policy's positions in the rule files (-1: no policy).
-    package var listIndex = -1
-    package var policyIndex = -1
+    public var listIndex = -1
+    public var policyIndex = -1
 }
 
-package extension RuleSet {
+public extension RuleSet {
     /// The household list whose members are remembered for the next run (named by `after`).
     var rememberedList: String? { lists.compactMap(\.after).first }
 
@@ -71,14 +71,14 @@ package extension RuleSet {
 
 /// How sure a decision is: eligible is confirmed, unknown is to_verify, false is
 /// not_eligible (`none` where a list has no certainty).
-package enum Certainty: UInt8, Sendable {
+public enum Certainty: UInt8, Sendable {
     case none, confirmed, toVerify, notEligible
 
-    package init(_ eligibility: Val) {
+    public init(_ eligibility: Val) {
         self = eligibility.truth == true ? .confirmed : (eligibility.isUnknown ? .toVerify : .notEligible)
     }
     /// Back from `text` (stored results).
-    package init(text: String) {
+    public init(text: String) {
         switch text {
         case "confirmed": self = .confirmed
         case "to_verify": self = .toVerify
@@ -87,7 +87,7 @@ package enum Certainty: UInt8, Sendable {
         }
     }
     /// The word the lists and explanations publish.
-    package var text: String {
+    public var text: String {
         switch self {
         case .none: return ""
         case .confirmed: return "confirmed"
@@ -99,21 +99,21 @@ package enum Certainty: UInt8, Sendable {
 
 /// A policy's decision for the loaded household (or one member): what the lists
 /// publish and explanations show.
-package struct PolicyDecision {
-    package var certainty: Certainty
-    package var amount: Int?
+public struct PolicyDecision {
+    public var certainty: Certainty
+    public var amount: Int?
     /// Every criterion's result, in the order of the rule file.
-    package var criteria: [(code: String, value: Val)]
+    public var criteria: [(code: String, value: Val)]
     /// Codes of the criteria that are false, sorted.
-    package var failedCriteria: [String]
+    public var failedCriteria: [String]
     /// `tag@ID` of every unknown fact the decision rests on, sorted (empty without a tracer).
-    package var unknownFacts: [String]
+    public var unknownFacts: [String]
 
     /// The codes a published entry lists: failed criteria when not eligible, unknown facts otherwise.
-    package var codes: [String] { certainty == .notEligible ? failedCriteria : unknownFacts }
+    public var codes: [String] { certainty == .notEligible ? failedCriteria : unknownFacts }
 }
 
-package extension EvalContext {
+public extension EvalContext {
     /// Decides a policy: eligibility, amount, criteria, failed criteria and unknown facts.
     func decide(_ p: PolicyInfo, slot: Int?) -> PolicyDecision {
         let el = eligible(p, slot: slot)

@@ -13,8 +13,8 @@ import PFPIngest
 ///       expect push: dibao confirmed
 ///
 /// See docs/RULES.md for every line a case may hold.
-package struct RuleCase {
-    package struct Person {
+public struct RuleCase {
+    public struct Person {
         var name: String
         var relation: String
         var birth: CivilDate
@@ -23,10 +23,10 @@ package struct RuleCase {
         var tags: [(tag: String, value: String, line: Int)]
         var line: Int
     }
-    package var id: String
-    package var label: String
-    package var file: String
-    package var line: Int
+    public var id: String
+    public var label: String
+    public var file: String
+    public var line: Int
     var date: CivilDate
     var people: [Person] = []
     var previousDate: CivilDate?
@@ -34,8 +34,8 @@ package struct RuleCase {
     var expectations: [(text: String, line: Int)] = []
 }
 
-package enum RuleCaseFile {
-    package static func load(directory: String) throws -> [RuleCase] {
+public enum RuleCaseFile {
+    public static func load(directory: String) throws -> [RuleCase] {
         guard FileIO.isDirectory(directory) else {
             throw PipelineError.badInput(location: directory, "the rule tests directory does not exist")
         }
@@ -152,22 +152,22 @@ package enum RuleCaseFile {
 }
 
 /// Runs rule cases against the compiled rules and reports each failure with a trace.
-package struct RuleCaseRunner {
-    package let rulesDirectory: String
-    package let catalogue: TagCatalogue
-    package let policyCatalogue: PolicyCatalogue
+public struct RuleCaseRunner {
+    public let rulesDirectory: String
+    public let catalogue: TagCatalogue
+    public let policyCatalogue: PolicyCatalogue
 
-    package init(rulesDirectory: String, catalogue: TagCatalogue, policyCatalogue: PolicyCatalogue) {
+    public init(rulesDirectory: String, catalogue: TagCatalogue, policyCatalogue: PolicyCatalogue) {
         self.rulesDirectory = rulesDirectory
         self.catalogue = catalogue
         self.policyCatalogue = policyCatalogue
     }
 
-    package struct Failure: Sendable {
-        package var caseID: String; package var location: String; package var message: String
+    public struct Failure: Sendable {
+        public var caseID: String; public var location: String; public var message: String
     }
 
-    package func run(_ cases: [RuleCase]) throws -> (passed: Int, failures: [Failure], checks: Int) {
+    public func run(_ cases: [RuleCase]) throws -> (passed: Int, failures: [Failure], checks: Int) {
         var rulesByDate: [CivilDate: RuleSet] = [:]
         func rules(_ d: CivilDate) throws -> RuleSet {
             if let r = rulesByDate[d] { return r }

@@ -133,13 +133,13 @@ struct BranchFn {
 }
 
 /// What a definition reads, directly or through values and other policies.
-package struct Dependencies: Sendable {
-    package var parameters: Set<String> = []
-    package var tags: Set<Int> = []
-    package var values: Set<String> = []
+public struct Dependencies: Sendable {
+    public var parameters: Set<String> = []
+    public var tags: Set<Int> = []
+    public var values: Set<String> = []
     /// Policies whose eligibility is read (through eligible() or has()).
-    package var policies: Set<String> = []
-    package var usesPrevious = false
+    public var policies: Set<String> = []
+    public var usesPrevious = false
 
     mutating func formUnion(_ o: Dependencies) {
         parameters.formUnion(o.parameters)
@@ -150,68 +150,68 @@ package struct Dependencies: Sendable {
     }
 }
 
-package struct ParameterInfo: Sendable {
-    package var id: String
-    package var label: String
-    package var unit: String
-    package var isTable: Bool
+public struct ParameterInfo: Sendable {
+    public var id: String
+    public var label: String
+    public var unit: String
+    public var isTable: Bool
     /// The entry in force on the run date, nil when the parameter has none.
-    package var from: CivilDate?
-    package var value: Q?
-    package var bands: [(key: Q, value: Q)]
-    package var pos: SourcePos
+    public var from: CivilDate?
+    public var value: Q?
+    public var bands: [(key: Q, value: Q)]
+    public var pos: SourcePos
 }
 
-package final class ValueInfo {
-    package let id: String
-    package let level: Level
-    package let label: String
-    package let index: Int
-    package let pos: SourcePos
+public final class ValueInfo {
+    public let id: String
+    public let level: Level
+    public let label: String
+    public let index: Int
+    public let pos: SourcePos
     var fn = Fn(node: Program.unknownNode)
-    package internal(set) var type: VType = .number
-    package internal(set) var deps = Dependencies()
+    public internal(set) var type: VType = .number
+    public internal(set) var deps = Dependencies()
     init(id: String, level: Level, label: String, index: Int, pos: SourcePos) {
         self.id = id; self.level = level; self.label = label; self.index = index; self.pos = pos
     }
 }
 
-package final class PolicyInfo {
-    package let id: String
-    package let label: String
-    package let level: Level
-    package let index: Int
-    package let pos: SourcePos
+public final class PolicyInfo {
+    public let id: String
+    public let label: String
+    public let level: Level
+    public let index: Int
+    public let pos: SourcePos
     var criteria: [NamedFn] = []
-    package var criterionCodes: [String] { criteria.map(\.code) + (branches.isEmpty ? [] : ["branches"]) }
+    public var criterionCodes: [String] { criteria.map(\.code) + (branches.isEmpty ? [] : ["branches"]) }
     var branches: [BranchFn] = []
     var amount: Fn?
-    package var hasAmount: Bool { amount != nil || branches.contains { $0.amount != nil } }
-    package internal(set) var deps = Dependencies()
+    public var hasAmount: Bool { amount != nil || branches.contains { $0.amount != nil } }
+    public internal(set) var deps = Dependencies()
     /// Why the policy is skipped on this run date (a parameter without a value,
     /// a feed allowed to be missing, or a skipped policy it reads), nil when it runs.
-    package internal(set) var skipped: String?
+    public internal(set) var skipped: String?
     /// The catalogue index of receiving.<id>, resolved once.
-    package internal(set) var receivingTag: Int?
+    public internal(set) var receivingTag: Int?
     init(id: String, label: String, level: Level, index: Int, pos: SourcePos) {
         self.id = id; self.label = label; self.level = level; self.index = index; self.pos = pos
     }
 }
 
-package final class ListInfo {
-    package let id: String
-    package let label: String
-    package let perPolicy: Bool
-    package let index: Int
-    package let pos: SourcePos
+public final class ListInfo {
+    public let id: String
+    public let label: String
+    public let perPolicy: Bool
+    public let index: Int
+    public let pos: SourcePos
     var when: Fn?
     var reasons: [NamedFn] = []
-    package var reasonCodes: [String] { reasons.map(\.code) }
-    package internal(set) var after: String?
-    package internal(set) var columns: [ListColumn] = []
+    public var reasonCodes: [String] { reasons.map(\.code) }
+    public internal(set) var after: String?
+    public internal(set) var columns: [ListColumn] = []
     /// The published file's key columns.
-    package var keyColumns: [String] { perPolicy ? ["household_id", "person_id", "policy"] : ["household_id"] }
-    package internal(set) var deps = Dependencies()
+    public var keyColumns: [String] { perPolicy ? ["household_id", "person_id", "policy"] : ["household_id"] }
+    public internal(set) var deps = Dependencies()
     init(id: String, label: String, perPolicy: Bool, index: Int, pos: SourcePos) {
         self.id = id; self.label = label; self.perPolicy = perPolicy; self.index = index; self.pos = pos
     }
@@ -219,36 +219,36 @@ package final class ListInfo {
 
 /// An expression inside previous(...): remembered at the end of a run for the
 /// households of the list that `after` names, and read back by the next run.
-package final class RememberedInfo {
-    package let index: Int
-    package let level: Level
+public final class RememberedInfo {
+    public let index: Int
+    public let level: Level
     /// previous(...) as written, for explanations.
-    package internal(set) var label = ""
+    public internal(set) var label = ""
     let fn: Fn
     init(index: Int, level: Level, fn: Fn) { self.index = index; self.level = level; self.fn = fn }
 }
 
 /// The rule files compiled for one run date: every name resolved, every type
 /// checked, parameters fixed to their values on that date.
-package final class RuleSet {
-    package let runDate: CivilDate
-    package let catalogue: TagCatalogue
-    package internal(set) var parameters: [String: ParameterInfo] = [:]
-    package internal(set) var values: [ValueInfo] = []
-    package internal(set) var policies: [PolicyInfo] = []
-    package internal(set) var lists: [ListInfo] = []
-    package internal(set) var remembered: [RememberedInfo] = []
+public final class RuleSet {
+    public let runDate: CivilDate
+    public let catalogue: TagCatalogue
+    public internal(set) var parameters: [String: ParameterInfo] = [:]
+    public internal(set) var values: [ValueInfo] = []
+    public internal(set) var policies: [PolicyInfo] = []
+    public internal(set) var lists: [ListInfo] = []
+    public internal(set) var remembered: [RememberedInfo] = []
     /// sha256 over the rule files, the catalogues and their names.
-    package internal(set) var digest = ""
-    package internal(set) var files: [String] = []
+    public internal(set) var digest = ""
+    public internal(set) var files: [String] = []
     /// Feeds whose tags are unavailable for this run.
-    package internal(set) var unavailableFeeds: Set<String> = []
+    public internal(set) var unavailableFeeds: Set<String> = []
     var valueIndex: [String: Int] = [:]
     var policyIndex: [String: Int] = [:]
     /// How many `let` helpers of household lists are cached per household.
     var letCount = 0
     /// Parameter ids in byte order, and each one's position there (traced parameters).
-    package internal(set) var parameterIDs: [String] = []
+    public internal(set) var parameterIDs: [String] = []
     var parameterRank: [String: Int32] = [:]
     /// The compiled expressions and the rules as plain arrays, for the evaluator.
     var program = Program()
@@ -280,7 +280,7 @@ package final class RuleSet {
     /// compiled again for the others. A replica has objects of its own (closures,
     /// values, policies), so no reference count is shared between the cores (they
     /// would bounce between them).
-    package func replicas(_ workers: Int) throws -> [RuleSet] {
+    public func replicas(_ workers: Int) throws -> [RuleSet] {
         try (0..<max(1, workers)).map { w in
             if w == 0 { return self }
             let rs = try RuleSet.compiled(
@@ -292,20 +292,20 @@ package final class RuleSet {
         }
     }
 
-    package func policy(_ id: String) -> PolicyInfo? { policyIndex[id].map { policies[$0] } }
-    package func value(_ id: String) -> ValueInfo? { valueIndex[id].map { values[$0] } }
-    package func list(_ id: String) -> ListInfo? { lists.first { $0.id == id } }
-    package var personValues: [ValueInfo] { values.filter { $0.level == .person } }
-    package var householdValues: [ValueInfo] { values.filter { $0.level == .household } }
+    public func policy(_ id: String) -> PolicyInfo? { policyIndex[id].map { policies[$0] } }
+    public func value(_ id: String) -> ValueInfo? { valueIndex[id].map { values[$0] } }
+    public func list(_ id: String) -> ListInfo? { lists.first { $0.id == id } }
+    public var personValues: [ValueInfo] { values.filter { $0.level == .person } }
+    public var householdValues: [ValueInfo] { values.filter { $0.level == .household } }
 
     /// Policies skipped on this run, with the reason.
-    package var skippedPolicies: [(id: String, reason: String)] {
+    public var skippedPolicies: [(id: String, reason: String)] {
         policies.compactMap { p in p.skipped.map { (p.id, $0) } }
     }
 
     /// Loads and compiles the rules directory for a run date. Every error names
     /// file:line:column and what was expected; nothing is read from the data first.
-    package static func load(
+    public static func load(
         directory: String, catalogue: TagCatalogue, policyCatalogue: PolicyCatalogue,
         runDate: CivilDate, unavailableFeeds: Set<String> = [], extraDigestFiles: [String] = []
     ) throws -> RuleSet {

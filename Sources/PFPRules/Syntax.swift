@@ -2,11 +2,11 @@ import Foundation
 import PFPCore
 
 /// Where something is in a rule file, for errors: `Pipelines/rules/x.rules:12:5`.
-package struct SourcePos: Sendable, CustomStringConvertible {
-    package var file: String
-    package var line: Int
-    package var column: Int
-    package var description: String { "\(file):\(line):\(column)" }
+public struct SourcePos: Sendable, CustomStringConvertible {
+    public var file: String
+    public var line: Int
+    public var column: Int
+    public var description: String { "\(file):\(line):\(column)" }
 }
 
 /// A rule file that cannot be used: where and what was expected.

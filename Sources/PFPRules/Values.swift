@@ -8,18 +8,18 @@ import Foundation
 /// the same, in the `WideNumbers` table (`sd` is 0 and `sn` its row): every
 /// operation reads `n` and `d` as 128-bit numbers on that rare path, so results
 /// are exactly those of 128-bit arithmetic throughout.
-package struct Q: Hashable, Comparable, Sendable, CustomStringConvertible {
+public struct Q: Hashable, Comparable, Sendable, CustomStringConvertible {
     /// The numerator, or the row in `WideNumbers` when `sd` is 0.
     @usableFromInline var sn: Int64
     /// The denominator (> 0), or 0 for a wide number.
     @usableFromInline var sd: Int64
 
     @inline(__always) var isWide: Bool { sd == 0 }
-    package var n: Int128 { sd != 0 ? Int128(sn) : WideNumbers.shared.get(sn).n }
-    package var d: Int128 { sd != 0 ? Int128(sd) : WideNumbers.shared.get(sn).d }
+    public var n: Int128 { sd != 0 ? Int128(sn) : WideNumbers.shared.get(sn).n }
+    public var d: Int128 { sd != 0 ? Int128(sd) : WideNumbers.shared.get(sn).d }
 
     /// n/d as given (not reduced) when both fit in 64 bits; in lowest terms otherwise.
-    package init(_ n: Int128, _ d: Int128 = 1) {
+    public init(_ n: Int128, _ d: Int128 = 1) {
         precondition(d != 0, "a rational number with denominator 0")
         let (n, d) = d < 0 ? (-n, -d) : (n, d)
         if let a = Int64(exactly: n), let b = Int64(exactly: d) { sn = a; sd = b; return }
@@ -28,7 +28,7 @@ package struct Q: Hashable, Comparable, Sendable, CustomStringConvertible {
 
     @inline(__always) init(small n: Int64, _ d: Int64) { sn = n; sd = d }
 
-    package static let zero = Q(small: 0, 1)
+    public static let zero = Q(small: 0, 1)
 
     static func gcd(_ a: Int128, _ b: Int128) -> Int128 {
         var a = a.magnitude, b = b.magnitude
@@ -77,7 +77,7 @@ package struct Q: Hashable, Comparable, Sendable, CustomStringConvertible {
     /// Keeps numbers small: reduced when the denominator grows. The same lowest
     /// terms whatever the path (wide numbers are always in lowest terms).
     @inline(__always)
-    package func reduced() -> Q {
+    public func reduced() -> Q {
         if sd == 1 || sd == 0 { return self }
         let g = Q.gcd64(sn.magnitude, UInt64(sd))
         if g <= 1 { return self }
@@ -88,7 +88,7 @@ package struct Q: Hashable, Comparable, Sendable, CustomStringConvertible {
     /// divisor of 100 that divides x, found by trying them from the largest
     /// (divisions by constants, no gcd loop: every money tag read takes this).
     @inline(__always)
-    package static func fen(_ x: Int64) -> Q {
+    public static func fen(_ x: Int64) -> Q {
         let d: Int64
         if x % 100 == 0 {
             d = 100
@@ -113,7 +113,7 @@ package struct Q: Hashable, Comparable, Sendable, CustomStringConvertible {
     }
 
     /// Parses "12", "-3", "0.35" exactly.
-    package init?(decimal s: String) {
+    public init?(decimal s: String) {
         var text = Substring(s)
         var neg = false
         if text.hasPrefix("-") { neg = true; text = text.dropFirst() }
@@ -135,8 +135,8 @@ package struct Q: Hashable, Comparable, Sendable, CustomStringConvertible {
     // always did).
     @inline(__always) static func small(_ a: Q, _ b: Q) -> Bool { a.sd != 0 && b.sd != 0 }
 
-    package static func + (a: Q, b: Q) -> Q { small(a, b) ? smallSum(a, b, minus: false) : wide(a, b, 0)! }
-    package static func - (a: Q, b: Q) -> Q { small(a, b) ? smallSum(a, b, minus: true) : wide(a, b, 1)! }
+    public static func + (a: Q, b: Q) -> Q { small(a, b) ? smallSum(a, b, minus: false) : wide(a, b, 0)! }
+    public static func - (a: Q, b: Q) -> Q { small(a, b) ? smallSum(a, b, minus: true) : wide(a, b, 1)! }
 
     /// a + b or a - b of two small numbers. When the larger denominator is a
     /// multiple of the smaller (the same one, or money: the denominator of every
@@ -158,11 +158,11 @@ package struct Q: Hashable, Comparable, Sendable, CustomStringConvertible {
         let x = Int128(a.sn) * Int128(b.sd), y = Int128(b.sn) * Int128(a.sd)
         return lowest(minus ? x - y : x + y, Int128(a.sd) * Int128(b.sd))
     }
-    package static prefix func - (a: Q) -> Q {
+    public static prefix func - (a: Q) -> Q {
         if a.sd != 0 && a.sn != Int64.min { return Q(small: -a.sn, a.sd) }
         return Q(-a.n, a.d)
     }
-    package static func * (a: Q, b: Q) -> Q {
+    public static func * (a: Q, b: Q) -> Q {
         if small(a, b) {
             // A whole number times a fraction keeps the fraction's denominator: no gcd.
             if a.sd == 1 || b.sd == 1 {
@@ -174,7 +174,7 @@ package struct Q: Hashable, Comparable, Sendable, CustomStringConvertible {
         return wide(a, b, 2)!
     }
     /// nil when dividing by zero.
-    package static func / (a: Q, b: Q) -> Q? {
+    public static func / (a: Q, b: Q) -> Q? {
         if small(a, b) {
             if b.sn == 0 { return nil }
             let n = Int128(a.sn) * Int128(b.sd), d = Int128(a.sd) * Int128(b.sn)
@@ -182,14 +182,14 @@ package struct Q: Hashable, Comparable, Sendable, CustomStringConvertible {
         }
         return wide(a, b, 3)
     }
-    package static func < (a: Q, b: Q) -> Bool {
+    public static func < (a: Q, b: Q) -> Bool {
         if small(a, b) {
             if a.sd == b.sd { return a.sn < b.sn }
             return Int128(a.sn) * Int128(b.sd) < Int128(b.sn) * Int128(a.sd)
         }
         return a.n * b.d < b.n * a.d
     }
-    package static func == (a: Q, b: Q) -> Bool {
+    public static func == (a: Q, b: Q) -> Bool {
         if small(a, b) {
             if a.sd == b.sd { return a.sn == b.sn }
             return Int128(a.sn) * Int128(b.sd) == Int128(b.sn) * Int128(a.sd)
@@ -211,10 +211,10 @@ package struct Q: Hashable, Comparable, Sendable, CustomStringConvertible {
             return bn < 0 ? lowest(-(an * bd), -(ad * bn)) : lowest(an * bd, ad * bn)
         }
     }
-    package func hash(into h: inout Hasher) { let r = reduced(); h.combine(r.n); h.combine(r.d) }
+    public func hash(into h: inout Hasher) { let r = reduced(); h.combine(r.n); h.combine(r.d) }
 
     /// Rounded half-up to a whole number (whole yuan for amounts).
-    package var roundedHalfUp: Int128 {
+    public var roundedHalfUp: Int128 {
         let twice = 2 * n + d
         let den = 2 * d
         // floor division
@@ -227,7 +227,7 @@ package struct Q: Hashable, Comparable, Sendable, CustomStringConvertible {
     /// as decimal parts: `fraction` has `places` digits (leading zeros included).
     /// nil for whole numbers and for fractions such as 1/3, and for the few whose
     /// digits do not fit in 128 bits (1/2^62 and the like: printed as n/d).
-    package var decimalParts: (negative: Bool, whole: UInt128, fraction: UInt128, places: Int)? {
+    public var decimalParts: (negative: Bool, whole: UInt128, fraction: UInt128, places: Int)? {
         let r = reduced()
         if r.sd == 1 { return nil }
         // 64-bit numbers (money in yuan and fen) in 64-bit divisions; wide ones, and
@@ -265,7 +265,7 @@ package struct Q: Hashable, Comparable, Sendable, CustomStringConvertible {
     }
 
     /// Exact decimal text when the denominator divides a power of ten, else "n/d".
-    package var description: String {
+    public var description: String {
         let r = reduced()
         if r.d == 1 { return String(r.n) }
         guard let x = decimalParts else { return "\(r.n)/\(r.d)" }
@@ -308,7 +308,7 @@ final class WideNumbers: @unchecked Sendable {
 /// A value in three-valued logic. `unknown` carries the id of the facts that
 /// made it unknown when explaining (-1 otherwise); `none` is a known absence
 /// (not disabled, not deceased).
-package enum Val: Equatable, Sendable {
+public enum Val: Equatable, Sendable {
     case unknown(Int32)
     case none
     case bool(Bool)
@@ -316,12 +316,12 @@ package enum Val: Equatable, Sendable {
     case date(Int32)
     case word(Int32)
 
-    package static let unknownNoFacts = Val.unknown(-1)
+    public static let unknownNoFacts = Val.unknown(-1)
 
-    package var isUnknown: Bool { if case .unknown = self { return true } else { return false } }
+    public var isUnknown: Bool { if case .unknown = self { return true } else { return false } }
 
     /// The three-valued truth of a boolean value: true, false or nil for unknown.
-    package var truth: Bool? {
+    public var truth: Bool? {
         switch self {
         case .bool(let b): return b
         default: return nil
@@ -330,14 +330,14 @@ package enum Val: Equatable, Sendable {
 }
 
 /// The static type of an expression, checked when the rules are loaded.
-package enum VType: Equatable, Sendable, CustomStringConvertible {
+public enum VType: Equatable, Sendable, CustomStringConvertible {
     case bool
     case number
     case date
     /// One of a list of words (an enum tag, sex, relation, hukou).
     case word([String])
 
-    package var description: String {
+    public var description: String {
         switch self {
         case .bool: return "a true/false value"
         case .number: return "a number"

@@ -1,30 +1,33 @@
 import Foundation
+import PFPCore
+import PFPRules
 
 /// A JSON writer over bytes, for the hot paths: one growable buffer of its own
-/// (no copy-on-write checks, no temporary arrays or strings per number). The
-/// one JSON string escaper of the project: `JSON` serializes through it too.
-package final class JSONBytes {
-    package private(set) var base: UnsafeMutablePointer<UInt8>
+/// (no copy-on-write checks, no temporary arrays or strings per number). It lives
+/// beside its hottest callers (the explanations) so that its small methods are
+/// inlined there; what a string's bytes are escaped to is `JSON.escape`'s (PFPCore).
+public final class JSONBytes {
+    private var base: UnsafeMutablePointer<UInt8>
     private var cap: Int
-    package var count = 0
+    public private(set) var count = 0
 
-    package init(capacity: Int = 4096) {
+    public init(capacity: Int = 4096) {
         cap = max(64, capacity)
         base = .allocate(capacity: cap)
     }
     deinit { base.deallocate() }
 
     /// A copy of the bytes written.
-    package var out: [UInt8] { Array(UnsafeBufferPointer(start: base, count: count)) }
+    public var out: [UInt8] { Array(UnsafeBufferPointer(start: base, count: count)) }
     /// The bytes written, valid while this writer lives and is not written to.
-    package var bytes: UnsafeRawBufferPointer { UnsafeRawBufferPointer(start: base, count: count) }
+    public var bytes: UnsafeRawBufferPointer { UnsafeRawBufferPointer(start: base, count: count) }
 
     /// Empties the buffer, keeping its memory.
-    package func clear() { count = 0 }
+    public func clear() { count = 0 }
 
     /// Room for `n` more bytes and 32 spare ones (short pieces are copied as
     /// whole 8- or 16-byte words, see `append`).
-    @inline(__always) package func reserve(_ n: Int) {
+    @inline(__always) private func reserve(_ n: Int) {
         if count + n + 32 > cap { grow(count + n + 32) }
     }
     private func grow(_ need: Int) {
@@ -37,7 +40,7 @@ package final class JSONBytes {
         cap = c
     }
 
-    @inline(__always) package func byte(_ b: UInt8) {
+    @inline(__always) public func byte(_ b: UInt8) {
         reserve(1)
         base[count] = b
         count += 1
@@ -45,7 +48,7 @@ package final class JSONBytes {
     /// Pieces of up to 32 bytes (names, words, fragments: nearly all) are
     /// copied inline as two overlapping words (no call to memmove), reading
     /// only the piece's own bytes.
-    @inline(__always) package func append(_ p: UnsafeBufferPointer<UInt8>) {
+    @inline(__always) public func append(_ p: UnsafeBufferPointer<UInt8>) {
         guard let a = p.baseAddress else { return }
         let n = p.count
         reserve(n)
@@ -68,17 +71,18 @@ package final class JSONBytes {
         }
         count += n
     }
-    @inline(__always) package func raw(_ s: StaticString) {
+    @inline(__always) public func raw(_ s: StaticString) {
         s.withUTF8Buffer { append($0) }
     }
-    package func rawString(_ s: String) {
+    public func rawString(_ s: String) {
         var s = s
         s.withUTF8 { append($0) }
     }
-    package func string(_ s: String) {
+    /// A JSON string: quoted, its bytes escaped as `JSON.escape` says.
+    public func string(_ s: String) {
         var s = s
         s.withUTF8 { u in
-            if !u.contains(where: { $0 < 32 || $0 == 34 || $0 == 92 }) {
+            if !u.contains(where: JSON.needsEscape) {
                 reserve(u.count + 2)
                 base[count] = 34
                 count += 1
@@ -88,58 +92,93 @@ package final class JSONBytes {
                 return
             }
             byte(34)
-            let hex: StaticString = "0123456789abcdef"
             for b in u {
-                switch b {
-                case 34: byte(92); byte(34)
-                case 92: byte(92); byte(92)
-                case 10: byte(92); byte(110)
-                case 13: byte(92); byte(114)
-                case 9: byte(92); byte(116)
-                case 0..<32:
-                    raw("\\u00")
-                    hex.withUTF8Buffer { h in
-                        byte(h[Int(b >> 4)]); byte(h[Int(b & 15)])
-                    }
-                default: byte(b)
-                }
+                if JSON.needsEscape(b) { JSON.escape(b) { byte($0) } } else { byte(b) }
             }
             byte(34)
         }
     }
-    package func strings(_ a: [String]) {
+    public func strings(_ a: [String]) {
         byte(91)
         for (i, s) in a.enumerated() { if i > 0 { byte(44) }; string(s) }
         byte(93)
     }
-    package func int(_ n: Int) {
+    public func int(_ n: Int) {
         if n >= 0 && n < 10 { byte(UInt8(n) + 48); return }
         reserve(DecimalText.maxBytes)
         count += DecimalText.write(Int64(n), to: base + count)
     }
     /// A whole number of any size (exact amounts and counts).
-    package func integer(_ n: Int128) {
+    public func integer(_ n: Int128) {
         if let small = Int(exactly: n) { int(small); return }
         rawString(String(n))
     }
     /// An 18-character ID number, quoted.
-    package func id(_ key: UInt64) {
+    public func id(_ key: UInt64) {
         byte(34)
         idDigits(key)
         byte(34)
     }
     /// The 18 characters of an ID number, unquoted.
-    package func idDigits(_ key: UInt64) {
+    public func idDigits(_ key: UInt64) {
         reserve(18)
         IDNumber.writeText(key, to: base + count)
         count += 18
     }
     /// "YYYY-MM-DD", quoted.
-    package func date(_ days: Int32) {
+    public func date(_ days: Int32) {
         reserve(12)
         base[count] = 34
         CivilDate(days: days).writeText(to: base + count + 1)
         base[count + 11] = 34
         count += 12
+    }
+}
+
+/// What the rule engine's values look like in explanations.
+extension JSONBytes {
+    /// A number that is not whole but has a decimal expansion (money in yuan and
+    /// fen, shares), quoted, as `Q.description` writes it (from the same parts);
+    /// false, and nothing written, for other numbers.
+    func decimal(_ q: Q) -> Bool {
+        guard let x = q.decimalParts else { return false }
+        reserve(x.places + 3)
+        base[count] = 34
+        count += 1
+        if x.negative { byte(45) }
+        if let w = Int(exactly: x.whole) { int(w) } else { rawString(String(x.whole)) }
+        reserve(x.places + 2)
+        base[count] = 46
+        count += 1
+        var f = x.fraction, i = x.places
+        while i > 0 { i -= 1; base[count + i] = UInt8(f % 10) + 48; f /= 10 }
+        count += x.places
+        base[count] = 34
+        count += 1
+        return true
+    }
+    public func truthMap(_ pairs: [(code: String, value: Val)]) {
+        byte(123)
+        for (i, (k, v)) in pairs.enumerated() {
+            if i > 0 { byte(44) }
+            string(k); byte(58)
+            switch v {
+            case .bool(true): raw("\"true\"")
+            case .bool(false): raw("\"false\"")
+            default: raw("\"unknown\"")
+            }
+        }
+        byte(125)
+    }
+    public func value(_ v: Val, ctx: EvalContext, tag: Int?) {
+        switch v {
+        case .num(let q) where q.d == 1: byte(34); integer(q.n); byte(34)
+        case .num(let q) where decimal(q): break
+        case .bool(let b): b ? raw("\"true\"") : raw("\"false\"")
+        case .unknown: raw("\"unknown\"")
+        case .none: raw("\"none\"")
+        case .date(let d): date(d)
+        default: string(ctx.describe(v, tag: tag))
+        }
     }
 }
