@@ -354,23 +354,9 @@ public struct MatchStage {
             ctx.resetCaches()
             let slot = e.slot >= 0 ? Int(e.slot) : nil
             let personKey = slot.map { data.personID[Int(ctx.member($0))] } ?? 0
-            var codes: [String] = []
-            var certainty = Certainty.none, amount: Int?
-            var criteriaVals: [(code: String, value: Val)] = []
-            var reasonVals: [(code: String, value: Val)] = []
             let list = rules.lists[l]
             let policy = e.policy >= 0 ? rules.policies[Int(e.policy)] : nil
-            if let p = policy {
-                let d = ctx.decide(p, slot: slot)
-                certainty = d.certainty
-                amount = d.amount
-                criteriaVals = d.criteria
-                codes = d.certainty == .confirmed ? [] : d.codes
-            } else {
-                let vals = ctx.listReasonValues(list)
-                reasonVals = vals
-                codes = vals.filter { $0.value == .bool(true) }.map(\.code).sorted()
-            }
+            let d = ctx.decide(at: e)
             ctx.tracer = nil
             let personID = slot == nil ? "" : IDNumber(key: personKey).description
             var status = PublishedEntry.EntryStatus.none
@@ -383,17 +369,17 @@ public struct MatchStage {
                 listJSON: fragments.listName(l), triggers: list.columns.contains(.triggers), householdID: hid,
                 personID: personID,
                 policyJSON: e.policy >= 0 ? fragments.policyName(Int(e.policy)) : nil,
-                certainty: certainty, amount: amount, codes: codes, status: status.text,
-                criteria: criteriaVals, reasons: reasonVals, tracer: tracer, ctx: ctx, fragments: fragments, into: text)
+                certainty: d.certainty, amount: d.amount, codes: d.codes, status: status.text,
+                criteria: d.criteria, reasons: d.reasons, tracer: tracer, ctx: ctx, fragments: fragments, into: text)
             text.byte(10)
             let codeStart = Int32(codeStore.count)
-            codeStore.append(contentsOf: codes)
+            codeStore.append(contentsOf: d.codes)
             out.append(
                 PublishedEntry(
                     list: Int32(l), household: Int32(h), policy: e.policy,
-                    certainty: certainty, status: status,
-                    personKey: personKey, amountValue: amount.map { Int64($0) } ?? Int64.min,
-                    codeStart: codeStart, codeCount: Int32(codes.count),
+                    certainty: d.certainty, status: status,
+                    personKey: personKey, amountValue: d.amount.map { Int64($0) } ?? Int64.min,
+                    codeStart: codeStart, codeCount: Int32(d.codes.count),
                     district: data.district[head], street: data.street[head], community: data.community[head]))
         }
         ctx.resetCaches()
@@ -642,5 +628,58 @@ public enum Explanation {
         }
         w.raw("],\"run_date\":"); w.append(fragments.runDateJSON)
         w.raw("}")
+    }
+}
+
+/// What an explanation shows besides its decision, as values: the members it
+/// names, every tag read, value computed and parameter used. `pfp explain` prints
+/// its text from these; the match stage writes the same content as JSON bytes
+/// (`Explanation.bytes`), in the same order.
+public struct ExplanationReads {
+    /// A tag read: the member's position in `members`, the tag, its value as text,
+    /// its feed, and its date (`as of …`) or why it has none (absent, conflict, unavailable).
+    public struct TagRead { public var member: Int, tag: String, value: String, feed: String, asOf: String }
+    /// A value computed: its name, the member's position (nil: the household), its value as text.
+    public struct ValueRead { public var name: String, member: Int?, value: String }
+    /// A parameter used: its id, its value on the run date and the date that value took effect.
+    public struct ParameterRead { public var id: String, value: String, from: CivilDate? }
+
+    public var members: [UInt64] = []
+    public var tags: [TagRead] = []
+    public var values: [ValueRead] = []
+    public var parameters: [ParameterRead] = []
+
+    public init(tracer: Tracer, ctx: EvalContext) {
+        let rules = ctx.rules
+        func who(_ key: UInt64) -> Int {
+            if let i = members.firstIndex(of: key) { return i }
+            members.append(key)
+            return members.count - 1
+        }
+        for r in tracer.tagReads { _ = who(r.person) }
+        for v in tracer.valuesRead where v.person != 0 { _ = who(v.person) }
+        tags = tracer.tagReads.map { r in
+            let t = Int(r.tag), def = rules.catalogue.tags[t]
+            let value = ctx.describe(r.state == .delivered || r.state == .absent ? r.value : .unknownNoFacts, tag: t)
+            let asOf: String
+            switch r.state {
+            case .delivered: asOf = "as of \(CivilDate(days: r.asOf))"
+            case .absent: asOf = "absent"
+            case .conflict: asOf = "conflict"
+            case .unavailable: asOf = "unavailable"
+            }
+            return TagRead(member: who(r.person), tag: def.name, value: value, feed: def.feed, asOf: asOf)
+        }
+        values = tracer.valuesRead.map { v in
+            let name = v.value >= 0 ? rules.values[Int(v.value)].id : rules.remembered[Int(-1 - v.value)].label
+            return ValueRead(name: name, member: v.person == 0 ? nil : who(v.person), value: ctx.describe(v.result))
+        }
+        parameters = tracer.parameters.sorted().map { rank in
+            let id = rules.parameterIDs[Int(rank)], p = rules.parameters[id]!
+            let value =
+                p.isTable
+                ? p.bands.map { "\($0.key): \($0.value)" }.joined(separator: ", ") : (p.value?.description ?? "none")
+            return ParameterRead(id: id, value: value, from: p.from)
+        }
     }
 }

@@ -45,22 +45,20 @@ public extension RuleSet {
         c.entryPositions(wasOnAfterList: wasOnAfterList, into: &positions)
         return positions.map { at in
             let l = lists[Int(at.list)]
-            guard at.policy >= 0 else {
-                var e = ListEntry(
-                    list: l.id, household: c.household, person: nil, policy: nil, reasons: c.listReasons(l).sorted())
-                e.listIndex = l.index
+            let d = c.decide(at: at)
+            var e = ListEntry(
+                list: l.id, household: c.household, person: at.slot >= 0 ? c.member(Int(at.slot)) : nil,
+                policy: at.policy >= 0 ? policies[Int(at.policy)].id : nil)
+            e.listIndex = l.index
+            guard let policy = d.policy else {
+                e.reasons = d.codes
                 return e
             }
-            let p = policies[Int(at.policy)]
-            let slot = at.slot >= 0 ? Int(at.slot) : nil
-            var e = ListEntry(list: l.id, household: c.household, person: slot.map { c.member($0) }, policy: p.id)
-            e.listIndex = l.index
-            e.policyIndex = p.index
-            let d = c.decide(p, slot: slot)
+            e.policyIndex = Int(at.policy)
             e.certainty = d.certainty.text
             e.amount = d.amount
-            e.failedCriteria = d.failedCriteria
-            e.unknownFacts = d.unknownFacts
+            e.failedCriteria = policy.failedCriteria
+            e.unknownFacts = policy.unknownFacts
             return e
         }
     }
@@ -113,7 +111,54 @@ public struct PolicyDecision {
     public var codes: [String] { certainty == .notEligible ? failedCriteria : unknownFacts }
 }
 
+/// One list entry's decision: what its list publishes and its explanation shows.
+/// Made by one function, `EvalContext.decide(at:)`, for the match stage (which
+/// publishes it), the rule tests and `pfp explain`.
+public struct EntryDecision {
+    /// `none` on a household list.
+    public var certainty: Certainty
+    public var amount: Int?
+    /// The codes the entry publishes: for a policy, its unknown facts (to verify) or
+    /// failed criteria (not eligible), none when confirmed; for a household list,
+    /// the reasons or triggers that hold, sorted.
+    public var codes: [String]
+    /// A policy's decision in full (every criterion, failed criteria and unknown
+    /// facts both); nil on a household list.
+    public var policy: PolicyDecision?
+    /// Every reason's or trigger's result, in the rule file's order (household lists).
+    public var reasons: [(code: String, value: Val)]
+
+    /// Every criterion's result, in the rule file's order (policies).
+    public var criteria: [(code: String, value: Val)] { policy?.criteria ?? [] }
+
+    /// The amount where the policy holds or may hold; none where it does not (an
+    /// amount computed for a policy that does not hold means nothing to a reader).
+    public var amountIfEligible: Int? { certainty == .notEligible ? nil : amount }
+}
+
 public extension EvalContext {
+    /// The decision of the entry at a position of the loaded household.
+    func decide(at e: EntryPosition) -> EntryDecision {
+        if e.policy >= 0 { return decide(policy: rules.policies[Int(e.policy)], slot: e.slot >= 0 ? Int(e.slot) : nil) }
+        return decide(list: rules.lists[Int(e.list)])
+    }
+
+    /// A policy's decision as an entry of its lists would carry it.
+    func decide(policy p: PolicyInfo, slot: Int?) -> EntryDecision {
+        let d = decide(p, slot: slot)
+        return EntryDecision(
+            certainty: d.certainty, amount: d.amount, codes: d.certainty == .confirmed ? [] : d.codes,
+            policy: d, reasons: [])
+    }
+
+    /// A household list's decision: which reasons or triggers hold.
+    func decide(list l: ListInfo) -> EntryDecision {
+        let values = listReasonValues(l)
+        return EntryDecision(
+            certainty: .none, amount: nil, codes: values.filter { $0.value == .bool(true) }.map(\.code).sorted(),
+            policy: nil, reasons: values)
+    }
+
     /// Decides a policy: eligibility, amount, criteria, failed criteria and unknown facts.
     func decide(_ p: PolicyInfo, slot: Int?) -> PolicyDecision {
         let el = eligible(p, slot: slot)

@@ -59,138 +59,136 @@ public enum ExplainCommand {
         guard ctx.load(household: h, previous: prevHousehold) else {
             return "household \(req.household) has no living member on \(r.runDate): it is on no list\n"
         }
-        // Every decision, each with its own trace.
-        var decisions: [String] = []
-        for p in policies where p.skipped == nil {
-            let slots: [Int?] = p.level == .household ? [nil] : (0..<ctx.memberCount).map { Optional($0) }
-            for s in slots {
-                let tracer = Tracer()
-                ctx.tracer = tracer
-                ctx.load(household: h, previous: prevHousehold)
-                let d = ctx.decide(p, slot: s)
-                let personID = s.map { ctx.personID(slot: $0).description } ?? ""
-                let w = JSONBytes()
+        // Every decision, each with its own trace; JSON and text are both written from it.
+        var decisions: [ExplainedDecision] = []
+        func explained(_ subject: ExplainedDecision.Subject, _ decide: () -> EntryDecision) {
+            let tracer = Tracer()
+            ctx.tracer = tracer
+            ctx.load(household: h, previous: prevHousehold)
+            let d = decide()
+            decisions.append(
+                ExplainedDecision(
+                    subject: subject, decision: d, reads: ExplanationReads(tracer: tracer, ctx: ctx),
+                    json: json(subject, d, tracer)))
+            ctx.tracer = nil
+        }
+        func json(_ subject: ExplainedDecision.Subject, _ d: EntryDecision, _ tracer: Tracer) -> String {
+            let w = JSONBytes()
+            switch subject {
+            case .policy(let p, let personID):
                 // Every decision of a policy, listed or not: "list" says "policy".
                 Array("\"policy\"".utf8).withUnsafeBufferPointer { listJSON in
                     Explanation.bytes(
                         listJSON: listJSON, triggers: false, householdID: req.household, personID: personID,
-                        policyJSON: fragments.policyName(p.index),
-                        certainty: d.certainty, amount: d.certainty == .notEligible ? nil : d.amount,
-                        codes: d.certainty == .confirmed ? [] : d.codes, status: "",
-                        criteria: d.criteria, reasons: [], tracer: tracer, ctx: ctx, fragments: fragments, into: w)
+                        policyJSON: fragments.policyName(p.index), certainty: d.certainty, amount: d.amountIfEligible,
+                        codes: d.codes, status: "", criteria: d.criteria, reasons: [], tracer: tracer, ctx: ctx,
+                        fragments: fragments, into: w)
                 }
-                decisions.append(String(decoding: w.out, as: UTF8.self))
-                ctx.tracer = nil
+            case .list(let l):
+                Explanation.bytes(
+                    listJSON: fragments.listName(l.index), triggers: l.columns.contains(.triggers),
+                    householdID: req.household, personID: "", policyJSON: nil, certainty: .none, amount: nil,
+                    codes: d.codes, status: "", criteria: [], reasons: d.reasons, tracer: tracer, ctx: ctx,
+                    fragments: fragments, into: w)
+            }
+            return String(decoding: w.out, as: UTF8.self)
+        }
+        for p in policies where p.skipped == nil {
+            let slots: [Int?] = p.level == .household ? [nil] : (0..<ctx.memberCount).map { Optional($0) }
+            for s in slots {
+                let personID = s.map { ctx.personID(slot: $0).description } ?? ""
+                explained(.policy(p, personID: personID)) { ctx.decide(policy: p, slot: s) }
             }
         }
         if req.policy == nil {
             for l in rules.lists where !l.perPolicy {
                 if l.after != nil && prevHousehold == nil { continue }
-                let tracer = Tracer()
-                ctx.tracer = tracer
-                ctx.load(household: h, previous: prevHousehold)
-                let vals = ctx.listReasonValues(l)
-                let w = JSONBytes()
-                Explanation.bytes(
-                    listJSON: fragments.listName(l.index), triggers: l.columns.contains(.triggers),
-                    householdID: req.household,
-                    personID: "", policyJSON: nil, certainty: .none, amount: nil,
-                    codes: vals.filter { $0.value == .bool(true) }.map(\.code).sorted(), status: "",
-                    criteria: [], reasons: vals, tracer: tracer, ctx: ctx, fragments: fragments, into: w)
-                decisions.append(String(decoding: w.out, as: UTF8.self))
-                ctx.tracer = nil
+                explained(.list(l)) { ctx.decide(list: l) }
             }
         }
-        if req.json { return decisions.joined(separator: "\n") + "\n" }
-        return text(
-            decisions, rules: rules, household: req.household, date: r.runDate, previous: prevDate,
-            onPreviousList: prevHousehold != nil)
-    }
-
-    /// The analyst's reading: one block per decision, IDs masked.
-    static func text(
-        _ decisions: [String], rules: RuleSet, household: String, date: CivilDate, previous: CivilDate?,
-        onPreviousList: Bool
-    ) -> String {
-        var out = "household \(household), run date \(date)\n"
-        if let previous {
+        if req.json { return decisions.map(\.json).joined(separator: "\n") + "\n" }
+        var out = "household \(req.household), run date \(r.runDate)\n"
+        if let prevDate {
             out +=
-                "previous run \(previous); on its \(rules.rememberedList ?? "remembered") list: \(onPreviousList ? "yes" : "no")\n"
+                "previous run \(prevDate); on its \(rules.rememberedList ?? "remembered") list: "
+                + "\(prevHousehold != nil ? "yes" : "no")\n"
         }
-        for d in decisions {
-            guard let obj = JSON.parseObject(Array(d.utf8)) else { continue }
-            out += "\n"
-            let list = obj["list"] as? String ?? ""
-            if let policy = obj["policy"] as? String, list == "policy" {
-                let who = (obj["person_id"] as? String).flatMap { $0.isEmpty ? nil : IDNumber.mask($0) }
-                let dec = obj["decision"] as? [String: Any] ?? [:]
-                let label = rules.policy(policy)?.label ?? ""
-                out += "\(policy) \(label)\(who.map { " for \($0)" } ?? ""): \(dec["certainty"] as? String ?? "")"
-                if let a = dec["amount"] as? Int { out += ", amount \(a) yuan" }
-                out += "\n"
-                if let f = dec["unknown_facts"] as? [String], !f.isEmpty {
-                    out += "  unknown facts: " + f.map(maskFact).joined(separator: "; ") + "\n"
-                }
-                if let f = dec["failed_criteria"] as? [String], !f.isEmpty {
-                    out += "  failed: " + f.joined(separator: "; ") + "\n"
-                }
-                if let c = obj["criteria"] as? [String: Any] {
-                    let order = rules.policy(policy)?.criterionCodes ?? Array(c.keys)
-                    out +=
-                        "  criteria: "
-                        + order.compactMap { k in (c[k] as? String).map { "\(k)=\($0)" } }.joined(separator: "  ")
-                        + "\n"
-                }
-            } else {
-                let dec = obj["decision"] as? [String: Any] ?? [:]
-                let codes = (dec["reasons"] as? [String]) ?? (dec["triggers"] as? [String]) ?? []
-                out +=
-                    "list \(list) \(rules.list(list)?.label ?? ""): "
-                    + (codes.isEmpty ? "not listed" : "listed for " + codes.joined(separator: ";")) + "\n"
-                if let c = obj["reasons"] as? [String: Any] {
-                    let order = rules.list(list)?.reasonCodes ?? Array(c.keys)
-                    out +=
-                        "  reasons: "
-                        + order.compactMap { k in (c[k] as? String).map { "\(k)=\($0)" } }.joined(separator: "  ")
-                        + "\n"
-                }
-            }
-            let members = (obj["members"] as? [String]) ?? []
-            func member(_ x: Any) -> String {
-                guard let i = x as? Int, i >= 0, i < members.count else { return "" }
-                return IDNumber.mask(members[i])
-            }
-            if let tags = obj["tags"] as? [[Any]], !tags.isEmpty {
-                out += "  read:\n"
-                for t in tags where t.count == 5 {
-                    let s = t.map { "\($0)" }
-                    out +=
-                        "    \(member(t[0])) \(s[1]) = \(s[2])  (\(s[3]), \(s[4].contains("-") ? "as of " + s[4] : s[4]))\n"
-                }
-            }
-            if let vals = obj["values"] as? [[Any]], !vals.isEmpty {
-                out +=
-                    "  values: "
-                    + vals.map { v -> String in
-                        guard v.count == 3 else { return "" }
-                        let m = member(v[1])
-                        return "\(v[0])\(m.isEmpty ? "" : "[" + m + "]")=\(v[2])"
-                    }.joined(separator: "  ") + "\n"
-            }
-            if let ps = obj["parameters"] as? [[Any]], !ps.isEmpty {
-                out +=
-                    "  parameters: "
-                    + ps.map { p -> String in
-                        let s = p.map { "\($0)" }
-                        return s.count == 3 ? "\(s[0])=\(s[1]) (from \(s[2]))" : ""
-                    }.joined(separator: "  ") + "\n"
-            }
-        }
+        for d in decisions { out += "\n" + d.text }
         return out
     }
 
     static func maskFact(_ f: String) -> String {
         let parts = f.split(separator: "@")
         return parts.count == 2 ? "\(parts[0])@\(IDNumber.mask(String(parts[1])))" : f
+    }
+}
+
+/// One decision `pfp explain` shows: what it is about, the decision, what it read,
+/// and its JSON (as explain.jsonl writes it).
+struct ExplainedDecision {
+    enum Subject {
+        /// A policy for the household or one member (the ID number, empty for a household policy).
+        case policy(PolicyInfo, personID: String)
+        case list(ListInfo)
+    }
+    var subject: Subject
+    var decision: EntryDecision
+    var reads: ExplanationReads
+    var json: String
+
+    /// The analyst's reading, ID numbers masked.
+    var text: String {
+        var out = ""
+        let d = decision
+        switch subject {
+        case .policy(let p, let personID):
+            let who = personID.isEmpty ? "" : " for \(IDNumber.mask(personID))"
+            out += "\(p.id) \(p.label)\(who): \(d.certainty.text)"
+            if let a = d.amountIfEligible { out += ", amount \(a) yuan" }
+            out += "\n"
+            if d.certainty == .toVerify, !d.codes.isEmpty {
+                out += "  unknown facts: " + d.codes.map(ExplainCommand.maskFact).joined(separator: "; ") + "\n"
+            }
+            if d.certainty == .notEligible, !d.codes.isEmpty {
+                out += "  failed: " + d.codes.joined(separator: "; ") + "\n"
+            }
+            out += "  criteria: " + d.criteria.map { "\($0.code)=\(truth($0.value))" }.joined(separator: "  ") + "\n"
+        case .list(let l):
+            out +=
+                "list \(l.id) \(l.label): "
+                + (d.codes.isEmpty ? "not listed" : "listed for " + d.codes.joined(separator: ";")) + "\n"
+            out += "  reasons: " + d.reasons.map { "\($0.code)=\(truth($0.value))" }.joined(separator: "  ") + "\n"
+        }
+        let members = reads.members.map { IDNumber(key: $0).description }
+        if !reads.tags.isEmpty {
+            out += "  read:\n"
+            for t in reads.tags {
+                out += "    \(IDNumber.mask(members[t.member])) \(t.tag) = \(t.value)  (\(t.feed), \(t.asOf))\n"
+            }
+        }
+        if !reads.values.isEmpty {
+            out +=
+                "  values: "
+                + reads.values.map { v in
+                    "\(v.name)\(v.member.map { "[" + IDNumber.mask(members[$0]) + "]" } ?? "")=\(v.value)"
+                }.joined(separator: "  ") + "\n"
+        }
+        if !reads.parameters.isEmpty {
+            out +=
+                "  parameters: "
+                + reads.parameters.map { p in
+                    "\(p.id)=\(p.value) (\(p.from.map { "from \($0)" } ?? "no date"))"
+                }.joined(separator: "  ") + "\n"
+        }
+        return out
+    }
+
+    /// A criterion's or reason's result as explanations spell it.
+    func truth(_ v: Val) -> String {
+        switch v {
+        case .bool(true): return "true"
+        case .bool(false): return "false"
+        default: return "unknown"
+        }
     }
 }
