@@ -63,9 +63,9 @@ public final class ArgumentReader {
                     value = args[i]
                     guard !value.hasPrefix("--") else {
                         throw misuse(
-                            "--\(name) needs a value, but the next argument is '\(value.prefix(40))', which reads as an option; "
-                                + "write --\(name) \(placeholder) (or --\(name)=\(value.prefix(40)) if that really is the value)"
-                        )
+                            "--\(name) needs a value, but the next argument is '\(value.prefix(40))', "
+                                + "which reads as an option; write --\(name) \(placeholder) "
+                                + "(or --\(name)=\(value.prefix(40)) if that really is the value)")
                     }
                     i += 1
                 }

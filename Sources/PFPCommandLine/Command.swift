@@ -101,7 +101,8 @@ public enum Tool {
             """
         for c in commands { s += "  " + c.name.padding(toLength: 13, withPad: " ", startingAt: 0) + c.summary + "\n" }
         s +=
-            "\n'pfp <command> --help' describes a command.\nExit codes: 0 success, 65 the delivery or a rule file was refused, "
+            "\n'pfp <command> --help' describes a command.\nExit codes: 0 success, 65 the delivery or a rule "
+                + "file was refused, "
             + "64 misuse,\n75 another run holds the lock, 1 internal failure.\n"
         return s
     }
@@ -148,7 +149,8 @@ public enum Tool {
             exit(e.exitCode.rawValue)
         } catch let e as SQLiteError {
             console.error(
-                "database: \(e.description)\n  what to do: check that the disk holding the database (--db) has free space "
+                "database: \(e.description)\n  what to do: check that the disk holding the database (--db) has "
+                    + "free space "
                     + "and is writable; published runs are untouched")
             exit(ExitCode.failure.rawValue)
         } catch {

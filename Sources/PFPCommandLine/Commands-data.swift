@@ -106,12 +106,14 @@ struct RunsCommand: PFPCommand {
                 }
             }
             print(
-                "\(r.runDate)  \(pad(r.status.rawValue, 9))  \(pad(r.startedAt, 20))  \(pad(r.endedAt ?? "-", 20))  \(pad(households, 10))  \(text)"
+                "\(r.runDate)  \(pad(r.status.rawValue, 9))  \(pad(r.startedAt, 20))  "
+                    + "\(pad(r.endedAt ?? "-", 20))  \(pad(households, 10))  \(text)"
             )
             if let d = CivilDate.parse(r.runDate) {
                 for t in try registry.stageTimings(runDate: d) {
                     print(
-                        "    \(pad(t.stage, 8)) \(String(format: "%6.2f", t.wall)) s wall, \(String(format: "%6.2f", t.cpu)) s cpu, "
+                        "    \(pad(t.stage, 8)) \(String(format: "%6.2f", t.wall)) s wall, "
+                            + "\(String(format: "%6.2f", t.cpu)) s cpu, "
                             + "peak \(t.rss >> 20) MiB")
                 }
             }

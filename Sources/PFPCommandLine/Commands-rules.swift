@@ -77,7 +77,8 @@ struct CheckRulesCommand: PFPCommand {
             directory: rulesDirectory ?? config.resolve(config.rulesPath), catalogue: tags,
             policyCatalogue: policies, runDate: date)
         print(
-            "rules for \(date): \(rs.parameters.count) parameters, \(rs.values.count) values, \(rs.policies.count) policies, "
+            "rules for \(date): \(rs.parameters.count) parameters, \(rs.values.count) values, "
+                + "\(rs.policies.count) policies, "
                 + "\(rs.lists.count) lists; digest \(rs.digest.prefix(16))")
         for (id, why) in rs.skippedPolicies { print("  skipped: \(id) (\(why))") }
     }

@@ -87,7 +87,8 @@ public struct CivilDate: Hashable, Comparable, Sendable, CustomStringConvertible
             let head = b.loadUnaligned(as: UInt64.self), tail = b.loadUnaligned(fromByteOffset: 8, as: UInt16.self)
             let slot = Int(truncatingIfNeeded: ((head ^ UInt64(tail) &* 0x9E37_79B9) &* 0x9E37_79B9_7F4A_7C15) >> 58)
             let e = entries[slot]
-            if head != 0 && e.head == head && e.tail == tail { return CivilDate(days: e.days) }  // a date's bytes are never 0
+            // a date's bytes are never 0
+            if head != 0 && e.head == head && e.tail == tail { return CivilDate(days: e.days) }
             guard let d = CivilDate.parse(b) else { return nil }
             entries[slot] = Entry(head: head, tail: tail, days: d.days)
             return d

@@ -27,7 +27,8 @@ public final class RunRegistry {
         try db.transaction {
             try deleteRows(d)
             try db.execute(
-                "INSERT INTO runs(run_date, status, started_at, pipeline_version, inbox, threads) VALUES (?, ?, ?, ?, ?, ?)",
+                "INSERT INTO runs(run_date, status, started_at, pipeline_version, inbox, threads) VALUES (?, ?, "
+                    + "?, ?, ?, ?)",
                 [
                     d, .text(RunStatus.running.rawValue), .text(RunRegistry.timestamp()), .text(version), .text(inbox),
                     .int(Int64(threads)),
@@ -175,8 +176,8 @@ public final class RunRegistry {
             for f in feeds {
                 try db.execute(
                     """
-                    INSERT OR REPLACE INTO run_feeds(run_date, feed, required, status, file, as_of, sha256, bytes, rows_read,
-                                                     accepted, rejected, conflicts, message)
+                    INSERT OR REPLACE INTO run_feeds(run_date, feed, required, status, file, as_of, sha256, bytes,
+                                                     rows_read, accepted, rejected, conflicts, message)
                     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                     """,
                     [

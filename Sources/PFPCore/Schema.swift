@@ -60,7 +60,8 @@ public enum Schema {
     /// every open: when every step is applied, nothing is written or locked.
     public static func migrate(_ db: Database) throws {
         try db.execute(
-            "CREATE TABLE IF NOT EXISTS schema_migrations(id INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)"
+            "CREATE TABLE IF NOT EXISTS schema_migrations(id INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at "
+                + "TEXT NOT NULL)"
         )
         if try applied(db).count == migrations.count { return }
         try db.transaction {

@@ -130,7 +130,8 @@ public final class StageStore {
     /// Registers a result `write` made: from here on `load` finds it.
     public func register(_ w: Written) throws {
         try db.execute(
-            "INSERT OR REPLACE INTO stage_result(run_date, stage, file, bytes, checksum, created_at) VALUES (?, ?, ?, ?, ?, ?)",
+            "INSERT OR REPLACE INTO stage_result(run_date, stage, file, bytes, checksum, created_at) VALUES (?, "
+                + "?, ?, ?, ?, ?)",
             [
                 .text(w.runDate.description), .text(w.stage), .text(w.name), .int(Int64(w.bytes)), .text(w.checksum),
                 .text(RunRegistry.timestamp()),

@@ -154,7 +154,8 @@ public struct EmitStage {
             w.byte(44)
             switch c {
             case .certainty:
-                PublishedEntry.certaintyUTF8[Int(e.certainty.rawValue)].withUnsafeBufferPointer { w.append($0) }  // words: nothing to quote
+                // words: nothing to quote
+                PublishedEntry.certaintyUTF8[Int(e.certainty.rawValue)].withUnsafeBufferPointer { w.append($0) }
             case .amount: if e.amountValue != Int64.min { w.int(Int(e.amountValue)) }
             case .status: PublishedEntry.statusUTF8[Int(e.status.rawValue)].withUnsafeBufferPointer { w.append($0) }
             case .district: w.int(Int(e.district))

@@ -29,14 +29,16 @@ public enum RunReport {
             """
         // Counts per list, with the change since the previous run.
         out +=
-            "<h2>Lists 名单</h2>\n<table><tr><th>list</th><th>entries</th><th>previous run\(previousDate.map { " (\($0))" } ?? "")</th><th>change</th></tr>\n"
+            "<h2>Lists 名单</h2>\n<table><tr><th>list</th><th>entries</th><th>previous "
+                + "run\(previousDate.map { " (\($0))" } ?? "")</th><th>change</th></tr>\n"
         var listBars: [Bar] = []
         for l in rules.lists {
             let n = byList[l.id]?.count ?? 0
             let prev = previousCounts?[l.id]
             let change = prev.map { n - $0 }.map { $0 >= 0 ? "+\(grouped($0))" : grouped($0) } ?? "–"
             out +=
-                "<tr><td>\(esc(l.id)) \(esc(l.label))</td><td id=\"count-\(esc(l.id))\">\(grouped(n))</td><td>\(prev.map(grouped) ?? "–")</td><td>\(change)</td></tr>\n"
+                "<tr><td>\(esc(l.id)) \(esc(l.label))</td><td id=\"count-\(esc(l.id))\">\(grouped(n))</td>"
+                    + "<td>\(prev.map(grouped) ?? "–")</td><td>\(change)</td></tr>\n"
             listBars.append(Bar(label: l.id, value: n))
         }
         out += "</table>\n" + chart(listBars)
@@ -57,9 +59,12 @@ public enum RunReport {
             }
             out += "<h2>Policies 政策 (\(esc(push.id)))</h2>\n"
             out +=
-                "<p class=\"muted\">Take-up gap: people or households eligible (confirmed) who do not receive the policy. Cost: the sum of the amounts of the entries, yuan per month (one-off for policies paid once).</p>\n"
+                "<p class=\"muted\">Take-up gap: people or households eligible (confirmed) who do not receive "
+                    + "the policy. Cost: the sum of the amounts of the entries, yuan per month (one-off for "
+                        + "policies paid once).</p>\n"
             out +=
-                "<table><tr><th>policy</th><th>confirmed (take-up gap)</th><th>to verify</th><th>estimated cost, yuan</th></tr>\n"
+                "<table><tr><th>policy</th><th>confirmed (take-up gap)</th><th>to verify</th><th>estimated cost, "
+                    + "yuan</th></tr>\n"
             var gapBars: [Bar] = [], costBars: [Bar] = []
             for p in rules.policies {
                 let confirmed = confirmedBy[p.id] ?? 0
@@ -67,7 +72,8 @@ public enum RunReport {
                 let cost = costBy[p.id] ?? 0
                 let skipped = p.skipped.map { " <span class=\"muted\">(skipped: \(esc($0)))</span>" } ?? ""
                 out +=
-                    "<tr><td>\(esc(p.id)) \(esc(p.label))\(skipped)</td><td>\(grouped(confirmed))</td><td>\(grouped(verify))</td><td>\(p.hasAmount ? grouped(cost) : "–")</td></tr>\n"
+                    "<tr><td>\(esc(p.id)) \(esc(p.label))\(skipped)</td><td>\(grouped(confirmed))</td>"
+                        + "<td>\(grouped(verify))</td><td>\(p.hasAmount ? grouped(cost) : "–")</td></tr>\n"
                 gapBars.append(Bar(label: p.id, value: confirmed))
                 if p.hasAmount { costBars.append(Bar(label: p.id, value: cost)) }
             }
@@ -107,8 +113,8 @@ public enum RunReport {
         }
         let districts = districtRow.keys.sorted()
         out +=
-            "<h2>Districts 区</h2>\n<table><tr><th>district</th>" + rules.lists.map { "<th>\(esc($0.id))</th>" }.joined()
-            + "</tr>\n"
+            "<h2>Districts 区</h2>\n<table><tr><th>district</th>"
+            + rules.lists.map { "<th>\(esc($0.id))</th>" }.joined() + "</tr>\n"
         for d in districts {
             out +=
                 "<tr><td>\(d)</td>" + districtCounts[districtRow[d]!].map { "<td>\(grouped($0))</td>" }.joined()
@@ -117,7 +123,8 @@ public enum RunReport {
         out += "</table>\n"
         out += chart(districts.map { d in Bar(label: String(d), value: districtCounts[districtRow[d]!].reduce(0, +)) })
         out +=
-            "<p class=\"muted\">Made by pfp from the files beside this report. No script, no external resource.</p>\n</body></html>\n"
+            "<p class=\"muted\">Made by pfp from the files beside this report. No script, no external "
+                + "resource.</p>\n</body></html>\n"
         return out
     }
 
@@ -127,13 +134,15 @@ public enum RunReport {
         let maxV = max(1, bars.map(\.value).max() ?? 1)
         let rowH = 18, labelW = 170, barW = 520
         var s =
-            "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"\(labelW + barW + 90)\" height=\"\(bars.count * rowH + 6)\" role=\"img\">\n"
+            "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"\(labelW + barW + 90)\" "
+                + "height=\"\(bars.count * rowH + 6)\" role=\"img\">\n"
         for (i, b) in bars.enumerated() {
             let y = i * rowH + 3
             let w = Int(Double(barW) * Double(b.value) / Double(maxV))
             s += "<text x=\"\(labelW - 6)\" y=\"\(y + 12)\" text-anchor=\"end\">\(esc(b.label))</text>"
             s +=
-                "<rect x=\"\(labelW)\" y=\"\(y)\" width=\"\(max(w, b.value > 0 ? 1 : 0))\" height=\"\(rowH - 5)\" fill=\"#3b7dd8\"/>"
+                "<rect x=\"\(labelW)\" y=\"\(y)\" width=\"\(max(w, b.value > 0 ? 1 : 0))\" "
+                    + "height=\"\(rowH - 5)\" fill=\"#3b7dd8\"/>"
             s += "<text x=\"\(labelW + w + 4)\" y=\"\(y + 12)\">\(grouped(b.value))</text>\n"
         }
         return s + "</svg>\n"

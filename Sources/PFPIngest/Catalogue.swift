@@ -161,7 +161,8 @@ public struct TagCatalogue: Sendable {
         guard tags.count <= TagCatalogue.maxTags else {
             throw PipelineError.badInput(
                 location: path,
-                "the catalogue defines \(tags.count) tags (receiving.<policy> counts once per policy); at most \(TagCatalogue.maxTags) are supported"
+                "the catalogue defines \(tags.count) tags (receiving.<policy> counts once per policy); at most "
+                    + "\(TagCatalogue.maxTags) are supported"
             )
         }
         self.init(tags: tags)

@@ -154,7 +154,8 @@ public final class FeedFile: @unchecked Sendable {
         let digest = (try? hashing.value()) ?? ""  // it cannot fail: "" would mismatch the manifest
         if digest != manifest.sha256 {
             return broken(
-                "the file's sha256 is \(digest.prefix(12))…, the manifest says \(manifest.sha256.prefix(12))… (a partial or replaced file)"
+                "the file's sha256 is \(digest.prefix(12))…, the manifest says \(manifest.sha256.prefix(12))… (a "
+                    + "partial or replaced file)"
             )
         }
         let converted: [UInt8]?
@@ -162,7 +163,8 @@ public final class FeedFile: @unchecked Sendable {
         case .failure(let f):
             let line = raw.prefix(f.offset).reduce(1) { $0 + ($1 == 10 ? 1 : 0) }
             return broken(
-                "the bytes at line \(line) are not valid \(manifest.encoding.rawValue), the encoding the manifest declares",
+                "the bytes at line \(line) are not valid \(manifest.encoding.rawValue), the encoding the "
+                    + "manifest declares",
                 hint: "check the manifest's 'encoding' (utf-8 or gb18030) and ask the department to deliver again")
         case .success(let out):
             converted = out
@@ -293,7 +295,8 @@ public struct DeliveryCheck {
         }
         if allowMissing.contains(config.populationFeed.name) {
             throw PipelineError.usage(
-                "--allow-missing \(config.populationFeed.name): the population feed defines the households and cannot be missing"
+                "--allow-missing \(config.populationFeed.name): the population feed defines the households and "
+                    + "cannot be missing"
             )
         }
         var check = DeliveryCheck()
@@ -370,7 +373,8 @@ public struct DeliveryCheck {
                             stage: "ingest", feed: spec.name, location: names.shown(candidate.data),
                             "broken delivery: the data file is refused: \(problem)",
                             hint:
-                                "ask the department to deliver the file itself into the inbox (a regular file, not a link)"
+                                "ask the department to deliver the file itself into the inbox (a regular file, "
+                                    + "not a link)"
                         )
                     )
                 }
@@ -425,7 +429,8 @@ public struct DeliveryCheck {
             }
             guard let bytes else {
                 refuse(
-                    "the manifest is larger than \(DeliveryManifest.maxBytes >> 20) MiB: a manifest is a small JSON object"
+                    "the manifest is larger than \(DeliveryManifest.maxBytes >> 20) MiB: a manifest is a small "
+                        + "JSON object"
                 )
                 continue
             }
@@ -459,7 +464,8 @@ public struct DeliveryCheck {
                     .stale,
                     .badInput(
                         stage: "ingest", feed: spec.name,
-                        "stale: as_of \(manifest.asOf) is \(age) days before the run date \(runDate) (the limit is \(spec.maxAgeDays))",
+                        "stale: as_of \(manifest.asOf) is \(age) days before the run date \(runDate) (the limit "
+                            + "is \(spec.maxAgeDays))",
                         hint: "ask the department for a current delivery, or run with --allow-missing \(spec.name)")))
         }
         if age < 0 {

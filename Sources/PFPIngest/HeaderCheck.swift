@@ -64,7 +64,8 @@ enum HeaderCheck {
         let expected = columns(of: shape).joined(separator: ",")
         if header.isEmpty {
             return
-                "the file is empty: it has no header row, so the header lacks column(s) \(missing.joined(separator: ", "))"
+                "the file is empty: it has no header row, so the header lacks column(s) "
+                    + "\(missing.joined(separator: ", "))"
         }
         if let other = shapes.first(where: { $0 != shape && required(of: $0).allSatisfy(header.contains) }) {
             return "the header is \(other.feedName)'s (\(required(of: other).joined(separator: ","))), "
@@ -72,7 +73,8 @@ enum HeaderCheck {
         }
         if !header.contains(where: { contractWords.canonical($0) != nil }) {
             return
-                "the first line names none of the contract's columns (it has \(header.count) field\(header.count == 1 ? "" : "s")): "
+                "the first line names none of the contract's columns (it has \(header.count) "
+                    + "field\(header.count == 1 ? "" : "s")): "
                 + "the header row is missing, or the file is not CSV of this feed; the header should name \(expected)"
         }
         let known = columns(of: shape)
@@ -93,7 +95,8 @@ enum HeaderCheck {
         }
         if unknown > 0 {
             notes.append(
-                "\(unknown) other field\(unknown == 1 ? " is not a column" : "s are not columns") of the contract (not shown)"
+                "\(unknown) other field\(unknown == 1 ? " is not a column" : "s are not columns") of the "
+                    + "contract (not shown)"
             )
         }
         return (["the header lacks column(s) \(missing.joined(separator: ", "))"] + notes).joined(separator: "; ")

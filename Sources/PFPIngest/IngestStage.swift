@@ -56,7 +56,8 @@ public struct IngestStage {
                     let drop = 100 * Double(before - rep.rowsRead) / Double(before)
                     let text = String(
                         format:
-                            "suspicious delivery: %@ rows, %.1f%% fewer than the previous accepted delivery (%@ rows; the limit is %.0f%%)",
+                            "suspicious delivery: %@ rows, %.1f%% fewer than the previous accepted delivery (%@ "
+                                + "rows; the limit is %.0f%%)",
                         grouped(rep.rowsRead), drop, grouped(before), config.driftMaxDrop * 100)
                     if allowDrift.contains(feed) {
                         console.warn("feed \(feed): \(text); accepted (--allow-drift)")
@@ -65,7 +66,8 @@ public struct IngestStage {
                             .badInput(
                                 stage: "ingest", feed: feed, text,
                                 hint:
-                                    "ask the department whether the file is complete; if the drop is real, run with --allow-drift \(feed)"
+                                    "ask the department whether the file is complete; if the drop is real, run "
+                                        + "with --allow-drift \(feed)"
                             ))
                     }
                 }
@@ -78,12 +80,15 @@ public struct IngestStage {
                     stage: "ingest", location: inbox,
                     "the delivery was refused:\n" + lines.joined(separator: "\n"),
                     hint:
-                        "fix the feeds above, or run with --allow-missing FEED to go on without one (the policies that read it are skipped)"
+                        "fix the feeds above, or run with --allow-missing FEED to go on without one (the "
+                            + "policies that read it are skipped)"
                 )
             }
             FaultPoint.hit("ingest.read")
             console.progress(
-                "read and checked \(ahead.checkedFeeds) feeds, \(grouped(ahead.checkedBytes / 1_000_000)) MB, in \(String(format: "%.2f", ahead.checkedAt - ahead.started)) s\(Parallel.threads > 1 ? " (beside the parsing)" : "")"
+                "read and checked \(ahead.checkedFeeds) feeds, \(grouped(ahead.checkedBytes / 1_000_000)) MB, in "
+                    + "\(String(format: "%.2f", ahead.checkedAt - ahead.started)) "
+                        + "s\(Parallel.threads > 1 ? " (beside the parsing)" : "")"
             )
             return check.reports
         }
@@ -138,14 +143,16 @@ public struct IngestStage {
         parsed[popSpec.name] = popReport
         if sexMismatch + birthMismatch > 0 {
             console.warn(
-                "population: \(sexMismatch) records give a sex and \(birthMismatch) a birth date that differ from their ID number; the ID's values are used"
+                "population: \(sexMismatch) records give a sex and \(birthMismatch) a birth date that differ "
+                    + "from their ID number; the ID's values are used"
             )
         }
         console.detail("    duplicates and rejects: \(lap())")
         IngestStage.assembleHouseholds(rows: rows, accepted: accepted, into: result)
         console.detail("    households assembled: \(lap())")
         console.progress(
-            "population: \(grouped(accepted.count)) people in \(grouped(result.householdCount)) households accepted, \(grouped(rows.count - accepted.count)) rejected"
+            "population: \(grouped(accepted.count)) people in \(grouped(result.householdCount)) households "
+                + "accepted, \(grouped(rows.count - accepted.count)) rejected"
         )
 
         // Tag feeds.
@@ -454,7 +461,8 @@ public struct IngestStage {
                             }
                             let n = s.touched.count
                             var r = ResolvedTag()
-                            r.person = s.touched.withUnsafeBufferPointer { Array($0) }  // a copy: touched is kept for the next tag
+                            // a copy: touched is kept for the next tag
+                            r.person = s.touched.withUnsafeBufferPointer { Array($0) }
                             r.value.reserveCapacity(n)
                             r.asOf.reserveCapacity(n)
                             r.conflict.reserveCapacity(n)

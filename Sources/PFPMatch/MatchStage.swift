@@ -170,7 +170,8 @@ public struct MatchStage {
                                     tooManyMembers.lock();
                                     memberFailure = PipelineError.badInput(
                                         stage: "match",
-                                        "household \(hid) has \(ctx.memberCount) members: at most \(Int16.max) are supported"
+                                        "household \(hid) has \(ctx.memberCount) members: at most \(Int16.max) "
+                                            + "are supported"
                                     ); tooManyMembers.unlock()
                                     continue
                                 }
@@ -558,6 +559,15 @@ public final class HouseholdProfilesView: StoredValues {
 ///
 /// Written straight into bytes: at city scale there are millions of them.
 public enum Explanation {
+    /// The people an explanation names, each once, in the order the trace first
+    /// read them (tags, then values); tags and values name them by position.
+    public static func members(_ tracer: Tracer) -> [UInt64] {
+        var people: [UInt64] = []
+        for r in tracer.tagReads where !people.contains(r.person) { people.append(r.person) }
+        for v in tracer.valuesRead where v.person != 0 && !people.contains(v.person) { people.append(v.person) }
+        return people
+    }
+
     /// `listJSON`, `policyJSON`: the names as JSON strings (ExplainFragments);
     /// `policyJSON` nil for a household list, whose codes are `triggers` or reasons.
     public static func bytes(
@@ -585,14 +595,8 @@ public enum Explanation {
             w.truthMap(reasons)
         }
         // People are listed once; tags and values name them by their position.
-        var people: [UInt64] = []
-        func who(_ key: UInt64) -> Int {
-            if let i = people.firstIndex(of: key) { return i }
-            people.append(key)
-            return people.count - 1
-        }
-        for r in tracer.tagReads { _ = who(r.person) }
-        for v in tracer.valuesRead where v.person != 0 { _ = who(v.person) }
+        let people = Explanation.members(tracer)
+        func who(_ key: UInt64) -> Int { people.firstIndex(of: key)! }
         w.raw(",\"members\":[")
         for (k, p) in people.enumerated() { if k > 0 { w.byte(44) }; w.id(p) }
         w.raw("],\"tags\":[")
@@ -651,13 +655,9 @@ public struct ExplanationReads {
 
     public init(tracer: Tracer, ctx: EvalContext) {
         let rules = ctx.rules
-        func who(_ key: UInt64) -> Int {
-            if let i = members.firstIndex(of: key) { return i }
-            members.append(key)
-            return members.count - 1
-        }
-        for r in tracer.tagReads { _ = who(r.person) }
-        for v in tracer.valuesRead where v.person != 0 { _ = who(v.person) }
+        members = Explanation.members(tracer)
+        let people = members
+        func who(_ key: UInt64) -> Int { people.firstIndex(of: key)! }
         tags = tracer.tagReads.map { r in
             let t = Int(r.tag), def = rules.catalogue.tags[t]
             let value = ctx.describe(r.state == .delivered || r.state == .absent ? r.value : .unknownNoFacts, tag: t)

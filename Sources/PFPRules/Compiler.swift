@@ -110,13 +110,15 @@ struct Compiler {
             guard let entry = policyCatalogue.policies.first(where: { $0.id == p.id }) else {
                 throw ruleError(
                     p.pos,
-                    "policy \(p.id) is not in the policy catalogue; add it there (its receiving.\(p.id) tag comes from the catalogue)"
+                    "policy \(p.id) is not in the policy catalogue; add it there (its receiving.\(p.id) tag "
+                        + "comes from the catalogue)"
                 )
             }
             if entry.level.rawValue != p.level.rawValue {
                 throw ruleError(
                     p.pos,
-                    "policy \(p.id) is a \(p.level.rawValue) policy here but a \(entry.level.rawValue) policy in the policy catalogue"
+                    "policy \(p.id) is a \(p.level.rawValue) policy here but a \(entry.level.rawValue) policy in "
+                        + "the policy catalogue"
                 )
             }
             rs.policyIndex[p.id] = rs.policies.count
@@ -314,7 +316,8 @@ struct Compiler {
                     location: l.pos.description,
                     "the run is refused: list \(l.id) cannot be made (" + why.joined(separator: "; ") + ")",
                     hint:
-                        "the lists would be wrong without it: add the parameter value for this date, or deliver the feed"
+                        "the lists would be wrong without it: add the parameter value for this date, or deliver "
+                            + "the feed"
                 )
             }
         }
@@ -461,7 +464,8 @@ struct Compiler {
     func personOnly(_ name: String, _ pos: SourcePos) -> PipelineError {
         ruleError(
             pos,
-            "\(name) belongs to a person; here there is none (use it inside any(members, ...) or sum(members, ...), or head.\(name))"
+            "\(name) belongs to a person; here there is none (use it inside any(members, ...) or sum(members, "
+                + "...), or head.\(name))"
         )
     }
 

@@ -403,7 +403,8 @@ public struct RuleCaseRunner {
                         let want = k + 1 < rest.count ? Int(rest[k + 1]) : nil
                         if e.amount != want {
                             return
-                                "\(l.id) \(pid): expected amount \(want.map(String.init) ?? "none"), got \(e.amount.map(String.init) ?? "none")"
+                                "\(l.id) \(pid): expected amount \(want.map(String.init) ?? "none"), got "
+                                    + "\(e.amount.map(String.init) ?? "none")"
                         }
                         k += 2
                     case "failed":

@@ -74,7 +74,8 @@ struct Node {
         case not, negate
         /// a and b, a or b (short-circuit); a..b range test (both sides always)
         case and, or, bothAnd
-        /// a compared with b: k holds the accepted orders (bits less, equal, greater) and, in bit 3, the result for none
+        /// a compared with b: k holds the accepted orders (bits less, equal, greater)
+        /// and, in bit 3, the result for none
         case compare
         /// a op b, k: 0 +, 1 -, 2 *, 3 /
         case arithmetic

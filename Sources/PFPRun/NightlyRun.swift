@@ -55,7 +55,8 @@ public final class NightlyRun {
             try registry.resume(runDate: r.runDate)
         }
         console.info(
-            "pfp \(PFPVersion.pipeline): run \(r.runDate) (\(from.rawValue) to \(to.rawValue)), \(Parallel.threads) threads"
+            "pfp \(PFPVersion.pipeline): run \(r.runDate) (\(from.rawValue) to \(to.rawValue)), "
+                + "\(Parallel.threads) threads"
         )
         var summary = Summary(
             runDate: r.runDate, published: nil, reports: [], households: 0, people: 0, rejects: 0, counts: nil,
@@ -112,7 +113,8 @@ public final class NightlyRun {
                 let outcome = try timed(.ingest) { () -> IngestOutcome in
                     for f in options.allowDrift where r.config.feed(f) == nil {
                         throw PipelineError.usage(
-                            "--allow-drift \(f): no such feed; feeds are \(r.config.feeds.map(\.name).joined(separator: ", "))"
+                            "--allow-drift \(f): no such feed; feeds are "
+                                + "\(r.config.feeds.map(\.name).joined(separator: ", "))"
                         )
                     }
                     let previousRows = try registry.previousAcceptedRows(before: r.runDate)
@@ -264,7 +266,8 @@ public final class NightlyRun {
         }
         console.info("")
         console.info(
-            "run \(s.runDate) done in \(String(format: "%.2f", s.seconds)) s: \(grouped(s.households)) households, \(grouped(s.people)) people, \(grouped(s.rejects)) rejected rows"
+            "run \(s.runDate) done in \(String(format: "%.2f", s.seconds)) s: \(grouped(s.households)) "
+                + "households, \(grouped(s.people)) people, \(grouped(s.rejects)) rejected rows"
         )
         if !s.reports.isEmpty {
             console.info(

@@ -91,7 +91,8 @@ public struct SampleGenerator {
             let t0 = FileIO.now()
             try writeDay(day, inbox: inbox)
             console.progress(
-                "sample \(runDate): \(grouped(settings.households)) households in \(inbox) (\(String(format: "%.1f", FileIO.now() - t0)) s)"
+                "sample \(runDate): \(grouped(settings.households)) households in \(inbox) "
+                    + "(\(String(format: "%.1f", FileIO.now() - t0)) s)"
             )
             inboxes.append(inbox)
         }
