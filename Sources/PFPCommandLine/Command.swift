@@ -102,7 +102,7 @@ public enum Tool {
         for c in commands { s += "  " + c.name.padding(toLength: 13, withPad: " ", startingAt: 0) + c.summary + "\n" }
         s +=
             "\n'pfp <command> --help' describes a command.\nExit codes: 0 success, 65 the delivery or a rule "
-                + "file was refused, "
+            + "file was refused, "
             + "64 misuse,\n75 another run holds the lock, 1 internal failure.\n"
         return s
     }

@@ -30,7 +30,7 @@ public enum RunReport {
         // Counts per list, with the change since the previous run.
         out +=
             "<h2>Lists 名单</h2>\n<table><tr><th>list</th><th>entries</th><th>previous "
-                + "run\(previousDate.map { " (\($0))" } ?? "")</th><th>change</th></tr>\n"
+            + "run\(previousDate.map { " (\($0))" } ?? "")</th><th>change</th></tr>\n"
         var listBars: [Bar] = []
         for l in rules.lists {
             let n = byList[l.id]?.count ?? 0
@@ -38,7 +38,7 @@ public enum RunReport {
             let change = prev.map { n - $0 }.map { $0 >= 0 ? "+\(grouped($0))" : grouped($0) } ?? "–"
             out +=
                 "<tr><td>\(esc(l.id)) \(esc(l.label))</td><td id=\"count-\(esc(l.id))\">\(grouped(n))</td>"
-                    + "<td>\(prev.map(grouped) ?? "–")</td><td>\(change)</td></tr>\n"
+                + "<td>\(prev.map(grouped) ?? "–")</td><td>\(change)</td></tr>\n"
             listBars.append(Bar(label: l.id, value: n))
         }
         out += "</table>\n" + chart(listBars)
@@ -60,11 +60,11 @@ public enum RunReport {
             out += "<h2>Policies 政策 (\(esc(push.id)))</h2>\n"
             out +=
                 "<p class=\"muted\">Take-up gap: people or households eligible (confirmed) who do not receive "
-                    + "the policy. Cost: the sum of the amounts of the entries, yuan per month (one-off for "
-                        + "policies paid once).</p>\n"
+                + "the policy. Cost: the sum of the amounts of the entries, yuan per month (one-off for "
+                + "policies paid once).</p>\n"
             out +=
                 "<table><tr><th>policy</th><th>confirmed (take-up gap)</th><th>to verify</th><th>estimated cost, "
-                    + "yuan</th></tr>\n"
+                + "yuan</th></tr>\n"
             var gapBars: [Bar] = [], costBars: [Bar] = []
             for p in rules.policies {
                 let confirmed = confirmedBy[p.id] ?? 0
@@ -73,7 +73,7 @@ public enum RunReport {
                 let skipped = p.skipped.map { " <span class=\"muted\">(skipped: \(esc($0)))</span>" } ?? ""
                 out +=
                     "<tr><td>\(esc(p.id)) \(esc(p.label))\(skipped)</td><td>\(grouped(confirmed))</td>"
-                        + "<td>\(grouped(verify))</td><td>\(p.hasAmount ? grouped(cost) : "–")</td></tr>\n"
+                    + "<td>\(grouped(verify))</td><td>\(p.hasAmount ? grouped(cost) : "–")</td></tr>\n"
                 gapBars.append(Bar(label: p.id, value: confirmed))
                 if p.hasAmount { costBars.append(Bar(label: p.id, value: cost)) }
             }
@@ -124,7 +124,7 @@ public enum RunReport {
         out += chart(districts.map { d in Bar(label: String(d), value: districtCounts[districtRow[d]!].reduce(0, +)) })
         out +=
             "<p class=\"muted\">Made by pfp from the files beside this report. No script, no external "
-                + "resource.</p>\n</body></html>\n"
+            + "resource.</p>\n</body></html>\n"
         return out
     }
 
@@ -135,14 +135,14 @@ public enum RunReport {
         let rowH = 18, labelW = 170, barW = 520
         var s =
             "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"\(labelW + barW + 90)\" "
-                + "height=\"\(bars.count * rowH + 6)\" role=\"img\">\n"
+            + "height=\"\(bars.count * rowH + 6)\" role=\"img\">\n"
         for (i, b) in bars.enumerated() {
             let y = i * rowH + 3
             let w = Int(Double(barW) * Double(b.value) / Double(maxV))
             s += "<text x=\"\(labelW - 6)\" y=\"\(y + 12)\" text-anchor=\"end\">\(esc(b.label))</text>"
             s +=
                 "<rect x=\"\(labelW)\" y=\"\(y)\" width=\"\(max(w, b.value > 0 ? 1 : 0))\" "
-                    + "height=\"\(rowH - 5)\" fill=\"#3b7dd8\"/>"
+                + "height=\"\(rowH - 5)\" fill=\"#3b7dd8\"/>"
             s += "<text x=\"\(labelW + w + 4)\" y=\"\(y + 12)\">\(grouped(b.value))</text>\n"
         }
         return s + "</svg>\n"

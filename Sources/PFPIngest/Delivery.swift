@@ -320,83 +320,96 @@ public struct DeliveryCheck {
         PageCacheWarmer.start(config.feeds.compactMap { try? opened[$0.name]?.get() })
         for spec in config.feeds {
             var report = FeedReport(feed: spec.name, required: spec.required, status: .ok)
-            let candidates = found[spec.name] ?? []
-            var failure: (FeedReport.Status, PipelineError)?
-            var loaded: FeedFile?
-            if candidates.isEmpty {
-                failure = (
+            let outcome = check.use(
+                spec, candidates: found[spec.name] ?? [], opened: opened[spec.name], names: names, runDate: runDate,
+                console: console, report: &report)
+            opened[spec.name] = nil
+            if case .failure(let refusal) = outcome {
+                check.settle(refusal, of: spec, allowMissing: allowMissing, console: console, report: &report)
+            }
+            check.reports[spec.name] = report
+            decided(spec.name, try? outcome.get(), !check.problems.isEmpty)
+        }
+        return check
+    }
+
+    /// A feed's file, when exactly one manifest names it and its data file opened,
+    /// judged; the report gets what is known of it on the way.
+    private func use(
+        _ spec: FeedSpec, candidates: [DeliveredFeedFile], opened: Result<DeliveredFile, InboxFileProblem>?,
+        names: DeliveryNames, runDate: CivilDate, console: Console, report: inout FeedReport
+    ) -> Result<FeedFile, FeedRefusal> {
+        guard let candidate = candidates.first else {
+            return .failure(
+                FeedRefusal(
                     .missing,
                     .badInput(
                         stage: "ingest", feed: spec.name,
                         "missing: no file in the inbox has a manifest naming this feed",
-                        hint: "wait for the delivery, or run with --allow-missing \(spec.name) to go on without it")
-                )
-            } else if candidates.count > 1 {
-                let list = candidates.map { names.shown($0.data) }.joined(separator: ", ")
-                failure = (
+                        hint: "wait for the delivery, or run with --allow-missing \(spec.name) to go on without it")))
+        }
+        guard candidates.count == 1 else {
+            let list = candidates.map { names.shown($0.data) }.joined(separator: ", ")
+            return .failure(
+                FeedRefusal(
                     .broken,
                     .badInput(
                         stage: "ingest", feed: spec.name,
                         "broken delivery: two files of this feed in one inbox (\(list))",
-                        hint: "remove the file that should not be there, or ask the department which one is right")
-                )
-            } else {
-                let candidate = candidates[0]
-                report.file = names.shownIfSafe(candidate.data)
-                report.asOf = candidate.manifest.asOf
-                switch opened[spec.name] {
-                case .success(let file)?:
-                    switch check.judge(
-                        spec, file: file, shownName: names.shown(candidate.data), manifest: candidate.manifest,
-                        runDate: runDate, console: console)
-                    {
-                    case .success(let f):
-                        loaded = f
-                        report.sha256 = f.sha256
-                        report.bytes = f.sizeBytes
-                        report.rowsRead = f.layout.records
-                    case .failure(let refusal):
-                        failure = (refusal.status, refusal.error)
-                    }
-                case .failure(.missing)?, nil:
-                    failure = (
-                        .missing,
-                        .badInput(
-                            stage: "ingest", feed: spec.name, location: names.shown(candidate.data),
-                            "missing: the manifest is there but the data file is not",
-                            hint: "wait for the delivery to finish, or run with --allow-missing \(spec.name)")
-                    )
-                case .failure(let problem)?:
-                    failure = (
-                        .broken,
-                        .badInput(
-                            stage: "ingest", feed: spec.name, location: names.shown(candidate.data),
-                            "broken delivery: the data file is refused: \(problem)",
-                            hint:
-                                "ask the department to deliver the file itself into the inbox (a regular file, "
-                                    + "not a link)"
-                        )
-                    )
-                }
-            }
-            opened[spec.name] = nil
-            if let (status, error) = failure {
-                report.message = error.message
-                if allowMissing.contains(spec.name) {
-                    report.status = .allowedMissing
-                    console.warn("feed \(spec.name): \(error.message); going on without it (--allow-missing)")
-                } else if !spec.required && status != .broken {
-                    report.status = status
-                    console.warn("optional feed \(spec.name): \(error.message); its tags are absent for everyone")
-                } else {
-                    report.status = status
-                    check.problems.append(error)
-                }
-            }
-            check.reports[spec.name] = report
-            decided(spec.name, loaded, !check.problems.isEmpty)
+                        hint: "remove the file that should not be there, or ask the department which one is right")))
         }
-        return check
+        report.file = names.shownIfSafe(candidate.data)
+        report.asOf = candidate.manifest.asOf
+        let shown = names.shown(candidate.data)
+        switch opened {
+        case .success(let file)?:
+            let judged = judge(
+                spec, file: file, shownName: shown, manifest: candidate.manifest, runDate: runDate, console: console)
+            if case .success(let f) = judged {
+                report.sha256 = f.sha256
+                report.bytes = f.sizeBytes
+                report.rowsRead = f.layout.records
+            }
+            return judged
+        case .failure(.missing)?, nil:
+            return .failure(
+                FeedRefusal(
+                    .missing,
+                    .badInput(
+                        stage: "ingest", feed: spec.name, location: shown,
+                        "missing: the manifest is there but the data file is not",
+                        hint: "wait for the delivery to finish, or run with --allow-missing \(spec.name)")))
+        case .failure(let problem)?:
+            return .failure(
+                FeedRefusal(
+                    .broken,
+                    .badInput(
+                        stage: "ingest", feed: spec.name, location: shown,
+                        "broken delivery: the data file is refused: \(problem)",
+                        hint:
+                            "ask the department to deliver the file itself into the inbox (a regular file, not a link)")
+                ))
+        }
+    }
+
+    /// What a feed that cannot be used means for the run: allowed missing (the
+    /// operator said so), ignored with a warning (an optional feed missing or
+    /// stale), or a problem that refuses the delivery.
+    private mutating func settle(
+        _ refusal: FeedRefusal, of spec: FeedSpec, allowMissing: Set<String>, console: Console, report: inout FeedReport
+    ) {
+        let message = refusal.error.message
+        report.message = message
+        if allowMissing.contains(spec.name) {
+            report.status = .allowedMissing
+            console.warn("feed \(spec.name): \(message); going on without it (--allow-missing)")
+        } else if !spec.required && refusal.status != .broken {
+            report.status = refusal.status
+            console.warn("optional feed \(spec.name): \(message); its tags are absent for everyone")
+        } else {
+            report.status = refusal.status
+            problems.append(refusal.error)
+        }
     }
 
     /// Every manifest of the inbox read and checked, by the feed it names; a

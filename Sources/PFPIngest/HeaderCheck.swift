@@ -65,7 +65,7 @@ enum HeaderCheck {
         if header.isEmpty {
             return
                 "the file is empty: it has no header row, so the header lacks column(s) "
-                    + "\(missing.joined(separator: ", "))"
+                + "\(missing.joined(separator: ", "))"
         }
         if let other = shapes.first(where: { $0 != shape && required(of: $0).allSatisfy(header.contains) }) {
             return "the header is \(other.feedName)'s (\(required(of: other).joined(separator: ","))), "
@@ -74,7 +74,7 @@ enum HeaderCheck {
         if !header.contains(where: { contractWords.canonical($0) != nil }) {
             return
                 "the first line names none of the contract's columns (it has \(header.count) "
-                    + "field\(header.count == 1 ? "" : "s")): "
+                + "field\(header.count == 1 ? "" : "s")): "
                 + "the header row is missing, or the file is not CSV of this feed; the header should name \(expected)"
         }
         let known = columns(of: shape)

@@ -57,7 +57,7 @@ public struct IngestStage {
                     let text = String(
                         format:
                             "suspicious delivery: %@ rows, %.1f%% fewer than the previous accepted delivery (%@ "
-                                + "rows; the limit is %.0f%%)",
+                            + "rows; the limit is %.0f%%)",
                         grouped(rep.rowsRead), drop, grouped(before), config.driftMaxDrop * 100)
                     if allowDrift.contains(feed) {
                         console.warn("feed \(feed): \(text); accepted (--allow-drift)")
@@ -67,7 +67,7 @@ public struct IngestStage {
                                 stage: "ingest", feed: feed, text,
                                 hint:
                                     "ask the department whether the file is complete; if the drop is real, run "
-                                        + "with --allow-drift \(feed)"
+                                    + "with --allow-drift \(feed)"
                             ))
                     }
                 }
@@ -81,14 +81,14 @@ public struct IngestStage {
                     "the delivery was refused:\n" + lines.joined(separator: "\n"),
                     hint:
                         "fix the feeds above, or run with --allow-missing FEED to go on without one (the "
-                            + "policies that read it are skipped)"
+                        + "policies that read it are skipped)"
                 )
             }
             FaultPoint.hit("ingest.read")
             console.progress(
                 "read and checked \(ahead.checkedFeeds) feeds, \(grouped(ahead.checkedBytes / 1_000_000)) MB, in "
                     + "\(String(format: "%.2f", ahead.checkedAt - ahead.started)) "
-                        + "s\(Parallel.threads > 1 ? " (beside the parsing)" : "")"
+                    + "s\(Parallel.threads > 1 ? " (beside the parsing)" : "")"
             )
             return check.reports
         }

@@ -317,7 +317,7 @@ struct Compiler {
                     "the run is refused: list \(l.id) cannot be made (" + why.joined(separator: "; ") + ")",
                     hint:
                         "the lists would be wrong without it: add the parameter value for this date, or deliver "
-                            + "the feed"
+                        + "the feed"
                 )
             }
         }

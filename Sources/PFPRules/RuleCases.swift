@@ -404,7 +404,7 @@ public struct RuleCaseRunner {
                         if e.amount != want {
                             return
                                 "\(l.id) \(pid): expected amount \(want.map(String.init) ?? "none"), got "
-                                    + "\(e.amount.map(String.init) ?? "none")"
+                                + "\(e.amount.map(String.init) ?? "none")"
                         }
                         k += 2
                     case "failed":
