@@ -77,8 +77,8 @@ public enum FileIO {
 
         /// `direct`: for large files that this run does not read back: the bytes go
         /// from this process to the disk in aligned blocks (O_DIRECT), not through
-        /// the page cache, whose fresh pages cost this machine more than the disk
-        /// does (docs/PERFORMANCE.md, sixth pass). Where the file system has no
+        /// the page cache, whose fresh pages can cost more than the disk does.
+        /// Where the file system has no
         /// O_DIRECT, the file is written as any other.
         public convenience init(
             path: String, mode: mode_t = 0o600, check: Check = .sha256, direct: Bool = false
@@ -332,8 +332,7 @@ public enum FileIO {
 
     /// While `reuse` is on, large blocks come from the heap and freed memory stays
     /// in it for the next allocation, instead of fresh pages the kernel must clear
-    /// first (which cost this machine more than anything else in the ingest at city
-    /// scale: docs/PERFORMANCE.md, eighth pass). The next `resetPeakRSS()` or
+    /// first (at city scale the largest cost of the ingest). The next `resetPeakRSS()` or
     /// `releaseFreeMemory()` gives what is free back.
     public static func reuseFreedMemory(_ reuse: Bool) { pfp_reuse_freed_memory(reuse ? 1 : 0) }
 

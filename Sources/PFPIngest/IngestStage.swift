@@ -39,10 +39,9 @@ public struct IngestStage {
         // Whatever happens below, the check's thread has ended when this returns.
         defer { _ = try? ahead.finish() }
         // Reading and parsing make and drop gigabytes of buffers: freed memory is
-        // used again instead of fresh pages, until the resolution; the tag columns
-        // made from there on, which the match reads at random, are mapped as usual
-        // (made in the heap they slowed the 10M match by 4 s: docs/PERFORMANCE.md,
-        // eighth pass).
+        // used again instead of fresh pages, until the resolution. The tag columns
+        // made from there on are mapped as usual: the match reads them at random,
+        // and columns made in reused heap memory are slower to read so.
         FileIO.reuseFreedMemory(true)
         defer { FileIO.reuseFreedMemory(false) }
         /// The whole check's verdict: its reports, or the refusal listing every problem.
@@ -262,7 +261,7 @@ public struct IngestStage {
         }
         // Every array here is made in pieces on every core, each element written once
         // (no zeroing, no copy): at city scale they are gigabytes of fresh pages, and
-        // this VM takes microseconds per page.
+        // the kernel takes microseconds to clear each one.
         let n = accepted.count
         let pieces = max(1, min(64, n / pieceRows))
         func range(_ k: Int, of count: Int) -> Range<Int> { (count * k / pieces)..<(count * (k + 1) / pieces) }
@@ -444,8 +443,8 @@ public struct IngestStage {
                                 }
                             }
                             // The columns go in person order. Feeds come mostly in that order
-                            // already, and then no pass over every person is needed (at 10M
-                            // people those passes, one per tag, cost more than the rows).
+                            // already, and then no pass over every person is needed (at city
+                            // scale those passes, one per tag, cost more than the rows).
                             // Otherwise: sorted when few, found by a pass over everyone when many.
                             var inOrder = true
                             s.touched.withUnsafeBufferPointer { tb in

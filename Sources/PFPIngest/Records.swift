@@ -123,8 +123,8 @@ func parsePopulation(_ file: FeedFile) -> [PopulationRow] {
     let chunks = file.layout.chunks
     let expected = file.layout.header.count
     // Every row is written once, by its chunk: no serial pass first filling
-    // gigabytes of fresh pages with empty rows (at 10M the kernel's clearing of
-    // those pages alone took seconds on the main thread).
+    // gigabytes of fresh pages with empty rows on one thread (at city scale the
+    // kernel's clearing of those pages alone takes seconds).
     let records = file.layout.records
     return [PopulationRow](unsafeUninitializedCapacity: records) { rows, count in
         file.withText { text in
