@@ -3,38 +3,53 @@ import PFPCore
 import PFPIngest
 import PFPRules
 
+/// What both rule commands read: the configuration, its catalogues and the rule files' folder.
+struct RulesArguments {
+    static let rules = Option<String>("rules", "DIR", help: "rule files (default: the configuration's rules)")
+    static let declarations = [Shared.config.declaration, rules.declaration]
+
+    var configPath: String
+    var rulesDirectory: String?
+
+    init(_ a: ArgumentReader) throws {
+        configPath = try a.value(Shared.config, default: Shared.defaultConfig)
+        rulesDirectory = try a.value(RulesArguments.rules)
+    }
+
+    /// The configuration, its tag and policy catalogues, and the rule files' folder.
+    func load() throws -> (config: PipelineConfig, tags: TagCatalogue, policies: PolicyCatalogue, rules: String) {
+        let config = try PipelineConfig(path: configPath)
+        let (tags, policies) = try config.loadCatalogue()
+        return (config, tags, policies, rulesDirectory ?? config.resolve(config.rulesPath))
+    }
+}
+
 /// `pfp test-rules`: the rule tests against the rule files.
 struct TestRulesCommand: PFPCommand {
     static let name = "test-rules"
     static let summary = "run the rule tests (Pipelines/tests/*.cases) against the rule files"
-    static let rules = Option<String>("rules", "DIR", help: "rule files (default: the configuration's rules)")
     static let tests = Option<String>("tests", "DIR", help: "test cases (default: the configuration's rule_tests)")
     static let only = Option<String>("case", "ID", help: "run only this case")
-    static let arguments = [Shared.config.declaration, rules.declaration, tests.declaration, only.declaration]
+    static let arguments = RulesArguments.declarations + [tests.declaration, only.declaration]
     static let details = """
         Each case describes a small household on a date and the expected outcome of policies and lists.
         A failure is reported with its file:line and the criteria that held, failed or were unknown.
         The last line is 'rules: N passed, N failed' (cases).
         """
 
-    var configPath: String
-    var rulesDirectory: String?
+    var rules: RulesArguments
     var testsDirectory: String?
     var only: String?
 
     init(_ a: ArgumentReader) throws {
-        configPath = try a.value(Shared.config, default: Shared.defaultConfig)
-        rulesDirectory = try a.value(TestRulesCommand.rules)
+        rules = try RulesArguments(a)
         testsDirectory = try a.value(TestRulesCommand.tests)
         only = try a.value(TestRulesCommand.only)
     }
 
     func run(console: Console) throws {
-        let config = try PipelineConfig(path: configPath)
-        let (tags, policies) = try config.loadCatalogue()
-        let runner = RuleCaseRunner(
-            rulesDirectory: rulesDirectory ?? config.resolve(config.rulesPath), catalogue: tags,
-            policyCatalogue: policies)
+        let (config, tags, policies, directory) = try rules.load()
+        let runner = RuleCaseRunner(rulesDirectory: directory, catalogue: tags, policyCatalogue: policies)
         var cases = try RuleCaseFile.load(directory: testsDirectory ?? config.resolve(config.ruleTestsPath))
         if let only { cases = cases.filter { $0.id == only } }
         guard !cases.isEmpty else {
@@ -57,25 +72,20 @@ struct CheckRulesCommand: PFPCommand {
     static let name = "check-rules"
     static let summary = "load and check the rule files for a run date, without any data"
     static let runDate = Option.date("run-date", help: "the date parameters are read for (default: today)")
-    static let arguments = [Shared.config.declaration, TestRulesCommand.rules.declaration, runDate.declaration]
+    static let arguments = RulesArguments.declarations + [runDate.declaration]
 
-    var configPath: String
-    var rulesDirectory: String?
+    var rules: RulesArguments
     var runDate: CivilDate?
 
     init(_ a: ArgumentReader) throws {
-        configPath = try a.value(Shared.config, default: Shared.defaultConfig)
-        rulesDirectory = try a.value(TestRulesCommand.rules)
+        rules = try RulesArguments(a)
         runDate = try a.value(CheckRulesCommand.runDate)
     }
 
     func run(console: Console) throws {
-        let config = try PipelineConfig(path: configPath)
-        let (tags, policies) = try config.loadCatalogue()
+        let (_, tags, policies, directory) = try rules.load()
         let date = runDate ?? CivilDate.today()
-        let rs = try RuleSet.load(
-            directory: rulesDirectory ?? config.resolve(config.rulesPath), catalogue: tags,
-            policyCatalogue: policies, runDate: date)
+        let rs = try RuleSet.load(directory: directory, catalogue: tags, policyCatalogue: policies, runDate: date)
         print(
             "rules for \(date): \(rs.parameters.count) parameters, \(rs.values.count) values, "
                 + "\(rs.policies.count) policies, "

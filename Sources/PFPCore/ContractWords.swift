@@ -59,7 +59,7 @@ public struct ContractWords: Sendable {
     /// contract word, a common file word or a number of at most 8 digits
     /// (`population.csv`, `hr_20261123.csv`, `tax-part-2.csv.manifest.json`); nil otherwise.
     public func fileName(_ name: String) -> String? {
-        guard ContractWords.isPlain(name), name.utf8.count <= 96, !name.hasPrefix(".") else { return nil }
+        guard ContractWords.isPlain(name), !name.hasPrefix(".") else { return nil }
         let parts = name.lowercased().split(whereSeparator: { $0 == "." || $0 == "_" || $0 == "-" })
         for p in parts {
             let isNumber = p.utf8.allSatisfy { $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") }

@@ -19,12 +19,14 @@ public enum RunReport {
             <style>
             body{font-family:"Noto Sans CJK SC","PingFang SC",sans-serif;margin:24px;color:#222;max-width:1100px}
             h1{font-size:22px}h2{font-size:17px;margin-top:28px;border-bottom:1px solid #ccc}
-            table{border-collapse:collapse;font-size:13px}td,th{padding:3px 10px;border-bottom:1px solid #eee;text-align:right}
+            table{border-collapse:collapse;font-size:13px}\
+            td,th{padding:3px 10px;border-bottom:1px solid #eee;text-align:right}
             td:first-child,th:first-child{text-align:left}.muted{color:#777;font-size:12px}
             svg text{font-size:11px;font-family:sans-serif}
             </style></head><body>
             <h1>政策找人 Policy finds people — run \(runDate)</h1>
-            <p>\(grouped(households)) households, \(grouped(people)) people; \(grouped(rejects)) input rows rejected. Rule digest <code>\(rules.digest.prefix(16))</code>.</p>
+            <p>\(grouped(households)) households, \(grouped(people)) people; \
+            \(grouped(rejects)) input rows rejected. Rule digest <code>\(rules.digest.prefix(16))</code>.</p>
 
             """
         // Counts per list, with the change since the previous run.

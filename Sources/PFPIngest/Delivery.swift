@@ -339,24 +339,24 @@ public struct DeliveryCheck {
         _ spec: FeedSpec, candidates: [DeliveredFeedFile], opened: Result<DeliveredFile, InboxFileProblem>?,
         names: DeliveryNames, runDate: CivilDate, console: Console, report: inout FeedReport
     ) -> Result<FeedFile, FeedRefusal> {
+        func refuse(
+            _ status: FeedReport.Status, at file: String? = nil, _ message: String, hint: String
+        )
+            -> Result<FeedFile, FeedRefusal>
+        {
+            let error = PipelineError.badInput(stage: "ingest", feed: spec.name, location: file, message, hint: hint)
+            return .failure(FeedRefusal(status, error))
+        }
         guard let candidate = candidates.first else {
-            return .failure(
-                FeedRefusal(
-                    .missing,
-                    .badInput(
-                        stage: "ingest", feed: spec.name,
-                        "missing: no file in the inbox has a manifest naming this feed",
-                        hint: "wait for the delivery, or run with --allow-missing \(spec.name) to go on without it")))
+            return refuse(
+                .missing, "missing: no file in the inbox has a manifest naming this feed",
+                hint: "wait for the delivery, or run with --allow-missing \(spec.name) to go on without it")
         }
         guard candidates.count == 1 else {
             let list = candidates.map { names.shown($0.data) }.joined(separator: ", ")
-            return .failure(
-                FeedRefusal(
-                    .broken,
-                    .badInput(
-                        stage: "ingest", feed: spec.name,
-                        "broken delivery: two files of this feed in one inbox (\(list))",
-                        hint: "remove the file that should not be there, or ask the department which one is right")))
+            return refuse(
+                .broken, "broken delivery: two files of this feed in one inbox (\(list))",
+                hint: "remove the file that should not be there, or ask the department which one is right")
         }
         report.file = names.shownIfSafe(candidate.data)
         report.asOf = candidate.manifest.asOf
@@ -372,23 +372,13 @@ public struct DeliveryCheck {
             }
             return judged
         case .failure(.missing)?, nil:
-            return .failure(
-                FeedRefusal(
-                    .missing,
-                    .badInput(
-                        stage: "ingest", feed: spec.name, location: shown,
-                        "missing: the manifest is there but the data file is not",
-                        hint: "wait for the delivery to finish, or run with --allow-missing \(spec.name)")))
+            return refuse(
+                .missing, at: shown, "missing: the manifest is there but the data file is not",
+                hint: "wait for the delivery to finish, or run with --allow-missing \(spec.name)")
         case .failure(let problem)?:
-            return .failure(
-                FeedRefusal(
-                    .broken,
-                    .badInput(
-                        stage: "ingest", feed: spec.name, location: shown,
-                        "broken delivery: the data file is refused: \(problem)",
-                        hint:
-                            "ask the department to deliver the file itself into the inbox (a regular file, not a link)")
-                ))
+            return refuse(
+                .broken, at: shown, "broken delivery: the data file is refused: \(problem)",
+                hint: "ask the department to deliver the file itself into the inbox (a regular file, not a link)")
         }
     }
 

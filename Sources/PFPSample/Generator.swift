@@ -162,8 +162,13 @@ public struct SampleGenerator {
 /// Chinese names, held in both UTF-8 and GB18030 bytes (converted once with iconv).
 struct NameBank: @unchecked Sendable {
     static let family = Array(
-        "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘于蒋蔡余杜叶程苏魏吕丁任沈姚卢姜崔钟谭陆汪范金石廖贾夏韦付方白邹孟熊秦邱江尹薛闫段雷侯龙史陶黎贺顾毛郝龚邵万钱严覃武戴莫孔向汤")
-    static let given = Array("伟芳娜秀英敏静丽强磊军洋勇艳杰娟涛明超秀兰霞平刚桂英华建国文辉玲燕红鹏宇浩凯欣怡涵轩晨阳雪梅海波斌俊峰")
+        "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹"
+            + "彭曾肖田董袁潘于蒋蔡余杜叶程苏魏吕丁任沈姚卢姜崔钟谭陆汪范金"
+            + "石廖贾夏韦付方白邹孟熊秦邱江尹薛闫段雷侯龙史陶黎贺顾毛郝龚邵"
+            + "万钱严覃武戴莫孔向汤")
+    static let given = Array(
+        "伟芳娜秀英敏静丽强磊军洋勇艳杰娟涛明超秀兰霞平刚桂英华建国文"
+            + "辉玲燕红鹏宇浩凯欣怡涵轩晨阳雪梅海波斌俊峰")
     let familyGB: [[UInt8]]
     let givenGB: [[UInt8]]
 
