@@ -25,26 +25,29 @@ let package = Package(
         // (portable fallback), and renameat2(RENAME_EXCHANGE) for atomic republishing.
         .target(name: "CPFPNative"),
         .target(name: "PFPCore", dependencies: ["CSQLite", "CPFPNative"]),
-        .target(name: "PFPIngest", dependencies: ["PFPCore", "CPFPNative"], swiftSettings: hot),
-        .target(name: "PFPRules", dependencies: ["PFPCore", "PFPIngest"], swiftSettings: hot),
-        .target(name: "PFPProfile", dependencies: ["PFPCore", "PFPIngest", "PFPRules"], swiftSettings: hot),
-        .target(name: "PFPMatch", dependencies: ["PFPCore", "PFPIngest", "PFPRules", "PFPProfile"], swiftSettings: hot),
-        .target(name: "PFPEmit", dependencies: ["PFPCore", "PFPIngest", "PFPRules", "PFPMatch"]),
+        // The contract's shapes: catalogues, feeds, the pipeline's configuration and
+        // the households the rules read. Below both the ingest and the rule engine.
+        .target(name: "PFPSchema", dependencies: ["PFPCore"]),
+        .target(name: "PFPIngest", dependencies: ["PFPCore", "PFPSchema", "CPFPNative"], swiftSettings: hot),
+        .target(name: "PFPRules", dependencies: ["PFPCore", "PFPSchema"], swiftSettings: hot),
+        .target(name: "PFPProfile", dependencies: ["PFPCore", "PFPSchema", "PFPIngest", "PFPRules"], swiftSettings: hot),
+        .target(name: "PFPMatch", dependencies: ["PFPCore", "PFPSchema", "PFPIngest", "PFPRules", "PFPProfile"], swiftSettings: hot),
+        .target(name: "PFPEmit", dependencies: ["PFPCore", "PFPSchema", "PFPIngest", "PFPRules", "PFPMatch"]),
         .target(name: "PFPSample", dependencies: ["PFPCore"]),
-        .target(name: "PFPRun", dependencies: ["PFPCore", "PFPIngest", "PFPRules", "PFPProfile", "PFPMatch", "PFPEmit"]),
+        .target(name: "PFPRun", dependencies: ["PFPCore", "PFPSchema", "PFPIngest", "PFPRules", "PFPProfile", "PFPMatch", "PFPEmit"]),
         // The command line as types: each command declared once (parser, usage and help).
-        .target(name: "PFPCommandLine", dependencies: ["PFPCore", "PFPIngest", "PFPRules", "PFPSample", "PFPRun"]),
+        .target(name: "PFPCommandLine", dependencies: ["PFPCore", "PFPSchema", "PFPIngest", "PFPRules", "PFPSample", "PFPRun"]),
         .executableTarget(name: "pfp", dependencies: ["PFPCore", "PFPCommandLine"]),
         // Shared by the test targets: the repository root and running the built pfp.
         .target(name: "PFPTestSupport", path: "Tests/PFPTestSupport"),
         .testTarget(name: "PFPCoreTests", dependencies: ["PFPCore"]),
         .testTarget(name: "PFPCommandLineTests", dependencies: ["PFPCore", "PFPCommandLine", "PFPRun", "PFPTestSupport"]),
-        .testTarget(name: "PFPIngestTests", dependencies: ["PFPCore", "PFPIngest", "PFPRules", "PFPSample", "PFPRun", "PFPTestSupport"]),
-        .testTarget(name: "PFPRulesTests", dependencies: ["PFPCore", "PFPIngest", "PFPRules", "PFPRun", "PFPTestSupport"]),
-        .testTarget(name: "PFPProfileTests", dependencies: ["PFPCore", "PFPIngest", "PFPRules", "PFPProfile", "PFPRun", "PFPTestSupport"]),
-        .testTarget(name: "PFPMatchTests", dependencies: ["PFPCore", "PFPRules", "PFPMatch"]),
-        .testTarget(name: "PFPEmitTests", dependencies: ["PFPCore", "PFPIngest", "PFPRules", "PFPMatch", "PFPEmit", "PFPTestSupport"]),
-        .testTarget(name: "PFPSampleTests", dependencies: ["PFPCore", "PFPIngest", "PFPSample", "PFPTestSupport"]),
-        .testTarget(name: "PFPRunTests", dependencies: ["PFPCore", "PFPIngest", "PFPRules", "PFPMatch", "PFPEmit", "PFPRun", "PFPSample", "PFPTestSupport"]),
+        .testTarget(name: "PFPIngestTests", dependencies: ["PFPCore", "PFPSchema", "PFPIngest", "PFPRules", "PFPSample", "PFPRun", "PFPTestSupport"]),
+        .testTarget(name: "PFPRulesTests", dependencies: ["PFPCore", "PFPSchema", "PFPIngest", "PFPRules", "PFPRun", "PFPTestSupport"]),
+        .testTarget(name: "PFPProfileTests", dependencies: ["PFPCore", "PFPSchema", "PFPIngest", "PFPRules", "PFPProfile", "PFPRun", "PFPTestSupport"]),
+        .testTarget(name: "PFPMatchTests", dependencies: ["PFPCore", "PFPSchema", "PFPRules", "PFPMatch"]),
+        .testTarget(name: "PFPEmitTests", dependencies: ["PFPCore", "PFPSchema", "PFPIngest", "PFPRules", "PFPMatch", "PFPEmit", "PFPTestSupport"]),
+        .testTarget(name: "PFPSampleTests", dependencies: ["PFPCore", "PFPSchema", "PFPIngest", "PFPSample", "PFPTestSupport"]),
+        .testTarget(name: "PFPRunTests", dependencies: ["PFPCore", "PFPSchema", "PFPIngest", "PFPRules", "PFPMatch", "PFPEmit", "PFPRun", "PFPSample", "PFPTestSupport"]),
     ]
 )

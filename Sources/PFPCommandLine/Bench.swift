@@ -1,5 +1,6 @@
 import Foundation
 import PFPCore
+import PFPSchema
 
 /// `pfp bench`: the nightly job on generated deliveries of growing size, each run in
 /// its own process (so peak memory is that run's), with per-stage figures from the

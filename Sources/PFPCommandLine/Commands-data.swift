@@ -1,5 +1,6 @@
 import Foundation
 import PFPCore
+import PFPSchema
 import PFPIngest
 import PFPRun
 import PFPSample

@@ -62,7 +62,7 @@ public struct CivilDate: Hashable, Comparable, Sendable, CustomStringConvertible
         @inline(__always) func digits(_ start: Int, _ len: Int) -> Int? {
             var n = 0
             for i in start..<(start + len) {
-                let c = b[i] &- 48
+                let c = b[i] &- UInt8(ascii: "0")
                 if c > 9 { return nil }
                 n = n * 10 + Int(c)
             }
@@ -123,9 +123,13 @@ public struct CivilDate: Hashable, Comparable, Sendable, CustomStringConvertible
     public func writeText(to out: UnsafeMutablePointer<UInt8>) {
         let c = components
         var y = c.year
-        for i in stride(from: 3, through: 0, by: -1) { out[i] = UInt8(truncatingIfNeeded: y % 10) + 48; y /= 10 }
-        out[4] = 45; out[5] = UInt8(c.month / 10) + 48; out[6] = UInt8(c.month % 10) + 48
-        out[7] = 45; out[8] = UInt8(c.day / 10) + 48; out[9] = UInt8(c.day % 10) + 48
+        for i in stride(from: 3, through: 0, by: -1) {
+            out[i] = UInt8(truncatingIfNeeded: y % 10) + UInt8(ascii: "0"); y /= 10
+        }
+        out[4] = UInt8(ascii: "-"); out[5] = UInt8(c.month / 10) + UInt8(ascii: "0");
+        out[6] = UInt8(c.month % 10) + UInt8(ascii: "0")
+        out[7] = UInt8(ascii: "-"); out[8] = UInt8(c.day / 10) + UInt8(ascii: "0");
+        out[9] = UInt8(c.day % 10) + UInt8(ascii: "0")
     }
 
     public static func < (a: CivilDate, b: CivilDate) -> Bool { a.days < b.days }

@@ -8,10 +8,10 @@ public enum DecimalText {
     @inline(__always)
     public static func write(_ n: Int64, to out: UnsafeMutablePointer<UInt8>) -> Int {
         var k = 0
-        if n < 0 { out[0] = 45; k = 1 }
+        if n < 0 { out[0] = UInt8(ascii: "-"); k = 1 }
         let start = k
         var m = n.magnitude
-        repeat { out[k] = UInt8(truncatingIfNeeded: m % 10) + 48; m /= 10; k += 1 } while m > 0
+        repeat { out[k] = UInt8(truncatingIfNeeded: m % 10) + UInt8(ascii: "0"); m /= 10; k += 1 } while m > 0
         var i = start, j = k - 1
         while i < j { let t = out[i]; out[i] = out[j]; out[j] = t; i += 1; j -= 1 }
         return k

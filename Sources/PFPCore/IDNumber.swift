@@ -37,15 +37,15 @@ public struct IDNumber: Hashable, Comparable, Sendable, CustomStringConvertible 
             // instead of one per digit.
             var twos = 0
             for i in 0..<17 {
-                let d = b[i] &- 48
+                let d = b[i] &- UInt8(ascii: "0")
                 if d > 9 { return .invalid }
                 body = body &* 10 &+ UInt64(d)
                 twos = twos &<< 1 &+ Int(d)
             }
             let c = b[17]
             let check: UInt64
-            if c &- 48 <= 9 {
-                check = UInt64(c &- 48)
+            if c &- UInt8(ascii: "0") <= 9 {
+                check = UInt64(c &- UInt8(ascii: "0"))
             } else if c == UInt8(ascii: "X") || c == UInt8(ascii: "x") {
                 check = 10
             } else {
@@ -59,7 +59,7 @@ public struct IDNumber: Hashable, Comparable, Sendable, CustomStringConvertible 
         } else if b.count == 15 {
             var digits = [Int](repeating: 0, count: 17)
             for i in 0..<15 {
-                let d = b[i] &- 48
+                let d = b[i] &- UInt8(ascii: "0")
                 if d > 9 { return .invalid }
                 let j = i < 6 ? i : i + 2
                 digits[j] = Int(d)
@@ -124,9 +124,11 @@ public struct IDNumber: Hashable, Comparable, Sendable, CustomStringConvertible 
     @inline(__always)
     public static func writeText(_ key: UInt64, to out: UnsafeMutablePointer<UInt8>) {
         var b = key / 11
-        for i in stride(from: 16, through: 0, by: -1) { out[i] = UInt8(truncatingIfNeeded: b % 10) + 48; b /= 10 }
+        for i in stride(from: 16, through: 0, by: -1) {
+            out[i] = UInt8(truncatingIfNeeded: b % 10) + UInt8(ascii: "0"); b /= 10
+        }
         let c = key % 11
-        out[17] = c == 10 ? UInt8(ascii: "X") : UInt8(truncatingIfNeeded: c) + 48
+        out[17] = c == 10 ? UInt8(ascii: "X") : UInt8(truncatingIfNeeded: c) + UInt8(ascii: "0")
     }
 
     /// The form that may appear in logs and errors: `310101********1234`.

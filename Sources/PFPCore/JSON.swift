@@ -22,7 +22,7 @@ public indirect enum JSON: Sendable, Equatable {
 
     private func write(into out: inout [UInt8], pretty: Bool, indent: Int) {
         func newline(_ level: Int) {
-            out.append(10)
+            out.append(UInt8(ascii: "\n"))
             out.append(contentsOf: repeatElement(32, count: 2 * level))
         }
         switch self {
@@ -32,32 +32,34 @@ public indirect enum JSON: Sendable, Equatable {
         case .string(let s): JSON.quote(s, into: &out)
         case .array(let items):
             if items.isEmpty { out += Array("[]".utf8); return }
-            out.append(91)
+            out.append(UInt8(ascii: "["))
             for (i, v) in items.enumerated() {
-                if i > 0 { out.append(44) }
+                if i > 0 { out.append(UInt8(ascii: ",")) }
                 if pretty { newline(indent + 1) }
                 v.write(into: &out, pretty: pretty, indent: indent + 1)
             }
             if pretty { newline(indent) }
-            out.append(93)
+            out.append(UInt8(ascii: "]"))
         case .object(let pairs):
             if pairs.isEmpty { out += Array("{}".utf8); return }
-            out.append(123)
+            out.append(UInt8(ascii: "{"))
             for (i, (k, v)) in pairs.enumerated() {
-                if i > 0 { out.append(44) }
+                if i > 0 { out.append(UInt8(ascii: ",")) }
                 if pretty { newline(indent + 1) }
                 JSON.quote(k, into: &out)
                 out += Array((pretty ? ": " : ":").utf8)
                 v.write(into: &out, pretty: pretty, indent: indent + 1)
             }
             if pretty { newline(indent) }
-            out.append(125)
+            out.append(UInt8(ascii: "}"))
         }
     }
 
     /// Whether a byte of UTF-8 text must be escaped inside a JSON string: a quote,
     /// a backslash or a control character.
-    @inlinable public static func needsEscape(_ b: UInt8) -> Bool { b < 32 || b == 34 || b == 92 }
+    @inlinable public static func needsEscape(_ b: UInt8) -> Bool {
+        b < UInt8(ascii: " ") || b == UInt8(ascii: "\"") || b == UInt8(ascii: "\\")
+    }
 
     /// The escape of a byte that needs one (`needsEscape`), handed out byte by byte:
     /// `\"`, `\\`, `\n`, `\r`, `\t`, and `\u00xx` for the other control characters.
@@ -78,11 +80,11 @@ public indirect enum JSON: Sendable, Equatable {
 
     /// A quoted, escaped JSON string.
     static func quote(_ s: String, into out: inout [UInt8]) {
-        out.append(34)
+        out.append(UInt8(ascii: "\""))
         for b in s.utf8 {
             if needsEscape(b) { escape(b) { out.append($0) } } else { out.append(b) }
         }
-        out.append(34)
+        out.append(UInt8(ascii: "\""))
     }
 
     /// Parses JSON text (through Foundation) into plain Swift values.

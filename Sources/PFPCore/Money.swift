@@ -19,9 +19,9 @@ public enum Money {
         var whole: Int64 = 0
         var digits = 0
         var overflow = false
-        while i < b.count, b[i] &- 48 <= 9 {
+        while i < b.count, b[i] &- UInt8(ascii: "0") <= 9 {
             let (m, o1) = whole.multipliedReportingOverflow(by: 10)
-            let (a, o2) = m.addingReportingOverflow(Int64(b[i] &- 48))
+            let (a, o2) = m.addingReportingOverflow(Int64(b[i] &- UInt8(ascii: "0")))
             if o1 || o2 { overflow = true } else { whole = a }
             digits += 1
             i += 1
@@ -32,11 +32,11 @@ public enum Money {
             guard b[i] == UInt8(ascii: ".") else { return .malformed }
             i += 1
             let fracStart = i
-            while i < b.count, b[i] &- 48 <= 9 { i += 1 }
+            while i < b.count, b[i] &- UInt8(ascii: "0") <= 9 { i += 1 }
             let fracLen = i - fracStart
             if fracLen == 0 || fracLen > 2 || i != b.count { return .malformed }
-            fen = Int64(b[fracStart] &- 48) * 10
-            if fracLen == 2 { fen += Int64(b[fracStart + 1] &- 48) }
+            fen = Int64(b[fracStart] &- UInt8(ascii: "0")) * 10
+            if fracLen == 2 { fen += Int64(b[fracStart + 1] &- UInt8(ascii: "0")) }
         }
         if negative { return .outOfRange }
         if overflow { return .outOfRange }

@@ -139,19 +139,19 @@ public struct EmitStage {
             for var c in list { c.withUTF8 { plain = plain && !EmitStage.needsQuotes($0) } }
             guard plain else { text(list.joined(separator: ";")); return }
             for (k, var c) in list.enumerated() {
-                if k > 0 { w.byte(59) }
+                if k > 0 { w.byte(UInt8(ascii: ";")) }
                 c.withUTF8 { w.append($0) }
             }
         }
         text(m.householdID(e))
         if l.perPolicy {
-            w.byte(44)
+            w.byte(UInt8(ascii: ","))
             if e.personKey != 0 { w.idDigits(e.personKey) }  // digits and X: nothing to quote
-            w.byte(44)
+            w.byte(UInt8(ascii: ","))
             if e.policy >= 0 { policies[Int(e.policy)].withUnsafeBufferPointer { w.append($0) } }
         }
         for c in l.columns {
-            w.byte(44)
+            w.byte(UInt8(ascii: ","))
             switch c {
             case .certainty:
                 // words: nothing to quote
@@ -165,12 +165,14 @@ public struct EmitStage {
             case .failedCriteria, .reasons, .triggers: codes(e)
             }
         }
-        w.byte(10)
+        w.byte(UInt8(ascii: "\n"))
     }
 
     /// Whether a CSV field holding these bytes must be quoted.
     @inline(__always) static func needsQuotes(_ u: UnsafeBufferPointer<UInt8>) -> Bool {
-        u.contains { $0 == 44 || $0 == 34 || $0 == 10 || $0 == 13 }
+        u.contains {
+            $0 == UInt8(ascii: ",") || $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "\n") || $0 == UInt8(ascii: "\r")
+        }
     }
 
     /// A CSV field: as it is, or quoted (quotes doubled) when it holds a comma,
@@ -179,8 +181,8 @@ public struct EmitStage {
         var t = s
         guard t.withUTF8(needsQuotes) else { return Array(s.utf8) }
         var out: [UInt8] = [34]
-        for b in s.utf8 { out.append(b); if b == 34 { out.append(34) } }
-        out.append(34)
+        for b in s.utf8 { out.append(b); if b == UInt8(ascii: "\"") { out.append(UInt8(ascii: "\"")) } }
+        out.append(UInt8(ascii: "\""))
         return out
     }
 

@@ -1,5 +1,6 @@
 import Foundation
 import PFPCore
+import PFPSchema
 
 /// The sidecar `<file>.manifest.json` of a delivered file (feeds.md, "A delivery").
 public struct DeliveryManifest: Sendable {
@@ -29,7 +30,10 @@ public struct DeliveryManifest: Sendable {
             return .failure(ManifestProblem("'rows' is missing or not a whole number"))
         }
         guard let sha = (obj["sha256"] as? String)?.lowercased(), sha.count == 64,
-            sha.utf8.allSatisfy({ ($0 >= 48 && $0 <= 57) || ($0 >= 97 && $0 <= 102) })
+            sha.utf8.allSatisfy({
+                ($0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9"))
+                    || ($0 >= UInt8(ascii: "a") && $0 <= UInt8(ascii: "f"))
+            })
         else {
             return .failure(ManifestProblem("'sha256' is missing or not 64 hex digits"))
         }
@@ -161,7 +165,7 @@ public final class FeedFile: @unchecked Sendable {
         let converted: [UInt8]?
         switch decoded {
         case .failure(let f):
-            let line = raw.prefix(f.offset).reduce(1) { $0 + ($1 == 10 ? 1 : 0) }
+            let line = raw.prefix(f.offset).reduce(1) { $0 + ($1 == UInt8(ascii: "\n") ? 1 : 0) }
             return broken(
                 "the bytes at line \(line) are not valid \(manifest.encoding.rawValue), the encoding the "
                     + "manifest declares",

@@ -1,4 +1,5 @@
 import PFPCore
+import PFPSchema
 
 /// A feed's header judged against the contract, and what is wrong with it said in
 /// the contract's terms.

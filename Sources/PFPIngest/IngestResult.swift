@@ -1,27 +1,6 @@
 import Foundation
 import PFPCore
-
-/// The resolved value of one tag for the people who have a delivered row for it,
-/// sorted by person index. People not listed have the tag's absent value.
-public struct ResolvedTag: Sendable {
-    public var person: [Int32] = []
-    public var value: [Int64] = []
-    public var asOf: [Int32] = []
-    /// 1 where rows with the same latest `as_of` disagree: the value is unknown.
-    public var conflict: [UInt8] = []
-
-    public init() {}
-
-    /// Index into the arrays for a person, or nil when the tag is absent for them.
-    public func find(_ p: Int32) -> Int? {
-        var lo = 0, hi = person.count
-        while lo < hi {
-            let mid = (lo + hi) / 2
-            if person[mid] < p { lo = mid + 1 } else { hi = mid }
-        }
-        return lo < person.count && person[lo] == p ? lo : nil
-    }
-}
+import PFPSchema
 
 /// What the ingest stage hands to the profile stage: accepted people grouped in
 /// households, and every tag resolved per person.
@@ -52,6 +31,14 @@ public final class IngestResult: @unchecked Sendable {
     public var feedAsOf: [String: CivilDate] = [:]
 
     public init(runDate: CivilDate) { self.runDate = runDate }
+
+    /// What the rule engine reads of the households (the arrays shared, not copied).
+    public var households: Households {
+        Households(
+            personID: personID, birth: birth, male: male, relation: relation, hukou: hukou, living: member,
+            household: household, householdIDs: householdIDs, householdStart: householdStart, tags: tags,
+            tagUnavailable: tagUnavailable)
+    }
 
     public var personCount: Int { personID.count }
     public var householdCount: Int { householdIDs.count }

@@ -1,5 +1,6 @@
 import Foundation
 import PFPCore
+import PFPSchema
 
 /// The ingest stage's whole outcome: the resolved data and what was refused, per feed.
 public struct IngestOutcome {
@@ -44,197 +45,31 @@ public struct IngestStage {
         // and columns made in reused heap memory are slower to read so.
         FileIO.reuseFreedMemory(true)
         defer { FileIO.reuseFreedMemory(false) }
-        /// The whole check's verdict: its reports, or the refusal listing every problem.
-        func checked() throws -> [String: FeedReport] {
-            var check = try ahead.finish()
-            // Drift guard: a half-delivered feed silently removes people from the lists.
-            for (feed, rep) in check.reports.sorted(by: { $0.key < $1.key }) where rep.used {
-                guard let before = previousRows[feed], before >= config.driftMinRows else { continue }
-                let floor = Double(before) * (1 - config.driftMaxDrop)
-                if Double(rep.rowsRead) < floor {
-                    let drop = 100 * Double(before - rep.rowsRead) / Double(before)
-                    let text = String(
-                        format:
-                            "suspicious delivery: %@ rows, %.1f%% fewer than the previous accepted delivery (%@ "
-                            + "rows; the limit is %.0f%%)",
-                        grouped(rep.rowsRead), drop, grouped(before), config.driftMaxDrop * 100)
-                    if allowDrift.contains(feed) {
-                        console.warn("feed \(feed): \(text); accepted (--allow-drift)")
-                    } else {
-                        check.problems.append(
-                            .badInput(
-                                stage: "ingest", feed: feed, text,
-                                hint:
-                                    "ask the department whether the file is complete; if the drop is real, run "
-                                    + "with --allow-drift \(feed)"
-                            ))
-                    }
-                }
-            }
-            if !check.problems.isEmpty {
-                let lines = check.problems.map {
-                    "  - " + $0.description.replacingOccurrences(of: "\n", with: "\n    ")
-                }
-                throw PipelineError.badInput(
-                    stage: "ingest", location: inbox,
-                    "the delivery was refused:\n" + lines.joined(separator: "\n"),
-                    hint:
-                        "fix the feeds above, or run with --allow-missing FEED to go on without one (the "
-                        + "policies that read it are skipped)"
-                )
-            }
-            FaultPoint.hit("ingest.read")
-            console.progress(
-                "read and checked \(ahead.checkedFeeds) feeds, \(grouped(ahead.checkedBytes / 1_000_000)) MB, in "
-                    + "\(String(format: "%.2f", ahead.checkedAt - ahead.started)) "
-                    + "s\(Parallel.threads > 1 ? " (beside the parsing)" : "")"
-            )
-            return check.reports
-        }
-        // What parsing found, per feed: merged into the check's reports once it has passed.
-        var parsed: [String: FeedReport] = [:]
-
+        let run = IngestRun(
+            stage: self, ahead: ahead, inbox: inbox, runDate: runDate, previousRows: previousRows,
+            allowDrift: allowDrift)
         let result = IngestResult(runDate: runDate)
-        var rejects: [(String, Reject)] = []
-
-        // Population: per-record checks in parallel, then duplicates, then households.
-        let popSpec = config.populationFeed
-        var tStep = FileIO.now()
-        func lap() -> String { let t = FileIO.now(); defer { tStep = t }; return String(format: "%.2f s", t - tStep) }
-        // A refused delivery (or a check that stopped) throws here, with every problem.
-        let refusal = { _ = try checked() }
-        var popFile = try ahead.file(popSpec.name, refusal: refusal)
-        if popFile == nil {
-            throw PipelineError.failure(
-                stage: "ingest", location: inbox, "the population feed \(popSpec.name) could not be read")
-        }
-        let rows = parsePopulation(popFile!)
-        // Each feed's mapping is released once parsed: at city scale the feeds do not
-        // all stay resident (peak memory).
-        popFile = nil
-        console.detail("    population parsed: \(lap())")
-        // IDs on more than one valid record (spread over buckets by hash, each
-        // bucket checked on its own); looked up in an ID index (a multiply and a
-        // probe per record, no hashing of its bytes).
-        let repeated = IDIndex.repeatedKeys(rows.compactMap { $0.id != 0 && $0.early != .malformedRow ? $0.id : nil })
-        let duplicates = IDIndex(keys: repeated)
-        var popReport = FeedReport(feed: popSpec.name, required: popSpec.required, status: .ok)
-        var accepted: [Int] = []
-        accepted.reserveCapacity(rows.count)
-        var sexMismatch = 0, birthMismatch = 0, upgraded = 0
-        for (i, row) in rows.enumerated() {
-            let reason: RejectReason? = row.early ?? (duplicates.find(row.id) >= 0 ? .duplicateID : row.late)
-            if let reason {
-                rejects.append((popSpec.name, Reject(line: row.line, reason: reason)))
-                popReport.rejectCounts[reason, default: 0] += 1
-            } else {
-                accepted.append(i)
-                if row.sexMismatch { sexMismatch += 1 }
-                if row.birthMismatch { birthMismatch += 1 }
-                if row.upgraded { upgraded += 1 }
-            }
-        }
-        if sexMismatch > 0 { popReport.warnings["sex_differs_from_id"] = sexMismatch }
-        if birthMismatch > 0 { popReport.warnings["birth_date_differs_from_id"] = birthMismatch }
-        if upgraded > 0 { popReport.warnings["id_upgraded_15_to_18"] = upgraded }
-        popReport.accepted = accepted.count
-        popReport.rejected = rows.count - accepted.count
-        parsed[popSpec.name] = popReport
-        if sexMismatch + birthMismatch > 0 {
-            console.warn(
-                "population: \(sexMismatch) records give a sex and \(birthMismatch) a birth date that differ "
-                    + "from their ID number; the ID's values are used"
-            )
-        }
-        console.detail("    duplicates and rejects: \(lap())")
-        IngestStage.assembleHouseholds(rows: rows, accepted: accepted, into: result)
-        console.detail("    households assembled: \(lap())")
-        console.progress(
-            "population: \(grouped(accepted.count)) people in \(grouped(result.householdCount)) households "
-                + "accepted, \(grouped(rows.count - accepted.count)) rejected"
-        )
-
-        // Tag feeds.
-        let people = IDIndex(keys: result.personID)
-        let lookup = ByteKeyTable(catalogue.tags.map(\.name))
-        let feedNames = config.feeds.map(\.name)
-        let compiled = CompiledTags(catalogue, feeds: feedNames)
-        // observations[feed][chunk][tag]
-        var observations = [[[[TagObservation]]]](repeating: [], count: feedNames.count)
-        for (f, spec) in config.feeds.enumerated() where spec.shape == .tags {
-            guard let file = try ahead.file(spec.name, refusal: refusal) else { continue }
-            let (obs, rej, warnings) = parseTags(
-                file, compiled: compiled, feedIndex: Int32(feedNames.firstIndex(of: spec.name)!), tagLookup: lookup,
-                people: people)
-            var rep = FeedReport(feed: spec.name, required: spec.required, status: .ok)
-            for r in rej { rep.rejectCounts[r.reason, default: 0] += 1 }
-            rep.accepted = obs.reduce(0) { $0 + $1.reduce(0) { $0 + $1.count } }
-            rep.rejected = rej.count
-            rep.warnings = warnings
-            parsed[spec.name] = rep
-            rejects.append(contentsOf: rej.map { (spec.name, $0) })
-            observations[f] = obs
-            console.progress(
-                "\(spec.name): \(grouped(rep.accepted)) rows accepted, \(grouped(rej.count)) rejected (\(lap()))")
-        }
-        var reports = try checked()
-        for (name, p) in parsed {
+        try run.population(into: result)
+        var observations = try run.tagFeeds(people: IDIndex(keys: result.personID))
+        var reports = try run.verdict()
+        for (name, p) in run.parsed {
             reports[name]?.rejectCounts = p.rejectCounts
             reports[name]?.accepted = p.accepted
             reports[name]?.rejected = p.rejected
             reports[name]?.warnings = p.warnings
         }
         for (name, rep) in reports where rep.used { result.feedAsOf[name] = rep.asOf }
-
-        // Resolution: the latest as_of wins; disagreement on the same date is a conflict.
-        _ = lap()
         FileIO.reuseFreedMemory(false)
-        let byTag = catalogue.tags.indices.map { t -> [[TagObservation]] in
-            guard let f = feedNames.firstIndex(of: catalogue.tags[t].feed) else { return [] }
-            return observations[f].map { $0[t] }
-        }
-        observations = []
-        let (resolved, conflictCounts) = IngestStage.resolve(byTag, personCount: result.personCount)
-        console.detail("    tags resolved: \(lap())")
-        result.tags = resolved
-        var conflicts: [String: Int] = [:]
-        for (t, n) in conflictCounts.enumerated() where n > 0 {
-            let def = catalogue.tags[t]
-            conflicts["\(def.feed)/\(def.name)"] = n
-            reports[def.feed]?.conflicts += n
-        }
-        if !conflicts.isEmpty {
-            console.warn(
-                "conflicts (same as_of, different values; the tag is unknown for the person): "
-                    + conflicts.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", "))
-        }
-        result.tagUnavailable = catalogue.tags.map { def in
-            let rep = reports[def.feed]
-            return (rep?.required == true && rep?.status == .allowedMissing) ? 1 : 0
-        }
-
-        // Deceased members drop out of their households for this run.
-        result.member = [UInt8](repeating: 1, count: result.personCount)
-        if let dt = catalogue.index(of: config.deceasedTag) {
-            let t = result.tags[dt]
-            for i in 0..<t.person.count where t.conflict[i] == 0 && t.value[i] <= Int64(runDate.days) {
-                result.member[Int(t.person[i])] = 0
-            }
-        }
-        let deceased = result.member.reduce(0) { $0 + ($1 == 0 ? 1 : 0) }
-        if deceased > 0 {
-            console.progress(
-                "\(grouped(deceased)) people deceased on or before \(runDate): not members of any household")
-        }
-
-        let order = config.feeds.map(\.name)
+        let conflicts = run.resolve(&observations, into: result, reports: &reports)
+        run.markDeceased(result)
         // outputs.md: sorted by the key columns, feed (byte order) then line.
-        rejects.sort { a, b in
+        let rejects = run.rejects.sorted { a, b in
             if a.0 != b.0 { return a.0.utf8.lexicographicallyPrecedes(b.0.utf8) }
             return a.1.line < b.1.line
         }
         return IngestOutcome(
-            result: result, reports: order.compactMap { reports[$0] }, rejects: rejects, conflicts: conflicts)
+            result: result, reports: config.feeds.compactMap { reports[$0.name] }, rejects: rejects,
+            conflicts: conflicts)
     }
 
     /// Groups accepted people by household id (byte order), then by ID number.
@@ -484,5 +319,235 @@ public struct IngestStage {
             }
         }
         return (out, conflicts)
+    }
+}
+
+/// One run of the ingest stage, step by step: the delivery's check running ahead,
+/// what parsing has found so far, and the time of each step.
+final class IngestRun {
+    let config: PipelineConfig
+    let catalogue: TagCatalogue
+    let console: Console
+    let ahead: CheckAhead
+    let inbox: String
+    let runDate: CivilDate
+    let previousRows: [String: Int]
+    let allowDrift: Set<String>
+    /// What parsing found, per feed: merged into the check's reports once it has passed.
+    var parsed: [String: FeedReport] = [:]
+    var rejects: [(String, Reject)] = []
+    private var stepStarted = FileIO.now()
+
+    init(
+        stage: IngestStage, ahead: CheckAhead, inbox: String, runDate: CivilDate, previousRows: [String: Int],
+        allowDrift: Set<String>
+    ) {
+        config = stage.config
+        catalogue = stage.catalogue
+        console = stage.console
+        self.ahead = ahead
+        self.inbox = inbox
+        self.runDate = runDate
+        self.previousRows = previousRows
+        self.allowDrift = allowDrift
+    }
+
+    /// The time since the last step ended.
+    func lap() -> String {
+        let t = FileIO.now()
+        defer { stepStarted = t }
+        return String(format: "%.2f s", t - stepStarted)
+    }
+
+    /// A delivered file, once the check has reached it; a refused delivery (or a
+    /// check that stopped) throws here, with every problem.
+    func file(_ feed: String) throws -> FeedFile? {
+        try ahead.file(feed, refusal: { _ = try self.verdict() })
+    }
+
+    /// The whole check's verdict: its reports, or the refusal listing every problem.
+    func verdict() throws -> [String: FeedReport] {
+        var check = try ahead.finish()
+        // Drift guard: a half-delivered feed silently removes people from the lists.
+        for (feed, rep) in check.reports.sorted(by: { $0.key < $1.key }) where rep.used {
+            if let problem = drift(feed: feed, rowsRead: rep.rowsRead) { check.problems.append(problem) }
+        }
+        if !check.problems.isEmpty {
+            let lines = check.problems.map {
+                "  - " + $0.description.replacingOccurrences(of: "\n", with: "\n    ")
+            }
+            throw PipelineError.badInput(
+                stage: "ingest", location: inbox,
+                "the delivery was refused:\n" + lines.joined(separator: "\n"),
+                hint:
+                    "fix the feeds above, or run with --allow-missing FEED to go on without one (the "
+                    + "policies that read it are skipped)"
+            )
+        }
+        FaultPoint.hit("ingest.read")
+        console.progress(
+            "read and checked \(ahead.checkedFeeds) feeds, \(grouped(ahead.checkedBytes / 1_000_000)) MB, in "
+                + "\(String(format: "%.2f", ahead.checkedAt - ahead.started)) "
+                + "s\(Parallel.threads > 1 ? " (beside the parsing)" : "")"
+        )
+        return check.reports
+    }
+
+    /// The drift guard's verdict on a feed: nil when it has not shrunk past the
+    /// limit, or when the operator allowed it (a warning then).
+    func drift(feed: String, rowsRead: Int) -> PipelineError? {
+        guard let before = previousRows[feed], before >= config.driftMinRows else { return nil }
+        let floor = Double(before) * (1 - config.driftMaxDrop)
+        guard Double(rowsRead) < floor else { return nil }
+        let drop = 100 * Double(before - rowsRead) / Double(before)
+        let text = String(
+            format:
+                "suspicious delivery: %@ rows, %.1f%% fewer than the previous accepted delivery (%@ "
+                + "rows; the limit is %.0f%%)",
+            grouped(rowsRead), drop, grouped(before), config.driftMaxDrop * 100)
+        if allowDrift.contains(feed) {
+            console.warn("feed \(feed): \(text); accepted (--allow-drift)")
+            return nil
+        }
+        return .badInput(
+            stage: "ingest", feed: feed, text,
+            hint: "ask the department whether the file is complete; if the drop is real, run with --allow-drift \(feed)"
+        )
+    }
+
+    /// Population: per-record checks in parallel, then duplicates, then households.
+    func population(into result: IngestResult) throws {
+        let spec = config.populationFeed
+        // Each feed's mapping is released once parsed (when the closure returns):
+        // at city scale the feeds do not all stay resident (peak memory).
+        let rows = try { () throws -> [PopulationRow] in
+            guard let file = try file(spec.name) else {
+                throw PipelineError.failure(
+                    stage: "ingest", location: inbox, "the population feed \(spec.name) could not be read")
+            }
+            return parsePopulation(file)
+        }()
+        console.detail("    population parsed: \(lap())")
+        let accepted = judgePopulation(rows, spec: spec)
+        console.detail("    duplicates and rejects: \(lap())")
+        IngestStage.assembleHouseholds(rows: rows, accepted: accepted, into: result)
+        console.detail("    households assembled: \(lap())")
+        console.progress(
+            "population: \(grouped(accepted.count)) people in \(grouped(result.householdCount)) households "
+                + "accepted, \(grouped(rows.count - accepted.count)) rejected"
+        )
+    }
+
+    /// Each record's verdict (its own checks, then duplicate IDs): the accepted
+    /// records' indices; the rejects and the feed's report kept.
+    func judgePopulation(_ rows: [PopulationRow], spec: FeedSpec) -> [Int] {
+        // IDs on more than one valid record (spread over buckets by hash, each
+        // bucket checked on its own); looked up in an ID index (a multiply and a
+        // probe per record, no hashing of its bytes).
+        let repeated = IDIndex.repeatedKeys(rows.compactMap { $0.id != 0 && $0.early != .malformedRow ? $0.id : nil })
+        let duplicates = IDIndex(keys: repeated)
+        var report = FeedReport(feed: spec.name, required: spec.required, status: .ok)
+        var accepted: [Int] = []
+        accepted.reserveCapacity(rows.count)
+        var sexMismatch = 0, birthMismatch = 0, upgraded = 0
+        for (i, row) in rows.enumerated() {
+            let reason: RejectReason? = row.early ?? (duplicates.find(row.id) >= 0 ? .duplicateID : row.late)
+            if let reason {
+                rejects.append((spec.name, Reject(line: row.line, reason: reason)))
+                report.rejectCounts[reason, default: 0] += 1
+            } else {
+                accepted.append(i)
+                if row.sexMismatch { sexMismatch += 1 }
+                if row.birthMismatch { birthMismatch += 1 }
+                if row.upgraded { upgraded += 1 }
+            }
+        }
+        if sexMismatch > 0 { report.warnings["sex_differs_from_id"] = sexMismatch }
+        if birthMismatch > 0 { report.warnings["birth_date_differs_from_id"] = birthMismatch }
+        if upgraded > 0 { report.warnings["id_upgraded_15_to_18"] = upgraded }
+        report.accepted = accepted.count
+        report.rejected = rows.count - accepted.count
+        parsed[spec.name] = report
+        if sexMismatch + birthMismatch > 0 {
+            console.warn(
+                "population: \(sexMismatch) records give a sex and \(birthMismatch) a birth date that differ "
+                    + "from their ID number; the ID's values are used"
+            )
+        }
+        return accepted
+    }
+
+    /// Every tag feed parsed: `observations[feed][chunk][tag]`.
+    func tagFeeds(people: IDIndex) throws -> [[[[TagObservation]]]] {
+        let lookup = ByteKeyTable(catalogue.tags.map(\.name))
+        let feedNames = config.feeds.map(\.name)
+        let compiled = CompiledTags(catalogue, feeds: feedNames)
+        var observations = [[[[TagObservation]]]](repeating: [], count: feedNames.count)
+        for (f, spec) in config.feeds.enumerated() where spec.shape == .tags {
+            guard let file = try file(spec.name) else { continue }
+            let (obs, rej, warnings) = parseTags(
+                file, compiled: compiled, feedIndex: Int32(f), tagLookup: lookup, people: people)
+            var rep = FeedReport(feed: spec.name, required: spec.required, status: .ok)
+            for r in rej { rep.rejectCounts[r.reason, default: 0] += 1 }
+            rep.accepted = obs.reduce(0) { $0 + $1.reduce(0) { $0 + $1.count } }
+            rep.rejected = rej.count
+            rep.warnings = warnings
+            parsed[spec.name] = rep
+            rejects.append(contentsOf: rej.map { (spec.name, $0) })
+            observations[f] = obs
+            console.progress(
+                "\(spec.name): \(grouped(rep.accepted)) rows accepted, \(grouped(rej.count)) rejected (\(lap()))")
+        }
+        return observations
+    }
+
+    /// Resolution: the latest as_of wins; disagreement on the same date is a
+    /// conflict (counted per feed and tag). Tags of a required feed allowed to be
+    /// missing are unavailable. `observations` is let go.
+    func resolve(
+        _ observations: inout [[[[TagObservation]]]], into result: IngestResult, reports: inout [String: FeedReport]
+    ) -> [String: Int] {
+        _ = lap()
+        let feedNames = config.feeds.map(\.name)
+        let byTag = catalogue.tags.indices.map { t -> [[TagObservation]] in
+            guard let f = feedNames.firstIndex(of: catalogue.tags[t].feed) else { return [] }
+            return observations[f].map { $0[t] }
+        }
+        observations = []
+        let (resolved, conflictCounts) = IngestStage.resolve(byTag, personCount: result.personCount)
+        console.detail("    tags resolved: \(lap())")
+        result.tags = resolved
+        var conflicts: [String: Int] = [:]
+        for (t, n) in conflictCounts.enumerated() where n > 0 {
+            let def = catalogue.tags[t]
+            conflicts["\(def.feed)/\(def.name)"] = n
+            reports[def.feed]?.conflicts += n
+        }
+        if !conflicts.isEmpty {
+            console.warn(
+                "conflicts (same as_of, different values; the tag is unknown for the person): "
+                    + conflicts.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", "))
+        }
+        result.tagUnavailable = catalogue.tags.map { def in
+            let rep = reports[def.feed]
+            return (rep?.required == true && rep?.status == .allowedMissing) ? 1 : 0
+        }
+        return conflicts
+    }
+
+    /// Deceased members drop out of their households for this run.
+    func markDeceased(_ result: IngestResult) {
+        result.member = [UInt8](repeating: 1, count: result.personCount)
+        if let dt = catalogue.index(of: config.deceasedTag) {
+            let t = result.tags[dt]
+            for i in 0..<t.person.count where t.conflict[i] == 0 && t.value[i] <= Int64(runDate.days) {
+                result.member[Int(t.person[i])] = 0
+            }
+        }
+        let deceased = result.member.reduce(0) { $0 + ($1 == 0 ? 1 : 0) }
+        if deceased > 0 {
+            console.progress(
+                "\(grouped(deceased)) people deceased on or before \(runDate): not members of any household")
+        }
     }
 }

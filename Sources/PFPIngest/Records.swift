@@ -1,5 +1,6 @@
 import Foundation
 import PFPCore
+import PFPSchema
 
 enum PopulationColumns {
     /// `name` may be absent or empty: the pipeline never reads it.
@@ -17,13 +18,19 @@ enum TagColumns {
     static let required = ["id_number", "tag", "value", "as_of"]
 }
 
-/// Relation to the head of household (feeds.md).
-public enum Relation: UInt8, CaseIterable, Sendable {
-    case head, spouse, child, parent, grandchild, sibling, other
+extension Relation {
     /// The words, in the cases' order (made once: parsing reads them for every record).
-    static let words: [StaticString] = ["head", "spouse", "child", "parent", "grandchild", "sibling", "other"]
-    static let texts: [String] = words.map { $0.description }
-    public var word: String { Relation.texts[Int(rawValue)] }
+    static let words: [StaticString] = Relation.allCases.map { r in
+        switch r {
+        case .head: return "head"
+        case .spouse: return "spouse"
+        case .child: return "child"
+        case .parent: return "parent"
+        case .grandchild: return "grandchild"
+        case .sibling: return "sibling"
+        case .other: return "other"
+        }
+    }
 
     /// The relation a field's bytes spell; nil for any other bytes.
     @inline(__always)
@@ -31,11 +38,6 @@ public enum Relation: UInt8, CaseIterable, Sendable {
         for i in words.indices where equalsASCII(b, words[i]) { return Relation(rawValue: UInt8(i)) }
         return nil
     }
-}
-
-public enum Hukou: UInt8, Sendable {
-    case local, nonlocal
-    public var word: String { self == .local ? "local" : "nonlocal" }
 }
 
 @inline(__always)
@@ -59,7 +61,7 @@ func digitsValue(_ b: UnsafeRawBufferPointer, count: Int) -> Int64? {
     guard b.count == count else { return nil }
     var v: Int64 = 0
     for i in 0..<count {
-        let d = b[i] &- 48
+        let d = b[i] &- UInt8(ascii: "0")
         if d > 9 { return nil }
         v = v * 10 + Int64(d)
     }
@@ -186,7 +188,9 @@ func parsePopulation(_ file: FeedFile) -> [PopulationRow] {
                         var w: (UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0)
                         for (i, ch) in b.enumerated() {
                             guard
-                                (ch >= 48 && ch <= 57) || (ch >= 65 && ch <= 90) || (ch >= 97 && ch <= 122) || ch == 45
+                                (ch >= UInt8(ascii: "0") && ch <= UInt8(ascii: "9"))
+                                    || (ch >= UInt8(ascii: "A") && ch <= UInt8(ascii: "Z"))
+                                    || (ch >= UInt8(ascii: "a") && ch <= UInt8(ascii: "z")) || ch == UInt8(ascii: "-")
                             else { return nil }
                             let shift = UInt64(56 - 8 * (i & 7))
                             switch i >> 3 {

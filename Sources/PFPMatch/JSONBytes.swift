@@ -84,27 +84,27 @@ public final class JSONBytes {
         s.withUTF8 { u in
             if !u.contains(where: JSON.needsEscape) {
                 reserve(u.count + 2)
-                base[count] = 34
+                base[count] = UInt8(ascii: "\"")
                 count += 1
                 append(u)
-                base[count] = 34
+                base[count] = UInt8(ascii: "\"")
                 count += 1
                 return
             }
-            byte(34)
+            byte(UInt8(ascii: "\""))
             for b in u {
                 if JSON.needsEscape(b) { JSON.escape(b) { byte($0) } } else { byte(b) }
             }
-            byte(34)
+            byte(UInt8(ascii: "\""))
         }
     }
     public func strings(_ a: [String]) {
-        byte(91)
-        for (i, s) in a.enumerated() { if i > 0 { byte(44) }; string(s) }
-        byte(93)
+        byte(UInt8(ascii: "["))
+        for (i, s) in a.enumerated() { if i > 0 { byte(UInt8(ascii: ",")) }; string(s) }
+        byte(UInt8(ascii: "]"))
     }
     public func int(_ n: Int) {
-        if n >= 0 && n < 10 { byte(UInt8(n) + 48); return }
+        if n >= 0 && n < 10 { byte(UInt8(n) + UInt8(ascii: "0")); return }
         reserve(DecimalText.maxBytes)
         count += DecimalText.write(Int64(n), to: base + count)
     }
@@ -115,9 +115,9 @@ public final class JSONBytes {
     }
     /// An 18-character ID number, quoted.
     public func id(_ key: UInt64) {
-        byte(34)
+        byte(UInt8(ascii: "\""))
         idDigits(key)
-        byte(34)
+        byte(UInt8(ascii: "\""))
     }
     /// The 18 characters of an ID number, unquoted.
     public func idDigits(_ key: UInt64) {
@@ -128,9 +128,9 @@ public final class JSONBytes {
     /// "YYYY-MM-DD", quoted.
     public func date(_ days: Int32) {
         reserve(12)
-        base[count] = 34
+        base[count] = UInt8(ascii: "\"")
         CivilDate(days: days).writeText(to: base + count + 1)
-        base[count + 11] = 34
+        base[count + 11] = UInt8(ascii: "\"")
         count += 12
     }
 }
@@ -143,36 +143,36 @@ extension JSONBytes {
     func decimal(_ q: Q) -> Bool {
         guard let x = q.decimalParts else { return false }
         reserve(x.places + 3)
-        base[count] = 34
+        base[count] = UInt8(ascii: "\"")
         count += 1
-        if x.negative { byte(45) }
+        if x.negative { byte(UInt8(ascii: "-")) }
         if let w = Int(exactly: x.whole) { int(w) } else { rawString(String(x.whole)) }
         reserve(x.places + 2)
         base[count] = 46
         count += 1
         var f = x.fraction, i = x.places
-        while i > 0 { i -= 1; base[count + i] = UInt8(f % 10) + 48; f /= 10 }
+        while i > 0 { i -= 1; base[count + i] = UInt8(f % 10) + UInt8(ascii: "0"); f /= 10 }
         count += x.places
-        base[count] = 34
+        base[count] = UInt8(ascii: "\"")
         count += 1
         return true
     }
     public func truthMap(_ pairs: [(code: String, value: Val)]) {
-        byte(123)
+        byte(UInt8(ascii: "{"))
         for (i, (k, v)) in pairs.enumerated() {
-            if i > 0 { byte(44) }
-            string(k); byte(58)
+            if i > 0 { byte(UInt8(ascii: ",")) }
+            string(k); byte(UInt8(ascii: ":"))
             switch v {
             case .bool(true): raw("\"true\"")
             case .bool(false): raw("\"false\"")
             default: raw("\"unknown\"")
             }
         }
-        byte(125)
+        byte(UInt8(ascii: "}"))
     }
     public func value(_ v: Val, ctx: EvalContext, tag: Int?) {
         switch v {
-        case .num(let q) where q.d == 1: byte(34); integer(q.n); byte(34)
+        case .num(let q) where q.d == 1: byte(UInt8(ascii: "\"")); integer(q.n); byte(UInt8(ascii: "\""))
         case .num(let q) where decimal(q): break
         case .bool(let b): b ? raw("\"true\"") : raw("\"false\"")
         case .unknown: raw("\"unknown\"")

@@ -34,7 +34,7 @@ public extension MatchResult {
                             PublishedEntry.statusUTF8[Int(x.status.rawValue)].withUnsafeBufferPointer { w.append($0) }
                         default:
                             for c in 0..<Int(x.codeCount) {
-                                if c > 0 { w.byte(59) }
+                                if c > 0 { w.byte(UInt8(ascii: ";")) }
                                 w.rawString(codes[Int(x.codeStart) + c])
                             }
                         }

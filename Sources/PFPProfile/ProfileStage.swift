@@ -145,8 +145,8 @@ public struct ProfileStage {
         // Rules of its own for each worker (no shared reference counts between cores).
         let workerRules = try rules.replicas(Parallel.workers(for: chunks))
         // One evaluator per worker, made once (as the match stage does).
-        let presence = TagPresence(data: data)
-        let contexts = workerRules.map { EvalContext(rules: $0, data: data, presence: presence) }
+        let presence = TagPresence(data: data.households)
+        let contexts = workerRules.map { EvalContext(rules: $0, data: data.households, presence: presence) }
         var wide = [[Wide]](repeating: [], count: workerRules.count)
         wide.withUnsafeMutableBufferPointer { wideBuf in
             Parallel.forEach(chunks) { (worker: Int, c: Int) in

@@ -1,12 +1,11 @@
-import PFPIngest
-
 /// Memory of the evaluator's own for its hot arrays: read and written without an
 /// array's bounds, uniqueness and exclusivity checks in a release build (a debug
 /// build, which the tests use, checks every index). Every index comes from the
 /// compiled program, whose operands are checked once when an evaluator is made
 /// (`ProgramCells.init`), or from the loaded household. Plain values only (no
-/// reference counts); the owner frees the memory (`free`).
-struct Cells<T> {
+/// reference counts). Not copyable: the cells own their memory and free it when
+/// they go (`deinit`), so no owner frees them by hand and none twice.
+struct Cells<T>: ~Copyable {
     private(set) var base: UnsafeMutablePointer<T>
     private(set) var count: Int
     private var capacity: Int
@@ -67,13 +66,13 @@ struct Cells<T> {
         capacity = bigger
     }
 
-    func free() { base.deallocate() }
+    deinit { base.deallocate() }
 }
 
 /// The program's arrays that every evaluation reads, as cells of one evaluator.
 /// Made once per evaluator, after checking that every node's operands are in
 /// range: the evaluator then reads them unchecked.
-struct ProgramCells {
+struct ProgramCells: ~Copyable {
     let nodes: Cells<Node>
     let constants: Cells<Val>
     let valueOfHousehold: Cells<Bool>
@@ -113,13 +112,6 @@ struct ProgramCells {
         reasonStart = Cells(p.reasonStart)
     }
 
-    func free() {
-        nodes.free(); constants.free(); valueOfHousehold.free(); valueNode.free()
-        policyOfHousehold.free(); policyRuns.free(); receivingTag.free()
-        criterionNodes.free(); criterionStart.free(); branchNodes.free(); branchStart.free()
-        listPerPolicy.free(); listWhen.free(); listAfter.free(); reasonNodes.free(); reasonStart.free()
-    }
-
     /// Every index the evaluator follows without a check, checked here once: a
     /// node's children, constants, tags, values, policies, tables and `let` slots,
     /// and the nodes and runs of the values, policies and lists. nil when all hold.
@@ -134,16 +126,20 @@ struct ProgramCells {
             let ok: Bool
             switch x.op {
             case .constant, .parameter: ok = x.a >= 0 && Int(x.a) < p.constants.count
-            case .not, .negate, .head, .hasValue, .truthTest: ok = node(x.a)
-            case .and, .or, .bothAnd, .compare, .arithmetic, .years: ok = node(x.a) && node(x.b)
+            case .not, .negate, .head, .hasValue: ok = node(x.a)
+            case .truthTest: ok = node(x.a) && TruthTest(rawValue: x.detail) != nil
+            case .and, .or, .bothAnd, .compare, .years: ok = node(x.a) && node(x.b)
+            case .arithmetic: ok = node(x.a) && node(x.b) && Arithmetic(rawValue: x.detail) != nil
             case .ifThen: ok = node(x.a) && node(x.b) && node(x.c)
             case .cachedLet: ok = node(x.a) && x.b >= 0 && Int(x.b) < lets
-            case .listEligible, .listReceiving, .listHas, .builtin, .previousHousehold, .previousPerson: ok = true
+            case .listEligible, .listReceiving, .listHas, .previousHousehold, .previousPerson: ok = true
+            case .builtin: ok = Builtin(rawValue: x.detail) != nil
             case .tag: ok = x.a >= 0 && Int(x.a) < tags
             case .value: ok = x.a >= 0 && Int(x.a) < values
             case .eligible, .receiving, .has: ok = x.a >= 0 && Int(x.a) < policies
             case .band: ok = node(x.a) && x.b >= 0 && Int(x.b) < p.tables.count
-            case .aggregate: ok = node(x.a, orNone: true) && node(x.b, orNone: true)
+            case .aggregate:
+                ok = node(x.a, orNone: true) && node(x.b, orNone: true) && Aggregate(rawValue: x.detail) != nil
             }
             if !ok { return "node \(i) (\(x.op)) has an operand out of range" }
         }

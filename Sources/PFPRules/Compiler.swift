@@ -1,6 +1,6 @@
 import Foundation
 import PFPCore
-import PFPIngest
+import PFPSchema
 
 /// Where an expression is compiled: for one person, or for the household.
 struct Scope {
@@ -30,10 +30,15 @@ struct Compiler {
     var valueChain: [String] = []
     var deps = Dependencies()
 
-    static let personBuiltins: [String: VType] = [
-        "birth_date": .date, "sex": .word(["F", "M"]),
-        "relation": .word(Relation.allCases.map(\.word)), "hukou": .word(["local", "nonlocal"]),
-    ]
+    /// The type of each person fact.
+    static func type(of b: Builtin) -> VType {
+        switch b {
+        case .birthDate: return .date
+        case .sex: return .word(["F", "M"])
+        case .relation: return .word(Relation.allCases.map(\.word))
+        case .hukou: return .word(["local", "nonlocal"])
+        }
+    }
     static let functions: Set<String> = [
         "years", "has_value", "is_true", "is_false", "is_unknown", "possible",
         "eligible", "receiving", "has", "band", "previous",
@@ -51,7 +56,7 @@ struct Compiler {
         var taken: [String: SourcePos] = [:]
         func claim(_ name: String, _ pos: SourcePos, _ what: String) throws {
             if let other = taken[name] { throw ruleError(pos, "\(what) '\(name)' is already defined at \(other)") }
-            if rs.catalogue.index(of: name) != nil || Compiler.personBuiltins[name] != nil
+            if rs.catalogue.index(of: name) != nil || Builtin(name: name) != nil
                 || Compiler.functions.contains(name)
                 || ["run_date", "members", "previous_members", "head", "true", "false"].contains(name)
             {
@@ -277,13 +282,20 @@ struct Compiler {
             return out
         }
         let missingParams = Set(rs.parameters.values.filter { $0.from == nil }.map(\.id))
+        /// What a rule reads that this run does not have: parameters without a
+        /// value on the run date, feeds allowed to be missing.
+        func missing(_ d: Dependencies) -> (parameters: String?, feeds: String?) {
+            let params = d.parameters.intersection(missingParams).sorted()
+            let feeds = Set(d.tags.map { rs.catalogue.tags[$0].feed }).intersection(rs.unavailableFeeds).sorted()
+            return (
+                params.isEmpty ? nil : "no value on \(rs.runDate) for " + params.joined(separator: ", "),
+                feeds.isEmpty ? nil : "reads feed " + feeds.joined(separator: ", ") + ", allowed to be missing"
+            )
+        }
         for p in rs.policies {
             p.deps = closure(p.deps)
-            var why: [String] = []
-            let params = p.deps.parameters.intersection(missingParams).sorted()
-            if !params.isEmpty { why.append("no value on \(rs.runDate) for " + params.joined(separator: ", ")) }
-            let feeds = Set(p.deps.tags.map { rs.catalogue.tags[$0].feed }).intersection(rs.unavailableFeeds).sorted()
-            if !feeds.isEmpty { why.append("reads feed " + feeds.joined(separator: ", ") + ", allowed to be missing") }
+            let (params, feeds) = missing(p.deps)
+            let why = [params, feeds].compactMap { $0 }
             if !why.isEmpty { p.skipped = why.joined(separator: "; ") }
         }
         // A policy that reads a skipped policy is skipped too.
@@ -299,17 +311,12 @@ struct Compiler {
         }
         for l in rs.lists {
             l.deps = closure(l.deps)
-            var why: [String] = []
-            let params = l.deps.parameters.intersection(missingParams).sorted()
-            if !params.isEmpty { why.append("no value on \(rs.runDate) for " + params.joined(separator: ", ")) }
+            let (params, feeds) = missing(l.deps)
+            var why = [params].compactMap { $0 }
             if !l.perPolicy {
                 let skipped = l.deps.policies.sorted().filter { rs.policy($0)?.skipped != nil }
                 if !skipped.isEmpty { why.append("policies " + skipped.joined(separator: ", ") + " are skipped") }
-                let feeds = Set(l.deps.tags.map { rs.catalogue.tags[$0].feed }).intersection(rs.unavailableFeeds)
-                    .sorted()
-                if !feeds.isEmpty {
-                    why.append("it reads feed " + feeds.joined(separator: ", ") + ", allowed to be missing")
-                }
+                if let feeds { why.append("it " + feeds) }
             }
             if !why.isEmpty {
                 throw PipelineError.badInput(
@@ -359,7 +366,7 @@ struct Compiler {
             return try compileName(name, pos, s)
         case .unary(let op, let x, let pos):
             let (f, t) = try compile(x, s)
-            if op == "not" {
+            if op == .not {
                 try expectType(t, .bool, x.pos, "the operand of 'not'")
                 return (add(Node(op: .not, a: f.node)), .bool)
             }
@@ -374,7 +381,7 @@ struct Compiler {
             guard tx == .number, tl == .number, th == .number else {
                 throw ruleError(pos, "'in A..B' compares numbers")
             }
-            let ge = comparison(">=", fx, fl, .number), le = comparison("<=", fx, fh, .number)
+            let ge = comparison(.greaterOrEqual, fx, fl, .number), le = comparison(.lessOrEqual, fx, fh, .number)
             return (add(Node(op: .bothAnd, a: ge.node, b: le.node)), .bool)
         case .ifThen(let cnd, let a, let b, let pos):
             let (fc, tc) = try compile(cnd, s)
@@ -431,10 +438,9 @@ struct Compiler {
             }
             return (add(Node(op: .tag, a: Int32(t))), type)
         }
-        if let bt = Compiler.personBuiltins[name] {
+        if let b = Builtin(name: name) {
             guard s.level == .person else { throw personOnly(name, pos) }
-            let k: UInt8 = ["birth_date": 0, "sex": 1, "relation": 2][name] ?? 3
-            return (add(Node(op: .builtin, k: k)), bt)
+            return (add(Node(op: .builtin, detail: b.rawValue)), Compiler.type(of: b))
         }
         if let vi = rs.valueIndex[name] {
             let info = rs.values[vi]
@@ -472,7 +478,7 @@ struct Compiler {
     func suggestion(_ name: String) -> String {
         var names =
             Array(rs.parameters.keys) + rs.values.map(\.id) + rs.catalogue.tags.map(\.name)
-            + Array(Compiler.personBuiltins.keys)
+            + Builtin.allCases.map(\.name)
         names += ["run_date"]
         func distance(_ a: String, _ b: String) -> Int {
             let x = Array(a), y = Array(b)
@@ -494,16 +500,16 @@ struct Compiler {
     }
 
     mutating func compileBinary(
-        _ op: String, _ l: ExprNode, _ r: ExprNode, _ pos: SourcePos, _ s: Scope
+        _ op: BinaryOperator, _ l: ExprNode, _ r: ExprNode, _ pos: SourcePos, _ s: Scope
     ) throws -> (Fn, VType) {
-        if op == "and" || op == "or" {
+        switch op {
+        case .and, .or:
             let (fl, tl) = try compile(l, s)
             let (fr, tr) = try compile(r, s)
-            try expectType(tl, .bool, l.pos, "the left side of '\(op)'")
-            try expectType(tr, .bool, r.pos, "the right side of '\(op)'")
-            return (add(Node(op: op == "and" ? .and : .or, a: fl.node, b: fr.node)), .bool)
-        }
-        if ["=", "!=", "<", "<=", ">", ">="].contains(op) {
+            try expectType(tl, .bool, l.pos, "the left side of '\(op.symbol)'")
+            try expectType(tr, .bool, r.pos, "the right side of '\(op.symbol)'")
+            return (add(Node(op: op == .and ? .and : .or, a: fl.node, b: fr.node)), .bool)
+        case .compare(let op):
             // A text literal takes the words of the other side.
             if case .string(let text, let spos) = r {
                 let (fl, tl) = try compile(l, s)
@@ -516,31 +522,30 @@ struct Compiler {
             let (fl, tl) = try compile(l, s)
             let (fr, tr) = try compile(r, s)
             guard sameType(tl, tr) else { throw ruleError(pos, "cannot compare \(tl) with \(tr)") }
-            if case .word = tl, op != "=" && op != "!=" {
+            if case .word = tl, !op.isEquality {
                 throw ruleError(pos, "words can only be compared with = or !=")
             }
-            if tl == .bool, op != "=" && op != "!=" {
+            if tl == .bool, !op.isEquality {
                 throw ruleError(pos, "true/false values can only be compared with = or !=")
             }
             return (comparison(op, fl, fr, tl), .bool)
+        case .arithmetic(let op):
+            let (fl, tl) = try compile(l, s)
+            let (fr, tr) = try compile(r, s)
+            guard tl == .number, tr == .number else {
+                throw ruleError(pos, "cannot \(op.verb) \(tl) and \(tr)")
+            }
+            return (add(Node(op: .arithmetic, detail: op.rawValue, a: fl.node, b: fr.node)), .number)
         }
-        let (fl, tl) = try compile(l, s)
-        let (fr, tr) = try compile(r, s)
-        guard tl == .number, tr == .number else {
-            let verb = ["+": "add", "-": "subtract", "*": "multiply", "/": "divide"][op] ?? op
-            throw ruleError(pos, "cannot \(verb) \(tl) and \(tr)")
-        }
-        let code: UInt8 = ["+": 0, "-": 1, "*": 2][op] ?? 3
-        return (add(Node(op: .arithmetic, k: code, a: fl.node, b: fr.node)), .number)
     }
 
     func wordComparison(
-        _ op: String, _ f: Fn, _ t: VType, _ text: String, _ spos: SourcePos, _ pos: SourcePos
+        _ op: Comparison, _ f: Fn, _ t: VType, _ text: String, _ spos: SourcePos, _ pos: SourcePos
     ) throws -> Fn {
         guard case .word(let words) = t else {
             throw ruleError(spos, "\"\(text)\" is a word, but the other side is \(t)")
         }
-        guard op == "=" || op == "!=" else { throw ruleError(pos, "words can only be compared with = or !=") }
+        guard op.isEquality else { throw ruleError(pos, "words can only be compared with = or !=") }
         guard let idx = words.firstIndex(of: text) else {
             throw ruleError(spos, "\"\(text)\" is not one of " + words.map { "\"\($0)\"" }.joined(separator: ", "))
         }
@@ -549,19 +554,8 @@ struct Compiler {
 
     /// A comparison in three-valued logic: unknown with an unknown operand; a
     /// known absence (none) is unequal to everything and not ordered.
-    func comparison(_ op: String, _ fl: Fn, _ fr: Fn, _ t: VType) -> Fn {
-        // Which orders (less, equal, greater) make the comparison true, as bits.
-        let accept: UInt8
-        switch op {
-        case "=": accept = 0b010
-        case "!=": accept = 0b101
-        case "<": accept = 0b001
-        case "<=": accept = 0b011
-        case ">": accept = 0b100
-        default: accept = 0b110
-        }
-        let noneResult: UInt8 = op == "!=" ? 0b1000 : 0
-        return add(Node(op: .compare, k: accept | noneResult, a: fl.node, b: fr.node))
+    func comparison(_ op: Comparison, _ fl: Fn, _ fr: Fn, _ t: VType) -> Fn {
+        add(Node(op: .compare, detail: op.acceptBits, a: fl.node, b: fr.node))
     }
 
     mutating func compileCall(_ name: String, _ args: [ExprNode], _ pos: SourcePos, _ s: Scope) throws -> (Fn, VType) {
@@ -580,12 +574,11 @@ struct Compiler {
             try arity(1)
             let (f, _) = try compile(args[0], s)
             return (add(Node(op: .hasValue, a: f.node)), .bool)
-        case "is_true", "is_false", "is_unknown", "possible":
+        case _ where TruthTest(name: name) != nil:
             try arity(1)
             let (f, t) = try compile(args[0], s)
             try expectType(t, .bool, args[0].pos, "the argument of \(name)")
-            let k: UInt8 = ["is_true": 0, "is_false": 1, "is_unknown": 2][name] ?? 3  // 3: possible
-            return (add(Node(op: .truthTest, k: k, a: f.node)), .bool)
+            return (add(Node(op: .truthTest, detail: TruthTest(name: name)!.rawValue, a: f.node)), .bool)
         case "eligible", "receiving", "has":
             try arity(1)
             guard case .name(let pid, let ppos) = args[0], let pi = rs.policyIndex[pid] else {
@@ -614,7 +607,7 @@ struct Compiler {
             return (
                 add(
                     Node(
-                        op: .band, k: table.from != nil ? 1 : 0, a: fx.node, b: Int32(rs.program.tables.count - 1),
+                        op: .band, detail: table.from != nil ? 1 : 0, a: fx.node, b: Int32(rs.program.tables.count - 1),
                         c: rank)), .number
             )
         case "previous":
@@ -632,7 +625,7 @@ struct Compiler {
             rs.remembered[idx].label = "previous(" + args[0].text + ")"
             return (add(Node(op: s.level == .household ? .previousHousehold : .previousPerson, a: Int32(idx))), t)
         default:
-            if ExprParser.aggregates.contains(name) {
+            if Aggregate(name: name) != nil {
                 throw ruleError(pos, "\(name) takes members or previous_members first: \(name)(members, ...)")
             }
             throw ruleError(pos, "unknown function '\(name)'")
@@ -640,10 +633,10 @@ struct Compiler {
     }
 
     mutating func compileAggregate(
-        _ fn: String, _ coll: String, _ filter: ExprNode?, _ body: ExprNode?, _ pos: SourcePos, _ s: Scope
+        _ fn: Aggregate, _ coll: String, _ filter: ExprNode?, _ body: ExprNode?, _ pos: SourcePos, _ s: Scope
     ) throws -> (Fn, VType) {
         guard coll == "members" || coll == "previous_members" else {
-            throw ruleError(pos, "\(fn)(...) ranges over members or previous_members, found '\(coll)'")
+            throw ruleError(pos, "\(fn.name)(...) ranges over members or previous_members, found '\(coll)'")
         }
         if coll == "previous_members" && !s.allowPrevious {
             throw ruleError(pos, "previous_members can only be used in a list with 'after LIST'")
@@ -664,30 +657,18 @@ struct Compiler {
             tb = t
         }
         switch fn {
-        case "count": if body != nil { throw ruleError(pos, "count(members where ...) takes no second argument") }
-        case "any", "all":
-            guard fb != nil else { throw ruleError(pos, "\(fn)(members, CONDITION) needs a condition") }
-            try expectType(tb, .bool, body!.pos, "the condition of \(fn)")
-        default:
-            guard fb != nil else { throw ruleError(pos, "\(fn)(members, EXPR) needs an expression") }
-            guard tb == .number else { throw ruleError(body!.pos, "\(fn) adds up numbers, this is \(tb)") }
+        case .count: if body != nil { throw ruleError(pos, "count(members where ...) takes no second argument") }
+        case .any, .all:
+            guard fb != nil else { throw ruleError(pos, "\(fn.name)(members, CONDITION) needs a condition") }
+            try expectType(tb, .bool, body!.pos, "the condition of \(fn.name)")
+        case .sum, .max, .maxKnown:
+            guard fb != nil else { throw ruleError(pos, "\(fn.name)(members, EXPR) needs an expression") }
+            guard tb == .number else { throw ruleError(body!.pos, "\(fn.name) adds up numbers, this is \(tb)") }
         }
-        let kind: UInt8 = ["count": 0, "any": 1, "all": 2, "sum": 3, "max": 4][fn] ?? 5  // 5: max_known
         let node = add(
-            Node(op: .aggregate, k: kind, a: ff?.node ?? -1, b: fb?.node ?? -1, c: coll == "previous_members" ? 1 : 0))
-        return (node, fn == "any" || fn == "all" ? .bool : .number)
+            Node(
+                op: .aggregate, detail: fn.rawValue, a: ff?.node ?? -1, b: fb?.node ?? -1,
+                c: coll == "previous_members" ? 1 : 0))
+        return (node, fn.givesCondition ? .bool : .number)
     }
-}
-
-/// Once an aggregate is unknown it stays unknown (with the facts of every unknown part).
-@inline(__always)
-func unknownMerge(_ c: EvalContext, _ acc: Val, _ v: Val) -> Val {
-    if acc.isUnknown { return v.isUnknown ? c.union(acc, v) : acc }
-    return v.isUnknown ? v : .unknownNoFacts
-}
-
-@inline(__always)
-func notVal(_ v: Val) -> Val {
-    if case .bool(let b) = v { return .bool(!b) }
-    return v
 }

@@ -1,6 +1,6 @@
 import Foundation
 import PFPCore
-import PFPIngest
+import PFPSchema
 
 /// What the previous successful run remembered about one household (for
 /// `previous(...)` and `previous_members`).
@@ -138,7 +138,7 @@ public final class TagPresence: @unchecked Sendable {
     let masks: [UInt64]
 
     /// nil when the catalogue has more than 64 tags (every tag is looked for).
-    public init?(data: IngestResult) {
+    public init?(data: Households) {
         let tagCount = data.tags.count
         guard tagCount <= 64 else { return nil }
         let hCount = data.householdCount
@@ -165,24 +165,39 @@ public final class TagPresence: @unchecked Sendable {
     }
 }
 
+/// Whose facts an expression reads: a living member (index and slot), a former
+/// member (index, slot -1), or the household itself (both -1).
+struct CurrentPerson {
+    /// The person's index in the household data (-1: the household).
+    var index: Int32
+    /// The member's slot in the loaded household (-1: not a living member).
+    var slot: Int
+
+    static let household = CurrentPerson(index: -1, slot: -1)
+
+    /// The slot when the current person is a living member.
+    var member: Int? { slot >= 0 ? slot : nil }
+}
+
 /// Evaluates compiled rules for one household at a time. One per worker thread;
 /// it keeps its buffers between households.
 public final class EvalContext {
     public let rules: RuleSet
-    public let data: IngestResult
+    /// The households evaluated; it also keeps alive the buffers read through pointers below.
+    public let data: Households
     let tagCount: Int
     // The hot arrays are cells of this evaluator's own (Cells: no bounds or
     // uniqueness checks in a release build; freed in deinit).
-    let tagKinds: Cells<UInt8>  // 0 money, 1 int, 2 bool, 3 date, 4 enum
+    let tagKinds: Cells<TagValueKind>
     let tagAbsent: Cells<AbsentValue>
     let tagUnavailable: Cells<Bool>
 
     public private(set) var household = -1
     /// Living members' person indices, in ID order.
-    var mem = Cells<Int32>()
+    var members = Cells<Int32>()
     /// The person index of the member in `slot` (0 ..< memberCount).
     public func member(_ slot: Int) -> Int32 {
-        precondition(slot >= 0 && slot < mem.count, "no member \(slot)"); return mem[slot]
+        precondition(slot >= 0 && slot < members.count, "no member \(slot)"); return members[slot]
     }
     var slots = Cells<Int32>()
     public private(set) var headSlot = 0
@@ -196,14 +211,13 @@ public final class EvalContext {
     let presence: TagPresence?
     var lastStart: Int32 = -1
 
-    /// The current person: index and member slot (-1 for a former member).
-    var cp: Int32 = -1
-    var cm: Int = -1
+    /// Whose facts the expression being evaluated reads (`asMember`, `asHousehold`).
+    var current = CurrentPerson.household
 
-    var hv = Cells<Val?>()
-    var pv = Cells<Val?>()
-    var hpol = Cells<Val?>()
-    var ppol = Cells<Val?>()
+    var householdValues = Cells<Val?>()
+    var memberValues = Cells<Val?>()
+    var householdEligibility = Cells<Val?>()
+    var memberEligibility = Cells<Val?>()
     var letCache = Cells<Val?>()
 
     /// The policy a `per policy` list is being evaluated for.
@@ -218,10 +232,9 @@ public final class EvalContext {
     /// One per worker: a shared object's reference count would bounce between cores.
     public var stored: StoredValues?
 
-    // The ingest result's person columns, read through pointers (no bounds checks
-    // in a release build, no reference counts); `people` keeps their buffers alive,
-    // and nothing changes an ingest result while it is evaluated.
-    let people: ([UInt64], [Int32], [UInt8], [UInt8], [UInt8], [UInt8], [Int32])
+    // The person columns, read through pointers (no bounds checks in a release
+    // build, no reference counts); `data` keeps their buffers alive, and nothing
+    // changes them while they are evaluated.
     let personIDs: UnsafeBufferPointer<UInt64>
     let birth: UnsafeBufferPointer<Int32>
     let male: UnsafeBufferPointer<UInt8>
@@ -232,9 +245,8 @@ public final class EvalContext {
     // A tag's columns are arrays inside an array: reading one takes a reference
     // count on its buffer, and the workers of the match share these buffers, so the
     // count's cache line went back and forth between the cores for every tag of
-    // every household. They are read through pointers instead: the arrays below keep
-    // the buffers alive, and nothing changes an ingest result while it is evaluated.
-    let tagColumns: [([Int32], [Int64], [Int32], [UInt8])]
+    // every household. They are read through pointers instead (`data` keeps the
+    // buffers alive).
     let tagPerson: Cells<UnsafeBufferPointer<Int32>>
     let tagValue: Cells<UnsafeBufferPointer<Int64>>
     let tagAsOf: Cells<UnsafeBufferPointer<Int32>>
@@ -249,53 +261,35 @@ public final class EvalContext {
 
     /// `presence`: which tags each household has rows for (TagPresence), shared
     /// by the evaluators of a run; nil looks for every tag.
-    public init(rules: RuleSet, data: IngestResult, presence: TagPresence? = nil) {
+    public init(rules: RuleSet, data: Households, presence: TagPresence? = nil) {
         self.rules = rules
         self.data = data
         self.presence = presence
-        people = (data.personID, data.birth, data.male, data.relation, data.hukou, data.member, data.householdStart)
-        personIDs = people.0.withUnsafeBufferPointer { $0 }
-        birth = people.1.withUnsafeBufferPointer { $0 }
-        male = people.2.withUnsafeBufferPointer { $0 }
-        relation = people.3.withUnsafeBufferPointer { $0 }
-        hukou = people.4.withUnsafeBufferPointer { $0 }
-        living = people.5.withUnsafeBufferPointer { $0 }
-        householdStart = people.6.withUnsafeBufferPointer { $0 }
-        tagColumns = data.tags.map { ($0.person, $0.value, $0.asOf, $0.conflict) }
-        tagPerson = Cells(tagColumns.map { $0.0.withUnsafeBufferPointer { $0 } })
-        tagValue = Cells(tagColumns.map { $0.1.withUnsafeBufferPointer { $0 } })
-        tagAsOf = Cells(tagColumns.map { $0.2.withUnsafeBufferPointer { $0 } })
-        tagConflict = Cells(tagColumns.map { $0.3.withUnsafeBufferPointer { $0 } })
+        personIDs = data.personID.withUnsafeBufferPointer { $0 }
+        birth = data.birth.withUnsafeBufferPointer { $0 }
+        male = data.male.withUnsafeBufferPointer { $0 }
+        relation = data.relation.withUnsafeBufferPointer { $0 }
+        hukou = data.hukou.withUnsafeBufferPointer { $0 }
+        living = data.living.withUnsafeBufferPointer { $0 }
+        householdStart = data.householdStart.withUnsafeBufferPointer { $0 }
+        tagPerson = Cells(data.tags.map { $0.person.withUnsafeBufferPointer { $0 } })
+        tagValue = Cells(data.tags.map { $0.value.withUnsafeBufferPointer { $0 } })
+        tagAsOf = Cells(data.tags.map { $0.asOf.withUnsafeBufferPointer { $0 } })
+        tagConflict = Cells(data.tags.map { $0.conflict.withUnsafeBufferPointer { $0 } })
         tagCount = rules.catalogue.tags.count
-        tagKinds = Cells(
-            rules.catalogue.tags.map { t in
-                switch t.type {
-                case .money: return 0;
-                case .int: return 1;
-                case .bool: return 2;
-                case .date: return 3;
-                case .enumeration: return 4
-                }
-            })
+        tagKinds = Cells(rules.catalogue.tags.map(\.type.kind))
         tagAbsent = Cells(rules.catalogue.tags.map(\.absent))
         tagUnavailable = Cells(
             rules.catalogue.tags.indices.map { i in
                 i < data.tagUnavailable.count && data.tagUnavailable[i] != 0
             })
-        precondition(data.tags.count >= tagCount, "an ingest result with fewer tag columns than the catalogue has tags")
+        precondition(data.tags.count >= tagCount, "households with fewer tag columns than the catalogue has tags")
         cursors = Cells([Int](repeating: Int.max, count: rules.catalogue.tags.count))
         tagReady = Cells([UInt32](repeating: 0, count: rules.catalogue.tags.count))
         program = rules.program
         valueCount = rules.values.count
         policyCount = rules.policies.count
         code = ProgramCells(program, tags: tagCount, values: valueCount, policies: policyCount, lets: rules.letCount)
-    }
-
-    deinit {
-        code.free(); tagPerson.free(); tagValue.free(); tagAsOf.free(); tagConflict.free(); tagKinds.free();
-        tagAbsent.free(); tagUnavailable.free()
-        mem.free(); slots.free(); cursors.free(); tagReady.free(); hv.free(); pv.free(); hpol.free(); ppol.free();
-        letCache.free()
     }
 
     /// A function that finds the current person index of an ID key (for former members).
@@ -308,9 +302,9 @@ public final class EvalContext {
         precondition(h >= 0 && h + 1 < householdStart.count, "no household \(h)")
         household = h
         let start = householdStart[h], end = householdStart[h + 1]
-        mem.removeAll()
-        for p in start..<end where living[Int(p)] != 0 { mem.append(p) }
-        let m = mem.count
+        members.removeAll()
+        for p in start..<end where living[Int(p)] != 0 { members.append(p) }
+        let m = members.count
         // Tag slots: each tag's rows for this household are one run of its sorted
         // array, found when the tag is first read (`resolve`): an evaluation reads
         // only some tags (an explanation, one policy's), and a tag never read costs
@@ -323,15 +317,14 @@ public final class EvalContext {
         lastStart = start
         // The head: the one member whose relation is head, else the smallest ID (members are in ID order).
         var heads = 0, headAt = 0
-        for i in 0..<m where relation[Int(mem[i])] == Relation.head.rawValue { heads += 1; headAt = i }
+        for i in 0..<m where relation[Int(members[i])] == Relation.head.rawValue { heads += 1; headAt = i }
         headSlot = heads == 1 ? headAt : 0
-        hv.reset(count: valueCount, to: nil)
-        pv.reset(count: m * valueCount, to: nil)
-        hpol.reset(count: policyCount, to: nil)
-        ppol.reset(count: m * policyCount, to: nil)
+        householdValues.reset(count: valueCount, to: nil)
+        memberValues.reset(count: m * valueCount, to: nil)
+        householdEligibility.reset(count: policyCount, to: nil)
+        memberEligibility.reset(count: m * policyCount, to: nil)
         letCache.reset(count: rules.letCount, to: nil)
-        cp = -1
-        cm = -1
+        current = .household
         listPolicy = -1
         self.previous = previous
         previousPeople.removeAll(keepingCapacity: true)
@@ -347,13 +340,12 @@ public final class EvalContext {
     /// Clears the caches of the loaded household (its members and tag slots stay):
     /// the next evaluation reads everything again, as explaining needs.
     public func resetCaches() {
-        hv.fill(nil)
-        pv.fill(nil)
-        hpol.fill(nil)
-        ppol.fill(nil)
+        householdValues.fill(nil)
+        memberValues.fill(nil)
+        householdEligibility.fill(nil)
+        memberEligibility.fill(nil)
         letCache.fill(nil)
-        cp = -1
-        cm = -1
+        current = .household
         listPolicy = -1
     }
 
@@ -365,7 +357,7 @@ public final class EvalContext {
     }
 
     public var householdID: String { data.householdIDs[household] }
-    public var memberCount: Int { mem.count }
+    public var memberCount: Int { members.count }
     public func personID(slot: Int) -> IDNumber { IDNumber(key: data.personID[Int(member(slot))]) }
     public var headPerson: Int32 { member(headSlot) }
 
@@ -389,7 +381,7 @@ public final class EvalContext {
     @inline(never)
     func resolve(tag t: Int) {
         tagReady[t] = loadGeneration
-        let m = mem.count
+        let m = members.count
         // Tags without rows for this household are passed over; their cursors
         // catch up (forward steps, then strides) when a household has them.
         guard m > 0, t >= 64 || present >> UInt64(t) & 1 != 0 else { return }
@@ -421,8 +413,8 @@ public final class EvalContext {
         var k = c, slot = 0
         while k < persons.count && persons[k] < end {
             let p = persons[k]
-            while slot < m && mem[slot] < p { slot += 1 }
-            if slot < m && mem[slot] == p { slots[slot * tagCount + t] = Int32(k) }
+            while slot < m && members[slot] < p { slot += 1 }
+            if slot < m && members[slot] == p { slots[slot * tagCount + t] = Int32(k) }
             k += 1
         }
     }
@@ -468,11 +460,11 @@ public final class EvalContext {
     @inline(__always)
     func convert(_ t: Int, _ x: Int64) -> Val {
         switch tagKinds[t] {
-        case 0: return .num(Q.fen(x))
-        case 1: return .num(Q(small: x, 1))
-        case 2: return .bool(x != 0)
-        case 3: return .date(Int32(x))
-        default: return .word(Int32(x))
+        case .money: return .num(Q.fen(x))
+        case .int: return .num(Q(small: x, 1))
+        case .bool: return .bool(x != 0)
+        case .date: return .date(Int32(x))
+        case .enumeration: return .word(Int32(x))
         }
     }
 
@@ -496,56 +488,73 @@ public final class EvalContext {
 
     func value(index vi: Int) -> Val {
         if code.valueOfHousehold[vi] {
-            if let c = hv[vi] { return c }
-            if tracer == nil, let s = stored, let x = s.householdValue(vi, household) { hv[vi] = x; return x }
-            let saveP = cp, saveM = cm
-            let r = eval(code.valueNode[vi])
-            cp = saveP; cm = saveM
-            hv[vi] = r
+            if let c = householdValues[vi] { return c }
+            if tracer == nil, let s = stored, let x = s.householdValue(vi, household) {
+                householdValues[vi] = x; return x
+            }
+            let r = keepingCurrent { eval(code.valueNode[vi]) }
+            householdValues[vi] = r
             tracer?.readValue(Int32(vi), person: 0, value: r)
             return r
         }
-        if cm >= 0 {
-            let k = cm * valueCount + vi
-            if let c = pv[k] { return c }
-            if tracer == nil, let s = stored, let x = s.personValue(vi, cp) { pv[k] = x; return x }
+        if current.slot >= 0 {
+            let k = current.slot * valueCount + vi
+            if let c = memberValues[k] { return c }
+            if tracer == nil, let s = stored, let x = s.personValue(vi, current.index) { memberValues[k] = x; return x }
             let r = eval(code.valueNode[vi])
-            pv[k] = r
-            tracer?.readValue(Int32(vi), person: personIDs[Int(cp)], value: r)
+            memberValues[k] = r
+            tracer?.readValue(Int32(vi), person: personIDs[Int(current.index)], value: r)
             return r
         }
         return eval(code.valueNode[vi])  // a former member: not cached
     }
 
+    /// Runs `body` and then makes the current person again the one before it:
+    /// the one place where the current person is saved and restored.
+    @inline(__always)
+    func keepingCurrent<T>(_ body: () -> T) -> T {
+        let saved = current
+        defer { current = saved }
+        return body()
+    }
+
     /// Runs `body` with the given member as the current person.
     @inline(__always)
     func asMember<T>(_ slot: Int, _ body: () -> T) -> T {
-        let saveP = cp, saveM = cm
-        cp = mem[slot]; cm = slot
-        defer { cp = saveP; cm = saveM }
-        return body()
+        keepingCurrent {
+            current = CurrentPerson(index: members[slot], slot: slot)
+            return body()
+        }
+    }
+
+    /// Runs `body` for the household itself (no current person).
+    @inline(__always)
+    func asHousehold<T>(_ body: () -> T) -> T {
+        keepingCurrent {
+            current = .household
+            return body()
+        }
     }
 
     /// Eligibility of a policy: for a household policy the household's, for a person
     /// policy the given member's (the current person when slot is nil).
-    public func eligible(_ p: PolicyInfo, slot: Int? = nil) -> Val { eligible(policy: p.index, slot: slot ?? cm) }
+    public func eligible(_ p: PolicyInfo, slot: Int? = nil) -> Val {
+        eligible(policy: p.index, slot: slot ?? current.slot)
+    }
 
     /// `slot`: the member for a person policy (-1: none); a household policy ignores it.
     func eligible(policy pi: Int, slot s: Int) -> Val {
         if code.policyOfHousehold[pi] {
-            if let c = hpol[pi] { return c }
-            let saveP = cp, saveM = cm
-            cp = -1; cm = -1
-            let r = evaluateEligibility(pi)
-            cp = saveP; cm = saveM
-            hpol[pi] = r
+            if let c = householdEligibility[pi] { return c }
+            let r = asHousehold { evaluateEligibility(pi) }
+            householdEligibility[pi] = r
             return r
         }
         guard s >= 0 else { return .unknownNoFacts }
         let k = s * policyCount + pi
-        if let c = ppol[k] { return c }
+        if let c = memberEligibility[k] { return c }
         let r = asMember(s) { evaluateEligibility(pi) }
-        ppol[k] = r
+        memberEligibility[k] = r
         return r
     }
 
@@ -569,24 +578,26 @@ public final class EvalContext {
     }
 
     /// Whether the household (any member) or the person carries receiving.<policy> = true.
-    public func receiving(_ p: PolicyInfo, slot: Int? = nil) -> Val { receiving(policy: p.index, slot: slot ?? cm) }
+    public func receiving(_ p: PolicyInfo, slot: Int? = nil) -> Val {
+        receiving(policy: p.index, slot: slot ?? current.slot)
+    }
 
     func receiving(policy pi: Int, slot s: Int) -> Val {
         let t = code.receivingTag[pi]
         guard t >= 0 else { return .bool(false) }
         if !code.policyOfHousehold[pi] {
             guard s >= 0 else { return .unknownNoFacts }
-            return tag(t, person: mem[s], slot: s)
+            return tag(t, person: members[s], slot: s)
         }
         var acc: Val = .bool(false)
-        for m in 0..<mem.count {
-            acc = kleeneOr(acc, tag(t, person: mem[m], slot: m))
+        for m in 0..<members.count {
+            acc = kleeneOr(acc, tag(t, person: members[m], slot: m))
             if case .bool(true) = acc { return acc }
         }
         return acc
     }
 
-    public func has(_ p: PolicyInfo, slot: Int? = nil) -> Val { has(policy: p.index, slot: slot ?? cm) }
+    public func has(_ p: PolicyInfo, slot: Int? = nil) -> Val { has(policy: p.index, slot: slot ?? current.slot) }
 
     func has(policy pi: Int, slot s: Int) -> Val {
         let r = receiving(policy: pi, slot: s)
@@ -605,11 +616,8 @@ public final class EvalContext {
             }
             return out
         }
-        if p.level == .person, let s = slot ?? (cm >= 0 ? cm : nil) { return asMember(s, run) }
-        let saveP = cp, saveM = cm
-        cp = -1; cm = -1
-        defer { cp = saveP; cm = saveM }
-        return run()
+        if p.level == .person, let s = slot ?? current.member { return asMember(s, run) }
+        return asHousehold(run)
     }
 
     /// The amount in whole yuan (half-up), nil when the policy has none or it is unknown.
@@ -625,13 +633,10 @@ public final class EvalContext {
             return firstUnknown.map { $0(self) } ?? .none
         }
         let v: Val
-        if p.level == .person, let s = slot ?? (cm >= 0 ? cm : nil) {
+        if p.level == .person, let s = slot ?? current.member {
             v = asMember(s, run)
         } else {
-            let saveP = cp, saveM = cm
-            cp = -1; cm = -1
-            v = run()
-            cp = saveP; cm = saveM
+            v = asHousehold(run)
         }
         guard case .num(let q) = v else { return nil }
         let r = q.roundedHalfUp
@@ -647,7 +652,7 @@ public final class EvalContext {
     /// The loaded household's list entries as positions only (what `RuleSet.entries`
     /// finds, without codes, amounts or text): in list order, then policy, then member.
     public func entryPositions(wasOnAfterList: Bool, into out: inout [EntryPosition]) {
-        guard !mem.isEmpty else { return }
+        guard !members.isEmpty else { return }
         for l in 0..<code.listPerPolicy.count {
             if code.listPerPolicy[l] {
                 let when = code.listWhen[l]
@@ -659,7 +664,7 @@ public final class EvalContext {
                             out.append(EntryPosition(list: Int32(l), policy: Int32(p), slot: -1))
                         }
                     } else {
-                        for s in 0..<mem.count {
+                        for s in 0..<members.count {
                             if case .bool(true) = asMember(s, { eval(when) }) {
                                 out.append(EntryPosition(list: Int32(l), policy: Int32(p), slot: Int32(s)))
                             }
@@ -669,25 +674,20 @@ public final class EvalContext {
                 }
             } else {
                 if code.listAfter[l] && !wasOnAfterList { continue }
-                let saveP = cp, saveM = cm
-                cp = -1; cm = -1
-                for i in code.reasonStart[l]..<code.reasonStart[l + 1] {
-                    if case .bool(true) = eval(code.reasonNodes[i]) {
-                        out.append(EntryPosition(list: Int32(l), policy: -1, slot: -1))
-                        break
+                let holds = asHousehold {
+                    (code.reasonStart[l]..<code.reasonStart[l + 1]).contains { i in
+                        if case .bool(true) = eval(code.reasonNodes[i]) { return true }
+                        return false
                     }
                 }
-                cp = saveP; cm = saveM
+                if holds { out.append(EntryPosition(list: Int32(l), policy: -1, slot: -1)) }
             }
         }
     }
 
     /// Every reason's value, for explanations.
     public func listReasonValues(_ l: ListInfo) -> [(code: String, value: Val)] {
-        let saveP = cp, saveM = cm
-        cp = -1; cm = -1
-        defer { cp = saveP; cm = saveM }
-        return l.reasons.map { ($0.code, $0.fn(self)) }
+        asHousehold { l.reasons.map { ($0.code, $0.fn(self)) } }
     }
 
     /// Evaluates the remembered expressions for the current household (end of a run).
@@ -708,26 +708,28 @@ public final class EvalContext {
     /// living member in ID order its ID key and the person's (by index). No
     /// dictionaries: the match stage writes them straight into the state.
     public func remember(household: (Int, Val) -> Void, member: (UInt64) -> Void, personValue: (Int, Val) -> Void) {
-        let saveP = cp, saveM = cm
-        cp = -1; cm = -1
-        for r in rules.remembered where r.level == .household { household(r.index, r.fn(self)) }  // index order
-        for s in 0..<mem.count {
-            member(personIDs[Int(mem[s])])
-            asMember(s) { for r in rules.remembered where r.level == .person { personValue(r.index, r.fn(self)) } }
+        asHousehold {
+            for r in rules.remembered where r.level == .household { household(r.index, r.fn(self)) }  // index order
+            for s in 0..<members.count {
+                member(personIDs[Int(members[s])])
+                asMember(s) { for r in rules.remembered where r.level == .person { personValue(r.index, r.fn(self)) } }
+            }
         }
-        cp = saveP; cm = saveM
     }
 
     /// The value of a value definition for the household or a member (profile stage).
     public func evaluate(_ v: ValueInfo, slot: Int? = nil) -> Val {
         if v.level == .person, let s = slot { return asMember(s) { value(v) } }
-        let saveP = cp, saveM = cm
-        cp = -1; cm = -1
-        defer { cp = saveP; cm = saveM }
-        return value(v)
+        return asHousehold { value(v) }
     }
 
     // MARK: three-valued logic
+
+    @inline(__always)
+    func kleeneNot(_ v: Val) -> Val {
+        if case .bool(let b) = v { return .bool(!b) }
+        return v
+    }
 
     @inline(__always)
     func kleeneAnd(_ a: Val, _ b: Val) -> Val {

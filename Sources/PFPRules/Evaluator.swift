@@ -12,9 +12,7 @@ extension EvalContext {
         case .constant:
             return code.constants[Int(node.a)]
         case .not:
-            let v = eval(node.a)
-            if case .bool(let b) = v { return .bool(!b) }
-            return v
+            return kleeneNot(eval(node.a))
         case .negate:
             let v = eval(node.a)
             if case .num(let q) = v { return .num(-q) }
@@ -31,15 +29,15 @@ extension EvalContext {
             let a = eval(node.a)
             return kleeneAnd(a, eval(node.b))
         case .compare:
-            return compare(eval(node.a), eval(node.b), node.k)
+            return compare(eval(node.a), eval(node.b), acceptBits: node.detail)
         case .arithmetic:
             let a = eval(node.a), b = eval(node.b)
             if case .num(let x) = a, case .num(let y) = b {
-                switch node.k {
-                case 0: return .num(x + y)
-                case 1: return .num(x - y)
-                case 2: return .num(x * y)
-                default:
+                switch node.arithmetic {
+                case .add: return .num(x + y)
+                case .subtract: return .num(x - y)
+                case .multiply: return .num(x * y)
+                case .divide:
                     guard let z = x / y else { return .unknownNoFacts }  // division by zero
                     return .num(z)
                 }
@@ -60,23 +58,23 @@ extension EvalContext {
             letCache[slot] = v
             return v
         case .listEligible:
-            return eligible(policy: listPolicy, slot: cm)
+            return eligible(policy: listPolicy, slot: current.slot)
         case .listReceiving:
-            return receiving(policy: listPolicy, slot: cm)
+            return receiving(policy: listPolicy, slot: current.slot)
         case .listHas:
-            return has(policy: listPolicy, slot: cm)
+            return has(policy: listPolicy, slot: current.slot)
         case .head:
-            guard mem.count > 0 else { return .unknownNoFacts }
+            guard members.count > 0 else { return .unknownNoFacts }
             return asMember(headSlot) { eval(node.a) }
         case .tag:
-            return tag(Int(node.a), person: cp, slot: cm)
+            return tag(Int(node.a), person: current.index, slot: current.slot)
         case .builtin:
-            let p = Int(cp)
-            switch node.k {
-            case 0: return .date(birth[p])
-            case 1: return .word(Int32(male[p]))
-            case 2: return .word(Int32(relation[p]))
-            default: return .word(Int32(hukou[p]))
+            let p = Int(current.index)
+            switch node.builtin {
+            case .birthDate: return .date(birth[p])
+            case .sex: return .word(Int32(male[p]))
+            case .relation: return .word(Int32(relation[p]))
+            case .hukou: return .word(Int32(hukou[p]))
             }
         case .value:
             return value(index: Int(node.a))
@@ -97,21 +95,21 @@ extension EvalContext {
             return .bool(true)
         case .truthTest:
             let v = eval(node.a)
-            switch node.k {
-            case 0: if case .bool(true) = v { return .bool(true) }; return .bool(false)  // is_true
-            case 1: if case .bool(false) = v { return .bool(true) }; return .bool(false)  // is_false
-            case 2: return .bool(v.isUnknown)  // is_unknown
-            default: if case .bool(false) = v { return .bool(false) }; return .bool(true)  // possible
+            switch node.truthTest {
+            case .isTrue: if case .bool(true) = v { return .bool(true) }; return .bool(false)
+            case .isFalse: if case .bool(false) = v { return .bool(true) }; return .bool(false)
+            case .isUnknown: return .bool(v.isUnknown)
+            case .possible: if case .bool(false) = v { return .bool(false) }; return .bool(true)
             }
         case .eligible:
-            return eligible(policy: Int(node.a), slot: cm)
+            return eligible(policy: Int(node.a), slot: current.slot)
         case .receiving:
-            return receiving(policy: Int(node.a), slot: cm)
+            return receiving(policy: Int(node.a), slot: current.slot)
         case .has:
-            return has(policy: Int(node.a), slot: cm)
+            return has(policy: Int(node.a), slot: current.slot)
         case .band:
             tracer?.readParameter(node.c)
-            guard node.k != 0 else { return .unknownNoFacts }
+            guard node.detail != 0 else { return .unknownNoFacts }
             let v = eval(node.a)
             guard case .num(let x) = v else { return v }
             var found: Q?
@@ -123,15 +121,22 @@ extension EvalContext {
             tracer?.readValue(Int32(-1 - idx), person: 0, value: v)
             return v
         case .previousPerson:
-            guard cp >= 0 else { return .unknownNoFacts }
+            guard current.index >= 0 else { return .unknownNoFacts }
             let idx = Int(node.a)
-            let key = personIDs[Int(cp)]
+            let key = personIDs[Int(current.index)]
             let v = previous?.members[key]?[idx] ?? .unknownNoFacts
             tracer?.readValue(Int32(-1 - idx), person: key, value: v)
             return v
         case .aggregate:
             return aggregate(node)
         }
+    }
+
+    /// Once an aggregate is unknown it stays unknown (with the facts of every unknown part).
+    @inline(__always)
+    func unknownMerge(_ acc: Val, _ v: Val) -> Val {
+        if acc.isUnknown { return v.isUnknown ? union(acc, v) : acc }
+        return v.isUnknown ? v : .unknownNoFacts
     }
 
     /// When an operand is unknown, the result is unknown with the facts of both
@@ -143,11 +148,10 @@ extension EvalContext {
     }
 
     /// A comparison in three-valued logic: unknown with an unknown operand; a
-    /// known absence (none) is unequal to everything and not ordered. `k` holds
-    /// the orders (bits less, equal, greater) that make it true and, in bit 3,
-    /// the result when a side is none.
+    /// known absence (none) is unequal to everything and not ordered.
+    /// `acceptBits`: Comparison.acceptBits.
     @inline(__always)
-    func compare(_ a: Val, _ b: Val, _ k: UInt8) -> Val {
+    func compare(_ a: Val, _ b: Val, acceptBits k: UInt8) -> Val {
         let order: Int
         switch (a, b) {
         case (.num(let x), .num(let y)): order = x < y ? -1 : (x == y ? 0 : 1)
@@ -165,60 +169,61 @@ extension EvalContext {
     /// order) or the former members.
     func aggregate(_ node: Node) -> Val {
         let former = node.c == 1
-        let kind = node.k
-        let n = former ? previousPeople.count : mem.count
-        let saveP = cp, saveM = cm
-        defer { cp = saveP; cm = saveM }
+        let n = former ? previousPeople.count : members.count
+        return keepingCurrent { aggregate(node, kind: node.aggregate, former: former, count: n) }
+    }
+
+    @inline(__always)
+    private func aggregate(_ node: Node, kind: Aggregate, former: Bool, count n: Int) -> Val {
         var acc: Val
         switch kind {
-        case 0, 3: acc = .num(.zero)
-        case 1: acc = .bool(false)
-        case 2: acc = .bool(true)
-        default: acc = .none
+        case .count, .sum: acc = .num(.zero)
+        case .any: acc = .bool(false)
+        case .all: acc = .bool(true)
+        case .max, .maxKnown: acc = .none
         }
         var unknownSeen: Val? = nil
         var anyKnown = false
         for i in 0..<n {
             if former {
                 let p = previousPeople[i]
-                cp = p
-                cm = -1
-                for s in 0..<mem.count where mem[s] == p { cm = s; break }
+                current = CurrentPerson(index: p, slot: -1)
+                for s in 0..<members.count where members[s] == p { current.slot = s; break }
             } else {
-                cp = mem[i]; cm = i
+                current = CurrentPerson(index: members[i], slot: i)
             }
             var inSet: Val = .bool(true)
             if node.a >= 0 { inSet = eval(node.a) }
             if case .bool(false) = inSet { continue }
             switch kind {
-            case 0:  // count
+            case .count:
                 if case .bool(true) = inSet {
                     if case .num(let q) = acc { acc = .num(q + Q(small: 1, 1)) }
                 } else {
-                    acc = unknownMerge(self, acc, inSet)
+                    acc = unknownMerge(acc, inSet)
                 }
-            case 1:  // any
+            case .any:
                 acc = kleeneOr(acc, kleeneAnd(inSet, eval(node.b)))
-            case 2:  // all
-                acc = kleeneAnd(acc, kleeneOr(notVal(inSet), eval(node.b)))
-            case 3:  // sum
-                if !(inSet.truth ?? false) { acc = unknownMerge(self, acc, inSet); continue }
+            case .all:
+                acc = kleeneAnd(acc, kleeneOr(kleeneNot(inSet), eval(node.b)))
+            case .sum:
+                if !(inSet.truth ?? false) { acc = unknownMerge(acc, inSet); continue }
                 let v = eval(node.b)
                 switch v {
                 case .num(let q): if case .num(let a) = acc { acc = .num(a + q) }
                 case .none: break
-                default: acc = unknownMerge(self, acc, v)
+                default: acc = unknownMerge(acc, v)
                 }
-            case 4:  // max
-                if !(inSet.truth ?? false) { acc = unknownMerge(self, acc, inSet); continue }
+            case .max:
+                if !(inSet.truth ?? false) { acc = unknownMerge(acc, inSet); continue }
                 let v = eval(node.b)
                 switch v {
                 case .num(let q):
                     if case .num(let a) = acc { if a < q { acc = v } } else if case .none = acc { acc = v }
                 case .none: break
-                default: acc = unknownMerge(self, acc, v)
+                default: acc = unknownMerge(acc, v)
                 }
-            default:  // max_known: unknown members are passed over
+            case .maxKnown:  // unknown members are passed over
                 if !(inSet.truth ?? false) { unknownSeen = unknownSeen.map { union($0, inSet) } ?? inSet; continue }
                 let v = eval(node.b)
                 switch v {
@@ -230,7 +235,7 @@ extension EvalContext {
                 }
             }
         }
-        if kind == 5 && !anyKnown, let u = unknownSeen { return u }
+        if kind == .maxKnown && !anyKnown, let u = unknownSeen { return u }
         return acc
     }
 }

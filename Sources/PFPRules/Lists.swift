@@ -1,6 +1,5 @@
 import Foundation
 import PFPCore
-import PFPIngest
 
 /// Where an entry is: the list's and the policy's positions in the rule files
 /// (-1: a household list) and the member's slot (-1: the household).

@@ -1,6 +1,6 @@
 import Foundation
 import PFPCore
-import PFPIngest
+import PFPSchema
 
 /// Rule tests, the way OpenFisca tests its rules: files under `Pipelines/tests/`
 /// describe small households and the expected outcome of each policy and list.
@@ -247,19 +247,20 @@ public struct RuleCaseRunner {
         return IDNumber.make(area: 310101, birth: birth, sequence: (index % 400) * 2 + (male ? 1 : 0))
     }
 
-    /// An ingest result holding one household made of the case's people.
-    func build(_ people: [RuleCase.Person], date: CivilDate, names: [String], caseRef: RuleCase) throws -> IngestResult
-    {
-        let r = IngestResult(runDate: date)
+    /// One household made of the case's people.
+    func build(_ people: [RuleCase.Person], date: CivilDate, names: [String], caseRef: RuleCase) throws -> Households {
         var rows: [(id: IDNumber, p: RuleCase.Person)] = []
         for p in people {
             let idx = names.firstIndex(of: p.name)!
             rows.append((RuleCaseRunner.id(for: idx, name: p.name, in: caseRef), p))
         }
         rows.sort { $0.id < $1.id }
-        r.personID = rows.map(\.id.key)
-        r.birth = rows.map { $0.p.birth.days }
-        r.male = rows.map { $0.p.male ? 1 : 0 }
+        var r = Households(
+            personID: rows.map(\.id.key), birth: rows.map { $0.p.birth.days }, male: rows.map { $0.p.male ? 1 : 0 },
+            relation: [], hukou: rows.map { $0.p.local ? 0 : 1 }, living: [], household: rows.map { _ in 0 },
+            householdIDs: ["H1"], householdStart: [0, Int32(rows.count)],
+            tags: [ResolvedTag](repeating: ResolvedTag(), count: catalogue.tags.count),
+            tagUnavailable: [UInt8](repeating: 0, count: catalogue.tags.count))
         r.relation = try rows.map { row in
             guard let rel = Relation.allCases.first(where: { $0.word == row.p.relation }) else {
                 throw PipelineError.badInput(
@@ -267,15 +268,6 @@ public struct RuleCaseRunner {
             }
             return rel.rawValue
         }
-        r.hukou = rows.map { $0.p.local ? 0 : 1 }
-        r.district = rows.map { _ in 310101 }
-        r.street = rows.map { _ in 310101001 }
-        r.community = rows.map { _ in 310101001001 }
-        r.household = rows.map { _ in 0 }
-        r.householdIDs = ["H1"]
-        r.householdStart = [0, Int32(rows.count)]
-        r.tagUnavailable = [UInt8](repeating: 0, count: catalogue.tags.count)
-        r.tags = [ResolvedTag](repeating: ResolvedTag(), count: catalogue.tags.count)
         for (pi, row) in rows.enumerated() {
             for (tag, value, line) in row.p.tags {
                 guard let t = catalogue.index(of: tag) else {
@@ -302,7 +294,7 @@ public struct RuleCaseRunner {
             }
         }
         let deceasedTag = catalogue.index(of: "civil.deceased_on")
-        r.member = rows.indices.map { pi in
+        r.living = rows.indices.map { pi in
             guard let dt = deceasedTag, let k = r.tags[dt].find(Int32(pi)), r.tags[dt].conflict[k] == 0 else {
                 return 1
             }
@@ -314,7 +306,7 @@ public struct RuleCaseRunner {
     /// Checks one expectation; nil when it holds, else what went wrong with a trace.
     func check(
         _ text: String, ctx: EvalContext, rules rs: RuleSet, entries: [ListEntry], ids: [String: IDNumber],
-        data: IngestResult
+        data: Households
     ) -> String? {
         // expect [not] SUBJECT [for NAME]: DETAILS
         let parts = text.split(separator: ":", maxSplits: 1).map { $0.trimmingCharacters(in: .whitespaces) }

@@ -1,6 +1,6 @@
 import Foundation
 import PFPCore
-import PFPIngest
+import PFPSchema
 
 /// A compiled expression: the root of its tree in the rule set's node array,
 /// evaluated by `EvalContext.eval` (one switch over plain nodes: no closure
@@ -74,10 +74,9 @@ struct Node {
         case not, negate
         /// a and b, a or b (short-circuit); a..b range test (both sides always)
         case and, or, bothAnd
-        /// a compared with b: k holds the accepted orders (bits less, equal, greater)
-        /// and, in bit 3, the result for none
+        /// a compared with b: `detail` holds Comparison.acceptBits
         case compare
-        /// a op b, k: 0 +, 1 -, 2 *, 3 /
+        /// a op b, `detail` an Arithmetic
         case arithmetic
         /// if a then b else c
         case ifThen
@@ -89,7 +88,7 @@ struct Node {
         case head
         /// tag a of the current person
         case tag
-        /// birth date, sex, relation, hukou of the current person (k 0...3)
+        /// a Builtin (`detail`) of the current person
         case builtin
         /// value definition a
         case value
@@ -99,20 +98,21 @@ struct Node {
         case years
         /// has_value(a)
         case hasValue
-        /// is_true, is_false, is_unknown, possible (k 0...3) of a
+        /// a TruthTest (`detail`) of a
         case truthTest
         /// eligible / receiving / has of policy a
         case eligible, receiving, has
-        /// band(tables[b], a), traced as rank c; k = 1 when the table has a value on the run date
+        /// band(tables[b], a), traced as rank c; `detail` 1 when the table has a value on the run date
         case band
         /// previous(...) number a, of the household or of the current person
         case previousHousehold, previousPerson
-        /// count, any, all, sum, max, max_known (k 0...5) over members (c = 0) or former members (c = 1);
+        /// an Aggregate (`detail`) over members (c = 0) or former members (c = 1);
         /// a the filter (-1: none), b the body (-1: none)
         case aggregate
     }
     var op: Op
-    var k: UInt8 = 0
+    /// What the operation is more precisely (see `Op`; typed reads in Operators.swift).
+    var detail: UInt8 = 0
     var a: Int32 = -1
     var b: Int32 = -1
     var c: Int32 = -1

@@ -147,9 +147,9 @@ indirect enum ExprNode {
     case name(String, SourcePos)
     case call(String, [ExprNode], SourcePos)
     /// sum/count/any/all/max/max_known over a collection, with an optional filter and body.
-    case aggregate(String, collection: String, filter: ExprNode?, body: ExprNode?, SourcePos)
-    case unary(String, ExprNode, SourcePos)
-    case binary(String, ExprNode, ExprNode, SourcePos)
+    case aggregate(Aggregate, collection: String, filter: ExprNode?, body: ExprNode?, SourcePos)
+    case unary(UnaryOperator, ExprNode, SourcePos)
+    case binary(BinaryOperator, ExprNode, ExprNode, SourcePos)
     case inRange(ExprNode, ExprNode, ExprNode, SourcePos)
     case ifThen(ExprNode, ExprNode, ExprNode, SourcePos)
 
@@ -170,7 +170,6 @@ struct ExprParser {
     let endPos: SourcePos
     var depth = 0
     static let maxDepth = 64
-    static let aggregates: Set<String> = ["sum", "count", "any", "all", "max", "max_known"]
 
     init(_ tokens: [Token], end: SourcePos) {
         self.tokens = tokens
@@ -237,12 +236,12 @@ struct ExprParser {
 
     mutating func parseOr() throws -> ExprNode {
         var l = try parseAnd()
-        while peekWord("or") { let p = here; i += 1; l = .binary("or", l, try parseAnd(), p) }
+        while peekWord("or") { let p = here; i += 1; l = .binary(.or, l, try parseAnd(), p) }
         return l
     }
     mutating func parseAnd() throws -> ExprNode {
         var l = try parseNot()
-        while peekWord("and") { let p = here; i += 1; l = .binary("and", l, try parseNot(), p) }
+        while peekWord("and") { let p = here; i += 1; l = .binary(.and, l, try parseNot(), p) }
         return l
     }
     mutating func parseNot() throws -> ExprNode {
@@ -252,16 +251,17 @@ struct ExprParser {
             depth += 1
             defer { depth -= 1 }
             if depth > ExprParser.maxDepth { throw ruleError(p, "the expression is nested too deeply") }
-            return .unary("not", try parseNot(), p)
+            return .unary(.not, try parseNot(), p)
         }
         return try parseComparison()
     }
     mutating func parseComparison() throws -> ExprNode {
         let l = try parseAdd()
-        for op in ["=", "==", "!=", "<", "<=", ">", ">="] where peekSymbol(op) {
+        for symbol in ["=", "==", "!=", "<", "<=", ">", ">="] where peekSymbol(symbol) {
             let p = here
             i += 1
-            return .binary(op == "==" ? "=" : op, l, try parseAdd(), p)
+            let c = Comparison(rawValue: symbol == "==" ? "=" : symbol).unsafelyUnwrapped
+            return .binary(.compare(c), l, try parseAdd(), p)
         }
         if peekWord("in") {
             let p = here
@@ -276,20 +276,20 @@ struct ExprParser {
     mutating func parseAdd() throws -> ExprNode {
         var l = try parseMul()
         while peekSymbol("+") || peekSymbol("-") {
-            guard case .symbol(let op) = tokens[i].kind else { break }
+            guard case .symbol(let symbol) = tokens[i].kind, let op = Arithmetic(symbol: symbol) else { break }
             let p = here
             i += 1
-            l = .binary(op, l, try parseMul(), p)
+            l = .binary(.arithmetic(op), l, try parseMul(), p)
         }
         return l
     }
     mutating func parseMul() throws -> ExprNode {
         var l = try parseUnary()
         while peekSymbol("*") || peekSymbol("/") {
-            guard case .symbol(let op) = tokens[i].kind else { break }
+            guard case .symbol(let symbol) = tokens[i].kind, let op = Arithmetic(symbol: symbol) else { break }
             let p = here
             i += 1
-            l = .binary(op, l, try parseUnary(), p)
+            l = .binary(.arithmetic(op), l, try parseUnary(), p)
         }
         return l
     }
@@ -300,7 +300,7 @@ struct ExprParser {
             depth += 1
             defer { depth -= 1 }
             if depth > ExprParser.maxDepth { throw ruleError(p, "the expression is nested too deeply") }
-            return .unary("-", try parseUnary(), p)
+            return .unary(.negate, try parseUnary(), p)
         }
         return try parsePrimary()
     }
@@ -328,7 +328,7 @@ struct ExprParser {
             }
             guard peekSymbol("(") else { return .name(name, t.pos) }
             i += 1
-            if ExprParser.aggregates.contains(name) {
+            if let fn = Aggregate(name: name) {
                 guard !atEnd, case .ident(let coll) = tokens[i].kind else {
                     throw ruleError(here, "expected members or previous_members" + found())
                 }
@@ -338,7 +338,7 @@ struct ExprParser {
                 var body: ExprNode?
                 if peekSymbol(",") { i += 1; body = try parseExpr() }
                 try expect(")")
-                return .aggregate(name, collection: coll, filter: filter, body: body, t.pos)
+                return .aggregate(fn, collection: coll, filter: filter, body: body, t.pos)
             }
             var args: [ExprNode] = []
             if !peekSymbol(")") {
@@ -361,12 +361,12 @@ extension ExprNode {
         case .name(let n, _): return n
         case .call(let f, let args, _): return f + "(" + args.map(\.text).joined(separator: ", ") + ")"
         case .aggregate(let f, let coll, let filter, let body, _):
-            var s = f + "(" + coll
+            var s = f.name + "(" + coll
             if let filter { s += " where " + filter.text }
             if let body { s += ", " + body.text }
             return s + ")"
-        case .unary(let op, let x, _): return op == "not" ? "not " + x.text : "-" + x.text
-        case .binary(let op, let l, let r, _): return "(" + l.text + " " + op + " " + r.text + ")"
+        case .unary(let op, let x, _): return op == .not ? "not " + x.text : "-" + x.text
+        case .binary(let op, let l, let r, _): return "(" + l.text + " " + op.symbol + " " + r.text + ")"
         case .inRange(let x, let lo, let hi, _): return x.text + " in " + lo.text + ".." + hi.text
         case .ifThen(let c, let a, let b, _): return "if " + c.text + " then " + a.text + " else " + b.text
         }

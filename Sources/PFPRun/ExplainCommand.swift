@@ -53,7 +53,7 @@ public enum ExplainCommand {
         let previous = try prevDate.flatMap { try RunState.load(from: store, runDate: $0) }
         let prevHousehold = previous?.remembered(req.household)
         let lookup = IDIndex(keys: data.personID)
-        let ctx = EvalContext(rules: rules, data: data)
+        let ctx = EvalContext(rules: rules, data: data.households)
         let fragments = ExplainFragments(rules: rules, runDate: r.runDate)
         ctx.setPersonLookup { lookup.find($0) }
         guard ctx.load(household: h, previous: prevHousehold) else {

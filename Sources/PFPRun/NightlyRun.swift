@@ -1,5 +1,6 @@
 import Foundation
 import PFPCore
+import PFPSchema
 import PFPIngest
 import PFPRules
 import PFPProfile
@@ -40,14 +41,13 @@ public final class NightlyRun {
     @discardableResult
     public func run(from: Stage = .ingest, to: Stage = .emit) throws -> Summary {
         let started = FileIO.now()
-        let startedAt = RunRegistry.timestamp()
         let r = try ResolvedRun(options)
         let (catalogue, policyCatalogue) = try r.config.loadCatalogue()
         let db = try Database(path: r.dbPath)
         let registry = try RunRegistry(db: db)
-        let store = try StageStore(db: db)
         let lock = try RunLock.acquire(dbPath: r.dbPath, outRoot: r.outRoot)
         defer { lock.release() }
+        let session = try RunSession(run: self, resolved: r, registry: registry, store: StageStore(db: db))
         if from == .ingest {
             try registry.start(
                 runDate: r.runDate, version: PFPVersion.pipeline, inbox: r.inbox, threads: Parallel.threads)
@@ -58,171 +58,18 @@ public final class NightlyRun {
             "pfp \(PFPVersion.pipeline): run \(r.runDate) (\(from.rawValue) to \(to.rawValue)), "
                 + "\(Parallel.threads) threads"
         )
-        var summary = Summary(
-            runDate: r.runDate, published: nil, reports: [], households: 0, people: 0, rejects: 0, counts: nil,
-            skipped: [], seconds: 0, stageSeconds: [])
-        func timed<T>(_ stage: Stage, _ body: () throws -> T) throws -> T {
-            console.info("[\(stage.rawValue)]")
-            FileIO.resetPeakRSS()
-            let t0 = FileIO.now(), c0 = FileIO.cpuSeconds()
-            let v = try body()
-            let wall = FileIO.now() - t0
-            try registry.recordStage(
-                runDate: r.runDate, stage: stage.rawValue, wall: wall, cpu: FileIO.cpuSeconds() - c0,
-                peakRSS: FileIO.peakRSS())
-            summary.stageSeconds.append((stage, wall))
-            console.progress(String(format: "%@ done in %.2f s", stage.rawValue, wall))
-            return v
-        }
-        // A stage's result file is written on a thread of its own, beside the next
-        // stage when that stage follows in this process (it takes the result in
-        // memory), and registered once the next stage's own work is done (at once
-        // when none follows; for the match, right before emit publishes); waited
-        // for on any error too.
-        var storing: (stage: String, files: Background<[StageStore.Written]>)?
-        defer { _ = try? storing?.files.value() }
-        func finishStoring(beside next: String?) throws {
-            guard let (stage, files) = storing else { return }
-            let t = FileIO.now()
-            storing = nil
-            for w in try files.value() { try store.register(w) }
-            console.detail(
-                String(
-                    format: "    %@ result stored%@ (waited %.2f s)", stage, next.map { " beside the " + $0 } ?? "",
-                    FileIO.now() - t))
-            FaultPoint.hit("\(stage).stored")
-        }
-        /// `blobs`: each stage's items, in the order they are written; made on the
-        /// storing thread from what the closure captures (the results, alive until
-        /// they are written).
-        func storeBeside(_ stage: String, _ blobs: @escaping () -> [(stage: String, blobs: BlobWriter)]) {
-            nonisolated(unsafe) let blobs = blobs, files = store
-            let date = r.runDate
-            storing = (
-                stage,
-                Background("pfp-store-\(stage)") {
-                    try blobs().map { try files.write(runDate: date, stage: $0.stage, blobs: $0.blobs) }
-                }
-            )
-        }
+        defer { session.abandonStoring() }
         do {
-            var ingest: IngestResult?
-            var reports: [FeedReport] = []
-            var rejects: [(feed: String, line: Int, reason: String)] = []
             if from <= .ingest && to >= .ingest {
-                let outcome = try timed(.ingest) { () -> IngestOutcome in
-                    for f in options.allowDrift where r.config.feed(f) == nil {
-                        throw PipelineError.usage(
-                            "--allow-drift \(f): no such feed; feeds are "
-                                + "\(r.config.feeds.map(\.name).joined(separator: ", "))"
-                        )
-                    }
-                    let previousRows = try registry.previousAcceptedRows(before: r.runDate)
-                    let o = try IngestStage(config: r.config, catalogue: catalogue, console: console)
-                        .run(
-                            inbox: r.inbox, runDate: r.runDate, allowMissing: r.allowMissing,
-                            previousRows: previousRows, allowDrift: options.allowDrift)
-                    FaultPoint.hit("ingest.before_store")
-                    let result = o.result
-                    storeBeside(IngestResult.stage) { [(IngestResult.stage, result.blobs())] }
-                    try record(o, registry: registry, runDate: r.runDate)
-                    if to < .profile { try finishStoring(beside: nil) }
-                    return o
-                }
-                ingest = outcome.result
-                reports = outcome.reports
-                rejects = outcome.rejects.map { ($0.feed, Int($0.reject.line), $0.reject.reason.code) }
+                try session.ingest(catalogue: catalogue, storeNow: to < .profile)
             } else {
-                reports = try loadReports(registry: registry, runDate: r.runDate)
-                rejects = try registry.rejects(runDate: r.runDate)
+                try session.loadIngestRecords()
             }
-            summary.reports = reports
-            summary.rejects = rejects.count
-            let unavailable = Set(reports.filter { $0.required && $0.status == .allowedMissing }.map(\.feed))
-            let rules = try RuleSet.load(
-                directory: r.config.resolve(r.config.rulesPath), catalogue: catalogue, policyCatalogue: policyCatalogue,
-                runDate: r.runDate, unavailableFeeds: unavailable,
-                extraDigestFiles: [r.config.resolve(r.config.tagsPath), r.config.resolve(r.config.policiesPath)])
-            summary.skipped = rules.skippedPolicies
-            for (id, why) in rules.skippedPolicies { console.warn("policy \(id) is skipped on this run: \(why)") }
-            try registry.setRuleDigest(runDate: r.runDate, digest: rules.digest)
-
-            var profiles: HouseholdProfiles?
-            if from <= .profile && to >= .profile {
-                profiles = try timed(.profile) {
-                    let data = try ingest ?? IngestResult.load(from: store, runDate: r.runDate)
-                    ingest = data
-                    let t0 = FileIO.now()
-                    let p = try ProfileStage().run(data: data, rules: rules, console: console)
-                    console.detail(String(format: "    values computed in %.2f s", FileIO.now() - t0))
-                    try finishStoring(beside: "profile")
-                    FaultPoint.hit("profile.before_store")
-                    storeBeside(HouseholdProfiles.stage) { [(HouseholdProfiles.stage, p.blobs())] }
-                    if to < .match { try finishStoring(beside: nil) }
-                    console.progress(
-                        "\(grouped(data.livingHouseholdCount)) household profiles, \(rules.values.count) values each")
-                    return p
-                }
-            }
-            var match: MatchResult?
-            if from <= .match && to >= .match {
-                match = try timed(.match) {
-                    let t0 = FileIO.now()
-                    // The ingest result and the profiles are let go as soon as every
-                    // household is evaluated (no later stage reads them): the stored
-                    // results are written without them in memory (peak RSS at city scale).
-                    let m: MatchResult = try {
-                        let data = try ingest ?? IngestResult.load(from: store, runDate: r.runDate)
-                        let prof = try profiles ?? HouseholdProfiles.load(from: store, runDate: r.runDate)
-                        ingest = nil
-                        profiles = nil
-                        guard prof.ruleDigest == rules.digest else {
-                            throw PipelineError.badInput(
-                                stage: "match",
-                                "the rule files changed since the profiles of \(r.runDate) were computed",
-                                hint: "run 'pfp run --from profile --run-date \(r.runDate)' to recompute them")
-                        }
-                        let prevDate = try registry.previousSuccessful(before: r.runDate)
-                        let previous = try prevDate.flatMap { try RunState.load(from: store, runDate: $0) }
-                        if let prevDate {
-                            console.progress("previous run: \(prevDate)\(previous == nil ? " (no state kept)" : "")")
-                        }
-                        return try MatchStage().run(
-                            data: data, rules: rules, profiles: HouseholdProfilesView(prof, rules: rules),
-                            previous: previous,
-                            explainPath: store.sidePath(runDate: r.runDate, name: "explain.jsonl"), console: console)
-                    }()
-                    try finishStoring(beside: "match")
-                    FileIO.releaseFreeMemory()
-                    console.detail(String(format: "    evaluated in %.2f s", FileIO.now() - t0))
-                    FaultPoint.hit("match.evaluated")
-                    FaultPoint.hit("match.before_store")
-                    // The next run's state and the match result, written beside emit.
-                    storeBeside(MatchResult.stage) {
-                        [(RunState.stage, m.state.blobs()), (MatchResult.stage, m.blobs())]
-                    }
-                    if to < .emit { try finishStoring(beside: nil) }
-                    console.progress("\(grouped(m.entries.count)) list entries")
-                    return m
-                }
-            }
-            if from <= .emit && to >= .emit {
-                let m = try match ?? MatchResult.load(from: store, runDate: r.runDate)
-                var inputs = EmitStage.Inputs(
-                    runDate: r.runDate, outRoot: r.outRoot, rules: rules, match: m, feeds: reports, rejects: rejects,
-                    allowedMissing: r.allowMissing.sorted(), startedAt: startedAt,
-                    pipelineVersion: PFPVersion.pipeline, schemaVersion: PFPVersion.schema)
-                if let prev = try registry.previousSuccessful(before: r.runDate) {
-                    inputs.previousDate = prev.description
-                    inputs.previousCounts = try registry.listCounts(runDate: prev)
-                }
-                inputs.beforePublish = { try finishStoring(beside: "emit") }
-                let (path, counts) = try timed(.emit) { try EmitStage().run(inputs, console: console) }
-                summary.published = path
-                summary.counts = counts
-                summary.households = m.households
-                summary.people = m.people
-            }
+            let rules = try session.loadRules(catalogue: catalogue, policyCatalogue: policyCatalogue)
+            if from <= .profile && to >= .profile { try session.profile(rules: rules, storeNow: to < .match) }
+            if from <= .match && to >= .match { try session.match(rules: rules, storeNow: to < .emit) }
+            if from <= .emit && to >= .emit { try session.emit(rules: rules) }
+            var summary = session.summary
             summary.seconds = FileIO.now() - started
             let summaryJSON = JSON.object([
                 ("households", .int(summary.households)), ("people", .int(summary.people)),
@@ -292,5 +139,211 @@ public final class NightlyRun {
         }
         for (id, why) in s.skipped { console.info("  skipped policy \(id): \(why)") }
         if let p = s.published { console.info("published: \(p)") }
+    }
+}
+
+/// One run's stages and what they hand each other: the results kept in memory
+/// for the next stage, the stage result being stored on a thread of its own,
+/// and the summary so far.
+final class RunSession {
+    let run: NightlyRun
+    let r: ResolvedRun
+    let registry: RunRegistry
+    let store: StageStore
+    var console: Console { run.console }
+    let startedAt = RunRegistry.timestamp()
+    var summary: NightlyRun.Summary
+
+    var ingestResult: IngestResult?
+    var reports: [FeedReport] = []
+    var rejects: [(feed: String, line: Int, reason: String)] = []
+    var profiles: HouseholdProfiles?
+    var match: MatchResult?
+    /// A stage's result file is written on a thread of its own, beside the next
+    /// stage when that stage follows in this process (it takes the result in
+    /// memory), and registered once the next stage's own work is done (at once
+    /// when none follows; for the match, right before emit publishes); waited
+    /// for on any error too.
+    var storing: (stage: String, files: Background<[StageStore.Written]>)?
+
+    init(run: NightlyRun, resolved: ResolvedRun, registry: RunRegistry, store: StageStore) {
+        self.run = run
+        r = resolved
+        self.registry = registry
+        self.store = store
+        summary = NightlyRun.Summary(
+            runDate: resolved.runDate, published: nil, reports: [], households: 0, people: 0, rejects: 0,
+            counts: nil, skipped: [], seconds: 0, stageSeconds: [])
+    }
+
+    /// Runs a stage's body, recording its wall and CPU time and peak memory.
+    func timed<T>(_ stage: Stage, _ body: () throws -> T) throws -> T {
+        console.info("[\(stage.rawValue)]")
+        FileIO.resetPeakRSS()
+        let t0 = FileIO.now(), c0 = FileIO.cpuSeconds()
+        let v = try body()
+        let wall = FileIO.now() - t0
+        try registry.recordStage(
+            runDate: r.runDate, stage: stage.rawValue, wall: wall, cpu: FileIO.cpuSeconds() - c0,
+            peakRSS: FileIO.peakRSS())
+        summary.stageSeconds.append((stage, wall))
+        console.progress(String(format: "%@ done in %.2f s", stage.rawValue, wall))
+        return v
+    }
+
+    /// Waits for the stage result being stored, then registers its files.
+    func finishStoring(beside next: String?) throws {
+        guard let (stage, files) = storing else { return }
+        let t = FileIO.now()
+        storing = nil
+        for w in try files.value() { try store.register(w) }
+        console.detail(
+            String(
+                format: "    %@ result stored%@ (waited %.2f s)", stage, next.map { " beside the " + $0 } ?? "",
+                FileIO.now() - t))
+        FaultPoint.hit("\(stage).stored")
+    }
+
+    /// After a failure: the storing thread is waited for, its files not registered.
+    func abandonStoring() { _ = try? storing?.files.value() }
+
+    /// `blobs`: each stage's items, in the order they are written; made on the
+    /// storing thread from what the closure captures (the results, alive until
+    /// they are written).
+    func storeBeside(_ stage: String, _ blobs: @escaping () -> [(stage: String, blobs: BlobWriter)]) {
+        nonisolated(unsafe) let blobs = blobs, files = store
+        let date = r.runDate
+        storing = (
+            stage,
+            Background("pfp-store-\(stage)") {
+                try blobs().map { try files.write(runDate: date, stage: $0.stage, blobs: $0.blobs) }
+            }
+        )
+    }
+
+    func ingest(catalogue: TagCatalogue, storeNow: Bool) throws {
+        let outcome = try timed(.ingest) { () -> IngestOutcome in
+            for f in run.options.allowDrift where r.config.feed(f) == nil {
+                throw PipelineError.usage(
+                    "--allow-drift \(f): no such feed; feeds are \(r.config.feeds.map(\.name).joined(separator: ", "))"
+                )
+            }
+            let previousRows = try registry.previousAcceptedRows(before: r.runDate)
+            let o = try IngestStage(config: r.config, catalogue: catalogue, console: console)
+                .run(
+                    inbox: r.inbox, runDate: r.runDate, allowMissing: r.allowMissing,
+                    previousRows: previousRows, allowDrift: run.options.allowDrift)
+            FaultPoint.hit("ingest.before_store")
+            let result = o.result
+            storeBeside(IngestResult.stage) { [(IngestResult.stage, result.blobs())] }
+            try run.record(o, registry: registry, runDate: r.runDate)
+            if storeNow { try finishStoring(beside: nil) }
+            return o
+        }
+        ingestResult = outcome.result
+        reports = outcome.reports
+        rejects = outcome.rejects.map { ($0.feed, Int($0.reject.line), $0.reject.reason.code) }
+        summary.reports = reports
+        summary.rejects = rejects.count
+    }
+
+    /// A run from a later stage: the feeds and rejects its ingest recorded.
+    func loadIngestRecords() throws {
+        reports = try run.loadReports(registry: registry, runDate: r.runDate)
+        rejects = try registry.rejects(runDate: r.runDate)
+        summary.reports = reports
+        summary.rejects = rejects.count
+    }
+
+    /// The rules of the run date, with the policies that read a feed allowed to be missing skipped.
+    func loadRules(catalogue: TagCatalogue, policyCatalogue: PolicyCatalogue) throws -> RuleSet {
+        let unavailable = Set(reports.filter { $0.required && $0.status == .allowedMissing }.map(\.feed))
+        let rules = try RuleSet.load(
+            directory: r.config.resolve(r.config.rulesPath), catalogue: catalogue, policyCatalogue: policyCatalogue,
+            runDate: r.runDate, unavailableFeeds: unavailable,
+            extraDigestFiles: [r.config.resolve(r.config.tagsPath), r.config.resolve(r.config.policiesPath)])
+        summary.skipped = rules.skippedPolicies
+        for (id, why) in rules.skippedPolicies { console.warn("policy \(id) is skipped on this run: \(why)") }
+        try registry.setRuleDigest(runDate: r.runDate, digest: rules.digest)
+        return rules
+    }
+
+    func profile(rules: RuleSet, storeNow: Bool) throws {
+        profiles = try timed(.profile) {
+            let data = try ingestResult ?? IngestResult.load(from: store, runDate: r.runDate)
+            ingestResult = data
+            let t0 = FileIO.now()
+            let p = try ProfileStage().run(data: data, rules: rules, console: console)
+            console.detail(String(format: "    values computed in %.2f s", FileIO.now() - t0))
+            try finishStoring(beside: "profile")
+            FaultPoint.hit("profile.before_store")
+            storeBeside(HouseholdProfiles.stage) { [(HouseholdProfiles.stage, p.blobs())] }
+            if storeNow { try finishStoring(beside: nil) }
+            console.progress(
+                "\(grouped(data.livingHouseholdCount)) household profiles, \(rules.values.count) values each")
+            return p
+        }
+    }
+
+    func match(rules: RuleSet, storeNow: Bool) throws {
+        match = try timed(.match) {
+            let t0 = FileIO.now()
+            let m = try evaluate(rules: rules)
+            try finishStoring(beside: "match")
+            FileIO.releaseFreeMemory()
+            console.detail(String(format: "    evaluated in %.2f s", FileIO.now() - t0))
+            FaultPoint.hit("match.evaluated")
+            FaultPoint.hit("match.before_store")
+            // The next run's state and the match result, written beside emit.
+            storeBeside(MatchResult.stage) {
+                [(RunState.stage, m.state.blobs()), (MatchResult.stage, m.blobs())]
+            }
+            if storeNow { try finishStoring(beside: nil) }
+            console.progress("\(grouped(m.entries.count)) list entries")
+            return m
+        }
+    }
+
+    /// The match stage proper. The ingest result and the profiles are let go as
+    /// soon as every household is evaluated (no later stage reads them): the
+    /// stored results are written without them in memory (peak RSS at city scale).
+    private func evaluate(rules: RuleSet) throws -> MatchResult {
+        let data = try ingestResult ?? IngestResult.load(from: store, runDate: r.runDate)
+        let prof = try profiles ?? HouseholdProfiles.load(from: store, runDate: r.runDate)
+        ingestResult = nil
+        profiles = nil
+        guard prof.ruleDigest == rules.digest else {
+            throw PipelineError.badInput(
+                stage: "match",
+                "the rule files changed since the profiles of \(r.runDate) were computed",
+                hint: "run 'pfp run --from profile --run-date \(r.runDate)' to recompute them")
+        }
+        let prevDate = try registry.previousSuccessful(before: r.runDate)
+        let previous = try prevDate.flatMap { try RunState.load(from: store, runDate: $0) }
+        if let prevDate {
+            console.progress("previous run: \(prevDate)\(previous == nil ? " (no state kept)" : "")")
+        }
+        return try MatchStage().run(
+            data: data, rules: rules, profiles: HouseholdProfilesView(prof, rules: rules),
+            previous: previous,
+            explainPath: store.sidePath(runDate: r.runDate, name: "explain.jsonl"), console: console)
+    }
+
+    func emit(rules: RuleSet) throws {
+        let m = try match ?? MatchResult.load(from: store, runDate: r.runDate)
+        var inputs = EmitStage.Inputs(
+            runDate: r.runDate, outRoot: r.outRoot, rules: rules, match: m, feeds: reports, rejects: rejects,
+            allowedMissing: r.allowMissing.sorted(), startedAt: startedAt,
+            pipelineVersion: PFPVersion.pipeline, schemaVersion: PFPVersion.schema)
+        if let prev = try registry.previousSuccessful(before: r.runDate) {
+            inputs.previousDate = prev.description
+            inputs.previousCounts = try registry.listCounts(runDate: prev)
+        }
+        inputs.beforePublish = { try self.finishStoring(beside: "emit") }
+        let (path, counts) = try timed(.emit) { try EmitStage().run(inputs, console: console) }
+        summary.published = path
+        summary.counts = counts
+        summary.households = m.households
+        summary.people = m.people
     }
 }

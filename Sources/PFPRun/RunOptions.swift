@@ -1,5 +1,6 @@
 import Foundation
 import PFPCore
+import PFPSchema
 import PFPIngest
 
 /// Everything a run needs, from the configuration file and the command line.

@@ -71,8 +71,8 @@ struct RowEmitter {
     }
 
     mutating func end(_ f: Int) {
-        if crlf[f] { current.append(13) }
-        current.append(10)
+        if crlf[f] { current.append(UInt8(ascii: "\r")) }
+        current.append(UInt8(ascii: "\n"))
         buffers[f].append(contentsOf: current)
         current.removeAll(keepingCapacity: true)
         rows[f] += 1
@@ -80,10 +80,12 @@ struct RowEmitter {
 
     @inline(__always)
     mutating func field(_ bytes: [UInt8]) {
-        if bytes.contains(where: { $0 == 44 || $0 == 34 || $0 == 10 || $0 == 13 }) {
-            current.append(34)
-            for b in bytes { current.append(b); if b == 34 { current.append(34) } }
-            current.append(34)
+        if bytes.contains(where: {
+            $0 == UInt8(ascii: ",") || $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "\n") || $0 == UInt8(ascii: "\r")
+        }) {
+            current.append(UInt8(ascii: "\""))
+            for b in bytes { current.append(b); if b == UInt8(ascii: "\"") { current.append(UInt8(ascii: "\"")) } }
+            current.append(UInt8(ascii: "\""))
         } else {
             current.append(contentsOf: bytes)
         }
@@ -97,7 +99,7 @@ struct RowEmitter {
         // 12 short names: comparing beats hashing them per row.
         let f = RowEmitter.feedNames.firstIndex(of: feed)!
         for (k, c) in layouts[f].enumerated() {
-            if k > 0 { current.append(44) }
+            if k > 0 { current.append(UInt8(ascii: ",")) }
             switch c {
             case .id: field(id)
             case .tag: field(Array(tag.utf8))
@@ -220,7 +222,7 @@ struct RowEmitter {
     mutating func popRow(_ cols: [String: [UInt8]], malformed: Bool) {
         let f = RowEmitter.feedIndex["population"]!
         for (k, c) in SampleGenerator.formats[f].columns.enumerated() {
-            if k > 0 { current.append(44) }
+            if k > 0 { current.append(UInt8(ascii: ",")) }
             field(cols[c] ?? [])
         }
         if malformed { current.append(contentsOf: Array(",extra".utf8)) }

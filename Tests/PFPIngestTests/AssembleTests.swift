@@ -1,5 +1,6 @@
 import XCTest
 @testable import PFPCore
+import PFPSchema
 @testable import PFPIngest
 
 /// Households assembled from accepted population rows against a plain reference

@@ -1,5 +1,6 @@
 import XCTest
 @testable import PFPCore
+import PFPSchema
 @testable import PFPIngest
 
 /// A header is judged in the contract's terms, and the message about it quotes no

@@ -2,6 +2,7 @@ import Foundation
 import XCTest
 import PFPTestSupport
 @testable import PFPCore
+import PFPSchema
 @testable import PFPIngest
 
 func pipelineConfig() throws -> PipelineConfig {

@@ -1,6 +1,7 @@
 import XCTest
 import PFPTestSupport
 @testable import PFPCore
+import PFPSchema
 @testable import PFPIngest
 @testable import PFPRules
 @testable import PFPProfile

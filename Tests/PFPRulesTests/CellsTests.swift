@@ -19,13 +19,11 @@ final class CellsTests: XCTestCase {
         XCTAssertTrue(c.array.allSatisfy { $0 == 4 })
         c.removeAll()
         XCTAssertEqual(c.array, [])
-        c.free()
 
         let v = Cells<Val?>([.bool(true), nil, .num(Q(7, 2))])
         XCTAssertEqual(v.array, [.bool(true), nil, .num(Q(7, 2))])
         v.fill(nil)
         XCTAssertEqual(v.array, [nil, nil, nil])
-        v.free()
     }
 
     /// The evaluator reads the program unchecked: the check made before must
@@ -54,6 +52,11 @@ final class CellsTests: XCTestCase {
         XCTAssertEqual(try broken(.parameter) { n, p in n.a = Int32(p.constants.count) }?.contains("(parameter)"), true)
         XCTAssertEqual(try broken(.band) { n, p in n.b = Int32(p.tables.count) }?.contains("(band)"), true)
         XCTAssertNil(try broken(.aggregate) { n, _ in n.a = -1 }, "an aggregate without a filter is allowed")
+        // Operators are read back as enums unchecked: a byte no case has is caught here.
+        XCTAssertEqual(try broken(.arithmetic) { n, _ in n.detail = 4 }?.contains("(arithmetic)"), true)
+        XCTAssertEqual(try broken(.aggregate) { n, _ in n.detail = 6 }?.contains("(aggregate)"), true)
+        XCTAssertEqual(try broken(.truthTest) { n, _ in n.detail = 4 }?.contains("(truthTest)"), true)
+        XCTAssertEqual(try broken(.builtin) { n, _ in n.detail = 4 }?.contains("(builtin)"), true)
         XCTAssertEqual(problem(rs.program, lets: 0)?.contains("(cachedLet)"), rs.letCount > 0 ? true : nil)
         XCTAssertEqual(
             ProgramCells.problem(rs.program, tags: tags, values: values + 1, policies: policies, lets: rs.letCount),

@@ -1,6 +1,7 @@
 import XCTest
 import PFPTestSupport
 @testable import PFPCore
+import PFPSchema
 @testable import PFPIngest
 @testable import PFPRules
 @testable import PFPRun
@@ -185,9 +186,9 @@ final class PipelineTests: XCTestCase {
         let rules = try RuleSet.load(
             directory: repoRoot + "/Pipelines/rules", catalogue: tags, policyCatalogue: policies, runDate: date,
             unavailableFeeds: [])
-        let presence = try XCTUnwrap(TagPresence(data: data))
-        let plain = EvalContext(rules: rules, data: data),
-            skipping = EvalContext(rules: rules, data: data, presence: presence)
+        let presence = try XCTUnwrap(TagPresence(data: data.households))
+        let plain = EvalContext(rules: rules, data: data.households),
+            skipping = EvalContext(rules: rules, data: data.households, presence: presence)
         var rng = SystemRandomNumberGenerator()
         var h = 0, loads = 0, skipped = 0
         while loads < 20_000 {

@@ -2,6 +2,7 @@ import XCTest
 import PFPTestSupport
 @testable import PFPCore
 @testable import PFPIngest
+import PFPSchema
 @testable import PFPSample
 
 final class SampleGeneratorTests: XCTestCase {

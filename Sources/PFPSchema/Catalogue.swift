@@ -20,6 +20,17 @@ public enum TagType: Sendable, Equatable {
         case .enumeration(let w): return "enum(\(w.joined(separator: "|")))"
         }
     }
+
+    /// The type without its bounds and words.
+    public var kind: TagValueKind {
+        switch self {
+        case .money: return .money
+        case .int: return .int
+        case .bool: return .bool
+        case .date: return .date
+        case .enumeration: return .enumeration
+        }
+    }
 }
 
 /// What a person's tag is when no accepted row carries it.
@@ -52,12 +63,12 @@ extension TagDef {
     /// Parses a delivered value as this tag's type (feeds.md, "value must parse as").
     public func parse(_ b: UnsafeRawBufferPointer) -> ParsedValue {
         switch type {
-        case .money: return CompiledTags.parseValue(.money, lo: 0, hi: 0, words: [], b)
-        case .int(let lo, let hi): return CompiledTags.parseValue(.int, lo: lo, hi: hi, words: [], b)
-        case .bool: return CompiledTags.parseValue(.bool, lo: 0, hi: 0, words: [], b)
-        case .date: return CompiledTags.parseValue(.date, lo: 0, hi: 0, words: [], b)
+        case .money: return ParsedValue.parse(.money, lo: 0, hi: 0, words: [], b)
+        case .int(let lo, let hi): return ParsedValue.parse(.int, lo: lo, hi: hi, words: [], b)
+        case .bool: return ParsedValue.parse(.bool, lo: 0, hi: 0, words: [], b)
+        case .date: return ParsedValue.parse(.date, lo: 0, hi: 0, words: [], b)
         case .enumeration(let w):
-            return CompiledTags.parseValue(.enumeration, lo: 0, hi: 0, words: w.map { Array($0.utf8) }, b)
+            return ParsedValue.parse(.enumeration, lo: 0, hi: 0, words: w.map { Array($0.utf8) }, b)
         }
     }
 
@@ -220,48 +231,21 @@ enum CatalogueText {
     static func isIdentifier(_ s: String) -> Bool {
         !s.isEmpty
             && s.utf8.allSatisfy {
-                ($0 >= 97 && $0 <= 122) || ($0 >= 65 && $0 <= 90) || ($0 >= 48 && $0 <= 57) || $0 == 95
+                ($0 >= UInt8(ascii: "a") && $0 <= UInt8(ascii: "z"))
+                    || ($0 >= UInt8(ascii: "A") && $0 <= UInt8(ascii: "Z"))
+                    || ($0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9")) || $0 == UInt8(ascii: "_")
             }
     }
 }
 
-/// The catalogue compiled for the row loop: plain arrays, no strings, so reading
-/// a tag's type costs no reference counting per row.
-final class CompiledTags: @unchecked Sendable {
-    enum Kind: UInt8 { case money, int, bool, date, enumeration }
-    let kind: [Kind]
-    let lo: [Int64]
-    let hi: [Int64]
-    let feed: [Int32]
-    let words: [[[UInt8]]]
+/// A tag type without its bounds and words: what the value parser switches on.
+public enum TagValueKind: UInt8, Sendable { case money, int, bool, date, enumeration }
 
-    init(_ catalogue: TagCatalogue, feeds: [String]) {
-        var kind: [Kind] = [], lo: [Int64] = [], hi: [Int64] = [], feed: [Int32] = [], words: [[[UInt8]]] = []
-        for t in catalogue.tags {
-            var w: [[UInt8]] = []
-            var a: Int64 = 0, b: Int64 = 0
-            switch t.type {
-            case .money: kind.append(.money)
-            case .bool: kind.append(.bool)
-            case .date: kind.append(.date)
-            case .int(let x, let y): kind.append(.int); a = x; b = y
-            case .enumeration(let ws): kind.append(.enumeration); w = ws.map { Array($0.utf8) }
-            }
-            lo.append(a); hi.append(b); words.append(w)
-            feed.append(Int32(feeds.firstIndex(of: t.feed) ?? -1))
-        }
-        self.kind = kind; self.lo = lo; self.hi = hi; self.feed = feed; self.words = words
-    }
-
-    @inline(__always)
-    func parse(_ t: Int, _ b: UnsafeRawBufferPointer) -> ParsedValue {
-        CompiledTags.parseValue(kind[t], lo: lo[t], hi: hi[t], words: words[t], b)
-    }
-
+extension ParsedValue {
     /// The one parser of delivered values, by type.
-    @inline(__always)
-    static func parseValue(
-        _ kind: Kind, lo: Int64, hi: Int64, words: [[UInt8]], _ b: UnsafeRawBufferPointer
+    @inlinable
+    public static func parse(
+        _ kind: TagValueKind, lo: Int64, hi: Int64, words: [[UInt8]], _ b: UnsafeRawBufferPointer
     ) -> ParsedValue {
         switch kind {
         case .money:
@@ -278,7 +262,7 @@ final class CompiledTags: @unchecked Sendable {
             var v: Int64 = 0
             var overflow = false
             while i < b.count {
-                let d = b[i] &- 48
+                let d = b[i] &- UInt8(ascii: "0")
                 if d > 9 { return .bad }
                 if v > (Int64.max - 9) / 10 { overflow = true } else { v = v * 10 + Int64(d) }
                 i += 1

@@ -1,0 +1,80 @@
+import PFPCore
+import PFPRules
+
+/// A list entry ready for publication. Plain numbers only (no text, no reference
+/// counts): at city scale there are millions, and they are copied, stored and
+/// grouped; `MatchResult` turns them into text. Its explanation is in the match
+/// stage's `explain.jsonl`.
+public struct PublishedEntry: Sendable {
+    /// The list's index in the rule files' order.
+    public var list: Int32
+    /// Index into `MatchResult.householdIDs`.
+    public var household: Int32
+    /// Index into `MatchResult.policyIDs`; -1 for a household list.
+    public var policy: Int32
+    public var certainty: Certainty
+    public var status: EntryStatus
+    /// The person's ID key; 0 for an entry of the household.
+    public var personKey: UInt64
+    /// Whole yuan; `Int64.min` for none.
+    public var amountValue: Int64
+    /// The entry's codes: `MatchResult.codes[codeStart ..< codeStart + codeCount]`
+    /// (unknown_facts, failed_criteria, reasons or triggers).
+    public var codeStart: Int32
+    public var codeCount: Int32
+    public var district: Int32
+    public var street: Int32
+    public var community: Int64
+
+    public var amount: Int? { amountValue == Int64.min ? nil : Int(amountValue) }
+
+    /// The words of `certainty` and `status` as UTF-8, by raw value (made once: the
+    /// lists and the stored result write them for every entry).
+    public static let certaintyUTF8: [[UInt8]] = (0...UInt8.max).map {
+        Array((Certainty(rawValue: $0)?.text ?? "").utf8)
+    }
+    public static let statusUTF8: [[UInt8]] = (0...UInt8.max).map {
+        Array((EntryStatus(rawValue: $0)?.text ?? "").utf8)
+    }
+
+    public enum EntryStatus: UInt8, Sendable {
+        case none, new, `repeat`
+        public var text: String {
+            switch self {
+            case .none: return ""
+            case .new: return "new"
+            case .repeat: return "repeat"
+            }
+        }
+        public init(text: String) { self = text == "new" ? .new : (text == "repeat" ? .repeat : .none) }
+    }
+}
+
+public struct MatchResult {
+    /// List by list (rule order), each in its file's order.
+    public var entries: [PublishedEntry]
+    /// Names the entries' numbers stand for.
+    public var listIDs: [String]
+    public var householdIDs: [String]
+    public var policyIDs: [String]
+    public var codes: [String]
+    /// explain.jsonl, written by the match stage while it evaluates, in the order of the entries.
+    public var explainPath: String? = nil
+    public var explainRows = 0
+    /// The file's sha256 and size.
+    public var explainSHA = ""
+    public var explainBytes = 0
+    public var state: RunState
+    public var households: Int
+    public var people: Int
+
+    public func list(_ e: PublishedEntry) -> String { listIDs[Int(e.list)] }
+    public func householdID(_ e: PublishedEntry) -> String { householdIDs[Int(e.household)] }
+    public func personID(_ e: PublishedEntry) -> String {
+        e.personKey == 0 ? "" : IDNumber(key: e.personKey).description
+    }
+    public func policy(_ e: PublishedEntry) -> String { e.policy < 0 ? "" : policyIDs[Int(e.policy)] }
+    public func codes(_ e: PublishedEntry) -> ArraySlice<String> {
+        codes[Int(e.codeStart)..<Int(e.codeStart + e.codeCount)]
+    }
+}
