@@ -28,13 +28,15 @@ let package = Package(
         // The contract's shapes: catalogues, feeds, the pipeline's configuration and
         // the households the rules read. Below both the ingest and the rule engine.
         .target(name: "PFPSchema", dependencies: ["PFPCore"]),
+        // The published formats' bytes: a byte writer, JSON strings and numbers, CSV fields.
+        .target(name: "PFPFormats", dependencies: ["PFPCore"], swiftSettings: hot),
         .target(name: "PFPIngest", dependencies: ["PFPCore", "PFPSchema", "CPFPNative"], swiftSettings: hot),
         .target(name: "PFPRules", dependencies: ["PFPCore", "PFPSchema"], swiftSettings: hot),
         .target(name: "PFPProfile", dependencies: ["PFPCore", "PFPSchema", "PFPIngest", "PFPRules"], swiftSettings: hot),
-        .target(name: "PFPMatch", dependencies: ["PFPCore", "PFPSchema", "PFPIngest", "PFPRules", "PFPProfile"], swiftSettings: hot),
-        .target(name: "PFPEmit", dependencies: ["PFPCore", "PFPSchema", "PFPIngest", "PFPRules", "PFPMatch"]),
+        .target(name: "PFPMatch", dependencies: ["PFPCore", "PFPSchema", "PFPFormats", "PFPIngest", "PFPRules", "PFPProfile"], swiftSettings: hot),
+        .target(name: "PFPEmit", dependencies: ["PFPCore", "PFPSchema", "PFPFormats", "PFPIngest", "PFPRules", "PFPMatch"]),
         .target(name: "PFPSample", dependencies: ["PFPCore"]),
-        .target(name: "PFPRun", dependencies: ["PFPCore", "PFPSchema", "PFPIngest", "PFPRules", "PFPProfile", "PFPMatch", "PFPEmit"]),
+        .target(name: "PFPRun", dependencies: ["PFPCore", "PFPSchema", "PFPFormats", "PFPIngest", "PFPRules", "PFPProfile", "PFPMatch", "PFPEmit"]),
         // The command line as types: each command declared once (parser, usage and help).
         .target(name: "PFPCommandLine", dependencies: ["PFPCore", "PFPSchema", "PFPIngest", "PFPRules", "PFPSample", "PFPRun"]),
         .executableTarget(name: "pfp", dependencies: ["PFPCore", "PFPCommandLine"]),
@@ -45,8 +47,8 @@ let package = Package(
         .testTarget(name: "PFPIngestTests", dependencies: ["PFPCore", "PFPSchema", "PFPIngest", "PFPRules", "PFPSample", "PFPRun", "PFPTestSupport"]),
         .testTarget(name: "PFPRulesTests", dependencies: ["PFPCore", "PFPSchema", "PFPIngest", "PFPRules", "PFPRun", "PFPTestSupport"]),
         .testTarget(name: "PFPProfileTests", dependencies: ["PFPCore", "PFPSchema", "PFPIngest", "PFPRules", "PFPProfile", "PFPRun", "PFPTestSupport"]),
-        .testTarget(name: "PFPMatchTests", dependencies: ["PFPCore", "PFPSchema", "PFPRules", "PFPMatch"]),
-        .testTarget(name: "PFPEmitTests", dependencies: ["PFPCore", "PFPSchema", "PFPIngest", "PFPRules", "PFPMatch", "PFPEmit", "PFPTestSupport"]),
+        .testTarget(name: "PFPMatchTests", dependencies: ["PFPCore", "PFPSchema", "PFPFormats", "PFPRules", "PFPMatch"]),
+        .testTarget(name: "PFPEmitTests", dependencies: ["PFPCore", "PFPSchema", "PFPFormats", "PFPIngest", "PFPRules", "PFPMatch", "PFPEmit", "PFPTestSupport"]),
         .testTarget(name: "PFPSampleTests", dependencies: ["PFPCore", "PFPSchema", "PFPIngest", "PFPSample", "PFPTestSupport"]),
         .testTarget(name: "PFPRunTests", dependencies: ["PFPCore", "PFPSchema", "PFPIngest", "PFPRules", "PFPMatch", "PFPEmit", "PFPRun", "PFPSample", "PFPTestSupport"]),
     ]

@@ -5,7 +5,7 @@ import PFPRun
 /// A command of `pfp`, declared once: its name, summary, arguments (the parser,
 /// the usage line and the help all come from them), how it reads them, a
 /// validation that runs before anything is done, and what it does.
-public protocol PFPCommand {
+public protocol PFPCommand: Sendable {
     static var name: String { get }
     static var summary: String { get }
     /// Paragraphs of help after the usage line.

@@ -64,7 +64,7 @@ public indirect enum JSON: Sendable, Equatable {
     /// The escape of a byte that needs one (`needsEscape`), handed out byte by byte:
     /// `\"`, `\\`, `\n`, `\r`, `\t`, and `\u00xx` for the other control characters.
     /// The project's one definition of JSON string escaping: `JSON` values and the
-    /// byte writers of the hot paths (`JSONBytes`) both escape through it.
+    /// byte writers of the hot paths (`ByteWriter`) both escape through it.
     public static func escape(_ b: UInt8, _ emit: (UInt8) -> Void) {
         emit(92)
         switch b {

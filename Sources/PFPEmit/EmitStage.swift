@@ -1,5 +1,6 @@
 import Foundation
 import PFPCore
+import PFPFormats
 import PFPIngest
 import PFPRules
 import PFPMatch
@@ -68,7 +69,7 @@ public struct EmitStage {
                     previousDate: x.previousDate)
             }
             let pieceRows = 32_768
-            let policyFields = x.match.policyIDs.map { EmitStage.field($0) }
+            let policyFields = x.match.policyIDs.map { CSVText.field($0) }
             for (i, l) in lists.enumerated() {
                 let entries = byList[l.id] ?? []
                 let pieces = max(1, (entries.count + pieceRows - 1) / pieceRows)
@@ -78,7 +79,7 @@ public struct EmitStage {
                     Parallel.forEach(pieces + extra) { k in
                         if k == pieces { makeReport(); return }
                         let lo = entries.startIndex + k * pieceRows, hi = min(entries.endIndex, lo + pieceRows)
-                        let bytes = JSONBytes(capacity: (hi - lo) * 96)
+                        let bytes = ByteWriter(capacity: (hi - lo) * 96)
                         for e in entries[lo..<hi] {
                             EmitStage.row(e, x.match, list: l, policies: policyFields, into: bytes)
                         }
@@ -121,29 +122,20 @@ public struct EmitStage {
 
     /// One CSV row of `l` into `w`. `policies`: each policy's id as a field
     /// (`field`), made once per run.
-    static func row(_ e: PublishedEntry, _ m: MatchResult, list l: ListInfo, policies: [[UInt8]], into w: JSONBytes) {
-        func text(_ s: String) {
-            var t = s
-            let plain = t.withUTF8 { u in
-                if EmitStage.needsQuotes(u) { return false }
-                w.append(u)
-                return true
-            }
-            if !plain { EmitStage.field(s).withUnsafeBufferPointer { w.append($0) } }
-        }
+    static func row(_ e: PublishedEntry, _ m: MatchResult, list l: ListInfo, policies: [[UInt8]], into w: ByteWriter) {
         /// Codes joined by `;`: written as they are unless one needs quotes (then the
         /// joined text is quoted as one field).
         func codes(_ e: PublishedEntry) {
             let list = m.codes(e)
             var plain = true
-            for var c in list { c.withUTF8 { plain = plain && !EmitStage.needsQuotes($0) } }
-            guard plain else { text(list.joined(separator: ";")); return }
+            for var c in list { c.withUTF8 { plain = plain && !CSVText.needsQuotes($0) } }
+            guard plain else { w.csvField(list.joined(separator: ";")); return }
             for (k, var c) in list.enumerated() {
                 if k > 0 { w.byte(UInt8(ascii: ";")) }
                 c.withUTF8 { w.append($0) }
             }
         }
-        text(m.householdID(e))
+        w.csvField(m.householdID(e))
         if l.perPolicy {
             w.byte(UInt8(ascii: ","))
             if e.personKey != 0 { w.idDigits(e.personKey) }  // digits and X: nothing to quote
@@ -166,24 +158,6 @@ public struct EmitStage {
             }
         }
         w.byte(UInt8(ascii: "\n"))
-    }
-
-    /// Whether a CSV field holding these bytes must be quoted.
-    @inline(__always) static func needsQuotes(_ u: UnsafeBufferPointer<UInt8>) -> Bool {
-        u.contains {
-            $0 == UInt8(ascii: ",") || $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "\n") || $0 == UInt8(ascii: "\r")
-        }
-    }
-
-    /// A CSV field: as it is, or quoted (quotes doubled) when it holds a comma,
-    /// quote or line break.
-    static func field(_ s: String) -> [UInt8] {
-        var t = s
-        guard t.withUTF8(needsQuotes) else { return Array(s.utf8) }
-        var out: [UInt8] = [34]
-        for b in s.utf8 { out.append(b); if b == UInt8(ascii: "\"") { out.append(UInt8(ascii: "\"")) } }
-        out.append(UInt8(ascii: "\""))
-        return out
     }
 
     /// Each list's entries. The match stage gives them list by list, so each list is

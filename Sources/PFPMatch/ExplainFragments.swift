@@ -1,5 +1,6 @@
 import Foundation
 import PFPCore
+import PFPFormats
 import PFPIngest
 import PFPRules
 import PFPProfile
@@ -16,8 +17,8 @@ public final class ExplainFragments {
     public init(rules: RuleSet, runDate: CivilDate) {
         var bytes: [UInt8] = []
         var ranges: [Range<Int>] = []
-        func add(_ f: (JSONBytes) -> Void) {
-            let w = JSONBytes(capacity: 64); f(w); ranges.append(bytes.count..<bytes.count + w.count); bytes += w.out
+        func add(_ f: (ByteWriter) -> Void) {
+            let w = ByteWriter(capacity: 64); f(w); ranges.append(bytes.count..<bytes.count + w.count); bytes += w.out
         }
         listNames = ranges.count
         for l in rules.lists { add { $0.string(l.id) } }

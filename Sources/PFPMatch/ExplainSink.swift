@@ -1,5 +1,6 @@
 import Foundation
 import PFPCore
+import PFPFormats
 
 /// Where the match stage's explanations go while it runs. Tasks finish in any
 /// order; each is written once every task before it is, so the file is written
@@ -10,12 +11,12 @@ final class ExplainSink: @unchecked Sendable {
     let main: FileIO.Writer
     let lock = NSLock()
     var next = 0
-    var pending: [Int: JSONBytes] = [:]
+    var pending: [Int: ByteWriter] = [:]
     var rows = 0
     var failure: Error?
     /// Buffers already written, for the next tasks (their pages stay mapped:
     /// no fresh zeroed pages for every task).
-    var spare: [JSONBytes] = []
+    var spare: [ByteWriter] = []
 
     init(path: String) throws {
         self.path = path
@@ -25,13 +26,13 @@ final class ExplainSink: @unchecked Sendable {
     }
 
     /// An empty buffer for a task's explanations.
-    func buffer() -> JSONBytes {
+    func buffer() -> ByteWriter {
         lock.lock()
         defer { lock.unlock() }
-        return spare.popLast() ?? JSONBytes(capacity: 1 << 16)
+        return spare.popLast() ?? ByteWriter(capacity: 1 << 16)
     }
 
-    func deliver(task: Int, _ text: JSONBytes, rows n: Int) {
+    func deliver(task: Int, _ text: ByteWriter, rows n: Int) {
         lock.lock()
         defer { lock.unlock() }
         pending[task] = text

@@ -1,5 +1,6 @@
 import Foundation
 import PFPCore
+import PFPFormats
 import PFPIngest
 import PFPRules
 import PFPProfile
@@ -30,7 +31,7 @@ public enum Explanation {
         listJSON: UnsafeBufferPointer<UInt8>, triggers: Bool, householdID: String, personID: String,
         policyJSON: UnsafeBufferPointer<UInt8>?, certainty: Certainty, amount: Int?,
         codes: [String], status: String, criteria: [(code: String, value: Val)], reasons: [(code: String, value: Val)],
-        tracer: Tracer, ctx: EvalContext, fragments: ExplainFragments, into w: JSONBytes
+        tracer: Tracer, ctx: EvalContext, fragments: ExplainFragments, into w: ByteWriter
     ) {
         w.raw("{\"list\":"); w.append(listJSON)
         w.raw(",\"household_id\":"); w.string(householdID)

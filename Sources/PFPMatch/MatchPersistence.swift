@@ -1,5 +1,6 @@
 import Foundation
 import PFPCore
+import PFPFormats
 import PFPRules
 
 /// The match stage's result kept in the database, so `pfp stage emit` can publish again.
@@ -57,8 +58,8 @@ public extension MatchResult {
 
     /// `count` fields joined with NUL (the encoding of `BlobWriter.putStrings`),
     /// each written by `field` as bytes.
-    internal static func joined(_ count: Int, _ field: (Int, JSONBytes) -> Void) -> [UInt8] {
-        let w = JSONBytes(capacity: count * 12)
+    internal static func joined(_ count: Int, _ field: (Int, ByteWriter) -> Void) -> [UInt8] {
+        let w = ByteWriter(capacity: count * 12)
         for k in 0..<count {
             if k > 0 { w.byte(0) }
             field(k, w)

@@ -1,5 +1,6 @@
 import Foundation
 import PFPCore
+import PFPFormats
 import PFPIngest
 import PFPRules
 import PFPProfile
@@ -334,7 +335,7 @@ public struct MatchStage {
         list l: Int, _ fast: [EntryPosition], ctx: EvalContext, data: IngestResult, tracer: Tracer,
         previousState: RunState?,
         fragments: ExplainFragments,
-        entries out: inout [PublishedEntry], codes codeStore: inout [String], text: JSONBytes, keys: inout [String]
+        entries out: inout [PublishedEntry], codes codeStore: inout [String], text: ByteWriter, keys: inout [String]
     ) {
         let rules = ctx.rules
         let h = ctx.household

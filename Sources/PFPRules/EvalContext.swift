@@ -644,11 +644,6 @@ public final class EvalContext {
         return Int(r)
     }
 
-    /// The reason codes of a household list that hold (true) for the current household.
-    public func listReasons(_ l: ListInfo) -> [String] {
-        listReasonValues(l).compactMap { $0.value == .bool(true) ? $0.code : nil }
-    }
-
     /// The loaded household's list entries as positions only (what `RuleSet.entries`
     /// finds, without codes, amounts or text): in list order, then policy, then member.
     public func entryPositions(wasOnAfterList: Bool, into out: inout [EntryPosition]) {

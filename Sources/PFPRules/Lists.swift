@@ -10,24 +10,16 @@ public struct EntryPosition: Sendable {
     public init(list: Int32, policy: Int32, slot: Int32) { self.list = list; self.policy = policy; self.slot = slot }
 }
 
-/// One entry of one list, before publication.
-public struct ListEntry: Sendable {
+/// One list entry of the loaded household as `RuleSet.entries` finds it (what
+/// `pfp test-rules` checks): where it is and its decision, made by
+/// `EvalContext.decide(at:)` as the match stage makes it for publication.
+public struct ListEntry {
+    public var at: EntryPosition
     public var list: String
-    public var household: Int
     /// The person for a person policy (person index), nil for household entries.
     public var person: Int32?
     public var policy: String?
-    /// confirmed or to_verify (push), nil otherwise.
-    public var certainty: String?
-    public var amount: Int?
-    /// Reason or trigger codes (referral, watch, warning).
-    public var reasons: [String] = []
-    /// Failed criteria (review), unknown facts (push, to_verify).
-    public var failedCriteria: [String] = []
-    public var unknownFacts: [String] = []
-    /// The list's and the policy's positions in the rule files (-1: no policy).
-    public var listIndex = -1
-    public var policyIndex = -1
+    public var decision: EntryDecision
 }
 
 public extension RuleSet {
@@ -43,22 +35,9 @@ public extension RuleSet {
         var positions: [EntryPosition] = []
         c.entryPositions(wasOnAfterList: wasOnAfterList, into: &positions)
         return positions.map { at in
-            let l = lists[Int(at.list)]
-            let d = c.decide(at: at)
-            var e = ListEntry(
-                list: l.id, household: c.household, person: at.slot >= 0 ? c.member(Int(at.slot)) : nil,
-                policy: at.policy >= 0 ? policies[Int(at.policy)].id : nil)
-            e.listIndex = l.index
-            guard let policy = d.policy else {
-                e.reasons = d.codes
-                return e
-            }
-            e.policyIndex = Int(at.policy)
-            e.certainty = d.certainty.text
-            e.amount = d.amount
-            e.failedCriteria = policy.failedCriteria
-            e.unknownFacts = policy.unknownFacts
-            return e
+            ListEntry(
+                at: at, list: lists[Int(at.list)].id, person: at.slot >= 0 ? c.member(Int(at.slot)) : nil,
+                policy: at.policy >= 0 ? policies[Int(at.policy)].id : nil, decision: c.decide(at: at))
         }
     }
 

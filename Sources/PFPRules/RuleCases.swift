@@ -387,23 +387,24 @@ public struct RuleCaseRunner {
                 while k < rest.count {
                     switch rest[k] {
                     case "confirmed", "to_verify":
-                        if e.certainty != rest[k] {
-                            return "\(l.id) \(pid): expected \(rest[k]), got \(e.certainty ?? "-")"
+                        if e.decision.certainty.text != rest[k] {
+                            return "\(l.id) \(pid): expected \(rest[k]), got \(e.decision.certainty.text)"
                         }
                         k += 1
                     case "amount":
                         let want = k + 1 < rest.count ? Int(rest[k + 1]) : nil
-                        if e.amount != want {
+                        if e.decision.amount != want {
                             return
                                 "\(l.id) \(pid): expected amount \(want.map(String.init) ?? "none"), got "
-                                + "\(e.amount.map(String.init) ?? "none")"
+                                + "\(e.decision.amount.map(String.init) ?? "none")"
                         }
                         k += 2
                     case "failed":
                         let want = (k + 1 < rest.count ? rest[k + 1] : "").split(separator: ";").map(String.init)
                             .sorted()
-                        if e.failedCriteria != want {
-                            return "\(l.id) \(pid): expected failed \(want), got \(e.failedCriteria)"
+                        let failed = e.decision.policy?.failedCriteria ?? []
+                        if failed != want {
+                            return "\(l.id) \(pid): expected failed \(want), got \(failed)"
                         }
                         k += 2
                     default: return "unexpected '\(rest[k])'"
@@ -413,15 +414,16 @@ public struct RuleCaseRunner {
             }
             let e = entries.first { $0.list == l.id }
             if negate {
-                return e == nil ? nil : "on \(l.id) with \(e!.reasons.joined(separator: ";")) but should not be"
+                return e == nil ? nil : "on \(l.id) with \(e!.decision.codes.joined(separator: ";")) but should not be"
             }
             guard let e else {
                 let vals = ctx.listReasonValues(l).map { "\($0.code)=\(ctx.describe($0.value))" }.joined(separator: " ")
                 return "not on \(l.id) [reasons: \(vals)]"
             }
             let want = (details.first ?? "").split(separator: ";").map(String.init).sorted()
-            if !want.isEmpty && e.reasons != want {
-                return "\(l.id): expected \(want.joined(separator: ";")), got \(e.reasons.joined(separator: ";"))"
+            if !want.isEmpty && e.decision.codes != want {
+                return
+                    "\(l.id): expected \(want.joined(separator: ";")), got \(e.decision.codes.joined(separator: ";"))"
             }
             return nil
         }

@@ -1,12 +1,13 @@
 import Foundation
 import PFPCore
+import PFPFormats
 import PFPIngest
 import PFPRules
 import PFPMatch
 
 /// `pfp explain`: why a household (or one of its people) is or is not on a list,
 /// recomputed from the stored ingest result with the rules of that run date.
-public struct ExplainRequest {
+public struct ExplainRequest: Sendable {
     public var options: RunOptions
     public var household: String
     public var policy: String?
@@ -73,7 +74,7 @@ public enum ExplainCommand {
             ctx.tracer = nil
         }
         func json(_ subject: ExplainedDecision.Subject, _ d: EntryDecision, _ tracer: Tracer) -> String {
-            let w = JSONBytes()
+            let w = ByteWriter()
             switch subject {
             case .policy(let p, let personID):
                 // Every decision of a policy, listed or not: "list" says "policy".

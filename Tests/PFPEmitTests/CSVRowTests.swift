@@ -1,6 +1,7 @@
 import XCTest
 import PFPTestSupport
 @testable import PFPCore
+import PFPFormats
 import PFPSchema
 @testable import PFPEmit
 import PFPIngest
@@ -66,17 +67,17 @@ final class CSVRowTests: XCTestCase {
             entries: entries, listIDs: rules.lists.map(\.id), householdIDs: households,
             policyIDs: rules.policies.map(\.id),
             codes: codes, state: RunState(runDate: date), households: households.count, people: 1)
-        let policyFields = m.policyIDs.map { EmitStage.field($0) }
+        let policyFields = m.policyIDs.map { CSVText.field($0) }
         var quoted = 0
         for e in entries {
             let l = rules.lists[Int(e.list)]
-            let w = JSONBytes()
+            let w = ByteWriter()
             EmitStage.row(e, m, list: l, policies: policyFields, into: w)
             let want = reference(e, m, l)
             XCTAssertEqual(String(decoding: w.out, as: UTF8.self), want)
             if want.contains("\"") { quoted += 1 }
         }
         XCTAssertGreaterThan(quoted, entries.count / 2, "most rows have a field to quote")
-        XCTAssertEqual(EmitStage.field("x\"y,z"), Array("\"x\"\"y,z\"".utf8))
+        XCTAssertEqual(CSVText.field("x\"y,z"), Array("\"x\"\"y,z\"".utf8))
     }
 }

@@ -1,5 +1,6 @@
 import XCTest
 import PFPCore
+import PFPFormats
 @testable import PFPRules
 @testable import PFPMatch
 
@@ -13,7 +14,7 @@ final class ExplanationTextTests: XCTestCase {
                 123_456_789_012, -987_654_321_099, Int128(Int64.max), Int128(Int64.min) + 1,
             ] {
                 let q = Q(n, d)
-                let w = JSONBytes()
+                let w = ByteWriter()
                 if w.decimal(q) {
                     XCTAssertEqual(String(decoding: w.out, as: UTF8.self), "\"\(q.description)\"", "\(n)/\(d)")
                     checked += 1
