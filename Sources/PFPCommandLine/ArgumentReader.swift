@@ -6,17 +6,17 @@ import PFPCore
 /// refused (exit 64) with what to write instead. The command then reads each
 /// declared argument by its typed declaration; one it declares but never reads is
 /// a programming error that `finish()` reports.
-public final class ArgumentReader {
-    public let command: String
+package final class ArgumentReader {
+    package let command: String
     private let declarations: [ArgumentDeclaration]
     private var values: [String: [String]] = [:]
     private var flags: Set<String> = []
     private var words: [String] = []
     private var read: Set<String> = []
     /// `--help` or `-h` was given: nothing else is checked.
-    public private(set) var wantsHelp = false
+    package private(set) var wantsHelp = false
 
-    public init(
+    package init(
         _ args: [String], command: String, declarations: [ArgumentDeclaration], conflicts: [[String]] = []
     ) throws {
         self.command = command
@@ -85,7 +85,7 @@ public final class ArgumentReader {
     }
 
     /// The value of an option, nil when it is not given.
-    public func value<V>(_ option: Option<V>) throws -> V? {
+    package func value<V>(_ option: Option<V>) throws -> V? {
         read.insert(option.name)
         guard let text = values[option.name]?.last else {
             if option.declaration.required {
@@ -97,29 +97,29 @@ public final class ArgumentReader {
     }
 
     /// The value of an option, or its default.
-    public func value<V>(_ option: Option<V>, default fallback: V) throws -> V {
+    package func value<V>(_ option: Option<V>, default fallback: V) throws -> V {
         try value(option) ?? fallback
     }
 
     /// Every value of a repeatable option, in the order given.
-    public func values<V>(_ option: Option<V>) throws -> [V] {
+    package func values<V>(_ option: Option<V>) throws -> [V] {
         read.insert(option.name)
         return try (values[option.name] ?? []).map { try convert($0, option) }
     }
 
-    public func flag(_ flag: Flag) -> Bool {
+    package func flag(_ flag: Flag) -> Bool {
         read.insert(flag.name)
         return flags.contains(flag.name)
     }
 
-    public func words(_ declared: Words) -> [String] {
+    package func words(_ declared: Words) -> [String] {
         read.insert(declared.declaration.name)
         return words
     }
 
     /// Checks that the command read every argument it declares (a declaration it
     /// ignores would be parsed and shown in the help but do nothing).
-    public func finish() throws {
+    package func finish() throws {
         let unread = declarations.map(\.name).filter { !read.contains($0) }
         if !unread.isEmpty {
             throw PipelineError.failure(

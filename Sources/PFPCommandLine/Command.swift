@@ -5,7 +5,7 @@ import PFPRun
 /// A command of `pfp`, declared once: its name, summary, arguments (the parser,
 /// the usage line and the help all come from them), how it reads them, a
 /// validation that runs before anything is done, and what it does.
-public protocol PFPCommand: Sendable {
+package protocol PFPCommand: Sendable {
     static var name: String { get }
     static var summary: String { get }
     /// Paragraphs of help after the usage line.
@@ -31,13 +31,13 @@ extension PFPCommand {
         return command
     }
 
-    public static var details: String { "" }
-    public static var conflicts: [[String]] { [] }
-    public func validate() throws {}
+    package static var details: String { "" }
+    package static var conflicts: [[String]] { [] }
+    package func validate() throws {}
 
     /// `usage: pfp NAME …` with every argument: required ones bare, optional ones
     /// in brackets, repeatable ones with `...`, contradicting flags as `[--a | --b]`.
-    public static var usage: String {
+    package static var usage: String {
         var parts = ["pfp", name]
         var done: Set<String> = []
         for d in arguments where !done.contains(d.name) {
@@ -55,7 +55,7 @@ extension PFPCommand {
     }
 
     /// The whole help: summary, usage, details and every option with its help.
-    public static var help: String {
+    package static var help: String {
         var s = "pfp \(name): \(summary)\n\nusage: \(usage)\n"
         if !details.isEmpty { s += "\n" + details + "\n" }
         let listed =
@@ -73,7 +73,7 @@ extension PFPCommand {
 }
 
 /// What a command line asks for.
-public enum Invocation {
+package enum Invocation {
     case topHelp
     case help(any PFPCommand.Type)
     case version
@@ -82,15 +82,15 @@ public enum Invocation {
 }
 
 /// The `pfp` tool: its commands and how a command line becomes one of them.
-public enum Tool {
+package enum Tool {
     /// Every command; dispatch goes through this list, so a command cannot be
     /// declared and left unwired.
-    public static let commands: [any PFPCommand.Type] = [
+    package static let commands: [any PFPCommand.Type] = [
         RunCommand.self, StageCommand.self, SampleCommand.self, RunsCommand.self, BenchCommand.self,
         ExplainCommand.self, TestRulesCommand.self, CheckRulesCommand.self, PurgeCommand.self, VersionCommand.self,
     ]
 
-    public static var topHelp: String {
+    package static var topHelp: String {
         var s = """
             pfp: PolicyFindsPeople, the nightly "policy finds people" job of a civil-affairs bureau.
 
@@ -109,7 +109,7 @@ public enum Tool {
 
     /// Parses a command line (without the program name) into what it asks for;
     /// misuse throws a usage error (exit 64) that says what to write instead.
-    public static func parse(_ args: [String]) throws -> Invocation {
+    package static func parse(_ args: [String]) throws -> Invocation {
         guard let first = args.first else {
             throw PipelineError.usage("a command is needed", hint: "see 'pfp --help' for the commands")
         }
@@ -135,7 +135,7 @@ public enum Tool {
     }
 
     /// Runs a command line and exits with the code the scheduler reads.
-    public static func main(_ args: [String], console: Console) -> Never {
+    package static func main(_ args: [String], console: Console) -> Never {
         do {
             switch try parse(args) {
             case .topHelp: print(topHelp)

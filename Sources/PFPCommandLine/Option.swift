@@ -2,8 +2,8 @@ import PFPCore
 
 /// How an argument appears on the command line: one declaration serves the
 /// parser, the usage line and the help, so the three cannot disagree.
-public struct ArgumentDeclaration: Sendable, Equatable {
-    public enum Kind: Sendable, Equatable {
+package struct ArgumentDeclaration: Sendable, Equatable {
+    package enum Kind: Sendable, Equatable {
         /// `--name VALUE`.
         case option(placeholder: String)
         /// `--name`, on or off; it takes no value.
@@ -11,11 +11,11 @@ public struct ArgumentDeclaration: Sendable, Equatable {
         /// Bare words, as the stage of `pfp stage ingest`.
         case words(placeholder: String)
     }
-    public var name: String
-    public var kind: Kind
-    public var help: String
-    public var repeatable = false
-    public var required = false
+    package var name: String
+    package var kind: Kind
+    package var help: String
+    package var repeatable = false
+    package var required = false
 
     var isWords: Bool {
         if case .words = kind { return true }
@@ -34,13 +34,13 @@ public struct ArgumentDeclaration: Sendable, Equatable {
 
 /// An option that takes a value of a type, declared once with its name,
 /// placeholder, help and how a value is read.
-public struct Option<Value: Sendable>: Sendable {
-    public let declaration: ArgumentDeclaration
+package struct Option<Value: Sendable>: Sendable {
+    package let declaration: ArgumentDeclaration
     /// What a value must be, for the message when it is not ("a real date YYYY-MM-DD").
     let expected: String
     let convert: @Sendable (String) -> Value?
 
-    public init(
+    package init(
         _ name: String, _ placeholder: String, help: String, expected: String,
         repeatable: Bool = false, required: Bool = false, convert: @escaping @Sendable (String) -> Value?
     ) {
@@ -51,12 +51,12 @@ public struct Option<Value: Sendable>: Sendable {
         self.convert = convert
     }
 
-    public var name: String { declaration.name }
+    package var name: String { declaration.name }
 }
 
 extension Option where Value == String {
     /// Any text: a path, a feed, an id.
-    public init(_ name: String, _ placeholder: String, help: String, repeatable: Bool = false, required: Bool = false) {
+    package init(_ name: String, _ placeholder: String, help: String, repeatable: Bool = false, required: Bool = false) {
         self.init(name, placeholder, help: help, expected: "text", repeatable: repeatable, required: required) {
             $0.isEmpty ? nil : $0
         }
@@ -65,7 +65,7 @@ extension Option where Value == String {
 
 extension Option where Value == CivilDate {
     /// A real calendar date.
-    public static func date(_ name: String, help: String, required: Bool = false) -> Option {
+    package static func date(_ name: String, help: String, required: Bool = false) -> Option {
         Option(name, "YYYY-MM-DD", help: help, expected: "a real date YYYY-MM-DD", required: required) {
             CivilDate.parse($0)
         }
@@ -74,7 +74,7 @@ extension Option where Value == CivilDate {
 
 extension Option where Value == Int {
     /// A whole number within bounds.
-    public static func number(
+    package static func number(
         _ name: String, _ placeholder: String, help: String, in range: ClosedRange<Int>,
         required: Bool = false
     ) -> Option {
@@ -90,7 +90,7 @@ extension Option where Value == Int {
 
 extension Option {
     /// One of a fixed set of words (`ingest`, `profile`, …).
-    public static func choice(
+    package static func choice(
         _ name: String, _ placeholder: String, help: String,
         _ choices: [(String, Value)]
     ) -> Option {
@@ -102,21 +102,21 @@ extension Option {
 }
 
 /// An option that is on when given and takes no value.
-public struct Flag: Sendable {
-    public let declaration: ArgumentDeclaration
+package struct Flag: Sendable {
+    package let declaration: ArgumentDeclaration
 
-    public init(_ name: String, help: String) {
+    package init(_ name: String, help: String) {
         declaration = ArgumentDeclaration(name: name, kind: .flag, help: help)
     }
 
-    public var name: String { declaration.name }
+    package var name: String { declaration.name }
 }
 
 /// The bare words a command takes (not options).
-public struct Words: Sendable {
-    public let declaration: ArgumentDeclaration
+package struct Words: Sendable {
+    package let declaration: ArgumentDeclaration
 
-    public init(_ placeholder: String, help: String) {
+    package init(_ placeholder: String, help: String) {
         declaration = ArgumentDeclaration(
             name: placeholder, kind: .words(placeholder: placeholder), help: help, required: true)
     }

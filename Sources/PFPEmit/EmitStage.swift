@@ -7,25 +7,25 @@ import PFPMatch
 
 /// The emit stage: writes the lists, explanations, rejects and manifest into a
 /// staging directory and publishes it whole (outputs.md).
-public struct EmitStage {
-    public struct Inputs {
-        public var runDate: CivilDate
-        public var outRoot: String
-        public var rules: RuleSet
-        public var match: MatchResult
-        public var feeds: [FeedReport]
-        public var rejects: [(feed: String, line: Int, reason: String)]
-        public var allowedMissing: [String]
-        public var startedAt: String
-        public var pipelineVersion: String
-        public var schemaVersion: Int
+package struct EmitStage {
+    package struct Inputs {
+        package var runDate: CivilDate
+        package var outRoot: String
+        package var rules: RuleSet
+        package var match: MatchResult
+        package var feeds: [FeedReport]
+        package var rejects: [(feed: String, line: Int, reason: String)]
+        package var allowedMissing: [String]
+        package var startedAt: String
+        package var pipelineVersion: String
+        package var schemaVersion: Int
         /// Entries per list of the previous successful run, for the report's changes.
-        public var previousCounts: [String: Int]? = nil
-        public var previousDate: String? = nil
+        package var previousCounts: [String: Int]? = nil
+        package var previousDate: String? = nil
         /// Called once everything is written, right before the run is published
         /// (the nightly run registers the match result stored beside this stage).
-        public var beforePublish: () throws -> Void = {}
-        public init(
+        package var beforePublish: () throws -> Void = {}
+        package init(
             runDate: CivilDate, outRoot: String, rules: RuleSet, match: MatchResult, feeds: [FeedReport],
             rejects: [(feed: String, line: Int, reason: String)], allowedMissing: [String], startedAt: String,
             pipelineVersion: String, schemaVersion: Int
@@ -36,11 +36,11 @@ public struct EmitStage {
         }
     }
 
-    public init() {}
+    package init() {}
 
     /// Publishes the run; returns the published directory and the manifest's counts.
     @discardableResult
-    public func run(_ x: Inputs, console: Console) throws -> (path: String, counts: JSON) {
+    package func run(_ x: Inputs, console: Console) throws -> (path: String, counts: JSON) {
         let dir = try RunDirectory(root: x.outRoot, runDate: x.runDate)
         // explain.jsonl: one explanation per entry, lists in rule order. Written once by
         // the match stage and linked here (copied when the link cannot be made), then

@@ -5,10 +5,10 @@ import PFPMatch
 
 /// report.html: one self-contained page for people who would rather look than read.
 /// Only counts and sums: no ID number or name ever appears in it.
-public enum RunReport {
+package enum RunReport {
     struct Bar { var label: String; var value: Int; var note: String = "" }
 
-    public static func html(
+    package static func html(
         runDate: CivilDate, rules: RuleSet, match m: MatchResult, byList: [String: ArraySlice<PublishedEntry>],
         households: Int, people: Int,
         rejects: Int, previousCounts: [String: Int]?, previousDate: String?

@@ -7,18 +7,18 @@ import PFPMatch
 
 /// `pfp explain`: why a household (or one of its people) is or is not on a list,
 /// recomputed from the stored ingest result with the rules of that run date.
-public struct ExplainRequest: Sendable {
-    public var options: RunOptions
-    public var household: String
-    public var policy: String?
-    public var json: Bool
-    public init(options: RunOptions, household: String, policy: String?, json: Bool) {
+package struct ExplainRequest: Sendable {
+    package var options: RunOptions
+    package var household: String
+    package var policy: String?
+    package var json: Bool
+    package init(options: RunOptions, household: String, policy: String?, json: Bool) {
         self.options = options; self.household = household; self.policy = policy; self.json = json
     }
 }
 
-public enum ExplainCommand {
-    public static func run(_ req: ExplainRequest) throws -> String {
+package enum ExplainCommand {
+    package static func run(_ req: ExplainRequest) throws -> String {
         let r = try ResolvedRun(req.options)
         guard FileIO.exists(r.dbPath) else {
             throw PipelineError.badInput(

@@ -8,38 +8,38 @@ import PFPMatch
 import PFPEmit
 
 /// The stages of a run, in order.
-public enum Stage: String, CaseIterable, Comparable, Sendable {
+package enum Stage: String, CaseIterable, Comparable, Sendable {
     case ingest, profile, match, emit
-    public static func < (a: Stage, b: Stage) -> Bool { allCases.firstIndex(of: a)! < allCases.firstIndex(of: b)! }
+    package static func < (a: Stage, b: Stage) -> Bool { allCases.firstIndex(of: a)! < allCases.firstIndex(of: b)! }
 }
 
 /// One night's job: ingest, profile, match, emit. Each stage persists its result
 /// in the database, so an analyst can rerun one stage from the one before.
-public final class NightlyRun {
-    public let options: RunOptions
-    public let console: Console
+package final class NightlyRun {
+    package let options: RunOptions
+    package let console: Console
 
-    public init(options: RunOptions, console: Console) {
+    package init(options: RunOptions, console: Console) {
         self.options = options
         self.console = console
     }
 
-    public struct Summary {
-        public var runDate: CivilDate
-        public var published: String?
-        public var reports: [FeedReport]
-        public var households: Int
-        public var people: Int
-        public var rejects: Int
-        public var counts: JSON?
-        public var skipped: [(id: String, reason: String)]
-        public var seconds: Double
-        public var stageSeconds: [(Stage, Double)]
+    package struct Summary {
+        package var runDate: CivilDate
+        package var published: String?
+        package var reports: [FeedReport]
+        package var households: Int
+        package var people: Int
+        package var rejects: Int
+        package var counts: JSON?
+        package var skipped: [(id: String, reason: String)]
+        package var seconds: Double
+        package var stageSeconds: [(Stage, Double)]
     }
 
     /// Runs the stages from `from` to `to`; throws a `PipelineError` that says what to do.
     @discardableResult
-    public func run(from: Stage = .ingest, to: Stage = .emit) throws -> Summary {
+    package func run(from: Stage = .ingest, to: Stage = .emit) throws -> Summary {
         let started = FileIO.now()
         let r = try ResolvedRun(options)
         let (catalogue, policyCatalogue) = try r.config.loadCatalogue()

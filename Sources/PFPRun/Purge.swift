@@ -3,8 +3,8 @@ import PFPCore
 
 /// `pfp purge --before DATE`: deletes the run state (stage results, registry rows,
 /// rejects) and the published directories of every run date before DATE.
-public enum Purge {
-    public static func run(
+package enum Purge {
+    package static func run(
         options: RunOptions, before: CivilDate, console: Console
     ) throws -> (runs: Int, directories: Int) {
         let r = try ResolvedRun(options)

@@ -7,7 +7,7 @@ import PFPCore
 /// An advisory lock (flock) beside the database: a second run on the same
 /// database refuses with the first one's pid; the kernel drops the lock when a
 /// process dies, so a killed run never blocks the next one.
-public final class RunLock {
+package final class RunLock {
     let fd: Int32
     let path: String
     var next: RunLock?
@@ -15,7 +15,7 @@ public final class RunLock {
     init(fd: Int32, path: String) { self.fd = fd; self.path = path }
 
     /// Locks the database and the output root (a second run on either refuses).
-    public static func acquire(dbPath: String, outRoot: String) throws -> RunLock {
+    package static func acquire(dbPath: String, outRoot: String) throws -> RunLock {
         let db = try lockFile(dbPath + ".lock", what: "database")
         do {
             try FileIO.makeDirectory(outRoot)
@@ -53,7 +53,7 @@ public final class RunLock {
         return RunLock(fd: fd, path: path)
     }
 
-    public func release() {
+    package func release() {
         next?.release()
         next = nil
         flock(fd, LOCK_UN)

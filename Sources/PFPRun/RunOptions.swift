@@ -4,31 +4,31 @@ import PFPSchema
 import PFPIngest
 
 /// Everything a run needs, from the configuration file and the command line.
-public struct RunOptions: Sendable {
-    public var configPath = "Pipelines/nightly.conf"
-    public var inbox: String?
-    public var runDate: CivilDate?
-    public var outRoot: String?
-    public var dbPath: String?
-    public var allowMissing: Set<String> = []
-    public var allowDrift: Set<String> = []
-    public var threads: Int?
-    public var quiet = false
-    public var verbose = false
+package struct RunOptions: Sendable {
+    package var configPath = "Pipelines/nightly.conf"
+    package var inbox: String?
+    package var runDate: CivilDate?
+    package var outRoot: String?
+    package var dbPath: String?
+    package var allowMissing: Set<String> = []
+    package var allowDrift: Set<String> = []
+    package var threads: Int?
+    package var quiet = false
+    package var verbose = false
 
-    public init() {}
+    package init() {}
 }
 
 /// The configuration with the command line's overrides applied.
-public struct ResolvedRun {
-    public var config: PipelineConfig
-    public var runDate: CivilDate
-    public var inbox: String
-    public var outRoot: String
-    public var dbPath: String
-    public var allowMissing: Set<String>
+package struct ResolvedRun {
+    package var config: PipelineConfig
+    package var runDate: CivilDate
+    package var inbox: String
+    package var outRoot: String
+    package var dbPath: String
+    package var allowMissing: Set<String>
 
-    public init(_ o: RunOptions) throws {
+    package init(_ o: RunOptions) throws {
         config = try PipelineConfig(path: o.configPath)
         runDate = o.runDate ?? CivilDate.today()
         inbox = o.inbox ?? config.inbox(for: runDate)
@@ -39,8 +39,8 @@ public struct ResolvedRun {
     }
 }
 
-public enum PFPVersion {
-    public static let pipeline = "0.1.0"
+package enum PFPVersion {
+    package static let pipeline = "0.1.0"
     /// Version of the published files' layout (outputs.md); bumped on any change.
-    public static let schema = 1
+    package static let schema = 1
 }

@@ -3,14 +3,14 @@ import PFPCore
 
 /// `pfp sample`: writes consecutive synthetic deliveries (one inbox per day) that
 /// follow shared/spec/feeds.md, dirty input included, at any scale.
-public struct SampleGenerator {
-    public struct Settings: Sendable {
-        public var households: Int
-        public var seed: UInt64
-        public var firstRunDate: CivilDate
-        public var days: Int
-        public var outDirectory: String
-        public init(households: Int, seed: UInt64, firstRunDate: CivilDate, days: Int, outDirectory: String) {
+package struct SampleGenerator {
+    package struct Settings: Sendable {
+        package var households: Int
+        package var seed: UInt64
+        package var firstRunDate: CivilDate
+        package var days: Int
+        package var outDirectory: String
+        package init(households: Int, seed: UInt64, firstRunDate: CivilDate, days: Int, outDirectory: String) {
             self.households = households
             self.seed = seed
             self.firstRunDate = firstRunDate
@@ -32,7 +32,7 @@ public struct SampleGenerator {
     static let tagColumns = ["id_number", "tag", "value", "as_of"]
     static let formats: [Format] = [
         Format(
-            feed: "population", department: "public-security", encoding: .gb18030, bom: false, crlf: true,
+            feed: "population", department: "package-security", encoding: .gb18030, bom: false, crlf: true,
             columns: [
                 "household_id", "note", "id_number", "name", "sex", "birth_date", "relation", "hukou", "district",
                 "street", "community",
@@ -69,11 +69,11 @@ public struct SampleGenerator {
             columns: ["id_number", "tag", "value", "as_of", "adviser_note"]),
     ]
 
-    public let settings: Settings
+    package let settings: Settings
     let world: SampleWorld
     let names: NameBank
 
-    public init(settings: Settings, knobs: SampleKnobs) {
+    package init(settings: Settings, knobs: SampleKnobs) {
         self.settings = settings
         self.world = SampleWorld(seed: settings.seed, firstDay: settings.firstRunDate, knobs: knobs)
         self.names = NameBank()
@@ -81,7 +81,7 @@ public struct SampleGenerator {
 
     /// Writes `inbox-<date>` directories under the output directory; returns their paths.
     @discardableResult
-    public func generate(console: Console) throws -> [String] {
+    package func generate(console: Console) throws -> [String] {
         try FileIO.makeDirectory(settings.outDirectory)
         var inboxes: [String] = []
         for day in 0..<settings.days {

@@ -44,16 +44,16 @@ struct SampleHousehold {
 }
 
 /// Knobs from Pipelines/sample.conf.
-public struct SampleKnobs: Sendable {
-    public var lineFen: Int64 = 159_000
-    public var historyDays = 40
-    public var receiving: [String: [String]] = [:]
-    public var takeUpPercent = 85.0
-    public var stalePercent = 2.0
+package struct SampleKnobs: Sendable {
+    package var lineFen: Int64 = 159_000
+    package var historyDays = 40
+    package var receiving: [String: [String]] = [:]
+    package var takeUpPercent = 85.0
+    package var stalePercent = 2.0
 
-    public init() {}
+    package init() {}
 
-    public init(path: String) throws {
+    package init(path: String) throws {
         let f = try ConfigFile(path: path)
         for e in f.top.entries {
             switch e.key {
