@@ -45,6 +45,8 @@ let package = Package(
         // Shared by the test targets: the repository root and running the built pfp.
         .target(name: "PFPTestSupport", path: "Tests/PFPTestSupport"),
         .testTarget(name: "PFPCoreTests", dependencies: ["PFPCore"]),
+        .testTarget(name: "PFPSchemaTests", dependencies: ["PFPCore", "PFPSchema", "PFPTestSupport"]),
+        .testTarget(name: "PFPFormatsTests", dependencies: ["PFPCore", "PFPFormats"]),
         .testTarget(name: "PFPCommandLineTests", dependencies: ["PFPCore", "PFPCommandLine", "PFPRun", "PFPTestSupport"]),
         .testTarget(name: "PFPIngestTests", dependencies: ["PFPCore", "PFPSchema", "PFPIngest", "PFPRules", "PFPSample", "PFPRun", "PFPTestSupport"]),
         .testTarget(name: "PFPRulesTests", dependencies: ["PFPCore", "PFPSchema", "PFPIngest", "PFPRules", "PFPRun", "PFPTestSupport"]),

@@ -56,7 +56,8 @@ package struct Option<Value: Sendable>: Sendable {
 
 extension Option where Value == String {
     /// Any text: a path, a feed, an id.
-    package init(_ name: String, _ placeholder: String, help: String, repeatable: Bool = false, required: Bool = false) {
+    package init(_ name: String, _ placeholder: String, help: String, repeatable: Bool = false, required: Bool = false)
+    {
         self.init(name, placeholder, help: help, expected: "text", repeatable: repeatable, required: required) {
             $0.isEmpty ? nil : $0
         }

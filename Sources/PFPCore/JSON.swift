@@ -66,15 +66,17 @@ public indirect enum JSON: Sendable, Equatable {
     /// The project's one definition of JSON string escaping: `JSON` values and the
     /// byte writers of the hot paths (`ByteWriter`) both escape through it.
     public static func escape(_ b: UInt8, _ emit: (UInt8) -> Void) {
-        emit(92)
+        emit(UInt8(ascii: "\\"))
         switch b {
-        case 34, 92: emit(b)
-        case 10: emit(110)
-        case 13: emit(114)
-        case 9: emit(116)
+        case UInt8(ascii: "\""), UInt8(ascii: "\\"): emit(b)
+        case UInt8(ascii: "\n"): emit(UInt8(ascii: "n"))
+        case UInt8(ascii: "\r"): emit(UInt8(ascii: "r"))
+        case UInt8(ascii: "\t"): emit(UInt8(ascii: "t"))
         default:
             let hex = Array("0123456789abcdef".utf8)
-            for c in [117, 48, 48, hex[Int(b >> 4)], hex[Int(b & 15)]] as [UInt8] { emit(c) }
+            for c in [UInt8(ascii: "u"), UInt8(ascii: "0"), UInt8(ascii: "0"), hex[Int(b >> 4)], hex[Int(b & 15)]] {
+                emit(c)
+            }
         }
     }
 

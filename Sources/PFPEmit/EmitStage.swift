@@ -57,54 +57,13 @@ package struct EmitStage {
         let explainLinked = Background("pfp-explain-sync") { try RunDirectory.linkOrCopy(explainSource, explainTarget) }
         do {
             let byList = EmitStage.byList(x.match)
-            // One CSV per list, list by list: its rows formatted in parallel pieces, then
-            // written in order (the digest needs the order); the report is built beside
-            // the first list's pieces.
-            let lists = x.rules.lists
-            var report = ""
-            let makeReport = {
-                report = RunReport.html(
-                    runDate: x.runDate, rules: x.rules, match: x.match, byList: byList, households: x.match.households,
-                    people: x.match.people, rejects: x.rejects.count, previousCounts: x.previousCounts,
-                    previousDate: x.previousDate)
-            }
-            let pieceRows = 32_768
-            let policyFields = x.match.policyIDs.map { CSVText.field($0) }
-            for (i, l) in lists.enumerated() {
-                let entries = byList[l.id] ?? []
-                let pieces = max(1, (entries.count + pieceRows - 1) / pieceRows)
-                var text = [[UInt8]](repeating: [], count: pieces)
-                let extra = i == 0 ? 1 : 0
-                text.withUnsafeMutableBufferPointer { out in
-                    Parallel.forEach(pieces + extra) { k in
-                        if k == pieces { makeReport(); return }
-                        let lo = entries.startIndex + k * pieceRows, hi = min(entries.endIndex, lo + pieceRows)
-                        let bytes = ByteWriter(capacity: (hi - lo) * 96)
-                        for e in entries[lo..<hi] {
-                            EmitStage.row(e, x.match, list: l, policies: policyFields, into: bytes)
-                        }
-                        out[k] = bytes.out
-                    }
-                }
-                let w = try FileIO.Writer(path: dir.path("\(l.id).csv"))
-                try w.write((l.keyColumns + l.columns.map(\.rawValue)).joined(separator: ",") + "\n")
-                for piece in text { try w.write(piece) }
-                let sha = try w.finish()
-                dir.add(name: "\(l.id).csv", rows: entries.count, sha256: sha, bytes: w.bytesWritten)
-            }
-            if lists.isEmpty { makeReport() }
-
+            let report = try writeLists(x, byList: byList, into: dir)
             FaultPoint.hit("emit.lists_written")
             try explainLinked.value()
             dir.add(
                 name: "explain.jsonl", rows: x.match.explainRows, sha256: x.match.explainSHA,
                 bytes: x.match.explainBytes)
-
-            let rw = try FileIO.Writer(path: dir.path("rejects.csv"))
-            try rw.write("feed,line,reason\n")
-            for r in x.rejects { try rw.write("\(r.feed),\(r.line),\(r.reason)\n") }
-            dir.add(name: "rejects.csv", rows: x.rejects.count, sha256: try rw.finish(), bytes: rw.bytesWritten)
-
+            try writeRejects(x.rejects, into: dir)
             try dir.write("report.html", Array(report.utf8), rows: 1)
             let counts = EmitStage.counts(x.rules, x.match, byList)
             let manifest = EmitStage.manifest(x, dir: dir, counts: counts)
@@ -118,6 +77,55 @@ package struct EmitStage {
             dir.abandon()
             throw error
         }
+    }
+
+    /// One CSV per list, list by list: its rows formatted in parallel pieces, then
+    /// written in order (the digest needs the order); the report is built beside
+    /// the first list's pieces and returned.
+    func writeLists(_ x: Inputs, byList: [String: ArraySlice<PublishedEntry>], into dir: RunDirectory) throws -> String
+    {
+        let lists = x.rules.lists
+        var report = ""
+        let makeReport = {
+            report = RunReport.html(
+                runDate: x.runDate, rules: x.rules, match: x.match, byList: byList, households: x.match.households,
+                people: x.match.people, rejects: x.rejects.count, previousCounts: x.previousCounts,
+                previousDate: x.previousDate)
+        }
+        let pieceRows = 32_768
+        let policyFields = x.match.policyIDs.map { CSVText.field($0) }
+        for (i, l) in lists.enumerated() {
+            let entries = byList[l.id] ?? []
+            let pieces = max(1, (entries.count + pieceRows - 1) / pieceRows)
+            var text = [[UInt8]](repeating: [], count: pieces)
+            let extra = i == 0 ? 1 : 0
+            text.withUnsafeMutableBufferPointer { out in
+                Parallel.forEach(pieces + extra) { k in
+                    if k == pieces { makeReport(); return }
+                    let lo = entries.startIndex + k * pieceRows, hi = min(entries.endIndex, lo + pieceRows)
+                    let bytes = ByteWriter(capacity: (hi - lo) * 96)
+                    for e in entries[lo..<hi] {
+                        EmitStage.row(e, x.match, list: l, policies: policyFields, into: bytes)
+                    }
+                    out[k] = bytes.out
+                }
+            }
+            let w = try FileIO.Writer(path: dir.path("\(l.id).csv"))
+            try w.write((l.keyColumns + l.columns.map(\.rawValue)).joined(separator: ",") + "\n")
+            for piece in text { try w.write(piece) }
+            let sha = try w.finish()
+            dir.add(name: "\(l.id).csv", rows: entries.count, sha256: sha, bytes: w.bytesWritten)
+        }
+        if lists.isEmpty { makeReport() }
+        return report
+    }
+
+    /// rejects.csv: every rejected row, sorted by feed then line (outputs.md).
+    func writeRejects(_ rejects: [(feed: String, line: Int, reason: String)], into dir: RunDirectory) throws {
+        let w = try FileIO.Writer(path: dir.path("rejects.csv"))
+        try w.write("feed,line,reason\n")
+        for r in rejects { try w.write("\(r.feed),\(r.line),\(r.reason)\n") }
+        dir.add(name: "rejects.csv", rows: rejects.count, sha256: try w.finish(), bytes: w.bytesWritten)
     }
 
     /// One CSV row of `l` into `w`. `policies`: each policy's id as a field

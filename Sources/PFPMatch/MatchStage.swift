@@ -157,54 +157,20 @@ public struct MatchStage {
                 decided.remembered.withUnsafeMutableBufferPointer { remBuf in
                     decided.living.withUnsafeMutableBufferPointer { livBuf in
                         Parallel.forEach(chunks) { (worker: Int, c: Int) in
-                            let ctx = workers.contexts[worker]
-                            var byList = [[Found]](repeating: [], count: listCount)
-                            var rem: [UInt8] = []
-                            var remCount = 0
-                            var n = 0
-                            var positions: [EntryPosition] = []
-                            for h in (c * MatchStage.chunk)..<min(hCount, (c + 1) * MatchStage.chunk) {
-                                let hid = data.householdIDs[h]
-                                let prev = previous?.remembered(hid)
-                                guard ctx.load(household: h, previous: prev) else { continue }
-                                n += 1
-                                positions.removeAll(keepingCapacity: true)
-                                ctx.entryPositions(wasOnAfterList: prev != nil, into: &positions)
-                                if let target, positions.contains(where: { $0.list == target }) {
-                                    RunState.encode(id: hid, remembering: ctx, into: &rem); remCount += 1
-                                }
-                                if positions.isEmpty { continue }
-                                if ctx.memberCount > Int(Int16.max) {
-                                    tooManyMembers.lock();
-                                    memberFailure = PipelineError.badInput(
-                                        stage: "match",
-                                        "household \(hid) has \(ctx.memberCount) members: at most \(Int16.max) "
-                                            + "are supported"
-                                    ); tooManyMembers.unlock()
-                                    continue
-                                }
-                                // Published order: list, then person ID, then policy.
-                                let keyed = positions.map { e in
-                                    (
-                                        list: Int(e.list),
-                                        person: e.slot >= 0 ? data.personID[Int(ctx.member(Int(e.slot)))] : 0,
-                                        policy: e.policy >= 0 ? policyRank[Int(e.policy)] : -1, entry: e
-                                    )
-                                }
-                                .sorted { ($0.list, $0.person, $0.policy) < ($1.list, $1.person, $1.policy) }
-                                for k in keyed {
-                                    byList[k.list].append(
-                                        Found(
-                                            household: Int32(h), policy: Int16(k.entry.policy),
-                                            slot: Int16(k.entry.slot)))
-                                }
+                            let households = (c * MatchStage.chunk)..<min(hCount, (c + 1) * MatchStage.chunk)
+                            do {
+                                let x = try decide(
+                                    households, ctx: workers.contexts[worker], data: data, listCount: listCount,
+                                    previous: previous, remembering: target, policyRank: policyRank)
+                                foundBuf[c] = x.found
+                                startBuf[c] = x.starts
+                                remBuf[c] = x.remembered
+                                livBuf[c] = x.living
+                            } catch {
+                                tooManyMembers.lock()
+                                memberFailure = error as? PipelineError
+                                tooManyMembers.unlock()
                             }
-                            var starts = [0]
-                            for l in byList { starts.append(starts.last! + l.count) }
-                            foundBuf[c] = byList.flatMap { $0 }
-                            startBuf[c] = starts
-                            remBuf[c] = (rem, remCount)
-                            livBuf[c] = n
                         }
                     }
                 }
@@ -212,6 +178,55 @@ public struct MatchStage {
         }
         if let memberFailure { throw memberFailure }
         return decided
+    }
+
+    /// One chunk of the first pass: its households' entries, list by list, in
+    /// published order (list, then person ID, then policy); the households it
+    /// remembers for the next run; how many have a living member.
+    func decide(
+        _ households: Range<Int>, ctx: EvalContext, data: IngestResult, listCount: Int, previous: RunState?,
+        remembering target: Int?, policyRank: [Int]
+    ) throws -> (found: [Found], starts: [Int], remembered: (bytes: [UInt8], count: Int), living: Int) {
+        var byList = [[Found]](repeating: [], count: listCount)
+        var rem: [UInt8] = []
+        var remCount = 0
+        var n = 0
+        var positions: [EntryPosition] = []
+        var failure: PipelineError?
+        for h in households {
+            let hid = data.householdIDs[h]
+            let prev = previous?.remembered(hid)
+            guard ctx.load(household: h, previous: prev) else { continue }
+            n += 1
+            positions.removeAll(keepingCapacity: true)
+            ctx.entryPositions(wasOnAfterList: prev != nil, into: &positions)
+            if let target, positions.contains(where: { $0.list == target }) {
+                RunState.encode(id: hid, remembering: ctx, into: &rem)
+                remCount += 1
+            }
+            if positions.isEmpty { continue }
+            if ctx.memberCount > Int(Int16.max) {
+                failure = PipelineError.badInput(
+                    stage: "match",
+                    "household \(hid) has \(ctx.memberCount) members: at most \(Int16.max) are supported")
+                continue
+            }
+            let keyed = positions.map { e in
+                (
+                    list: Int(e.list), person: e.slot >= 0 ? data.personID[Int(ctx.member(Int(e.slot)))] : 0,
+                    policy: e.policy >= 0 ? policyRank[Int(e.policy)] : -1, entry: e
+                )
+            }
+            .sorted { ($0.list, $0.person, $0.policy) < ($1.list, $1.person, $1.policy) }
+            for k in keyed {
+                byList[k.list].append(
+                    Found(household: Int32(h), policy: Int16(k.entry.policy), slot: Int16(k.entry.slot)))
+            }
+        }
+        if let failure { throw failure }
+        var starts = [0]
+        for l in byList { starts.append(starts.last! + l.count) }
+        return (byList.flatMap { $0 }, starts, (rem, remCount), n)
     }
 
     /// What the second pass made: the entries in their places, each task's codes

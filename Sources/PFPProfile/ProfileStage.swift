@@ -44,7 +44,9 @@ public final class HouseholdProfiles: @unchecked Sendable {
     }
 
     @inline(__always) func first(_ i: Int, _ e: Int) -> Int64 { a32[i].count > 0 ? Int64(a32[i][e]) : a[i][e] }
-    @inline(__always) func second(_ i: Int, _ e: Int) -> Int64 { b[i].count > 0 ? b[i][e] : (kinds[i][e] == 4 ? 1 : 0) }
+    @inline(__always) func second(_ i: Int, _ e: Int) -> Int64 {
+        b[i].count > 0 ? b[i][e] : ValCoding.usualSecond(kind: kinds[i][e])
+    }
 
     public func value(_ index: Int, entity: Int) -> Val? {
         ValCoding.decode(kinds[index][entity], first(index, entity), second(index, entity))
@@ -157,7 +159,7 @@ public struct ProfileStage {
                     let (k, x, y) = ValCoding.encode(v)
                     kinds[i][e] = k
                     a32[i][e] = Int32(truncatingIfNeeded: x)
-                    if x < Int64(Int32.min) || x > Int64(Int32.max) || y != (k == 4 ? 1 : 0) {
+                    if x < Int64(Int32.min) || x > Int64(Int32.max) || y != ValCoding.usualSecond(kind: k) {
                         w.append(Wide(index: Int32(i), entity: Int32(e), a: x, b: y))
                     }
                 }
@@ -177,11 +179,26 @@ public struct ProfileStage {
                 if !w.isEmpty { wideBuf[worker].append(contentsOf: w) }
             }
         }
-        // Columns with a wide value get the full words they need.
+        let (a, b, narrow) = ProfileStage.widen(kinds: kinds, a32: a32, sizes: sizes, wide: wide.joined())
+        return HouseholdProfiles(
+            runDate: data.runDate, ruleDigest: rules.digest, valueIDs: values.map(\.id), levels: values.map(\.level),
+            kinds: kinds, a: a, a32: narrow, b: b)
+    }
+
+    /// Columns with a wide value get the full words they need: `a` where a first
+    /// word does not fit 32 bits (the narrow column then let go), `b` where a
+    /// second word is not the usual one.
+    static func widen(
+        kinds: [UnsafeMutableBufferPointer<UInt8>], a32: [UnsafeMutableBufferPointer<Int32>], sizes: [Int],
+        wide: some Collection<Wide>
+    ) -> (
+        a: [UnsafeMutableBufferPointer<Int64>], b: [UnsafeMutableBufferPointer<Int64>],
+        narrow: [UnsafeMutableBufferPointer<Int32>]
+    ) {
         var a = sizes.map { _ in HouseholdProfiles.none() as UnsafeMutableBufferPointer<Int64> }
         var b = a
         var narrow = a32
-        for r in wide.joined() {
+        for r in wide {
             let i = Int(r.index)
             if (r.a < Int64(Int32.min) || r.a > Int64(Int32.max)) && a[i].count == 0 {
                 let full = UnsafeMutableBufferPointer<Int64>.allocate(capacity: sizes[i])
@@ -189,20 +206,18 @@ public struct ProfileStage {
                 a[i] = full
                 narrow[i] = HouseholdProfiles.none()
             }
-            if r.b != (kinds[i][Int(r.entity)] == 4 ? 1 : 0) && b[i].count == 0 {
+            if r.b != ValCoding.usualSecond(kind: kinds[i][Int(r.entity)]) && b[i].count == 0 {
                 let full = UnsafeMutableBufferPointer<Int64>.allocate(capacity: sizes[i])
-                for e in 0..<sizes[i] { full[e] = kinds[i][e] == 4 ? 1 : 0 }
+                for e in 0..<sizes[i] { full[e] = ValCoding.usualSecond(kind: kinds[i][e]) }
                 b[i] = full
             }
         }
-        for r in wide.joined() {
+        for r in wide {
             let i = Int(r.index), e = Int(r.entity)
             if a[i].count > 0 { a[i][e] = r.a }
             if b[i].count > 0 { b[i][e] = r.b }
         }
         for i in sizes.indices where a[i].count > 0 { a32[i].deallocate() }
-        return HouseholdProfiles(
-            runDate: data.runDate, ruleDigest: rules.digest, valueIDs: values.map(\.id), levels: values.map(\.level),
-            kinds: kinds, a: a, a32: narrow, b: b)
+        return (a, b, narrow)
     }
 }

@@ -2,32 +2,51 @@ import Foundation
 
 /// Values stored compactly in a stage result: a kind byte and two 64-bit words.
 public enum ValCoding {
-    /// kind: 0 unknown, 1 none, 2 false, 3 true, 4 number (a/b), 5 date (a), 6 word (a), 7 not stored
+    /// The kind byte (its raw values are stored: never renumber them).
+    public enum Kind: UInt8 {
+        case unknown, noValue, isFalse, isTrue
+        /// a / b
+        case number
+        /// days since 1970-01-01 in a
+        case date
+        /// the word's index in a
+        case word
+        /// a number past 64 bits: not stored, evaluated again
+        case notStored
+    }
+
+    /// The kind byte and the two words of a value.
     public static func encode(_ v: Val) -> (UInt8, Int64, Int64) {
         switch v {
-        case .unknown: return (0, 0, 0)
-        case .none: return (1, 0, 0)
-        case .bool(let b): return (b ? 3 : 2, 0, 0)
+        case .unknown: return (Kind.unknown.rawValue, 0, 0)
+        case .none: return (Kind.noValue.rawValue, 0, 0)
+        case .bool(let b): return ((b ? Kind.isTrue : Kind.isFalse).rawValue, 0, 0)
         case .num(let q):
             let r = q.reduced()
-            if r.isWide { return (7, 0, 0) }  // past 64 bits: not stored, evaluated again
-            return (4, r.sn, r.sd)
-        case .date(let d): return (5, Int64(d), 0)
-        case .word(let w): return (6, Int64(w), 0)
+            if r.isWide { return (Kind.notStored.rawValue, 0, 0) }
+            return (Kind.number.rawValue, r.sn, r.sd)
+        case .date(let d): return (Kind.date.rawValue, Int64(d), 0)
+        case .word(let w): return (Kind.word.rawValue, Int64(w), 0)
         }
     }
 
     public static func decode(_ k: UInt8, _ a: Int64, _ b: Int64) -> Val? {
-        switch k {
-        case 0: return .unknownNoFacts
-        case 1: return Val.none
-        case 2: return .bool(false)
-        case 3: return .bool(true)
-        case 4: return b > 0 ? .num(Q(small: a, b)) : nil  // stored in lowest terms, d > 0
-        case 5: return .date(Int32(a))
-        case 6: return .word(Int32(a))
-        default: return nil
+        switch Kind(rawValue: k) {
+        case .unknown: return .unknownNoFacts
+        case .noValue: return Val.none
+        case .isFalse: return .bool(false)
+        case .isTrue: return .bool(true)
+        case .number: return b > 0 ? .num(Q(small: a, b)) : nil  // stored in lowest terms, d > 0
+        case .date: return .date(Int32(a))
+        case .word: return .word(Int32(a))
+        case .notStored, nil: return nil
         }
+    }
+
+    /// The second word most values of a kind have (a number's denominator is
+    /// mostly 1, other kinds have none): compact columns leave it out.
+    @inlinable @inline(__always) public static func usualSecond(kind: UInt8) -> Int64 {
+        kind == Kind.number.rawValue ? 1 : 0
     }
 
     /// Byte form of a value (for the run state kept between runs).
