@@ -72,12 +72,21 @@ func bench(sizes: [Int], dataDir: String, threads: Int?, repeats: Int, console: 
         let stampPath = root + "/generator.sha256"
         let stamp = (try? SHA256Digest.hex(ofFile: "Pipelines/sample.conf")) ?? ""
         let cached = (try? FileIO.readText(stampPath)) ?? ""
-        if !FileIO.exists(inbox + "/population.csv.manifest.json") || cached != stamp {
+        if !FileIO.exists(inbox + "/population.csv.manifest.json")
+            || !FileIO.exists(inbox + "/outreach.csv.manifest.json")
+            || cached != stamp
+        {
             try? FileIO.remove(root)
             console.info("generating \(grouped(n)) households under \(root) (cached for later runs)")
             let g = try spawn(
                 me, ["sample", "--households", String(n), "--seed", "1", "--run-date", date, "--out", root, "--quiet"])
             guard g.status == 0 else { throw PipelineError.failure("pfp sample failed for \(n) households") }
+            // An outreach feed about half of the delivery's own push entries (outreach.md), so
+            // that the figures include reading it and holding entries back.
+            console.info("adding an outreach feed made from the push list of \(grouped(n)) households")
+            try writeSampleOutreach(
+                from: inbox, sourceDate: CivilDate.parse(date)!, into: [(inbox, CivilDate.parse(date)!)],
+                configPath: Shared.defaultConfig, seed: 1, console: console)
             try FileIO.write(stampPath, Array(stamp.utf8), mode: 0o644)
         }
         // With --repeat, each run on a fresh output; the run of median total time is shown

@@ -1,5 +1,6 @@
 import Foundation
 import PFPCore
+import PFPRules
 import PFPSchema
 import PFPIngest
 import PFPRun
@@ -57,9 +58,52 @@ struct SampleCommand: PFPCommand {
         let knobs = try SampleKnobs(path: knobsPath ?? config.resolve("Pipelines/sample.conf"))
         let t0 = FileIO.now()
         let inboxes = try SampleGenerator(settings: settings, knobs: knobs).generate(console: console)
+        // The second and later deliveries get an outreach feed made from the first day's push list.
+        if inboxes.count > 1 {
+            try writeSampleOutreach(
+                from: inboxes[0], sourceDate: settings.firstRunDate,
+                into: inboxes.enumerated().dropFirst().map { ($1, settings.firstRunDate.adding(days: $0)) },
+                configPath: configPath, seed: settings.seed, console: console)
+        }
         console.info(
             "wrote \(inboxes.count) deliveries of \(grouped(settings.households)) households in "
                 + "\(String(format: "%.1f", FileIO.now() - t0)) s under \(settings.outDirectory)")
+    }
+}
+
+/// An outreach feed made from a delivery's own push list (outreach.md; the
+/// sample's data for cooling-off): the nightly job runs on `source` for
+/// `sourceDate` in a scratch directory, its push.csv is read back, and each
+/// target inbox gets events about those entries as of the day before its date,
+/// on and around the cooling-off boundaries the rule files set for that date.
+func writeSampleOutreach(
+    from source: String, sourceDate: CivilDate, into targets: [(inbox: String, date: CivilDate)], configPath: String,
+    seed: UInt64, console: Console
+) throws {
+    let scratch = NSTemporaryDirectory() + "pfp-sample-\(getpid())-\(UUID().uuidString)"
+    defer { try? FileManager.default.removeItem(atPath: scratch) }
+    var options = RunOptions()
+    options.configPath = configPath
+    options.runDate = sourceDate
+    options.inbox = source
+    options.outRoot = scratch + "/out"
+    options.dbPath = scratch + "/pfp.sqlite"
+    try NightlyRun(options: options, console: Console(level: .quiet)).run()
+    let push = try FileIO.readText(scratch + "/out/\(sourceDate)/push.csv")
+    let entries = push.split(separator: "\n").dropFirst().map { line in
+        let f = line.split(separator: ",", maxSplits: 3, omittingEmptySubsequences: false).map(String.init)
+        return OutreachSample.Entry(household: f[0], person: f[1], policy: f[2])
+    }
+    let config = try PipelineConfig(path: configPath)
+    let (catalogue, policies) = try config.loadCatalogue()
+    for (inbox, date) in targets {
+        let rules = try RuleSet.load(
+            directory: config.resolve(config.rulesPath), catalogue: catalogue, policyCatalogue: policies,
+            runDate: date, unavailableFeeds: [])
+        var days: [String: Int] = [:]
+        for o in Outcome.allCases { if let d = rules.outreach.cooling[Int(o.rawValue)]?.days { days[o.code] = d } }
+        try OutreachSample(entries: entries, coolingDays: days, seed: seed).write(inbox: inbox, runDate: date)
+        console.progress("sample \(date): outreach feed from the \(grouped(entries.count)) pushes of \(sourceDate)")
     }
 }
 

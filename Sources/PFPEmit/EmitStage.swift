@@ -1,5 +1,6 @@
 import Foundation
 import PFPCore
+import PFPSchema
 import PFPFormats
 import PFPIngest
 import PFPRules
@@ -163,6 +164,15 @@ package struct EmitStage {
             case .community: w.int(Int(e.community))
             case .unknownFacts: if e.certainty == .toVerify { codes(e) }
             case .failedCriteria, .reasons, .triggers: codes(e)
+            case .lastOutcome, .outcome:
+                if let o = Outcome(rawValue: e.outcome) {
+                    PublishedEntry.outcomeUTF8[Int(o.rawValue)].withUnsafeBufferPointer { w.append($0) }
+                }
+            case .lastOutcomeDate, .outcomeDate:
+                if e.outcome != PublishedEntry.noOutcome {
+                    w.write(count: 10) { CivilDate(days: e.outcomeDate).writeText(to: $0) }
+                }
+            case .until: if e.until != 0 { w.write(count: 10) { CivilDate(days: e.until).writeText(to: $0) } }
             }
         }
         w.byte(UInt8(ascii: "\n"))
@@ -220,6 +230,17 @@ package struct EmitStage {
                     if l.columns.contains(.certainty) {
                         pairs.append(
                             ("by_certainty", .object(cert.sorted { $0.key < $1.key }.map { ($0.key, .int($0.value)) })))
+                    }
+                    if l.heldFrom != nil {
+                        var perOutcome = [Int](repeating: 0, count: Outcome.allCases.count)
+                        for e in entries {
+                            if let o = Outcome(rawValue: e.outcome) { perOutcome[Int(o.rawValue)] += 1 }
+                        }
+                        pairs.append(
+                            (
+                                "by_outcome",
+                                .object(Outcome.allCases.map { ($0.code, .int(perOutcome[Int($0.rawValue)])) })
+                            ))
                     }
                 } else {
                     let per = EmitStage.reasonCounts(l.reasonCodes, m, entries)

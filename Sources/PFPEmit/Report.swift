@@ -1,5 +1,6 @@
 import Foundation
 import PFPCore
+import PFPSchema
 import PFPRules
 import PFPMatch
 
@@ -84,6 +85,8 @@ package enum RunReport {
                 "<h3 style=\"font-size:14px\">Estimated monthly cost of the push list (yuan)</h3>\n" + chart(costBars)
         }
 
+        out += outreach(rules: rules, match: m, byList: byList)
+
         // Household lists by reason or trigger.
         for l in rules.lists where !l.perPolicy {
             let per = EmitStage.reasonCounts(l.reasonCodes, m, byList[l.id] ?? [])
@@ -127,6 +130,69 @@ package enum RunReport {
         out +=
             "<p class=\"muted\">Made by pfp from the files beside this report. No script, no external "
             + "resource.</p>\n</body></html>\n"
+        return out
+    }
+
+    /// "Outreach": what became of the pushes (outreach.md): the events as a
+    /// funnel, the grant rate per policy, the entries held back by outcome, the
+    /// take-up the departments confirm, and the advisers' backlog per district.
+    static func outreach(rules: RuleSet, match m: MatchResult, byList: [String: ArraySlice<PublishedEntry>]) -> String {
+        guard let held = rules.lists.first(where: { $0.heldFrom != nil }), let source = held.heldFrom else { return "" }
+        let push = rules.lists[source]
+        var out = "<h2>Outreach 外展结果</h2>\n"
+        let s = m.outreach
+        if s.isEmpty {
+            out += "<p class=\"muted\">No outreach events on this run: no entry was held back.</p>\n"
+        } else {
+            let n = s.byOutcome
+            func count(_ o: Outcome) -> Int { n[Int(o.rawValue)] }
+            let decided = count(.granted) + count(.denied)
+            let applied = count(.applied) + decided
+            let reached = applied + count(.declined) + count(.dataError) + count(.doNotContact)
+            out += "<p class=\"muted\">Events of the outreach feed (each once). Reached: every outcome but "
+            out += "attempted and unreachable; applied: applied, granted or denied.</p>\n"
+            out += "<h3 style=\"font-size:14px\">Funnel</h3>\n"
+            out += chart([
+                Bar(label: "attempted", value: reached + count(.attempted) + count(.unreachable)),
+                Bar(label: "reached", value: reached), Bar(label: "applied", value: applied),
+                Bar(label: "granted", value: count(.granted)),
+            ])
+            out += "<h3 style=\"font-size:14px\">Beside the funnel</h3>\n"
+            out += chart(
+                [Outcome.declined, .unreachable, .denied, .dataError, .doNotContact].map {
+                    Bar(label: $0.code, value: count($0))
+                })
+            out += "<table><tr><th>policy</th>" + Outcome.allCases.map { "<th>\(esc($0.code))</th>" }.joined()
+            out += "<th>grant rate</th><th>granted, receiving confirmed</th></tr>\n"
+            var rateBars: [Bar] = []
+            for policy in s.events.keys.sorted() {
+                let c = s.events[policy]!
+                let g = c[Int(Outcome.granted.rawValue)], d = g + c[Int(Outcome.denied.rawValue)]
+                let rate = d > 0 ? "\(g * 100 / d) %" : "–"
+                if d > 0 { rateBars.append(Bar(label: policy, value: g * 100 / d, note: "%")) }
+                out += "<tr><td>\(policy.isEmpty ? "(household)" : esc(policy))</td>"
+                out += c.map { "<td>\(grouped($0))</td>" }.joined()
+                out += "<td>\(rate)</td><td>\(grouped(s.grantedReceiving[policy] ?? 0))</td></tr>\n"
+            }
+            out += "</table>\n"
+            if !rateBars.isEmpty {
+                out += "<h3 style=\"font-size:14px\">Grant rate among decided applications (%)</h3>\n" + chart(rateBars)
+            }
+        }
+        var heldBy = [Int](repeating: 0, count: Outcome.allCases.count)
+        for e in byList[held.id] ?? [] { if let o = Outcome(rawValue: e.outcome) { heldBy[Int(o.rawValue)] += 1 } }
+        out += "<h3 style=\"font-size:14px\">Entries held back (\(esc(held.id))) by outcome</h3>\n"
+        out += chart(
+            Outcome.allCases.filter { heldBy[Int($0.rawValue)] > 0 }.map {
+                Bar(label: $0.code, value: heldBy[Int($0.rawValue)])
+            })
+        // The advisers' backlog: entries of the push list with no event, per district.
+        var backlog: [Int32: Int] = [:]
+        for e in byList[push.id] ?? [] where e.outcome == PublishedEntry.noOutcome {
+            backlog[e.district, default: 0] += 1
+        }
+        out += "<h3 style=\"font-size:14px\">Backlog: \(esc(push.id)) entries without any event, per district</h3>\n"
+        out += chart(backlog.keys.sorted().map { Bar(label: String($0), value: backlog[$0]!) })
         return out
     }
 

@@ -399,7 +399,10 @@ public struct DeliveryCheck {
             console.warn("feed \(spec.name): \(message); going on without it (--allow-missing)")
         } else if !spec.required && refusal.status != .broken {
             report.status = refusal.status
-            console.warn("optional feed \(spec.name): \(message); its tags are absent for everyone")
+            let meaning =
+                spec.shape == .outreach
+                ? "there are no outreach events: no push entry is held back" : "its tags are absent for everyone"
+            console.warn("optional feed \(spec.name): \(message); \(meaning)")
         } else {
             report.status = refusal.status
             problems.append(refusal.error)

@@ -14,14 +14,19 @@ enum HeaderCheck {
         switch shape {
         case .population: return PopulationColumns.all
         case .tags: return TagColumns.required
+        case .outreach: return OutreachColumns.all
         }
     }
 
     static func required(of shape: FeedSpec.Shape) -> [String] {
-        shape == .population ? PopulationColumns.required : TagColumns.required
+        switch shape {
+        case .population: return PopulationColumns.required
+        case .tags: return TagColumns.required
+        case .outreach: return OutreachColumns.all
+        }
     }
 
-    static let shapes: [FeedSpec.Shape] = [.population, .tags]
+    static let shapes: [FeedSpec.Shape] = [.population, .tags, .outreach]
 
     /// Every column name of the contract, of every shape.
     static let contractWords = ContractWords(shapes.flatMap(columns(of:)))
@@ -110,6 +115,7 @@ extension FeedSpec.Shape {
         switch self {
         case .population: return "a population feed"
         case .tags: return "a tag feed"
+        case .outreach: return "an outreach feed"
         }
     }
 }

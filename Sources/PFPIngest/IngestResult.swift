@@ -29,6 +29,9 @@ public final class IngestResult: @unchecked Sendable {
     public var tagUnavailable: [UInt8] = []
     /// The `as_of` of each used feed.
     public var feedAsOf: [String: CivilDate] = [:]
+    /// The outreach feed's accepted events, each once, in their order (empty
+    /// without the feed).
+    public var outreach: [OutreachEvent] = []
 
     public init(runDate: CivilDate) { self.runDate = runDate }
 
@@ -79,6 +82,12 @@ public final class IngestResult: @unchecked Sendable {
         w.put("household_start", householdStart)
         w.put("tag_unavailable", tagUnavailable)
         w.putStrings("feed_as_of", feedAsOf.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" })
+        w.putStrings("outreach.household", outreach.map(\.household))
+        w.put("outreach.person", outreach.map(\.person))
+        w.putStrings("outreach.policy", outreach.map(\.policy))
+        w.put("outreach.outcome", outreach.map(\.outcome.rawValue))
+        w.put("outreach.channel", outreach.map(\.channel.rawValue))
+        w.put("outreach.date", outreach.map(\.date))
         w.put("tag_count", [Int32(tags.count)])
         for (i, t) in tags.enumerated() {
             w.put("tag.\(i).person", t.person)
@@ -112,6 +121,22 @@ public final class IngestResult: @unchecked Sendable {
         for s in try r.strings("feed_as_of") {
             let parts = s.split(separator: "=", maxSplits: 1).map(String.init)
             if parts.count == 2, let d = CivilDate.parse(parts[1]) { res.feedAsOf[parts[0]] = d }
+        }
+        if r.has("outreach.household") {
+            let households = try r.strings("outreach.household")
+            let persons: [UInt64] = try r.get("outreach.person"), policies = try r.strings("outreach.policy")
+            let outcomes: [UInt8] = try r.get("outreach.outcome"), channels: [UInt8] = try r.get("outreach.channel")
+            let dates: [Int32] = try r.get("outreach.date")
+            res.outreach = try households.indices.map { i in
+                guard let o = Outcome(rawValue: outcomes[i]), let c = Channel(rawValue: channels[i]) else {
+                    throw PipelineError.failure(
+                        stage: "profile", "the stored ingest result of \(runDate) has an outreach event it cannot read",
+                        hint: "run 'pfp stage ingest --run-date \(runDate)' again")
+                }
+                return OutreachEvent(
+                    household: households[i], person: persons[i], policy: policies[i], outcome: o, channel: c,
+                    date: dates[i])
+            }
         }
         let n: [Int32] = try r.get("tag_count")
         for i in 0..<Int(n.first ?? 0) {

@@ -16,11 +16,17 @@ public struct IngestOutcome {
 public struct IngestStage {
     public var config: PipelineConfig
     public var catalogue: TagCatalogue
+    /// The policies an outreach row may name.
+    public var policies: PolicyCatalogue
     public var console: Console
 
-    public init(config: PipelineConfig, catalogue: TagCatalogue, console: Console) {
+    public init(
+        config: PipelineConfig, catalogue: TagCatalogue, policies: PolicyCatalogue = PolicyCatalogue(policies: []),
+        console: Console
+    ) {
         self.config = config
         self.catalogue = catalogue
+        self.policies = policies
         self.console = console
     }
 
@@ -51,6 +57,7 @@ public struct IngestStage {
         let result = IngestResult(runDate: runDate)
         try run.population(into: result)
         var observations = try run.tagFeeds(people: IDIndex(keys: result.personID))
+        result.outreach = try run.outreach()
         var reports = try run.verdict()
         for (name, p) in run.parsed {
             reports[name]?.rejectCounts = p.rejectCounts
@@ -190,6 +197,7 @@ public struct IngestStage {
 final class IngestRun {
     let config: PipelineConfig
     let catalogue: TagCatalogue
+    let policies: PolicyCatalogue
     let console: Console
     let ahead: CheckAhead
     let inbox: String
@@ -207,6 +215,7 @@ final class IngestRun {
     ) {
         config = stage.config
         catalogue = stage.catalogue
+        policies = stage.policies
         console = stage.console
         self.ahead = ahead
         self.inbox = inbox
@@ -362,6 +371,23 @@ final class IngestRun {
                 "\(spec.name): \(grouped(rep.accepted)) rows accepted, \(grouped(rej.count)) rejected (\(lap()))")
         }
         return observations
+    }
+
+    /// The outreach feed's events (none without the feed, or when it is missing).
+    func outreach() throws -> [OutreachEvent] {
+        guard let spec = config.outreachFeed, let file = try file(spec.name) else { return [] }
+        let (events, rej, warnings) = parseOutreach(file, policies: policies)
+        var rep = FeedReport(feed: spec.name, required: spec.required, status: .ok)
+        for r in rej { rep.rejectCounts[r.reason, default: 0] += 1 }
+        rep.accepted = file.layout.records - rej.count
+        rep.rejected = rej.count
+        rep.warnings = warnings
+        parsed[spec.name] = rep
+        rejects.append(contentsOf: rej.map { (spec.name, $0) })
+        console.progress(
+            "\(spec.name): \(grouped(rep.accepted)) rows accepted (\(grouped(events.count)) distinct events), "
+                + "\(grouped(rej.count)) rejected (\(lap()))")
+        return events
     }
 
     /// Resolution: the latest as_of wins; disagreement on the same date is a

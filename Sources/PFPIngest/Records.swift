@@ -18,6 +18,11 @@ enum TagColumns {
     static let required = ["id_number", "tag", "value", "as_of"]
 }
 
+/// outreach.md: every column must be there (`person_id` and `policy` may be empty).
+enum OutreachColumns {
+    static let all = ["household_id", "person_id", "policy", "outcome", "channel", "event_date"]
+}
+
 extension Relation {
     /// The words, in the cases' order (made once: parsing reads them for every record).
     static let words: [StaticString] = Relation.allCases.map { r in

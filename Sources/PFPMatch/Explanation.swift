@@ -1,5 +1,6 @@
 import Foundation
 import PFPCore
+import PFPSchema
 import PFPFormats
 import PFPIngest
 import PFPRules
@@ -31,7 +32,8 @@ public enum Explanation {
         listJSON: UnsafeBufferPointer<UInt8>, triggers: Bool, householdID: String, personID: String,
         policyJSON: UnsafeBufferPointer<UInt8>?, certainty: Certainty, amount: Int?,
         codes: [String], status: String, criteria: [(code: String, value: Val)], reasons: [(code: String, value: Val)],
-        tracer: Tracer, ctx: EvalContext, fragments: ExplainFragments, into w: ByteWriter
+        outreach: OutreachNote? = nil, tracer: Tracer, ctx: EvalContext, fragments: ExplainFragments,
+        into w: ByteWriter
     ) {
         w.raw("{\"list\":"); w.append(listJSON)
         w.raw(",\"household_id\":"); w.string(householdID)
@@ -51,6 +53,7 @@ public enum Explanation {
             w.raw("},\"reasons\":")
             w.truthMap(reasons)
         }
+        if let outreach { outreach.write(into: w) }
         // People are listed once; tags and values name them by their position.
         let people = Explanation.members(tracer)
         func who(_ key: UInt64) -> Int { people.firstIndex(of: key)! }
@@ -138,5 +141,42 @@ public struct ExplanationReads {
                 ? p.bands.map { "\($0.key): \($0.value)" }.joined(separator: ", ") : (p.value?.description ?? "none")
             return ParameterRead(id: id, value: value, from: p.from)
         }
+    }
+}
+
+/// An entry's deciding outreach event as its explanation shows it (outreach.md):
+///
+///     "outreach": {"outcome", "event_date", "channel", "held_back": true|false,
+///                  "until": date or null, "parameter": [id, days, effective_from] or null}
+public struct OutreachNote: Sendable {
+    public var event: OutreachEvent
+    /// Whether the event holds the entry back on the run date (the entry is on the held list).
+    public var heldBack: Bool
+    /// The first run date the entry may return; nil for an outcome that never holds back.
+    public var until: CivilDate?
+    public var cooling: OutreachRules.Cooling?
+
+    public init(event: OutreachEvent, heldBack: Bool, rules: OutreachRules) {
+        self.event = event
+        self.heldBack = heldBack
+        until = rules.until(event)
+        cooling = rules.cooling[Int(event.outcome.rawValue)]
+    }
+
+    func write(into w: ByteWriter) {
+        w.raw(",\"outreach\":{\"outcome\":"); w.string(event.outcome.code)
+        w.raw(",\"event_date\":"); w.date(event.date)
+        w.raw(",\"channel\":"); w.string(event.channel.code)
+        w.raw(heldBack ? ",\"held_back\":true" : ",\"held_back\":false")
+        w.raw(",\"until\":"); if let until { w.date(until.days) } else { w.raw("null") }
+        w.raw(",\"parameter\":")
+        if let c = cooling, let days = c.days {
+            w.raw("["); w.string(c.parameter); w.raw(","); w.int(days); w.raw(",")
+            if let from = c.from { w.date(from.days) } else { w.raw("null") }
+            w.raw("]")
+        } else {
+            w.raw("null")
+        }
+        w.raw("}")
     }
 }

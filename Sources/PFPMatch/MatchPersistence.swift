@@ -50,7 +50,18 @@ public extension MatchResult {
         w.put("district", entries.map(\.district))
         w.put("street", entries.map(\.street))
         w.put("community", entries.map(\.community))
+        w.put("outcome", entries.map(\.outcome))
+        w.put("outcome_date", entries.map(\.outcomeDate))
+        w.put("until", entries.map(\.until))
         w.put("counts", [Int64(households), Int64(people)])
+        w.putStrings(
+            "outreach_events",
+            outreach.events.keys.sorted().map { k in
+                k + "=" + outreach.events[k]!.map(String.init).joined(separator: " ")
+            })
+        w.putStrings(
+            "outreach_granted_receiving",
+            outreach.grantedReceiving.keys.sorted().map { "\($0)=\(outreach.grantedReceiving[$0]!)" })
         w.put("explain", BlobWriter.joined(2) { $0 == 0 ? explainPath ?? "" : explainSHA })
         w.put("explain_counts", [Int64(explainRows), Int64(explainBytes)])
         return w
@@ -81,10 +92,15 @@ public extension MatchResult {
             street: [Int32] = try r.get("street")
         let community: [Int64] = try r.get("community"), counts: [Int64] = try r.get("counts")
         let n = amount.count
+        // Results stored before schema version 2 have no outreach columns.
+        let outcome: [UInt8] =
+            r.has("outcome") ? try r.get("outcome") : .init(repeating: PublishedEntry.noOutcome, count: n)
+        let outcomeDate: [Int32] = r.has("outcome_date") ? try r.get("outcome_date") : .init(repeating: 0, count: n)
+        let until: [Int32] = r.has("until") ? try r.get("until") : .init(repeating: 0, count: n)
         guard
             [
                 list.count, hh.count, person.count, policy.count, certainty.count, status.count, codes.count,
-                district.count, street.count, community.count,
+                district.count, street.count, community.count, outcome.count, outcomeDate.count, until.count,
             ]
             .allSatisfy({ $0 == n || n == 0 })
         else { throw r.damaged("entries") }
@@ -121,11 +137,24 @@ public extension MatchResult {
                     list: l, household: Int32(i), policy: p, certainty: .init(text: certainty[i]),
                     status: .init(text: status[i]),
                     personKey: key, amountValue: amount[i], codeStart: start, codeCount: Int32(codeStore.count) - start,
-                    district: district[i], street: street[i], community: community[i]))
+                    district: district[i], street: street[i], community: community[i], outcome: outcome[i],
+                    outcomeDate: outcomeDate[i], until: until[i]))
         }
         var m = MatchResult(
             entries: entries, listIDs: listIDs, householdIDs: hh, policyIDs: policyIDs, codes: codeStore,
             state: RunState(runDate: runDate), households: Int(counts[0]), people: Int(counts[1]))
+        if r.has("outreach_events") {
+            for line in try r.strings("outreach_events") where !line.isEmpty {
+                let kv = line.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
+                guard kv.count == 2 else { throw r.damaged("outreach_events") }
+                m.outreach.events[String(kv[0])] = kv[1].split(separator: " ").compactMap { Int($0) }
+            }
+            for line in try r.strings("outreach_granted_receiving") where !line.isEmpty {
+                let kv = line.split(separator: "=", maxSplits: 1)
+                guard kv.count == 2, let n = Int(kv[1]) else { throw r.damaged("outreach_granted_receiving") }
+                m.outreach.grantedReceiving[String(kv[0])] = n
+            }
+        }
         if let p = explain.first, !p.isEmpty {
             m.explainPath = p
             m.explainSHA = explain.count > 1 ? explain[1] : ""

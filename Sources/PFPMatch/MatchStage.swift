@@ -1,5 +1,6 @@
 import Foundation
 import PFPCore
+import PFPSchema
 import PFPFormats
 import PFPIngest
 import PFPRules
@@ -109,12 +110,16 @@ public struct MatchStage {
         // As many workers as the second pass's tasks can use: up to one per list and chunk.
         let workers = try Workers(
             data: data, rules: rules, profiles: profiles, previous: previous, tasks: chunks * max(1, rules.lists.count))
-        let decided = try decide(data: data, rules: rules, previous: previous, workers: workers, chunks: chunks)
+        let outreach = try OutreachLookup(data: data, rules: rules)
+        let decided = try decide(
+            data: data, rules: rules, previous: previous, outreach: outreach, workers: workers, chunks: chunks)
         console.detail(String(format: "    households decided: %.2f s", FileIO.now() - started))
+        let outreachSummary = outreach.map { OutreachSummary($0, ctx: workers.contexts[0]) } ?? OutreachSummary()
 
         let tasks = ExplainTasks(decided, rules: rules, chunks: chunks)
         var explained = try explain(
-            decided, tasks, data: data, previous: previous, workers: workers, explainPath: explainPath)
+            decided, tasks, data: data, previous: previous, outreach: outreach, workers: workers,
+            explainPath: explainPath)
         console.detail(
             String(format: "    households evaluated, explanations written: %.2f s", FileIO.now() - started))
         let (codes, pushKeys) = try gather(&explained, tasks)
@@ -125,18 +130,21 @@ public struct MatchStage {
         // (One explanation per entry: each task checks it before placing its entries.)
         state.pushKeys = pushKeys
         console.detail(String(format: "    keyed: %.2f s", FileIO.now() - started))
-        return MatchResult(
+        var result = MatchResult(
             entries: explained.entries, listIDs: rules.lists.map(\.id), householdIDs: data.householdIDs,
             policyIDs: rules.policies.map(\.id),
             codes: codes, explainPath: explainPath, explainRows: explained.file.rows,
             explainSHA: explained.file.sha, explainBytes: explained.file.bytes, state: state,
             households: decided.living.reduce(0, +), people: data.member.reduce(0) { $0 + Int($1) })
+        result.outreach = outreachSummary
+        return result
     }
 
     /// The first pass: every household's entries as positions, in published order
     /// (list, then person ID, then policy), and what the next run remembers.
     func decide(
-        data: IngestResult, rules: RuleSet, previous: RunState?, workers: Workers, chunks: Int
+        data: IngestResult, rules: RuleSet, previous: RunState?, outreach: OutreachLookup?, workers: Workers,
+        chunks: Int
     ) throws -> Decided {
         let hCount = data.householdCount, listCount = rules.lists.count
         // Published order within a household: person ID, then policy (byte order).
@@ -161,7 +169,8 @@ public struct MatchStage {
                             do {
                                 let x = try decide(
                                     households, ctx: workers.contexts[worker], data: data, listCount: listCount,
-                                    previous: previous, remembering: target, policyRank: policyRank)
+                                    previous: previous, outreach: outreach, remembering: target,
+                                    policyRank: policyRank)
                                 foundBuf[c] = x.found
                                 startBuf[c] = x.starts
                                 remBuf[c] = x.remembered
@@ -185,7 +194,7 @@ public struct MatchStage {
     /// remembers for the next run; how many have a living member.
     func decide(
         _ households: Range<Int>, ctx: EvalContext, data: IngestResult, listCount: Int, previous: RunState?,
-        remembering target: Int?, policyRank: [Int]
+        outreach: OutreachLookup?, remembering target: Int?, policyRank: [Int]
     ) throws -> (found: [Found], starts: [Int], remembered: (bytes: [UInt8], count: Int), living: Int) {
         var byList = [[Found]](repeating: [], count: listCount)
         var rem: [UInt8] = []
@@ -205,6 +214,9 @@ public struct MatchStage {
                 remCount += 1
             }
             if positions.isEmpty { continue }
+            if let outreach {
+                ctx.rules.hold(&positions, events: outreach.events(household: h), ctx: ctx, holders: outreach.holder)
+            }
             if ctx.memberCount > Int(Int16.max) {
                 failure = PipelineError.badInput(
                     stage: "match",
@@ -241,8 +253,8 @@ public struct MatchStage {
     /// The second pass: every task's entries explained, in parallel, each written
     /// once into its place in the result and its text into the file in order.
     func explain(
-        _ decided: Decided, _ plan: ExplainTasks, data: IngestResult, previous: RunState?, workers: Workers,
-        explainPath: String
+        _ decided: Decided, _ plan: ExplainTasks, data: IngestResult, previous: RunState?,
+        outreach: OutreachLookup?, workers: Workers, explainPath: String
     ) throws -> Explained {
         let sink = try ExplainSink(path: explainPath)
         let tasks = plan.tasks
@@ -276,7 +288,8 @@ public struct MatchStage {
                             }
                             ctx.load(household: h, previous: previous?.remembered(data.householdIDs[h]))
                             explain(
-                                list: l, positions, ctx: ctx, data: data, tracer: tracer, previousState: previous,
+                                list: l, positions, ctx: ctx, data: data, outreach: outreach, tracer: tracer,
+                                previousState: previous,
                                 fragments: workers.fragments[worker],
                                 entries: &mine.entries, codes: &codeStore, text: text, keys: &keys)
                         }
@@ -347,8 +360,8 @@ public struct MatchStage {
     /// Re-evaluates each entry with a fresh trace: its amount, codes and explanation,
     /// appended to its list's entries and explanation text.
     func explain(
-        list l: Int, _ fast: [EntryPosition], ctx: EvalContext, data: IngestResult, tracer: Tracer,
-        previousState: RunState?,
+        list l: Int, _ fast: [EntryPosition], ctx: EvalContext, data: IngestResult, outreach: OutreachLookup?,
+        tracer: Tracer, previousState: RunState?,
         fragments: ExplainFragments,
         entries out: inout [PublishedEntry], codes codeStore: inout [String], text: ByteWriter, keys: inout [String]
     ) {
@@ -367,6 +380,12 @@ public struct MatchStage {
             let d = ctx.decide(at: e)
             ctx.tracer = nil
             let personID = slot == nil ? "" : IDNumber(key: personKey).description
+            // The deciding outreach event of an entry of a list that is held back, or holds back.
+            var event: OutreachEvent?
+            if let outreach, let policy, outreach.holder[l] >= 0 || list.heldFrom != nil {
+                event = outreach.deciding(household: h, person: personKey, policy: policy.id)
+            }
+            let note = event.map { OutreachNote(event: $0, heldBack: list.heldFrom != nil, rules: outreach!.rules) }
             var status = PublishedEntry.EntryStatus.none
             if list.columns.contains(.status) {
                 let key = RunState.pushKey(list: list.id, household: hid, person: personID, policy: policy?.id ?? "")
@@ -378,17 +397,24 @@ public struct MatchStage {
                 personID: personID,
                 policyJSON: e.policy >= 0 ? fragments.policyName(Int(e.policy)) : nil,
                 certainty: d.certainty, amount: d.amount, codes: d.codes, status: status.text,
-                criteria: d.criteria, reasons: d.reasons, tracer: tracer, ctx: ctx, fragments: fragments, into: text)
+                criteria: d.criteria, reasons: d.reasons, outreach: note, tracer: tracer, ctx: ctx,
+                fragments: fragments,
+                into: text)
             text.byte(UInt8(ascii: "\n"))
             let codeStart = Int32(codeStore.count)
             codeStore.append(contentsOf: d.codes)
-            out.append(
-                PublishedEntry(
-                    list: Int32(l), household: Int32(h), policy: e.policy,
-                    certainty: d.certainty, status: status,
-                    personKey: personKey, amountValue: d.amount.map { Int64($0) } ?? Int64.min,
-                    codeStart: codeStart, codeCount: Int32(d.codes.count),
-                    district: data.district[head], street: data.street[head], community: data.community[head]))
+            var entry = PublishedEntry(
+                list: Int32(l), household: Int32(h), policy: e.policy,
+                certainty: d.certainty, status: status,
+                personKey: personKey, amountValue: d.amount.map { Int64($0) } ?? Int64.min,
+                codeStart: codeStart, codeCount: Int32(d.codes.count),
+                district: data.district[head], street: data.street[head], community: data.community[head])
+            if let note {
+                entry.outcome = note.event.outcome.rawValue
+                entry.outcomeDate = note.event.date
+                entry.until = note.until?.days ?? 0
+            }
+            out.append(entry)
         }
         ctx.resetCaches()
     }

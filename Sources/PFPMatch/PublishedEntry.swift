@@ -1,4 +1,5 @@
 import PFPCore
+import PFPSchema
 import PFPRules
 
 /// A list entry ready for publication. Plain numbers only (no text, no reference
@@ -25,6 +26,16 @@ public struct PublishedEntry: Sendable {
     public var district: Int32
     public var street: Int32
     public var community: Int64
+    /// The deciding outreach event's outcome (`Outcome` raw value), `noOutcome` without one.
+    public var outcome: UInt8 = PublishedEntry.noOutcome
+    /// The deciding event's date (days since 1970-01-01).
+    public var outcomeDate: Int32 = 0
+    /// For an entry held back: the first run date it may return (`outcomeDate` + cooling-off).
+    public var until: Int32 = 0
+
+    public static let noOutcome = UInt8.max
+    /// The outcomes' codes as UTF-8, by raw value.
+    public static let outcomeUTF8: [[UInt8]] = Outcome.allCases.map { Array($0.code.utf8) }
 
     public var amount: Int? { amountValue == Int64.min ? nil : Int(amountValue) }
 
@@ -67,6 +78,8 @@ public struct MatchResult {
     public var state: RunState
     public var households: Int
     public var people: Int
+    /// The outreach events of the run, counted (empty without the feed).
+    public var outreach = OutreachSummary()
 
     public func list(_ e: PublishedEntry) -> String { listIDs[Int(e.list)] }
     public func householdID(_ e: PublishedEntry) -> String { householdIDs[Int(e.household)] }

@@ -146,6 +146,13 @@ struct Compiler {
             rs.lists.append(info)
         }
         for (i, l) in source.lists.enumerated() { try compileList(l, info: rs.lists[i]) }
+        for l in rs.lists {
+            if let source = l.heldFrom, rs.lists[source].heldFrom != nil {
+                throw ruleError(
+                    l.pos, "list \(l.id) is held from \(rs.lists[source].id), which is itself held from another")
+            }
+        }
+        if let d = source.outcomes { rs.outreach = try OutreachRules(d, parameters: rs.parameters) }
         try decideSkips()
         rs.program.link(rs)
     }
@@ -214,6 +221,17 @@ struct Compiler {
             }
             info.after = after.list
             scope.allowPrevious = true
+        }
+        if let held = d.heldFrom {
+            guard let source = rs.lists.first(where: { $0.id == held.list }), source.perPolicy,
+                source.index != info.index
+            else {
+                throw ruleError(held.pos, "'held from: \(held.list)': no other list per policy of that name")
+            }
+            if let other = rs.lists.first(where: { $0.heldFrom == source.index && $0 !== info }) {
+                throw ruleError(held.pos, "list \(held.list) is already held back into list \(other.id)")
+            }
+            info.heldFrom = source.index
         }
         if let w = d.when {
             let (fn, t) = try compile(w, scope)

@@ -41,7 +41,17 @@ struct ListDecl {
     var lets: [(name: String, expr: ExprNode, pos: SourcePos)] = []
     var reasons: [(code: String, expr: ExprNode, pos: SourcePos)] = []
     var after: (list: String, pos: SourcePos)?
+    /// The list whose entries an outreach event's cooling-off holds back into this one.
+    var heldFrom: (list: String, pos: SourcePos)?
     var columns: [String] = []
+    var pos: SourcePos
+}
+
+/// `outcomes`: the outreach outcomes in same-day precedence order (first wins),
+/// each with the parameter that sets its cooling-off, or `never`.
+struct OutcomesDecl {
+    var label: String
+    var entries: [(outcome: String, parameter: String?, pos: SourcePos)] = []
     var pos: SourcePos
 }
 
@@ -50,6 +60,7 @@ struct RuleSource {
     var values: [ValueDecl] = []
     var policies: [PolicyDecl] = []
     var lists: [ListDecl] = []
+    var outcomes: OutcomesDecl?
 
     /// Rule files are small; a huge one is refused before it is read.
     static let maxFileBytes = 1 << 20
@@ -176,6 +187,23 @@ struct RuleSource {
                 }
                 policies.append(p)
                 continue
+            case "outcomes":
+                // The entries are the statement's continuation lines: OUTCOME: PARAMETER or OUTCOME: never.
+                let label = r.optionalString() ?? ""
+                if let before = outcomes {
+                    throw ruleError(line.pos, "outcomes are declared twice (first at \(before.pos))")
+                }
+                var d = OutcomesDecl(label: label, pos: line.pos)
+                while !r.atEnd {
+                    let pos = r.here
+                    let outcome = try r.identifier("an outcome")
+                    try r.expectSymbol(":")
+                    let parameter = try r.identifier("a parameter id or never")
+                    d.entries.append((outcome, parameter == "never" ? nil : parameter, pos))
+                }
+                outcomes = d
+                i += 1
+                continue
             case "list":
                 let id = try r.identifier("a list id")
                 let label = r.optionalString() ?? ""
@@ -207,6 +235,12 @@ struct RuleSource {
                         let other = try c.identifier("a list id")
                         try c.end()
                         l.after = (other, lines[i].pos)
+                    case "held":
+                        try c.expectWord("from")
+                        try c.expectSymbol(":")
+                        let other = try c.identifier("a list id")
+                        try c.end()
+                        l.heldFrom = (other, lines[i].pos)
                     case "columns":
                         try c.expectSymbol(":")
                         repeat {
@@ -224,11 +258,17 @@ struct RuleSource {
                     default:
                         throw ruleError(
                             lines[i].pos,
-                            "expected when, let, reason, trigger, after or columns in list \(id), found '\(w)'")
+                            "expected when, let, reason, trigger, after, held from or columns in list \(id), "
+                                + "found '\(w)'")
                     }
                     i += 1
                 }
-                if perPolicy && l.when == nil { throw ruleError(l.pos, "list \(id) per policy needs a 'when:' line") }
+                if perPolicy && l.when == nil && l.heldFrom == nil {
+                    throw ruleError(l.pos, "list \(id) per policy needs a 'when:' line (or 'held from: LIST')")
+                }
+                if let held = l.heldFrom, !perPolicy || l.when != nil {
+                    throw ruleError(held.pos, "a list held from another is per policy and has no 'when:' line")
+                }
                 if l.columns.isEmpty {
                     throw ruleError(l.pos, "list \(id) needs a 'columns: ...' line (the published file's columns)")
                 }
@@ -272,6 +312,7 @@ struct LineReader {
     }
 
     var here: SourcePos { i < line.tokens.count ? line.tokens[i].pos : endPos }
+    var atEnd: Bool { i >= line.tokens.count }
     var endPos: SourcePos {
         guard let last = line.tokens.last else { return line.pos }
         return SourcePos(file: last.pos.file, line: last.pos.line, column: last.pos.column + 1)
@@ -342,4 +383,11 @@ public enum ListColumn: String, CaseIterable, Sendable {
     case unknownFacts = "unknown_facts"
     case failedCriteria = "failed_criteria"
     case reasons, triggers
+    /// The deciding outreach event of a push entry (outreach.md), empty without one.
+    case lastOutcome = "last_outcome"
+    case lastOutcomeDate = "last_outcome_date"
+    /// The deciding event of a held-back entry, and the first date it may return.
+    case outcome
+    case outcomeDate = "outcome_date"
+    case until
 }

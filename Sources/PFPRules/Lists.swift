@@ -1,5 +1,6 @@
 import Foundation
 import PFPCore
+import PFPSchema
 
 /// Where an entry is: the list's and the policy's positions in the rule files
 /// (-1: a household list) and the member's slot (-1: the household).
@@ -31,9 +32,12 @@ public extension RuleSet {
     /// `wasOnAfterList` says whether it was on the previous run's list that `after`
     /// names. Which entries there are comes from `EvalContext.entryPositions`, as in
     /// the match stage.
-    func entries(_ c: EvalContext, wasOnAfterList: Bool) -> [ListEntry] {
+    /// `events`: the household's outreach events; an entry they hold back is on
+    /// the list that holds its list's entries (as in the match stage).
+    func entries(_ c: EvalContext, wasOnAfterList: Bool, events: [OutreachEvent] = []) -> [ListEntry] {
         var positions: [EntryPosition] = []
         c.entryPositions(wasOnAfterList: wasOnAfterList, into: &positions)
+        hold(&positions, events: events, ctx: c, holders: holders)
         return positions.map { at in
             ListEntry(
                 at: at, list: lists[Int(at.list)].id, person: at.slot >= 0 ? c.member(Int(at.slot)) : nil,

@@ -32,6 +32,9 @@ public struct RuleCase {
     var previousDate: CivilDate?
     var previousPeople: [Person] = []
     var expectations: [(text: String, line: Int)] = []
+    /// Outreach events of the household: outcome, days from the case's date,
+    /// policy (nil: household-wide) and the person's name.
+    var events: [(outcome: String, offset: Int, policy: String?, person: String?, line: Int)] = []
 }
 
 public enum RuleCaseFile {
@@ -131,6 +134,16 @@ public enum RuleCaseFile {
             case "expect":
                 c.expectations.append((words.dropFirst().joined(separator: " "), lineNo))
                 inPrevious = false
+            case "event":
+                // event OUTCOME DAYS [POLICY [for NAME]]: DAYS from the case's date (-179: 179 days before)
+                guard words.count == 3 || words.count == 4 || (words.count == 6 && words[4] == "for"),
+                    let offset = Int(words[2])
+                else {
+                    throw fail(
+                        lineNo, "expected 'event OUTCOME DAYS [POLICY [for NAME]]', e.g. 'event declined -179 dibao'")
+                }
+                c.events.append(
+                    (words[1], offset, words.count >= 4 ? words[3] : nil, words.count == 6 ? words[5] : nil, lineNo))
             default:
                 // a tag line under a person: tag = value
                 guard indent > 0, words.count == 3, words[1] == "=" else {
@@ -219,7 +232,8 @@ public struct RuleCaseRunner {
                 ctx.tracer = Tracer()
                 ctx.setPersonLookup { key in Int32(data.personID.firstIndex(of: key) ?? -1) }
                 ctx.load(household: 0, previous: previous)
-                let entries = rs.entries(ctx, wasOnAfterList: wasOn)
+                let events = try outreachEvents(c)
+                let entries = rs.entries(ctx, wasOnAfterList: wasOn, events: events)
                 let ids = Dictionary(
                     uniqueKeysWithValues: names.enumerated().map { ($1, RuleCaseRunner.id(for: $0, name: $1, in: c)) })
                 for (text, line) in c.expectations {
@@ -237,6 +251,27 @@ public struct RuleCaseRunner {
             if !failed { passed += 1 }
         }
         return (passed, failures, checks)
+    }
+
+    /// The case's outreach events, as the ingest stage would accept them.
+    func outreachEvents(_ c: RuleCase) throws -> [OutreachEvent] {
+        try c.events.map { e in
+            guard let o = Outcome(code: e.outcome) else {
+                throw PipelineError.badInput(location: "\(c.file):\(e.line)", "unknown outcome '\(e.outcome)'")
+            }
+            var key: UInt64 = 0
+            if let name = e.person {
+                var names: [String] = []
+                for p in c.people + c.previousPeople where !names.contains(p.name) { names.append(p.name) }
+                guard let i = names.firstIndex(of: name) else {
+                    throw PipelineError.badInput(location: "\(c.file):\(e.line)", "no person named \(name)")
+                }
+                key = RuleCaseRunner.id(for: i, name: name, in: c).key
+            }
+            return OutreachEvent(
+                household: "H1", person: key, policy: e.policy ?? "", outcome: o, channel: .phone,
+                date: c.date.adding(days: e.offset).days)
+        }
     }
 
     /// Stable IDs per person name within a case: the order of names gives the order of IDs.

@@ -209,6 +209,9 @@ public final class ListInfo {
     var reasons: [NamedFn] = []
     public var reasonCodes: [String] { reasons.map(\.code) }
     public internal(set) var after: String?
+    /// The list (index) whose entries an outreach event's cooling-off holds back
+    /// into this one (`held from:`); this list's own entries are those only.
+    public internal(set) var heldFrom: Int?
     public internal(set) var columns: [ListColumn] = []
     /// The published file's key columns.
     public var keyColumns: [String] { perPolicy ? ["household_id", "person_id", "policy"] : ["household_id"] }
@@ -238,6 +241,8 @@ public final class RuleSet {
     public internal(set) var values: [ValueInfo] = []
     public internal(set) var policies: [PolicyInfo] = []
     public internal(set) var lists: [ListInfo] = []
+    /// The outreach outcomes' order and cooling-off (`outcomes`).
+    public internal(set) var outreach = OutreachRules.undeclared
     public internal(set) var remembered: [RememberedInfo] = []
     /// sha256 over the rule files, the catalogues and their names.
     public internal(set) var digest = ""

@@ -37,7 +37,7 @@ struct LogicalLine {
 enum Lexer {
     static let keywordsStartingStatements: Set<String> = [
         "parameter", "table", "person", "household", "policy", "list", "criterion", "branch", "amount",
-        "from", "when", "let", "reason", "trigger", "after", "columns",
+        "from", "when", "let", "reason", "trigger", "after", "columns", "held", "outcomes",
     ]
 
     /// Splits a file into logical lines. A line indented deeper than the statement

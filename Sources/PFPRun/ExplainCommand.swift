@@ -1,5 +1,6 @@
 import Foundation
 import PFPCore
+import PFPSchema
 import PFPFormats
 import PFPIngest
 import PFPRules
@@ -62,18 +63,29 @@ package enum ExplainCommand {
         }
         // Every decision, each with its own trace; JSON and text are both written from it.
         var decisions: [ExplainedDecision] = []
+        // The run's outreach events (kept with its ingest result): what they decide for a policy's entry.
+        let outreach = try OutreachLookup(data: data, rules: rules)
+        func note(_ subject: ExplainedDecision.Subject) -> OutreachNote? {
+            guard let outreach, case .policy(let p, let personID) = subject else { return nil }
+            let key = personID.isEmpty ? 0 : (IDNumber(stored: personID)?.key ?? 0)
+            guard let e = outreach.deciding(household: h, person: key, policy: p.id) else { return nil }
+            return OutreachNote(event: e, heldBack: outreach.holds(e), rules: rules.outreach)
+        }
         func explained(_ subject: ExplainedDecision.Subject, _ decide: () -> EntryDecision) {
             let tracer = Tracer()
             ctx.tracer = tracer
             ctx.load(household: h, previous: prevHousehold)
             let d = decide()
+            let n = note(subject)
             decisions.append(
                 ExplainedDecision(
                     subject: subject, decision: d, reads: ExplanationReads(tracer: tracer, ctx: ctx),
-                    json: json(subject, d, tracer)))
+                    json: json(subject, d, n, tracer), outreach: n))
             ctx.tracer = nil
         }
-        func json(_ subject: ExplainedDecision.Subject, _ d: EntryDecision, _ tracer: Tracer) -> String {
+        func json(
+            _ subject: ExplainedDecision.Subject, _ d: EntryDecision, _ note: OutreachNote?, _ tracer: Tracer
+        ) -> String {
             let w = ByteWriter()
             switch subject {
             case .policy(let p, let personID):
@@ -82,8 +94,8 @@ package enum ExplainCommand {
                     Explanation.bytes(
                         listJSON: listJSON, triggers: false, householdID: req.household, personID: personID,
                         policyJSON: fragments.policyName(p.index), certainty: d.certainty, amount: d.amountIfEligible,
-                        codes: d.codes, status: "", criteria: d.criteria, reasons: [], tracer: tracer, ctx: ctx,
-                        fragments: fragments, into: w)
+                        codes: d.codes, status: "", criteria: d.criteria, reasons: [], outreach: note, tracer: tracer,
+                        ctx: ctx, fragments: fragments, into: w)
                 }
             case .list(let l):
                 Explanation.bytes(
@@ -136,6 +148,8 @@ struct ExplainedDecision {
     var decision: EntryDecision
     var reads: ExplanationReads
     var json: String
+    /// The deciding outreach event of the policy's entry, if any.
+    var outreach: OutreachNote?
 
     /// The analyst's reading, ID numbers masked.
     var text: String {
@@ -154,6 +168,20 @@ struct ExplainedDecision {
                 out += "  failed: " + d.codes.joined(separator: "; ") + "\n"
             }
             out += "  criteria: " + d.criteria.map { "\($0.code)=\(truth($0.value))" }.joined(separator: "  ") + "\n"
+            if let o = outreach {
+                out +=
+                    "  outreach: \(o.event.outcome.code) on \(CivilDate(days: o.event.date)) (\(o.event.channel.code))"
+                if o.heldBack, let until = o.until, let c = o.cooling, let days = c.days {
+                    out +=
+                        ": held back from the push list until \(until) (\(c.parameter) = \(days) days"
+                        + "\(c.from.map { " from \($0)" } ?? ""))"
+                } else if o.cooling == nil {
+                    out += ": never holds an entry back"
+                } else if let until = o.until {
+                    out += ": its cooling-off ended on \(until)"
+                }
+                out += "\n"
+            }
         case .list(let l):
             out +=
                 "list \(l.id) \(l.label): "

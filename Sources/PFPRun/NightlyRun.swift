@@ -61,7 +61,7 @@ package final class NightlyRun {
         defer { session.abandonStoring() }
         do {
             if from <= .ingest && to >= .ingest {
-                try session.ingest(catalogue: catalogue, storeNow: to < .profile)
+                try session.ingest(catalogue: catalogue, policyCatalogue: policyCatalogue, storeNow: to < .profile)
             } else {
                 try session.loadIngestRecords()
             }
@@ -221,7 +221,7 @@ final class RunSession {
         )
     }
 
-    func ingest(catalogue: TagCatalogue, storeNow: Bool) throws {
+    func ingest(catalogue: TagCatalogue, policyCatalogue: PolicyCatalogue, storeNow: Bool) throws {
         let outcome = try timed(.ingest) { () -> IngestOutcome in
             for f in run.options.allowDrift where r.config.feed(f) == nil {
                 throw PipelineError.usage(
@@ -229,7 +229,7 @@ final class RunSession {
                 )
             }
             let previousRows = try registry.previousAcceptedRows(before: r.runDate)
-            let o = try IngestStage(config: r.config, catalogue: catalogue, console: console)
+            let o = try IngestStage(config: r.config, catalogue: catalogue, policies: policyCatalogue, console: console)
                 .run(
                     inbox: r.inbox, runDate: r.runDate, allowMissing: r.allowMissing,
                     previousRows: previousRows, allowDrift: run.options.allowDrift)
@@ -264,6 +264,14 @@ final class RunSession {
             extraDigestFiles: [r.config.resolve(r.config.tagsPath), r.config.resolve(r.config.policiesPath)])
         summary.skipped = rules.skippedPolicies
         for (id, why) in rules.skippedPolicies { console.warn("policy \(id) is skipped on this run: \(why)") }
+        // outreach.md: a cooling-off parameter with no value refuses a run that uses the outreach feed.
+        if let feed = r.config.outreachFeed, reports.contains(where: { $0.feed == feed.name && $0.used }),
+            let problem = rules.outreach.problem
+        {
+            throw PipelineError.badInput(
+                stage: "match", feed: feed.name, "the outreach feed is used, but \(problem)",
+                hint: "add the values to Pipelines/rules/outreach.rules, or run with the feed left out of the inbox")
+        }
         try registry.setRuleDigest(runDate: r.runDate, digest: rules.digest)
         return rules
     }

@@ -42,5 +42,5 @@ package struct ResolvedRun {
 package enum PFPVersion {
     package static let pipeline = "0.1.0"
     /// Version of the published files' layout (outputs.md); bumped on any change.
-    package static let schema = 1
+    package static let schema = 2
 }

@@ -32,7 +32,7 @@ package struct SampleGenerator {
     static let tagColumns = ["id_number", "tag", "value", "as_of"]
     static let formats: [Format] = [
         Format(
-            feed: "population", department: "package-security", encoding: .gb18030, bom: false, crlf: true,
+            feed: "population", department: "public-security", encoding: .gb18030, bom: false, crlf: true,
             columns: [
                 "household_id", "note", "id_number", "name", "sex", "birth_date", "relation", "hukou", "district",
                 "street", "community",

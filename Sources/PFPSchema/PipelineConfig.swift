@@ -3,7 +3,8 @@ import PFPCore
 
 /// What a feed is and how the run treats it (from `Pipelines/nightly.conf`).
 public struct FeedSpec: Sendable {
-    public enum Shape: String, Sendable { case population, tags }
+    /// Population rows, tag rows, or outreach rows (outreach.md).
+    public enum Shape: String, Sendable { case population, tags, outreach }
     public var name: String
     public var shape: Shape
     public var required: Bool
@@ -79,7 +80,8 @@ public struct PipelineConfig: Sendable {
                 case "shape":
                     guard let s = FeedSpec.Shape(rawValue: e.value) else {
                         throw PipelineError.badInput(
-                            location: file.location(e), "shape must be 'population' or 'tags', found '\(e.value)'")
+                            location: file.location(e),
+                            "shape must be 'population', 'tags' or 'outreach', found '\(e.value)'")
                     }
                     spec.shape = s
                 case "required":
@@ -106,6 +108,9 @@ public struct PipelineConfig: Sendable {
         guard feeds.filter({ $0.shape == .population }).count == 1 else {
             throw PipelineError.badInput(location: path, "exactly one feed must have 'shape = population'")
         }
+        guard feeds.filter({ $0.shape == .outreach }).count <= 1 else {
+            throw PipelineError.badInput(location: path, "at most one feed may have 'shape = outreach'")
+        }
         self.feeds = feeds
     }
 
@@ -120,6 +125,9 @@ public struct PipelineConfig: Sendable {
     }
 
     public var populationFeed: FeedSpec { feeds.first { $0.shape == .population }! }
+
+    /// The feed of outreach events, when the configuration has one.
+    public var outreachFeed: FeedSpec? { feeds.first { $0.shape == .outreach } }
 
     public func feed(_ name: String) -> FeedSpec? { feeds.first { $0.name == name } }
 

@@ -29,6 +29,10 @@ final class CSVRowTests: XCTestCase {
             case .community: f.append(String(e.community))
             case .unknownFacts: f.append(e.certainty == .toVerify ? field(m.codes(e).joined(separator: ";")) : "")
             case .failedCriteria, .reasons, .triggers: f.append(field(m.codes(e).joined(separator: ";")))
+            case .lastOutcome, .outcome: f.append(Outcome(rawValue: e.outcome)?.code ?? "")
+            case .lastOutcomeDate, .outcomeDate:
+                f.append(e.outcome == PublishedEntry.noOutcome ? "" : CivilDate(days: e.outcomeDate).description)
+            case .until: f.append(e.until == 0 ? "" : CivilDate(days: e.until).description)
             }
         }
         return f.joined(separator: ",") + "\n"
@@ -52,13 +56,20 @@ final class CSVRowTests: XCTestCase {
                     (.notEligible, .none),
                 ] {
                     let start = k % codes.count, count = k % 3
-                    entries.append(
+                    var entry =
                         PublishedEntry(
                             list: Int32(li), household: Int32(h), policy: Int32(k % (rules.policies.count + 1)) - 1,
                             certainty: certainty, status: status, personKey: k % 2 == 0 ? id.key : 0,
                             amountValue: k % 4 == 0 ? Int64.min : Int64(k * 37 - 50), codeStart: Int32(start),
                             codeCount: Int32(min(count, codes.count - start)), district: 310101, street: Int32(k),
-                            community: 3101010010 + Int64(k)))
+                            community: 3101010010 + Int64(k))
+                    // Every third entry has a deciding outreach event, every sixth one that holds it back.
+                    if k % 3 == 0 {
+                        entry.outcome = UInt8(k % Outcome.allCases.count)
+                        entry.outcomeDate = date.days - Int32(k)
+                        if k % 6 == 0 { entry.until = date.days + Int32(k) }
+                    }
+                    entries.append(entry)
                     k += 1
                 }
             }

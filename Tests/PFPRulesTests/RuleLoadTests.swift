@@ -23,7 +23,9 @@ final class RuleLoadTests: XCTestCase {
     func testReferenceRulesLoad() throws {
         let rs = try loadRules()
         XCTAssertEqual(rs.policies.count, 13)
-        XCTAssertEqual(rs.lists.map(\.id), ["push", "review", "referral", "watch", "warning"])
+        XCTAssertEqual(rs.lists.map(\.id), ["push", "suppressed", "review", "referral", "watch", "warning"])
+        XCTAssertEqual(rs.lists[1].heldFrom, 0, "suppressed holds push's entries back")
+        XCTAssertNil(rs.outreach.problem)
         XCTAssertEqual(rs.parameters["dibao.standard"]?.value, Q(1590))
         XCTAssertEqual(rs.parameters["dibao.standard"]?.from?.description, "2025-07-01")
         XCTAssertTrue(rs.skippedPolicies.isEmpty)

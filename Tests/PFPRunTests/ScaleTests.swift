@@ -38,7 +38,7 @@ final class ScaleTests: XCTestCase {
                     entries = outputs.first { $0["file"] as? String == "explain.jsonl" }?["rows"] as? Int ?? 0
                 }
             }
-            XCTAssertEqual(published[0].count, 10, "\(published[0].keys.sorted())")
+            XCTAssertEqual(published[0].count, 11, "\(published[0].keys.sorted())")
             XCTAssertEqual(published[0], published[1], date)
             // A city-like day: about one entry per household, not an empty run.
             XCTAssertGreaterThan(entries, 50_000, date)
