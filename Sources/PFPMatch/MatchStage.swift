@@ -114,7 +114,8 @@ public struct MatchStage {
         let decided = try decide(
             data: data, rules: rules, previous: previous, outreach: outreach, workers: workers, chunks: chunks)
         console.detail(String(format: "    households decided: %.2f s", FileIO.now() - started))
-        let outreachSummary = outreach.map { OutreachSummary($0, ctx: workers.contexts[0]) } ?? OutreachSummary()
+        let outreachSummary =
+            outreach.map { OutreachSummary(data.outreach, $0, ctx: workers.contexts[0]) } ?? OutreachSummary()
 
         let tasks = ExplainTasks(decided, rules: rules, chunks: chunks)
         var explained = try explain(
@@ -214,8 +215,10 @@ public struct MatchStage {
                 remCount += 1
             }
             if positions.isEmpty { continue }
-            if let outreach {
-                ctx.rules.hold(&positions, events: outreach.events(household: h), ctx: ctx, holders: outreach.holder)
+            if let outreach, outreach.hasEvents(household: h) {
+                ctx.rules.hold(&positions, ctx: ctx, holders: outreach.holder) { person, policy in
+                    outreach.deciding(household: h, person: person, policy: policy)
+                }
             }
             if ctx.memberCount > Int(Int16.max) {
                 failure = PipelineError.badInput(
@@ -383,7 +386,7 @@ public struct MatchStage {
             // The deciding outreach event of an entry of a list that is held back, or holds back.
             var event: OutreachEvent?
             if let outreach, let policy, outreach.holder[l] >= 0 || list.heldFrom != nil {
-                event = outreach.deciding(household: h, person: personKey, policy: policy.id)
+                event = outreach.deciding(household: h, person: personKey, policy: policy.index)
             }
             let note = event.map { OutreachNote(event: $0, heldBack: list.heldFrom != nil, rules: outreach!.rules) }
             var status = PublishedEntry.EntryStatus.none

@@ -7,8 +7,10 @@ import PFPSchema
 /// entry (outreach.md): its deciding event and whether that holds it back.
 public struct OutreachLookup: Sendable {
     let events: [OutreachEvent]
-    /// Each household's events (household index → range of `events`).
-    let byHousehold: [Int32: Range<Int>]
+    /// Household h's events are `events[eventStart[h] ..< eventStart[h + 1]]`.
+    let eventStart: [Int32]
+    /// Each event's policy as a policy index of the rules (-1: none, or one the rules do not have).
+    let policyIndex: [Int32]
     let rules: OutreachRules
     let runDate: CivilDate
     /// For each list (index), the list its entries are held back into, or -1.
@@ -24,40 +26,47 @@ public struct OutreachLookup: Sendable {
                 "the run reads \(data.outreach.count) outreach events, but \(problem)",
                 hint: "add the values to Pipelines/rules/outreach.rules, or run without the outreach feed")
         }
-        events = data.outreach
         self.rules = rules.outreach
         runDate = data.runDate
         holder = rules.holders
-        // Both in byte order of the household id: one merge.
-        var by: [Int32: Range<Int>] = [:]
-        var i = 0, h = 0
+        // Both in byte order of the household id: one merge. Events of a household
+        // this run does not have affect nothing (they stay out of every range).
         let ids = data.householdIDs
-        while i < events.count && h < ids.count {
-            let e = events[i].household
-            if e == ids[h] {
-                var j = i
-                while j < events.count && events[j].household == e { j += 1 }
-                by[Int32(h)] = i..<j
-                i = j
-                h += 1
-            } else if e.utf8.lexicographicallyPrecedes(ids[h].utf8) {
-                i += 1  // a household this run does not have: affects nothing
-            } else {
-                h += 1
-            }
+        var kept: [OutreachEvent] = []
+        var start = [Int32](repeating: 0, count: ids.count + 1)
+        var i = 0
+        let all = data.outreach
+        for h in 0..<ids.count {
+            start[h] = Int32(kept.count)
+            while i < all.count && all[i].household.utf8.lexicographicallyPrecedes(ids[h].utf8) { i += 1 }
+            while i < all.count && all[i].household == ids[h] { kept.append(all[i]); i += 1 }
         }
-        byHousehold = by
+        start[ids.count] = Int32(kept.count)
+        events = kept
+        eventStart = start
+        policyIndex = kept.map { e in Int32(rules.policies.firstIndex { $0.id == e.policy } ?? -1) }
     }
 
     /// The events of household h.
     public func events(household h: Int) -> ArraySlice<OutreachEvent> {
-        guard let r = byHousehold[Int32(h)] else { return [] }
-        return events[r]
+        events[Int(eventStart[h])..<Int(eventStart[h + 1])]
     }
 
-    /// The deciding event of the entry (household h, person key or 0, policy id).
-    public func deciding(household h: Int, person: UInt64, policy: String) -> OutreachEvent? {
-        rules.deciding(among: events(household: h), person: person, policy: policy)
+    /// Whether household h has any event.
+    public func hasEvents(household h: Int) -> Bool { eventStart[h] < eventStart[h + 1] }
+
+    /// The deciding event of the entry (household h, person key or 0, policy
+    /// index): among its own events and the household's `do_not_contact` events.
+    public func deciding(household h: Int, person: UInt64, policy: Int) -> OutreachEvent? {
+        let p = Int32(policy)
+        var best = -1
+        for i in Int(eventStart[h])..<Int(eventStart[h + 1]) {
+            guard (events[i].person == person && policyIndex[i] == p) || events[i].outcome == .doNotContact else {
+                continue
+            }
+            if best < 0 || rules.decides(events[i], over: events[best]) { best = i }
+        }
+        return best < 0 ? nil : events[best]
     }
 
     /// Whether the event holds its entry back on the run date.
@@ -84,15 +93,16 @@ public struct OutreachSummary: Sendable {
         return out
     }
 
-    /// Counts the run's events, and looks up `receiving.<policy>` for every entry
-    /// with a granted event (loading its household in `ctx`).
-    init(_ lookup: OutreachLookup, ctx: EvalContext) {
-        for e in lookup.events {
+    /// Counts the feed's events (`all`, those of households this run does not
+    /// have included), and looks up `receiving.<policy>` for every entry with a
+    /// granted event (loading its household in `ctx`).
+    init(_ all: [OutreachEvent], _ lookup: OutreachLookup, ctx: EvalContext) {
+        for e in all {
             events[e.policy, default: [Int](repeating: 0, count: Outcome.allCases.count)][Int(e.outcome.rawValue)] += 1
         }
-        for h in lookup.byHousehold.keys.sorted() {
-            let granted = lookup.events(household: Int(h)).filter { $0.outcome == .granted && !$0.policy.isEmpty }
-            guard !granted.isEmpty, ctx.load(household: Int(h)) else { continue }
+        for h in 0..<(lookup.eventStart.count - 1) where lookup.hasEvents(household: h) {
+            let granted = lookup.events(household: h).filter { $0.outcome == .granted && !$0.policy.isEmpty }
+            guard !granted.isEmpty, ctx.load(household: h) else { continue }
             var seen: Set<String> = []
             for e in granted {
                 guard let p = ctx.rules.policy(e.policy), seen.insert("\(e.person) \(e.policy)").inserted else {

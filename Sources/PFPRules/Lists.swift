@@ -37,7 +37,11 @@ public extension RuleSet {
     func entries(_ c: EvalContext, wasOnAfterList: Bool, events: [OutreachEvent] = []) -> [ListEntry] {
         var positions: [EntryPosition] = []
         c.entryPositions(wasOnAfterList: wasOnAfterList, into: &positions)
-        hold(&positions, events: events, ctx: c, holders: holders)
+        if !events.isEmpty {
+            hold(&positions, ctx: c, holders: holders) { person, policy in
+                outreach.deciding(among: events, person: person, policy: policies[policy].id)
+            }
+        }
         return positions.map { at in
             ListEntry(
                 at: at, list: lists[Int(at.list)].id, person: at.slot >= 0 ? c.member(Int(at.slot)) : nil,

@@ -75,15 +75,21 @@ public struct OutreachRules: Sendable {
         return nil
     }
 
-    /// The deciding event among an entry's events: the latest date, then the
-    /// outcome first in the same-day order.
+    /// Whether event `a` decides over event `b` of the same entry: a later date,
+    /// or on the same date an outcome earlier in the same-day order. The one
+    /// rule every caller chooses the deciding event by.
+    @inlinable @inline(__always)
+    public func decides(_ a: OutreachEvent, over b: OutreachEvent) -> Bool {
+        a.date > b.date || (a.date == b.date && rank[Int(a.outcome.rawValue)] < rank[Int(b.outcome.rawValue)])
+    }
+
+    /// The deciding event among an entry's events (`decides(_:over:)`; the first
+    /// of equals).
     public func deciding<S: Sequence>(_ events: S) -> OutreachEvent? where S.Element == OutreachEvent {
         var best: OutreachEvent?
         for e in events {
-            guard let b = best else { best = e; continue }
-            if e.date > b.date || (e.date == b.date && rank[Int(e.outcome.rawValue)] < rank[Int(b.outcome.rawValue)]) {
-                best = e
-            }
+            if let b = best, !decides(e, over: b) { continue }
+            best = e
         }
         return best
     }
@@ -123,19 +129,18 @@ extension RuleSet {
 
     /// The loaded household's entries, each moved to the list that holds its
     /// list's entries back when its deciding outreach event holds it on the run
-    /// date (outreach.md). `events`: the household's events.
-    public func hold<C: Collection>(
-        _ positions: inout [EntryPosition], events: C, ctx: EvalContext, holders: [Int]
-    ) where C.Element == OutreachEvent {
-        guard !events.isEmpty else { return }
+    /// date (outreach.md). `deciding(person key or 0, policy index)`: the entry's
+    /// deciding event among the household's events.
+    public func hold(
+        _ positions: inout [EntryPosition], ctx: EvalContext, holders: [Int],
+        deciding: (UInt64, Int) -> OutreachEvent?
+    ) {
         for i in positions.indices {
             let p = positions[i]
             let into = holders[Int(p.list)]
             guard into >= 0, p.policy >= 0 else { continue }
             let person = p.slot >= 0 ? ctx.personID(slot: Int(p.slot)).key : 0
-            if let e = outreach.deciding(among: events, person: person, policy: policies[Int(p.policy)].id),
-                outreach.holds(e, on: runDate)
-            {
+            if let e = deciding(person, Int(p.policy)), outreach.holds(e, on: runDate) {
                 positions[i].list = Int32(into)
             }
         }

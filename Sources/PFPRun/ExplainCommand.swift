@@ -68,7 +68,7 @@ package enum ExplainCommand {
         func note(_ subject: ExplainedDecision.Subject) -> OutreachNote? {
             guard let outreach, case .policy(let p, let personID) = subject else { return nil }
             let key = personID.isEmpty ? 0 : (IDNumber(stored: personID)?.key ?? 0)
-            guard let e = outreach.deciding(household: h, person: key, policy: p.id) else { return nil }
+            guard let e = outreach.deciding(household: h, person: key, policy: p.index) else { return nil }
             return OutreachNote(event: e, heldBack: outreach.holds(e), rules: rules.outreach)
         }
         func explained(_ subject: ExplainedDecision.Subject, _ decide: () -> EntryDecision) {

@@ -1,6 +1,7 @@
 import XCTest
 import PFPTestSupport
 @testable import PFPCore
+import PFPSchema
 @testable import PFPIngest
 @testable import PFPRules
 
@@ -417,5 +418,63 @@ final class TracerTests: XCTestCase {
         XCTAssertEqual(t.tagReads.count, 6000)
         XCTAssertEqual(Set(t.tagReads.map { "\($0.person):\($0.tag)" }).count, 6000)
         XCTAssertEqual(t.tagReads.prefix(3).map { "\($0.person):\($0.tag)" }, ["1:0", "1:7", "2:0"])
+    }
+}
+
+/// outreach.rules: the outcomes' cooling-off read on the run date, and the
+/// statement's checks.
+final class OutreachRulesTests: XCTestCase {
+    func rules(_ date: String, outreach text: String? = nil) throws -> RuleSet {
+        let dir = NSTemporaryDirectory() + "pfp-rules-\(UUID().uuidString)"
+        defer { try? FileIO.remove(dir) }
+        try FileManager.default.copyItem(atPath: repoRoot + "/Pipelines/rules", toPath: dir)
+        if let text { try FileIO.write(dir + "/outreach.rules", Array(text.utf8)) }
+        return try loadRules(date, directory: dir)
+    }
+
+    /// A cooling-off parameter that changes on the run date: the new value holds from that date.
+    func testACoolingOffChangingOnTheRunDate() throws {
+        let reference = try FileIO.readText(repoRoot + "/Pipelines/rules/outreach.rules")
+        let changed = reference.replacingOccurrences(
+            of: "parameter outreach.cooling_declined number \"明确拒绝后的冷静期（天）\"\n  from 2016-01-01 = 180",
+            with: "parameter outreach.cooling_declined number \"明确拒绝后的冷静期（天）\"\n  from 2016-01-01 = 180\n"
+                + "  from 2026-11-24 = 10")
+        XCTAssertNotEqual(changed, reference, "the test's anchor is gone")
+        let declined = Int(Outcome.declined.rawValue)
+        XCTAssertEqual(try rules("2026-11-23", outreach: changed).outreach.cooling[declined]?.days, 180)
+        let on = try rules("2026-11-24", outreach: changed).outreach
+        XCTAssertEqual(on.cooling[declined]?.days, 10)
+        XCTAssertEqual(on.cooling[declined]?.from?.description, "2026-11-24")
+        // An event 12 days before: held back the day before the change, not on its day.
+        let event = OutreachEvent(
+            household: "H1", person: 0, policy: "dibao", outcome: .declined, channel: .phone,
+            date: CivilDate.parse("2026-11-12")!.days)
+        XCTAssertTrue(
+            try rules("2026-11-23", outreach: changed).outreach.holds(event, on: CivilDate.parse("2026-11-23")!))
+        XCTAssertFalse(on.holds(event, on: CivilDate.parse("2026-11-24")!))
+        XCTAssertNil(try rules("2026-11-24").outreach.cooling[Int(Outcome.attempted.rawValue)], "attempted: never")
+    }
+
+    func testOutcomesMustListEveryOutcomeOnceWithKnownParameters() throws {
+        let reference = try FileIO.readText(repoRoot + "/Pipelines/rules/outreach.rules")
+        for (old, new, message) in [
+            ("  attempted: never\n", "", "missing: attempted"),
+            ("  attempted: never\n", "  attempted: never\n  granted: never\n", "outcome granted is listed twice"),
+            (
+                "  declined: outreach.cooling_declined", "  declined: outreach.cooling_refused",
+                "outreach.cooling_refused"
+            ),
+            ("  attempted: never", "  attempted: never\n  refused: never", "unknown outcome 'refused'"),
+            ("from 2016-01-01 = 180", "from 2016-01-01 = 180.5", "a whole number"),
+        ] {
+            XCTAssertTrue(reference.contains(old), "the test's anchor is gone: \(old)")
+            XCTAssertThrowsError(try rules("2026-11-24", outreach: reference.replacingOccurrences(of: old, with: new)))
+            {
+                XCTAssertTrue("\($0)".contains(message), "\($0)")
+            }
+        }
+        // Rules without outcomes load, but cannot apply outreach events.
+        let none = try rules("2026-11-24", outreach: "# no outcomes\n")
+        XCTAssertNotNil(none.outreach.problem)
     }
 }
