@@ -13,80 +13,61 @@ func parseOutreach(
     let cHH = cols["household_id"]!, cPerson = cols["person_id"]!, cPolicy = cols["policy"]!
     let cOutcome = cols["outcome"]!, cChannel = cols["channel"]!, cDate = cols["event_date"]!
     let deliveryAsOf = file.manifest.asOf.days
-    let chunks = file.layout.chunks
-    let expected = file.layout.header.count
     let policyLookup = ByteKeyTable(policies.policies.map(\.id))
     let personPolicy = policies.policies.map { $0.level == .person }
     let outcomes = ByteKeyTable(Outcome.allCases.map(\.code))
     let channels = ByteKeyTable(Channel.allCases.map(\.code))
-    var eventParts = [[OutreachEvent]](repeating: [], count: chunks.count)
-    var rejectParts = [[Reject]](repeating: [], count: chunks.count)
-    var upgradedParts = [Int](repeating: 0, count: chunks.count)
-    file.withText { text in
-        eventParts.withUnsafeMutableBufferPointer { eventOut in
-            rejectParts.withUnsafeMutableBufferPointer { rejectOut in
-                upgradedParts.withUnsafeMutableBufferPointer { upOut in
-                    Parallel.forEach(chunks.count) { k in
-                        let chunk = chunks[k]
-                        var scanner = CSVScanner(bytes: text)
-                        var pos = chunk.start, line = chunk.firstLine
-                        var fields: [CSVField] = []
-                        var events: [OutreachEvent] = []
-                        var rejects: [Reject] = []
-                        var upgraded = 0
-                        while pos < chunk.end, scanner.skipBlank(pos: &pos, line: &line), pos < chunk.end {
-                            let info = scanner.scanRecord(
-                                pos: &pos, line: &line, expectedFields: expected, fields: &fields)
-                            let ln = Int32(info.line)
-                            func reject(_ r: RejectReason) { rejects.append(Reject(line: ln, reason: r)) }
-                            guard info.wellFormed else { reject(.malformedRow); continue }
-                            func empty(_ c: Int) -> Bool { fields[c].end == fields[c].start }
-                            let outcome = withField(text, fields[cOutcome]) { outcomes.find($0) }
-                            let householdWide = outcome == Int(Outcome.doNotContact.rawValue)
-                            if empty(cHH) || empty(cOutcome) || empty(cChannel) || empty(cDate)
-                                || (empty(cPolicy) && !householdWide)
-                            {
-                                reject(.missingField); continue
-                            }
-                            var person: UInt64 = 0
-                            if !empty(cPerson) {
-                                guard
-                                    case .valid(let id, let up) = withField(
-                                        text, fields[cPerson], { IDNumber.parse($0) })
-                                else { reject(.badID); continue }
-                                person = id.key
-                                if up { upgraded += 1 }
-                            }
-                            guard let date = withField(text, fields[cDate], { CivilDate.parse($0) }) else {
-                                reject(.badDate); continue
-                            }
-                            if date.days > deliveryAsOf { reject(.futureAsOf); continue }
-                            let channel = withField(text, fields[cChannel]) { channels.find($0) }
-                            let policy =
-                                empty(cPolicy) ? -1 : withField(text, fields[cPolicy]) { policyLookup.find($0) }
-                            if outcome < 0 || channel < 0 || (!empty(cPolicy) && policy < 0) {
-                                reject(.unknownEnum); continue
-                            }
-                            guard let household = withField(text, fields[cHH], { householdID($0) }) else {
-                                reject(.badHouseholdID); continue
-                            }
-                            if policy >= 0 && personPolicy[policy] != (person != 0) { reject(.badValue); continue }
-                            events.append(
-                                OutreachEvent(
-                                    household: household, person: person,
-                                    policy: policy >= 0 ? policies.policies[policy].id : "",
-                                    outcome: Outcome(rawValue: UInt8(outcome))!,
-                                    channel: Channel(rawValue: UInt8(channel))!,
-                                    date: date.days))
-                        }
-                        eventOut[k] = events
-                        rejectOut[k] = rejects
-                        upOut[k] = upgraded
-                    }
-                }
+    let parts = file.parseChunks { text, records, _ -> ([OutreachEvent], [Reject], Int) in
+        var fields: [CSVField] = []
+        var events: [OutreachEvent] = []
+        var rejects: [Reject] = []
+        var upgraded = 0
+        while let info = records.next(&fields) {
+            let ln = Int32(info.line)
+            func reject(_ r: RejectReason) { rejects.append(Reject(line: ln, reason: r)) }
+            guard info.wellFormed else { reject(.malformedRow); continue }
+            func empty(_ c: Int) -> Bool { fields[c].end == fields[c].start }
+            let outcome = withField(text, fields[cOutcome]) { outcomes.find($0) }
+            let householdWide = outcome == Int(Outcome.doNotContact.rawValue)
+            if empty(cHH) || empty(cOutcome) || empty(cChannel) || empty(cDate)
+                || (empty(cPolicy) && !householdWide)
+            {
+                reject(.missingField); continue
             }
+            var person: UInt64 = 0
+            if !empty(cPerson) {
+                guard
+                    case .valid(let id, let up) = withField(
+                        text, fields[cPerson], { IDNumber.parse($0) })
+                else { reject(.badID); continue }
+                person = id.key
+                if up { upgraded += 1 }
+            }
+            guard let date = withField(text, fields[cDate], { CivilDate.parse($0) }) else {
+                reject(.badDate); continue
+            }
+            if date.days > deliveryAsOf { reject(.futureAsOf); continue }
+            let channel = withField(text, fields[cChannel]) { channels.find($0) }
+            let policy =
+                empty(cPolicy) ? -1 : withField(text, fields[cPolicy]) { policyLookup.find($0) }
+            if outcome < 0 || channel < 0 || (!empty(cPolicy) && policy < 0) {
+                reject(.unknownEnum); continue
+            }
+            guard let household = withField(text, fields[cHH], { householdID($0) }) else {
+                reject(.badHouseholdID); continue
+            }
+            if policy >= 0 && personPolicy[policy] != (person != 0) { reject(.badValue); continue }
+            events.append(
+                OutreachEvent(
+                    household: household, person: person,
+                    policy: policy >= 0 ? policies.policies[policy].id : "",
+                    outcome: Outcome(rawValue: UInt8(outcome))!,
+                    channel: Channel(rawValue: UInt8(channel))!,
+                    date: date.days))
         }
+        return (events, rejects, upgraded)
     }
+    let eventParts = parts.map(\.0), rejectParts = parts.map(\.1), upgradedParts = parts.map(\.2)
     // The same event delivered twice counts once.
     var events = eventParts.flatMap { $0 }
     events.sort()

@@ -220,6 +220,49 @@ func parsePopulation(_ file: FeedFile) -> [PopulationRow] {
     }
 }
 
+/// The records of one chunk of a feed, one after the other (blank lines passed over).
+struct ChunkRecords {
+    private var scanner: CSVScanner
+    private var pos: Int
+    private var line: Int
+    private let end: Int
+    private let expected: Int
+
+    init(text: UnsafeRawBufferPointer, chunk: CSVLayout.Chunk, expectedFields: Int) {
+        scanner = CSVScanner(bytes: text)
+        pos = chunk.start
+        line = chunk.firstLine
+        end = chunk.end
+        expected = expectedFields
+    }
+
+    /// The next record's fields (into `fields`) and where it is; nil past the chunk.
+    @inline(__always)
+    mutating func next(_ fields: inout [CSVField]) -> CSVRecordInfo? {
+        guard pos < end, scanner.skipBlank(pos: &pos, line: &line), pos < end else { return nil }
+        return scanner.scanRecord(pos: &pos, line: &line, expectedFields: expected, fields: &fields)
+    }
+}
+
+extension FeedFile {
+    /// `body` run on every chunk of the feed's records, in parallel; the results
+    /// in chunk order.
+    func parseChunks<T>(_ body: (UnsafeRawBufferPointer, inout ChunkRecords, _ records: Int) -> T) -> [T] {
+        let chunks = layout.chunks
+        let expected = layout.header.count
+        var parts = [T?](repeating: nil, count: chunks.count)
+        withText { text in
+            parts.withUnsafeMutableBufferPointer { out in
+                Parallel.forEach(chunks.count) { k in
+                    var records = ChunkRecords(text: text, chunk: chunks[k], expectedFields: expected)
+                    out[k] = body(text, &records, chunks[k].records)
+                }
+            }
+        }
+        return parts.map { $0! }
+    }
+}
+
 /// Parses one tag feed's records in parallel chunks: accepted observations and rejects.
 /// `obs[chunk][tag]`: each chunk's accepted rows, apart per tag (catalogue index),
 /// in delivery order (the resolution reads each tag's rows alone).
@@ -229,87 +272,67 @@ func parseTags(
     let cols = file.columns
     let cID = cols["id_number"]!, cTag = cols["tag"]!, cValue = cols["value"]!, cAsOf = cols["as_of"]!
     let deliveryAsOf = file.manifest.asOf.days
-    let chunks = file.layout.chunks
-    let expected = file.layout.header.count
     let tagCount = compiled.feed.count
-    var obsParts = [[[TagObservation]]](repeating: [], count: chunks.count)
-    var rejParts = [[Reject]](repeating: [], count: chunks.count)
-    var upgradedParts = [Int](repeating: 0, count: chunks.count)
-    file.withText { text in
-        obsParts.withUnsafeMutableBufferPointer { obsOut in
-            rejParts.withUnsafeMutableBufferPointer { rejOut in
-                upgradedParts.withUnsafeMutableBufferPointer { upOut in
-                    Parallel.forEach(chunks.count) { k in
-                        let chunk = chunks[k]
-                        var scanner = CSVScanner(bytes: text)
-                        var pos = chunk.start, line = chunk.firstLine
-                        var fields: [CSVField] = []
-                        // Rows pass every check but the person's in this first loop; the
-                        // lookups of the people (at random in a table far larger than the
-                        // caches) come after, a few rows ahead of each other (prefetched).
-                        var pending: [PendingRow] = []
-                        pending.reserveCapacity(chunk.records)
-                        var rej: [Reject] = []
-                        var upgraded = 0
-                        var dates = CivilDate.ParseCache()
-                        while pos < chunk.end, scanner.skipBlank(pos: &pos, line: &line), pos < chunk.end {
-                            let info = scanner.scanRecord(
-                                pos: &pos, line: &line, expectedFields: expected, fields: &fields)
-                            let ln = Int32(info.line)
-                            guard info.wellFormed else { rej.append(Reject(line: ln, reason: .malformedRow)); continue }
-                            let fID = fields[cID], fTag = fields[cTag], fValue = fields[cValue], fAsOf = fields[cAsOf]
-                            if fID.end == fID.start || fTag.end == fTag.start || fValue.end == fValue.start
-                                || fAsOf.end == fAsOf.start
-                            {
-                                rej.append(Reject(line: ln, reason: .missingField)); continue
-                            }
-                            guard case .valid(let id, let up) = withField(text, fID, { IDNumber.parse($0) }) else {
-                                rej.append(Reject(line: ln, reason: .badID)); continue
-                            }
-                            if up { upgraded += 1 }
-                            // The later checks; unknown_person, checked below, comes before them.
-                            var row = PendingRow(key: id.key, line: ln, late: nil, tag: 0, asOf: 0, value: 0)
-                            defer { pending.append(row) }
-                            guard let asOf = withField(text, fAsOf, { dates.parse($0) }) else {
-                                row.late = .badDate; continue
-                            }
-                            if asOf.days > deliveryAsOf { row.late = .futureAsOf; continue }
-                            let t = withField(text, fTag) { tagLookup.find($0) }
-                            if t < 0 { row.late = .unknownTag; continue }
-                            if compiled.feed[t] != feedIndex { row.late = .foreignTag; continue }
-                            switch withField(text, fValue, { compiled.parse(t, $0) }) {
-                            case .bad: row.late = .badValue
-                            case .outOfRange: row.late = .outOfRange
-                            case .value(let v): row.tag = UInt8(t); row.asOf = asOf.days; row.value = v
-                            }
-                        }
-                        var obs = [[TagObservation]](repeating: [], count: tagCount)
-                        var perTag = [Int](repeating: 0, count: tagCount)
-                        for r in pending where r.late == nil { perTag[Int(r.tag)] += 1 }
-                        for t in 0..<tagCount where perTag[t] > 0 { obs[t].reserveCapacity(perTag[t]) }
-                        pending.withUnsafeBufferPointer { rows in
-                            let ahead = 12
-                            for i in 0..<min(ahead, rows.count) { people.prefetch(rows[i].key) }
-                            for i in 0..<rows.count {
-                                if i + ahead < rows.count { people.prefetch(rows[i + ahead].key) }
-                                let r = rows[i]
-                                let person = people.find(r.key)
-                                if person < 0 { rej.append(Reject(line: r.line, reason: .unknownPerson)); continue }
-                                if let late = r.late { rej.append(Reject(line: r.line, reason: late)); continue }
-                                obs[Int(r.tag)].append(
-                                    TagObservation(tag: r.tag, person: person, asOf: r.asOf, value: r.value))
-                            }
-                        }
-                        // The rejects are not in line order here: the stage sorts every feed's
-                        // rejects once, by feed and line (outputs.md).
-                        obsOut[k] = obs
-                        rejOut[k] = rej
-                        upOut[k] = upgraded
-                    }
-                }
+    let parts = file.parseChunks { text, records, recordCount -> ([[TagObservation]], [Reject], Int) in
+        var fields: [CSVField] = []
+        // Rows pass every check but the person's in this first loop; the
+        // lookups of the people (at random in a table far larger than the
+        // caches) come after, a few rows ahead of each other (prefetched).
+        var pending: [PendingRow] = []
+        pending.reserveCapacity(recordCount)
+        var rej: [Reject] = []
+        var upgraded = 0
+        var dates = CivilDate.ParseCache()
+        while let info = records.next(&fields) {
+            let ln = Int32(info.line)
+            guard info.wellFormed else { rej.append(Reject(line: ln, reason: .malformedRow)); continue }
+            let fID = fields[cID], fTag = fields[cTag], fValue = fields[cValue], fAsOf = fields[cAsOf]
+            if fID.end == fID.start || fTag.end == fTag.start || fValue.end == fValue.start
+                || fAsOf.end == fAsOf.start
+            {
+                rej.append(Reject(line: ln, reason: .missingField)); continue
+            }
+            guard case .valid(let id, let up) = withField(text, fID, { IDNumber.parse($0) }) else {
+                rej.append(Reject(line: ln, reason: .badID)); continue
+            }
+            if up { upgraded += 1 }
+            // The later checks; unknown_person, checked below, comes before them.
+            var row = PendingRow(key: id.key, line: ln, late: nil, tag: 0, asOf: 0, value: 0)
+            defer { pending.append(row) }
+            guard let asOf = withField(text, fAsOf, { dates.parse($0) }) else {
+                row.late = .badDate; continue
+            }
+            if asOf.days > deliveryAsOf { row.late = .futureAsOf; continue }
+            let t = withField(text, fTag) { tagLookup.find($0) }
+            if t < 0 { row.late = .unknownTag; continue }
+            if compiled.feed[t] != feedIndex { row.late = .foreignTag; continue }
+            switch withField(text, fValue, { compiled.parse(t, $0) }) {
+            case .bad: row.late = .badValue
+            case .outOfRange: row.late = .outOfRange
+            case .value(let v): row.tag = UInt8(t); row.asOf = asOf.days; row.value = v
             }
         }
+        var obs = [[TagObservation]](repeating: [], count: tagCount)
+        var perTag = [Int](repeating: 0, count: tagCount)
+        for r in pending where r.late == nil { perTag[Int(r.tag)] += 1 }
+        for t in 0..<tagCount where perTag[t] > 0 { obs[t].reserveCapacity(perTag[t]) }
+        pending.withUnsafeBufferPointer { rows in
+            let ahead = 12
+            for i in 0..<min(ahead, rows.count) { people.prefetch(rows[i].key) }
+            for i in 0..<rows.count {
+                if i + ahead < rows.count { people.prefetch(rows[i + ahead].key) }
+                let r = rows[i]
+                let person = people.find(r.key)
+                if person < 0 { rej.append(Reject(line: r.line, reason: .unknownPerson)); continue }
+                if let late = r.late { rej.append(Reject(line: r.line, reason: late)); continue }
+                obs[Int(r.tag)].append(TagObservation(tag: r.tag, person: person, asOf: r.asOf, value: r.value))
+            }
+        }
+        // The rejects are not in line order here: the stage sorts every feed's
+        // rejects once, by feed and line (outputs.md).
+        return (obs, rej, upgraded)
     }
+    let obsParts = parts.map(\.0), rejParts = parts.map(\.1), upgradedParts = parts.map(\.2)
     var warnings: [String: Int] = [:]
     let up = upgradedParts.reduce(0, +)
     if up > 0 { warnings["id_upgraded_15_to_18"] = up }
