@@ -107,6 +107,69 @@ func writeSampleOutreach(
     }
 }
 
+/// `pfp status`: for monitoring checks. The last run of each recent date, and
+/// whether the expected date (today in the configuration's time zone) succeeded.
+struct StatusCommand: PFPCommand {
+    static let name = "status"
+    static let summary = "the recent runs; exit 0 when the expected date's run succeeded, 1 otherwise"
+    static let days = Option.number("days", "N", help: "recent run dates to show (default 7)", in: 1...366)
+    static let runDate = Option.date(
+        "run-date", help: "the date that must have succeeded (default: today in the configuration's time zone)")
+    static let arguments = [Shared.config.declaration, Shared.db.declaration, days.declaration, runDate.declaration]
+    static let details = """
+        For a monitoring check or an alert: exit 0 when the last run of the expected date succeeded; exit 1,
+        with the reason, when it failed, was refused, is still running, stopped part way, or has not run.
+        The registry is only read.
+        """
+
+    var configPath: String
+    var dbPath: String?
+    var days: Int
+    var expected: CivilDate?
+
+    init(_ a: ArgumentReader) throws {
+        configPath = try a.value(Shared.config, default: Shared.defaultConfig)
+        dbPath = try a.value(Shared.db)
+        days = try a.value(StatusCommand.days, default: 7)
+        expected = try a.value(StatusCommand.runDate)
+    }
+
+    func run(console: Console) throws {
+        let config = try PipelineConfig(path: configPath)
+        let path = dbPath ?? config.resolve(config.dbPath)
+        let date = expected ?? config.today()
+        guard FileIO.exists(path) else {
+            throw PipelineError.failure(
+                location: path, "no run of \(date): there is no database yet",
+                hint: "check that the nightly job is scheduled (deploy/), or pass --db FILE")
+        }
+        let runs = try RunRegistry(db: try Database(path: path)).list()
+        // The registry keeps one row per run date: its last run.
+        let recent = runs.filter {
+            CivilDate.parse($0.runDate).map { $0 <= date && $0.days > date.days - Int32(days) } ?? false
+        }
+        .sorted { $0.runDate > $1.runDate }
+        for r in recent {
+            let why = r.message?.split(separator: "\n").first.map { "  " + $0 } ?? ""
+            let status = r.status.rawValue.padding(toLength: 9, withPad: " ", startingAt: 0)
+            print("\(r.runDate)  \(status)  \(r.endedAt ?? "-")\(why)")
+        }
+        guard let last = runs.first(where: { $0.runDate == date.description }) else {
+            let before = runs.map(\.runDate).filter { $0 < date.description }.max()
+            throw PipelineError.failure(
+                "no run of \(date) recorded\(before.map { "; the last run date before it is \($0)" } ?? "")",
+                hint: "run 'pfp run --run-date \(date)' (or 'pfp run --catch-up') once the delivery is in its inbox")
+        }
+        guard last.status == .succeeded else {
+            let what = last.status == .running ? "is still running" : "did not succeed: \(last.status.rawValue)"
+            throw PipelineError.failure(
+                "the run of \(date) \(what)" + (last.message?.split(separator: "\n").first.map { ": \($0)" } ?? ""),
+                hint: "see 'pfp runs' and the run's log; rerun with 'pfp run --run-date \(date)'")
+        }
+        print("ok: the run of \(date) succeeded at \(last.endedAt ?? "-")")
+    }
+}
+
 /// `pfp runs`: the run registry, one run a line.
 struct RunsCommand: PFPCommand {
     static let name = "runs"

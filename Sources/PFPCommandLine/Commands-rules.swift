@@ -84,8 +84,8 @@ struct CheckRulesCommand: PFPCommand {
     }
 
     func run(console: Console) throws {
-        let (_, tags, policies, directory) = try rules.load()
-        let date = runDate ?? CivilDate.today()
+        let (config, tags, policies, directory) = try rules.load()
+        let date = runDate ?? config.today()
         let rs = try RuleSet.load(directory: directory, catalogue: tags, policyCatalogue: policies, runDate: date)
         print(
             "rules for \(date): \(rs.parameters.count) parameters, \(rs.values.count) values, "

@@ -1,5 +1,6 @@
 import Foundation
 import PFPCore
+import PFPSchema
 import PFPRun
 
 /// Arguments several commands share, declared once.
@@ -18,7 +19,8 @@ enum Shared {
 
 /// What `pfp run` and `pfp stage` share: where the run reads and writes, and how it talks.
 struct RunArguments {
-    static let runDate = Option.date("run-date", help: "the run date (default: today)")
+    static let runDate = Option.date(
+        "run-date", help: "the run date (default: today in the configuration's time zone)")
     static let inbox = Option<String>(
         "inbox", "DIR", help: "the delivery directory (default: the configuration's inbox for the run date)")
     static let out = Option<String>("out", "DIR", help: "output root; the run appears as DIR/<run date>/")
@@ -69,8 +71,17 @@ struct RunCommand: PFPCommand {
         "from", "STAGE",
         help: "start from this stage (ingest, profile, match, emit), "
             + "reusing the stored results before it", Shared.stages)
-    static let arguments = RunArguments.declarations + [from.declaration] + RunArguments.talk
-    static let conflicts = RunArguments.conflicts
+    static let catchUp = Flag(
+        "catch-up",
+        help: "run every date since the last successful run up to today whose inbox is there, in order; "
+            + "stop at the first that does not succeed")
+    static let arguments = RunArguments.declarations + [from.declaration, catchUp.declaration] + RunArguments.talk
+    /// --catch-up chooses the dates, inboxes and stages itself.
+    static let conflicts =
+        RunArguments.conflicts + [
+            [catchUp.name, RunArguments.runDate.name], [catchUp.name, RunArguments.inbox.name],
+            [catchUp.name, from.name],
+        ]
     static let details = """
         ingest   checks every feed of the inbox against its manifest, rejects the rows the input
                  contract rejects and resolves the tags;
@@ -83,14 +94,48 @@ struct RunCommand: PFPCommand {
         """
 
     var job: RunArguments
-    var from: Stage
+    var from: Stage?
+    var catchUp: Bool
 
     init(_ a: ArgumentReader) throws {
         job = try RunArguments(a)
-        from = try a.value(RunCommand.from, default: .ingest)
+        from = try a.value(RunCommand.from)
+        catchUp = a.flag(RunCommand.catchUp)
     }
 
-    func run(console: Console) throws { try job.run(from: from, to: .emit, console: console) }
+    func run(console: Console) throws {
+        guard catchUp else { return try job.run(from: from ?? .ingest, to: .emit, console: console) }
+        let config = try PipelineConfig(path: job.options.configPath)
+        let dates = try RunCommand.catchUpDates(config: config, dbPath: job.options.dbPath)
+        if dates.isEmpty { console.info("nothing to catch up: no inbox waits after the last successful run") }
+        // Each date compares its warnings and statuses with the date before it; the
+        // first that does not succeed stops the catch-up with its own message and exit code.
+        for d in dates {
+            var night = job
+            night.options.runDate = d
+            try night.run(from: .ingest, to: .emit, console: console)
+        }
+    }
+
+    /// The dates after the last successful run, up to today in the bureau's zone,
+    /// whose inbox is there, in order (today alone when nothing has succeeded yet).
+    static func catchUpDates(config: PipelineConfig, dbPath: String?) throws -> [CivilDate] {
+        let today = config.today()
+        let path = dbPath ?? config.resolve(config.dbPath)
+        var last: CivilDate?
+        if FileIO.exists(path) {
+            last = try RunRegistry(db: try Database(path: path)).list()
+                .filter { $0.status == .succeeded }.compactMap { CivilDate.parse($0.runDate) }.max()
+        }
+        guard let last else { return FileIO.isDirectory(config.inbox(for: today)) ? [today] : [] }
+        var out: [CivilDate] = []
+        var d = last.adding(days: 1)
+        while d <= today {
+            if FileIO.isDirectory(config.inbox(for: d)) { out.append(d) }
+            d = d.adding(days: 1)
+        }
+        return out
+    }
 }
 
 /// `pfp stage NAME`: one stage from the stored result of the one before.

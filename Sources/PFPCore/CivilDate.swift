@@ -135,6 +135,16 @@ public struct CivilDate: Hashable, Comparable, Sendable, CustomStringConvertible
     public static func < (a: CivilDate, b: CivilDate) -> Bool { a.days < b.days }
 
     /// Today's date in the machine's local time zone (the run date of a nightly job).
+    /// The date in a time zone at an instant (a bureau's "today" whatever the
+    /// server's zone: at 01:30 in Shanghai a server on UTC is still on the day before).
+    public static func today(in zone: TimeZone, at instant: Date = Date()) -> CivilDate {
+        var calendar = Calendar(identifier: .gregorian)
+        calendar.timeZone = zone
+        let c = calendar.dateComponents([.year, .month, .day], from: instant)
+        return CivilDate(year: c.year!, month: c.month!, day: c.day!)!
+    }
+
+    /// Today in the server's zone (`TZ`, else the system's).
     public static func today() -> CivilDate {
         var t = time(nil)
         var tmv = tm()

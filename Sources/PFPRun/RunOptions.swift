@@ -30,7 +30,7 @@ package struct ResolvedRun {
 
     package init(_ o: RunOptions) throws {
         config = try PipelineConfig(path: o.configPath)
-        runDate = o.runDate ?? CivilDate.today()
+        runDate = o.runDate ?? config.today()
         inbox = o.inbox ?? config.inbox(for: runDate)
         outRoot = o.outRoot ?? config.resolve(config.outRoot)
         dbPath = o.dbPath ?? config.resolve(config.dbPath)

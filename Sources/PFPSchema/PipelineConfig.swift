@@ -27,6 +27,9 @@ public struct PipelineConfig: Sendable {
     public var driftMaxDrop: Double = 0.2
     public var driftMinRows: Int = 1000
     public var ruleTestsPath: String
+    /// The bureau's time zone (`timezone`, an IANA name): what "today" is for a run
+    /// without `--run-date`. nil: the server's zone.
+    public var timezone: TimeZone?
     public var feeds: [FeedSpec]
     /// Rule files (issue 3); kept so the configuration has a single home.
     public var extra: [String: String]
@@ -61,6 +64,16 @@ public struct PipelineConfig: Sendable {
             driftMinRows = v
         }
         ruleTestsPath = text("rule_tests", "Pipelines/tests")
+        if let e = top.value("timezone") {
+            guard e.value.contains("/") || e.value == "UTC", let zone = TimeZone(identifier: e.value) else {
+                throw PipelineError.badInput(
+                    location: file.location(e),
+                    "timezone '\(e.value)' is not a time zone this system knows",
+                    hint: "write an IANA name such as Asia/Shanghai; the zones are read from /usr/share/zoneinfo "
+                        + "(Debian: apt-get install tzdata)")
+            }
+            timezone = zone
+        }
         var defaultAge = 7
         if let e = top.value("max_age_days") {
             guard let v = Int(e.value), v >= 0 else {
@@ -125,6 +138,11 @@ public struct PipelineConfig: Sendable {
     }
 
     public var populationFeed: FeedSpec { feeds.first { $0.shape == .population }! }
+
+    /// Today in the bureau's zone (the server's when the configuration names none).
+    public func today(at instant: Date = Date()) -> CivilDate {
+        timezone.map { CivilDate.today(in: $0, at: instant) } ?? CivilDate.today()
+    }
 
     /// The feed of outreach events, when the configuration has one.
     public var outreachFeed: FeedSpec? { feeds.first { $0.shape == .outreach } }

@@ -36,7 +36,7 @@ final class DeclarationTests: XCTestCase {
             }
         }
         XCTAssertEqual(RunsCommand.usage, "pfp runs [--config FILE] [--db FILE]")
-        XCTAssertTrue(RunCommand.usage.hasSuffix("[--from STAGE] [--quiet | --verbose]"), RunCommand.usage)
+        XCTAssertTrue(RunCommand.usage.hasSuffix("[--from STAGE | --catch-up] [--quiet | --verbose]"), RunCommand.usage)
         XCTAssertTrue(RunCommand.usage.contains("[--allow-missing FEED...]"), RunCommand.usage)
         XCTAssertTrue(
             SampleCommand.usage.hasPrefix("pfp sample --households N [--seed S] --run-date YYYY-MM-DD --out DIR"),

@@ -51,7 +51,7 @@ final class ParseTests: XCTestCase {
         let plain = try parse(["run"], as: RunCommand.self)
         XCTAssertEqual(plain.job.options.configPath, "Pipelines/nightly.conf")
         XCTAssertNil(plain.job.options.runDate)
-        XCTAssertEqual(plain.from, .ingest)
+        XCTAssertNil(plain.from, "from the first stage")
         XCTAssertEqual(plain.job.level, .normal)
     }
 
