@@ -20,12 +20,18 @@ help:
 	@echo "make format  lay out Sources/ and Tests/ with the toolchain's swift-format (.swift-format: 120 columns)"
 	@echo "make clean   remove build products and local outputs"
 
-# The system SQLite headers (the CSQLite module needs sqlite3.h and pkg-config's sqlite3.pc).
+# The system SQLite headers (the CSQLite module needs sqlite3.h and pkg-config's sqlite3.pc),
+# and the zone files the configuration's timezone is read from (tzdata).
 deps:
 	@if [ ! -f /usr/include/sqlite3.h ] || ! pkg-config --exists sqlite3 2>/dev/null; then \
 	  echo "installing libsqlite3-dev and pkg-config (needs root or sudo)"; \
 	  SUDO=""; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq libsqlite3-dev pkg-config >/dev/null; \
+	fi
+	@if [ ! -f /usr/share/zoneinfo/Asia/Shanghai ]; then \
+	  echo "installing tzdata (needs root or sudo)"; \
+	  SUDO=""; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq tzdata >/dev/null; \
 	fi
 
 build: deps
