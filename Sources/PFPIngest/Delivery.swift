@@ -536,6 +536,6 @@ extension FeedReport {
         bytes = r.bytes; rowsRead = r.rowsRead; accepted = r.accepted; rejected = r.rejected; conflicts = r.conflicts
         message = r.message
         rejectCounts = Dictionary(
-            uniqueKeysWithValues: r.rejectCounts.compactMap { k, v in RejectReason(code: k).map { ($0, v) } })
+            uniqueKeysWithValues: r.rejectCounts.compactMap { k, v in RejectReason(spelling: k).map { ($0, v) } })
     }
 }

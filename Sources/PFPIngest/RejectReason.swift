@@ -1,8 +1,9 @@
 import Foundation
+import PFPCore
 
 /// Why an input record was rejected (feeds.md, "Reject reasons"). The order of
 /// the cases is the contract's order: a record gets the first that applies.
-public enum RejectReason: UInt8, CaseIterable, Comparable, Sendable {
+public enum RejectReason: UInt8, Spelled, Comparable, Sendable {
     case malformedRow
     case missingField
     case badID
@@ -37,10 +38,7 @@ public enum RejectReason: UInt8, CaseIterable, Comparable, Sendable {
         }
     }
 
-    public init?(code: String) {
-        guard let r = RejectReason.allCases.first(where: { $0.code == code }) else { return nil }
-        self = r
-    }
+    public var spelling: String { code }
 
     public static func < (a: RejectReason, b: RejectReason) -> Bool { a.rawValue < b.rawValue }
 }

@@ -56,7 +56,7 @@ struct Compiler {
         var taken: [String: SourcePos] = [:]
         func claim(_ name: String, _ pos: SourcePos, _ what: String) throws {
             if let other = taken[name] { throw ruleError(pos, "\(what) '\(name)' is already defined at \(other)") }
-            if rs.catalogue.index(of: name) != nil || Builtin(name: name) != nil
+            if rs.catalogue.index(of: name) != nil || Builtin(spelling: name) != nil
                 || Compiler.functions.contains(name)
                 || ["run_date", "members", "previous_members", "head", "true", "false"].contains(name)
             {
@@ -456,7 +456,7 @@ struct Compiler {
             }
             return (add(Node(op: .tag, a: Int32(t))), type)
         }
-        if let b = Builtin(name: name) {
+        if let b = Builtin(spelling: name) {
             guard s.level == .person else { throw personOnly(name, pos) }
             return (add(Node(op: .builtin, detail: b.rawValue)), Compiler.type(of: b))
         }
@@ -592,11 +592,11 @@ struct Compiler {
             try arity(1)
             let (f, _) = try compile(args[0], s)
             return (add(Node(op: .hasValue, a: f.node)), .bool)
-        case _ where TruthTest(name: name) != nil:
+        case _ where TruthTest(spelling: name) != nil:
             try arity(1)
             let (f, t) = try compile(args[0], s)
             try expectType(t, .bool, args[0].pos, "the argument of \(name)")
-            return (add(Node(op: .truthTest, detail: TruthTest(name: name)!.rawValue, a: f.node)), .bool)
+            return (add(Node(op: .truthTest, detail: TruthTest(spelling: name)!.rawValue, a: f.node)), .bool)
         case "eligible", "receiving", "has":
             try arity(1)
             guard case .name(let pid, let ppos) = args[0], let pi = rs.policyIndex[pid] else {
@@ -643,7 +643,7 @@ struct Compiler {
             rs.remembered[idx].label = "previous(" + args[0].text + ")"
             return (add(Node(op: s.level == .household ? .previousHousehold : .previousPerson, a: Int32(idx))), t)
         default:
-            if Aggregate(name: name) != nil {
+            if Aggregate(spelling: name) != nil {
                 throw ruleError(pos, "\(name) takes members or previous_members first: \(name)(members, ...)")
             }
             throw ruleError(pos, "unknown function '\(name)'")

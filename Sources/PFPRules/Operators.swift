@@ -1,3 +1,5 @@
+import PFPCore
+
 /// The rule language's operators and built-in functions, one type each from the
 /// parser to the evaluator: the syntax tree holds them, the compiler stores their
 /// raw values in a node's `detail` byte, and the evaluator reads them back as the
@@ -38,7 +40,7 @@ enum Comparison: String, CaseIterable, Sendable {
 }
 
 /// `+ - * /` on exact numbers.
-enum Arithmetic: UInt8, CaseIterable, Sendable {
+enum Arithmetic: UInt8, Spelled, Sendable {
     case add, subtract, multiply, divide
 
     var symbol: String {
@@ -50,10 +52,7 @@ enum Arithmetic: UInt8, CaseIterable, Sendable {
         }
     }
 
-    init?(symbol: String) {
-        guard let a = Arithmetic.allCases.first(where: { $0.symbol == symbol }) else { return nil }
-        self = a
-    }
+    var spelling: String { symbol }
 
     /// The verb of an error message ("cannot add number and date").
     var verb: String {
@@ -83,7 +82,7 @@ enum BinaryOperator: Sendable, Equatable {
 }
 
 /// The person facts every population row carries.
-enum Builtin: UInt8, CaseIterable, Sendable {
+enum Builtin: UInt8, Spelled, Sendable {
     case birthDate, sex, relation, hukou
 
     var name: String {
@@ -95,14 +94,11 @@ enum Builtin: UInt8, CaseIterable, Sendable {
         }
     }
 
-    init?(name: String) {
-        guard let b = Builtin.allCases.first(where: { $0.name == name }) else { return nil }
-        self = b
-    }
+    var spelling: String { name }
 }
 
 /// `is_true`, `is_false`, `is_unknown`, `possible`: a three-valued condition made two-valued.
-enum TruthTest: UInt8, CaseIterable, Sendable {
+enum TruthTest: UInt8, Spelled, Sendable {
     case isTrue, isFalse, isUnknown, possible
 
     var name: String {
@@ -114,14 +110,11 @@ enum TruthTest: UInt8, CaseIterable, Sendable {
         }
     }
 
-    init?(name: String) {
-        guard let t = TruthTest.allCases.first(where: { $0.name == name }) else { return nil }
-        self = t
-    }
+    var spelling: String { name }
 }
 
 /// The functions over a household's members.
-enum Aggregate: UInt8, CaseIterable, Sendable {
+enum Aggregate: UInt8, Spelled, Sendable {
     case count, any, all, sum, max, maxKnown
 
     var name: String {
@@ -135,10 +128,7 @@ enum Aggregate: UInt8, CaseIterable, Sendable {
         }
     }
 
-    init?(name: String) {
-        guard let a = Aggregate.allCases.first(where: { $0.name == name }) else { return nil }
-        self = a
-    }
+    var spelling: String { name }
 
     /// any and all give a condition; the others a number.
     var givesCondition: Bool { self == .any || self == .all }

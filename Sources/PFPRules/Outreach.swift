@@ -35,7 +35,7 @@ public struct OutreachRules: Sendable {
         var rank = [Int](repeating: -1, count: Outcome.allCases.count)
         var cooling = [Cooling?](repeating: nil, count: Outcome.allCases.count)
         for (k, e) in d.entries.enumerated() {
-            guard let o = Outcome(code: e.outcome) else {
+            guard let o = Outcome(spelling: e.outcome) else {
                 throw ruleError(
                     e.pos,
                     "unknown outcome '\(e.outcome)'; the outcomes are "

@@ -256,7 +256,7 @@ public struct RuleCaseRunner {
     /// The case's outreach events, as the ingest stage would accept them.
     func outreachEvents(_ c: RuleCase) throws -> [OutreachEvent] {
         try c.events.map { e in
-            guard let o = Outcome(code: e.outcome) else {
+            guard let o = Outcome(spelling: e.outcome) else {
                 throw PipelineError.badInput(location: "\(c.file):\(e.line)", "unknown outcome '\(e.outcome)'")
             }
             var key: UInt64 = 0

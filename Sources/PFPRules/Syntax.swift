@@ -276,7 +276,7 @@ struct ExprParser {
     mutating func parseAdd() throws -> ExprNode {
         var l = try parseMul()
         while peekSymbol("+") || peekSymbol("-") {
-            guard case .symbol(let symbol) = tokens[i].kind, let op = Arithmetic(symbol: symbol) else { break }
+            guard case .symbol(let symbol) = tokens[i].kind, let op = Arithmetic(spelling: symbol) else { break }
             let p = here
             i += 1
             l = .binary(.arithmetic(op), l, try parseMul(), p)
@@ -286,7 +286,7 @@ struct ExprParser {
     mutating func parseMul() throws -> ExprNode {
         var l = try parseUnary()
         while peekSymbol("*") || peekSymbol("/") {
-            guard case .symbol(let symbol) = tokens[i].kind, let op = Arithmetic(symbol: symbol) else { break }
+            guard case .symbol(let symbol) = tokens[i].kind, let op = Arithmetic(spelling: symbol) else { break }
             let p = here
             i += 1
             l = .binary(.arithmetic(op), l, try parseUnary(), p)
@@ -328,7 +328,7 @@ struct ExprParser {
             }
             guard peekSymbol("(") else { return .name(name, t.pos) }
             i += 1
-            if let fn = Aggregate(name: name) {
+            if let fn = Aggregate(spelling: name) {
                 guard !atEnd, case .ident(let coll) = tokens[i].kind else {
                     throw ruleError(here, "expected members or previous_members" + found())
                 }

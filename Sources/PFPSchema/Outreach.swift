@@ -1,8 +1,10 @@
+import PFPCore
+
 /// What happened after a push (outreach.md): the outcome codes of the advisers'
 /// case system, in the contract's table order. Which outcome wins among events of
 /// one date, and how long each holds an entry back, are rule data
 /// (`Pipelines/rules/outreach.rules`), not this order.
-public enum Outcome: UInt8, CaseIterable, Sendable {
+public enum Outcome: UInt8, Spelled, Sendable {
     case attempted, unreachable, declined, dataError, applied, granted, denied, doNotContact
 
     public var code: String {
@@ -18,14 +20,11 @@ public enum Outcome: UInt8, CaseIterable, Sendable {
         }
     }
 
-    public init?(code: String) {
-        guard let o = Outcome.allCases.first(where: { $0.code == code }) else { return nil }
-        self = o
-    }
+    public var spelling: String { code }
 }
 
 /// How the adviser reached the household (outreach.md).
-public enum Channel: UInt8, CaseIterable, Sendable {
+public enum Channel: UInt8, Spelled, Sendable {
     case phone, visit, message, letter, other
 
     public var code: String {
@@ -38,10 +37,7 @@ public enum Channel: UInt8, CaseIterable, Sendable {
         }
     }
 
-    public init?(code: String) {
-        guard let c = Channel.allCases.first(where: { $0.code == code }) else { return nil }
-        self = c
-    }
+    public var spelling: String { code }
 }
 
 /// One accepted outreach row: whose entry (household, person, policy), what
