@@ -6,7 +6,7 @@ SAMPLE_SEED := 20261123
 SAMPLE_DATE := 2026-11-23
 SAMPLE_HOUSEHOLDS := 300
 
-.PHONY: all deps build run test sample bench report-check fuzz format clean help
+.PHONY: all deps test-tools build run test sample bench report-check verify-units fuzz format clean help
 
 all: build
 
@@ -15,6 +15,7 @@ help:
 	@echo "make test    build and run every test"
 	@echo "make sample  regenerate SampleData/ ($(SAMPLE_HOUSEHOLDS) households, two consecutive days)"
 	@echo "make bench   benchmark the pipeline on generated deliveries (see docs/PERFORMANCE.md)"
+	@echo "make verify-units  check deploy/systemd's units with systemd-analyze verify (nothing is started)"
 	@echo "make report-check  render a published report.html with headless Chromium"
 	@echo "make fuzz    the mutation tests for ten minutes"
 	@echo "make format  lay out Sources/ and Tests/ with the toolchain's swift-format (.swift-format: 120 columns)"
@@ -34,6 +35,23 @@ deps:
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq tzdata >/dev/null; \
 	fi
 
+# What the operations tests drive (issue 23): tmux (a real terminal for the progress
+# line), faketime (a clock at 01:30 Shanghai time), systemd-analyze (the units), and
+# prometheus_client's parser of the metrics file (PyPI). make test sets
+# PFP_REQUIRE_TOOLS=1, so a test whose tool is missing fails instead of skipping.
+test-tools:
+	@missing=""; \
+	command -v tmux >/dev/null || missing="$$missing tmux"; \
+	command -v faketime >/dev/null || missing="$$missing faketime"; \
+	command -v systemd-analyze >/dev/null || missing="$$missing systemd"; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing$$missing (needs root or sudo)"; \
+	  SUDO=""; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing >/dev/null; \
+	fi
+	@python3 -c "import prometheus_client" 2>/dev/null || { echo "installing prometheus_client (PyPI)"; \
+	  python3 -m pip install --quiet --disable-pip-version-check prometheus_client 2>&1 | grep -v "^WARNING: Running pip as" || true; }
+
 build: deps
 	$(SWIFT) build -c release --product pfp
 
@@ -45,10 +63,13 @@ run: build
 	@echo "published runs:"; ls -1d out/published/*/
 	@$(RELEASE) runs
 
-test: deps
+test: deps test-tools
 	$(SWIFT) build --build-tests
-	$(SWIFT) test --skip-build
+	PFP_REQUIRE_TOOLS=1 $(SWIFT) test --skip-build
 	.build/debug/pfp test-rules
+
+verify-units: build
+	deploy/systemd/verify.sh --binary $(RELEASE)
 
 sample: build
 	rm -rf SampleData/inbox-*

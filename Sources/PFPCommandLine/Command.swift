@@ -146,7 +146,7 @@ package enum Tool {
             }
             exit(ExitCode.success.rawValue)
         } catch let e as PipelineError {
-            console.error(e.description)
+            console.failure(e)
             exit(e.exitCode.rawValue)
         } catch let e as SQLiteError {
             console.error(

@@ -13,6 +13,10 @@ enum Shared {
     static let threads = Option.number(
         "threads", "N", help: "worker threads (default: the number of cores); output is the same for any N",
         in: 1...4096)
+    static let logFormat = Option.choice(
+        "log-format", "FORMAT",
+        help: "text (default: for people; a live progress line on a terminal) or json (one JSON object per "
+            + "line per event, for journald and log shippers)", Console.Format.allCases.map { ($0.rawValue, $0) })
     static let defaultConfig = "Pipelines/nightly.conf"
     static let stages = Stage.allCases.map { ($0.rawValue, $0) }
 }
@@ -28,19 +32,23 @@ struct RunArguments {
         "allow-missing", "FEED",
         help: "go on without a missing, stale or broken feed; "
             + "the policies reading it are skipped", repeatable: true)
+    static let metricsDir = Option<String>(
+        "metrics-dir", "DIR",
+        help: "write pfp.prom (Prometheus text format) here after the run (default: the configuration's metrics_dir)")
     static let allowDrift = Option<String>(
         "allow-drift", "FEED", help: "accept a feed whose row count fell by more than the configured share",
         repeatable: true)
 
     static let declarations = [
         Shared.config.declaration, runDate.declaration, inbox.declaration, out.declaration, Shared.db.declaration,
-        allowMissing.declaration, allowDrift.declaration, Shared.threads.declaration,
+        allowMissing.declaration, allowDrift.declaration, Shared.threads.declaration, metricsDir.declaration,
     ]
-    static let talk = [Shared.quiet.declaration, Shared.verbose.declaration]
+    static let talk = [Shared.quiet.declaration, Shared.verbose.declaration, Shared.logFormat.declaration]
     static let conflicts = [[Shared.quiet.name, Shared.verbose.name]]
 
     var options = RunOptions()
     var level = Console.Level.normal
+    var format = Console.Format.text
 
     init(_ a: ArgumentReader) throws {
         options.configPath = try a.value(Shared.config, default: Shared.defaultConfig)
@@ -51,6 +59,8 @@ struct RunArguments {
         options.allowMissing = Set(try a.values(RunArguments.allowMissing))
         options.allowDrift = Set(try a.values(RunArguments.allowDrift))
         options.threads = try a.value(Shared.threads)
+        options.metricsDir = try a.value(RunArguments.metricsDir)
+        format = try a.value(Shared.logFormat) ?? .text
         if a.flag(Shared.quiet) { level = .quiet }
         if a.flag(Shared.verbose) { level = .verbose }
     }
@@ -59,6 +69,7 @@ struct RunArguments {
     func run(from: Stage, to: Stage, console: Console) throws {
         if let t = options.threads { Parallel.threads = t }
         console.level = level
+        console.format = format
         try NightlyRun(options: options, console: console).run(from: from, to: to)
     }
 }
@@ -105,6 +116,8 @@ struct RunCommand: PFPCommand {
 
     func run(console: Console) throws {
         guard catchUp else { return try job.run(from: from ?? .ingest, to: .emit, console: console) }
+        console.level = job.level
+        console.format = job.format
         let config = try PipelineConfig(path: job.options.configPath)
         let dates = try RunCommand.catchUpDates(config: config, dbPath: job.options.dbPath)
         if dates.isEmpty { console.info("nothing to catch up: no inbox waits after the last successful run") }

@@ -8,6 +8,9 @@ public indirect enum JSON: Sendable, Equatable {
     case string(String)
     case array([JSON])
     case object([(String, JSON)])
+    /// A measured time or rate, written with three decimals: for logs and metrics,
+    /// never for money (money is integer fen).
+    case measured(Double)
 
     public static func == (a: JSON, b: JSON) -> Bool { a.serialized() == b.serialized() }
 
@@ -30,6 +33,7 @@ public indirect enum JSON: Sendable, Equatable {
         case .bool(let b): out += Array((b ? "true" : "false").utf8)
         case .int(let n): out += Array(String(n).utf8)
         case .string(let s): JSON.quote(s, into: &out)
+        case .measured(let x): out += Array((x.isFinite ? String(format: "%.3f", x) : "null").utf8)
         case .array(let items):
             if items.isEmpty { out += Array("[]".utf8); return }
             out.append(UInt8(ascii: "["))

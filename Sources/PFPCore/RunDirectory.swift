@@ -45,6 +45,19 @@ public final class RunDirectory {
 
     public func path(_ name: String) -> String { (staging as NSString).appendingPathComponent(name) }
 
+    /// Folders made inside the staging directory, synced before publication.
+    private var folders: [String] = []
+
+    /// Makes a folder inside the run (owner-only), for files named "folder/file".
+    public func makeFolder(_ name: String) throws {
+        if mkdir(path(name), 0o700) != 0 && errno != EEXIST {
+            throw PipelineError.failure(
+                stage: "emit", location: path(name), "cannot create a folder: \(String(cString: strerror(errno)))",
+                hint: "check that the output root is writable and the disk is not full")
+        }
+        folders.append(name)
+    }
+
     /// Records a written file for the manifest.
     public func add(name: String, rows: Int, sha256: String, bytes: Int) {
         files.append((name, rows, sha256, bytes))
@@ -62,6 +75,7 @@ public final class RunDirectory {
         FaultPoint.hit("emit.before_success")
         try FileIO.write(path("_SUCCESS"), [])
         FaultPoint.hit("emit.before_publish")
+        for f in folders { FileIO.syncDirectory(path(f)) }
         FileIO.syncDirectory(staging)
         let final = finalPath
         let old = (root as NSString).appendingPathComponent(".old-\(runDate)-\(getpid())")

@@ -223,6 +223,17 @@ public final class RunRegistry {
         return out
     }
 
+    /// The feeds of the last `runs` runs on or before `date` that recorded any, oldest
+    /// first: the report's data-quality trends.
+    public func feedHistory(upTo date: CivilDate, runs: Int) throws -> [(runDate: CivilDate, feeds: [FeedRecord])] {
+        var dates: [CivilDate] = []
+        try db.query(
+            "SELECT DISTINCT run_date FROM run_feeds WHERE run_date <= ? ORDER BY run_date DESC LIMIT ?",
+            [.text(date.description), .int(Int64(runs))]
+        ) { if let d = CivilDate.parse($0.text(0)) { dates.append(d) } }
+        return try dates.reversed().map { ($0, try feeds(runDate: $0)) }
+    }
+
     /// A run's rejected rows in the order they were recorded.
     public func rejects(runDate: CivilDate) throws -> [RejectRecord] {
         var out: [RejectRecord] = []

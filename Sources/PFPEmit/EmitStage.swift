@@ -23,6 +23,8 @@ package struct EmitStage {
         /// Entries per list of the previous successful run, for the report's changes.
         package var previousCounts: [String: Int]? = nil
         package var previousDate: String? = nil
+        /// The feeds of the last runs (this one included), for the data-quality trends.
+        package var feedHistory: Feedback.History = []
         /// Called once everything is written, right before the run is published
         /// (the nightly run registers the match result stored beside this stage).
         package var beforePublish: () throws -> Void = {}
@@ -65,6 +67,8 @@ package struct EmitStage {
                 name: "explain.jsonl", rows: x.match.explainRows, sha256: x.match.explainSHA,
                 bytes: x.match.explainBytes)
             try writeRejects(x.rejects, into: dir)
+            try Feedback.write(
+                feeds: x.feeds, rejects: x.rejects, history: x.feedHistory, runDate: x.runDate, into: dir)
             try dir.write("report.html", Array(report.utf8), rows: 1)
             let counts = EmitStage.counts(x.rules, x.match, byList)
             let manifest = EmitStage.manifest(x, dir: dir, counts: counts)
@@ -91,9 +95,11 @@ package struct EmitStage {
             report = RunReport.html(
                 runDate: x.runDate, rules: x.rules, match: x.match, byList: byList, households: x.match.households,
                 people: x.match.people, rejects: x.rejects.count, previousCounts: x.previousCounts,
-                previousDate: x.previousDate)
+                previousDate: x.previousDate,
+                dataQuality: Feedback.section(feeds: x.feeds, history: x.feedHistory, runDate: x.runDate))
         }
         let pieceRows = 32_768
+        Meter.shared.start("writing lists", unit: "entries", total: x.match.entries.count)
         let policyFields = x.match.policyIDs.map { CSVText.field($0) }
         for (i, l) in lists.enumerated() {
             let entries = byList[l.id] ?? []
@@ -109,6 +115,7 @@ package struct EmitStage {
                         EmitStage.row(e, x.match, list: l, policies: policyFields, into: bytes)
                     }
                     out[k] = bytes.out
+                    Meter.shared.add(hi - lo)
                 }
             }
             let w = try FileIO.Writer(path: dir.path("\(l.id).csv"))

@@ -9,22 +9,25 @@ import PFPMatch
 package enum RunReport {
     struct Bar { var label: String; var value: Int; var note: String = "" }
 
+    /// The pages' style sheet (report.html and the feedback pages).
+    static let style = """
+        body{font-family:"Noto Sans CJK SC","PingFang SC",sans-serif;margin:24px;color:#222;max-width:1100px}
+        h1{font-size:22px}h2{font-size:17px;margin-top:28px;border-bottom:1px solid #ccc}h3{font-size:14px}
+        table{border-collapse:collapse;font-size:13px}\
+        td,th{padding:3px 10px;border-bottom:1px solid #eee;text-align:right}
+        td:first-child,th:first-child{text-align:left}.muted{color:#777;font-size:12px}
+        svg text{font-size:11px;font-family:sans-serif}
+        """
+
     package static func html(
         runDate: CivilDate, rules: RuleSet, match m: MatchResult, byList: [String: ArraySlice<PublishedEntry>],
         households: Int, people: Int,
-        rejects: Int, previousCounts: [String: Int]?, previousDate: String?
+        rejects: Int, previousCounts: [String: Int]?, previousDate: String?, dataQuality: String = ""
     ) -> String {
         var out = """
             <!DOCTYPE html>
             <html lang="zh-CN"><head><meta charset="utf-8"><title>pfp run \(runDate)</title>
-            <style>
-            body{font-family:"Noto Sans CJK SC","PingFang SC",sans-serif;margin:24px;color:#222;max-width:1100px}
-            h1{font-size:22px}h2{font-size:17px;margin-top:28px;border-bottom:1px solid #ccc}
-            table{border-collapse:collapse;font-size:13px}\
-            td,th{padding:3px 10px;border-bottom:1px solid #eee;text-align:right}
-            td:first-child,th:first-child{text-align:left}.muted{color:#777;font-size:12px}
-            svg text{font-size:11px;font-family:sans-serif}
-            </style></head><body>
+            <style>\(style)</style></head><body>
             <h1>政策找人 Policy finds people — run \(runDate)</h1>
             <p>\(grouped(households)) households, \(grouped(people)) people; \
             \(grouped(rejects)) input rows rejected. Rule digest <code>\(rules.digest.prefix(16))</code>.</p>
@@ -127,6 +130,7 @@ package enum RunReport {
         }
         out += "</table>\n"
         out += chart(districts.map { d in Bar(label: String(d), value: districtCounts[districtRow[d]!].reduce(0, +)) })
+        out += dataQuality
         out +=
             "<p class=\"muted\">Made by pfp from the files beside this report. No script, no external "
             + "resource.</p>\n</body></html>\n"

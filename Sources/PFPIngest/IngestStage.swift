@@ -245,6 +245,12 @@ final class IngestRun {
             if let problem = drift(feed: feed, rowsRead: rep.rowsRead) { check.problems.append(problem) }
         }
         if !check.problems.isEmpty {
+            for p in check.problems {
+                var fields: [(String, JSON)] = [("status", .string("refused")), ("reason", .string(p.message))]
+                if let f = p.feed { fields.insert(("feed", .string(f)), at: 0) }
+                if let h = p.hint { fields.append(("what_to_do", .string(h))) }
+                console.event("feed", fields, level: "error")
+            }
             let lines = check.problems.map {
                 "  - " + $0.description.replacingOccurrences(of: "\n", with: "\n    ")
             }

@@ -133,10 +133,12 @@ func parsePopulation(_ file: FeedFile) -> [PopulationRow] {
     // gigabytes of fresh pages with empty rows on one thread (at city scale the
     // kernel's clearing of those pages alone takes seconds).
     let records = file.layout.records
+    Meter.shared.start(file.manifest.feed, unit: "rows", total: records)
     return [PopulationRow](unsafeUninitializedCapacity: records) { rows, count in
         file.withText { text in
             Parallel.forEach(chunks.count) { k in
                 let chunk = chunks[k]
+                defer { Meter.shared.add(chunk.records) }
                 var scanner = CSVScanner(bytes: text)
                 var pos = chunk.start, line = chunk.firstLine
                 var fields: [CSVField] = []
@@ -251,11 +253,13 @@ extension FeedFile {
         let chunks = layout.chunks
         let expected = layout.header.count
         var parts = [T?](repeating: nil, count: chunks.count)
+        Meter.shared.start(manifest.feed, unit: "rows", total: layout.records)
         withText { text in
             parts.withUnsafeMutableBufferPointer { out in
                 Parallel.forEach(chunks.count) { k in
                     var records = ChunkRecords(text: text, chunk: chunks[k], expectedFields: expected)
                     out[k] = body(text, &records, chunks[k].records)
+                    Meter.shared.add(chunks[k].records)
                 }
             }
         }

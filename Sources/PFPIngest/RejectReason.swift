@@ -40,6 +40,26 @@ public enum RejectReason: UInt8, Spelled, Comparable, Sendable {
 
     public var spelling: String { code }
 
+    /// What the department should check, for the data-quality feedback (feeds.md's words).
+    public var meaning: String {
+        switch self {
+        case .malformedRow: return "unbalanced quotes or the wrong number of fields"
+        case .missingField: return "a required field is empty"
+        case .badID: return "the ID number's format or check character is wrong"
+        case .unknownPerson: return "the ID number is not in the population registry's delivery"
+        case .duplicateID: return "the same ID number is delivered more than once"
+        case .badDate: return "a date that does not exist or is not YYYY-MM-DD"
+        case .futureAsOf: return "as_of is after the delivery's as_of"
+        case .unknownEnum: return "sex, relation or hukou is not one of the contract's words"
+        case .badCode: return "a district, street or community code of the wrong form"
+        case .badHouseholdID: return "the household ID is not of the contract's form"
+        case .unknownTag: return "the tag is not in the catalogue"
+        case .foreignTag: return "the tag belongs to another department's feed"
+        case .badValue: return "the value does not parse as the tag's type"
+        case .outOfRange: return "the value is outside the tag's range (negative money included)"
+        }
+    }
+
     public static func < (a: RejectReason, b: RejectReason) -> Bool { a.rawValue < b.rawValue }
 }
 

@@ -161,12 +161,14 @@ public struct MatchStage {
             remembered: .init(repeating: ([], 0), count: chunks), living: .init(repeating: 0, count: chunks))
         let tooManyMembers = NSLock()
         var memberFailure: PipelineError?
+        Meter.shared.start("deciding households", unit: "households", total: hCount)
         decided.found.withUnsafeMutableBufferPointer { foundBuf in
             decided.foundStart.withUnsafeMutableBufferPointer { startBuf in
                 decided.remembered.withUnsafeMutableBufferPointer { remBuf in
                     decided.living.withUnsafeMutableBufferPointer { livBuf in
                         Parallel.forEach(chunks) { (worker: Int, c: Int) in
                             let households = (c * MatchStage.chunk)..<min(hCount, (c + 1) * MatchStage.chunk)
+                            defer { Meter.shared.add(households.count) }
                             do {
                                 let x = try decide(
                                     households, ctx: workers.contexts[worker], data: data, listCount: listCount,

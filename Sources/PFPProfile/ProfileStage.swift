@@ -150,8 +150,10 @@ public struct ProfileStage {
         let presence = TagPresence(data: data.households)
         let contexts = workerRules.map { EvalContext(rules: $0, data: data.households, presence: presence) }
         var wide = [[Wide]](repeating: [], count: workerRules.count)
+        Meter.shared.start("household profiles", unit: "households", total: hCount)
         wide.withUnsafeMutableBufferPointer { wideBuf in
             Parallel.forEach(chunks) { (worker: Int, c: Int) in
+                defer { Meter.shared.add(min(hCount, (c + 1) * chunk) - c * chunk) }
                 let ctx = contexts[worker]
                 let values = workerRules[worker].values
                 var w: [Wide] = []

@@ -38,16 +38,44 @@ package final class NightlyRun {
     }
 
     /// Runs the stages from `from` to `to`; throws a `PipelineError` that says what to do.
+    /// Whatever the outcome (but another run holding the lock), `pfp.prom` is written
+    /// when a metrics directory is configured.
     @discardableResult
     package func run(from: Stage = .ingest, to: Stage = .emit) throws -> Summary {
         let started = FileIO.now()
-        let r = try ResolvedRun(options)
+        var resolved: ResolvedRun?
+        var registry: RunRegistry?
+        do {
+            let r = try ResolvedRun(options)
+            resolved = r
+            registry = try RunRegistry(db: try Database(path: r.dbPath))
+            let summary = try run(r, registry: registry!, from: from, to: to, started: started)
+            writeMetrics(
+                r.metricsDir, runDate: r.runDate, status: to == .emit ? .succeeded : .partial, exitCode: 0,
+                started: started, registry: registry, counts: summary.counts)
+            return summary
+        } catch {
+            let e = error as? PipelineError
+            if e?.kind != .busy {
+                writeMetrics(
+                    resolved?.metricsDir ?? options.metricsDir, runDate: resolved?.runDate ?? options.runDate,
+                    status: e?.kind == .badInput ? .refused : .failed,
+                    exitCode: e?.exitCode.rawValue ?? ExitCode.failure.rawValue, started: started, registry: registry,
+                    counts: nil)
+            }
+            throw error
+        }
+    }
+
+    private func run(
+        _ r: ResolvedRun, registry: RunRegistry, from: Stage, to: Stage, started: Double
+    ) throws
+        -> Summary
+    {
         let (catalogue, policyCatalogue) = try r.config.loadCatalogue()
-        let db = try Database(path: r.dbPath)
-        let registry = try RunRegistry(db: db)
         let lock = try RunLock.acquire(dbPath: r.dbPath, outRoot: r.outRoot)
         defer { lock.release() }
-        let session = try RunSession(run: self, resolved: r, registry: registry, store: StageStore(db: db))
+        let session = try RunSession(run: self, resolved: r, registry: registry, store: StageStore(db: registry.db))
         if from == .ingest {
             try registry.start(
                 runDate: r.runDate, version: PFPVersion.pipeline, inbox: r.inbox, threads: Parallel.threads)
@@ -58,6 +86,13 @@ package final class NightlyRun {
             "pfp \(PFPVersion.pipeline): run \(r.runDate) (\(from.rawValue) to \(to.rawValue)), "
                 + "\(Parallel.threads) threads"
         )
+        console.event(
+            "run_start",
+            [
+                ("run_date", .string(r.runDate.description)), ("from", .string(from.rawValue)),
+                ("to", .string(to.rawValue)), ("threads", .int(Parallel.threads)),
+                ("version", .string(PFPVersion.pipeline)),
+            ])
         defer { session.abandonStoring() }
         do {
             if from <= .ingest && to >= .ingest {
@@ -75,9 +110,18 @@ package final class NightlyRun {
                 ("households", .int(summary.households)), ("people", .int(summary.people)),
                 ("rejects", .int(summary.rejects)), ("counts", summary.counts ?? .null),
             ])
-            try registry.finish(
-                runDate: r.runDate, status: to == .emit ? .succeeded : .partial, summary: summaryJSON.serialized())
-            printSummary(summary)
+            let status: RunStatus = to == .emit ? .succeeded : .partial
+            try registry.finish(runDate: r.runDate, status: status, summary: summaryJSON.serialized())
+            if console.format == .text { printSummary(summary) }
+            console.event(
+                "run_end",
+                [
+                    ("run_date", .string(r.runDate.description)), ("status", .string(status.rawValue)),
+                    ("wall_s", .measured(summary.seconds)), ("households", .int(summary.households)),
+                    ("people", .int(summary.people)), ("rejected_rows", .int(summary.rejects)),
+                    ("lists", summary.counts.map(NightlyRun.listTotals) ?? .null),
+                    ("published", summary.published.map { .string($0) } ?? .null),
+                ])
             return summary
         } catch let e as PipelineError {
             try? registry.finish(
@@ -86,6 +130,29 @@ package final class NightlyRun {
         } catch {
             try? registry.finish(runDate: r.runDate, status: .failed, message: String(describing: error))
             throw error
+        }
+    }
+
+    /// Each list's total, from the manifest's counts.
+    static func listTotals(_ counts: JSON) -> JSON {
+        guard case .object(let lists) = counts else { return .null }
+        return .object(lists.compactMap { id, v in v["total"].map { (id, $0) } })
+    }
+
+    /// pfp.prom for the run, when a directory is configured; a failure to write it is a warning.
+    func writeMetrics(
+        _ dir: String?, runDate: CivilDate?, status: RunStatus, exitCode: Int32, started: Double,
+        registry: RunRegistry?, counts: JSON?
+    ) {
+        guard let dir else { return }
+        var m = RunMetrics(runDate: runDate, status: status, exitCode: exitCode, seconds: FileIO.now() - started)
+        if let registry { m.read(registry) }
+        m.counts = counts
+        do {
+            try m.write(to: dir)
+            console.detail("metrics written to \((dir as NSString).appendingPathComponent("pfp.prom"))")
+        } catch {
+            console.warn("the metrics file was not written: \(error)")
         }
     }
 
@@ -176,18 +243,17 @@ final class RunSession {
             counts: nil, skipped: [], seconds: 0, stageSeconds: [])
     }
 
-    /// Runs a stage's body, recording its wall and CPU time and peak memory.
-    func timed<T>(_ stage: Stage, _ body: () throws -> T) throws -> T {
-        console.info("[\(stage.rawValue)]")
+    /// Runs a stage's body, recording its wall and CPU time and peak memory;
+    /// `line` gives the stage's one line for the operator.
+    func timed<T>(_ stage: Stage, line: (T) -> String, _ body: () throws -> T) throws -> T {
+        console.stageStarted(stage.rawValue)
         FileIO.resetPeakRSS()
         let t0 = FileIO.now(), c0 = FileIO.cpuSeconds()
         let v = try body()
-        let wall = FileIO.now() - t0
-        try registry.recordStage(
-            runDate: r.runDate, stage: stage.rawValue, wall: wall, cpu: FileIO.cpuSeconds() - c0,
-            peakRSS: FileIO.peakRSS())
+        let wall = FileIO.now() - t0, cpu = FileIO.cpuSeconds() - c0, rss = FileIO.peakRSS()
+        try registry.recordStage(runDate: r.runDate, stage: stage.rawValue, wall: wall, cpu: cpu, peakRSS: rss)
         summary.stageSeconds.append((stage, wall))
-        console.progress(String(format: "%@ done in %.2f s", stage.rawValue, wall))
+        console.stageEnded(stage.rawValue, wall: wall, cpu: cpu, peakRSS: rss, summary: line(v))
         return v
     }
 
@@ -222,7 +288,7 @@ final class RunSession {
     }
 
     func ingest(catalogue: TagCatalogue, policyCatalogue: PolicyCatalogue, storeNow: Bool) throws {
-        let outcome = try timed(.ingest) { () -> IngestOutcome in
+        let outcome = try timed(.ingest, line: RunSession.ingestLine) { () -> IngestOutcome in
             for f in run.options.allowDrift where r.config.feed(f) == nil {
                 throw PipelineError.usage(
                     "--allow-drift \(f): no such feed; feeds are \(r.config.feeds.map(\.name).joined(separator: ", "))"
@@ -242,9 +308,36 @@ final class RunSession {
         }
         ingestResult = outcome.result
         reports = outcome.reports
+        for rep in reports { console.event("feed", RunSession.feedFields(rep), level: rep.used ? "info" : "warning") }
         rejects = outcome.rejects.map { ($0.feed, Int($0.reject.line), $0.reject.reason.code) }
         summary.reports = reports
         summary.rejects = rejects.count
+    }
+
+    /// The ingest stage's line: feeds, rows, households.
+    static func ingestLine(_ o: IngestOutcome) -> String {
+        let rows = o.reports.reduce(0) { $0 + $1.rowsRead }, accepted = o.reports.reduce(0) { $0 + $1.accepted }
+        let used = o.reports.filter(\.used).count
+        return "\(used) of \(o.reports.count) feeds used, \(grouped(rows)) rows read, \(grouped(accepted)) accepted, "
+            + "\(grouped(o.rejects.count)) rejected; \(grouped(o.result.livingHouseholdCount)) households"
+    }
+
+    /// A feed's figures for the JSON log.
+    static func feedFields(_ rep: FeedReport) -> [(String, JSON)] {
+        var f: [(String, JSON)] = [
+            ("feed", .string(rep.feed)), ("status", .string(rep.status.rawValue)), ("required", .bool(rep.required)),
+        ]
+        if let a = rep.asOf { f.append(("as_of", .string(a.description))) }
+        f += [
+            ("rows_read", .int(rep.rowsRead)), ("accepted", .int(rep.accepted)), ("rejected", .int(rep.rejected)),
+            ("conflicts", .int(rep.conflicts)),
+            (
+                "rejects_by_reason",
+                .object(rep.rejectCounts.sorted { $0.key < $1.key }.map { ($0.key.code, .int($0.value)) })
+            ),
+        ]
+        if let m = rep.message { f.append(("message", .string(m))) }
+        return f
     }
 
     /// A run from a later stage: the feeds and rejects its ingest recorded.
@@ -277,7 +370,8 @@ final class RunSession {
     }
 
     func profile(rules: RuleSet, storeNow: Bool) throws {
-        profiles = try timed(.profile) {
+        var line = ""
+        profiles = try timed(.profile, line: { _ in line }) {
             let data = try ingestResult ?? IngestResult.load(from: store, runDate: r.runDate)
             ingestResult = data
             let t0 = FileIO.now()
@@ -287,14 +381,13 @@ final class RunSession {
             FaultPoint.hit("profile.before_store")
             storeBeside(HouseholdProfiles.stage) { [(HouseholdProfiles.stage, p.blobs())] }
             if storeNow { try finishStoring(beside: nil) }
-            console.progress(
-                "\(grouped(data.livingHouseholdCount)) household profiles, \(rules.values.count) values each")
+            line = "\(grouped(data.livingHouseholdCount)) household profiles, \(rules.values.count) values each"
             return p
         }
     }
 
     func match(rules: RuleSet, storeNow: Bool) throws {
-        match = try timed(.match) {
+        match = try timed(.match, line: { "\(grouped($0.entries.count)) list entries" }) {
             let t0 = FileIO.now()
             let m = try evaluate(rules: rules)
             try finishStoring(beside: "match")
@@ -307,7 +400,6 @@ final class RunSession {
                 [(RunState.stage, m.state.blobs()), (MatchResult.stage, m.blobs())]
             }
             if storeNow { try finishStoring(beside: nil) }
-            console.progress("\(grouped(m.entries.count)) list entries")
             return m
         }
     }
@@ -347,8 +439,11 @@ final class RunSession {
             inputs.previousDate = prev.description
             inputs.previousCounts = try registry.listCounts(runDate: prev)
         }
+        inputs.feedHistory = try registry.feedHistory(upTo: r.runDate, runs: Feedback.trendRuns)
         inputs.beforePublish = { try self.finishStoring(beside: "emit") }
-        let (path, counts) = try timed(.emit) { try EmitStage().run(inputs, console: console) }
+        let (path, counts) = try timed(.emit, line: { "published \($0.path)" }) {
+            try EmitStage().run(inputs, console: console)
+        }
         summary.published = path
         summary.counts = counts
         summary.households = m.households

@@ -13,6 +13,8 @@ package struct RunOptions: Sendable {
     package var allowMissing: Set<String> = []
     package var allowDrift: Set<String> = []
     package var threads: Int?
+    /// Where pfp.prom goes (overrides the configuration's metrics_dir).
+    package var metricsDir: String?
     package var quiet = false
     package var verbose = false
 
@@ -27,6 +29,7 @@ package struct ResolvedRun {
     package var outRoot: String
     package var dbPath: String
     package var allowMissing: Set<String>
+    package var metricsDir: String?
 
     package init(_ o: RunOptions) throws {
         config = try PipelineConfig(path: o.configPath)
@@ -35,6 +38,7 @@ package struct ResolvedRun {
         outRoot = o.outRoot ?? config.resolve(config.outRoot)
         dbPath = o.dbPath ?? config.resolve(config.dbPath)
         allowMissing = o.allowMissing
+        metricsDir = o.metricsDir ?? config.metricsDir.map { config.resolve($0) }
         if let t = o.threads { Parallel.threads = t }
     }
 }

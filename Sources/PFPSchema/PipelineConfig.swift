@@ -30,6 +30,9 @@ public struct PipelineConfig: Sendable {
     /// The bureau's time zone (`timezone`, an IANA name): what "today" is for a run
     /// without `--run-date`. nil: the server's zone.
     public var timezone: TimeZone?
+    /// Where `pfp.prom` is written after every run (`metrics_dir`), for
+    /// node_exporter's textfile collector; none when not set.
+    public var metricsDir: String?
     public var feeds: [FeedSpec]
     /// Rule files (issue 3); kept so the configuration has a single home.
     public var extra: [String: String]
@@ -64,6 +67,7 @@ public struct PipelineConfig: Sendable {
             driftMinRows = v
         }
         ruleTestsPath = text("rule_tests", "Pipelines/tests")
+        metricsDir = top.value("metrics_dir")?.value
         if let e = top.value("timezone") {
             guard e.value.contains("/") || e.value == "UTC", let zone = TimeZone(identifier: e.value) else {
                 throw PipelineError.badInput(

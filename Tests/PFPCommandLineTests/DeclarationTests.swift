@@ -12,6 +12,7 @@ final class DeclarationTests: XCTestCase {
         case "N", "K", "S": return "12"
         case "N,N": return "100,200"
         case "STAGE": return "match"
+        case "FORMAT": return "json"
         default: return "x"
         }
     }
@@ -36,7 +37,9 @@ final class DeclarationTests: XCTestCase {
             }
         }
         XCTAssertEqual(RunsCommand.usage, "pfp runs [--config FILE] [--db FILE]")
-        XCTAssertTrue(RunCommand.usage.hasSuffix("[--from STAGE | --catch-up] [--quiet | --verbose]"), RunCommand.usage)
+        XCTAssertTrue(
+            RunCommand.usage.hasSuffix("[--from STAGE | --catch-up] [--quiet | --verbose] [--log-format FORMAT]"),
+            RunCommand.usage)
         XCTAssertTrue(RunCommand.usage.contains("[--allow-missing FEED...]"), RunCommand.usage)
         XCTAssertTrue(
             SampleCommand.usage.hasPrefix("pfp sample --households N [--seed S] --run-date YYYY-MM-DD --out DIR"),

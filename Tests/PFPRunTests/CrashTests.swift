@@ -14,7 +14,7 @@ final class CrashTests: XCTestCase {
 
     func digests(_ dir: String) throws -> [String: String] {
         var out: [String: String] = [:]
-        for n in try FileManager.default.contentsOfDirectory(atPath: dir) {
+        for n in try publishedFiles(dir) {
             out[n] = try SHA256Digest.hex(ofFile: dir + "/" + n)
         }
         return out

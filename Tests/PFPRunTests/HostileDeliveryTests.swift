@@ -329,14 +329,18 @@ final class HostileDeliveryTests: XCTestCase {
             try write(d, to: inbox)
             try c.after(inbox, outside)
             var printed: [(String, [UInt8])] = []
-            for level in [["--quiet"], [], ["--verbose"]] {
+            // Every verbosity, and the JSON log; pfp.prom and the feedback files are searched with the rest.
+            for level in [["--quiet"], [], ["--verbose"], ["--log-format", "json"]] {
                 let r = try runPFP(
                     [
                         "run", "--run-date", "2026-11-24", "--inbox", inbox, "--out", state + "/published",
-                        "--db", state + "/pfp.sqlite",
+                        "--db", state + "/pfp.sqlite", "--metrics-dir", state + "/metrics",
                     ] + level)
                 XCTAssertEqual(r.status, c.refused ? 65 : 0, "\(c.name) \(level): \(r.err)")
-                if c.refused { XCTAssertTrue(r.err.contains("what to do"), "\(c.name): \(r.err)") }
+                if c.refused {
+                    XCTAssertTrue(r.err.contains("what to do") || r.err.contains("\"what_to_do\""), "\(c.name): \(r.err)")
+                }
+                XCTAssertTrue(FileIO.exists(state + "/metrics/pfp.prom"), "\(c.name): no pfp.prom")
                 // PFP_SHOW_MESSAGES=1 prints what pfp said of each case, to read the messages.
                 if level.isEmpty && ProcessInfo.processInfo.environment["PFP_SHOW_MESSAGES"] != nil {
                     print("== \(c.name)\n\(r.err)")

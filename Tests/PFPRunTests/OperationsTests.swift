@@ -6,10 +6,7 @@ import PFPTestSupport
 final class OperationsTests: XCTestCase {
     var work = ""
 
-    override func setUpWithError() throws {
-        work = FileManager.default.temporaryDirectory.appendingPathComponent("pfp-ops-\(UUID().uuidString)").path
-        try FileManager.default.createDirectory(atPath: work, withIntermediateDirectories: true)
-    }
+    override func setUpWithError() throws { work = try makeWorkDirectory("pfp-ops") }
     override func tearDown() { try? FileManager.default.removeItem(atPath: work) }
 
     func testTodayIsTheBureausDateWhateverTheServersZone() throws {

@@ -40,7 +40,7 @@ final class PipelineTests: XCTestCase {
     /// name -> sha256 of every file of a published directory.
     func digests(_ dir: String) throws -> [String: String] {
         var out: [String: String] = [:]
-        for n in try FileManager.default.contentsOfDirectory(atPath: dir) {
+        for n in try publishedFiles(dir) {
             out[n] = try SHA256Digest.hex(ofFile: dir + "/" + n)
         }
         return out
@@ -50,12 +50,16 @@ final class PipelineTests: XCTestCase {
         try run("2026-11-23", out: work)
         let s = try run("2026-11-24", out: work)
         let dir = work + "/published/2026-11-24"
+        let feeds =
+            ["population", "hr", "tax", "medical", "disability", "health", "civil", "education", "housing"]
+            + ["verification", "utilities", "community", "outreach"]
         XCTAssertEqual(
-            Set(try FileManager.default.contentsOfDirectory(atPath: dir)),
-            [
-                "push.csv", "suppressed.csv", "review.csv", "referral.csv", "watch.csv", "warning.csv", "explain.jsonl",
-                "rejects.csv", "report.html", "manifest.json", "_SUCCESS",
-            ])
+            Set(try publishedFiles(dir)),
+            Set(
+                [
+                    "push.csv", "suppressed.csv", "review.csv", "referral.csv", "watch.csv", "warning.csv",
+                    "explain.jsonl", "rejects.csv", "report.html", "manifest.json", "_SUCCESS",
+                ] + feeds.flatMap { ["feedback/\($0).csv", "feedback/\($0).html"] }))
         for (name, _) in try digests(dir) {
             var st = stat()
             stat(dir + "/" + name, &st)

@@ -28,7 +28,7 @@ final class ScaleTests: XCTestCase {
                 XCTAssertEqual(r.status, 0, r.err)
                 let dir = out + "/published/\(date)"
                 var digests: [String: String] = [:]
-                for n in try FileManager.default.contentsOfDirectory(atPath: dir) {
+                for n in try publishedFiles(dir) {
                     digests[n] = try SHA256Digest.hex(ofFile: dir + "/" + n)
                 }
                 published.append(digests)
@@ -38,7 +38,8 @@ final class ScaleTests: XCTestCase {
                     entries = outputs.first { $0["file"] as? String == "explain.jsonl" }?["rows"] as? Int ?? 0
                 }
             }
-            XCTAssertEqual(published[0].count, 11, "\(published[0].keys.sorted())")
+            // 11 files, and the feedback CSV and page of each of the 13 feeds.
+            XCTAssertEqual(published[0].count, 11 + 2 * 13, "\(published[0].keys.sorted())")
             XCTAssertEqual(published[0], published[1], date)
             // A city-like day: about one entry per household, not an empty run.
             XCTAssertGreaterThan(entries, 50_000, date)

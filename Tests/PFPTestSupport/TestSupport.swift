@@ -18,15 +18,20 @@ public var pfpBinary: String { repoRoot + "/.build/debug/pfp" }
 public func runPFP(
     _ args: [String], shell: String = "", env: [String: String] = [:]
 ) throws -> (status: Int32, out: String, err: String) {
+    if shell.isEmpty { return try runProgram(pfpBinary, args, env: env) }
+    let quoted = args.map { "'" + $0.replacingOccurrences(of: "'", with: "'\\''") + "'" }.joined(separator: " ")
+    return try runProgram("/bin/sh", ["-c", "\(shell) exec '\(pfpBinary)' \(quoted)"], env: env)
+}
+
+/// Runs a program from the repository root with SOURCE_DATE_EPOCH set and
+/// `env` added; both pipes drained at once. `status` as `runPFP`'s.
+@discardableResult
+public func runProgram(
+    _ path: String, _ args: [String], env: [String: String] = [:]
+) throws -> (status: Int32, out: String, err: String) {
     let p = Process()
-    if shell.isEmpty {
-        p.executableURL = URL(fileURLWithPath: pfpBinary)
-        p.arguments = args
-    } else {
-        let quoted = args.map { "'" + $0.replacingOccurrences(of: "'", with: "'\\''") + "'" }.joined(separator: " ")
-        p.executableURL = URL(fileURLWithPath: "/bin/sh")
-        p.arguments = ["-c", "\(shell) exec '\(pfpBinary)' \(quoted)"]
-    }
+    p.executableURL = URL(fileURLWithPath: path)
+    p.arguments = args
     p.currentDirectoryURL = URL(fileURLWithPath: repoRoot)
     var e = ProcessInfo.processInfo.environment
     e["SOURCE_DATE_EPOCH"] = "1795000000"
@@ -50,6 +55,15 @@ public func runPFP(
     return (status, String(decoding: outData, as: UTF8.self), String(decoding: errData, as: UTF8.self))
 }
 
+/// Where a program is on the PATH, or nil.
+public func which(_ name: String) -> String? {
+    for dir in (ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin").split(separator: ":") {
+        let path = "\(dir)/\(name)"
+        if FileManager.default.isExecutableFile(atPath: path) { return path }
+    }
+    return nil
+}
+
 /// A valid 18-character GB 11643 ID number for a body of 17 digits (ISO 7064 MOD 11-2).
 public func idWithCheck(_ body: String) -> String {
     let w = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2]
@@ -71,4 +85,25 @@ public func gb18030(_ s: String) throws -> [UInt8] {
     let data = outPipe.fileHandleForReading.readDataToEndOfFile()
     p.waitUntilExit()
     return Array(data)
+}
+
+/// Every regular file under a published run directory, as paths relative to it
+/// ("push.csv", "feedback/hr.csv"), sorted.
+public func publishedFiles(_ dir: String) throws -> [String] {
+    var out: [String] = []
+    guard let walker = FileManager.default.enumerator(atPath: dir) else { return out }
+    while let rel = walker.nextObject() as? String {
+        var isDir: ObjCBool = false
+        if FileManager.default.fileExists(atPath: dir + "/" + rel, isDirectory: &isDir), !isDir.boolValue {
+            out.append(rel)
+        }
+    }
+    return out.sorted()
+}
+
+/// A new empty directory under the system's temporary directory, named after `prefix`.
+public func makeWorkDirectory(_ prefix: String) throws -> String {
+    let path = FileManager.default.temporaryDirectory.appendingPathComponent("\(prefix)-\(UUID().uuidString)").path
+    try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+    return path
 }
