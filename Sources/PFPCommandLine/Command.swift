@@ -87,7 +87,8 @@ package enum Tool {
     /// declared and left unwired.
     package static let commands: [any PFPCommand.Type] = [
         RunCommand.self, StageCommand.self, SampleCommand.self, RunsCommand.self, BenchCommand.self,
-        ExplainCommand.self, TestRulesCommand.self, CheckRulesCommand.self, PurgeCommand.self, StatusCommand.self,
+        ExplainCommand.self, WhatIfCommand.self, TestRulesCommand.self, CheckRulesCommand.self, PurgeCommand.self,
+        StatusCommand.self,
         VersionCommand.self,
     ]
 

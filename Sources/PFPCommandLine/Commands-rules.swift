@@ -3,6 +3,7 @@ import PFPCore
 import PFPSchema
 import PFPIngest
 import PFPRules
+import PFPRun
 
 /// What both rule commands read: the configuration, its catalogues and the rule files' folder.
 struct RulesArguments {
@@ -92,5 +93,59 @@ struct CheckRulesCommand: PFPCommand {
                 + "\(rs.policies.count) policies, "
                 + "\(rs.lists.count) lists; digest \(rs.digest.prefix(16))")
         for (id, why) in rs.skippedPolicies { print("  skipped: \(id) (\(why))") }
+    }
+}
+
+/// `pfp whatif`: a reform tried on a stored night.
+struct WhatIfCommand: PFPCommand {
+    static let name = "whatif"
+    static let summary = "try a reform (*.reform) on a stored night: the lists it would give and what changes"
+    static let runDate = Option.date("run-date", help: "the stored run to start from", required: true)
+    static let reform = Option<String>(
+        "reform", "FILE", help: "a reform file (Pipelines/reforms/*.reform)", repeatable: true)
+    static let sweep = Option<String>(
+        "sweep", "PARAMETER=FROM..TO:STEP",
+        help: "one reform per value of a parameter, each an entry from the run date (e.g. dibao.standard=1500..1800:50)"
+    )
+    static let out = Option<String>(
+        "out", "DIR", help: "where the reforms' folders go (default out/whatif/<run date>/)")
+    static let arguments = [
+        runDate.declaration, reform.declaration, sweep.declaration, out.declaration, Shared.config.declaration,
+        Shared.db.declaration,
+        Shared.threads.declaration,
+    ]
+    static let details = """
+        Reads the stored results of the run of that date (no feed is read again) and evaluates each
+        reform's rules: its parameter entries merged into the rules' (an entry of the same date
+        replaced, otherwise added), its rule files' statements replacing those of the same id.
+        Writes <out>/<reform name>/ whole or not at all: the five lists as the nightly run would
+        publish them, changes.csv (every entry added, removed or changed against the published run),
+        summary.csv (push entries and cost per policy and district, before and after) and
+        manifest.json. Never changes a published run, the run registry or the state later runs read.
+        """
+
+    var request: WhatIfRequest
+    var threads: Int?
+
+    init(_ a: ArgumentReader) throws {
+        var o = RunOptions()
+        o.runDate = try a.value(WhatIfCommand.runDate)
+        o.configPath = try a.value(Shared.config, default: Shared.defaultConfig)
+        o.dbPath = try a.value(Shared.db)
+        threads = try a.value(Shared.threads)
+        request = WhatIfRequest(
+            options: o, reformPaths: try a.values(WhatIfCommand.reform), outRoot: try a.value(WhatIfCommand.out),
+            sweep: try a.value(WhatIfCommand.sweep))
+    }
+
+    func run(console: Console) throws {
+        if let t = threads { Parallel.threads = t }
+        for o in try WhatIf.run(request, console: console) {
+            if o.isSweepSummary {
+                print("summary of the sweep: \(o.path)")
+                continue
+            }
+            print("\(o.reform): \(o.added) added, \(o.removed) removed, \(o.changed) changed: \(o.path)")
+        }
     }
 }

@@ -9,19 +9,24 @@ import Foundation
 /// may trust every file beside it (outputs.md, "Where and when").
 public final class RunDirectory {
     public let root: String
-    public let runDate: CivilDate
+    /// The published folder's name under `root`: the run date, or a what-if's reform.
+    public let name: String
     /// The hidden directory being filled.
     public let staging: String
     public private(set) var files: [(name: String, rows: Int, sha256: String, bytes: Int)] = []
 
-    public var finalPath: String { (root as NSString).appendingPathComponent(runDate.description) }
+    public var finalPath: String { (root as NSString).appendingPathComponent(name) }
 
-    public init(root: String, runDate: CivilDate) throws {
+    public convenience init(root: String, runDate: CivilDate) throws {
+        try self.init(root: root, name: runDate.description)
+    }
+
+    public init(root: String, name: String) throws {
         self.root = root
-        self.runDate = runDate
+        self.name = name
         try FileIO.makeDirectory(root)
         RunDirectory.sweep(root: root)
-        staging = (root as NSString).appendingPathComponent(".tmp-\(runDate)-\(getpid())")
+        staging = (root as NSString).appendingPathComponent(".tmp-\(name)-\(getpid())")
         try FileIO.remove(staging)
         if mkdir(staging, 0o700) != 0 {
             throw PipelineError.failure(
@@ -78,7 +83,7 @@ public final class RunDirectory {
         for f in folders { FileIO.syncDirectory(path(f)) }
         FileIO.syncDirectory(staging)
         let final = finalPath
-        let old = (root as NSString).appendingPathComponent(".old-\(runDate)-\(getpid())")
+        let old = (root as NSString).appendingPathComponent(".old-\(name)-\(getpid())")
         if FileIO.exists(final) {
             // Swap in one step where the kernel can (renameat2 RENAME_EXCHANGE);
             // otherwise move the old one aside first: readers then briefly see

@@ -64,6 +64,15 @@ public final class RunRegistry {
             "UPDATE runs SET rule_digest = ? WHERE run_date = ?", [.text(digest), .text(runDate.description)])
     }
 
+    /// A recorded run's status and rule digest; nil when the date has no run.
+    public func run(_ runDate: CivilDate) throws -> (status: RunStatus, ruleDigest: String?)? {
+        var out: (RunStatus, String?)?
+        try db.query("SELECT status, rule_digest FROM runs WHERE run_date = ?", [.text(runDate.description)]) {
+            out = (RunStatus(rawValue: $0.text(0)) ?? .failed, $0.optionalText(1))
+        }
+        return out
+    }
+
     public func recordStage(runDate: CivilDate, stage: String, wall: Double, cpu: Double, peakRSS: Int) throws {
         try db.execute(
             "INSERT OR REPLACE INTO run_stages(run_date, stage, wall_s, cpu_s, peak_rss) VALUES (?, ?, ?, ?, ?)",

@@ -87,8 +87,9 @@ package struct EmitStage {
     /// One CSV per list, list by list: its rows formatted in parallel pieces, then
     /// written in order (the digest needs the order); the report is built beside
     /// the first list's pieces and returned.
-    func writeLists(_ x: Inputs, byList: [String: ArraySlice<PublishedEntry>], into dir: RunDirectory) throws -> String
-    {
+    package func writeLists(
+        _ x: Inputs, byList: [String: ArraySlice<PublishedEntry>], into dir: RunDirectory
+    ) throws -> String {
         let lists = x.rules.lists
         var report = ""
         let makeReport = {
@@ -187,7 +188,7 @@ package struct EmitStage {
 
     /// Each list's entries. The match stage gives them list by list, so each list is
     /// a slice (no copy); entries in another order are grouped.
-    static func byList(_ m: MatchResult) -> [String: ArraySlice<PublishedEntry>] {
+    package static func byList(_ m: MatchResult) -> [String: ArraySlice<PublishedEntry>] {
         var out: [String: ArraySlice<PublishedEntry>] = [:]
         let entries = m.entries
         var i = 0
@@ -214,7 +215,9 @@ package struct EmitStage {
         return codes.map { per[codes.firstIndex(of: $0)!] }  // a code named twice counts in both places
     }
 
-    static func counts(_ rules: RuleSet, _ m: MatchResult, _ byList: [String: ArraySlice<PublishedEntry>]) -> JSON {
+    package static func counts(
+        _ rules: RuleSet, _ m: MatchResult, _ byList: [String: ArraySlice<PublishedEntry>]
+    ) -> JSON {
         .object(
             rules.lists.map { l in
                 let entries = byList[l.id] ?? []

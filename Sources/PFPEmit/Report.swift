@@ -7,10 +7,17 @@ import PFPMatch
 /// report.html: one self-contained page for people who would rather look than read.
 /// Only counts and sums: no ID number or name ever appears in it.
 package enum RunReport {
-    struct Bar { var label: String; var value: Int; var note: String = "" }
+    package struct Bar {
+        package var label: String
+        package var value: Int
+        package var note: String = ""
+        package init(label: String, value: Int, note: String = "") {
+            self.label = label; self.value = value; self.note = note
+        }
+    }
 
     /// The pages' style sheet (report.html and the feedback pages).
-    static let style = """
+    package static let style = """
         body{font-family:"Noto Sans CJK SC","PingFang SC",sans-serif;margin:24px;color:#222;max-width:1100px}
         h1{font-size:22px}h2{font-size:17px;margin-top:28px;border-bottom:1px solid #ccc}h3{font-size:14px}
         table{border-collapse:collapse;font-size:13px}\
@@ -201,7 +208,7 @@ package enum RunReport {
     }
 
     /// A horizontal SVG bar chart.
-    static func chart(_ bars: [Bar]) -> String {
+    package static func chart(_ bars: [Bar]) -> String {
         guard !bars.isEmpty else { return "" }
         let maxV = max(1, bars.map(\.value).max() ?? 1)
         let rowH = 18, labelW = 170, barW = 520
@@ -220,7 +227,7 @@ package enum RunReport {
         return s + "</svg>\n"
     }
 
-    static func esc(_ s: String) -> String {
+    package static func esc(_ s: String) -> String {
         s.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;")
             .replacingOccurrences(of: ">", with: "&gt;").replacingOccurrences(of: "\"", with: "&quot;")
     }

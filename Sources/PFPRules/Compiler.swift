@@ -112,7 +112,16 @@ struct Compiler {
         }
         for p in source.policies {
             try claim(p.id, p.pos, "policy")
-            guard let entry = policyCatalogue.policies.first(where: { $0.id == p.id }) else {
+            let entry = policyCatalogue.policies.first(where: { $0.id == p.id })
+            if entry == nil && p.newInReform {
+                // A new allowance tried in a what-if: nobody receives it yet.
+                rs.policyIndex[p.id] = rs.policies.count
+                let info = PolicyInfo(id: p.id, label: p.label, level: p.level, index: rs.policies.count, pos: p.pos)
+                info.oneOff = p.oneOff
+                rs.policies.append(info)
+                continue
+            }
+            guard let entry else {
                 throw ruleError(
                     p.pos,
                     "policy \(p.id) is not in the policy catalogue; add it there (its receiving.\(p.id) tag "
@@ -128,6 +137,7 @@ struct Compiler {
             }
             rs.policyIndex[p.id] = rs.policies.count
             let info = PolicyInfo(id: p.id, label: p.label, level: p.level, index: rs.policies.count, pos: p.pos)
+            info.oneOff = p.oneOff
             info.receivingTag = rs.catalogue.index(of: "receiving." + p.id)
             rs.policies.append(info)
         }

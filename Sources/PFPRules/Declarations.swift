@@ -30,6 +30,11 @@ struct PolicyDecl {
     var criteria: [(code: String, expr: ExprNode, pos: SourcePos)] = []
     var branches: [(code: String, expr: ExprNode, amount: ExprNode?, pos: SourcePos)] = []
     var amount: ExprNode?
+    /// `amount once EXPR`: the amount is paid once, not per month.
+    var oneOff = false
+    /// Brought by a reform and not in the policy catalogue: a policy that does not
+    /// exist yet, so nobody receives it (there is no receiving.<id> tag).
+    var newInReform = false
     var pos: SourcePos
 }
 
@@ -168,6 +173,7 @@ struct RuleSource {
                         try c.expectSymbol(":")
                         p.branches.append((code, try c.expression(), nil, lines[i].pos))
                     case "amount":
+                        if c.takeWord("once") { p.oneOff = true }
                         let e = try c.expression()
                         if let last = p.branches.indices.last, p.branches[last].amount == nil, isUnderBranch(lines, i) {
                             p.branches[last].amount = e

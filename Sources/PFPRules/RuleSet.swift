@@ -188,6 +188,8 @@ public final class PolicyInfo {
     var branches: [BranchFn] = []
     var amount: Fn?
     public var hasAmount: Bool { amount != nil || branches.contains { $0.amount != nil } }
+    /// The amount is paid once (`amount once`), not per month: costs keep it apart.
+    public internal(set) var oneOff = false
     public internal(set) var deps = Dependencies()
     /// Why the policy is skipped on this run date (a parameter without a value,
     /// a feed allowed to be missing, or a skipped policy it reads), nil when it runs.
@@ -309,13 +311,25 @@ public final class RuleSet {
         policies.compactMap { p in p.skipped.map { (p.id, $0) } }
     }
 
-    /// Loads and compiles the rules directory for a run date. Every error names
-    /// file:line:column and what was expected; nothing is read from the data first.
+    /// Loads and compiles the rules directory for a run date, with a reform merged
+    /// in when one is given (its file and rule files join the digest). Every error
+    /// names file:line:column and what was expected; nothing is read from the data first.
     public static func load(
         directory: String, catalogue: TagCatalogue, policyCatalogue: PolicyCatalogue,
-        runDate: CivilDate, unavailableFeeds: Set<String> = [], extraDigestFiles: [String] = []
+        runDate: CivilDate, unavailableFeeds: Set<String> = [], extraDigestFiles: [String] = [],
+        reform: Reform? = nil
     ) throws -> RuleSet {
-        let (source, files) = try RuleSource.load(directory: directory)
+        var (source, files) = try RuleSource.load(directory: directory)
+        if let reform {
+            var extra: RuleSource?
+            if let dir = reform.rulesDirectory {
+                let (x, xf) = try RuleSource.load(directory: dir)
+                extra = x
+                files += xf
+            }
+            try source.apply(reform, extra: extra)
+            files.append((reform.name + ".reform", Array(reform.text.utf8)))
+        }
         let rs = try compiled(
             source, runDate: runDate, catalogue: catalogue, policyCatalogue: policyCatalogue,
             unavailableFeeds: unavailableFeeds)

@@ -42,7 +42,11 @@ enum Lexer {
 
     /// Splits a file into logical lines. A line indented deeper than the statement
     /// before it, and not starting with a statement keyword, continues that statement.
-    static func lines(file: String, text: String, maxLines: Int = 100_000) throws -> [LogicalLine] {
+    /// `continuations`: a deeper-indented line that starts no statement continues the
+    /// line above (rule files); a reform file has one entry per line.
+    static func lines(file: String, text: String, maxLines: Int = 100_000, continuations: Bool = true) throws
+        -> [LogicalLine]
+    {
         var out: [LogicalLine] = []
         let physical = text.split(separator: "\n", omittingEmptySubsequences: false)
         if physical.count > maxLines {
@@ -69,7 +73,7 @@ enum Lexer {
             let pos = SourcePos(file: file, line: lineNo, column: first + 1)
             var startsStatement = false
             if case .ident(let w) = tokens[0].kind, keywordsStartingStatements.contains(w) { startsStatement = true }
-            if let last = out.last, first > last.indent, !startsStatement {
+            if continuations, let last = out.last, first > last.indent, !startsStatement {
                 out[out.count - 1].tokens.append(contentsOf: tokens)
                 continue
             }

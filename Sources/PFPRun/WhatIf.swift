@@ -1,0 +1,198 @@
+import Foundation
+import PFPCore
+import PFPSchema
+import PFPFormats
+import PFPIngest
+import PFPRules
+import PFPProfile
+import PFPMatch
+import PFPEmit
+
+/// `pfp whatif`: the lists a stored night would have published under a reform,
+/// and what changes against the published run. Reads the stored results of the
+/// run of that date (no feed is read again); writes `<out>/<reform name>/` whole
+/// or not at all; never touches a published run, the run registry's runs, or the
+/// state later nightly runs compare with.
+package struct WhatIfRequest: Sendable {
+    package var options: RunOptions
+    package var reformPaths: [String]
+    package var outRoot: String?
+    /// `PARAMETER=FROM..TO:STEP`: one reform per value, each an entry from the run date.
+    package var sweep: String?
+    package init(options: RunOptions, reformPaths: [String], outRoot: String?, sweep: String? = nil) {
+        self.options = options; self.reformPaths = reformPaths; self.outRoot = outRoot; self.sweep = sweep
+    }
+}
+
+package enum WhatIf {
+    package struct Outcome {
+        package var reform: String
+        package var path: String
+        package var added: Int
+        package var removed: Int
+        package var changed: Int
+        /// summary.csv's rows over every district.
+        var totals: [WhatIfChanges.SummaryRow] = []
+        /// The sweep's summary folder, not a reform's.
+        package var isSweepSummary = false
+    }
+
+    package static func run(_ req: WhatIfRequest, console: Console) throws -> [Outcome] {
+        let r = try ResolvedRun(req.options)
+        guard req.options.runDate != nil else {
+            throw PipelineError.usage("pfp whatif needs --run-date: the stored run to start from")
+        }
+        let sweep = try req.sweep.map { try Sweep(spec: $0, runDate: r.runDate) }
+        let reforms = try req.reformPaths.map { try Reform.load(path: $0) } + (sweep?.reforms ?? [])
+        guard !reforms.isEmpty else {
+            throw PipelineError.usage(
+                "pfp whatif needs a --reform FILE or a --sweep PARAMETER=FROM..TO:STEP", hint: "see docs/WHATIF.md")
+        }
+        var seen: [String: String] = [:]
+        for f in reforms {
+            if let other = seen[f.name] {
+                throw PipelineError.badInput(
+                    location: f.path, "two reforms are named \(f.name) (the other is \(other))",
+                    hint: "give each reform its own name: it names the output folder")
+            }
+            seen[f.name] = f.path
+        }
+        guard FileIO.exists(r.dbPath) else {
+            throw PipelineError.badInput(
+                location: r.dbPath, "no database", hint: "run 'pfp run --run-date \(r.runDate)' first, or pass --db")
+        }
+        let (catalogue, policyCatalogue) = try r.config.loadCatalogue()
+        let db = try Database(path: r.dbPath)
+        let store = try StageStore(db: db)
+        let registry = try RunRegistry(db: db)
+        guard let stored = try registry.run(r.runDate), stored.status == .succeeded else {
+            throw PipelineError.badInput(
+                stage: "whatif", "no successful run of \(r.runDate) is stored",
+                hint: "a what-if starts from a published night: run 'pfp run --run-date \(r.runDate)' first "
+                    + "('pfp runs' lists the stored runs)")
+        }
+        let unavailable = Set(
+            try registry.feeds(runDate: r.runDate)
+                .filter { $0.required && $0.status == FeedReport.Status.allowedMissing.rawValue }.map(\.feed))
+        func rules(_ reform: Reform?) throws -> RuleSet {
+            try RuleSet.load(
+                directory: r.config.resolve(r.config.rulesPath), catalogue: catalogue, policyCatalogue: policyCatalogue,
+                runDate: r.runDate, unavailableFeeds: unavailable,
+                extraDigestFiles: [r.config.resolve(r.config.tagsPath), r.config.resolve(r.config.policiesPath)],
+                reform: reform)
+        }
+        let base = try rules(nil)
+        guard base.digest == stored.ruleDigest else {
+            throw PipelineError.badInput(
+                stage: "whatif",
+                "the rule files changed since the run of \(r.runDate) (its digest "
+                    + "\(stored.ruleDigest?.prefix(16) ?? "-"), now \(base.digest.prefix(16))): a reform would be compared with rules that did not make it",
+                hint: "rerun its match with the rules of now: 'pfp run --from profile --run-date \(r.runDate)'")
+        }
+        // Every reform is loaded and checked before anything is computed or written.
+        let reformRules = try reforms.map { try rules($0) }
+        let data = try IngestResult.load(from: store, runDate: r.runDate)
+        let published = try MatchResult.load(from: store, runDate: r.runDate)
+        let prevDate = try registry.previousSuccessful(before: r.runDate)
+        let previous = try prevDate.flatMap { try RunState.load(from: store, runDate: $0) }
+        let outRoot = req.outRoot ?? (r.config.resolve("out/whatif") as NSString).appendingPathComponent("\(r.runDate)")
+        var outcomes: [Outcome] = []
+        for (reform, rs) in zip(reforms, reformRules) {
+            console.stageStarted(reform.name)
+            let t0 = FileIO.now(), c0 = FileIO.cpuSeconds()
+            let dir = try RunDirectory(root: outRoot, name: reform.name)
+            do {
+                let profiles = try ProfileStage().run(data: data, rules: rs, console: console)
+                let m = try MatchStage().run(
+                    data: data, rules: rs, profiles: HouseholdProfilesView(profiles, rules: rs), previous: previous,
+                    explainPath: dir.path(".explain.jsonl"), console: console)
+                try FileIO.remove(dir.path(".explain.jsonl"))
+                var outcome = try write(
+                    reform: reform, rules: rs, base: base, published: published, match: m, runDate: r.runDate,
+                    into: dir, explain: WhatIfExplain(data: data, previous: previous, base: base, reform: rs))
+                try dir.publish()
+                outcome.path = dir.finalPath
+                outcomes.append(outcome)
+                console.stageEnded(
+                    reform.name, wall: FileIO.now() - t0, cpu: FileIO.cpuSeconds() - c0, peakRSS: FileIO.peakRSS(),
+                    summary: "\(grouped(outcome.added)) added, \(grouped(outcome.removed)) removed, "
+                        + "\(grouped(outcome.changed)) changed: \(dir.finalPath)")
+            } catch {
+                dir.abandon()
+                throw error
+            }
+        }
+        if let sweep {
+            let swept = Array(outcomes.suffix(sweep.values.count))
+            let path = try sweep.publish(outcomes: swept, root: outRoot, runDate: r.runDate, base: base)
+            outcomes.append(
+                Outcome(reform: sweep.folder, path: path, added: 0, removed: 0, changed: 0, isSweepSummary: true))
+        }
+        return outcomes
+    }
+
+    /// The lists, changes.csv, summary.csv and manifest.json of one reform;
+    /// (changes, added, removed, changed).
+    static func write(
+        reform: Reform, rules rs: RuleSet, base: RuleSet, published: MatchResult, match m: MatchResult,
+        runDate: CivilDate, into dir: RunDirectory, explain: WhatIfExplain
+    ) throws -> Outcome {
+        var inputs = EmitStage.Inputs(
+            runDate: runDate, outRoot: dir.root, rules: rs, match: m, feeds: [], rejects: [], allowedMissing: [],
+            startedAt: RunRegistry.timestamp(), pipelineVersion: PFPVersion.pipeline,
+            schemaVersion: PFPVersion.schema)
+        inputs.previousDate = nil
+        let after = EmitStage.byList(m)
+        _ = try EmitStage().writeLists(inputs, byList: after, into: dir)
+        let before = EmitStage.byList(published)
+        let diff = WhatIfChanges(rules: rs, published: published, before: before, match: m, after: after)
+        let changes = diff.rows()
+        try dir.write("changes.csv", Array(diff.csv(changes).utf8), rows: changes.count)
+        let why = changes.map { explain.line($0) + "\n" }.joined()
+        try dir.write("changes.jsonl", Array(why.utf8), rows: changes.count)
+        let summary = diff.summary()
+        try dir.write("summary.csv", Array(WhatIfChanges.summaryCSV(summary).utf8), rows: summary.count)
+        let counts = EmitStage.counts(rs, m, after)
+        let report = WhatIfReport.html(
+            reform: reform, runDate: runDate, rules: rs, base: base, summary: summary, changes: changes,
+            before: before.mapValues(\.count), after: after.mapValues(\.count), match: m,
+            afterEntries: diff.pushList.flatMap { after[$0.id] } ?? [])
+        try dir.write("report.html", Array(report.utf8), rows: 1)
+        let added = changes.filter { $0.change == "added" }.count
+        let removed = changes.filter { $0.change == "removed" }.count
+        let manifest = JSON.object([
+            ("kind", .string("whatif")),
+            ("schema_version", .int(PFPVersion.schema)),
+            ("run_date", .string(runDate.description)),
+            ("pipeline_version", .string(PFPVersion.pipeline)),
+            ("base_rule_digest", .string(base.digest)),
+            (
+                "reform",
+                .object([
+                    ("name", .string(reform.name)), ("label", .string(reform.label)),
+                    ("file", .string((reform.path as NSString).lastPathComponent)), ("sha256", .string(reform.digest)),
+                    ("rule_digest", .string(rs.digest)),
+                ])
+            ),
+            (
+                "changes",
+                .object([
+                    ("added", .int(added)), ("removed", .int(removed)),
+                    ("changed", .int(changes.count - added - removed)),
+                ])
+            ),
+            ("counts", counts),
+            (
+                "outputs",
+                .array(
+                    dir.files.sorted { $0.name < $1.name }.map { f in
+                        .object([("file", .string(f.name)), ("rows", .int(f.rows)), ("sha256", .string(f.sha256))])
+                    })
+            ),
+        ])
+        try dir.write("manifest.json", Array((manifest.serialized(pretty: true) + "\n").utf8), rows: 1)
+        return Outcome(
+            reform: reform.name, path: dir.finalPath, added: added, removed: removed,
+            changed: changes.count - added - removed, totals: summary.filter { $0.district == nil })
+    }
+}
