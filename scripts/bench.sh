@@ -2,9 +2,25 @@
 # make bench: the nightly job at 100,000 and 1,000,000 households (and 10,000,000
 # with BENCH_FULL=1), release build. Generated deliveries are cached in bench-data/.
 # BENCH_REPEAT=N runs each size N times and shows the run of median total time.
+# Then pfp whatif on the largest size (BENCH_WHATIF=0 skips it; BENCH_SWEEP=1 adds a sweep).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 sizes="100000,1000000"
 if [ "${BENCH_FULL:-0}" = 1 ]; then sizes="$sizes,10000000"; fi
 echo "machine: $(nproc) cores, $(free -g | awk '/Mem:/{print $2}') GiB; $(swift --version 2>/dev/null | head -1)"
 .build/release/pfp bench --sizes "$sizes" --repeat "${BENCH_REPEAT:-1}" "$@"
+# What if (docs/WHATIF.md): one reform, and with BENCH_SWEEP=1 a ten-value sweep, on
+# the stored run of the largest size benchmarked above (its registry and stage results).
+if [ "${BENCH_WHATIF:-1}" = 1 ] && [ "${BENCH_REPEAT:-1}" = 1 ]; then
+  largest="${sizes##*,}"
+  db="bench-data/$largest/out/pfp.sqlite"
+  echo "what if at $largest households (stored run of 2026-11-23):"
+  /usr/bin/time -f "  one reform: %e s wall, %U s user, %M KB peak" \
+    .build/release/pfp whatif --run-date 2026-11-23 --db "$db" --out "bench-data/whatif-$largest" \
+    --reform Pipelines/reforms/dibao_1650.reform >/dev/null
+  if [ "${BENCH_SWEEP:-0}" = 1 ]; then
+    /usr/bin/time -f "  ten-value sweep: %e s wall, %U s user, %M KB peak" \
+      .build/release/pfp whatif --run-date 2026-11-23 --db "$db" --out "bench-data/whatif-$largest" \
+      --sweep dibao.standard=1550..1775:25 >/dev/null
+  fi
+fi

@@ -112,7 +112,7 @@ struct WhatIfCommand: PFPCommand {
     static let arguments = [
         runDate.declaration, reform.declaration, sweep.declaration, out.declaration, Shared.config.declaration,
         Shared.db.declaration,
-        Shared.threads.declaration,
+        Shared.threads.declaration, Shared.verbose.declaration,
     ]
     static let details = """
         Reads the stored results of the run of that date (no feed is read again) and evaluates each
@@ -126,6 +126,7 @@ struct WhatIfCommand: PFPCommand {
 
     var request: WhatIfRequest
     var threads: Int?
+    var verbose = false
 
     init(_ a: ArgumentReader) throws {
         var o = RunOptions()
@@ -133,6 +134,7 @@ struct WhatIfCommand: PFPCommand {
         o.configPath = try a.value(Shared.config, default: Shared.defaultConfig)
         o.dbPath = try a.value(Shared.db)
         threads = try a.value(Shared.threads)
+        verbose = a.flag(Shared.verbose)
         request = WhatIfRequest(
             options: o, reformPaths: try a.values(WhatIfCommand.reform), outRoot: try a.value(WhatIfCommand.out),
             sweep: try a.value(WhatIfCommand.sweep))
@@ -140,6 +142,7 @@ struct WhatIfCommand: PFPCommand {
 
     func run(console: Console) throws {
         if let t = threads { Parallel.threads = t }
+        if verbose { console.level = .verbose }
         for o in try WhatIf.run(request, console: console) {
             if o.isSweepSummary {
                 print("summary of the sweep: \(o.path)")

@@ -15,7 +15,11 @@ import PFPProfile
 /// written as soon as the chunks before it are, so the file is written once, in
 /// order, hashed as it is written, and never all in memory.
 public struct MatchStage {
-    public init() {}
+    /// Whether explain.jsonl is written (a what-if needs the entries only: the
+    /// file stays empty).
+    public var writesExplanations = true
+
+    public init(writesExplanations: Bool = true) { self.writesExplanations = writesExplanations }
 
     /// Households per chunk of either pass.
     static let chunk = 2048
@@ -376,7 +380,7 @@ public struct MatchStage {
         let hid = data.householdIDs[h]
         for e in fast {
             tracer.reset()
-            ctx.tracer = tracer
+            ctx.tracer = tracer  // the unknown facts of a to-verify entry come from the trace
             ctx.resetCaches()
             let slot = e.slot >= 0 ? Int(e.slot) : nil
             let personKey = slot.map { data.personID[Int(ctx.member($0))] } ?? 0
@@ -397,15 +401,17 @@ public struct MatchStage {
                 status = previousState?.pushKeyLookup.contains(key) == true ? .repeat : .new
                 keys.append(key)
             }
-            Explanation.bytes(
-                listJSON: fragments.listName(l), triggers: list.columns.contains(.triggers), householdID: hid,
-                personID: personID,
-                policyJSON: e.policy >= 0 ? fragments.policyName(Int(e.policy)) : nil,
-                certainty: d.certainty, amount: d.amount, codes: d.codes, status: status.text,
-                criteria: d.criteria, reasons: d.reasons, outreach: note, tracer: tracer, ctx: ctx,
-                fragments: fragments,
-                into: text)
-            text.byte(UInt8(ascii: "\n"))
+            if writesExplanations {
+                Explanation.bytes(
+                    listJSON: fragments.listName(l), triggers: list.columns.contains(.triggers), householdID: hid,
+                    personID: personID,
+                    policyJSON: e.policy >= 0 ? fragments.policyName(Int(e.policy)) : nil,
+                    certainty: d.certainty, amount: d.amount, codes: d.codes, status: status.text,
+                    criteria: d.criteria, reasons: d.reasons, outreach: note, tracer: tracer, ctx: ctx,
+                    fragments: fragments,
+                    into: text)
+                text.byte(UInt8(ascii: "\n"))
+            }
             let codeStart = Int32(codeStore.count)
             codeStore.append(contentsOf: d.codes)
             var entry = PublishedEntry(

@@ -102,14 +102,25 @@ package enum WhatIf {
             let t0 = FileIO.now(), c0 = FileIO.cpuSeconds()
             let dir = try RunDirectory(root: outRoot, name: reform.name)
             do {
+                var lap = FileIO.now()
+                func step(_ what: String) {
+                    let t = FileIO.now()
+                    console.detail(String(format: "    %@: %.2f s", what, t - lap))
+                    lap = t
+                }
                 let profiles = try ProfileStage().run(data: data, rules: rs, console: console)
-                let m = try MatchStage().run(
+                step("profiles")
+                let m = try MatchStage(writesExplanations: false).run(
                     data: data, rules: rs, profiles: HouseholdProfilesView(profiles, rules: rs), previous: previous,
                     explainPath: dir.path(".explain.jsonl"), console: console)
                 try FileIO.remove(dir.path(".explain.jsonl"))
+                step("decisions")
                 var outcome = try write(
                     reform: reform, rules: rs, base: base, published: published, match: m, runDate: r.runDate,
-                    into: dir, explain: WhatIfExplain(data: data, previous: previous, base: base, reform: rs))
+                    into: dir,
+                    explain: try WhatIfExplain(
+                        data: data, previous: previous, base: base, reform: rs, workers: Parallel.threads),
+                    step: step)
                 try dir.publish()
                 outcome.path = dir.finalPath
                 outcomes.append(outcome)
@@ -135,7 +146,7 @@ package enum WhatIf {
     /// (changes, added, removed, changed).
     static func write(
         reform: Reform, rules rs: RuleSet, base: RuleSet, published: MatchResult, match m: MatchResult,
-        runDate: CivilDate, into dir: RunDirectory, explain: WhatIfExplain
+        runDate: CivilDate, into dir: RunDirectory, explain: WhatIfExplain, step: (String) -> Void
     ) throws -> Outcome {
         var inputs = EmitStage.Inputs(
             runDate: runDate, outRoot: dir.root, rules: rs, match: m, feeds: [], rejects: [], allowedMissing: [],
@@ -144,13 +155,17 @@ package enum WhatIf {
         inputs.previousDate = nil
         let after = EmitStage.byList(m)
         _ = try EmitStage().writeLists(inputs, byList: after, into: dir)
+        step("lists written")
         let before = EmitStage.byList(published)
         let diff = WhatIfChanges(rules: rs, published: published, before: before, match: m, after: after)
         let changes = diff.rows()
+        step("changes found")
         try dir.write("changes.csv", Array(diff.csv(changes).utf8), rows: changes.count)
-        let why = changes.map { explain.line($0) + "\n" }.joined()
+        let why = explain.lines(changes)
         try dir.write("changes.jsonl", Array(why.utf8), rows: changes.count)
+        step("changes explained")
         let summary = diff.summary()
+        step("summary")
         try dir.write("summary.csv", Array(WhatIfChanges.summaryCSV(summary).utf8), rows: summary.count)
         let counts = EmitStage.counts(rs, m, after)
         let report = WhatIfReport.html(

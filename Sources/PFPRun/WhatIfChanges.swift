@@ -19,7 +19,11 @@ struct WhatIfChanges {
         after: [String: ArraySlice<PublishedEntry>]
     ) {
         self.rules = rules; self.published = published; self.before = before; self.match = match; self.after = after
+        publishedHouseholds = WhatIfChanges.publishedHouseholds(published, match)
     }
+
+    /// The published result's household indexes in the reform's.
+    let publishedHouseholds: [Int32]
 
     /// An entry as the published files show it.
     struct Shown: Equatable {
@@ -31,11 +35,13 @@ struct WhatIfChanges {
 
     struct Row {
         var list: String, household: String, person: String, policy: String
+        /// The household's index in the stored ingest result.
+        var householdIndex: Int32 = 0
         var change: String
         var before: Shown?, after: Shown?
     }
 
-    typealias Key = (household: String, person: String, policy: String)
+    typealias TextKey = (household: String, person: String, policy: String)
 
     /// What the list's file shows of an entry: its certainty, amount and codes only
     /// where the list has those columns (a review entry's amount is not published).
@@ -54,53 +60,100 @@ struct WhatIfChanges {
             community: e.community)
     }
 
-    static func key(_ e: PublishedEntry, _ m: MatchResult) -> Key {
+    /// Whether two entries of the same key show the same columns, without making
+    /// their text (most entries do not change).
+    static func sameColumns(
+        _ a: PublishedEntry, _ ma: MatchResult, _ b: PublishedEntry, _ mb: MatchResult, _ l: ListInfo?
+    ) -> Bool {
+        guard a.certainty == b.certainty, a.amountValue == b.amountValue, a.district == b.district,
+            a.street == b.street, a.community == b.community
+        else { return false }
+        return ma.codes(a).elementsEqual(mb.codes(b))
+    }
+
+    static func key(_ e: PublishedEntry, _ m: MatchResult) -> TextKey {
         (m.householdID(e), e.personKey == 0 ? "" : m.personID(e), m.policy(e))
     }
 
-    static func less(_ a: Key, _ b: Key) -> Bool {
+    static func less(_ a: TextKey, _ b: TextKey) -> Bool {
         if a.household != b.household { return a.household.utf8.lexicographicallyPrecedes(b.household.utf8) }
         if a.person != b.person { return a.person.utf8.lexicographicallyPrecedes(b.person.utf8) }
         return a.policy.utf8.lexicographicallyPrecedes(b.policy.utf8)
     }
 
     /// Every difference, sorted by list id, then household, person and policy (byte order).
+    /// An entry's identity on both sides: the household's index (both sides come
+    /// from the same stored ingest result), the person, and the policy's index in
+    /// `policyIDs` (both sides' policies together).
+    struct Key: Hashable {
+        var household: Int32
+        var person: UInt64
+        var policy: Int32
+    }
+
+    /// Every policy id of either side, and each side's policy index mapped into it.
+    var policyIDs: (ids: [String], before: [Int32], after: [Int32]) {
+        var ids = published.policyIDs
+        for p in match.policyIDs where !ids.contains(p) { ids.append(p) }
+        let index = Dictionary(uniqueKeysWithValues: ids.enumerated().map { ($0.element, Int32($0.offset)) })
+        return (ids, published.policyIDs.map { index[$0]! }, match.policyIDs.map { index[$0]! })
+    }
+
+    static func key(_ e: PublishedEntry, _ map: [Int32], households: [Int32]? = nil) -> Key {
+        Key(
+            household: households.map { $0[Int(e.household)] } ?? e.household, person: e.personKey,
+            policy: e.policy < 0 ? -1 : map[Int(e.policy)])
+    }
+
+    /// The published result's household indexes in the reform's (the stored result
+    /// names each entry's household, one slot per entry; the reform's indexes every
+    /// household of the stored ingest result).
+    static func publishedHouseholds(_ published: MatchResult, _ match: MatchResult) -> [Int32] {
+        var wanted: [String: Int32] = [:]
+        for id in published.householdIDs { wanted[id] = -1 }
+        var found = 0
+        for (i, id) in match.householdIDs.enumerated() where wanted[id] != nil {
+            wanted[id] = Int32(i)
+            found += 1
+            if found == wanted.count { break }
+        }
+        return published.householdIDs.map { wanted[$0]! }
+    }
+
+    /// Every difference, sorted by list id, then household, person and policy (byte
+    /// order). Entries are matched by integer keys; text is made for differences only.
     func rows() -> [Row] {
+        let (_, mapBefore, mapAfter) = policyIDs
+        let households = publishedHouseholds
         var out: [Row] = []
         let listIDs = Set(before.keys).union(after.keys).sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) }
         for l in listIDs {
             let info = rules.list(l)
-            var old: [String: (Key, Shown)] = [:]
-            for e in before[l] ?? [] {
-                let k = WhatIfChanges.key(e, published)
-                old[k.household + "\u{1}" + k.person + "\u{1}" + k.policy] = (
-                    k, WhatIfChanges.shown(e, published, info)
-                )
-            }
+            let old = before[l] ?? [], new = after[l] ?? []
+            var index: [Key: Int] = [:]
+            index.reserveCapacity(old.count)
+            for i in old.indices { index[WhatIfChanges.key(old[i], mapBefore, households: households)] = i }
             var rowsOfList: [Row] = []
-            for e in after[l] ?? [] {
-                let k = WhatIfChanges.key(e, match)
-                let id = k.household + "\u{1}" + k.person + "\u{1}" + k.policy
-                let now = WhatIfChanges.shown(e, match, info)
-                if let (_, was) = old.removeValue(forKey: id) {
-                    if was != now {
-                        rowsOfList.append(
-                            Row(
-                                list: l, household: k.household, person: k.person, policy: k.policy,
-                                change: "changed", before: was, after: now))
-                    }
+            func row(_ e: PublishedEntry, fromPublished: Bool, _ change: String, _ was: Shown?, _ now: Shown?) -> Row {
+                let m = fromPublished ? published : match
+                let k = WhatIfChanges.key(e, m)
+                let h = fromPublished ? households[Int(e.household)] : e.household
+                return Row(
+                    list: l, household: k.household, person: k.person, policy: k.policy, householdIndex: h,
+                    change: change, before: was, after: now)
+            }
+            for e in new {
+                if let i = index.removeValue(forKey: WhatIfChanges.key(e, mapAfter)) {
+                    if WhatIfChanges.sameColumns(old[i], published, e, match, info) { continue }
+                    let was = WhatIfChanges.shown(old[i], published, info), now = WhatIfChanges.shown(e, match, info)
+                    if was != now { rowsOfList.append(row(e, fromPublished: false, "changed", was, now)) }
                 } else {
-                    rowsOfList.append(
-                        Row(
-                            list: l, household: k.household, person: k.person, policy: k.policy,
-                            change: "added", before: nil, after: now))
+                    rowsOfList.append(row(e, fromPublished: false, "added", nil, WhatIfChanges.shown(e, match, info)))
                 }
             }
-            for (k, was) in old.values {
+            for i in index.values.sorted() {
                 rowsOfList.append(
-                    Row(
-                        list: l, household: k.household, person: k.person, policy: k.policy,
-                        change: "removed", before: was, after: nil))
+                    row(old[i], fromPublished: true, "removed", WhatIfChanges.shown(old[i], published, info), nil))
             }
             rowsOfList.sort {
                 WhatIfChanges.less(($0.household, $0.person, $0.policy), ($1.household, $1.person, $1.policy))
@@ -153,13 +206,25 @@ struct WhatIfChanges {
 
     func summary() -> [SummaryRow] {
         guard let push = pushList else { return [] }
-        var cells: [String: [Int32: Cell]] = [:]
-        var keys: [String: [Int32: Set<String>]] = [:]
-        for (side, (m, entries)) in [(published, before[push.id] ?? []), (match, after[push.id] ?? [])].enumerated() {
+        let (ids, mapBefore, mapAfter) = policyIDs
+        let households = publishedHouseholds
+        // cells[policy][district], district -1 for every district.
+        var cells: [[Int32: Cell]] = Array(repeating: [:], count: ids.count)
+        let sides = [
+            (before[push.id] ?? [], mapBefore, Optional(households)), (after[push.id] ?? [], mapAfter, nil),
+        ]
+        var keys: [Set<Key>] = [[], []]
+        for (side, (entries, map, hh)) in sides.enumerated() {
+            keys[side].reserveCapacity(entries.count)
+            for e in entries { keys[side].insert(WhatIfChanges.key(e, map, households: hh)) }
+        }
+        for (side, (entries, map, hh)) in sides.enumerated() {
             for e in entries {
-                let p = m.policy(e), k = WhatIfChanges.key(e, m)
+                let k = WhatIfChanges.key(e, map, households: hh)
+                let p = Int(k.policy)
+                let other = !keys[1 - side].contains(k)
                 for d in [e.district, -1] {
-                    var c = cells[p, default: [:]][d, default: Cell()]
+                    var c = cells[p][d, default: Cell()]
                     if e.certainty == .confirmed {
                         c.confirmed[side] += 1
                         c.cost[side] += e.amount ?? 0
@@ -167,28 +232,16 @@ struct WhatIfChanges {
                         c.toVerify[side] += 1
                     }
                     c.upper[side] += e.amount ?? 0
-                    cells[p, default: [:]][d] = c
-                    let id = "\(side)\u{1}\(k.household)\u{1}\(k.person)"
-                    keys[p, default: [:]][d, default: []].insert(id)
+                    if other { if side == 0 { c.lost += 1 } else { c.gained += 1 } }
+                    cells[p][d] = c
                 }
-            }
-        }
-        for (p, byDistrict) in keys {
-            for (d, ids) in byDistrict {
-                var b = Set<String>(), a = Set<String>()
-                for id in ids {
-                    let rest = String(id.dropFirst(2))
-                    if id.hasPrefix("0") { b.insert(rest) } else { a.insert(rest) }
-                }
-                cells[p]![d]!.gained = a.subtracting(b).count
-                cells[p]![d]!.lost = b.subtracting(a).count
             }
         }
         var out: [SummaryRow] = []
-        for p in rules.policies where cells[p.id] != nil {
-            for (d, c) in cells[p.id]!.sorted(by: {
-                ($0.key < 0 ? Int32.max : $0.key) < ($1.key < 0 ? Int32.max : $1.key)
-            }) {
+        for p in rules.policies {
+            guard let i = ids.firstIndex(of: p.id), !cells[i].isEmpty else { continue }
+            for (d, c) in cells[i].sorted(by: { ($0.key < 0 ? Int32.max : $0.key) < ($1.key < 0 ? Int32.max : $1.key) })
+            {
                 out.append(SummaryRow(policy: p, district: d < 0 ? nil : d, cell: c))
             }
         }

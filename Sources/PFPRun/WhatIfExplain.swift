@@ -22,25 +22,39 @@ struct WhatIfExplain {
 
     let data: IngestResult
     let previous: RunState?
-    let before: Side
-    let after: Side
-    let households: [String: Int]
+    /// Each worker's evaluators (rules of its own, as the match stage's workers have).
+    let before: [Side]
+    let after: [Side]
 
-    init(data: IngestResult, previous: RunState?, base: RuleSet, reform: RuleSet) {
+    init(data: IngestResult, previous: RunState?, base: RuleSet, reform: RuleSet, workers: Int) throws {
         self.data = data
         self.previous = previous
         let lookup = IDIndex(keys: data.personID)
-        before = Side(rules: base, data: data, lookup: lookup)
-        after = Side(rules: reform, data: data, lookup: lookup)
-        var index: [String: Int] = [:]
-        index.reserveCapacity(data.householdIDs.count)
-        for (i, id) in data.householdIDs.enumerated() { index[id] = i }
-        households = index
+        before = try base.replicas(workers).map { Side(rules: $0, data: data, lookup: lookup) }
+        after = try reform.replicas(workers).map { Side(rules: $0, data: data, lookup: lookup) }
+    }
+
+    /// Every row's line, in order, made in parallel pieces.
+    func lines(_ rows: [WhatIfChanges.Row]) -> String {
+        let piece = 256
+        let pieces = (rows.count + piece - 1) / piece
+        var parts = [String](repeating: "", count: pieces)
+        parts.withUnsafeMutableBufferPointer { out in
+            Parallel.forEach(pieces) { (worker: Int, k: Int) in
+                var s = ""
+                for r in rows[(k * piece)..<min(rows.count, (k + 1) * piece)] {
+                    s += line(r, before: before[worker], after: after[worker]) + "\n"
+                }
+                out[k] = s
+            }
+        }
+        return parts.joined()
     }
 
     /// One decision and what it read, or nil where the side has no such policy or list.
     func decide(_ side: Side, _ row: WhatIfChanges.Row) -> (EntryDecision, ExplanationReads)? {
-        guard let h = households[row.household] else { return nil }
+        let h = Int(row.householdIndex)
+        guard h >= 0 && h < data.householdCount else { return nil }
         let ctx = side.ctx
         let tracer = Tracer()
         ctx.tracer = tracer
@@ -70,7 +84,7 @@ struct WhatIfExplain {
         }
     }
 
-    func line(_ row: WhatIfChanges.Row) -> String {
+    func line(_ row: WhatIfChanges.Row, before: Side, after: Side) -> String {
         let b = decide(before, row), a = decide(after, row)
         func decision(_ x: (EntryDecision, ExplanationReads)?) -> JSON {
             guard let (d, _) = x else { return .null }

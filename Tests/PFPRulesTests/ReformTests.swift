@@ -113,6 +113,13 @@ final class ReformTests: XCTestCase {
         XCTAssertEqual(try rules(nil).policy("education_assistance")?.criterionCodes, ["enrolled", "assisted"])
     }
 
+    /// `amount once`: medical assistance is paid once; the other amounts per month.
+    func testAmountOnceMarksTheOneOffPolicies() throws {
+        let rs = try rules(nil)
+        XCTAssertEqual(rs.policies.filter(\.oneOff).map(\.id), ["medical_assistance"])
+        XCTAssertTrue(rs.policy("dibao")?.hasAmount ?? false)
+    }
+
     // MARK: Load errors
 
     func testAnUnknownParameterNamesTheNearestOne() throws {

@@ -86,12 +86,12 @@ final class RuleErrorTests: XCTestCase {
     }
 
     func testTypoInAName() {
-        // policies.rules line 15: "  criterion income: pc_income < dibao_line"; columns count characters
+        // policies.rules line 16: "  criterion income: pc_income < dibao_line"; columns count characters
         let e = error(
             in: "policies.rules", replacing: "criterion income: pc_income < dibao_line",
             with: "criterion income: pc_incme < dibao_line")
         assertLocation(
-            e, file: "policies.rules", line: 15, column: 21,
+            e, file: "policies.rules", line: 16, column: 21,
             contains: "unknown name 'pc_incme'; did you mean 'pc_income'?")
     }
 
@@ -100,7 +100,7 @@ final class RuleErrorTests: XCTestCase {
             in: "policies.rules",
             replacing: "criterion vehicles: vehicles = 0\n  criterion housing_units: units <= 1\n  amount n",
             with: "criterion vehicles: vehicles = = 0\n  criterion housing_units: units <= 1\n  amount n")
-        assertLocation(e, file: "policies.rules", line: 17, column: 34, contains: "expected a value")
+        assertLocation(e, file: "policies.rules", line: 18, column: 34, contains: "expected a value")
     }
 
     func testAddingADateToMoney() {
