@@ -58,7 +58,8 @@ enum WhatIfReport {
         }
         out += "</table>\n"
         out +=
-            "<p><b>Monthly cost change: \(WhatIfReport.range(monthly.0, monthly.1)) yuan; per year "
+            "<p><b>Monthly cost change: <span id=\"monthly-change\">\(WhatIfReport.range(monthly.0, monthly.1))</span> "
+            + "yuan; per year "
             + "\(WhatIfReport.range(12 * monthly.0, 12 * monthly.1)) yuan.</b> One-off amounts: "
             + "\(WhatIfReport.range(once.0, once.1)) yuan. The first figure counts confirmed entries; the second "
             + "adds the entries to verify whose amount is known (the upper end of the range).</p>\n"

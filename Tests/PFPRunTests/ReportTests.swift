@@ -55,4 +55,42 @@ final class ReportTests: XCTestCase {
         }
         XCTAssertGreaterThanOrEqual(dom.components(separatedBy: "<svg").count - 1, 5)
     }
+
+    /// A what-if's report and a department's feedback page render too, and show
+    /// the figures of the files beside them.
+    func testWhatIfAndFeedbackPagesRender() throws {
+        let work = try makeWorkDirectory("pfp-pages")
+        defer { try? FileIO.remove(work) }
+        for date in ["2026-11-23", "2026-11-24"] {
+            let r = try runPFP(["run", "--run-date", date, "--out", work + "/pub", "--db", work + "/db.sqlite"])
+            XCTAssertEqual(r.status, 0, r.err)
+        }
+        let w = try runPFP([
+            "whatif", "--run-date", "2026-11-24", "--db", work + "/db.sqlite", "--out", work + "/whatif",
+            "--reform", repoRoot + "/Pipelines/reforms/dibao_1650.reform",
+        ])
+        XCTAssertEqual(w.status, 0, w.err)
+        let dir = work + "/whatif/dibao_1650"
+        // The headline's monthly change is summary.csv's, over every district, monthly policies.
+        var change = (0, 0)
+        for line in try FileIO.readText(dir + "/summary.csv").split(separator: "\n").dropFirst() {
+            let f = line.split(separator: ",").map(String.init)
+            guard f[1] == "all", f[2] == "monthly" else { continue }
+            change = (change.0 + Int(f[13])!, change.1 + Int(f[14])!)
+        }
+        let expected = WhatIfReport.range(change.0, change.1)
+        for page in [dir + "/report.html", work + "/pub/2026-11-24/feedback/hr.html"] {
+            let html = try FileIO.readText(page)
+            XCTAssertFalse(html.contains("<script"), page)
+        }
+        guard let chrome = chromium() else { throw XCTSkip("chromium is not installed (apt-get install chromium)") }
+        let dom = String(decoding: try browser(chrome, ["--dump-dom", "file://" + dir + "/report.html"]), as: UTF8.self)
+        XCTAssertTrue(dom.contains("id=\"monthly-change\">\(expected)<"), "monthly change \(expected)")
+        XCTAssertGreaterThanOrEqual(dom.components(separatedBy: "<svg").count - 1, 3)
+        let feedback = String(
+            decoding: try browser(chrome, ["--dump-dom", "file://" + work + "/pub/2026-11-24/feedback/hr.html"]),
+            as: UTF8.self)
+        let rejected = try FileIO.readText(work + "/pub/2026-11-24/feedback/hr.csv").split(separator: "\n").count - 1
+        XCTAssertTrue(feedback.contains("id=\"rejected\">\(grouped(rejected))<"), "hr: \(rejected) rejected")
+    }
 }
