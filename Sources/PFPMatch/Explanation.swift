@@ -113,22 +113,26 @@ public struct ExplanationReads {
     public var values: [ValueRead] = []
     public var parameters: [ParameterRead] = []
 
-    public init(tracer: Tracer, ctx: EvalContext) {
+    /// `tags`: false leaves the tags read out (a what-if compares values and parameters only).
+    public init(tracer: Tracer, ctx: EvalContext, tags readTags: Bool = true) {
         let rules = ctx.rules
         members = Explanation.members(tracer)
         let people = members
         func who(_ key: UInt64) -> Int { people.firstIndex(of: key)! }
-        tags = tracer.tagReads.map { r in
-            let t = Int(r.tag), def = rules.catalogue.tags[t]
-            let value = ctx.describe(r.state == .delivered || r.state == .absent ? r.value : .unknownNoFacts, tag: t)
-            let asOf: String
-            switch r.state {
-            case .delivered: asOf = "as of \(CivilDate(days: r.asOf))"
-            case .absent: asOf = "absent"
-            case .conflict: asOf = "conflict"
-            case .unavailable: asOf = "unavailable"
+        if readTags {
+            tags = tracer.tagReads.map { r in
+                let t = Int(r.tag), def = rules.catalogue.tags[t]
+                let value = ctx.describe(
+                    r.state == .delivered || r.state == .absent ? r.value : .unknownNoFacts, tag: t)
+                let asOf: String
+                switch r.state {
+                case .delivered: asOf = "as of \(CivilDate(days: r.asOf))"
+                case .absent: asOf = "absent"
+                case .conflict: asOf = "conflict"
+                case .unavailable: asOf = "unavailable"
+                }
+                return TagRead(member: who(r.person), tag: def.name, value: value, feed: def.feed, asOf: asOf)
             }
-            return TagRead(member: who(r.person), tag: def.name, value: value, feed: def.feed, asOf: asOf)
         }
         values = tracer.valuesRead.map { v in
             let name = v.value >= 0 ? rules.values[Int(v.value)].id : rules.remembered[Int(-1 - v.value)].label

@@ -114,6 +114,7 @@ package enum WhatIf {
                     data: data, rules: rs, profiles: HouseholdProfilesView(profiles, rules: rs), previous: previous,
                     explainPath: dir.path(".explain.jsonl"), console: console)
                 try FileIO.remove(dir.path(".explain.jsonl"))
+                FileIO.releaseFreeMemory()  // the profiles and the passes' scratch, as the nightly match does
                 step("decisions")
                 var outcome = try write(
                     reform: reform, rules: rs, base: base, published: published, match: m, runDate: r.runDate,

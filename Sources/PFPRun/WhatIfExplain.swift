@@ -73,7 +73,7 @@ struct WhatIfExplain {
             guard let l = side.rules.list(row.list) else { return nil }
             d = ctx.decide(list: l)
         }
-        return (d, ExplanationReads(tracer: tracer, ctx: ctx))
+        return (d, ExplanationReads(tracer: tracer, ctx: ctx, tags: false))
     }
 
     static func truth(_ v: Val) -> String {
