@@ -92,7 +92,10 @@ package enum WhatIf {
         // Every reform is loaded and checked before anything is computed or written.
         let reformRules = try reforms.map { try rules($0) }
         let data = try IngestResult.load(from: store, runDate: r.runDate)
-        let published = try MatchResult.load(from: store, runDate: r.runDate)
+        console.detail("    stored ingest result loaded, peak \(FileIO.peakRSS() >> 20) MiB")
+        // The published entries are read after the first reform's match: they are not
+        // in memory beside its profiles (the what-if's peak).
+        var publishedResult: MatchResult?
         let prevDate = try registry.previousSuccessful(before: r.runDate)
         let previous = try prevDate.flatMap { try RunState.load(from: store, runDate: $0) }
         let outRoot = req.outRoot ?? (r.config.resolve("out/whatif") as NSString).appendingPathComponent("\(r.runDate)")
@@ -105,7 +108,8 @@ package enum WhatIf {
                 var lap = FileIO.now()
                 func step(_ what: String) {
                     let t = FileIO.now()
-                    console.detail(String(format: "    %@: %.2f s", what, t - lap))
+                    console.detail(
+                        String(format: "    %@: %.2f s, peak %d MiB", what, t - lap, FileIO.peakRSS() >> 20))
                     lap = t
                 }
                 let profiles = try ProfileStage().run(data: data, rules: rs, console: console)
@@ -114,8 +118,11 @@ package enum WhatIf {
                     data: data, rules: rs, profiles: HouseholdProfilesView(profiles, rules: rs), previous: previous,
                     explainPath: dir.path(".explain.jsonl"), console: console)
                 try FileIO.remove(dir.path(".explain.jsonl"))
-                FileIO.releaseFreeMemory()  // the profiles and the passes' scratch, as the nightly match does
                 step("decisions")
+                FileIO.releaseFreeMemory()  // the profiles and the passes' scratch, as the nightly match does
+                let published = try publishedResult ?? MatchResult.load(from: store, runDate: r.runDate)
+                publishedResult = published
+                step("published entries read")
                 var outcome = try write(
                     reform: reform, rules: rs, base: base, published: published, match: m, runDate: r.runDate,
                     into: dir,
