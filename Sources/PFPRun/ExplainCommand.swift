@@ -21,23 +21,10 @@ package struct ExplainRequest: Sendable {
 package enum ExplainCommand {
     package static func run(_ req: ExplainRequest) throws -> String {
         let r = try ResolvedRun(req.options)
-        guard FileIO.exists(r.dbPath) else {
-            throw PipelineError.badInput(
-                location: r.dbPath, "no database", hint: "run 'pfp run --run-date \(r.runDate)' first, or pass --db")
-        }
-        let (catalogue, policyCatalogue) = try r.config.loadCatalogue()
-        let db = try Database(path: r.dbPath)
-        let store = try StageStore(db: db)
-        let registry = try RunRegistry(db: db)
+        let stored = try StoredRun(r)
+        let store = stored.store, registry = stored.registry
         let data = try IngestResult.load(from: store, runDate: r.runDate)
-        // Required feeds the run went without: the policies reading them were skipped.
-        let unavailable = Set(
-            try registry.feeds(runDate: r.runDate)
-                .filter { $0.required && $0.status == FeedReport.Status.allowedMissing.rawValue }.map(\.feed))
-        let rules = try RuleSet.load(
-            directory: r.config.resolve(r.config.rulesPath), catalogue: catalogue, policyCatalogue: policyCatalogue,
-            runDate: r.runDate, unavailableFeeds: unavailable,
-            extraDigestFiles: [r.config.resolve(r.config.tagsPath), r.config.resolve(r.config.policiesPath)])
+        let rules = try stored.rules()
         guard let h = data.householdIDs.firstIndex(of: req.household) else {
             throw PipelineError.badInput(
                 location: req.household,

@@ -57,40 +57,25 @@ package enum WhatIf {
             }
             seen[f.name] = f.path
         }
-        guard FileIO.exists(r.dbPath) else {
-            throw PipelineError.badInput(
-                location: r.dbPath, "no database", hint: "run 'pfp run --run-date \(r.runDate)' first, or pass --db")
-        }
-        let (catalogue, policyCatalogue) = try r.config.loadCatalogue()
-        let db = try Database(path: r.dbPath)
-        let store = try StageStore(db: db)
-        let registry = try RunRegistry(db: db)
+        let run = try StoredRun(r)
+        let store = run.store, registry = run.registry
         guard let stored = try registry.run(r.runDate), stored.status == .succeeded else {
             throw PipelineError.badInput(
                 stage: "whatif", "no successful run of \(r.runDate) is stored",
                 hint: "a what-if starts from a published night: run 'pfp run --run-date \(r.runDate)' first "
                     + "('pfp runs' lists the stored runs)")
         }
-        let unavailable = Set(
-            try registry.feeds(runDate: r.runDate)
-                .filter { $0.required && $0.status == FeedReport.Status.allowedMissing.rawValue }.map(\.feed))
-        func rules(_ reform: Reform?) throws -> RuleSet {
-            try RuleSet.load(
-                directory: r.config.resolve(r.config.rulesPath), catalogue: catalogue, policyCatalogue: policyCatalogue,
-                runDate: r.runDate, unavailableFeeds: unavailable,
-                extraDigestFiles: [r.config.resolve(r.config.tagsPath), r.config.resolve(r.config.policiesPath)],
-                reform: reform)
-        }
-        let base = try rules(nil)
+        let base = try run.rules()
         guard base.digest == stored.ruleDigest else {
             throw PipelineError.badInput(
                 stage: "whatif",
                 "the rule files changed since the run of \(r.runDate) (its digest "
-                    + "\(stored.ruleDigest?.prefix(16) ?? "-"), now \(base.digest.prefix(16))): a reform would be compared with rules that did not make it",
+                    + "\(stored.ruleDigest?.prefix(16) ?? "-"), now \(base.digest.prefix(16))): a reform would be "
+                    + "compared with rules that did not make it",
                 hint: "rerun its match with the rules of now: 'pfp run --from profile --run-date \(r.runDate)'")
         }
         // Every reform is loaded and checked before anything is computed or written.
-        let reformRules = try reforms.map { try rules($0) }
+        let reformRules = try reforms.map { try run.rules(reform: $0) }
         let data = try IngestResult.load(from: store, runDate: r.runDate)
         console.detail("    stored ingest result loaded, peak \(FileIO.peakRSS() >> 20) MiB")
         // The published entries are read after the first reform's match: they are not
