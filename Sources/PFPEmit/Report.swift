@@ -86,9 +86,11 @@ package enum RunReport {
                 let skipped = p.skipped.map { " <span class=\"muted\">(skipped: \(esc($0)))</span>" } ?? ""
                 out +=
                     "<tr><td>\(esc(p.id)) \(esc(p.label))\(skipped)</td><td>\(grouped(confirmed))</td>"
-                    + "<td>\(grouped(verify))</td><td>\(p.hasAmount ? grouped(cost) : "–")</td></tr>\n"
+                    + "<td>\(grouped(verify))</td>"
+                    + "<td>\(p.hasAmount ? grouped(cost) + (p.oneOff ? " once" : "") : "–")</td></tr>\n"
                 gapBars.append(Bar(label: p.id, value: confirmed))
-                if p.hasAmount { costBars.append(Bar(label: p.id, value: cost)) }
+                // Amounts paid once (`amount once`) are not a monthly cost.
+                if p.hasAmount && !p.oneOff { costBars.append(Bar(label: p.id, value: cost)) }
             }
             out += "</table>\n<h3 style=\"font-size:14px\">Take-up gap</h3>\n" + chart(gapBars)
             out +=
