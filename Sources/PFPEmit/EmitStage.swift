@@ -263,18 +263,14 @@ package struct EmitStage {
 
     static func manifest(_ x: Inputs, dir: RunDirectory, counts: JSON) -> JSON {
         let inputs: [JSON] = x.feeds.map { rep in
-            .object([
-                ("feed", .string(rep.feed)), ("required", .bool(rep.required)),
-                ("status", .string(rep.status.rawValue)),
-                ("file", rep.file.map { .string($0) } ?? .null),
-                ("as_of", rep.asOf.map { .string($0.description) } ?? .null),
-                ("sha256", rep.sha256.map { .string($0) } ?? .null), ("rows_read", .int(rep.rowsRead)),
-                ("accepted", .int(rep.accepted)), ("rejected", .int(rep.rejected)), ("conflicts", .int(rep.conflicts)),
-                (
-                    "rejects_by_reason",
-                    .object(rep.rejectCounts.sorted { $0.key < $1.key }.map { ($0.key.code, .int($0.value)) })
-                ),
-            ])
+            .object(
+                [
+                    ("feed", .string(rep.feed)), ("required", .bool(rep.required)),
+                    ("status", .string(rep.status.rawValue)),
+                    ("file", rep.file.map { .string($0) } ?? .null),
+                    ("as_of", rep.asOf.map { .string($0.description) } ?? .null),
+                    ("sha256", rep.sha256.map { .string($0) } ?? .null),
+                ] + rep.counts)
         }
         let outputs: [JSON] = dir.files.sorted { $0.name < $1.name }.map { f in
             .object([

@@ -52,25 +52,22 @@ package enum Feedback {
     ) -> String {
         let esc = RunReport.esc
         let late = lateness(rep.asOf, runDate).map { "\($0) days" } ?? "–"
-        var out = """
-            <!DOCTYPE html>
-            <html lang="zh-CN"><head><meta charset="utf-8">
-            <title>数据质量反馈 \(esc(rep.feed)) \(runDate)</title>
-            <style>\(RunReport.style)</style></head><body>
-            <h1>数据质量反馈 Data-quality feedback — feed <code>\(esc(rep.feed))</code>, run \(runDate)</h1>
-            <p>What the run of \(runDate) could not use of this delivery, and why. Line numbers are physical lines
-            of the delivered file (the header is line 1); no row's content is shown.</p>
-            <table>
-            <tr><td>status</td><td id="status">\(esc(rep.status.rawValue))</td></tr>
-            <tr><td>required</td><td>\(rep.required ? "yes" : "no")</td></tr>
-            <tr><td>as_of</td><td>\(rep.asOf.map(\.description) ?? "–")</td></tr>
-            <tr><td>lateness (run date − as_of)</td><td>\(late)</td></tr>
-            <tr><td>rows read</td><td>\(grouped(rep.rowsRead))</td></tr>
-            <tr><td>accepted</td><td>\(grouped(rep.accepted))</td></tr>
-            <tr><td>rejected</td><td id="rejected">\(grouped(rep.rejected))</td></tr>
-            <tr><td>conflicts (same as_of, different values)</td><td id="conflicts">\(grouped(rep.conflicts))</td></tr>
+        var out =
+            RunReport.head("数据质量反馈 \(esc(rep.feed)) \(runDate)") + """
+                <h1>数据质量反馈 Data-quality feedback — feed <code>\(esc(rep.feed))</code>, run \(runDate)</h1>
+                <p>What the run of \(runDate) could not use of this delivery, and why. Line numbers are physical lines
+                of the delivered file (the header is line 1); no row's content is shown.</p>
+                <table>
+                <tr><td>status</td><td id="status">\(esc(rep.status.rawValue))</td></tr>
+                <tr><td>required</td><td>\(rep.required ? "yes" : "no")</td></tr>
+                <tr><td>as_of</td><td>\(rep.asOf.map(\.description) ?? "–")</td></tr>
+                <tr><td>lateness (run date − as_of)</td><td>\(late)</td></tr>
+                <tr><td>rows read</td><td>\(grouped(rep.rowsRead))</td></tr>
+                <tr><td>accepted</td><td>\(grouped(rep.accepted))</td></tr>
+                <tr><td>rejected</td><td id="rejected">\(grouped(rep.rejected))</td></tr>
+                <tr><td>conflicts (same as_of, different values)</td><td id="conflicts">\(grouped(rep.conflicts))</td></tr>
 
-            """
+                """
         if let m = rep.message { out += "<tr><td>problem</td><td>\(esc(m))</td></tr>\n" }
         out += "</table>\n"
 
@@ -108,7 +105,7 @@ package enum Feedback {
             for r in rejects.prefix(pageLines) { out += "<tr><td>\(r.line)</td><td>\(esc(r.reason))</td></tr>\n" }
             out += "</table>\n"
         }
-        out += "<p class=\"muted\">Made by pfp. No script, no external resource.</p>\n</body></html>\n"
+        out += RunReport.foot("Made by pfp.")
         return out
     }
 

@@ -16,6 +16,18 @@ package enum RunReport {
         }
     }
 
+    /// The start of a page up to its body: offline, the style sheet inline.
+    /// `title` is HTML already (escape what it quotes).
+    package static func head(_ title: String) -> String {
+        "<!DOCTYPE html>\n<html lang=\"zh-CN\"><head><meta charset=\"utf-8\"><title>\(title)</title>\n"
+            + "<style>\(style)</style></head><body>\n"
+    }
+
+    /// The end of a page: who made it, from what, and that it runs nothing.
+    package static func foot(_ madeBy: String) -> String {
+        "<p class=\"muted\">\(madeBy) No script, no external resource.</p>\n</body></html>\n"
+    }
+
     /// The pages' style sheet (report.html and the feedback pages).
     package static let style = """
         body{font-family:"Noto Sans CJK SC","PingFang SC",sans-serif;margin:24px;color:#222;max-width:1100px}
@@ -31,15 +43,13 @@ package enum RunReport {
         households: Int, people: Int,
         rejects: Int, previousCounts: [String: Int]?, previousDate: String?, dataQuality: String = ""
     ) -> String {
-        var out = """
-            <!DOCTYPE html>
-            <html lang="zh-CN"><head><meta charset="utf-8"><title>pfp run \(runDate)</title>
-            <style>\(style)</style></head><body>
-            <h1>政策找人 Policy finds people — run \(runDate)</h1>
-            <p>\(grouped(households)) households, \(grouped(people)) people; \
-            \(grouped(rejects)) input rows rejected. Rule digest <code>\(rules.digest.prefix(16))</code>.</p>
+        var out =
+            head("pfp run \(runDate)") + """
+                <h1>政策找人 Policy finds people — run \(runDate)</h1>
+                <p>\(grouped(households)) households, \(grouped(people)) people; \
+                \(grouped(rejects)) input rows rejected. Rule digest <code>\(rules.digest.prefix(16))</code>.</p>
 
-            """
+                """
         // Counts per list, with the change since the previous run.
         out +=
             "<h2>Lists 名单</h2>\n<table><tr><th>list</th><th>entries</th><th>previous "
@@ -140,9 +150,7 @@ package enum RunReport {
         out += "</table>\n"
         out += chart(districts.map { d in Bar(label: String(d), value: districtCounts[districtRow[d]!].reduce(0, +)) })
         out += dataQuality
-        out +=
-            "<p class=\"muted\">Made by pfp from the files beside this report. No script, no external "
-            + "resource.</p>\n</body></html>\n"
+        out += foot("Made by pfp from the files beside this report.")
         return out
     }
 

@@ -515,6 +515,19 @@ extension Array where Element == UInt8 {
 }
 
 extension FeedReport {
+    /// The feed's counts as the manifest's inputs and the JSON log's feed events
+    /// give them: rows read, accepted, rejected, conflicts, rejects by reason.
+    public var counts: [(String, JSON)] {
+        [
+            ("rows_read", .int(rowsRead)), ("accepted", .int(accepted)), ("rejected", .int(rejected)),
+            ("conflicts", .int(conflicts)),
+            (
+                "rejects_by_reason",
+                .object(rejectCounts.sorted { $0.key < $1.key }.map { ($0.key.code, .int($0.value)) })
+            ),
+        ]
+    }
+
     /// The report as the run registry keeps it.
     public var record: RunRegistry.FeedRecord {
         var r = RunRegistry.FeedRecord(feed: feed, required: required, status: status.rawValue)

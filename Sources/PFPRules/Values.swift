@@ -327,6 +327,9 @@ public enum Val: Equatable, Sendable {
         default: return nil
         }
     }
+
+    /// A criterion's or reason's result as explanations spell it: true, false or unknown.
+    public var truthWord: String { truth.map { $0 ? "true" : "false" } ?? "unknown" }
 }
 
 /// The static type of an expression, checked when the rules are loaded.

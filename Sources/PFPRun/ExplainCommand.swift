@@ -154,7 +154,7 @@ struct ExplainedDecision {
             if d.certainty == .notEligible, !d.codes.isEmpty {
                 out += "  failed: " + d.codes.joined(separator: "; ") + "\n"
             }
-            out += "  criteria: " + d.criteria.map { "\($0.code)=\(truth($0.value))" }.joined(separator: "  ") + "\n"
+            out += "  criteria: " + d.criteria.map { "\($0.code)=\($0.value.truthWord)" }.joined(separator: "  ") + "\n"
             if let o = outreach {
                 out +=
                     "  outreach: \(o.event.outcome.code) on \(CivilDate(days: o.event.date)) (\(o.event.channel.code))"
@@ -173,7 +173,7 @@ struct ExplainedDecision {
             out +=
                 "list \(l.id) \(l.label): "
                 + (d.codes.isEmpty ? "not listed" : "listed for " + d.codes.joined(separator: ";")) + "\n"
-            out += "  reasons: " + d.reasons.map { "\($0.code)=\(truth($0.value))" }.joined(separator: "  ") + "\n"
+            out += "  reasons: " + d.reasons.map { "\($0.code)=\($0.value.truthWord)" }.joined(separator: "  ") + "\n"
         }
         let members = reads.members.map { IDNumber(key: $0).description }
         if !reads.tags.isEmpty {
@@ -197,14 +197,5 @@ struct ExplainedDecision {
                 }.joined(separator: "  ") + "\n"
         }
         return out
-    }
-
-    /// A criterion's or reason's result as explanations spell it.
-    func truth(_ v: Val) -> String {
-        switch v {
-        case .bool(true): return "true"
-        case .bool(false): return "false"
-        default: return "unknown"
-        }
     }
 }

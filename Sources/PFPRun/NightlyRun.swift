@@ -328,14 +328,7 @@ final class RunSession {
             ("feed", .string(rep.feed)), ("status", .string(rep.status.rawValue)), ("required", .bool(rep.required)),
         ]
         if let a = rep.asOf { f.append(("as_of", .string(a.description))) }
-        f += [
-            ("rows_read", .int(rep.rowsRead)), ("accepted", .int(rep.accepted)), ("rejected", .int(rep.rejected)),
-            ("conflicts", .int(rep.conflicts)),
-            (
-                "rejects_by_reason",
-                .object(rep.rejectCounts.sorted { $0.key < $1.key }.map { ($0.key.code, .int($0.value)) })
-            ),
-        ]
+        f += rep.counts
         if let m = rep.message { f.append(("message", .string(m))) }
         return f
     }

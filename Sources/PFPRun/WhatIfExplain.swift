@@ -76,14 +76,6 @@ struct WhatIfExplain {
         return (d, ExplanationReads(tracer: tracer, ctx: ctx, tags: false))
     }
 
-    static func truth(_ v: Val) -> String {
-        switch v {
-        case .bool(true): return "true"
-        case .bool(false): return "false"
-        default: return "unknown"
-        }
-    }
-
     func line(_ row: WhatIfChanges.Row, before: Side, after: Side) -> String {
         let b = decide(before, row), a = decide(after, row)
         func decision(_ x: (EntryDecision, ExplanationReads)?) -> JSON {
@@ -97,7 +89,7 @@ struct WhatIfExplain {
         // Criteria (policies) or reasons (household lists) whose result differs.
         let results = { (x: (EntryDecision, ExplanationReads)?) -> [(String, String)] in
             guard let (d, _) = x else { return [] }
-            return (d.policy != nil ? d.criteria : d.reasons).map { ($0.code, WhatIfExplain.truth($0.value)) }
+            return (d.policy != nil ? d.criteria : d.reasons).map { ($0.code, $0.value.truthWord) }
         }
         let rb = results(b), ra = results(a)
         var flipped: [JSON] = []

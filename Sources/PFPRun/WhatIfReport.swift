@@ -16,15 +16,13 @@ enum WhatIfReport {
         afterEntries: ArraySlice<PublishedEntry>
     ) -> String {
         let esc = RunReport.esc
-        var out = """
-            <!DOCTYPE html>
-            <html lang="zh-CN"><head><meta charset="utf-8"><title>pfp what-if \(esc(reform.name)) \(runDate)</title>
-            <style>\(RunReport.style)</style></head><body>
-            <h1>What if 政策模拟 — \(esc(reform.label.isEmpty ? reform.name : reform.label))</h1>
-            <p>Reform <code>\(esc(reform.name))</code> tried on the stored run of \(runDate). Base rule digest
-            <code>\(base.digest.prefix(16))</code>, with the reform <code>\(rules.digest.prefix(16))</code>.</p>
+        var out =
+            RunReport.head("pfp what-if \(esc(reform.name)) \(runDate)") + """
+                <h1>What if 政策模拟 — \(esc(reform.label.isEmpty ? reform.name : reform.label))</h1>
+                <p>Reform <code>\(esc(reform.name))</code> tried on the stored run of \(runDate). Base rule digest
+                <code>\(base.digest.prefix(16))</code>, with the reform <code>\(rules.digest.prefix(16))</code>.</p>
 
-            """
+                """
         out += "<h2>Parameters 参数 (in force on \(runDate))</h2>\n<table><tr><th>parameter</th><th>before</th>"
         out += "<th>after</th></tr>\n"
         for id in Set(reform.entries.map(\.parameter)).sorted() {
@@ -91,7 +89,7 @@ enum WhatIfReport {
         out += "<h2>Unknown facts 待核实事实</h2>\n<p>The facts whose being unknown holds the most push entries "
         out += "at \"to verify\" under the reform: verifying them settles the cost range.</p>\n"
         out += RunReport.chart(top.map { RunReport.Bar(label: $0.key, value: $0.value) })
-        out += "<p class=\"muted\">Made by pfp whatif. No script, no external resource.</p>\n</body></html>\n"
+        out += RunReport.foot("Made by pfp whatif.")
         return out
     }
 

@@ -81,21 +81,18 @@ struct Sweep {
             }
             try dir.write("sweep.csv", Array(csv.utf8), rows: rows)
             let esc = RunReport.esc
-            var html = """
-                <!DOCTYPE html>
-                <html lang="zh-CN"><head><meta charset="utf-8"><title>pfp sweep \(esc(parameter)) \(runDate)</title>
-                <style>\(RunReport.style)</style></head><body>
-                <h1>Sweep 参数扫描 — \(esc(parameter))</h1>
-                <p>\(values.count) values tried on the stored run of \(runDate); in force now:
-                \(esc(WhatIfReport.text(base.parameters[parameter]))). Each value's folder is
-                <code>\(esc(parameter))@VALUE/</code> beside this one.</p>
-                <h2>Monthly cost of the push list (confirmed entries), yuan, against the value</h2>
+            var html =
+                RunReport.head("pfp sweep \(esc(parameter)) \(runDate)") + """
+                    <h1>Sweep 参数扫描 — \(esc(parameter))</h1>
+                    <p>\(values.count) values tried on the stored run of \(runDate); in force now:
+                    \(esc(WhatIfReport.text(base.parameters[parameter]))). Each value's folder is
+                    <code>\(esc(parameter))@VALUE/</code> beside this one.</p>
+                    <h2>Monthly cost of the push list (confirmed entries), yuan, against the value</h2>
 
-                """
+                    """
             html += RunReport.chart(costBars)
             html += "<h2>Push entries (confirmed and to verify) against the value</h2>\n" + RunReport.chart(countBars)
-            html += "<p class=\"muted\">Made by pfp whatif --sweep. No script, no external resource.</p>\n"
-            html += "</body></html>\n"
+            html += RunReport.foot("Made by pfp whatif --sweep.")
             try dir.write("report.html", Array(html.utf8), rows: 1)
             let manifest = JSON.object([
                 ("kind", .string("whatif_sweep")), ("run_date", .string(runDate.description)),
