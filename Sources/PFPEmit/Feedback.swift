@@ -52,6 +52,7 @@ package enum Feedback {
     ) -> String {
         let esc = RunReport.esc
         let late = lateness(rep.asOf, runDate).map { "\($0) days" } ?? "–"
+        let conflicts = grouped(rep.conflicts)
         var out =
             RunReport.head("数据质量反馈 \(esc(rep.feed)) \(runDate)") + """
                 <h1>数据质量反馈 Data-quality feedback — feed <code>\(esc(rep.feed))</code>, run \(runDate)</h1>
@@ -65,7 +66,7 @@ package enum Feedback {
                 <tr><td>rows read</td><td>\(grouped(rep.rowsRead))</td></tr>
                 <tr><td>accepted</td><td>\(grouped(rep.accepted))</td></tr>
                 <tr><td>rejected</td><td id="rejected">\(grouped(rep.rejected))</td></tr>
-                <tr><td>conflicts (same as_of, different values)</td><td id="conflicts">\(grouped(rep.conflicts))</td></tr>
+                <tr><td>conflicts (same as_of, different values)</td><td id="conflicts">\(conflicts)</td></tr>
 
                 """
         if let m = rep.message { out += "<tr><td>problem</td><td>\(esc(m))</td></tr>\n" }
