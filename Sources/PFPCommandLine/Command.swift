@@ -88,7 +88,7 @@ package enum Tool {
     package static let commands: [any PFPCommand.Type] = [
         RunCommand.self, StageCommand.self, SampleCommand.self, RunsCommand.self, BenchCommand.self,
         ExplainCommand.self, WhatIfCommand.self, TestRulesCommand.self, CheckRulesCommand.self, PurgeCommand.self,
-        StatusCommand.self,
+        StatusCommand.self, ShardCommand.self, MergeCommand.self,
         VersionCommand.self,
     ]
 

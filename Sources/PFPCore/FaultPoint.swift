@@ -16,6 +16,10 @@ public enum FaultPoint {
         "emit.before_publish", "emit.published",
     ]
 
+    /// The points of `pfp shard` and `pfp merge` (the last two of a publication as a run's).
+    public static let shard = ["shard.population_routed", "emit.before_success", "emit.before_publish"]
+    public static let merge = ["merge.files_merged", "emit.before_success", "emit.before_publish", "merge.published"]
+
     @inline(__always)
     public static func hit(_ name: String) {
         guard let target, target == name else { return }

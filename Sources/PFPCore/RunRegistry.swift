@@ -59,6 +59,44 @@ public final class RunRegistry {
             ])
     }
 
+    /// The shard this database's runs belong to (index, count); nil when none was recorded.
+    public func shard() throws -> (index: Int, count: Int)? {
+        var out: (Int, Int)?
+        try db.query("SELECT shard_index, shard_count FROM shard_setting WHERE id = 1") {
+            out = (Int($0.int(0)), Int($0.int(1)))
+        }
+        return out
+    }
+
+    /// Records the shard this database's runs belong to (once: later runs are checked against it).
+    public func recordShard(index: Int, count: Int) throws {
+        try db.execute(
+            "INSERT OR REPLACE INTO shard_setting(id, shard_index, shard_count, recorded_at) VALUES (1, ?, ?, ?)",
+            [.int(Int64(index)), .int(Int64(count)), .text(RunRegistry.timestamp())])
+    }
+
+    /// The split (`pfp shard`) a run's delivery was cut in; nil for a whole delivery.
+    public func shardSplit(runDate: CivilDate) throws -> String? {
+        var out: String?
+        try db.query("SELECT shard_split FROM runs WHERE run_date = ?", [.text(runDate.description)]) {
+            out = $0.optionalText(0)
+        }
+        return out
+    }
+
+    public func setShardSplit(runDate: CivilDate, split: String?) throws {
+        try db.execute(
+            "UPDATE runs SET shard_split = ? WHERE run_date = ?",
+            [split.map { .text($0) } ?? .null, .text(runDate.description)])
+    }
+
+    /// Whether any run of this database succeeded.
+    public func hasSucceededRuns() throws -> Bool {
+        var found = false
+        try db.query("SELECT 1 FROM runs WHERE status = 'succeeded' LIMIT 1") { _ in found = true }
+        return found
+    }
+
     public func setRuleDigest(runDate: CivilDate, digest: String) throws {
         try db.execute(
             "UPDATE runs SET rule_digest = ? WHERE run_date = ?", [.text(digest), .text(runDate.description)])

@@ -54,6 +54,14 @@ public enum Schema {
             sql: """
                 ALTER TABLE stage_result RENAME COLUMN sha256 TO checksum;
                 """),
+        Migration(
+            id: 4, name: "the shard a database's runs belong to (pfp shard)",
+            sql: """
+                CREATE TABLE shard_setting(
+                    id INTEGER PRIMARY KEY CHECK(id = 1), shard_index INTEGER NOT NULL, shard_count INTEGER NOT NULL,
+                    recorded_at TEXT NOT NULL);
+                ALTER TABLE runs ADD COLUMN shard_split TEXT;   -- the split a shard's delivery was cut in
+                """),
     ]
 
     /// Brings the database to the last step, in one transaction. Safe to call on

@@ -28,6 +28,8 @@ package struct EmitStage {
         /// Called once everything is written, right before the run is published
         /// (the nightly run registers the match result stored beside this stage).
         package var beforePublish: () throws -> Void = {}
+        /// A shard's run (`pfp shard`): the manifest's `shard` object; figures.json is published beside.
+        package var shard: JSON? = nil
         package init(
             runDate: CivilDate, outRoot: String, rules: RuleSet, match: MatchResult, feeds: [FeedReport],
             rejects: [(feed: String, line: Int, reason: String)], allowedMissing: [String], startedAt: String,
@@ -60,7 +62,7 @@ package struct EmitStage {
         let explainLinked = Background("pfp-explain-sync") { try RunDirectory.linkOrCopy(explainSource, explainTarget) }
         do {
             let byList = EmitStage.byList(x.match)
-            let report = try writeLists(x, byList: byList, into: dir)
+            let (report, figures) = try writeLists(x, byList: byList, into: dir)
             FaultPoint.hit("emit.lists_written")
             try explainLinked.value()
             dir.add(
@@ -70,7 +72,11 @@ package struct EmitStage {
             try Feedback.write(
                 feeds: x.feeds, rejects: x.rejects, history: x.feedHistory, runDate: x.runDate, into: dir)
             try dir.write("report.html", Array(report.utf8), rows: 1)
-            let counts = EmitStage.counts(x.rules, x.match, byList)
+            if x.shard != nil {
+                try dir.write(
+                    RunFigures.fileName, Array((figures.json.serialized(pretty: true) + "\n").utf8), rows: 1)
+            }
+            let counts = figures.counts(x.rules)
             let manifest = EmitStage.manifest(x, dir: dir, counts: counts)
             try dir.write("manifest.json", Array((manifest.serialized(pretty: true) + "\n").utf8), rows: 1)
             try x.beforePublish()
@@ -85,17 +91,18 @@ package struct EmitStage {
     }
 
     /// One CSV per list, list by list: its rows formatted in parallel pieces, then
-    /// written in order (the digest needs the order); the report is built beside
-    /// the first list's pieces and returned.
+    /// written in order (the digest needs the order); the figures and the report
+    /// are made beside the first list's pieces and returned.
     package func writeLists(
         _ x: Inputs, byList: [String: ArraySlice<PublishedEntry>], into dir: RunDirectory
-    ) throws -> String {
+    ) throws -> (report: String, figures: RunFigures) {
         let lists = x.rules.lists
         var report = ""
+        var figures = RunFigures()
         let makeReport = {
+            figures = RunFigures(rules: x.rules, match: x.match, byList: byList, rejects: x.rejects.count)
             report = RunReport.html(
-                runDate: x.runDate, rules: x.rules, match: x.match, byList: byList, households: x.match.households,
-                people: x.match.people, rejects: x.rejects.count, previousCounts: x.previousCounts,
+                runDate: x.runDate, rules: x.rules, figures: figures, previousCounts: x.previousCounts,
                 previousDate: x.previousDate,
                 dataQuality: Feedback.section(feeds: x.feeds, history: x.feedHistory, runDate: x.runDate))
         }
@@ -126,7 +133,7 @@ package struct EmitStage {
             dir.add(name: "\(l.id).csv", rows: entries.count, sha256: sha, bytes: w.bytesWritten)
         }
         if lists.isEmpty { makeReport() }
-        return report
+        return (report, figures)
     }
 
     /// rejects.csv: every rejected row, sorted by feed then line (outputs.md).
@@ -203,75 +210,20 @@ package struct EmitStage {
         return grouped.mapValues { $0[...] }
     }
 
-    /// Counts per list and, for per-policy lists, per policy.
-    /// How many times each of `codes` (a list's reasons or triggers) is given by
-    /// the entries, in the order of `codes`. Each code is found among the list's
-    /// few, not hashed: millions of entries at city scale.
-    static func reasonCounts(_ codes: [String], _ m: MatchResult, _ entries: ArraySlice<PublishedEntry>) -> [Int] {
-        var per = [Int](repeating: 0, count: codes.count)
-        for e in entries {
-            for c in m.codes(e) { if let i = codes.firstIndex(of: c) { per[i] += 1 } }
-        }
-        return codes.map { per[codes.firstIndex(of: $0)!] }  // a code named twice counts in both places
-    }
-
-    package static func counts(
-        _ rules: RuleSet, _ m: MatchResult, _ byList: [String: ArraySlice<PublishedEntry>]
-    ) -> JSON {
+    /// A feed as the manifest's `inputs` give it.
+    package static func inputJSON(_ rep: FeedReport) -> JSON {
         .object(
-            rules.lists.map { l in
-                let entries = byList[l.id] ?? []
-                var pairs: [(String, JSON)] = [("total", .int(entries.count))]
-                // Counted by number (millions of entries at city scale), named after.
-                if l.perPolicy {
-                    var perIndex = [Int](repeating: 0, count: m.policyIDs.count)
-                    var perCertainty = [Int](repeating: 0, count: 256)
-                    for e in entries {
-                        if e.policy >= 0 { perIndex[Int(e.policy)] += 1 }
-                        if e.certainty != .none { perCertainty[Int(e.certainty.rawValue)] += 1 }
-                    }
-                    var per: [String: Int] = [:]
-                    for (i, id) in m.policyIDs.enumerated() where perIndex[i] > 0 { per[id, default: 0] += perIndex[i] }
-                    var cert: [String: Int] = [:]
-                    for (raw, n) in perCertainty.enumerated() where n > 0 {
-                        cert[Certainty(rawValue: UInt8(raw))!.text, default: 0] += n
-                    }
-                    pairs.append(("by_policy", .object(rules.policies.map { ($0.id, .int(per[$0.id] ?? 0)) })))
-                    if l.columns.contains(.certainty) {
-                        pairs.append(
-                            ("by_certainty", .object(cert.sorted { $0.key < $1.key }.map { ($0.key, .int($0.value)) })))
-                    }
-                    if l.heldFrom != nil {
-                        var perOutcome = [Int](repeating: 0, count: Outcome.allCases.count)
-                        for e in entries {
-                            if let o = Outcome(rawValue: e.outcome) { perOutcome[Int(o.rawValue)] += 1 }
-                        }
-                        pairs.append(
-                            (
-                                "by_outcome",
-                                .object(Outcome.allCases.map { ($0.code, .int(perOutcome[Int($0.rawValue)])) })
-                            ))
-                    }
-                } else {
-                    let per = EmitStage.reasonCounts(l.reasonCodes, m, entries)
-                    pairs.append(
-                        ("by_reason", .object(l.reasonCodes.indices.map { (l.reasonCodes[$0], .int(per[$0])) })))
-                }
-                return (l.id, .object(pairs))
-            })
+            [
+                ("feed", .string(rep.feed)), ("required", .bool(rep.required)),
+                ("status", .string(rep.status.rawValue)),
+                ("file", rep.file.map { .string($0) } ?? .null),
+                ("as_of", rep.asOf.map { .string($0.description) } ?? .null),
+                ("sha256", rep.sha256.map { .string($0) } ?? .null),
+            ] + rep.counts + (rep.message.map { [("message", JSON.string($0))] } ?? []))
     }
 
-    static func manifest(_ x: Inputs, dir: RunDirectory, counts: JSON) -> JSON {
-        let inputs: [JSON] = x.feeds.map { rep in
-            .object(
-                [
-                    ("feed", .string(rep.feed)), ("required", .bool(rep.required)),
-                    ("status", .string(rep.status.rawValue)),
-                    ("file", rep.file.map { .string($0) } ?? .null),
-                    ("as_of", rep.asOf.map { .string($0.description) } ?? .null),
-                    ("sha256", rep.sha256.map { .string($0) } ?? .null),
-                ] + rep.counts)
-        }
+    package static func manifest(_ x: Inputs, dir: RunDirectory, counts: JSON) -> JSON {
+        let inputs: [JSON] = x.feeds.map(EmitStage.inputJSON)
         let outputs: [JSON] = dir.files.sorted { $0.name < $1.name }.map { f in
             .object([
                 ("file", .string(f.name)), ("rows", .int(f.rows)), ("sha256", .string(f.sha256)),
@@ -281,21 +233,22 @@ package struct EmitStage {
         let skipped: [JSON] = x.rules.skippedPolicies.map {
             .object([("policy", .string($0.id)), ("reason", .string($0.reason))])
         }
-        return .object([
-            ("schema_version", .int(x.schemaVersion)),
-            ("run_date", .string(x.runDate.description)),
-            ("started_at", .string(x.startedAt)),
-            ("ended_at", .string(RunRegistry.timestamp())),
-            ("pipeline_version", .string(x.pipelineVersion)),
-            ("rule_digest", .string(x.rules.digest)),
-            ("rule_files", .array(x.rules.files.map { .string(($0 as NSString).lastPathComponent) })),
-            ("inputs", .array(inputs)),
-            ("allowed_missing", .array(x.allowedMissing.map { .string($0) })),
-            ("skipped_policies", .array(skipped)),
-            ("households", .int(x.match.households)),
-            ("people", .int(x.match.people)),
-            ("counts", counts),
-            ("outputs", .array(outputs)),
-        ])
+        return .object(
+            [
+                ("schema_version", .int(x.schemaVersion)),
+                ("run_date", .string(x.runDate.description)),
+                ("started_at", .string(x.startedAt)),
+                ("ended_at", .string(RunRegistry.timestamp())),
+                ("pipeline_version", .string(x.pipelineVersion)),
+                ("rule_digest", .string(x.rules.digest)),
+                ("rule_files", .array(x.rules.files.map { .string(($0 as NSString).lastPathComponent) })),
+                ("inputs", .array(inputs)),
+                ("allowed_missing", .array(x.allowedMissing.map { .string($0) })),
+                ("skipped_policies", .array(skipped)),
+                ("households", .int(x.match.households)),
+                ("people", .int(x.match.people)),
+                ("counts", counts),
+                ("outputs", .array(outputs)),
+            ] + (x.shard.map { [("shard", $0)] } ?? []))
     }
 }

@@ -17,7 +17,7 @@ package enum Feedback {
     package static let pageLines = 20_000
 
     /// Writes both files of every feed into `dir`'s `feedback/` folder.
-    static func write(
+    package static func write(
         feeds: [FeedReport], rejects: [(feed: String, line: Int, reason: String)], history: History,
         runDate: CivilDate, into dir: RunDirectory
     ) throws {
@@ -112,7 +112,7 @@ package enum Feedback {
 
     /// report.html's data-quality section: each feed's figures, its trend of
     /// rejected rows, and links to its page and CSV.
-    static func section(feeds: [FeedReport], history: History, runDate: CivilDate) -> String {
+    package static func section(feeds: [FeedReport], history: History, runDate: CivilDate) -> String {
         let esc = RunReport.esc
         var out =
             "<h2>Data quality 数据质量</h2>\n<p>Each department's page lists what was rejected of its delivery and "

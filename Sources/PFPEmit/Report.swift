@@ -39,15 +39,14 @@ package enum RunReport {
         """
 
     package static func html(
-        runDate: CivilDate, rules: RuleSet, match m: MatchResult, byList: [String: ArraySlice<PublishedEntry>],
-        households: Int, people: Int,
-        rejects: Int, previousCounts: [String: Int]?, previousDate: String?, dataQuality: String = ""
+        runDate: CivilDate, rules: RuleSet, figures f: RunFigures, previousCounts: [String: Int]?,
+        previousDate: String?, dataQuality: String = ""
     ) -> String {
         var out =
             head("pfp run \(runDate)") + """
                 <h1>政策找人 Policy finds people — run \(runDate)</h1>
-                <p>\(grouped(households)) households, \(grouped(people)) people; \
-                \(grouped(rejects)) input rows rejected. Rule digest <code>\(rules.digest.prefix(16))</code>.</p>
+                <p>\(grouped(f.households)) households, \(grouped(f.people)) people; \
+                \(grouped(f.rejects)) input rows rejected. Rule digest <code>\(rules.digest.prefix(16))</code>.</p>
 
                 """
         // Counts per list, with the change since the previous run.
@@ -56,7 +55,7 @@ package enum RunReport {
             + "run\(previousDate.map { " (\($0))" } ?? "")</th><th>change</th></tr>\n"
         var listBars: [Bar] = []
         for l in rules.lists {
-            let n = byList[l.id]?.count ?? 0
+            let n = f.lists[l.id]?.total ?? 0
             let prev = previousCounts?[l.id]
             let change = prev.map { n - $0 }.map { $0 >= 0 ? "+\(grouped($0))" : grouped($0) } ?? "–"
             out +=
@@ -68,18 +67,7 @@ package enum RunReport {
 
         // Per policy: push entries (confirmed / to verify), take-up gap and monthly cost.
         if let push = rules.lists.first(where: { $0.perPolicy && $0.columns.contains(.certainty) }) {
-            let es = byList[push.id] ?? []
-            // One pass: confirmed, to verify and cost per policy.
-            var confirmedBy: [String: Int] = [:], verifyBy: [String: Int] = [:], costBy: [String: Int] = [:]
-            for e in es {
-                let policy = m.policy(e)
-                if e.certainty == .confirmed {
-                    confirmedBy[policy, default: 0] += 1
-                } else {
-                    verifyBy[policy, default: 0] += 1
-                }
-                costBy[policy, default: 0] += e.amount ?? 0
-            }
+            let pf = f.lists[push.id] ?? RunFigures.List()
             out += "<h2>Policies 政策 (\(esc(push.id)))</h2>\n"
             out +=
                 "<p class=\"muted\">Take-up gap: people or households eligible (confirmed) who do not receive "
@@ -90,9 +78,9 @@ package enum RunReport {
                 + "yuan</th></tr>\n"
             var gapBars: [Bar] = [], costBars: [Bar] = []
             for p in rules.policies {
-                let confirmed = confirmedBy[p.id] ?? 0
-                let verify = verifyBy[p.id] ?? 0
-                let cost = costBy[p.id] ?? 0
+                let confirmed = pf.confirmed[p.id] ?? 0
+                let verify = pf.toVerify[p.id] ?? 0
+                let cost = pf.cost[p.id] ?? 0
                 let skipped = p.skipped.map { " <span class=\"muted\">(skipped: \(esc($0)))</span>" } ?? ""
                 out +=
                     "<tr><td>\(esc(p.id)) \(esc(p.label))\(skipped)</td><td>\(grouped(confirmed))</td>"
@@ -107,48 +95,29 @@ package enum RunReport {
                 "<h3 style=\"font-size:14px\">Estimated monthly cost of the push list (yuan)</h3>\n" + chart(costBars)
         }
 
-        out += outreach(rules: rules, match: m, byList: byList)
+        out += outreach(rules: rules, figures: f)
 
         // Household lists by reason or trigger.
         for l in rules.lists where !l.perPolicy {
-            let per = EmitStage.reasonCounts(l.reasonCodes, m, byList[l.id] ?? [])
+            let codes = f.lists[l.id]?.byCode ?? [:]
             let word = l.columns.contains(.triggers) ? "triggers" : "reasons"
             out += "<h2>\(esc(l.id)) \(esc(l.label)) by \(word)</h2>\n"
-            out += chart(l.reasonCodes.indices.map { Bar(label: l.reasonCodes[$0], value: per[$0]) })
+            out += chart(l.reasonCodes.map { Bar(label: $0, value: codes[$0] ?? 0) })
         }
 
         // Per district: entries of every list.
-        // A district's row found once per run of entries in the same district (the
-        // lists are millions of entries; a city has a few dozen districts).
-        var districtRow: [Int32: Int] = [:]
-        var districtCounts: [[Int]] = []
-        for (li, l) in rules.lists.enumerated() {
-            var last: Int32? = nil, row = 0
-            for e in byList[l.id] ?? [] {
-                if e.district != last {
-                    last = e.district
-                    if let r = districtRow[e.district] {
-                        row = r
-                    } else {
-                        row = districtCounts.count
-                        districtRow[e.district] = row
-                        districtCounts.append([Int](repeating: 0, count: rules.lists.count))
-                    }
-                }
-                districtCounts[row][li] += 1
-            }
-        }
-        let districts = districtRow.keys.sorted()
+        var districts: Set<Int> = []
+        for l in rules.lists { districts.formUnion(f.lists[l.id]?.byDistrict.keys ?? [:].keys) }
+        let sorted = districts.sorted()
+        func row(_ d: Int) -> [Int] { rules.lists.map { f.lists[$0.id]?.byDistrict[d] ?? 0 } }
         out +=
             "<h2>Districts 区</h2>\n<table><tr><th>district</th>"
             + rules.lists.map { "<th>\(esc($0.id))</th>" }.joined() + "</tr>\n"
-        for d in districts {
-            out +=
-                "<tr><td>\(d)</td>" + districtCounts[districtRow[d]!].map { "<td>\(grouped($0))</td>" }.joined()
-                + "</tr>\n"
+        for d in sorted {
+            out += "<tr><td>\(d)</td>" + row(d).map { "<td>\(grouped($0))</td>" }.joined() + "</tr>\n"
         }
         out += "</table>\n"
-        out += chart(districts.map { d in Bar(label: String(d), value: districtCounts[districtRow[d]!].reduce(0, +)) })
+        out += chart(sorted.map { d in Bar(label: String(d), value: row(d).reduce(0, +)) })
         out += dataQuality
         out += foot("Made by pfp from the files beside this report.")
         return out
@@ -157,11 +126,13 @@ package enum RunReport {
     /// "Outreach": what became of the pushes (outreach.md): the events as a
     /// funnel, the grant rate per policy, the entries held back by outcome, the
     /// take-up the departments confirm, and the advisers' backlog per district.
-    static func outreach(rules: RuleSet, match m: MatchResult, byList: [String: ArraySlice<PublishedEntry>]) -> String {
+    static func outreach(rules: RuleSet, figures f: RunFigures) -> String {
         guard let held = rules.lists.first(where: { $0.heldFrom != nil }), let source = held.heldFrom else { return "" }
         let push = rules.lists[source]
         var out = "<h2>Outreach 外展结果</h2>\n"
-        let s = m.outreach
+        var s = OutreachSummary()
+        s.events = f.outreachEvents
+        s.grantedReceiving = f.grantedReceiving
         if s.isEmpty {
             out += "<p class=\"muted\">No outreach events on this run: no entry was held back.</p>\n"
         } else {
@@ -200,18 +171,12 @@ package enum RunReport {
                 out += "<h3 style=\"font-size:14px\">Grant rate among decided applications (%)</h3>\n" + chart(rateBars)
             }
         }
-        var heldBy = [Int](repeating: 0, count: Outcome.allCases.count)
-        for e in byList[held.id] ?? [] { if let o = Outcome(rawValue: e.outcome) { heldBy[Int(o.rawValue)] += 1 } }
+        let heldBy = f.lists[held.id]?.byOutcome ?? [:]
         out += "<h3 style=\"font-size:14px\">Entries held back (\(esc(held.id))) by outcome</h3>\n"
         out += chart(
-            Outcome.allCases.filter { heldBy[Int($0.rawValue)] > 0 }.map {
-                Bar(label: $0.code, value: heldBy[Int($0.rawValue)])
-            })
+            Outcome.allCases.filter { (heldBy[$0.code] ?? 0) > 0 }.map { Bar(label: $0.code, value: heldBy[$0.code]!) })
         // The advisers' backlog: entries of the push list with no event, per district.
-        var backlog: [Int32: Int] = [:]
-        for e in byList[push.id] ?? [] where e.outcome == PublishedEntry.noOutcome {
-            backlog[e.district, default: 0] += 1
-        }
+        let backlog = f.lists[push.id]?.noEventByDistrict ?? [:]
         out += "<h3 style=\"font-size:14px\">Backlog: \(esc(push.id)) entries without any event, per district</h3>\n"
         out += chart(backlog.keys.sorted().map { Bar(label: String($0), value: backlog[$0]!) })
         return out

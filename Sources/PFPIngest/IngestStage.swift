@@ -58,13 +58,7 @@ public struct IngestStage {
         try run.population(into: result)
         var observations = try run.tagFeeds(people: IDIndex(keys: result.personID))
         result.outreach = try run.outreach()
-        var reports = try run.verdict()
-        for (name, p) in run.parsed {
-            reports[name]?.rejectCounts = p.rejectCounts
-            reports[name]?.accepted = p.accepted
-            reports[name]?.rejected = p.rejected
-            reports[name]?.warnings = p.warnings
-        }
+        var reports = try run.reports()
         for (name, rep) in reports where rep.used { result.feedAsOf[name] = rep.asOf }
         FileIO.reuseFreedMemory(false)
         let conflicts = run.resolve(&observations, into: result, reports: &reports)
@@ -207,6 +201,9 @@ final class IngestRun {
     /// What parsing found, per feed: merged into the check's reports once it has passed.
     var parsed: [String: FeedReport] = [:]
     var rejects: [(String, Reject)] = []
+    /// Files handed over by the check are also kept here (`pfp shard` reads them twice).
+    var keepFiles = false
+    var kept: [String: FeedFile] = [:]
     private var stepStarted = FileIO.now()
 
     init(
@@ -224,6 +221,18 @@ final class IngestRun {
         self.allowDrift = allowDrift
     }
 
+    /// The check's reports with what parsing found (refused when the check refused).
+    func reports() throws -> [String: FeedReport] {
+        var reports = try verdict()
+        for (name, p) in parsed {
+            reports[name]?.rejectCounts = p.rejectCounts
+            reports[name]?.accepted = p.accepted
+            reports[name]?.rejected = p.rejected
+            reports[name]?.warnings = p.warnings
+        }
+        return reports
+    }
+
     /// The time since the last step ended.
     func lap() -> String {
         let t = FileIO.now()
@@ -234,7 +243,9 @@ final class IngestRun {
     /// A delivered file, once the check has reached it; a refused delivery (or a
     /// check that stopped) throws here, with every problem.
     func file(_ feed: String) throws -> FeedFile? {
-        try ahead.file(feed, refusal: { _ = try self.verdict() })
+        let f = try ahead.file(feed, refusal: { _ = try self.verdict() })
+        if keepFiles, let f { kept[feed] = f }
+        return f
     }
 
     /// The whole check's verdict: its reports, or the refusal listing every problem.
@@ -357,10 +368,17 @@ final class IngestRun {
 
     /// Every tag feed parsed: `observations[feed][chunk][tag]`.
     func tagFeeds(people: IDIndex) throws -> [[[[TagObservation]]]] {
+        var observations = [[[[TagObservation]]]](repeating: [], count: config.feeds.count)
+        try eachTagFeed(people: people) { f, obs in observations[f] = obs }
+        return observations
+    }
+
+    /// Each delivered tag feed parsed in turn, its report and rejects kept, its
+    /// observations given to `body` with the feed's index in the configuration.
+    func eachTagFeed(people: IDIndex, _ body: (Int, [[[TagObservation]]]) throws -> Void) throws {
         let lookup = ByteKeyTable(catalogue.tags.map(\.name))
         let feedNames = config.feeds.map(\.name)
         let compiled = CompiledTags(catalogue, feeds: feedNames)
-        var observations = [[[[TagObservation]]]](repeating: [], count: feedNames.count)
         for (f, spec) in config.feeds.enumerated() where spec.shape == .tags {
             guard let file = try file(spec.name) else { continue }
             let (obs, rej, warnings) = parseTags(
@@ -372,11 +390,10 @@ final class IngestRun {
             rep.warnings = warnings
             parsed[spec.name] = rep
             rejects.append(contentsOf: rej.map { (spec.name, $0) })
-            observations[f] = obs
             console.progress(
                 "\(spec.name): \(grouped(rep.accepted)) rows accepted, \(grouped(rej.count)) rejected (\(lap()))")
+            try body(f, obs)
         }
-        return observations
     }
 
     /// The outreach feed's events (none without the feed, or when it is missing).

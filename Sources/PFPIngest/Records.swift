@@ -238,6 +238,10 @@ struct ChunkRecords {
         expected = expectedFields
     }
 
+    /// Where the next record starts: after `next` returned, the end of its record
+    /// (past its line end).
+    var position: Int { pos }
+
     /// The next record's fields (into `fields`) and where it is; nil past the chunk.
     @inline(__always)
     mutating func next(_ fields: inout [CSVField]) -> CSVRecordInfo? {

@@ -294,11 +294,15 @@ final class RunSession {
                     "--allow-drift \(f): no such feed; feeds are \(r.config.feeds.map(\.name).joined(separator: ", "))"
                 )
             }
+            let plan = try ShardPlan.read(inbox: r.inbox)
+            try checkShard(plan)
+            try registry.setShardSplit(runDate: r.runDate, split: plan?.split)
             let previousRows = try registry.previousAcceptedRows(before: r.runDate)
-            let o = try IngestStage(config: r.config, catalogue: catalogue, policies: policyCatalogue, console: console)
+            var o = try IngestStage(config: r.config, catalogue: catalogue, policies: policyCatalogue, console: console)
                 .run(
                     inbox: r.inbox, runDate: r.runDate, allowMissing: r.allowMissing,
                     previousRows: previousRows, allowDrift: run.options.allowDrift)
+            try plan?.apply(to: &o)
             FaultPoint.hit("ingest.before_store")
             let result = o.result
             storeBeside(IngestResult.stage) { [(IngestResult.stage, result.blobs())] }
@@ -312,6 +316,60 @@ final class RunSession {
         rejects = outcome.rejects.map { ($0.feed, Int($0.reject.line), $0.reject.reason.code) }
         summary.reports = reports
         summary.rejects = rejects.count
+    }
+
+    /// A shard's delivery (`pfp shard`) is run with its own database, for the
+    /// run date it was cut for, with the same pfp and --allow-missing; a database
+    /// keeps the shard it was first run with (its state is that shard's households).
+    func checkShard(_ plan: ShardPlan?) throws {
+        let recorded = try registry.shard()
+        guard let plan else {
+            if let recorded {
+                throw PipelineError.badInput(
+                    stage: "ingest", location: r.inbox,
+                    "this database holds the runs of shard \(recorded.index) of \(recorded.count), and this inbox is "
+                        + "not a shard's delivery",
+                    hint: "run the whole delivery with a database of its own (--db), or cut it with 'pfp shard "
+                        + "--shards \(recorded.count)' and run shard \(recorded.index) here")
+            }
+            return
+        }
+        func refuse(_ message: String, _ hint: String) -> PipelineError {
+            .badInput(stage: "ingest", location: r.inbox, "shard delivery: " + message, hint: hint)
+        }
+        guard plan.runDate == r.runDate else {
+            throw refuse(
+                "shard \(plan.index) of \(plan.count) was cut for \(plan.runDate), not \(r.runDate)",
+                "run it with --run-date \(plan.runDate), or cut the delivery of \(r.runDate)")
+        }
+        guard plan.pipelineVersion == PFPVersion.pipeline else {
+            throw refuse(
+                "cut by pfp \(plan.pipelineVersion), run by pfp \(PFPVersion.pipeline)",
+                "cut the shards again with this pfp, so both judge the rows alike")
+        }
+        guard Set(plan.allowedMissing) == r.allowMissing else {
+            let cut = plan.allowedMissing.isEmpty ? "none" : plan.allowedMissing.joined(separator: ", ")
+            throw refuse(
+                "the shards were cut with --allow-missing \(cut); this run allows \(r.allowMissing.sorted())",
+                "run every shard with the --allow-missing of the cut")
+        }
+        if let recorded {
+            guard recorded.count == plan.count, recorded.index == plan.index else {
+                throw refuse(
+                    "this database holds the runs of shard \(recorded.index) of \(recorded.count); this inbox is "
+                        + "shard \(plan.index) of \(plan.count)",
+                    "a database keeps its shard and shard count (its warnings compare with that shard's households): "
+                        + "run shard \(plan.index) of \(plan.count) with its own database (--db), or cut the delivery "
+                        + "into \(recorded.count) shards again")
+            }
+        } else {
+            if try registry.hasSucceededRuns() {
+                throw refuse(
+                    "this database holds runs of a whole delivery; shard \(plan.index) of \(plan.count) needs its own",
+                    "give each shard a database of its own (--db)")
+            }
+            try registry.recordShard(index: plan.index, count: plan.count)
+        }
     }
 
     /// The ingest stage's line: feeds, rows, households.
@@ -433,6 +491,12 @@ final class RunSession {
             inputs.previousCounts = try registry.listCounts(runDate: prev)
         }
         inputs.feedHistory = try registry.feedHistory(upTo: r.runDate, runs: Feedback.trendRuns)
+        if let (index, count) = try registry.shard() {
+            inputs.shard = .object([
+                ("index", .int(index)), ("count", .int(count)),
+                ("split", try registry.shardSplit(runDate: r.runDate).map { .string($0) } ?? .null),
+            ])
+        }
         inputs.beforePublish = { try self.finishStoring(beside: "emit") }
         let (path, counts) = try timed(.emit, line: { "published \($0.path)" }) {
             try EmitStage().run(inputs, console: console)

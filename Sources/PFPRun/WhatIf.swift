@@ -147,7 +147,7 @@ package enum WhatIf {
             schemaVersion: PFPVersion.schema)
         inputs.previousDate = nil
         let after = EmitStage.byList(m)
-        _ = try EmitStage().writeLists(inputs, byList: after, into: dir)
+        let figures = try EmitStage().writeLists(inputs, byList: after, into: dir).figures
         step("lists written")
         let before = EmitStage.byList(published)
         let diff = WhatIfChanges(rules: rs, published: published, before: before, match: m, after: after)
@@ -160,7 +160,7 @@ package enum WhatIf {
         let summary = diff.summary()
         step("summary")
         try dir.write("summary.csv", Array(WhatIfChanges.summaryCSV(summary).utf8), rows: summary.count)
-        let counts = EmitStage.counts(rs, m, after)
+        let counts = figures.counts(rs)
         let report = WhatIfReport.html(
             reform: reform, runDate: runDate, rules: rs, base: base, summary: summary, changes: changes,
             before: before.mapValues(\.count), after: after.mapValues(\.count), match: m,

@@ -51,3 +51,22 @@ final class CRC32CTests: XCTestCase {
         XCTAssertEqual(c.text, "crc32c:e3069283")
     }
 }
+
+/// CRC-32 (IEEE), the shard function: zlib's, Python's zlib.crc32 and Spark SQL's crc32 values.
+final class CRC32Tests: XCTestCase {
+    func testKnownVectors() {
+        XCTAssertEqual(CRC32.of(""), 0)
+        XCTAssertEqual(CRC32.of("a"), 0xE8B7_BE43)
+        XCTAssertEqual(CRC32.of("123456789"), 0xCBF4_3926)
+        XCTAssertEqual(CRC32.of("The quick brown fox jumps over the lazy dog"), 0x414F_A339)
+        // python3 -c "import zlib; print(hex(zlib.crc32(b'H0000000004')))"
+        XCTAssertEqual(CRC32.of("H0000000004"), 0xE389_9DDF)
+    }
+
+    func testShardIsTheCRCModuloTheCount() {
+        Array("123456789".utf8).withUnsafeBytes { b in
+            XCTAssertEqual(CRC32.shard(of: b, count: 7), Int(0xCBF4_3926 % 7))
+            XCTAssertEqual(CRC32.shard(of: b, count: 1), 0)
+        }
+    }
+}
