@@ -361,8 +361,8 @@ final class ShardWriter {
         guard unowned == 0 else {
             throw PipelineError.failure(
                 stage: "shard",
-                "\(file.spec.name): \(unowned) accepted rows could not be given a shard (a fault of pfp shard, not of the delivery)"
-            )
+                "\(file.spec.name): \(unowned) accepted rows could not be given a shard (a fault of pfp shard, "
+                    + "not of the delivery)")
         }
         for k in 0..<count {
             let sha = try writers[k].finish()
@@ -379,8 +379,8 @@ final class ShardWriter {
             bytes[k] += writers[k].bytesWritten
         }
         console.progress(
-            "\(file.spec.name): \(grouped(perShard.reduce(0, +))) rows into \(count) shards (\(grouped(rejected.count)) rejected)"
-        )
+            "\(file.spec.name): \(grouped(perShard.reduce(0, +))) rows into \(count) shards "
+                + "(\(grouped(rejected.count)) rejected)")
     }
 
     static func lowerBound(_ a: [Int32], _ x: Int32) -> Int {

@@ -61,8 +61,8 @@ package enum ShardMerge {
         let shards = try check(q)
         let first = shards[0]
         console.info(
-            "pfp \(PFPVersion.pipeline): merging \(shards.count) shards of the run of \(q.runDate) (split \(first.split))"
-        )
+            "pfp \(PFPVersion.pipeline): merging \(shards.count) shards of the run of \(q.runDate) "
+                + "(split \(first.split))")
         // The rules the shards ran: the merge's own copy must be the same (labels, order of lists and policies).
         let config = try PipelineConfig(path: q.configPath)
         let (catalogue, policies) = try config.loadCatalogue()
