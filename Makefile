@@ -6,7 +6,7 @@ SAMPLE_SEED := 20261123
 SAMPLE_DATE := 2026-11-23
 SAMPLE_HOUSEHOLDS := 300
 
-.PHONY: all deps test-tools build run test sample bench report-check verify-units fuzz format clean help
+.PHONY: all deps test-tools build run test sample bench bench-shards test-spark report-check verify-units fuzz format clean help
 
 all: build
 
@@ -16,6 +16,8 @@ help:
 	@echo "make sample  regenerate SampleData/ ($(SAMPLE_HOUSEHOLDS) households, two consecutive days)"
 	@echo "make bench   benchmark the pipeline on generated deliveries (see docs/PERFORMANCE.md)"
 	@echo "make verify-units  check deploy/systemd's units with systemd-analyze verify (nothing is started)"
+	@echo "make test-spark    the Spark driver (deploy/spark) for real in Spark local mode; installs pyspark and Java 17"
+	@echo "make bench-shards  10,000,000 households as 1, 4 and 16 shards: cut, runs, merge (docs/SCALE.md)"
 	@echo "make report-check  render a published report.html with headless Chromium"
 	@echo "make fuzz    the mutation tests for ten minutes"
 	@echo "make format  lay out Sources/ and Tests/ with the toolchain's swift-format (.swift-format: 120 columns)"
@@ -51,6 +53,8 @@ test-tools:
 	fi
 	@python3 -c "import prometheus_client" 2>/dev/null || { echo "installing prometheus_client (PyPI)"; \
 	  python3 -m pip install --quiet --disable-pip-version-check prometheus_client 2>&1 | grep -v "^WARNING: Running pip as" || true; }
+	@command -v kubernetes-validate >/dev/null || { echo "installing kubernetes-validate and PyYAML (PyPI)"; \
+	  python3 -m pip install --quiet --disable-pip-version-check kubernetes-validate 2>&1 | grep -v "^WARNING: Running pip as" || true; }
 
 build: deps
 	$(SWIFT) build -c release --product pfp
@@ -67,6 +71,21 @@ test: deps test-tools
 	$(SWIFT) build --build-tests
 	PFP_REQUIRE_TOOLS=1 $(SWIFT) test --skip-build
 	.build/debug/pfp test-rules
+
+# The Spark driver of deploy/spark for real, in Spark local mode (issue 22): pyspark
+# from PyPI, Java 17 from Debian (openjdk-17-jre-headless) when there is no java.
+test-spark: build
+	@command -v java >/dev/null || { echo "installing openjdk-17-jre-headless (needs root or sudo)"; \
+	  SUDO=""; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq openjdk-17-jre-headless >/dev/null; }
+	@command -v spark-submit >/dev/null || { echo "installing pyspark (PyPI)"; \
+	  python3 -m pip install --quiet --disable-pip-version-check pyspark 2>&1 | grep -v "^WARNING: Running pip as" || true; }
+	PFP=$(CURDIR)/$(RELEASE) deploy/spark/test_local.sh
+
+# 10,000,000 households cut into 1, 4 and 16 shards, each shard run and the merge,
+# against the whole delivery in one run (docs/SCALE.md). Needs ~40 GB of disk.
+bench-shards: build
+	./scripts/bench-shards.sh
 
 verify-units: build
 	deploy/systemd/verify.sh --binary $(RELEASE)
