@@ -64,15 +64,18 @@ struct MergeCommand: PFPCommand {
     static let out = Option<String>(
         "out", "DIR", help: "output root; the merged run appears as DIR/<run date>/ (required)", required: true)
     static let runs = Words("SHARD_RUN_DIR...", help: "each shard's published run (or its output root)")
+    static let verify = Flag(
+        "verify-digests", help: "hash every shard file against its manifest's sha256 (default: sizes only)")
     static let arguments =
         [
-            runDate.declaration, out.declaration, Shared.config.declaration, Shared.threads.declaration,
-            runs.declaration,
+            runDate.declaration, out.declaration, Shared.config.declaration, verify.declaration,
+            Shared.threads.declaration, runs.declaration,
         ] + RunArguments.talk
     static let conflicts = RunArguments.conflicts
     static let details = """
         Checks every shard's run (published whole, the same run date, rule digest, shard count, split
-        and pfp version, every index once), checks each file against its manifest, k-way merges the
+        and pfp version, every index once), checks each file's size against its manifest (its sha256
+        too with --verify-digests), k-way merges the
         sorted lists, explain.jsonl and rejects.csv, adds up the manifest's counts, draws the report
         from the shards' figures added up, and publishes DIR/<run date>/ whole (_SUCCESS last). The
         lists, explain.jsonl and rejects.csv are byte-identical to a run of the whole delivery on one
@@ -90,6 +93,7 @@ struct MergeCommand: PFPCommand {
             runDate: try a.value(MergeCommand.runDate)!, outRoot: try a.value(MergeCommand.out)!,
             shardRuns: a.words(MergeCommand.runs))
         request.configPath = try a.value(Shared.config, default: Shared.defaultConfig)
+        request.verifyDigests = a.flag(MergeCommand.verify)
         threads = try a.value(Shared.threads)
         format = try a.value(Shared.logFormat) ?? .text
         if a.flag(Shared.quiet) { level = .quiet }

@@ -161,9 +161,17 @@ public enum FileIO {
             // the match's explanation sink does, keeps no one waiting for the hash).
             nonisolated(unsafe) let job = self
             nonisolated(unsafe) let base = UnsafeRawPointer(current)
+            // The hash and the write of the block side by side: a disk as fast as
+            // the hash would otherwise wait for it, block after block.
             inFlight = Background("pfp-write") {
-                job.sum(UnsafeRawBufferPointer(start: base, count: logical))
-                try job.writeOut(UnsafeRawBufferPointer(start: base, count: padded))
+                var failure: Error?
+                Parallel.forEach(2) { task in
+                    if task == 1 { job.sum(UnsafeRawBufferPointer(start: base, count: logical)); return }
+                    do { try job.writeOut(UnsafeRawBufferPointer(start: base, count: padded)) } catch {
+                        failure = error
+                    }
+                }
+                if let failure { throw failure }
             }
         }
 

@@ -54,6 +54,22 @@ public final class MappedFile: @unchecked Sendable {
         if let base { madvise(base, length, MADV_DONTNEED) }
     }
 
+    /// Asks the kernel to read `count` bytes from `offset` (page-aligned) ahead of
+    /// their use, without waiting: a file read from start to end in steps.
+    public func prefetch(from offset: Int, count: Int) {
+        let page = Int(sysconf(Int32(_SC_PAGESIZE)))
+        let lo = min(offset, length) / page * page, hi = min(offset + count, length)
+        if let base, hi > lo { madvise(base + lo, hi - lo, MADV_WILLNEED) }
+    }
+
+    /// Drops the pages before `offset` (rounded down to a page) from the resident
+    /// set: a file read once from start to end holds a few pages, not all of them.
+    public func dropResidentPages(upTo offset: Int) {
+        let page = Int(sysconf(Int32(_SC_PAGESIZE)))
+        let n = min(offset, length) / page * page
+        if let base, n > 0 { madvise(base, n, MADV_DONTNEED) }
+    }
+
     deinit { if let base { munmap(base, length) } }
 }
 

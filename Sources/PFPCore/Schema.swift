@@ -104,6 +104,7 @@ public enum Schema {
             try db.query("SELECT name FROM pragma_table_info('stage_result')") { columns.insert($0.text(0)) }
             if columns.contains("checksum") { had.append(3) }
         }
+        if tables.contains("shard_setting") { had.append(4) }
         for id in had { try record(migrations[id - 1], in: db) }
         return Set(had)
     }

@@ -309,6 +309,7 @@ final class ShardWriter {
             try FileIO.Writer(path: (dir(k) as NSString).appendingPathComponent(name))
         }
         var perShard = [Int](repeating: 0, count: count)
+        let t0 = FileIO.now()
         let chunks = file.layout.chunks
         let expected = file.layout.header.count
         let batch = max(2, Parallel.threads * 2)
@@ -320,39 +321,56 @@ final class ShardWriter {
                 var header = Array(UnsafeRawBufferPointer(rebasing: text[..<file.layout.headerEnd]))
                 if header.last != UInt8(ascii: "\n") { header.append(UInt8(ascii: "\n")) }
                 for w in writers { try w.write(header) }
+                // Pipelined: while a batch of chunks is routed, the batch before it
+                // is written, each shard's file by a task of its own.
+                var pending: [([[UInt8]], [Int], Int)] = []
                 var lo = 0
-                while lo < chunks.count {
+                while lo < chunks.count || !pending.isEmpty {
                     let hi = min(chunks.count, lo + batch)
                     var parts = [([[UInt8]], [Int], Int)](repeating: ([], [], 0), count: hi - lo)
+                    let writing = pending
+                    var failures = [Error?](repeating: nil, count: count)
                     parts.withUnsafeMutableBufferPointer { out in
-                        Parallel.forEach(hi - lo) { j in
-                            let chunk = chunks[lo + j]
-                            var records = ChunkRecords(text: text, chunk: chunk, expectedFields: expected)
-                            var fields: [CSVField] = []
-                            var buf = [[UInt8]](repeating: [], count: count)
-                            var n = [Int](repeating: 0, count: count)
-                            var none = 0
-                            // The rejected lines of this chunk, found by binary search once.
-                            var r = ShardWriter.lowerBound(rejected, Int32(chunk.firstLine))
-                            while let info = records.next(&fields) {
-                                let line = Int32(info.line)
-                                while r < rejected.count && rejected[r] < line { r += 1 }
-                                if r < rejected.count && rejected[r] == line { continue }
-                                let k = info.wellFormed ? shard(text, fields) : -1
-                                guard k >= 0 else { none += 1; continue }
-                                let end = records.position
-                                buf[k].append(contentsOf: UnsafeRawBufferPointer(rebasing: text[info.start..<end]))
-                                if buf[k].last != UInt8(ascii: "\n") { buf[k].append(UInt8(ascii: "\n")) }
-                                n[k] += 1
+                        failures.withUnsafeMutableBufferPointer { fail in
+                            Parallel.forEach(hi - lo + (writing.isEmpty ? 0 : count)) { j in
+                                if j >= hi - lo {
+                                    let k = j - (hi - lo)
+                                    do {
+                                        for (buf, _, _) in writing where !buf[k].isEmpty {
+                                            try writers[k].write(buf[k])
+                                        }
+                                    } catch { fail[k] = error }
+                                    return
+                                }
+                                let chunk = chunks[lo + j]
+                                var records = ChunkRecords(text: text, chunk: chunk, expectedFields: expected)
+                                var fields: [CSVField] = []
+                                var buf = [[UInt8]](repeating: [], count: count)
+                                var n = [Int](repeating: 0, count: count)
+                                var none = 0
+                                // The rejected lines of this chunk, found by binary search once.
+                                var r = ShardWriter.lowerBound(rejected, Int32(chunk.firstLine))
+                                while let info = records.next(&fields) {
+                                    let line = Int32(info.line)
+                                    while r < rejected.count && rejected[r] < line { r += 1 }
+                                    if r < rejected.count && rejected[r] == line { continue }
+                                    let k = info.wellFormed ? shard(text, fields) : -1
+                                    guard k >= 0 else { none += 1; continue }
+                                    let end = records.position
+                                    buf[k].append(contentsOf: UnsafeRawBufferPointer(rebasing: text[info.start..<end]))
+                                    if buf[k].last != UInt8(ascii: "\n") { buf[k].append(UInt8(ascii: "\n")) }
+                                    n[k] += 1
+                                }
+                                out[j] = (buf, n, none)
                             }
-                            out[j] = (buf, n, none)
                         }
                     }
-                    for (buf, n, none) in parts {
-                        for k in 0..<count where !buf[k].isEmpty { try writers[k].write(buf[k]) }
+                    if let f = failures.compactMap({ $0 }).first { throw f }
+                    for (_, n, none) in parts {
                         for k in 0..<count { perShard[k] += n[k] }
                         unowned += none
                     }
+                    pending = parts
                     lo = hi
                 }
             } catch { failure = error }
@@ -364,6 +382,7 @@ final class ShardWriter {
                 "\(file.spec.name): \(unowned) accepted rows could not be given a shard (a fault of pfp shard, "
                     + "not of the delivery)")
         }
+        let t1 = FileIO.now()
         for k in 0..<count {
             let sha = try writers[k].finish()
             let encoding = file.converted != nil ? FeedEncoding.utf8 : file.manifest.encoding
@@ -378,6 +397,10 @@ final class ShardWriter {
             rows[k] += perShard[k]
             bytes[k] += writers[k].bytesWritten
         }
+        console.detail(
+            String(
+                format: "    %@: routed and written in %.2f s, synced in %.2f s", file.spec.name,
+                t1 - t0, FileIO.now() - t1))
         console.progress(
             "\(file.spec.name): \(grouped(perShard.reduce(0, +))) rows into \(count) shards "
                 + "(\(grouped(rejected.count)) rejected)")

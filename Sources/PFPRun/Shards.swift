@@ -39,6 +39,8 @@ package enum ShardMerge {
         package var outRoot: String
         package var shardRuns: [String]
         package var configPath = "Pipelines/nightly.conf"
+        /// Hash every shard file against its manifest (by default: sizes only).
+        package var verifyDigests = false
         package init(runDate: CivilDate, outRoot: String, shardRuns: [String]) {
             self.runDate = runDate
             self.outRoot = outRoot
@@ -82,7 +84,7 @@ package enum ShardMerge {
         }
         let dir = try RunDirectory(root: q.outRoot, runDate: q.runDate)
         do {
-            try mergeFiles(shards, rules: rules, into: dir, console: console)
+            try mergeFiles(shards, rules: rules, verify: q.verifyDigests, into: dir, console: console)
             FaultPoint.hit("merge.files_merged")
             let rejects = try readRejects(dir.path("rejects.csv"))
             let history =
@@ -244,8 +246,10 @@ package enum ShardMerge {
     }
 
     /// The lists, explain.jsonl and rejects.csv of the shards merged into `dir`,
-    /// each shard's file checked against its manifest as it is read.
-    static func mergeFiles(_ shards: [ShardRun], rules: RuleSet, into dir: RunDirectory, console: Console) throws {
+    /// each shard's file checked against its manifest's size (and sha256 with `verify`).
+    static func mergeFiles(
+        _ shards: [ShardRun], rules: RuleSet, verify: Bool, into dir: RunDirectory, console: Console
+    ) throws {
         var jobs: [(name: String, key: MergeKey)] = rules.lists.map { ("\($0.id).csv", .firstField) }
         jobs.append(("explain.jsonl", .listAndHousehold))
         jobs.append(("rejects.csv", .feedAndLine))
@@ -259,7 +263,7 @@ package enum ShardMerge {
             Parallel.forEach(jobs.count) { j in
                 out[j] = Result {
                     try mergeFile(
-                        jobs[j].name, key: jobs[j].key, shards: shards, target: dir.path(jobs[j].name))
+                        jobs[j].name, key: jobs[j].key, shards: shards, verify: verify, target: dir.path(jobs[j].name))
                 }
             }
         }
@@ -280,10 +284,11 @@ package enum ShardMerge {
         case feedAndLine
     }
 
-    /// One file k-way merged: every shard's copy mapped, its sha256 checked, its
-    /// header line (CSV) the same, its lines taken in key order.
+    /// One file k-way merged: every shard's copy mapped, checked against its
+    /// manifest (size; sha256 with `verify`), its header line (CSV) the same, its
+    /// lines taken in key order.
     static func mergeFile(
-        _ name: String, key: MergeKey, shards: [ShardRun], target: String
+        _ name: String, key: MergeKey, shards: [ShardRun], verify: Bool, target: String
     ) throws -> (rows: Int, sha256: String, bytes: Int) {
         var inputs: [MappedFile] = []
         for s in shards {
@@ -291,14 +296,16 @@ package enum ShardMerge {
             guard let listed = s.files[name] else {
                 throw refuse(s.path, "its manifest lists no \(name)", "run the shard again")
             }
-            let m = try MappedFile(path: path)
-            guard m.bytes.count == listed.bytes, SHA256Digest.hex(of: m.bytes) == listed.sha256 else {
-                throw refuse(path, "the file differs from its manifest (size or sha256)", "run the shard again")
+            let m = try MappedFile(path: path, populate: false)
+            guard m.bytes.count == listed.bytes, !verify || SHA256Digest.hex(of: m.bytes) == listed.sha256 else {
+                throw refuse(
+                    path, "the file differs from its manifest (\(verify ? "size or sha256" : "size"))",
+                    "run the shard again, or copy its published run whole")
             }
             inputs.append(m)
         }
         let csv = name.hasSuffix(".csv")
-        var cursors: [LineCursor] = inputs.map { LineCursor($0.bytes) }
+        var cursors: [LineCursor] = inputs.map { LineCursor($0.bytes, key: key) }
         let w = try FileIO.Writer(path: target, direct: inputs.reduce(0) { $0 + $1.bytes.count } > 64 << 20)
         if csv {
             let header = cursors[0].line
@@ -308,52 +315,52 @@ package enum ShardMerge {
             try w.write(header)
             for i in cursors.indices { cursors[i].advance() }
         }
-        func less(_ a: UnsafeRawBufferPointer, _ b: UnsafeRawBufferPointer) -> Bool {
-            switch key {
-            case .firstField:
-                return LineCursor.prefix(a, through: UInt8(ascii: ",")).lexicographicallyPrecedes(
-                    LineCursor.prefix(b, through: UInt8(ascii: ",")))
-            case .listAndHousehold:
-                return LineCursor.explainKey(a).lexicographicallyPrecedes(LineCursor.explainKey(b))
-            case .feedAndLine:
-                let fa = LineCursor.prefix(a, through: UInt8(ascii: ",")),
-                    fb = LineCursor.prefix(b, through: UInt8(ascii: ","))
-                if !fa.elementsEqual(fb) { return fa.lexicographicallyPrecedes(fb) }
-                return LineCursor.number(a, from: fa.count) < LineCursor.number(b, from: fb.count)
-            }
-        }
-        // A binary heap of the shards with lines left, by their current line.
-        var heap = cursors.indices.filter { !cursors[$0].atEnd }
-        func heapLess(_ i: Int, _ j: Int) -> Bool {
-            let a = cursors[heap[i]].line, b = cursors[heap[j]].line
-            if less(a, b) { return true }
-            if less(b, a) { return false }
-            return heap[i] < heap[j]
-        }
-        func down(_ start: Int) {
-            var i = start
-            while true {
-                let l = 2 * i + 1, r = l + 1
-                var m = i
-                if l < heap.count && heapLess(l, m) { m = l }
-                if r < heap.count && heapLess(r, m) { m = r }
-                if m == i { return }
-                heap.swapAt(i, m)
-                i = m
-            }
-        }
-        for i in stride(from: heap.count / 2 - 1, through: 0, by: -1) { down(i) }
+        // A binary heap of the shards with lines left, by their current line's key
+        // (found once per line); the shard's index breaks ties.
         var rows = 0
-        while !heap.isEmpty {
-            let k = heap[0]
-            try w.write(cursors[k].line)
-            rows += 1
-            cursors[k].advance()
-            if cursors[k].atEnd {
-                heap[0] = heap[heap.count - 1]
-                heap.removeLast()
+        // What each input has let go of: read once, start to end, a few pages stay resident.
+        var dropped = [Int](repeating: 0, count: inputs.count)
+        let dropEvery = 64 << 20
+        // ... and has asked for the next steps ahead of the merge (a cold file is read from disk while merged).
+        for m in inputs { m.prefetch(from: 0, count: 2 * dropEvery) }
+        try cursors.withUnsafeMutableBufferPointer { c in
+            var heap = c.indices.filter { !c[$0].atEnd }
+            try heap.withUnsafeMutableBufferPointer { h in
+                var n = h.count
+                @inline(__always) func less(_ i: Int, _ j: Int) -> Bool {
+                    let o = c[h[i]].order(c[h[j]])
+                    return o != 0 ? o < 0 : h[i] < h[j]
+                }
+                func down(_ start: Int) {
+                    var i = start
+                    while true {
+                        let l = 2 * i + 1, r = l + 1
+                        var m = i
+                        if l < n && less(l, m) { m = l }
+                        if r < n && less(r, m) { m = r }
+                        if m == i { return }
+                        h.swapAt(i, m)
+                        i = m
+                    }
+                }
+                for i in stride(from: n / 2 - 1, through: 0, by: -1) { down(i) }
+                while n > 0 {
+                    let k = h[0]
+                    try w.write(c[k].line)
+                    rows += 1
+                    c[k].advance()
+                    if c[k].start - dropped[k] >= dropEvery {
+                        dropped[k] = c[k].start
+                        inputs[k].dropResidentPages(upTo: c[k].start)
+                        inputs[k].prefetch(from: c[k].start + dropEvery, count: dropEvery)
+                    }
+                    if c[k].atEnd {
+                        h[0] = h[n - 1]
+                        n -= 1
+                    }
+                    if n > 0 { down(0) }
+                }
             }
-            if !heap.isEmpty { down(0) }
         }
         let sha = try w.finish()
         withExtendedLifetime(inputs) {}
@@ -451,14 +458,21 @@ package enum ShardMerge {
     }
 }
 
-/// The lines of a mapped file, one at a time (each with its `\n`).
+/// The lines of a mapped file, one at a time (each with its `\n`), with the
+/// current line's merge key found once.
 struct LineCursor {
     let bytes: UnsafeRawBufferPointer
+    let key: ShardMerge.MergeKey
     var start = 0
     var end = 0
+    /// The current line's key: bytes `keyStart ..< keyEnd` of the file, then `number`.
+    var keyStart = 0
+    var keyEnd = 0
+    var number = 0
 
-    init(_ bytes: UnsafeRawBufferPointer) {
+    init(_ bytes: UnsafeRawBufferPointer, key: ShardMerge.MergeKey) {
         self.bytes = bytes
+        self.key = key
         findEnd()
     }
 
@@ -470,6 +484,16 @@ struct LineCursor {
         findEnd()
     }
 
+    /// Negative, zero or positive as this line's key sorts before, with or after `other`'s.
+    @inline(__always)
+    func order(_ other: LineCursor) -> Int {
+        let a = keyEnd - keyStart, b = other.keyEnd - other.keyStart
+        let c = memcmp(bytes.baseAddress! + keyStart, other.bytes.baseAddress! + other.keyStart, min(a, b))
+        if c != 0 { return Int(c) }
+        if a != b { return a - b }
+        return number - other.number
+    }
+
     private mutating func findEnd() {
         guard start < bytes.count else { end = start; return }
         let base = bytes.baseAddress! + start
@@ -478,39 +502,42 @@ struct LineCursor {
         } else {
             end = bytes.count
         }
-    }
-
-    /// The line up to and including the first `sep` (the whole line when none).
-    static func prefix(_ line: UnsafeRawBufferPointer, through sep: UInt8) -> UnsafeRawBufferPointer {
-        if let i = line.firstIndex(of: sep) { return UnsafeRawBufferPointer(rebasing: line[...i]) }
-        return line
-    }
-
-    /// An explanation's key: from after `{"list":"` through the household id's closing quote.
-    static func explainKey(_ line: UnsafeRawBufferPointer) -> UnsafeRawBufferPointer {
-        let lead = 9  // {"list":"
-        guard line.count > lead else { return line }
-        var quotes = 0
-        var i = lead
-        while i < line.count {
-            if line[i] == UInt8(ascii: "\"") {
-                quotes += 1
-                // list's closing quote, then ,"household_id":" (three more), then the id's closing quote
-                if quotes == 5 { return UnsafeRawBufferPointer(rebasing: line[lead...i]) }
+        let l = line
+        switch key {
+        case .firstField:
+            // The household id through its comma: `,` sorts before every character of an id.
+            keyStart = start
+            keyEnd = start + LineCursor.prefixLength(l, through: UInt8(ascii: ","))
+        case .listAndHousehold:
+            // From after `{"list":"` through the household id's closing quote.
+            let lead = min(9, l.count)
+            var quotes = 0, i = lead
+            while i < l.count {
+                if l[i] == UInt8(ascii: "\"") {
+                    quotes += 1
+                    // the list's closing quote, three of ,"household_id":", then the id's closing one
+                    if quotes == 5 { break }
+                }
+                i += 1
             }
-            i += 1
+            keyStart = start + lead
+            keyEnd = start + min(i + 1, l.count)
+        case .feedAndLine:
+            let f = LineCursor.prefixLength(l, through: UInt8(ascii: ","))
+            keyStart = start
+            keyEnd = start + f
+            var n = 0, i = f
+            while i < l.count, l[i] >= UInt8(ascii: "0"), l[i] <= UInt8(ascii: "9") {
+                n = n * 10 + Int(l[i] - UInt8(ascii: "0"))
+                i += 1
+            }
+            number = n
         }
-        return UnsafeRawBufferPointer(rebasing: line[lead...])
     }
 
-    /// The decimal number starting at `from`.
-    static func number(_ line: UnsafeRawBufferPointer, from: Int) -> Int {
-        var n = 0
-        var i = from
-        while i < line.count, line[i] >= UInt8(ascii: "0"), line[i] <= UInt8(ascii: "9") {
-            n = n * 10 + Int(line[i] - UInt8(ascii: "0"))
-            i += 1
-        }
-        return n
+    /// The length of the line up to and including the first `sep` (the whole line when none).
+    static func prefixLength(_ line: UnsafeRawBufferPointer, through sep: UInt8) -> Int {
+        guard let base = line.baseAddress, let p = memchr(base, Int32(sep), line.count) else { return line.count }
+        return UnsafeRawPointer(p) - base + 1
     }
 }

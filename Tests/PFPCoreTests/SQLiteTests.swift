@@ -171,7 +171,7 @@ final class SchemaTests: XCTestCase {
             "INSERT INTO runs(run_date, status, started_at, pipeline_version) VALUES ('2026-11-23', 'succeeded', 'x', '0.1.0')"
         )
         try Schema.migrate(db)
-        XCTAssertEqual(try Schema.applied(db), [1, 2, 3])
+        XCTAssertEqual(try Schema.applied(db), [1, 2, 3, 4])
         XCTAssertEqual(try columns(db, "stage_result").filter { $0 == "checksum" || $0 == "sha256" }, ["checksum"])
         let runs = try RunRegistry(db: db).list()
         XCTAssertEqual(runs.map(\.status), [.succeeded], "the registry's rows kept")
