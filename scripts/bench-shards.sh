@@ -5,8 +5,10 @@
 # separate machines would run them side by side), and merged. Prints, per step,
 # wall and CPU seconds and peak memory, and checks that every merged list,
 # explain.jsonl and rejects.csv is byte-identical to the whole run's.
-# Release build; the delivery is cached in bench-data/ (about 9 GB at 10M);
-# the shards' files are removed after each count (disk: about 60 GB at the peak).
+# Release build; the delivery is cached in bench-data/ (about 9 GB at 10M). Disk:
+# about 45 GB beside the delivery at 10M (the whole run's 16 GB, and for one count
+# at a time the cut, the shards' runs and the merge); stage results are removed
+# as soon as a run has published (the merge reads only the published runs).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 N=${BENCH_SHARDS_HOUSEHOLDS:-10000000}
@@ -35,6 +37,7 @@ timed() {
 timed "whole run" "$P" run --config "$C" --run-date "$D" --inbox "$inbox" --out "$W/single" --db "$W/single.sqlite" \
   --metrics-dir "$W/m" --quiet
 whole=$(cat "$W/last")
+rm -rf "$W/single.sqlite.stages"
 for S in $COUNTS; do
   cut=$W/cut-$S
   timed "cut into $S shards" "$P" shard --config "$C" --run-date "$D" --inbox "$inbox" --shards "$S" --out "$cut" --quiet
@@ -43,9 +46,11 @@ for S in $COUNTS; do
     timed "  shard $k of $S" "$P" run --config "$C" --run-date "$D" --inbox "$cut/$k" --out "$W/s$S-$k" \
       --db "$W/s$S-$k.sqlite" --metrics-dir "$W/m$S-$k" --quiet
     walls+=("$(cat "$W/last")")
+    rm -rf "$W/s$S-$k.sqlite.stages"
   done
+  rm -rf "$cut"
   runs=(); for k in $(seq 0 $((S - 1))); do runs+=("$W/s$S-$k/$D"); done
-  timed "merge of $S shards" "$P" merge --config "$C" --run-date "$D" --out "$W/merged-$S" "${runs[@]}"
+  timed "merge of $S shards" "$P" merge --quiet --config "$C" --run-date "$D" --out "$W/merged-$S" "${runs[@]}"
   merge=$(cat "$W/last")
   longest=$(printf "%s\n" "${walls[@]}" | sort -g | tail -1)
   same=yes

@@ -6,9 +6,9 @@ import PFPRun
 struct ShardCommand: PFPCommand {
     static let name = "shard"
     static let summary = "cut a delivery into N shard deliveries by household (for runs on several machines)"
-    static let shards = Option.number("shards", "N", help: "how many shards (required)", in: 1...65_536)
+    static let shards = Option.number("shards", "N", help: "how many shards", in: 1...65_536, required: true)
     static let out = Option<String>(
-        "out", "DIR", help: "where the shard inboxes go: DIR/0/ … DIR/<N-1>/ (required)", required: true)
+        "out", "DIR", help: "where the shard inboxes go: DIR/0/ … DIR/<N-1>/", required: true)
     static let arguments =
         [
             Shared.config.declaration, RunArguments.runDate.declaration, RunArguments.inbox.declaration,
@@ -60,9 +60,9 @@ struct ShardCommand: PFPCommand {
 struct MergeCommand: PFPCommand {
     static let name = "merge"
     static let summary = "merge the published runs of every shard into the run one machine would publish"
-    static let runDate = Option.date("run-date", help: "the run date (required)", required: true)
+    static let runDate = Option.date("run-date", help: "the run date", required: true)
     static let out = Option<String>(
-        "out", "DIR", help: "output root; the merged run appears as DIR/<run date>/ (required)", required: true)
+        "out", "DIR", help: "output root; the merged run appears as DIR/<run date>/", required: true)
     static let runs = Words("SHARD_RUN_DIR...", help: "each shard's published run (or its output root)")
     static let verify = Flag(
         "verify-digests", help: "hash every shard file against its manifest's sha256 (default: sizes only)")

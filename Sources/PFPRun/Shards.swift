@@ -320,9 +320,10 @@ package enum ShardMerge {
         var rows = 0
         // What each input has let go of: read once, start to end, a few pages stay resident.
         var dropped = [Int](repeating: 0, count: inputs.count)
-        let dropEvery = 64 << 20
-        // ... and has asked for the next steps ahead of the merge (a cold file is read from disk while merged).
-        for m in inputs { m.prefetch(from: 0, count: 2 * dropEvery) }
+        let dropEvery = 16 << 20
+        // The page cache filled ahead of every input (cold files, one cursor each).
+        let ahead = ReadAhead(inputs)
+        defer { ahead.stop() }
         try cursors.withUnsafeMutableBufferPointer { c in
             var heap = c.indices.filter { !c[$0].atEnd }
             try heap.withUnsafeMutableBufferPointer { h in
@@ -350,9 +351,9 @@ package enum ShardMerge {
                     rows += 1
                     c[k].advance()
                     if c[k].start - dropped[k] >= dropEvery {
+                        inputs[k].dropResidentPages(from: dropped[k], upTo: c[k].start)
                         dropped[k] = c[k].start
-                        inputs[k].dropResidentPages(upTo: c[k].start)
-                        inputs[k].prefetch(from: c[k].start + dropEvery, count: dropEvery)
+                        ahead.reached(k, c[k].start)
                     }
                     if c[k].atEnd {
                         h[0] = h[n - 1]

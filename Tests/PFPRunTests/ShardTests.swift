@@ -30,26 +30,28 @@ final class ShardTests: XCTestCase {
     }
 
     /// The whole delivery run on one machine: `<dir>/single/<date>/`.
-    func single(_ inboxes: [String], _ dir: String) throws {
+    func single(_ inboxes: [String], _ dir: String, _ extra: [String] = []) throws {
         for (d, inbox) in zip(days, inboxes) {
-            try ok([
-                "run", "--run-date", d, "--inbox", inbox, "--out", dir + "/single", "--db", dir + "/single.sqlite",
-                "--quiet",
-            ])
+            try ok(
+                [
+                    "run", "--run-date", d, "--inbox", inbox, "--out", dir + "/single", "--db", dir + "/single.sqlite",
+                    "--quiet",
+                ] + extra)
         }
     }
 
     /// Cut, run per shard (each with its own database and root), merge: `<dir>/merged/<date>/`.
-    func sharded(_ inboxes: [String], _ dir: String, shards n: Int) throws {
+    func sharded(_ inboxes: [String], _ dir: String, shards n: Int, _ extra: [String] = []) throws {
         for (d, inbox) in zip(days, inboxes) {
-            try ok([
-                "shard", "--run-date", d, "--inbox", inbox, "--shards", "\(n)", "--out", "\(dir)/cut-\(d)", "--quiet",
-            ])
+            try ok(
+                ["shard", "--run-date", d, "--inbox", inbox, "--shards", "\(n)", "--out", "\(dir)/cut-\(d)", "--quiet"]
+                    + extra)
             for k in 0..<n {
-                try ok([
-                    "run", "--run-date", d, "--inbox", "\(dir)/cut-\(d)/\(k)", "--db", "\(dir)/shard\(k).sqlite",
-                    "--out", "\(dir)/shard\(k)", "--quiet",
-                ])
+                try ok(
+                    [
+                        "run", "--run-date", d, "--inbox", "\(dir)/cut-\(d)/\(k)", "--db", "\(dir)/shard\(k).sqlite",
+                        "--out", "\(dir)/shard\(k)", "--quiet",
+                    ] + extra)
             }
             try ok(
                 ["merge", "--run-date", d, "--out", "\(dir)/merged", "--quiet"]
@@ -77,12 +79,12 @@ final class ShardTests: XCTestCase {
             NSDictionary(dictionary: ma), NSDictionary(dictionary: mb), "\(what): manifest", file: file, line: line)
     }
 
-    func check(_ inboxes: [String], shards: [Int], _ name: String) throws {
+    func check(_ inboxes: [String], shards: [Int], _ name: String, _ extra: [String] = []) throws {
         let dir = work + "/" + name
-        try single(inboxes, dir)
+        try single(inboxes, dir, extra)
         for n in shards {
             let sd = "\(dir)/n\(n)"
-            try sharded(inboxes, sd, shards: n)
+            try sharded(inboxes, sd, shards: n, extra)
             for d in days { try assertSame(dir + "/single/" + d, sd + "/merged/" + d, "\(name), \(n) shards, \(d)") }
         }
     }
@@ -103,6 +105,38 @@ final class ShardTests: XCTestCase {
             work + "/gen", "--quiet",
         ])
         try check(days.map { work + "/gen/inbox-\($0)" }, shards: [7], "generated")
+    }
+
+    /// A required feed allowed missing (its policies skipped) and a stale optional
+    /// feed (ignored): the merged manifest says so as the single run's does.
+    func testAFeedAllowedMissingAndAStaleOneAsInASingleRun() throws {
+        var inboxes: [String] = []
+        for d in days {
+            let inbox = work + "/in-" + d
+            try FileManager.default.copyItem(atPath: repoRoot + "/SampleData/inbox-\(d)", toPath: inbox)
+            try FileManager.default.removeItem(atPath: inbox + "/education.csv")
+            try FileManager.default.removeItem(atPath: inbox + "/education.csv.manifest.json")
+            let m = inbox + "/utilities.csv.manifest.json"
+            let text = try String(contentsOfFile: m, encoding: .utf8)
+            let stale = text.replacingOccurrences(
+                of: #""as_of": *"[0-9-]+""#, with: #""as_of": "2026-10-01""#, options: .regularExpression)
+            XCTAssertNotEqual(stale, text)
+            try stale.write(toFile: m, atomically: true, encoding: .utf8)
+            inboxes.append(inbox)
+        }
+        try check(inboxes, shards: [3], "allowed", ["--allow-missing", "education"])
+        let m = try XCTUnwrap(
+            JSON.parseObject(try FileIO.readAll(work + "/allowed/n3/merged/\(days[1])/manifest.json")))
+        let inputs = try XCTUnwrap(m["inputs"] as? [[String: Any]])
+        XCTAssertEqual(inputs.first { $0["feed"] as? String == "education" }?["status"] as? String, "allowed_missing")
+        XCTAssertEqual(inputs.first { $0["feed"] as? String == "utilities" }?["status"] as? String, "stale")
+        // A shard run with other --allow-missing than the cut's: refused.
+        let r = try pfp([
+            "run", "--run-date", days[0], "--inbox", work + "/allowed/n3/cut-\(days[0])/0", "--db", work + "/x.sqlite",
+            "--out", work + "/x", "--quiet",
+        ])
+        XCTAssertEqual(r.status, 65)
+        XCTAssertTrue(r.err.contains("--allow-missing"), r.err)
     }
 
     /// The shards of a household id are CRC-32 (zlib's) mod N: one household's rows all in one shard.
