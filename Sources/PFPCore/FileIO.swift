@@ -86,6 +86,12 @@ public enum FileIO {
             try self.init(path: path, mode: mode, check: check, direct: direct, block: 8 << 20)
         }
 
+        /// A direct writer (see `direct`) with blocks of `directBlock` bytes (a
+        /// multiple of 4096): larger blocks, fewer waits for the disk.
+        public convenience init(path: String, directBlock: Int) throws {
+            try self.init(path: path, mode: 0o600, check: .sha256, direct: true, block: directBlock)
+        }
+
         /// `block`: the direct mode's block size, a multiple of 4096 (smaller in tests).
         init(path: String, mode: mode_t, check: Check, direct: Bool, block: Int) throws {
             precondition(block > 0 && block % Writer.alignment == 0)

@@ -214,6 +214,12 @@ public final class ReadAhead: @unchecked Sendable {
                 let b = files[i].bytes
                 let n = min(ReadAhead.step, b.count - asked[i])
                 let p = UnsafeMutableRawPointer(mutating: b.baseAddress! + asked[i])
+                // The next steps asked for without waiting (the disk gets a deeper
+                // queue), this one read and mapped.
+                let next = asked[i] + n, further = min(3 * ReadAhead.step, b.count - next)
+                if further > 0 {
+                    madvise(UnsafeMutableRawPointer(mutating: b.baseAddress! + next), further, MADV_WILLNEED)
+                }
                 if !populate || madvise(p, n, ReadAhead.populateRead) != 0 {
                     populate = false
                     madvise(p, n, MADV_WILLNEED)
