@@ -51,18 +51,30 @@ struct RunArguments {
     var format = Console.Format.text
 
     init(_ a: ArgumentReader) throws {
-        options.configPath = try a.value(Shared.config, default: Shared.defaultConfig)
-        options.runDate = try a.value(RunArguments.runDate)
-        options.inbox = try a.value(RunArguments.inbox)
+        options = try RunArguments.delivery(a)
         options.outRoot = try a.value(RunArguments.out)
         options.dbPath = try a.value(Shared.db)
-        options.allowMissing = Set(try a.values(RunArguments.allowMissing))
         options.allowDrift = Set(try a.values(RunArguments.allowDrift))
-        options.threads = try a.value(Shared.threads)
         options.metricsDir = try a.value(RunArguments.metricsDir)
-        format = try a.value(Shared.logFormat) ?? .text
-        if a.flag(Shared.quiet) { level = .quiet }
-        if a.flag(Shared.verbose) { level = .verbose }
+        (level, format) = try RunArguments.talking(a)
+    }
+
+    /// The delivery a command reads: configuration, run date, inbox, the feeds
+    /// allowed to be missing, threads (`pfp run`, `pfp stage`, `pfp shard`).
+    static func delivery(_ a: ArgumentReader) throws -> RunOptions {
+        var o = RunOptions()
+        o.configPath = try a.value(Shared.config, default: Shared.defaultConfig)
+        o.runDate = try a.value(RunArguments.runDate)
+        o.inbox = try a.value(RunArguments.inbox)
+        o.allowMissing = Set(try a.values(RunArguments.allowMissing))
+        o.threads = try a.value(Shared.threads)
+        return o
+    }
+
+    /// How a command talks: --quiet, --verbose, --log-format.
+    static func talking(_ a: ArgumentReader) throws -> (Console.Level, Console.Format) {
+        let quiet = a.flag(Shared.quiet), verbose = a.flag(Shared.verbose)  // both read: each is declared
+        return (quiet ? .quiet : verbose ? .verbose : .normal, try a.value(Shared.logFormat) ?? .text)
     }
 
     /// Applies the thread count and verbosity, then runs the stages.

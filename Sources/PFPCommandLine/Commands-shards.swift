@@ -32,19 +32,13 @@ struct ShardCommand: PFPCommand {
     var format = Console.Format.text
 
     init(_ a: ArgumentReader) throws {
-        options.configPath = try a.value(Shared.config, default: Shared.defaultConfig)
-        options.runDate = try a.value(RunArguments.runDate)
-        options.inbox = try a.value(RunArguments.inbox)
-        options.allowMissing = Set(try a.values(RunArguments.allowMissing))
-        options.threads = try a.value(Shared.threads)
+        options = try RunArguments.delivery(a)
         guard let n = try a.value(ShardCommand.shards) else {
             throw PipelineError.usage("pfp shard: --shards N is required")
         }
         count = n
         out = try a.value(ShardCommand.out)!
-        format = try a.value(Shared.logFormat) ?? .text
-        if a.flag(Shared.quiet) { level = .quiet }
-        if a.flag(Shared.verbose) { level = .verbose }
+        (level, format) = try RunArguments.talking(a)
     }
 
     func run(console: Console) throws {
@@ -95,9 +89,7 @@ struct MergeCommand: PFPCommand {
         request.configPath = try a.value(Shared.config, default: Shared.defaultConfig)
         request.verifyDigests = a.flag(MergeCommand.verify)
         threads = try a.value(Shared.threads)
-        format = try a.value(Shared.logFormat) ?? .text
-        if a.flag(Shared.quiet) { level = .quiet }
-        if a.flag(Shared.verbose) { level = .verbose }
+        (level, format) = try RunArguments.talking(a)
     }
 
     func validate() throws {

@@ -37,12 +37,7 @@ public struct IngestStage {
     ) throws -> IngestOutcome {
         // The delivery is checked on a thread of its own, a feed or more ahead of the
         // parsing (CheckAhead); nothing parsed is used unless the whole check passes.
-        let (config, catalogue, console) = (self.config, self.catalogue, self.console)
-        let ahead = CheckAhead { decided in
-            try DeliveryCheck.run(
-                inbox: inbox, config: config, catalogue: catalogue, runDate: runDate,
-                allowMissing: allowMissing, console: console, decided: decided)
-        }
+        let ahead = checkAhead(inbox: inbox, runDate: runDate, allowMissing: allowMissing)
         // Whatever happens below, the check's thread has ended when this returns.
         defer { _ = try? ahead.finish() }
         // Reading and parsing make and drop gigabytes of buffers: freed memory is
@@ -71,6 +66,16 @@ public struct IngestStage {
         return IngestOutcome(
             result: result, reports: config.feeds.compactMap { reports[$0.name] }, rejects: rejects,
             conflicts: conflicts)
+    }
+
+    /// The delivery's check, started on a thread of its own.
+    func checkAhead(inbox: String, runDate: CivilDate, allowMissing: Set<String>) -> CheckAhead {
+        let (config, catalogue, console) = (self.config, self.catalogue, self.console)
+        return CheckAhead { decided in
+            try DeliveryCheck.run(
+                inbox: inbox, config: config, catalogue: catalogue, runDate: runDate,
+                allowMissing: allowMissing, console: console, decided: decided)
+        }
     }
 
     /// Groups accepted people by household id (byte order), then by ID number.

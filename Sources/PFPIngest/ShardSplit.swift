@@ -181,12 +181,8 @@ extension IngestStage {
         pipelineVersion: String
     ) throws -> ShardSplitSummary {
         precondition(count >= 1)
-        let (config, catalogue, console) = (self.config, self.catalogue, self.console)
-        let ahead = CheckAhead { decided in
-            try DeliveryCheck.run(
-                inbox: inbox, config: config, catalogue: catalogue, runDate: runDate,
-                allowMissing: allowMissing, console: console, decided: decided)
-        }
+        let (config, console) = (self.config, self.console)
+        let ahead = checkAhead(inbox: inbox, runDate: runDate, allowMissing: allowMissing)
         defer { _ = try? ahead.finish() }
         let run = IngestRun(
             stage: self, ahead: ahead, inbox: inbox, runDate: runDate, previousRows: [:], allowDrift: [])
