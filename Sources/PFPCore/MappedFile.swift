@@ -54,14 +54,6 @@ public final class MappedFile: @unchecked Sendable {
         if let base { madvise(base, length, MADV_DONTNEED) }
     }
 
-    /// Asks the kernel to read `count` bytes from `offset` (page-aligned) ahead of
-    /// their use, without waiting: a file read from start to end in steps.
-    public func prefetch(from offset: Int, count: Int) {
-        let page = Int(sysconf(Int32(_SC_PAGESIZE)))
-        let lo = min(offset, length) / page * page, hi = min(offset + count, length)
-        if let base, hi > lo { madvise(base + lo, hi - lo, MADV_WILLNEED) }
-    }
-
     /// Drops the pages from `from` to before `offset` (both rounded down to a
     /// page) from the resident set: a file read once from start to end holds a
     /// few pages, not all of them.
