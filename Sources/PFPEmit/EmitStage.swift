@@ -210,45 +210,47 @@ package struct EmitStage {
         return grouped.mapValues { $0[...] }
     }
 
-    /// A feed as the manifest's `inputs` give it.
-    package static func inputJSON(_ rep: FeedReport) -> JSON {
-        .object(
-            [
-                ("feed", .string(rep.feed)), ("required", .bool(rep.required)),
-                ("status", .string(rep.status.rawValue)),
-                ("file", rep.file.map { .string($0) } ?? .null),
-                ("as_of", rep.asOf.map { .string($0.description) } ?? .null),
-                ("sha256", rep.sha256.map { .string($0) } ?? .null),
-            ] + rep.counts + (rep.message.map { [("message", JSON.string($0))] } ?? []))
+    package static func manifest(_ x: Inputs, dir: RunDirectory, counts: JSON) -> JSON {
+        manifest(
+            schemaVersion: x.schemaVersion, runDate: x.runDate, startedAt: x.startedAt,
+            pipelineVersion: x.pipelineVersion, rules: x.rules, feeds: x.feeds, allowedMissing: x.allowedMissing,
+            households: x.match.households, people: x.match.people, counts: counts, dir: dir,
+            extra: x.shard.map { [("shard", $0)] } ?? [])
     }
 
-    package static func manifest(_ x: Inputs, dir: RunDirectory, counts: JSON) -> JSON {
-        let inputs: [JSON] = x.feeds.map(EmitStage.inputJSON)
+    /// manifest.json (outputs.md), field by field in its order; `extra` after the
+    /// outputs (a shard's `shard`, a merged run's `shards`). The nightly run and
+    /// `pfp merge` both write it here.
+    package static func manifest(
+        schemaVersion: Int, runDate: CivilDate, startedAt: String, pipelineVersion: String, rules: RuleSet,
+        feeds: [FeedReport], allowedMissing: [String], households: Int, people: Int, counts: JSON,
+        dir: RunDirectory, extra: [(String, JSON)] = []
+    ) -> JSON {
         let outputs: [JSON] = dir.files.sorted { $0.name < $1.name }.map { f in
             .object([
                 ("file", .string(f.name)), ("rows", .int(f.rows)), ("sha256", .string(f.sha256)),
                 ("bytes", .int(f.bytes)),
             ])
         }
-        let skipped: [JSON] = x.rules.skippedPolicies.map {
+        let skipped: [JSON] = rules.skippedPolicies.map {
             .object([("policy", .string($0.id)), ("reason", .string($0.reason))])
         }
         return .object(
             [
-                ("schema_version", .int(x.schemaVersion)),
-                ("run_date", .string(x.runDate.description)),
-                ("started_at", .string(x.startedAt)),
+                ("schema_version", .int(schemaVersion)),
+                ("run_date", .string(runDate.description)),
+                ("started_at", .string(startedAt)),
                 ("ended_at", .string(RunRegistry.timestamp())),
-                ("pipeline_version", .string(x.pipelineVersion)),
-                ("rule_digest", .string(x.rules.digest)),
-                ("rule_files", .array(x.rules.files.map { .string(($0 as NSString).lastPathComponent) })),
-                ("inputs", .array(inputs)),
-                ("allowed_missing", .array(x.allowedMissing.map { .string($0) })),
+                ("pipeline_version", .string(pipelineVersion)),
+                ("rule_digest", .string(rules.digest)),
+                ("rule_files", .array(rules.files.map { .string(($0 as NSString).lastPathComponent) })),
+                ("inputs", .array(feeds.map { $0.json() })),
+                ("allowed_missing", .array(allowedMissing.map { .string($0) })),
                 ("skipped_policies", .array(skipped)),
-                ("households", .int(x.match.households)),
-                ("people", .int(x.match.people)),
+                ("households", .int(households)),
+                ("people", .int(people)),
                 ("counts", counts),
                 ("outputs", .array(outputs)),
-            ] + (x.shard.map { [("shard", $0)] } ?? []))
+            ] + extra)
     }
 }

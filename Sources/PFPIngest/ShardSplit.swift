@@ -29,7 +29,7 @@ public struct ShardPlan: Sendable {
             ("format", .string(ShardPlan.format)), ("index", .int(index)), ("count", .int(count)),
             ("run_date", .string(runDate.description)), ("pipeline_version", .string(pipelineVersion)),
             ("split", .string(split)), ("allowed_missing", .array(allowedMissing.map { .string($0) })),
-            ("feeds", .array(feeds.map(\.json))), ("rejects", .int(rejects.count)),
+            ("feeds", .array(feeds.map { $0.json(withBytes: true) })), ("rejects", .int(rejects.count)),
         ])
     }
 
@@ -118,18 +118,21 @@ public struct ShardPlan: Sendable {
 }
 
 extension FeedReport {
-    /// The report as a shard plan keeps it.
-    public var json: JSON {
+    /// The report as the manifest's `inputs` give it (feed, required, status, file,
+    /// as_of, sha256, counts, and the message of a feed not used); a shard plan
+    /// keeps the file's size too (`withBytes`). `init(json:)` reads either back.
+    public func json(withBytes: Bool = false) -> JSON {
         .object(
             [
                 ("feed", .string(feed)), ("required", .bool(required)), ("status", .string(status.rawValue)),
-                ("message", message.map { .string($0) } ?? .null), ("file", file.map { .string($0) } ?? .null),
+                ("file", file.map { .string($0) } ?? .null),
                 ("as_of", asOf.map { .string($0.description) } ?? .null),
-                ("sha256", sha256.map { .string($0) } ?? .null), ("bytes", .int(bytes)),
-            ] + counts)
+                ("sha256", sha256.map { .string($0) } ?? .null),
+            ] + counts + (message.map { [("message", JSON.string($0))] } ?? [])
+                + (withBytes ? [("bytes", .int(bytes))] : []))
     }
 
-    /// A report read back from a shard plan; nil when it is not one.
+    /// A report read back from a shard plan or a manifest's inputs; nil when it is not one.
     public init?(json o: [String: Any]) {
         guard let feed = o["feed"] as? String, let required = o["required"] as? Bool,
             let status = (o["status"] as? String).flatMap(Status.init(rawValue:)),

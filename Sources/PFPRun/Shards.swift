@@ -417,51 +417,33 @@ package enum ShardMerge {
         return (d, counts)
     }
 
-    /// The merged run's manifest: the single run's fields, in its order, with the
-    /// shards' counts added up, and `shards` naming the shard runs merged.
+    /// The merged run's manifest: the single run's, with the shards' counts added
+    /// up, the earliest shard's start, and `shards` naming the shard runs merged.
     static func merged(
         _ shards: [ShardRun], feeds: [FeedReport], figures: RunFigures, rules: RuleSet, dir: RunDirectory
     ) -> JSON {
         let first = shards[0].manifest
-        let started = shards.compactMap { $0.manifest["started_at"] as? String }.min() ?? RunRegistry.timestamp()
-        func strings(_ key: String) -> JSON { .array((first[key] as? [String] ?? []).map { .string($0) }) }
-        let skipped: [JSON] = (first["skipped_policies"] as? [[String: Any]] ?? []).map {
-            .object([
-                ("policy", .string($0["policy"] as? String ?? "")), ("reason", .string($0["reason"] as? String ?? "")),
-            ])
-        }
-        let outputs: [JSON] = dir.files.sorted { $0.name < $1.name }.map { f in
-            .object([
-                ("file", .string(f.name)), ("rows", .int(f.rows)), ("sha256", .string(f.sha256)),
-                ("bytes", .int(f.bytes)),
-            ])
-        }
         let runs: [JSON] = shards.map { s in
             .object([
                 ("index", .int(s.index)), ("started_at", .string(s.manifest["started_at"] as? String ?? "")),
                 ("ended_at", .string(s.manifest["ended_at"] as? String ?? "")),
             ])
         }
-        return .object([
-            ("schema_version", .int(int(first["schema_version"]) ?? PFPVersion.schema)),
-            ("run_date", .string(first["run_date"] as? String ?? "")),
-            ("started_at", .string(started)),
-            ("ended_at", .string(RunRegistry.timestamp())),
-            ("pipeline_version", .string(PFPVersion.pipeline)),
-            ("rule_digest", .string(rules.digest)),
-            ("rule_files", strings("rule_files")),
-            ("inputs", .array(feeds.map(EmitStage.inputJSON))),
-            ("allowed_missing", strings("allowed_missing")),
-            ("skipped_policies", .array(skipped)),
-            ("households", .int(figures.households)),
-            ("people", .int(figures.people)),
-            ("counts", figures.counts(rules)),
-            ("outputs", .array(outputs)),
-            (
-                "shards",
-                .object([("count", .int(shards.count)), ("split", .string(shards[0].split)), ("runs", .array(runs))])
-            ),
-        ])
+        return EmitStage.manifest(
+            schemaVersion: int(first["schema_version"]) ?? PFPVersion.schema,
+            runDate: CivilDate.parse(first["run_date"] as? String ?? "") ?? CivilDate(days: 0),
+            startedAt: shards.compactMap { $0.manifest["started_at"] as? String }.min() ?? RunRegistry.timestamp(),
+            pipelineVersion: PFPVersion.pipeline, rules: rules, feeds: feeds,
+            allowedMissing: first["allowed_missing"] as? [String] ?? [], households: figures.households,
+            people: figures.people, counts: figures.counts(rules), dir: dir,
+            extra: [
+                (
+                    "shards",
+                    .object([
+                        ("count", .int(shards.count)), ("split", .string(shards[0].split)), ("runs", .array(runs)),
+                    ])
+                )
+            ])
     }
 }
 
