@@ -109,9 +109,12 @@ struct WhatIfCommand: PFPCommand {
     )
     static let out = Option<String>(
         "out", "DIR", help: "where the reforms' folders go (default out/whatif/<run date>/)")
+    static let everyHousehold = Flag(
+        "every-household",
+        help: "decide every household again, not only those a changed number can reach (slower; the same files)")
     static let arguments = [
-        runDate.declaration, reform.declaration, sweep.declaration, out.declaration, Shared.config.declaration,
-        Shared.db.declaration,
+        runDate.declaration, reform.declaration, sweep.declaration, out.declaration, everyHousehold.declaration,
+        Shared.config.declaration, Shared.db.declaration,
         Shared.threads.declaration, Shared.verbose.declaration,
     ]
     static let details = """
@@ -122,6 +125,12 @@ struct WhatIfCommand: PFPCommand {
         publish them, changes.csv (every entry added, removed or changed against the published run),
         summary.csv (push entries and cost per policy and district, before and after) and
         manifest.json. Never changes a published run, the run registry or the state later runs read.
+
+        A reform that changes only numbers (parameter entries) decides again only the households
+        those numbers can reach: where a comparison reading a changed number gives another result
+        for the household or one of its people, or where an entry's amount reads one; every other
+        household keeps its published entries (docs/WHATIF.md, "How it stays fast"). A reform with
+        rule files decides every household again.
         """
 
     var request: WhatIfRequest
@@ -138,6 +147,7 @@ struct WhatIfCommand: PFPCommand {
         request = WhatIfRequest(
             options: o, reformPaths: try a.values(WhatIfCommand.reform), outRoot: try a.value(WhatIfCommand.out),
             sweep: try a.value(WhatIfCommand.sweep))
+        request.everyHousehold = a.flag(WhatIfCommand.everyHousehold)
     }
 
     func run(console: Console) throws {

@@ -58,7 +58,7 @@ public struct BlobReader {
     let runDate: CivilDate
     let stage: String
 
-    func bytes(_ name: String) throws -> UnsafeRawBufferPointer {
+    public func bytes(_ name: String) throws -> UnsafeRawBufferPointer {
         guard let r = index[name] else {
             throw PipelineError.failure(
                 stage: stage, "the stored \(stage) result for \(runDate) has no '\(name)'",

@@ -9,9 +9,10 @@ public final class HouseholdProfilesView: StoredValues {
     let profiles: HouseholdProfiles
     let map: [Int]  // rules value index -> profile value index (-1: not stored)
 
-    public init(_ p: HouseholdProfiles, rules: RuleSet) {
+    /// `except`: values (indexes) computed, not read (a reform changes what they read).
+    public init(_ p: HouseholdProfiles, rules: RuleSet, except: Set<Int> = []) {
         profiles = p
-        map = rules.values.map { v in p.valueIDs.firstIndex(of: v.id) ?? -1 }
+        map = rules.values.map { v in except.contains(v.index) ? -1 : p.valueIDs.firstIndex(of: v.id) ?? -1 }
     }
     init(profiles: HouseholdProfiles, map: [Int]) { self.profiles = profiles; self.map = map }
 

@@ -164,3 +164,123 @@ public extension MatchResult {
         return m
     }
 }
+
+/// The NUL-separated fields of a stored text column, one after another.
+struct FieldCursor {
+    let bytes: UnsafeRawBufferPointer
+    var at = 0
+    init(_ b: UnsafeRawBufferPointer) { bytes = b }
+    /// The next field (empty past the end).
+    mutating func next() -> UnsafeRawBufferPointer {
+        let start = at
+        var i = at
+        while i < bytes.count && bytes[i] != 0 { i += 1 }
+        at = i + 1
+        return UnsafeRawBufferPointer(rebasing: bytes[min(start, bytes.count)..<min(i, bytes.count)])
+    }
+}
+
+public extension MatchResult {
+    /// The stored result of a run read back for `pfp whatif`: the entries in the
+    /// index space of that run's stored ingest result (`householdIDs`, the same
+    /// array: no string per entry) and of `rules` (lists and policies by id), each
+    /// distinct code one string. Fields are read from the stored bytes as they are.
+    static func loadEntries(
+        from store: StageStore, runDate: CivilDate, rules: RuleSet, householdIDs: [String]
+    ) throws -> MatchResult {
+        guard let r = try store.load(runDate: runDate, stage: stage) else {
+            throw PipelineError.badInput(
+                stage: "whatif", "no match result for \(runDate)",
+                hint: "run 'pfp stage match --run-date \(runDate)' first")
+        }
+        let amount: [Int64] = try r.get("amount"), district: [Int32] = try r.get("district")
+        let street: [Int32] = try r.get("street"), community: [Int64] = try r.get("community")
+        let counts: [Int64] = try r.get("counts")
+        let n = amount.count
+        let outcome: [UInt8] =
+            r.has("outcome") ? try r.get("outcome") : .init(repeating: PublishedEntry.noOutcome, count: n)
+        let outcomeDate: [Int32] = r.has("outcome_date") ? try r.get("outcome_date") : .init(repeating: 0, count: n)
+        let until: [Int32] = r.has("until") ? try r.get("until") : .init(repeating: 0, count: n)
+        guard district.count == n, street.count == n, community.count == n, outcome.count == n,
+            outcomeDate.count == n, until.count == n, counts.count == 2
+        else { throw r.damaged("entries") }
+        var list = FieldCursor(try r.bytes("list")), hh = FieldCursor(try r.bytes("household_id"))
+        var person = FieldCursor(try r.bytes("person_id")), policy = FieldCursor(try r.bytes("policy"))
+        var certainty = FieldCursor(try r.bytes("certainty")), status = FieldCursor(try r.bytes("status"))
+        var codeText = FieldCursor(try r.bytes("codes"))
+        func same(_ b: UnsafeRawBufferPointer, _ s: [UInt8]) -> Bool { b.elementsEqual(s) }
+        let listText = rules.lists.map { Array($0.id.utf8) }, policyText = rules.policies.map { Array($0.id.utf8) }
+        let certaintyWords = PublishedEntry.certaintyUTF8, statusWords = PublishedEntry.statusUTF8
+        // Household ids compared as bytes; each list's entries come in household order.
+        let ids = householdIDs.map { Array($0.utf8) }
+        func order(_ b: UnsafeRawBufferPointer, _ i: Int) -> Int {
+            ids[i].withUnsafeBytes { x in
+                let k = min(b.count, x.count)
+                let c = k == 0 ? 0 : memcmp(b.baseAddress!, x.baseAddress!, k)
+                return c != 0 ? Int(c) : b.count - x.count
+            }
+        }
+        var codes: [String] = [], vocabulary: [[UInt8]: String] = [:]
+        var entries: [PublishedEntry] = []
+        entries.reserveCapacity(n)
+        var lastList = -1, lastHousehold = 0, lastListBytes: [UInt8] = []
+        var lastPolicy = -1
+        for i in 0..<n {
+            let lb = list.next()
+            if lastList < 0 || !same(lb, lastListBytes) {
+                guard let l = listText.firstIndex(where: { same(lb, $0) }) else { throw r.damaged("list") }
+                lastList = l; lastListBytes = listText[l]; lastHousehold = 0
+            }
+            // The household: galloping forward from the last one of this list.
+            let hb = hh.next()
+            var lo = lastHousehold, step = 1
+            while lo + step < ids.count && order(hb, lo + step) > 0 { lo += step; step *= 2 }
+            var hi = min(ids.count, lo + step + 1)
+            while lo < hi { let mid = (lo + hi) / 2; if order(hb, mid) > 0 { lo = mid + 1 } else { hi = mid } }
+            guard lo < ids.count, order(hb, lo) == 0 else { throw r.damaged("household_id") }
+            lastHousehold = lo
+            let pb = person.next()
+            var key: UInt64 = 0
+            if pb.count > 0 {
+                guard case .valid(let id, _) = IDNumber.parse(pb) else { throw r.damaged("person_id") }
+                key = id.key
+            }
+            let yb = policy.next()
+            var p: Int32 = -1
+            if yb.count > 0 {
+                if lastPolicy < 0 || !same(yb, policyText[lastPolicy]) {
+                    guard let k = policyText.firstIndex(where: { same(yb, $0) }) else { throw r.damaged("policy") }
+                    lastPolicy = k
+                }
+                p = Int32(lastPolicy)
+            }
+            let cb = certainty.next(), sb = status.next()
+            let c = certaintyWords.firstIndex { same(cb, $0) }.flatMap { Certainty(rawValue: UInt8($0)) } ?? .none
+            let st = statusWords.firstIndex { same(sb, $0) }.flatMap { PublishedEntry.EntryStatus(rawValue: UInt8($0)) }
+            let start = Int32(codes.count)
+            let all = codeText.next()
+            if all.count > 0 {
+                for part in all.split(separator: UInt8(ascii: ";"), omittingEmptySubsequences: false) {
+                    let k = Array(part)
+                    if let s = vocabulary[k] {
+                        codes.append(s)
+                    } else {
+                        let s = String(decoding: k, as: UTF8.self)
+                        vocabulary[k] = s
+                        codes.append(s)
+                    }
+                }
+            }
+            entries.append(
+                PublishedEntry(
+                    list: Int32(lastList), household: Int32(lo), policy: p, certainty: c, status: st ?? .none,
+                    personKey: key, amountValue: amount[i], codeStart: start, codeCount: Int32(codes.count) - start,
+                    district: district[i], street: street[i], community: community[i], outcome: outcome[i],
+                    outcomeDate: outcomeDate[i], until: until[i]))
+        }
+        return MatchResult(
+            entries: entries, listIDs: rules.lists.map(\.id), householdIDs: householdIDs,
+            policyIDs: rules.policies.map(\.id), codes: codes, state: RunState(runDate: runDate),
+            households: Int(counts[0]), people: Int(counts[1]))
+    }
+}

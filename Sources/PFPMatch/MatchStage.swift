@@ -101,22 +101,27 @@ public struct MatchStage {
 
     /// Evaluates every household, then streams the explanations to `explainPath`
     /// (a temporary name, renamed when complete) in the file's order.
+    ///
+    /// `households`: only these (indexes in increasing order) are decided, as
+    /// `pfp whatif` does for the households a reform may change; nil: every one.
     public func run(
         data: IngestResult, rules: RuleSet, profiles: HouseholdProfilesView?, previous: RunState?,
-        explainPath: String, console: Console
+        explainPath: String, console: Console, households subset: [Int32]? = nil
     ) throws -> MatchResult {
         let started = FileIO.now()
         guard rules.policies.count <= Int(Int16.max) else {
             throw PipelineError.badInput(
                 stage: "match", "\(rules.policies.count) policies: at most \(Int16.max) are supported")
         }
-        let chunks = (data.householdCount + MatchStage.chunk - 1) / MatchStage.chunk
+        let decidedCount = subset?.count ?? data.householdCount
+        let chunks = (decidedCount + MatchStage.chunk - 1) / MatchStage.chunk
         // As many workers as the second pass's tasks can use: up to one per list and chunk.
         let workers = try Workers(
             data: data, rules: rules, profiles: profiles, previous: previous, tasks: chunks * max(1, rules.lists.count))
         let outreach = try OutreachLookup(data: data, rules: rules)
         let decided = try decide(
-            data: data, rules: rules, previous: previous, outreach: outreach, workers: workers, chunks: chunks)
+            data: data, rules: rules, previous: previous, outreach: outreach, workers: workers, chunks: chunks,
+            subset: subset)
         console.detail(String(format: "    households decided: %.2f s", FileIO.now() - started))
         let outreachSummary =
             outreach.map { OutreachSummary(data.outreach, $0, ctx: workers.contexts[0]) } ?? OutreachSummary()
@@ -149,9 +154,9 @@ public struct MatchStage {
     /// (list, then person ID, then policy), and what the next run remembers.
     func decide(
         data: IngestResult, rules: RuleSet, previous: RunState?, outreach: OutreachLookup?, workers: Workers,
-        chunks: Int
+        chunks: Int, subset: [Int32]? = nil
     ) throws -> Decided {
-        let hCount = data.householdCount, listCount = rules.lists.count
+        let hCount = subset?.count ?? data.householdCount, listCount = rules.lists.count
         // Published order within a household: person ID, then policy (byte order).
         var policyRank = [Int](repeating: 0, count: rules.policies.count)
         for (rank, p) in rules.policies.indices.sorted(by: {
@@ -171,11 +176,12 @@ public struct MatchStage {
                 decided.remembered.withUnsafeMutableBufferPointer { remBuf in
                     decided.living.withUnsafeMutableBufferPointer { livBuf in
                         Parallel.forEach(chunks) { (worker: Int, c: Int) in
-                            let households = (c * MatchStage.chunk)..<min(hCount, (c + 1) * MatchStage.chunk)
-                            defer { Meter.shared.add(households.count) }
+                            let range = (c * MatchStage.chunk)..<min(hCount, (c + 1) * MatchStage.chunk)
+                            defer { Meter.shared.add(range.count) }
                             do {
                                 let x = try decide(
-                                    households, ctx: workers.contexts[worker], data: data, listCount: listCount,
+                                    subset.map { s in range.map { Int(s[$0]) } } ?? Array(range),
+                                    ctx: workers.contexts[worker], data: data, listCount: listCount,
                                     previous: previous, outreach: outreach, remembering: target,
                                     policyRank: policyRank)
                                 foundBuf[c] = x.found
@@ -200,7 +206,7 @@ public struct MatchStage {
     /// published order (list, then person ID, then policy); the households it
     /// remembers for the next run; how many have a living member.
     func decide(
-        _ households: Range<Int>, ctx: EvalContext, data: IngestResult, listCount: Int, previous: RunState?,
+        _ households: [Int], ctx: EvalContext, data: IngestResult, listCount: Int, previous: RunState?,
         outreach: OutreachLookup?, remembering target: Int?, policyRank: [Int]
     ) throws -> (found: [Found], starts: [Int], remembered: (bytes: [UInt8], count: Int), living: Int) {
         var byList = [[Found]](repeating: [], count: listCount)

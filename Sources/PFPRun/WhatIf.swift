@@ -19,6 +19,9 @@ package struct WhatIfRequest: Sendable {
     package var outRoot: String?
     /// `PARAMETER=FROM..TO:STEP`: one reform per value, each an entry from the run date.
     package var sweep: String?
+    /// Decide every household again, even for a reform of numbers only (the
+    /// selection's check: the files are the same).
+    package var everyHousehold = false
     package init(options: RunOptions, reformPaths: [String], outRoot: String?, sweep: String? = nil) {
         self.options = options; self.reformPaths = reformPaths; self.outRoot = outRoot; self.sweep = sweep
     }
@@ -78,11 +81,13 @@ package enum WhatIf {
         let reformRules = try reforms.map { try run.rules(reform: $0) }
         let data = try IngestResult.load(from: store, runDate: r.runDate)
         console.detail("    stored ingest result loaded, peak \(FileIO.peakRSS() >> 20) MiB")
-        // The published entries are read after the first reform's match: they are not
-        // in memory beside its profiles (the what-if's peak).
-        var publishedResult: MatchResult?
         let prevDate = try registry.previousSuccessful(before: r.runDate)
         let previous = try prevDate.flatMap { try RunState.load(from: store, runDate: $0) }
+        let published = try MatchResult.loadEntries(
+            from: store, runDate: r.runDate, rules: base, householdIDs: data.householdIDs)
+        console.detail("    stored previous state and entries loaded, peak \(FileIO.peakRSS() >> 20) MiB")
+        // Made when the first reform that changes numbers only is tried.
+        var select: WhatIfSelect?
         let outRoot = req.outRoot ?? (r.config.resolve("out/whatif") as NSString).appendingPathComponent("\(r.runDate)")
         var outcomes: [Outcome] = []
         for (reform, rs) in zip(reforms, reformRules) {
@@ -97,20 +102,43 @@ package enum WhatIf {
                         String(format: "    %@: %.2f s, peak %d MiB", what, t - lap, FileIO.peakRSS() >> 20))
                     lap = t
                 }
-                let profiles = try ProfileStage().run(data: data, rules: rs, console: console)
-                step("profiles")
-                let m = try MatchStage(writesExplanations: false).run(
-                    data: data, rules: rs, profiles: HouseholdProfilesView(profiles, rules: rs), previous: previous,
-                    explainPath: dir.path(".explain.jsonl"), console: console)
-                try FileIO.remove(dir.path(".explain.jsonl"))
-                step("decisions")
-                FileIO.releaseFreeMemory()  // the profiles and the passes' scratch, as the nightly match does
-                let published = try publishedResult ?? MatchResult.load(from: store, runDate: r.runDate)
-                publishedResult = published
-                step("published entries read")
+                let m: MatchResult
+                var mayDiffer: (before: MatchResult, after: MatchResult)?
+                if !req.everyHousehold, let impact = ReformImpact(base: base, reform: rs) {
+                    // The same rules with other numbers: only the households the
+                    // changed numbers can reach are decided again.
+                    let sel =
+                        try select
+                        ?? WhatIfSelect(
+                            data: data, previous: previous, base: base, published: published,
+                            profiles: HouseholdProfiles.load(from: store, runDate: r.runDate))
+                    select = sel
+                    let subset = try sel.households(impact, reform: rs)
+                    step(
+                        "\(grouped(subset.count)) households may change (\(impact.frontierCount) comparisons, "
+                            + "\(impact.amountPolicies.count) amounts read a changed number)")
+                    let again = try MatchStage(writesExplanations: false).run(
+                        data: data, rules: rs,
+                        profiles: HouseholdProfilesView(sel.profiles, rules: rs, except: impact.changedValues),
+                        previous: previous, explainPath: dir.path(".explain.jsonl"), console: console,
+                        households: subset)
+                    try FileIO.remove(dir.path(".explain.jsonl"))
+                    m = sel.merged(again, subset: subset)
+                    mayDiffer = (sel.entries(of: subset, in: published), sel.entries(of: subset, in: m))
+                    step("decisions")
+                } else {
+                    // Other rules: every household is decided again.
+                    let profiles = try ProfileStage().run(data: data, rules: rs, console: console)
+                    step("profiles")
+                    m = try MatchStage(writesExplanations: false).run(
+                        data: data, rules: rs, profiles: HouseholdProfilesView(profiles, rules: rs),
+                        previous: previous, explainPath: dir.path(".explain.jsonl"), console: console)
+                    try FileIO.remove(dir.path(".explain.jsonl"))
+                    step("decisions")
+                }
                 var outcome = try write(
-                    reform: reform, rules: rs, base: base, published: published, match: m, runDate: r.runDate,
-                    into: dir,
+                    reform: reform, rules: rs, base: base, published: published, match: m, mayDiffer: mayDiffer,
+                    runDate: r.runDate, into: dir,
                     explain: try WhatIfExplain(
                         data: data, previous: previous, base: base, reform: rs, workers: Parallel.threads),
                     step: step)
@@ -136,10 +164,12 @@ package enum WhatIf {
     }
 
     /// The lists, changes.csv, summary.csv and manifest.json of one reform;
-    /// (changes, added, removed, changed).
+    /// (changes, added, removed, changed). `mayDiffer`: the entries of both sides
+    /// that can differ (nil: all of them).
     static func write(
         reform: Reform, rules rs: RuleSet, base: RuleSet, published: MatchResult, match m: MatchResult,
-        runDate: CivilDate, into dir: RunDirectory, explain: WhatIfExplain, step: (String) -> Void
+        mayDiffer: (before: MatchResult, after: MatchResult)?, runDate: CivilDate, into dir: RunDirectory,
+        explain: WhatIfExplain, step: (String) -> Void
     ) throws -> Outcome {
         var inputs = EmitStage.Inputs(
             runDate: runDate, outRoot: dir.root, rules: rs, match: m, feeds: [], rejects: [], allowedMissing: [],
@@ -151,7 +181,8 @@ package enum WhatIf {
         step("lists written")
         let before = EmitStage.byList(published)
         let diff = WhatIfChanges(rules: rs, published: published, before: before, match: m, after: after)
-        let changes = diff.rows()
+        let changes = diff.rows(
+            before: mayDiffer.map { EmitStage.byList($0.before) }, after: mayDiffer.map { EmitStage.byList($0.after) })
         step("changes found")
         try dir.write("changes.csv", Array(diff.csv(changes).utf8), rows: changes.count)
         let why = explain.lines(changes)

@@ -19,11 +19,7 @@ struct WhatIfChanges {
         after: [String: ArraySlice<PublishedEntry>]
     ) {
         self.rules = rules; self.published = published; self.before = before; self.match = match; self.after = after
-        publishedHouseholds = WhatIfChanges.publishedHouseholds(published, match)
     }
-
-    /// The published result's household indexes in the reform's.
-    let publishedHouseholds: [Int32]
 
     /// An entry as the published files show it.
     struct Shown: Equatable {
@@ -99,32 +95,20 @@ struct WhatIfChanges {
         return (ids, published.policyIDs.map { index[$0]! }, match.policyIDs.map { index[$0]! })
     }
 
-    static func key(_ e: PublishedEntry, _ map: [Int32], households: [Int32]? = nil) -> Key {
-        Key(
-            household: households.map { $0[Int(e.household)] } ?? e.household, person: e.personKey,
-            policy: e.policy < 0 ? -1 : map[Int(e.policy)])
-    }
-
-    /// The published result's household indexes in the reform's (the stored result
-    /// names each entry's household, one slot per entry; the reform's indexes every
-    /// household of the stored ingest result).
-    static func publishedHouseholds(_ published: MatchResult, _ match: MatchResult) -> [Int32] {
-        var wanted: [String: Int32] = [:]
-        for id in published.householdIDs { wanted[id] = -1 }
-        var found = 0
-        for (i, id) in match.householdIDs.enumerated() where wanted[id] != nil {
-            wanted[id] = Int32(i)
-            found += 1
-            if found == wanted.count { break }
-        }
-        return published.householdIDs.map { wanted[$0]! }
+    static func key(_ e: PublishedEntry, _ map: [Int32]) -> Key {
+        Key(household: e.household, person: e.personKey, policy: e.policy < 0 ? -1 : map[Int(e.policy)])
     }
 
     /// Every difference, sorted by list id, then household, person and policy (byte
     /// order). Entries are matched by integer keys; text is made for differences only.
-    func rows() -> [Row] {
+    ///
+    /// `before` and `after`: the entries that may differ, by list (all of them
+    /// unless said otherwise; `pfp whatif` passes those of the households decided again).
+    func rows(
+        before: [String: ArraySlice<PublishedEntry>]? = nil, after: [String: ArraySlice<PublishedEntry>]? = nil
+    ) -> [Row] {
+        let (before, after) = (before ?? self.before, after ?? self.after)
         let (_, mapBefore, mapAfter) = policyIDs
-        let households = publishedHouseholds
         var out: [Row] = []
         let listIDs = Set(before.keys).union(after.keys).sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) }
         for l in listIDs {
@@ -132,14 +116,13 @@ struct WhatIfChanges {
             let old = before[l] ?? [], new = after[l] ?? []
             var index: [Key: Int] = [:]
             index.reserveCapacity(old.count)
-            for i in old.indices { index[WhatIfChanges.key(old[i], mapBefore, households: households)] = i }
+            for i in old.indices { index[WhatIfChanges.key(old[i], mapBefore)] = i }
             var rowsOfList: [Row] = []
             func row(_ e: PublishedEntry, fromPublished: Bool, _ change: String, _ was: Shown?, _ now: Shown?) -> Row {
                 let m = fromPublished ? published : match
                 let k = WhatIfChanges.key(e, m)
-                let h = fromPublished ? households[Int(e.household)] : e.household
                 return Row(
-                    list: l, household: k.household, person: k.person, policy: k.policy, householdIndex: h,
+                    list: l, household: k.household, person: k.person, policy: k.policy, householdIndex: e.household,
                     change: change, before: was, after: now)
             }
             for e in new {
@@ -207,20 +190,17 @@ struct WhatIfChanges {
     func summary() -> [SummaryRow] {
         guard let push = pushList else { return [] }
         let (ids, mapBefore, mapAfter) = policyIDs
-        let households = publishedHouseholds
         // cells[policy][district], district -1 for every district.
         var cells: [[Int32: Cell]] = Array(repeating: [:], count: ids.count)
-        let sides = [
-            (before[push.id] ?? [], mapBefore, Optional(households)), (after[push.id] ?? [], mapAfter, nil),
-        ]
+        let sides = [(before[push.id] ?? [], mapBefore), (after[push.id] ?? [], mapAfter)]
         var keys: [Set<Key>] = [[], []]
-        for (side, (entries, map, hh)) in sides.enumerated() {
+        for (side, (entries, map)) in sides.enumerated() {
             keys[side].reserveCapacity(entries.count)
-            for e in entries { keys[side].insert(WhatIfChanges.key(e, map, households: hh)) }
+            for e in entries { keys[side].insert(WhatIfChanges.key(e, map)) }
         }
-        for (side, (entries, map, hh)) in sides.enumerated() {
+        for (side, (entries, map)) in sides.enumerated() {
             for e in entries {
-                let k = WhatIfChanges.key(e, map, households: hh)
+                let k = WhatIfChanges.key(e, map)
                 let p = Int(k.policy)
                 let other = !keys[1 - side].contains(k)
                 for d in [e.district, -1] {

@@ -1,0 +1,197 @@
+import Foundation
+import PFPCore
+
+/// Which households a reform can change, found without deciding them: for a
+/// reform that changes parameter values only (the rules compile to the same
+/// nodes, with other constants or band tables), the changed numbers reach a
+/// decision only where a comparison (or has_value, is_unknown, ...) turns a
+/// number into a truth value: the *frontier*. A household whose every frontier
+/// node gives the same result under the base rules and the reform, for the
+/// household and for each of its people, has the same truth values everywhere,
+/// so the same entries, certainties and codes (the same branches are taken, the
+/// same facts read); only amounts that read a changed number can differ, and
+/// only on the entries it already has. `pfp whatif` decides again only the
+/// households the frontier or an amount says may change, and keeps the
+/// published entries of every other.
+///
+/// nil (`init`) when the two rule sets are not the same rules with other
+/// numbers, or a frontier node reads the policy of a per-policy list (it has no
+/// meaning outside one): every household is then decided again.
+package final class ReformImpact {
+    /// Frontier nodes evaluated for the household, and for each person.
+    let householdFrontier: [Int32]
+    let personFrontier: [Int32]
+    /// Policies (indexes, the same in both rule sets) whose amount reads a changed number.
+    package let amountPolicies: [Int]
+    /// Values (indexes) that read a changed number: never taken from the stored profiles of the base run.
+    package let changedValues: Set<Int>
+    /// An outcome's cooling-off changed: every household with an outreach event may change.
+    package let outreachChanged: Bool
+    /// A frontier node reads the previous run (`previous(...)`, former members).
+    package let readsPrevious: Bool
+    /// Parameters whose value on the run date differs, in byte order.
+    package let changedParameters: [String]
+
+    package var frontierCount: Int { householdFrontier.count + personFrontier.count }
+
+    package init?(base: RuleSet, reform: RuleSet) {
+        let a = base.program, b = reform.program
+        guard a.nodes.count == b.nodes.count, a.constants.count == b.constants.count,
+            a.tables.count == b.tables.count, a.nodes.elementsEqual(b.nodes, by: ReformImpact.sameNode),
+            a.valueNode == b.valueNode, a.valueOfHousehold == b.valueOfHousehold,
+            a.policyOfHousehold == b.policyOfHousehold, a.policyRuns == b.policyRuns,
+            a.receivingTag == b.receivingTag, a.criterionNodes == b.criterionNodes,
+            a.criterionStart == b.criterionStart, a.branchNodes == b.branchNodes, a.branchStart == b.branchStart,
+            a.listPerPolicy == b.listPerPolicy, a.listWhen == b.listWhen, a.listAfter == b.listAfter,
+            a.reasonNodes == b.reasonNodes, a.reasonStart == b.reasonStart,
+            base.values.map(\.id) == reform.values.map(\.id), base.policies.map(\.id) == reform.policies.map(\.id),
+            base.lists.map(\.id) == reform.lists.map(\.id), base.letCount == reform.letCount,
+            zip(base.policies, reform.policies).allSatisfy({ ReformImpact.samePolicy($0, $1) }),
+            zip(base.lists, reform.lists).allSatisfy({ ReformImpact.sameList($0, $1) }),
+            base.remembered.count == reform.remembered.count
+        else { return nil }
+        let changedConstants = Set(a.constants.indices.filter { a.constants[$0] != b.constants[$0] })
+        let changedTables = Set(
+            a.tables.indices.filter { i in
+                !a.tables[i].elementsEqual(b.tables[i]) { $0.key == $1.key && $0.value == $1.value }
+            })
+        // Numerically tainted: a changed number, or a number computed from one. Truth
+        // values are never tainted: they change only where a frontier node does.
+        var tainted = [UInt8](repeating: 2, count: a.nodes.count)  // 2: not yet known
+        func isTainted(_ n: Int32) -> Bool {
+            guard n >= 0 else { return false }
+            let i = Int(n)
+            if tainted[i] != 2 { return tainted[i] == 1 }
+            tainted[i] = 0  // the rules have no cycles (checked at load); a guard all the same
+            let node = a.nodes[i]
+            let t: Bool
+            switch node.op {
+            case .constant, .parameter: t = changedConstants.contains(Int(node.a))
+            case .band: t = changedTables.contains(Int(node.b)) || isTainted(node.a)
+            case .negate, .cachedLet, .head: t = isTainted(node.a)
+            case .arithmetic: t = isTainted(node.a) || isTainted(node.b)
+            case .ifThen: t = isTainted(node.b) || isTainted(node.c)
+            case .value: t = isTainted(a.valueNode[Int(node.a)])
+            case .aggregate:
+                switch node.aggregate {
+                case .sum, .max, .maxKnown: t = isTainted(node.b)
+                case .count, .any, .all: t = false
+                }
+            case .not, .and, .or, .bothAnd, .compare, .hasValue, .truthTest, .years, .listEligible, .listReceiving,
+                .listHas, .tag, .builtin, .eligible, .receiving, .has, .previousHousehold, .previousPerson:
+                t = false
+            }
+            tainted[i] = t ? 1 : 0
+            return t
+        }
+        var frontier: [Int32] = []
+        for (i, node) in a.nodes.enumerated() {
+            switch node.op {
+            case .compare: if isTainted(node.a) || isTainted(node.b) { frontier.append(Int32(i)) }
+            case .hasValue, .truthTest: if isTainted(node.a) { frontier.append(Int32(i)) }
+            default: break
+            }
+        }
+        // Where a frontier node is evaluated: for a person when it reads a person's
+        // facts or values outside an aggregate or head (which choose their own people).
+        var level = [UInt8](repeating: 2, count: a.nodes.count)  // 0 household, 1 person, 2 not yet known
+        var unsupported = false
+        var previous = false
+        func personLevel(_ n: Int32) -> Bool {
+            guard n >= 0 else { return false }
+            let i = Int(n)
+            if level[i] != 2 { return level[i] == 1 }
+            level[i] = 0
+            let node = a.nodes[i]
+            let p: Bool
+            switch node.op {
+            case .tag, .builtin: p = true
+            case .previousPerson: previous = true; p = true
+            case .previousHousehold: previous = true; p = false
+            case .value: p = !a.valueOfHousehold[Int(node.a)] || personLevel(a.valueNode[Int(node.a)])
+            case .eligible, .has: p = !a.policyOfHousehold[Int(node.a)]
+            case .receiving: p = !a.policyOfHousehold[Int(node.a)]
+            case .listEligible, .listReceiving, .listHas: unsupported = true; p = false
+            case .constant, .parameter: p = false
+            case .aggregate:
+                if node.c == 1 { previous = true }
+                _ = (personLevel(node.a), personLevel(node.b))  // marks what they read
+                p = false
+            case .head: _ = personLevel(node.a); p = false
+            default: p = personLevel(node.a) || personLevel(node.b) || personLevel(node.c)
+            }
+            level[i] = p ? 1 : 0
+            return p
+        }
+        var household: [Int32] = [], person: [Int32] = []
+        for n in frontier {
+            if personLevel(n) { person.append(n) } else { household.append(n) }
+        }
+        guard !unsupported else { return nil }
+        householdFrontier = household
+        personFrontier = person
+        readsPrevious = previous
+        changedValues = Set(a.valueNode.indices.filter { isTainted(a.valueNode[$0]) })
+        amountPolicies = base.policies.indices.filter { i in
+            let p = base.policies[i]
+            return isTainted(p.amount?.node ?? -1) || p.branches.contains { isTainted($0.amount?.node ?? -1) }
+        }
+        outreachChanged =
+            base.outreach.rank != reform.outreach.rank
+            || !base.outreach.cooling.elementsEqual(reform.outreach.cooling) { $0?.days == $1?.days }
+        changedParameters = base.parameterIDs.filter { id in
+            guard let x = base.parameters[id], let y = reform.parameters[id] else { return true }
+            return x.value != y.value || !x.bands.elementsEqual(y.bands) { $0.key == $1.key && $0.value == $1.value }
+        }
+    }
+
+    static func sameNode(_ x: Node, _ y: Node) -> Bool {
+        x.op == y.op && x.detail == y.detail && x.a == y.a && x.b == y.b && x.c == y.c
+    }
+    static func samePolicy(_ x: PolicyInfo, _ y: PolicyInfo) -> Bool {
+        x.level == y.level && x.oneOff == y.oneOff && x.skipped == y.skipped && x.receivingTag == y.receivingTag
+            && x.amount?.node == y.amount?.node && x.criteria.map(\.code) == y.criteria.map(\.code)
+            && x.branches.map(\.code) == y.branches.map(\.code)
+            && x.branches.map { $0.amount?.node ?? -1 } == y.branches.map { $0.amount?.node ?? -1 }
+    }
+    static func sameList(_ x: ListInfo, _ y: ListInfo) -> Bool {
+        x.perPolicy == y.perPolicy && x.after == y.after && x.heldFrom == y.heldFrom && x.columns == y.columns
+            && x.reasonCodes == y.reasonCodes
+    }
+
+    /// Whether the household loaded in both evaluators (`base` with the base rules,
+    /// `reform` with the reform's) may decide differently: some frontier node
+    /// differs for the household or for one of its people (living members, and
+    /// former members when the frontier reads the previous run).
+    package func differs(base: EvalContext, reform: EvalContext) -> Bool {
+        for n in householdFrontier where base.asHousehold({ base.eval(n) }) != reform.asHousehold({ reform.eval(n) }) {
+            return true
+        }
+        if personFrontier.isEmpty { return false }
+        for s in 0..<base.memberCount {
+            for n in personFrontier where base.asMember(s, { base.eval(n) }) != reform.asMember(s, { reform.eval(n) }) {
+                return true
+            }
+        }
+        if readsPrevious {
+            for p in base.previousPeople {
+                for n in personFrontier
+                where base.asFormer(p, { base.eval(n) }) != reform.asFormer(p, { reform.eval(n) }) {
+                    return true
+                }
+            }
+        }
+        return false
+    }
+}
+
+extension EvalContext {
+    /// Runs `body` for former member `p` (a person index; no living slot).
+    func asFormer<T>(_ p: Int32, _ body: () -> T) -> T {
+        keepingCurrent {
+            current = CurrentPerson(index: p, slot: -1)
+            for s in 0..<members.count where members[s] == p { current.slot = s; break }
+            return body()
+        }
+    }
+}
