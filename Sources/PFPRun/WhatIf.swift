@@ -186,7 +186,7 @@ package enum WhatIf {
         step("changes found")
         try dir.write("changes.csv", Array(diff.csv(changes).utf8), rows: changes.count)
         let why = explain.lines(changes)
-        try dir.write("changes.jsonl", Array(why.utf8), rows: changes.count)
+        try dir.write("changes.jsonl", why, rows: changes.count)
         step("changes explained")
         let summary = diff.summary()
         step("summary")

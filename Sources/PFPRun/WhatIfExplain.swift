@@ -1,5 +1,6 @@
 import Foundation
 import PFPCore
+import PFPFormats
 import PFPIngest
 import PFPRules
 import PFPMatch
@@ -13,10 +14,21 @@ struct WhatIfExplain {
     final class Side {
         let rules: RuleSet
         let ctx: EvalContext
+        let tracer = Tracer()
+        /// Each parameter (by rank) as explanations show it: id, value on the run date, from.
+        let parameters: [(id: String, value: String, from: String)]
         init(rules: RuleSet, data: IngestResult, lookup: IDIndex) {
             self.rules = rules
             ctx = EvalContext(rules: rules, data: data.households)
             ctx.setPersonLookup { lookup.find($0) }
+            parameters = rules.parameterIDs.map { id in
+                let p = rules.parameters[id]!
+                let value =
+                    p.isTable
+                    ? p.bands.map { "\($0.key): \($0.value)" }.joined(separator: ", ")
+                    : (p.value?.description ?? "none")
+                return (id, value, p.from?.description ?? "")
+            }
         }
     }
 
@@ -35,112 +47,174 @@ struct WhatIfExplain {
     }
 
     /// Every row's line, in order, made in parallel pieces.
-    func lines(_ rows: [WhatIfChanges.Row]) -> String {
+    func lines(_ rows: [WhatIfChanges.Row]) -> [UInt8] {
         let piece = 256
         let pieces = (rows.count + piece - 1) / piece
-        var parts = [String](repeating: "", count: pieces)
+        var parts = [[UInt8]](repeating: [], count: pieces)
         parts.withUnsafeMutableBufferPointer { out in
             Parallel.forEach(pieces) { (worker: Int, k: Int) in
-                var s = ""
+                let w = ByteWriter(capacity: piece * 512)
                 for r in rows[(k * piece)..<min(rows.count, (k + 1) * piece)] {
-                    s += line(r, before: before[worker], after: after[worker]) + "\n"
+                    line(r, before: before[worker], after: after[worker], into: w)
+                    w.byte(UInt8(ascii: "\n"))
                 }
-                out[k] = s
+                out[k] = w.out
             }
         }
-        return parts.joined()
+        return Array(parts.joined())
     }
 
-    /// One decision and what it read, or nil where the side has no such policy or list.
-    func decide(_ side: Side, _ row: WhatIfChanges.Row) -> (EntryDecision, ExplanationReads)? {
+    /// One decision (its reads in the side's tracer), or nil where the side has no
+    /// such policy or list.
+    func decide(_ side: Side, _ row: WhatIfChanges.Row) -> EntryDecision? {
         let h = Int(row.householdIndex)
         guard h >= 0 && h < data.householdCount else { return nil }
         let ctx = side.ctx
-        let tracer = Tracer()
-        ctx.tracer = tracer
+        side.tracer.reset()
+        ctx.tracer = side.tracer
         defer { ctx.tracer = nil }
         guard ctx.load(household: h, previous: previous?.remembered(row.household)) else { return nil }
-        let d: EntryDecision
         if !row.policy.isEmpty {
             guard let p = side.rules.policy(row.policy), p.skipped == nil else { return nil }
             var slot: Int?
             if !row.person.isEmpty {
-                slot = (0..<ctx.memberCount).first { ctx.personID(slot: $0).description == row.person }
+                guard let key = IDNumber(stored: row.person)?.key else { return nil }
+                slot = (0..<ctx.memberCount).first { data.personID[Int(ctx.member($0))] == key }
                 guard slot != nil else { return nil }
             }
-            d = ctx.decide(policy: p, slot: slot)
-        } else {
-            guard let l = side.rules.list(row.list) else { return nil }
-            d = ctx.decide(list: l)
+            return ctx.decide(policy: p, slot: slot)
         }
-        return (d, ExplanationReads(tracer: tracer, ctx: ctx, tags: false))
+        guard let l = side.rules.list(row.list) else { return nil }
+        return ctx.decide(list: l)
     }
 
-    func line(_ row: WhatIfChanges.Row, before: Side, after: Side) -> String {
-        let b = decide(before, row), a = decide(after, row)
-        func decision(_ x: (EntryDecision, ExplanationReads)?) -> JSON {
-            guard let (d, _) = x else { return .null }
-            return .object([
-                ("certainty", d.certainty == .none ? .null : .string(d.certainty.text)),
-                ("amount", d.amountIfEligible.map { .int($0) } ?? .null),
-                ("codes", .array(d.codes.map { .string($0) })),
-            ])
+    /// The values a side's decision read: name, person (0: the household), value.
+    func valuesRead(_ side: Side, _ decided: Bool) -> [(name: String, person: UInt64, value: Val)] {
+        guard decided else { return [] }
+        let rules = side.rules
+        var out = side.tracer.valuesRead.map { v in
+            (
+                name: v.value >= 0 ? rules.values[Int(v.value)].id : rules.remembered[Int(-1 - v.value)].label,
+                person: v.person, value: v.result
+            )
         }
+        // By name, then person (ID numbers' integer order is their text's order).
+        out.sort { $0.name != $1.name ? $0.name < $1.name : $0.person < $1.person }
+        return out
+    }
+
+    /// Whether two values read show the same text (unknown is unknown, whatever its facts).
+    func sameText(_ a: Val, _ b: Val, _ ctx: EvalContext) -> Bool {
+        if a.isUnknown && b.isUnknown { return true }
+        return a == b || ctx.describe(a) == ctx.describe(b)
+    }
+
+    func line(_ row: WhatIfChanges.Row, before: Side, after: Side, into w: ByteWriter) {
+        let b = decide(before, row), a = decide(after, row)
+        func decision(_ x: EntryDecision?) {
+            guard let d = x else { w.raw("null"); return }
+            w.raw("{\"certainty\":")
+            if d.certainty == .none { w.raw("null") } else { w.string(d.certainty.text) }
+            w.raw(",\"amount\":")
+            if let n = d.amountIfEligible { w.int(n) } else { w.raw("null") }
+            w.raw(",\"codes\":")
+            w.strings(d.codes)
+            w.byte(UInt8(ascii: "}"))
+        }
+        func optional(_ s: String?) { if let s { w.string(s) } else { w.raw("null") } }
+        w.raw("{\"list\":")
+        w.string(row.list)
+        w.raw(",\"household_id\":")
+        w.string(row.household)
+        w.raw(",\"person_id\":")
+        optional(row.person.isEmpty ? nil : row.person)
+        w.raw(",\"policy\":")
+        optional(row.policy.isEmpty ? nil : row.policy)
+        w.raw(",\"change\":")
+        w.string(row.change)
+        w.raw(",\"before\":")
+        decision(b)
+        w.raw(",\"after\":")
+        decision(a)
         // Criteria (policies) or reasons (household lists) whose result differs.
-        let results = { (x: (EntryDecision, ExplanationReads)?) -> [(String, String)] in
-            guard let (d, _) = x else { return [] }
+        let results = { (x: EntryDecision?) -> [(String, String)] in
+            guard let d = x else { return [] }
             return (d.policy != nil ? d.criteria : d.reasons).map { ($0.code, $0.value.truthWord) }
         }
         let rb = results(b), ra = results(a)
-        var flipped: [JSON] = []
+        w.raw(",\"flipped\":[")
+        var first = true
         for code in (rb.map(\.0) + ra.map(\.0)).uniqued() {
             let x = rb.first { $0.0 == code }?.1, y = ra.first { $0.0 == code }?.1
             if x != y {
-                flipped.append(.array([.string(code), x.map { .string($0) } ?? .null, y.map { .string($0) } ?? .null]))
+                if !first { w.byte(UInt8(ascii: ",")) }
+                first = false
+                w.byte(UInt8(ascii: "["))
+                w.string(code)
+                w.byte(UInt8(ascii: ","))
+                optional(x)
+                w.byte(UInt8(ascii: ","))
+                optional(y)
+                w.byte(UInt8(ascii: "]"))
             }
         }
-        // Values read on either side, where they differ (members by ID number).
-        func values(_ x: (EntryDecision, ExplanationReads)?) -> [String: String] {
-            guard let (_, r) = x else { return [:] }
-            var out: [String: String] = [:]
-            for v in r.values {
-                let who = v.member.map { IDNumber(key: r.members[$0]).description } ?? ""
-                out[v.name + "\u{1}" + who] = v.value
+        // Values read on either side, where they differ (members by ID number), by name then person.
+        let vb = valuesRead(before, b != nil), va = valuesRead(after, a != nil)
+        w.raw("],\"values\":[")
+        first = true
+        var i = 0, j = 0
+        while i < vb.count || j < va.count {
+            let x = i < vb.count ? vb[i] : nil, y = j < va.count ? va[j] : nil
+            let order: Int
+            if let x, let y {
+                order = x.name != y.name ? (x.name < y.name ? -1 : 1) : (x.person == y.person ? 0 : (x.person < y.person ? -1 : 1))
+            } else {
+                order = x != nil ? -1 : 1
             }
-            return out
+            let left = order <= 0 ? x : nil, right = order >= 0 ? y : nil
+            if order <= 0 { i += 1 }
+            if order >= 0 { j += 1 }
+            if let left, let right, sameText(left.value, right.value, before.ctx) { continue }
+            let named = (left ?? right)!
+            if !first { w.byte(UInt8(ascii: ",")) }
+            first = false
+            w.byte(UInt8(ascii: "["))
+            w.string(named.name)
+            w.byte(UInt8(ascii: ","))
+            if named.person == 0 { w.raw("null") } else { w.id(named.person) }
+            w.byte(UInt8(ascii: ","))
+            optional(left.map { before.ctx.describe($0.value) })
+            w.byte(UInt8(ascii: ","))
+            optional(right.map { after.ctx.describe($0.value) })
+            w.byte(UInt8(ascii: "]"))
         }
-        let vb = values(b), va = values(a)
-        var changedValues: [JSON] = []
-        for k in Set(vb.keys).union(va.keys).sorted() where vb[k] != va[k] {
-            let parts = k.split(separator: "\u{1}", omittingEmptySubsequences: false)
-            changedValues.append(
-                .array([
-                    .string(String(parts[0])), parts[1].isEmpty ? .null : .string(String(parts[1])),
-                    vb[k].map { .string($0) } ?? .null, va[k].map { .string($0) } ?? .null,
-                ]))
+        // Parameters read on either side whose value or start differs, by id.
+        func parameters(_ side: Side, _ decided: Bool) -> [(id: String, value: String, from: String)] {
+            decided ? side.tracer.parameters.map { side.parameters[Int($0)] }.sorted { $0.id < $1.id } : []
         }
-        func parameters(_ x: (EntryDecision, ExplanationReads)?) -> [String: (String, String)] {
-            guard let (_, r) = x else { return [:] }
-            var out: [String: (String, String)] = [:]
-            for p in r.parameters { out[p.id] = (p.value, p.from?.description ?? "") }
-            return out
+        let pb = parameters(before, b != nil), pa = parameters(after, a != nil)
+        w.raw("],\"parameters\":[")
+        first = true
+        i = 0
+        j = 0
+        while i < pb.count || j < pa.count {
+            let x = i < pb.count ? pb[i] : nil, y = j < pa.count ? pa[j] : nil
+            let order = x != nil && y != nil ? (x!.id == y!.id ? 0 : (x!.id < y!.id ? -1 : 1)) : (x != nil ? -1 : 1)
+            let left = order <= 0 ? x : nil, right = order >= 0 ? y : nil
+            if order <= 0 { i += 1 }
+            if order >= 0 { j += 1 }
+            if let left, let right, left.value == right.value, left.from == right.from { continue }
+            if !first { w.byte(UInt8(ascii: ",")) }
+            first = false
+            w.byte(UInt8(ascii: "["))
+            w.string((left ?? right)!.id)
+            for f in [left?.value, right?.value, left?.from, right?.from] {
+                w.byte(UInt8(ascii: ","))
+                optional(f)
+            }
+            w.byte(UInt8(ascii: "]"))
         }
-        let pb = parameters(b), pa = parameters(a)
-        var changedParameters: [JSON] = []
-        for id in Set(pb.keys).union(pa.keys).sorted() where pb[id]?.0 != pa[id]?.0 || pb[id]?.1 != pa[id]?.1 {
-            changedParameters.append(
-                .array([
-                    .string(id), pb[id].map { .string($0.0) } ?? .null, pa[id].map { .string($0.0) } ?? .null,
-                    pb[id].map { .string($0.1) } ?? .null, pa[id].map { .string($0.1) } ?? .null,
-                ]))
-        }
-        return JSON.object([
-            ("list", .string(row.list)), ("household_id", .string(row.household)),
-            ("person_id", row.person.isEmpty ? .null : .string(row.person)),
-            ("policy", row.policy.isEmpty ? .null : .string(row.policy)), ("change", .string(row.change)),
-            ("before", decision(b)), ("after", decision(a)), ("flipped", .array(flipped)),
-            ("values", .array(changedValues)), ("parameters", .array(changedParameters)),
-        ]).serialized()
+        w.raw("]}")
     }
 }
 
