@@ -82,12 +82,13 @@ public struct MatchStage {
         let fragments: [ExplainFragments]
 
         init(
-            data: IngestResult, rules: RuleSet, profiles: HouseholdProfilesView?, previous: RunState?, tasks: Int
+            data: IngestResult, rules: RuleSet, profiles: HouseholdProfilesView?, previous: RunState?, tasks: Int,
+            shared: Shared? = nil
         ) throws {
             let workerRules = try rules.replicas(Parallel.workers(for: tasks))
-            let lookup = previous == nil ? nil : IDIndex(keys: data.personID)
+            let lookup = previous == nil ? nil : shared?.lookup ?? IDIndex(keys: data.personID)
             let households = data.households
-            let presence = TagPresence(data: households)
+            let presence = shared?.presence ?? TagPresence(data: households)
             contexts = workerRules.map { rules in
                 let ctx = EvalContext(rules: rules, data: households, presence: presence)
                 if let lookup { ctx.setPersonLookup { lookup.find($0) } }
@@ -99,6 +100,17 @@ public struct MatchStage {
         }
     }
 
+    /// What the evaluators of every run on the same households share: the person
+    /// lookup (former members) and which tags each household has rows for.
+    public struct Shared {
+        public let lookup: IDIndex
+        public let presence: TagPresence?
+        public init(data: IngestResult) {
+            lookup = IDIndex(keys: data.personID)
+            presence = TagPresence(data: data.households)
+        }
+    }
+
     /// Evaluates every household, then streams the explanations to `explainPath`
     /// (a temporary name, renamed when complete) in the file's order.
     ///
@@ -106,7 +118,7 @@ public struct MatchStage {
     /// `pfp whatif` does for the households a reform may change; nil: every one.
     public func run(
         data: IngestResult, rules: RuleSet, profiles: HouseholdProfilesView?, previous: RunState?,
-        explainPath: String, console: Console, households subset: [Int32]? = nil
+        explainPath: String, console: Console, households subset: [Int32]? = nil, shared: Shared? = nil
     ) throws -> MatchResult {
         let started = FileIO.now()
         guard rules.policies.count <= Int(Int16.max) else {
@@ -117,7 +129,8 @@ public struct MatchStage {
         let chunks = (decidedCount + MatchStage.chunk - 1) / MatchStage.chunk
         // As many workers as the second pass's tasks can use: up to one per list and chunk.
         let workers = try Workers(
-            data: data, rules: rules, profiles: profiles, previous: previous, tasks: chunks * max(1, rules.lists.count))
+            data: data, rules: rules, profiles: profiles, previous: previous, tasks: chunks * max(1, rules.lists.count),
+            shared: shared)
         let outreach = try OutreachLookup(data: data, rules: rules)
         let decided = try decide(
             data: data, rules: rules, previous: previous, outreach: outreach, workers: workers, chunks: chunks,
@@ -386,13 +399,20 @@ public struct MatchStage {
         let hid = data.householdIDs[h]
         for e in fast {
             tracer.reset()
-            ctx.tracer = tracer  // the unknown facts of a to-verify entry come from the trace
+            // The unknown facts of a to-verify entry come from the trace; without
+            // explanations only such an entry is traced (decided again with it).
+            ctx.tracer = writesExplanations ? tracer : nil
             ctx.resetCaches()
             let slot = e.slot >= 0 ? Int(e.slot) : nil
             let personKey = slot.map { data.personID[Int(ctx.member($0))] } ?? 0
             let list = rules.lists[l]
             let policy = e.policy >= 0 ? rules.policies[Int(e.policy)] : nil
-            let d = ctx.decide(at: e)
+            var d = ctx.decide(at: e)
+            if !writesExplanations && d.certainty == .toVerify {
+                ctx.tracer = tracer
+                ctx.resetCaches()
+                d = ctx.decide(at: e)
+            }
             ctx.tracer = nil
             let personID = slot == nil ? "" : IDNumber(key: personKey).description
             // The deciding outreach event of an entry of a list that is held back, or holds back.

@@ -81,7 +81,12 @@ public final class Tracer {
         return factStore[Int(r.start)..<Int(r.start + r.count)]
     }
 
+    /// Whether tag reads are kept (`tagReads`); a what-if's explanations compare
+    /// values and parameters only.
+    public var recordsTagReads = true
+
     func readTag(_ r: TagRead) {
+        guard recordsTagReads else { return }
         // A decision can read a tag of every member several times over (aggregates,
         // lets): a small open-addressing set of the (person, tag) pairs seen since
         // the last reset, emptied by moving to the next generation.

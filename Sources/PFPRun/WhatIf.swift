@@ -79,13 +79,22 @@ package enum WhatIf {
         }
         // Every reform is loaded and checked before anything is computed or written.
         let reformRules = try reforms.map { try run.rules(reform: $0) }
+        var loaded = FileIO.now()
+        func load(_ what: String) {
+            let t = FileIO.now()
+            console.detail(String(format: "    %@ loaded: %.2f s, peak %d MiB", what, t - loaded, FileIO.peakRSS() >> 20))
+            loaded = t
+        }
         let data = try IngestResult.load(from: store, runDate: r.runDate)
-        console.detail("    stored ingest result loaded, peak \(FileIO.peakRSS() >> 20) MiB")
+        load("stored ingest result")
         let prevDate = try registry.previousSuccessful(before: r.runDate)
         let previous = try prevDate.flatMap { try RunState.load(from: store, runDate: $0) }
+        load("previous run's state")
         let published = try MatchResult.loadEntries(
             from: store, runDate: r.runDate, rules: base, householdIDs: data.householdIDs)
-        console.detail("    stored previous state and entries loaded, peak \(FileIO.peakRSS() >> 20) MiB")
+        load("published entries")
+        let shared = MatchStage.Shared(data: data)
+        load("person lookup and tag presence")
         // Made when the first reform that changes numbers only is tried.
         var select: WhatIfSelect?
         let outRoot = req.outRoot ?? (r.config.resolve("out/whatif") as NSString).appendingPathComponent("\(r.runDate)")
@@ -111,7 +120,8 @@ package enum WhatIf {
                         try select
                         ?? WhatIfSelect(
                             data: data, previous: previous, base: base, published: published,
-                            profiles: HouseholdProfiles.load(from: store, runDate: r.runDate))
+                            profiles: HouseholdProfiles.load(from: store, runDate: r.runDate), shared: shared)
+                    if select == nil { step("stored profiles loaded") }
                     select = sel
                     let subset = try sel.households(impact, reform: rs)
                     step(
@@ -121,7 +131,7 @@ package enum WhatIf {
                         data: data, rules: rs,
                         profiles: HouseholdProfilesView(sel.profiles, rules: rs, except: impact.changedValues),
                         previous: previous, explainPath: dir.path(".explain.jsonl"), console: console,
-                        households: subset)
+                        households: subset, shared: shared)
                     try FileIO.remove(dir.path(".explain.jsonl"))
                     m = sel.merged(again, subset: subset)
                     mayDiffer = (sel.entries(of: subset, in: published), sel.entries(of: subset, in: m))
@@ -132,7 +142,8 @@ package enum WhatIf {
                     step("profiles")
                     m = try MatchStage(writesExplanations: false).run(
                         data: data, rules: rs, profiles: HouseholdProfilesView(profiles, rules: rs),
-                        previous: previous, explainPath: dir.path(".explain.jsonl"), console: console)
+                        previous: previous, explainPath: dir.path(".explain.jsonl"), console: console,
+                        shared: shared)
                     try FileIO.remove(dir.path(".explain.jsonl"))
                     step("decisions")
                 }
@@ -140,7 +151,8 @@ package enum WhatIf {
                     reform: reform, rules: rs, base: base, published: published, match: m, mayDiffer: mayDiffer,
                     runDate: r.runDate, into: dir,
                     explain: try WhatIfExplain(
-                        data: data, previous: previous, base: base, reform: rs, workers: Parallel.threads),
+                        data: data, previous: previous, base: base, reform: rs, workers: Parallel.threads,
+                        lookup: shared.lookup),
                     step: step)
                 try dir.publish()
                 outcome.path = dir.finalPath
@@ -188,7 +200,8 @@ package enum WhatIf {
         let why = explain.lines(changes)
         try dir.write("changes.jsonl", why, rows: changes.count)
         step("changes explained")
-        let summary = diff.summary()
+        let summary = diff.summary(
+            mayDiffer: mayDiffer.map { (EmitStage.byList($0.before), EmitStage.byList($0.after)) })
         step("summary")
         try dir.write("summary.csv", Array(WhatIfChanges.summaryCSV(summary).utf8), rows: summary.count)
         let counts = figures.counts(rs)

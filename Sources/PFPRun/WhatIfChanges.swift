@@ -175,7 +175,25 @@ struct WhatIfChanges {
     /// Monthly and one-off (`amount once`) policies are told apart by `amount_kind`.
     struct Cell {
         /// [before, after]
-        var confirmed = [0, 0], toVerify = [0, 0], cost = [0, 0], upper = [0, 0], gained = 0, lost = 0
+        var confirmed = Pair(), toVerify = Pair(), cost = Pair(), upper = Pair()
+        var gained = 0, lost = 0
+        mutating func count(side: Int, confirmed isConfirmed: Bool, amount: Int) {
+            if isConfirmed {
+                confirmed[side] += 1
+                cost[side] += amount
+            } else {
+                toVerify[side] += 1
+            }
+            upper[side] += amount
+        }
+    }
+    /// Two counts, before ([0]) and after ([1]), kept in place (no array per cell).
+    struct Pair {
+        var before = 0, after = 0
+        subscript(_ side: Int) -> Int {
+            get { side == 0 ? before : after }
+            set { if side == 0 { before = newValue } else { after = newValue } }
+        }
     }
     /// A row of summary.csv: a policy in a district (nil: every district).
     struct SummaryRow {
@@ -187,33 +205,41 @@ struct WhatIfChanges {
     /// The push list, the list whose entries the costs count.
     var pushList: ListInfo? { rules.lists.first { $0.perPolicy && $0.columns.contains(.certainty) } }
 
-    func summary() -> [SummaryRow] {
+    ///
+    /// `mayDiffer`: the entries of both sides that can differ, by list (nil: all of
+    /// them); an entry gained or lost is one of them.
+    func summary(
+        mayDiffer: (before: [String: ArraySlice<PublishedEntry>], after: [String: ArraySlice<PublishedEntry>])? = nil
+    ) -> [SummaryRow] {
         guard let push = pushList else { return [] }
         let (ids, mapBefore, mapAfter) = policyIDs
         // cells[policy][district], district -1 for every district.
         var cells: [[Int32: Cell]] = Array(repeating: [:], count: ids.count)
         let sides = [(before[push.id] ?? [], mapBefore), (after[push.id] ?? [], mapAfter)]
+        let differ = [mayDiffer?.before[push.id] ?? sides[0].0, mayDiffer?.after[push.id] ?? sides[1].0]
+        // Keys of the entries that may differ, each side's found on the other.
         var keys: [Set<Key>] = [[], []]
-        for (side, (entries, map)) in sides.enumerated() {
-            keys[side].reserveCapacity(entries.count)
-            for e in entries { keys[side].insert(WhatIfChanges.key(e, map)) }
+        for side in 0..<2 {
+            keys[side].reserveCapacity(differ[side].count)
+            for e in differ[side] { keys[side].insert(WhatIfChanges.key(e, sides[side].1)) }
+        }
+        for side in 0..<2 {
+            for e in differ[side] where !keys[1 - side].contains(WhatIfChanges.key(e, sides[side].1)) {
+                let p = Int(WhatIfChanges.key(e, sides[side].1).policy)
+                for d in [e.district, -1] {
+                    if side == 0 { cells[p][d, default: Cell()].lost += 1 }
+                    if side == 1 { cells[p][d, default: Cell()].gained += 1 }
+                }
+            }
         }
         for (side, (entries, map)) in sides.enumerated() {
             for e in entries {
-                let k = WhatIfChanges.key(e, map)
-                let p = Int(k.policy)
-                let other = !keys[1 - side].contains(k)
-                for d in [e.district, -1] {
-                    var c = cells[p][d, default: Cell()]
-                    if e.certainty == .confirmed {
-                        c.confirmed[side] += 1
-                        c.cost[side] += e.amount ?? 0
-                    } else {
-                        c.toVerify[side] += 1
-                    }
-                    c.upper[side] += e.amount ?? 0
-                    if other { if side == 0 { c.lost += 1 } else { c.gained += 1 } }
-                    cells[p][d] = c
+                let p = Int(map[Int(e.policy)])  // a push entry names its policy
+                let amount = e.amount ?? 0, confirmed = e.certainty == .confirmed
+                // The entry's district, then every district (-1): no array per entry.
+                for all in [false, true] {
+                    let d = all ? -1 : e.district
+                    cells[p][d, default: Cell()].count(side: side, confirmed: confirmed, amount: amount)
                 }
             }
         }

@@ -21,6 +21,7 @@ struct WhatIfExplain {
             self.rules = rules
             ctx = EvalContext(rules: rules, data: data.households)
             ctx.setPersonLookup { lookup.find($0) }
+            tracer.recordsTagReads = false
             parameters = rules.parameterIDs.map { id in
                 let p = rules.parameters[id]!
                 let value =
@@ -38,10 +39,11 @@ struct WhatIfExplain {
     let before: [Side]
     let after: [Side]
 
-    init(data: IngestResult, previous: RunState?, base: RuleSet, reform: RuleSet, workers: Int) throws {
+    init(
+        data: IngestResult, previous: RunState?, base: RuleSet, reform: RuleSet, workers: Int, lookup: IDIndex
+    ) throws {
         self.data = data
         self.previous = previous
-        let lookup = IDIndex(keys: data.personID)
         before = try base.replicas(workers).map { Side(rules: $0, data: data, lookup: lookup) }
         after = try reform.replicas(workers).map { Side(rules: $0, data: data, lookup: lookup) }
     }

@@ -16,19 +16,22 @@ struct WhatIfSelect {
     let profiles: HouseholdProfiles
     /// Each household's bit: it has a published entry of policy p (one bit per policy, at most 64).
     let policiesHeld: [UInt64]
-    let presence: TagPresence?
-    let lookup: IDIndex
+    /// The evaluators' shared structures (made once for every reform).
+    let shared: MatchStage.Shared
+    var presence: TagPresence? { shared.presence }
+    var lookup: IDIndex { shared.lookup }
 
-    init(data: IngestResult, previous: RunState?, base: RuleSet, published: MatchResult, profiles: HouseholdProfiles) {
+    init(
+        data: IngestResult, previous: RunState?, base: RuleSet, published: MatchResult, profiles: HouseholdProfiles,
+        shared: MatchStage.Shared
+    ) {
         self.data = data; self.previous = previous; self.base = base; self.published = published
-        self.profiles = profiles
+        self.profiles = profiles; self.shared = shared
         var held = [UInt64](repeating: 0, count: data.householdCount)
         for e in published.entries where e.policy >= 0 && e.policy < 64 {
             held[Int(e.household)] |= UInt64(1) << UInt64(e.policy)
         }
         policiesHeld = held
-        presence = TagPresence(data: data.households)
-        lookup = IDIndex(keys: data.personID)
     }
 
     /// The households (increasing indexes) whose entries the reform may change:
