@@ -69,6 +69,14 @@ public final class RunDirectory {
     }
 
     /// Writes a whole file into the staging directory, owner-only, and records it.
+    /// A file written from pieces, in order (never joined in memory).
+    public func write(_ name: String, pieces: [[UInt8]], rows: Int) throws {
+        let w = try FileIO.Writer(path: path(name))
+        for p in pieces { try w.write(p) }
+        let sha = try w.finish()
+        add(name: name, rows: rows, sha256: sha, bytes: w.bytesWritten)
+    }
+
     public func write(_ name: String, _ bytes: [UInt8], rows: Int) throws {
         let sha = try FileIO.write(path(name), bytes)
         add(name: name, rows: rows, sha256: sha, bytes: bytes.count)

@@ -70,13 +70,16 @@ public struct BlobReader {
     public func get<T: BitwiseCopyable>(_ name: String) throws -> [T] {
         let b = try bytes(name)
         let n = b.count / MemoryLayout<T>.stride
-        return [T](unsafeUninitializedCapacity: n) { buf, count in
+        let copy = [T](unsafeUninitializedCapacity: n) { buf, count in
             if n > 0 {
                 UnsafeMutableRawBufferPointer(buf).copyMemory(
                     from: UnsafeRawBufferPointer(rebasing: b[0..<(n * MemoryLayout<T>.stride)]))
             }
             count = n
         }
+        // The copy is what is kept: the file's pages need not stay resident beside it.
+        if let r = index[name] { file.dropResidentPages(from: r.lowerBound, upTo: r.upperBound) }
+        return copy
     }
 
     public func has(_ name: String) -> Bool { index[name] != nil }
@@ -200,6 +203,9 @@ public final class StageStore {
         guard b.count == Int(size), b.count >= 18, Array(b[0..<10]) == Array("PFPSTAGE1\n".utf8) else { throw bad() }
         let found = checksum.hasPrefix(CRC32C.prefix) ? CRC32C(of: b).text : SHA256Digest.hex(of: b)
         guard found == checksum else { throw bad() }
+        // Checked: the items are read (copied) one by one, their pages come back from
+        // the page cache as they are; a large result is then not resident twice.
+        file.dropResidentPages()
         var at = 10
         func u64() throws -> Int {
             guard at + 8 <= b.count else { throw bad() }

@@ -212,9 +212,10 @@ public extension MatchResult {
         let listText = rules.lists.map { Array($0.id.utf8) }, policyText = rules.policies.map { Array($0.id.utf8) }
         let certaintyWords = PublishedEntry.certaintyUTF8, statusWords = PublishedEntry.statusUTF8
         // Household ids compared as bytes; each list's entries come in household order.
-        let ids = householdIDs.map { Array($0.utf8) }
+        let ids = householdIDs
         func order(_ b: UnsafeRawBufferPointer, _ i: Int) -> Int {
-            ids[i].withUnsafeBytes { x in
+            var id = ids[i]
+            return id.withUTF8 { x in
                 let k = min(b.count, x.count)
                 let c = k == 0 ? 0 : memcmp(b.baseAddress!, x.baseAddress!, k)
                 return c != 0 ? Int(c) : b.count - x.count

@@ -85,21 +85,49 @@ package enum WhatIf {
             console.detail(String(format: "    %@ loaded: %.2f s, peak %d MiB", what, t - loaded, FileIO.peakRSS() >> 20))
             loaded = t
         }
-        let data = try IngestResult.load(from: store, runDate: r.runDate)
-        load("stored ingest result")
+        // Which reforms change numbers only (their households are selected; the
+        // stored profiles are read for them).
+        let impacts = reformRules.map { req.everyHousehold ? nil : ReformImpact(base: base, reform: $0) }
         let prevDate = try registry.previousSuccessful(before: r.runDate)
-        let previous = try prevDate.flatMap { try RunState.load(from: store, runDate: $0) }
-        load("previous run's state")
-        let published = try MatchResult.loadEntries(
-            from: store, runDate: r.runDate, rules: base, householdIDs: data.householdIDs)
-        load("published entries")
-        let shared = MatchStage.Shared(data: data)
-        load("person lookup and tag presence")
+        // The previous run's state and the stored profiles are read on a thread of
+        // their own (with a connection of their own) while the ingest result and
+        // the published entries are read here.
+        final class Beside: @unchecked Sendable {
+            var previous: RunState?
+            var profiles: HouseholdProfiles?
+            var error: Error?
+        }
+        let beside = Beside()
+        let group = DispatchGroup()
+        let dbPath = r.dbPath, runDate = r.runDate, needProfiles = impacts.contains { $0 != nil }
+        DispatchQueue.global().async(group: group) {
+            do {
+                let store = try StageStore(db: Database(path: dbPath))
+                beside.previous = try prevDate.flatMap { try RunState.load(from: store, runDate: $0) }
+                if needProfiles { beside.profiles = try HouseholdProfiles.load(from: store, runDate: runDate) }
+            } catch {
+                beside.error = error
+            }
+        }
+        let data: IngestResult, published: MatchResult, shared: MatchStage.Shared
+        do {
+            defer { group.wait() }
+            data = try IngestResult.load(from: store, runDate: r.runDate)
+            load("stored ingest result")
+            published = try MatchResult.loadEntries(
+                from: store, runDate: r.runDate, rules: base, householdIDs: data.householdIDs)
+            load("published entries")
+            shared = MatchStage.Shared(data: data)
+            load("person lookup and tag presence")
+        }
+        if let e = beside.error { throw e }
+        let previous = beside.previous
+        load("previous run's state and stored profiles (beside)")
         // Made when the first reform that changes numbers only is tried.
         var select: WhatIfSelect?
         let outRoot = req.outRoot ?? (r.config.resolve("out/whatif") as NSString).appendingPathComponent("\(r.runDate)")
         var outcomes: [Outcome] = []
-        for (reform, rs) in zip(reforms, reformRules) {
+        for ((reform, rs), impact) in zip(zip(reforms, reformRules), impacts) {
             console.stageStarted(reform.name)
             let t0 = FileIO.now(), c0 = FileIO.cpuSeconds()
             let dir = try RunDirectory(root: outRoot, name: reform.name)
@@ -113,15 +141,14 @@ package enum WhatIf {
                 }
                 let m: MatchResult
                 var mayDiffer: (before: MatchResult, after: MatchResult)?
-                if !req.everyHousehold, let impact = ReformImpact(base: base, reform: rs) {
+                if let impact {
                     // The same rules with other numbers: only the households the
                     // changed numbers can reach are decided again.
                     let sel =
-                        try select
+                        select
                         ?? WhatIfSelect(
                             data: data, previous: previous, base: base, published: published,
-                            profiles: HouseholdProfiles.load(from: store, runDate: r.runDate), shared: shared)
-                    if select == nil { step("stored profiles loaded") }
+                            profiles: beside.profiles!, shared: shared)
                     select = sel
                     let subset = try sel.households(impact, reform: rs)
                     step(
@@ -198,7 +225,7 @@ package enum WhatIf {
         step("changes found")
         try dir.write("changes.csv", Array(diff.csv(changes).utf8), rows: changes.count)
         let why = explain.lines(changes)
-        try dir.write("changes.jsonl", why, rows: changes.count)
+        try dir.write("changes.jsonl", pieces: why, rows: changes.count)
         step("changes explained")
         let summary = diff.summary(
             mayDiffer: mayDiffer.map { (EmitStage.byList($0.before), EmitStage.byList($0.after)) })

@@ -31,8 +31,10 @@ struct WhatIfChanges {
 
     struct Row {
         var list: String, household: String, person: String, policy: String
-        /// The household's index in the stored ingest result.
+        /// The household's index in the stored ingest result (its order is the ids'
+        /// byte order), the person's ID key (the same for its text), the policy's id.
         var householdIndex: Int32 = 0
+        var personKey: UInt64 = 0
         var change: String
         var before: Shown?, after: Shown?
     }
@@ -69,12 +71,6 @@ struct WhatIfChanges {
 
     static func key(_ e: PublishedEntry, _ m: MatchResult) -> TextKey {
         (m.householdID(e), e.personKey == 0 ? "" : m.personID(e), m.policy(e))
-    }
-
-    static func less(_ a: TextKey, _ b: TextKey) -> Bool {
-        if a.household != b.household { return a.household.utf8.lexicographicallyPrecedes(b.household.utf8) }
-        if a.person != b.person { return a.person.utf8.lexicographicallyPrecedes(b.person.utf8) }
-        return a.policy.utf8.lexicographicallyPrecedes(b.policy.utf8)
     }
 
     /// Every difference, sorted by list id, then household, person and policy (byte order).
@@ -123,6 +119,7 @@ struct WhatIfChanges {
                 let k = WhatIfChanges.key(e, m)
                 return Row(
                     list: l, household: k.household, person: k.person, policy: k.policy, householdIndex: e.household,
+                    personKey: e.personKey,
                     change: change, before: was, after: now)
             }
             for e in new {
@@ -138,8 +135,12 @@ struct WhatIfChanges {
                 rowsOfList.append(
                     row(old[i], fromPublished: true, "removed", WhatIfChanges.shown(old[i], published, info), nil))
             }
+            // The files' order: household (index order is the ids' byte order), person
+            // (ID keys' order is their text's), policy id (byte order).
             rowsOfList.sort {
-                WhatIfChanges.less(($0.household, $0.person, $0.policy), ($1.household, $1.person, $1.policy))
+                if $0.householdIndex != $1.householdIndex { return $0.householdIndex < $1.householdIndex }
+                if $0.personKey != $1.personKey { return $0.personKey < $1.personKey }
+                return $0.policy.utf8.lexicographicallyPrecedes($1.policy.utf8)
             }
             out += rowsOfList
         }

@@ -49,7 +49,7 @@ struct WhatIfExplain {
     }
 
     /// Every row's line, in order, made in parallel pieces.
-    func lines(_ rows: [WhatIfChanges.Row]) -> [UInt8] {
+    func lines(_ rows: [WhatIfChanges.Row]) -> [[UInt8]] {
         let piece = 256
         let pieces = (rows.count + piece - 1) / piece
         var parts = [[UInt8]](repeating: [], count: pieces)
@@ -63,7 +63,7 @@ struct WhatIfExplain {
                 out[k] = w.out
             }
         }
-        return Array(parts.joined())
+        return parts
     }
 
     /// One decision (its reads in the side's tracer), or nil where the side has no
