@@ -159,29 +159,56 @@ package final class ReformImpact {
             && x.reasonCodes == y.reasonCodes
     }
 
-    /// Whether the household loaded in both evaluators (`base` with the base rules,
-    /// `reform` with the reform's) may decide differently: some frontier node
-    /// differs for the household or for one of its people (living members, and
-    /// former members when the frontier reads the previous run).
-    package func differs(base: EvalContext, reform: EvalContext) -> Bool {
-        for n in householdFrontier where base.asHousehold({ base.eval(n) }) != reform.asHousehold({ reform.eval(n) }) {
-            return true
+    /// The frontier's results for the household loaded in `ctx`: each household
+    /// node, then each person node for each living member, then (when the frontier
+    /// reads the previous run) for each former member.
+    package func results(_ ctx: EvalContext, into out: inout [Val]) {
+        out.removeAll(keepingCapacity: true)
+        for n in householdFrontier { out.append(ctx.asHousehold { ctx.eval(n) }) }
+        if personFrontier.isEmpty { return }
+        for s in 0..<ctx.memberCount {
+            for n in personFrontier { out.append(ctx.asMember(s) { ctx.eval(n) }) }
+        }
+        if readsPrevious {
+            for p in ctx.previousPeople {
+                for n in personFrontier { out.append(ctx.asFormer(p) { ctx.eval(n) }) }
+            }
+        }
+    }
+
+    /// Whether the household loaded in `reform` (the reform's rules) may decide
+    /// otherwise than under the base rules, whose frontier results (`results`, for
+    /// the same household) are `base`: some frontier node differs for the household
+    /// or for one of its people (living members, and former members when the
+    /// frontier reads the previous run).
+    package func differs(base: [Val], reform ctx: EvalContext) -> Bool {
+        var i = 0
+        for n in householdFrontier {
+            if base[i] != ctx.asHousehold({ ctx.eval(n) }) { return true }
+            i += 1
         }
         if personFrontier.isEmpty { return false }
-        for s in 0..<base.memberCount {
-            for n in personFrontier where base.asMember(s, { base.eval(n) }) != reform.asMember(s, { reform.eval(n) }) {
-                return true
+        for s in 0..<ctx.memberCount {
+            for n in personFrontier {
+                if base[i] != ctx.asMember(s, { ctx.eval(n) }) { return true }
+                i += 1
             }
         }
         if readsPrevious {
-            for p in base.previousPeople {
-                for n in personFrontier
-                where base.asFormer(p, { base.eval(n) }) != reform.asFormer(p, { reform.eval(n) }) {
-                    return true
+            for p in ctx.previousPeople {
+                for n in personFrontier {
+                    if base[i] != ctx.asFormer(p, { ctx.eval(n) }) { return true }
+                    i += 1
                 }
             }
         }
         return false
+    }
+
+    /// Two reforms with the same frontier share the base's results.
+    package func sameFrontier(_ o: ReformImpact) -> Bool {
+        householdFrontier == o.householdFrontier && personFrontier == o.personFrontier
+            && readsPrevious == o.readsPrevious
     }
 }
 

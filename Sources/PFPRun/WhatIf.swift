@@ -41,6 +41,7 @@ package enum WhatIf {
     }
 
     package static func run(_ req: WhatIfRequest, console: Console) throws -> [Outcome] {
+        let started = FileIO.now()
         let r = try ResolvedRun(req.options)
         guard req.options.runDate != nil else {
             throw PipelineError.usage("pfp whatif needs --run-date: the stored run to start from")
@@ -80,9 +81,10 @@ package enum WhatIf {
         // Every reform is loaded and checked before anything is computed or written.
         let reformRules = try reforms.map { try run.rules(reform: $0) }
         var loaded = FileIO.now()
+        console.detail(String(format: "    rules and reforms checked: %.2f s", loaded - started))
         func load(_ what: String) {
             let t = FileIO.now()
-            console.detail(String(format: "    %@ loaded: %.2f s, peak %d MiB", what, t - loaded, FileIO.peakRSS() >> 20))
+            console.detail(String(format: "    %@: %.2f s, peak %d MiB", what, t - loaded, FileIO.peakRSS() >> 20))
             loaded = t
         }
         // Which reforms change numbers only (their households are selected; the
@@ -113,21 +115,31 @@ package enum WhatIf {
         do {
             defer { group.wait() }
             data = try IngestResult.load(from: store, runDate: r.runDate)
-            load("stored ingest result")
+            load("stored ingest result loaded")
             published = try MatchResult.loadEntries(
                 from: store, runDate: r.runDate, rules: base, householdIDs: data.householdIDs)
-            load("published entries")
+            load("published entries loaded")
             shared = MatchStage.Shared(data: data)
-            load("person lookup and tag presence")
+            load("person lookup and tag presence made")
         }
         if let e = beside.error { throw e }
         let previous = beside.previous
-        load("previous run's state and stored profiles (beside)")
-        // Made when the first reform that changes numbers only is tried.
-        var select: WhatIfSelect?
+        load("previous run's state and stored profiles loaded (beside)")
+        // The households each reform of numbers may change, in one pass for all.
+        let select = beside.profiles.map {
+            WhatIfSelect(
+                data: data, previous: previous, base: base, published: published, profiles: $0, shared: shared)
+        }
+        var subsets = [WhatIfSelect.Selected?](repeating: nil, count: reforms.count)
+        if let select {
+            let selected = impacts.indices.filter { impacts[$0] != nil }
+            let found = try select.households(selected.map { (impacts[$0]!, reformRules[$0]) })
+            for (i, s) in zip(selected, found) { subsets[i] = s }
+            load("households selected for \(selected.count) reform\(selected.count == 1 ? "" : "s")")
+        }
         let outRoot = req.outRoot ?? (r.config.resolve("out/whatif") as NSString).appendingPathComponent("\(r.runDate)")
         var outcomes: [Outcome] = []
-        for ((reform, rs), impact) in zip(zip(reforms, reformRules), impacts) {
+        for (k, ((reform, rs), impact)) in zip(zip(reforms, reformRules), impacts).enumerated() {
             console.stageStarted(reform.name)
             let t0 = FileIO.now(), c0 = FileIO.cpuSeconds()
             let dir = try RunDirectory(root: outRoot, name: reform.name)
@@ -141,27 +153,26 @@ package enum WhatIf {
                 }
                 let m: MatchResult
                 var mayDiffer: (before: MatchResult, after: MatchResult)?
-                if let impact {
+                if let impact, let sel = select, let selected = subsets[k] {
                     // The same rules with other numbers: only the households the
-                    // changed numbers can reach are decided again.
-                    let sel =
-                        select
-                        ?? WhatIfSelect(
-                            data: data, previous: previous, base: base, published: published,
-                            profiles: beside.profiles!, shared: shared)
-                    select = sel
-                    let subset = try sel.households(impact, reform: rs)
-                    step(
-                        "\(grouped(subset.count)) households may change (\(impact.frontierCount) comparisons, "
+                    // changed numbers can reach are decided again; those where only
+                    // an amount can change keep their entries with the amount made again.
+                    let subset = selected.decide
+                    console.detail(
+                        "    \(grouped(subset.count)) households decided again, \(grouped(selected.amounts.count)) with "
+                            + "amounts made again (\(impact.frontierCount) comparisons and "
                             + "\(impact.amountPolicies.count) amounts read a changed number)")
+                    let amounts = try sel.amounts(of: selected.amounts, impact: impact, rules: rs)
+                    step("\(grouped(amounts.count)) amounts made again")
                     let again = try MatchStage(writesExplanations: false).run(
                         data: data, rules: rs,
                         profiles: HouseholdProfilesView(sel.profiles, rules: rs, except: impact.changedValues),
                         previous: previous, explainPath: dir.path(".explain.jsonl"), console: console,
                         households: subset, shared: shared)
                     try FileIO.remove(dir.path(".explain.jsonl"))
-                    m = sel.merged(again, subset: subset)
-                    mayDiffer = (sel.entries(of: subset, in: published), sel.entries(of: subset, in: m))
+                    m = sel.merged(again, subset: subset, amounts: amounts)
+                    let both = (subset + selected.amounts).sorted()
+                    mayDiffer = (sel.entries(of: both, in: published), sel.entries(of: both, in: m))
                     step("decisions")
                 } else {
                     // Other rules: every household is decided again.
@@ -199,6 +210,7 @@ package enum WhatIf {
             outcomes.append(
                 Outcome(reform: sweep.folder, path: path, added: 0, removed: 0, changed: 0, isSweepSummary: true))
         }
+        console.detail(String(format: "    what-if done: %.2f s", FileIO.now() - started))
         return outcomes
     }
 

@@ -34,68 +34,163 @@ struct WhatIfSelect {
         policiesHeld = held
     }
 
-    /// The households (increasing indexes) whose entries the reform may change:
-    /// a frontier node differs, it holds an entry of a policy whose amount
-    /// changes, or it has an outreach event and a cooling-off changed.
-    func households(_ impact: ReformImpact, reform: RuleSet) throws -> [Int32] {
-        if base.policies.count > 64 && !impact.amountPolicies.isEmpty {
-            return (0..<data.householdCount).map { Int32($0) }
+    /// For each reform, the households (increasing indexes) whose entries it may
+    /// change: a frontier node differs, it holds an entry of a policy whose amount
+    /// changes, or it has an outreach event and a cooling-off changed. One pass over
+    /// the households for every reform: each household loaded once per rule set, the
+    /// base's frontier results made once for the reforms that share a frontier.
+    /// A reform's households that may change: those decided again, and those whose
+    /// frontier does not differ but that hold an entry whose amount reads a changed
+    /// number (their entries stay, with the amounts made again: `amounts`).
+    struct Selected {
+        var decide: [Int32] = []
+        var amounts: [Int32] = []
+    }
+
+    func households(_ reforms: [(impact: ReformImpact, rules: RuleSet)]) throws -> [Selected] {
+        let count = reforms.count
+        guard count > 0 else { return [] }
+        var amountMask = [UInt64](repeating: 0, count: count)
+        var everyone = [Bool](repeating: false, count: count)
+        for (i, r) in reforms.enumerated() {
+            everyone[i] = base.policies.count > 64 && !r.impact.amountPolicies.isEmpty
+            for p in r.impact.amountPolicies where p < 64 { amountMask[i] |= UInt64(1) << UInt64(p) }
         }
-        var amountMask: UInt64 = 0
-        for p in impact.amountPolicies { amountMask |= UInt64(1) << UInt64(p) }
-        let outreach = impact.outreachChanged ? try OutreachLookup(data: data, rules: reform) : nil
+        let outreach = try reforms.map { try $0.impact.outreachChanged ? OutreachLookup(data: data, rules: $0.rules) : nil }
+        // The reforms sharing the first one's frontier of each group: its results are made once.
+        var group = [Int](repeating: 0, count: count)
+        for i in 0..<count { group[i] = (0...i).first { reforms[$0].impact.sameFrontier(reforms[i].impact) }! }
+        let readsPrevious = reforms.contains { $0.impact.readsPrevious }
         let chunk = 8192
         let n = data.householdCount
         let pieces = (n + chunk - 1) / chunk
         let workers = Parallel.workers(for: pieces)
-        let baseRules = try base.replicas(workers), reformRules = try reform.replicas(workers)
+        let baseRules = try base.replicas(workers)
+        let reformRules = try reforms.map { try $0.rules.replicas(workers) }
         let households = data.households
-        let pairs = (0..<workers).map { w -> (EvalContext, EvalContext) in
-            let b = EvalContext(rules: baseRules[w], data: households, presence: presence)
-            let r = EvalContext(rules: reformRules[w], data: households, presence: presence)
-            b.stored = HouseholdProfilesView(profiles, rules: baseRules[w])
-            r.stored = HouseholdProfilesView(profiles, rules: reformRules[w], except: impact.changedValues)
-            if impact.readsPrevious {
-                b.setPersonLookup { lookup.find($0) }
-                r.setPersonLookup { lookup.find($0) }
-            }
-            return (b, r)
+        func context(_ rules: RuleSet, except: Set<Int>) -> EvalContext {
+            let c = EvalContext(rules: rules, data: households, presence: presence)
+            c.stored = HouseholdProfilesView(profiles, rules: rules, except: except)
+            if readsPrevious { c.setPersonLookup { lookup.find($0) } }
+            return c
         }
-        var found = [[Int32]](repeating: [], count: pieces)
-        let frontier = impact.frontierCount > 0
+        let contexts = (0..<workers).map { w in
+            (
+                base: context(baseRules[w], except: []),
+                reforms: reforms.indices.map { context(reformRules[$0][w], except: reforms[$0].impact.changedValues) }
+            )
+        }
+        var found = [[Selected]](repeating: [], count: pieces)
         found.withUnsafeMutableBufferPointer { out in
             Parallel.forEach(pieces) { (worker: Int, k: Int) in
-                let (b, r) = pairs[worker]
-                var mine: [Int32] = []
+                let (b, rs) = contexts[worker]
+                var mine = [Selected](repeating: Selected(), count: count)
+                var baseResults = [[Val]](repeating: [], count: count), made = [Bool](repeating: false, count: count)
                 for h in (k * chunk)..<min(n, (k + 1) * chunk) {
-                    if policiesHeld[h] & amountMask != 0 || outreach?.hasEvents(household: h) == true {
-                        mine.append(Int32(h))
-                        continue
+                    var loaded = false, living = false
+                    for i in 0..<count { made[i] = false }
+                    for (i, r) in reforms.enumerated() {
+                        if everyone[i] || outreach[i]?.hasEvents(household: h) == true {
+                            mine[i].decide.append(Int32(h))
+                            continue
+                        }
+                        let amounts = policiesHeld[h] & amountMask[i] != 0
+                        guard r.impact.frontierCount > 0 else {
+                            if amounts { mine[i].amounts.append(Int32(h)) }
+                            continue
+                        }
+                        if !loaded {
+                            let prev = readsPrevious ? previous?.remembered(data.householdIDs[h]) : nil
+                            living = b.load(household: h, previous: prev)
+                            if living { for c in rs { c.load(household: h, previous: prev) } }
+                            loaded = true
+                        }
+                        guard living else { continue }
+                        let g = group[i]
+                        if !made[g] {
+                            reforms[g].impact.results(b, into: &baseResults[g])
+                            made[g] = true
+                        }
+                        if r.impact.differs(base: baseResults[g], reform: rs[i]) {
+                            mine[i].decide.append(Int32(h))
+                        } else if amounts {
+                            mine[i].amounts.append(Int32(h))
+                        }
                     }
-                    guard frontier else { continue }
-                    let prev = impact.readsPrevious ? previous?.remembered(data.householdIDs[h]) : nil
-                    guard b.load(household: h, previous: prev) else { continue }
-                    r.load(household: h, previous: prev)
-                    if impact.differs(base: b, reform: r) { mine.append(Int32(h)) }
                 }
                 out[k] = mine
             }
         }
-        return found.flatMap { $0 }
+        return (0..<count).map { i in
+            Selected(decide: found.flatMap { $0[i].decide }, amounts: found.flatMap { $0[i].amounts })
+        }
+    }
+
+    /// The published entries of `households` (increasing indexes) whose policy's
+    /// amount reads a changed number, each with its amount under the reform
+    /// (entry index, amount; in entry order): the same decision made for the same
+    /// policy and member, by the reform's rules.
+    func amounts(
+        of households: [Int32], impact: ReformImpact, rules: RuleSet
+    ) throws -> [(entry: Int, amount: Int64)] {
+        var flagged = [Bool](repeating: false, count: data.householdCount)
+        for h in households { flagged[Int(h)] = true }
+        var policies = [Bool](repeating: false, count: rules.policies.count)
+        for p in impact.amountPolicies { policies[p] = true }
+        // By household, so that each is loaded once.
+        let wanted = published.entries.indices.filter { i in
+            let e = published.entries[i]
+            return e.policy >= 0 && policies[Int(e.policy)] && flagged[Int(e.household)]
+        }
+        .sorted { (published.entries[$0].household, $0) < (published.entries[$1].household, $1) }
+        let piece = 4096
+        let pieces = (wanted.count + piece - 1) / piece
+        let workers = Parallel.workers(for: pieces)
+        let replicas = try rules.replicas(workers)
+        let contexts = replicas.map { rs in
+            let c = EvalContext(rules: rs, data: data.households, presence: presence)
+            c.stored = HouseholdProfilesView(profiles, rules: rs, except: impact.changedValues)
+            return c
+        }
+        var out = [[(entry: Int, amount: Int64)]](repeating: [], count: pieces)
+        out.withUnsafeMutableBufferPointer { buf in
+            Parallel.forEach(pieces) { (worker: Int, k: Int) in
+                let ctx = contexts[worker]
+                var mine: [(entry: Int, amount: Int64)] = []
+                var loaded = -1
+                for i in wanted[(k * piece)..<min(wanted.count, (k + 1) * piece)] {
+                    let e = published.entries[i]
+                    if Int(e.household) != loaded {
+                        ctx.load(household: Int(e.household))
+                        loaded = Int(e.household)
+                    }
+                    var slot: Int?
+                    if e.personKey != 0 {
+                        slot = (0..<ctx.memberCount).first { data.personID[Int(ctx.member($0))] == e.personKey }
+                    }
+                    let amount = ctx.decide(policy: ctx.rules.policies[Int(e.policy)], slot: slot).amount
+                    mine.append((i, amount.map { Int64($0) } ?? Int64.min))
+                }
+                buf[k] = mine
+            }
+        }
+        return out.flatMap { $0 }.sorted { $0.entry < $1.entry }
     }
 
     /// The reform's result: the published entries of the households not decided
     /// again, and `decided`'s entries (its households `subset`), list by list in
     /// the files' order (households in order; one household's entries come from
     /// one side). The two share the household, list and policy indexes.
-    func merged(_ decided: MatchResult, subset: [Int32]) -> MatchResult {
+    ///
+    /// `amounts`: published entries whose amount is made again (`amounts(of:)`).
+    func merged(_ decided: MatchResult, subset: [Int32], amounts: [(entry: Int, amount: Int64)]) -> MatchResult {
         var again = [Bool](repeating: false, count: data.householdCount)
         for h in subset { again[Int(h)] = true }
         let old = published.entries, new = decided.entries
         let shift = Int32(published.codes.count)
         var out: [PublishedEntry] = []
         out.reserveCapacity(old.count + new.count)
-        var i = 0, j = 0
+        var i = 0, j = 0, patch = 0
         while i < old.count || j < new.count {
             // The next list: the smaller list index of the two heads.
             let l = min(i < old.count ? old[i].list : .max, j < new.count ? new[j].list : .max)
@@ -104,7 +199,10 @@ struct WhatIfSelect {
                 if !a && !b { break }
                 if a && again[Int(old[i].household)] { i += 1; continue }
                 if a && (!b || old[i].household < new[j].household) {
-                    out.append(old[i]); i += 1
+                    var e = old[i]
+                    while patch < amounts.count && amounts[patch].entry < i { patch += 1 }
+                    if patch < amounts.count && amounts[patch].entry == i { e.amountValue = amounts[patch].amount }
+                    out.append(e); i += 1
                 } else {
                     var e = new[j]
                     e.codeStart += shift
