@@ -93,14 +93,16 @@ package struct EmitStage {
     /// One CSV per list, list by list: its rows formatted in parallel pieces, then
     /// written in order (the digest needs the order); the figures and the report
     /// are made beside the first list's pieces and returned.
+    /// `report: false` makes the figures only (a what-if draws its own report).
     package func writeLists(
-        _ x: Inputs, byList: [String: ArraySlice<PublishedEntry>], into dir: RunDirectory
+        _ x: Inputs, byList: [String: ArraySlice<PublishedEntry>], into dir: RunDirectory, report makesReport: Bool = true
     ) throws -> (report: String, figures: RunFigures) {
         let lists = x.rules.lists
         var report = ""
         var figures = RunFigures()
         let makeReport = {
             figures = RunFigures(rules: x.rules, match: x.match, byList: byList, rejects: x.rejects.count)
+            guard makesReport else { return }
             report = RunReport.html(
                 runDate: x.runDate, rules: x.rules, figures: figures, previousCounts: x.previousCounts,
                 previousDate: x.previousDate,

@@ -116,11 +116,17 @@ package enum WhatIf {
             defer { group.wait() }
             data = try IngestResult.load(from: store, runDate: r.runDate)
             load("stored ingest result loaded")
+            // The person lookup and the tags' presence are made beside the entries' reading.
+            final class Made: @unchecked Sendable { var shared: MatchStage.Shared? }
+            let made = Made()
+            let loaded = data
+            DispatchQueue.global().async(group: group) { made.shared = MatchStage.Shared(data: loaded) }
             published = try MatchResult.loadEntries(
                 from: store, runDate: r.runDate, rules: base, householdIDs: data.householdIDs)
             load("published entries loaded")
-            shared = MatchStage.Shared(data: data)
-            load("person lookup and tag presence made")
+            group.wait()
+            shared = made.shared!
+            load("person lookup and tag presence made (beside)")
         }
         if let e = beside.error { throw e }
         let previous = beside.previous
@@ -228,7 +234,7 @@ package enum WhatIf {
             schemaVersion: PFPVersion.schema)
         inputs.previousDate = nil
         let after = EmitStage.byList(m)
-        let figures = try EmitStage().writeLists(inputs, byList: after, into: dir).figures
+        let figures = try EmitStage().writeLists(inputs, byList: after, into: dir, report: false).figures
         step("lists written")
         let before = EmitStage.byList(published)
         let diff = WhatIfChanges(rules: rs, published: published, before: before, match: m, after: after)

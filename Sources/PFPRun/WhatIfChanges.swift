@@ -44,12 +44,12 @@ struct WhatIfChanges {
     /// What the list's file shows of an entry: its certainty, amount and codes only
     /// where the list has those columns (a review entry's amount is not published).
     static func shown(_ e: PublishedEntry, _ m: MatchResult, _ l: ListInfo?) -> Shown {
-        let columns = Set(l?.columns ?? [])
+        let columns = l?.columns ?? []  // a few: looked through, no set made per entry
         let codes: Bool
         if columns.contains(.unknownFacts) {
             codes = e.certainty == .toVerify
         } else {
-            codes = !columns.isDisjoint(with: [.failedCriteria, .reasons, .triggers])
+            codes = columns.contains { $0 == .failedCriteria || $0 == .reasons || $0 == .triggers }
         }
         return Shown(
             certainty: columns.contains(.certainty) && e.certainty != .none ? e.certainty.text : "",

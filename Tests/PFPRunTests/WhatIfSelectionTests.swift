@@ -97,6 +97,35 @@ final class WhatIfSelectionTests: XCTestCase {
         XCTAssertTrue(some.out.contains("superseded: 0 added, 0 removed, 0 changed"), some.out)
     }
 
+    /// A reform with rule files (a new allowance, a policy replaced) is not a change
+    /// of numbers: every household is decided again, with or without the flag.
+    func testAReformWithRuleFilesDecidesEveryHousehold() throws {
+        try FileManager.default.createDirectory(atPath: work + "/extra", withIntermediateDirectories: true)
+        try """
+        parameter heating.amount money "冬季取暖补贴（元/月）"
+          from 2026-01-01 = 200
+
+        policy heating "冬季取暖补贴" household
+          criterion assisted: has(dibao) or has(low_income)
+          amount heating.amount
+
+        policy education_assistance "教育救助" person
+          criterion enrolled: education.stage != "none"
+        """.write(toFile: work + "/extra/heating.rules", atomically: true, encoding: .utf8)
+        let path = work + "/heating.reform"
+        try "reform heating\n  rules extra\n  heating.amount from 2026-10-01 = 250\n"
+            .write(toFile: path, atomically: true, encoding: .utf8)
+        let some = try whatif(["--reform", path], out: "rules-some")
+        XCTAssertEqual(some.status, 0, some.err)
+        XCTAssertFalse(some.err.contains("households decided again"), "a reform of rules decides every household")
+        let every = try whatif(["--reform", path, "--every-household"], out: "rules-every")
+        XCTAssertEqual(every.status, 0, every.err)
+        try assertSameFolders(work + "/rules-some", work + "/rules-every", "rules")
+        let push = try String(contentsOfFile: work + "/rules-some/heating/push.csv", encoding: .utf8)
+        XCTAssertTrue(push.contains(",heating,"), "the new allowance is pushed")
+        XCTAssertTrue(push.contains(",heating,confirmed,250,"), "at the reform's amount")
+    }
+
     func testASweepGivesTheFilesOfDecidingEveryHousehold() throws {
         let sweep = ["--sweep", "dibao.standard=1500..1700:100"]
         XCTAssertEqual(try whatif(sweep, out: "sweep-some").status, 0)
