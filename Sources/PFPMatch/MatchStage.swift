@@ -286,6 +286,7 @@ public struct MatchStage {
     ) throws -> Explained {
         let sink = try ExplainSink(path: explainPath)
         let tasks = plan.tasks
+        let readsPrevious = workers.contexts[0].rules.lists.map { $0.after != nil }
         final class Scratch { var entries: [PublishedEntry] = [] }
         let scratch = workers.contexts.map { _ in Scratch() }
         var taskCodes = [[String]](repeating: [], count: tasks.count)
@@ -314,7 +315,11 @@ public struct MatchStage {
                                         list: Int32(l), policy: Int32(run[i].policy), slot: Int32(run[i].slot)))
                                 i += 1
                             }
-                            ctx.load(household: h, previous: previous?.remembered(data.householdIDs[h]))
+                            // Only a list with `after` reads the previous run (previous(...),
+                            // previous_members): the others load without it.
+                            ctx.load(
+                                household: h,
+                                previous: readsPrevious[l] ? previous?.remembered(data.householdIDs[h]) : nil)
                             explain(
                                 list: l, positions, ctx: ctx, data: data, outreach: outreach, tracer: tracer,
                                 previousState: previous,

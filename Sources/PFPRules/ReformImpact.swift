@@ -118,7 +118,9 @@ package final class ReformImpact {
                 _ = (personLevel(node.a), personLevel(node.b))  // marks what they read
                 p = false
             case .head: _ = personLevel(node.a); p = false
-            default: p = personLevel(node.a) || personLevel(node.b) || personLevel(node.c)
+            case .band, .cachedLet, .not, .negate, .hasValue, .truthTest: p = personLevel(node.a)
+            case .and, .or, .bothAnd, .compare, .arithmetic, .years: p = personLevel(node.a) || personLevel(node.b)
+            case .ifThen: p = personLevel(node.a) || personLevel(node.b) || personLevel(node.c)
             }
             level[i] = p ? 1 : 0
             return p
@@ -131,7 +133,43 @@ package final class ReformImpact {
         householdFrontier = household
         personFrontier = person
         readsPrevious = previous
-        changedValues = Set(a.valueNode.indices.filter { isTainted(a.valueNode[$0]) })
+        // A value may differ when anything it reads may: a changed number, a truth
+        // value made from one, a value or a policy that may (a stored profile of the
+        // base run cannot stand for it).
+        var reaches = [UInt8](repeating: 2, count: a.nodes.count)  // 2: not yet known
+        var policyReaches = [UInt8](repeating: 2, count: base.policies.count)
+        func mayDiffer(_ n: Int32) -> Bool {
+            guard n >= 0 else { return false }
+            let i = Int(n)
+            if reaches[i] != 2 { return reaches[i] == 1 }
+            reaches[i] = 0
+            let node = a.nodes[i]
+            let r: Bool
+            switch node.op {
+            case .constant, .parameter: r = changedConstants.contains(Int(node.a))
+            case .band: r = changedTables.contains(Int(node.b)) || mayDiffer(node.a)
+            case .value: r = mayDiffer(a.valueNode[Int(node.a)])
+            case .eligible, .has: r = policyMayDiffer(Int(node.a))
+            case .listEligible, .listHas: r = true
+            case .tag, .builtin, .receiving, .listReceiving, .previousHousehold, .previousPerson: r = false
+            case .aggregate: r = mayDiffer(node.a) || mayDiffer(node.b)
+            case .cachedLet, .head, .not, .negate, .hasValue, .truthTest: r = mayDiffer(node.a)
+            case .and, .or, .bothAnd, .compare, .arithmetic, .years: r = mayDiffer(node.a) || mayDiffer(node.b)
+            case .ifThen: r = mayDiffer(node.a) || mayDiffer(node.b) || mayDiffer(node.c)
+            }
+            reaches[i] = r ? 1 : 0
+            return r
+        }
+        func policyMayDiffer(_ p: Int) -> Bool {
+            if policyReaches[p] != 2 { return policyReaches[p] == 1 }
+            policyReaches[p] = 0
+            let info = base.policies[p]
+            let r =
+                info.criteria.contains { mayDiffer($0.fn.node) } || info.branches.contains { mayDiffer($0.fn.node) }
+            policyReaches[p] = r ? 1 : 0
+            return r
+        }
+        changedValues = Set(a.valueNode.indices.filter { mayDiffer(a.valueNode[$0]) })
         amountPolicies = base.policies.indices.filter { i in
             let p = base.policies[i]
             return isTainted(p.amount?.node ?? -1) || p.branches.contains { isTainted($0.amount?.node ?? -1) }

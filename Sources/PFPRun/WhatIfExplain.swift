@@ -75,7 +75,9 @@ struct WhatIfExplain {
         side.tracer.reset()
         ctx.tracer = side.tracer
         defer { ctx.tracer = nil }
-        guard ctx.load(household: h, previous: previous?.remembered(row.household)) else { return nil }
+        // Only a list with `after` reads the previous run.
+        let after = row.policy.isEmpty && side.rules.list(row.list)?.after != nil
+        guard ctx.load(household: h, previous: after ? previous?.remembered(row.household) : nil) else { return nil }
         if !row.policy.isEmpty {
             guard let p = side.rules.policy(row.policy), p.skipped == nil else { return nil }
             var slot: Int?

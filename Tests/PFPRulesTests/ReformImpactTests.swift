@@ -1,0 +1,97 @@
+import XCTest
+import PFPTestSupport
+@testable import PFPCore
+import PFPSchema
+@testable import PFPRules
+
+/// What `ReformImpact` makes of two rule sets: the frontier where a changed
+/// number becomes a truth value, the amounts that read one, the values that
+/// may differ (never read from the base run's profiles), and when it declines.
+final class ReformImpactTests: XCTestCase {
+    var work = ""
+    override func setUpWithError() throws { work = try makeWorkDirectory("pfp-impact") }
+    override func tearDown() { try? FileManager.default.removeItem(atPath: work) }
+
+    func rules(_ text: String?) throws -> RuleSet {
+        let (tags, policies) = try loadCatalogues()
+        var reform: Reform?
+        if let text {
+            let path = work + "/r\(text.hashValue).reform"
+            try text.write(toFile: path, atomically: true, encoding: .utf8)
+            reform = try Reform.load(path: path)
+        }
+        return try RuleSet.load(
+            directory: repoRoot + "/Pipelines/rules", catalogue: tags, policyCatalogue: policies,
+            runDate: CivilDate.parse("2026-11-24")!, reform: reform)
+    }
+
+    func values(_ rs: RuleSet, _ set: Set<Int>) -> Set<String> { Set(set.map { rs.values[$0].id }) }
+    func policies(_ rs: RuleSet, _ list: [Int]) -> Set<String> { Set(list.map { rs.policies[$0].id }) }
+
+    func testTheDibaoStandardReachesItsComparisonsAndAmounts() throws {
+        let base = try rules(nil)
+        let reform = try rules("reform r\n  dibao.standard from 2026-01-01 = 1650\n")
+        let impact = try XCTUnwrap(ReformImpact(base: base, reform: reform))
+        XCTAssertEqual(impact.changedParameters, ["dibao.standard"])
+        XCTAssertEqual(values(base, impact.changedValues), ["dibao_line", "low_line"])
+        XCTAssertEqual(policies(base, impact.amountPolicies), ["dibao", "expenditure_poverty", "tekun"])
+        // pc_income against dibao_line (dibao, low_income, expenditure_poverty), low_line
+        // (low_income, housing, referral, watch), and a member's income (tekun).
+        XCTAssertEqual(impact.personFrontier.count, 1, "tekun's income < dibao_line, for each member")
+        XCTAssertGreaterThanOrEqual(impact.householdFrontier.count, 6)
+        XCTAssertFalse(impact.readsPrevious)
+        XCTAssertFalse(impact.outreachChanged)
+    }
+
+    func testABandTableReachesAnAmountOnlyAndTheWarningDropReadsThePreviousRun() throws {
+        let base = try rules(nil)
+        let bands = try XCTUnwrap(
+            ReformImpact(
+                base: base,
+                reform: try rules("reform r\n  elderly_allowance.bands from 2026-06-01 = 65: 100, 70: 150\n")))
+        XCTAssertEqual(bands.frontierCount, 0)
+        XCTAssertEqual(policies(base, bands.amountPolicies), ["elderly_allowance"])
+        XCTAssertTrue(bands.changedValues.isEmpty)
+        let drop = try XCTUnwrap(
+            ReformImpact(base: base, reform: try rules("reform r\n  warning.income_drop from 2026-01-01 = 0.1\n")))
+        XCTAssertTrue(drop.readsPrevious)
+        XCTAssertEqual(drop.householdFrontier.count, 1)
+        XCTAssertTrue(drop.amountPolicies.isEmpty)
+        let cooling = try XCTUnwrap(
+            ReformImpact(base: base, reform: try rules("reform r\n  outreach.cooling_declined from 2026-01-01 = 20\n")))
+        XCTAssertTrue(cooling.outreachChanged)
+        XCTAssertEqual(cooling.frontierCount, 0)
+        let same = try XCTUnwrap(
+            ReformImpact(base: base, reform: try rules("reform r\n  dibao.standard from 2025-07-01 = 1590\n")))
+        XCTAssertEqual(same.frontierCount, 0)
+        XCTAssertTrue(same.amountPolicies.isEmpty && same.changedParameters.isEmpty)
+    }
+
+    /// A value that is a truth made from a changed number (not a number itself) may
+    /// differ too: it is computed under the reform, never read from the base's profile.
+    func testATruthValueOverAChangedNumberIsComputedAgain() throws {
+        try FileManager.default.createDirectory(atPath: work + "/extra", withIntermediateDirectories: true)
+        try """
+        household value poor "低于低保标准" = pc_income < dibao_line
+        household value poor_too "同上" = poor and n >= 1
+
+        policy heating "冬季取暖补贴" household
+          criterion poor: poor_too
+          amount 100
+        """.write(toFile: work + "/extra/poor.rules", atomically: true, encoding: .utf8)
+        let base = try rules("reform a\n  rules extra\n")
+        let reform = try rules("reform b\n  rules extra\n  dibao.standard from 2026-01-01 = 1650\n")
+        let impact = try XCTUnwrap(ReformImpact(base: base, reform: reform))
+        XCTAssertEqual(values(base, impact.changedValues), ["dibao_line", "low_line", "poor", "poor_too"])
+        XCTAssertFalse(policies(base, impact.amountPolicies).contains("heating"), "its amount reads no changed number")
+    }
+
+    func testRulesThatAreNotTheSameWithOtherNumbersAreDeclined() throws {
+        try FileManager.default.createDirectory(atPath: work + "/extra", withIntermediateDirectories: true)
+        try """
+        policy education_assistance "教育救助" person
+          criterion enrolled: education.stage != "none"
+        """.write(toFile: work + "/extra/edu.rules", atomically: true, encoding: .utf8)
+        XCTAssertNil(ReformImpact(base: try rules(nil), reform: try rules("reform r\n  rules extra\n")))
+    }
+}
