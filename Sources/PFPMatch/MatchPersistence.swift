@@ -62,6 +62,16 @@ public extension MatchResult {
         w.putStrings(
             "outreach_granted_receiving",
             outreach.grantedReceiving.keys.sorted().map { "\($0)=\(outreach.grantedReceiving[$0]!)" })
+        // The entries' numbers as they are (a what-if reads them back without parsing
+        // the text columns, which stay what `pfp stage emit` and older readers read).
+        w.put("entry.household", entries.map(\.household))
+        w.put("entry.person", entries.map(\.personKey))
+        w.put("entry.list", entries.map(\.list))
+        w.put("entry.policy", entries.map(\.policy))
+        w.put("entry.certainty", entries.map(\.certainty.rawValue))
+        w.put("entry.status", entries.map(\.status.rawValue))
+        w.putStrings("entry.list_ids", listIDs)
+        w.putStrings("entry.policy_ids", policyIDs)
         w.put("explain", BlobWriter.joined(2) { $0 == 0 ? explainPath ?? "" : explainSHA })
         w.put("explain_counts", [Int64(explainRows), Int64(explainBytes)])
         return w
@@ -204,6 +214,12 @@ public extension MatchResult {
         guard district.count == n, street.count == n, community.count == n, outcome.count == n,
             outcomeDate.count == n, until.count == n, counts.count == 2
         else { throw r.damaged("entries") }
+        if r.has("entry.household") {
+            return try loadNumbers(
+                r, amount: amount, district: district, street: street, community: community, counts: counts,
+                outcome: outcome, outcomeDate: outcomeDate, until: until, rules: rules, householdIDs: householdIDs,
+                runDate: runDate)
+        }
         var list = FieldCursor(try r.bytes("list")), hh = FieldCursor(try r.bytes("household_id"))
         var person = FieldCursor(try r.bytes("person_id")), policy = FieldCursor(try r.bytes("policy"))
         var certainty = FieldCursor(try r.bytes("certainty")), status = FieldCursor(try r.bytes("status"))
@@ -221,7 +237,7 @@ public extension MatchResult {
                 return c != 0 ? Int(c) : b.count - x.count
             }
         }
-        var codes: [String] = [], vocabulary: [[UInt8]: String] = [:]
+        var codes: [String] = [], vocabulary = CodeVocabulary()
         var entries: [PublishedEntry] = []
         entries.reserveCapacity(n)
         var lastList = -1, lastHousehold = 0, lastListBytes: [UInt8] = []
@@ -259,19 +275,7 @@ public extension MatchResult {
             let c = certaintyWords.firstIndex { same(cb, $0) }.flatMap { Certainty(rawValue: UInt8($0)) } ?? .none
             let st = statusWords.firstIndex { same(sb, $0) }.flatMap { PublishedEntry.EntryStatus(rawValue: UInt8($0)) }
             let start = Int32(codes.count)
-            let all = codeText.next()
-            if all.count > 0 {
-                for part in all.split(separator: UInt8(ascii: ";"), omittingEmptySubsequences: false) {
-                    let k = Array(part)
-                    if let s = vocabulary[k] {
-                        codes.append(s)
-                    } else {
-                        let s = String(decoding: k, as: UTF8.self)
-                        vocabulary[k] = s
-                        codes.append(s)
-                    }
-                }
-            }
+            vocabulary.codes(of: codeText.next(), into: &codes)
             entries.append(
                 PublishedEntry(
                     list: Int32(lastList), household: Int32(lo), policy: p, certainty: c, status: st ?? .none,
@@ -283,5 +287,86 @@ public extension MatchResult {
             entries: entries, listIDs: rules.lists.map(\.id), householdIDs: householdIDs,
             policyIDs: rules.policies.map(\.id), codes: codes, state: RunState(runDate: runDate),
             households: Int(counts[0]), people: Int(counts[1]))
+    }
+}
+
+extension MatchResult {
+    /// `loadEntries` from the entries' stored numbers: lists and policies mapped by
+    /// id into `rules`, each entry's household checked against the stored ingest
+    /// result's id (its text column), the codes read from their text.
+    static func loadNumbers(
+        _ r: BlobReader, amount: [Int64], district: [Int32], street: [Int32], community: [Int64], counts: [Int64],
+        outcome: [UInt8], outcomeDate: [Int32], until: [Int32], rules: RuleSet, householdIDs: [String],
+        runDate: CivilDate
+    ) throws -> MatchResult {
+        let n = amount.count
+        let household: [Int32] = try r.get("entry.household"), person: [UInt64] = try r.get("entry.person")
+        let list: [Int32] = try r.get("entry.list"), policy: [Int32] = try r.get("entry.policy")
+        let certainty: [UInt8] = try r.get("entry.certainty"), status: [UInt8] = try r.get("entry.status")
+        guard household.count == n, person.count == n, list.count == n, policy.count == n, certainty.count == n,
+            status.count == n
+        else { throw r.damaged("entry") }
+        let listMap = try r.strings("entry.list_ids").map { id in rules.lists.firstIndex { $0.id == id } ?? -1 }
+        let policyMap = try r.strings("entry.policy_ids").map { id in
+            rules.policies.firstIndex { $0.id == id } ?? -1
+        }
+        var hh = FieldCursor(try r.bytes("household_id")), codeText = FieldCursor(try r.bytes("codes"))
+        var codes: [String] = [], vocabulary = CodeVocabulary()
+        var entries: [PublishedEntry] = []
+        entries.reserveCapacity(n)
+        for i in 0..<n {
+            let h = Int(household[i]), l = Int(list[i]), p = Int(policy[i])
+            guard h >= 0, h < householdIDs.count, l >= 0, l < listMap.count, listMap[l] >= 0, p < policyMap.count,
+                p < 0 || policyMap[p] >= 0
+            else { throw r.damaged("entry") }
+            // The household the number names must be the one the text names.
+            let text = hh.next()
+            var id = householdIDs[h]
+            guard id.withUTF8({ text.elementsEqual($0) }) else { throw r.damaged("entry.household") }
+            let start = Int32(codes.count)
+            vocabulary.codes(of: codeText.next(), into: &codes)
+            entries.append(
+                PublishedEntry(
+                    list: Int32(listMap[l]), household: Int32(h), policy: p < 0 ? -1 : Int32(policyMap[p]),
+                    certainty: Certainty(rawValue: certainty[i]) ?? .none,
+                    status: PublishedEntry.EntryStatus(rawValue: status[i]) ?? .none, personKey: person[i],
+                    amountValue: amount[i], codeStart: start, codeCount: Int32(codes.count) - start,
+                    district: district[i], street: street[i], community: community[i], outcome: outcome[i],
+                    outcomeDate: outcomeDate[i], until: until[i]))
+        }
+        return MatchResult(
+            entries: entries, listIDs: rules.lists.map(\.id), householdIDs: householdIDs,
+            policyIDs: rules.policies.map(\.id), codes: codes, state: RunState(runDate: runDate),
+            households: Int(counts[0]), people: Int(counts[1]))
+    }
+}
+
+/// The distinct codes of a stored result, each one string (shared by every entry
+/// that has it), found by their bytes without making an array or a string per entry.
+struct CodeVocabulary {
+    private var index: [UInt64: [Int]] = [:]
+    private var bytes: [[UInt8]] = []
+    private var strings: [String] = []
+
+    /// The codes of a field (`a;b;c`) appended to `out`.
+    mutating func codes(of field: UnsafeRawBufferPointer, into out: inout [String]) {
+        guard field.count > 0 else { return }
+        var start = 0
+        for i in 0...field.count where i == field.count || field[i] == UInt8(ascii: ";") {
+            out.append(code(UnsafeRawBufferPointer(rebasing: field[start..<i])))
+            start = i + 1
+        }
+    }
+
+    mutating func code(_ b: UnsafeRawBufferPointer) -> String {
+        var h: UInt64 = 0xcbf2_9ce4_8422_2325  // FNV-1a
+        for x in b { h = (h ^ UInt64(x)) &* 0x100_0000_01b3 }
+        if let found = index[h] {
+            for k in found where bytes[k].elementsEqual(b) { return strings[k] }
+        }
+        bytes.append(Array(b))
+        strings.append(String(decoding: b, as: UTF8.self))
+        index[h, default: []].append(strings.count - 1)
+        return strings[strings.count - 1]
     }
 }
