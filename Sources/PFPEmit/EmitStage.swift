@@ -95,7 +95,8 @@ package struct EmitStage {
     /// are made beside the first list's pieces and returned.
     /// `report: false` makes the figures only (a what-if draws its own report).
     package func writeLists(
-        _ x: Inputs, byList: [String: ArraySlice<PublishedEntry>], into dir: RunDirectory, report makesReport: Bool = true
+        _ x: Inputs, byList: [String: ArraySlice<PublishedEntry>], into dir: RunDirectory,
+        report makesReport: Bool = true
     ) throws -> (report: String, figures: RunFigures) {
         let lists = x.rules.lists
         var report = ""

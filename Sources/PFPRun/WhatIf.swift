@@ -62,7 +62,7 @@ package enum WhatIf {
             seen[f.name] = f.path
         }
         let run = try StoredRun(r)
-        let store = run.store, registry = run.registry
+        let registry = run.registry
         guard let stored = try registry.run(r.runDate), stored.status == .succeeded else {
             throw PipelineError.badInput(
                 stage: "whatif", "no successful run of \(r.runDate) is stored",
@@ -90,49 +90,12 @@ package enum WhatIf {
         // Which reforms change numbers only (their households are selected; the
         // stored profiles are read for them).
         let impacts = reformRules.map { req.everyHousehold ? nil : ReformImpact(base: base, reform: $0) }
-        let prevDate = try registry.previousSuccessful(before: r.runDate)
-        // The previous run's state and the stored profiles are read on a thread of
-        // their own (with a connection of their own) while the ingest result and
-        // the published entries are read here.
-        final class Beside: @unchecked Sendable {
-            var previous: RunState?
-            var profiles: HouseholdProfiles?
-            var error: Error?
-        }
-        let beside = Beside()
-        let group = DispatchGroup()
-        let dbPath = r.dbPath, runDate = r.runDate, needProfiles = impacts.contains { $0 != nil }
-        DispatchQueue.global().async(group: group) {
-            do {
-                let store = try StageStore(db: Database(path: dbPath))
-                beside.previous = try prevDate.flatMap { try RunState.load(from: store, runDate: $0) }
-                if needProfiles { beside.profiles = try HouseholdProfiles.load(from: store, runDate: runDate) }
-            } catch {
-                beside.error = error
-            }
-        }
-        let data: IngestResult, published: MatchResult, shared: MatchStage.Shared
-        do {
-            defer { group.wait() }
-            data = try IngestResult.load(from: store, runDate: r.runDate)
-            load("stored ingest result loaded")
-            // The person lookup and the tags' presence are made beside the entries' reading.
-            final class Made: @unchecked Sendable { var shared: MatchStage.Shared? }
-            let made = Made()
-            let loaded = data
-            DispatchQueue.global().async(group: group) { made.shared = MatchStage.Shared(data: loaded) }
-            published = try MatchResult.loadEntries(
-                from: store, runDate: r.runDate, rules: base, householdIDs: data.householdIDs)
-            load("published entries loaded")
-            group.wait()
-            shared = made.shared!
-            load("person lookup and tag presence made (beside)")
-        }
-        if let e = beside.error { throw e }
-        let previous = beside.previous
-        load("previous run's state and stored profiles loaded (beside)")
+        let night = try StoredNight(
+            run, base: base, previousDate: try registry.previousSuccessful(before: r.runDate),
+            profiles: impacts.contains { $0 != nil }, step: load)
+        let (data, published, previous, shared) = (night.data, night.published, night.previous, night.shared)
         // The households each reform of numbers may change, in one pass for all.
-        let select = beside.profiles.map {
+        let select = night.profiles.map {
             WhatIfSelect(
                 data: data, previous: previous, base: base, published: published, profiles: $0, shared: shared)
         }
@@ -165,9 +128,10 @@ package enum WhatIf {
                     // an amount can change keep their entries with the amount made again.
                     let subset = selected.decide
                     console.detail(
-                        "    \(grouped(subset.count)) households decided again, \(grouped(selected.amounts.count)) with "
-                            + "amounts made again (\(impact.frontierCount) comparisons and "
-                            + "\(impact.amountPolicies.count) amounts read a changed number)")
+                        "    \(grouped(subset.count)) households decided again, "
+                            + "\(grouped(selected.amounts.count)) with amounts made again "
+                            + "(\(impact.frontierCount) comparisons and \(impact.amountPolicies.count) amounts "
+                            + "read a changed number)")
                     let amounts = try sel.amounts(of: selected.amounts, impact: impact, rules: rs)
                     step("\(grouped(amounts.count)) amounts made again")
                     let again = try MatchStage(writesExplanations: false).run(
@@ -291,5 +255,58 @@ package enum WhatIf {
         return Outcome(
             reform: reform.name, path: dir.finalPath, added: added, removed: removed,
             changed: changes.count - added - removed, totals: summary.filter { $0.district == nil })
+    }
+}
+
+/// What a what-if reads of a stored night, once for every reform: the ingest
+/// result, the published entries, the previous run's state, the stored profiles
+/// (when a reform of numbers needs them) and the evaluators' shared lookups. The
+/// state and the profiles are read on a thread of their own (a connection of
+/// its own) while the ingest result and the entries are read, and the lookups
+/// are made beside the entries.
+struct StoredNight {
+    let data: IngestResult
+    let published: MatchResult
+    let previous: RunState?
+    let profiles: HouseholdProfiles?
+    let shared: MatchStage.Shared
+
+    init(
+        _ run: StoredRun, base: RuleSet, previousDate: CivilDate?, profiles readProfiles: Bool,
+        step: (String) -> Void
+    ) throws {
+        final class Beside: @unchecked Sendable {
+            var previous: RunState?
+            var profiles: HouseholdProfiles?
+            var shared: MatchStage.Shared?
+            var error: Error?
+        }
+        let beside = Beside()
+        let group = DispatchGroup()
+        let dbPath = run.resolved.dbPath, runDate = run.resolved.runDate
+        DispatchQueue.global().async(group: group) {
+            do {
+                let store = try StageStore(db: Database(path: dbPath))
+                beside.previous = try previousDate.flatMap { try RunState.load(from: store, runDate: $0) }
+                if readProfiles { beside.profiles = try HouseholdProfiles.load(from: store, runDate: runDate) }
+            } catch {
+                beside.error = error
+            }
+        }
+        // Nothing returns (or throws) while a thread of its own still reads.
+        defer { group.wait() }
+        let data = try IngestResult.load(from: run.store, runDate: runDate)
+        step("stored ingest result loaded")
+        DispatchQueue.global().async(group: group) { beside.shared = MatchStage.Shared(data: data) }
+        published = try MatchResult.loadEntries(
+            from: run.store, runDate: runDate, rules: base, householdIDs: data.householdIDs)
+        step("published entries loaded")
+        group.wait()
+        if let e = beside.error { throw e }
+        self.data = data
+        previous = beside.previous
+        profiles = beside.profiles
+        shared = beside.shared!
+        step("previous run's state, stored profiles, person lookup and tag presence (beside)")
     }
 }

@@ -171,7 +171,9 @@ struct WhatIfExplain {
             let x = i < vb.count ? vb[i] : nil, y = j < va.count ? va[j] : nil
             let order: Int
             if let x, let y {
-                order = x.name != y.name ? (x.name < y.name ? -1 : 1) : (x.person == y.person ? 0 : (x.person < y.person ? -1 : 1))
+                order =
+                    x.name != y.name
+                    ? (x.name < y.name ? -1 : 1) : (x.person == y.person ? 0 : (x.person < y.person ? -1 : 1))
             } else {
                 order = x != nil ? -1 : 1
             }

@@ -56,7 +56,9 @@ struct WhatIfSelect {
             everyone[i] = base.policies.count > 64 && !r.impact.amountPolicies.isEmpty
             for p in r.impact.amountPolicies where p < 64 { amountMask[i] |= UInt64(1) << UInt64(p) }
         }
-        let outreach = try reforms.map { try $0.impact.outreachChanged ? OutreachLookup(data: data, rules: $0.rules) : nil }
+        let outreach = try reforms.map {
+            try $0.impact.outreachChanged ? OutreachLookup(data: data, rules: $0.rules) : nil
+        }
         // The reforms sharing the first one's frontier of each group: its results are made once.
         var group = [Int](repeating: 0, count: count)
         for i in 0..<count { group[i] = (0...i).first { reforms[$0].impact.sameFrontier(reforms[i].impact) }! }

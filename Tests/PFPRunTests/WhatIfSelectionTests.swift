@@ -62,14 +62,36 @@ final class WhatIfSelectionTests: XCTestCase {
         ("dibao_up", ["dibao.standard from 2026-01-01 = 1650", "watch.income_multiplier from 2026-01-01 = 1.6"]),
         ("dibao_down", ["dibao.standard from 2026-11-01 = 1400", "low_income.multiplier from 2026-11-01 = 2.2"]),
         ("warning_drop", ["warning.income_drop from 2026-01-01 = 0.1"]),
-        ("cooling", ["outreach.cooling_declined from 2026-01-01 = 20", "outreach.cooling_unreachable from 2026-01-01 = 400"]),
-        ("medical_share", ["referral.medical_share from 2026-01-01 = 0.05", "referral.income_multiplier from 2026-01-01 = 1.4"]),
-        ("amounts", ["tekun.multiplier from 2026-01-01 = 1.5", "medical_assistance.ratio from 2026-01-01 = 1",
-                     "disability_living.amount_dibao from 2026-01-01 = 500", "child_difficulty.amount from 2026-01-01 = 2000"]),
-        ("bands", ["elderly_allowance.bands from 2026-06-01 = 65: 100, 70: 150, 80: 200, 90: 350, 100: 600",
-                   "elderly_care_subsidy.amount_by_level from 2026-01-01 = 2: 100, 4: 500, 6: 900"]),
-        ("assets_area", ["dibao.asset_limit_pc from 2026-01-01 = 10000", "low_income.asset_limit_pc from 2026-01-01 = 200000",
-                         "housing_assistance.area_limit_pc from 2026-01-01 = 25"]),
+        (
+            "cooling",
+            ["outreach.cooling_declined from 2026-01-01 = 20", "outreach.cooling_unreachable from 2026-01-01 = 400"]
+        ),
+        (
+            "medical_share",
+            ["referral.medical_share from 2026-01-01 = 0.05", "referral.income_multiplier from 2026-01-01 = 1.4"]
+        ),
+        (
+            "amounts",
+            [
+                "tekun.multiplier from 2026-01-01 = 1.5", "medical_assistance.ratio from 2026-01-01 = 1",
+                "disability_living.amount_dibao from 2026-01-01 = 500",
+                "child_difficulty.amount from 2026-01-01 = 2000",
+            ]
+        ),
+        (
+            "bands",
+            [
+                "elderly_allowance.bands from 2026-06-01 = 65: 100, 70: 150, 80: 200, 90: 350, 100: 600",
+                "elderly_care_subsidy.amount_by_level from 2026-01-01 = 2: 100, 4: 500, 6: 900",
+            ]
+        ),
+        (
+            "assets_area",
+            [
+                "dibao.asset_limit_pc from 2026-01-01 = 10000", "low_income.asset_limit_pc from 2026-01-01 = 200000",
+                "housing_assistance.area_limit_pc from 2026-01-01 = 25",
+            ]
+        ),
         ("superseded", ["dibao.standard from 2025-01-01 = 2000"]),
     ]
 
