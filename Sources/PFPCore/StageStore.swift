@@ -20,6 +20,24 @@ public struct BlobWriter {
             })
     }
 
+    /// `count` plain values made one by one as the result is written (never an
+    /// array of them in memory; a small buffer at a time).
+    public mutating func put<T: BitwiseCopyable>(_ name: String, count: Int, _ element: @escaping (Int) -> T) {
+        items.append(
+            Item(name: name, count: count * MemoryLayout<T>.stride) { body in
+                let chunk = 16_384
+                var buffer = [T]()
+                buffer.reserveCapacity(min(chunk, count))
+                var i = 0
+                while i < count {
+                    buffer.removeAll(keepingCapacity: true)
+                    for k in i..<min(count, i + chunk) { buffer.append(element(k)) }
+                    try buffer.withUnsafeBytes { try body($0) }
+                    i += chunk
+                }
+            })
+    }
+
     /// Arrays written one after another as one item (never joined in memory).
     public mutating func put(_ name: String, pieces: [[UInt8]]) {
         items.append(

@@ -91,8 +91,9 @@ package struct EmitStage {
     }
 
     /// One CSV per list, list by list: its rows formatted in parallel pieces, then
-    /// written in order (the digest needs the order); the figures and the report
-    /// are made beside the first list's pieces and returned.
+    /// written in order (the digest needs the order) on a thread of its own while
+    /// the next list's rows are formatted; the figures and the report are made
+    /// beside the first list's pieces and returned.
     /// `report: false` makes the figures only (a what-if draws its own report).
     package func writeLists(
         _ x: Inputs, byList: [String: ArraySlice<PublishedEntry>], into dir: RunDirectory,
@@ -112,6 +113,10 @@ package struct EmitStage {
         let pieceRows = 32_768
         Meter.shared.start("writing lists", unit: "entries", total: x.match.entries.count)
         let policyFields = x.match.policyIDs.map { CSVText.field($0) }
+        // The files are written in order by one serial queue; its first error is kept.
+        final class Written: @unchecked Sendable { var error: Error? }
+        let writer = DispatchQueue(label: "pfp.emit.lists"), written = Written()
+        defer { writer.sync {} }
         for (i, l) in lists.enumerated() {
             let entries = byList[l.id] ?? []
             let pieces = max(1, (entries.count + pieceRows - 1) / pieceRows)
@@ -129,14 +134,38 @@ package struct EmitStage {
                     Meter.shared.add(hi - lo)
                 }
             }
-            let w = try FileIO.Writer(path: dir.path("\(l.id).csv"))
-            try w.write((l.keyColumns + l.columns.map(\.rawValue)).joined(separator: ",") + "\n")
-            for piece in text { try w.write(piece) }
-            let sha = try w.finish()
-            dir.add(name: "\(l.id).csv", rows: entries.count, sha256: sha, bytes: w.bytesWritten)
+            let file = ListFile(
+                dir: dir, name: "\(l.id).csv",
+                header: (l.keyColumns + l.columns.map(\.rawValue)).joined(separator: ",") + "\n", text: text,
+                rows: entries.count)
+            writer.async {
+                guard written.error == nil else { return }
+                do {
+                    try file.write()
+                } catch {
+                    written.error = error
+                }
+            }
         }
+        writer.sync {}
+        if let e = written.error { throw e }
         if lists.isEmpty { makeReport() }
         return (report, figures)
+    }
+
+    /// A list's file, formatted, handed to the thread that writes the files in order.
+    final class ListFile: @unchecked Sendable {
+        let dir: RunDirectory, name: String, header: String, text: [[UInt8]], rows: Int
+        init(dir: RunDirectory, name: String, header: String, text: [[UInt8]], rows: Int) {
+            self.dir = dir; self.name = name; self.header = header; self.text = text; self.rows = rows
+        }
+        func write() throws {
+            let w = try FileIO.Writer(path: dir.path(name))
+            try w.write(header)
+            for piece in text { try w.write(piece) }
+            let sha = try w.finish()
+            dir.add(name: name, rows: rows, sha256: sha, bytes: w.bytesWritten)
+        }
     }
 
     /// rejects.csv: every rejected row, sorted by feed then line (outputs.md).

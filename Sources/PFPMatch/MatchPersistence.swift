@@ -64,12 +64,12 @@ public extension MatchResult {
             outreach.grantedReceiving.keys.sorted().map { "\($0)=\(outreach.grantedReceiving[$0]!)" })
         // The entries' numbers as they are (a what-if reads them back without parsing
         // the text columns, which stay what `pfp stage emit` and older readers read).
-        w.put("entry.household", entries.map(\.household))
-        w.put("entry.person", entries.map(\.personKey))
-        w.put("entry.list", entries.map(\.list))
-        w.put("entry.policy", entries.map(\.policy))
-        w.put("entry.certainty", entries.map(\.certainty.rawValue))
-        w.put("entry.status", entries.map(\.status.rawValue))
+        w.put("entry.household", count: entries.count) { entries[$0].household }
+        w.put("entry.person", count: entries.count) { entries[$0].personKey }
+        w.put("entry.list", count: entries.count) { entries[$0].list }
+        w.put("entry.policy", count: entries.count) { entries[$0].policy }
+        w.put("entry.certainty", count: entries.count) { entries[$0].certainty.rawValue }
+        w.put("entry.status", count: entries.count) { entries[$0].status.rawValue }
         w.putStrings("entry.list_ids", listIDs)
         w.putStrings("entry.policy_ids", policyIDs)
         w.put("explain", BlobWriter.joined(2) { $0 == 0 ? explainPath ?? "" : explainSHA })

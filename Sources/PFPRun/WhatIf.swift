@@ -80,12 +80,15 @@ package enum WhatIf {
         }
         // Every reform is loaded and checked before anything is computed or written.
         let reformRules = try reforms.map { try run.rules(reform: $0) }
-        var loaded = FileIO.now()
+        var loaded = FileIO.now(), loadedCPU = FileIO.cpuSeconds()
         console.detail(String(format: "    rules and reforms checked: %.2f s", loaded - started))
         func load(_ what: String) {
-            let t = FileIO.now()
-            console.detail(String(format: "    %@: %.2f s, peak %d MiB", what, t - loaded, FileIO.peakRSS() >> 20))
-            loaded = t
+            let t = FileIO.now(), c = FileIO.cpuSeconds()
+            console.detail(
+                String(
+                    format: "    %@: %.2f s (CPU %.2f s), peak %d MiB", what, t - loaded, c - loadedCPU,
+                    FileIO.peakRSS() >> 20))
+            (loaded, loadedCPU) = (t, c)
         }
         // Which reforms change numbers only (their households are selected; the
         // stored profiles are read for them).
@@ -113,12 +116,14 @@ package enum WhatIf {
             let t0 = FileIO.now(), c0 = FileIO.cpuSeconds()
             let dir = try RunDirectory(root: outRoot, name: reform.name)
             do {
-                var lap = FileIO.now()
+                var lap = FileIO.now(), lapCPU = FileIO.cpuSeconds()
                 func step(_ what: String) {
-                    let t = FileIO.now()
+                    let t = FileIO.now(), c = FileIO.cpuSeconds()
                     console.detail(
-                        String(format: "    %@: %.2f s, peak %d MiB", what, t - lap, FileIO.peakRSS() >> 20))
-                    lap = t
+                        String(
+                            format: "    %@: %.2f s (CPU %.2f s), peak %d MiB", what, t - lap, c - lapCPU,
+                            FileIO.peakRSS() >> 20))
+                    (lap, lapCPU) = (t, c)
                 }
                 let m: MatchResult
                 var mayDiffer: (before: MatchResult, after: MatchResult)?

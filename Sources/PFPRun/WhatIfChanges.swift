@@ -105,46 +105,70 @@ struct WhatIfChanges {
     ) -> [Row] {
         let (before, after) = (before ?? self.before, after ?? self.after)
         let (_, mapBefore, mapAfter) = policyIDs
-        var out: [Row] = []
         let listIDs = Set(before.keys).union(after.keys).sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) }
-        for l in listIDs {
-            let info = rules.list(l)
-            let old = before[l] ?? [], new = after[l] ?? []
-            var index: [Key: Int] = [:]
-            index.reserveCapacity(old.count)
-            for i in old.indices { index[WhatIfChanges.key(old[i], mapBefore)] = i }
-            var rowsOfList: [Row] = []
-            func row(_ e: PublishedEntry, fromPublished: Bool, _ change: String, _ was: Shown?, _ now: Shown?) -> Row {
-                let m = fromPublished ? published : match
-                let k = WhatIfChanges.key(e, m)
-                return Row(
-                    list: l, household: k.household, person: k.person, policy: k.policy, householdIndex: e.household,
-                    personKey: e.personKey,
-                    change: change, before: was, after: now)
+        // Each list in pieces of households (both sides are in household order), in parallel.
+        let households = max(1, match.householdIDs.count)
+        let pieces = 16
+        func bound(_ side: ArraySlice<PublishedEntry>, _ h: Int) -> Int {
+            var lo = side.startIndex, hi = side.endIndex
+            while lo < hi {
+                let mid = (lo + hi) / 2; if Int(side[mid].household) < h { lo = mid + 1 } else { hi = mid }
             }
-            for e in new {
-                if let i = index.removeValue(forKey: WhatIfChanges.key(e, mapAfter)) {
-                    if WhatIfChanges.sameColumns(old[i], published, e, match, info) { continue }
-                    let was = WhatIfChanges.shown(old[i], published, info), now = WhatIfChanges.shown(e, match, info)
-                    if was != now { rowsOfList.append(row(e, fromPublished: false, "changed", was, now)) }
-                } else {
-                    rowsOfList.append(row(e, fromPublished: false, "added", nil, WhatIfChanges.shown(e, match, info)))
-                }
-            }
-            for i in index.values.sorted() {
-                rowsOfList.append(
-                    row(old[i], fromPublished: true, "removed", WhatIfChanges.shown(old[i], published, info), nil))
-            }
-            // The files' order: household (index order is the ids' byte order), person
-            // (ID keys' order is their text's), policy id (byte order).
-            rowsOfList.sort {
-                if $0.householdIndex != $1.householdIndex { return $0.householdIndex < $1.householdIndex }
-                if $0.personKey != $1.personKey { return $0.personKey < $1.personKey }
-                return $0.policy.utf8.lexicographicallyPrecedes($1.policy.utf8)
-            }
-            out += rowsOfList
+            return lo
         }
-        return out
+        var parts = [[Row]](repeating: [], count: listIDs.count * pieces)
+        parts.withUnsafeMutableBufferPointer { out in
+            Parallel.forEach(listIDs.count * pieces) { t in
+                let l = listIDs[t / pieces], k = t % pieces
+                let lo = households * k / pieces, hi = households * (k + 1) / pieces
+                let allOld = before[l] ?? [], allNew = after[l] ?? []
+                out[t] = rows(
+                    list: l, old: allOld[bound(allOld, lo)..<bound(allOld, hi)],
+                    new: allNew[bound(allNew, lo)..<bound(allNew, hi)], mapBefore: mapBefore, mapAfter: mapAfter)
+            }
+        }
+        return parts.flatMap { $0 }
+    }
+
+    /// The differences of one list's entries (both sides in household order).
+    func rows(
+        list l: String, old: ArraySlice<PublishedEntry>, new: ArraySlice<PublishedEntry>, mapBefore: [Int32],
+        mapAfter: [Int32]
+    ) -> [Row] {
+        let info = rules.list(l)
+        var index: [Key: Int] = [:]
+        index.reserveCapacity(old.count)
+        for i in old.indices { index[WhatIfChanges.key(old[i], mapBefore)] = i }
+        var rowsOfList: [Row] = []
+        func row(_ e: PublishedEntry, fromPublished: Bool, _ change: String, _ was: Shown?, _ now: Shown?) -> Row {
+            let m = fromPublished ? published : match
+            let k = WhatIfChanges.key(e, m)
+            return Row(
+                list: l, household: k.household, person: k.person, policy: k.policy, householdIndex: e.household,
+                personKey: e.personKey,
+                change: change, before: was, after: now)
+        }
+        for e in new {
+            if let i = index.removeValue(forKey: WhatIfChanges.key(e, mapAfter)) {
+                if WhatIfChanges.sameColumns(old[i], published, e, match, info) { continue }
+                let was = WhatIfChanges.shown(old[i], published, info), now = WhatIfChanges.shown(e, match, info)
+                if was != now { rowsOfList.append(row(e, fromPublished: false, "changed", was, now)) }
+            } else {
+                rowsOfList.append(row(e, fromPublished: false, "added", nil, WhatIfChanges.shown(e, match, info)))
+            }
+        }
+        for i in index.values.sorted() {
+            rowsOfList.append(
+                row(old[i], fromPublished: true, "removed", WhatIfChanges.shown(old[i], published, info), nil))
+        }
+        // The files' order: household (index order is the ids' byte order), person
+        // (ID keys' order is their text's), policy id (byte order).
+        rowsOfList.sort {
+            if $0.householdIndex != $1.householdIndex { return $0.householdIndex < $1.householdIndex }
+            if $0.personKey != $1.personKey { return $0.personKey < $1.personKey }
+            return $0.policy.utf8.lexicographicallyPrecedes($1.policy.utf8)
+        }
+        return rowsOfList
     }
 
     static let header =
