@@ -32,16 +32,7 @@ extension EvalContext {
             return compare(eval(node.a), eval(node.b), acceptBits: node.detail)
         case .arithmetic:
             let a = eval(node.a), b = eval(node.b)
-            if case .num(let x) = a, case .num(let y) = b {
-                switch node.arithmetic {
-                case .add: return .num(x + y)
-                case .subtract: return .num(x - y)
-                case .multiply: return .num(x * y)
-                case .divide:
-                    guard let z = x / y else { return .unknownNoFacts }  // division by zero
-                    return .num(z)
-                }
-            }
+            if case .num(let x) = a, case .num(let y) = b { return EvalContext.arithmetic(node.arithmetic, x, y) }
             if let u = unknownOperand(a, b) { return u }
             return .none
         case .ifThen:
@@ -152,17 +143,37 @@ extension EvalContext {
     /// `acceptBits`: Comparison.acceptBits.
     @inline(__always)
     func compare(_ a: Val, _ b: Val, acceptBits k: UInt8) -> Val {
-        let order: Int
-        switch (a, b) {
-        case (.num(let x), .num(let y)): order = x < y ? -1 : (x == y ? 0 : 1)
-        case (.date(let x), .date(let y)): order = x < y ? -1 : (x == y ? 0 : 1)
-        case (.word(let x), .word(let y)): order = x == y ? 0 : 1
-        case (.bool(let x), .bool(let y)): order = x == y ? 0 : 1
-        default:
+        guard let order = EvalContext.order(a, b) else {
             if let u = unknownOperand(a, b) { return u }
             return .bool(k & 0b1000 != 0)
         }
         return .bool(k & (1 << UInt8(order + 1)) != 0)
+    }
+
+    /// Two values' order (-1, 0, 1; words and truths only equal or not), nil when
+    /// they are not of one kind (an unknown or a known absence among them).
+    @inline(__always)
+    static func order(_ a: Val, _ b: Val) -> Int? {
+        switch (a, b) {
+        case (.num(let x), .num(let y)): return x < y ? -1 : (x == y ? 0 : 1)
+        case (.date(let x), .date(let y)): return x < y ? -1 : (x == y ? 0 : 1)
+        case (.word(let x), .word(let y)): return x == y ? 0 : 1
+        case (.bool(let x), .bool(let y)): return x == y ? 0 : 1
+        default: return nil
+        }
+    }
+
+    /// x op y; a division by zero is unknown.
+    @inline(__always)
+    static func arithmetic(_ op: Arithmetic, _ x: Q, _ y: Q) -> Val {
+        switch op {
+        case .add: return .num(x + y)
+        case .subtract: return .num(x - y)
+        case .multiply: return .num(x * y)
+        case .divide:
+            guard let z = x / y else { return .unknownNoFacts }  // division by zero
+            return .num(z)
+        }
     }
 
     /// count, any, all, sum, max and max_known over the living members (in ID

@@ -1,5 +1,6 @@
 import Foundation
 import PFPCore
+import PFPSchema
 
 /// Which households a reform can change, found without deciding them: for a
 /// reform that changes parameter values only (the rules compile to the same
@@ -33,6 +34,13 @@ package final class ReformImpact {
     package let changedParameters: [String]
 
     package var frontierCount: Int { householdFrontier.count + personFrontier.count }
+    /// Every frontier node is made of numbers, parameters, arithmetic, comparisons
+    /// and values (themselves such, or read as stored) only, and none reads the
+    /// previous run: the frontier is then worked out from the stored profile values
+    /// without loading the household (`ClosedFrontier`).
+    package let closed: Bool
+    let baseProgram: Program
+    let reformProgram: Program
 
     package init?(base: RuleSet, reform: RuleSet) {
         let a = base.program, b = reform.program
@@ -174,6 +182,31 @@ package final class ReformImpact {
             let p = base.policies[i]
             return isTainted(p.amount?.node ?? -1) || p.branches.contains { isTainted($0.amount?.node ?? -1) }
         }
+        // Closed: numbers, arithmetic, comparisons and values only; a value that may
+        // differ is worked out from its definition (which must be closed too), any
+        // other is read as stored.
+        var closedMemo = [UInt8](repeating: 2, count: a.nodes.count)
+        let computed = changedValues
+        func isClosed(_ n: Int32) -> Bool {
+            guard n >= 0 else { return false }
+            let i = Int(n)
+            if closedMemo[i] != 2 { return closedMemo[i] == 1 }
+            closedMemo[i] = 0
+            let node = a.nodes[i]
+            let c: Bool
+            switch node.op {
+            case .constant, .parameter: c = true
+            case .negate, .hasValue, .truthTest: c = isClosed(node.a)
+            case .arithmetic, .compare: c = isClosed(node.a) && isClosed(node.b)
+            case .value: c = !computed.contains(Int(node.a)) || isClosed(a.valueNode[Int(node.a)])
+            default: c = false
+            }
+            closedMemo[i] = c ? 1 : 0
+            return c
+        }
+        closed = !previous && frontier.allSatisfy { isClosed($0) }
+        baseProgram = a
+        reformProgram = b
         outreachChanged =
             base.outreach.rank != reform.outreach.rank
             || !base.outreach.cooling.elementsEqual(reform.outreach.cooling) { $0?.days == $1?.days }
@@ -257,6 +290,111 @@ extension EvalContext {
             current = CurrentPerson(index: p, slot: -1)
             for s in 0..<members.count where members[s] == p { current.slot = s; break }
             return body()
+        }
+    }
+}
+
+/// A closed frontier (`ReformImpact.closed`) worked out for one household from
+/// the stored profile values, under the base rules and under the reform's, with
+/// the evaluator's own meaning of each operation (`EvalContext.order`,
+/// `EvalContext.arithmetic`; nothing traced). One per worker: the arrays it reads
+/// are its own, read through pointers (no reference counts per node).
+package final class ClosedFrontier {
+    let stored: StoredValues
+    // Kept alive for the pointers below.
+    private let keep:
+        (nodes: [Node], base: [Val], reform: [Val], valueNode: [Int32], household: [Bool], computed: [Bool])
+    let nodes: UnsafeBufferPointer<Node>
+    let baseConstants: UnsafeBufferPointer<Val>
+    let reformConstants: UnsafeBufferPointer<Val>
+    let valueNode: UnsafeBufferPointer<Int32>
+    let valueOfHousehold: UnsafeBufferPointer<Bool>
+    /// Values worked out from their definitions (they may differ); the others are read as stored.
+    let computed: UnsafeBufferPointer<Bool>
+    let householdFrontier: [Int32], personFrontier: [Int32]
+    let householdStart: UnsafeBufferPointer<Int32>
+    let living: UnsafeBufferPointer<UInt8>
+    private let households: Households
+
+    /// `stored`: the base run's profile values (read for every value that cannot differ).
+    package init(_ impact: ReformImpact, stored: StoredValues, households: Households) {
+        precondition(impact.closed, "a closed frontier")
+        self.stored = stored
+        self.households = households
+        let a = impact.baseProgram, b = impact.reformProgram
+        keep = (
+            Array(a.nodes), Array(a.constants), Array(b.constants), Array(a.valueNode), Array(a.valueOfHousehold),
+            a.valueNode.indices.map { impact.changedValues.contains($0) }
+        )
+        nodes = keep.nodes.withUnsafeBufferPointer { $0 }
+        baseConstants = keep.base.withUnsafeBufferPointer { $0 }
+        reformConstants = keep.reform.withUnsafeBufferPointer { $0 }
+        valueNode = keep.valueNode.withUnsafeBufferPointer { $0 }
+        valueOfHousehold = keep.household.withUnsafeBufferPointer { $0 }
+        computed = keep.computed.withUnsafeBufferPointer { $0 }
+        householdFrontier = impact.householdFrontier
+        personFrontier = impact.personFrontier
+        householdStart = households.householdStart.withUnsafeBufferPointer { $0 }
+        living = households.living.withUnsafeBufferPointer { $0 }
+    }
+
+    /// Whether a frontier node gives another result under the reform for household
+    /// h or one of its living members; nil when a value it reads is not stored (the
+    /// household is then loaded and evaluated as usual).
+    package func differs(household h: Int) -> Bool? {
+        for n in householdFrontier {
+            guard let x = eval(n, baseConstants, h, -1), let y = eval(n, reformConstants, h, -1) else { return nil }
+            if x != y { return true }
+        }
+        guard !personFrontier.isEmpty else { return false }
+        for p in Int(householdStart[h])..<Int(householdStart[h + 1]) where living[p] != 0 {
+            for n in personFrontier {
+                guard let x = eval(n, baseConstants, h, Int32(p)), let y = eval(n, reformConstants, h, Int32(p))
+                else { return nil }
+                if x != y { return true }
+            }
+        }
+        return false
+    }
+
+    /// Node n for household h (person p, -1: the household), with one side's constants.
+    func eval(_ n: Int32, _ constants: UnsafeBufferPointer<Val>, _ h: Int, _ p: Int32) -> Val? {
+        let node = nodes[Int(n)]
+        switch node.op {
+        case .constant, .parameter:
+            return constants[Int(node.a)]
+        case .negate:
+            guard let v = eval(node.a, constants, h, p) else { return nil }
+            if case .num(let q) = v { return .num(-q) }
+            return v
+        case .arithmetic:
+            guard let a = eval(node.a, constants, h, p), let b = eval(node.b, constants, h, p) else { return nil }
+            if case .num(let x) = a, case .num(let y) = b { return EvalContext.arithmetic(node.arithmetic, x, y) }
+            return a.isUnknown || b.isUnknown ? .unknownNoFacts : Val.none
+        case .compare:
+            guard let a = eval(node.a, constants, h, p), let b = eval(node.b, constants, h, p) else { return nil }
+            if let order = EvalContext.order(a, b) { return .bool(node.detail & (1 << UInt8(order + 1)) != 0) }
+            return a.isUnknown || b.isUnknown ? .unknownNoFacts : .bool(node.detail & 0b1000 != 0)
+        case .hasValue:
+            guard let v = eval(node.a, constants, h, p) else { return nil }
+            if v.isUnknown { return .unknownNoFacts }
+            if case .none = v { return .bool(false) }
+            return .bool(true)
+        case .truthTest:
+            guard let v = eval(node.a, constants, h, p) else { return nil }
+            switch node.truthTest {
+            case .isTrue: if case .bool(true) = v { return .bool(true) }; return .bool(false)
+            case .isFalse: if case .bool(false) = v { return .bool(true) }; return .bool(false)
+            case .isUnknown: return .bool(v.isUnknown)
+            case .possible: if case .bool(false) = v { return .bool(false) }; return .bool(true)
+            }
+        case .value:
+            let v = Int(node.a)
+            let household = valueOfHousehold[v]
+            if computed[v] { return eval(valueNode[v], constants, h, household ? -1 : p) }
+            return household ? stored.householdValue(v, h) : (p >= 0 ? stored.personValue(v, p) : nil)
+        default:
+            return nil  // not closed (`ReformImpact.closed` says so first)
         }
     }
 }

@@ -82,10 +82,20 @@ struct WhatIfSelect {
                 reforms: reforms.indices.map { context(reformRules[$0][w], except: reforms[$0].impact.changedValues) }
             )
         }
+        // A closed frontier is worked out from the stored values, without loading the household.
+        let closed = (0..<workers).map { w in
+            reforms.map { r in
+                r.impact.closed
+                    ? ClosedFrontier(
+                        r.impact, stored: HouseholdProfilesView(profiles, rules: baseRules[w]), households: households)
+                    : nil
+            }
+        }
         var found = [[Selected]](repeating: [], count: pieces)
         found.withUnsafeMutableBufferPointer { out in
             Parallel.forEach(pieces) { (worker: Int, k: Int) in
                 let (b, rs) = contexts[worker]
+                let fast = closed[worker]
                 var mine = [Selected](repeating: Selected(), count: count)
                 var baseResults = [[Val]](repeating: [], count: count), made = [Bool](repeating: false, count: count)
                 for h in (k * chunk)..<min(n, (k + 1) * chunk) {
@@ -99,6 +109,14 @@ struct WhatIfSelect {
                         let amounts = policiesHeld[h] & amountMask[i] != 0
                         guard r.impact.frontierCount > 0 else {
                             if amounts { mine[i].amounts.append(Int32(h)) }
+                            continue
+                        }
+                        if let differs = fast[i]?.differs(household: h) {
+                            if differs {
+                                mine[i].decide.append(Int32(h))
+                            } else if amounts {
+                                mine[i].amounts.append(Int32(h))
+                            }
                             continue
                         }
                         if !loaded {

@@ -41,6 +41,7 @@ final class ReformImpactTests: XCTestCase {
         XCTAssertGreaterThanOrEqual(impact.householdFrontier.count, 6)
         XCTAssertFalse(impact.readsPrevious)
         XCTAssertFalse(impact.outreachChanged)
+        XCTAssertTrue(impact.closed, "stored values against numbers: worked out without loading a household")
     }
 
     func testABandTableReachesAnAmountOnlyAndTheWarningDropReadsThePreviousRun() throws {
@@ -55,6 +56,7 @@ final class ReformImpactTests: XCTestCase {
         let drop = try XCTUnwrap(
             ReformImpact(base: base, reform: try rules("reform r\n  warning.income_drop from 2026-01-01 = 0.1\n")))
         XCTAssertTrue(drop.readsPrevious)
+        XCTAssertFalse(drop.closed, "the previous run is not a stored value of the night")
         XCTAssertEqual(drop.householdFrontier.count, 1)
         XCTAssertTrue(drop.amountPolicies.isEmpty)
         let cooling = try XCTUnwrap(
