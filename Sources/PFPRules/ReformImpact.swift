@@ -338,50 +338,75 @@ package final class ClosedFrontier {
         living = households.living.withUnsafeBufferPointer { $0 }
     }
 
-    /// Whether a frontier node gives another result under the reform for household
-    /// h or one of its living members; nil when a value it reads is not stored (the
-    /// household is then loaded and evaluated as usual).
-    package func differs(household h: Int) -> Bool? {
+    /// The base's frontier results for household h (household nodes, then the
+    /// person nodes for each living member), into `out`; false when a value it
+    /// reads is not stored (the household is then loaded and evaluated as usual).
+    package func baseResults(household h: Int, reads: StoredReads, into out: inout [Val]) -> Bool {
+        out.removeAll(keepingCapacity: true)
         for n in householdFrontier {
-            guard let x = eval(n, baseConstants, h, -1), let y = eval(n, reformConstants, h, -1) else { return nil }
-            if x != y { return true }
+            guard let x = eval(n, baseConstants, h, -1, reads) else { return false }
+            out.append(x)
+        }
+        guard !personFrontier.isEmpty else { return true }
+        for p in Int(householdStart[h])..<Int(householdStart[h + 1]) where living[p] != 0 {
+            for n in personFrontier {
+                guard let x = eval(n, baseConstants, h, Int32(p), reads) else { return false }
+                out.append(x)
+            }
+        }
+        return true
+    }
+
+    /// Whether a frontier node gives another result under the reform for household
+    /// h or one of its living members than `base` (`baseResults`, same frontier);
+    /// nil when a value it reads is not stored.
+    package func differs(household h: Int, base: [Val], reads: StoredReads) -> Bool? {
+        var i = 0
+        for n in householdFrontier {
+            guard let y = eval(n, reformConstants, h, -1, reads) else { return nil }
+            if base[i] != y { return true }
+            i += 1
         }
         guard !personFrontier.isEmpty else { return false }
         for p in Int(householdStart[h])..<Int(householdStart[h + 1]) where living[p] != 0 {
             for n in personFrontier {
-                guard let x = eval(n, baseConstants, h, Int32(p)), let y = eval(n, reformConstants, h, Int32(p))
-                else { return nil }
-                if x != y { return true }
+                guard let y = eval(n, reformConstants, h, Int32(p), reads) else { return nil }
+                if base[i] != y { return true }
+                i += 1
             }
         }
         return false
     }
 
     /// Node n for household h (person p, -1: the household), with one side's constants.
-    func eval(_ n: Int32, _ constants: UnsafeBufferPointer<Val>, _ h: Int, _ p: Int32) -> Val? {
+    func eval(_ n: Int32, _ constants: UnsafeBufferPointer<Val>, _ h: Int, _ p: Int32, _ reads: StoredReads) -> Val? {
         let node = nodes[Int(n)]
         switch node.op {
         case .constant, .parameter:
             return constants[Int(node.a)]
         case .negate:
-            guard let v = eval(node.a, constants, h, p) else { return nil }
+            guard let v = eval(node.a, constants, h, p, reads) else { return nil }
             if case .num(let q) = v { return .num(-q) }
             return v
         case .arithmetic:
-            guard let a = eval(node.a, constants, h, p), let b = eval(node.b, constants, h, p) else { return nil }
+            guard let a = eval(node.a, constants, h, p, reads), let b = eval(node.b, constants, h, p, reads) else {
+                return nil
+            }
             if case .num(let x) = a, case .num(let y) = b { return EvalContext.arithmetic(node.arithmetic, x, y) }
             return a.isUnknown || b.isUnknown ? .unknownNoFacts : Val.none
         case .compare:
-            guard let a = eval(node.a, constants, h, p), let b = eval(node.b, constants, h, p) else { return nil }
+            guard let a = eval(node.a, constants, h, p, reads), let b = eval(node.b, constants, h, p, reads) else {
+                return nil
+            }
             if let order = EvalContext.order(a, b) { return .bool(node.detail & (1 << UInt8(order + 1)) != 0) }
             return a.isUnknown || b.isUnknown ? .unknownNoFacts : .bool(node.detail & 0b1000 != 0)
         case .hasValue:
-            guard let v = eval(node.a, constants, h, p) else { return nil }
+            guard let v = eval(node.a, constants, h, p, reads) else { return nil }
             if v.isUnknown { return .unknownNoFacts }
             if case .none = v { return .bool(false) }
             return .bool(true)
         case .truthTest:
-            guard let v = eval(node.a, constants, h, p) else { return nil }
+            guard let v = eval(node.a, constants, h, p, reads) else { return nil }
             switch node.truthTest {
             case .isTrue: if case .bool(true) = v { return .bool(true) }; return .bool(false)
             case .isFalse: if case .bool(false) = v { return .bool(true) }; return .bool(false)
@@ -391,10 +416,36 @@ package final class ClosedFrontier {
         case .value:
             let v = Int(node.a)
             let household = valueOfHousehold[v]
-            if computed[v] { return eval(valueNode[v], constants, h, household ? -1 : p) }
-            return household ? stored.householdValue(v, h) : (p >= 0 ? stored.personValue(v, p) : nil)
+            if computed[v] { return eval(valueNode[v], constants, h, household ? -1 : p, reads) }
+            if household { return reads.household(v, h, stored) }
+            return p >= 0 ? stored.personValue(v, p) : nil
         default:
             return nil  // not closed (`ReformImpact.closed` says so first)
         }
+    }
+}
+
+/// The stored household values read for the household being selected, each read
+/// once for every reform and frontier node (one per worker).
+package final class StoredReads {
+    private var household = -1
+    private var values: [Val?]
+    private var read: [Bool]
+
+    package init(values count: Int) {
+        values = .init(repeating: nil, count: count)
+        read = .init(repeating: false, count: count)
+    }
+
+    func household(_ v: Int, _ h: Int, _ stored: StoredValues) -> Val? {
+        if h != household {
+            household = h
+            for i in read.indices { read[i] = false }
+        }
+        if !read[v] {
+            values[v] = stored.householdValue(v, h)
+            read[v] = true
+        }
+        return values[v]
     }
 }

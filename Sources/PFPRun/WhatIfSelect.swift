@@ -95,12 +95,14 @@ struct WhatIfSelect {
         found.withUnsafeMutableBufferPointer { out in
             Parallel.forEach(pieces) { (worker: Int, k: Int) in
                 let (b, rs) = contexts[worker]
-                let fast = closed[worker]
+                let fast = closed[worker], reads = StoredReads(values: base.values.count)
+                var closedBase = [[Val]](repeating: [], count: count)
+                var closedMade = [Bool?](repeating: nil, count: count)  // nil: not yet; false: a value not stored
                 var mine = [Selected](repeating: Selected(), count: count)
                 var baseResults = [[Val]](repeating: [], count: count), made = [Bool](repeating: false, count: count)
                 for h in (k * chunk)..<min(n, (k + 1) * chunk) {
                     var loaded = false, living = false
-                    for i in 0..<count { made[i] = false }
+                    for i in 0..<count { made[i] = false; closedMade[i] = nil }
                     for (i, r) in reforms.enumerated() {
                         if everyone[i] || outreach[i]?.hasEvents(household: h) == true {
                             mine[i].decide.append(Int32(h))
@@ -111,13 +113,22 @@ struct WhatIfSelect {
                             if amounts { mine[i].amounts.append(Int32(h)) }
                             continue
                         }
-                        if let differs = fast[i]?.differs(household: h) {
-                            if differs {
-                                mine[i].decide.append(Int32(h))
-                            } else if amounts {
-                                mine[i].amounts.append(Int32(h))
+                        let g = group[i]
+                        // A closed frontier: the base's results made once for the reforms sharing it.
+                        if let f = fast[i], let gf = fast[g] {
+                            if closedMade[g] == nil {
+                                closedMade[g] = gf.baseResults(household: h, reads: reads, into: &closedBase[g])
                             }
-                            continue
+                            if closedMade[g] == true,
+                                let differs = f.differs(household: h, base: closedBase[g], reads: reads)
+                            {
+                                if differs {
+                                    mine[i].decide.append(Int32(h))
+                                } else if amounts {
+                                    mine[i].amounts.append(Int32(h))
+                                }
+                                continue
+                            }
                         }
                         if !loaded {
                             let prev = readsPrevious ? previous?.remembered(data.householdIDs[h]) : nil
@@ -126,7 +137,6 @@ struct WhatIfSelect {
                             loaded = true
                         }
                         guard living else { continue }
-                        let g = group[i]
                         if !made[g] {
                             reforms[g].impact.results(b, into: &baseResults[g])
                             made[g] = true
