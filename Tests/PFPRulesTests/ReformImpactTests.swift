@@ -59,6 +59,17 @@ final class ReformImpactTests: XCTestCase {
         XCTAssertFalse(drop.closed, "the previous run is not a stored value of the night")
         XCTAssertEqual(drop.householdFrontier.count, 1)
         XCTAssertTrue(drop.amountPolicies.isEmpty)
+        let share = try XCTUnwrap(
+            ReformImpact(base: base, reform: try rules("reform r\n  referral.medical_share from 2026-01-01 = 0.1\n")))
+        XCTAssertFalse(share.closed, "its comparison sums over the members: the household is loaded")
+        let limits = try XCTUnwrap(
+            ReformImpact(
+                base: base,
+                reform: try rules(
+                    "reform r\n  dibao.asset_limit_pc from 2026-01-01 = 1\n"
+                        + "  housing_assistance.area_limit_pc from 2026-01-01 = 30\n")))
+        XCTAssertTrue(limits.closed)
+        XCTAssertEqual(limits.householdFrontier.count, 2)
         let cooling = try XCTUnwrap(
             ReformImpact(base: base, reform: try rules("reform r\n  outreach.cooling_declined from 2026-01-01 = 20\n")))
         XCTAssertTrue(cooling.outreachChanged)
