@@ -17,11 +17,21 @@ struct WhatIfExplain {
         let tracer = Tracer()
         /// Each parameter (by rank) as explanations show it: id, value on the run date, from.
         let parameters: [(id: String, value: String, from: String)]
+        /// Each value's name (definitions by index, then previous(...)'s by number)
+        /// and its place in the names' order.
+        let valueNames: [String], rememberedNames: [String]
+        let valueRank: [Int32], rememberedRank: [Int32]
         init(rules: RuleSet, data: IngestResult, lookup: IDIndex) {
             self.rules = rules
             ctx = EvalContext(rules: rules, data: data.households)
             ctx.setPersonLookup { lookup.find($0) }
             tracer.recordsTagReads = false
+            valueNames = rules.values.map(\.id)
+            rememberedNames = rules.remembered.map(\.label)
+            var rank = [String: Int32]()
+            for (k, name) in Set(valueNames + rememberedNames).sorted().enumerated() { rank[name] = Int32(k) }
+            valueRank = valueNames.map { rank[$0]! }
+            rememberedRank = rememberedNames.map { rank[$0]! }
             parameters = rules.parameterIDs.map { id in
                 let p = rules.parameters[id]!
                 let value =
@@ -92,19 +102,20 @@ struct WhatIfExplain {
         return ctx.decide(list: l)
     }
 
-    /// The values a side's decision read: name, person (0: the household), value.
-    func valuesRead(_ side: Side, _ decided: Bool) -> [(name: String, person: UInt64, value: Val)] {
+    /// The values a side's decision read, by name (their order), then person (ID
+    /// numbers' integer order is their text's): (value, person, result), the value
+    /// an index into the definitions or -1 - k for the k-th previous(...).
+    func valuesRead(_ side: Side, _ decided: Bool) -> [Tracer.ValueRead] {
         guard decided else { return [] }
-        let rules = side.rules
-        var out = side.tracer.valuesRead.map { v in
-            (
-                name: v.value >= 0 ? rules.values[Int(v.value)].id : rules.remembered[Int(-1 - v.value)].label,
-                person: v.person, value: v.result
-            )
+        func rank(_ v: Int32) -> Int32 { v >= 0 ? side.valueRank[Int(v)] : side.rememberedRank[Int(-1 - v)] }
+        return side.tracer.valuesRead.sorted {
+            let (x, y) = (rank($0.value), rank($1.value))
+            return x != y ? x < y : $0.person < $1.person
         }
-        // By name, then person (ID numbers' integer order is their text's order).
-        out.sort { $0.name != $1.name ? $0.name < $1.name : $0.person < $1.person }
-        return out
+    }
+
+    func name(_ side: Side, _ v: Int32) -> String {
+        v >= 0 ? side.valueNames[Int(v)] : side.rememberedNames[Int(-1 - v)]
     }
 
     /// Whether two values read show the same text (unknown is unknown, whatever its facts).
@@ -140,26 +151,30 @@ struct WhatIfExplain {
         decision(b)
         w.raw(",\"after\":")
         decision(a)
-        // Criteria (policies) or reasons (household lists) whose result differs.
-        let results = { (x: EntryDecision?) -> [(String, String)] in
-            guard let d = x else { return [] }
-            return (d.policy != nil ? d.criteria : d.reasons).map { ($0.code, $0.value.truthWord) }
-        }
-        let rb = results(b), ra = results(a)
+        // Criteria (policies) or reasons (household lists) whose result differs: the
+        // codes of both sides in order, each once (the same codes in the same order
+        // unless the reform's rules have others).
+        let rb = b.map { $0.policy != nil ? $0.criteria : $0.reasons } ?? []
+        let ra = a.map { $0.policy != nil ? $0.criteria : $0.reasons } ?? []
         w.raw(",\"flipped\":[")
         var first = true
-        for code in (rb.map(\.0) + ra.map(\.0)).uniqued() {
-            let x = rb.first { $0.0 == code }?.1, y = ra.first { $0.0 == code }?.1
-            if x != y {
-                if !first { w.byte(UInt8(ascii: ",")) }
-                first = false
-                w.byte(UInt8(ascii: "["))
-                w.string(code)
-                w.byte(UInt8(ascii: ","))
-                optional(x)
-                w.byte(UInt8(ascii: ","))
-                optional(y)
-                w.byte(UInt8(ascii: "]"))
+        func flipped(_ code: String, _ x: Val?, _ y: Val?) {
+            guard x?.truth != y?.truth || (x == nil) != (y == nil) else { return }
+            if !first { w.byte(UInt8(ascii: ",")) }
+            first = false
+            w.byte(UInt8(ascii: "["))
+            w.string(code)
+            w.byte(UInt8(ascii: ","))
+            optional(x?.truthWord)
+            w.byte(UInt8(ascii: ","))
+            optional(y?.truthWord)
+            w.byte(UInt8(ascii: "]"))
+        }
+        if rb.count == ra.count && zip(rb, ra).allSatisfy({ $0.code == $1.code }) {
+            for (x, y) in zip(rb, ra) { flipped(x.code, x.value, y.value) }
+        } else {
+            for code in (rb.map(\.code) + ra.map(\.code)).uniqued() {
+                flipped(code, rb.first { $0.code == code }?.value, ra.first { $0.code == code }?.value)
             }
         }
         // Values read on either side, where they differ (members by ID number), by name then person.
@@ -171,32 +186,32 @@ struct WhatIfExplain {
             let x = i < vb.count ? vb[i] : nil, y = j < va.count ? va[j] : nil
             let order: Int
             if let x, let y {
-                order =
-                    x.name != y.name
-                    ? (x.name < y.name ? -1 : 1) : (x.person == y.person ? 0 : (x.person < y.person ? -1 : 1))
+                let (nx, ny) = (name(before, x.value), name(after, y.value))
+                order = nx != ny ? (nx < ny ? -1 : 1) : (x.person == y.person ? 0 : (x.person < y.person ? -1 : 1))
             } else {
                 order = x != nil ? -1 : 1
             }
             let left = order <= 0 ? x : nil, right = order >= 0 ? y : nil
             if order <= 0 { i += 1 }
             if order >= 0 { j += 1 }
-            if let left, let right, sameText(left.value, right.value, before.ctx) { continue }
-            let named = (left ?? right)!
+            if let left, let right, sameText(left.result, right.result, before.ctx) { continue }
             if !first { w.byte(UInt8(ascii: ",")) }
             first = false
             w.byte(UInt8(ascii: "["))
-            w.string(named.name)
+            w.string(left.map { name(before, $0.value) } ?? name(after, right!.value))
             w.byte(UInt8(ascii: ","))
-            if named.person == 0 { w.raw("null") } else { w.id(named.person) }
+            let person = (left ?? right)!.person
+            if person == 0 { w.raw("null") } else { w.id(person) }
             w.byte(UInt8(ascii: ","))
-            optional(left.map { before.ctx.describe($0.value) })
+            optional(left.map { before.ctx.describe($0.result) })
             w.byte(UInt8(ascii: ","))
-            optional(right.map { after.ctx.describe($0.value) })
+            optional(right.map { after.ctx.describe($0.result) })
             w.byte(UInt8(ascii: "]"))
         }
         // Parameters read on either side whose value or start differs, by id.
         func parameters(_ side: Side, _ decided: Bool) -> [(id: String, value: String, from: String)] {
-            decided ? side.tracer.parameters.map { side.parameters[Int($0)] }.sorted { $0.id < $1.id } : []
+            // A parameter's rank is its id's place in byte order.
+            decided ? side.tracer.parameters.sorted().map { side.parameters[Int($0)] } : []
         }
         let pb = parameters(before, b != nil), pa = parameters(after, a != nil)
         w.raw("],\"parameters\":[")
