@@ -20,6 +20,13 @@ public struct BlobWriter {
             })
     }
 
+    /// The same items but the named ones (the form results had before those items).
+    public func without(_ names: Set<String>) -> BlobWriter {
+        var w = BlobWriter()
+        w.items = items.filter { !names.contains($0.name) }
+        return w
+    }
+
     /// `count` plain values made one by one as the result is written (never an
     /// array of them in memory; a small buffer at a time).
     public mutating func put<T: BitwiseCopyable>(_ name: String, count: Int, _ element: @escaping (Int) -> T) {

@@ -1,0 +1,82 @@
+import XCTest
+import PFPTestSupport
+import PFPSchema
+@testable import PFPCore
+@testable import PFPRules
+@testable import PFPMatch
+
+/// The published entries `pfp whatif` reads back from a stored match result: from
+/// the entries' stored numbers, and from the text columns alone as results stored
+/// before the numbers were kept; both the same, each household checked by its id.
+final class StoredEntriesTests: XCTestCase {
+    var work = ""
+    override func setUpWithError() throws { work = try makeWorkDirectory("pfp-stored-entries") }
+    override func tearDown() { try? FileManager.default.removeItem(atPath: work) }
+
+    func result(_ rules: RuleSet) -> MatchResult {
+        let push = Int32(rules.lists.firstIndex { $0.id == "push" }!)
+        let watch = Int32(rules.lists.firstIndex { $0.id == "watch" }!)
+        let dibao = Int32(rules.policies.firstIndex { $0.id == "dibao" }!)
+        let tekun = Int32(rules.policies.firstIndex { $0.id == "tekun" }!)
+        func entry(
+            _ list: Int32, _ h: Int32, _ policy: Int32, _ person: UInt64, _ certainty: Certainty,
+            _ amount: Int64, codes: (Int32, Int32)
+        ) -> PublishedEntry {
+            PublishedEntry(
+                list: list, household: h, policy: policy, certainty: certainty, status: .new, personKey: person,
+                amountValue: amount, codeStart: codes.0, codeCount: codes.1, district: 310_101 + h, street: 7,
+                community: 9)
+        }
+        let person = IDNumber(stored: "110000195711021472")!.key
+        let entries = [
+            entry(push, 0, dibao, 0, .confirmed, 120, codes: (0, 0)),
+            entry(push, 2, tekun, person, .toVerify, Int64.min, codes: (0, 2)),
+            entry(watch, 1, -1, 0, .none, Int64.min, codes: (2, 1)),
+            entry(watch, 2, -1, 0, .none, Int64.min, codes: (3, 1)),
+        ]
+        return MatchResult(
+            entries: entries, listIDs: rules.lists.map(\.id), householdIDs: ["H01", "H02", "H03"],
+            policyIDs: rules.policies.map(\.id),
+            codes: ["assets.financial@110000195711021472", "income", "income_margin", "elderly_alone"],
+            state: RunState(runDate: CivilDate.parse("2026-11-24")!), households: 3, people: 5)
+    }
+
+    func testTheEntriesComeBackTheSameFromTheirNumbersAndFromTheirText() throws {
+        let (tags, policies) = try PipelineConfig(path: repoRoot + "/Pipelines/nightly.conf").loadCatalogue()
+        let rules = try RuleSet.load(
+            directory: repoRoot + "/Pipelines/rules", catalogue: tags, policyCatalogue: policies,
+            runDate: CivilDate.parse("2026-11-24")!)
+        let m = result(rules)
+        let date = CivilDate.parse("2026-11-24")!, older = CivilDate.parse("2026-11-23")!
+        let store = try StageStore(db: try Database(path: work + "/pfp.sqlite"))
+        let blobs = m.blobs()
+        try store.save(runDate: date, stage: MatchResult.stage, blobs: blobs)
+        let numbers: Set<String> = [
+            "entry.household", "entry.person", "entry.list", "entry.policy", "entry.certainty", "entry.status",
+            "entry.list_ids", "entry.policy_ids",
+        ]
+        try store.save(runDate: older, stage: MatchResult.stage, blobs: blobs.without(numbers))
+        XCTAssertTrue(try XCTUnwrap(store.load(runDate: date, stage: MatchResult.stage)).has("entry.household"))
+        XCTAssertFalse(try XCTUnwrap(store.load(runDate: older, stage: MatchResult.stage)).has("entry.household"))
+        let ids: [String] = m.householdIDs
+        for d in [date, older] {
+            let back: MatchResult = try MatchResult.loadEntries(
+                from: store, runDate: d, rules: rules, householdIDs: ids)
+            XCTAssertEqual(back.entries.count, m.entries.count, "\(d)")
+            for (x, y) in zip(back.entries, m.entries) {
+                XCTAssertEqual(x.list, y.list, "\(d)")
+                XCTAssertEqual(x.household, y.household, "\(d)")
+                XCTAssertEqual(x.policy, y.policy, "\(d)")
+                XCTAssertEqual(x.district, y.district, "\(d)")
+                XCTAssertEqual(x.personKey, y.personKey)
+                XCTAssertEqual(x.certainty, y.certainty)
+                XCTAssertEqual(x.status, y.status)
+                XCTAssertEqual(x.amountValue, y.amountValue)
+                XCTAssertEqual(Array(back.codes(x)), Array(m.codes(y)), "\(d)")
+            }
+        }
+        // A household number that names another household than its id is refused.
+        XCTAssertThrowsError(
+            try MatchResult.loadEntries(from: store, runDate: date, rules: rules, householdIDs: ["H01", "H09", "H03"]))
+    }
+}
