@@ -284,9 +284,8 @@ public extension MatchResult {
                     outcomeDate: outcomeDate[i], until: until[i]))
         }
         return MatchResult(
-            entries: entries, listIDs: rules.lists.map(\.id), householdIDs: householdIDs,
-            policyIDs: rules.policies.map(\.id), codes: codes, state: RunState(runDate: runDate),
-            households: Int(counts[0]), people: Int(counts[1]))
+            published: entries, codes: codes, rules: rules, householdIDs: householdIDs, runDate: runDate,
+            counts: counts)
     }
 }
 
@@ -335,6 +334,19 @@ extension MatchResult {
                     outcomeDate: outcomeDate[i], until: until[i]))
         }
         return MatchResult(
+            published: entries, codes: codes, rules: rules, householdIDs: householdIDs, runDate: runDate,
+            counts: counts)
+    }
+}
+
+extension MatchResult {
+    /// Published entries read back, in the index space of `rules` and of the stored
+    /// ingest result's households; `counts`: households and people.
+    init(
+        published entries: [PublishedEntry], codes: [String], rules: RuleSet, householdIDs: [String],
+        runDate: CivilDate, counts: [Int64]
+    ) {
+        self.init(
             entries: entries, listIDs: rules.lists.map(\.id), householdIDs: householdIDs,
             policyIDs: rules.policies.map(\.id), codes: codes, state: RunState(runDate: runDate),
             households: Int(counts[0]), people: Int(counts[1]))

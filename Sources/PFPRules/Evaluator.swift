@@ -80,18 +80,9 @@ extension EvalContext {
             if let u = unknownOperand(a, b) { return u }
             return .none
         case .hasValue:
-            let v = eval(node.a)
-            if v.isUnknown { return v }
-            if case .none = v { return .bool(false) }
-            return .bool(true)
+            return EvalContext.hasValue(eval(node.a))
         case .truthTest:
-            let v = eval(node.a)
-            switch node.truthTest {
-            case .isTrue: if case .bool(true) = v { return .bool(true) }; return .bool(false)
-            case .isFalse: if case .bool(false) = v { return .bool(true) }; return .bool(false)
-            case .isUnknown: return .bool(v.isUnknown)
-            case .possible: if case .bool(false) = v { return .bool(false) }; return .bool(true)
-            }
+            return EvalContext.truthTest(node.truthTest, eval(node.a))
         case .eligible:
             return eligible(policy: Int(node.a), slot: current.slot)
         case .receiving:
@@ -160,6 +151,25 @@ extension EvalContext {
         case (.word(let x), .word(let y)): return x == y ? 0 : 1
         case (.bool(let x), .bool(let y)): return x == y ? 0 : 1
         default: return nil
+        }
+    }
+
+    /// has_value(v): unknown stays unknown (with its facts); a known absence is false.
+    @inline(__always)
+    static func hasValue(_ v: Val) -> Val {
+        if v.isUnknown { return v }
+        if case .none = v { return .bool(false) }
+        return .bool(true)
+    }
+
+    /// is_true, is_false, is_unknown, possible: always true or false.
+    @inline(__always)
+    static func truthTest(_ t: TruthTest, _ v: Val) -> Val {
+        switch t {
+        case .isTrue: if case .bool(true) = v { return .bool(true) }; return .bool(false)
+        case .isFalse: if case .bool(false) = v { return .bool(true) }; return .bool(false)
+        case .isUnknown: return .bool(v.isUnknown)
+        case .possible: if case .bool(false) = v { return .bool(false) }; return .bool(true)
         }
     }
 

@@ -401,18 +401,9 @@ package final class ClosedFrontier {
             if let order = EvalContext.order(a, b) { return .bool(node.detail & (1 << UInt8(order + 1)) != 0) }
             return a.isUnknown || b.isUnknown ? .unknownNoFacts : .bool(node.detail & 0b1000 != 0)
         case .hasValue:
-            guard let v = eval(node.a, constants, h, p, reads) else { return nil }
-            if v.isUnknown { return .unknownNoFacts }
-            if case .none = v { return .bool(false) }
-            return .bool(true)
+            return eval(node.a, constants, h, p, reads).map(EvalContext.hasValue)
         case .truthTest:
-            guard let v = eval(node.a, constants, h, p, reads) else { return nil }
-            switch node.truthTest {
-            case .isTrue: if case .bool(true) = v { return .bool(true) }; return .bool(false)
-            case .isFalse: if case .bool(false) = v { return .bool(true) }; return .bool(false)
-            case .isUnknown: return .bool(v.isUnknown)
-            case .possible: if case .bool(false) = v { return .bool(false) }; return .bool(true)
-            }
+            return eval(node.a, constants, h, p, reads).map { EvalContext.truthTest(node.truthTest, $0) }
         case .value:
             let v = Int(node.a)
             let household = valueOfHousehold[v]

@@ -80,16 +80,8 @@ package enum WhatIf {
         }
         // Every reform is loaded and checked before anything is computed or written.
         let reformRules = try reforms.map { try run.rules(reform: $0) }
-        var loaded = FileIO.now(), loadedCPU = FileIO.cpuSeconds()
-        console.detail(String(format: "    rules and reforms checked: %.2f s", loaded - started))
-        func load(_ what: String) {
-            let t = FileIO.now(), c = FileIO.cpuSeconds()
-            console.detail(
-                String(
-                    format: "    %@: %.2f s (CPU %.2f s), peak %d MiB", what, t - loaded, c - loadedCPU,
-                    FileIO.peakRSS() >> 20))
-            (loaded, loadedCPU) = (t, c)
-        }
+        console.detail(String(format: "    rules and reforms checked: %.2f s", FileIO.now() - started))
+        let load = Laps(console).mark
         // Which reforms change numbers only (their households are selected; the
         // stored profiles are read for them).
         let impacts = reformRules.map { req.everyHousehold ? nil : ReformImpact(base: base, reform: $0) }
@@ -116,15 +108,7 @@ package enum WhatIf {
             let t0 = FileIO.now(), c0 = FileIO.cpuSeconds()
             let dir = try RunDirectory(root: outRoot, name: reform.name)
             do {
-                var lap = FileIO.now(), lapCPU = FileIO.cpuSeconds()
-                func step(_ what: String) {
-                    let t = FileIO.now(), c = FileIO.cpuSeconds()
-                    console.detail(
-                        String(
-                            format: "    %@: %.2f s (CPU %.2f s), peak %d MiB", what, t - lap, c - lapCPU,
-                            FileIO.peakRSS() >> 20))
-                    (lap, lapCPU) = (t, c)
-                }
+                let step = Laps(console).mark
                 let m: MatchResult
                 var mayDiffer: (before: MatchResult, after: MatchResult)?
                 if let impact, let sel = select, let selected = subsets[k] {
@@ -313,5 +297,20 @@ struct StoredNight {
         profiles = beside.profiles
         shared = beside.shared!
         step("previous run's state, stored profiles, person lookup and tag presence (beside)")
+    }
+}
+
+/// The wall and CPU time since the last mark, with the peak memory, told with
+/// `--verbose`.
+final class Laps {
+    let console: Console
+    var wall = FileIO.now(), cpu = FileIO.cpuSeconds()
+    init(_ console: Console) { self.console = console }
+
+    func mark(_ what: String) {
+        let t = FileIO.now(), c = FileIO.cpuSeconds()
+        console.detail(
+            String(format: "    %@: %.2f s (CPU %.2f s), peak %d MiB", what, t - wall, c - cpu, FileIO.peakRSS() >> 20))
+        (wall, cpu) = (t, c)
     }
 }
