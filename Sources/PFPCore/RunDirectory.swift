@@ -68,8 +68,8 @@ public final class RunDirectory {
         files.append((name, rows, sha256, bytes))
     }
 
-    /// Writes a whole file into the staging directory, owner-only, and records it.
-    /// A file written from pieces, in order (never joined in memory).
+    /// Writes a whole file into the staging directory, owner-only, and records it:
+    /// its pieces in order (never joined in memory).
     public func write(_ name: String, pieces: [[UInt8]], rows: Int) throws {
         let w = try FileIO.Writer(path: path(name))
         for p in pieces { try w.write(p) }
@@ -78,8 +78,7 @@ public final class RunDirectory {
     }
 
     public func write(_ name: String, _ bytes: [UInt8], rows: Int) throws {
-        let sha = try FileIO.write(path(name), bytes)
-        add(name: name, rows: rows, sha256: sha, bytes: bytes.count)
+        try write(name, pieces: [bytes], rows: rows)
     }
 
     /// Writes `_SUCCESS` last and renames the directory into place, replacing an

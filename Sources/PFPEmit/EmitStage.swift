@@ -159,13 +159,7 @@ package struct EmitStage {
         init(dir: RunDirectory, name: String, header: String, text: [[UInt8]], rows: Int) {
             self.dir = dir; self.name = name; self.header = header; self.text = text; self.rows = rows
         }
-        func write() throws {
-            let w = try FileIO.Writer(path: dir.path(name))
-            try w.write(header)
-            for piece in text { try w.write(piece) }
-            let sha = try w.finish()
-            dir.add(name: name, rows: rows, sha256: sha, bytes: w.bytesWritten)
-        }
+        func write() throws { try dir.write(name, pieces: [Array(header.utf8)] + text, rows: rows) }
     }
 
     /// rejects.csv: every rejected row, sorted by feed then line (outputs.md).

@@ -194,7 +194,9 @@ public extension MatchResult {
     /// The stored result of a run read back for `pfp whatif`: the entries in the
     /// index space of that run's stored ingest result (`householdIDs`, the same
     /// array: no string per entry) and of `rules` (lists and policies by id), each
-    /// distinct code one string. Fields are read from the stored bytes as they are.
+    /// distinct code one string. Fields are read from the stored bytes as they are:
+    /// the entries' keys from their stored numbers (`numberKeys`), or, in results
+    /// stored before those were kept, from their text (`textKeys`).
     static func loadEntries(
         from store: StageStore, runDate: CivilDate, rules: RuleSet, householdIDs: [String]
     ) throws -> MatchResult {
@@ -214,21 +216,85 @@ public extension MatchResult {
         guard district.count == n, street.count == n, community.count == n, outcome.count == n,
             outcomeDate.count == n, until.count == n, counts.count == 2
         else { throw r.damaged("entries") }
-        if r.has("entry.household") {
-            return try loadNumbers(
-                r, amount: amount, district: district, street: street, community: community, counts: counts,
-                outcome: outcome, outcomeDate: outcomeDate, until: until, rules: rules, householdIDs: householdIDs,
-                runDate: runDate)
+        let keys =
+            r.has("entry.household")
+            ? try numberKeys(r, count: n, rules: rules, householdIDs: householdIDs)
+            : try textKeys(r, rules: rules, householdIDs: householdIDs)
+        var codeText = FieldCursor(try r.bytes("codes"))
+        var codes: [String] = [], vocabulary = CodeVocabulary()
+        var entries: [PublishedEntry] = []
+        entries.reserveCapacity(n)
+        for i in 0..<n {
+            let k = try keys(i)
+            let start = Int32(codes.count)
+            vocabulary.codes(of: codeText.next(), into: &codes)
+            entries.append(
+                PublishedEntry(
+                    list: k.list, household: k.household, policy: k.policy, certainty: k.certainty,
+                    status: k.status, personKey: k.person, amountValue: amount[i], codeStart: start,
+                    codeCount: Int32(codes.count) - start, district: district[i], street: street[i],
+                    community: community[i], outcome: outcome[i], outcomeDate: outcomeDate[i], until: until[i]))
         }
+        return MatchResult(
+            entries: entries, listIDs: rules.lists.map(\.id), householdIDs: householdIDs,
+            policyIDs: rules.policies.map(\.id), codes: codes, state: RunState(runDate: runDate),
+            households: Int(counts[0]), people: Int(counts[1]))
+    }
+}
+
+/// A stored entry's keys read back: its list and policy (-1: none) in the rules'
+/// order, its household in the stored ingest result's, its person (0: none).
+struct EntryKeys {
+    var list: Int32, household: Int32, policy: Int32, person: UInt64
+    var certainty: Certainty, status: PublishedEntry.EntryStatus
+}
+
+extension MatchResult {
+    /// The entries' keys from their stored numbers, entry by entry: lists and
+    /// policies mapped by id into `rules`, each household number checked against
+    /// the household id's text.
+    static func numberKeys(
+        _ r: BlobReader, count n: Int, rules: RuleSet, householdIDs: [String]
+    ) throws -> (Int) throws -> EntryKeys {
+        let household: [Int32] = try r.get("entry.household"), person: [UInt64] = try r.get("entry.person")
+        let list: [Int32] = try r.get("entry.list"), policy: [Int32] = try r.get("entry.policy")
+        let certainty: [UInt8] = try r.get("entry.certainty"), status: [UInt8] = try r.get("entry.status")
+        guard household.count == n, person.count == n, list.count == n, policy.count == n, certainty.count == n,
+            status.count == n
+        else { throw r.damaged("entry") }
+        let listMap = try r.strings("entry.list_ids").map { id in rules.lists.firstIndex { $0.id == id } ?? -1 }
+        let policyMap = try r.strings("entry.policy_ids").map { id in
+            rules.policies.firstIndex { $0.id == id } ?? -1
+        }
+        var hh = FieldCursor(try r.bytes("household_id"))
+        return { i in
+            let h = Int(household[i]), l = Int(list[i]), p = Int(policy[i])
+            guard h >= 0, h < householdIDs.count, l >= 0, l < listMap.count, listMap[l] >= 0, p < policyMap.count,
+                p < 0 || policyMap[p] >= 0
+            else { throw r.damaged("entry") }
+            // The household the number names must be the one the text names.
+            let text = hh.next()
+            var id = householdIDs[h]
+            guard id.withUTF8({ text.elementsEqual($0) }) else { throw r.damaged("entry.household") }
+            return EntryKeys(
+                list: Int32(listMap[l]), household: Int32(h), policy: p < 0 ? -1 : Int32(policyMap[p]),
+                person: person[i], certainty: Certainty(rawValue: certainty[i]) ?? .none,
+                status: PublishedEntry.EntryStatus(rawValue: status[i]) ?? .none)
+        }
+    }
+
+    /// The entries' keys from their text columns, entry by entry in order: lists
+    /// and policies by id, each household found among the stored ingest result's
+    /// ids (galloping forward: a list's entries come in household order).
+    static func textKeys(
+        _ r: BlobReader, rules: RuleSet, householdIDs ids: [String]
+    ) throws -> (Int) throws -> EntryKeys {
         var list = FieldCursor(try r.bytes("list")), hh = FieldCursor(try r.bytes("household_id"))
         var person = FieldCursor(try r.bytes("person_id")), policy = FieldCursor(try r.bytes("policy"))
         var certainty = FieldCursor(try r.bytes("certainty")), status = FieldCursor(try r.bytes("status"))
-        var codeText = FieldCursor(try r.bytes("codes"))
         func same(_ b: UnsafeRawBufferPointer, _ s: [UInt8]) -> Bool { b.elementsEqual(s) }
         let listText = rules.lists.map { Array($0.id.utf8) }, policyText = rules.policies.map { Array($0.id.utf8) }
         let certaintyWords = PublishedEntry.certaintyUTF8, statusWords = PublishedEntry.statusUTF8
-        // Household ids compared as bytes; each list's entries come in household order.
-        let ids = householdIDs
         func order(_ b: UnsafeRawBufferPointer, _ i: Int) -> Int {
             var id = ids[i]
             return id.withUTF8 { x in
@@ -237,18 +303,14 @@ public extension MatchResult {
                 return c != 0 ? Int(c) : b.count - x.count
             }
         }
-        var codes: [String] = [], vocabulary = CodeVocabulary()
-        var entries: [PublishedEntry] = []
-        entries.reserveCapacity(n)
-        var lastList = -1, lastHousehold = 0, lastListBytes: [UInt8] = []
-        var lastPolicy = -1
-        for i in 0..<n {
+        var lastList = -1, lastHousehold = 0, lastPolicy = -1
+        return { _ in
             let lb = list.next()
-            if lastList < 0 || !same(lb, lastListBytes) {
+            if lastList < 0 || !same(lb, listText[lastList]) {
                 guard let l = listText.firstIndex(where: { same(lb, $0) }) else { throw r.damaged("list") }
-                lastList = l; lastListBytes = listText[l]; lastHousehold = 0
+                lastList = l
+                lastHousehold = 0
             }
-            // The household: galloping forward from the last one of this list.
             let hb = hh.next()
             var lo = lastHousehold, step = 1
             while lo + step < ids.count && order(hb, lo + step) > 0 { lo += step; step *= 2 }
@@ -272,84 +334,14 @@ public extension MatchResult {
                 p = Int32(lastPolicy)
             }
             let cb = certainty.next(), sb = status.next()
-            let c = certaintyWords.firstIndex { same(cb, $0) }.flatMap { Certainty(rawValue: UInt8($0)) } ?? .none
-            let st = statusWords.firstIndex { same(sb, $0) }.flatMap { PublishedEntry.EntryStatus(rawValue: UInt8($0)) }
-            let start = Int32(codes.count)
-            vocabulary.codes(of: codeText.next(), into: &codes)
-            entries.append(
-                PublishedEntry(
-                    list: Int32(lastList), household: Int32(lo), policy: p, certainty: c, status: st ?? .none,
-                    personKey: key, amountValue: amount[i], codeStart: start, codeCount: Int32(codes.count) - start,
-                    district: district[i], street: street[i], community: community[i], outcome: outcome[i],
-                    outcomeDate: outcomeDate[i], until: until[i]))
+            return EntryKeys(
+                list: Int32(lastList), household: Int32(lo), policy: p, person: key,
+                certainty: certaintyWords.firstIndex { same(cb, $0) }.flatMap { Certainty(rawValue: UInt8($0)) }
+                    ?? .none,
+                status: statusWords.firstIndex { same(sb, $0) }.flatMap {
+                    PublishedEntry.EntryStatus(rawValue: UInt8($0))
+                } ?? .none)
         }
-        return MatchResult(
-            published: entries, codes: codes, rules: rules, householdIDs: householdIDs, runDate: runDate,
-            counts: counts)
-    }
-}
-
-extension MatchResult {
-    /// `loadEntries` from the entries' stored numbers: lists and policies mapped by
-    /// id into `rules`, each entry's household checked against the stored ingest
-    /// result's id (its text column), the codes read from their text.
-    static func loadNumbers(
-        _ r: BlobReader, amount: [Int64], district: [Int32], street: [Int32], community: [Int64], counts: [Int64],
-        outcome: [UInt8], outcomeDate: [Int32], until: [Int32], rules: RuleSet, householdIDs: [String],
-        runDate: CivilDate
-    ) throws -> MatchResult {
-        let n = amount.count
-        let household: [Int32] = try r.get("entry.household"), person: [UInt64] = try r.get("entry.person")
-        let list: [Int32] = try r.get("entry.list"), policy: [Int32] = try r.get("entry.policy")
-        let certainty: [UInt8] = try r.get("entry.certainty"), status: [UInt8] = try r.get("entry.status")
-        guard household.count == n, person.count == n, list.count == n, policy.count == n, certainty.count == n,
-            status.count == n
-        else { throw r.damaged("entry") }
-        let listMap = try r.strings("entry.list_ids").map { id in rules.lists.firstIndex { $0.id == id } ?? -1 }
-        let policyMap = try r.strings("entry.policy_ids").map { id in
-            rules.policies.firstIndex { $0.id == id } ?? -1
-        }
-        var hh = FieldCursor(try r.bytes("household_id")), codeText = FieldCursor(try r.bytes("codes"))
-        var codes: [String] = [], vocabulary = CodeVocabulary()
-        var entries: [PublishedEntry] = []
-        entries.reserveCapacity(n)
-        for i in 0..<n {
-            let h = Int(household[i]), l = Int(list[i]), p = Int(policy[i])
-            guard h >= 0, h < householdIDs.count, l >= 0, l < listMap.count, listMap[l] >= 0, p < policyMap.count,
-                p < 0 || policyMap[p] >= 0
-            else { throw r.damaged("entry") }
-            // The household the number names must be the one the text names.
-            let text = hh.next()
-            var id = householdIDs[h]
-            guard id.withUTF8({ text.elementsEqual($0) }) else { throw r.damaged("entry.household") }
-            let start = Int32(codes.count)
-            vocabulary.codes(of: codeText.next(), into: &codes)
-            entries.append(
-                PublishedEntry(
-                    list: Int32(listMap[l]), household: Int32(h), policy: p < 0 ? -1 : Int32(policyMap[p]),
-                    certainty: Certainty(rawValue: certainty[i]) ?? .none,
-                    status: PublishedEntry.EntryStatus(rawValue: status[i]) ?? .none, personKey: person[i],
-                    amountValue: amount[i], codeStart: start, codeCount: Int32(codes.count) - start,
-                    district: district[i], street: street[i], community: community[i], outcome: outcome[i],
-                    outcomeDate: outcomeDate[i], until: until[i]))
-        }
-        return MatchResult(
-            published: entries, codes: codes, rules: rules, householdIDs: householdIDs, runDate: runDate,
-            counts: counts)
-    }
-}
-
-extension MatchResult {
-    /// Published entries read back, in the index space of `rules` and of the stored
-    /// ingest result's households; `counts`: households and people.
-    init(
-        published entries: [PublishedEntry], codes: [String], rules: RuleSet, householdIDs: [String],
-        runDate: CivilDate, counts: [Int64]
-    ) {
-        self.init(
-            entries: entries, listIDs: rules.lists.map(\.id), householdIDs: householdIDs,
-            policyIDs: rules.policies.map(\.id), codes: codes, state: RunState(runDate: runDate),
-            households: Int(counts[0]), people: Int(counts[1]))
     }
 }
 

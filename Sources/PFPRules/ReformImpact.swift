@@ -39,8 +39,9 @@ package final class ReformImpact {
     /// previous run: the frontier is then worked out from the stored profile values
     /// without loading the household (`ClosedFrontier`).
     package let closed: Bool
-    let baseProgram: Program
-    let reformProgram: Program
+    /// The two rule sets, for a closed frontier's own cells of their programs.
+    let base: RuleSet
+    let reform: RuleSet
 
     package init?(base: RuleSet, reform: RuleSet) {
         let a = base.program, b = reform.program
@@ -205,8 +206,8 @@ package final class ReformImpact {
             return c
         }
         closed = !previous && frontier.allSatisfy { isClosed($0) }
-        baseProgram = a
-        reformProgram = b
+        self.base = base
+        self.reform = reform
         outreachChanged =
             base.outreach.rank != reform.outreach.rank
             || !base.outreach.cooling.elementsEqual(reform.outreach.cooling) { $0?.days == $1?.days }
@@ -297,45 +298,33 @@ extension EvalContext {
 /// A closed frontier (`ReformImpact.closed`) worked out for one household from
 /// the stored profile values, under the base rules and under the reform's, with
 /// the evaluator's own meaning of each operation (`EvalContext.order`,
-/// `EvalContext.arithmetic`; nothing traced). One per worker: the arrays it reads
-/// are its own, read through pointers (no reference counts per node).
+/// `EvalContext.arithmetic`, ...; nothing traced). One per worker: it reads the
+/// two programs as the evaluator does, through cells of its own (`ProgramCells`,
+/// checked once, no reference counts per node).
 package final class ClosedFrontier {
     let stored: StoredValues
-    // Kept alive for the pointers below.
-    private let keep:
-        (nodes: [Node], base: [Val], reform: [Val], valueNode: [Int32], household: [Bool], computed: [Bool])
-    let nodes: UnsafeBufferPointer<Node>
-    let baseConstants: UnsafeBufferPointer<Val>
-    let reformConstants: UnsafeBufferPointer<Val>
-    let valueNode: UnsafeBufferPointer<Int32>
-    let valueOfHousehold: UnsafeBufferPointer<Bool>
+    let base: ProgramCells
+    let reform: ProgramCells
     /// Values worked out from their definitions (they may differ); the others are read as stored.
-    let computed: UnsafeBufferPointer<Bool>
+    let computed: Cells<Bool>
     let householdFrontier: [Int32], personFrontier: [Int32]
-    let householdStart: UnsafeBufferPointer<Int32>
-    let living: UnsafeBufferPointer<UInt8>
-    private let households: Households
+    let households: Households
 
     /// `stored`: the base run's profile values (read for every value that cannot differ).
     package init(_ impact: ReformImpact, stored: StoredValues, households: Households) {
         precondition(impact.closed, "a closed frontier")
         self.stored = stored
         self.households = households
-        let a = impact.baseProgram, b = impact.reformProgram
-        keep = (
-            Array(a.nodes), Array(a.constants), Array(b.constants), Array(a.valueNode), Array(a.valueOfHousehold),
-            a.valueNode.indices.map { impact.changedValues.contains($0) }
-        )
-        nodes = keep.nodes.withUnsafeBufferPointer { $0 }
-        baseConstants = keep.base.withUnsafeBufferPointer { $0 }
-        reformConstants = keep.reform.withUnsafeBufferPointer { $0 }
-        valueNode = keep.valueNode.withUnsafeBufferPointer { $0 }
-        valueOfHousehold = keep.household.withUnsafeBufferPointer { $0 }
-        computed = keep.computed.withUnsafeBufferPointer { $0 }
+        func cells(_ rs: RuleSet) -> ProgramCells {
+            ProgramCells(
+                rs.program, tags: rs.catalogue.tags.count, values: rs.values.count, policies: rs.policies.count,
+                lets: rs.letCount)
+        }
+        base = cells(impact.base)
+        reform = cells(impact.reform)
+        computed = Cells(impact.base.values.indices.map { impact.changedValues.contains($0) })
         householdFrontier = impact.householdFrontier
         personFrontier = impact.personFrontier
-        householdStart = households.householdStart.withUnsafeBufferPointer { $0 }
-        living = households.living.withUnsafeBufferPointer { $0 }
     }
 
     /// The base's frontier results for household h (household nodes, then the
@@ -344,13 +333,14 @@ package final class ClosedFrontier {
     package func baseResults(household h: Int, reads: StoredReads, into out: inout [Val]) -> Bool {
         out.removeAll(keepingCapacity: true)
         for n in householdFrontier {
-            guard let x = eval(n, baseConstants, h, -1, reads) else { return false }
+            guard let x = eval(n, false, h, -1, reads) else { return false }
             out.append(x)
         }
         guard !personFrontier.isEmpty else { return true }
-        for p in Int(householdStart[h])..<Int(householdStart[h + 1]) where living[p] != 0 {
+        for p in Int(households.householdStart[h])..<Int(households.householdStart[h + 1])
+        where households.living[p] != 0 {
             for n in personFrontier {
-                guard let x = eval(n, baseConstants, h, Int32(p), reads) else { return false }
+                guard let x = eval(n, false, h, Int32(p), reads) else { return false }
                 out.append(x)
             }
         }
@@ -363,14 +353,15 @@ package final class ClosedFrontier {
     package func differs(household h: Int, base: [Val], reads: StoredReads) -> Bool? {
         var i = 0
         for n in householdFrontier {
-            guard let y = eval(n, reformConstants, h, -1, reads) else { return nil }
+            guard let y = eval(n, true, h, -1, reads) else { return nil }
             if base[i] != y { return true }
             i += 1
         }
         guard !personFrontier.isEmpty else { return false }
-        for p in Int(householdStart[h])..<Int(householdStart[h + 1]) where living[p] != 0 {
+        for p in Int(households.householdStart[h])..<Int(households.householdStart[h + 1])
+        where households.living[p] != 0 {
             for n in personFrontier {
-                guard let y = eval(n, reformConstants, h, Int32(p), reads) else { return nil }
+                guard let y = eval(n, true, h, Int32(p), reads) else { return nil }
                 if base[i] != y { return true }
                 i += 1
             }
@@ -378,36 +369,37 @@ package final class ClosedFrontier {
         return false
     }
 
-    /// Node n for household h (person p, -1: the household), with one side's constants.
-    func eval(_ n: Int32, _ constants: UnsafeBufferPointer<Val>, _ h: Int, _ p: Int32, _ reads: StoredReads) -> Val? {
-        let node = nodes[Int(n)]
+    /// Node n for household h (person p, -1: the household), under the reform's
+    /// numbers or the base's (the nodes are the same).
+    func eval(_ n: Int32, _ reformSide: Bool, _ h: Int, _ p: Int32, _ reads: StoredReads) -> Val? {
+        let node = base.nodes[Int(n)]
         switch node.op {
         case .constant, .parameter:
-            return constants[Int(node.a)]
+            return reformSide ? reform.constants[Int(node.a)] : base.constants[Int(node.a)]
         case .negate:
-            guard let v = eval(node.a, constants, h, p, reads) else { return nil }
+            guard let v = eval(node.a, reformSide, h, p, reads) else { return nil }
             if case .num(let q) = v { return .num(-q) }
             return v
         case .arithmetic:
-            guard let a = eval(node.a, constants, h, p, reads), let b = eval(node.b, constants, h, p, reads) else {
+            guard let a = eval(node.a, reformSide, h, p, reads), let b = eval(node.b, reformSide, h, p, reads) else {
                 return nil
             }
             if case .num(let x) = a, case .num(let y) = b { return EvalContext.arithmetic(node.arithmetic, x, y) }
             return a.isUnknown || b.isUnknown ? .unknownNoFacts : Val.none
         case .compare:
-            guard let a = eval(node.a, constants, h, p, reads), let b = eval(node.b, constants, h, p, reads) else {
+            guard let a = eval(node.a, reformSide, h, p, reads), let b = eval(node.b, reformSide, h, p, reads) else {
                 return nil
             }
             if let order = EvalContext.order(a, b) { return .bool(node.detail & (1 << UInt8(order + 1)) != 0) }
             return a.isUnknown || b.isUnknown ? .unknownNoFacts : .bool(node.detail & 0b1000 != 0)
         case .hasValue:
-            return eval(node.a, constants, h, p, reads).map(EvalContext.hasValue)
+            return eval(node.a, reformSide, h, p, reads).map(EvalContext.hasValue)
         case .truthTest:
-            return eval(node.a, constants, h, p, reads).map { EvalContext.truthTest(node.truthTest, $0) }
+            return eval(node.a, reformSide, h, p, reads).map { EvalContext.truthTest(node.truthTest, $0) }
         case .value:
             let v = Int(node.a)
-            let household = valueOfHousehold[v]
-            if computed[v] { return eval(valueNode[v], constants, h, household ? -1 : p, reads) }
+            let household = base.valueOfHousehold[v]
+            if computed[v] { return eval(base.valueNode[v], reformSide, h, household ? -1 : p, reads) }
             if household { return reads.household(v, h, stored) }
             return p >= 0 ? stored.personValue(v, p) : nil
         default:

@@ -130,7 +130,7 @@ package enum WhatIf {
                         households: subset, shared: shared)
                     try FileIO.remove(dir.path(".explain.jsonl"))
                     m = sel.merged(again, subset: subset, amounts: amounts)
-                    let both = (subset + selected.amounts).sorted()
+                    let both = sel.marks(subset + selected.amounts)
                     mayDiffer = (sel.entries(of: both, in: published), sel.entries(of: both, in: m))
                     step("decisions")
                 } else {

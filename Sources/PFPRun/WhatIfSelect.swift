@@ -163,8 +163,7 @@ struct WhatIfSelect {
     func amounts(
         of households: [Int32], impact: ReformImpact, rules: RuleSet
     ) throws -> [(entry: Int, amount: Int64)] {
-        var flagged = [Bool](repeating: false, count: data.householdCount)
-        for h in households { flagged[Int(h)] = true }
+        let flagged = marks(households)
         var policies = [Bool](repeating: false, count: rules.policies.count)
         for p in impact.amountPolicies { policies[p] = true }
         // By household, so that each is loaded once.
@@ -214,8 +213,7 @@ struct WhatIfSelect {
     ///
     /// `amounts`: published entries whose amount is made again (`amounts(of:)`).
     func merged(_ decided: MatchResult, subset: [Int32], amounts: [(entry: Int, amount: Int64)]) -> MatchResult {
-        var again = [Bool](repeating: false, count: data.householdCount)
-        for h in subset { again[Int(h)] = true }
+        let again = marks(subset)
         let old = published.entries, new = decided.entries
         let shift = Int32(published.codes.count)
         var out: [PublishedEntry] = []
@@ -248,12 +246,17 @@ struct WhatIfSelect {
         return m
     }
 
-    /// `m` with the entries of `subset`'s households only (what may differ).
-    func entries(of subset: [Int32], in m: MatchResult) -> MatchResult {
-        var again = [Bool](repeating: false, count: data.householdCount)
-        for h in subset { again[Int(h)] = true }
+    /// One mark per household: whether it is one of `households`.
+    func marks(_ households: [Int32]) -> [Bool] {
+        var marked = [Bool](repeating: false, count: data.householdCount)
+        for h in households { marked[Int(h)] = true }
+        return marked
+    }
+
+    /// `m` with the entries of the marked households only (what may differ).
+    func entries(of marked: [Bool], in m: MatchResult) -> MatchResult {
         var x = m
-        x.entries = m.entries.filter { again[Int($0.household)] }
+        x.entries = m.entries.filter { marked[Int($0.household)] }
         return x
     }
 }

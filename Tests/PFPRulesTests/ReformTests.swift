@@ -91,17 +91,7 @@ final class ReformTests: XCTestCase {
 
     func testAReformsRuleFilesReplaceAndAddStatements() throws {
         try FileManager.default.createDirectory(atPath: work + "/extra", withIntermediateDirectories: true)
-        try """
-        parameter heating.amount money "冬季取暖补贴（元/月）"
-          from 2026-01-01 = 200
-
-        policy heating "冬季取暖补贴" household
-          criterion assisted: has(dibao) or has(low_income)
-          amount heating.amount
-
-        policy education_assistance "教育救助" person
-          criterion enrolled: education.stage != "none"
-        """.write(toFile: work + "/extra/heating.rules", atomically: true, encoding: .utf8)
+        try heatingAllowanceRules.write(toFile: work + "/extra/heating.rules", atomically: true, encoding: .utf8)
         let r = try reform("reform heating \"取暖补贴\"\n  rules extra\n  heating.amount from 2026-10-01 = 250\n")
         XCTAssertEqual(r.rulesDirectory, work + "/extra")
         let merged = try rules(r)

@@ -107,3 +107,18 @@ public func makeWorkDirectory(_ prefix: String) throws -> String {
     try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
     return path
 }
+
+/// A reform's rule file used by several tests: a new allowance (its own
+/// parameter, no receiving tag) and a policy replaced (education assistance
+/// without its `assisted` criterion).
+public let heatingAllowanceRules = """
+    parameter heating.amount money "冬季取暖补贴（元/月）"
+      from 2026-01-01 = 200
+
+    policy heating "冬季取暖补贴" household
+      criterion assisted: has(dibao) or has(low_income)
+      amount heating.amount
+
+    policy education_assistance "教育救助" person
+      criterion enrolled: education.stage != "none"
+    """
