@@ -221,3 +221,19 @@ public final class ReadAhead: @unchecked Sendable {
         }
     }
 }
+
+/// Large arrays in 2 MiB pages where the kernel grants them (transparent huge
+/// pages on request): a fresh array of hundreds of megabytes is then faulted in
+/// a few hundred times, not a hundred thousand.
+public enum HugePages {
+    static let size = 2 << 20
+
+    /// Asks for huge pages over the whole 2 MiB pages inside `buffer` (not yet
+    /// touched, or it changes nothing); a buffer under 4 MiB is left as it is.
+    public static func advise(_ buffer: UnsafeMutableRawBufferPointer) {
+        guard buffer.count >= 2 * size, let start = buffer.baseAddress else { return }
+        let lo = (Int(bitPattern: start) + size - 1) / size * size
+        let hi = (Int(bitPattern: start) + buffer.count) / size * size
+        if hi > lo { _ = madvise(UnsafeMutableRawPointer(bitPattern: lo), hi - lo, MADV_HUGEPAGE) }
+    }
+}

@@ -13,7 +13,14 @@ public final class RunDirectory {
     public let name: String
     /// The hidden directory being filled.
     public let staging: String
-    public private(set) var files: [(name: String, rows: Int, sha256: String, bytes: Int)] = []
+    /// The files written so far (for the manifest), recorded by `add` from any thread.
+    public var files: [(name: String, rows: Int, sha256: String, bytes: Int)] {
+        lock.lock()
+        defer { lock.unlock() }
+        return written
+    }
+    private var written: [(name: String, rows: Int, sha256: String, bytes: Int)] = []
+    private let lock = NSLock()
 
     public var finalPath: String { (root as NSString).appendingPathComponent(name) }
 
@@ -65,7 +72,9 @@ public final class RunDirectory {
 
     /// Records a written file for the manifest.
     public func add(name: String, rows: Int, sha256: String, bytes: Int) {
-        files.append((name, rows, sha256, bytes))
+        lock.lock()
+        written.append((name, rows, sha256, bytes))
+        lock.unlock()
     }
 
     /// Writes a whole file into the staging directory, owner-only, and records it:

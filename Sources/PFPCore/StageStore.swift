@@ -97,12 +97,27 @@ public struct BlobReader {
         let n = b.count / MemoryLayout<T>.stride
         let copy = [T](unsafeUninitializedCapacity: n) { buf, count in
             if n > 0 {
+                HugePages.advise(UnsafeMutableRawBufferPointer(buf))
                 UnsafeMutableRawBufferPointer(buf).copyMemory(
                     from: UnsafeRawBufferPointer(rebasing: b[0..<(n * MemoryLayout<T>.stride)]))
             }
             count = n
         }
         // The copy is what is kept: the file's pages need not stay resident beside it.
+        if let r = index[name] { file.dropResidentPages(from: r.lowerBound, upTo: r.upperBound) }
+        return copy
+    }
+
+    /// The item copied once into memory the caller owns (and deallocates); empty
+    /// (no allocation) for an empty item.
+    public func buffer<T: BitwiseCopyable>(_ name: String) throws -> UnsafeMutableBufferPointer<T> {
+        let b = try bytes(name)
+        let n = b.count / MemoryLayout<T>.stride
+        guard n > 0 else { return UnsafeMutableBufferPointer(start: nil, count: 0) }
+        let copy = UnsafeMutableBufferPointer<T>.allocate(capacity: n)
+        HugePages.advise(UnsafeMutableRawBufferPointer(copy))
+        UnsafeMutableRawBufferPointer(copy).copyMemory(
+            from: UnsafeRawBufferPointer(rebasing: b[0..<(n * MemoryLayout<T>.stride)]))
         if let r = index[name] { file.dropResidentPages(from: r.lowerBound, upTo: r.upperBound) }
         return copy
     }

@@ -88,12 +88,6 @@ public final class HouseholdProfiles: @unchecked Sendable {
         let levels = try r.strings("levels").map { Level(rawValue: $0) ?? .household }
         var nk: [UnsafeMutableBufferPointer<UInt8>] = [], na: [UnsafeMutableBufferPointer<Int64>] = []
         var n32: [UnsafeMutableBufferPointer<Int32>] = [], nb: [UnsafeMutableBufferPointer<Int64>] = []
-        func own<T: BitwiseCopyable>(_ x: [T]) -> UnsafeMutableBufferPointer<T> {
-            if x.isEmpty { return none() }
-            let c = UnsafeMutableBufferPointer<T>.allocate(capacity: x.count)
-            _ = c.initialize(fromContentsOf: x)
-            return c
-        }
         // Built first, so a damaged result frees what was taken.
         let result = {
             HouseholdProfiles(
@@ -101,23 +95,21 @@ public final class HouseholdProfiles: @unchecked Sendable {
                 levels: levels,
                 kinds: nk, a: na, a32: n32, b: nb)
         }
+        // Each column copied once, straight into the memory the profiles keep.
         for i in ids.indices {
-            let kinds: [UInt8] = try r.get("v.\(i).kind")
+            let kinds: UnsafeMutableBufferPointer<UInt8> = try r.buffer("v.\(i).kind")
             let n = kinds.count
-            nk.append(own(kinds))
+            nk.append(kinds)
             if r.has("v.\(i).a32") {
-                let x: [Int32] = try r.get("v.\(i).a32")
-                guard x.count == n else { _ = result(); throw r.damaged("v.\(i).a32") }
-                n32.append(own(x)); na.append(none())
+                n32.append(try r.buffer("v.\(i).a32")); na.append(none())
+                guard n32[i].count == n else { _ = result(); throw r.damaged("v.\(i).a32") }
             } else {
-                let x: [Int64] = try r.get("v.\(i).a")
-                guard x.count == n else { _ = result(); throw r.damaged("v.\(i).a") }
-                na.append(own(x)); n32.append(none())
+                na.append(try r.buffer("v.\(i).a")); n32.append(none())
+                guard na[i].count == n else { _ = result(); throw r.damaged("v.\(i).a") }
             }
             if r.has("v.\(i).b") {
-                let y: [Int64] = try r.get("v.\(i).b")
-                guard y.count == n else { _ = result(); throw r.damaged("v.\(i).b") }
-                nb.append(own(y))
+                nb.append(try r.buffer("v.\(i).b"))
+                guard nb[i].count == n else { _ = result(); throw r.damaged("v.\(i).b") }
             } else {
                 nb.append(none())
             }

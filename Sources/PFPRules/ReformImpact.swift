@@ -308,6 +308,11 @@ package final class ClosedFrontier {
     /// Values worked out from their definitions (they may differ); the others are read as stored.
     let computed: Cells<Bool>
     let householdFrontier: [Int32], personFrontier: [Int32]
+    /// For each frontier node (household ones, then person ones): the side of a
+    /// comparison that reads no changed number and no value worked out again (0:
+    /// neither, 1: its left, 2: its right). That side gives the same under both
+    /// rule sets: the base's result is kept beside the node's and not made again.
+    let keptHousehold: [UInt8], keptPerson: [UInt8]
     let households: Households
 
     /// `stored`: the base run's profile values (read for every value that cannot differ).
@@ -325,6 +330,67 @@ package final class ClosedFrontier {
         computed = Cells(impact.base.values.indices.map { impact.changedValues.contains($0) })
         householdFrontier = impact.householdFrontier
         personFrontier = impact.personFrontier
+        let a = impact.base.program, b = impact.reform.program
+        let computedValues = impact.changedValues
+        /// Whether node n gives the same under both rule sets for every household:
+        /// unchanged numbers, arithmetic and comparisons of such, values read as stored.
+        func same(_ n: Int32) -> Bool {
+            guard n >= 0 else { return false }
+            let node = a.nodes[Int(n)]
+            switch node.op {
+            case .constant, .parameter: return a.constants[Int(node.a)] == b.constants[Int(node.a)]
+            case .negate, .hasValue, .truthTest: return same(node.a)
+            case .arithmetic, .compare: return same(node.a) && same(node.b)
+            case .value: return !computedValues.contains(Int(node.a))
+            default: return false
+            }
+        }
+        func kept(_ n: Int32) -> UInt8 {
+            let node = a.nodes[Int(n)]
+            guard node.op == .compare else { return 0 }
+            return same(node.a) ? 1 : same(node.b) ? 2 : 0
+        }
+        keptHousehold = householdFrontier.map(kept)
+        keptPerson = personFrontier.map(kept)
+    }
+
+    /// Whether `other`'s base results can be read by this one (the same frontier, kept the same way).
+    package func sharesResults(with other: ClosedFrontier) -> Bool {
+        householdFrontier == other.householdFrontier && personFrontier == other.personFrontier
+            && keptHousehold == other.keptHousehold && keptPerson == other.keptPerson
+    }
+
+    /// Frontier node n under the base's numbers, and the side it keeps, into `out`.
+    @inline(__always)
+    func base(_ n: Int32, keeping k: UInt8, _ h: Int, _ p: Int32, _ reads: StoredReads, into out: inout [Val]) -> Bool {
+        guard k != 0 else {
+            guard let x = eval(n, false, h, p, reads) else { return false }
+            out.append(x)
+            return true
+        }
+        let node = base.nodes[Int(n)]
+        guard let x = eval(node.a, false, h, p, reads), let y = eval(node.b, false, h, p, reads) else { return false }
+        out.append(ClosedFrontier.compare(node, x, y))
+        out.append(k == 1 ? x : y)
+        return true
+    }
+
+    /// Frontier node n under the reform's numbers, its kept side `kept` (k != 0).
+    @inline(__always)
+    func reform(_ n: Int32, keeping k: UInt8, _ kept: Val, _ h: Int, _ p: Int32, _ reads: StoredReads) -> Val? {
+        let node = base.nodes[Int(n)]
+        if k == 1 {
+            guard let y = eval(node.b, true, h, p, reads) else { return nil }
+            return ClosedFrontier.compare(node, kept, y)
+        }
+        guard let x = eval(node.a, true, h, p, reads) else { return nil }
+        return ClosedFrontier.compare(node, x, kept)
+    }
+
+    @inline(__always)
+    static func compare(_ node: Node, _ a: Val, _ b: Val) -> Val {
+        if let order = EvalContext.order(a, b) { return .bool(node.detail & (1 << UInt8(order + 1)) != 0) }
+        return a.isUnknown || b.isUnknown ? .unknownNoFacts : .bool(node.detail & 0b1000 != 0)
     }
 
     /// The base's frontier results for household h (household nodes, then the
@@ -332,16 +398,14 @@ package final class ClosedFrontier {
     /// reads is not stored (the household is then loaded and evaluated as usual).
     package func baseResults(household h: Int, reads: StoredReads, into out: inout [Val]) -> Bool {
         out.removeAll(keepingCapacity: true)
-        for n in householdFrontier {
-            guard let x = eval(n, false, h, -1, reads) else { return false }
-            out.append(x)
+        for (k, n) in householdFrontier.enumerated() {
+            guard base(n, keeping: keptHousehold[k], h, -1, reads, into: &out) else { return false }
         }
         guard !personFrontier.isEmpty else { return true }
         for p in Int(households.householdStart[h])..<Int(households.householdStart[h + 1])
         where households.living[p] != 0 {
-            for n in personFrontier {
-                guard let x = eval(n, false, h, Int32(p), reads) else { return false }
-                out.append(x)
+            for (k, n) in personFrontier.enumerated() {
+                guard base(n, keeping: keptPerson[k], h, Int32(p), reads, into: &out) else { return false }
             }
         }
         return true
@@ -352,18 +416,26 @@ package final class ClosedFrontier {
     /// nil when a value it reads is not stored.
     package func differs(household h: Int, base: [Val], reads: StoredReads) -> Bool? {
         var i = 0
-        for n in householdFrontier {
-            guard let y = eval(n, true, h, -1, reads) else { return nil }
+        for (k, n) in householdFrontier.enumerated() {
+            let kept = keptHousehold[k]
+            guard
+                let y = kept == 0
+                    ? eval(n, true, h, -1, reads) : reform(n, keeping: kept, base[i + 1], h, -1, reads)
+            else { return nil }
             if base[i] != y { return true }
-            i += 1
+            i += kept == 0 ? 1 : 2
         }
         guard !personFrontier.isEmpty else { return false }
         for p in Int(households.householdStart[h])..<Int(households.householdStart[h + 1])
         where households.living[p] != 0 {
-            for n in personFrontier {
-                guard let y = eval(n, true, h, Int32(p), reads) else { return nil }
+            for (k, n) in personFrontier.enumerated() {
+                let kept = keptPerson[k]
+                guard
+                    let y = kept == 0
+                        ? eval(n, true, h, Int32(p), reads) : reform(n, keeping: kept, base[i + 1], h, Int32(p), reads)
+                else { return nil }
                 if base[i] != y { return true }
-                i += 1
+                i += kept == 0 ? 1 : 2
             }
         }
         return false
@@ -390,8 +462,7 @@ package final class ClosedFrontier {
             guard let a = eval(node.a, reformSide, h, p, reads), let b = eval(node.b, reformSide, h, p, reads) else {
                 return nil
             }
-            if let order = EvalContext.order(a, b) { return .bool(node.detail & (1 << UInt8(order + 1)) != 0) }
-            return a.isUnknown || b.isUnknown ? .unknownNoFacts : .bool(node.detail & 0b1000 != 0)
+            return ClosedFrontier.compare(node, a, b)
         case .hasValue:
             return eval(node.a, reformSide, h, p, reads).map(EvalContext.hasValue)
         case .truthTest:

@@ -187,8 +187,21 @@ package enum WhatIf {
             schemaVersion: PFPVersion.schema)
         inputs.previousDate = nil
         let after = EmitStage.byList(m)
-        let figures = try EmitStage().writeLists(inputs, byList: after, into: dir, report: false).figures
-        step("lists written")
+        // The lists are written on a thread of their own while the changes are found
+        // and explained (the files are the same whatever the timing: each is made
+        // from the entries alone; the directory records them under a lock).
+        final class Lists: @unchecked Sendable {
+            let inputs: EmitStage.Inputs, after: [String: ArraySlice<PublishedEntry>], dir: RunDirectory
+            init(_ i: EmitStage.Inputs, _ a: [String: ArraySlice<PublishedEntry>], _ d: RunDirectory) {
+                (inputs, after, dir) = (i, a, d)
+            }
+        }
+        let lists = Lists(inputs, after, dir)
+        let written = Background("pfp-whatif-lists") {
+            try EmitStage().writeLists(lists.inputs, byList: lists.after, into: lists.dir, report: false).figures
+        }
+        // Nothing returns (or throws, and the folder is abandoned) while it still writes.
+        defer { _ = try? written.value() }
         let before = EmitStage.byList(published)
         let diff = WhatIfChanges(rules: rs, published: published, before: before, match: m, after: after)
         let changes = diff.rows(
@@ -202,12 +215,13 @@ package enum WhatIf {
             mayDiffer: mayDiffer.map { (EmitStage.byList($0.before), EmitStage.byList($0.after)) })
         step("summary")
         try dir.write("summary.csv", Array(WhatIfChanges.summaryCSV(summary).utf8), rows: summary.count)
-        let counts = figures.counts(rs)
         let report = WhatIfReport.html(
             reform: reform, runDate: runDate, rules: rs, base: base, summary: summary, changes: changes,
             before: before.mapValues(\.count), after: after.mapValues(\.count), match: m,
             afterEntries: diff.pushList.flatMap { after[$0.id] } ?? [])
         try dir.write("report.html", Array(report.utf8), rows: 1)
+        let counts = try written.value().counts(rs)
+        step("lists written (beside)")
         let added = changes.filter { $0.change == "added" }.count
         let removed = changes.filter { $0.change == "removed" }.count
         let manifest = JSON.object([

@@ -211,6 +211,17 @@ struct WhatIfChanges {
             }
             upper[side] += amount
         }
+        /// Another cell's counts added to these.
+        mutating func add(_ c: Cell) {
+            for side in 0..<2 {
+                confirmed[side] += c.confirmed[side]
+                toVerify[side] += c.toVerify[side]
+                cost[side] += c.cost[side]
+                upper[side] += c.upper[side]
+            }
+            gained += c.gained
+            lost += c.lost
+        }
     }
     /// Two counts, before ([0]) and after ([1]), kept in place (no array per cell).
     struct Pair {
@@ -238,8 +249,24 @@ struct WhatIfChanges {
     ) -> [SummaryRow] {
         guard let push = pushList else { return [] }
         let (ids, mapBefore, mapAfter) = policyIDs
-        // cells[policy][district], district -1 for every district.
-        var cells: [[Int32: Cell]] = Array(repeating: [:], count: ids.count)
+        // cells[policy][district's index]: nil where no entry counted; every
+        // district's cell (the row "all") is their sum, made after.
+        var cells = [[Cell?]](repeating: [], count: ids.count)
+        var districtIndex: [Int32: Int] = [:], districts: [Int32] = []
+        /// The index of policy p's cell of district d, the cell made where it was not.
+        func cell(_ p: Int, _ d: Int32) -> Int {
+            let i: Int
+            if let k = districtIndex[d] {
+                i = k
+            } else {
+                i = districts.count
+                districtIndex[d] = i
+                districts.append(d)
+            }
+            if cells[p].count <= i { cells[p].append(contentsOf: repeatElement(nil, count: i + 1 - cells[p].count)) }
+            if cells[p][i] == nil { cells[p][i] = Cell() }
+            return i
+        }
         let sides = [(before[push.id] ?? [], mapBefore), (after[push.id] ?? [], mapAfter)]
         let differ = [mayDiffer?.before[push.id] ?? sides[0].0, mayDiffer?.after[push.id] ?? sides[1].0]
         // Keys of the entries that may differ, each side's found on the other.
@@ -251,30 +278,29 @@ struct WhatIfChanges {
         for side in 0..<2 {
             for e in differ[side] where !keys[1 - side].contains(WhatIfChanges.key(e, sides[side].1)) {
                 let p = Int(WhatIfChanges.key(e, sides[side].1).policy)
-                for d in [e.district, -1] {
-                    if side == 0 { cells[p][d, default: Cell()].lost += 1 }
-                    if side == 1 { cells[p][d, default: Cell()].gained += 1 }
-                }
+                let i = cell(p, e.district)
+                if side == 0 { cells[p][i]!.lost += 1 } else { cells[p][i]!.gained += 1 }
             }
         }
         for (side, (entries, map)) in sides.enumerated() {
             for e in entries {
                 let p = Int(map[Int(e.policy)])  // a push entry names its policy
-                let amount = e.amount ?? 0, confirmed = e.certainty == .confirmed
-                // The entry's district, then every district (-1): no array per entry.
-                for all in [false, true] {
-                    let d = all ? -1 : e.district
-                    cells[p][d, default: Cell()].count(side: side, confirmed: confirmed, amount: amount)
-                }
+                let i = cell(p, e.district)
+                cells[p][i]!.count(side: side, confirmed: e.certainty == .confirmed, amount: e.amount ?? 0)
             }
         }
         var out: [SummaryRow] = []
         for p in rules.policies {
-            guard let i = ids.firstIndex(of: p.id), !cells[i].isEmpty else { continue }
-            for (d, c) in cells[i].sorted(by: { ($0.key < 0 ? Int32.max : $0.key) < ($1.key < 0 ? Int32.max : $1.key) })
-            {
-                out.append(SummaryRow(policy: p, district: d < 0 ? nil : d, cell: c))
+            guard let i = ids.firstIndex(of: p.id) else { continue }
+            let held = cells[i].indices.filter { cells[i][$0] != nil }.sorted { districts[$0] < districts[$1] }
+            guard !held.isEmpty else { continue }
+            var all = Cell()
+            for k in held {
+                let c = cells[i][k]!
+                out.append(SummaryRow(policy: p, district: districts[k], cell: c))
+                all.add(c)
             }
+            out.append(SummaryRow(policy: p, district: nil, cell: all))
         }
         return out
     }

@@ -91,6 +91,11 @@ struct WhatIfSelect {
                     : nil
             }
         }
+        // A closed frontier reads the base results of its group's first only where both keep the same sides.
+        let shares = reforms.indices.map { i in
+            closed.first.map { c in c[i].flatMap { f in c[group[i]].map { f.sharesResults(with: $0) } } ?? false }
+                ?? false
+        }
         var found = [[Selected]](repeating: [], count: pieces)
         found.withUnsafeMutableBufferPointer { out in
             Parallel.forEach(pieces) { (worker: Int, k: Int) in
@@ -115,7 +120,7 @@ struct WhatIfSelect {
                         }
                         let g = group[i]
                         // A closed frontier: the base's results made once for the reforms sharing it.
-                        if let f = fast[i], let gf = fast[g] {
+                        if shares[i], let f = fast[i], let gf = fast[g] {
                             if closedMade[g] == nil {
                                 closedMade[g] = gf.baseResults(household: h, reads: reads, into: &closedBase[g])
                             }

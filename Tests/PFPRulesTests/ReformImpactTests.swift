@@ -107,4 +107,50 @@ final class ReformImpactTests: XCTestCase {
         """.write(toFile: work + "/extra/edu.rules", atomically: true, encoding: .utf8)
         XCTAssertNil(ReformImpact(base: try rules(nil), reform: try rules("reform r\n  rules extra\n")))
     }
+
+    /// Every stored value one number (fen): what a closed frontier reads of a household.
+    final class Stored: StoredValues {
+        var fen: Int64 = 0
+        func householdValue(_ v: Int, _ h: Int) -> Val? { .num(Q.fen(fen)) }
+        func personValue(_ v: Int, _ p: Int32) -> Val? { .num(Q.fen(fen / 2)) }
+    }
+
+    /// A comparison's side that reads no changed number is kept from the base's
+    /// results, not made again for the reform: whether a household differs is the
+    /// same as evaluating every frontier node whole under both rule sets.
+    func testAClosedFrontierKeepsTheSideThatCannotChange() throws {
+        let base = try rules(nil)
+        let impact = try XCTUnwrap(
+            ReformImpact(
+                base: base,
+                reform: try rules(
+                    "reform r\n  dibao.standard from 2026-01-01 = 1650\n")))
+        let one = Households(
+            personID: [310_101_199_001_011_234], birth: [7000], male: [1], relation: [0], hukou: [0], living: [1],
+            household: [0], householdIDs: ["H1"], householdStart: [0, 1], tags: [], tagUnavailable: [])
+        let stored = Stored()
+        let frontier = ClosedFrontier(impact, stored: stored, households: one)
+        XCTAssertTrue(frontier.keptHousehold.contains(1), "pc_income (stored) kept against dibao_line (worked out)")
+        XCTAssertEqual(frontier.keptPerson, [1], "a member's income kept against dibao_line")
+        let reads = StoredReads(values: base.values.count)
+        var kept: [Val] = [], differing = 0
+        for yuan in stride(from: 0, through: 4000, by: 5) {
+            stored.fen = Int64(yuan) * 100
+            XCTAssertTrue(frontier.baseResults(household: 0, reads: reads, into: &kept))
+            let whole = (impact.householdFrontier.map { ($0, Int32(-1)) } + impact.personFrontier.map { ($0, 0) })
+                .contains { n, p in frontier.eval(n, false, 0, p, reads) != frontier.eval(n, true, 0, p, reads) }
+            XCTAssertEqual(frontier.differs(household: 0, base: kept, reads: reads), whole, "\(yuan) yuan")
+            if whole { differing += 1 }
+        }
+        XCTAssertGreaterThan(differing, 0, "some incomes lie between the two standards' lines")
+        XCTAssertLessThan(differing, 801, "and some do not")
+        // A sweep's values keep the same sides: they read the first one's base results.
+        let other = ClosedFrontier(
+            try XCTUnwrap(
+                ReformImpact(
+                    base: base,
+                    reform: try rules(
+                        "reform s\n  dibao.standard from 2026-01-01 = 1700\n"))), stored: stored, households: one)
+        XCTAssertTrue(frontier.sharesResults(with: other))
+    }
 }
