@@ -15,8 +15,8 @@ import PFPProfile
 /// written as soon as the chunks before it are, so the file is written once, in
 /// order, hashed as it is written, and never all in memory.
 public struct MatchStage {
-    /// Whether explain.jsonl is written (a what-if needs the entries only: the
-    /// file stays empty).
+    /// Whether explain.jsonl is written. A what-if needs the entries only: no file
+    /// is written, and the entries are made in one pass (`entriesInOnePass`).
     public var writesExplanations = true
 
     public init(writesExplanations: Bool = true) { self.writesExplanations = writesExplanations }
@@ -132,6 +132,19 @@ public struct MatchStage {
             data: data, rules: rules, profiles: profiles, previous: previous, tasks: chunks * max(1, rules.lists.count),
             shared: shared)
         let outreach = try OutreachLookup(data: data, rules: rules)
+        if !writesExplanations {
+            let made = try entriesInOnePass(
+                data: data, rules: rules, previous: previous, outreach: outreach, workers: workers, chunks: chunks,
+                subset: subset)
+            console.detail(String(format: "    households decided, entries made: %.2f s", FileIO.now() - started))
+            var result = MatchResult(
+                entries: made.entries, listIDs: rules.lists.map(\.id), householdIDs: data.householdIDs,
+                policyIDs: rules.policies.map(\.id), codes: made.codes, state: RunState(runDate: data.runDate),
+                households: made.living, people: data.member.reduce(0) { $0 + Int($1) })
+            result.outreach =
+                outreach.map { OutreachSummary(data.outreach, $0, ctx: workers.contexts[0]) } ?? OutreachSummary()
+            return result
+        }
         let decided = try decide(
             data: data, rules: rules, previous: previous, outreach: outreach, workers: workers, chunks: chunks,
             subset: subset)
@@ -396,7 +409,8 @@ public struct MatchStage {
         list l: Int, _ fast: [EntryPosition], ctx: EvalContext, data: IngestResult, outreach: OutreachLookup?,
         tracer: Tracer, previousState: RunState?,
         fragments: ExplainFragments,
-        entries out: inout [PublishedEntry], codes codeStore: inout [String], text: ByteWriter, keys: inout [String]
+        entries out: inout [PublishedEntry], codes codeStore: inout [String], text: ByteWriter, keys: inout [String],
+        keepingCaches: Bool = false
     ) {
         let rules = ctx.rules
         let h = ctx.household
@@ -407,7 +421,8 @@ public struct MatchStage {
             // The unknown facts of a to-verify entry come from the trace; without
             // explanations only such an entry is traced (decided again with it).
             ctx.tracer = writesExplanations ? tracer : nil
-            ctx.resetCaches()
+            // The one pass (no explanations) reuses what finding the positions worked out.
+            if keepingCaches && !writesExplanations { ctx.forgetPosition() } else { ctx.resetCaches() }
             let slot = e.slot >= 0 ? Int(e.slot) : nil
             let personKey = slot.map { data.personID[Int(ctx.member($0))] } ?? 0
             let list = rules.lists[l]
@@ -458,6 +473,6 @@ public struct MatchStage {
             }
             out.append(entry)
         }
-        ctx.resetCaches()
+        if !keepingCaches { ctx.resetCaches() }
     }
 }

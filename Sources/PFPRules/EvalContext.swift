@@ -342,6 +342,16 @@ public final class EvalContext {
         return m > 0
     }
 
+    /// Makes the household current again with its values and eligibilities kept:
+    /// the next decision reuses what the household's evaluation so far worked out
+    /// (the same results: they depend on the household alone). Not for tracing: a
+    /// trace records only what is evaluated (`resetCaches`).
+    public func forgetPosition() {
+        letCache.fill(nil)
+        current = .household
+        listPolicy = -1
+    }
+
     /// Clears the caches of the loaded household (its members and tag slots stay):
     /// the next evaluation reads everything again, as explaining needs.
     public func resetCaches() {

@@ -54,6 +54,16 @@ final class WhatIfTests: XCTestCase {
         let changes = try String(contentsOfFile: work + "/whatif/same/changes.csv", encoding: .utf8)
         XCTAssertEqual(changes.split(separator: "\n").count, 1, "the header only")
         XCTAssertTrue(FileIO.exists(work + "/whatif/same/_SUCCESS"))
+        // Every household decided again, in the what-if's one pass: the same lists as
+        // the nightly run's two passes made.
+        let every = try whatif([same], extra: ["--every-household"])
+        XCTAssertEqual(every.status, 0, every.err)
+        XCTAssertTrue(every.out.contains("same: 0 added, 0 removed, 0 changed"), every.out)
+        for l in WhatIfTests.lists {
+            let same =
+                try FileIO.readAll(work + "/whatif/same/\(l).csv") == FileIO.readAll(work + "/pub/2026-11-24/\(l).csv")
+            XCTAssertTrue(same, "\(l), every household decided")
+        }
     }
 
     /// changes.csv holds exactly the entries that differ between the published lists
