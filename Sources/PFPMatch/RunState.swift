@@ -21,7 +21,7 @@ public struct RunState: Sendable {
     /// Keys of the entries of lists with a status column (sorted when saved).
     public var pushKeys: [String] = []
     /// The same keys for lookups, filled when a state is loaded.
-    public private(set) var pushKeyLookup: Set<String> = []
+    public private(set) var pushKeyLookup = KeySet()
 
     public init(runDate: CivilDate) { self.runDate = runDate }
 
@@ -180,7 +180,7 @@ public struct RunState: Sendable {
             }
         }
         s.pushKeys = try r.strings("push_keys").filter { !$0.isEmpty }
-        s.pushKeyLookup = Set(s.pushKeys)
+        s.pushKeyLookup = KeySet(s.pushKeys)
         return s
     }
 }

@@ -438,6 +438,8 @@ public final class EvalContext {
     func resolveAllTags() { for t in 0..<tagCount where tagReady[t] != loadGeneration { resolve(tag: t) } }
 
     func tag(_ t: Int, person p: Int32, slot m: Int) -> Val {
+        // The read is recorded (and its person and date looked up) only where the trace keeps tag reads.
+        let tracer = self.tracer.flatMap { $0.recordsTagReads ? $0 : nil }
         if tagUnavailable[t] {
             let v = unknown(person: p, tag: t)
             tracer?.readTag(.init(person: personIDs[Int(p)], tag: Int32(t), state: .unavailable, asOf: 0, value: v))

@@ -15,6 +15,10 @@ struct WhatIfExplain {
         let rules: RuleSet
         let ctx: EvalContext
         let tracer = Tracer()
+        /// The household loaded (and whether with the previous run's record), and
+        /// whether it has a living member: the next row of the same household
+        /// clears the caches instead of loading it again.
+        var loaded: (household: Int, previous: Bool, living: Bool)?
         /// Each parameter (by rank) as explanations show it: id, value on the run date, from.
         let parameters: [(id: String, value: String, from: String)]
         /// Each value's name (definitions by index, then previous(...)'s by number)
@@ -87,7 +91,13 @@ struct WhatIfExplain {
         defer { ctx.tracer = nil }
         // Only a list with `after` reads the previous run.
         let after = row.policy.isEmpty && side.rules.list(row.list)?.after != nil
-        guard ctx.load(household: h, previous: after ? previous?.remembered(row.household) : nil) else { return nil }
+        if let l = side.loaded, l.household == h, l.previous == after {
+            ctx.resetCaches()
+        } else {
+            let living = ctx.load(household: h, previous: after ? previous?.remembered(row.household) : nil)
+            side.loaded = (h, after, living)
+        }
+        guard side.loaded!.living else { return nil }
         if !row.policy.isEmpty {
             guard let p = side.rules.policy(row.policy), p.skipped == nil else { return nil }
             var slot: Int?
