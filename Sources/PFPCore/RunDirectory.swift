@@ -80,8 +80,14 @@ public final class RunDirectory {
     /// Writes a whole file into the staging directory, owner-only, and records it:
     /// its pieces in order (never joined in memory).
     public func write(_ name: String, pieces: [[UInt8]], rows: Int) throws {
+        try write(name, rows: rows) { put in for p in pieces { try put(p) } }
+    }
+
+    /// Writes a whole file whose pieces `produce` hands over one by one, in order
+    /// (never all in memory), and records it.
+    public func write(_ name: String, rows: Int, produce: (_ put: ([UInt8]) throws -> Void) throws -> Void) throws {
         let w = try FileIO.Writer(path: path(name))
-        for p in pieces { try w.write(p) }
+        try produce { try w.write($0) }
         let sha = try w.finish()
         add(name: name, rows: rows, sha256: sha, bytes: w.bytesWritten)
     }

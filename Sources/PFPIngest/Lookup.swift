@@ -15,9 +15,12 @@ public final class IDIndex: @unchecked Sendable {
     private let slots: UnsafeMutableBufferPointer<Slot>
     private let mask: Int
 
-    public init(keys input: [UInt64]) {
+    /// `compact`: at most two slots in three filled, not one in two (half the
+    /// memory for most counts; a little longer searches). For a table looked up
+    /// now and then (former members), not one read for every delivered row.
+    public init(keys input: [UInt64], compact: Bool = false) {
         var cap = 16
-        while cap < input.count * 2 { cap <<= 1 }
+        while cap < (compact ? input.count * 3 / 2 : input.count * 2) { cap <<= 1 }
         let mask = cap - 1
         // Read at random, a city's table is hundreds of megabytes: in 2 MiB pages
         // where the kernel grants them (transparent huge pages on request), a

@@ -101,12 +101,13 @@ public struct MatchStage {
     }
 
     /// What the evaluators of every run on the same households share: the person
-    /// lookup (former members) and which tags each household has rows for.
+    /// lookup (former members; compact, as it is read now and then) and which tags
+    /// each household has rows for.
     public struct Shared {
         public let lookup: IDIndex
         public let presence: TagPresence?
         public init(data: IngestResult) {
-            lookup = IDIndex(keys: data.personID)
+            lookup = IDIndex(keys: data.personID, compact: true)
             presence = TagPresence(data: data.households)
         }
     }

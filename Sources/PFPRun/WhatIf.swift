@@ -85,15 +85,18 @@ package enum WhatIf {
         // Which reforms change numbers only (their households are selected; the
         // stored profiles are read for them).
         let impacts = reformRules.map { req.everyHousehold ? nil : ReformImpact(base: base, reform: $0) }
-        let night = try StoredNight(
+        var night = try StoredNight(
             run, base: base, previousDate: try registry.previousSuccessful(before: r.runDate),
             profiles: impacts.contains { $0 != nil }, step: load)
         let (data, published, previous, shared) = (night.data, night.published, night.previous, night.shared)
-        // The households each reform of numbers may change, in one pass for all.
+        // The households each reform of numbers may change, in one pass for all;
+        // the profiles are held by the selection alone from here (it lets them go).
+        let lastReading = impacts.indices.last { impacts[$0] != nil }
         let select = night.profiles.map {
             WhatIfSelect(
                 data: data, previous: previous, base: base, published: published, profiles: $0, shared: shared)
         }
+        night.profiles = nil
         var subsets = [WhatIfSelect.Selected?](repeating: nil, count: reforms.count)
         if let select {
             let selected = impacts.indices.filter { impacts[$0] != nil }
@@ -129,6 +132,7 @@ package enum WhatIf {
                         previous: previous, explainPath: dir.path(".explain.jsonl"), console: console,
                         households: subset, shared: shared)
                     try FileIO.remove(dir.path(".explain.jsonl"))
+                    if k == lastReading { sel.release() }
                     m = sel.merged(again, subset: subset, amounts: amounts)
                     let both = sel.marks(subset + selected.amounts)
                     mayDiffer = (sel.entries(of: both, in: published), sel.entries(of: both, in: m))
@@ -208,8 +212,7 @@ package enum WhatIf {
             before: mayDiffer.map { EmitStage.byList($0.before) }, after: mayDiffer.map { EmitStage.byList($0.after) })
         step("changes found")
         try dir.write("changes.csv", Array(diff.csv(changes).utf8), rows: changes.count)
-        let why = explain.lines(changes)
-        try dir.write("changes.jsonl", pieces: why, rows: changes.count)
+        try dir.write("changes.jsonl", rows: changes.count) { put in try explain.lines(changes, put: put) }
         step("changes explained")
         let summary = diff.summary(
             mayDiffer: mayDiffer.map { (EmitStage.byList($0.before), EmitStage.byList($0.after)) })
@@ -271,7 +274,7 @@ struct StoredNight {
     let data: IngestResult
     let published: MatchResult
     let previous: RunState?
-    let profiles: HouseholdProfiles?
+    var profiles: HouseholdProfiles?
     let shared: MatchStage.Shared
 
     init(

@@ -62,22 +62,29 @@ struct WhatIfExplain {
         after = try reform.replicas(workers).map { Side(rules: $0, data: data, lookup: lookup) }
     }
 
-    /// Every row's line, in order, made in parallel pieces.
-    func lines(_ rows: [WhatIfChanges.Row]) -> [[UInt8]] {
-        let piece = 256
+    /// Every row's line, in order, made in parallel pieces and handed to `put` a
+    /// batch of pieces at a time (a batch in memory, never the whole file).
+    func lines(_ rows: [WhatIfChanges.Row], put: ([UInt8]) throws -> Void) throws {
+        let piece = 256, batch = 64
         let pieces = (rows.count + piece - 1) / piece
-        var parts = [[UInt8]](repeating: [], count: pieces)
-        parts.withUnsafeMutableBufferPointer { out in
-            Parallel.forEach(pieces) { (worker: Int, k: Int) in
-                let w = ByteWriter(capacity: piece * 512)
-                for r in rows[(k * piece)..<min(rows.count, (k + 1) * piece)] {
-                    line(r, before: before[worker], after: after[worker], into: w)
-                    w.byte(UInt8(ascii: "\n"))
+        var first = 0
+        while first < pieces {
+            let count = min(batch, pieces - first)
+            var parts = [[UInt8]](repeating: [], count: count)
+            parts.withUnsafeMutableBufferPointer { out in
+                Parallel.forEach(count) { (worker: Int, i: Int) in
+                    let k = first + i
+                    let w = ByteWriter(capacity: piece * 512)
+                    for r in rows[(k * piece)..<min(rows.count, (k + 1) * piece)] {
+                        line(r, before: before[worker], after: after[worker], into: w)
+                        w.byte(UInt8(ascii: "\n"))
+                    }
+                    out[i] = w.out
                 }
-                out[k] = w.out
             }
+            for p in parts { try put(p) }
+            first += count
         }
-        return parts
     }
 
     /// One decision (its reads in the side's tracer), or nil where the side has no

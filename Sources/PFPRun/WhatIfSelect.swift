@@ -13,7 +13,19 @@ struct WhatIfSelect {
     let previous: RunState?
     let base: RuleSet
     let published: MatchResult
-    let profiles: HouseholdProfiles
+    /// The stored profiles, let go (`release`) once the last reform that reads them is decided.
+    private let held: Held
+    final class Held: @unchecked Sendable {
+        var profiles: HouseholdProfiles?
+        init(_ p: HouseholdProfiles) { profiles = p }
+    }
+    var profiles: HouseholdProfiles {
+        guard let p = held.profiles else { preconditionFailure("the stored profiles were let go") }
+        return p
+    }
+    /// Lets the stored profiles go: no reform left reads them (the memory they hold
+    /// is the what-if's largest after the ingest result).
+    func release() { held.profiles = nil }
     /// Each household's bit: it has a published entry of policy p (one bit per policy, at most 64).
     let policiesHeld: [UInt64]
     /// The evaluators' shared structures (made once for every reform).
@@ -26,7 +38,7 @@ struct WhatIfSelect {
         shared: MatchStage.Shared
     ) {
         self.data = data; self.previous = previous; self.base = base; self.published = published
-        self.profiles = profiles; self.shared = shared
+        held = Held(profiles); self.shared = shared
         var held = [UInt64](repeating: 0, count: data.householdCount)
         for e in published.entries where e.policy >= 0 && e.policy < 64 {
             held[Int(e.household)] |= UInt64(1) << UInt64(e.policy)
