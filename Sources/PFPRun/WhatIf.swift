@@ -211,7 +211,7 @@ package enum WhatIf {
         let changes = diff.rows(
             before: mayDiffer.map { EmitStage.byList($0.before) }, after: mayDiffer.map { EmitStage.byList($0.after) })
         step("changes found")
-        try dir.write("changes.csv", Array(diff.csv(changes).utf8), rows: changes.count)
+        try dir.write("changes.csv", diff.csv(changes), rows: changes.count)
         try dir.write("changes.jsonl", rows: changes.count) { put in try explain.lines(changes, put: put) }
         step("changes explained")
         let summary = diff.summary(

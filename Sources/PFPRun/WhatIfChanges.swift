@@ -175,22 +175,32 @@ struct WhatIfChanges {
         "list,household_id,person_id,policy,change,certainty_before,certainty_after,amount_before,amount_after,"
         + "codes_before,codes_after,district,street,community\n"
 
-    func csv(_ rows: [Row]) -> String {
+    /// changes.csv's bytes: the header, then one line per row, written field by
+    /// field (no text made per row).
+    func csv(_ rows: [Row]) -> [UInt8] {
         let w = ByteWriter(capacity: 64 + rows.count * 120)
         w.rawString(WhatIfChanges.header)
         for r in rows {
             let place = r.after ?? r.before!
-            for (i, f) in [
-                r.list, r.household, r.person, r.policy, r.change, r.before?.certainty ?? "", r.after?.certainty ?? "",
-                r.before?.amount ?? "", r.after?.amount ?? "", r.before?.codes ?? "", r.after?.codes ?? "",
-                "\(place.district)", "\(place.street)", "\(place.community)",
-            ].enumerated() {
+            for (i, f) in [r.list, r.household, r.person, r.policy, r.change].enumerated() {
                 if i > 0 { w.byte(UInt8(ascii: ",")) }
                 w.csvField(f)
             }
+            for f in [\Shown.certainty, \Shown.amount, \Shown.codes] {
+                w.byte(UInt8(ascii: ","))
+                w.csvField(r.before?[keyPath: f] ?? "")
+                w.byte(UInt8(ascii: ","))
+                w.csvField(r.after?[keyPath: f] ?? "")
+            }
+            w.byte(UInt8(ascii: ","))
+            w.int(Int(place.district))
+            w.byte(UInt8(ascii: ","))
+            w.int(Int(place.street))
+            w.byte(UInt8(ascii: ","))
+            w.int(Int(place.community))
             w.byte(UInt8(ascii: "\n"))
         }
-        return String(decoding: w.out, as: UTF8.self)
+        return w.out
     }
 
     /// summary.csv: for the push list, per policy and district (and per policy over

@@ -52,6 +52,11 @@ struct WhatIfExplain {
     /// Each worker's evaluators (rules of its own, as the match stage's workers have).
     let before: [Side]
     let after: [Side]
+    /// Both sides name the same values (and previous(...)s) and the same parameters,
+    /// in the same order (a reform of numbers): their reads are ordered by rank alone.
+    let sameNames: Bool
+    /// With `sameNames`: each parameter (by rank) has the same value and start on both sides.
+    let sameParameter: [Bool]
 
     init(
         data: IngestResult, previous: RunState?, base: RuleSet, reform: RuleSet, workers: Int, lookup: IDIndex
@@ -60,6 +65,12 @@ struct WhatIfExplain {
         self.previous = previous
         before = try base.replicas(workers).map { Side(rules: $0, data: data, lookup: lookup) }
         after = try reform.replicas(workers).map { Side(rules: $0, data: data, lookup: lookup) }
+        sameNames =
+            before[0].valueNames == after[0].valueNames && before[0].rememberedNames == after[0].rememberedNames
+            && base.parameterIDs == reform.parameterIDs
+        sameParameter =
+            sameNames
+            ? zip(before[0].parameters, after[0].parameters).map { $0.value == $1.value && $0.from == $1.from } : []
     }
 
     /// Every row's line, in order, made in parallel pieces and handed to `put` a
@@ -129,6 +140,11 @@ struct WhatIfExplain {
             let (x, y) = (rank($0.value), rank($1.value))
             return x != y ? x < y : $0.person < $1.person
         }
+    }
+
+    /// A value's place in the order of the side's names.
+    func rank(_ side: Side, _ v: Int32) -> Int32 {
+        v >= 0 ? side.valueRank[Int(v)] : side.rememberedRank[Int(-1 - v)]
     }
 
     func name(_ side: Side, _ v: Int32) -> String {
@@ -203,8 +219,14 @@ struct WhatIfExplain {
             let x = i < vb.count ? vb[i] : nil, y = j < va.count ? va[j] : nil
             let order: Int
             if let x, let y {
-                let (nx, ny) = (name(before, x.value), name(after, y.value))
-                order = nx != ny ? (nx < ny ? -1 : 1) : (x.person == y.person ? 0 : (x.person < y.person ? -1 : 1))
+                if sameNames {
+                    // The same names: their ranks are in the names' order.
+                    let (rx, ry) = (rank(before, x.value), rank(before, y.value))
+                    order = rx != ry ? (rx < ry ? -1 : 1) : (x.person == y.person ? 0 : (x.person < y.person ? -1 : 1))
+                } else {
+                    let (nx, ny) = (name(before, x.value), name(after, y.value))
+                    order = nx != ny ? (nx < ny ? -1 : 1) : (x.person == y.person ? 0 : (x.person < y.person ? -1 : 1))
+                }
             } else {
                 order = x != nil ? -1 : 1
             }
@@ -226,6 +248,35 @@ struct WhatIfExplain {
             w.byte(UInt8(ascii: "]"))
         }
         // Parameters read on either side whose value or start differs, by id.
+        if sameNames {
+            // The same parameters on both sides: merged by rank, those the same on
+            // both sides (`sameParameter`) passed over without their text.
+            let rb = b != nil ? before.tracer.parameters.sorted() : []
+            let ra = a != nil ? after.tracer.parameters.sorted() : []
+            w.raw("],\"parameters\":[")
+            first = true
+            var i = 0, j = 0
+            while i < rb.count || j < ra.count {
+                let x = i < rb.count ? rb[i] : Int32.max, y = j < ra.count ? ra[j] : Int32.max
+                let r = min(x, y)
+                let left = x == r, right = y == r
+                if left { i += 1 }
+                if right { j += 1 }
+                if left && right && sameParameter[Int(r)] { continue }
+                if !first { w.byte(UInt8(ascii: ",")) }
+                first = false
+                w.byte(UInt8(ascii: "["))
+                w.string(before.parameters[Int(r)].id)
+                let (l, rt) = (before.parameters[Int(r)], after.parameters[Int(r)])
+                for f in [left ? l.value : nil, right ? rt.value : nil, left ? l.from : nil, right ? rt.from : nil] {
+                    w.byte(UInt8(ascii: ","))
+                    optional(f)
+                }
+                w.byte(UInt8(ascii: "]"))
+            }
+            w.raw("]}")
+            return
+        }
         func parameters(_ side: Side, _ decided: Bool) -> [(id: String, value: String, from: String)] {
             // A parameter's rank is its id's place in byte order.
             decided ? side.tracer.parameters.sorted().map { side.parameters[Int($0)] } : []
