@@ -24,12 +24,7 @@ extension MatchStage {
         chunks: Int, subset: [Int32]?
     ) throws -> (entries: [PublishedEntry], codes: [String], living: Int) {
         let hCount = subset?.count ?? data.householdCount, listCount = rules.lists.count
-        var policyRank = [Int](repeating: 0, count: rules.policies.count)
-        for (rank, p) in rules.policies.indices.sorted(by: {
-            rules.policies[$0].id.utf8.lexicographicallyPrecedes(rules.policies[$1].id.utf8)
-        }).enumerated() {
-            policyRank[p] = rank
-        }
+        let policyRank = MatchStage.policyRanks(rules)
         var made = [Made?](repeating: nil, count: chunks)
         let failed = NSLock()
         var failure: PipelineError?
@@ -50,33 +45,22 @@ extension MatchStage {
                     positions.removeAll(keepingCapacity: true)
                     ctx.entryPositions(wasOnAfterList: prev != nil, into: &positions)
                     if positions.isEmpty { continue }
-                    if let outreach, outreach.hasEvents(household: h) {
-                        ctx.rules.hold(&positions, ctx: ctx, holders: outreach.holder) { person, policy in
-                            outreach.deciding(household: h, person: person, policy: policy)
-                        }
-                    }
-                    if ctx.memberCount > Int(Int16.max) {
+                    let keyed: [EntryPosition]
+                    do {
+                        keyed = try MatchStage.published(
+                            &positions, household: h, ctx: ctx, data: data, outreach: outreach,
+                            policyRank: policyRank)
+                    } catch {
                         failed.lock()
-                        failure = PipelineError.badInput(
-                            stage: "match",
-                            "household \(data.householdIDs[h]) has \(ctx.memberCount) members: at most \(Int16.max) "
-                                + "are supported")
+                        failure = error as? PipelineError
                         failed.unlock()
                         continue
                     }
-                    // Published order within a household: list, then person ID, then policy.
-                    let keyed = positions.map { e in
-                        (
-                            list: Int(e.list), person: e.slot >= 0 ? data.personID[Int(ctx.member(Int(e.slot)))] : 0,
-                            policy: e.policy >= 0 ? policyRank[Int(e.policy)] : -1, entry: e
-                        )
-                    }
-                    .sorted { ($0.list, $0.person, $0.policy) < ($1.list, $1.person, $1.policy) }
                     var i = 0
                     while i < keyed.count {
-                        let l = keyed[i].list
+                        let l = Int(keyed[i].list)
                         run.removeAll(keepingCapacity: true)
-                        while i < keyed.count && keyed[i].list == l { run.append(keyed[i].entry); i += 1 }
+                        while i < keyed.count && Int(keyed[i].list) == l { run.append(keyed[i]); i += 1 }
                         explain(
                             list: l, run, ctx: ctx, data: data, outreach: outreach, tracer: tracer,
                             previousState: previous, fragments: workers.fragments[worker],

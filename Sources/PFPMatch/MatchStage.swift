@@ -184,13 +184,7 @@ public struct MatchStage {
         chunks: Int, subset: [Int32]? = nil
     ) throws -> Decided {
         let hCount = subset?.count ?? data.householdCount, listCount = rules.lists.count
-        // Published order within a household: person ID, then policy (byte order).
-        var policyRank = [Int](repeating: 0, count: rules.policies.count)
-        for (rank, p) in rules.policies.indices.sorted(by: {
-            rules.policies[$0].id.utf8.lexicographicallyPrecedes(rules.policies[$1].id.utf8)
-        }).enumerated() {
-            policyRank[p] = rank
-        }
+        let policyRank = MatchStage.policyRanks(rules)
         let target = rules.rememberedList.flatMap { id in rules.lists.firstIndex { $0.id == id } }
         var decided = Decided(
             found: .init(repeating: [], count: chunks), foundStart: .init(repeating: [], count: chunks),
@@ -254,33 +248,58 @@ public struct MatchStage {
                 remCount += 1
             }
             if positions.isEmpty { continue }
-            if let outreach, outreach.hasEvents(household: h) {
-                ctx.rules.hold(&positions, ctx: ctx, holders: outreach.holder) { person, policy in
-                    outreach.deciding(household: h, person: person, policy: policy)
+            do {
+                for e in try MatchStage.published(
+                    &positions, household: h, ctx: ctx, data: data, outreach: outreach, policyRank: policyRank)
+                {
+                    byList[Int(e.list)].append(Found(household: Int32(h), policy: Int16(e.policy), slot: Int16(e.slot)))
                 }
-            }
-            if ctx.memberCount > Int(Int16.max) {
-                failure = PipelineError.badInput(
-                    stage: "match",
-                    "household \(hid) has \(ctx.memberCount) members: at most \(Int16.max) are supported")
-                continue
-            }
-            let keyed = positions.map { e in
-                (
-                    list: Int(e.list), person: e.slot >= 0 ? data.personID[Int(ctx.member(Int(e.slot)))] : 0,
-                    policy: e.policy >= 0 ? policyRank[Int(e.policy)] : -1, entry: e
-                )
-            }
-            .sorted { ($0.list, $0.person, $0.policy) < ($1.list, $1.person, $1.policy) }
-            for k in keyed {
-                byList[k.list].append(
-                    Found(household: Int32(h), policy: Int16(k.entry.policy), slot: Int16(k.entry.slot)))
+            } catch let e as PipelineError {
+                failure = e
             }
         }
         if let failure { throw failure }
         var starts = [0]
         for l in byList { starts.append(starts.last! + l.count) }
         return (byList.flatMap { $0 }, starts, (rem, remCount), n)
+    }
+
+    /// Each policy's place in the published order within a household and person
+    /// (policy ids in byte order).
+    static func policyRanks(_ rules: RuleSet) -> [Int] {
+        var rank = [Int](repeating: 0, count: rules.policies.count)
+        for (r, p) in rules.policies.indices.sorted(by: {
+            rules.policies[$0].id.utf8.lexicographicallyPrecedes(rules.policies[$1].id.utf8)
+        }).enumerated() {
+            rank[p] = r
+        }
+        return rank
+    }
+
+    /// The loaded household h's positions (`entryPositions`, not empty) held back
+    /// where an outreach event decides so, in published order: list, then person ID,
+    /// then policy. Throws for a household with more members than a position holds.
+    static func published(
+        _ positions: inout [EntryPosition], household h: Int, ctx: EvalContext, data: IngestResult,
+        outreach: OutreachLookup?, policyRank: [Int]
+    ) throws -> [EntryPosition] {
+        if let outreach, outreach.hasEvents(household: h) {
+            ctx.rules.hold(&positions, ctx: ctx, holders: outreach.holder) { person, policy in
+                outreach.deciding(household: h, person: person, policy: policy)
+            }
+        }
+        if ctx.memberCount > Int(Int16.max) {
+            throw PipelineError.badInput(
+                stage: "match",
+                "household \(data.householdIDs[h]) has \(ctx.memberCount) members: at most \(Int16.max) are supported")
+        }
+        return positions.map { e in
+            (
+                list: Int(e.list), person: e.slot >= 0 ? data.personID[Int(ctx.member(Int(e.slot)))] : 0,
+                policy: e.policy >= 0 ? policyRank[Int(e.policy)] : -1, entry: e
+            )
+        }
+        .sorted { ($0.list, $0.person, $0.policy) < ($1.list, $1.person, $1.policy) }.map(\.entry)
     }
 
     /// What the second pass made: the entries in their places, each task's codes
