@@ -71,9 +71,6 @@ struct WhatIfSelect {
         let outreach = try reforms.map {
             try $0.impact.outreachChanged ? OutreachLookup(data: data, rules: $0.rules) : nil
         }
-        // The reforms sharing the first one's frontier of each group: its results are made once.
-        var group = [Int](repeating: 0, count: count)
-        for i in 0..<count { group[i] = (0...i).first { reforms[$0].impact.sameFrontier(reforms[i].impact) }! }
         let readsPrevious = reforms.contains { $0.impact.readsPrevious }
         let chunk = 8192
         let n = data.householdCount
@@ -103,11 +100,17 @@ struct WhatIfSelect {
                     : nil
             }
         }
-        // A closed frontier reads the base results of its group's first only where both keep the same sides.
-        let shares = reforms.indices.map { i in
-            closed.first.map { c in c[i].flatMap { f in c[group[i]].map { f.sharesResults(with: $0) } } ?? false }
-                ?? false
+        // The reforms sharing the first one's frontier of each group (and, closed,
+        // keeping the same sides of it): the group's base results are made once.
+        func shareable(_ j: Int, _ i: Int) -> Bool {
+            guard reforms[j].impact.sameFrontier(reforms[i].impact) else { return false }
+            switch (closed.first?[j], closed.first?[i]) {
+            case (nil, nil): return true
+            case (let a?, let b?): return a.sharesResults(with: b)
+            default: return false
+            }
         }
+        let group = (0..<count).map { i in (0...i).first { shareable($0, i) }! }
         var found = [[Selected]](repeating: [], count: pieces)
         found.withUnsafeMutableBufferPointer { out in
             Parallel.forEach(pieces) { (worker: Int, k: Int) in
@@ -132,7 +135,7 @@ struct WhatIfSelect {
                         }
                         let g = group[i]
                         // A closed frontier: the base's results made once for the reforms sharing it.
-                        if shares[i], let f = fast[i], let gf = fast[g] {
+                        if let f = fast[i], let gf = fast[g] {
                             if closedMade[g] == nil {
                                 closedMade[g] = gf.baseResults(household: h, reads: reads, into: &closedBase[g])
                             }
