@@ -82,6 +82,23 @@ public struct BlobReader {
     var index: [String: Range<Int>]
     let runDate: CivilDate
     let stage: String
+    /// Every item starts at a multiple of 8 in the file (results written since
+    /// `PFPSTAGE2`): `inPlace` can hand out its bytes as they are.
+    public let itemsAligned: Bool
+
+    /// What keeps the bytes `inPlace` hands out valid: hold it as long as they are read.
+    public var mapping: AnyObject { file }
+
+    /// The item as it lies in the file (no copy; its pages come from the page cache
+    /// as they are read), valid while `mapping` lives. Only for results whose items
+    /// are aligned (`itemsAligned`).
+    public func inPlace<T: BitwiseCopyable>(_ name: String) throws -> UnsafeBufferPointer<T> {
+        let b = try bytes(name)
+        guard itemsAligned, b.count % MemoryLayout<T>.stride == 0,
+            Int(bitPattern: b.baseAddress) % MemoryLayout<T>.alignment == 0
+        else { throw damaged(name) }
+        return b.bindMemory(to: T.self)
+    }
 
     public func bytes(_ name: String) throws -> UnsafeRawBufferPointer {
         guard let r = index[name] else {
@@ -189,19 +206,33 @@ public final class StageStore {
         let final = (directory as NSString).appendingPathComponent(name)
         let tmp = final + ".tmp-\(getpid())"
         let w = try FileIO.Writer(path: tmp, check: .crc32c, direct: true)
-        // Header: magic, count, then (name length, name, byte length) per item; then the bytes.
-        var header: [UInt8] = Array("PFPSTAGE1\n".utf8)
+        // Header: magic, count, then (name length, name, byte length) per item, then
+        // where the bytes start; then each item's bytes from an offset that is a
+        // multiple of 8 (zeros between), so that a reader can use them in place.
+        var header: [UInt8] = Array(StageStore.magic.utf8)
         func u64(_ x: Int) { withUnsafeBytes(of: UInt64(x).littleEndian) { header.append(contentsOf: $0) } }
         u64(blobs.items.count)
         for item in blobs.items {
             let nb = Array(item.name.utf8)
             u64(nb.count); header.append(contentsOf: nb); u64(item.count)
         }
-        u64(header.count + 8)
+        let start = StageStore.aligned(header.count + 8)
+        u64(start)
         let checksum: String
         do {
             try w.write(header)
-            for item in blobs.items { try item.withBytes { try w.write($0) } }
+            let zeros = [UInt8](repeating: 0, count: 8)
+            var at = header.count
+            func pad() throws {
+                let n = StageStore.aligned(at) - at
+                if n > 0 { try w.write(Array(zeros[0..<n])) }
+                at += n
+            }
+            for item in blobs.items {
+                try pad()
+                try item.withBytes { try w.write($0) }
+                at += item.count
+            }
             // Not synced: a stage result is derived data; one damaged by a power cut is
             // detected on load (size, header, checksum) and recomputed. A killed
             // process loses nothing.
@@ -217,6 +248,13 @@ public final class StageStore {
         }
         return Written(runDate: runDate, stage: stage, name: name, bytes: w.bytesWritten, checksum: checksum)
     }
+
+    /// The stage results written now; `PFPSTAGE1` (items one after another, not
+    /// aligned) are still read.
+    static let magic = "PFPSTAGE2\n"
+    static let unaligned = "PFPSTAGE1\n"
+    /// `x` rounded up to a multiple of 8.
+    static func aligned(_ x: Int) -> Int { (x + 7) & ~7 }
 
     public func load(runDate: CivilDate, stage: String) throws -> BlobReader? {
         var row: (String, Int64, String)?
@@ -240,7 +278,10 @@ public final class StageStore {
                 stage: stage, location: path, "the stored \(stage) result for \(runDate) is damaged",
                 hint: "rerun 'pfp stage \(stage) --run-date \(runDate)'")
         }
-        guard b.count == Int(size), b.count >= 18, Array(b[0..<10]) == Array("PFPSTAGE1\n".utf8) else { throw bad() }
+        guard b.count == Int(size), b.count >= 18 else { throw bad() }
+        let magic = Array(b[0..<10])
+        let itemsAligned = magic == Array(StageStore.magic.utf8)
+        guard itemsAligned || magic == Array(StageStore.unaligned.utf8) else { throw bad() }
         let found = checksum.hasPrefix(CRC32C.prefix) ? CRC32C(of: b).text : SHA256Digest.hex(of: b)
         guard found == checksum else { throw bad() }
         // Checked: the items are read (copied) one by one, their pages come back from
@@ -264,11 +305,12 @@ public final class StageStore {
         var off = try u64()
         var index: [String: Range<Int>] = [:]
         for (n, len) in items {
+            if itemsAligned { off = StageStore.aligned(off) }
             guard off + len <= b.count else { throw bad() }
             index[n] = off..<off + len
             off += len
         }
-        return BlobReader(file: file, index: index, runDate: runDate, stage: stage)
+        return BlobReader(file: file, index: index, runDate: runDate, stage: stage, itemsAligned: itemsAligned)
     }
 
     /// Run dates with a stored result before a date.

@@ -19,14 +19,17 @@ public final class HouseholdProfiles: @unchecked Sendable {
     let a: [UnsafeMutableBufferPointer<Int64>]
     let a32: [UnsafeMutableBufferPointer<Int32>]
     let b: [UnsafeMutableBufferPointer<Int64>]
+    /// The stored result the columns lie in, read in place (never written); nil:
+    /// the columns are this object's own, deallocated with it.
+    let mapping: AnyObject?
 
     init(
         runDate: CivilDate, ruleDigest: String, valueIDs: [String], levels: [Level],
         kinds: [UnsafeMutableBufferPointer<UInt8>], a: [UnsafeMutableBufferPointer<Int64>],
-        a32: [UnsafeMutableBufferPointer<Int32>], b: [UnsafeMutableBufferPointer<Int64>]
+        a32: [UnsafeMutableBufferPointer<Int32>], b: [UnsafeMutableBufferPointer<Int64>], mapping: AnyObject? = nil
     ) {
         self.runDate = runDate; self.ruleDigest = ruleDigest; self.valueIDs = valueIDs; self.levels = levels
-        self.kinds = kinds; self.a = a; self.a32 = a32; self.b = b
+        self.kinds = kinds; self.a = a; self.a32 = a32; self.b = b; self.mapping = mapping
     }
 
     static func zeroed<T: BitwiseCopyable>(_ n: Int, _ zero: T) -> UnsafeMutableBufferPointer<T> {
@@ -37,6 +40,7 @@ public final class HouseholdProfiles: @unchecked Sendable {
     static func none<T>() -> UnsafeMutableBufferPointer<T> { UnsafeMutableBufferPointer(start: nil, count: 0) }
 
     deinit {
+        guard mapping == nil else { return }  // the stored result's pages: unmapped with it
         for x in kinds { x.deallocate() }
         for x in a { x.deallocate() }
         for x in a32 { x.deallocate() }
@@ -88,27 +92,35 @@ public final class HouseholdProfiles: @unchecked Sendable {
         let levels = try r.strings("levels").map { Level(rawValue: $0) ?? .household }
         var nk: [UnsafeMutableBufferPointer<UInt8>] = [], na: [UnsafeMutableBufferPointer<Int64>] = []
         var n32: [UnsafeMutableBufferPointer<Int32>] = [], nb: [UnsafeMutableBufferPointer<Int64>] = []
+        // Results written with aligned items are read in place (no copy, no memory of
+        // their own: the pages come from the page cache as the columns are read and
+        // go with the profiles); older ones are copied once.
+        let inPlace = r.itemsAligned
+        func column<T: BitwiseCopyable>(_ name: String) throws -> UnsafeMutableBufferPointer<T> {
+            inPlace
+                ? UnsafeMutableBufferPointer(mutating: try r.inPlace(name) as UnsafeBufferPointer<T>)
+                : try r.buffer(name)
+        }
         // Built first, so a damaged result frees what was taken.
         let result = {
             HouseholdProfiles(
                 runDate: runDate, ruleDigest: (try? r.strings("rule_digest").first ?? "") ?? "", valueIDs: ids,
                 levels: levels,
-                kinds: nk, a: na, a32: n32, b: nb)
+                kinds: nk, a: na, a32: n32, b: nb, mapping: inPlace ? r.mapping : nil)
         }
-        // Each column copied once, straight into the memory the profiles keep.
         for i in ids.indices {
-            let kinds: UnsafeMutableBufferPointer<UInt8> = try r.buffer("v.\(i).kind")
+            let kinds: UnsafeMutableBufferPointer<UInt8> = try column("v.\(i).kind")
             let n = kinds.count
             nk.append(kinds)
             if r.has("v.\(i).a32") {
-                n32.append(try r.buffer("v.\(i).a32")); na.append(none())
+                n32.append(try column("v.\(i).a32")); na.append(none())
                 guard n32[i].count == n else { _ = result(); throw r.damaged("v.\(i).a32") }
             } else {
-                na.append(try r.buffer("v.\(i).a")); n32.append(none())
+                na.append(try column("v.\(i).a")); n32.append(none())
                 guard na[i].count == n else { _ = result(); throw r.damaged("v.\(i).a") }
             }
             if r.has("v.\(i).b") {
-                nb.append(try r.buffer("v.\(i).b"))
+                nb.append(try column("v.\(i).b"))
                 guard nb[i].count == n else { _ = result(); throw r.damaged("v.\(i).b") }
             } else {
                 nb.append(none())

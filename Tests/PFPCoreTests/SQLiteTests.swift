@@ -64,6 +64,49 @@ final class SQLiteTests: XCTestCase {
         XCTAssertNil(try store.load(runDate: date.adding(days: 1), stage: "x"))
     }
 
+    /// Items of odd sizes each start at a multiple of 8, so they can be read in
+    /// place; a result written before (PFPSTAGE1: items one after another) is still
+    /// read, by copying, and refuses to be read in place.
+    func testStageStoreAlignsItemsAndReadsTheOlderLayout() throws {
+        let db = try Database(path: dir + "/s.sqlite")
+        let store = try StageStore(db: db)
+        var w = BlobWriter()
+        let odd: [UInt8] = [1, 2, 3], ints = (0..<1_001).map { Int64($0) * 5 - 2 }, small: [Int32] = [7, -9, 11]
+        w.put("odd", odd)
+        w.put("ints", ints)
+        w.putStrings("names", ["H1", "H22"])
+        w.put("small", small)
+        let date = CivilDate.parse("2026-11-24")!
+        try store.save(runDate: date, stage: "x", blobs: w)
+        let r = try XCTUnwrap(try store.load(runDate: date, stage: "x"))
+        XCTAssertTrue(r.itemsAligned)
+        XCTAssertEqual(Array(try r.inPlace("ints") as UnsafeBufferPointer<Int64>), ints)
+        XCTAssertEqual(Array(try r.inPlace("small") as UnsafeBufferPointer<Int32>), small)
+        XCTAssertEqual(try r.get("odd") as [UInt8], odd)
+        XCTAssertEqual(try r.strings("names"), ["H1", "H22"])
+
+        // The same items in the older layout: header, then the bytes one after another.
+        var old: [UInt8] = Array("PFPSTAGE1\n".utf8)
+        func u64(_ x: Int) { withUnsafeBytes(of: UInt64(x).littleEndian) { old.append(contentsOf: $0) } }
+        let items: [(String, [UInt8])] = [
+            ("odd", odd), ("ints", ints.withUnsafeBytes { Array($0) }), ("small", small.withUnsafeBytes { Array($0) }),
+        ]
+        u64(items.count)
+        for (name, bytes) in items { u64(name.utf8.count); old.append(contentsOf: Array(name.utf8)); u64(bytes.count) }
+        u64(old.count + 8)
+        for (_, bytes) in items { old.append(contentsOf: bytes) }
+        let path = store.directory + "/2026-11-24-x.bin"
+        try FileIO.write(path, old)
+        let sum = old.withUnsafeBytes { CRC32C(of: $0).text }
+        try db.execute(
+            "UPDATE stage_result SET bytes = ?, checksum = ?", [.int(Int64(old.count)), .text(sum)])
+        let r1 = try XCTUnwrap(try store.load(runDate: date, stage: "x"))
+        XCTAssertFalse(r1.itemsAligned)
+        XCTAssertEqual(try r1.get("ints") as [Int64], ints)
+        XCTAssertEqual(try r1.get("small") as [Int32], small)
+        XCTAssertThrowsError(try r1.inPlace("ints") as UnsafeBufferPointer<Int64>)
+    }
+
     /// A stored result changed on disk (one byte, size kept) is refused with the
     /// command that makes it again, not read as if it were the stage's output.
     func testStageStoreRefusesADamagedResult() throws {
