@@ -141,6 +141,13 @@ public struct BlobReader {
 
     public func has(_ name: String) -> Bool { index[name] != nil }
 
+    /// Drops the item's pages from the resident set (read again from the page cache
+    /// if it is read again): for an item read in place and now read seldom, or one
+    /// made into other values already.
+    public func dropPages(_ name: String) {
+        if let r = index[name] { file.dropResidentPages(from: r.lowerBound, upTo: r.upperBound) }
+    }
+
     /// The error for an item whose size does not fit the rest of the result.
     public func damaged(_ name: String) -> PipelineError {
         PipelineError.failure(

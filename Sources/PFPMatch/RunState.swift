@@ -16,7 +16,9 @@ public struct RunState: Sendable {
     private var rememberedBytes: [UInt8] = [0, 0, 0, 0]
     private var rememberedPieces: [[UInt8]]?
     public private(set) var rememberedCount = 0
-    /// Where each household's record starts in `rememberedBytes`, filled when a state is loaded.
+    /// A loaded state's records (where `rememberedAt` points).
+    private var records: StoredRecords?
+    /// Where each household's record starts in `records`, filled when a state is loaded.
     private var rememberedAt: [String: Int] = [:]
     /// Keys of the entries of lists with a status column (sorted when saved).
     public var pushKeys: [String] = []
@@ -102,34 +104,72 @@ public struct RunState: Sendable {
 
     /// What the run remembered about a household, nil when it was not on the list.
     public func remembered(_ id: String) -> PreviousHousehold? {
-        guard let at = rememberedAt[id] else { return nil }
-        var reader = Reader(bytes: rememberedBytes, at: at)
+        guard let at = rememberedAt[id], let records else { return nil }
+        var reader = Reader(bytes: records.bytes, at: at)
         return reader.household().1
     }
 
-    /// Reads records of `encode`.
+    /// A loaded state's records: where they lie in the stored result (read in place,
+    /// kept valid by `keep`), or a copy of their own (results written before aligned items).
+    final class StoredRecords: @unchecked Sendable {
+        let bytes: UnsafeRawBufferPointer
+        private let keep: AnyObject?
+        private let owned: UnsafeMutableBufferPointer<UInt8>?
+        init(inPlace bytes: UnsafeBufferPointer<UInt8>, keep: AnyObject) {
+            self.bytes = UnsafeRawBufferPointer(bytes); self.keep = keep; owned = nil
+        }
+        init(owned: UnsafeMutableBufferPointer<UInt8>) {
+            bytes = UnsafeRawBufferPointer(owned); keep = nil; self.owned = owned
+        }
+        deinit { owned?.deallocate() }
+
+        /// Drops the records' pages from the resident set where they are read in
+        /// place (they come back from the page cache when read again); a copy of
+        /// their own is kept as it is.
+        func dropResidentPages() {
+            guard owned == nil, let file = keep as? MappedFile, let start = bytes.baseAddress,
+                let base = file.bytes.baseAddress
+            else { return }
+            let from = start - base
+            file.dropResidentPages(from: from, upTo: from + bytes.count)
+        }
+    }
+
+    /// Lets the records' pages go from memory until they are read again (a loaded
+    /// state read in place; nothing for one of its own).
+    public func dropResidentPages() { records?.dropResidentPages() }
+
+    /// Reads records of `encode` (little-endian numbers, values as `ValCoding` writes them).
     struct Reader {
-        let bytes: [UInt8]
+        let bytes: UnsafeRawBufferPointer
         var at: Int
         mutating func u32() -> Int {
             defer { at += 4 }
-            return Int(
-                UInt32(bytes[at]) | UInt32(bytes[at + 1]) << 8 | UInt32(bytes[at + 2]) << 16 | UInt32(bytes[at + 3])
-                    << 24)
+            return Int(UInt32(littleEndian: bytes.loadUnaligned(fromByteOffset: at, as: UInt32.self)))
         }
-        mutating func u64() -> UInt64 { defer { at += 8 }; return UInt64(bitPattern: ValCoding.readInt64(bytes, at)) }
+        mutating func u64() -> UInt64 {
+            defer { at += 8 }
+            return UInt64(littleEndian: bytes.loadUnaligned(fromByteOffset: at, as: UInt64.self))
+        }
         mutating func str() -> String {
-            let n = u32(); defer { at += n }; return String(decoding: bytes[at..<at + n], as: UTF8.self)
+            let n = u32(); defer { at += n }
+            return String(decoding: UnsafeRawBufferPointer(rebasing: bytes[at..<at + n]), as: UTF8.self)
+        }
+        mutating func value() -> Val {
+            let k = bytes[at]
+            at += 1
+            let a = Int64(bitPattern: u64()), b = Int64(bitPattern: u64())
+            return ValCoding.decode(k, a, b) ?? .unknownNoFacts
         }
         mutating func household() -> (String, PreviousHousehold) {
             let id = str()
             var values: [Int: Val] = [:]
-            for _ in 0..<u32() { let k = u32(); values[k] = ValCoding.read(bytes, &at) }
+            for _ in 0..<u32() { let k = u32(); values[k] = value() }
             var members: [UInt64: [Int: Val]] = [:]
             for _ in 0..<u32() {
                 let m = u64()
                 var mv: [Int: Val] = [:]
-                for _ in 0..<u32() { let k = u32(); mv[k] = ValCoding.read(bytes, &at) }
+                for _ in 0..<u32() { let k = u32(); mv[k] = value() }
                 members[m] = mv
             }
             return (id, PreviousHousehold(values: values, members: members))
@@ -155,6 +195,9 @@ public struct RunState: Sendable {
         var w = BlobWriter()
         if let pieces = rememberedPieces {
             w.put("remembered", pieces: pieces)
+        } else if let records {
+            // A loaded state written again: its records as they are (valid while this state lives).
+            w.put("remembered", records.bytes)
         } else {
             w.put("remembered", rememberedBytes)
         }
@@ -167,11 +210,16 @@ public struct RunState: Sendable {
     public static func load(from store: StageStore, runDate: CivilDate) throws -> RunState? {
         guard let r = try store.load(runDate: runDate, stage: stage) else { return nil }
         var s = RunState(runDate: runDate)
-        let bytes: [UInt8] = try r.get("remembered")
-        if bytes.count >= 4 {
-            var reader = Reader(bytes: bytes, at: 0)
+        // Read in place where the result's items are aligned (no copy of ~90 MB per
+        // million households): the pages are dropped once the index is made, and
+        // come back from the page cache for the households looked up.
+        let records =
+            r.itemsAligned
+            ? StoredRecords(inPlace: try r.inPlace("remembered"), keep: r.mapping)
+            : StoredRecords(owned: try r.buffer("remembered"))
+        if records.bytes.count >= 4 {
+            var reader = Reader(bytes: records.bytes, at: 0)
             let n = reader.u32()
-            s.rememberedBytes = bytes
             s.rememberedCount = n
             s.rememberedAt.reserveCapacity(n)
             for _ in 0..<n {
@@ -179,7 +227,11 @@ public struct RunState: Sendable {
                 s.rememberedAt[reader.skip()] = at
             }
         }
+        s.records = records
+        s.rememberedBytes = []
+        r.dropPages("remembered")
         s.pushKeys = try r.strings("push_keys").filter { !$0.isEmpty }
+        r.dropPages("push_keys")
         s.pushKeyLookup = KeySet(s.pushKeys)
         return s
     }
