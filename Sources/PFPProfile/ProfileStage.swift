@@ -39,6 +39,10 @@ public final class HouseholdProfiles: @unchecked Sendable {
     }
     static func none<T>() -> UnsafeMutableBufferPointer<T> { UnsafeMutableBufferPointer(start: nil, count: 0) }
 
+    /// Lets the pages of columns read in place go from memory until they are read
+    /// again (from the page cache); columns of their own are kept as they are.
+    public func dropResidentPages() { (mapping as? MappedFile)?.dropResidentPages() }
+
     deinit {
         guard mapping == nil else { return }  // the stored result's pages: unmapped with it
         for x in kinds { x.deallocate() }

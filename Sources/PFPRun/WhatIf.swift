@@ -132,12 +132,11 @@ package enum WhatIf {
                         previous: previous, explainPath: dir.path(".explain.jsonl"), console: console,
                         households: subset, shared: shared)
                     try FileIO.remove(dir.path(".explain.jsonl"))
-                    if k == lastReading {
-                        // Decided: the profiles are not read again, and the previous
-                        // state only for the changes explained (its pages come back as read).
-                        sel.release()
-                        previous?.dropResidentPages()
-                    }
+                    // Decided: the profiles are not read again (or, before a sweep's
+                    // next value, other pages of them), and the previous state only
+                    // for the changes explained (its pages come back as read).
+                    if k == lastReading { sel.release() } else { sel.dropResidentPages() }
+                    previous?.dropResidentPages()
                     m = sel.merged(again, subset: subset, amounts: amounts)
                     let both = sel.marks(subset + selected.amounts)
                     mayDiffer = (sel.entries(of: both, in: published), sel.entries(of: both, in: m))

@@ -26,6 +26,9 @@ struct WhatIfSelect {
     /// Lets the stored profiles go: no reform left reads them (the memory they hold
     /// is the what-if's largest after the ingest result).
     func release() { held.profiles = nil }
+    /// Lets the pages of the profiles read in place go until they are read again
+    /// (between a sweep's values: each value's decisions read others).
+    func dropResidentPages() { held.profiles?.dropResidentPages() }
     /// Each household's bit: it has a published entry of policy p (one bit per policy, at most 64).
     let policiesHeld: [UInt64]
     /// The evaluators' shared structures (made once for every reform).
