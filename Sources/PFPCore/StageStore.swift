@@ -112,17 +112,14 @@ public struct BlobReader {
     public func get<T: BitwiseCopyable>(_ name: String) throws -> [T] {
         let b = try bytes(name)
         let n = b.count / MemoryLayout<T>.stride
-        let copy = [T](unsafeUninitializedCapacity: n) { buf, count in
-            if n > 0 {
-                HugePages.advise(UnsafeMutableRawBufferPointer(buf))
-                UnsafeMutableRawBufferPointer(buf).copyMemory(
-                    from: UnsafeRawBufferPointer(rebasing: b[0..<(n * MemoryLayout<T>.stride)]))
-            }
+        return [T](unsafeUninitializedCapacity: n) { buf, count in
+            // The storage may be larger than asked for: n elements are copied.
+            copy(
+                name, b,
+                into: UnsafeMutableRawBufferPointer(
+                    rebasing: UnsafeMutableRawBufferPointer(buf)[0..<(n * MemoryLayout<T>.stride)]))
             count = n
         }
-        // The copy is what is kept: the file's pages need not stay resident beside it.
-        if let r = index[name] { file.dropResidentPages(from: r.lowerBound, upTo: r.upperBound) }
-        return copy
     }
 
     /// The item copied once into memory the caller owns (and deallocates); empty
@@ -131,12 +128,20 @@ public struct BlobReader {
         let b = try bytes(name)
         let n = b.count / MemoryLayout<T>.stride
         guard n > 0 else { return UnsafeMutableBufferPointer(start: nil, count: 0) }
-        let copy = UnsafeMutableBufferPointer<T>.allocate(capacity: n)
-        HugePages.advise(UnsafeMutableRawBufferPointer(copy))
-        UnsafeMutableRawBufferPointer(copy).copyMemory(
-            from: UnsafeRawBufferPointer(rebasing: b[0..<(n * MemoryLayout<T>.stride)]))
-        if let r = index[name] { file.dropResidentPages(from: r.lowerBound, upTo: r.upperBound) }
-        return copy
+        let out = UnsafeMutableBufferPointer<T>.allocate(capacity: n)
+        copy(name, b, into: UnsafeMutableRawBufferPointer(out))
+        return out
+    }
+
+    /// Item `name`'s bytes `b` into fresh memory `out` (whole elements' worth), in
+    /// 2 MiB pages where granted; the copy is what is kept, so the file's pages
+    /// need not stay resident beside it.
+    private func copy(_ name: String, _ b: UnsafeRawBufferPointer, into out: UnsafeMutableRawBufferPointer) {
+        if out.count > 0 {
+            HugePages.advise(out)
+            out.copyMemory(from: UnsafeRawBufferPointer(rebasing: b[0..<out.count]))
+        }
+        dropPages(name)
     }
 
     public func has(_ name: String) -> Bool { index[name] != nil }

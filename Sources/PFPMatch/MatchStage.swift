@@ -113,7 +113,9 @@ public struct MatchStage {
     }
 
     /// Evaluates every household, then streams the explanations to `explainPath`
-    /// (a temporary name, renamed when complete) in the file's order.
+    /// (a temporary name, renamed when complete) in the file's order. Without
+    /// explanations (`writesExplanations` false) no file is made: `explainPath` is
+    /// not used.
     ///
     /// `households`: only these (indexes in increasing order) are decided, as
     /// `pfp whatif` does for the households a reform may change; nil: every one.
@@ -424,7 +426,9 @@ public struct MatchStage {
     }
 
     /// Re-evaluates each entry with a fresh trace: its amount, codes and explanation,
-    /// appended to its list's entries and explanation text.
+    /// appended to its list's entries and explanation text. `keepingCaches` (the
+    /// one pass, which traces nothing but to-verify entries): the household's values
+    /// and eligibilities worked out so far are reused, not evaluated again.
     func explain(
         list l: Int, _ fast: [EntryPosition], ctx: EvalContext, data: IngestResult, outreach: OutreachLookup?,
         tracer: Tracer, previousState: RunState?,
@@ -442,7 +446,7 @@ public struct MatchStage {
             // explanations only such an entry is traced (decided again with it).
             ctx.tracer = writesExplanations ? tracer : nil
             // The one pass (no explanations) reuses what finding the positions worked out.
-            if keepingCaches && !writesExplanations { ctx.forgetPosition() } else { ctx.resetCaches() }
+            if keepingCaches { ctx.forgetPosition() } else { ctx.resetCaches() }
             let slot = e.slot >= 0 ? Int(e.slot) : nil
             let personKey = slot.map { data.personID[Int(ctx.member($0))] } ?? 0
             let list = rules.lists[l]

@@ -129,9 +129,7 @@ package enum WhatIf {
                     let again = try MatchStage(writesExplanations: false).run(
                         data: data, rules: rs,
                         profiles: HouseholdProfilesView(sel.profiles, rules: rs, except: impact.changedValues),
-                        previous: previous, explainPath: dir.path(".explain.jsonl"), console: console,
-                        households: subset, shared: shared)
-                    try FileIO.remove(dir.path(".explain.jsonl"))
+                        previous: previous, explainPath: "", console: console, households: subset, shared: shared)
                     // Decided: the profiles are not read again (or, before a sweep's
                     // next value, other pages of them), and the previous state only
                     // for the changes explained (its pages come back as read).
@@ -147,9 +145,7 @@ package enum WhatIf {
                     step("profiles")
                     m = try MatchStage(writesExplanations: false).run(
                         data: data, rules: rs, profiles: HouseholdProfilesView(profiles, rules: rs),
-                        previous: previous, explainPath: dir.path(".explain.jsonl"), console: console,
-                        shared: shared)
-                    try FileIO.remove(dir.path(".explain.jsonl"))
+                        previous: previous, explainPath: "", console: console, shared: shared)
                     step("decisions")
                 }
                 var outcome = try write(

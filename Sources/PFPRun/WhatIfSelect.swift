@@ -42,11 +42,11 @@ struct WhatIfSelect {
     ) {
         self.data = data; self.previous = previous; self.base = base; self.published = published
         held = Held(profiles); self.shared = shared
-        var held = [UInt64](repeating: 0, count: data.householdCount)
+        var bits = [UInt64](repeating: 0, count: data.householdCount)
         for e in published.entries where e.policy >= 0 && e.policy < 64 {
-            held[Int(e.household)] |= UInt64(1) << UInt64(e.policy)
+            bits[Int(e.household)] |= UInt64(1) << UInt64(e.policy)
         }
-        policiesHeld = held
+        policiesHeld = bits
     }
 
     /// For each reform, the households (increasing indexes) whose entries it may
