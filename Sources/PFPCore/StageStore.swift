@@ -20,6 +20,14 @@ public struct BlobWriter {
             })
     }
 
+    /// A column, kept as it is (its storage held, not copied) until the result is written.
+    public mutating func put<T: BitwiseCopyable>(_ name: String, _ column: Column<T>) {
+        items.append(
+            Item(name: name, count: column.count * MemoryLayout<T>.stride) { body in
+                try body(UnsafeRawBufferPointer(column.buffer))
+            })
+    }
+
     /// The same items but the named ones (the form results had before those items).
     public func without(_ names: Set<String>) -> BlobWriter {
         var w = BlobWriter()
@@ -100,6 +108,12 @@ public struct BlobReader {
         return b.bindMemory(to: T.self)
     }
 
+    /// The item as a column: read in place where the items are aligned (valid while
+    /// the column lives: it holds the mapping), copied otherwise.
+    public func column<T: BitwiseCopyable>(_ name: String) throws -> Column<T> {
+        itemsAligned ? Column(inPlace: try inPlace(name), owner: file) : Column(try get(name) as [T])
+    }
+
     public func bytes(_ name: String) throws -> UnsafeRawBufferPointer {
         guard let r = index[name] else {
             throw PipelineError.failure(
@@ -160,10 +174,21 @@ public struct BlobReader {
             hint: "rerun 'pfp stage \(stage) --run-date \(runDate)'")
     }
 
+    /// Strings joined with NUL (`putStrings`): counted first, then made one by one
+    /// into an array of that size (no array of pieces in between).
     public func strings(_ name: String) throws -> [String] {
         let b = try bytes(name)
         if b.isEmpty { return [] }
-        return b.split(separator: 0, omittingEmptySubsequences: false).map { String(decoding: $0, as: UTF8.self) }
+        var count = 1
+        for x in b where x == 0 { count += 1 }
+        var out: [String] = []
+        out.reserveCapacity(count)
+        var start = 0
+        for i in 0...b.count where i == b.count || b[i] == 0 {
+            out.append(String(decoding: UnsafeRawBufferPointer(rebasing: b[start..<i]), as: UTF8.self))
+            start = i + 1
+        }
+        return out
     }
 }
 

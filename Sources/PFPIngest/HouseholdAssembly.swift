@@ -132,14 +132,17 @@ struct HouseholdAssembly {
     func columns(keys: [HouseholdKey], rows: [PopulationRow], starts: [Int32], into result: IngestResult) {
         let households = starts.count
         var names: [String] = []
-        result.personID = IngestStage.filled(n) { id in
-            result.birth = IngestStage.filled(n) { birth in
-                result.male = IngestStage.filled(n) { male in
-                    result.relation = IngestStage.filled(n) { relation in
-                        result.hukou = IngestStage.filled(n) { hukou in
-                            result.district = IngestStage.filled(n) { district in
-                                result.street = IngestStage.filled(n) { street in
-                                    result.community = IngestStage.filled(n) { community in
+        var birthColumn: [Int32] = [], maleColumn: [UInt8] = [], relationColumn: [UInt8] = []
+        var hukouColumn: [UInt8] = [], districtColumn: [Int32] = [], streetColumn: [Int32] = []
+        var communityColumn: [Int64] = []
+        let personID: [UInt64] = IngestStage.filled(n) { id in
+            birthColumn = IngestStage.filled(n) { birth in
+                maleColumn = IngestStage.filled(n) { male in
+                    relationColumn = IngestStage.filled(n) { relation in
+                        hukouColumn = IngestStage.filled(n) { hukou in
+                            districtColumn = IngestStage.filled(n) { district in
+                                streetColumn = IngestStage.filled(n) { street in
+                                    communityColumn = IngestStage.filled(n) { community in
                                         names = [String](unsafeUninitializedCapacity: households) { nameBuf, count in
                                             keys.withUnsafeBufferPointer { kb in
                                                 rows.withUnsafeBufferPointer { rb in
@@ -169,6 +172,14 @@ struct HouseholdAssembly {
                 }
             }
         }
+        result.personID = Column(personID)
+        result.birth = Column(birthColumn)
+        result.male = Column(maleColumn)
+        result.relation = Column(relationColumn)
+        result.hukou = Column(hukouColumn)
+        result.district = Column(districtColumn)
+        result.street = Column(streetColumn)
+        result.community = Column(communityColumn)
         result.householdIDs = names
     }
 }

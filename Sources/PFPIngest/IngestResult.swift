@@ -7,33 +7,41 @@ import PFPSchema
 public final class IngestResult: @unchecked Sendable {
     public var runDate: CivilDate
     /// People in household order (household id, then ID number).
-    public var personID: [UInt64] = []
-    public var birth: [Int32] = []
-    public var male: [UInt8] = []
-    public var relation: [UInt8] = []
-    public var hukou: [UInt8] = []
-    public var district: [Int32] = []
-    public var street: [Int32] = []
-    public var community: [Int64] = []
+    public var personID: Column<UInt64> = []
+    public var birth: Column<Int32> = []
+    public var male: Column<UInt8> = []
+    public var relation: Column<UInt8> = []
+    public var hukou: Column<UInt8> = []
+    public var district: Column<Int32> = []
+    public var street: Column<Int32> = []
+    public var community: Column<Int64> = []
     /// 0 for a person who died on or before the run date: not a member of any household.
-    public var member: [UInt8] = []
+    public var member: Column<UInt8> = []
     /// Index into `householdIDs` for each person.
-    public var household: [Int32] = []
+    public var household: Column<Int32> = []
     /// Household ids in byte order.
     public var householdIDs: [String] = []
     /// Persons of household h are `householdStart[h] ..< householdStart[h+1]`.
-    public var householdStart: [Int32] = []
+    public var householdStart: Column<Int32> = []
     /// One entry per catalogue tag.
     public var tags: [ResolvedTag] = []
     /// Tags of a required feed the operator allowed to be missing: unknown for everyone.
-    public var tagUnavailable: [UInt8] = []
+    public var tagUnavailable: Column<UInt8> = []
     /// The `as_of` of each used feed.
     public var feedAsOf: [String: CivilDate] = [:]
     /// The outreach feed's accepted events, each once, in their order (empty
     /// without the feed).
     public var outreach: [OutreachEvent] = []
 
+    /// The stored result's file when its columns are read in place.
+    private var mapping: MappedFile?
+
     public init(runDate: CivilDate) { self.runDate = runDate }
+
+    /// Lets the pages of the columns read in place go from the resident set until
+    /// they are read again (from the page cache): after a phase that read many of
+    /// them, before one that reads few.
+    public func dropResidentPages() { mapping?.dropResidentPages() }
 
     /// What the rule engine reads of the households (the arrays shared, not copied).
     public var households: Households {
@@ -105,19 +113,20 @@ public final class IngestResult: @unchecked Sendable {
                 hint: "run 'pfp stage ingest --run-date \(runDate)' first")
         }
         let res = IngestResult(runDate: runDate)
-        res.personID = try r.get("person_id")
-        res.birth = try r.get("birth")
-        res.male = try r.get("male")
-        res.relation = try r.get("relation")
-        res.hukou = try r.get("hukou")
-        res.district = try r.get("district")
-        res.street = try r.get("street")
-        res.community = try r.get("community")
-        res.member = try r.get("member")
-        res.household = try r.get("household")
+        if r.itemsAligned { res.mapping = r.mapping as? MappedFile }
+        res.personID = try r.column("person_id")
+        res.birth = try r.column("birth")
+        res.male = try r.column("male")
+        res.relation = try r.column("relation")
+        res.hukou = try r.column("hukou")
+        res.district = try r.column("district")
+        res.street = try r.column("street")
+        res.community = try r.column("community")
+        res.member = try r.column("member")
+        res.household = try r.column("household")
         res.householdIDs = try r.strings("household_ids")
-        res.householdStart = try r.get("household_start")
-        res.tagUnavailable = try r.get("tag_unavailable")
+        res.householdStart = try r.column("household_start")
+        res.tagUnavailable = try r.column("tag_unavailable")
         for s in try r.strings("feed_as_of") {
             let parts = s.split(separator: "=", maxSplits: 1).map(String.init)
             if parts.count == 2, let d = CivilDate.parse(parts[1]) { res.feedAsOf[parts[0]] = d }
@@ -140,12 +149,10 @@ public final class IngestResult: @unchecked Sendable {
         }
         let n: [Int32] = try r.get("tag_count")
         for i in 0..<Int(n.first ?? 0) {
-            var t = ResolvedTag()
-            t.person = try r.get("tag.\(i).person")
-            t.value = try r.get("tag.\(i).value")
-            t.asOf = try r.get("tag.\(i).as_of")
-            t.conflict = try r.get("tag.\(i).conflict")
-            res.tags.append(t)
+            res.tags.append(
+                ResolvedTag(
+                    person: try r.column("tag.\(i).person"), value: try r.column("tag.\(i).value"),
+                    asOf: try r.column("tag.\(i).as_of"), conflict: try r.column("tag.\(i).conflict")))
         }
         return res
     }

@@ -89,8 +89,8 @@ public struct IngestStage {
         var (household, starts) = a.number(keys)
         a.columns(keys: keys, rows: rows, starts: starts, into: result)
         starts.append(Int32(accepted.count))
-        result.household = household
-        result.householdStart = starts
+        result.household = Column(household)
+        result.householdStart = Column(starts)
     }
 
     /// An array of `n` elements of a plain type, every one of them written by `fill`
@@ -163,24 +163,26 @@ public struct IngestStage {
                                 }
                             }
                             let n = s.touched.count
-                            var r = ResolvedTag()
                             // a copy: touched is kept for the next tag
-                            r.person = s.touched.withUnsafeBufferPointer { Array($0) }
-                            r.value.reserveCapacity(n)
-                            r.asOf.reserveCapacity(n)
-                            r.conflict.reserveCapacity(n)
+                            let person = s.touched.withUnsafeBufferPointer { Array($0) }
+                            var value: [Int64] = [], asOf: [Int32] = [], conflict: [UInt8] = []
+                            value.reserveCapacity(n)
+                            asOf.reserveCapacity(n)
+                            conflict.reserveCapacity(n)
                             var nConf = 0
                             for p32 in s.touched {
                                 let p = Int(p32)
                                 let o = parts[Int(best[p] >> 32)][Int(best[p] & 0xFFFF_FFFF)]
-                                r.value.append(o.value)
-                                r.asOf.append(o.asOf)
-                                r.conflict.append(clash[p])
+                                value.append(o.value)
+                                asOf.append(o.asOf)
+                                conflict.append(clash[p])
                                 nConf += Int(clash[p])
                                 best[p] = -1
                                 clash[p] = 0
                             }
-                            outBuf[t] = r
+                            outBuf[t] = ResolvedTag(
+                                person: Column(person), value: Column(value), asOf: Column(asOf),
+                                conflict: Column(conflict))
                             confBuf[t] = nConf
                         }
                     }
@@ -445,23 +447,25 @@ final class IngestRun {
                 "conflicts (same as_of, different values; the tag is unknown for the person): "
                     + conflicts.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", "))
         }
-        result.tagUnavailable = catalogue.tags.map { def in
-            let rep = reports[def.feed]
-            return (rep?.required == true && rep?.status == .allowedMissing) ? 1 : 0
-        }
+        result.tagUnavailable = Column(
+            catalogue.tags.map { def in
+                let rep = reports[def.feed]
+                return (rep?.required == true && rep?.status == .allowedMissing) ? 1 : 0
+            })
         return conflicts
     }
 
     /// Deceased members drop out of their households for this run.
     func markDeceased(_ result: IngestResult) {
-        result.member = [UInt8](repeating: 1, count: result.personCount)
+        var member = [UInt8](repeating: 1, count: result.personCount)
         if let dt = catalogue.index(of: config.deceasedTag) {
             let t = result.tags[dt]
             for i in 0..<t.person.count where t.conflict[i] == 0 && t.value[i] <= Int64(runDate.days) {
-                result.member[Int(t.person[i])] = 0
+                member[Int(t.person[i])] = 0
             }
         }
-        let deceased = result.member.reduce(0) { $0 + ($1 == 0 ? 1 : 0) }
+        result.member = Column(member)
+        let deceased = member.reduce(0) { $0 + ($1 == 0 ? 1 : 0) }
         if deceased > 0 {
             console.progress(
                 "\(grouped(deceased)) people deceased on or before \(runDate): not members of any household")

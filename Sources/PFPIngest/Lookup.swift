@@ -18,7 +18,11 @@ public final class IDIndex: @unchecked Sendable {
     /// `compact`: at most two slots in three filled, not one in two (half the
     /// memory for most counts; a little longer searches). For a table looked up
     /// now and then (former members), not one read for every delivered row.
-    public init(keys input: [UInt64], compact: Bool = false) {
+    public convenience init(keys: [UInt64], compact: Bool = false) {
+        self.init(keys: Column(keys), compact: compact)
+    }
+
+    public init(keys input: Column<UInt64>, compact: Bool = false) {
         var cap = 16
         while cap < (compact ? input.count * 3 / 2 : input.count * 2) { cap <<= 1 }
         let mask = cap - 1

@@ -179,7 +179,27 @@ public extension MatchResult {
 struct FieldCursor {
     let bytes: UnsafeRawBufferPointer
     var at = 0
-    init(_ b: UnsafeRawBufferPointer) { bytes = b }
+    init(_ b: UnsafeRawBufferPointer, at: Int = 0) { bytes = b; self.at = at }
+
+    /// Where field `fields[k]` starts in `b` (fields in increasing order; past the
+    /// end for a field beyond the last): separators counted with memchr.
+    static func offsets(_ b: UnsafeRawBufferPointer, ofFields fields: [Int]) -> [Int] {
+        var out: [Int] = [], field = 0, at = 0
+        for f in fields {
+            while field < f && at <= b.count {
+                if at == b.count {
+                    at += 1
+                } else if let nul = memchr(b.baseAddress! + at, 0, b.count - at) {
+                    at = b.baseAddress!.distance(to: UnsafeRawPointer(nul)) + 1
+                } else {
+                    at = b.count + 1
+                }
+                field += 1
+            }
+            out.append(at)
+        }
+        return out
+    }
     /// The next field (empty past the end).
     mutating func next() -> UnsafeRawBufferPointer {
         let start = at
@@ -197,43 +217,85 @@ public extension MatchResult {
     /// distinct code one string. Fields are read from the stored bytes as they are:
     /// the entries' keys from their stored numbers (`numberKeys`), or, in results
     /// stored before those were kept, from their text (`textKeys`).
+    /// `pieceEntries`: the entries read by one task (tests make it small).
     static func loadEntries(
-        from store: StageStore, runDate: CivilDate, rules: RuleSet, householdIDs: [String]
+        from store: StageStore, runDate: CivilDate, rules: RuleSet, householdIDs: [String],
+        pieceEntries: Int = 32_768
     ) throws -> MatchResult {
         guard let r = try store.load(runDate: runDate, stage: stage) else {
             throw PipelineError.badInput(
                 stage: "whatif", "no match result for \(runDate)",
                 hint: "run 'pfp stage match --run-date \(runDate)' first")
         }
-        let amount: [Int64] = try r.get("amount"), district: [Int32] = try r.get("district")
-        let street: [Int32] = try r.get("street"), community: [Int64] = try r.get("community")
+        let amount: Column<Int64> = try r.column("amount"), district: Column<Int32> = try r.column("district")
+        let street: Column<Int32> = try r.column("street"), community: Column<Int64> = try r.column("community")
         let counts: [Int64] = try r.get("counts")
         let n = amount.count
-        let outcome: [UInt8] =
-            r.has("outcome") ? try r.get("outcome") : .init(repeating: PublishedEntry.noOutcome, count: n)
-        let outcomeDate: [Int32] = r.has("outcome_date") ? try r.get("outcome_date") : .init(repeating: 0, count: n)
-        let until: [Int32] = r.has("until") ? try r.get("until") : .init(repeating: 0, count: n)
+        let outcome: Column<UInt8> =
+            r.has("outcome")
+            ? try r.column("outcome") : Column(.init(repeating: PublishedEntry.noOutcome, count: n))
+        let outcomeDate: Column<Int32> =
+            r.has("outcome_date") ? try r.column("outcome_date") : Column(.init(repeating: 0, count: n))
+        let until: Column<Int32> = r.has("until") ? try r.column("until") : Column(.init(repeating: 0, count: n))
         guard district.count == n, street.count == n, community.count == n, outcome.count == n,
             outcomeDate.count == n, until.count == n, counts.count == 2
         else { throw r.damaged("entries") }
-        let keys =
-            r.has("entry.household")
-            ? try numberKeys(r, count: n, rules: rules, householdIDs: householdIDs)
-            : try textKeys(r, rules: rules, householdIDs: householdIDs)
-        var codeText = FieldCursor(try r.bytes("codes"))
-        var codes: [String] = [], vocabulary = CodeVocabulary()
-        var entries: [PublishedEntry] = []
-        entries.reserveCapacity(n)
-        for i in 0..<n {
-            let k = try keys(i)
-            let start = Int32(codes.count)
-            vocabulary.codes(of: codeText.next(), into: &codes)
-            entries.append(
-                PublishedEntry(
-                    list: k.list, household: k.household, policy: k.policy, certainty: k.certainty,
-                    status: k.status, personKey: k.person, amountValue: amount[i], codeStart: start,
-                    codeCount: Int32(codes.count) - start, district: district[i], street: street[i],
-                    community: community[i], outcome: outcome[i], outcomeDate: outcomeDate[i], until: until[i]))
+        let numbered = r.has("entry.household")
+        let number = numbered ? try NumberKeys(r, count: n, rules: rules, householdIDs: householdIDs) : nil
+        // In pieces on every core where the keys are stored as numbers (each piece's
+        // first field of the text columns found by counting separators); keys
+        // stored as text (results from before) are read in one piece, in order.
+        let pieces = numbered ? max(1, min(n / max(1, pieceEntries), 16)) : 1
+        let bounds = (0...pieces).map { n * $0 / pieces }
+        let codeBytes = try r.bytes("codes")
+        let codeAt = FieldCursor.offsets(codeBytes, ofFields: bounds)
+        let householdAt = number.map { FieldCursor.offsets($0.householdText, ofFields: bounds) }
+        var pieceCodes = [[String]](repeating: [], count: pieces)
+        var failures = [Error?](repeating: nil, count: pieces)
+        var entries = [PublishedEntry](unsafeUninitializedCapacity: n) { buffer, initialized in
+            pieceCodes.withUnsafeMutableBufferPointer { codesOut in
+                failures.withUnsafeMutableBufferPointer { failed in
+                    Parallel.forEach(pieces) { k in
+                        var codeText = FieldCursor(codeBytes, at: codeAt[k])
+                        var codes: [String] = [], vocabulary = CodeVocabulary()
+                        do {
+                            var keys: (Int) throws -> EntryKeys
+                            if var nk = number {
+                                nk.household.at = householdAt![k]
+                                keys = { i in try nk.keys(i) }
+                            } else {
+                                keys = try textKeys(r, rules: rules, householdIDs: householdIDs)
+                            }
+                            for i in bounds[k]..<bounds[k + 1] {
+                                let key = try keys(i)
+                                let start = Int32(codes.count)
+                                vocabulary.codes(of: codeText.next(), into: &codes)
+                                (buffer.baseAddress! + i).initialize(
+                                    to: PublishedEntry(
+                                        list: key.list, household: key.household, policy: key.policy,
+                                        certainty: key.certainty, status: key.status, personKey: key.person,
+                                        amountValue: amount[i], codeStart: start, codeCount: Int32(codes.count) - start,
+                                        district: district[i], street: street[i], community: community[i],
+                                        outcome: outcome[i], outcomeDate: outcomeDate[i], until: until[i]))
+                            }
+                        } catch {
+                            failed[k] = error
+                        }
+                        codesOut[k] = codes
+                    }
+                }
+            }
+            // Entries are plain values: those of a piece that failed are never read.
+            initialized = n
+        }
+        if let failure = failures.compactMap({ $0 }).first { throw failure }
+        // Each piece's code ranges moved past the codes of the pieces before it.
+        var codes: [String] = []
+        codes.reserveCapacity(pieceCodes.reduce(0) { $0 + $1.count })
+        for k in 0..<pieces {
+            let base = Int32(codes.count)
+            if base > 0 { for i in bounds[k]..<bounds[k + 1] { entries[i].codeStart += base } }
+            codes.append(contentsOf: pieceCodes[k])
         }
         return MatchResult(
             entries: entries, listIDs: rules.lists.map(\.id), householdIDs: householdIDs,
@@ -249,40 +311,54 @@ struct EntryKeys {
     var certainty: Certainty, status: PublishedEntry.EntryStatus
 }
 
-extension MatchResult {
-    /// The entries' keys from their stored numbers, entry by entry: lists and
-    /// policies mapped by id into `rules`, each household number checked against
-    /// the household id's text.
-    static func numberKeys(
-        _ r: BlobReader, count n: Int, rules: RuleSet, householdIDs: [String]
-    ) throws -> (Int) throws -> EntryKeys {
-        let household: [Int32] = try r.get("entry.household"), person: [UInt64] = try r.get("entry.person")
-        let list: [Int32] = try r.get("entry.list"), policy: [Int32] = try r.get("entry.policy")
-        let certainty: [UInt8] = try r.get("entry.certainty"), status: [UInt8] = try r.get("entry.status")
-        guard household.count == n, person.count == n, list.count == n, policy.count == n, certainty.count == n,
-            status.count == n
+/// The entries' keys from their stored numbers, entry by entry: lists and
+/// policies mapped by id into the rules, each household number checked against
+/// the household id's text (read in order from `household`'s place).
+struct NumberKeys {
+    let r: BlobReader
+    let entryHousehold: Column<Int32>, person: Column<UInt64>, list: Column<Int32>, policy: Column<Int32>
+    let certainty: Column<UInt8>, status: Column<UInt8>
+    let listMap: [Int], policyMap: [Int]
+    let householdIDs: [String]
+    let householdText: UnsafeRawBufferPointer
+    var household: FieldCursor
+
+    init(_ r: BlobReader, count n: Int, rules: RuleSet, householdIDs: [String]) throws {
+        self.r = r
+        entryHousehold = try r.column("entry.household")
+        person = try r.column("entry.person")
+        list = try r.column("entry.list")
+        policy = try r.column("entry.policy")
+        certainty = try r.column("entry.certainty")
+        status = try r.column("entry.status")
+        guard entryHousehold.count == n, person.count == n, list.count == n, policy.count == n,
+            certainty.count == n, status.count == n
         else { throw r.damaged("entry") }
-        let listMap = try r.strings("entry.list_ids").map { id in rules.lists.firstIndex { $0.id == id } ?? -1 }
-        let policyMap = try r.strings("entry.policy_ids").map { id in
-            rules.policies.firstIndex { $0.id == id } ?? -1
-        }
-        var hh = FieldCursor(try r.bytes("household_id"))
-        return { i in
-            let h = Int(household[i]), l = Int(list[i]), p = Int(policy[i])
-            guard h >= 0, h < householdIDs.count, l >= 0, l < listMap.count, listMap[l] >= 0, p < policyMap.count,
-                p < 0 || policyMap[p] >= 0
-            else { throw r.damaged("entry") }
-            // The household the number names must be the one the text names.
-            let text = hh.next()
-            var id = householdIDs[h]
-            guard id.withUTF8({ text.elementsEqual($0) }) else { throw r.damaged("entry.household") }
-            return EntryKeys(
-                list: Int32(listMap[l]), household: Int32(h), policy: p < 0 ? -1 : Int32(policyMap[p]),
-                person: person[i], certainty: Certainty(rawValue: certainty[i]) ?? .none,
-                status: PublishedEntry.EntryStatus(rawValue: status[i]) ?? .none)
-        }
+        listMap = try r.strings("entry.list_ids").map { id in rules.lists.firstIndex { $0.id == id } ?? -1 }
+        policyMap = try r.strings("entry.policy_ids").map { id in rules.policies.firstIndex { $0.id == id } ?? -1 }
+        self.householdIDs = householdIDs
+        householdText = try r.bytes("household_id")
+        household = FieldCursor(householdText)
     }
 
+    /// Entry i's keys; the household text read is the cursor's next field.
+    mutating func keys(_ i: Int) throws -> EntryKeys {
+        let h = Int(entryHousehold[i]), l = Int(list[i]), p = Int(policy[i])
+        guard h >= 0, h < householdIDs.count, l >= 0, l < listMap.count, listMap[l] >= 0, p < policyMap.count,
+            p < 0 || policyMap[p] >= 0
+        else { throw r.damaged("entry") }
+        // The household the number names must be the one the text names.
+        let text = household.next()
+        var id = householdIDs[h]
+        guard id.withUTF8({ text.elementsEqual($0) }) else { throw r.damaged("entry.household") }
+        return EntryKeys(
+            list: Int32(listMap[l]), household: Int32(h), policy: p < 0 ? -1 : Int32(policyMap[p]),
+            person: person[i], certainty: Certainty(rawValue: certainty[i]) ?? .none,
+            status: PublishedEntry.EntryStatus(rawValue: status[i]) ?? .none)
+    }
+}
+
+extension MatchResult {
     /// The entries' keys from their text columns, entry by entry in order: lists
     /// and policies by id, each household found among the stored ingest result's
     /// ids (galloping forward: a list's entries come in household order).

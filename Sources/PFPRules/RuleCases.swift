@@ -290,52 +290,59 @@ public struct RuleCaseRunner {
             rows.append((RuleCaseRunner.id(for: idx, name: p.name, in: caseRef), p))
         }
         rows.sort { $0.id < $1.id }
-        var r = Households(
-            personID: rows.map(\.id.key), birth: rows.map { $0.p.birth.days }, male: rows.map { $0.p.male ? 1 : 0 },
-            relation: [], hukou: rows.map { $0.p.local ? 0 : 1 }, living: [], household: rows.map { _ in 0 },
-            householdIDs: ["H1"], householdStart: [0, Int32(rows.count)],
-            tags: [ResolvedTag](repeating: ResolvedTag(), count: catalogue.tags.count),
-            tagUnavailable: [UInt8](repeating: 0, count: catalogue.tags.count))
-        r.relation = try rows.map { row in
+        let relation: [UInt8] = try rows.map { row in
             guard let rel = Relation.allCases.first(where: { $0.word == row.p.relation }) else {
                 throw PipelineError.badInput(
                     location: "\(caseRef.file):\(row.p.line)", "unknown relation '\(row.p.relation)'")
             }
             return rel.rawValue
         }
+        // Each tag's columns, person by person (rows are in person order).
+        var person = [[Int32]](repeating: [], count: catalogue.tags.count)
+        var value = [[Int64]](repeating: [], count: catalogue.tags.count)
+        var asOf = [[Int32]](repeating: [], count: catalogue.tags.count)
+        var conflict = [[UInt8]](repeating: [], count: catalogue.tags.count)
         for (pi, row) in rows.enumerated() {
-            for (tag, value, line) in row.p.tags {
+            for (tag, text, line) in row.p.tags {
                 guard let t = catalogue.index(of: tag) else {
                     throw PipelineError.badInput(location: "\(caseRef.file):\(line)", "unknown tag '\(tag)'")
                 }
-                var res = r.tags[t]
-                res.person.append(Int32(pi))
-                res.asOf.append(date.adding(days: -1).days)
-                if value == "unknown" {
-                    res.value.append(0); res.conflict.append(1)
+                person[t].append(Int32(pi))
+                asOf[t].append(date.adding(days: -1).days)
+                if text == "unknown" {
+                    value[t].append(0); conflict[t].append(1)
                 } else {
                     let parsed =
-                        value.utf8.withContiguousStorageIfAvailable {
+                        text.utf8.withContiguousStorageIfAvailable {
                             catalogue.tags[t].parse(UnsafeRawBufferPointer($0))
                         } ?? .bad
                     guard case .value(let v) = parsed else {
                         throw PipelineError.badInput(
                             location: "\(caseRef.file):\(line)",
-                            "'\(value)' is not a valid \(catalogue.tags[t].type.name) for \(tag)")
+                            "'\(text)' is not a valid \(catalogue.tags[t].type.name) for \(tag)")
                     }
-                    res.value.append(v); res.conflict.append(0)
+                    value[t].append(v); conflict[t].append(0)
                 }
-                r.tags[t] = res
             }
+        }
+        let tags = catalogue.tags.indices.map { t in
+            ResolvedTag(
+                person: Column(person[t]), value: Column(value[t]), asOf: Column(asOf[t]),
+                conflict: Column(conflict[t]))
         }
         let deceasedTag = catalogue.index(of: "civil.deceased_on")
-        r.living = rows.indices.map { pi in
-            guard let dt = deceasedTag, let k = r.tags[dt].find(Int32(pi)), r.tags[dt].conflict[k] == 0 else {
+        let living: [UInt8] = rows.indices.map { pi in
+            guard let dt = deceasedTag, let k = tags[dt].find(Int32(pi)), tags[dt].conflict[k] == 0 else {
                 return 1
             }
-            return r.tags[dt].value[k] <= Int64(date.days) ? 0 : 1
+            return tags[dt].value[k] <= Int64(date.days) ? 0 : 1
         }
-        return r
+        return Households(
+            personID: Column(rows.map(\.id.key)), birth: Column(rows.map { $0.p.birth.days }),
+            male: Column(rows.map { $0.p.male ? 1 : 0 }), relation: Column(relation),
+            hukou: Column(rows.map { $0.p.local ? 0 : 1 }), living: Column(living),
+            household: Column(rows.map { _ in 0 }), householdIDs: ["H1"], householdStart: [0, Int32(rows.count)],
+            tags: tags, tagUnavailable: Column([UInt8](repeating: 0, count: catalogue.tags.count)))
     }
 
     /// Checks one expectation; nil when it holds, else what went wrong with a trace.

@@ -102,6 +102,8 @@ package enum WhatIf {
             let selected = impacts.indices.filter { impacts[$0] != nil }
             let found = try select.households(selected.map { (impacts[$0]!, reformRules[$0]) })
             for (i, s) in zip(selected, found) { subsets[i] = s }
+            // The selection read every household's people; a reform reads few of them.
+            data.dropResidentPages()
             load("households selected for \(selected.count) reform\(selected.count == 1 ? "" : "s")")
         }
         let outRoot = req.outRoot ?? (r.config.resolve("out/whatif") as NSString).appendingPathComponent("\(r.runDate)")
@@ -135,6 +137,7 @@ package enum WhatIf {
                     // for the changes explained (its pages come back as read).
                     if k == lastReading { sel.release() } else { sel.dropResidentPages() }
                     previous?.dropResidentPages()
+                    data.dropResidentPages()
                     m = sel.merged(again, subset: subset, amounts: amounts)
                     let both = sel.marks(subset + selected.amounts)
                     mayDiffer = (sel.entries(of: both, in: published), sel.entries(of: both, in: m))
@@ -323,11 +326,23 @@ final class Laps {
     let console: Console
     var wall = FileIO.now(), cpu = FileIO.cpuSeconds()
     init(_ console: Console) { self.console = console }
+    /// The resident memory now, and how much of it is pages of files (stored
+    /// results read in place: let go between phases), in MiB (/proc/self/status).
+    static func resident() -> (all: Int, files: Int) {
+        let text = (try? String(contentsOfFile: "/proc/self/status", encoding: .utf8)) ?? ""
+        func kb(_ key: String) -> Int {
+            guard let line = text.split(separator: "\n").first(where: { $0.hasPrefix(key) }) else { return 0 }
+            return Int(line.dropFirst(key.count).split(whereSeparator: { $0 == " " || $0 == "\t" }).first ?? "") ?? 0
+        }
+        return (kb("VmRSS:") >> 10, kb("RssFile:") >> 10)
+    }
 
     func mark(_ what: String) {
-        let t = FileIO.now(), c = FileIO.cpuSeconds()
+        let t = FileIO.now(), c = FileIO.cpuSeconds(), now = Laps.resident()
         console.detail(
-            String(format: "    %@: %.2f s (CPU %.2f s), peak %d MiB", what, t - wall, c - cpu, FileIO.peakRSS() >> 20))
+            String(
+                format: "    %@: %.2f s (CPU %.2f s), peak %d MiB, now %d MiB (%d of files)", what, t - wall, c - cpu,
+                FileIO.peakRSS() >> 20, now.all, now.files))
         (wall, cpu) = (t, c)
     }
 }

@@ -17,13 +17,17 @@ public enum Hukou: UInt8, Sendable {
 /// The resolved value of one tag for the people who have a delivered row for it,
 /// sorted by person index. People not listed have the tag's absent value.
 public struct ResolvedTag: Sendable {
-    public var person: [Int32] = []
-    public var value: [Int64] = []
-    public var asOf: [Int32] = []
+    public var person: Column<Int32> = []
+    public var value: Column<Int64> = []
+    public var asOf: Column<Int32> = []
     /// 1 where rows with the same latest `as_of` disagree: the value is unknown.
-    public var conflict: [UInt8] = []
+    public var conflict: Column<UInt8> = []
 
     public init() {}
+
+    public init(person: Column<Int32>, value: Column<Int64>, asOf: Column<Int32>, conflict: Column<UInt8>) {
+        self.person = person; self.value = value; self.asOf = asOf; self.conflict = conflict
+    }
 
     /// Index into the arrays for a person, or nil when the tag is absent for them.
     public func find(_ p: Int32) -> Int? {
@@ -42,32 +46,33 @@ public struct ResolvedTag: Sendable {
 /// from a rule case. Arrays are shared, not copied.
 public struct Households: Sendable {
     /// The person's ID number as its key (`IDNumber(key:)`).
-    public var personID: [UInt64]
+    public var personID: Column<UInt64>
     /// Days since 1970-01-01.
-    public var birth: [Int32]
+    public var birth: Column<Int32>
     /// 1 male, 0 female.
-    public var male: [UInt8]
+    public var male: Column<UInt8>
     /// `Relation` raw values.
-    public var relation: [UInt8]
+    public var relation: Column<UInt8>
     /// `Hukou` raw values.
-    public var hukou: [UInt8]
+    public var hukou: Column<UInt8>
     /// 0 for a person who died on or before the run date: not a member of any household.
-    public var living: [UInt8]
+    public var living: Column<UInt8>
     /// Index into `householdIDs` for each person.
-    public var household: [Int32]
+    public var household: Column<Int32>
     /// Household ids in byte order.
     public var householdIDs: [String]
     /// Persons of household h are `householdStart[h] ..< householdStart[h+1]`.
-    public var householdStart: [Int32]
+    public var householdStart: Column<Int32>
     /// One entry per catalogue tag.
     public var tags: [ResolvedTag]
     /// 1 for the tags of a required feed the operator allowed to be missing: unknown for everyone.
-    public var tagUnavailable: [UInt8]
+    public var tagUnavailable: Column<UInt8>
 
     public init(
-        personID: [UInt64], birth: [Int32], male: [UInt8], relation: [UInt8], hukou: [UInt8], living: [UInt8],
-        household: [Int32], householdIDs: [String], householdStart: [Int32], tags: [ResolvedTag],
-        tagUnavailable: [UInt8]
+        personID: Column<UInt64>, birth: Column<Int32>, male: Column<UInt8>, relation: Column<UInt8>,
+        hukou: Column<UInt8>, living: Column<UInt8>,
+        household: Column<Int32>, householdIDs: [String], householdStart: Column<Int32>, tags: [ResolvedTag],
+        tagUnavailable: Column<UInt8>
     ) {
         self.personID = personID
         self.birth = birth

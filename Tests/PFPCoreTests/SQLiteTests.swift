@@ -105,6 +105,31 @@ final class SQLiteTests: XCTestCase {
         XCTAssertEqual(try r1.get("ints") as [Int64], ints)
         XCTAssertEqual(try r1.get("small") as [Int32], small)
         XCTAssertThrowsError(try r1.inPlace("ints") as UnsafeBufferPointer<Int64>)
+        // As columns: the aligned result's read where it lies in the file, and still
+        // readable once the reader is gone (the column holds the mapping); the older
+        // layout's copied.
+        var inPlace: Column<Int64>? = try XCTUnwrap(try store.load(runDate: date, stage: "x")).column("ints")
+        XCTAssertEqual(inPlace?.array, ints)
+        let copied: Column<Int64> = try r1.column("ints")
+        XCTAssertEqual(copied.array, ints)
+        try FileIO.write(dir + "/unrelated", [1, 2, 3])  // other memory traffic between
+        XCTAssertEqual(inPlace?[1_000], ints[1_000])
+        inPlace = nil
+    }
+
+    /// A column made from an array keeps that array's elements: later changes to
+    /// the array (a copy on write) do not reach it.
+    func testAColumnKeepsItsArray() {
+        var a: [Int32] = [4, 5, 6]
+        let c = Column(a)
+        a[0] = 9
+        a.append(contentsOf: 0..<10_000)
+        XCTAssertEqual(c.array, [4, 5, 6])
+        XCTAssertEqual(c.count, 3)
+        XCTAssertEqual(c[2], 6)
+        XCTAssertEqual(c, [4, 5, 6])
+        XCTAssertNotEqual(c, [4, 5])
+        XCTAssertEqual(Column<Int32>().count, 0)
     }
 
     /// A stored result changed on disk (one byte, size kept) is refused with the

@@ -51,21 +51,21 @@ final class AssembleTests: XCTestCase {
         expected.sort { $0.hh != $1.hh ? $0.hh.utf8.lexicographicallyPrecedes($1.hh.utf8) : $0.id < $1.id }
         let ids = expected.map(\.hh).reduce(into: [String]()) { if $0.last != $1 { $0.append($1) } }
         XCTAssertEqual(result.householdIDs, ids)
-        XCTAssertEqual(result.personID, expected.map(\.id))
-        XCTAssertEqual(result.household, expected.map { Int32(ids.firstIndex(of: $0.hh)!) })
+        XCTAssertEqual(result.personID.array, expected.map(\.id))
+        XCTAssertEqual(result.household.array, expected.map { Int32(ids.firstIndex(of: $0.hh)!) })
         XCTAssertEqual(result.householdStart.count, ids.count + 1)
         for (h, id) in ids.enumerated() {
             let members = Int(result.householdStart[h])..<Int(result.householdStart[h + 1])
             XCTAssertEqual(Set(members.map { expected[$0].hh }), [id])
         }
         XCTAssertEqual(result.householdStart.last, Int32(expected.count))
-        XCTAssertEqual(result.birth, expected.map { rows[$0.row].birth })
-        XCTAssertEqual(result.male, expected.map { rows[$0.row].male ? 1 : 0 })
-        XCTAssertEqual(result.relation, expected.map { rows[$0.row].relation })
-        XCTAssertEqual(result.hukou, expected.map { rows[$0.row].hukou })
-        XCTAssertEqual(result.district, expected.map { rows[$0.row].district })
-        XCTAssertEqual(result.street, expected.map { rows[$0.row].street })
-        XCTAssertEqual(result.community, expected.map { rows[$0.row].community })
+        XCTAssertEqual(result.birth.array, expected.map { rows[$0.row].birth })
+        XCTAssertEqual(result.male.array, expected.map { rows[$0.row].male ? 1 : 0 })
+        XCTAssertEqual(result.relation.array, expected.map { rows[$0.row].relation })
+        XCTAssertEqual(result.hukou.array, expected.map { rows[$0.row].hukou })
+        XCTAssertEqual(result.district.array, expected.map { rows[$0.row].district })
+        XCTAssertEqual(result.street.array, expected.map { rows[$0.row].street })
+        XCTAssertEqual(result.community.array, expected.map { rows[$0.row].community })
     }
 
     func testMatchesTheReferenceInAnyNumberOfPieces() {

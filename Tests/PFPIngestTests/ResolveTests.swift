@@ -76,7 +76,7 @@ final class ResolveTests: XCTestCase {
         let want = reference(parts, feedOfTag: feedOfTag, personCount: personCount)
         for t in feedOfTag.indices {
             let r = got[t]
-            XCTAssertEqual(r.person, want[t].keys.sorted(), "\(order) tag \(t): people")
+            XCTAssertEqual(r.person.array, want[t].keys.sorted(), "\(order) tag \(t): people")
             for (i, p) in r.person.enumerated() {
                 let w = want[t][p]!
                 XCTAssertEqual(r.value[i], w.value, "\(order) tag \(t) person \(p)")

@@ -59,9 +59,11 @@ final class StoredEntriesTests: XCTestCase {
         XCTAssertTrue(try XCTUnwrap(store.load(runDate: date, stage: MatchResult.stage)).has("entry.household"))
         XCTAssertFalse(try XCTUnwrap(store.load(runDate: older, stage: MatchResult.stage)).has("entry.household"))
         let ids: [String] = m.householdIDs
-        for d in [date, older] {
+        // The numbers read in one piece and in pieces of one and two entries (each
+        // piece finding its first household id and codes by counting separators).
+        for (d, piece) in [(date, 32_768), (date, 1), (date, 2), (older, 32_768), (older, 1)] {
             let back: MatchResult = try MatchResult.loadEntries(
-                from: store, runDate: d, rules: rules, householdIDs: ids)
+                from: store, runDate: d, rules: rules, householdIDs: ids, pieceEntries: piece)
             XCTAssertEqual(back.entries.count, m.entries.count, "\(d)")
             for (x, y) in zip(back.entries, m.entries) {
                 XCTAssertEqual(x.list, y.list, "\(d)")
