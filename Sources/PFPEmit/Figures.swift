@@ -57,7 +57,8 @@ package struct RunFigures: Sendable, Equatable {
             var total = [Int](repeating: 0, count: policies), confirmed = total, verify = total, cost = total
             var certainty = [Int](repeating: 0, count: 256)
             var outcome = [Int](repeating: 0, count: Outcome.allCases.count)
-            var codes = [Int](repeating: 0, count: l.reasonCodes.count)
+            let reasonCodes = l.reasonCodes  // made per call: once per list, not per entry
+            var codes = [Int](repeating: 0, count: reasonCodes.count)
             // A district's count found once per run of entries in the same district.
             var last: Int32? = nil, lastCount = 0
             var districts: [Int32: Int] = [:], noEvent: [Int32: Int] = [:]
@@ -82,7 +83,7 @@ package struct RunFigures: Sendable, Equatable {
                         noEvent[e.district, default: 0] += 1
                     }
                 } else {
-                    for c in m.codes(e) { if let i = l.reasonCodes.firstIndex(of: c) { codes[i] += 1 } }
+                    for c in m.codes(e) { if let i = reasonCodes.firstIndex(of: c) { codes[i] += 1 } }
                 }
             }
             if let last { districts[last, default: 0] += lastCount }
@@ -98,7 +99,7 @@ package struct RunFigures: Sendable, Equatable {
             for o in Outcome.allCases where outcome[Int(o.rawValue)] > 0 {
                 f.byOutcome[o.code] = outcome[Int(o.rawValue)]
             }
-            for (i, c) in l.reasonCodes.enumerated() where codes[i] > 0 { f.byCode[c, default: 0] += codes[i] }
+            for (i, c) in reasonCodes.enumerated() where codes[i] > 0 { f.byCode[c, default: 0] += codes[i] }
             f.byDistrict = Dictionary(uniqueKeysWithValues: districts.map { (Int($0.key), $0.value) })
             f.noEventByDistrict = Dictionary(uniqueKeysWithValues: noEvent.map { (Int($0.key), $0.value) })
             lists[l.id] = f

@@ -1,3 +1,4 @@
+import Foundation
 import PFPCore
 import PFPIngest
 import PFPRules
@@ -29,22 +30,53 @@ public struct OutreachLookup: Sendable {
         self.rules = rules.outreach
         runDate = data.runDate
         holder = rules.holders
-        // Both in byte order of the household id: one merge. Events of a household
+        // Both in byte order of the household id: each event's household is found
+        // galloping forward from the last one found (households without events are
+        // passed over in strides, not compared one by one). Events of a household
         // this run does not have affect nothing (they stay out of every range).
         let ids = data.householdIDs
         var kept: [OutreachEvent] = []
         var start = [Int32](repeating: 0, count: ids.count + 1)
-        var i = 0
         let all = data.outreach
-        for h in 0..<ids.count {
+        var h = 0  // every household before h has its range set
+        var i = 0
+        while i < all.count && h < ids.count {
+            // The first household at or past the event's: ids[lo] >= it.
+            let e = all[i].household
+            var lo = h, step = 1
+            while lo + step <= ids.count && OutreachLookup.order(ids[lo + step - 1], e) < 0 { lo += step; step *= 2 }
+            var hi = min(ids.count, lo + step)
+            while lo < hi {
+                let mid = (lo + hi) / 2
+                if OutreachLookup.order(ids[mid], e) < 0 { lo = mid + 1 } else { hi = mid }
+            }
+            for k in h..<lo { start[k] = Int32(kept.count) }
+            h = lo
+            guard h < ids.count, ids[h] == e else {
+                // No such household: its events are passed over.
+                while i < all.count && all[i].household == e { i += 1 }
+                continue
+            }
             start[h] = Int32(kept.count)
-            while i < all.count && all[i].household.utf8.lexicographicallyPrecedes(ids[h].utf8) { i += 1 }
-            while i < all.count && all[i].household == ids[h] { kept.append(all[i]); i += 1 }
+            while i < all.count && all[i].household == e { kept.append(all[i]); i += 1 }
+            h += 1
         }
-        start[ids.count] = Int32(kept.count)
+        for k in h...ids.count { start[k] = Int32(kept.count) }
         events = kept
         eventStart = start
         policyIndex = kept.map { e in Int32(rules.policies.firstIndex { $0.id == e.policy } ?? -1) }
+    }
+
+    /// Byte order of two ids (negative, zero, positive).
+    static func order(_ a: String, _ b: String) -> Int {
+        var (x, y) = (a, b)
+        return x.withUTF8 { u in
+            y.withUTF8 { v in
+                let n = min(u.count, v.count)
+                let c = n == 0 ? 0 : memcmp(u.baseAddress!, v.baseAddress!, n)
+                return c != 0 ? Int(c) : u.count - v.count
+            }
+        }
     }
 
     /// The events of household h.

@@ -18,11 +18,20 @@ public struct RunState: Sendable {
     public private(set) var rememberedCount = 0
     /// A loaded state's records (where `rememberedAt` points).
     private var records: StoredRecords?
-    /// Where each household's record starts in `records`, filled when a state is loaded.
-    private var rememberedAt: [String: Int] = [:]
-    /// Keys of the entries of lists with a status column (sorted when saved).
-    public var pushKeys: [String] = []
-    /// The same keys for lookups, filled when a state is loaded.
+    /// The remembered households' ids and where each one's record starts in
+    /// `records` (the same order), filled when a state is loaded.
+    private var rememberedIDs = KeySet()
+    private var rememberedAt: [Int] = []
+    /// Keys of the entries of lists with a status column (sorted when saved): a
+    /// run's own, or a loaded state's (made from its lookup when asked for).
+    public var pushKeys: [String] {
+        get { loadedPushKeys ? pushKeyLookup.strings : ownPushKeys }
+        set { ownPushKeys = newValue; loadedPushKeys = false }
+    }
+    private var ownPushKeys: [String] = []
+    private var loadedPushKeys = false
+    /// The keys for lookups, filled when a state is loaded (read where they lie in
+    /// the stored result: no string per key).
     public private(set) var pushKeyLookup = KeySet()
 
     public init(runDate: CivilDate) { self.runDate = runDate }
@@ -99,13 +108,14 @@ public struct RunState: Sendable {
         rememberedPieces = [withUnsafeBytes(of: UInt32(count).littleEndian) { Array($0) }] + pieces
         rememberedBytes = []
         rememberedCount = count
-        rememberedAt = [:]
+        rememberedIDs = KeySet()
+        rememberedAt = []
     }
 
     /// What the run remembered about a household, nil when it was not on the list.
     public func remembered(_ id: String) -> PreviousHousehold? {
-        guard let at = rememberedAt[id], let records else { return nil }
-        var reader = Reader(bytes: records.bytes, at: at)
+        guard let k = rememberedIDs.index(of: id), let records else { return nil }
+        var reader = Reader(bytes: records.bytes, at: rememberedAt[k])
         return reader.household().1
     }
 
@@ -174,9 +184,11 @@ public struct RunState: Sendable {
             }
             return (id, PreviousHousehold(values: values, members: members))
         }
-        /// Passes over one record, returning its id.
-        mutating func skip() -> String {
-            let id = str()
+        /// Passes over one record, returning where its id's bytes are.
+        mutating func skip() -> Range<Int> {
+            let n = u32()
+            let id = at..<at + n
+            at += n
             for _ in 0..<u32() { at += 4 + 17 }
             for _ in 0..<u32() {
                 at += 8
@@ -221,18 +233,25 @@ public struct RunState: Sendable {
             var reader = Reader(bytes: records.bytes, at: 0)
             let n = reader.u32()
             s.rememberedCount = n
+            var idStart: [Int] = [], idLength: [Int32] = []
+            idStart.reserveCapacity(n)
+            idLength.reserveCapacity(n)
             s.rememberedAt.reserveCapacity(n)
             for _ in 0..<n {
-                let at = reader.at
-                s.rememberedAt[reader.skip()] = at
+                s.rememberedAt.append(reader.at)
+                let id = reader.skip()
+                idStart.append(id.lowerBound)
+                idLength.append(Int32(id.count))
             }
+            // The ids where they lie in the records.
+            s.rememberedIDs = KeySet(bytes: records.bytes, keep: records, start: idStart, length: idLength)
         }
         s.records = records
         s.rememberedBytes = []
         r.dropPages("remembered")
-        s.pushKeys = try r.strings("push_keys").filter { !$0.isEmpty }
+        s.pushKeyLookup = KeySet(joined: try r.column("push_keys"))
+        s.loadedPushKeys = true
         r.dropPages("push_keys")
-        s.pushKeyLookup = KeySet(s.pushKeys)
         return s
     }
 }

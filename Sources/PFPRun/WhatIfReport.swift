@@ -81,9 +81,15 @@ enum WhatIfReport {
         out += "</table>\n"
 
         // Unknown facts: which tags hold the most push entries at "to verify".
-        var facts: [String: Int] = [:]
+        // Counted by code first (a code is one shared string per distinct fact), then
+        // by the tag before its `@`.
+        var byCode: [String: Int] = [:]
         for e in afterEntries where e.certainty == .toVerify {
-            for code in m.codes(e) { facts[String(code.split(separator: "@").first ?? ""), default: 0] += 1 }
+            for code in m.codes(e) { byCode[code, default: 0] += 1 }
+        }
+        var facts: [String: Int] = [:]
+        for (code, n) in byCode {
+            facts[String(code.utf8.firstIndex(of: UInt8(ascii: "@")).map { code[..<$0] } ?? code[...]), default: 0] += n
         }
         let top = facts.sorted { $0.value != $1.value ? $0.value > $1.value : $0.key < $1.key }.prefix(10)
         out += "<h2>Unknown facts 待核实事实</h2>\n<p>The facts whose being unknown holds the most push entries "

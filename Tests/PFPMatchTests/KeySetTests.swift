@@ -1,4 +1,5 @@
 import XCTest
+import PFPCore
 @testable import PFPMatch
 
 /// `KeySet`: exactly the keys it was made from, whatever their length, with
@@ -19,6 +20,10 @@ final class KeySetTests: XCTestCase {
         XCTAssertFalse(set.contains("12345679"))
         XCTAssertFalse(KeySet().contains(""))
         XCTAssertTrue(KeySet(["x", "x"]).contains("x"), "a key given twice")
+        // Each key's place among the keys (the previous state's records are found by it).
+        for (i, k) in keys.enumerated() where i % 97 == 0 { XCTAssertEqual(set.index(of: k), i, k) }
+        XCTAssertNil(set.index(of: "push,H0000020000,,dibao"))
+        XCTAssertEqual(KeySet(["y", "x", "x"]).index(of: "x"), 1, "the first place of a key given twice")
     }
 
     /// Keys whose hashes agree are still told apart by their text: every key of a
@@ -28,5 +33,19 @@ final class KeySetTests: XCTestCase {
         let set = KeySet(keys)
         XCTAssertEqual(keys.filter { set.contains($0) }.count, keys.count)
         XCTAssertEqual((0..<300_000).filter { set.contains("k\($0 &* 7919 + 1)") && $0 % 7919 != 0 }.count, 0)
+    }
+
+    /// Keys read where they lie in NUL-separated text (a stored result's push
+    /// keys): empty fields are not keys, each key keeps its place among the others.
+    func testKeysOfJoinedTextAreFoundWhereTheyLie() {
+        let text = Array("\0push,H1,,dibao\0\0push,H2,110000195711021472,tekun\0x".utf8)
+        let set = KeySet(joined: Column(text))
+        XCTAssertEqual(set.count, 3)
+        XCTAssertEqual(set.strings, ["push,H1,,dibao", "push,H2,110000195711021472,tekun", "x"])
+        XCTAssertEqual(set.index(of: "push,H2,110000195711021472,tekun"), 1)
+        XCTAssertEqual(set.index(of: "x"), 2)
+        XCTAssertFalse(set.contains(""))
+        XCTAssertFalse(set.contains("push,H1,,dibao\0"))
+        XCTAssertEqual(KeySet(joined: Column([])).count, 0)
     }
 }
