@@ -140,13 +140,12 @@ public struct MatchStage {
                 data: data, rules: rules, previous: previous, outreach: outreach, workers: workers, chunks: chunks,
                 subset: subset)
             console.detail(String(format: "    households decided, entries made: %.2f s", FileIO.now() - started))
-            var result = MatchResult(
+            // No outreach summary: it feeds the nightly report's take-up table, which
+            // a what-if does not publish.
+            return MatchResult(
                 entries: made.entries, listIDs: rules.lists.map(\.id), householdIDs: data.householdIDs,
                 policyIDs: rules.policies.map(\.id), codes: made.codes, state: RunState(runDate: data.runDate),
                 households: made.living, people: data.member.reduce(0) { $0 + Int($1) })
-            result.outreach =
-                outreach.map { OutreachSummary(data.outreach, $0, ctx: workers.contexts[0]) } ?? OutreachSummary()
-            return result
         }
         let decided = try decide(
             data: data, rules: rules, previous: previous, outreach: outreach, workers: workers, chunks: chunks,

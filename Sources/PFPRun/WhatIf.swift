@@ -214,12 +214,23 @@ package enum WhatIf {
         let changes = diff.rows(
             before: mayDiffer.map { EmitStage.byList($0.before) }, after: mayDiffer.map { EmitStage.byList($0.after) })
         step("changes found")
-        try dir.write("changes.csv", diff.csv(changes), rows: changes.count)
+        // The summary counts on a thread of its own while the changes are written
+        // and explained (it reads the entries alone).
+        final class Counted: @unchecked Sendable {
+            let diff: WhatIfChanges, mayDiffer: (before: MatchResult, after: MatchResult)?
+            init(_ d: WhatIfChanges, _ m: (before: MatchResult, after: MatchResult)?) { (diff, mayDiffer) = (d, m) }
+        }
+        let counted = Counted(diff, mayDiffer)
+        let summarized = Background("pfp-whatif-summary") {
+            counted.diff.summary(
+                mayDiffer: counted.mayDiffer.map { (EmitStage.byList($0.before), EmitStage.byList($0.after)) })
+        }
+        defer { _ = try? summarized.value() }
+        try dir.write("changes.csv", pieces: diff.csv(changes), rows: changes.count)
         try dir.write("changes.jsonl", rows: changes.count) { put in try explain.lines(changes, put: put) }
         step("changes explained")
-        let summary = diff.summary(
-            mayDiffer: mayDiffer.map { (EmitStage.byList($0.before), EmitStage.byList($0.after)) })
-        step("summary")
+        let summary = try summarized.value()
+        step("summary (beside)")
         try dir.write("summary.csv", Array(WhatIfChanges.summaryCSV(summary).utf8), rows: summary.count)
         let report = WhatIfReport.html(
             reform: reform, runDate: runDate, rules: rs, base: base, summary: summary, changes: changes,

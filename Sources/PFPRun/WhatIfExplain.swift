@@ -74,27 +74,40 @@ struct WhatIfExplain {
     }
 
     /// Every row's line, in order, made in parallel pieces and handed to `put` a
-    /// batch of pieces at a time (a batch in memory, never the whole file).
+    /// batch of pieces at a time (two batches in memory, never the whole file): a
+    /// batch is handed over on a thread of its own while the next one is made.
     func lines(_ rows: [WhatIfChanges.Row], put: ([UInt8]) throws -> Void) throws {
         let piece = 256, batch = 64
         let pieces = (rows.count + piece - 1) / piece
-        var first = 0
-        while first < pieces {
-            let count = min(batch, pieces - first)
-            var parts = [[UInt8]](repeating: [], count: count)
-            parts.withUnsafeMutableBufferPointer { out in
-                Parallel.forEach(count) { (worker: Int, i: Int) in
-                    let k = first + i
-                    let w = ByteWriter(capacity: piece * 512)
-                    for r in rows[(k * piece)..<min(rows.count, (k + 1) * piece)] {
-                        line(r, before: before[worker], after: after[worker], into: w)
-                        w.byte(UInt8(ascii: "\n"))
+        final class Handing: @unchecked Sendable {
+            let put: ([UInt8]) throws -> Void, parts: [[UInt8]]
+            init(_ p: @escaping ([UInt8]) throws -> Void, _ parts: [[UInt8]]) { (put, self.parts) = (p, parts) }
+        }
+        try withoutActuallyEscaping(put) { put in
+            var handing: Background<Void>?
+            // Nothing returns (or throws) while a batch is still being handed over.
+            defer { _ = try? handing?.value() }
+            var first = 0
+            while first < pieces {
+                let count = min(batch, pieces - first)
+                var parts = [[UInt8]](repeating: [], count: count)
+                parts.withUnsafeMutableBufferPointer { out in
+                    Parallel.forEach(count) { (worker: Int, i: Int) in
+                        let k = first + i
+                        let w = ByteWriter(capacity: piece * 512)
+                        for r in rows[(k * piece)..<min(rows.count, (k + 1) * piece)] {
+                            line(r, before: before[worker], after: after[worker], into: w)
+                            w.byte(UInt8(ascii: "\n"))
+                        }
+                        out[i] = w.out
                     }
-                    out[i] = w.out
                 }
+                try handing?.value()
+                let h = Handing(put, parts)
+                handing = Background("pfp-whatif-explain") { for p in h.parts { try h.put(p) } }
+                first += count
             }
-            for p in parts { try put(p) }
-            first += count
+            try handing?.value()
         }
     }
 
