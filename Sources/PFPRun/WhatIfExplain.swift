@@ -74,40 +74,47 @@ struct WhatIfExplain {
     }
 
     /// Every row's line, in order, made in parallel pieces and handed to `put` a
-    /// batch of pieces at a time (two batches in memory, never the whole file): a
-    /// batch is handed over on a thread of its own while the next one is made.
+    /// batch of pieces at a time (two batches in memory, never the whole file): the
+    /// next batch is made on a thread of its own while this one is handed over.
     func lines(_ rows: [WhatIfChanges.Row], put: ([UInt8]) throws -> Void) throws {
-        let piece = 256, batch = 64
+        let piece = Maker.piece, batch = 64
         let pieces = (rows.count + piece - 1) / piece
-        final class Handing: @unchecked Sendable {
-            let put: ([UInt8]) throws -> Void, parts: [[UInt8]]
-            init(_ p: @escaping ([UInt8]) throws -> Void, _ parts: [[UInt8]]) { (put, self.parts) = (p, parts) }
-        }
-        try withoutActuallyEscaping(put) { put in
-            var handing: Background<Void>?
-            // Nothing returns (or throws) while a batch is still being handed over.
-            defer { _ = try? handing?.value() }
-            var first = 0
-            while first < pieces {
-                let count = min(batch, pieces - first)
+        final class Maker: @unchecked Sendable {
+            static let piece = 256
+            let explain: WhatIfExplain, rows: [WhatIfChanges.Row]
+            init(_ e: WhatIfExplain, _ r: [WhatIfChanges.Row]) { (explain, rows) = (e, r) }
+            /// Pieces first ..< first + count, made in parallel.
+            func make(_ first: Int, _ count: Int) -> [[UInt8]] {
                 var parts = [[UInt8]](repeating: [], count: count)
                 parts.withUnsafeMutableBufferPointer { out in
                     Parallel.forEach(count) { (worker: Int, i: Int) in
-                        let k = first + i
+                        let k = first + i, piece = Maker.piece
                         let w = ByteWriter(capacity: piece * 512)
                         for r in rows[(k * piece)..<min(rows.count, (k + 1) * piece)] {
-                            line(r, before: before[worker], after: after[worker], into: w)
+                            explain.line(r, before: explain.before[worker], after: explain.after[worker], into: w)
                             w.byte(UInt8(ascii: "\n"))
                         }
                         out[i] = w.out
                     }
                 }
-                try handing?.value()
-                let h = Handing(put, parts)
-                handing = Background("pfp-whatif-explain") { for p in h.parts { try h.put(p) } }
-                first += count
+                return parts
             }
-            try handing?.value()
+        }
+        let maker = Maker(self, rows)
+        func start(_ first: Int) -> Background<[[UInt8]]>? {
+            guard first < pieces else { return nil }
+            let count = min(batch, pieces - first)
+            return Background("pfp-whatif-explain") { maker.make(first, count) }
+        }
+        var first = 0
+        var next = start(first)
+        // Nothing returns (or throws) while a batch is still being made.
+        defer { _ = try? next?.value() }
+        while let made = next {
+            let parts = try made.value()
+            first += batch
+            next = start(first)
+            for p in parts { try put(p) }
         }
     }
 
