@@ -80,12 +80,15 @@ public final class RunDirectory {
     /// Writes a whole file into the staging directory, owner-only, and records it:
     /// its pieces in order (never joined in memory).
     public func write(_ name: String, pieces: [[UInt8]], rows: Int) throws {
-        try write(name, rows: rows) { put in for p in pieces { try put(p) } }
+        try write(name, rows: rows) { put in for p in pieces { try p.withUnsafeBytes { try put($0) } } }
     }
 
     /// Writes a whole file whose pieces `produce` hands over one by one, in order
-    /// (never all in memory), and records it.
-    public func write(_ name: String, rows: Int, produce: (_ put: ([UInt8]) throws -> Void) throws -> Void) throws {
+    /// (never all in memory), and records it. A piece's bytes are written before
+    /// `put` returns (the buffer they lie in can be used again).
+    public func write(
+        _ name: String, rows: Int, produce: (_ put: (UnsafeRawBufferPointer) throws -> Void) throws -> Void
+    ) throws {
         let w = try FileIO.Writer(path: path(name))
         try produce { try w.write($0) }
         let sha = try w.finish()

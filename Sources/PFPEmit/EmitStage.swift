@@ -120,23 +120,25 @@ package struct EmitStage {
         for (i, l) in lists.enumerated() {
             let entries = byList[l.id] ?? []
             let pieces = max(1, (entries.count + pieceRows - 1) / pieceRows)
-            var text = [[UInt8]](repeating: [], count: pieces)
+            var text = [ByteWriter?](repeating: nil, count: pieces)
             let extra = i == 0 ? 1 : 0
             text.withUnsafeMutableBufferPointer { out in
                 Parallel.forEach(pieces + extra) { k in
                     if k == pieces { makeReport(); return }
                     let lo = entries.startIndex + k * pieceRows, hi = min(entries.endIndex, lo + pieceRows)
-                    let bytes = ByteWriter(capacity: (hi - lo) * 96)
+                    // Room for long rows: memory not written to is never touched.
+                    let bytes = ByteWriter(capacity: (hi - lo) * 192)
                     for e in entries[lo..<hi] {
                         EmitStage.row(e, x.match, list: l, policies: policyFields, into: bytes)
                     }
-                    out[k] = bytes.out
+                    out[k] = bytes
                     Meter.shared.add(hi - lo)
                 }
             }
             let file = ListFile(
                 dir: dir, name: "\(l.id).csv",
-                header: (l.keyColumns + l.columns.map(\.rawValue)).joined(separator: ",") + "\n", text: text,
+                header: (l.keyColumns + l.columns.map(\.rawValue)).joined(separator: ",") + "\n",
+                text: text.map { $0 ?? ByteWriter(capacity: 64) },
                 rows: entries.count)
             writer.async {
                 guard written.error == nil else { return }
@@ -155,11 +157,18 @@ package struct EmitStage {
 
     /// A list's file, formatted, handed to the thread that writes the files in order.
     final class ListFile: @unchecked Sendable {
-        let dir: RunDirectory, name: String, header: String, text: [[UInt8]], rows: Int
-        init(dir: RunDirectory, name: String, header: String, text: [[UInt8]], rows: Int) {
+        let dir: RunDirectory, name: String, header: String, text: [ByteWriter], rows: Int
+        init(dir: RunDirectory, name: String, header: String, text: [ByteWriter], rows: Int) {
             self.dir = dir; self.name = name; self.header = header; self.text = text; self.rows = rows
         }
-        func write() throws { try dir.write(name, pieces: [Array(header.utf8)] + text, rows: rows) }
+        /// The header, then each piece's bytes from where they were made (no copy).
+        func write() throws {
+            var header = header
+            try dir.write(name, rows: rows) { put in
+                try header.withUTF8 { try put(UnsafeRawBufferPointer($0)) }
+                for t in text { try put(t.bytes) }
+            }
+        }
     }
 
     /// rejects.csv: every rejected row, sorted by feed then line (outputs.md).

@@ -226,7 +226,8 @@ package enum WhatIf {
                 mayDiffer: counted.mayDiffer.map { (EmitStage.byList($0.before), EmitStage.byList($0.after)) })
         }
         defer { _ = try? summarized.value() }
-        try dir.write("changes.csv", pieces: diff.csv(changes), rows: changes.count)
+        let csv = diff.csv(changes)
+        try dir.write("changes.csv", rows: changes.count) { put in for w in csv { try put(w.bytes) } }
         try dir.write("changes.jsonl", rows: changes.count) { put in try explain.lines(changes, put: put) }
         step("changes explained")
         let summary = try summarized.value()

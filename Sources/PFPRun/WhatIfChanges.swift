@@ -127,7 +127,10 @@ struct WhatIfChanges {
                     new: allNew[bound(allNew, lo)..<bound(allNew, hi)], mapBefore: mapBefore, mapAfter: mapAfter)
             }
         }
-        return parts.flatMap { $0 }
+        var all: [Row] = []
+        all.reserveCapacity(parts.reduce(0) { $0 + $1.count })
+        for p in parts { all.append(contentsOf: p) }
+        return all
     }
 
     /// The differences of one list's entries (both sides in household order).
@@ -140,6 +143,9 @@ struct WhatIfChanges {
         index.reserveCapacity(old.count)
         for i in old.indices { index[WhatIfChanges.key(old[i], mapBefore)] = i }
         var rowsOfList: [Row] = []
+        // At most one row per entry of either side: room made once (the part never
+        // written to is never touched).
+        rowsOfList.reserveCapacity(old.count + new.count)
         func row(_ e: PublishedEntry, fromPublished: Bool, _ change: String, _ was: Shown?, _ now: Shown?) -> Row {
             let m = fromPublished ? published : match
             let k = WhatIfChanges.key(e, m)
@@ -177,21 +183,23 @@ struct WhatIfChanges {
 
     /// changes.csv's bytes: the header, then one line per row, written field by
     /// field (no text made per row), in pieces made on every core.
-    func csv(_ rows: [Row]) -> [[UInt8]] {
+    func csv(_ rows: [Row]) -> [ByteWriter] {
         let piece = 8192
-        var out = [[UInt8]](repeating: [], count: (rows.count + piece - 1) / piece + 1)
-        out[0] = Array(WhatIfChanges.header.utf8)
+        var out = [ByteWriter?](repeating: nil, count: (rows.count + piece - 1) / piece + 1)
+        let header = ByteWriter(capacity: 256)
+        header.rawString(WhatIfChanges.header)
+        out[0] = header
         out.withUnsafeMutableBufferPointer { buf in
             Parallel.forEach(buf.count - 1) { k in
                 buf[k + 1] = csv(rows[(k * piece)..<min(rows.count, (k + 1) * piece)])
             }
         }
-        return out
+        return out.map { $0! }
     }
 
     /// The lines of some rows.
-    func csv(_ rows: ArraySlice<Row>) -> [UInt8] {
-        let w = ByteWriter(capacity: rows.count * 120)
+    func csv(_ rows: ArraySlice<Row>) -> ByteWriter {
+        let w = ByteWriter(capacity: rows.count * 160)
         for r in rows {
             let place = r.after ?? r.before!
             for (i, f) in [r.list, r.household, r.person, r.policy, r.change].enumerated() {
@@ -212,7 +220,7 @@ struct WhatIfChanges {
             w.int(Int(place.community))
             w.byte(UInt8(ascii: "\n"))
         }
-        return w.out
+        return w
     }
 
     /// summary.csv: for the push list, per policy and district (and per policy over

@@ -76,7 +76,7 @@ struct WhatIfExplain {
     /// Every row's line, in order, made in parallel pieces and handed to `put` a
     /// batch of pieces at a time (two batches in memory, never the whole file): the
     /// next batch is made on a thread of its own while this one is handed over.
-    func lines(_ rows: [WhatIfChanges.Row], put: ([UInt8]) throws -> Void) throws {
+    func lines(_ rows: [WhatIfChanges.Row], put: (UnsafeRawBufferPointer) throws -> Void) throws {
         let piece = Maker.piece, batch = 64
         let pieces = (rows.count + piece - 1) / piece
         final class Maker: @unchecked Sendable {
@@ -84,8 +84,9 @@ struct WhatIfExplain {
             let explain: WhatIfExplain, rows: [WhatIfChanges.Row]
             init(_ e: WhatIfExplain, _ r: [WhatIfChanges.Row]) { (explain, rows) = (e, r) }
             /// Pieces first ..< first + count, made in parallel.
-            func make(_ first: Int, _ count: Int) -> [[UInt8]] {
-                var parts = [[UInt8]](repeating: [], count: count)
+            /// (Each piece's writer: its bytes are written from where they were made.)
+            func make(_ first: Int, _ count: Int) -> [ByteWriter] {
+                var parts = [ByteWriter?](repeating: nil, count: count)
                 parts.withUnsafeMutableBufferPointer { out in
                     Parallel.forEach(count) { (worker: Int, i: Int) in
                         let k = first + i, piece = Maker.piece
@@ -94,14 +95,14 @@ struct WhatIfExplain {
                             explain.line(r, before: explain.before[worker], after: explain.after[worker], into: w)
                             w.byte(UInt8(ascii: "\n"))
                         }
-                        out[i] = w.out
+                        out[i] = w
                     }
                 }
-                return parts
+                return parts.map { $0! }
             }
         }
         let maker = Maker(self, rows)
-        func start(_ first: Int) -> Background<[[UInt8]]>? {
+        func start(_ first: Int) -> Background<[ByteWriter]>? {
             guard first < pieces else { return nil }
             let count = min(batch, pieces - first)
             return Background("pfp-whatif-explain") { maker.make(first, count) }
@@ -114,7 +115,7 @@ struct WhatIfExplain {
             let parts = try made.value()
             first += batch
             next = start(first)
-            for p in parts { try put(p) }
+            for p in parts { try put(p.bytes) }
         }
     }
 
