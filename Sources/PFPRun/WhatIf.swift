@@ -240,8 +240,8 @@ package enum WhatIf {
         try dir.write("report.html", Array(report.utf8), rows: 1)
         let counts = try written.value().counts(rs)
         step("lists written (beside)")
-        let added = changes.filter { $0.change == "added" }.count
-        let removed = changes.filter { $0.change == "removed" }.count
+        let added = changes.rows.reduce(0) { $0 + ($1.change == .added ? 1 : 0) }
+        let removed = changes.rows.reduce(0) { $0 + ($1.change == .removed ? 1 : 0) }
         let manifest = JSON.object([
             ("kind", .string("whatif")),
             ("schema_version", .int(PFPVersion.schema)),

@@ -21,41 +21,70 @@ struct WhatIfChanges {
         self.rules = rules; self.published = published; self.before = before; self.match = match; self.after = after
     }
 
-    /// An entry as the published files show it.
-    struct Shown: Equatable {
-        var certainty: String
-        var amount: String
-        var codes: String
-        var district: Int32, street: Int32, community: Int64
-    }
-
+    /// One entry of changes.csv: its list, change and keys, and where its entry lies
+    /// on each side (`Changes.before` / `after`, the list's entries; -1: none).
+    /// Numbers only: the text is made as the files are written.
     struct Row {
-        var list: String, household: String, person: String, policy: String
-        /// The household's index in the stored ingest result (its order is the ids'
-        /// byte order), the person's ID key (the same for its text), the policy's id.
-        var householdIndex: Int32 = 0
-        var personKey: UInt64 = 0
-        var change: String
-        var before: Shown?, after: Shown?
+        var personKey: UInt64
+        /// The household's index in the stored ingest result (its order is the ids' byte order).
+        var householdIndex: Int32
+        /// Index into `Changes.listIDs`.
+        var list: Int32
+        /// Index into `Changes.policyIDs` (both sides' policies), -1 for none.
+        var policy: Int32
+        var before: Int32, after: Int32
+        var change: Change
     }
 
-    typealias TextKey = (household: String, person: String, policy: String)
+    enum Change: UInt8 {
+        case added, removed, changed
+        var word: String { self == .added ? "added" : self == .removed ? "removed" : "changed" }
+    }
 
-    /// What the list's file shows of an entry: its certainty, amount and codes only
-    /// where the list has those columns (a review entry's amount is not published).
-    static func shown(_ e: PublishedEntry, _ m: MatchResult, _ l: ListInfo?) -> Shown {
+    /// The rows, and what their numbers refer to.
+    struct Changes {
+        var rows: [Row] = []
+        /// The lists' ids, sorted (byte order).
+        var listIDs: [String] = []
+        /// Each list's entries on each side (the rows' `before` and `after` index them).
+        var before: [ArraySlice<PublishedEntry>] = [], after: [ArraySlice<PublishedEntry>] = []
+        var policyIDs: [String] = []
+        var householdIDs: [String] = []
+        let published: MatchResult, match: MatchResult
+
+        var count: Int { rows.count }
+        func list(_ r: Row) -> String { listIDs[Int(r.list)] }
+        func household(_ r: Row) -> String { householdIDs[Int(r.householdIndex)] }
+        func policy(_ r: Row) -> String { r.policy < 0 ? "" : policyIDs[Int(r.policy)] }
+        func before(_ r: Row) -> PublishedEntry? { r.before < 0 ? nil : before[Int(r.list)][Int(r.before)] }
+        func after(_ r: Row) -> PublishedEntry? { r.after < 0 ? nil : after[Int(r.list)][Int(r.after)] }
+        /// Where the entry is: its place on the side after, else before.
+        func place(_ r: Row) -> PublishedEntry { after(r) ?? before(r)! }
+    }
+
+    /// Whether a list's file shows an entry's codes.
+    static func showsCodes(_ e: PublishedEntry, _ l: ListInfo?) -> Bool {
         let columns = l?.columns ?? []  // a few: looked through, no set made per entry
-        let codes: Bool
-        if columns.contains(.unknownFacts) {
-            codes = e.certainty == .toVerify
-        } else {
-            codes = columns.contains { $0 == .failedCriteria || $0 == .reasons || $0 == .triggers }
+        if columns.contains(.unknownFacts) { return e.certainty == .toVerify }
+        return columns.contains { $0 == .failedCriteria || $0 == .reasons || $0 == .triggers }
+    }
+
+    /// Whether two entries of the same key show the same text in the list's file:
+    /// certainty and amount where the list has those columns, the codes where it
+    /// shows them (a review entry's amount is not published), and the place.
+    static func sameShown(
+        _ a: PublishedEntry, _ ma: MatchResult, _ b: PublishedEntry, _ mb: MatchResult, _ l: ListInfo?
+    ) -> Bool {
+        let columns = l?.columns ?? []
+        guard a.district == b.district, a.street == b.street, a.community == b.community else { return false }
+        if columns.contains(.certainty) {
+            let x = a.certainty != .none ? a.certainty.text : "", y = b.certainty != .none ? b.certainty.text : ""
+            if x != y { return false }
         }
-        return Shown(
-            certainty: columns.contains(.certainty) && e.certainty != .none ? e.certainty.text : "",
-            amount: columns.contains(.amount) ? e.amount.map(String.init) ?? "" : "",
-            codes: codes ? m.codes(e).joined(separator: ";") : "", district: e.district, street: e.street,
-            community: e.community)
+        if columns.contains(.amount) && a.amount != b.amount { return false }
+        let ca = showsCodes(a, l) ? ma.codes(a) : [], cb = showsCodes(b, l) ? mb.codes(b) : []
+        // The same codes show the same text; other codes are compared as the text they show.
+        return ca.elementsEqual(cb) || ca.joined(separator: ";") == cb.joined(separator: ";")
     }
 
     /// Whether two entries of the same key show the same columns, without making
@@ -69,11 +98,6 @@ struct WhatIfChanges {
         return ma.codes(a).elementsEqual(mb.codes(b))
     }
 
-    static func key(_ e: PublishedEntry, _ m: MatchResult) -> TextKey {
-        (m.householdID(e), e.personKey == 0 ? "" : m.personID(e), m.policy(e))
-    }
-
-    /// Every difference, sorted by list id, then household, person and policy (byte order).
     /// An entry's identity on both sides: the household's index (both sides come
     /// from the same stored ingest result), the person, and the policy's index in
     /// `policyIDs` (both sides' policies together).
@@ -96,16 +120,26 @@ struct WhatIfChanges {
     }
 
     /// Every difference, sorted by list id, then household, person and policy (byte
-    /// order). Entries are matched by integer keys; text is made for differences only.
+    /// order). Entries are matched by integer keys; no text is made.
     ///
     /// `before` and `after`: the entries that may differ, by list (all of them
     /// unless said otherwise; `pfp whatif` passes those of the households decided again).
     func rows(
         before: [String: ArraySlice<PublishedEntry>]? = nil, after: [String: ArraySlice<PublishedEntry>]? = nil
-    ) -> [Row] {
+    ) -> Changes {
         let (before, after) = (before ?? self.before, after ?? self.after)
-        let (_, mapBefore, mapAfter) = policyIDs
-        let listIDs = Set(before.keys).union(after.keys).sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) }
+        let (ids, mapBefore, mapAfter) = policyIDs
+        // Each policy id's place in byte order (rows of a household and person sort by it).
+        var policyRank = [Int32](repeating: 0, count: ids.count)
+        for (r, i) in ids.indices.sorted(by: { ids[$0].utf8.lexicographicallyPrecedes(ids[$1].utf8) }).enumerated() {
+            policyRank[i] = Int32(r)
+        }
+        var out = Changes(published: published, match: match)
+        out.listIDs = Set(before.keys).union(after.keys).sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) }
+        out.before = out.listIDs.map { before[$0] ?? [] }
+        out.after = out.listIDs.map { after[$0] ?? [] }
+        out.policyIDs = ids
+        out.householdIDs = match.householdIDs
         // Each list in pieces of households (both sides are in household order), in parallel.
         let households = max(1, match.householdIDs.count)
         let pieces = 16
@@ -116,63 +150,57 @@ struct WhatIfChanges {
             }
             return lo
         }
-        var parts = [[Row]](repeating: [], count: listIDs.count * pieces)
-        parts.withUnsafeMutableBufferPointer { out in
-            Parallel.forEach(listIDs.count * pieces) { t in
-                let l = listIDs[t / pieces], k = t % pieces
+        var parts = [[Row]](repeating: [], count: out.listIDs.count * pieces)
+        parts.withUnsafeMutableBufferPointer { buf in
+            Parallel.forEach(out.listIDs.count * pieces) { t in
+                let l = t / pieces, k = t % pieces
                 let lo = households * k / pieces, hi = households * (k + 1) / pieces
-                let allOld = before[l] ?? [], allNew = after[l] ?? []
-                out[t] = rows(
-                    list: l, old: allOld[bound(allOld, lo)..<bound(allOld, hi)],
-                    new: allNew[bound(allNew, lo)..<bound(allNew, hi)], mapBefore: mapBefore, mapAfter: mapAfter)
+                let allOld = out.before[l], allNew = out.after[l]
+                buf[t] = rows(
+                    list: l, id: out.listIDs[l], old: allOld[bound(allOld, lo)..<bound(allOld, hi)],
+                    new: allNew[bound(allNew, lo)..<bound(allNew, hi)], mapBefore: mapBefore, mapAfter: mapAfter,
+                    policyRank: policyRank)
             }
         }
-        var all: [Row] = []
-        all.reserveCapacity(parts.reduce(0) { $0 + $1.count })
-        for p in parts { all.append(contentsOf: p) }
-        return all
+        out.rows.reserveCapacity(parts.reduce(0) { $0 + $1.count })
+        for p in parts { out.rows.append(contentsOf: p) }
+        return out
     }
 
     /// The differences of one list's entries (both sides in household order).
     func rows(
-        list l: String, old: ArraySlice<PublishedEntry>, new: ArraySlice<PublishedEntry>, mapBefore: [Int32],
-        mapAfter: [Int32]
+        list l: Int, id: String, old: ArraySlice<PublishedEntry>, new: ArraySlice<PublishedEntry>,
+        mapBefore: [Int32], mapAfter: [Int32], policyRank: [Int32]
     ) -> [Row] {
-        let info = rules.list(l)
+        let info = rules.list(id)
         var index: [Key: Int] = [:]
         index.reserveCapacity(old.count)
         for i in old.indices { index[WhatIfChanges.key(old[i], mapBefore)] = i }
         var rowsOfList: [Row] = []
-        // At most one row per entry of either side: room made once (the part never
-        // written to is never touched).
-        rowsOfList.reserveCapacity(old.count + new.count)
-        func row(_ e: PublishedEntry, fromPublished: Bool, _ change: String, _ was: Shown?, _ now: Shown?) -> Row {
-            let m = fromPublished ? published : match
-            let k = WhatIfChanges.key(e, m)
-            return Row(
-                list: l, household: k.household, person: k.person, policy: k.policy, householdIndex: e.household,
-                personKey: e.personKey,
-                change: change, before: was, after: now)
+        func row(_ e: PublishedEntry, _ map: [Int32], _ change: Change, before: Int, after: Int) -> Row {
+            Row(
+                personKey: e.personKey, householdIndex: e.household, list: Int32(l),
+                policy: e.policy < 0 ? -1 : map[Int(e.policy)], before: Int32(before), after: Int32(after),
+                change: change)
         }
-        for e in new {
+        for j in new.indices {
+            let e = new[j]
             if let i = index.removeValue(forKey: WhatIfChanges.key(e, mapAfter)) {
                 if WhatIfChanges.sameColumns(old[i], published, e, match, info) { continue }
-                let was = WhatIfChanges.shown(old[i], published, info), now = WhatIfChanges.shown(e, match, info)
-                if was != now { rowsOfList.append(row(e, fromPublished: false, "changed", was, now)) }
+                if !WhatIfChanges.sameShown(old[i], published, e, match, info) {
+                    rowsOfList.append(row(e, mapAfter, .changed, before: i, after: j))
+                }
             } else {
-                rowsOfList.append(row(e, fromPublished: false, "added", nil, WhatIfChanges.shown(e, match, info)))
+                rowsOfList.append(row(e, mapAfter, .added, before: -1, after: j))
             }
         }
-        for i in index.values.sorted() {
-            rowsOfList.append(
-                row(old[i], fromPublished: true, "removed", WhatIfChanges.shown(old[i], published, info), nil))
-        }
+        for i in index.values.sorted() { rowsOfList.append(row(old[i], mapBefore, .removed, before: i, after: -1)) }
         // The files' order: household (index order is the ids' byte order), person
         // (ID keys' order is their text's), policy id (byte order).
         rowsOfList.sort {
             if $0.householdIndex != $1.householdIndex { return $0.householdIndex < $1.householdIndex }
             if $0.personKey != $1.personKey { return $0.personKey < $1.personKey }
-            return $0.policy.utf8.lexicographicallyPrecedes($1.policy.utf8)
+            return ($0.policy < 0 ? -1 : policyRank[Int($0.policy)]) < ($1.policy < 0 ? -1 : policyRank[Int($1.policy)])
         }
         return rowsOfList
     }
@@ -183,44 +211,68 @@ struct WhatIfChanges {
 
     /// changes.csv's bytes: the header, then one line per row, written field by
     /// field (no text made per row), in pieces made on every core.
-    func csv(_ rows: [Row]) -> [ByteWriter] {
-        let piece = 8192
+    func csv(_ changes: Changes) -> [ByteWriter] {
+        let piece = 8192, rows = changes.rows
         var out = [ByteWriter?](repeating: nil, count: (rows.count + piece - 1) / piece + 1)
         let header = ByteWriter(capacity: 256)
         header.rawString(WhatIfChanges.header)
         out[0] = header
+        let infos = changes.listIDs.map { rules.list($0) }
         out.withUnsafeMutableBufferPointer { buf in
             Parallel.forEach(buf.count - 1) { k in
-                buf[k + 1] = csv(rows[(k * piece)..<min(rows.count, (k + 1) * piece)])
+                let w = ByteWriter(capacity: piece * 192)
+                for r in rows[(k * piece)..<min(rows.count, (k + 1) * piece)] {
+                    csv(r, changes, infos[Int(r.list)], into: w)
+                }
+                buf[k + 1] = w
             }
         }
         return out.map { $0! }
     }
 
-    /// The lines of some rows.
-    func csv(_ rows: ArraySlice<Row>) -> ByteWriter {
-        let w = ByteWriter(capacity: rows.count * 160)
-        for r in rows {
-            let place = r.after ?? r.before!
-            for (i, f) in [r.list, r.household, r.person, r.policy, r.change].enumerated() {
-                if i > 0 { w.byte(UInt8(ascii: ",")) }
-                w.csvField(f)
-            }
-            for f in [\Shown.certainty, \Shown.amount, \Shown.codes] {
-                w.byte(UInt8(ascii: ","))
-                w.csvField(r.before?[keyPath: f] ?? "")
-                w.byte(UInt8(ascii: ","))
-                w.csvField(r.after?[keyPath: f] ?? "")
-            }
-            w.byte(UInt8(ascii: ","))
-            w.int(Int(place.district))
-            w.byte(UInt8(ascii: ","))
-            w.int(Int(place.street))
-            w.byte(UInt8(ascii: ","))
-            w.int(Int(place.community))
-            w.byte(UInt8(ascii: "\n"))
+    /// One row's line: keys, change, each side's certainty, amount and codes as the
+    /// list's file shows them (empty for a side without the entry), the place.
+    func csv(_ r: Row, _ changes: Changes, _ info: ListInfo?, into w: ByteWriter) {
+        let comma = UInt8(ascii: ",")
+        w.csvField(changes.list(r))
+        w.byte(comma)
+        w.csvField(changes.household(r))
+        w.byte(comma)
+        if r.personKey != 0 { w.idDigits(r.personKey) }
+        w.byte(comma)
+        w.csvField(changes.policy(r))
+        w.byte(comma)
+        w.rawString(r.change.word)
+        let sides = [(changes.before(r), published), (changes.after(r), match)]
+        let columns = info?.columns ?? []
+        for (e, _) in sides {
+            w.byte(comma)
+            if let e, columns.contains(.certainty), e.certainty != .none { w.rawString(e.certainty.text) }
         }
-        return w
+        for (e, _) in sides {
+            w.byte(comma)
+            if let e, columns.contains(.amount), let a = e.amount { w.int(a) }
+        }
+        for (e, m) in sides {
+            w.byte(comma)
+            guard let e, WhatIfChanges.showsCodes(e, info) else { continue }
+            let codes = m.codes(e)
+            var plain = true
+            for var c in codes { c.withUTF8 { plain = plain && !CSVText.needsQuotes($0) } }
+            guard plain else { w.csvField(codes.joined(separator: ";")); continue }
+            for (k, var c) in codes.enumerated() {
+                if k > 0 { w.byte(UInt8(ascii: ";")) }
+                c.withUTF8 { w.append($0) }
+            }
+        }
+        let place = changes.place(r)
+        w.byte(comma)
+        w.int(Int(place.district))
+        w.byte(comma)
+        w.int(Int(place.street))
+        w.byte(comma)
+        w.int(Int(place.community))
+        w.byte(UInt8(ascii: "\n"))
     }
 
     /// summary.csv: for the push list, per policy and district (and per policy over

@@ -76,13 +76,13 @@ struct WhatIfExplain {
     /// Every row's line, in order, made in parallel pieces and handed to `put` a
     /// batch of pieces at a time (two batches in memory, never the whole file): the
     /// next batch is made on a thread of its own while this one is handed over.
-    func lines(_ rows: [WhatIfChanges.Row], put: (UnsafeRawBufferPointer) throws -> Void) throws {
+    func lines(_ changes: WhatIfChanges.Changes, put: (UnsafeRawBufferPointer) throws -> Void) throws {
         let piece = Maker.piece, batch = 64
-        let pieces = (rows.count + piece - 1) / piece
+        let pieces = (changes.count + piece - 1) / piece
         final class Maker: @unchecked Sendable {
             static let piece = 256
-            let explain: WhatIfExplain, rows: [WhatIfChanges.Row]
-            init(_ e: WhatIfExplain, _ r: [WhatIfChanges.Row]) { (explain, rows) = (e, r) }
+            let explain: WhatIfExplain, changes: WhatIfChanges.Changes
+            init(_ e: WhatIfExplain, _ c: WhatIfChanges.Changes) { (explain, changes) = (e, c) }
             /// Pieces first ..< first + count, made in parallel.
             /// (Each piece's writer: its bytes are written from where they were made.)
             func make(_ first: Int, _ count: Int) -> [ByteWriter] {
@@ -91,8 +91,10 @@ struct WhatIfExplain {
                     Parallel.forEach(count) { (worker: Int, i: Int) in
                         let k = first + i, piece = Maker.piece
                         let w = ByteWriter(capacity: piece * 512)
+                        let rows = changes.rows
                         for r in rows[(k * piece)..<min(rows.count, (k + 1) * piece)] {
-                            explain.line(r, before: explain.before[worker], after: explain.after[worker], into: w)
+                            explain.line(
+                                r, changes, before: explain.before[worker], after: explain.after[worker], into: w)
                             w.byte(UInt8(ascii: "\n"))
                         }
                         out[i] = w
@@ -101,7 +103,7 @@ struct WhatIfExplain {
                 return parts.map { $0! }
             }
         }
-        let maker = Maker(self, rows)
+        let maker = Maker(self, changes)
         func start(_ first: Int) -> Background<[ByteWriter]>? {
             guard first < pieces else { return nil }
             let count = min(batch, pieces - first)
@@ -121,33 +123,34 @@ struct WhatIfExplain {
 
     /// One decision (its reads in the side's tracer), or nil where the side has no
     /// such policy or list.
-    func decide(_ side: Side, _ row: WhatIfChanges.Row) -> EntryDecision? {
+    func decide(_ side: Side, _ row: WhatIfChanges.Row, _ changes: WhatIfChanges.Changes) -> EntryDecision? {
         let h = Int(row.householdIndex)
         guard h >= 0 && h < data.householdCount else { return nil }
         let ctx = side.ctx
         side.tracer.reset()
         ctx.tracer = side.tracer
         defer { ctx.tracer = nil }
+        let list = changes.list(row), policy = changes.policy(row)
         // Only a list with `after` reads the previous run.
-        let after = row.policy.isEmpty && side.rules.list(row.list)?.after != nil
+        let after = policy.isEmpty && side.rules.list(list)?.after != nil
         if let l = side.loaded, l.household == h, l.previous == after {
             ctx.resetCaches()
         } else {
-            let living = ctx.load(household: h, previous: after ? previous?.remembered(row.household) : nil)
+            let living = ctx.load(
+                household: h, previous: after ? previous?.remembered(changes.household(row)) : nil)
             side.loaded = (h, after, living)
         }
         guard side.loaded!.living else { return nil }
-        if !row.policy.isEmpty {
-            guard let p = side.rules.policy(row.policy), p.skipped == nil else { return nil }
+        if !policy.isEmpty {
+            guard let p = side.rules.policy(policy), p.skipped == nil else { return nil }
             var slot: Int?
-            if !row.person.isEmpty {
-                guard let key = IDNumber(stored: row.person)?.key else { return nil }
-                slot = (0..<ctx.memberCount).first { data.personID[Int(ctx.member($0))] == key }
+            if row.personKey != 0 {
+                slot = (0..<ctx.memberCount).first { data.personID[Int(ctx.member($0))] == row.personKey }
                 guard slot != nil else { return nil }
             }
             return ctx.decide(policy: p, slot: slot)
         }
-        guard let l = side.rules.list(row.list) else { return nil }
+        guard let l = side.rules.list(list) else { return nil }
         return ctx.decide(list: l)
     }
 
@@ -178,8 +181,9 @@ struct WhatIfExplain {
         return a == b || ctx.describe(a) == ctx.describe(b)
     }
 
-    func line(_ row: WhatIfChanges.Row, before: Side, after: Side, into w: ByteWriter) {
-        let b = decide(before, row), a = decide(after, row)
+    func line(_ row: WhatIfChanges.Row, _ changes: WhatIfChanges.Changes, before: Side, after: Side, into w: ByteWriter)
+    {
+        let b = decide(before, row, changes), a = decide(after, row, changes)
         func decision(_ x: EntryDecision?) {
             guard let d = x else { w.raw("null"); return }
             w.raw("{\"certainty\":")
@@ -192,15 +196,16 @@ struct WhatIfExplain {
         }
         func optional(_ s: String?) { if let s { w.string(s) } else { w.raw("null") } }
         w.raw("{\"list\":")
-        w.string(row.list)
+        w.string(changes.list(row))
         w.raw(",\"household_id\":")
-        w.string(row.household)
+        w.string(changes.household(row))
         w.raw(",\"person_id\":")
-        optional(row.person.isEmpty ? nil : row.person)
+        if row.personKey != 0 { w.id(row.personKey) } else { w.raw("null") }
         w.raw(",\"policy\":")
-        optional(row.policy.isEmpty ? nil : row.policy)
+        let policy = changes.policy(row)
+        optional(policy.isEmpty ? nil : policy)
         w.raw(",\"change\":")
-        w.string(row.change)
+        w.string(row.change.word)
         w.raw(",\"before\":")
         decision(b)
         w.raw(",\"after\":")

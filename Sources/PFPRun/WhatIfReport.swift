@@ -12,7 +12,7 @@ import PFPEmit
 enum WhatIfReport {
     static func html(
         reform: Reform, runDate: CivilDate, rules: RuleSet, base: RuleSet, summary: [WhatIfChanges.SummaryRow],
-        changes: [WhatIfChanges.Row], before: [String: Int], after: [String: Int], match m: MatchResult,
+        changes: WhatIfChanges.Changes, before: [String: Int], after: [String: Int], match m: MatchResult,
         afterEntries: ArraySlice<PublishedEntry>
     ) -> String {
         let esc = RunReport.esc
@@ -68,7 +68,7 @@ enum WhatIfReport {
 
         // By district: entries that change, of any list.
         var byDistrict: [Int32: Int] = [:]
-        for c in changes { byDistrict[(c.after ?? c.before!).district, default: 0] += 1 }
+        for c in changes.rows { byDistrict[changes.place(c).district, default: 0] += 1 }
         out += "<h2>By district 分区</h2>\n<p>Entries added, removed or changed in any list.</p>\n"
         out += RunReport.chart(byDistrict.keys.sorted().map { RunReport.Bar(label: "\($0)", value: byDistrict[$0]!) })
 
