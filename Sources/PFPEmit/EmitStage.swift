@@ -110,64 +110,90 @@ package struct EmitStage {
                 previousDate: x.previousDate,
                 dataQuality: Feedback.section(feeds: x.feeds, history: x.feedHistory, runDate: x.runDate))
         }
-        let pieceRows = 32_768
+        let pieceRows = 32_768, group = 4
         Meter.shared.start("writing lists", unit: "entries", total: x.match.entries.count)
         let policyFields = x.match.policyIDs.map { CSVText.field($0) }
-        // The files are written in order by one serial queue; its first error is kept.
+        // Each list is formatted a group of pieces at a time on every core, and the
+        // groups are written in order by one serial queue (its first error kept)
+        // while the next ones are formatted: at most two groups wait in memory.
         final class Written: @unchecked Sendable { var error: Error? }
         let writer = DispatchQueue(label: "pfp.emit.lists"), written = Written()
+        let waiting = DispatchSemaphore(value: 2)
         defer { writer.sync {} }
-        for (i, l) in lists.enumerated() {
+        var reportMade = false
+        for l in lists {
             let entries = byList[l.id] ?? []
             let pieces = max(1, (entries.count + pieceRows - 1) / pieceRows)
-            var text = [ByteWriter?](repeating: nil, count: pieces)
-            let extra = i == 0 ? 1 : 0
-            text.withUnsafeMutableBufferPointer { out in
-                Parallel.forEach(pieces + extra) { k in
-                    if k == pieces { makeReport(); return }
-                    let lo = entries.startIndex + k * pieceRows, hi = min(entries.endIndex, lo + pieceRows)
-                    // Room for long rows: memory not written to is never touched.
-                    let bytes = ByteWriter(capacity: (hi - lo) * 192)
-                    for e in entries[lo..<hi] {
-                        EmitStage.row(e, x.match, list: l, policies: policyFields, into: bytes)
-                    }
-                    out[k] = bytes
-                    Meter.shared.add(hi - lo)
-                }
-            }
             let file = ListFile(
                 dir: dir, name: "\(l.id).csv",
                 header: (l.keyColumns + l.columns.map(\.rawValue)).joined(separator: ",") + "\n",
-                text: text.map { $0 ?? ByteWriter(capacity: 64) },
                 rows: entries.count)
-            writer.async {
-                guard written.error == nil else { return }
-                do {
-                    try file.write()
-                } catch {
-                    written.error = error
+            for first in stride(from: 0, to: pieces, by: group) {
+                let count = min(group, pieces - first)
+                let extra = reportMade ? 0 : 1
+                reportMade = true
+                var text = [ByteWriter?](repeating: nil, count: count)
+                text.withUnsafeMutableBufferPointer { out in
+                    Parallel.forEach(count + extra) { i in
+                        if i == count { makeReport(); return }
+                        let k = first + i
+                        let lo = entries.startIndex + k * pieceRows, hi = min(entries.endIndex, lo + pieceRows)
+                        // Room for long rows: memory not written to is never touched.
+                        let bytes = ByteWriter(capacity: max(64, (hi - lo) * 192))
+                        for e in entries[lo..<hi] {
+                            EmitStage.row(e, x.match, list: l, policies: policyFields, into: bytes)
+                        }
+                        out[i] = bytes
+                        Meter.shared.add(hi - lo)
+                    }
+                }
+                let made = Pieces(text.map { $0! }), last = first + count >= pieces
+                waiting.wait()
+                writer.async {
+                    defer { waiting.signal() }
+                    guard written.error == nil else { return }
+                    do {
+                        try file.write(made.pieces)
+                        if last { try file.finish() }
+                    } catch {
+                        written.error = error
+                    }
                 }
             }
         }
         writer.sync {}
         if let e = written.error { throw e }
-        if lists.isEmpty { makeReport() }
+        if !reportMade { makeReport() }
         return (report, figures)
     }
 
-    /// A list's file, formatted, handed to the thread that writes the files in order.
+    /// Formatted pieces handed to the writing thread (not touched again here).
+    final class Pieces: @unchecked Sendable {
+        let pieces: [ByteWriter]
+        init(_ p: [ByteWriter]) { pieces = p }
+    }
+
+    /// A list's file, written a group of formatted pieces at a time by the thread
+    /// that writes the files in order (opened with its first group).
     final class ListFile: @unchecked Sendable {
-        let dir: RunDirectory, name: String, header: String, text: [ByteWriter], rows: Int
-        init(dir: RunDirectory, name: String, header: String, text: [ByteWriter], rows: Int) {
-            self.dir = dir; self.name = name; self.header = header; self.text = text; self.rows = rows
+        let dir: RunDirectory, name: String, header: String, rows: Int
+        private var out: FileIO.Writer?
+        init(dir: RunDirectory, name: String, header: String, rows: Int) {
+            self.dir = dir; self.name = name; self.header = header; self.rows = rows
         }
-        /// The header, then each piece's bytes from where they were made (no copy).
-        func write() throws {
-            var header = header
-            try dir.write(name, rows: rows) { put in
-                try header.withUTF8 { try put(UnsafeRawBufferPointer($0)) }
-                for t in text { try put(t.bytes) }
+        /// The pieces' bytes from where they were made (no copy); the header first.
+        func write(_ pieces: [ByteWriter]) throws {
+            if out == nil {
+                let w = try FileIO.Writer(path: dir.path(name))
+                try w.write(header)
+                out = w
             }
+            for p in pieces { try out!.write(p.bytes) }
+        }
+        func finish() throws {
+            guard let w = out else { return }
+            dir.add(name: name, rows: rows, sha256: try w.finish(), bytes: w.bytesWritten)
+            out = nil
         }
     }
 

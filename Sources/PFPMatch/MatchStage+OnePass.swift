@@ -21,16 +21,29 @@ extension MatchStage {
     /// key kept: a what-if never stores its state.
     func entriesInOnePass(
         data: IngestResult, rules: RuleSet, previous: RunState?, outreach: OutreachLookup?, workers: Workers,
-        chunks: Int, subset: [Int32]?
+        chunks: Int, subset: [Int32]?, dropBehind: (() -> Void)? = nil
     ) throws -> (entries: [PublishedEntry], codes: [String], living: Int) {
         let hCount = subset?.count ?? data.householdCount, listCount = rules.lists.count
         let policyRank = MatchStage.policyRanks(rules)
         var made = [Made?](repeating: nil, count: chunks)
-        let failed = NSLock()
+        let failed = NSLock()  // also counts the chunks done
         var failure: PipelineError?
         Meter.shared.start("deciding households", unit: "households", total: hCount)
+        // Every second chunk done, `dropBehind` lets the pages read so far go (the
+        // chunks are taken in household order: a chunk still being decided reads
+        // its own pages again, the chunks after it read later ones).
+        var chunksDone = 0
         made.withUnsafeMutableBufferPointer { out in
             Parallel.forEach(chunks) { (worker: Int, c: Int) in
+                defer {
+                    if let dropBehind {
+                        failed.lock()
+                        chunksDone += 1
+                        let drop = chunksDone % 2 == 0
+                        failed.unlock()
+                        if drop { dropBehind() }
+                    }
+                }
                 let range = (c * MatchStage.chunk)..<min(hCount, (c + 1) * MatchStage.chunk)
                 defer { Meter.shared.add(range.count) }
                 let ctx = workers.contexts[worker], tracer = workers.tracers[worker]

@@ -119,9 +119,15 @@ public struct MatchStage {
     ///
     /// `households`: only these (indexes in increasing order) are decided, as
     /// `pfp whatif` does for the households a reform may change; nil: every one.
+    ///
+    /// `dropBehind` (without explanations): called between rounds of chunks, when
+    /// every household before the next round is decided: the caller lets go of
+    /// the pages of what it reads in place (the next rounds read later households'
+    /// pages, further on in the same files).
     public func run(
         data: IngestResult, rules: RuleSet, profiles: HouseholdProfilesView?, previous: RunState?,
-        explainPath: String, console: Console, households subset: [Int32]? = nil, shared: Shared? = nil
+        explainPath: String, console: Console, households subset: [Int32]? = nil, shared: Shared? = nil,
+        dropBehind: (() -> Void)? = nil
     ) throws -> MatchResult {
         let started = FileIO.now()
         guard rules.policies.count <= Int(Int16.max) else {
@@ -138,7 +144,7 @@ public struct MatchStage {
         if !writesExplanations {
             let made = try entriesInOnePass(
                 data: data, rules: rules, previous: previous, outreach: outreach, workers: workers, chunks: chunks,
-                subset: subset)
+                subset: subset, dropBehind: dropBehind)
             console.detail(String(format: "    households decided, entries made: %.2f s", FileIO.now() - started))
             // No outreach summary: it feeds the nightly report's take-up table, which
             // a what-if does not publish.

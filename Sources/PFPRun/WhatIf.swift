@@ -128,10 +128,21 @@ package enum WhatIf {
                             + "read a changed number)")
                     let amounts = try sel.amounts(of: selected.amounts, impact: impact, rules: rs)
                     step("\(grouped(amounts.count)) amounts made again")
+                    // The amounts read pages of every part of the profiles and people;
+                    // the decisions read them again in order, round by round.
+                    sel.dropResidentPages()
+                    data.dropResidentPages()
                     let again = try MatchStage(writesExplanations: false).run(
                         data: data, rules: rs,
                         profiles: HouseholdProfilesView(sel.profiles, rules: rs, except: impact.changedValues),
-                        previous: previous, explainPath: "", console: console, households: subset, shared: shared)
+                        previous: previous, explainPath: "", console: console, households: subset, shared: shared,
+                        dropBehind: {
+                            // The households decided so far: their profiles', people's and
+                            // previous records' pages are not read again.
+                            sel.dropResidentPages()
+                            data.dropResidentPages()
+                            previous?.dropResidentPages()
+                        })
                     // Decided: the profiles are not read again (or, before a sweep's
                     // next value, other pages of them), and the previous state only
                     // for the changes explained (its pages come back as read).
@@ -228,6 +239,7 @@ package enum WhatIf {
         defer { _ = try? summarized.value() }
         let csv = diff.csv(changes)
         try dir.write("changes.csv", rows: changes.count) { put in for w in csv { try put(w.bytes) } }
+        step("changes.csv written")
         try dir.write("changes.jsonl", rows: changes.count) { put in try explain.lines(changes, put: put) }
         step("changes explained")
         let summary = try summarized.value()

@@ -77,7 +77,7 @@ struct WhatIfExplain {
     /// batch of pieces at a time (two batches in memory, never the whole file): the
     /// next batch is made on a thread of its own while this one is handed over.
     func lines(_ changes: WhatIfChanges.Changes, put: (UnsafeRawBufferPointer) throws -> Void) throws {
-        let piece = Maker.piece, batch = 64
+        let piece = Maker.piece, batch = 16
         let pieces = (changes.count + piece - 1) / piece
         final class Maker: @unchecked Sendable {
             static let piece = 256
@@ -115,6 +115,10 @@ struct WhatIfExplain {
         defer { _ = try? next?.value() }
         while let made = next {
             let parts = try made.value()
+            // Rows come list by list, each list's households in order: the pages of
+            // the people read so far are let go (the next batch reads later ones).
+            data.dropResidentPages()
+            previous?.dropResidentPages()
             first += batch
             next = start(first)
             for p in parts { try put(p.bytes) }
