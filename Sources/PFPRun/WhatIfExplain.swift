@@ -77,7 +77,7 @@ struct WhatIfExplain {
     /// batch of pieces at a time (two batches in memory, never the whole file): the
     /// next batch is made on a thread of its own while this one is handed over.
     func lines(_ changes: WhatIfChanges.Changes, put: (UnsafeRawBufferPointer) throws -> Void) throws {
-        let piece = Maker.piece, batch = 16
+        let piece = Maker.piece, batch = 4
         let pieces = (changes.count + piece - 1) / piece
         final class Maker: @unchecked Sendable {
             static let piece = 256
