@@ -15,16 +15,11 @@ public final class IDIndex: @unchecked Sendable {
     private let slots: UnsafeMutableBufferPointer<Slot>
     private let mask: Int
 
-    /// `compact`: at most two slots in three filled, not one in two (half the
-    /// memory for most counts; a little longer searches). For a table looked up
-    /// now and then (former members), not one read for every delivered row.
-    public convenience init(keys: [UInt64], compact: Bool = false) {
-        self.init(keys: Column(keys), compact: compact)
-    }
+    public convenience init(keys: [UInt64]) { self.init(keys: Column(keys)) }
 
-    public init(keys input: Column<UInt64>, compact: Bool = false) {
+    public init(keys input: Column<UInt64>) {
         var cap = 16
-        while cap < (compact ? input.count * 3 / 2 : input.count * 2) { cap <<= 1 }
+        while cap < input.count * 2 { cap <<= 1 }
         let mask = cap - 1
         // Read at random, a city's table is hundreds of megabytes: in 2 MiB pages
         // where the kernel grants them (transparent huge pages on request), a
@@ -76,6 +71,48 @@ public final class IDIndex: @unchecked Sendable {
             let s = sb[h]
             if s.key == k { return s.value }
             if s.key == 0 { return -1 }
+            h = (h + 1) & mask
+        }
+    }
+}
+
+/// An index of a column's keys: each slot holds a row number only (4 bytes), the
+/// key itself compared in the column. A quarter of `IDIndex`'s memory or less (a
+/// city's people: 16 MB, not 64–128 MB), for one more read of the column per
+/// lookup: for lookups now and then (a former member's ID in `previous(...)`),
+/// not one for every delivered row.
+public final class ColumnIndex: @unchecked Sendable {
+    private let keys: Column<UInt64>
+    /// Row number, or -1 for an empty slot; at most two slots in three filled.
+    private let slots: [Int32]
+    private let mask: Int
+
+    public init(keys: Column<UInt64>) {
+        precondition(keys.count < Int(Int32.max), "too many keys for a ColumnIndex")
+        var cap = 16
+        while cap < keys.count * 3 / 2 { cap <<= 1 }
+        let mask = cap - 1
+        var slots = [Int32](repeating: -1, count: cap)
+        slots.withUnsafeMutableBufferPointer { table in
+            for i in 0..<keys.count {
+                if i + 16 < keys.count { pfp_prefetch(table.baseAddress! + (IDIndex.hash(keys[i + 16]) & mask)) }
+                let k = keys[i]
+                var h = IDIndex.hash(k) & mask
+                while table[h] >= 0 && keys[Int(table[h])] != k { h = (h + 1) & mask }
+                table[h] = Int32(i)  // a key given twice: its last row, as IDIndex keeps
+            }
+        }
+        self.keys = keys
+        self.slots = slots
+        self.mask = mask
+    }
+
+    /// The row of the key, or -1.
+    public func find(_ k: UInt64) -> Int32 {
+        var h = IDIndex.hash(k) & mask
+        while true {
+            let v = slots[h]
+            if v < 0 || keys[Int(v)] == k { return v }
             h = (h + 1) & mask
         }
     }

@@ -86,7 +86,7 @@ public struct MatchStage {
             shared: Shared? = nil
         ) throws {
             let workerRules = try rules.replicas(Parallel.workers(for: tasks))
-            let lookup = previous == nil ? nil : shared?.lookup ?? IDIndex(keys: data.personID)
+            let lookup = previous == nil ? nil : shared?.lookup ?? ColumnIndex(keys: data.personID)
             let households = data.households
             let presence = shared?.presence ?? TagPresence(data: households)
             contexts = workerRules.map { rules in
@@ -101,13 +101,13 @@ public struct MatchStage {
     }
 
     /// What the evaluators of every run on the same households share: the person
-    /// lookup (former members; compact, as it is read now and then) and which tags
-    /// each household has rows for.
+    /// lookup (former members: a `ColumnIndex`, as it is read now and then) and
+    /// which tags each household has rows for.
     public struct Shared {
-        public let lookup: IDIndex
+        public let lookup: ColumnIndex
         public let presence: TagPresence?
         public init(data: IngestResult) {
-            lookup = IDIndex(keys: data.personID, compact: true)
+            lookup = ColumnIndex(keys: data.personID)
             presence = TagPresence(data: data.households)
         }
     }

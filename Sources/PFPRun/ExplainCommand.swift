@@ -41,7 +41,7 @@ package enum ExplainCommand {
         let prevDate = try registry.previousSuccessful(before: r.runDate)
         let previous = try prevDate.flatMap { try RunState.load(from: store, runDate: $0) }
         let prevHousehold = previous?.remembered(req.household)
-        let lookup = IDIndex(keys: data.personID)
+        let lookup = ColumnIndex(keys: data.personID)
         let ctx = EvalContext(rules: rules, data: data.households)
         let fragments = ExplainFragments(rules: rules, runDate: r.runDate)
         ctx.setPersonLookup { lookup.find($0) }

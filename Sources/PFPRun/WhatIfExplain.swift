@@ -25,7 +25,7 @@ struct WhatIfExplain {
         /// and its place in the names' order.
         let valueNames: [String], rememberedNames: [String]
         let valueRank: [Int32], rememberedRank: [Int32]
-        init(rules: RuleSet, data: IngestResult, lookup: IDIndex) {
+        init(rules: RuleSet, data: IngestResult, lookup: ColumnIndex) {
             self.rules = rules
             ctx = EvalContext(rules: rules, data: data.households)
             ctx.setPersonLookup { lookup.find($0) }
@@ -59,7 +59,7 @@ struct WhatIfExplain {
     let sameParameter: [Bool]
 
     init(
-        data: IngestResult, previous: RunState?, base: RuleSet, reform: RuleSet, workers: Int, lookup: IDIndex
+        data: IngestResult, previous: RunState?, base: RuleSet, reform: RuleSet, workers: Int, lookup: ColumnIndex
     ) throws {
         self.data = data
         self.previous = previous

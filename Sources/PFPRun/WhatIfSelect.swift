@@ -34,7 +34,7 @@ struct WhatIfSelect {
     /// The evaluators' shared structures (made once for every reform).
     let shared: MatchStage.Shared
     var presence: TagPresence? { shared.presence }
-    var lookup: IDIndex { shared.lookup }
+    var lookup: ColumnIndex { shared.lookup }
 
     init(
         data: IngestResult, previous: RunState?, base: RuleSet, published: MatchResult, profiles: HouseholdProfiles,
