@@ -76,12 +76,18 @@ struct WhatIfExplain {
     /// Every row's line, in order, made in parallel pieces and handed to `put` a
     /// batch of pieces at a time (two batches in memory, never the whole file): the
     /// next batch is made on a thread of its own while this one is handed over.
+    /// Rows come list by list, each list's households in order: every fourth piece
+    /// made, the pages of the people read so far are let go (the pieces after it
+    /// read later households; the kernel maps 64 KiB around each page read, so
+    /// even a few hundred rows hold many pages).
     func lines(_ changes: WhatIfChanges.Changes, put: (UnsafeRawBufferPointer) throws -> Void) throws {
-        let piece = Maker.piece, batch = 4
+        let piece = Maker.piece, batch = 32
         let pieces = (changes.count + piece - 1) / piece
         final class Maker: @unchecked Sendable {
             static let piece = 256
             let explain: WhatIfExplain, changes: WhatIfChanges.Changes
+            let counting = NSLock()
+            var made = 0
             init(_ e: WhatIfExplain, _ c: WhatIfChanges.Changes) { (explain, changes) = (e, c) }
             /// Pieces first ..< first + count, made in parallel.
             /// (Each piece's writer: its bytes are written from where they were made.)
@@ -98,6 +104,14 @@ struct WhatIfExplain {
                             w.byte(UInt8(ascii: "\n"))
                         }
                         out[i] = w
+                        counting.lock()
+                        made += 1
+                        let drop = made % 4 == 0
+                        counting.unlock()
+                        if drop {
+                            explain.data.dropResidentPages()
+                            explain.previous?.dropResidentPages()
+                        }
                     }
                 }
                 return parts.map { $0! }
@@ -115,10 +129,6 @@ struct WhatIfExplain {
         defer { _ = try? next?.value() }
         while let made = next {
             let parts = try made.value()
-            // Rows come list by list, each list's households in order: the pages of
-            // the people read so far are let go (the next batch reads later ones).
-            data.dropResidentPages()
-            previous?.dropResidentPages()
             first += batch
             next = start(first)
             for p in parts { try put(p.bytes) }
