@@ -106,7 +106,7 @@ struct WhatIfExplain {
                         out[i] = w
                         counting.lock()
                         made += 1
-                        let drop = made % 4 == 0
+                        let drop = made % 16 == 0
                         counting.unlock()
                         if drop {
                             explain.data.dropResidentPages()
