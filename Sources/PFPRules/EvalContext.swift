@@ -141,6 +141,13 @@ public final class Tracer {
 /// `receiving.*` tags, for most households) instead of looking for them.
 public final class TagPresence: @unchecked Sendable {
     let masks: [UInt64]
+    /// Per tag, the first row of each block of `1 << skipShift` households (the
+    /// first of its rows at or after the block's first person): a cursor placed
+    /// again after a jump backwards starts there and searches forward a little,
+    /// instead of searching the whole column (whose probes, on a column read in
+    /// place, each bring pages in).
+    let skips: [[Int32]]
+    static let skipShift = 12
 
     /// nil when the catalogue has more than 64 tags (every tag is looked for).
     public init?(data: Households) {
@@ -167,6 +174,18 @@ public final class TagPresence: @unchecked Sendable {
             }
         }
         self.masks = masks
+        let blocks = (hCount + (1 << TagPresence.skipShift) - 1) >> TagPresence.skipShift
+        var skips = [[Int32]](repeating: [], count: tagCount)
+        skips.withUnsafeMutableBufferPointer { out in
+            Parallel.forEach(tagCount) { t in
+                out[t] = data.tags[t].person.withUnsafeBufferPointer { persons in
+                    (0..<blocks).map { k in
+                        Int32(EvalContext.lowerBound(persons, data.householdStart[k << TagPresence.skipShift]))
+                    }
+                }
+            }
+        }
+        self.skips = skips
     }
 }
 
@@ -405,7 +424,11 @@ public final class EvalContext {
         var c = cursors[t]
         // A fresh context or a jump backwards: binary search; within a chunk the
         // households come in order and the cursor only moves forward a little.
-        if c > persons.count { c = EvalContext.lowerBound(persons, start) }
+        if c > persons.count {
+            c =
+                presence.map { Int($0.skips[t][household >> TagPresence.skipShift]) }
+                ?? EvalContext.lowerBound(persons, start)
+        }
         // Forward a step at a time, then in doubling strides when the
         // households skipped have many rows (the explanations' pass loads
         // only the households on one list).

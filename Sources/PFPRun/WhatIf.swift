@@ -167,7 +167,7 @@ package enum WhatIf {
                     runDate: r.runDate, into: dir,
                     explain: try WhatIfExplain(
                         data: data, previous: previous, base: base, reform: rs, workers: Parallel.threads,
-                        lookup: shared.lookup),
+                        lookup: shared.lookup, presence: shared.presence),
                     step: step)
                 try dir.publish()
                 outcome.path = dir.finalPath

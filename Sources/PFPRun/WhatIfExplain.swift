@@ -25,9 +25,9 @@ struct WhatIfExplain {
         /// and its place in the names' order.
         let valueNames: [String], rememberedNames: [String]
         let valueRank: [Int32], rememberedRank: [Int32]
-        init(rules: RuleSet, data: IngestResult, lookup: ColumnIndex) {
+        init(rules: RuleSet, data: IngestResult, lookup: ColumnIndex, presence: TagPresence?) {
             self.rules = rules
-            ctx = EvalContext(rules: rules, data: data.households)
+            ctx = EvalContext(rules: rules, data: data.households, presence: presence)
             ctx.setPersonLookup { lookup.find($0) }
             tracer.recordsTagReads = false
             valueNames = rules.values.map(\.id)
@@ -59,12 +59,13 @@ struct WhatIfExplain {
     let sameParameter: [Bool]
 
     init(
-        data: IngestResult, previous: RunState?, base: RuleSet, reform: RuleSet, workers: Int, lookup: ColumnIndex
+        data: IngestResult, previous: RunState?, base: RuleSet, reform: RuleSet, workers: Int, lookup: ColumnIndex,
+        presence: TagPresence?
     ) throws {
         self.data = data
         self.previous = previous
-        before = try base.replicas(workers).map { Side(rules: $0, data: data, lookup: lookup) }
-        after = try reform.replicas(workers).map { Side(rules: $0, data: data, lookup: lookup) }
+        before = try base.replicas(workers).map { Side(rules: $0, data: data, lookup: lookup, presence: presence) }
+        after = try reform.replicas(workers).map { Side(rules: $0, data: data, lookup: lookup, presence: presence) }
         sameNames =
             before[0].valueNames == after[0].valueNames && before[0].rememberedNames == after[0].rememberedNames
             && base.parameterIDs == reform.parameterIDs
