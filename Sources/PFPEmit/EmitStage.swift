@@ -208,18 +208,7 @@ package struct EmitStage {
     /// One CSV row of `l` into `w`. `policies`: each policy's id as a field
     /// (`field`), made once per run.
     static func row(_ e: PublishedEntry, _ m: MatchResult, list l: ListInfo, policies: [[UInt8]], into w: ByteWriter) {
-        /// Codes joined by `;`: written as they are unless one needs quotes (then the
-        /// joined text is quoted as one field).
-        func codes(_ e: PublishedEntry) {
-            let list = m.codes(e)
-            var plain = true
-            for var c in list { c.withUTF8 { plain = plain && !CSVText.needsQuotes($0) } }
-            guard plain else { w.csvField(list.joined(separator: ";")); return }
-            for (k, var c) in list.enumerated() {
-                if k > 0 { w.byte(UInt8(ascii: ";")) }
-                c.withUTF8 { w.append($0) }
-            }
-        }
+        func codes(_ e: PublishedEntry) { w.csvCodes(m.codes(e)) }
         w.csvField(m.householdID(e))
         if l.perPolicy {
             w.byte(UInt8(ascii: ","))

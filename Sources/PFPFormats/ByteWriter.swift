@@ -143,6 +143,18 @@ public final class ByteWriter {
     }
 
     /// A CSV field: as it is, or quoted (quotes doubled) when `CSVText` says so.
+    /// Codes joined by `;` as one CSV field: written as they are unless one needs
+    /// quotes (then the joined text is quoted as one field).
+    public func csvCodes(_ codes: ArraySlice<String>) {
+        var plain = true
+        for var c in codes { c.withUTF8 { plain = plain && !CSVText.needsQuotes($0) } }
+        guard plain else { csvField(codes.joined(separator: ";")); return }
+        for (k, var c) in codes.enumerated() {
+            if k > 0 { byte(UInt8(ascii: ";")) }
+            c.withUTF8 { append($0) }
+        }
+    }
+
     @inlinable public func csvField(_ s: String) {
         var t = s
         t.withUTF8 { u in

@@ -255,15 +255,7 @@ struct WhatIfChanges {
         }
         for (e, m) in sides {
             w.byte(comma)
-            guard let e, WhatIfChanges.showsCodes(e, info) else { continue }
-            let codes = m.codes(e)
-            var plain = true
-            for var c in codes { c.withUTF8 { plain = plain && !CSVText.needsQuotes($0) } }
-            guard plain else { w.csvField(codes.joined(separator: ";")); continue }
-            for (k, var c) in codes.enumerated() {
-                if k > 0 { w.byte(UInt8(ascii: ";")) }
-                c.withUTF8 { w.append($0) }
-            }
+            if let e, WhatIfChanges.showsCodes(e, info) { w.csvCodes(m.codes(e)) }
         }
         let place = changes.place(r)
         w.byte(comma)
