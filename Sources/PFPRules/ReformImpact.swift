@@ -411,6 +411,41 @@ package final class ClosedFrontier {
         return true
     }
 
+    /// The reform's result of every frontier node for household h (household nodes,
+    /// then each living member's person nodes) into `out`, and whether one differs
+    /// from the base's (`base`: `baseResults`, same frontier); nil when a value it
+    /// reads is not stored. (`differs` stops at the first difference; a sweep's
+    /// values are also compared with each other.)
+    package func reformResults(household h: Int, base: [Val], reads: StoredReads, into out: inout [Val]) -> Bool? {
+        out.removeAll(keepingCapacity: true)
+        var i = 0, differs = false
+        for (k, n) in householdFrontier.enumerated() {
+            let kept = keptHousehold[k]
+            guard
+                let y = kept == 0
+                    ? eval(n, true, h, -1, reads) : reform(n, keeping: kept, base[i + 1], h, -1, reads)
+            else { return nil }
+            if base[i] != y { differs = true }
+            out.append(y)
+            i += kept == 0 ? 1 : 2
+        }
+        guard !personFrontier.isEmpty else { return differs }
+        for p in Int(households.householdStart[h])..<Int(households.householdStart[h + 1])
+        where households.living[p] != 0 {
+            for (k, n) in personFrontier.enumerated() {
+                let kept = keptPerson[k]
+                guard
+                    let y = kept == 0
+                        ? eval(n, true, h, Int32(p), reads) : reform(n, keeping: kept, base[i + 1], h, Int32(p), reads)
+                else { return nil }
+                if base[i] != y { differs = true }
+                out.append(y)
+                i += kept == 0 ? 1 : 2
+            }
+        }
+        return differs
+    }
+
     /// Whether a frontier node gives another result under the reform for household
     /// h or one of its living members than `base` (`baseResults`, same frontier);
     /// nil when a value it reads is not stored.

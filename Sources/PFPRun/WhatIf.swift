@@ -100,7 +100,13 @@ package enum WhatIf {
         var subsets = [WhatIfSelect.Selected?](repeating: nil, count: reforms.count)
         if let select {
             let selected = impacts.indices.filter { impacts[$0] != nil }
-            let found = try select.households(selected.map { (impacts[$0]!, reformRules[$0]) })
+            // A sweep's value is chained to the value before it (both selected).
+            let firstSwept = reforms.count - (sweep?.values.count ?? 0)
+            let chainable = selected.indices.map { j in
+                j > 0 && selected[j - 1] == selected[j] - 1 && selected[j - 1] >= firstSwept
+            }
+            let found = try select.households(
+                selected.map { (impacts[$0]!, reformRules[$0]) }, chainable: chainable)
             for (i, s) in zip(selected, found) { subsets[i] = s }
             // The selection read every household's people; a reform reads few of them.
             data.dropResidentPages()
@@ -108,7 +114,11 @@ package enum WhatIf {
         }
         let outRoot = req.outRoot ?? (r.config.resolve("out/whatif") as NSString).appendingPathComponent("\(r.runDate)")
         var outcomes: [Outcome] = []
+        // The reform's result a chained value (a sweep's next) is made from.
+        var chainBase: MatchResult?
         for (k, ((reform, rs), impact)) in zip(zip(reforms, reformRules), impacts).enumerated() {
+            var valueBefore = chainBase
+            chainBase = nil
             console.stageStarted(reform.name)
             let t0 = FileIO.now(), c0 = FileIO.cpuSeconds()
             let dir = try RunDirectory(root: outRoot, name: reform.name)
@@ -120,13 +130,26 @@ package enum WhatIf {
                     // The same rules with other numbers: only the households the
                     // changed numbers can reach are decided again; those where only
                     // an amount can change keep their entries with the amount made again.
-                    let subset = selected.decide
+                    // A sweep's next value starts from the value before: only the
+                    // households whose frontier moved between the two are decided
+                    // again, the others that may differ from the published run keep
+                    // that value's entries with their amounts made again.
+                    let chained = valueBefore != nil ? selected.chained : nil
+                    let subset = chained ?? selected.decide
+                    let keep =
+                        chained.map { d in
+                            let again = sel.marks(d)
+                            return (selected.decide + selected.amounts).filter { !again[Int($0)] }.sorted()
+                        } ?? selected.amounts
                     console.detail(
-                        "    \(grouped(subset.count)) households decided again, "
-                            + "\(grouped(selected.amounts.count)) with amounts made again "
-                            + "(\(impact.frontierCount) comparisons and \(impact.amountPolicies.count) amounts "
-                            + "read a changed number)")
-                    let amounts = try sel.amounts(of: selected.amounts, impact: impact, rules: rs)
+                        "    \(grouped(subset.count)) households decided again"
+                            + (chained != nil ? " (from the value before)" : "")
+                            + ", \(grouped(keep.count)) with amounts made again (\(grouped(selected.decide.count)) may "
+                            + "decide otherwise than published, \(grouped(selected.amounts.count)) only their amounts; "
+                            + "\(impact.frontierCount) comparisons and \(impact.amountPolicies.count) amounts read a "
+                            + "changed number)")
+                    let amounts = try sel.amounts(
+                        of: keep, impact: impact, rules: rs, base: chained != nil ? valueBefore : nil)
                     step("\(grouped(amounts.count)) amounts made again")
                     // The amounts read pages of every part of the profiles and people;
                     // the decisions read them again in order, round by round.
@@ -149,8 +172,11 @@ package enum WhatIf {
                     if k == lastReading { sel.release() } else { sel.dropResidentPages() }
                     previous?.dropResidentPages()
                     data.dropResidentPages()
-                    m = sel.merged(again, subset: subset, amounts: amounts)
-                    let both = sel.marks(subset + selected.amounts)
+                    m = sel.merged(
+                        again, subset: subset, amounts: amounts, base: chained != nil ? valueBefore : nil)
+                    valueBefore = nil  // made into m: its entries not held twice
+                    if k + 1 < reforms.count, subsets[k + 1]?.chained != nil { chainBase = m }
+                    let both = sel.marks(selected.decide + selected.amounts)
                     mayDiffer = (sel.entries(of: both, in: published), sel.entries(of: both, in: m))
                     step("decisions")
                 } else {

@@ -57,12 +57,18 @@ struct WhatIfSelect {
     /// A reform's households that may change: those decided again, and those whose
     /// frontier does not differ but that hold an entry whose amount reads a changed
     /// number (their entries stay, with the amounts made again: `amounts`).
+    ///
+    /// `chained` (a sweep's values after the first, `chainable`): the households
+    /// whose frontier gives another result than under the reform before it — the
+    /// others decide as they did there (their amounts apart), so the reform's result
+    /// can be made from the one before by deciding these alone. nil: not chained.
     struct Selected {
         var decide: [Int32] = []
         var amounts: [Int32] = []
+        var chained: [Int32]?
     }
 
-    func households(_ reforms: [(impact: ReformImpact, rules: RuleSet)]) throws -> [Selected] {
+    func households(_ reforms: [(impact: ReformImpact, rules: RuleSet)], chainable: [Bool] = []) throws -> [Selected] {
         let count = reforms.count
         guard count > 0 else { return [] }
         var amountMask = [UInt64](repeating: 0, count: count)
@@ -114,6 +120,17 @@ struct WhatIfSelect {
             }
         }
         let group = (0..<count).map { i in (0...i).first { shareable($0, i) }! }
+        // A reform chained to the one before: the same frontier kept the same way,
+        // the same amounts and cooling-offs read (a sweep's values).
+        let chain = (0..<count).map { i in
+            i > 0 && i < chainable.count && chainable[i] && group[i] == group[i - 1] && !everyone[i]
+                && !everyone[i - 1] && reforms[i].impact.frontierCount > 0
+                && reforms[i].impact.amountPolicies == reforms[i - 1].impact.amountPolicies
+                && reforms[i].impact.outreachChanged == reforms[i - 1].impact.outreachChanged
+                && amountMask[i] == amountMask[i - 1]
+        }
+        // Whose frontier results are kept whole for the comparison with the next reform or the one before.
+        let keepsResults = (0..<count).map { i in chain[i] || (i + 1 < count && chain[i + 1]) }
         var found = [[Selected]](repeating: [], count: pieces)
         found.withUnsafeMutableBufferPointer { out in
             Parallel.forEach(pieces) { (worker: Int, k: Int) in
@@ -121,12 +138,28 @@ struct WhatIfSelect {
                 let fast = closed[worker], reads = StoredReads(values: base.values.count)
                 var closedBase = [[Val]](repeating: [], count: count)
                 var closedMade = [Bool?](repeating: nil, count: count)  // nil: not yet; false: a value not stored
-                var mine = [Selected](repeating: Selected(), count: count)
+                var mine = (0..<count).map { Selected(chained: chain[$0] ? [] : nil) }
                 var baseResults = [[Val]](repeating: [], count: count), made = [Bool](repeating: false, count: count)
+                // This reform's results for the household when kept whole and the
+                // reform before's, and how each was made (1: from the stored values,
+                // 2: the household loaded; 0: not made).
+                var results: [Val] = [], resultsBefore: [Val] = []
+                var madeBy: UInt8 = 0, madeBefore: UInt8 = 0
                 for h in (k * chunk)..<min(n, (k + 1) * chunk) {
                     var loaded = false, living = false
                     for i in 0..<count { made[i] = false; closedMade[i] = nil }
+                    madeBy = 0
                     for (i, r) in reforms.enumerated() {
+                        // Chained: decided against the reform before unless both made
+                        // their results the same way and found the same.
+                        swap(&results, &resultsBefore)
+                        madeBefore = madeBy
+                        madeBy = 0
+                        defer {
+                            if chain[i] && (madeBy == 0 || madeBy != madeBefore || results != resultsBefore) {
+                                mine[i].chained!.append(Int32(h))
+                            }
+                        }
                         if everyone[i] || outreach[i]?.hasEvents(household: h) == true {
                             mine[i].decide.append(Int32(h))
                             continue
@@ -143,8 +176,11 @@ struct WhatIfSelect {
                                 closedMade[g] = gf.baseResults(household: h, reads: reads, into: &closedBase[g])
                             }
                             if closedMade[g] == true,
-                                let differs = f.differs(household: h, base: closedBase[g], reads: reads)
+                                let differs = keepsResults[i]
+                                    ? f.reformResults(household: h, base: closedBase[g], reads: reads, into: &results)
+                                    : f.differs(household: h, base: closedBase[g], reads: reads)
                             {
+                                if keepsResults[i] { madeBy = 1 }
                                 if differs {
                                     mine[i].decide.append(Int32(h))
                                 } else if amounts {
@@ -164,7 +200,15 @@ struct WhatIfSelect {
                             reforms[g].impact.results(b, into: &baseResults[g])
                             made[g] = true
                         }
-                        if r.impact.differs(base: baseResults[g], reform: rs[i]) {
+                        let differs: Bool
+                        if keepsResults[i] {
+                            r.impact.results(rs[i], into: &results)
+                            madeBy = 2
+                            differs = results != baseResults[g]
+                        } else {
+                            differs = r.impact.differs(base: baseResults[g], reform: rs[i])
+                        }
+                        if differs {
                             mine[i].decide.append(Int32(h))
                         } else if amounts {
                             mine[i].amounts.append(Int32(h))
@@ -175,7 +219,9 @@ struct WhatIfSelect {
             }
         }
         return (0..<count).map { i in
-            Selected(decide: found.flatMap { $0[i].decide }, amounts: found.flatMap { $0[i].amounts })
+            Selected(
+                decide: found.flatMap { $0[i].decide }, amounts: found.flatMap { $0[i].amounts },
+                chained: chain[i] ? found.flatMap { $0[i].chained! } : nil)
         }
     }
 
@@ -183,9 +229,12 @@ struct WhatIfSelect {
     /// amount reads a changed number, each with its amount under the reform
     /// (entry index, amount; in entry order): the same decision made for the same
     /// policy and member, by the reform's rules.
+    ///
+    /// `base`: whose entries (the published ones, or a sweep's value before).
     func amounts(
-        of households: [Int32], impact: ReformImpact, rules: RuleSet
+        of households: [Int32], impact: ReformImpact, rules: RuleSet, base: MatchResult? = nil
     ) throws -> [(entry: Int, amount: Int64)] {
+        let published = base ?? self.published
         let flagged = marks(households)
         var policies = [Bool](repeating: false, count: rules.policies.count)
         for p in impact.amountPolicies { policies[p] = true }
@@ -235,7 +284,13 @@ struct WhatIfSelect {
     /// one side). The two share the household, list and policy indexes.
     ///
     /// `amounts`: published entries whose amount is made again (`amounts(of:)`).
-    func merged(_ decided: MatchResult, subset: [Int32], amounts: [(entry: Int, amount: Int64)]) -> MatchResult {
+    ///
+    /// `base`: the entries the others keep (the published ones, or a sweep's value
+    /// before, itself made this way).
+    func merged(
+        _ decided: MatchResult, subset: [Int32], amounts: [(entry: Int, amount: Int64)], base: MatchResult? = nil
+    ) -> MatchResult {
+        let published = base ?? self.published
         let again = marks(subset)
         let old = published.entries, new = decided.entries
         let shift = Int32(published.codes.count)

@@ -138,9 +138,16 @@ final class WhatIfSelectionTests: XCTestCase {
         XCTAssertTrue(push.contains(",heating,confirmed,250,"), "at the reform's amount")
     }
 
+    /// A sweep's values after the first are made from the value before (only the
+    /// households whose frontier moved between the two decided again): the same
+    /// files as deciding every household for every value.
     func testASweepGivesTheFilesOfDecidingEveryHousehold() throws {
         let sweep = ["--sweep", "dibao.standard=1500..1700:100"]
-        XCTAssertEqual(try whatif(sweep, out: "sweep-some").status, 0)
+        let some = try whatif(sweep, out: "sweep-some")
+        XCTAssertEqual(some.status, 0, some.err)
+        XCTAssertEqual(
+            some.err.components(separatedBy: "(from the value before)").count - 1, 2,
+            "the second and third values start from the one before")
         XCTAssertEqual(try whatif(sweep + ["--every-household"], out: "sweep-every").status, 0)
         try assertSameFolders(work + "/sweep-some", work + "/sweep-every", "sweep")
     }
