@@ -414,10 +414,25 @@ package final class ClosedFrontier {
     /// The reform's result of every frontier node for household h (household nodes,
     /// then each living member's person nodes) into `out`, and whether one differs
     /// from the base's (`base`: `baseResults`, same frontier); nil when a value it
-    /// reads is not stored. (`differs` stops at the first difference; a sweep's
-    /// values are also compared with each other.)
+    /// reads is not stored. (A sweep's values are also compared with each other.)
     package func reformResults(household h: Int, base: [Val], reads: StoredReads, into out: inout [Val]) -> Bool? {
         out.removeAll(keepingCapacity: true)
+        return walk(household: h, base: base, reads: reads, whole: true, into: &out)
+    }
+
+    /// Whether a frontier node gives another result under the reform for household
+    /// h or one of its living members than `base` (`baseResults`, same frontier);
+    /// nil when a value it reads is not stored. Stops at the first difference.
+    package func differs(household h: Int, base: [Val], reads: StoredReads) -> Bool? {
+        var none: [Val] = []
+        return walk(household: h, base: base, reads: reads, whole: false, into: &none)
+    }
+
+    /// The reform's side of every frontier node, compared with the base's; `whole`:
+    /// every node worked out and its result kept in `out`, else up to the first
+    /// that differs (nothing kept).
+    @inline(__always)
+    private func walk(household h: Int, base: [Val], reads: StoredReads, whole: Bool, into out: inout [Val]) -> Bool? {
         var i = 0, differs = false
         for (k, n) in householdFrontier.enumerated() {
             let kept = keptHousehold[k]
@@ -425,8 +440,11 @@ package final class ClosedFrontier {
                 let y = kept == 0
                     ? eval(n, true, h, -1, reads) : reform(n, keeping: kept, base[i + 1], h, -1, reads)
             else { return nil }
-            if base[i] != y { differs = true }
-            out.append(y)
+            if base[i] != y {
+                if !whole { return true }
+                differs = true
+            }
+            if whole { out.append(y) }
             i += kept == 0 ? 1 : 2
         }
         guard !personFrontier.isEmpty else { return differs }
@@ -438,42 +456,15 @@ package final class ClosedFrontier {
                     let y = kept == 0
                         ? eval(n, true, h, Int32(p), reads) : reform(n, keeping: kept, base[i + 1], h, Int32(p), reads)
                 else { return nil }
-                if base[i] != y { differs = true }
-                out.append(y)
+                if base[i] != y {
+                    if !whole { return true }
+                    differs = true
+                }
+                if whole { out.append(y) }
                 i += kept == 0 ? 1 : 2
             }
         }
         return differs
-    }
-
-    /// Whether a frontier node gives another result under the reform for household
-    /// h or one of its living members than `base` (`baseResults`, same frontier);
-    /// nil when a value it reads is not stored.
-    package func differs(household h: Int, base: [Val], reads: StoredReads) -> Bool? {
-        var i = 0
-        for (k, n) in householdFrontier.enumerated() {
-            let kept = keptHousehold[k]
-            guard
-                let y = kept == 0
-                    ? eval(n, true, h, -1, reads) : reform(n, keeping: kept, base[i + 1], h, -1, reads)
-            else { return nil }
-            if base[i] != y { return true }
-            i += kept == 0 ? 1 : 2
-        }
-        guard !personFrontier.isEmpty else { return false }
-        for p in Int(households.householdStart[h])..<Int(households.householdStart[h + 1])
-        where households.living[p] != 0 {
-            for (k, n) in personFrontier.enumerated() {
-                let kept = keptPerson[k]
-                guard
-                    let y = kept == 0
-                        ? eval(n, true, h, Int32(p), reads) : reform(n, keeping: kept, base[i + 1], h, Int32(p), reads)
-                else { return nil }
-                if base[i] != y { return true }
-                i += kept == 0 ? 1 : 2
-            }
-        }
-        return false
     }
 
     /// Node n for household h (person p, -1: the household), under the reform's
