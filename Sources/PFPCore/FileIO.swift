@@ -329,12 +329,7 @@ public enum FileIO {
     /// Peak resident set size of this process since it started or since the last
     /// `resetPeakRSS()`, in bytes (Linux's VmHWM; getrusage elsewhere).
     public static func peakRSS() -> Int {
-        if let text = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8),
-            let line = text.split(separator: "\n").first(where: { $0.hasPrefix("VmHWM:") }),
-            let kb = Int(line.dropFirst(6).trimmingCharacters(in: .whitespaces).split(separator: " ").first ?? "")
-        {
-            return kb * 1024
-        }
+        if let kb = memoryStatus(["VmHWM:"]).first, let kb { return kb * 1024 }
         var ru = rusage()
         getrusage(__rusage_who_t(0), &ru)  // RUSAGE_SELF
         return Int(ru.ru_maxrss) * 1024
@@ -353,6 +348,17 @@ public enum FileIO {
     /// Gives the heap memory malloc keeps free back to the system (after large data
     /// is let go in the middle of a stage).
     public static func releaseFreeMemory() { pfp_release_free_memory() }
+
+    /// Fields of /proc/self/status in kB (`VmHWM:`, `VmRSS:`, `RssFile:` ...), nil
+    /// where the system has no such field.
+    public static func memoryStatus(_ keys: [String]) -> [Int?] {
+        let lines = ((try? String(contentsOfFile: "/proc/self/status", encoding: .utf8)) ?? "").split(separator: "\n")
+        return keys.map { key in
+            lines.first { $0.hasPrefix(key) }.flatMap {
+                Int($0.dropFirst(key.count).split(whereSeparator: { $0 == " " || $0 == "\t" }).first ?? "")
+            }
+        }
+    }
 
     /// Starts a new peak for `peakRSS()` (per stage figures); a no-op where Linux's
     /// /proc/self/clear_refs is not there.

@@ -26,7 +26,7 @@ extension MatchStage {
         let hCount = subset?.count ?? data.householdCount, listCount = rules.lists.count
         let policyRank = MatchStage.policyRanks(rules)
         var made = [Made?](repeating: nil, count: chunks)
-        let failed = NSLock()  // also counts the chunks done
+        let failed = NSLock(), counting = NSLock()
         var failure: PipelineError?
         Meter.shared.start("deciding households", unit: "households", total: hCount)
         // Every second chunk done, `dropBehind` lets the pages read so far go (the
@@ -37,10 +37,10 @@ extension MatchStage {
             Parallel.forEach(chunks) { (worker: Int, c: Int) in
                 defer {
                     if let dropBehind {
-                        failed.lock()
+                        counting.lock()
                         chunksDone += 1
                         let drop = chunksDone % 4 == 0
-                        failed.unlock()
+                        counting.unlock()
                         if drop { dropBehind() }
                     }
                 }

@@ -151,27 +151,25 @@ package enum WhatIf {
                     let amounts = try sel.amounts(
                         of: keep, impact: impact, rules: rs, base: chained != nil ? valueBefore : nil)
                     step("\(grouped(amounts.count)) amounts made again")
-                    // The amounts read pages of every part of the profiles and people;
-                    // the decisions read them again in order, round by round.
-                    sel.dropResidentPages()
-                    data.dropResidentPages()
+                    // The pages read in place of the profiles, the people and the previous
+                    // records, let go: the amounts read every part of them, the decisions
+                    // read them again in household order (the pages behind them are not
+                    // read again), and the explanations read few of them.
+                    let dropPages = {
+                        sel.dropResidentPages()
+                        data.dropResidentPages()
+                        previous?.dropResidentPages()
+                    }
+                    dropPages()
                     let again = try MatchStage(writesExplanations: false).run(
                         data: data, rules: rs,
                         profiles: HouseholdProfilesView(sel.profiles, rules: rs, except: impact.changedValues),
                         previous: previous, explainPath: "", console: console, households: subset, shared: shared,
-                        dropBehind: {
-                            // The households decided so far: their profiles', people's and
-                            // previous records' pages are not read again.
-                            sel.dropResidentPages()
-                            data.dropResidentPages()
-                            previous?.dropResidentPages()
-                        })
-                    // Decided: the profiles are not read again (or, before a sweep's
-                    // next value, other pages of them), and the previous state only
-                    // for the changes explained (its pages come back as read).
-                    if k == lastReading { sel.release() } else { sel.dropResidentPages() }
-                    previous?.dropResidentPages()
-                    data.dropResidentPages()
+                        dropBehind: dropPages)
+                    // Decided: no later reform reads the profiles, or (a sweep's next
+                    // value) other pages of them.
+                    if k == lastReading { sel.release() }
+                    dropPages()
                     m = sel.merged(
                         again, subset: subset, amounts: amounts, base: chained != nil ? valueBefore : nil)
                     valueBefore = nil  // made into m: its entries not held twice
@@ -377,14 +375,10 @@ final class Laps {
     var wall = FileIO.now(), cpu = FileIO.cpuSeconds()
     init(_ console: Console) { self.console = console }
     /// The resident memory now, and how much of it is pages of files (stored
-    /// results read in place: let go between phases), in MiB (/proc/self/status).
+    /// results read in place: let go between phases), in MiB.
     static func resident() -> (all: Int, files: Int) {
-        let text = (try? String(contentsOfFile: "/proc/self/status", encoding: .utf8)) ?? ""
-        func kb(_ key: String) -> Int {
-            guard let line = text.split(separator: "\n").first(where: { $0.hasPrefix(key) }) else { return 0 }
-            return Int(line.dropFirst(key.count).split(whereSeparator: { $0 == " " || $0 == "\t" }).first ?? "") ?? 0
-        }
-        return (kb("VmRSS:") >> 10, kb("RssFile:") >> 10)
+        let kb = FileIO.memoryStatus(["VmRSS:", "RssFile:"])
+        return ((kb[0] ?? 0) >> 10, (kb[1] ?? 0) >> 10)
     }
 
     func mark(_ what: String) {
