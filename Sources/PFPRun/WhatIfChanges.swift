@@ -243,20 +243,23 @@ struct WhatIfChanges {
         w.csvField(changes.policy(r))
         w.byte(comma)
         w.rawString(r.change.word)
-        let sides = [(changes.before(r), published), (changes.after(r), match)]
+        // Each side's entry, taken once (no array of sides per row: a `MatchResult`
+        // copied into it retains every one of its arrays).
+        let before = changes.before(r), after = changes.after(r)
         let columns = info?.columns ?? []
-        for (e, _) in sides {
+        let certainty = columns.contains(.certainty), amount = columns.contains(.amount)
+        for e in [before, after] {
             w.byte(comma)
-            if let e, columns.contains(.certainty), e.certainty != .none { w.rawString(e.certainty.text) }
+            if certainty, let e, e.certainty != .none { w.rawString(e.certainty.text) }
         }
-        for (e, _) in sides {
+        for e in [before, after] {
             w.byte(comma)
-            if let e, columns.contains(.amount), let a = e.amount { w.int(a) }
+            if amount, let e, let a = e.amount { w.int(a) }
         }
-        for (e, m) in sides {
-            w.byte(comma)
-            if let e, WhatIfChanges.showsCodes(e, info) { w.csvCodes(m.codes(e)) }
-        }
+        w.byte(comma)
+        if let e = before, WhatIfChanges.showsCodes(e, info) { w.csvCodes(published.codes(e)) }
+        w.byte(comma)
+        if let e = after, WhatIfChanges.showsCodes(e, info) { w.csvCodes(match.codes(e)) }
         let place = changes.place(r)
         w.byte(comma)
         w.int(Int(place.district))
