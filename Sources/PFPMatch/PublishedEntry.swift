@@ -7,31 +7,56 @@ import PFPRules
 /// grouped; `MatchResult` turns them into text. Its explanation is in the match
 /// stage's `explain.jsonl`.
 public struct PublishedEntry: Sendable {
+    // Stored widest first: 64 bytes a entry, not the 72 of the order the
+    // initializer takes them in (8-byte fields after 1-byte ones are padded); at
+    // city scale a run and a what-if hold millions.
+    /// The person's ID key; 0 for an entry of the household.
+    public var personKey: UInt64
+    /// Whole yuan; `Int64.min` for none.
+    public var amountValue: Int64
+    public var community: Int64
     /// The list's index in the rule files' order.
     public var list: Int32
     /// Index into `MatchResult.householdIDs`.
     public var household: Int32
     /// Index into `MatchResult.policyIDs`; -1 for a household list.
     public var policy: Int32
-    public var certainty: Certainty
-    public var status: EntryStatus
-    /// The person's ID key; 0 for an entry of the household.
-    public var personKey: UInt64
-    /// Whole yuan; `Int64.min` for none.
-    public var amountValue: Int64
     /// The entry's codes: `MatchResult.codes[codeStart ..< codeStart + codeCount]`
     /// (unknown_facts, failed_criteria, reasons or triggers).
     public var codeStart: Int32
     public var codeCount: Int32
     public var district: Int32
     public var street: Int32
-    public var community: Int64
-    /// The deciding outreach event's outcome (`Outcome` raw value), `noOutcome` without one.
-    public var outcome: UInt8 = PublishedEntry.noOutcome
     /// The deciding event's date (days since 1970-01-01).
     public var outcomeDate: Int32 = 0
     /// For an entry held back: the first run date it may return (`outcomeDate` + cooling-off).
     public var until: Int32 = 0
+    public var certainty: Certainty
+    public var status: EntryStatus
+    /// The deciding outreach event's outcome (`Outcome` raw value), `noOutcome` without one.
+    public var outcome: UInt8 = PublishedEntry.noOutcome
+
+    public init(
+        list: Int32, household: Int32, policy: Int32, certainty: Certainty, status: EntryStatus, personKey: UInt64,
+        amountValue: Int64, codeStart: Int32, codeCount: Int32, district: Int32, street: Int32, community: Int64,
+        outcome: UInt8 = PublishedEntry.noOutcome, outcomeDate: Int32 = 0, until: Int32 = 0
+    ) {
+        self.personKey = personKey
+        self.amountValue = amountValue
+        self.community = community
+        self.list = list
+        self.household = household
+        self.policy = policy
+        self.codeStart = codeStart
+        self.codeCount = codeCount
+        self.district = district
+        self.street = street
+        self.outcomeDate = outcomeDate
+        self.until = until
+        self.certainty = certainty
+        self.status = status
+        self.outcome = outcome
+    }
 
     public static let noOutcome = UInt8.max
     /// The outcomes' codes as UTF-8, by raw value.

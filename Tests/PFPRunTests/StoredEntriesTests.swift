@@ -41,6 +41,28 @@ final class StoredEntriesTests: XCTestCase {
             state: RunState(runDate: CivilDate.parse("2026-11-24")!), households: 3, people: 5)
     }
 
+    /// An entry holds what the initializer gave it, field by field, in 64 bytes (a
+    /// run and a what-if hold millions: the fields are stored widest first).
+    func testAnEntryKeepsEveryFieldInSixtyFourBytes() {
+        let e = PublishedEntry(
+            list: 3, household: 41, policy: -1, certainty: .toVerify, status: .repeat, personKey: 1_234_567,
+            amountValue: -5, codeStart: 17, codeCount: 2, district: 310_105, street: 310_105_014,
+            community: 310_105_014_026, outcome: 2, outcomeDate: 20_000, until: 20_090)
+        XCTAssertEqual(MemoryLayout<PublishedEntry>.stride, 64)
+        XCTAssertEqual([e.list, e.household, e.policy, e.codeStart, e.codeCount], [3, 41, -1, 17, 2])
+        XCTAssertEqual([e.district, e.street, e.outcomeDate, e.until], [310_105, 310_105_014, 20_000, 20_090])
+        XCTAssertEqual([e.personKey], [1_234_567])
+        XCTAssertEqual([e.amountValue, e.community], [-5, 310_105_014_026])
+        XCTAssertEqual(e.certainty, .toVerify)
+        XCTAssertEqual(e.status, .repeat)
+        XCTAssertEqual(e.outcome, 2)
+        let plain = PublishedEntry(
+            list: 0, household: 0, policy: 0, certainty: .confirmed, status: .new, personKey: 0, amountValue: 0,
+            codeStart: 0, codeCount: 0, district: 0, street: 0, community: 0)
+        XCTAssertEqual(plain.outcome, PublishedEntry.noOutcome)
+        XCTAssertEqual([plain.outcomeDate, plain.until], [0, 0])
+    }
+
     func testTheEntriesComeBackTheSameFromTheirNumbersAndFromTheirText() throws {
         let (tags, policies) = try PipelineConfig(path: repoRoot + "/Pipelines/nightly.conf").loadCatalogue()
         let rules = try RuleSet.load(
