@@ -308,7 +308,10 @@ public final class StageStore {
                 stage: stage, location: path, "the stored \(stage) result for \(runDate) is gone",
                 hint: "rerun 'pfp stage \(stage) --run-date \(runDate)'")
         }
-        let file = try MappedFile(path: path)
+        // Mapped lazily and checked a window at a time, each window's pages let go
+        // once read: a result of hundreds of MB is never resident whole for its
+        // check (a what-if's peak was the ingest result's check).
+        let file = try MappedFile(path: path, populate: false)
         let b = file.bytes
         func bad() -> PipelineError {
             PipelineError.failure(
@@ -319,10 +322,16 @@ public final class StageStore {
         let magic = Array(b[0..<10])
         let itemsAligned = magic == Array(StageStore.magic.utf8)
         guard itemsAligned || magic == Array(StageStore.unaligned.utf8) else { throw bad() }
-        let found = checksum.hasPrefix(CRC32C.prefix) ? CRC32C(of: b).text : SHA256Digest.hex(of: b)
-        guard found == checksum else { throw bad() }
-        // Checked: the items are read (copied) one by one, their pages come back from
-        // the page cache as they are; a large result is then not resident twice.
+        var crc = CRC32C(), sha = SHA256Digest()
+        let crcChecked = checksum.hasPrefix(CRC32C.prefix), window = 16 << 20
+        for at in stride(from: 0, to: b.count, by: window) {
+            let piece = UnsafeRawBufferPointer(rebasing: b[at..<min(b.count, at + window)])
+            if crcChecked { crc.update(piece) } else { sha.update(piece) }
+            file.dropResidentPages(from: at, upTo: at + piece.count)
+        }
+        guard (crcChecked ? crc.text : sha.finalizeHex()) == checksum else { throw bad() }
+        // Checked: the items are read one by one (or in place), their pages come back
+        // from the page cache as they are read.
         file.dropResidentPages()
         var at = 10
         func u64() throws -> Int {

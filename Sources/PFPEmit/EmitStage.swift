@@ -110,7 +110,7 @@ package struct EmitStage {
                 previousDate: x.previousDate,
                 dataQuality: Feedback.section(feeds: x.feeds, history: x.feedHistory, runDate: x.runDate))
         }
-        let pieceRows = 32_768, group = 4
+        let pieceRows = 16_384, group = 4
         Meter.shared.start("writing lists", unit: "entries", total: x.match.entries.count)
         let policyFields = x.match.policyIDs.map { CSVText.field($0) }
         // Each list is formatted a group of pieces at a time on every core, and the

@@ -261,10 +261,11 @@ package enum WhatIf {
                 mayDiffer: counted.mayDiffer.map { (EmitStage.byList($0.before), EmitStage.byList($0.after)) })
         }
         defer { _ = try? summarized.value() }
-        let csv = diff.csv(changes)
-        try dir.write("changes.csv", rows: changes.count) { put in for w in csv { try put(w.bytes) } }
+        try dir.write("changes.csv", rows: changes.count) { put in try diff.csv(changes, put: put) }
         step("changes.csv written")
-        try dir.write("changes.jsonl", rows: changes.count) { put in try explain.lines(changes, put: put) }
+        try dir.write("changes.jsonl", rows: changes.count) { put in
+            try explain.lines(changes, scratch: dir.path(""), put: put)
+        }
         step("changes explained")
         let summary = try summarized.value()
         step("summary (beside)")

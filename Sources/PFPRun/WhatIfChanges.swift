@@ -209,25 +209,30 @@ struct WhatIfChanges {
         "list,household_id,person_id,policy,change,certainty_before,certainty_after,amount_before,amount_after,"
         + "codes_before,codes_after,district,street,community\n"
 
-    /// changes.csv's bytes: the header, then one line per row, written field by
-    /// field (no text made per row), in pieces made on every core.
-    func csv(_ changes: Changes) -> [ByteWriter] {
-        let piece = 8192, rows = changes.rows
-        var out = [ByteWriter?](repeating: nil, count: (rows.count + piece - 1) / piece + 1)
+    /// changes.csv's bytes, handed to `put` in order: the header, then one line per
+    /// row, written field by field (no text made per row), in pieces made on every
+    /// core a batch at a time (never the whole file in memory).
+    func csv(_ changes: Changes, put: (UnsafeRawBufferPointer) throws -> Void) throws {
+        let piece = 2048, batch = 16, rows = changes.rows
         let header = ByteWriter(capacity: 256)
         header.rawString(WhatIfChanges.header)
-        out[0] = header
+        try put(header.bytes)
         let infos = changes.listIDs.map { rules.list($0) }
-        out.withUnsafeMutableBufferPointer { buf in
-            Parallel.forEach(buf.count - 1) { k in
-                let w = ByteWriter(capacity: piece * 192)
-                for r in rows[(k * piece)..<min(rows.count, (k + 1) * piece)] {
-                    csv(r, changes, infos[Int(r.list)], into: w)
+        let pieces = (rows.count + piece - 1) / piece
+        for first in stride(from: 0, to: pieces, by: batch) {
+            var out = [ByteWriter?](repeating: nil, count: min(batch, pieces - first))
+            out.withUnsafeMutableBufferPointer { buf in
+                Parallel.forEach(buf.count) { i in
+                    let k = first + i
+                    let w = ByteWriter(capacity: piece * 192)
+                    for r in rows[(k * piece)..<min(rows.count, (k + 1) * piece)] {
+                        csv(r, changes, infos[Int(r.list)], into: w)
+                    }
+                    buf[i] = w
                 }
-                buf[k + 1] = w
             }
+            for w in out { try put(w!.bytes) }
         }
-        return out.map { $0! }
     }
 
     /// One row's line: keys, change, each side's certainty, amount and codes as the

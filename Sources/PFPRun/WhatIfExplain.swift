@@ -77,34 +77,51 @@ struct WhatIfExplain {
     /// Every row's line, in order, made in parallel pieces and handed to `put` a
     /// batch of pieces at a time (two batches in memory, never the whole file): the
     /// next batch is made on a thread of its own while this one is handed over.
-    /// Rows come list by list, each list's households in order: every fourth piece
-    /// made, the pages of the people read so far are let go (the pieces after it
-    /// read later households; the kernel maps 64 KiB around each page read, so
-    /// even a few hundred rows hold many pages).
-    func lines(_ changes: WhatIfChanges.Changes, put: (UnsafeRawBufferPointer) throws -> Void) throws {
+    ///
+    /// The rows are explained in household order — each household's rows of every
+    /// list together, the households in the stored order — not list by list: the
+    /// people's pages are read once, front to back (each list read them all again),
+    /// and every sixteenth piece made, those read so far are let go for good (the
+    /// kernel maps 64 KiB around each page read); a household's second row finds
+    /// its data in the CPU's caches. The first list's lines go to the file as
+    /// they come; each other list's to a part file of its own in `scratch` (a
+    /// folder of the unpublished run), handed over after, in list order: the file
+    /// is the same, list by list.
+    func lines(
+        _ changes: WhatIfChanges.Changes, scratch: String, put: (UnsafeRawBufferPointer) throws -> Void
+    ) throws {
         let piece = Maker.piece, batch = 32
         let pieces = (changes.count + piece - 1) / piece
         final class Maker: @unchecked Sendable {
             static let piece = 256
             let explain: WhatIfExplain, changes: WhatIfChanges.Changes
+            /// The rows' indexes in household order.
+            let order: [Int32]
             let counting = NSLock()
             var made = 0
-            init(_ e: WhatIfExplain, _ c: WhatIfChanges.Changes) { (explain, changes) = (e, c) }
-            /// Pieces first ..< first + count, made in parallel.
-            /// (Each piece's writer: its bytes are written from where they were made.)
-            func make(_ first: Int, _ count: Int) -> [ByteWriter] {
-                var parts = [ByteWriter?](repeating: nil, count: count)
+            init(_ e: WhatIfExplain, _ c: WhatIfChanges.Changes) {
+                (explain, changes) = (e, c)
+                order = WhatIfExplain.householdOrder(c.rows)
+            }
+            /// Pieces first ..< first + count, made in parallel: each piece's lines
+            /// (written from where they were made) and where each line ends.
+            func make(_ first: Int, _ count: Int) -> [(lines: ByteWriter, ends: [Int])] {
+                var parts = [(lines: ByteWriter, ends: [Int])?](repeating: nil, count: count)
                 parts.withUnsafeMutableBufferPointer { out in
                     Parallel.forEach(count) { (worker: Int, i: Int) in
                         let k = first + i, piece = Maker.piece
                         let w = ByteWriter(capacity: piece * 512)
+                        var ends: [Int] = []
+                        ends.reserveCapacity(piece)
                         let rows = changes.rows
-                        for r in rows[(k * piece)..<min(rows.count, (k + 1) * piece)] {
+                        for j in order[(k * piece)..<min(order.count, (k + 1) * piece)] {
                             explain.line(
-                                r, changes, before: explain.before[worker], after: explain.after[worker], into: w)
+                                rows[Int(j)], changes, before: explain.before[worker], after: explain.after[worker],
+                                into: w)
                             w.byte(UInt8(ascii: "\n"))
+                            ends.append(w.count)
                         }
-                        out[i] = w
+                        out[i] = (w, ends)
                         counting.lock()
                         made += 1
                         let drop = made % 16 == 0
@@ -119,21 +136,63 @@ struct WhatIfExplain {
             }
         }
         let maker = Maker(self, changes)
-        func start(_ first: Int) -> Background<[ByteWriter]>? {
+        func start(_ first: Int) -> Background<[(lines: ByteWriter, ends: [Int])]>? {
             guard first < pieces else { return nil }
             let count = min(batch, pieces - first)
             return Background("pfp-whatif-explain") { maker.make(first, count) }
         }
+        let rows = changes.rows, order = maker.order
+        let firstList = rows.first?.list ?? 0
+        var parts: [Int32: FileIO.Writer] = [:]
+        defer { for w in parts.values { try? FileIO.remove(w.path) } }
         var first = 0
         var next = start(first)
         // Nothing returns (or throws) while a batch is still being made.
         defer { _ = try? next?.value() }
         while let made = next {
-            let parts = try made.value()
+            let pieces = try made.value()
+            let row0 = first * piece
             first += batch
             next = start(first)
-            for p in parts { try put(p.bytes) }
+            for (p, (lines, ends)) in pieces.enumerated() {
+                // Each run of lines of one list, to the file or to the list's part.
+                let base = row0 + p * piece
+                var from = 0, j = 0
+                while j < ends.count {
+                    let list = rows[Int(order[base + j])].list
+                    while j + 1 < ends.count && rows[Int(order[base + j + 1])].list == list { j += 1 }
+                    let run = UnsafeRawBufferPointer(rebasing: lines.bytes[from..<ends[j]])
+                    if list == firstList {
+                        try put(run)
+                    } else {
+                        if parts[list] == nil {
+                            parts[list] = try FileIO.Writer(
+                                path: (scratch as NSString).appendingPathComponent(".changes-\(list).part"),
+                                check: .none)
+                        }
+                        try parts[list]!.write(run)
+                    }
+                    from = ends[j]
+                    j += 1
+                }
+            }
         }
+        for list in parts.keys.sorted() {
+            let part = parts[list]!
+            _ = try part.finish(sync: false)
+            try FileIO.readBlocks(of: part.path, put)
+        }
+    }
+
+    /// Row indexes ordered by household, then as the rows come (each list's rows
+    /// stay in their order).
+    static func householdOrder(_ rows: [WhatIfChanges.Row]) -> [Int32] {
+        var keys = [UInt64](unsafeUninitializedCapacity: rows.count) { out, count in
+            for (i, r) in rows.enumerated() { out[i] = UInt64(UInt32(bitPattern: r.householdIndex)) << 32 | UInt64(i) }
+            count = rows.count
+        }
+        keys.sort()
+        return keys.map { Int32(truncatingIfNeeded: $0) }
     }
 
     /// One decision (its reads in the side's tracer), or nil where the side has no

@@ -137,6 +137,10 @@ final class WhatIfTests: XCTestCase {
         let csv = try String(contentsOfFile: dir + "/changes.csv", encoding: .utf8).split(separator: "\n").dropFirst()
         let lines = try String(contentsOfFile: dir + "/changes.jsonl", encoding: .utf8).split(separator: "\n")
         XCTAssertEqual(lines.count, csv.count)
+        // Rows of several lists, explained household by household: the lines still
+        // come list by list (the lists after the first went through part files, none left).
+        XCTAssertGreaterThan(Set(csv.map { $0.split(separator: ",")[0] }).count, 2)
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: dir).filter { $0.hasPrefix(".") }, [])
         for (row, line) in zip(csv, lines) {
             let f = row.split(separator: ",", omittingEmptySubsequences: false).map(String.init)
             let o = try XCTUnwrap(JSON.parseObject(Array(line.utf8)))
