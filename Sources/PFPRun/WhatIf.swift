@@ -125,7 +125,8 @@ package enum WhatIf {
             do {
                 let step = Laps(console).mark
                 let m: MatchResult
-                var mayDiffer: (before: MatchResult, after: MatchResult)?
+                // The households whose entries may differ from the published ones (nil: any).
+                var mayDiffer: [Bool]?
                 if let impact, let sel = select, let selected = subsets[k] {
                     // The same rules with other numbers: only the households the
                     // changed numbers can reach are decided again; those where only
@@ -174,8 +175,7 @@ package enum WhatIf {
                         again, subset: subset, amounts: amounts, base: chained != nil ? valueBefore : nil)
                     valueBefore = nil  // made into m: its entries not held twice
                     if k + 1 < reforms.count, subsets[k + 1]?.chained != nil { chainBase = m }
-                    let both = sel.marks(selected.decide + selected.amounts)
-                    mayDiffer = (sel.entries(of: both, in: published), sel.entries(of: both, in: m))
+                    mayDiffer = sel.marks(selected.decide + selected.amounts)
                     step("decisions")
                 } else {
                     // Other rules: every household is decided again.
@@ -216,11 +216,11 @@ package enum WhatIf {
     }
 
     /// The lists, changes.csv, summary.csv and manifest.json of one reform;
-    /// (changes, added, removed, changed). `mayDiffer`: the entries of both sides
-    /// that can differ (nil: all of them).
+    /// (changes, added, removed, changed). `mayDiffer`: the households whose
+    /// entries can differ (nil: all of them).
     static func write(
         reform: Reform, rules rs: RuleSet, base: RuleSet, published: MatchResult, match m: MatchResult,
-        mayDiffer: (before: MatchResult, after: MatchResult)?, runDate: CivilDate, into dir: RunDirectory,
+        mayDiffer: [Bool]?, runDate: CivilDate, into dir: RunDirectory,
         explain: WhatIfExplain, step: (String) -> Void
     ) throws -> Outcome {
         var inputs = EmitStage.Inputs(
@@ -246,19 +246,18 @@ package enum WhatIf {
         defer { _ = try? written.value() }
         let before = EmitStage.byList(published)
         let diff = WhatIfChanges(rules: rs, published: published, before: before, match: m, after: after)
-        let changes = diff.rows(
-            before: mayDiffer.map { EmitStage.byList($0.before) }, after: mayDiffer.map { EmitStage.byList($0.after) })
+        let changes = diff.rows(mayDiffer: mayDiffer)
         step("changes found")
         // The summary counts on a thread of its own while the changes are written
         // and explained (it reads the entries alone).
         final class Counted: @unchecked Sendable {
-            let diff: WhatIfChanges, mayDiffer: (before: MatchResult, after: MatchResult)?
-            init(_ d: WhatIfChanges, _ m: (before: MatchResult, after: MatchResult)?) { (diff, mayDiffer) = (d, m) }
+            let diff: WhatIfChanges, mayDiffer: [Bool]?
+            init(_ d: WhatIfChanges, _ m: [Bool]?) { (diff, mayDiffer) = (d, m) }
         }
         let counted = Counted(diff, mayDiffer)
         let summarized = Background("pfp-whatif-summary") {
             counted.diff.summary(
-                mayDiffer: counted.mayDiffer.map { (EmitStage.byList($0.before), EmitStage.byList($0.after)) })
+                mayDiffer: counted.mayDiffer)
         }
         defer { _ = try? summarized.value() }
         try dir.write("changes.csv", rows: changes.count) { put in try diff.csv(changes, put: put) }

@@ -122,12 +122,10 @@ struct WhatIfChanges {
     /// Every difference, sorted by list id, then household, person and policy (byte
     /// order). Entries are matched by integer keys; no text is made.
     ///
-    /// `before` and `after`: the entries that may differ, by list (all of them
-    /// unless said otherwise; `pfp whatif` passes those of the households decided again).
-    func rows(
-        before: [String: ArraySlice<PublishedEntry>]? = nil, after: [String: ArraySlice<PublishedEntry>]? = nil
-    ) -> Changes {
-        let (before, after) = (before ?? self.before, after ?? self.after)
+    /// `mayDiffer`: the households whose entries may differ (nil: every household;
+    /// `pfp whatif` passes those decided again or with amounts made again): the
+    /// others' entries are passed over, not compared.
+    func rows(mayDiffer: [Bool]? = nil) -> Changes {
         let (ids, mapBefore, mapAfter) = policyIDs
         // Each policy id's place in byte order (rows of a household and person sort by it).
         var policyRank = [Int32](repeating: 0, count: ids.count)
@@ -159,7 +157,7 @@ struct WhatIfChanges {
                 buf[t] = rows(
                     list: l, id: out.listIDs[l], old: allOld[bound(allOld, lo)..<bound(allOld, hi)],
                     new: allNew[bound(allNew, lo)..<bound(allNew, hi)], mapBefore: mapBefore, mapAfter: mapAfter,
-                    policyRank: policyRank)
+                    policyRank: policyRank, mayDiffer: mayDiffer)
             }
         }
         out.rows.reserveCapacity(parts.reduce(0) { $0 + $1.count })
@@ -170,12 +168,14 @@ struct WhatIfChanges {
     /// The differences of one list's entries (both sides in household order).
     func rows(
         list l: Int, id: String, old: ArraySlice<PublishedEntry>, new: ArraySlice<PublishedEntry>,
-        mapBefore: [Int32], mapAfter: [Int32], policyRank: [Int32]
+        mapBefore: [Int32], mapAfter: [Int32], policyRank: [Int32], mayDiffer: [Bool]? = nil
     ) -> [Row] {
         let info = rules.list(id)
         var index: [Key: Int] = [:]
-        index.reserveCapacity(old.count)
-        for i in old.indices { index[WhatIfChanges.key(old[i], mapBefore)] = i }
+        index.reserveCapacity(mayDiffer == nil ? old.count : 64)
+        for i in old.indices where mayDiffer?[Int(old[i].household)] ?? true {
+            index[WhatIfChanges.key(old[i], mapBefore)] = i
+        }
         var rowsOfList: [Row] = []
         func row(_ e: PublishedEntry, _ map: [Int32], _ change: Change, before: Int, after: Int) -> Row {
             Row(
@@ -185,6 +185,7 @@ struct WhatIfChanges {
         }
         for j in new.indices {
             let e = new[j]
+            if let m = mayDiffer, !m[Int(e.household)] { continue }
             if let i = index.removeValue(forKey: WhatIfChanges.key(e, mapAfter)) {
                 if WhatIfChanges.sameColumns(old[i], published, e, match, info) { continue }
                 if !WhatIfChanges.sameShown(old[i], published, e, match, info) {
@@ -324,11 +325,9 @@ struct WhatIfChanges {
     var pushList: ListInfo? { rules.lists.first { $0.perPolicy && $0.columns.contains(.certainty) } }
 
     ///
-    /// `mayDiffer`: the entries of both sides that can differ, by list (nil: all of
-    /// them); an entry gained or lost is one of them.
-    func summary(
-        mayDiffer: (before: [String: ArraySlice<PublishedEntry>], after: [String: ArraySlice<PublishedEntry>])? = nil
-    ) -> [SummaryRow] {
+    /// `mayDiffer`: the households whose entries can differ (nil: all of them); an
+    /// entry gained or lost is one of theirs.
+    func summary(mayDiffer: [Bool]? = nil) -> [SummaryRow] {
         guard let push = pushList else { return [] }
         let (ids, mapBefore, mapAfter) = policyIDs
         // cells[policy][district's index]: nil where no entry counted; every
@@ -350,15 +349,14 @@ struct WhatIfChanges {
             return i
         }
         let sides = [(before[push.id] ?? [], mapBefore), (after[push.id] ?? [], mapAfter)]
-        let differ = [mayDiffer?.before[push.id] ?? sides[0].0, mayDiffer?.after[push.id] ?? sides[1].0]
+        func differs(_ e: PublishedEntry) -> Bool { mayDiffer?[Int(e.household)] ?? true }
         // Keys of the entries that may differ, each side's found on the other.
         var keys: [Set<Key>] = [[], []]
         for side in 0..<2 {
-            keys[side].reserveCapacity(differ[side].count)
-            for e in differ[side] { keys[side].insert(WhatIfChanges.key(e, sides[side].1)) }
+            for e in sides[side].0 where differs(e) { keys[side].insert(WhatIfChanges.key(e, sides[side].1)) }
         }
         for side in 0..<2 {
-            for e in differ[side] where !keys[1 - side].contains(WhatIfChanges.key(e, sides[side].1)) {
+            for e in sides[side].0 where differs(e) && !keys[1 - side].contains(WhatIfChanges.key(e, sides[side].1)) {
                 let p = Int(WhatIfChanges.key(e, sides[side].1).policy)
                 let i = cell(p, e.district)
                 if side == 0 { cells[p][i]!.lost += 1 } else { cells[p][i]!.gained += 1 }

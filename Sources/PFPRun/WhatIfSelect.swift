@@ -330,21 +330,4 @@ struct WhatIfSelect {
         for h in households { marked[Int(h)] = true }
         return marked
     }
-
-    /// `m` with the entries of the marked households only (what may differ).
-    func entries(of marked: [Bool], in m: MatchResult) -> MatchResult {
-        var x = m
-        // Counted first: the array is made once at its size (a filter grows it,
-        // copying, in fresh memory every time).
-        let n = m.entries.reduce(0) { $0 + (marked[Int($1.household)] ? 1 : 0) }
-        x.entries = [PublishedEntry](unsafeUninitializedCapacity: n) { out, count in
-            var k = 0
-            for e in m.entries where marked[Int(e.household)] {
-                (out.baseAddress! + k).initialize(to: e)
-                k += 1
-            }
-            count = k
-        }
-        return x
-    }
 }
