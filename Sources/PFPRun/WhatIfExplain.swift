@@ -180,7 +180,15 @@ struct WhatIfExplain {
         for list in parts.keys.sorted() {
             let part = parts[list]!
             _ = try part.finish(sync: false)
-            try FileIO.readBlocks(of: part.path, put)
+            // Handed over from where the page cache holds it (no copy read out), a
+            // window at a time, each window's pages let go once written.
+            let mapped = try MappedFile(path: part.path, populate: false)
+            let window = 8 << 20
+            for at in stride(from: 0, to: mapped.bytes.count, by: window) {
+                try put(UnsafeRawBufferPointer(rebasing: mapped.bytes[at..<min(mapped.bytes.count, at + window)]))
+                mapped.dropResidentPages(from: at, upTo: at + window)
+            }
+            mapped.dropResidentPages()
         }
     }
 
@@ -342,9 +350,10 @@ struct WhatIfExplain {
             let person = (left ?? right)!.person
             if person == 0 { w.raw("null") } else { w.id(person) }
             w.byte(UInt8(ascii: ","))
-            optional(left.map { before.ctx.describe($0.result) })
+            // As `describe` spells them, quoted (numbers and dates without a String between).
+            if let left { w.value(left.result, ctx: before.ctx, tag: nil) } else { w.raw("null") }
             w.byte(UInt8(ascii: ","))
-            optional(right.map { after.ctx.describe($0.result) })
+            if let right { w.value(right.result, ctx: after.ctx, tag: nil) } else { w.raw("null") }
             w.byte(UInt8(ascii: "]"))
         }
         // Parameters read on either side whose value or start differs, by id.
