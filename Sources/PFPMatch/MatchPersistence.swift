@@ -34,9 +34,9 @@ public extension MatchResult {
                         case 5:
                             PublishedEntry.statusUTF8[Int(x.status.rawValue)].withUnsafeBufferPointer { w.append($0) }
                         default:
-                            for c in 0..<Int(x.codeCount) {
+                            for (c, code) in codes(x).enumerated() {
                                 if c > 0 { w.byte(UInt8(ascii: ";")) }
-                                w.rawString(codes[Int(x.codeStart) + c])
+                                w.rawString(code)
                             }
                         }
                     }

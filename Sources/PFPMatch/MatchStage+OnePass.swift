@@ -39,7 +39,7 @@ extension MatchStage {
                     if let dropBehind {
                         counting.lock()
                         chunksDone += 1
-                        let drop = chunksDone % 4 == 0
+                        let drop = chunksDone % 2 == 0
                         counting.unlock()
                         if drop { dropBehind() }
                     }

@@ -94,6 +94,10 @@ public struct MatchResult {
     public var householdIDs: [String]
     public var policyIDs: [String]
     public var codes: [String]
+    /// The codes of entries whose `codeStart` is past `codes` (counted on from its
+    /// end): a what-if's result keeps the published result's array as it is, not a
+    /// copy with its own codes added.
+    public var codesAfter: [String] = []
     /// explain.jsonl, written by the match stage while it evaluates, in the order of the entries.
     public var explainPath: String? = nil
     public var explainRows = 0
@@ -113,6 +117,9 @@ public struct MatchResult {
     }
     public func policy(_ e: PublishedEntry) -> String { e.policy < 0 ? "" : policyIDs[Int(e.policy)] }
     public func codes(_ e: PublishedEntry) -> ArraySlice<String> {
-        codes[Int(e.codeStart)..<Int(e.codeStart + e.codeCount)]
+        let start = Int(e.codeStart)
+        if start < codes.count { return codes[start..<start + Int(e.codeCount)] }
+        let after = start - codes.count
+        return codesAfter[after..<after + Int(e.codeCount)]
     }
 }

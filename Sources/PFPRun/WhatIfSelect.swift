@@ -293,7 +293,7 @@ struct WhatIfSelect {
         let published = base ?? self.published
         let again = marks(subset)
         let old = published.entries, new = decided.entries
-        let shift = Int32(published.codes.count)
+        let shift = Int32(published.codes.count + published.codesAfter.count)
         var out: [PublishedEntry] = []
         out.reserveCapacity(old.count + new.count)
         var i = 0, j = 0, patch = 0
@@ -318,7 +318,10 @@ struct WhatIfSelect {
         }
         var m = decided
         m.entries = out
-        m.codes = published.codes + decided.codes
+        // The published codes' array shared as it is (a chained value's: with the
+        // codes of the values before it after), the decided entries' codes after it.
+        m.codes = published.codes
+        m.codesAfter = published.codesAfter + decided.codes
         m.households = published.households
         m.people = published.people
         return m
