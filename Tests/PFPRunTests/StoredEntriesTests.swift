@@ -63,6 +63,32 @@ final class StoredEntriesTests: XCTestCase {
         XCTAssertEqual([plain.outcomeDate, plain.until], [0, 0])
     }
 
+    /// A what-if's result keeps the published codes as they are and its own after
+    /// them: an entry's codes come from either array, by where they start.
+    func testCodesPastTheArrayAreReadFromTheCodesAfterIt() throws {
+        let (tags, policies) = try PipelineConfig(path: repoRoot + "/Pipelines/nightly.conf").loadCatalogue()
+        let rules = try RuleSet.load(
+            directory: repoRoot + "/Pipelines/rules", catalogue: tags, policyCatalogue: policies,
+            runDate: CivilDate.parse("2026-11-24")!)
+        var m = result(rules)
+        m.codesAfter = ["pc_assets", "vehicles", "income"]
+        func entry(_ start: Int32, _ count: Int32) -> PublishedEntry {
+            PublishedEntry(
+                list: 0, household: 0, policy: 0, certainty: .toVerify, status: .new, personKey: 0, amountValue: 1,
+                codeStart: start, codeCount: count, district: 1, street: 2, community: 3)
+        }
+        XCTAssertEqual(Array(m.codes(entry(1, 2))), ["income", "income_margin"])
+        XCTAssertEqual(Array(m.codes(entry(4, 2))), ["pc_assets", "vehicles"])
+        XCTAssertEqual(Array(m.codes(entry(6, 1))), ["income"])
+        XCTAssertEqual(Array(m.codes(entry(4, 0))), [])
+        // Stored as any other result: the codes column joins them the same way.
+        let store = try StageStore(db: try Database(path: work + "/pfp.sqlite"))
+        m.entries = [entry(1, 2), entry(5, 2)]
+        try store.save(runDate: CivilDate.parse("2026-11-24")!, stage: MatchResult.stage, blobs: m.blobs())
+        let r = try XCTUnwrap(store.load(runDate: CivilDate.parse("2026-11-24")!, stage: MatchResult.stage))
+        XCTAssertEqual(try r.strings("codes"), ["income;income_margin", "vehicles;income"])
+    }
+
     func testTheEntriesComeBackTheSameFromTheirNumbersAndFromTheirText() throws {
         let (tags, policies) = try PipelineConfig(path: repoRoot + "/Pipelines/nightly.conf").loadCatalogue()
         let rules = try RuleSet.load(
