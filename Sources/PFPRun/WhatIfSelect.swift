@@ -131,6 +131,10 @@ struct WhatIfSelect {
         }
         // Whose frontier results are kept whole for the comparison with the next reform or the one before.
         let keepsResults = (0..<count).map { i in chain[i] || (i + 1 < count && chain[i + 1]) }
+        // What the loop below reads of each reform for every household, taken out
+        // once (no reference counted per household and reform).
+        let frontierCount = reforms.map { $0.impact.frontierCount }
+        let hasOutreach = outreach.map { $0 != nil }
         var found = [[Selected]](repeating: [], count: pieces)
         found.withUnsafeMutableBufferPointer { out in
             Parallel.forEach(pieces) { (worker: Int, k: Int) in
@@ -149,7 +153,7 @@ struct WhatIfSelect {
                     var loaded = false, living = false
                     for i in 0..<count { made[i] = false; closedMade[i] = nil }
                     madeBy = 0
-                    for (i, r) in reforms.enumerated() {
+                    for i in 0..<count {
                         // Chained: decided against the reform before unless both made
                         // their results the same way and found the same.
                         swap(&results, &resultsBefore)
@@ -160,18 +164,20 @@ struct WhatIfSelect {
                                 mine[i].chained!.append(Int32(h))
                             }
                         }
-                        if everyone[i] || outreach[i]?.hasEvents(household: h) == true {
+                        if everyone[i] || (hasOutreach[i] && outreach[i]!.hasEvents(household: h)) {
                             mine[i].decide.append(Int32(h))
                             continue
                         }
                         let amounts = policiesHeld[h] & amountMask[i] != 0
-                        guard r.impact.frontierCount > 0 else {
+                        guard frontierCount[i] > 0 else {
                             if amounts { mine[i].amounts.append(Int32(h)) }
                             continue
                         }
                         let g = group[i]
                         // A closed frontier: the base's results made once for the reforms sharing it.
-                        if let f = fast[i], let gf = fast[g] {
+                        if fast[i] != nil && fast[g] != nil {
+                            // Borrowed from `fast`, which holds them for the whole loop.
+                            unowned(unsafe) let f = fast[i]!, gf = fast[g]!
                             if closedMade[g] == nil {
                                 closedMade[g] = gf.baseResults(household: h, reads: reads, into: &closedBase[g])
                             }
@@ -202,11 +208,11 @@ struct WhatIfSelect {
                         }
                         let differs: Bool
                         if keepsResults[i] {
-                            r.impact.results(rs[i], into: &results)
+                            reforms[i].impact.results(rs[i], into: &results)
                             madeBy = 2
                             differs = results != baseResults[g]
                         } else {
-                            differs = r.impact.differs(base: baseResults[g], reform: rs[i])
+                            differs = reforms[i].impact.differs(base: baseResults[g], reform: rs[i])
                         }
                         if differs {
                             mine[i].decide.append(Int32(h))
