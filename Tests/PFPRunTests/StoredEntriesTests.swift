@@ -13,6 +13,14 @@ final class StoredEntriesTests: XCTestCase {
     override func setUpWithError() throws { work = try makeWorkDirectory("pfp-stored-entries") }
     override func tearDown() { try? FileManager.default.removeItem(atPath: work) }
 
+    /// The pipeline's rules on the night the entries are stored for.
+    func pipelineRules() throws -> RuleSet {
+        let (tags, policies) = try PipelineConfig(path: repoRoot + "/Pipelines/nightly.conf").loadCatalogue()
+        return try RuleSet.load(
+            directory: repoRoot + "/Pipelines/rules", catalogue: tags, policyCatalogue: policies,
+            runDate: CivilDate.parse("2026-11-24")!)
+    }
+
     func result(_ rules: RuleSet) -> MatchResult {
         let push = Int32(rules.lists.firstIndex { $0.id == "push" }!)
         let watch = Int32(rules.lists.firstIndex { $0.id == "watch" }!)
@@ -66,10 +74,7 @@ final class StoredEntriesTests: XCTestCase {
     /// A what-if's result keeps the published codes as they are and its own after
     /// them: an entry's codes come from either array, by where they start.
     func testCodesPastTheArrayAreReadFromTheCodesAfterIt() throws {
-        let (tags, policies) = try PipelineConfig(path: repoRoot + "/Pipelines/nightly.conf").loadCatalogue()
-        let rules = try RuleSet.load(
-            directory: repoRoot + "/Pipelines/rules", catalogue: tags, policyCatalogue: policies,
-            runDate: CivilDate.parse("2026-11-24")!)
+        let rules = try pipelineRules()
         var m = result(rules)
         m.codesAfter = ["pc_assets", "vehicles", "income"]
         func entry(_ start: Int32, _ count: Int32) -> PublishedEntry {
@@ -90,10 +95,7 @@ final class StoredEntriesTests: XCTestCase {
     }
 
     func testTheEntriesComeBackTheSameFromTheirNumbersAndFromTheirText() throws {
-        let (tags, policies) = try PipelineConfig(path: repoRoot + "/Pipelines/nightly.conf").loadCatalogue()
-        let rules = try RuleSet.load(
-            directory: repoRoot + "/Pipelines/rules", catalogue: tags, policyCatalogue: policies,
-            runDate: CivilDate.parse("2026-11-24")!)
+        let rules = try pipelineRules()
         let m = result(rules)
         let date = CivilDate.parse("2026-11-24")!, older = CivilDate.parse("2026-11-23")!
         let store = try StageStore(db: try Database(path: work + "/pfp.sqlite"))
