@@ -82,7 +82,8 @@ struct WhatIfExplain {
     /// list together, the households in the stored order — not list by list: the
     /// people's pages are read once, front to back (each list read them all again),
     /// and every sixteenth piece made, those read so far are let go for good (the
-    /// kernel maps 64 KiB around each page read); a household's second row finds
+    /// kernel maps 64 KiB around each page read, or the whole large folio it lies
+    /// in); a household's second row finds
     /// its data in the CPU's caches. The first list's lines go to the file as
     /// they come; each other list's to a part file of its own in `scratch` (a
     /// folder of the unpublished run), handed over after, in list order: the file
