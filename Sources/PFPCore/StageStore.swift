@@ -167,6 +167,10 @@ public struct BlobReader {
         if let r = index[name] { file.dropResidentPages(from: r.lowerBound, upTo: r.upperBound) }
     }
 
+    /// Drops every item's pages from the resident set (read again from the page
+    /// cache where they are read again).
+    public func dropAllPages() { file.dropResidentPages() }
+
     /// The error for an item whose size does not fit the rest of the result.
     public func damaged(_ name: String) -> PipelineError {
         PipelineError.failure(

@@ -106,9 +106,13 @@ public struct MatchStage {
     public struct Shared {
         public let lookup: ColumnIndex
         public let presence: TagPresence?
-        public init(data: IngestResult) {
+        /// `dropBehind`: lets the pages of the columns read in place go, as they are
+        /// done with (the stored ingest result a what-if reads).
+        public init(data: IngestResult, dropBehind: (() -> Void)? = nil) {
             lookup = ColumnIndex(keys: data.personID)
-            presence = TagPresence(data: data.households)
+            dropBehind?()
+            presence = TagPresence(data: data.households, dropBehind: dropBehind)
+            dropBehind?()
         }
     }
 

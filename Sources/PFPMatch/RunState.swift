@@ -137,11 +137,9 @@ public struct RunState: Sendable {
         /// place (they come back from the page cache when read again); a copy of
         /// their own is kept as it is.
         func dropResidentPages() {
-            guard owned == nil, let file = keep as? MappedFile, let start = bytes.baseAddress,
-                let base = file.bytes.baseAddress
-            else { return }
-            let from = start - base
-            file.dropResidentPages(from: from, upTo: from + bytes.count)
+            // The whole stored state: the records and the key sets read in place beside them.
+            guard owned == nil, let file = keep as? MappedFile else { return }
+            file.dropResidentPages()
         }
     }
 

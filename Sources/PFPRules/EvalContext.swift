@@ -150,14 +150,28 @@ public final class TagPresence: @unchecked Sendable {
     static let skipShift = 12
 
     /// nil when the catalogue has more than 64 tags (every tag is looked for).
-    public init?(data: Households) {
+    /// `dropBehind`: called every eighth piece of households and tag done (they come
+    /// in order): a caller whose columns are read in place lets their pages go.
+    public init?(data: Households, dropBehind: (() -> Void)? = nil) {
         let tagCount = data.tags.count
         guard tagCount <= 64 else { return nil }
         let hCount = data.householdCount
         var masks = [UInt64](repeating: 0, count: hCount)
         let pieces = max(1, min(64, hCount / 16_384))
+        let counting = NSLock()
+        var done = 0
+        /// One more piece (or tag) done: every eighth, `dropBehind`.
+        func finished() {
+            guard let dropBehind else { return }
+            counting.lock()
+            done += 1
+            let drop = done % 8 == 0
+            counting.unlock()
+            if drop { dropBehind() }
+        }
         masks.withUnsafeMutableBufferPointer { out in
             Parallel.forEach(pieces) { k in
+                defer { finished() }
                 let lo = hCount * k / pieces, hi = hCount * (k + 1) / pieces
                 guard lo < hi else { return }
                 let pLo = data.householdStart[lo], pHi = data.householdStart[hi]
@@ -178,6 +192,7 @@ public final class TagPresence: @unchecked Sendable {
         var skips = [[Int32]](repeating: [], count: tagCount)
         skips.withUnsafeMutableBufferPointer { out in
             Parallel.forEach(tagCount) { t in
+                defer { finished() }
                 out[t] = data.tags[t].person.withUnsafeBufferPointer { persons in
                     (0..<blocks).map { k in
                         Int32(EvalContext.lowerBound(persons, data.householdStart[k << TagPresence.skipShift]))

@@ -240,7 +240,10 @@ package enum WhatIf {
         }
         let lists = Lists(inputs, after, dir)
         let written = Background("pfp-whatif-lists") {
-            try EmitStage().writeLists(lists.inputs, byList: lists.after, into: lists.dir, report: false).figures
+            // Beside the explanations: two pieces at a time, one group waiting.
+            try EmitStage().writeLists(
+                lists.inputs, byList: lists.after, into: lists.dir, report: false, group: 2, waiting: 1
+            ).figures
         }
         // Nothing returns (or throws, and the folder is abandoned) while it still writes.
         defer { _ = try? written.value() }
@@ -354,7 +357,11 @@ struct StoredNight {
         defer { group.wait() }
         let data = try IngestResult.load(from: run.store, runDate: runDate)
         step("stored ingest result loaded")
-        DispatchQueue.global().async(group: group) { beside.shared = MatchStage.Shared(data: data) }
+        DispatchQueue.global().async(group: group) {
+            // The person lookup and the tags' presence read most of the ingest
+            // result's columns once: their pages go as they are done with.
+            beside.shared = MatchStage.Shared(data: data) { data.dropResidentPages() }
+        }
         published = try MatchResult.loadEntries(
             from: run.store, runDate: runDate, rules: base, householdIDs: data.householdIDs)
         step("published entries loaded")

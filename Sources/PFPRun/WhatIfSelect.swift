@@ -29,8 +29,6 @@ struct WhatIfSelect {
     /// Lets the pages of the profiles read in place go until they are read again
     /// (between a sweep's values: each value's decisions read others).
     func dropResidentPages() { held.profiles?.dropResidentPages() }
-    /// Each household's bit: it has a published entry of policy p (one bit per policy, at most 64).
-    let policiesHeld: [UInt64]
     /// The evaluators' shared structures (made once for every reform).
     let shared: MatchStage.Shared
     var presence: TagPresence? { shared.presence }
@@ -42,11 +40,17 @@ struct WhatIfSelect {
     ) {
         self.data = data; self.previous = previous; self.base = base; self.published = published
         held = Held(profiles); self.shared = shared
+    }
+
+    /// Each household's bit: it has a published entry of policy p (one bit per
+    /// policy, at most 64). Made for the selection alone (8 MB at 1M households,
+    /// not held while the reforms are decided).
+    func policiesHeld() -> [UInt64] {
         var bits = [UInt64](repeating: 0, count: data.householdCount)
         for e in published.entries where e.policy >= 0 && e.policy < 64 {
             bits[Int(e.household)] |= UInt64(1) << UInt64(e.policy)
         }
-        policiesHeld = bits
+        return bits
     }
 
     /// For each reform, the households (increasing indexes) whose entries it may
@@ -134,6 +138,7 @@ struct WhatIfSelect {
         // What the loop below reads of each reform for every household, taken out
         // once (no reference counted per household and reform).
         let frontierCount = reforms.map { $0.impact.frontierCount }
+        let policiesHeld = self.policiesHeld()
         let hasOutreach = outreach.map { $0 != nil }
         var found = [[Selected]](repeating: [], count: pieces)
         found.withUnsafeMutableBufferPointer { out in

@@ -198,6 +198,12 @@ final class PipelineTests: XCTestCase {
             directory: repoRoot + "/Pipelines/rules", catalogue: tags, policyCatalogue: policies, runDate: date,
             unavailableFeeds: [])
         let presence = try XCTUnwrap(TagPresence(data: data.households))
+        // Made letting the pages go behind it (as a what-if does): the same presence.
+        var drops = 0
+        let dropping = try XCTUnwrap(TagPresence(data: data.households) { drops += 1 })
+        XCTAssertEqual(dropping.masks, presence.masks)
+        XCTAssertEqual(dropping.skips, presence.skips)
+        XCTAssertGreaterThan(drops, 0)
         let plain = EvalContext(rules: rules, data: data.households),
             skipping = EvalContext(rules: rules, data: data.households, presence: presence)
         var rng = SystemRandomNumberGenerator()
