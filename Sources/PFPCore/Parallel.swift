@@ -73,3 +73,28 @@ public final class Background<T>: @unchecked Sendable {
         return try result!.get()
     }
 }
+
+/// Calls `action` once every `n` ticks, whichever thread ticks (a lock counts
+/// them): the work done in order lets the pages it read go behind it, every so
+/// often rather than after each step (each drop costs the other core a TLB
+/// shootdown).
+public final class EveryNth: @unchecked Sendable {
+    private let n: Int
+    private let action: () -> Void
+    private let lock = NSLock()
+    private var ticks = 0
+
+    public init(_ n: Int, _ action: @escaping () -> Void) {
+        precondition(n > 0)
+        self.n = n
+        self.action = action
+    }
+
+    public func tick() {
+        lock.lock()
+        ticks += 1
+        let fire = ticks % n == 0
+        lock.unlock()
+        if fire { action() }
+    }
+}

@@ -254,19 +254,12 @@ public extension MatchResult {
         var failures = [Error?](repeating: nil, count: pieces)
         // Every fourth piece done, the pages read so far go (the pieces are taken in
         // order: one still being read reads its own again, the later ones later pages).
-        let counting = NSLock()
-        var done = 0
+        let behind = EveryNth(4) { r.dropAllPages() }
         var entries = [PublishedEntry](unsafeUninitializedCapacity: n) { buffer, initialized in
             pieceCodes.withUnsafeMutableBufferPointer { codesOut in
                 failures.withUnsafeMutableBufferPointer { failed in
                     Parallel.forEach(pieces) { k in
-                        defer {
-                            counting.lock()
-                            done += 1
-                            let drop = done % 4 == 0
-                            counting.unlock()
-                            if drop { r.dropAllPages() }
-                        }
+                        defer { behind.tick() }
                         var codeText = FieldCursor(codeBytes, at: codeAt[k])
                         var codes: [String] = [], vocabulary = CodeVocabulary()
                         do {

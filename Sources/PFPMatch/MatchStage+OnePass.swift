@@ -26,24 +26,16 @@ extension MatchStage {
         let hCount = subset?.count ?? data.householdCount, listCount = rules.lists.count
         let policyRank = MatchStage.policyRanks(rules)
         var made = [Made?](repeating: nil, count: chunks)
-        let failed = NSLock(), counting = NSLock()
+        let failed = NSLock()
         var failure: PipelineError?
         Meter.shared.start("deciding households", unit: "households", total: hCount)
         // Every second chunk done, `dropBehind` lets the pages read so far go (the
         // chunks are taken in household order: a chunk still being decided reads
         // its own pages again, the chunks after it read later ones).
-        var chunksDone = 0
+        let behind = dropBehind.map { EveryNth(2, $0) }
         made.withUnsafeMutableBufferPointer { out in
             Parallel.forEach(chunks) { (worker: Int, c: Int) in
-                defer {
-                    if let dropBehind {
-                        counting.lock()
-                        chunksDone += 1
-                        let drop = chunksDone % 2 == 0
-                        counting.unlock()
-                        if drop { dropBehind() }
-                    }
-                }
+                defer { behind?.tick() }
                 let range = (c * MatchStage.chunk)..<min(hCount, (c + 1) * MatchStage.chunk)
                 defer { Meter.shared.add(range.count) }
                 let ctx = workers.contexts[worker], tracer = workers.tracers[worker]

@@ -158,20 +158,10 @@ public final class TagPresence: @unchecked Sendable {
         let hCount = data.householdCount
         var masks = [UInt64](repeating: 0, count: hCount)
         let pieces = max(1, min(64, hCount / 16_384))
-        let counting = NSLock()
-        var done = 0
-        /// One more piece (or tag) done: every eighth, `dropBehind`.
-        func finished() {
-            guard let dropBehind else { return }
-            counting.lock()
-            done += 1
-            let drop = done % 8 == 0
-            counting.unlock()
-            if drop { dropBehind() }
-        }
+        let behind = dropBehind.map { EveryNth(8, $0) }
         masks.withUnsafeMutableBufferPointer { out in
             Parallel.forEach(pieces) { k in
-                defer { finished() }
+                defer { behind?.tick() }
                 let lo = hCount * k / pieces, hi = hCount * (k + 1) / pieces
                 guard lo < hi else { return }
                 let pLo = data.householdStart[lo], pHi = data.householdStart[hi]
@@ -192,7 +182,7 @@ public final class TagPresence: @unchecked Sendable {
         var skips = [[Int32]](repeating: [], count: tagCount)
         skips.withUnsafeMutableBufferPointer { out in
             Parallel.forEach(tagCount) { t in
-                defer { finished() }
+                defer { behind?.tick() }
                 out[t] = data.tags[t].person.withUnsafeBufferPointer { persons in
                     (0..<blocks).map { k in
                         Int32(EvalContext.lowerBound(persons, data.householdStart[k << TagPresence.skipShift]))

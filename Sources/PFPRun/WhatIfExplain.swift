@@ -98,11 +98,15 @@ struct WhatIfExplain {
             let explain: WhatIfExplain, changes: WhatIfChanges.Changes
             /// The rows' indexes in household order.
             let order: [Int32]
-            let counting = NSLock()
-            var made = 0
+            /// Every sixteenth piece made, the pages read so far go.
+            let behind: EveryNth
             init(_ e: WhatIfExplain, _ c: WhatIfChanges.Changes) {
                 (explain, changes) = (e, c)
                 order = WhatIfExplain.householdOrder(c.rows)
+                behind = EveryNth(16) {
+                    e.data.dropResidentPages()
+                    e.previous?.dropResidentPages()
+                }
             }
             /// Pieces first ..< first + count, made in parallel: each piece's lines
             /// (written from where they were made) and where each line ends.
@@ -123,14 +127,7 @@ struct WhatIfExplain {
                             ends.append(w.count)
                         }
                         out[i] = (w, ends)
-                        counting.lock()
-                        made += 1
-                        let drop = made % 16 == 0
-                        counting.unlock()
-                        if drop {
-                            explain.data.dropResidentPages()
-                            explain.previous?.dropResidentPages()
-                        }
+                        behind.tick()
                     }
                 }
                 return parts.map { $0! }
