@@ -217,7 +217,23 @@ public enum FileIO {
         /// Appends a whole file, read block by block and written as any other bytes
         /// (hashed as they are, direct when this writer is).
         public func append(file source: String) throws {
-            try FileIO.readBlocks(of: source) { try write($0) }
+            let fdIn = open(source, O_RDONLY | O_CLOEXEC)
+            guard fdIn >= 0 else {
+                throw PipelineError.failure(location: source, "cannot open: \(String(cString: strerror(errno)))")
+            }
+            defer { close(fdIn) }
+            let size = 8 << 20
+            let buf = UnsafeMutableRawPointer.allocate(byteCount: size, alignment: Writer.alignment)
+            defer { buf.deallocate() }
+            while true {
+                let k = read(fdIn, buf, size)
+                if k < 0 && errno == EINTR { continue }
+                guard k >= 0 else {
+                    throw PipelineError.failure(location: source, "cannot read: \(String(cString: strerror(errno)))")
+                }
+                if k == 0 { break }
+                try write(UnsafeRawBufferPointer(start: buf, count: k))
+            }
         }
 
         private func writeOut(_ b: UnsafeRawBufferPointer) throws {
@@ -297,28 +313,6 @@ public enum FileIO {
     }
 
     /// Removes a file or a directory tree; no error when it does not exist.
-    /// Hands a file's bytes to `body` in blocks of up to 8 MiB, in order (never the
-    /// whole file in memory).
-    public static func readBlocks(of source: String, _ body: (UnsafeRawBufferPointer) throws -> Void) throws {
-        let fdIn = open(source, O_RDONLY | O_CLOEXEC)
-        guard fdIn >= 0 else {
-            throw PipelineError.failure(location: source, "cannot open: \(String(cString: strerror(errno)))")
-        }
-        defer { close(fdIn) }
-        let size = 8 << 20
-        let buf = UnsafeMutableRawPointer.allocate(byteCount: size, alignment: Writer.alignment)
-        defer { buf.deallocate() }
-        while true {
-            let k = read(fdIn, buf, size)
-            if k < 0 && errno == EINTR { continue }
-            guard k >= 0 else {
-                throw PipelineError.failure(location: source, "cannot read: \(String(cString: strerror(errno)))")
-            }
-            if k == 0 { break }
-            try body(UnsafeRawBufferPointer(start: buf, count: k))
-        }
-    }
-
     public static func remove(_ path: String) throws {
         if FileManager.default.fileExists(atPath: path) {
             try FileManager.default.removeItem(atPath: path)

@@ -95,12 +95,9 @@ package struct EmitStage {
     /// the next list's rows are formatted; the figures and the report are made
     /// beside the first list's pieces and returned.
     /// `report: false` makes the figures only (a what-if draws its own report).
-    /// `group` pieces of a list are formatted at a time, at most `waiting` groups
-    /// wait to be written (a what-if, which writes the lists beside its
-    /// explanations, keeps fewer in memory).
     package func writeLists(
         _ x: Inputs, byList: [String: ArraySlice<PublishedEntry>], into dir: RunDirectory,
-        report makesReport: Bool = true, group: Int = 4, waiting groupsWaiting: Int = 2
+        report makesReport: Bool = true
     ) throws -> (report: String, figures: RunFigures) {
         let lists = x.rules.lists
         var report = ""
@@ -113,15 +110,15 @@ package struct EmitStage {
                 previousDate: x.previousDate,
                 dataQuality: Feedback.section(feeds: x.feeds, history: x.feedHistory, runDate: x.runDate))
         }
-        let pieceRows = 16_384
+        let pieceRows = 16_384, group = 4
         Meter.shared.start("writing lists", unit: "entries", total: x.match.entries.count)
         let policyFields = x.match.policyIDs.map { CSVText.field($0) }
         // Each list is formatted a group of pieces at a time on every core, and the
         // groups are written in order by one serial queue (its first error kept)
-        // while the next ones are formatted: at most `groupsWaiting` groups wait in memory.
+        // while the next ones are formatted: at most two groups wait in memory.
         final class Written: @unchecked Sendable { var error: Error? }
         let writer = DispatchQueue(label: "pfp.emit.lists"), written = Written()
-        let waiting = DispatchSemaphore(value: groupsWaiting)
+        let waiting = DispatchSemaphore(value: 2)
         defer { writer.sync {} }
         var reportMade = false
         for l in lists {

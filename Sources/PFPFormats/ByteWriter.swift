@@ -142,7 +142,6 @@ public final class ByteWriter {
         written += n
     }
 
-    /// A CSV field: as it is, or quoted (quotes doubled) when `CSVText` says so.
     /// Codes joined by `;` as one CSV field: written as they are unless one needs
     /// quotes (then the joined text is quoted as one field).
     public func csvCodes(_ codes: ArraySlice<String>) {
@@ -155,6 +154,7 @@ public final class ByteWriter {
         }
     }
 
+    /// A CSV field: as it is, or quoted (quotes doubled) when `CSVText` says so.
     @inlinable public func csvField(_ s: String) {
         var t = s
         t.withUTF8 { u in

@@ -7,7 +7,7 @@ import PFPRules
 /// grouped; `MatchResult` turns them into text. Its explanation is in the match
 /// stage's `explain.jsonl`.
 public struct PublishedEntry: Sendable {
-    // Stored widest first: 64 bytes a entry, not the 72 of the order the
+    // Stored widest first: 64 bytes an entry, not the 72 of the order the
     // initializer takes them in (8-byte fields after 1-byte ones are padded); at
     // city scale a run and a what-if hold millions.
     /// The person's ID key; 0 for an entry of the household.

@@ -240,10 +240,7 @@ package enum WhatIf {
         }
         let lists = Lists(inputs, after, dir)
         let written = Background("pfp-whatif-lists") {
-            // Beside the explanations: two pieces at a time, one group waiting.
-            try EmitStage().writeLists(
-                lists.inputs, byList: lists.after, into: lists.dir, report: false, group: 2, waiting: 1
-            ).figures
+            try EmitStage().writeLists(lists.inputs, byList: lists.after, into: lists.dir, report: false).figures
         }
         // Nothing returns (or throws, and the folder is abandoned) while it still writes.
         defer { _ = try? written.value() }
@@ -259,8 +256,7 @@ package enum WhatIf {
         }
         let counted = Counted(diff, mayDiffer)
         let summarized = Background("pfp-whatif-summary") {
-            counted.diff.summary(
-                mayDiffer: counted.mayDiffer)
+            counted.diff.summary(mayDiffer: counted.mayDiffer)
         }
         defer { _ = try? summarized.value() }
         try dir.write("changes.csv", rows: changes.count) { put in try diff.csv(changes, put: put) }

@@ -83,11 +83,10 @@ struct WhatIfExplain {
     /// people's pages are read once, front to back (each list read them all again),
     /// and every sixteenth piece made, those read so far are let go for good (the
     /// kernel maps 64 KiB around each page read, or the whole large folio it lies
-    /// in); a household's second row finds
-    /// its data in the CPU's caches. The first list's lines go to the file as
-    /// they come; each other list's to a part file of its own in `scratch` (a
-    /// folder of the unpublished run), handed over after, in list order: the file
-    /// is the same, list by list.
+    /// in); a household's second row finds its data in the CPU's caches. The first
+    /// list's lines go to the file as they come; each other list's to a part file
+    /// of its own in `scratch` (a folder of the unpublished run), handed over
+    /// after, in list order: the file is the same, list by list.
     func lines(
         _ changes: WhatIfChanges.Changes, scratch: String, put: (UnsafeRawBufferPointer) throws -> Void
     ) throws {
