@@ -41,12 +41,29 @@ public final class RunDirectory {
                 "cannot create the staging directory: \(String(cString: strerror(errno)))",
                 hint: "check that the output root is writable and the disk is not full")
         }
+        RunDirectory.filling(staging, true)
     }
 
-    /// Removes staging directories left by runs that were killed (their process is gone).
+    /// The staging directories this process is filling (a what-if fills several
+    /// at once, published together): `sweep` leaves them.
+    private nonisolated(unsafe) static var filling: Set<String> = []
+    private static let fillingLock = NSLock()
+
+    private static func filling(_ path: String, _ yes: Bool) {
+        fillingLock.lock()
+        if yes { filling.insert(path) } else { filling.remove(path) }
+        fillingLock.unlock()
+    }
+
+    /// Removes staging directories left by runs that were killed (their process is
+    /// gone), and this process's own that it no longer fills (a pid used again).
     public static func sweep(root: String) {
         guard let names = try? FileManager.default.contentsOfDirectory(atPath: root) else { return }
+        fillingLock.lock()
+        let live = filling
+        fillingLock.unlock()
         for n in names where n.hasPrefix(".tmp-") || n.hasPrefix(".old-") {
+            if live.contains((root as NSString).appendingPathComponent(n)) { continue }
             if let pidText = n.split(separator: "-").last, let pid = Int32(pidText), pid != getpid(), kill(pid, 0) == 0
             {
                 continue
@@ -102,6 +119,7 @@ public final class RunDirectory {
     /// Writes `_SUCCESS` last and renames the directory into place, replacing an
     /// earlier publication of the same date.
     public func publish() throws {
+        RunDirectory.filling(staging, false)
         FaultPoint.hit("emit.before_success")
         try FileIO.write(path("_SUCCESS"), [])
         FaultPoint.hit("emit.before_publish")
@@ -155,7 +173,10 @@ public final class RunDirectory {
     }
 
     /// Gives up: removes the staging directory; what was published stays.
-    public func abandon() { try? FileIO.remove(staging) }
+    public func abandon() {
+        RunDirectory.filling(staging, false)
+        try? FileIO.remove(staging)
+    }
 
     static func exchange(_ a: String, _ b: String) -> Bool {
         pfp_rename_exchange(a, b) == 0

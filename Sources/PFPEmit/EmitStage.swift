@@ -95,9 +95,11 @@ package struct EmitStage {
     /// the next list's rows are formatted; the figures and the report are made
     /// beside the first list's pieces and returned.
     /// `report: false` makes the figures only (a what-if draws its own report).
+    /// `copy`: rows formatted before, copied where an entry is the one formatted (a
+    /// what-if's reforms).
     package func writeLists(
         _ x: Inputs, byList: [String: ArraySlice<PublishedEntry>], into dir: RunDirectory,
-        report makesReport: Bool = true
+        report makesReport: Bool = true, copy: FormattedLists? = nil
     ) throws -> (report: String, figures: RunFigures) {
         let lists = x.rules.lists
         var report = ""
@@ -123,6 +125,7 @@ package struct EmitStage {
         var reportMade = false
         for l in lists {
             let entries = byList[l.id] ?? []
+            let copied = copy.flatMap { c in c.list(l, for: x.match).map { (c, $0) } }
             let pieces = max(1, (entries.count + pieceRows - 1) / pieceRows)
             let file = ListFile(
                 dir: dir, name: "\(l.id).csv",
@@ -140,14 +143,22 @@ package struct EmitStage {
                         let lo = entries.startIndex + k * pieceRows, hi = min(entries.endIndex, lo + pieceRows)
                         // Room for long rows: memory not written to is never touched.
                         let bytes = ByteWriter(capacity: max(64, (hi - lo) * 192))
-                        for e in entries[lo..<hi] {
-                            EmitStage.row(e, x.match, list: l, policies: policyFields, into: bytes)
+                        if let (rows, formatted) = copied {
+                            rows.rows(entries, lo..<hi, of: formatted, into: bytes) { e in
+                                EmitStage.row(e, x.match, list: l, policies: policyFields, into: bytes)
+                            }
+                        } else {
+                            for e in entries[lo..<hi] {
+                                EmitStage.row(e, x.match, list: l, policies: policyFields, into: bytes)
+                            }
                         }
                         out[i] = bytes
                         Meter.shared.add(hi - lo)
                     }
                 }
                 let made = Pieces(text.map { $0! }), last = first + count >= pieces
+                // The formatted rows read for these pieces: their pages go (the page cache keeps them).
+                if copied != nil { copy?.dropResidentPages() }
                 waiting.wait()
                 writer.async {
                     defer { waiting.signal() }

@@ -106,9 +106,12 @@ public struct MatchStage {
     public struct Shared {
         public let lookup: ColumnIndex
         public let presence: TagPresence?
+        /// The run's outreach events found per household (nil: none).
+        public let outreach: OutreachLookup.Found?
         /// `dropBehind`: lets the pages of the columns read in place go, as they are
         /// done with (the stored ingest result a what-if reads).
         public init(data: IngestResult, dropBehind: (() -> Void)? = nil) {
+            outreach = OutreachLookup.Found(data: data)
             lookup = ColumnIndex(keys: data.personID)
             dropBehind?()
             presence = TagPresence(data: data.households, dropBehind: dropBehind)
@@ -144,7 +147,9 @@ public struct MatchStage {
         let workers = try Workers(
             data: data, rules: rules, profiles: profiles, previous: previous, tasks: chunks * max(1, rules.lists.count),
             shared: shared)
-        let outreach = try OutreachLookup(data: data, rules: rules)
+        let outreach =
+            try shared.map { s in try s.outreach.map { try OutreachLookup($0, data: data, rules: rules) } }
+            ?? OutreachLookup(data: data, rules: rules)
         if !writesExplanations {
             let made = try entriesInOnePass(
                 data: data, rules: rules, previous: previous, outreach: outreach, workers: workers, chunks: chunks,

@@ -20,7 +20,26 @@ public struct OutreachLookup: Sendable {
     /// nil when the run has no outreach event (nothing to decide); throws when it
     /// has some but the rules cannot apply them on the run date.
     public init?(data: IngestResult, rules: RuleSet) throws {
-        guard !data.outreach.isEmpty else { return nil }
+        guard let found = Found(data: data) else { return nil }
+        try self.init(found, data: data, rules: rules)
+    }
+
+    /// The events found per household, whatever the rules: made once for a
+    /// what-if's reforms, each of which makes its lookup from them.
+    public struct Found: Sendable {
+        let events: [OutreachEvent]
+        let eventStart: [Int32]
+
+        /// nil when the run has no outreach event.
+        public init?(data: IngestResult) {
+            guard !data.outreach.isEmpty else { return nil }
+            (events, eventStart) = OutreachLookup.perHousehold(data)
+        }
+    }
+
+    /// The lookup of `rules` from the events found; throws when the rules cannot
+    /// apply them on the run date.
+    public init(_ found: Found, data: IngestResult, rules: RuleSet) throws {
         if let problem = rules.outreach.problem {
             throw PipelineError.badInput(
                 stage: "match",
@@ -30,6 +49,13 @@ public struct OutreachLookup: Sendable {
         self.rules = rules.outreach
         runDate = data.runDate
         holder = rules.holders
+        (events, eventStart) = (found.events, found.eventStart)
+        let index = Dictionary(rules.policies.enumerated().map { ($0.element.id, Int32($0.offset)) }) { a, _ in a }
+        policyIndex = events.map { index[$0.policy] ?? -1 }
+    }
+
+    /// Each household's events (`events[eventStart[h] ..< eventStart[h + 1]]`).
+    static func perHousehold(_ data: IngestResult) -> (events: [OutreachEvent], eventStart: [Int32]) {
         // Both in byte order of the household id: each event's household is found
         // galloping forward from the last one found (households without events are
         // passed over in strides, not compared one by one). Events of a household
@@ -62,9 +88,7 @@ public struct OutreachLookup: Sendable {
             h += 1
         }
         for k in h...ids.count { start[k] = Int32(kept.count) }
-        events = kept
-        eventStart = start
-        policyIndex = kept.map { e in Int32(rules.policies.firstIndex { $0.id == e.policy } ?? -1) }
+        return (kept, start)
     }
 
     /// Byte order of two ids (negative, zero, positive).

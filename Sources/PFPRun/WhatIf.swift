@@ -116,6 +116,30 @@ package enum WhatIf {
         var outcomes: [Outcome] = []
         // The reform's result a chained value (a sweep's next) is made from.
         var chainBase: MatchResult?
+        // The reforms written but for their explanations, explained together (one
+        // pass over the households) a group at a time, then published.
+        let explain = try WhatIfExplain(
+            data: data, previous: previous, base: base, workers: Parallel.threads, lookup: shared.lookup,
+            presence: shared.presence)
+        var pending: [Pending] = []
+        defer { for p in pending { p.dir.abandon() } }
+        // With several reforms of numbers, the published lists' rows are formatted
+        // once: each reform's lists copy those of the households it leaves alone.
+        var formatted: (dir: RunDirectory, rows: FormattedLists)?
+        defer {
+            formatted?.rows.remove()
+            formatted?.dir.abandon()
+        }
+        if impacts.filter({ $0 != nil }).count > 1 {
+            let dir = try RunDirectory(root: outRoot, name: ".formatted-lists")
+            formatted = (
+                dir,
+                try FormattedLists(
+                    rules: base, match: published, byList: EmitStage.byList(published),
+                    path: dir.path("lists.csv"))
+            )
+            load("published lists' rows formatted (copied into each reform's lists)")
+        }
         for (k, ((reform, rs), impact)) in zip(zip(reforms, reformRules), impacts).enumerated() {
             var valueBefore = chainBase
             chainBase = nil
@@ -186,23 +210,21 @@ package enum WhatIf {
                         previous: previous, explainPath: "", console: console, shared: shared)
                     step("decisions")
                 }
-                var outcome = try write(
+                let p = try write(
                     reform: reform, rules: rs, base: base, published: published, match: m, mayDiffer: mayDiffer,
-                    runDate: r.runDate, into: dir,
-                    explain: try WhatIfExplain(
-                        data: data, previous: previous, base: base, reform: rs, workers: Parallel.threads,
-                        lookup: shared.lookup, presence: shared.presence),
-                    step: step)
-                try dir.publish()
-                outcome.path = dir.finalPath
-                outcomes.append(outcome)
+                    runDate: r.runDate, into: dir, explain: explain, formatted: formatted?.rows, step: step)
+                pending.append(p)
                 console.stageEnded(
                     reform.name, wall: FileIO.now() - t0, cpu: FileIO.cpuSeconds() - c0, peakRSS: FileIO.peakRSS(),
-                    summary: "\(grouped(outcome.added)) added, \(grouped(outcome.removed)) removed, "
-                        + "\(grouped(outcome.changed)) changed: \(dir.finalPath)")
+                    summary: "\(grouped(p.outcome.added)) added, \(grouped(p.outcome.removed)) removed, "
+                        + "\(grouped(p.outcome.changed)) changed (to explain)")
             } catch {
                 dir.abandon()
                 throw error
+            }
+            if pending.count == explainedTogether || k == reforms.count - 1 {
+                outcomes += try explainAndPublish(pending, explain: explain, console: console)
+                pending = []
             }
         }
         if let sweep {
@@ -215,14 +237,30 @@ package enum WhatIf {
         return outcomes
     }
 
-    /// The lists, changes.csv, summary.csv and manifest.json of one reform;
-    /// (changes, added, removed, changed). `mayDiffer`: the households whose
-    /// entries can differ (nil: all of them).
+    /// How many reforms' changes are explained in one pass over the households
+    /// (a ten-value sweep's at once; each holds its rows, 16 bytes each, until then).
+    static let explainedTogether = 10
+
+    /// A reform's folder written but for changes.jsonl and manifest.json: its rows to
+    /// explain and what its manifest says.
+    struct Pending {
+        var outcome: Outcome
+        let dir: RunDirectory
+        let target: WhatIfExplain.Target
+        let reform: Reform
+        let ruleDigest: String, baseDigest: String
+        let runDate: CivilDate
+        let counts: JSON
+    }
+
+    /// The lists, changes.csv, summary.csv and report.html of one reform; its
+    /// changes to explain. `mayDiffer`: the households whose entries can differ
+    /// (nil: all of them).
     static func write(
         reform: Reform, rules rs: RuleSet, base: RuleSet, published: MatchResult, match m: MatchResult,
         mayDiffer: [Bool]?, runDate: CivilDate, into dir: RunDirectory,
-        explain: WhatIfExplain, step: (String) -> Void
-    ) throws -> Outcome {
+        explain: WhatIfExplain, formatted: FormattedLists?, step: (String) -> Void
+    ) throws -> Pending {
         var inputs = EmitStage.Inputs(
             runDate: runDate, outRoot: dir.root, rules: rs, match: m, feeds: [], rejects: [], allowedMissing: [],
             startedAt: RunRegistry.timestamp(), pipelineVersion: PFPVersion.pipeline,
@@ -234,13 +272,19 @@ package enum WhatIf {
         // from the entries alone; the directory records them under a lock).
         final class Lists: @unchecked Sendable {
             let inputs: EmitStage.Inputs, after: [String: ArraySlice<PublishedEntry>], dir: RunDirectory
-            init(_ i: EmitStage.Inputs, _ a: [String: ArraySlice<PublishedEntry>], _ d: RunDirectory) {
-                (inputs, after, dir) = (i, a, d)
+            let copy: FormattedLists?
+            init(
+                _ i: EmitStage.Inputs, _ a: [String: ArraySlice<PublishedEntry>], _ d: RunDirectory,
+                _ c: FormattedLists?
+            ) {
+                (inputs, after, dir, copy) = (i, a, d, c)
             }
         }
-        let lists = Lists(inputs, after, dir)
+        let lists = Lists(inputs, after, dir, formatted)
         let written = Background("pfp-whatif-lists") {
-            try EmitStage().writeLists(lists.inputs, byList: lists.after, into: lists.dir, report: false).figures
+            try EmitStage().writeLists(
+                lists.inputs, byList: lists.after, into: lists.dir, report: false, copy: lists.copy
+            ).figures
         }
         // Nothing returns (or throws, and the folder is abandoned) while it still writes.
         defer { _ = try? written.value() }
@@ -251,20 +295,15 @@ package enum WhatIf {
         // The summary counts on a thread of its own while the changes are written
         // and explained (it reads the entries alone).
         final class Counted: @unchecked Sendable {
-            let diff: WhatIfChanges, mayDiffer: [Bool]?
-            init(_ d: WhatIfChanges, _ m: [Bool]?) { (diff, mayDiffer) = (d, m) }
+            let diff: WhatIfChanges, changes: WhatIfChanges.Changes
+            init(_ d: WhatIfChanges, _ c: WhatIfChanges.Changes) { (diff, changes) = (d, c) }
         }
-        let counted = Counted(diff, mayDiffer)
-        let summarized = Background("pfp-whatif-summary") {
-            counted.diff.summary(mayDiffer: counted.mayDiffer)
-        }
+        let counted = Counted(diff, changes)
+        let summarized = Background("pfp-whatif-summary") { counted.diff.summary(counted.changes) }
         defer { _ = try? summarized.value() }
         try dir.write("changes.csv", rows: changes.count) { put in try diff.csv(changes, put: put) }
         step("changes.csv written")
-        try dir.write("changes.jsonl", rows: changes.count) { put in
-            try explain.lines(changes, scratch: dir.path(""), put: put)
-        }
-        step("changes explained")
+        let target = try WhatIfExplain.Target(changes, reform: rs, explain: explain, dir: dir)
         let summary = try summarized.value()
         step("summary (beside)")
         try dir.write("summary.csv", Array(WhatIfChanges.summaryCSV(summary).utf8), rows: summary.count)
@@ -277,40 +316,61 @@ package enum WhatIf {
         step("lists written (beside)")
         let added = changes.rows.reduce(0) { $0 + ($1.change == .added ? 1 : 0) }
         let removed = changes.rows.reduce(0) { $0 + ($1.change == .removed ? 1 : 0) }
-        let manifest = JSON.object([
-            ("kind", .string("whatif")),
-            ("schema_version", .int(PFPVersion.schema)),
-            ("run_date", .string(runDate.description)),
-            ("pipeline_version", .string(PFPVersion.pipeline)),
-            ("base_rule_digest", .string(base.digest)),
-            (
-                "reform",
-                .object([
-                    ("name", .string(reform.name)), ("label", .string(reform.label)),
-                    ("file", .string((reform.path as NSString).lastPathComponent)), ("sha256", .string(reform.digest)),
-                    ("rule_digest", .string(rs.digest)),
-                ])
-            ),
-            (
-                "changes",
-                .object([
-                    ("added", .int(added)), ("removed", .int(removed)),
-                    ("changed", .int(changes.count - added - removed)),
-                ])
-            ),
-            ("counts", counts),
-            (
-                "outputs",
-                .array(
-                    dir.files.sorted { $0.name < $1.name }.map { f in
-                        .object([("file", .string(f.name)), ("rows", .int(f.rows)), ("sha256", .string(f.sha256))])
-                    })
-            ),
-        ])
-        try dir.write("manifest.json", Array((manifest.serialized(pretty: true) + "\n").utf8), rows: 1)
-        return Outcome(
-            reform: reform.name, path: dir.finalPath, added: added, removed: removed,
-            changed: changes.count - added - removed, totals: summary.filter { $0.district == nil })
+        return Pending(
+            outcome: Outcome(
+                reform: reform.name, path: dir.finalPath, added: added, removed: removed,
+                changed: changes.count - added - removed, totals: summary.filter { $0.district == nil }),
+            dir: dir, target: target, reform: reform, ruleDigest: rs.digest, baseDigest: base.digest,
+            runDate: runDate, counts: counts)
+    }
+
+    /// The reforms' changes explained together, then each one's manifest.json
+    /// written and its folder published, in order.
+    static func explainAndPublish(_ pending: [Pending], explain: WhatIfExplain, console: Console) throws -> [Outcome] {
+        let t0 = FileIO.now(), c0 = FileIO.cpuSeconds()
+        let what = pending.count == 1 ? pending[0].reform.name : "\(pending.count) reforms"
+        console.stageStarted("explain \(what)")
+        try explain.lines(pending.map(\.target))
+        let lines = pending.reduce(0) { $0 + $1.target.rows.count }
+        console.stageEnded(
+            "explain \(what)", wall: FileIO.now() - t0, cpu: FileIO.cpuSeconds() - c0, peakRSS: FileIO.peakRSS(),
+            summary: "\(grouped(lines)) changes explained")
+        return try pending.map { p in
+            let o = p.outcome
+            let manifest = JSON.object([
+                ("kind", .string("whatif")),
+                ("schema_version", .int(PFPVersion.schema)),
+                ("run_date", .string(p.runDate.description)),
+                ("pipeline_version", .string(PFPVersion.pipeline)),
+                ("base_rule_digest", .string(p.baseDigest)),
+                (
+                    "reform",
+                    .object([
+                        ("name", .string(p.reform.name)), ("label", .string(p.reform.label)),
+                        ("file", .string((p.reform.path as NSString).lastPathComponent)),
+                        ("sha256", .string(p.reform.digest)), ("rule_digest", .string(p.ruleDigest)),
+                    ])
+                ),
+                (
+                    "changes",
+                    .object([("added", .int(o.added)), ("removed", .int(o.removed)), ("changed", .int(o.changed))])
+                ),
+                ("counts", p.counts),
+                (
+                    "outputs",
+                    .array(
+                        p.dir.files.sorted { $0.name < $1.name }.map { f in
+                            .object([
+                                ("file", .string(f.name)), ("rows", .int(f.rows)), ("sha256", .string(f.sha256)),
+                            ])
+                        })
+                ),
+            ])
+            try p.dir.write("manifest.json", Array((manifest.serialized(pretty: true) + "\n").utf8), rows: 1)
+            try p.dir.publish()
+            console.detail("    published: \(p.dir.finalPath)")
+            return o
+        }
     }
 }
 

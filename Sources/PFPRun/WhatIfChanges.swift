@@ -171,11 +171,6 @@ struct WhatIfChanges {
         mapBefore: [Int32], mapAfter: [Int32], policyRank: [Int32], mayDiffer: [Bool]? = nil
     ) -> [Row] {
         let info = rules.list(id)
-        var index: [Key: Int] = [:]
-        index.reserveCapacity(mayDiffer == nil ? old.count : 64)
-        for i in old.indices where mayDiffer?[Int(old[i].household)] ?? true {
-            index[WhatIfChanges.key(old[i], mapBefore)] = i
-        }
         var rowsOfList: [Row] = []
         func row(_ e: PublishedEntry, _ map: [Int32], _ change: Change, before: Int, after: Int) -> Row {
             Row(
@@ -183,19 +178,41 @@ struct WhatIfChanges {
                 policy: e.policy < 0 ? -1 : map[Int(e.policy)], before: Int32(before), after: Int32(after),
                 change: change)
         }
-        for j in new.indices {
-            let e = new[j]
-            if let m = mayDiffer, !m[Int(e.household)] { continue }
-            if let i = index.removeValue(forKey: WhatIfChanges.key(e, mapAfter)) {
-                if WhatIfChanges.sameColumns(old[i], published, e, match, info) { continue }
-                if !WhatIfChanges.sameShown(old[i], published, e, match, info) {
-                    rowsOfList.append(row(e, mapAfter, .changed, before: i, after: j))
+        // Household by household (both sides are in household order): each entry
+        // after is looked for among the household's entries before (a few), no
+        // table of keys made.
+        var matched: [Bool] = []
+        var i = old.startIndex, j = new.startIndex
+        while i < old.endIndex || j < new.endIndex {
+            let h = min(
+                i < old.endIndex ? old[i].household : Int32.max, j < new.endIndex ? new[j].household : Int32.max)
+            let i0 = i, j0 = j
+            while i < old.endIndex && old[i].household == h { i += 1 }
+            while j < new.endIndex && new[j].household == h { j += 1 }
+            if let m = mayDiffer, !m[Int(h)] { continue }
+            matched.removeAll(keepingCapacity: true)
+            matched.append(contentsOf: repeatElement(false, count: i - i0))
+            for jj in j0..<j {
+                let e = new[jj], key = WhatIfChanges.key(e, mapAfter)
+                var found = -1
+                for ii in i0..<i where !matched[ii - i0] && WhatIfChanges.key(old[ii], mapBefore) == key {
+                    found = ii
+                    break
                 }
-            } else {
-                rowsOfList.append(row(e, mapAfter, .added, before: -1, after: j))
+                if found >= 0 {
+                    matched[found - i0] = true
+                    if WhatIfChanges.sameColumns(old[found], published, e, match, info) { continue }
+                    if !WhatIfChanges.sameShown(old[found], published, e, match, info) {
+                        rowsOfList.append(row(e, mapAfter, .changed, before: found, after: jj))
+                    }
+                } else {
+                    rowsOfList.append(row(e, mapAfter, .added, before: -1, after: jj))
+                }
+            }
+            for ii in i0..<i where !matched[ii - i0] {
+                rowsOfList.append(row(old[ii], mapBefore, .removed, before: ii, after: -1))
             }
         }
-        for i in index.values.sorted() { rowsOfList.append(row(old[i], mapBefore, .removed, before: i, after: -1)) }
         // The files' order: household (index order is the ids' byte order), person
         // (ID keys' order is their text's), policy id (byte order).
         rowsOfList.sort {
@@ -325,9 +342,9 @@ struct WhatIfChanges {
     var pushList: ListInfo? { rules.lists.first { $0.perPolicy && $0.columns.contains(.certainty) } }
 
     ///
-    /// `mayDiffer`: the households whose entries can differ (nil: all of them); an
-    /// entry gained or lost is one of theirs.
-    func summary(mayDiffer: [Bool]? = nil) -> [SummaryRow] {
+    /// The entries gained and lost are `changes`' rows of the push list added and
+    /// removed (counted from them: no keys of the entries made again).
+    func summary(_ changes: Changes) -> [SummaryRow] {
         guard let push = pushList else { return [] }
         let (ids, mapBefore, mapAfter) = policyIDs
         // cells[policy][district's index]: nil where no entry counted; every
@@ -349,17 +366,15 @@ struct WhatIfChanges {
             return i
         }
         let sides = [(before[push.id] ?? [], mapBefore), (after[push.id] ?? [], mapAfter)]
-        func differs(_ e: PublishedEntry) -> Bool { mayDiffer?[Int(e.household)] ?? true }
-        // Keys of the entries that may differ, each side's found on the other.
-        var keys: [Set<Key>] = [[], []]
-        for side in 0..<2 {
-            for e in sides[side].0 where differs(e) { keys[side].insert(WhatIfChanges.key(e, sides[side].1)) }
-        }
-        for side in 0..<2 {
-            for e in sides[side].0 where differs(e) && !keys[1 - side].contains(WhatIfChanges.key(e, sides[side].1)) {
-                let p = Int(WhatIfChanges.key(e, sides[side].1).policy)
-                let i = cell(p, e.district)
-                if side == 0 { cells[p][i]!.lost += 1 } else { cells[p][i]!.gained += 1 }
+        if let l = changes.listIDs.firstIndex(of: push.id) {
+            for r in changes.rows where r.list == Int32(l) && r.change != .changed {
+                // A row's policy indexes both sides' policies (`policyIDs`).
+                let p = Int(r.policy)
+                if r.change == .added {
+                    cells[p][cell(p, changes.after(r)!.district)]!.gained += 1
+                } else {
+                    cells[p][cell(p, changes.before(r)!.district)]!.lost += 1
+                }
             }
         }
         for (side, (entries, map)) in sides.enumerated() {

@@ -19,6 +19,10 @@ struct WhatIfExplain {
         /// whether it has a living member: the next row of the same household
         /// clears the caches instead of loading it again.
         var loaded: (household: Int, previous: Bool, living: Bool)?
+        /// The side before's decisions of the household explained now (`keptFor`),
+        /// each made once for every reform that changes that entry.
+        var kept: [(list: String, policy: String, person: UInt64, decided: Decided)] = []
+        var keptFor = -1
         /// Each parameter (by rank) as explanations show it: id, value on the run date, from.
         let parameters: [(id: String, value: String, from: String)]
         /// Each value's name (definitions by index, then previous(...)'s by number)
@@ -47,65 +51,119 @@ struct WhatIfExplain {
         }
     }
 
-    let data: IngestResult
-    let previous: RunState?
-    /// Each worker's evaluators (rules of its own, as the match stage's workers have).
-    let before: [Side]
-    let after: [Side]
-    /// Both sides name the same values (and previous(...)s) and the same parameters,
-    /// in the same order (a reform of numbers): their reads are ordered by rank alone.
-    let sameNames: Bool
-    /// With `sameNames`: each parameter (by rank) has the same value and start on both sides.
-    let sameParameter: [Bool]
-
-    init(
-        data: IngestResult, previous: RunState?, base: RuleSet, reform: RuleSet, workers: Int, lookup: ColumnIndex,
-        presence: TagPresence?
-    ) throws {
-        self.data = data
-        self.previous = previous
-        before = try base.replicas(workers).map { Side(rules: $0, data: data, lookup: lookup, presence: presence) }
-        after = try reform.replicas(workers).map { Side(rules: $0, data: data, lookup: lookup, presence: presence) }
-        sameNames =
-            before[0].valueNames == after[0].valueNames && before[0].rememberedNames == after[0].rememberedNames
-            && base.parameterIDs == reform.parameterIDs
-        sameParameter =
-            sameNames
-            ? zip(before[0].parameters, after[0].parameters).map { $0.value == $1.value && $0.from == $1.from } : []
+    /// A changed entry as its explanation reads it: 16 bytes (the rows of several
+    /// reforms are held until their lines are made, in one pass over the households).
+    struct Row {
+        var personKey: UInt64
+        /// The household's index in the stored ingest result.
+        var householdIndex: Int32
+        /// Index into the target's `policyIDs`, -1 for none.
+        var policy: Int16
+        /// Index into the target's `listIDs`.
+        var list: UInt8
+        var change: WhatIfChanges.Change
     }
 
-    /// Every row's line, in order, made in parallel pieces and handed to `put` a
-    /// batch of pieces at a time (two batches in memory, never the whole file): the
-    /// next batch is made on a thread of its own while this one is handed over.
-    ///
-    /// The rows are explained in household order — each household's rows of every
-    /// list together, the households in the stored order — not list by list: the
-    /// people's pages are read once, front to back (each list read them all again),
-    /// and every sixteenth piece made, those read so far are let go for good (the
-    /// kernel maps 64 KiB around each page read, or the whole large folio it lies
-    /// in); a household's second row finds its data in the CPU's caches. The first
-    /// list's lines go to the file as they come; each other list's to a part file
-    /// of its own in `scratch` (a folder of the unpublished run), handed over
-    /// after, in list order: the file is the same, list by list.
-    func lines(
-        _ changes: WhatIfChanges.Changes, scratch: String, put: (UnsafeRawBufferPointer) throws -> Void
+    /// One reform's changed entries to explain (changes.csv's rows, in its order), its
+    /// evaluators and the file the lines go to.
+    final class Target {
+        let rows: [Row]
+        let listIDs: [String], policyIDs: [String]
+        /// Each worker's evaluators under the reform's rules.
+        let after: [Side]
+        /// Both sides name the same values (and previous(...)s) and the same parameters,
+        /// in the same order (a reform of numbers): their reads are ordered by rank alone.
+        let sameNames: Bool
+        /// With `sameNames`: each parameter (by rank) has the same value and start on both sides.
+        let sameParameter: [Bool]
+        /// The reform's unpublished folder: changes.jsonl is written (and recorded) there.
+        let dir: RunDirectory
+
+        init(_ changes: WhatIfChanges.Changes, reform: RuleSet, explain e: WhatIfExplain, dir: RunDirectory) throws {
+            guard changes.listIDs.count <= Int(UInt8.max), changes.policyIDs.count <= Int(Int16.max) else {
+                throw PipelineError.failure(
+                    stage: "whatif", "more than \(UInt8.max) lists or \(Int16.max) policies to explain",
+                    hint: "the rules define fewer: report this as a bug")
+            }
+            rows = changes.rows.map {
+                Row(
+                    personKey: $0.personKey, householdIndex: $0.householdIndex, policy: Int16($0.policy),
+                    list: UInt8($0.list), change: $0.change)
+            }
+            (listIDs, policyIDs, self.dir) = (changes.listIDs, changes.policyIDs, dir)
+            after = try reform.replicas(e.before.count).map {
+                Side(rules: $0, data: e.data, lookup: e.lookup, presence: e.presence)
+            }
+            let b = e.before[0], a = after[0]
+            sameNames =
+                b.valueNames == a.valueNames && b.rememberedNames == a.rememberedNames
+                && b.rules.parameterIDs == a.rules.parameterIDs
+            sameParameter =
+                sameNames ? zip(b.parameters, a.parameters).map { $0.value == $1.value && $0.from == $1.from } : []
+        }
+
+        func list(_ r: Row) -> String { listIDs[Int(r.list)] }
+        func policy(_ r: Row) -> String { r.policy < 0 ? "" : policyIDs[Int(r.policy)] }
+    }
+
+    let data: IngestResult
+    let previous: RunState?
+    let lookup: ColumnIndex
+    let presence: TagPresence?
+    /// Each worker's evaluators under the published rules (every target's side before).
+    let before: [Side]
+
+    init(
+        data: IngestResult, previous: RunState?, base: RuleSet, workers: Int, lookup: ColumnIndex,
+        presence: TagPresence?
     ) throws {
+        (self.data, self.previous, self.lookup, self.presence) = (data, previous, lookup, presence)
+        before = try base.replicas(workers).map { Side(rules: $0, data: data, lookup: lookup, presence: presence) }
+    }
+
+    /// Every target's changes.jsonl: each row's line, in its order, the lines made
+    /// in parallel pieces and written a batch of pieces at a time (two batches in
+    /// memory, never a whole file): the next batch is made on a thread of its own
+    /// while this one is written. Each file is recorded in its target's folder.
+    ///
+    /// The rows of every target are explained in one pass over the households, in
+    /// the stored order — each household's rows of every reform and list together,
+    /// not reform by reform nor list by list: the people's pages are read once,
+    /// front to back, and each household's data, read from memory for its first
+    /// decision, is in the CPU's caches for the others (a sweep's ten values
+    /// explain mostly the same households). Every sixteenth piece made, the pages
+    /// read so far are let go for good (the kernel maps 64 KiB around each page
+    /// read, or the whole large folio it lies in). A target's first list's lines go
+    /// to its file as they come; each other list's to a part file of its own in the
+    /// target's folder, handed over after, in list order: the file is the same, list
+    /// by list.
+    func lines(_ targets: [Target]) throws {
         let piece = Maker.piece, batch = 32
-        let pieces = (changes.count + piece - 1) / piece
         final class Maker: @unchecked Sendable {
             static let piece = 256
-            let explain: WhatIfExplain, changes: WhatIfChanges.Changes
-            /// The rows' indexes in household order.
-            let order: [Int32]
+            let explain: WhatIfExplain, targets: [Target]
+            /// Where each target's rows start in the numbering of all of them.
+            let offsets: [Int]
+            /// Every row of every target (its number in `offsets`' numbering), in household order.
+            let order: [UInt32]
             /// Every sixteenth piece made, the pages read so far go.
             let behind: EveryNth
-            init(_ e: WhatIfExplain, _ c: WhatIfChanges.Changes) {
-                (explain, changes) = (e, c)
-                order = WhatIfExplain.householdOrder(c.rows)
+            init(_ e: WhatIfExplain, _ t: [Target]) {
+                (explain, targets) = (e, t)
+                var o = [0]
+                for x in t { o.append(o.last! + x.rows.count) }
+                offsets = o
+                order = WhatIfExplain.householdOrder(t.map(\.rows))
                 behind = EveryNth(16) {
                     e.data.dropResidentPages()
                     e.previous?.dropResidentPages()
                 }
+            }
+            /// The target and row of a number.
+            func locate(_ g: Int) -> (target: Int, row: Int) {
+                var t = 0
+                while offsets[t + 1] <= g { t += 1 }
+                return (t, g - offsets[t])
             }
             /// Pieces first ..< first + count, made in parallel: each piece's lines
             /// (written from where they were made) and where each line ends.
@@ -117,10 +175,11 @@ struct WhatIfExplain {
                         let w = ByteWriter(capacity: piece * 512)
                         var ends: [Int] = []
                         ends.reserveCapacity(piece)
-                        let rows = changes.rows
-                        for j in order[(k * piece)..<min(order.count, (k + 1) * piece)] {
+                        for g in order[(k * piece)..<min(order.count, (k + 1) * piece)] {
+                            let (t, r) = locate(Int(g))
+                            let target = targets[t]
                             explain.line(
-                                rows[Int(j)], changes, before: explain.before[worker], after: explain.after[worker],
+                                target.rows[r], target, before: explain.before[worker], after: target.after[worker],
                                 into: w)
                             w.byte(UInt8(ascii: "\n"))
                             ends.append(w.count)
@@ -132,91 +191,114 @@ struct WhatIfExplain {
                 return parts.map { $0! }
             }
         }
-        let maker = Maker(self, changes)
+        let maker = Maker(self, targets)
+        let order = maker.order
+        let pieces = (order.count + piece - 1) / piece
         func start(_ first: Int) -> Background<[(lines: ByteWriter, ends: [Int])]>? {
             guard first < pieces else { return nil }
             let count = min(batch, pieces - first)
             return Background("pfp-whatif-explain") { maker.make(first, count) }
         }
-        let rows = changes.rows, order = maker.order
-        let firstList = rows.first?.list ?? 0
-        var parts: [Int32: FileIO.Writer] = [:]
-        defer { for w in parts.values { try? FileIO.remove(w.path) } }
+        // Each target's file, and a part file for each of its lists after the first.
+        let files = try targets.map { try FileIO.Writer(path: $0.dir.path("changes.jsonl")) }
+        let firstList = targets.map { $0.rows.first?.list ?? 0 }
+        var parts: [[UInt8: FileIO.Writer]] = Array(repeating: [:], count: targets.count)
+        defer { for p in parts { for w in p.values { try? FileIO.remove(w.path) } } }
         var first = 0
         var next = start(first)
         // Nothing returns (or throws) while a batch is still being made.
         defer { _ = try? next?.value() }
         while let made = next {
             let pieces = try made.value()
-            let row0 = first * piece
+            let key0 = first * piece
             first += batch
             next = start(first)
             for (p, (lines, ends)) in pieces.enumerated() {
-                // Each run of lines of one list, to the file or to the list's part.
-                let base = row0 + p * piece
+                // Each run of lines of one target's list, to its file or to the list's part.
+                let base = key0 + p * piece
                 var from = 0, j = 0
                 while j < ends.count {
-                    let list = rows[Int(order[base + j])].list
-                    while j + 1 < ends.count && rows[Int(order[base + j + 1])].list == list { j += 1 }
+                    let (t, r) = maker.locate(Int(order[base + j]))
+                    let rows = targets[t].rows, list = rows[r].list
+                    let (start, end) = (maker.offsets[t], maker.offsets[t + 1])
+                    while j + 1 < ends.count, case let g = Int(order[base + j + 1]), g >= start && g < end,
+                        rows[g - start].list == list
+                    {
+                        j += 1
+                    }
                     let run = UnsafeRawBufferPointer(rebasing: lines.bytes[from..<ends[j]])
-                    if list == firstList {
-                        try put(run)
+                    if list == firstList[t] {
+                        try files[t].write(run)
                     } else {
-                        if parts[list] == nil {
-                            parts[list] = try FileIO.Writer(
-                                path: (scratch as NSString).appendingPathComponent(".changes-\(list).part"),
-                                check: .none)
+                        if parts[t][list] == nil {
+                            parts[t][list] = try FileIO.Writer(
+                                path: targets[t].dir.path(".changes-\(list).part"), check: .none)
                         }
-                        try parts[list]!.write(run)
+                        try parts[t][list]!.write(run)
                     }
                     from = ends[j]
                     j += 1
                 }
             }
         }
-        for list in parts.keys.sorted() {
-            let part = parts[list]!
-            _ = try part.finish(sync: false)
-            // Handed over from where the page cache holds it (no copy read out), a
-            // window at a time, each window's pages let go once written.
-            let mapped = try MappedFile(path: part.path, populate: false)
-            let window = 8 << 20
-            for at in stride(from: 0, to: mapped.bytes.count, by: window) {
-                try put(UnsafeRawBufferPointer(rebasing: mapped.bytes[at..<min(mapped.bytes.count, at + window)]))
-                mapped.dropResidentPages(from: at, upTo: at + window)
+        for (t, target) in targets.enumerated() {
+            let file = files[t]
+            for list in parts[t].keys.sorted() {
+                let part = parts[t][list]!
+                _ = try part.finish(sync: false)
+                // Handed over from where the page cache holds it (no copy read out), a
+                // window at a time, each window's pages let go once written.
+                let mapped = try MappedFile(path: part.path, populate: false)
+                let window = 8 << 20
+                for at in stride(from: 0, to: mapped.bytes.count, by: window) {
+                    try file.write(
+                        UnsafeRawBufferPointer(rebasing: mapped.bytes[at..<min(mapped.bytes.count, at + window)]))
+                    mapped.dropResidentPages(from: at, upTo: at + window)
+                }
+                mapped.dropResidentPages()
             }
-            mapped.dropResidentPages()
+            let sha = try file.finish()
+            target.dir.add(name: "changes.jsonl", rows: target.rows.count, sha256: sha, bytes: file.bytesWritten)
         }
     }
 
-    /// Row indexes ordered by household, then as the rows come (each list's rows
-    /// stay in their order).
-    static func householdOrder(_ rows: [WhatIfChanges.Row]) -> [Int32] {
-        var keys = [UInt64](unsafeUninitializedCapacity: rows.count) { out, count in
-            for (i, r) in rows.enumerated() { out[i] = UInt64(UInt32(bitPattern: r.householdIndex)) << 32 | UInt64(i) }
-            count = rows.count
+    /// Every target's rows (numbered one after the other) ordered by household,
+    /// then as the numbers come (each target's rows in their order, the targets in
+    /// theirs).
+    static func householdOrder(_ targets: [[Row]]) -> [UInt32] {
+        let total = targets.reduce(0) { $0 + $1.count }
+        precondition(total <= Int(UInt32.max), "more rows to explain than a what-if holds")
+        var keys = [UInt64](unsafeUninitializedCapacity: total) { out, count in
+            var g = 0
+            for rows in targets {
+                for r in rows {
+                    out[g] = UInt64(UInt32(bitPattern: r.householdIndex)) << 32 | UInt64(g)
+                    g += 1
+                }
+            }
+            count = total
         }
         keys.sort()
-        return keys.map { Int32(truncatingIfNeeded: $0) }
+        return keys.map { UInt32(truncatingIfNeeded: $0) }
     }
 
     /// One decision (its reads in the side's tracer), or nil where the side has no
     /// such policy or list.
-    func decide(_ side: Side, _ row: WhatIfChanges.Row, _ changes: WhatIfChanges.Changes) -> EntryDecision? {
+    func decide(_ side: Side, _ row: Row, _ target: Target) -> EntryDecision? {
         let h = Int(row.householdIndex)
         guard h >= 0 && h < data.householdCount else { return nil }
         let ctx = side.ctx
         side.tracer.reset()
         ctx.tracer = side.tracer
         defer { ctx.tracer = nil }
-        let list = changes.list(row), policy = changes.policy(row)
+        let list = target.list(row), policy = target.policy(row)
         // Only a list with `after` reads the previous run.
         let after = policy.isEmpty && side.rules.list(list)?.after != nil
         if let l = side.loaded, l.household == h, l.previous == after {
             ctx.resetCaches()
         } else {
             let living = ctx.load(
-                household: h, previous: after ? previous?.remembered(changes.household(row)) : nil)
+                household: h, previous: after ? previous?.remembered(data.householdIDs[h]) : nil)
             side.loaded = (h, after, living)
         }
         guard side.loaded!.living else { return nil }
@@ -231,6 +313,35 @@ struct WhatIfExplain {
         }
         guard let l = side.rules.list(list) else { return nil }
         return ctx.decide(list: l)
+    }
+
+    /// What a line reads of one side's decision: the decision, the values it read
+    /// (in `valuesRead`'s order) and the parameters it read (by rank).
+    struct Decided {
+        var decision: EntryDecision?
+        var values: [Tracer.ValueRead]
+        var parameters: [Int32]
+    }
+
+    func decided(_ side: Side, _ row: Row, _ target: Target) -> Decided {
+        let d = decide(side, row, target)
+        return Decided(
+            decision: d, values: valuesRead(side, d != nil), parameters: d != nil ? side.tracer.parameters.sorted() : []
+        )
+    }
+
+    /// The side before's decision of a row, made once per household and entry
+    /// (every reform's row of that entry reads the same).
+    func decidedBefore(_ side: Side, _ row: Row, _ target: Target) -> Decided {
+        let h = Int(row.householdIndex), list = target.list(row), policy = target.policy(row)
+        if side.keptFor != h {
+            side.kept.removeAll(keepingCapacity: true)
+            side.keptFor = h
+        }
+        for k in side.kept where k.person == row.personKey && k.list == list && k.policy == policy { return k.decided }
+        let d = decided(side, row, target)
+        side.kept.append((list, policy, row.personKey, d))
+        return d
     }
 
     /// The values a side's decision read, by name (their order), then person (ID
@@ -260,9 +371,10 @@ struct WhatIfExplain {
         return a == b || ctx.describe(a) == ctx.describe(b)
     }
 
-    func line(_ row: WhatIfChanges.Row, _ changes: WhatIfChanges.Changes, before: Side, after: Side, into w: ByteWriter)
-    {
-        let b = decide(before, row, changes), a = decide(after, row, changes)
+    func line(_ row: Row, _ target: Target, before: Side, after: Side, into w: ByteWriter) {
+        let db = decidedBefore(before, row, target), da = decided(after, row, target)
+        let b = db.decision, a = da.decision
+        let sameNames = target.sameNames, sameParameter = target.sameParameter
         func decision(_ x: EntryDecision?) {
             guard let d = x else { w.raw("null"); return }
             w.raw("{\"certainty\":")
@@ -275,13 +387,13 @@ struct WhatIfExplain {
         }
         func optional(_ s: String?) { if let s { w.string(s) } else { w.raw("null") } }
         w.raw("{\"list\":")
-        w.string(changes.list(row))
+        w.string(target.list(row))
         w.raw(",\"household_id\":")
-        w.string(changes.household(row))
+        w.string(data.householdIDs[Int(row.householdIndex)])
         w.raw(",\"person_id\":")
         if row.personKey != 0 { w.id(row.personKey) } else { w.raw("null") }
         w.raw(",\"policy\":")
-        let policy = changes.policy(row)
+        let policy = target.policy(row)
         optional(policy.isEmpty ? nil : policy)
         w.raw(",\"change\":")
         w.string(row.change.word)
@@ -316,7 +428,7 @@ struct WhatIfExplain {
             }
         }
         // Values read on either side, where they differ (members by ID number), by name then person.
-        let vb = valuesRead(before, b != nil), va = valuesRead(after, a != nil)
+        let vb = db.values, va = da.values
         w.raw("],\"values\":[")
         first = true
         var i = 0, j = 0
@@ -357,8 +469,7 @@ struct WhatIfExplain {
         if sameNames {
             // The same parameters on both sides: merged by rank, those the same on
             // both sides (`sameParameter`) passed over without their text.
-            let rb = b != nil ? before.tracer.parameters.sorted() : []
-            let ra = a != nil ? after.tracer.parameters.sorted() : []
+            let rb = db.parameters, ra = da.parameters
             w.raw("],\"parameters\":[")
             first = true
             var i = 0, j = 0
@@ -383,11 +494,8 @@ struct WhatIfExplain {
             w.raw("]}")
             return
         }
-        func parameters(_ side: Side, _ decided: Bool) -> [(id: String, value: String, from: String)] {
-            // A parameter's rank is its id's place in byte order.
-            decided ? side.tracer.parameters.sorted().map { side.parameters[Int($0)] } : []
-        }
-        let pb = parameters(before, b != nil), pa = parameters(after, a != nil)
+        // A parameter's rank is its id's place in byte order.
+        let pb = db.parameters.map { before.parameters[Int($0)] }, pa = da.parameters.map { after.parameters[Int($0)] }
         w.raw("],\"parameters\":[")
         first = true
         i = 0

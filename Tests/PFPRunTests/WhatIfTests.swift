@@ -155,9 +155,30 @@ final class WhatIfTests: XCTestCase {
             XCTAssertFalse(
                 Set(parameters).isDisjoint(with: ["dibao.standard", "watch.income_multiplier"]), "\(line)")
         }
+        try checkDecisionsAgreeWithTheRows(dir)
         let report = try String(contentsOfFile: dir + "/report.html", encoding: .utf8)
         XCTAssertTrue(report.contains("Headline") && report.contains("Monthly cost change"))
         XCTAssertFalse(report.contains("<script"))
+    }
+
+    /// Each explanation of a row that shows certainties (the push and suppressed
+    /// lists'): the decisions made again on each side give the certainty and amount
+    /// the row shows on that side (a decision mixed up with another entry's would not).
+    func checkDecisionsAgreeWithTheRows(_ dir: String, file: StaticString = #filePath, line: UInt = #line) throws {
+        let csv = try FileIO.readText(dir + "/changes.csv").split(separator: "\n").dropFirst()
+        let lines = try FileIO.readText(dir + "/changes.jsonl").split(separator: "\n")
+        var checked = 0
+        for (row, text) in zip(csv, lines) {
+            let f = row.split(separator: ",", omittingEmptySubsequences: false).map(String.init)
+            let o = try XCTUnwrap(JSON.parseObject(Array(text.utf8)))
+            for (side, certainty, amount) in [("before", f[5], f[7]), ("after", f[6], f[8])] where !certainty.isEmpty {
+                let d = o[side] as? [String: Any]
+                XCTAssertEqual(d?["certainty"] as? String, certainty, "\(side): \(text)", file: file, line: line)
+                XCTAssertEqual((d?["amount"] as? Int).map { "\($0)" } ?? "", amount, "\(side)", file: file, line: line)
+                checked += 1
+            }
+        }
+        XCTAssertGreaterThan(checked, 0, file: file, line: line)
     }
 
     /// A sweep: one folder per value and a summary over all; at the value in force
@@ -179,6 +200,33 @@ final class WhatIfTests: XCTestCase {
         XCTAssertEqual(bad.status, 65, "a table cannot be swept")
         XCTAssertTrue(bad.err.contains("is a table"), bad.err)
         XCTAssertEqual(try whatif([], extra: ["--sweep", "watch.income_multiplier=1.4..1.7"]).status, 64)
+    }
+
+    /// A sweep's values are explained together (one pass over the households) and
+    /// their lists copy the published rows of the entries that stay: each value's
+    /// files are those of the same reform run alone.
+    func testASweepsValueGivesTheFilesOfTheSameReformRunAlone() throws {
+        let r = try whatif([], extra: ["--sweep", "dibao.standard=1590..1690:50"])
+        XCTAssertEqual(r.status, 0, r.err)
+        let alone = try write("alone.reform", "reform alone\n  dibao.standard from 2026-11-24 = 1690\n")
+        let a = try runPFP([
+            "whatif", "--run-date", "2026-11-24", "--db", work + "/db.sqlite", "--out", work + "/alone",
+            "--reform", alone,
+        ])
+        XCTAssertEqual(a.status, 0, a.err)
+        let swept = work + "/whatif/dibao.standard@1690", one = work + "/alone/alone"
+        let files = WhatIfTests.lists.map { $0 + ".csv" } + ["changes.csv", "changes.jsonl", "summary.csv"]
+        for f in files {
+            XCTAssertEqual(try FileIO.readText(swept + "/" + f), try FileIO.readText(one + "/" + f), f)
+        }
+        for v in ["1640", "1690"] { try checkDecisionsAgreeWithTheRows(work + "/whatif/dibao.standard@" + v) }
+        // Rows of several lists changed, and most of the push list's rows did not.
+        let changes = try FileIO.readText(one + "/changes.csv").split(separator: "\n").dropFirst()
+        XCTAssertGreaterThan(Set(changes.map { $0.split(separator: ",")[0] }).count, 1)
+        let push = try FileIO.readText(one + "/push.csv").split(separator: "\n").count
+        XCTAssertGreaterThan(push, 2 * changes.filter { $0.hasPrefix("push,") }.count)
+        XCTAssertEqual(
+            try FileManager.default.contentsOfDirectory(atPath: work + "/whatif").filter { $0.hasPrefix(".") }, [])
     }
 
     func testBadRequestsWriteNothing() throws {
