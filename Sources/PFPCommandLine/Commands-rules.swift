@@ -115,16 +115,20 @@ struct WhatIfCommand: PFPCommand {
     static let arguments = [
         runDate.declaration, reform.declaration, sweep.declaration, out.declaration, everyHousehold.declaration,
         Shared.config.declaration, Shared.db.declaration,
-        Shared.threads.declaration, Shared.verbose.declaration,
+        Shared.threads.declaration, Shared.quiet.declaration, Shared.verbose.declaration,
     ]
+    static let conflicts = [[Shared.quiet.name, Shared.verbose.name]]
     static let details = """
         Reads the stored results of the run of that date (no feed is read again) and evaluates each
         reform's rules: its parameter entries merged into the rules' (an entry of the same date
         replaced, otherwise added), its rule files' statements replacing those of the same id.
-        Writes <out>/<reform name>/ whole or not at all: the five lists as the nightly run would
-        publish them, changes.csv (every entry added, removed or changed against the published run),
-        summary.csv (push entries and cost per policy and district, before and after) and
-        manifest.json. Never changes a published run, the run registry or the state later runs read.
+        Writes <out>/<reform name>/ whole or not at all: the lists as the nightly run would publish
+        them, changes.csv (every entry added, removed or changed against the published run),
+        changes.jsonl (why each changed), summary.csv (push entries and cost per policy and
+        district, before and after), report.html and manifest.json. The changes of up to ten
+        reforms (a sweep's values) are explained in one pass over the households, and their folders
+        published after it, in order. Never changes a published run, the run registry or the state
+        later runs read.
 
         A reform that changes only numbers (parameter entries) decides again only the households
         those numbers can reach: where a comparison reading a changed number gives another result
@@ -135,7 +139,7 @@ struct WhatIfCommand: PFPCommand {
 
     var request: WhatIfRequest
     var threads: Int?
-    var verbose = false
+    var verbose = false, quiet = false
 
     init(_ a: ArgumentReader) throws {
         var o = RunOptions()
@@ -144,6 +148,7 @@ struct WhatIfCommand: PFPCommand {
         o.dbPath = try a.value(Shared.db)
         threads = try a.value(Shared.threads)
         verbose = a.flag(Shared.verbose)
+        quiet = a.flag(Shared.quiet)
         request = WhatIfRequest(
             options: o, reformPaths: try a.values(WhatIfCommand.reform), outRoot: try a.value(WhatIfCommand.out),
             sweep: try a.value(WhatIfCommand.sweep))
@@ -153,6 +158,7 @@ struct WhatIfCommand: PFPCommand {
     func run(console: Console) throws {
         if let t = threads { Parallel.threads = t }
         if verbose { console.level = .verbose }
+        if quiet { console.level = .quiet }
         for o in try WhatIf.run(request, console: console) {
             if o.isSweepSummary {
                 print("summary of the sweep: \(o.path)")

@@ -106,12 +106,14 @@ public struct MatchStage {
     public struct Shared {
         public let lookup: ColumnIndex
         public let presence: TagPresence?
-        /// The run's outreach events found per household (nil: none).
+        /// The run's outreach events found per household, for a caller that runs
+        /// the match several times (nil: none, or not found once for all).
         public let outreach: OutreachLookup.Found?
         /// `dropBehind`: lets the pages of the columns read in place go, as they are
         /// done with (the stored ingest result a what-if reads).
-        public init(data: IngestResult, dropBehind: (() -> Void)? = nil) {
-            outreach = OutreachLookup.Found(data: data)
+        /// `outreachOnce`: the outreach events found here, once for every match run with it.
+        public init(data: IngestResult, outreachOnce: Bool = false, dropBehind: (() -> Void)? = nil) {
+            outreach = outreachOnce ? OutreachLookup.Found(data: data) : nil
             lookup = ColumnIndex(keys: data.personID)
             dropBehind?()
             presence = TagPresence(data: data.households, dropBehind: dropBehind)
@@ -147,9 +149,12 @@ public struct MatchStage {
         let workers = try Workers(
             data: data, rules: rules, profiles: profiles, previous: previous, tasks: chunks * max(1, rules.lists.count),
             shared: shared)
-        let outreach =
-            try shared.map { s in try s.outreach.map { try OutreachLookup($0, data: data, rules: rules) } }
-            ?? OutreachLookup(data: data, rules: rules)
+        let outreach: OutreachLookup?
+        if let found = shared?.outreach {
+            outreach = try OutreachLookup(found, data: data, rules: rules)
+        } else {
+            outreach = try OutreachLookup(data: data, rules: rules)
+        }
         if !writesExplanations {
             let made = try entriesInOnePass(
                 data: data, rules: rules, previous: previous, outreach: outreach, workers: workers, chunks: chunks,

@@ -87,7 +87,7 @@ package enum WhatIf {
         let impacts = reformRules.map { req.everyHousehold ? nil : ReformImpact(base: base, reform: $0) }
         var night = try StoredNight(
             run, base: base, previousDate: try registry.previousSuccessful(before: r.runDate),
-            profiles: impacts.contains { $0 != nil }, step: load)
+            profiles: impacts.contains { $0 != nil }, reforms: reforms.count, step: load)
         let (data, published, previous, shared) = (night.data, night.published, night.previous, night.shared)
         // The households each reform of numbers may change, in one pass for all;
         // the profiles are held by the selection alone from here (it lets them go).
@@ -379,7 +379,8 @@ package enum WhatIf {
 /// (when a reform of numbers needs them) and the evaluators' shared lookups. The
 /// state and the profiles are read on a thread of their own (a connection of
 /// its own) while the ingest result and the entries are read, and the lookups
-/// are made beside the entries.
+/// are made beside the entries (with several reforms, the outreach events found
+/// per household too, once for all).
 struct StoredNight {
     let data: IngestResult
     let published: MatchResult
@@ -388,7 +389,7 @@ struct StoredNight {
     let shared: MatchStage.Shared
 
     init(
-        _ run: StoredRun, base: RuleSet, previousDate: CivilDate?, profiles readProfiles: Bool,
+        _ run: StoredRun, base: RuleSet, previousDate: CivilDate?, profiles readProfiles: Bool, reforms: Int,
         step: (String) -> Void
     ) throws {
         final class Beside: @unchecked Sendable {
@@ -416,7 +417,7 @@ struct StoredNight {
         DispatchQueue.global().async(group: group) {
             // The person lookup and the tags' presence read most of the ingest
             // result's columns once: their pages go as they are done with.
-            beside.shared = MatchStage.Shared(data: data) { data.dropResidentPages() }
+            beside.shared = MatchStage.Shared(data: data, outreachOnce: reforms > 1) { data.dropResidentPages() }
         }
         published = try MatchResult.loadEntries(
             from: run.store, runDate: runDate, rules: base, householdIDs: data.householdIDs)

@@ -152,5 +152,30 @@ final class OutreachTests: XCTestCase {
             ), String(line))
         let manifest2 = try String(contentsOfFile: out + "/manifest.json", encoding: .utf8)
         XCTAssertTrue(manifest2.contains("\"schema_version\": 2"), manifest2)
+
+        // A what-if that changes nothing, every household decided again, holds the
+        // same entries back: alone, and beside another reform (the events then
+        // found once for both).
+        for names in [["same"], ["same", "again"]] {
+            var args = [
+                "whatif", "--run-date", date, "--db", tmp + "/b/pfp.sqlite", "--out", tmp + "/w\(names.count)",
+                "--every-household",
+            ]
+            for n in names {
+                let path = tmp + "/\(n).reform"
+                try "reform \(n)\n  dibao.standard from 2025-07-01 = 1590\n".write(
+                    toFile: path, atomically: true, encoding: .utf8)
+                args += ["--reform", path]
+            }
+            let r = try runPFP(args)
+            XCTAssertEqual(r.status, 0, r.err)
+            for n in names {
+                for f in ["suppressed.csv", "push.csv"] {
+                    XCTAssertEqual(
+                        try FileIO.readText(tmp + "/w\(names.count)/\(n)/" + f), try FileIO.readText(out + "/" + f),
+                        "\(names) \(n) \(f)")
+                }
+            }
+        }
     }
 }
