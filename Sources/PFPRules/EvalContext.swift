@@ -42,6 +42,13 @@ public final class Tracer {
     public init() { seenGen.initialize(repeating: 0, count: seenMask + 1) }
     deinit { seenGen.deallocate(); seenRead.deallocate() }
 
+    /// Sorts the values read in place (a reader that needs them in an order makes
+    /// no copy of them).
+    public func sortValuesRead(by less: (ValueRead, ValueRead) -> Bool) { valuesRead.sort(by: less) }
+
+    /// Sorts the parameters read in place.
+    public func sortParameters() { parameters.sort() }
+
     public func reset() {
         generation &+= 1
         if generation == 0 { seenGen.update(repeating: 0, count: seenMask + 1); generation = 1 }

@@ -334,7 +334,8 @@ package enum WhatIf {
         let lines = pending.reduce(0) { $0 + $1.target.rows.count }
         console.stageEnded(
             "explain \(what)", wall: FileIO.now() - t0, cpu: FileIO.cpuSeconds() - c0, peakRSS: FileIO.peakRSS(),
-            summary: "\(grouped(lines)) changes explained")
+            summary: "\(grouped(lines)) changes explained"
+                + String(format: " (CPU %.2f s)", FileIO.cpuSeconds() - c0))
         return try pending.map { p in
             let o = p.outcome
             let manifest = JSON.object([

@@ -235,7 +235,7 @@ struct WhatIfChanges {
         let header = ByteWriter(capacity: 256)
         header.rawString(WhatIfChanges.header)
         try put(header.bytes)
-        let infos = changes.listIDs.map { rules.list($0) }
+        let shown = changes.listIDs.map { Shown(rules.list($0)) }
         let pieces = (rows.count + piece - 1) / piece
         for first in stride(from: 0, to: pieces, by: batch) {
             var out = [ByteWriter?](repeating: nil, count: min(batch, pieces - first))
@@ -243,8 +243,17 @@ struct WhatIfChanges {
                 Parallel.forEach(buf.count) { i in
                     let k = first + i
                     let w = ByteWriter(capacity: piece * 192)
+                    // Each list's entries taken once per run of its rows (rows come list by list).
+                    var list: Int32 = -1
+                    var before: ArraySlice<PublishedEntry> = [], after: ArraySlice<PublishedEntry> = []
                     for r in rows[(k * piece)..<min(rows.count, (k + 1) * piece)] {
-                        csv(r, changes, infos[Int(r.list)], into: w)
+                        if r.list != list {
+                            list = r.list
+                            (before, after) = (changes.before[Int(list)], changes.after[Int(list)])
+                        }
+                        csv(
+                            r, before: r.before < 0 ? nil : before[Int(r.before)],
+                            after: r.after < 0 ? nil : after[Int(r.after)], changes, shown[Int(r.list)], into: w)
                     }
                     buf[i] = w
                 }
@@ -253,9 +262,23 @@ struct WhatIfChanges {
         }
     }
 
+    /// What a list's file shows of an entry, as changes.csv repeats it.
+    struct Shown {
+        let info: ListInfo?
+        let certainty: Bool, amount: Bool
+        init(_ info: ListInfo?) {
+            self.info = info
+            let columns = info?.columns ?? []
+            (certainty, amount) = (columns.contains(.certainty), columns.contains(.amount))
+        }
+    }
+
     /// One row's line: keys, change, each side's certainty, amount and codes as the
     /// list's file shows them (empty for a side without the entry), the place.
-    func csv(_ r: Row, _ changes: Changes, _ info: ListInfo?, into w: ByteWriter) {
+    func csv(
+        _ r: Row, before: PublishedEntry?, after: PublishedEntry?, _ changes: Changes, _ shown: Shown,
+        into w: ByteWriter
+    ) {
         let comma = UInt8(ascii: ",")
         w.csvField(changes.list(r))
         w.byte(comma)
@@ -266,24 +289,24 @@ struct WhatIfChanges {
         w.csvField(changes.policy(r))
         w.byte(comma)
         w.rawString(r.change.word)
-        // Each side's entry, taken once (no array of sides per row: a `MatchResult`
-        // copied into it retains every one of its arrays).
-        let before = changes.before(r), after = changes.after(r)
-        let columns = info?.columns ?? []
-        let certainty = columns.contains(.certainty), amount = columns.contains(.amount)
-        for e in [before, after] {
+        // Each side's fields in turn (no array of the two sides made per row).
+        func certainty(_ e: PublishedEntry?) {
             w.byte(comma)
-            if certainty, let e, e.certainty != .none { w.rawString(e.certainty.text) }
+            if shown.certainty, let e, e.certainty != .none { w.rawString(e.certainty.text) }
         }
-        for e in [before, after] {
+        func amount(_ e: PublishedEntry?) {
             w.byte(comma)
-            if amount, let e, let a = e.amount { w.int(a) }
+            if shown.amount, let e, let a = e.amount { w.int(a) }
         }
+        certainty(before)
+        certainty(after)
+        amount(before)
+        amount(after)
         w.byte(comma)
-        if let e = before, WhatIfChanges.showsCodes(e, info) { w.csvCodes(published.codes(e)) }
+        if let e = before, WhatIfChanges.showsCodes(e, shown.info) { w.csvCodes(published.codes(e)) }
         w.byte(comma)
-        if let e = after, WhatIfChanges.showsCodes(e, info) { w.csvCodes(match.codes(e)) }
-        let place = changes.place(r)
+        if let e = after, WhatIfChanges.showsCodes(e, shown.info) { w.csvCodes(match.codes(e)) }
+        let place = after ?? before!
         w.byte(comma)
         w.int(Int(place.district))
         w.byte(comma)

@@ -349,11 +349,15 @@ struct WhatIfExplain {
     /// an index into the definitions or -1 - k for the k-th previous(...).
     func valuesRead(_ side: Side, _ decided: Bool) -> [Tracer.ValueRead] {
         guard decided else { return [] }
-        func rank(_ v: Int32) -> Int32 { v >= 0 ? side.valueRank[Int(v)] : side.rememberedRank[Int(-1 - v)] }
-        return side.tracer.valuesRead.sorted {
+        let (valueRank, rememberedRank) = (side.valueRank, side.rememberedRank)
+        func rank(_ v: Int32) -> Int32 { v >= 0 ? valueRank[Int(v)] : rememberedRank[Int(-1 - v)] }
+        // Sorted where the tracer holds them: the array is shared, not copied (the
+        // tracer's next reset makes it a new one only while a copy is kept).
+        side.tracer.sortValuesRead {
             let (x, y) = (rank($0.value), rank($1.value))
             return x != y ? x < y : $0.person < $1.person
         }
+        return side.tracer.valuesRead
     }
 
     /// A value's place in the order of the side's names.
@@ -368,7 +372,14 @@ struct WhatIfExplain {
     /// Whether two values read show the same text (unknown is unknown, whatever its facts).
     func sameText(_ a: Val, _ b: Val, _ ctx: EvalContext) -> Bool {
         if a.isUnknown && b.isUnknown { return true }
-        return a == b || ctx.describe(a) == ctx.describe(b)
+        if a == b { return true }
+        // Two values of one kind that differ are spelled apart (numbers by their
+        // value, dates, words and truths one way each); values of two kinds may
+        // spell alike (a word and a number).
+        switch (a, b) {
+        case (.num, .num), (.date, .date), (.word, .word), (.bool, .bool): return false
+        default: return ctx.describe(a) == ctx.describe(b)
+        }
     }
 
     func line(_ row: Row, _ target: Target, before: Side, after: Side, into w: ByteWriter) {
