@@ -80,17 +80,16 @@ enum WhatIfReport {
         }
         out += "</table>\n"
 
-        // Unknown facts: which tags hold the most push entries at "to verify".
-        // Counted by code first (a code is one shared string per distinct fact), then
-        // by the tag before its `@`.
-        var byCode: [String: Int] = [:]
+        // Unknown facts: which tags hold the most push entries at "to verify",
+        // counted by the tag before each code's `@` (a few tags: no table of every
+        // person's code made).
+        var byTag: [Substring: Int] = [:]
         for e in afterEntries where e.certainty == .toVerify {
-            for code in m.codes(e) { byCode[code, default: 0] += 1 }
+            for code in m.codes(e) {
+                byTag[code.utf8.firstIndex(of: UInt8(ascii: "@")).map { code[..<$0] } ?? code[...], default: 0] += 1
+            }
         }
-        var facts: [String: Int] = [:]
-        for (code, n) in byCode {
-            facts[String(code.utf8.firstIndex(of: UInt8(ascii: "@")).map { code[..<$0] } ?? code[...]), default: 0] += n
-        }
+        let facts = Dictionary(byTag.map { (String($0.key), $0.value) }, uniquingKeysWith: +)
         let top = facts.sorted { $0.value != $1.value ? $0.value > $1.value : $0.key < $1.key }.prefix(10)
         out += "<h2>Unknown facts 待核实事实</h2>\n<p>The facts whose being unknown holds the most push entries "
         out += "at \"to verify\" under the reform: verifying them settles the cost range.</p>\n"
