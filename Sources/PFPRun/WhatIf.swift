@@ -124,7 +124,7 @@ package enum WhatIf {
         var pending: [Pending] = []
         defer { for p in pending { p.dir.abandon() } }
         // With several reforms of numbers, the published lists' rows are formatted
-        // once: each reform's lists copy those of the households it leaves alone.
+        // once: each reform's lists copy the rows of the entries it leaves as they were.
         var formatted: (dir: RunDirectory, rows: FormattedLists)?
         defer {
             formatted?.rows.remove()
@@ -268,7 +268,7 @@ package enum WhatIf {
         inputs.previousDate = nil
         let after = EmitStage.byList(m)
         // The lists are written on a thread of their own while the changes are found
-        // and explained (the files are the same whatever the timing: each is made
+        // and written (the files are the same whatever the timing: each is made
         // from the entries alone; the directory records them under a lock).
         final class Lists: @unchecked Sendable {
             let inputs: EmitStage.Inputs, after: [String: ArraySlice<PublishedEntry>], dir: RunDirectory
@@ -292,8 +292,8 @@ package enum WhatIf {
         let diff = WhatIfChanges(rules: rs, published: published, before: before, match: m, after: after)
         let changes = diff.rows(mayDiffer: mayDiffer)
         step("changes found")
-        // The summary counts on a thread of its own while the changes are written
-        // and explained (it reads the entries alone).
+        // The summary counts on a thread of its own while changes.csv is written
+        // (it reads the entries and the change rows alone).
         final class Counted: @unchecked Sendable {
             let diff: WhatIfChanges, changes: WhatIfChanges.Changes
             init(_ d: WhatIfChanges, _ c: WhatIfChanges.Changes) { (diff, changes) = (d, c) }
