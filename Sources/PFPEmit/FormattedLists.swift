@@ -33,10 +33,9 @@ package final class FormattedLists: @unchecked Sendable {
     /// with the same: its entries' indexes mean the same).
     let policyIDs: [String], codes: [String]
     let file: MappedFile
-    let path: String
 
     /// Formats every list's rows of `match` (as the lists' files show them) into
-    /// `path` (owner-only; removed by `remove()`), in parallel pieces.
+    /// `path` (owner-only; the caller removes it), in parallel pieces.
     package init(
         rules: RuleSet, match: MatchResult, byList: [String: ArraySlice<PublishedEntry>], path: String
     )
@@ -80,7 +79,6 @@ package final class FormattedLists: @unchecked Sendable {
         self.lists = lists
         policyIDs = match.policyIDs
         codes = match.codes
-        self.path = path
         file = try MappedFile(path: path, populate: false)
     }
 
@@ -165,7 +163,4 @@ package final class FormattedLists: @unchecked Sendable {
 
     /// Lets the pages of the file read so far go (the page cache keeps them).
     func dropResidentPages() { file.dropResidentPages() }
-
-    /// Removes the scratch file.
-    package func remove() { try? FileIO.remove(path) }
 }

@@ -125,11 +125,9 @@ package enum WhatIf {
         defer { for p in pending { p.dir.abandon() } }
         // With several reforms of numbers, the published lists' rows are formatted
         // once: each reform's lists copy the rows of the entries it leaves as they were.
+        // (In a folder of their own, never published: removed with it at the end.)
         var formatted: (dir: RunDirectory, rows: FormattedLists)?
-        defer {
-            formatted?.rows.remove()
-            formatted?.dir.abandon()
-        }
+        defer { formatted?.dir.abandon() }
         if impacts.filter({ $0 != nil }).count > 1 {
             let dir = try RunDirectory(root: outRoot, name: ".formatted-lists")
             formatted = (
