@@ -17,10 +17,10 @@ if [ "${BENCH_WHATIF:-1}" = 1 ] && [ "${BENCH_REPEAT:-1}" = 1 ]; then
   echo "what if at $largest households (stored run of 2026-11-23):"
   /usr/bin/time -f "  one reform: %e s wall, %U s user, %M KB peak" \
     .build/release/pfp whatif --run-date 2026-11-23 --db "$db" --out "bench-data/whatif-$largest" \
-    --reform Pipelines/reforms/dibao_1650.reform >/dev/null
+    --reform Pipelines/reforms/dibao_1650.reform --quiet >/dev/null
   if [ "${BENCH_SWEEP:-0}" = 1 ]; then
     /usr/bin/time -f "  ten-value sweep: %e s wall, %U s user, %M KB peak" \
       .build/release/pfp whatif --run-date 2026-11-23 --db "$db" --out "bench-data/whatif-$largest" \
-      --sweep dibao.standard=1550..1775:25 >/dev/null
+      --sweep dibao.standard=1550..1775:25 --quiet >/dev/null
   fi
 fi
