@@ -659,8 +659,10 @@ public final class EvalContext {
 
     /// Each criterion's result, for explanations and failed_criteria.
     public func criteria(_ p: PolicyInfo, slot: Int? = nil) -> [(code: String, value: Val)] {
-        let run: () -> [(String, Val)] = {
-            var out = p.criteria.map { ($0.code, $0.fn(self)) }
+        // Typed as the result is (labelled): an unlabelled array would be cast
+        // element by element at run time.
+        let run: () -> [(code: String, value: Val)] = {
+            var out: [(code: String, value: Val)] = p.criteria.map { ($0.code, $0.fn(self)) }
             if !p.branches.isEmpty {
                 var any: Val = .bool(false)
                 for b in p.branches { any = self.kleeneOr(any, b.fn(self)) }
