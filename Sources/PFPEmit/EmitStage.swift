@@ -123,9 +123,10 @@ package struct EmitStage {
         let waiting = DispatchSemaphore(value: 2)
         defer { writer.sync {} }
         var reportMade = false
+        let copy = copy.flatMap { $0.fits(x.match) ? $0 : nil }
         for l in lists {
             let entries = byList[l.id] ?? []
-            let copied = copy.flatMap { c in c.list(l, for: x.match).map { (c, $0) } }
+            let copied = copy.flatMap { c in c.list(l).map { (c, $0) } }
             let pieces = max(1, (entries.count + pieceRows - 1) / pieceRows)
             let file = ListFile(
                 dir: dir, name: "\(l.id).csv",

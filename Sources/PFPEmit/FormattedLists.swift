@@ -152,12 +152,13 @@ package final class FormattedLists: @unchecked Sendable {
             && a.status == b.status && a.outcome == b.outcome
     }
 
-    /// The formatted rows of list `l` that `match`'s rows can be copied from: the
-    /// same columns, policies and codes.
-    func list(_ l: ListInfo, for match: MatchResult) -> List? {
-        guard let f = lists[l.id], f.keyColumns == l.keyColumns, f.columns == l.columns,
-            match.policyIDs == policyIDs, match.codes == codes
-        else { return nil }
+    /// Whether `match`'s entries index the same policies and codes as those
+    /// formatted (only then can a row be copied for an entry with the same fields).
+    func fits(_ match: MatchResult) -> Bool { match.policyIDs == policyIDs && match.codes == codes }
+
+    /// The formatted rows of list `l`, if it has the same columns.
+    func list(_ l: ListInfo) -> List? {
+        guard let f = lists[l.id], f.keyColumns == l.keyColumns, f.columns == l.columns else { return nil }
         return f
     }
 

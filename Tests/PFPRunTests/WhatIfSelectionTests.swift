@@ -136,6 +136,22 @@ final class WhatIfSelectionTests: XCTestCase {
         let push = try String(contentsOfFile: work + "/rules-some/heating/push.csv", encoding: .utf8)
         XCTAssertTrue(push.contains(",heating,"), "the new allowance is pushed")
         XCTAssertTrue(push.contains(",heating,confirmed,250,"), "at the reform's amount")
+        // Beside two reforms of numbers (whose lists copy the published rows; this
+        // one's, decided under other rules, are all formatted), the same files as
+        // deciding every household (no rows copied).
+        var mixed = ["--reform", path]
+        for (name, value) in [("up", "1650"), ("down", "1500")] {
+            let p = work + "/\(name).reform"
+            try "reform \(name)\n  dibao.standard from 2026-11-24 = \(value)\n".write(
+                toFile: p, atomically: true, encoding: .utf8)
+            mixed += ["--reform", p]
+        }
+        let m = try whatif(mixed, out: "rules-mixed")
+        XCTAssertEqual(m.status, 0, m.err)
+        XCTAssertTrue(m.err.contains("rows formatted"), m.err)
+        let e = try whatif(mixed + ["--every-household"], out: "rules-mixed-every")
+        XCTAssertEqual(e.status, 0, e.err)
+        try assertSameFolders(work + "/rules-mixed", work + "/rules-mixed-every", "rules beside numbers")
     }
 
     /// A sweep's values after the first are made from the value before (only the
