@@ -82,20 +82,6 @@ package final class FormattedLists: @unchecked Sendable {
         file = try MappedFile(path: path, populate: false)
     }
 
-    /// The indexes of `entries` holding household `h` (they are in household order).
-    static func households(_ entries: ArraySlice<PublishedEntry>, _ h: Int32) -> Range<Int> {
-        func bound(_ after: Bool) -> Int {
-            var lo = entries.startIndex, hi = entries.endIndex
-            while lo < hi {
-                let mid = (lo + hi) / 2
-                let x = entries[mid].household
-                if x < h || (after && x == h) { lo = mid + 1 } else { hi = mid }
-            }
-            return lo
-        }
-        return bound(false)..<bound(true)
-    }
-
     /// Writes the rows of `entries[range]` of `list` into `w`: an entry's row copied
     /// from the formatted ones where its household has as many entries there and
     /// the entry in its place has the same fields (the same fields give the same
@@ -108,7 +94,7 @@ package final class FormattedLists: @unchecked Sendable {
         // Both sides are in household order: the formatted entries are walked
         // beside these, from the range's first household on.
         let base = list.entries
-        var b = FormattedLists.households(base, entries[range.lowerBound].household).lowerBound
+        var b = base.firstIndex(ofHouseholdFrom: entries[range.lowerBound].household)
         var k = range.lowerBound
         while k < range.upperBound {
             let h = entries[k].household
@@ -118,7 +104,7 @@ package final class FormattedLists: @unchecked Sendable {
             var b1 = b
             while b1 < base.endIndex && base[b1].household == h { b1 += 1 }
             // The household's entries may begin before the range or end after it.
-            let all = k == range.lowerBound || k1 == range.upperBound ? FormattedLists.households(entries, h) : k..<k1
+            let all = k == range.lowerBound || k1 == range.upperBound ? entries.indexes(ofHousehold: h) : k..<k1
             if all.count == b1 - b {
                 // Runs of entries the same as those formatted, copied a run at a time.
                 var j = k

@@ -123,3 +123,22 @@ public struct MatchResult {
         return codesAfter[after..<after + Int(e.codeCount)]
     }
 }
+
+extension ArraySlice where Element == PublishedEntry {
+    /// The first index whose entry's household is `h` or a later one (the slice in
+    /// household order, as a list's entries are).
+    public func firstIndex(ofHouseholdFrom h: Int32) -> Int {
+        var lo = startIndex, hi = endIndex
+        while lo < hi {
+            let mid = (lo + hi) / 2
+            if self[mid].household < h { lo = mid + 1 } else { hi = mid }
+        }
+        return lo
+    }
+
+    /// The indexes of household `h`'s entries (the slice in household order).
+    public func indexes(ofHousehold h: Int32) -> Range<Int> {
+        let lo = firstIndex(ofHouseholdFrom: h)
+        return lo..<(h == Int32.max ? endIndex : firstIndex(ofHouseholdFrom: h + 1))
+    }
+}

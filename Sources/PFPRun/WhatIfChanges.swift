@@ -142,11 +142,7 @@ struct WhatIfChanges {
         let households = max(1, match.householdIDs.count)
         let pieces = 16
         func bound(_ side: ArraySlice<PublishedEntry>, _ h: Int) -> Int {
-            var lo = side.startIndex, hi = side.endIndex
-            while lo < hi {
-                let mid = (lo + hi) / 2; if Int(side[mid].household) < h { lo = mid + 1 } else { hi = mid }
-            }
-            return lo
+            side.firstIndex(ofHouseholdFrom: Int32(clamping: h))
         }
         var parts = [[Row]](repeating: [], count: out.listIDs.count * pieces)
         parts.withUnsafeMutableBufferPointer { buf in

@@ -324,10 +324,11 @@ struct WhatIfExplain {
     }
 
     func decided(_ side: Side, _ row: Row, _ target: Target) -> Decided {
-        let d = decide(side, row, target)
-        return Decided(
-            decision: d, values: valuesRead(side, d != nil), parameters: d != nil ? side.tracer.parameters.sorted() : []
-        )
+        guard let d = decide(side, row, target) else { return Decided(decision: nil, values: [], parameters: []) }
+        // Both sorted where the tracer holds them: the arrays are shared, not copied
+        // (the tracer's next reset makes new ones only while a copy is kept).
+        side.tracer.sortParameters()
+        return Decided(decision: d, values: valuesRead(side), parameters: side.tracer.parameters)
     }
 
     /// The side before's decision of a row, made once per household and entry
@@ -347,12 +348,9 @@ struct WhatIfExplain {
     /// The values a side's decision read, by name (their order), then person (ID
     /// numbers' integer order is their text's): (value, person, result), the value
     /// an index into the definitions or -1 - k for the k-th previous(...).
-    func valuesRead(_ side: Side, _ decided: Bool) -> [Tracer.ValueRead] {
-        guard decided else { return [] }
+    func valuesRead(_ side: Side) -> [Tracer.ValueRead] {
         let (valueRank, rememberedRank) = (side.valueRank, side.rememberedRank)
         func rank(_ v: Int32) -> Int32 { v >= 0 ? valueRank[Int(v)] : rememberedRank[Int(-1 - v)] }
-        // Sorted where the tracer holds them: the array is shared, not copied (the
-        // tracer's next reset makes it a new one only while a copy is kept).
         side.tracer.sortValuesRead {
             let (x, y) = (rank($0.value), rank($1.value))
             return x != y ? x < y : $0.person < $1.person

@@ -71,6 +71,25 @@ final class StoredEntriesTests: XCTestCase {
         XCTAssertEqual([plain.outcomeDate, plain.until], [0, 0])
     }
 
+    /// A household's entries found in a slice of entries in household order (a
+    /// list's; a slice not starting at 0), for a household there, one absent, and
+    /// past the last.
+    func testAHouseholdsEntriesAreFoundInASliceOfAList() {
+        let all = [9, 1, 1, 3, 3, 3, 7].map {
+            PublishedEntry(
+                list: 0, household: Int32($0), policy: -1, certainty: .confirmed, status: .new, personKey: 0,
+                amountValue: 0, codeStart: 0, codeCount: 0, district: 0, street: 0, community: 0)
+        }
+        let list = all[1...]
+        XCTAssertEqual(list.indexes(ofHousehold: 1), 1..<3)
+        XCTAssertEqual(list.indexes(ofHousehold: 3), 3..<6)
+        XCTAssertEqual(list.indexes(ofHousehold: 7), 6..<7)
+        XCTAssertEqual(list.indexes(ofHousehold: 2), 3..<3)
+        XCTAssertEqual(list.indexes(ofHousehold: Int32.max), 7..<7)
+        XCTAssertEqual(list.firstIndex(ofHouseholdFrom: 0), 1)
+        XCTAssertEqual(list.firstIndex(ofHouseholdFrom: 4), 6)
+    }
+
     /// A what-if's result keeps the published codes as they are and its own after
     /// them: an entry's codes come from either array, by where they start.
     func testCodesPastTheArrayAreReadFromTheCodesAfterIt() throws {
