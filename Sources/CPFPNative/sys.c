@@ -56,3 +56,14 @@ void pfp_reuse_freed_memory(int on) {
     (void)on;
 #endif
 }
+
+void pfp_hold_freed_blocks(long below, long trimAbove) {
+#if defined(__GLIBC__)
+    mallopt(M_MMAP_MAX, 65536);
+    mallopt(M_MMAP_THRESHOLD, (int)below);
+    mallopt(M_TRIM_THRESHOLD, (int)trimAbove);
+#else
+    (void)below;
+    (void)trimAbove;
+#endif
+}

@@ -345,6 +345,14 @@ public enum FileIO {
     /// `releaseFreeMemory()` gives what is free back.
     public static func reuseFreedMemory(_ reuse: Bool) { pfp_reuse_freed_memory(reuse ? 1 : 0) }
 
+    /// Blocks under `below` bytes come from the heap and stay there when freed, for
+    /// the next allocation (the heap is trimmed once more than `trimAbove` bytes are
+    /// free at its top); larger blocks are mapped and given back when freed. For
+    /// work that allocates and frees the same medium blocks again and again (a
+    /// what-if's reforms): fresh pages cost a fault and a clearing each.
+    /// `reuseFreedMemory(false)` restores the usual settings.
+    public static func holdFreedBlocks(below: Int, trimAbove: Int) { pfp_hold_freed_blocks(below, trimAbove) }
+
     /// Gives the heap memory malloc keeps free back to the system (after large data
     /// is let go in the middle of a stage).
     public static func releaseFreeMemory() { pfp_release_free_memory() }

@@ -43,8 +43,38 @@ public final class Tracer {
     deinit { seenGen.deallocate(); seenRead.deallocate() }
 
     /// Sorts the values read in place (a reader that needs them in an order makes
-    /// no copy of them).
-    public func sortValuesRead(by less: (ValueRead, ValueRead) -> Bool) { valuesRead.sort(by: less) }
+    /// no copy of them) by their names' order, then person (ID
+    /// numbers' integer order): `valueRank[v]` is the place of definition v's name,
+    /// `rememberedRank[k]` that of the k-th previous(...) (value -1 - k). A stable
+    /// insertion sort for the few values a decision reads (no comparison called
+    /// through a closure), the standard sort for many.
+    public func sortValuesRead(valueRank: [Int32], rememberedRank: [Int32]) {
+        let n = valuesRead.count
+        guard n > 1 else { return }
+        @inline(__always) func rank(_ v: Int32) -> Int32 {
+            v >= 0 ? valueRank[Int(v)] : rememberedRank[Int(-1 - v)]
+        }
+        guard n <= 32 else {
+            valuesRead.sort {
+                let (x, y) = (rank($0.value), rank($1.value))
+                return x != y ? x < y : $0.person < $1.person
+            }
+            return
+        }
+        valuesRead.withUnsafeMutableBufferPointer { b in
+            for i in 1..<n {
+                let x = b[i], rx = rank(x.value)
+                var j = i
+                while j > 0 {
+                    let ry = rank(b[j - 1].value)
+                    if ry < rx || (ry == rx && b[j - 1].person <= x.person) { break }
+                    b[j] = b[j - 1]
+                    j -= 1
+                }
+                if j != i { b[j] = x }
+            }
+        }
+    }
 
     /// Sorts the parameters read in place.
     public func sortParameters() { parameters.sort() }

@@ -82,6 +82,12 @@ package enum WhatIf {
         let reformRules = try reforms.map { try run.rules(reform: $0) }
         console.detail(String(format: "    rules and reforms checked: %.2f s", FileIO.now() - started))
         let load = Laps(console).mark
+        // Each reform allocates and frees the same blocks (list rows formatted, chunks'
+        // entries, explanations' pieces): those under 16 MiB are kept in the heap and
+        // used again, not mapped fresh each time (a sweep: 3.0 → 2.0 s of system time,
+        // ~0.9 of the wall; ~80 MB more at the peak, far under the nightly run's).
+        FileIO.holdFreedBlocks(below: 16 << 20, trimAbove: 64 << 20)
+        defer { FileIO.reuseFreedMemory(false) }
         // Which reforms change numbers only (their households are selected; the
         // stored profiles are read for them).
         let impacts = reformRules.map { req.everyHousehold ? nil : ReformImpact(base: base, reform: $0) }

@@ -29,6 +29,10 @@ struct WhatIfExplain {
         /// and its place in the names' order.
         let valueNames: [String], rememberedNames: [String]
         let valueRank: [Int32], rememberedRank: [Int32]
+        /// The same names, and each parameter's id, value and start, as JSON strings
+        /// (made once: every line writes some of them).
+        let valueNameJSON: [[UInt8]], rememberedNameJSON: [[UInt8]]
+        let parameterJSON: [(id: [UInt8], value: [UInt8], from: [UInt8])]
         init(rules: RuleSet, data: IngestResult, lookup: ColumnIndex, presence: TagPresence?) {
             self.rules = rules
             ctx = EvalContext(rules: rules, data: data.households, presence: presence)
@@ -48,7 +52,19 @@ struct WhatIfExplain {
                     : (p.value?.description ?? "none")
                 return (id, value, p.from?.description ?? "")
             }
+            valueNameJSON = valueNames.map(WhatIfExplain.json)
+            rememberedNameJSON = rememberedNames.map(WhatIfExplain.json)
+            parameterJSON = parameters.map {
+                (WhatIfExplain.json($0.id), WhatIfExplain.json($0.value), WhatIfExplain.json($0.from))
+            }
         }
+    }
+
+    /// `s` as a JSON string (quoted and escaped as `ByteWriter.string` writes it).
+    static func json(_ s: String) -> [UInt8] {
+        let w = ByteWriter(capacity: s.utf8.count + 2)
+        w.string(s)
+        return w.out
     }
 
     /// A changed entry as its explanation reads it: 16 bytes (the rows of several
@@ -69,6 +85,8 @@ struct WhatIfExplain {
     final class Target {
         let rows: [Row]
         let listIDs: [String], policyIDs: [String]
+        /// The same as JSON strings.
+        let listJSON: [[UInt8]], policyJSON: [[UInt8]]
         /// Each worker's evaluators under the reform's rules.
         let after: [Side]
         /// Both sides name the same values (and previous(...)s) and the same parameters,
@@ -91,6 +109,8 @@ struct WhatIfExplain {
                     list: UInt8($0.list), change: $0.change)
             }
             (listIDs, policyIDs, self.dir) = (changes.listIDs, changes.policyIDs, dir)
+            listJSON = listIDs.map(WhatIfExplain.json)
+            policyJSON = policyIDs.map(WhatIfExplain.json)
             after = try reform.replicas(e.before.count).map {
                 Side(rules: $0, data: e.data, lookup: e.lookup, presence: e.presence)
             }
@@ -241,8 +261,10 @@ struct WhatIfExplain {
                 }
             }
         }
-        for (t, target) in targets.enumerated() {
-            let file = files[t]
+        // Each target's parts handed over to its file, the targets in parallel (each
+        // file's bytes and digest made on one thread, in list order).
+        let handOver = { (t: Int) throws in
+            let (target, file) = (targets[t], files[t])
             for list in parts[t].keys.sorted() {
                 let part = parts[t][list]!
                 _ = try part.finish(sync: false)
@@ -260,6 +282,13 @@ struct WhatIfExplain {
             let sha = try file.finish()
             target.dir.add(name: "changes.jsonl", rows: target.rows.count, sha256: sha, bytes: file.bytesWritten)
         }
+        var failed = [Error?](repeating: nil, count: targets.count)
+        failed.withUnsafeMutableBufferPointer { f in
+            Parallel.forEach(targets.count) { t in
+                do { try handOver(t) } catch { f[t] = error }
+            }
+        }
+        if let error = failed.lazy.compactMap({ $0 }).first { throw error }
     }
 
     /// Every target's rows (numbered one after the other) ordered by household,
@@ -349,12 +378,7 @@ struct WhatIfExplain {
     /// numbers' integer order is their text's): (value, person, result), the value
     /// an index into the definitions or -1 - k for the k-th previous(...).
     func valuesRead(_ side: Side) -> [Tracer.ValueRead] {
-        let (valueRank, rememberedRank) = (side.valueRank, side.rememberedRank)
-        func rank(_ v: Int32) -> Int32 { v >= 0 ? valueRank[Int(v)] : rememberedRank[Int(-1 - v)] }
-        side.tracer.sortValuesRead {
-            let (x, y) = (rank($0.value), rank($1.value))
-            return x != y ? x < y : $0.person < $1.person
-        }
+        side.tracer.sortValuesRead(valueRank: side.valueRank, rememberedRank: side.rememberedRank)
         return side.tracer.valuesRead
     }
 
@@ -365,6 +389,10 @@ struct WhatIfExplain {
 
     func name(_ side: Side, _ v: Int32) -> String {
         v >= 0 ? side.valueNames[Int(v)] : side.rememberedNames[Int(-1 - v)]
+    }
+
+    func nameJSON(_ side: Side, _ v: Int32) -> [UInt8] {
+        v >= 0 ? side.valueNameJSON[Int(v)] : side.rememberedNameJSON[Int(-1 - v)]
     }
 
     /// Whether two values read show the same text (unknown is unknown, whatever its facts).
@@ -395,17 +423,30 @@ struct WhatIfExplain {
             w.byte(UInt8(ascii: "}"))
         }
         func optional(_ s: String?) { if let s { w.string(s) } else { w.raw("null") } }
+        // A result's truth word (`Val.truthWord`), quoted; null without a result.
+        func truth(_ v: Val?) {
+            guard let v else { w.raw("null"); return }
+            switch v.truth {
+            case true?: w.raw("\"true\"")
+            case false?: w.raw("\"false\"")
+            case nil: w.raw("\"unknown\"")
+            }
+        }
+        func bytes(_ b: [UInt8]) { b.withUnsafeBufferPointer { w.append($0) } }
         w.raw("{\"list\":")
-        w.string(target.list(row))
+        bytes(target.listJSON[Int(row.list)])
         w.raw(",\"household_id\":")
         w.string(data.householdIDs[Int(row.householdIndex)])
         w.raw(",\"person_id\":")
         if row.personKey != 0 { w.id(row.personKey) } else { w.raw("null") }
         w.raw(",\"policy\":")
-        let policy = target.policy(row)
-        optional(policy.isEmpty ? nil : policy)
+        if row.policy >= 0 { bytes(target.policyJSON[Int(row.policy)]) } else { w.raw("null") }
         w.raw(",\"change\":")
-        w.string(row.change.word)
+        switch row.change {
+        case .added: w.raw("\"added\"")
+        case .removed: w.raw("\"removed\"")
+        case .changed: w.raw("\"changed\"")
+        }
         w.raw(",\"before\":")
         decision(b)
         w.raw(",\"after\":")
@@ -424,9 +465,9 @@ struct WhatIfExplain {
             w.byte(UInt8(ascii: "["))
             w.string(code)
             w.byte(UInt8(ascii: ","))
-            optional(x?.truthWord)
+            truth(x)
             w.byte(UInt8(ascii: ","))
-            optional(y?.truthWord)
+            truth(y)
             w.byte(UInt8(ascii: "]"))
         }
         if rb.count == ra.count && zip(rb, ra).allSatisfy({ $0.code == $1.code }) {
@@ -463,7 +504,7 @@ struct WhatIfExplain {
             if !first { w.byte(UInt8(ascii: ",")) }
             first = false
             w.byte(UInt8(ascii: "["))
-            w.string(left.map { name(before, $0.value) } ?? name(after, right!.value))
+            if let left { bytes(nameJSON(before, left.value)) } else { bytes(nameJSON(after, right!.value)) }
             w.byte(UInt8(ascii: ","))
             let person = (left ?? right)!.person
             if person == 0 { w.raw("null") } else { w.id(person) }
@@ -492,12 +533,16 @@ struct WhatIfExplain {
                 if !first { w.byte(UInt8(ascii: ",")) }
                 first = false
                 w.byte(UInt8(ascii: "["))
-                w.string(before.parameters[Int(r)].id)
-                let (l, rt) = (before.parameters[Int(r)], after.parameters[Int(r)])
-                for f in [left ? l.value : nil, right ? rt.value : nil, left ? l.from : nil, right ? rt.from : nil] {
-                    w.byte(UInt8(ascii: ","))
-                    optional(f)
-                }
+                let (l, rt) = (before.parameterJSON[Int(r)], after.parameterJSON[Int(r)])
+                bytes(l.id)
+                w.byte(UInt8(ascii: ","))
+                if left { bytes(l.value) } else { w.raw("null") }
+                w.byte(UInt8(ascii: ","))
+                if right { bytes(rt.value) } else { w.raw("null") }
+                w.byte(UInt8(ascii: ","))
+                if left { bytes(l.from) } else { w.raw("null") }
+                w.byte(UInt8(ascii: ","))
+                if right { bytes(rt.from) } else { w.raw("null") }
                 w.byte(UInt8(ascii: "]"))
             }
             w.raw("]}")

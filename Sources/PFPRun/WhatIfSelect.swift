@@ -305,27 +305,63 @@ struct WhatIfSelect {
         let again = marks(subset)
         let old = published.entries, new = decided.entries
         let shift = Int32(published.codes.count + published.codesAfter.count)
-        var out: [PublishedEntry] = []
-        out.reserveCapacity(old.count + new.count)
-        var i = 0, j = 0, patch = 0
-        while i < old.count || j < new.count {
-            // The next list: the smaller list index of the two heads.
-            let l = min(i < old.count ? old[i].list : .max, j < new.count ? new[j].list : .max)
-            while true {
-                let a = i < old.count && old[i].list == l, b = j < new.count && new[j].list == l
-                if !a && !b { break }
-                if a && again[Int(old[i].household)] { i += 1; continue }
-                if a && (!b || old[i].household < new[j].household) {
-                    var e = old[i]
-                    while patch < amounts.count && amounts[patch].entry < i { patch += 1 }
-                    if patch < amounts.count && amounts[patch].entry == i { e.amountValue = amounts[patch].amount }
-                    out.append(e); i += 1
-                } else {
-                    var e = new[j]
-                    e.codeStart += shift
-                    out.append(e); j += 1
-                }
+        // Each list's entries are merged on their own (both sides hold the lists in
+        // order, a list's entries together), in parallel, each into its place: the
+        // entries the list keeps and the ones decided again, counted first.
+        let lists = Int(max(old.last?.list ?? -1, new.last?.list ?? -1)) + 1
+        func ranges(_ e: [PublishedEntry]) -> [Range<Int>] {
+            var r: [Range<Int>] = [], i = 0
+            for l in 0..<lists {
+                var j = i
+                while j < e.count && e[j].list == Int32(l) { j += 1 }
+                r.append(i..<j)
+                i = j
             }
+            precondition(i == e.count, "entries not in list order")
+            return r
+        }
+        let oldRanges = ranges(old), newRanges = ranges(new)
+        var kept = [Int](repeating: 0, count: lists)
+        kept.withUnsafeMutableBufferPointer { k in
+            Parallel.forEach(lists) { l in
+                k[l] = oldRanges[l].reduce(0) { $0 + (again[Int(old[$1].household)] ? 0 : 1) }
+            }
+        }
+        var starts = [0]
+        for l in 0..<lists { starts.append(starts[l] + kept[l] + newRanges[l].count) }
+        let out = [PublishedEntry](unsafeUninitializedCapacity: starts[lists]) { buf, count in
+            let place = buf.baseAddress!
+            Parallel.forEach(lists) { l in
+                var at = starts[l]
+                var i = oldRanges[l].lowerBound, j = newRanges[l].lowerBound
+                let oi = oldRanges[l].upperBound, nj = newRanges[l].upperBound
+                // The first amount made again at or after this list's first entry.
+                var lo = 0, hi = amounts.count
+                while lo < hi {
+                    let mid = (lo + hi) / 2
+                    if amounts[mid].entry < i { lo = mid + 1 } else { hi = mid }
+                }
+                var patch = lo
+                while i < oi || j < nj {
+                    let a = i < oi, b = j < nj
+                    if a && again[Int(old[i].household)] { i += 1; continue }
+                    if a && (!b || old[i].household < new[j].household) {
+                        var e = old[i]
+                        while patch < amounts.count && amounts[patch].entry < i { patch += 1 }
+                        if patch < amounts.count && amounts[patch].entry == i { e.amountValue = amounts[patch].amount }
+                        (place + at).initialize(to: e)
+                        i += 1
+                    } else {
+                        var e = new[j]
+                        e.codeStart += shift
+                        (place + at).initialize(to: e)
+                        j += 1
+                    }
+                    at += 1
+                }
+                precondition(at == starts[l + 1], "a list's merged entries counted wrong")
+            }
+            count = starts[lists]
         }
         var m = decided
         m.entries = out

@@ -31,3 +31,8 @@ static inline void pfp_prefetch(const void *p) { __builtin_prefetch(p, 0, 3); }
 /// iteration for whichever worker asks first (Parallel.forEach).
 static inline long pfp_take_next(long *counter) { return __atomic_fetch_add(counter, 1, __ATOMIC_RELAXED); }
 #endif
+/// Blocks smaller than `below` bytes come from the heap and, freed, stay in it
+/// for the next allocation (until more than `trimAbove` bytes are free at its
+/// top); larger ones are mapped and unmapped. `pfp_reuse_freed_memory(0)` restores
+/// the usual settings.
+void pfp_hold_freed_blocks(long below, long trimAbove);
