@@ -145,12 +145,23 @@ public final class ByteWriter {
     /// Codes joined by `;` as one CSV field: written as they are unless one needs
     /// quotes (then the joined text is quoted as one field).
     public func csvCodes(_ codes: ArraySlice<String>) {
-        var plain = true
-        for var c in codes { c.withUTF8 { plain = plain && !CSVText.needsQuotes($0) } }
-        guard plain else { csvField(codes.joined(separator: ";")); return }
-        for (k, var c) in codes.enumerated() {
-            if k > 0 { byte(UInt8(ascii: ";")) }
-            c.withUTF8 { append($0) }
+        // One pass, each code's bytes read where the string holds them (no copy of
+        // it); a code that needs quotes (or a string without contiguous bytes)
+        // takes back what was written and quotes the joined text instead.
+        let mark = written
+        for i in codes.indices {
+            let plain =
+                codes[i].utf8.withContiguousStorageIfAvailable { u -> Bool in
+                    if CSVText.needsQuotes(u) { return false }
+                    if i > codes.startIndex { byte(UInt8(ascii: ";")) }
+                    append(u)
+                    return true
+                } ?? false
+            if !plain {
+                written = mark
+                csvField(codes.joined(separator: ";"))
+                return
+            }
         }
     }
 

@@ -67,4 +67,26 @@ final class ByteWriterTests: XCTestCase {
         XCTAssertEqual(CSVText.field("x\"y,z"), Array("\"x\"\"y,z\"".utf8))
         XCTAssertEqual(CSVText.field(""), [])
     }
+
+    /// An entry's codes as one CSV field: joined by `;` as they are, or the joined
+    /// text quoted when any code needs quotes (what was written before it kept).
+    func testCSVCodesJoinOrQuoteTheWholeField() {
+        let codes = ["skip", "income", "assets.financial@110000195711021472", "a,b", "say \"no\"", "中文"]
+        XCTAssertEqual(text { $0.csvCodes(codes[1...2]) }, "income;assets.financial@110000195711021472")
+        XCTAssertEqual(text { $0.csvCodes(codes[5...5]) }, "中文")
+        XCTAssertEqual(text { $0.csvCodes(codes[0..<0]) }, "")
+        XCTAssertEqual(
+            text {
+                $0.raw("x,"); $0.csvCodes(codes[1...3])
+            }, "x,\"income;assets.financial@110000195711021472;a,b\"")
+        XCTAssertEqual(
+            text {
+                $0.raw("x,"); $0.csvCodes(codes[4...5])
+            }, "x,\"say \"\"no\"\";中文\"")
+        // A code after one that needs quotes, and one before it: the same field.
+        XCTAssertEqual(text { $0.csvCodes(codes[2...4]) }, text { $0.csvField(codes[2...4].joined(separator: ";")) })
+        // A bridged string's bytes are not contiguous: written all the same.
+        let bridged = String(NSString(string: "naïve"))
+        XCTAssertEqual(text { $0.csvCodes([bridged, "x"][0...1]) }, "naïve;x")
+    }
 }
