@@ -96,10 +96,10 @@ package struct EmitStage {
     /// beside the first list's pieces and returned.
     /// `report: false` makes the figures only (a what-if draws its own report).
     /// `copy`: rows formatted before, copied where an entry is the one formatted (a
-    /// what-if's reforms).
+    /// what-if's reforms). `metered: false` leaves the progress line to other work.
     package func writeLists(
         _ x: Inputs, byList: [String: ArraySlice<PublishedEntry>], into dir: RunDirectory,
-        report makesReport: Bool = true, copy: FormattedLists? = nil
+        report makesReport: Bool = true, copy: FormattedLists? = nil, metered: Bool = true
     ) throws -> (report: String, figures: RunFigures) {
         let lists = x.rules.lists
         var report = ""
@@ -113,7 +113,7 @@ package struct EmitStage {
                 dataQuality: Feedback.section(feeds: x.feeds, history: x.feedHistory, runDate: x.runDate))
         }
         let pieceRows = 16_384, group = 4
-        Meter.shared.start("writing lists", unit: "entries", total: x.match.entries.count)
+        if metered { Meter.shared.start("writing lists", unit: "entries", total: x.match.entries.count) }
         let policyFields = x.match.policyIDs.map { CSVText.field($0) }
         // Each list is formatted a group of pieces at a time on every core, and the
         // groups are written in order by one serial queue (its first error kept)
@@ -154,7 +154,7 @@ package struct EmitStage {
                             }
                         }
                         out[i] = bytes
-                        Meter.shared.add(hi - lo)
+                        if metered { Meter.shared.add(hi - lo) }
                     }
                 }
                 let made = Pieces(text.map { $0! }), last = first + count >= pieces

@@ -128,7 +128,13 @@ package enum WhatIf {
             data: data, previous: previous, base: base, workers: Parallel.threads, lookup: shared.lookup,
             presence: shared.presence)
         var pending: [Pending] = []
-        defer { for p in pending { p.dir.abandon() } }
+        // A folder whose lists are still being written is abandoned once they are done.
+        defer {
+            for p in pending {
+                _ = try? p.lists.value()
+                p.dir.abandon()
+            }
+        }
         // With several reforms of numbers, the published lists' rows are formatted
         // once: each reform's lists copy the rows of the entries it leaves as they were.
         // (In a folder of their own, never published: removed with it at the end.)
@@ -168,7 +174,7 @@ package enum WhatIf {
                     let keep =
                         chained.map { d in
                             let again = sel.marks(d)
-                            return (selected.decide + selected.amounts).filter { !again[Int($0)] }.sorted()
+                            return WhatIfSelect.union(selected.decide, selected.amounts).filter { !again[Int($0)] }
                         } ?? selected.amounts
                     console.detail(
                         "    \(grouped(subset.count)) households decided again"
@@ -214,6 +220,12 @@ package enum WhatIf {
                         previous: previous, explainPath: "", console: console, shared: shared)
                     step("decisions")
                 }
+                // The reform before's lists, written on while this one was decided, are
+                // done before this one's start (one reform's lists written at a time).
+                if let last = pending.last {
+                    _ = try last.lists.value()
+                    step("\(last.reform.name)'s lists written (beside)")
+                }
                 let p = try write(
                     reform: reform, rules: rs, base: base, published: published, match: m, mayDiffer: mayDiffer,
                     runDate: r.runDate, into: dir, explain: explain, formatted: formatted?.rows, step: step)
@@ -246,7 +258,9 @@ package enum WhatIf {
     static let explainedTogether = 10
 
     /// A reform's folder written but for changes.jsonl and manifest.json: its rows to
-    /// explain and what its manifest says.
+    /// explain and what its manifest says. Its lists may still be being written (on a
+    /// thread of their own, while the next reform is decided): `lists` gives the
+    /// manifest's counts once they are.
     struct Pending {
         var outcome: Outcome
         let dir: RunDirectory
@@ -254,12 +268,13 @@ package enum WhatIf {
         let reform: Reform
         let ruleDigest: String, baseDigest: String
         let runDate: CivilDate
-        let counts: JSON
+        let lists: Background<JSON>
     }
 
     /// The lists, changes.csv, summary.csv and report.html of one reform; its
     /// changes to explain. `mayDiffer`: the households whose entries can differ
-    /// (nil: all of them).
+    /// (nil: all of them). The lists may still be being written when it returns
+    /// (`Pending.lists`).
     static func write(
         reform: Reform, rules rs: RuleSet, base: RuleSet, published: MatchResult, match m: MatchResult,
         mayDiffer: [Bool]?, runDate: CivilDate, into dir: RunDirectory,
@@ -285,13 +300,16 @@ package enum WhatIf {
             }
         }
         let lists = Lists(inputs, after, dir, formatted)
+        // Not on the progress line: the next reform's decisions may be counted there meanwhile.
         let written = Background("pfp-whatif-lists") {
             try EmitStage().writeLists(
-                lists.inputs, byList: lists.after, into: lists.dir, report: false, copy: lists.copy
-            ).figures
+                lists.inputs, byList: lists.after, into: lists.dir, report: false, copy: lists.copy, metered: false
+            ).figures.counts(lists.inputs.rules)
         }
-        // Nothing returns (or throws, and the folder is abandoned) while it still writes.
-        defer { _ = try? written.value() }
+        // Nothing throws (and the folder is abandoned) while it still writes; handed
+        // over to the caller, who waits for it, once all else is written.
+        var handedOver = false
+        defer { if !handedOver { _ = try? written.value() } }
         let before = EmitStage.byList(published)
         let diff = WhatIfChanges(rules: rs, published: published, before: before, match: m, after: after)
         let changes = diff.rows(mayDiffer: mayDiffer)
@@ -316,8 +334,6 @@ package enum WhatIf {
             before: before.mapValues(\.count), after: after.mapValues(\.count), match: m,
             afterEntries: diff.pushList.flatMap { after[$0.id] } ?? [])
         try dir.write("report.html", Array(report.utf8), rows: 1)
-        let counts = try written.value().counts(rs)
-        step("lists written (beside)")
         let added = changes.rows.reduce(0) { $0 + ($1.change == .added ? 1 : 0) }
         let removed = changes.rows.reduce(0) { $0 + ($1.change == .removed ? 1 : 0) }
         return Pending(
@@ -325,7 +341,10 @@ package enum WhatIf {
                 reform: reform.name, path: dir.finalPath, added: added, removed: removed,
                 changed: changes.count - added - removed, totals: summary.filter { $0.district == nil }),
             dir: dir, target: target, reform: reform, ruleDigest: rs.digest, baseDigest: base.digest,
-            runDate: runDate, counts: counts)
+            runDate: runDate,
+            lists: {
+                handedOver = true; return written
+            }())
     }
 
     /// The reforms' changes explained together, then each one's manifest.json
@@ -360,7 +379,7 @@ package enum WhatIf {
                     "changes",
                     .object([("added", .int(o.added)), ("removed", .int(o.removed)), ("changed", .int(o.changed))])
                 ),
-                ("counts", p.counts),
+                ("counts", try p.lists.value()),
                 (
                     "outputs",
                     .array(

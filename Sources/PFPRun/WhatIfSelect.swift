@@ -249,12 +249,16 @@ struct WhatIfSelect {
         let flagged = marks(households)
         var policies = [Bool](repeating: false, count: rules.policies.count)
         for p in impact.amountPolicies { policies[p] = true }
-        // By household, so that each is loaded once.
-        let wanted = published.entries.indices.filter { i in
-            let e = published.entries[i]
-            return e.policy >= 0 && policies[Int(e.policy)] && flagged[Int(e.household)]
+        // By household (then entry), so that each is loaded once: keys of both sorted
+        // as plain numbers (an entry's index fits in 32 bits, `MatchResult` says so).
+        precondition(published.entries.count <= Int(UInt32.max), "more entries than a what-if numbers")
+        var keys: [UInt64] = []
+        for (i, e) in published.entries.enumerated()
+        where e.policy >= 0 && policies[Int(e.policy)] && flagged[Int(e.household)] {
+            keys.append(UInt64(UInt32(bitPattern: e.household)) << 32 | UInt64(i))
         }
-        .sorted { (published.entries[$0].household, $0) < (published.entries[$1].household, $1) }
+        keys.sort()
+        let wanted = keys.map { Int(truncatingIfNeeded: UInt32(truncatingIfNeeded: $0)) }
         let piece = 4096
         let pieces = (wanted.count + piece - 1) / piece
         let workers = Parallel.workers(for: pieces)
@@ -372,6 +376,24 @@ struct WhatIfSelect {
         m.households = published.households
         m.people = published.people
         return m
+    }
+
+    /// Two lists of increasing household indexes merged into one (the indexes of
+    /// both, in increasing order; one taken once where both have it).
+    static func union(_ a: [Int32], _ b: [Int32]) -> [Int32] {
+        var out: [Int32] = []
+        out.reserveCapacity(a.count + b.count)
+        var i = 0, j = 0
+        while i < a.count || j < b.count {
+            if j == b.count || (i < a.count && a[i] < b[j]) {
+                out.append(a[i]); i += 1
+            } else if i == a.count || b[j] < a[i] {
+                out.append(b[j]); j += 1
+            } else {
+                out.append(a[i]); i += 1; j += 1
+            }
+        }
+        return out
     }
 
     /// One mark per household: whether it is one of `households`.
