@@ -21,7 +21,8 @@ struct WhatIfExplain {
         var loaded: (household: Int, previous: Bool, living: Bool)?
         /// The side before's decisions of the household explained now (`keptFor`),
         /// each made once for every reform that changes that entry.
-        var kept: [(list: String, policy: String, person: UInt64, decided: Decided)] = []
+        var kept: [(list: String, policy: String, person: UInt64)] = []
+        var keptDecided: [Decided] = []
         var keptFor = -1
         /// Each parameter (by rank) as explanations show it: id, value on the run date, from.
         let parameters: [(id: String, value: String, from: String)]
@@ -89,6 +90,10 @@ struct WhatIfExplain {
         let listJSON: [[UInt8]], policyJSON: [[UInt8]]
         /// Each worker's evaluators under the reform's rules.
         let after: [Side]
+        /// Each of `policyIDs` and `listIDs` in the published rules (the side before)
+        /// and in the reform's (nil where that side has none, or skips the policy).
+        let policyBefore: [PolicyInfo?], policyAfter: [PolicyInfo?]
+        let listBefore: [ListInfo?], listAfter: [ListInfo?]
         /// Both sides name the same values (and previous(...)s) and the same parameters,
         /// in the same order (a reform of numbers): their reads are ordered by rank alone.
         let sameNames: Bool
@@ -115,6 +120,12 @@ struct WhatIfExplain {
                 Side(rules: $0, data: e.data, lookup: e.lookup, presence: e.presence)
             }
             let b = e.before[0], a = after[0]
+            let ids = (policies: changes.policyIDs, lists: changes.listIDs)
+            func policies(_ r: RuleSet) -> [PolicyInfo?] {
+                ids.policies.map { id in r.policy(id).flatMap { $0.skipped == nil ? $0 : nil } }
+            }
+            (policyBefore, policyAfter) = (policies(b.rules), policies(a.rules))
+            (listBefore, listAfter) = (ids.lists.map { b.rules.list($0) }, ids.lists.map { a.rules.list($0) })
             sameNames =
                 b.valueNames == a.valueNames && b.rememberedNames == a.rememberedNames
                 && b.rules.parameterIDs == a.rules.parameterIDs
@@ -313,16 +324,18 @@ struct WhatIfExplain {
 
     /// One decision (its reads in the side's tracer), or nil where the side has no
     /// such policy or list.
-    func decide(_ side: Side, _ row: Row, _ target: Target) -> EntryDecision? {
+    /// `isBefore`: `side` is the side before (the published rules), else the target's reform.
+    func decide(_ side: Side, _ row: Row, _ target: Target, isBefore: Bool) -> EntryDecision? {
         let h = Int(row.householdIndex)
         guard h >= 0 && h < data.householdCount else { return nil }
         let ctx = side.ctx
         side.tracer.reset()
         ctx.tracer = side.tracer
         defer { ctx.tracer = nil }
-        let list = target.list(row), policy = target.policy(row)
+        let hasPolicy = row.policy >= 0
+        let list = (isBefore ? target.listBefore : target.listAfter)[Int(row.list)]
         // Only a list with `after` reads the previous run.
-        let after = policy.isEmpty && side.rules.list(list)?.after != nil
+        let after = !hasPolicy && list?.after != nil
         if let l = side.loaded, l.household == h, l.previous == after {
             ctx.resetCaches()
         } else {
@@ -331,8 +344,8 @@ struct WhatIfExplain {
             side.loaded = (h, after, living)
         }
         guard side.loaded!.living else { return nil }
-        if !policy.isEmpty {
-            guard let p = side.rules.policy(policy), p.skipped == nil else { return nil }
+        if hasPolicy {
+            guard let p = (isBefore ? target.policyBefore : target.policyAfter)[Int(row.policy)] else { return nil }
             var slot: Int?
             if row.personKey != 0 {
                 slot = (0..<ctx.memberCount).first { data.personID[Int(ctx.member($0))] == row.personKey }
@@ -340,7 +353,7 @@ struct WhatIfExplain {
             }
             return ctx.decide(policy: p, slot: slot)
         }
-        guard let l = side.rules.list(list) else { return nil }
+        guard let l = list else { return nil }
         return ctx.decide(list: l)
     }
 
@@ -352,8 +365,10 @@ struct WhatIfExplain {
         var parameters: [Int32]
     }
 
-    func decided(_ side: Side, _ row: Row, _ target: Target) -> Decided {
-        guard let d = decide(side, row, target) else { return Decided(decision: nil, values: [], parameters: []) }
+    func decided(_ side: Side, _ row: Row, _ target: Target, isBefore: Bool) -> Decided {
+        guard let d = decide(side, row, target, isBefore: isBefore) else {
+            return Decided(decision: nil, values: [], parameters: [])
+        }
         // Both sorted where the tracer holds them: the arrays are shared, not copied
         // (the tracer's next reset makes new ones only while a copy is kept).
         side.tracer.sortParameters()
@@ -366,11 +381,16 @@ struct WhatIfExplain {
         let h = Int(row.householdIndex), list = target.list(row), policy = target.policy(row)
         if side.keptFor != h {
             side.kept.removeAll(keepingCapacity: true)
+            side.keptDecided.removeAll(keepingCapacity: true)
             side.keptFor = h
         }
-        for k in side.kept where k.person == row.personKey && k.list == list && k.policy == policy { return k.decided }
-        let d = decided(side, row, target)
-        side.kept.append((list, policy, row.personKey, d))
+        for i in side.kept.indices
+        where side.kept[i].person == row.personKey && side.kept[i].list == list && side.kept[i].policy == policy {
+            return side.keptDecided[i]
+        }
+        let d = decided(side, row, target, isBefore: true)
+        side.kept.append((list, policy, row.personKey))
+        side.keptDecided.append(d)
         return d
     }
 
@@ -409,7 +429,7 @@ struct WhatIfExplain {
     }
 
     func line(_ row: Row, _ target: Target, before: Side, after: Side, into w: ByteWriter) {
-        let db = decidedBefore(before, row, target), da = decided(after, row, target)
+        let db = decidedBefore(before, row, target), da = decided(after, row, target, isBefore: false)
         let b = db.decision, a = da.decision
         let sameNames = target.sameNames, sameParameter = target.sameParameter
         func decision(_ x: EntryDecision?) {
