@@ -314,6 +314,11 @@ package final class ClosedFrontier {
     /// rule sets: the base's result is kept beside the node's and not made again.
     let keptHousehold: [UInt8], keptPerson: [UInt8]
     let households: Households
+    /// Each node's result where it reads no household (numbers, their arithmetic and
+    /// comparisons, values defined so: a changed line, a multiple of it), worked out
+    /// once under each side's numbers; `.none`'s place holds nil for the others.
+    /// `eval` returns them without walking the node (each household and reform).
+    private var foldedBase = Cells<Val?>(), foldedReform = Cells<Val?>()
 
     /// `stored`: the base run's profile values (read for every value that cannot differ).
     package init(_ impact: ReformImpact, stored: StoredValues, households: Households) {
@@ -352,7 +357,38 @@ package final class ClosedFrontier {
         }
         keptHousehold = householdFrontier.map(kept)
         keptPerson = personFrontier.map(kept)
+        // Whether node n reads no household or person: only numbers, operations on
+        // such, and values worked out again from such definitions.
+        var memo = [UInt8](repeating: 0, count: a.nodes.count)  // 0: not yet, 1: reads none, 2: reads
+        func readsNone(_ n: Int32) -> Bool {
+            guard n >= 0 else { return false }
+            if memo[Int(n)] != 0 { return memo[Int(n)] == 1 }
+            let node = a.nodes[Int(n)]
+            let none: Bool
+            switch node.op {
+            case .constant, .parameter: none = true
+            case .negate, .hasValue, .truthTest: none = readsNone(node.a)
+            case .arithmetic, .compare: none = readsNone(node.a) && readsNone(node.b)
+            case .value: none = computedValues.contains(Int(node.a)) && readsNone(a.valueNode[Int(node.a)])
+            default: none = false
+            }
+            memo[Int(n)] = none ? 1 : 2
+            return none
+        }
+        let fixed = (0..<Int32(a.nodes.count)).filter(readsNone)
+        let nowhere = StoredReads(values: 0)
+        // Worked out by the walk itself (nothing folded yet), then kept.
+        var fb = [Val?](repeating: nil, count: a.nodes.count), fr = fb
+        for n in fixed {
+            fb[Int(n)] = eval(n, false, 0, -1, nowhere)
+            fr[Int(n)] = eval(n, true, 0, -1, nowhere)
+        }
+        foldedBase = Cells(fb)
+        foldedReform = Cells(fr)
     }
+
+    /// Node n's result worked out once under one side's numbers, nil where it reads a household.
+    func folded(_ n: Int32, reformSide: Bool) -> Val? { reformSide ? foldedReform[Int(n)] : foldedBase[Int(n)] }
 
     /// Whether `other`'s base results can be read by this one (the same frontier, kept the same way).
     package func sharesResults(with other: ClosedFrontier) -> Bool {
@@ -470,6 +506,7 @@ package final class ClosedFrontier {
     /// Node n for household h (person p, -1: the household), under the reform's
     /// numbers or the base's (the nodes are the same).
     func eval(_ n: Int32, _ reformSide: Bool, _ h: Int, _ p: Int32, _ reads: StoredReads) -> Val? {
+        if !foldedBase.isEmpty, let v = reformSide ? foldedReform[Int(n)] : foldedBase[Int(n)] { return v }
         let node = base.nodes[Int(n)]
         switch node.op {
         case .constant, .parameter:

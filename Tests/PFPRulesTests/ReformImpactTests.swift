@@ -153,4 +153,33 @@ final class ReformImpactTests: XCTestCase {
                         "reform s\n  dibao.standard from 2026-01-01 = 1700\n"))), stored: stored, households: one)
         XCTAssertTrue(frontier.sharesResults(with: other))
     }
+
+    /// The numbers a closed frontier compares with (the dibao line, the low-income
+    /// line as a multiple of it) are worked out once under each side's numbers;
+    /// nothing that reads a household is.
+    func testAClosedFrontierWorksOutItsNumbersOnceForEachSide() throws {
+        let base = try rules(nil)
+        let impact = try XCTUnwrap(
+            ReformImpact(base: base, reform: try rules("reform r\n  dibao.standard from 2026-01-01 = 1650\n")))
+        let one = Households(
+            personID: [310_101_199_001_011_234], birth: [7000], male: [1], relation: [0], hukou: [0], living: [1],
+            household: [0], householdIDs: ["H1"], householdStart: [0, 1], tags: [], tagUnavailable: [])
+        let frontier = ClosedFrontier(impact, stored: Stored(), households: one)
+        func node(_ value: String) throws -> Int32 {
+            base.program.valueNode[try XCTUnwrap(base.values.firstIndex { $0.id == value })]
+        }
+        let standard = try XCTUnwrap(base.parameters["dibao.standard"]?.value)
+        let multiplier = try XCTUnwrap(base.parameters["low_income.multiplier"]?.value)
+        XCTAssertNotEqual(standard, Q(1650))
+        XCTAssertEqual(frontier.folded(try node("dibao_line"), reformSide: false), .num(standard))
+        XCTAssertEqual(frontier.folded(try node("dibao_line"), reformSide: true), .num(Q(1650)))
+        XCTAssertEqual(frontier.folded(try node("low_line"), reformSide: false), .num(multiplier * standard))
+        XCTAssertEqual(frontier.folded(try node("low_line"), reformSide: true), .num(multiplier * Q(1650)))
+        // The comparisons read pc_income or a member's income: worked out per household.
+        for n in impact.householdFrontier + impact.personFrontier {
+            XCTAssertNil(frontier.folded(n, reformSide: false))
+            XCTAssertNil(frontier.folded(n, reformSide: true))
+        }
+        XCTAssertNil(frontier.folded(try node("pc_income"), reformSide: true), "a stored value")
+    }
 }
