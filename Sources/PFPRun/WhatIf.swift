@@ -139,13 +139,15 @@ package enum WhatIf {
         // once: each reform's lists copy the rows of the entries it leaves as they were.
         // (In a folder of their own, never published: removed with it at the end.)
         var formatted: (dir: RunDirectory, rows: FormattedLists)?
+        // The published entries list by list, once for every reform.
+        let publishedByList = EmitStage.byList(published)
         defer { formatted?.dir.abandon() }
         if impacts.filter({ $0 != nil }).count > 1 {
             let dir = try RunDirectory(root: outRoot, name: ".formatted-lists")
             formatted = (
                 dir,
                 try FormattedLists(
-                    rules: base, match: published, byList: EmitStage.byList(published),
+                    rules: base, match: published, byList: publishedByList,
                     path: dir.path("lists.csv"))
             )
             load("published lists' rows formatted (copied into each reform's lists)")
@@ -228,7 +230,8 @@ package enum WhatIf {
                 }
                 let p = try write(
                     reform: reform, rules: rs, base: base, published: published, match: m, mayDiffer: mayDiffer,
-                    runDate: r.runDate, into: dir, explain: explain, formatted: formatted?.rows, step: step)
+                    runDate: r.runDate, into: dir, explain: explain, formatted: formatted?.rows,
+                    publishedByList: publishedByList, step: step)
                 pending.append(p)
                 console.stageEnded(
                     reform.name, wall: FileIO.now() - t0, cpu: FileIO.cpuSeconds() - c0, peakRSS: FileIO.peakRSS(),
@@ -274,11 +277,12 @@ package enum WhatIf {
     /// The lists, changes.csv, summary.csv and report.html of one reform; its
     /// changes to explain. `mayDiffer`: the households whose entries can differ
     /// (nil: all of them). The lists may still be being written when it returns
-    /// (`Pending.lists`).
+    /// (`Pending.lists`). `publishedByList`: `EmitStage.byList(published)`, made once.
     static func write(
         reform: Reform, rules rs: RuleSet, base: RuleSet, published: MatchResult, match m: MatchResult,
         mayDiffer: [Bool]?, runDate: CivilDate, into dir: RunDirectory,
-        explain: WhatIfExplain, formatted: FormattedLists?, step: (String) -> Void
+        explain: WhatIfExplain, formatted: FormattedLists?, publishedByList: [String: ArraySlice<PublishedEntry>],
+        step: (String) -> Void
     ) throws -> Pending {
         var inputs = EmitStage.Inputs(
             runDate: runDate, outRoot: dir.root, rules: rs, match: m, feeds: [], rejects: [], allowedMissing: [],
@@ -310,7 +314,7 @@ package enum WhatIf {
         // over to the caller, who waits for it, once all else is written.
         var handedOver = false
         defer { if !handedOver { _ = try? written.value() } }
-        let before = EmitStage.byList(published)
+        let before = publishedByList
         let diff = WhatIfChanges(rules: rs, published: published, before: before, match: m, after: after)
         let changes = diff.rows(mayDiffer: mayDiffer)
         step("changes found")
