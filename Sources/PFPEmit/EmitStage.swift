@@ -257,6 +257,26 @@ package struct EmitStage {
 
     /// Each list's entries. The match stage gives them list by list, so each list is
     /// a slice (no copy); entries in another order are grouped.
+    /// As `byList`, for entries known to be in list order (a match's, a what-if's
+    /// merged result): each list's end found by halving, not by reading every entry.
+    package static func byListInOrder(_ m: MatchResult) -> [String: ArraySlice<PublishedEntry>] {
+        var out: [String: ArraySlice<PublishedEntry>] = [:]
+        let entries = m.entries
+        var start = 0
+        for (l, id) in m.listIDs.enumerated() {
+            var lo = start, hi = entries.count
+            while lo < hi {
+                let mid = (lo + hi) / 2
+                if entries[mid].list <= Int32(l) { lo = mid + 1 } else { hi = mid }
+            }
+            precondition(start == lo || entries[start].list == Int32(l), "entries not in list order")
+            out[id] = entries[start..<lo]
+            start = lo
+        }
+        precondition(start == entries.count, "entries of no list")
+        return out
+    }
+
     package static func byList(_ m: MatchResult) -> [String: ArraySlice<PublishedEntry>] {
         var out: [String: ArraySlice<PublishedEntry>] = [:]
         let entries = m.entries

@@ -289,7 +289,7 @@ package enum WhatIf {
             startedAt: RunRegistry.timestamp(), pipelineVersion: PFPVersion.pipeline,
             schemaVersion: PFPVersion.schema)
         inputs.previousDate = nil
-        let after = EmitStage.byList(m)
+        let after = EmitStage.byListInOrder(m)
         // The lists are written on a thread of their own while the changes are found
         // and written (the files are the same whatever the timing: each is made
         // from the entries alone; the directory records them under a lock).

@@ -316,10 +316,15 @@ struct WhatIfSelect {
         func ranges(_ e: [PublishedEntry]) -> [Range<Int>] {
             var r: [Range<Int>] = [], i = 0
             for l in 0..<lists {
-                var j = i
-                while j < e.count && e[j].list == Int32(l) { j += 1 }
-                r.append(i..<j)
-                i = j
+                // The list's end, found by halving (the entries are in list order).
+                var lo = i, hi = e.count
+                while lo < hi {
+                    let mid = (lo + hi) / 2
+                    if e[mid].list <= Int32(l) { lo = mid + 1 } else { hi = mid }
+                }
+                precondition(i == lo || e[i].list == Int32(l), "entries not in list order")
+                r.append(i..<lo)
+                i = lo
             }
             precondition(i == e.count, "entries not in list order")
             return r

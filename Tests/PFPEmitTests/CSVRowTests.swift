@@ -89,6 +89,13 @@ final class CSVRowTests: XCTestCase {
             if want.contains("\"") { quoted += 1 }
         }
         XCTAssertGreaterThan(quoted, entries.count / 2, "most rows have a field to quote")
+        // Entries in list order split by halving as by reading each one; so with lists left empty.
+        XCTAssertEqual(EmitStage.byListInOrder(m).mapValues(\.indices), EmitStage.byList(m).mapValues(\.indices))
+        var some = m
+        some.entries = entries.filter { $0.list % 2 == 1 }
+        XCTAssertEqual(
+            EmitStage.byListInOrder(some).mapValues(\.indices), EmitStage.byList(some).mapValues(\.indices))
+        XCTAssertEqual(EmitStage.byListInOrder(some)[rules.lists[0].id]?.count, 0)
         XCTAssertEqual(CSVText.field("x\"y,z"), Array("\"x\"\"y,z\"".utf8))
     }
 }
