@@ -182,20 +182,29 @@ public struct Q: Hashable, Comparable, Sendable, CustomStringConvertible {
         }
         return wide(a, b, 3)
     }
+    // The comparisons of two 64-bit fractions inlined where they are made (the
+    // evaluator and the frontiers make them by the hundred million); wide numbers
+    // apart, out of line.
+    @inline(__always)
     public static func < (a: Q, b: Q) -> Bool {
         if small(a, b) {
             if a.sd == b.sd { return a.sn < b.sn }
             return Int128(a.sn) * Int128(b.sd) < Int128(b.sn) * Int128(a.sd)
         }
-        return a.n * b.d < b.n * a.d
+        return wideLess(a, b)
     }
+    @inline(__always)
     public static func == (a: Q, b: Q) -> Bool {
         if small(a, b) {
             if a.sd == b.sd { return a.sn == b.sn }
             return Int128(a.sn) * Int128(b.sd) == Int128(b.sn) * Int128(a.sd)
         }
-        return a.n * b.d == b.n * a.d
+        return wideEqual(a, b)
     }
+    @inline(never)
+    static func wideLess(_ a: Q, _ b: Q) -> Bool { a.n * b.d < b.n * a.d }
+    @inline(never)
+    static func wideEqual(_ a: Q, _ b: Q) -> Bool { a.n * b.d == b.n * a.d }
 
     /// +, -, * or / (op 0-3) with a wide operand or a 64-bit sum that overflowed,
     /// on 128 bits; nil when dividing by zero.
