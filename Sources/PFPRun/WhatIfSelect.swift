@@ -284,7 +284,9 @@ struct WhatIfSelect {
                     if e.personKey != 0 {
                         slot = (0..<ctx.memberCount).first { data.personID[Int(ctx.member($0))] == e.personKey }
                     }
-                    let amount = ctx.decide(policy: ctx.rules.policies[Int(e.policy)], slot: slot).amount
+                    // The amount alone (what the decision's `amount` is): the entry keeps
+                    // its certainty, criteria and codes, which read no changed number.
+                    let amount = ctx.amount(ctx.rules.policies[Int(e.policy)], slot: slot)
                     mine.append((i, amount.map { Int64($0) } ?? Int64.min))
                 }
                 buf[k] = mine
