@@ -264,11 +264,7 @@ package struct EmitStage {
         let entries = m.entries
         var start = 0
         for (l, id) in m.listIDs.enumerated() {
-            var lo = start, hi = entries.count
-            while lo < hi {
-                let mid = (lo + hi) / 2
-                if entries[mid].list <= Int32(l) { lo = mid + 1 } else { hi = mid }
-            }
+            let lo = entries[start...].firstIndex(ofListAfter: Int32(l))
             precondition(start == lo || entries[start].list == Int32(l), "entries not in list order")
             out[id] = entries[start..<lo]
             start = lo

@@ -141,4 +141,15 @@ extension ArraySlice where Element == PublishedEntry {
         let lo = firstIndex(ofHouseholdFrom: h)
         return lo..<(h == Int32.max ? endIndex : firstIndex(ofHouseholdFrom: h + 1))
     }
+
+    /// The first index whose entry's list is after list `l` (the slice in list order,
+    /// as a run's entries are): found by halving, no entry read on the way.
+    public func firstIndex(ofListAfter l: Int32) -> Int {
+        var lo = startIndex, hi = endIndex
+        while lo < hi {
+            let mid = (lo + hi) / 2
+            if self[mid].list <= l { lo = mid + 1 } else { hi = mid }
+        }
+        return lo
+    }
 }

@@ -127,6 +127,8 @@ package enum WhatIf {
         let explain = try WhatIfExplain(
             data: data, previous: previous, base: base, workers: Parallel.threads, lookup: shared.lookup,
             presence: shared.presence)
+        // The published entries list by list, once for every reform.
+        let publishedByList = EmitStage.byList(published)
         var pending: [Pending] = []
         // A folder whose lists are still being written is abandoned once they are done.
         defer {
@@ -139,8 +141,6 @@ package enum WhatIf {
         // once: each reform's lists copy the rows of the entries it leaves as they were.
         // (In a folder of their own, never published: removed with it at the end.)
         var formatted: (dir: RunDirectory, rows: FormattedLists)?
-        // The published entries list by list, once for every reform.
-        let publishedByList = EmitStage.byList(published)
         defer { formatted?.dir.abandon() }
         if impacts.filter({ $0 != nil }).count > 1 {
             let dir = try RunDirectory(root: outRoot, name: ".formatted-lists")

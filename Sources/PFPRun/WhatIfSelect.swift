@@ -318,12 +318,7 @@ struct WhatIfSelect {
         func ranges(_ e: [PublishedEntry]) -> [Range<Int>] {
             var r: [Range<Int>] = [], i = 0
             for l in 0..<lists {
-                // The list's end, found by halving (the entries are in list order).
-                var lo = i, hi = e.count
-                while lo < hi {
-                    let mid = (lo + hi) / 2
-                    if e[mid].list <= Int32(l) { lo = mid + 1 } else { hi = mid }
-                }
+                let lo = e[i...].firstIndex(ofListAfter: Int32(l))
                 precondition(i == lo || e[i].list == Int32(l), "entries not in list order")
                 r.append(i..<lo)
                 i = lo

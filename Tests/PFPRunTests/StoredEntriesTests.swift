@@ -90,6 +90,23 @@ final class StoredEntriesTests: XCTestCase {
         XCTAssertEqual(list.firstIndex(ofHouseholdFrom: 4), 6)
     }
 
+    /// Where each list's entries end in entries in list order (a slice not
+    /// starting at 0), for a list there, one without entries, and the last.
+    func testAListsEndIsFoundByHalving() {
+        let all = [5, 0, 0, 2, 2, 2, 4].map {
+            PublishedEntry(
+                list: Int32($0), household: 0, policy: -1, certainty: .confirmed, status: .new, personKey: 0,
+                amountValue: 0, codeStart: 0, codeCount: 0, district: 0, street: 0, community: 0)
+        }
+        let entries = all[1...]
+        XCTAssertEqual(entries.firstIndex(ofListAfter: 0), 3)
+        XCTAssertEqual(entries.firstIndex(ofListAfter: 1), 3, "no entries of list 1")
+        XCTAssertEqual(entries.firstIndex(ofListAfter: 2), 6)
+        XCTAssertEqual(entries.firstIndex(ofListAfter: 4), 7)
+        XCTAssertEqual(entries.firstIndex(ofListAfter: -1), 1)
+        XCTAssertEqual(entries[3...].firstIndex(ofListAfter: 3), 6)
+    }
+
     /// A what-if's result keeps the published codes as they are and its own after
     /// them: an entry's codes come from either array, by where they start.
     func testCodesPastTheArrayAreReadFromTheCodesAfterIt() throws {
