@@ -255,8 +255,6 @@ package struct EmitStage {
         w.byte(UInt8(ascii: "\n"))
     }
 
-    /// Each list's entries. The match stage gives them list by list, so each list is
-    /// a slice (no copy); entries in another order are grouped.
     /// As `byList`, for entries known to be in list order (a match's, a what-if's
     /// merged result): each list's end found by halving, not by reading every entry.
     package static func byListInOrder(_ m: MatchResult) -> [String: ArraySlice<PublishedEntry>] {
@@ -273,6 +271,8 @@ package struct EmitStage {
         return out
     }
 
+    /// Each list's entries. The match stage gives them list by list, so each list is
+    /// a slice (no copy); entries in another order are grouped.
     package static func byList(_ m: MatchResult) -> [String: ArraySlice<PublishedEntry>] {
         var out: [String: ArraySlice<PublishedEntry>] = [:]
         let entries = m.entries

@@ -340,15 +340,13 @@ package enum WhatIf {
         try dir.write("report.html", Array(report.utf8), rows: 1)
         let added = changes.rows.reduce(0) { $0 + ($1.change == .added ? 1 : 0) }
         let removed = changes.rows.reduce(0) { $0 + ($1.change == .removed ? 1 : 0) }
+        handedOver = true
         return Pending(
             outcome: Outcome(
                 reform: reform.name, path: dir.finalPath, added: added, removed: removed,
                 changed: changes.count - added - removed, totals: summary.filter { $0.district == nil }),
             dir: dir, target: target, reform: reform, ruleDigest: rs.digest, baseDigest: base.digest,
-            runDate: runDate,
-            lists: {
-                handedOver = true; return written
-            }())
+            runDate: runDate, lists: written)
     }
 
     /// The reforms' changes explained together, then each one's manifest.json

@@ -101,7 +101,7 @@ struct WhatIfChanges {
     /// An entry's identity on both sides: the household's index (both sides come
     /// from the same stored ingest result), the person, and the policy's index in
     /// `policyIDs` (both sides' policies together).
-    struct Key: Hashable {
+    struct Key: Equatable {
         var household: Int32
         var person: UInt64
         var policy: Int32

@@ -34,7 +34,10 @@ struct WhatIfExplain {
         /// (made once: every line writes some of them).
         let valueNameJSON: [[UInt8]], rememberedNameJSON: [[UInt8]]
         let parameterJSON: [(id: [UInt8], value: [UInt8], from: [UInt8])]
-        init(rules: RuleSet, data: IngestResult, lookup: ColumnIndex, presence: TagPresence?) {
+        /// Its worker (the rules are that worker's replica).
+        let worker: Int
+        init(rules: RuleSet, worker: Int, data: IngestResult, lookup: ColumnIndex, presence: TagPresence?) {
+            self.worker = worker
             self.rules = rules
             ctx = EvalContext(rules: rules, data: data.households, presence: presence)
             ctx.setPersonLookup { lookup.find($0) }
@@ -90,10 +93,13 @@ struct WhatIfExplain {
         let listJSON: [[UInt8]], policyJSON: [[UInt8]]
         /// Each worker's evaluators under the reform's rules.
         let after: [Side]
-        /// Each of `policyIDs` and `listIDs` in the published rules (the side before)
-        /// and in the reform's (nil where that side has none, or skips the policy).
-        let policyBefore: [PolicyInfo?], policyAfter: [PolicyInfo?]
-        let listBefore: [ListInfo?], listAfter: [ListInfo?]
+        /// Each of `policyIDs` and `listIDs` in each worker's replica of the published
+        /// rules (the side before) and of the reform's (nil where that side has none,
+        /// or skips the policy): a worker reads only objects of its own replica.
+        struct Found {
+            let policies: [PolicyInfo?], lists: [ListInfo?]
+        }
+        let foundBefore: [Found], foundAfter: [Found]
         /// Both sides name the same values (and previous(...)s) and the same parameters,
         /// in the same order (a reform of numbers): their reads are ordered by rank alone.
         let sameNames: Bool
@@ -116,16 +122,17 @@ struct WhatIfExplain {
             (listIDs, policyIDs, self.dir) = (changes.listIDs, changes.policyIDs, dir)
             listJSON = listIDs.map(WhatIfExplain.json)
             policyJSON = policyIDs.map(WhatIfExplain.json)
-            after = try reform.replicas(e.before.count).map {
-                Side(rules: $0, data: e.data, lookup: e.lookup, presence: e.presence)
+            after = try reform.replicas(e.before.count).enumerated().map {
+                Side(rules: $0.element, worker: $0.offset, data: e.data, lookup: e.lookup, presence: e.presence)
             }
             let b = e.before[0], a = after[0]
             let ids = (policies: changes.policyIDs, lists: changes.listIDs)
-            func policies(_ r: RuleSet) -> [PolicyInfo?] {
-                ids.policies.map { id in r.policy(id).flatMap { $0.skipped == nil ? $0 : nil } }
+            func found(_ side: Side) -> Found {
+                Found(
+                    policies: ids.policies.map { id in side.rules.policy(id).flatMap { $0.skipped == nil ? $0 : nil } },
+                    lists: ids.lists.map { side.rules.list($0) })
             }
-            (policyBefore, policyAfter) = (policies(b.rules), policies(a.rules))
-            (listBefore, listAfter) = (ids.lists.map { b.rules.list($0) }, ids.lists.map { a.rules.list($0) })
+            (foundBefore, foundAfter) = (e.before.map(found), after.map(found))
             sameNames =
                 b.valueNames == a.valueNames && b.rememberedNames == a.rememberedNames
                 && b.rules.parameterIDs == a.rules.parameterIDs
@@ -149,7 +156,9 @@ struct WhatIfExplain {
         presence: TagPresence?
     ) throws {
         (self.data, self.previous, self.lookup, self.presence) = (data, previous, lookup, presence)
-        before = try base.replicas(workers).map { Side(rules: $0, data: data, lookup: lookup, presence: presence) }
+        before = try base.replicas(workers).enumerated().map {
+            Side(rules: $0.element, worker: $0.offset, data: data, lookup: lookup, presence: presence)
+        }
     }
 
     /// Every target's changes.jsonl: each row's line, in its order, the lines made
@@ -333,7 +342,8 @@ struct WhatIfExplain {
         ctx.tracer = side.tracer
         defer { ctx.tracer = nil }
         let hasPolicy = row.policy >= 0
-        let list = (isBefore ? target.listBefore : target.listAfter)[Int(row.list)]
+        let found = (isBefore ? target.foundBefore : target.foundAfter)[side.worker]
+        let list = found.lists[Int(row.list)]
         // Only a list with `after` reads the previous run.
         let after = !hasPolicy && list?.after != nil
         if let l = side.loaded, l.household == h, l.previous == after {
@@ -345,7 +355,7 @@ struct WhatIfExplain {
         }
         guard side.loaded!.living else { return nil }
         if hasPolicy {
-            guard let p = (isBefore ? target.policyBefore : target.policyAfter)[Int(row.policy)] else { return nil }
+            guard let p = found.policies[Int(row.policy)] else { return nil }
             var slot: Int?
             if row.personKey != 0 {
                 slot = (0..<ctx.memberCount).first { data.personID[Int(ctx.member($0))] == row.personKey }
