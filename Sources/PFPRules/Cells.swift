@@ -47,6 +47,12 @@ struct Cells<T>: ~Copyable {
 
     mutating func removeAll() { count = 0 }
 
+    /// The first `n` cells kept, the others gone.
+    @inline(__always) mutating func truncate(to n: Int) {
+        assert(n >= 0 && n <= count, "truncate to \(n) of \(count)")
+        count = n
+    }
+
     @inline(__always) mutating func append(_ x: T) {
         if count == capacity { room(count + 1) }
         base[count] = x

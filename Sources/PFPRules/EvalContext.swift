@@ -79,14 +79,24 @@ public final class Tracer {
     /// Sorts the parameters read in place.
     public func sortParameters() { parameters.sort() }
 
+    /// Values worked out for the household, kept for its next traced decisions (nil: none kept).
+    public var memo: ValueMemo?
+
+    /// Before a decision: what the last one read goes (the facts stay while a memo
+    /// holds the household: its kept results name them).
     public func reset() {
         generation &+= 1
         if generation == 0 { seenGen.update(repeating: 0, count: seenMask + 1); generation = 1 }
-        factStore.removeAll(keepingCapacity: true)
-        factSets.removeAll(keepingCapacity: true)
+        if memo == nil { forgetFacts() }
         tagReads.removeAll(keepingCapacity: true)
         parameters.removeAll(keepingCapacity: true)
         valuesRead.removeAll(keepingCapacity: true)
+    }
+
+    /// Every fact set goes.
+    func forgetFacts() {
+        factStore.removeAll(keepingCapacity: true)
+        factSets.removeAll(keepingCapacity: true)
     }
 
     func fact(_ f: Fact) -> Int32 {
@@ -165,7 +175,12 @@ public final class Tracer {
     private var seenGen = UnsafeMutablePointer<UInt32>.allocate(capacity: 1024)
     private var seenRead = UnsafeMutablePointer<Int32>.allocate(capacity: 1024)
     private var generation: UInt32 = 1
-    func readParameter(_ rank: Int32) { if !parameters.contains(rank) { parameters.append(rank) } }
+    /// A parameter read by the evaluation (and by the value the memo sees worked out, if any).
+    func readParameter(_ rank: Int32) {
+        memo?.readParameter(rank)
+        addParameter(rank)
+    }
+    func addParameter(_ rank: Int32) { if !parameters.contains(rank) { parameters.append(rank) } }
     func readValue(_ index: Int32, person: UInt64, value: Val) {
         for x in valuesRead where x.value == index && x.person == person { return }
         valuesRead.append(ValueRead(value: index, person: person, result: value))
@@ -293,7 +308,18 @@ public final class EvalContext {
     var previousPeople: [Int32] = []
     var previousLookup: ((UInt64) -> Int32)?
 
-    public var tracer: Tracer?
+    public var tracer: Tracer? {
+        didSet { readsMemo = tracer != nil && tracer === memoTracer?.takeUnretainedValue() }
+    }
+    /// Which values a traced decision may take from (and give to) the tracer's
+    /// memo (`ValueMemo`): those defined alike by every evaluator sharing it. Empty:
+    /// none (the memo, if any, is not read).
+    var memoable = Cells<Bool>()
+    /// The tracer whose memo is read, and its memo (`shareValues`): held by whoever
+    /// made them (a what-if's explanations, for the whole pass), read here without
+    /// a reference count per value.
+    private var memoTracer: Unmanaged<Tracer>?
+    private var memo: Unmanaged<ValueMemo>?
     /// Stored values, read when nothing is traced (the match stage: the profiles).
     /// One per worker: a shared object's reference count would bounce between cores.
     public var stored: StoredValues?
@@ -358,6 +384,23 @@ public final class EvalContext {
         code = ProgramCells(program, tags: tagCount, values: valueCount, policies: policyCount, lets: rules.letCount)
     }
 
+    /// The values a traced decision takes from `tracer`'s memo (`ValueMemo`) when
+    /// another decision of the household worked them out: `alike[v]` where every
+    /// evaluator sharing the tracer defines value v alike (`RuleSet.valuesDefinedAlike`).
+    /// The memo is read while `tracer` is this context's tracer; the caller keeps
+    /// the tracer (and its memo) for as long as this context decides.
+    public func shareValues(alike: [Bool], tracer t: Tracer) {
+        precondition(alike.count == valueCount, "one flag per value")
+        precondition(t.memo != nil, "a tracer with a memo")
+        memoable = Cells(alike)
+        memoTracer = Unmanaged.passUnretained(t)
+        memo = Unmanaged.passUnretained(t.memo!)
+        readsMemo = tracer != nil && tracer === t
+    }
+
+    /// Whether the memo is read now: the tracer it belongs to traces (set with the tracer).
+    private(set) var readsMemo = false
+
     /// A function that finds the current person index of an ID key (for former members).
     public func setPersonLookup(_ f: @escaping (UInt64) -> Int32) { previousLookup = f }
 
@@ -392,6 +435,7 @@ public final class EvalContext {
         letCache.reset(count: rules.letCount, to: nil)
         current = .household
         listPolicy = -1
+        if readsMemo { startMemo() }
         self.previous = previous
         previousPeople.removeAll(keepingCapacity: true)
         if let previous, let look = previousLookup {
@@ -423,6 +467,7 @@ public final class EvalContext {
         letCache.fill(nil)
         current = .household
         listPolicy = -1
+        if readsMemo { startMemo() }
     }
 
     /// The first index of sorted `a` whose element is not below `x`.
@@ -569,6 +614,7 @@ public final class EvalContext {
     func value(_ v: ValueInfo) -> Val { value(index: v.index) }
 
     func value(index vi: Int) -> Val {
+        if readsMemo { return memoValue(vi) }
         if code.valueOfHousehold[vi] {
             if let c = householdValues[vi] { return c }
             if tracer == nil, let s = stored, let x = s.householdValue(vi, household) {
@@ -590,6 +636,60 @@ public final class EvalContext {
         }
         return eval(code.valueNode[vi])  // a former member: not cached
     }
+
+    /// A value read while tracing with a memo: from this decision's caches, else
+    /// from the memo (recording what it read), else worked out and kept there.
+    /// The same results and the same reads recorded as `value(index:)` without a memo.
+    @inline(never)
+    func memoValue(_ vi: Int) -> Val {
+        let (memo, tracer) = (memo!, memoTracer!)
+        return memo._withUnsafeGuaranteedRef { m in tracer._withUnsafeGuaranteedRef { t in memoValue(vi, m, t) } }
+    }
+
+    /// A traced decision of the loaded household starts: the memo learns which.
+    func startMemo() {
+        let (memo, tracer) = (memo!, memoTracer!)
+        memo._withUnsafeGuaranteedRef { m in
+            tracer._withUnsafeGuaranteedRef { t in
+                m.start(household: household, memberCount: members.count, valueCount: valueCount, tracer: t)
+            }
+        }
+    }
+
+    @inline(__always)
+    private func memoValue(_ vi: Int, _ m: ValueMemo, _ t: Tracer) -> Val {
+        let ofHousehold = code.valueOfHousehold[vi]
+        let slot = ofHousehold ? -1 : current.slot
+        guard ofHousehold || slot >= 0 else {
+            m.impure()
+            return eval(code.valueNode[vi])  // a former member: not cached
+        }
+        let k = ofHousehold ? vi : slot * valueCount + vi
+        if let c = ofHousehold ? householdValues[k] : memberValues[k] {
+            m.read(m.entry(vi, slot: slot))
+            return c
+        }
+        let keep = memoable[vi]
+        if keep, let e = m.entry(vi, slot: slot) {
+            let r = m.result(e)
+            if ofHousehold { householdValues[k] = r } else { memberValues[k] = r }
+            m.record(e, into: t)
+            m.read(e)
+            return r
+        }
+        m.begin()
+        let r = ofHousehold ? keepingCurrent { eval(code.valueNode[vi]) } : eval(code.valueNode[vi])
+        if ofHousehold { householdValues[k] = r } else { memberValues[k] = r }
+        let person = ofHousehold ? 0 : personIDs[Int(current.index)]
+        t.readValue(Int32(vi), person: person, value: r)
+        m.end(vi, slot: slot, person: person, result: r, keep: keep)
+        return r
+    }
+
+    /// What is being evaluated reads something a `ValueMemo` does not keep (a policy,
+    /// a list's, the previous run, former members).
+    @inline(__always)
+    func readsUnkept() { if readsMemo { memo!._withUnsafeGuaranteedRef { $0.impure() } } }
 
     /// Runs `body` and then makes the current person again the one before it:
     /// the one place where the current person is saved and restored.

@@ -43,16 +43,20 @@ extension EvalContext {
             default: return v
             }
         case .cachedLet:
+            readsUnkept()
             let slot = Int(node.b)
             if let v = letCache[slot] { return v }
             let v = eval(node.a)
             letCache[slot] = v
             return v
         case .listEligible:
+            readsUnkept()
             return eligible(policy: listPolicy, slot: current.slot)
         case .listReceiving:
+            readsUnkept()
             return receiving(policy: listPolicy, slot: current.slot)
         case .listHas:
+            readsUnkept()
             return has(policy: listPolicy, slot: current.slot)
         case .head:
             guard members.count > 0 else { return .unknownNoFacts }
@@ -84,10 +88,13 @@ extension EvalContext {
         case .truthTest:
             return EvalContext.truthTest(node.truthTest, eval(node.a))
         case .eligible:
+            readsUnkept()
             return eligible(policy: Int(node.a), slot: current.slot)
         case .receiving:
+            readsUnkept()
             return receiving(policy: Int(node.a), slot: current.slot)
         case .has:
+            readsUnkept()
             return has(policy: Int(node.a), slot: current.slot)
         case .band:
             tracer?.readParameter(node.c)
@@ -98,11 +105,13 @@ extension EvalContext {
             for b in program.tables[Int(node.b)] where b.key <= x { found = b.value }
             return found.map { .num($0) } ?? .none
         case .previousHousehold:
+            readsUnkept()
             let idx = Int(node.a)
             let v = previous?.values[idx] ?? .unknownNoFacts
             tracer?.readValue(Int32(-1 - idx), person: 0, value: v)
             return v
         case .previousPerson:
+            readsUnkept()
             guard current.index >= 0 else { return .unknownNoFacts }
             let idx = Int(node.a)
             let key = personIDs[Int(current.index)]
@@ -190,6 +199,7 @@ extension EvalContext {
     /// order) or the former members.
     func aggregate(_ node: Node) -> Val {
         let former = node.c == 1
+        if former { readsUnkept() }
         let n = former ? previousPeople.count : members.count
         return keepingCurrent { aggregate(node, kind: node.aggregate, former: former, count: n) }
     }

@@ -14,7 +14,10 @@ struct WhatIfExplain {
     final class Side {
         let rules: RuleSet
         let ctx: EvalContext
-        let tracer = Tracer()
+        /// The worker's tracer, shared by its side before and every target's side
+        /// after, with its memo: a value every side defines alike is worked out once
+        /// per household (`ValueMemo`).
+        let tracer: Tracer
         /// The household loaded (and whether with the previous run's record), and
         /// whether it has a living member: the next row of the same household
         /// clears the caches instead of loading it again.
@@ -36,12 +39,17 @@ struct WhatIfExplain {
         let parameterJSON: [(id: [UInt8], value: [UInt8], from: [UInt8])]
         /// Its worker (the rules are that worker's replica).
         let worker: Int
-        init(rules: RuleSet, worker: Int, data: IngestResult, lookup: ColumnIndex, presence: TagPresence?) {
+        /// `alike`: the values taken from (and given to) the tracer's memo.
+        init(
+            rules: RuleSet, worker: Int, tracer: Tracer, alike: [Bool], data: IngestResult, lookup: ColumnIndex,
+            presence: TagPresence?
+        ) {
             self.worker = worker
             self.rules = rules
+            self.tracer = tracer
             ctx = EvalContext(rules: rules, data: data.households, presence: presence)
             ctx.setPersonLookup { lookup.find($0) }
-            tracer.recordsTagReads = false
+            if alike.contains(true) { ctx.shareValues(alike: alike, tracer: tracer) }
             valueNames = rules.values.map(\.id)
             rememberedNames = rules.remembered.map(\.label)
             var rank = [String: Int32]()
@@ -122,8 +130,11 @@ struct WhatIfExplain {
             (listIDs, policyIDs, self.dir) = (changes.listIDs, changes.policyIDs, dir)
             listJSON = listIDs.map(WhatIfExplain.json)
             policyJSON = policyIDs.map(WhatIfExplain.json)
+            let alike = e.before[0].rules.valuesDefinedAlike(reform)
             after = try reform.replicas(e.before.count).enumerated().map {
-                Side(rules: $0.element, worker: $0.offset, data: e.data, lookup: e.lookup, presence: e.presence)
+                Side(
+                    rules: $0.element, worker: $0.offset, tracer: e.before[$0.offset].tracer, alike: alike,
+                    data: e.data, lookup: e.lookup, presence: e.presence)
             }
             let b = e.before[0], a = after[0]
             let ids = (policies: changes.policyIDs, lists: changes.listIDs)
@@ -156,8 +167,14 @@ struct WhatIfExplain {
         presence: TagPresence?
     ) throws {
         (self.data, self.previous, self.lookup, self.presence) = (data, previous, lookup, presence)
+        let every = [Bool](repeating: true, count: base.values.count)
         before = try base.replicas(workers).enumerated().map {
-            Side(rules: $0.element, worker: $0.offset, data: data, lookup: lookup, presence: presence)
+            let tracer = Tracer()
+            tracer.recordsTagReads = false
+            tracer.memo = ValueMemo()
+            return Side(
+                rules: $0.element, worker: $0.offset, tracer: tracer, alike: every, data: data, lookup: lookup,
+                presence: presence)
         }
     }
 
