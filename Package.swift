@@ -36,9 +36,9 @@ let package = Package(
         .target(name: "PFPRules", dependencies: ["PFPCore", "PFPSchema"], swiftSettings: hot),
         .target(name: "PFPProfile", dependencies: ["PFPCore", "PFPSchema", "PFPIngest", "PFPRules"], swiftSettings: hot),
         .target(name: "PFPMatch", dependencies: ["PFPCore", "PFPSchema", "PFPFormats", "PFPIngest", "PFPRules", "PFPProfile"], swiftSettings: hot),
-        .target(name: "PFPEmit", dependencies: ["PFPCore", "PFPSchema", "PFPFormats", "PFPIngest", "PFPRules", "PFPMatch"]),
+        .target(name: "PFPEmit", dependencies: ["PFPCore", "PFPSchema", "PFPFormats", "PFPIngest", "PFPRules", "PFPMatch"], swiftSettings: hot),
         .target(name: "PFPSample", dependencies: ["PFPCore"]),
-        .target(name: "PFPRun", dependencies: ["PFPCore", "PFPSchema", "PFPFormats", "PFPIngest", "PFPRules", "PFPProfile", "PFPMatch", "PFPEmit"]),
+        .target(name: "PFPRun", dependencies: ["PFPCore", "PFPSchema", "PFPFormats", "PFPIngest", "PFPRules", "PFPProfile", "PFPMatch", "PFPEmit"], swiftSettings: hot),
         // The command line as types: each command declared once (parser, usage and help).
         .target(name: "PFPCommandLine", dependencies: ["PFPCore", "PFPSchema", "PFPIngest", "PFPRules", "PFPSample", "PFPRun"]),
         .executableTarget(name: "pfp", dependencies: ["PFPCore", "PFPCommandLine"]),

@@ -59,14 +59,18 @@ package struct RunFigures: Sendable, Equatable {
             var outcome = [Int](repeating: 0, count: Outcome.allCases.count)
             let reasonCodes = l.reasonCodes  // made per call: once per list, not per entry
             var codes = [Int](repeating: 0, count: reasonCodes.count)
-            // A district's count found once per run of entries in the same district.
-            var last: Int32? = nil, lastCount = 0
+            // A district's counts found once per run of entries in the same district.
+            var last: Int32? = nil, lastCount = 0, lastNoEvent = 0
             var districts: [Int32: Int] = [:], noEvent: [Int32: Int] = [:]
             for e in entries {
                 if e.district != last {
-                    if let last { districts[last, default: 0] += lastCount }
+                    if let last {
+                        districts[last, default: 0] += lastCount
+                        if lastNoEvent > 0 { noEvent[last, default: 0] += lastNoEvent }
+                    }
                     last = e.district
                     lastCount = 0
+                    lastNoEvent = 0
                 }
                 lastCount += 1
                 if l.perPolicy {
@@ -80,13 +84,16 @@ package struct RunFigures: Sendable, Equatable {
                     if let o = Outcome(rawValue: e.outcome) {
                         outcome[Int(o.rawValue)] += 1
                     } else {
-                        noEvent[e.district, default: 0] += 1
+                        lastNoEvent += 1
                     }
                 } else {
                     for c in m.codes(e) { if let i = reasonCodes.firstIndex(of: c) { codes[i] += 1 } }
                 }
             }
-            if let last { districts[last, default: 0] += lastCount }
+            if let last {
+                districts[last, default: 0] += lastCount
+                if lastNoEvent > 0 { noEvent[last, default: 0] += lastNoEvent }
+            }
             for (i, id) in m.policyIDs.enumerated() where total[i] > 0 {
                 f.byPolicy[id, default: 0] += total[i]
                 f.confirmed[id, default: 0] += confirmed[i]

@@ -385,7 +385,25 @@ package final class ClosedFrontier {
         }
         foldedBase = Cells(fb)
         foldedReform = Cells(fr)
+        // A kept comparison whose other side reads no household: that side's result
+        // under the reform's numbers, and the comparison's accepted orders.
+        func other(_ n: Int32, _ k: UInt8) -> (Val?, UInt8) {
+            let node = a.nodes[Int(n)]
+            guard k != 0 else { return (nil, node.detail) }
+            return (fr[Int(k == 1 ? node.b : node.a)], node.detail)
+        }
+        let oh = zip(householdFrontier, keptHousehold).map(other), op = zip(personFrontier, keptPerson).map(other)
+        otherHousehold = oh.map(\.0)
+        otherPerson = op.map(\.0)
+        acceptHousehold = oh.map(\.1)
+        acceptPerson = op.map(\.1)
     }
+
+    /// For each kept frontier node (household ones, person ones) whose other side
+    /// reads no household: that side under the reform's numbers (nil for the
+    /// others), and the comparison's `detail` (its accepted orders).
+    private var otherHousehold: [Val?] = [], otherPerson: [Val?] = []
+    private var acceptHousehold: [UInt8] = [], acceptPerson: [UInt8] = []
 
     /// Node n's result worked out once under one side's numbers, nil where it reads a household.
     func folded(_ n: Int32, reformSide: Bool) -> Val? { reformSide ? foldedReform[Int(n)] : foldedBase[Int(n)] }
@@ -424,9 +442,13 @@ package final class ClosedFrontier {
     }
 
     @inline(__always)
-    static func compare(_ node: Node, _ a: Val, _ b: Val) -> Val {
-        if let order = EvalContext.order(a, b) { return .bool(node.detail & (1 << UInt8(order + 1)) != 0) }
-        return a.isUnknown || b.isUnknown ? .unknownNoFacts : .bool(node.detail & 0b1000 != 0)
+    static func compare(_ node: Node, _ a: Val, _ b: Val) -> Val { compare(node.detail, a, b) }
+
+    /// A comparison whose `detail` (accepted orders) is `accept`, as the evaluator makes it.
+    @inline(__always)
+    static func compare(_ accept: UInt8, _ a: Val, _ b: Val) -> Val {
+        if let order = EvalContext.order(a, b) { return .bool(accept & (1 << UInt8(order + 1)) != 0) }
+        return a.isUnknown || b.isUnknown ? .unknownNoFacts : .bool(accept & 0b1000 != 0)
     }
 
     /// The base's frontier results for household h (household nodes, then the
@@ -472,10 +494,19 @@ package final class ClosedFrontier {
         var i = 0, differs = false
         for (k, n) in householdFrontier.enumerated() {
             let kept = keptHousehold[k]
-            guard
-                let y = kept == 0
-                    ? eval(n, true, h, -1, reads) : reform(n, keeping: kept, base[i + 1], h, -1, reads)
-            else { return nil }
+            let y: Val
+            if let c = otherHousehold[k] {
+                y =
+                    kept == 1
+                    ? ClosedFrontier.compare(acceptHousehold[k], base[i + 1], c)
+                    : ClosedFrontier.compare(acceptHousehold[k], c, base[i + 1])
+            } else {
+                guard
+                    let x = kept == 0
+                        ? eval(n, true, h, -1, reads) : reform(n, keeping: kept, base[i + 1], h, -1, reads)
+                else { return nil }
+                y = x
+            }
             if base[i] != y {
                 if !whole { return true }
                 differs = true
@@ -488,10 +519,20 @@ package final class ClosedFrontier {
         where households.living[p] != 0 {
             for (k, n) in personFrontier.enumerated() {
                 let kept = keptPerson[k]
-                guard
-                    let y = kept == 0
-                        ? eval(n, true, h, Int32(p), reads) : reform(n, keeping: kept, base[i + 1], h, Int32(p), reads)
-                else { return nil }
+                let y: Val
+                if let c = otherPerson[k] {
+                    y =
+                        kept == 1
+                        ? ClosedFrontier.compare(acceptPerson[k], base[i + 1], c)
+                        : ClosedFrontier.compare(acceptPerson[k], c, base[i + 1])
+                } else {
+                    guard
+                        let x = kept == 0
+                            ? eval(n, true, h, Int32(p), reads)
+                            : reform(n, keeping: kept, base[i + 1], h, Int32(p), reads)
+                    else { return nil }
+                    y = x
+                }
                 if base[i] != y {
                     if !whole { return true }
                     differs = true

@@ -10,7 +10,7 @@ import PFPMatch
 /// trace (the same `EvalContext.decide` the match stage publishes), and the line
 /// gives the criteria or reasons whose result flipped, the values read whose
 /// value differs, and the parameters that differ, before and after.
-struct WhatIfExplain {
+final class WhatIfExplain {
     final class Side {
         let rules: RuleSet
         let ctx: EvalContext
@@ -72,6 +72,36 @@ struct WhatIfExplain {
         }
     }
 
+    /// Byte strings in one block of memory, read without reference counts (freed by
+    /// their owner: `free`).
+    struct ByteStrings {
+        private let bytes: UnsafeMutableBufferPointer<UInt8>
+        private let ends: UnsafeMutableBufferPointer<Int>
+        init(_ items: [[UInt8]]) {
+            bytes = .allocate(capacity: max(1, items.reduce(0) { $0 + $1.count }))
+            ends = .allocate(capacity: max(1, items.count))
+            var at = 0
+            for (i, x) in items.enumerated() {
+                for b in x {
+                    bytes[at] = b
+                    at += 1
+                }
+                ends[i] = at
+            }
+            count = items.count
+        }
+        let count: Int
+        subscript(i: Int) -> UnsafeBufferPointer<UInt8> {
+            precondition(i >= 0 && i < count, "no string \(i)")
+            let start = i == 0 ? 0 : ends[i - 1]
+            return UnsafeBufferPointer(rebasing: UnsafeBufferPointer(bytes)[start..<ends[i]])
+        }
+        func free() {
+            bytes.deallocate()
+            ends.deallocate()
+        }
+    }
+
     /// `s` as a JSON string (quoted and escaped as `ByteWriter.string` writes it).
     static func json(_ s: String) -> [UInt8] {
         let w = ByteWriter(capacity: s.utf8.count + 2)
@@ -97,8 +127,9 @@ struct WhatIfExplain {
     final class Target {
         let rows: [Row]
         let listIDs: [String], policyIDs: [String]
-        /// The same as JSON strings.
-        let listJSON: [[UInt8]], policyJSON: [[UInt8]]
+        /// The same as JSON strings, in memory of the target's own (every worker
+        /// reads them at once: no reference count bounces between the cores).
+        let listJSON: ByteStrings, policyJSON: ByteStrings
         /// Each worker's evaluators under the reform's rules.
         let after: [Side]
         /// Each of `policyIDs` and `listIDs` in each worker's replica of the published
@@ -111,8 +142,9 @@ struct WhatIfExplain {
         /// Both sides name the same values (and previous(...)s) and the same parameters,
         /// in the same order (a reform of numbers): their reads are ordered by rank alone.
         let sameNames: Bool
-        /// With `sameNames`: each parameter (by rank) has the same value and start on both sides.
-        let sameParameter: [Bool]
+        /// With `sameNames`: each parameter (by rank) has the same value and start on
+        /// both sides (in memory of the target's own, as `listJSON`).
+        let sameParameter: UnsafeMutableBufferPointer<Bool>
         /// The reform's unpublished folder: changes.jsonl is written (and recorded) there.
         let dir: RunDirectory
 
@@ -128,8 +160,8 @@ struct WhatIfExplain {
                     list: UInt8($0.list), change: $0.change)
             }
             (listIDs, policyIDs, self.dir) = (changes.listIDs, changes.policyIDs, dir)
-            listJSON = listIDs.map(WhatIfExplain.json)
-            policyJSON = policyIDs.map(WhatIfExplain.json)
+            listJSON = ByteStrings(listIDs.map(WhatIfExplain.json))
+            policyJSON = ByteStrings(policyIDs.map(WhatIfExplain.json))
             let alike = e.before[0].rules.valuesDefinedAlike(reform)
             after = try reform.replicas(e.before.count).enumerated().map {
                 Side(
@@ -147,8 +179,16 @@ struct WhatIfExplain {
             sameNames =
                 b.valueNames == a.valueNames && b.rememberedNames == a.rememberedNames
                 && b.rules.parameterIDs == a.rules.parameterIDs
-            sameParameter =
+            let same =
                 sameNames ? zip(b.parameters, a.parameters).map { $0.value == $1.value && $0.from == $1.from } : []
+            sameParameter = .allocate(capacity: max(1, same.count))
+            _ = sameParameter.initialize(from: same)
+        }
+
+        deinit {
+            listJSON.free()
+            policyJSON.free()
+            sameParameter.deallocate()
         }
 
         func list(_ r: Row) -> String { listIDs[Int(r.list)] }
@@ -205,8 +245,33 @@ struct WhatIfExplain {
             let order: [UInt32]
             /// Every sixteenth piece made, the pages read so far go.
             let behind: EveryNth
+            /// The explainer, each target and its rows, each worker's side before and
+            /// each target's side after for each worker (`t * workers + w`), as
+            /// references without counts: `explain` and `targets` hold them.
+            struct Refs: @unchecked Sendable {
+                let explain: Unmanaged<WhatIfExplain>
+                let targets: UnsafeMutableBufferPointer<(Unmanaged<Target>, UnsafeBufferPointer<Row>)>
+                let before: UnsafeMutableBufferPointer<Unmanaged<Side>>
+                let after: UnsafeMutableBufferPointer<Unmanaged<Side>>
+            }
+            let refs: Refs
+            deinit {
+                refs.targets.deallocate()
+                refs.before.deallocate()
+                refs.after.deallocate()
+            }
             init(_ e: WhatIfExplain, _ t: [Target]) {
                 (explain, targets) = (e, t)
+                func buffer<T>(_ a: [T]) -> UnsafeMutableBufferPointer<T> {
+                    let b = UnsafeMutableBufferPointer<T>.allocate(capacity: max(1, a.count))
+                    _ = b.initialize(from: a)
+                    return b
+                }
+                refs = Refs(
+                    explain: .passUnretained(e),
+                    targets: buffer(t.map { x in (.passUnretained(x), x.rows.withUnsafeBufferPointer { $0 }) }),
+                    before: buffer(e.before.map { .passUnretained($0) }),
+                    after: buffer(t.flatMap { x in x.after.map { .passUnretained($0) } }))
                 var o = [0]
                 for x in t { o.append(o.last! + x.rows.count) }
                 offsets = o
@@ -232,12 +297,22 @@ struct WhatIfExplain {
                         let w = ByteWriter(capacity: piece * 512)
                         var ends: [Int] = []
                         ends.reserveCapacity(piece)
+                        // The objects every row reads, taken without a reference count
+                        // each (the maker holds them all for the whole pass).
+                        let workers = explain.before.count
+                        let before = refs.before[worker]
                         for g in order[(k * piece)..<min(order.count, (k + 1) * piece)] {
                             let (t, r) = locate(Int(g))
-                            let target = targets[t]
-                            explain.line(
-                                target.rows[r], target, before: explain.before[worker], after: target.after[worker],
-                                into: w)
+                            let (target, rows) = refs.targets[t]
+                            refs.explain._withUnsafeGuaranteedRef { e in
+                                target._withUnsafeGuaranteedRef { target in
+                                    before._withUnsafeGuaranteedRef { before in
+                                        refs.after[t * workers + worker]._withUnsafeGuaranteedRef { after in
+                                            e.line(rows[r], target, before: before, after: after, into: w)
+                                        }
+                                    }
+                                }
+                            }
                             w.byte(UInt8(ascii: "\n"))
                             ends.append(w.count)
                         }
@@ -481,13 +556,13 @@ struct WhatIfExplain {
         }
         func bytes(_ b: [UInt8]) { b.withUnsafeBufferPointer { w.append($0) } }
         w.raw("{\"list\":")
-        bytes(target.listJSON[Int(row.list)])
+        w.append(target.listJSON[Int(row.list)])
         w.raw(",\"household_id\":")
         w.string(data.householdIDs[Int(row.householdIndex)])
         w.raw(",\"person_id\":")
         if row.personKey != 0 { w.id(row.personKey) } else { w.raw("null") }
         w.raw(",\"policy\":")
-        if row.policy >= 0 { bytes(target.policyJSON[Int(row.policy)]) } else { w.raw("null") }
+        if row.policy >= 0 { w.append(target.policyJSON[Int(row.policy)]) } else { w.raw("null") }
         w.raw(",\"change\":")
         switch row.change {
         case .added: w.raw("\"added\"")
