@@ -399,6 +399,45 @@ package final class ClosedFrontier {
         acceptPerson = op.map(\.1)
     }
 
+    /// Whether every frontier node is a comparison keeping one side whose other side
+    /// reads no household: the reform's results are then the kept sides (in the
+    /// base's results) against one number per node (`codes`).
+    package var comparesNumbers: Bool {
+        zip(keptHousehold, otherHousehold).allSatisfy { $0 != 0 && $1 != nil }
+            && zip(keptPerson, otherPerson).allSatisfy { $0 != 0 && $1 != nil }
+    }
+
+    /// A comparison's result as a code: 0 false, 1 true, 2 unknown (what `compare` gives).
+    @inline(__always)
+    package static func code(_ v: Val) -> UInt8 {
+        switch v {
+        case .bool(let b): return b ? 1 : 0
+        default: return 2
+        }
+    }
+
+    /// With `comparesNumbers`: the reform's result of each frontier node of a
+    /// household as a `code`, into `out` (as many as `base` holds pairs): `base`
+    /// is `baseResults` of the household (each node's result, then its kept side).
+    @inline(__always)
+    package func codes(base: [Val], into out: UnsafeMutablePointer<UInt8>) {
+        let hn = householdFrontier.count, pn = personFrontier.count
+        base.withUnsafeBufferPointer { b in
+            var j = 0
+            while 2 * j < b.count {
+                let k = j < hn ? j : hn + (j - hn) % pn
+                let (kept, other, accept) =
+                    k < hn
+                    ? (keptHousehold[k], otherHousehold[k]!, acceptHousehold[k])
+                    : (keptPerson[k - hn], otherPerson[k - hn]!, acceptPerson[k - hn])
+                let v = b[2 * j + 1]
+                out[j] = ClosedFrontier.code(
+                    kept == 1 ? ClosedFrontier.compare(accept, v, other) : ClosedFrontier.compare(accept, other, v))
+                j += 1
+            }
+        }
+    }
+
     /// For each kept frontier node (household ones, person ones) whose other side
     /// reads no household: that side under the reform's numbers (nil for the
     /// others), and the comparison's `detail` (its accepted orders).

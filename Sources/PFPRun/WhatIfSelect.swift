@@ -140,11 +140,23 @@ struct WhatIfSelect {
         let frontierCount = reforms.map { $0.impact.frontierCount }
         let policiesHeld = self.policiesHeld()
         let hasOutreach = outreach.map { $0 != nil }
+        // A sweep of numbers compared with stored values: every reform's frontier
+        // closed, sharing the first one's base results, and each node a kept side
+        // against a number. A household's results of every reform are then made
+        // side by side as codes (`ClosedFrontier.codes`), compared as bytes.
+        let sweep =
+            count > 1
+            && (0..<count).allSatisfy { i in
+                group[i] == 0 && !everyone[i] && !hasOutreach[i] && frontierCount[i] > 0
+                    && (closed.first?[i]?.comparesNumbers ?? false)
+            }
         var found = [[Selected]](repeating: [], count: pieces)
         found.withUnsafeMutableBufferPointer { out in
             Parallel.forEach(pieces) { (worker: Int, k: Int) in
                 let (b, rs) = contexts[worker]
                 let fast = closed[worker], reads = StoredReads(values: base.values.count)
+                // The sweep's codes of one household: the base's, then each reform's.
+                var codes = [UInt8]()
                 var closedBase = [[Val]](repeating: [], count: count)
                 var closedMade = [Bool?](repeating: nil, count: count)  // nil: not yet; false: a value not stored
                 var mine = (0..<count).map { Selected(chained: chain[$0] ? [] : nil) }
@@ -155,6 +167,27 @@ struct WhatIfSelect {
                 var results: [Val] = [], resultsBefore: [Val] = []
                 var madeBy: UInt8 = 0, madeBefore: UInt8 = 0
                 for h in (k * chunk)..<min(n, (k + 1) * chunk) {
+                    if sweep, fast[0]!.baseResults(household: h, reads: reads, into: &closedBase[0]) {
+                        let m = closedBase[0].count / 2
+                        if codes.count < max(1, (count + 1) * m) {
+                            codes = [UInt8](repeating: 0, count: max(1, (count + 1) * m))
+                        }
+                        codes.withUnsafeMutableBufferPointer { c in
+                            let p = c.baseAddress!
+                            for j in 0..<m { p[j] = ClosedFrontier.code(closedBase[0][2 * j]) }
+                            for i in 0..<count { fast[i]!.codes(base: closedBase[0], into: p + (i + 1) * m) }
+                            for i in 0..<count {
+                                let row = p + (i + 1) * m
+                                if chain[i] && memcmp(row, row - m, m) != 0 { mine[i].chained!.append(Int32(h)) }
+                                if memcmp(row, p, m) != 0 {
+                                    mine[i].decide.append(Int32(h))
+                                } else if policiesHeld[h] & amountMask[i] != 0 {
+                                    mine[i].amounts.append(Int32(h))
+                                }
+                            }
+                        }
+                        continue
+                    }
                     var loaded = false, living = false
                     for i in 0..<count { made[i] = false; closedMade[i] = nil }
                     madeBy = 0
