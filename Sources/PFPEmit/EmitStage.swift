@@ -94,7 +94,7 @@ package struct EmitStage {
     /// written in order (the digest needs the order) on a thread of its own while
     /// the next list's rows are formatted; the figures and the report are made
     /// beside the first list's pieces and returned.
-    /// `report: false` makes the figures only (a what-if draws its own report).
+    /// `report: false` makes the figures' counts only (a what-if draws its own report).
     /// `copy`: rows formatted before, copied where an entry is the one formatted (a
     /// what-if's reforms). `metered: false` leaves the progress line to other work.
     package func writeLists(
@@ -105,7 +105,8 @@ package struct EmitStage {
         var report = ""
         var figures = RunFigures()
         let makeReport = {
-            figures = RunFigures(rules: x.rules, match: x.match, byList: byList, rejects: x.rejects.count)
+            figures = RunFigures(
+                rules: x.rules, match: x.match, byList: byList, rejects: x.rejects.count, countsOnly: !makesReport)
             guard makesReport else { return }
             report = RunReport.html(
                 runDate: x.runDate, rules: x.rules, figures: figures, previousCounts: x.previousCounts,

@@ -41,8 +41,12 @@ package struct RunFigures: Sendable, Equatable {
     package static let fileName = "figures.json"
 
     /// The figures of a run's entries, one pass per list.
+    /// `countsOnly`: only what `counts` reads (totals, per policy, certainty,
+    /// outcome and reason), not the districts, costs and backlog (a what-if's
+    /// manifest counts, made for every reform).
     package init(
-        rules: RuleSet, match m: MatchResult, byList: [String: ArraySlice<PublishedEntry>], rejects: Int
+        rules: RuleSet, match m: MatchResult, byList: [String: ArraySlice<PublishedEntry>], rejects: Int,
+        countsOnly: Bool = false
     ) {
         households = m.households
         people = m.people
@@ -63,6 +67,16 @@ package struct RunFigures: Sendable, Equatable {
             var last: Int32? = nil, lastCount = 0, lastNoEvent = 0
             var districts: [Int32: Int] = [:], noEvent: [Int32: Int] = [:]
             for e in entries {
+                if countsOnly {
+                    if l.perPolicy {
+                        if e.policy >= 0 { total[Int(e.policy)] += 1 }
+                        if e.certainty != .none { certainty[Int(e.certainty.rawValue)] += 1 }
+                        if let o = Outcome(rawValue: e.outcome) { outcome[Int(o.rawValue)] += 1 }
+                    } else {
+                        for c in m.codes(e) { if let i = reasonCodes.firstIndex(of: c) { codes[i] += 1 } }
+                    }
+                    continue
+                }
                 if e.district != last {
                     if let last {
                         districts[last, default: 0] += lastCount
