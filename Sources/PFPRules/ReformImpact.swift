@@ -531,18 +531,19 @@ package final class ClosedFrontier {
     @inline(__always)
     private func walk(household h: Int, base: [Val], reads: StoredReads, whole: Bool, into out: inout [Val]) -> Bool? {
         var i = 0, differs = false
-        for (k, n) in householdFrontier.enumerated() {
-            let kept = keptHousehold[k]
+        /// Node n of person p (-1: the household) under the reform: its kept side
+        /// (`base[i + 1]`) against its other side's number where that reads no
+        /// household, else worked out. Whether to stop: nil when a value it reads
+        /// is not stored, true at the first difference (not `whole`).
+        func node(_ n: Int32, _ kept: UInt8, _ other: Val?, _ accept: UInt8, _ p: Int32) -> Bool? {
             let y: Val
-            if let c = otherHousehold[k] {
+            if let c = other {
                 y =
                     kept == 1
-                    ? ClosedFrontier.compare(acceptHousehold[k], base[i + 1], c)
-                    : ClosedFrontier.compare(acceptHousehold[k], c, base[i + 1])
+                    ? ClosedFrontier.compare(accept, base[i + 1], c) : ClosedFrontier.compare(accept, c, base[i + 1])
             } else {
                 guard
-                    let x = kept == 0
-                        ? eval(n, true, h, -1, reads) : reform(n, keeping: kept, base[i + 1], h, -1, reads)
+                    let x = kept == 0 ? eval(n, true, h, p, reads) : reform(n, keeping: kept, base[i + 1], h, p, reads)
                 else { return nil }
                 y = x
             }
@@ -552,32 +553,18 @@ package final class ClosedFrontier {
             }
             if whole { out.append(y) }
             i += kept == 0 ? 1 : 2
+            return false
+        }
+        for (k, n) in householdFrontier.enumerated() {
+            guard let stop = node(n, keptHousehold[k], otherHousehold[k], acceptHousehold[k], -1) else { return nil }
+            if stop { return true }
         }
         guard !personFrontier.isEmpty else { return differs }
         for p in Int(households.householdStart[h])..<Int(households.householdStart[h + 1])
         where households.living[p] != 0 {
             for (k, n) in personFrontier.enumerated() {
-                let kept = keptPerson[k]
-                let y: Val
-                if let c = otherPerson[k] {
-                    y =
-                        kept == 1
-                        ? ClosedFrontier.compare(acceptPerson[k], base[i + 1], c)
-                        : ClosedFrontier.compare(acceptPerson[k], c, base[i + 1])
-                } else {
-                    guard
-                        let x = kept == 0
-                            ? eval(n, true, h, Int32(p), reads)
-                            : reform(n, keeping: kept, base[i + 1], h, Int32(p), reads)
-                    else { return nil }
-                    y = x
-                }
-                if base[i] != y {
-                    if !whole { return true }
-                    differs = true
-                }
-                if whole { out.append(y) }
-                i += kept == 0 ? 1 : 2
+                guard let stop = node(n, keptPerson[k], otherPerson[k], acceptPerson[k], Int32(p)) else { return nil }
+                if stop { return true }
             }
         }
         return differs
