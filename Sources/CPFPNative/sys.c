@@ -30,6 +30,15 @@ int pfp_set_direct(int fd, int on) {
 #endif
 }
 
+int pfp_start_writeback(int fd, long long offset, long long count) {
+#if defined(__linux__) && defined(SYNC_FILE_RANGE_WRITE)
+    return sync_file_range(fd, (off_t)offset, (off_t)count, SYNC_FILE_RANGE_WRITE);
+#else
+    (void)fd; (void)offset; (void)count;
+    return 0;
+#endif
+}
+
 void pfp_release_free_memory(void) {
 #if defined(__GLIBC__)
     malloc_trim(0);

@@ -208,10 +208,24 @@ public enum FileIO {
                     sum(bytes)
                 }
                 bytesWritten += bytes.count
+                startWriteback()
                 return
             }
             buffer.append(contentsOf: bytes)
             if buffer.count >= 1 << 20 { try flush() }
+        }
+
+        /// Where the disk has not been asked to write from yet (`startWriteback`).
+        private var writebackFrom = 0
+
+        /// A checked file (one that is synced when finished: not a scratch file)
+        /// has its written bytes sent to the disk every 8 MiB as it goes, so that the
+        /// sync at its end does not wait for the whole file (the output of a what-if
+        /// or a run is written in seconds, then synced folder by folder).
+        private func startWriteback() {
+            guard check != .none, bytesWritten - writebackFrom >= 8 << 20 else { return }
+            _ = pfp_start_writeback(fd, Int64(writebackFrom), Int64(bytesWritten - writebackFrom))
+            writebackFrom = bytesWritten
         }
 
         /// Appends a whole file, read block by block and written as any other bytes
@@ -265,6 +279,7 @@ public enum FileIO {
             }
             bytesWritten += buffer.count
             buffer.removeAll(keepingCapacity: true)
+            startWriteback()
         }
 
         private func sum(_ b: UnsafeRawBufferPointer) {

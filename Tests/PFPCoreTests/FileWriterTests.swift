@@ -34,6 +34,37 @@ final class FileWriterTests: XCTestCase {
         XCTAssertEqual(try FileIO.readAll(dir + "/scratch"), head)
     }
 
+    /// A file written well past the 8 MiB at which the writer asks the disk to start
+    /// writing what it has (`startWriteback`), in small writes and large ones,
+    /// reads back whole with its digest, synced or not.
+    func testAFileSentToTheDiskAsItIsWrittenReadsBackWhole() throws {
+        let dir = NSTemporaryDirectory() + "pfp-writer-\(UUID().uuidString)"
+        try FileIO.makeDirectory(dir)
+        defer { try? FileIO.remove(dir) }
+        let piece = (0..<(3 << 20) + 17).map { UInt8(truncatingIfNeeded: $0 &* 7 &+ $0 >> 11) }
+        for sync in [true, false] {
+            let w = try FileIO.Writer(path: dir + "/out-\(sync)")
+            var expected: [UInt8] = []
+            for k in 0..<9 {
+                if k % 3 == 0 {
+                    try w.write(piece)  // large: straight to the file
+                    expected += piece
+                } else {
+                    for at in stride(from: 0, to: piece.count, by: 65_521) {
+                        let part = Array(piece[at..<min(piece.count, at + 65_521)])
+                        try w.write(part)
+                        expected += part
+                    }
+                }
+            }
+            let sha = try w.finish(sync: sync)
+            XCTAssertEqual(w.bytesWritten, expected.count)
+            XCTAssertGreaterThan(expected.count, 3 * (8 << 20))
+            XCTAssertEqual(try FileIO.readAll(dir + "/out-\(sync)"), expected)
+            XCTAssertEqual(sha, SHA256Digest.hex(of: expected))
+        }
+    }
+
     /// Direct mode (O_DIRECT, aligned blocks written on a thread of their own): the
     /// same bytes and digest as a plain writer, however the writes fall across the
     /// blocks: small and large writes, an exact block, appended files (themselves

@@ -9,6 +9,11 @@ int pfp_rename_exchange(const char *a, const char *b);
 /// where the system or the file system has no O_DIRECT.
 int pfp_set_direct(int fd, int on);
 
+/// Starts writing a written range of a file to the disk without waiting for it
+/// (sync_file_range SYNC_FILE_RANGE_WRITE; nothing where the system has none): the
+/// fsync that ends the file then waits only for the last of it. 0 on success.
+int pfp_start_writeback(int fd, long long offset, long long count);
+
 /// Returns the heap memory malloc keeps free to the system (glibc malloc_trim).
 void pfp_release_free_memory(void);
 
