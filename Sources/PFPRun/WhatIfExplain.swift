@@ -332,7 +332,7 @@ final class WhatIfExplain {
             return Background("pfp-whatif-explain") { maker.make(first, count) }
         }
         // Each target's file, and a part file for each of its lists after the first.
-        let files = try targets.map { try FileIO.Writer(path: $0.dir.path("changes.jsonl")) }
+        let files = try targets.map { try FileIO.Writer(path: $0.dir.path("changes.jsonl"), direct: true) }
         let firstList = targets.map { $0.rows.first?.list ?? 0 }
         var parts: [[UInt8: FileIO.Writer]] = Array(repeating: [:], count: targets.count)
         defer { for p in parts { for w in p.values { try? FileIO.remove(w.path) } } }
