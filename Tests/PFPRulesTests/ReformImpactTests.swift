@@ -13,16 +13,7 @@ final class ReformImpactTests: XCTestCase {
     override func tearDown() { try? FileManager.default.removeItem(atPath: work) }
 
     func rules(_ text: String?) throws -> RuleSet {
-        let (tags, policies) = try loadCatalogues()
-        var reform: Reform?
-        if let text {
-            let path = work + "/r\(text.hashValue).reform"
-            try text.write(toFile: path, atomically: true, encoding: .utf8)
-            reform = try Reform.load(path: path)
-        }
-        return try RuleSet.load(
-            directory: repoRoot + "/Pipelines/rules", catalogue: tags, policyCatalogue: policies,
-            runDate: CivilDate.parse("2026-11-24")!, reform: reform)
+        try reformedRules(on: CivilDate.parse("2026-11-24")!, reform: text, work: work)
     }
 
     func values(_ rs: RuleSet, _ set: Set<Int>) -> Set<String> { Set(set.map { rs.values[$0].id }) }

@@ -10,6 +10,21 @@ func loadCatalogues() throws -> (TagCatalogue, PolicyCatalogue) {
     return try config.loadCatalogue()
 }
 
+/// The reference rules on `date` with a reform's text merged in (written to a
+/// file of its own under `work`), or alone without one.
+func reformedRules(on date: CivilDate, reform text: String?, work: String) throws -> RuleSet {
+    let (tags, policies) = try loadCatalogues()
+    var reform: Reform?
+    if let text {
+        let path = work + "/r\(abs(text.hashValue)).reform"
+        try text.write(toFile: path, atomically: true, encoding: .utf8)
+        reform = try Reform.load(path: path)
+    }
+    return try RuleSet.load(
+        directory: repoRoot + "/Pipelines/rules", catalogue: tags, policyCatalogue: policies, runDate: date,
+        reform: reform)
+}
+
 func loadRules(
     _ date: String = "2026-11-24", directory: String = repoRoot + "/Pipelines/rules", unavailable: Set<String> = []
 ) throws -> RuleSet {

@@ -13,16 +13,7 @@ final class ValueMemoTests: XCTestCase {
     override func tearDown() { try? FileManager.default.removeItem(atPath: work) }
 
     func rules(_ date: CivilDate, _ text: String?) throws -> RuleSet {
-        let (tags, policies) = try loadCatalogues()
-        var reform: Reform?
-        if let text {
-            let path = work + "/r\(abs(text.hashValue)).reform"
-            try text.write(toFile: path, atomically: true, encoding: .utf8)
-            reform = try Reform.load(path: path)
-        }
-        return try RuleSet.load(
-            directory: repoRoot + "/Pipelines/rules", catalogue: tags, policyCatalogue: policies, runDate: date,
-            reform: reform)
+        try reformedRules(on: date, reform: text, work: work)
     }
 
     static let reform = """
